@@ -1,0 +1,8 @@
+//! xdhcpd: a DHCPv4 failover server accelerated with XDP.
+//!
+//! Module map (see docs/ARCHITECTURE.md):
+//! - [`xdp`]: loading, attaching and configuring the XDP program; reading its counters.
+//!
+//! IO boundary: protocol logic is sans-IO (events in, actions out, explicit clock); only the
+//! runtime touches sockets, files and clocks.
+pub mod xdp;
