@@ -49,7 +49,12 @@ fn main() -> anyhow::Result<()> {
     }
 
     // SAFETY: build scripts are single-threaded at this point.
-    unsafe { env::set_var("PATH", &new_path) };
+    unsafe {
+        env::set_var("PATH", &new_path);
+        // aya-build forwards the nested cargo's stderr as cargo warnings: keep only real
+        // diagnostics, not a "Compiling ..." line per dependency.
+        env::set_var("CARGO_TERM_QUIET", "true");
+    }
     // aya-build runs `cargo build --package dhcp-ebpf` in the current directory; dhcp-ebpf is
     // its own workspace (BPF target, nightly, build-std), so run it from there.
     env::set_current_dir(&ebpf_dir)?;

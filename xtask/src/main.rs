@@ -1,1 +1,114 @@
-fn main() {}
+//! `cargo xtask`: everything around the code: toolchain setup, builds, the CI test suite,
+//! the namespace lab and the benchmarks. Each step says what it does and how to fix failures.
+
+mod lab;
+mod setup;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use util::{cargo, root, step};
+
+#[derive(Parser)]
+#[command(about = "xdhcpd build and lab driver")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what a fresh machine lacks: nightly rust-src, bpf-linker (built against the
+    /// nightly's LLVM into .tools/), Debian packages the tests use. Idempotent.
+    Setup {
+        /// Skip the Debian packages (toolchain only).
+        #[arg(long)]
+        no_apt: bool,
+    },
+    /// Build the XDP program and xdhcpd (release).
+    Build,
+    /// Everything CI runs: setup, fmt check, clippy -D warnings, unit and integration tests.
+    Test,
+    /// Build (release) and run xdhcpd with the given arguments.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The namespace lab: a live demo in network namespaces, torn down at the end.
+    Lab {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 8)]
+        secs: u64,
+    },
+    /// Benchmarks (criterion).
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Setup { no_apt } => setup::setup(!no_apt),
+        Cmd::Build => build_release(),
+        Cmd::Test => test(),
+        Cmd::Run { args } => {
+            build_release()?;
+            let bin = root().join("target/release/xdhcpd");
+            step(&format!("running {} {}", bin.display(), args.join(" ")));
+            let status = std::process::Command::new(bin).args(&args).status()?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        Cmd::Lab { secs } => {
+            build_release()?;
+            lab::run(secs)
+        }
+        Cmd::Bench { args } => {
+            setup::setup(false)?;
+            let mut a = vec!["bench", "-p", "xdhcpd-benches"];
+            if !args.is_empty() {
+                a.push("--");
+                a.extend(args.iter().map(String::as_str));
+            }
+            cargo(&a)
+        }
+    }
+}
+
+fn build_release() -> Result<()> {
+    setup::setup(false)?;
+    step("building the XDP program and xdhcpd (release)");
+    cargo(&["build", "--release", "-p", "dhcp-user"])?;
+    let obj = util::ebpf_object(true);
+    match obj.and_then(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len()))) {
+        Some((p, n)) if n > 0 => println!("    eBPF object: {} ({n} bytes)", p.display()),
+        _ => println!("    WARNING: built without the XDP program (see warnings above)"),
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    setup::setup(true)?;
+    step("cargo fmt --check");
+    cargo(&["fmt", "--all", "--", "--check"])
+        .map_err(|e| e.context("formatting differs: run `cargo fmt --all`"))?;
+    step("cargo clippy -D warnings");
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("building xdhcpd (debug) for the integration tests");
+    cargo(&["build", "-p", "dhcp-user"])?;
+    step("unit, property and integration tests");
+    let bin = root().join("target/debug/xdhcpd");
+    // SAFETY: single-threaded at this point.
+    unsafe { std::env::set_var("XDHCPD_BIN", &bin) };
+    cargo(&["test", "--workspace", "--", "--test-threads", "2"])?;
+    step("all tests passed");
+    Ok(())
+}

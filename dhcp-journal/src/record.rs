@@ -1,0 +1,369 @@
+//! Record types of the lease file: leases, failover state blocks and OMAPI hosts.
+//!
+//! All times are Unix seconds (UTC). The lease file writes them as
+//! `W YYYY/MM/DD HH:MM:SS;` in UTC, or `never;` (dhcpd's `MAX_TIME`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+/// dhcpd's `MAX_TIME` (0x7fffffff). dhcpd writes this value as `never;` and reads `never;`
+/// back as it. In [`LeaseRecord::ends`] `never` is `None`; in every other time field it
+/// reads as `Some(NEVER)`.
+pub const NEVER: u32 = 0x7fff_ffff;
+
+/// A hardware address: (htype, address bytes). htype 1 = ethernet, 6 = token-ring,
+/// 8 = fddi, 32 = infiniband (the names dhcpd writes).
+pub type Hardware = (u8, Vec<u8>);
+
+/// Binding state of a lease (dhcpd's `FTS_*` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BindingState {
+    Free,
+    Active,
+    Expired,
+    Released,
+    Abandoned,
+    Reset,
+    Backup,
+    /// Legacy lease-file name; dhcpd loads it as ACTIVE plus the reserved flag.
+    Reserved,
+    /// Legacy lease-file name; dhcpd loads it as ACTIVE plus the BOOTP flag.
+    Bootp,
+}
+
+impl BindingState {
+    pub const ALL: [BindingState; 9] = [
+        Self::Free,
+        Self::Active,
+        Self::Expired,
+        Self::Released,
+        Self::Abandoned,
+        Self::Reset,
+        Self::Backup,
+        Self::Reserved,
+        Self::Bootp,
+    ];
+
+    /// The name dhcpd writes in the lease file (`binding state NAME;`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Released => "released",
+            Self::Abandoned => "abandoned",
+            Self::Reset => "reset",
+            Self::Backup => "backup",
+            Self::Reserved => "reserved",
+            Self::Bootp => "bootp",
+        }
+    }
+
+    /// Parse a lease-file name (exact, lowercase as dhcpd writes it).
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        Some(match name {
+            b"free" => Self::Free,
+            b"active" => Self::Active,
+            b"expired" => Self::Expired,
+            b"released" => Self::Released,
+            b"abandoned" => Self::Abandoned,
+            b"reset" => Self::Reset,
+            b"backup" => Self::Backup,
+            b"reserved" => Self::Reserved,
+            b"bootp" => Self::Bootp,
+            _ => return None,
+        })
+    }
+
+    /// dhcpd's internal `FTS_*` number (1..=9).
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Free => 1,
+            Self::Active => 2,
+            Self::Expired => 3,
+            Self::Released => 4,
+            Self::Abandoned => 5,
+            Self::Reset => 6,
+            Self::Backup => 7,
+            Self::Reserved => 8,
+            Self::Bootp => 9,
+        }
+    }
+
+    /// Failover `binding-status` code (digest §4.1: 1 FREE … 7 BACKUP).
+    /// `Reserved` and `Bootp` have none: on the wire they are ACTIVE plus IP-flags.
+    pub fn wire_code(self) -> Option<u8> {
+        match self {
+            Self::Reserved | Self::Bootp => None,
+            s => Some(s.code()),
+        }
+    }
+
+    /// Inverse of [`wire_code`](Self::wire_code) (1..=7).
+    pub fn from_wire_code(code: u8) -> Option<Self> {
+        match code {
+            1..=7 => Some(Self::ALL[usize::from(code - 1)]),
+            _ => None,
+        }
+    }
+}
+
+/// Failover state names as dhcpd writes them in `failover peer … state` blocks, with the
+/// wire codes of digest §2.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailoverState {
+    Unknown,
+    Startup,
+    Normal,
+    CommunicationsInterrupted,
+    PartnerDown,
+    PotentialConflict,
+    Recover,
+    Paused,
+    Shutdown,
+    RecoverDone,
+    ResolutionInterrupted,
+    ConflictDone,
+    RecoverWait,
+}
+
+impl FailoverState {
+    pub const ALL: [FailoverState; 13] = [
+        Self::Unknown,
+        Self::Startup,
+        Self::Normal,
+        Self::CommunicationsInterrupted,
+        Self::PartnerDown,
+        Self::PotentialConflict,
+        Self::Recover,
+        Self::Paused,
+        Self::Shutdown,
+        Self::RecoverDone,
+        Self::ResolutionInterrupted,
+        Self::ConflictDone,
+        Self::RecoverWait,
+    ];
+
+    /// dhcpd's name (lease file and logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown-state",
+            Self::Startup => "startup",
+            Self::Normal => "normal",
+            Self::CommunicationsInterrupted => "communications-interrupted",
+            Self::PartnerDown => "partner-down",
+            Self::PotentialConflict => "potential-conflict",
+            Self::Recover => "recover",
+            Self::Paused => "paused",
+            Self::Shutdown => "shutdown",
+            Self::RecoverDone => "recover-done",
+            Self::ResolutionInterrupted => "resolution-interrupted",
+            Self::ConflictDone => "conflict-done",
+            Self::RecoverWait => "recover-wait",
+        }
+    }
+
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|s| s.name().as_bytes() == name)
+    }
+
+    /// Wire code (`server-state`): 0..=11, RECOVER-WAIT = 254.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Unknown => 0,
+            Self::Startup => 1,
+            Self::Normal => 2,
+            Self::CommunicationsInterrupted => 3,
+            Self::PartnerDown => 4,
+            Self::PotentialConflict => 5,
+            Self::Recover => 6,
+            Self::Paused => 7,
+            Self::Shutdown => 8,
+            Self::RecoverDone => 9,
+            Self::ResolutionInterrupted => 10,
+            Self::ConflictDone => 11,
+            Self::RecoverWait => 254,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.code() == code)
+    }
+}
+
+/// One `lease A.B.C.D { … }` record.
+///
+/// Time fields are `None` when the statement is absent (dhcpd omits zero times).
+/// `ends` is special, following dhcpd: `None` = `ends never;`, `Some(0)` = no `ends`
+/// statement (dhcpd's in-memory 0, e.g. backup leases), `Some(t)` = a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRecord {
+    pub ip: Ipv4Addr,
+    pub starts: Option<u32>,
+    pub ends: Option<u32>,
+    pub tstp: Option<u32>,
+    pub tsfp: Option<u32>,
+    pub atsfp: Option<u32>,
+    pub cltt: Option<u32>,
+    pub binding_state: BindingState,
+    /// Written only when `Some`; dhcpd writes it only when it differs from `binding_state`.
+    pub next_binding_state: Option<BindingState>,
+    /// Written only when `Some`; dhcpd writes it only when it differs from `binding_state`.
+    pub rewind_binding_state: Option<BindingState>,
+    /// `reserved;` flag.
+    pub reserved: bool,
+    /// `dynamic-bootp;` flag.
+    pub bootp: bool,
+    pub hardware: Option<Hardware>,
+    /// Client identifier (raw option 61 value).
+    pub uid: Option<Vec<u8>>,
+    pub client_hostname: Option<String>,
+    /// Stored as `set vendor-class-identifier = "…";` (a dhcpd binding-scope variable).
+    pub vendor_class: Option<String>,
+}
+
+impl LeaseRecord {
+    /// A record with only the address and binding state set (`ends` not recorded).
+    pub fn new(ip: Ipv4Addr, binding_state: BindingState) -> Self {
+        Self {
+            ip,
+            starts: None,
+            ends: Some(0),
+            tstp: None,
+            tsfp: None,
+            atsfp: None,
+            cltt: None,
+            binding_state,
+            next_binding_state: None,
+            rewind_binding_state: None,
+            reserved: false,
+            bootp: false,
+            hardware: None,
+            uid: None,
+            client_hostname: None,
+            vendor_class: None,
+        }
+    }
+
+    /// `tstp` as dhcpd's reader sees it: an absent `tstp` means `tstp = ends`.
+    pub fn effective_tstp(&self) -> Option<u32> {
+        match self.tstp {
+            Some(t) => Some(t),
+            None => match self.ends {
+                None => Some(NEVER),
+                Some(0) => None,
+                Some(t) => Some(t),
+            },
+        }
+    }
+}
+
+/// `failover peer "NAME" state { my state … at …; partner state … at …; [mclt N;] }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverStateRecord {
+    pub peer: String,
+    pub my_state: FailoverState,
+    /// Start time of my state.
+    pub my_stos: u32,
+    pub partner_state: FailoverState,
+    pub partner_stos: u32,
+    /// dhcpd writes it only on a secondary.
+    pub mclt: Option<u32>,
+}
+
+/// `host NAME { dynamic; … }` written for OMAPI-created hosts; `deleted;` for removed ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    pub name: String,
+    pub hardware: Option<Hardware>,
+    pub uid: Option<Vec<u8>>,
+    pub fixed_address: Option<Ipv4Addr>,
+    pub deleted: bool,
+}
+
+/// One record of the lease file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Lease(LeaseRecord),
+    FailoverState(FailoverStateRecord),
+    Host(HostRecord),
+}
+
+/// The folded content of a lease file: what a server loads at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// The last record for each address.
+    pub leases: HashMap<Ipv4Addr, LeaseRecord>,
+    /// Live hosts by name (a `deleted` record removes the host).
+    pub hosts: HashMap<String, HostRecord>,
+    /// Names whose last host record was `deleted` (kept so that compaction still deletes a
+    /// host that another source, e.g. the configuration, declares).
+    pub deleted_hosts: BTreeSet<String>,
+    /// The last state block for each peer name.
+    pub failover: HashMap<String, FailoverStateRecord>,
+}
+
+impl State {
+    /// Apply one record: the later record wins.
+    pub fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::Lease(l) => {
+                self.leases.insert(l.ip, l);
+            }
+            Entry::FailoverState(f) => {
+                self.failover.insert(f.peer.clone(), f);
+            }
+            Entry::Host(h) => {
+                if h.deleted {
+                    self.hosts.remove(&h.name);
+                    self.deleted_hosts.insert(h.name);
+                } else {
+                    self.deleted_hosts.remove(&h.name);
+                    self.hosts.insert(h.name.clone(), h);
+                }
+            }
+        }
+    }
+
+    /// The records a compacted file holds, in a stable order: failover states (by peer),
+    /// hosts (by name, tombstones included), then leases (by address).
+    pub fn to_entries(&self) -> Vec<Entry> {
+        let mut out = Vec::with_capacity(
+            self.failover.len() + self.hosts.len() + self.deleted_hosts.len() + self.leases.len(),
+        );
+        let mut peers: Vec<&FailoverStateRecord> = self.failover.values().collect();
+        peers.sort_by(|a, b| a.peer.cmp(&b.peer));
+        out.extend(peers.into_iter().cloned().map(Entry::FailoverState));
+        let mut hosts: Vec<&HostRecord> = self.hosts.values().collect();
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        out.extend(hosts.into_iter().cloned().map(Entry::Host));
+        out.extend(self.deleted_hosts.iter().map(|name| {
+            Entry::Host(HostRecord {
+                name: name.clone(),
+                hardware: None,
+                uid: None,
+                fixed_address: None,
+                deleted: true,
+            })
+        }));
+        let mut leases: Vec<&LeaseRecord> = self.leases.values().collect();
+        leases.sort_unstable_by_key(|l| l.ip);
+        out.extend(leases.into_iter().cloned().map(Entry::Lease));
+        out
+    }
+}
+
+/// Fold records in file order: the last lease per address wins, hosts fold by name
+/// (`deleted` removes), the last failover state per peer wins.
+pub fn fold<I: IntoIterator<Item = Entry>>(entries: I) -> State {
+    let iter = entries.into_iter();
+    let mut state = State::default();
+    state.leases.reserve(iter.size_hint().0);
+    for e in iter {
+        state.apply(e);
+    }
+    state
+}
