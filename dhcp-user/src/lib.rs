@@ -5,4 +5,7 @@
 //!
 //! IO boundary: protocol logic is sans-IO (events in, actions out, explicit clock); only the
 //! runtime touches sockets, files and clocks.
+pub mod dhcp;
+pub mod lease;
+pub mod time;
 pub mod xdp;

@@ -1,0 +1,138 @@
+//! The configuration as the engine uses it: networks, subnets, pools and hosts with their
+//! effective parameters already resolved (built from the dhcpd.conf model in `crate::conf`).
+
+use std::net::Ipv4Addr;
+
+/// Parameters effective in a scope (global → shared-network → subnet → pool / host).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub default_lease_secs: u32,
+    pub max_lease_secs: u32,
+    pub min_lease_secs: u32,
+    /// Authoritative servers NAK requests for addresses that are wrong for the network.
+    pub authoritative: bool,
+    pub server_identifier: Option<Ipv4Addr>,
+    /// Options to send, as (code, wire bytes), sorted by code.
+    pub options: Vec<(u8, Vec<u8>)>,
+    pub next_server: Option<Ipv4Addr>,
+    pub filename: Option<String>,
+    pub server_name: Option<String>,
+}
+
+impl Default for Params {
+    /// dhcpd's defaults: 12 h default lease, 24 h max, not authoritative.
+    fn default() -> Params {
+        Params {
+            default_lease_secs: 43_200,
+            max_lease_secs: 86_400,
+            min_lease_secs: 0,
+            authoritative: false,
+            server_identifier: None,
+            options: Vec::new(),
+            next_server: None,
+            filename: None,
+            server_name: None,
+        }
+    }
+}
+
+impl Params {
+    pub fn option(&self, code: u8) -> Option<&[u8]> {
+        self.options
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SubnetCfg {
+    pub network: Ipv4Addr,
+    pub prefix_len: u8,
+    pub params: Params,
+}
+
+impl SubnetCfg {
+    pub fn mask(&self) -> u32 {
+        if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
+        }
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.network) & self.mask()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolCfg {
+    /// Index into `Network::subnets`.
+    pub subnet: usize,
+    pub ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
+    pub allow_unknown_clients: bool,
+    pub dynamic_bootp: bool,
+    pub failover_peer: Option<String>,
+    pub params: Params,
+}
+
+impl PoolCfg {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let n = u32::from(ip);
+        self.ranges
+            .iter()
+            .any(|(a, b)| u32::from(*a) <= n && n <= u32::from(*b))
+    }
+}
+
+/// A shared network: subnets on one wire, with the pools that serve them.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    pub subnets: Vec<SubnetCfg>,
+    /// Pools; their global [`crate::lease::PoolId`] is `first_pool_id + index`.
+    pub pools: Vec<PoolCfg>,
+    pub first_pool_id: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct HostCfg {
+    pub name: String,
+    pub hardware_ethernet: Option<[u8; 6]>,
+    pub client_identifier: Option<Vec<u8>>,
+    pub fixed_addresses: Vec<Ipv4Addr>,
+    pub params: Params,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EngineConfig {
+    pub networks: Vec<Network>,
+    pub hosts: Vec<HostCfg>,
+    pub global: Params,
+    /// Seconds an offered address stays reserved for the client it was offered to.
+    pub offer_hold_secs: u32,
+}
+
+impl EngineConfig {
+    /// The network serving `ip` (a giaddr or the receiving interface's address).
+    pub fn network_for(&self, ip: Ipv4Addr) -> Option<(usize, &Network)> {
+        self.networks
+            .iter()
+            .enumerate()
+            .find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))
+    }
+
+    /// Total pools across networks.
+    pub fn pool_count(&self) -> usize {
+        self.networks.iter().map(|n| n.pools.len()).sum()
+    }
+
+    /// (network, pool) for a global pool id.
+    pub fn pool(&self, id: u32) -> Option<(&Network, &PoolCfg)> {
+        self.networks.iter().find_map(|n| {
+            let idx = id.checked_sub(n.first_pool_id)? as usize;
+            n.pools.get(idx).map(|p| (n, p))
+        })
+    }
+}

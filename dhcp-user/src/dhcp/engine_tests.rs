@@ -1,0 +1,342 @@
+//! Dialogue tests of the engine: client messages in, replies and durable records out,
+//! with an explicit clock.
+
+use super::*;
+use crate::dhcp::config::SubnetCfg;
+use crate::dhcp::reply::Destination;
+use dhcproto::v4::{Flags, HType};
+use dhcproto::{Encodable, Encoder};
+
+const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const META: RequestMeta = RequestMeta {
+    iface_addr: IFACE,
+    broadcast: true,
+};
+
+fn params() -> Params {
+    Params {
+        default_lease_secs: 600,
+        max_lease_secs: 7200,
+        authoritative: true,
+        options: vec![
+            (3, vec![198, 18, 0, 1]),
+            (6, vec![198, 18, 0, 53]),
+            (15, b"lab.test".to_vec()),
+        ],
+        ..Params::default()
+    }
+}
+
+fn config(range: (u8, u8)) -> EngineConfig {
+    EngineConfig {
+        networks: vec![Network {
+            name: "lab".into(),
+            subnets: vec![SubnetCfg {
+                network: Ipv4Addr::new(198, 18, 0, 0),
+                prefix_len: 24,
+                params: params(),
+            }],
+            pools: vec![PoolCfg {
+                subnet: 0,
+                ranges: vec![(
+                    Ipv4Addr::new(198, 18, 0, range.0),
+                    Ipv4Addr::new(198, 18, 0, range.1),
+                )],
+                allow_unknown_clients: true,
+                dynamic_bootp: false,
+                failover_peer: None,
+                params: params(),
+            }],
+            first_pool_id: 0,
+        }],
+        hosts: vec![HostCfg {
+            name: "printer".into(),
+            hardware_ethernet: Some([0x52, 0x54, 0, 0, 0, 0x99]),
+            client_identifier: None,
+            fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
+            params: Params::default(),
+        }],
+        global: params(),
+        offer_hold_secs: 30,
+    }
+}
+
+fn mac(n: u8) -> [u8; 6] {
+    [0x52, 0x54, 0, 0, 0, n]
+}
+
+fn msg(t: MessageType, mac: [u8; 6], opts: Vec<DhcpOption>) -> Message {
+    let mut m = Message::default();
+    m.set_opcode(Opcode::BootRequest)
+        .set_htype(HType::Eth)
+        .set_chaddr(&mac)
+        .set_xid(42)
+        .set_flags(Flags::default());
+    m.opts_mut().clear();
+    m.opts_mut().insert(DhcpOption::MessageType(t));
+    for o in opts {
+        m.opts_mut().insert(o);
+    }
+    m
+}
+
+fn bytes(m: &Message) -> Vec<u8> {
+    let mut b = Vec::new();
+    m.encode(&mut Encoder::new(&mut b)).expect("encode");
+    b
+}
+
+fn decode(r: &Reply) -> Message {
+    Message::decode(&mut Decoder::new(&r.bytes)).expect("reply decodes")
+}
+
+/// DISCOVER → OFFER → REQUEST → ACK for one client.
+fn dora(e: &Engine, now: u32, mac: [u8; 6]) -> (Ipv4Addr, Outcome) {
+    let offer = e.handle(
+        Now::at(now),
+        &META,
+        &bytes(&msg(MessageType::Discover, mac, vec![])),
+    );
+    let reply = offer.reply.expect("offer");
+    assert_eq!(reply.msg_type, MessageType::Offer);
+    assert!(offer.durable.is_empty(), "an OFFER is not journaled");
+    let ip = decode(&reply).yiaddr();
+    let req = msg(
+        MessageType::Request,
+        mac,
+        vec![
+            DhcpOption::ServerIdentifier(IFACE),
+            DhcpOption::RequestedIpAddress(ip),
+        ],
+    );
+    (ip, e.handle(Now::at(now), &META, &bytes(&req)))
+}
+
+#[test]
+fn dora_binds_and_journals_before_ack() {
+    let e = Engine::new(config((10, 20)));
+    let (ip, ack) = dora(&e, 1000, mac(1));
+    let reply = ack.reply.expect("ack");
+    assert_eq!(reply.msg_type, MessageType::Ack);
+    assert_eq!(ack.durable.len(), 1);
+    let l = &ack.durable[0];
+    assert_eq!(
+        (l.ip, l.state, l.starts, l.ends),
+        (ip, BindingState::Active, 1000, 1600)
+    );
+    let m = decode(&reply);
+    assert_eq!(m.yiaddr(), ip);
+    assert_eq!(
+        m.opts().get(OptionCode::AddressLeaseTime),
+        Some(&DhcpOption::AddressLeaseTime(600))
+    );
+    assert_eq!(
+        m.opts().get(OptionCode::SubnetMask),
+        Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)))
+    );
+    assert!(m.opts().get(OptionCode::Router).is_some());
+    // No ciaddr, no broadcast flag, Ethernet: unicast to the hardware address.
+    assert_eq!(reply.dest, Destination::UnicastHw { ip, chaddr: mac(1) });
+}
+
+#[test]
+fn same_client_gets_same_address_and_others_differ() {
+    let e = Engine::new(config((10, 20)));
+    let (a, _) = dora(&e, 1000, mac(1));
+    let (b, _) = dora(&e, 1000, mac(2));
+    assert_ne!(a, b);
+    let (a2, _) = dora(&e, 1100, mac(1));
+    assert_eq!(a, a2);
+}
+
+#[test]
+fn renew_is_acked_and_foreign_address_naked() {
+    let e = Engine::new(config((10, 20)));
+    let (ip, _) = dora(&e, 1000, mac(1));
+    let mut renew = msg(MessageType::Request, mac(1), vec![]);
+    renew.set_ciaddr(ip);
+    let out = e.handle(
+        Now::at(1300),
+        &RequestMeta {
+            broadcast: false,
+            ..META
+        },
+        &bytes(&renew),
+    );
+    let r = out.reply.expect("renew ack");
+    assert_eq!(r.msg_type, MessageType::Ack);
+    assert_eq!(r.dest, Destination::Unicast(ip));
+    assert_eq!(out.durable[0].ends, 1900);
+    // Another client claims that address in INIT-REBOOT: NAK (authoritative).
+    let steal = msg(
+        MessageType::Request,
+        mac(2),
+        vec![DhcpOption::RequestedIpAddress(ip)],
+    );
+    let out = e.handle(Now::at(1300), &META, &bytes(&steal));
+    assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Nak));
+    // Wrong network: NAK.
+    let moved = msg(
+        MessageType::Request,
+        mac(3),
+        vec![DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 7))],
+    );
+    assert_eq!(
+        e.handle(Now::at(1300), &META, &bytes(&moved))
+            .reply
+            .map(|r| r.msg_type),
+        Some(MessageType::Nak)
+    );
+}
+
+#[test]
+fn selecting_another_server_releases_the_offer() {
+    let e = Engine::new(config((10, 10)));
+    let offer = e.handle(
+        Now::at(0),
+        &META,
+        &bytes(&msg(MessageType::Discover, mac(1), vec![])),
+    );
+    let ip = decode(&offer.reply.expect("offer")).yiaddr();
+    let other = msg(
+        MessageType::Request,
+        mac(1),
+        vec![
+            DhcpOption::ServerIdentifier(Ipv4Addr::new(198, 18, 0, 2)),
+            DhcpOption::RequestedIpAddress(ip),
+        ],
+    );
+    let out = e.handle(Now::at(1), &META, &bytes(&other));
+    assert_eq!(out.dropped, Some(DropReason::OtherServerSelected));
+    // The single address is available again at once for another client.
+    assert!(
+        e.handle(
+            Now::at(2),
+            &META,
+            &bytes(&msg(MessageType::Discover, mac(2), vec![]))
+        )
+        .reply
+        .is_some()
+    );
+}
+
+#[test]
+fn pool_exhaustion_is_a_counted_drop() {
+    let e = Engine::new(config((10, 11)));
+    dora(&e, 0, mac(1));
+    dora(&e, 0, mac(2));
+    let out = e.handle(
+        Now::at(0),
+        &META,
+        &bytes(&msg(MessageType::Discover, mac(3), vec![])),
+    );
+    assert_eq!(out.dropped, Some(DropReason::NoFreeAddress));
+}
+
+#[test]
+fn release_frees_and_expiry_reclaims() {
+    let e = Engine::new(config((10, 10)));
+    let (ip, _) = dora(&e, 0, mac(1));
+    let mut rel = msg(
+        MessageType::Release,
+        mac(1),
+        vec![DhcpOption::ServerIdentifier(IFACE)],
+    );
+    rel.set_ciaddr(ip);
+    let out = e.handle(Now::at(10), &META, &bytes(&rel));
+    assert!(out.reply.is_none());
+    assert_eq!(out.durable[0].state, BindingState::Free);
+    let (ip2, _) = dora(&e, 20, mac(2));
+    assert_eq!(ip, ip2);
+    // Expiry: after 600 s the lease returns to the pool.
+    assert!(e.expire(Now::at(619), 100).is_empty());
+    let freed = e.expire(Now::at(620), 100);
+    assert_eq!(freed.len(), 1);
+    assert!(dora(&e, 621, mac(3)).1.reply.is_some());
+}
+
+#[test]
+fn decline_abandons_the_address() {
+    let e = Engine::new(config((10, 10)));
+    let (ip, _) = dora(&e, 0, mac(1));
+    let dec = msg(
+        MessageType::Decline,
+        mac(1),
+        vec![
+            DhcpOption::RequestedIpAddress(ip),
+            DhcpOption::ServerIdentifier(IFACE),
+        ],
+    );
+    let out = e.handle(Now::at(5), &META, &bytes(&dec));
+    assert_eq!(out.durable[0].state, BindingState::Abandoned);
+    let out = e.handle(
+        Now::at(6),
+        &META,
+        &bytes(&msg(MessageType::Discover, mac(2), vec![])),
+    );
+    assert_eq!(out.dropped, Some(DropReason::NoFreeAddress));
+}
+
+#[test]
+fn reservation_takes_precedence() {
+    let e = Engine::new(config((10, 20)));
+    let (ip, ack) = dora(&e, 0, mac(0x99));
+    assert_eq!(ip, Ipv4Addr::new(198, 18, 0, 5));
+    assert!(ack.durable.is_empty(), "fixed addresses are not leases");
+    assert_eq!(ack.reply.map(|r| r.msg_type), Some(MessageType::Ack));
+}
+
+#[test]
+fn relayed_requests_use_giaddr() {
+    let e = Engine::new(config((10, 20)));
+    let mut d = msg(MessageType::Discover, mac(7), vec![]);
+    d.set_giaddr(Ipv4Addr::new(198, 18, 0, 254));
+    let out = e.handle(
+        Now::at(0),
+        &RequestMeta {
+            iface_addr: Ipv4Addr::new(198, 19, 0, 1),
+            broadcast: false,
+        },
+        &bytes(&d),
+    );
+    let r = out.reply.expect("offer");
+    assert_eq!(r.dest, Destination::Relay(Ipv4Addr::new(198, 18, 0, 254)));
+    let mut unknown = d.clone();
+    unknown.set_giaddr(Ipv4Addr::new(203, 0, 113, 1));
+    assert_eq!(
+        e.handle(Now::at(0), &META, &bytes(&unknown)).dropped,
+        Some(DropReason::UnknownNetwork)
+    );
+}
+
+#[test]
+fn inform_gets_options_without_a_lease() {
+    let e = Engine::new(config((10, 20)));
+    let mut inf = msg(MessageType::Inform, mac(4), vec![]);
+    inf.set_ciaddr(Ipv4Addr::new(198, 18, 0, 77));
+    let out = e.handle(Now::at(0), &META, &bytes(&inf));
+    let r = out.reply.expect("ack");
+    assert_eq!(r.dest, Destination::Unicast(Ipv4Addr::new(198, 18, 0, 77)));
+    let m = decode(&r);
+    assert_eq!(m.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert!(m.opts().get(OptionCode::AddressLeaseTime).is_none());
+    assert!(out.durable.is_empty());
+}
+
+proptest::proptest! {
+    /// Any bytes: a reply, a counted drop, never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let e = Engine::new(config((10, 20)));
+        let _ = e.handle(Now::at(0), &META, &data);
+    }
+
+    #[test]
+    fn mutated_requests_never_panic(idx in 0usize..400, val in proptest::num::u8::ANY) {
+        let e = Engine::new(config((10, 20)));
+        let mut b = bytes(&msg(MessageType::Discover, mac(1), vec![DhcpOption::ClientIdentifier(vec![1, 2, 3])]));
+        let i = idx % b.len();
+        b[i] = val;
+        let _ = e.handle(Now::at(0), &META, &b);
+    }
+}

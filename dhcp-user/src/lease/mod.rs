@@ -1,0 +1,175 @@
+//! Leases: the record (with the failover fields), client keys, and the lock-free store.
+
+pub mod store;
+
+pub use store::{LeaseStore, PoolId};
+
+use crate::time::{NEVER, UnixSecs};
+use std::net::Ipv4Addr;
+
+/// Binding state of a lease (dhcpd's names and failover codes; draft-12 §12.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BindingState {
+    Free,
+    Active,
+    Expired,
+    Released,
+    Abandoned,
+    Reset,
+    Backup,
+    Reserved,
+    Bootp,
+}
+
+impl BindingState {
+    /// dhcpd's lease-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BindingState::Free => "free",
+            BindingState::Active => "active",
+            BindingState::Expired => "expired",
+            BindingState::Released => "released",
+            BindingState::Abandoned => "abandoned",
+            BindingState::Reset => "reset",
+            BindingState::Backup => "backup",
+            BindingState::Reserved => "reserved",
+            BindingState::Bootp => "bootp",
+        }
+    }
+
+    /// Can be offered to a new client (by a standalone server).
+    pub fn is_available(self) -> bool {
+        matches!(
+            self,
+            BindingState::Free
+                | BindingState::Expired
+                | BindingState::Released
+                | BindingState::Backup
+        )
+    }
+}
+
+/// Who a lease belongs to: the client identifier (option 61) when the client sends one, else
+/// its hardware address. Byte 0 says which, so the two spaces never collide.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey(Box<[u8]>);
+
+impl ClientKey {
+    pub fn from_client_id(id: &[u8]) -> ClientKey {
+        let mut v = Vec::with_capacity(id.len() + 1);
+        v.push(0);
+        v.extend_from_slice(id);
+        ClientKey(v.into_boxed_slice())
+    }
+
+    pub fn from_hw(htype: u8, chaddr: &[u8]) -> ClientKey {
+        let mut v = Vec::with_capacity(chaddr.len() + 2);
+        v.push(1);
+        v.push(htype);
+        v.extend_from_slice(chaddr);
+        ClientKey(v.into_boxed_slice())
+    }
+
+    /// The option-61 payload if this key is a client identifier.
+    pub fn client_id(&self) -> Option<&[u8]> {
+        match self.0.split_first() {
+            Some((0, rest)) => Some(rest),
+            _ => None,
+        }
+    }
+
+    /// The bytes the RFC 3074 hash covers for this client (dhcpd: the uid, else the
+    /// hardware address without its type byte).
+    pub fn hash_key(&self) -> &[u8] {
+        match self.0.split_first() {
+            Some((0, rest)) => rest,
+            Some((_, rest)) => rest.get(1..).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+}
+
+/// A hardware address: htype + up to 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HwAddr {
+    pub htype: u8,
+    pub len: u8,
+    pub bytes: [u8; 16],
+}
+
+impl HwAddr {
+    pub fn new(htype: u8, addr: &[u8]) -> HwAddr {
+        let mut bytes = [0u8; 16];
+        let len = addr.len().min(16);
+        bytes[..len].copy_from_slice(&addr[..len]);
+        HwAddr {
+            htype,
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..(self.len as usize).min(16)]
+    }
+}
+
+/// An address offered but not yet requested: reserved in memory for a few seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    pub client: ClientKey,
+    pub expires: UnixSecs,
+}
+
+/// One address and what is known about it. The failover fields follow dhcpd's lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub ip: Ipv4Addr,
+    pub pool: PoolId,
+    pub state: BindingState,
+    /// Start of the current binding (`starts`).
+    pub starts: UnixSecs,
+    /// End of the current binding (`ends`); [`NEVER`] for infinite.
+    pub ends: UnixSecs,
+    /// Time sent to the partner: the lease end this server may promise (`tstp`).
+    pub tstp: UnixSecs,
+    /// Time the partner acknowledged (`tsfp`) and the ack'ed value (`atsfp`).
+    pub tsfp: UnixSecs,
+    pub atsfp: UnixSecs,
+    /// Client last transaction time (`cltt`).
+    pub cltt: UnixSecs,
+    pub client: Option<ClientKey>,
+    pub hw: Option<HwAddr>,
+    pub hostname: Option<Box<str>>,
+    /// In-memory only: an outstanding offer.
+    pub offer: Option<Offer>,
+    /// In-memory only: the address is in its pool's free queue.
+    pub queued: bool,
+}
+
+impl Lease {
+    pub fn free(ip: Ipv4Addr, pool: PoolId) -> Lease {
+        Lease {
+            ip,
+            pool,
+            state: BindingState::Free,
+            starts: 0,
+            ends: 0,
+            tstp: 0,
+            tsfp: 0,
+            atsfp: 0,
+            cltt: 0,
+            client: None,
+            hw: None,
+            hostname: None,
+            offer: None,
+            queued: false,
+        }
+    }
+
+    /// Active and not past its end at `now`.
+    pub fn is_bound_at(&self, now: UnixSecs) -> bool {
+        matches!(self.state, BindingState::Active | BindingState::Bootp)
+            && (self.ends == NEVER || self.ends > now)
+    }
+}

@@ -1,0 +1,379 @@
+//! The lease store shared by all workers: no global lock on the hot path.
+//!
+//! - `leases`: every address of every pool, sharded by dashmap (a lock per shard, held for
+//!   the few instructions of one update).
+//! - `by_client`: client key → address, for "same client, same address".
+//! - one lock-free FIFO of candidate free addresses per pool (crossbeam `SegQueue`). An
+//!   address may sit in a queue while no longer free (it was requested by address, or bound
+//!   after a restore): the claim re-checks under the lease's shard lock and skips it. FIFO
+//!   order hands out the address freed longest ago, which keeps recently expired addresses
+//!   for their previous owners.
+
+use super::{BindingState, ClientKey, Lease, Offer};
+use crate::time::{NEVER, UnixSecs};
+use crossbeam::queue::SegQueue;
+use dashmap::DashMap;
+use std::net::Ipv4Addr;
+
+/// Index of a pool in the engine configuration.
+pub type PoolId = u32;
+
+pub struct LeaseStore {
+    leases: DashMap<Ipv4Addr, Lease>,
+    by_client: DashMap<ClientKey, Ipv4Addr>,
+    free: Vec<SegQueue<Ipv4Addr>>,
+}
+
+impl LeaseStore {
+    pub fn new(pools: usize) -> LeaseStore {
+        LeaseStore {
+            leases: DashMap::new(),
+            by_client: DashMap::new(),
+            free: (0..pools).map(|_| SegQueue::new()).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.leases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leases.is_empty()
+    }
+
+    /// Add every address of `start..=end` to `pool` as free (existing leases are kept).
+    pub fn add_range(&self, pool: PoolId, start: Ipv4Addr, end: Ipv4Addr) {
+        let (a, b) = (u32::from(start), u32::from(end));
+        for n in a..=b {
+            let ip = Ipv4Addr::from(n);
+            let mut fresh = false;
+            self.leases.entry(ip).or_insert_with(|| {
+                fresh = true;
+                Lease::free(ip, pool)
+            });
+            if fresh {
+                self.push_free(pool, ip);
+            }
+        }
+    }
+
+    /// Queue `ip` as a free candidate unless it is queued already. Callers hold no lock on it.
+    fn push_free(&self, pool: PoolId, ip: Ipv4Addr) {
+        let newly = match self.leases.get_mut(&ip) {
+            Some(mut l) if !l.queued => {
+                l.queued = true;
+                true
+            }
+            _ => false,
+        };
+        if newly && let Some(q) = self.free.get(pool as usize) {
+            q.push(ip);
+        }
+    }
+
+    /// Replace a lease with a restored or replicated record (lease file, partner). Addresses
+    /// outside every pool are ignored (returns false): config changed since the record.
+    pub fn restore(&self, mut lease: Lease) -> bool {
+        let ip = lease.ip;
+        let old_client = {
+            let Some(mut slot) = self.leases.get_mut(&ip) else {
+                return false;
+            };
+            lease.pool = slot.pool;
+            lease.offer = None;
+            lease.queued = slot.queued;
+            let old = slot.client.clone();
+            *slot = lease.clone();
+            old
+        };
+        self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
+        if lease.state.is_available() {
+            self.push_free(lease.pool, ip);
+        }
+        true
+    }
+
+    fn reindex(&self, ip: Ipv4Addr, old: Option<&ClientKey>, new: Option<&ClientKey>) {
+        if old == new {
+            if let Some(k) = new {
+                self.by_client.insert(k.clone(), ip);
+            }
+            return;
+        }
+        if let Some(k) = old {
+            self.by_client.remove_if(k, |_, v| *v == ip);
+        }
+        if let Some(k) = new {
+            self.by_client.insert(k.clone(), ip);
+        }
+    }
+
+    pub fn get(&self, ip: Ipv4Addr) -> Option<Lease> {
+        self.leases.get(&ip).map(|l| l.clone())
+    }
+
+    /// The lease last associated with `key`, if it still names this client.
+    pub fn lookup_client(&self, key: &ClientKey) -> Option<Lease> {
+        let ip = *self.by_client.get(key)?;
+        let lease = self.get(ip)?;
+        (lease.client.as_ref() == Some(key)).then_some(lease)
+    }
+
+    /// Reserve `ip` for `key` as an offer until `expires`, if it is available to this client:
+    /// bound to it already, or free and not offered to someone else.
+    pub fn try_offer(
+        &self,
+        ip: Ipv4Addr,
+        key: &ClientKey,
+        now: UnixSecs,
+        expires: UnixSecs,
+    ) -> bool {
+        let Some(mut l) = self.leases.get_mut(&ip) else {
+            return false;
+        };
+        if !available_to(&l, key, now) {
+            return false;
+        }
+        l.offer = Some(Offer {
+            client: key.clone(),
+            expires,
+        });
+        true
+    }
+
+    /// Take a free address of `pool` for `key` (as an offer until `expires`).
+    ///
+    /// A claimed address goes back to the tail of the queue: it stays a candidate until it is
+    /// bound (then it is discarded when next popped), so an offer that is never taken up
+    /// needs no cleanup. Each address is in the queue at most once (`Lease::queued`).
+    pub fn allocate(
+        &self,
+        pool: PoolId,
+        key: &ClientKey,
+        now: UnixSecs,
+        expires: UnixSecs,
+    ) -> Option<Ipv4Addr> {
+        let q = self.free.get(pool as usize)?;
+        // One pass over the queue at most: everything left may be offered to others.
+        let mut budget = q.len();
+        while budget > 0 {
+            budget -= 1;
+            let ip = q.pop()?;
+            let Some(mut l) = self.leases.get_mut(&ip) else {
+                continue;
+            };
+            l.queued = false;
+            if !l.state.is_available() || l.pool != pool {
+                continue;
+            }
+            let claimed = offer_free_for(&l, key, now);
+            if claimed {
+                l.offer = Some(Offer {
+                    client: key.clone(),
+                    expires,
+                });
+            }
+            l.queued = true;
+            drop(l);
+            q.push(ip);
+            if claimed {
+                return Some(ip);
+            }
+        }
+        None
+    }
+
+    /// Drop an outstanding offer of `ip` to `key` (the client chose another server).
+    pub fn cancel_offer(&self, ip: Ipv4Addr, key: &ClientKey) {
+        let pool = match self.leases.get_mut(&ip) {
+            Some(mut l) if l.offer.as_ref().map(|o| &o.client) == Some(key) => {
+                l.offer = None;
+                l.state.is_available().then_some(l.pool)
+            }
+            _ => None,
+        };
+        if let Some(pool) = pool {
+            self.push_free(pool, ip);
+        }
+    }
+
+    /// Apply `f` to the lease of `ip` under its shard lock, then fix the client index and the
+    /// free queue. Returns the updated lease.
+    pub fn update(&self, ip: Ipv4Addr, f: impl FnOnce(&mut Lease)) -> Option<Lease> {
+        let (old_client, lease) = {
+            let mut l = self.leases.get_mut(&ip)?;
+            let old = l.client.clone();
+            f(&mut l);
+            (old, l.clone())
+        };
+        if lease.state.is_available() {
+            self.push_free(lease.pool, ip);
+        }
+        self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
+        Some(lease)
+    }
+
+    /// Like [`update`](Self::update), but only if the lease is available to `key` (bound to it,
+    /// offered to it, or free and not offered to another): the check and the change happen
+    /// under the same shard lock, so two workers cannot bind one address to two clients.
+    pub fn update_if_available(
+        &self,
+        ip: Ipv4Addr,
+        key: &ClientKey,
+        now: UnixSecs,
+        f: impl FnOnce(&mut Lease),
+    ) -> Option<Lease> {
+        let (old_client, lease) = {
+            let mut l = self.leases.get_mut(&ip)?;
+            if !available_to(&l, key, now) {
+                return None;
+            }
+            let old = l.client.clone();
+            f(&mut l);
+            (old, l.clone())
+        };
+        self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
+        Some(lease)
+    }
+
+    /// Leases whose binding ended at or before `now`, for the expiry sweep.
+    pub fn due_for_expiry(&self, now: UnixSecs, limit: usize) -> Vec<Ipv4Addr> {
+        self.leases
+            .iter()
+            .filter(|l| matches!(l.state, BindingState::Active) && l.ends != NEVER && l.ends <= now)
+            .take(limit)
+            .map(|l| l.ip)
+            .collect()
+    }
+
+    /// Counts by binding state for one pool: (total, free/available, active, other).
+    pub fn pool_counts(&self, pool: PoolId) -> PoolCounts {
+        let mut c = PoolCounts::default();
+        for l in self.leases.iter().filter(|l| l.pool == pool) {
+            c.total += 1;
+            match l.state {
+                BindingState::Free | BindingState::Expired | BindingState::Released => c.free += 1,
+                BindingState::Backup => c.backup += 1,
+                BindingState::Active | BindingState::Bootp => c.active += 1,
+                BindingState::Abandoned => c.abandoned += 1,
+                BindingState::Reset | BindingState::Reserved => c.other += 1,
+            }
+        }
+        c
+    }
+
+    /// Every lease (compaction, replication, tests).
+    pub fn snapshot(&self) -> Vec<Lease> {
+        let mut v: Vec<Lease> = self.leases.iter().map(|l| l.clone()).collect();
+        v.sort_by_key(|l| u32::from(l.ip));
+        v
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PoolCounts {
+    pub total: u64,
+    pub free: u64,
+    pub backup: u64,
+    pub active: u64,
+    pub abandoned: u64,
+    pub other: u64,
+}
+
+/// No live offer to another client.
+fn offer_free_for(l: &Lease, key: &ClientKey, now: UnixSecs) -> bool {
+    match &l.offer {
+        None => true,
+        Some(o) => &o.client == key || o.expires <= now,
+    }
+}
+
+/// `l` may be offered to `key`: it is this client's (bound or not), or available to anyone.
+fn available_to(l: &Lease, key: &ClientKey, now: UnixSecs) -> bool {
+    if !offer_free_for(l, key, now) {
+        return false;
+    }
+    if l.client.as_ref() == Some(key)
+        && !matches!(l.state, BindingState::Abandoned | BindingState::Reserved)
+    {
+        return true;
+    }
+    l.state.is_available() && !(l.state == BindingState::Active)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> ClientKey {
+        ClientKey::from_hw(1, &[0x52, 0x54, 0, 0, 0, n])
+    }
+
+    #[test]
+    fn allocates_each_address_once() {
+        let s = LeaseStore::new(1);
+        s.add_range(
+            0,
+            Ipv4Addr::new(198, 18, 0, 10),
+            Ipv4Addr::new(198, 18, 0, 12),
+        );
+        let a = s.allocate(0, &key(1), 0, 30).expect("first");
+        let b = s.allocate(0, &key(2), 0, 30).expect("second");
+        let c = s.allocate(0, &key(3), 0, 30).expect("third");
+        assert!(a != b && b != c && a != c);
+        assert_eq!(s.allocate(0, &key(4), 0, 30), None);
+        // Offers expire: at t=31 the addresses can be offered again.
+        assert!(s.allocate(0, &key(4), 31, 60).is_some());
+    }
+
+    #[test]
+    fn client_index_follows_updates() {
+        let s = LeaseStore::new(1);
+        s.add_range(
+            0,
+            Ipv4Addr::new(198, 18, 0, 10),
+            Ipv4Addr::new(198, 18, 0, 10),
+        );
+        let ip = Ipv4Addr::new(198, 18, 0, 10);
+        s.update(ip, |l| {
+            l.state = BindingState::Active;
+            l.client = Some(key(1));
+            l.ends = 100;
+        });
+        assert_eq!(s.lookup_client(&key(1)).map(|l| l.ip), Some(ip));
+        s.update(ip, |l| l.client = Some(key(2)));
+        assert_eq!(s.lookup_client(&key(1)), None);
+        assert_eq!(s.lookup_client(&key(2)).map(|l| l.ip), Some(ip));
+    }
+
+    #[test]
+    fn concurrent_allocation_never_hands_out_an_address_twice() {
+        let s = std::sync::Arc::new(LeaseStore::new(1));
+        s.add_range(
+            0,
+            Ipv4Addr::new(198, 18, 0, 0),
+            Ipv4Addr::new(198, 18, 3, 255),
+        );
+        let handles: Vec<_> = (0..4u8)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    (0..300u16)
+                        .filter_map(|i| {
+                            let k = ClientKey::from_hw(1, &[t, (i >> 8) as u8, i as u8]);
+                            s.allocate(0, &k, 0, 60)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<Ipv4Addr> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        assert_eq!(all.len(), 1024, "1200 requests for 1024 addresses");
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 1024);
+    }
+}
