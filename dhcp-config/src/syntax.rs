@@ -32,6 +32,11 @@ pub(crate) struct RawStmt {
 }
 
 impl RawStmt {
+    /// Whether the statement was properly ended by `;` (not by `}` or end of file).
+    pub fn ends_with_semicolon(&self) -> bool {
+        self.block.is_none() && self.end_text == "';'"
+    }
+
     /// The position of the statement (its first token, else its terminator).
     pub fn span(&self) -> &Span {
         self.tokens.first().map_or(&self.end, |t| &t.span)
@@ -46,12 +51,20 @@ pub(crate) struct Reader<'a> {
     /// Set when nesting got too deep: the rest of the input is dropped, and the
     /// enclosing blocks must not each report themselves unclosed.
     aborted: bool,
+    /// Set while reading a file that had a lexical error.
+    drop_eof_statement: bool,
     pub errors: Vec<ConfigError>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(loader: &'a dyn Loader) -> Self {
-        Reader { loader, stack: Vec::new(), aborted: false, errors: Vec::new() }
+        Reader {
+            loader,
+            stack: Vec::new(),
+            aborted: false,
+            drop_eof_statement: false,
+            errors: Vec::new(),
+        }
     }
 
     /// Reads the top-level file `name` whose text is already loaded.
@@ -61,27 +74,37 @@ impl<'a> Reader<'a> {
 
     fn read_source(&mut self, path: &Path, text: &str) -> Vec<RawStmt> {
         let file: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+        let errors_before = self.errors.len();
         let tokens = tokenize(&file, text, &mut self.errors);
         self.stack.push(path.to_path_buf());
         let mut pos = 0;
+        let last_line = text.rsplit('\n').next().unwrap_or_default();
         let eof = Span {
             file: Arc::clone(&file),
-            line: u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX),
-            column: 1,
+            line: u32::try_from(text.matches('\n').count() + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(last_line.chars().count() + 1).unwrap_or(u32::MAX),
         };
+        // After a lexical error (an unterminated string eats the rest of the file) the
+        // statement cut by the end of file would only repeat that error.
+        let saved = std::mem::replace(
+            &mut self.drop_eof_statement,
+            self.errors.len() > errors_before,
+        );
         let mut stmts = Vec::new();
         loop {
             self.statements(&tokens, &mut pos, 0, &eof, None, &mut stmts);
             // At top level a stray `}` is reported and skipped; reading goes on.
             match tokens.get(pos) {
                 Some(t) => {
-                    self.errors.push(ConfigError::new(&t.span, ErrorKind::UnexpectedCloseBrace));
+                    self.errors
+                        .push(ConfigError::new(&t.span, ErrorKind::UnexpectedCloseBrace));
                     pos += 1;
                 }
                 None => break,
             }
         }
         self.stack.pop();
+        self.drop_eof_statement = saved;
         stmts
     }
 
@@ -99,7 +122,7 @@ impl<'a> Reader<'a> {
         let mut current: Vec<Token> = Vec::new();
         loop {
             let Some(tok) = tokens.get(*pos) else {
-                if !current.is_empty() {
+                if !current.is_empty() && !self.drop_eof_statement {
                     out.push(RawStmt {
                         tokens: std::mem::take(&mut current),
                         end: eof.clone(),
@@ -110,7 +133,9 @@ impl<'a> Reader<'a> {
                 if let Some(open) = opened.filter(|_| !self.aborted) {
                     self.errors.push(ConfigError::new(
                         eof,
-                        ErrorKind::UnclosedBlock { opened: open.clone() },
+                        ErrorKind::UnclosedBlock {
+                            opened: open.clone(),
+                        },
                     ));
                 }
                 return;
@@ -185,7 +210,13 @@ impl<'a> Reader<'a> {
             return;
         }
         let name = match stmt.tokens.as_slice() {
-            [_, Token { kind: TokenKind::Str(bytes), .. }] => String::from_utf8_lossy(bytes).into_owned(),
+            [
+                _,
+                Token {
+                    kind: TokenKind::Str(bytes),
+                    ..
+                },
+            ] => String::from_utf8_lossy(bytes).into_owned(),
             _ => {
                 // Malformed include: the second stage reports it with context.
                 out.push(stmt);
@@ -193,16 +224,29 @@ impl<'a> Reader<'a> {
             }
         };
         let span = stmt.span().clone();
-        let base = self.stack.last().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
+        let base = self
+            .stack
+            .last()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let path = base.join(&name);
         if self.stack.iter().any(|p| p == &path) {
-            self.errors.push(ConfigError::new(&span, ErrorKind::IncludeCycle { path: path.display().to_string() }));
+            self.errors.push(ConfigError::new(
+                &span,
+                ErrorKind::IncludeCycle {
+                    path: path.display().to_string(),
+                },
+            ));
             return;
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.errors.push(ConfigError::new(
                 &span,
-                ErrorKind::IncludeTooDeep { path: path.display().to_string(), max: MAX_INCLUDE_DEPTH },
+                ErrorKind::IncludeTooDeep {
+                    path: path.display().to_string(),
+                    max: MAX_INCLUDE_DEPTH,
+                },
             ));
             return;
         }
@@ -213,7 +257,10 @@ impl<'a> Reader<'a> {
             }
             Err(e) => self.errors.push(ConfigError::new(
                 &span,
-                ErrorKind::IncludeFailed { path: path.display().to_string(), reason: e.to_string() },
+                ErrorKind::IncludeFailed {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                },
             )),
         }
     }
@@ -264,7 +311,10 @@ mod tests {
     fn deep_nesting_is_refused_without_overflow() {
         let text = "{".repeat(100_000);
         let (_, e) = read(&text, &MemoryLoader::default());
-        assert!(e.iter().any(|e| matches!(e.kind, ErrorKind::NestingTooDeep { .. })));
+        assert!(
+            e.iter()
+                .any(|e| matches!(e.kind, ErrorKind::NestingTooDeep { .. }))
+        );
     }
 
     #[test]

@@ -1,1 +1,23 @@
-//! (being written)
+//! The DHCP failover protocol as ISC dhcpd 4.4.3 speaks it, sans-IO.
+//!
+//! * [`wire`]: the message codec (framing, 12 message types, 29 options), byte-exact with
+//!   dhcpd. See the module docs for the contract.
+//! * [`state`]: failover states with their wire codes and dhcpd names, and [`Role`].
+//! * [`transitions`]: dhcpd's state-transition tables, service levels and the MCLT rule as
+//!   pure functions.
+//!
+//! No sockets, no clocks: times are parameters.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod state;
+pub mod transitions;
+pub mod wire;
+
+pub use state::{ParseStateError, Role, State};
+pub use transitions::{
+    EntryActions, ServiceLevel, Transition, entry_actions, lease_time_allowed, on_link_lost,
+    on_partner_state, on_startup_timeout, on_upddone, service_allowed, tstp_for,
+};
+pub use wire::{DecodeError, EncodeError, Message, decode, encode, fuzz_decode};

@@ -4,6 +4,7 @@
 //! `W YYYY/MM/DD HH:MM:SS;` in UTC, or `never;` (dhcpd's `MAX_TIME`).
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 /// dhcpd's `MAX_TIME` (0x7fffffff). dhcpd writes this value as `never;` and reads `never;`
@@ -296,7 +297,7 @@ pub enum Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     /// The last record for each address.
-    pub leases: HashMap<Ipv4Addr, LeaseRecord>,
+    pub leases: LeaseTable,
     /// Live hosts by name (a `deleted` record removes the host).
     pub hosts: HashMap<String, HostRecord>,
     /// Names whose last host record was `deleted` (kept so that compaction still deletes a
@@ -311,7 +312,7 @@ impl State {
     pub fn apply(&mut self, entry: Entry) {
         match entry {
             Entry::Lease(l) => {
-                self.leases.insert(l.ip, l);
+                self.leases.insert(l);
             }
             Entry::FailoverState(f) => {
                 self.failover.insert(f.peer.clone(), f);
@@ -349,7 +350,7 @@ impl State {
                 deleted: true,
             })
         }));
-        let mut leases: Vec<&LeaseRecord> = self.leases.values().collect();
+        let mut leases: Vec<&LeaseRecord> = self.leases.iter().collect();
         leases.sort_unstable_by_key(|l| l.ip);
         out.extend(leases.into_iter().cloned().map(Entry::Lease));
         out
@@ -360,10 +361,151 @@ impl State {
 /// (`deleted` removes), the last failover state per peer wins.
 pub fn fold<I: IntoIterator<Item = Entry>>(entries: I) -> State {
     let iter = entries.into_iter();
-    let mut state = State::default();
-    state.leases.reserve(iter.size_hint().0);
+    let mut state = State {
+        leases: LeaseTable::with_capacity(iter.size_hint().0),
+        ..State::default()
+    };
     for e in iter {
         state.apply(e);
     }
     state
+}
+
+/// Leases by address: a dense vector of records plus an address → slot index. (A hash map
+/// of whole records costs twice the memory, which dominated folding 1M leases.)
+#[derive(Debug, Clone, Default)]
+pub struct LeaseTable {
+    records: Vec<LeaseRecord>,
+    index: HashMap<Ipv4Addr, usize, IpBuildHasher>,
+}
+
+impl LeaseTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            records: Vec::with_capacity(n),
+            index: HashMap::with_capacity_and_hasher(n, IpBuildHasher::default()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn contains(&self, ip: &Ipv4Addr) -> bool {
+        self.index.contains_key(ip)
+    }
+
+    pub fn get(&self, ip: &Ipv4Addr) -> Option<&LeaseRecord> {
+        self.index.get(ip).and_then(|&i| self.records.get(i))
+    }
+
+    /// Insert or replace the record for `rec.ip`; returns the replaced one.
+    pub fn insert(&mut self, rec: LeaseRecord) -> Option<LeaseRecord> {
+        match self.index.get(&rec.ip) {
+            Some(&i) => self
+                .records
+                .get_mut(i)
+                .map(|slot| std::mem::replace(slot, rec)),
+            None => {
+                self.index.insert(rec.ip, self.records.len());
+                self.records.push(rec);
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, ip: &Ipv4Addr) -> Option<LeaseRecord> {
+        let i = self.index.remove(ip)?;
+        if i >= self.records.len() {
+            return None;
+        }
+        let rec = self.records.swap_remove(i);
+        if let Some(moved) = self.records.get(i) {
+            self.index.insert(moved.ip, i);
+        }
+        Some(rec)
+    }
+
+    /// Records in no particular order.
+    pub fn iter(&self) -> std::slice::Iter<'_, LeaseRecord> {
+        self.records.iter()
+    }
+
+    /// The records, in no particular order.
+    pub fn into_records(self) -> Vec<LeaseRecord> {
+        self.records
+    }
+}
+
+impl std::ops::Index<&Ipv4Addr> for LeaseTable {
+    type Output = LeaseRecord;
+
+    /// Panics when there is no record for `ip` (like `HashMap`'s `Index`).
+    fn index(&self, ip: &Ipv4Addr) -> &LeaseRecord {
+        match self.get(ip) {
+            Some(r) => r,
+            None => panic!("no lease for {ip}"),
+        }
+    }
+}
+
+impl PartialEq for LeaseTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|r| other.get(&r.ip) == Some(r))
+    }
+}
+
+impl Eq for LeaseTable {}
+
+impl<'a> IntoIterator for &'a LeaseTable {
+    type Item = &'a LeaseRecord;
+    type IntoIter = std::slice::Iter<'a, LeaseRecord>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.iter()
+    }
+}
+
+/// A fast hasher for the lease table (keys are our own pool addresses, so no DoS
+/// hardening is needed): multiply-xorshift over the few words an `Ipv4Addr` hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IpHasher(u64);
+
+/// `BuildHasher` of [`State::leases`].
+pub type IpBuildHasher = BuildHasherDefault<IpHasher>;
+
+const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Hasher for IpHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(MUL);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0.rotate_left(32) ^ u64::from(n)).wrapping_mul(MUL);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(32) ^ n).wrapping_mul(MUL);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        let h = self.0 ^ (self.0 >> 31);
+        let h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^ (h >> 29)
+    }
 }

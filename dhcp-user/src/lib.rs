@@ -5,7 +5,10 @@
 //!
 //! IO boundary: protocol logic is sans-IO (events in, actions out, explicit clock); only the
 //! runtime touches sockets, files and clocks.
+pub mod conf;
 pub mod dhcp;
 pub mod lease;
+pub mod runtime;
+pub mod stats;
 pub mod time;
 pub mod xdp;

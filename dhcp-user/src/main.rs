@@ -12,8 +12,36 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Interfaces to serve (and attach XDP to).
+    /// Interfaces to serve (and attach XDP to). Default: every broadcast-capable IPv4 interface.
     ifaces: Vec<String>,
+
+    /// Configuration file (ISC dhcpd.conf syntax).
+    #[arg(short = 'c', long = "config", default_value = "/etc/xdhcpd/dhcpd.conf")]
+    config: std::path::PathBuf,
+
+    /// Lease file (dhcpd.leases format; created if missing).
+    #[arg(
+        short = 'l',
+        long = "lease-file",
+        default_value = "/var/lib/xdhcpd/dhcpd.leases"
+    )]
+    lease_file: std::path::PathBuf,
+
+    /// Check the configuration and exit (like `dhcpd -t`): 0 if valid, 1 with every error.
+    #[arg(long, short = 't')]
+    check: bool,
+
+    /// Worker threads handling requests (default: number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+
+    /// UDP port to serve (67; tests may use another, clients are then answered on port+1).
+    #[arg(long, default_value_t = 67)]
+    port: u16,
+
+    /// Seconds between expiry sweeps.
+    #[arg(long, default_value_t = 5)]
+    expiry_interval: u64,
 
     /// XDP attach mode: auto tries native then generic (skb); off runs the userspace fallback.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
@@ -57,16 +85,57 @@ fn init_logging(format: LogFormat) {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    if cli.check {
+        return check_config(&cli.config);
+    }
+    if !cli.xdp_only {
+        let workers = cli.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        return dhcp_user::runtime::run(dhcp_user::runtime::RunOptions {
+            config: cli.config.clone(),
+            lease_file: cli.lease_file.clone(),
+            ifaces: cli.ifaces.clone(),
+            workers,
+            xdp_mode: cli.xdp_mode,
+            port: cli.port,
+            expiry_interval: Duration::from_secs(cli.expiry_interval.max(1)),
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        if cli.xdp_only {
-            run_xdp_only(&cli).await
-        } else {
-            bail!("DHCP service is not implemented yet; use --xdp-only to attach and watch the XDP program")
+    rt.block_on(async move { run_xdp_only(&cli).await })
+}
+
+/// `--check`: report every error with file:line:column, exit 1 if any.
+fn check_config(path: &std::path::Path) -> Result<()> {
+    match dhcp_config::parse_file(path) {
+        Ok(parsed) => {
+            for w in &parsed.warnings {
+                eprintln!("warning: {w}");
+            }
+            let c = &parsed.config;
+            println!(
+                "{}: OK ({} shared networks, {} pools, {} hosts, {} failover peers)",
+                path.display(),
+                c.shared_networks.len(),
+                c.shared_networks
+                    .iter()
+                    .map(|n| n.pools.len())
+                    .sum::<usize>(),
+                c.hosts.len(),
+                c.failover_peers.len()
+            );
+            Ok(())
         }
-    })
+        Err(errors) => {
+            eprintln!("{errors}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Attach XDP to the named interfaces, print counters, detach on SIGINT/SIGTERM.

@@ -17,7 +17,7 @@ macro_rules! open_enum {
         pub struct $name(pub $repr);
 
         impl $name {
-            $( $(#[$cmeta])* pub const $konst: $name = $name($val); )*
+            $( $(#[$cmeta])* #[doc = concat!("`", stringify!($val), "` = ", $text)] pub const $konst: $name = $name($val); )*
 
             /// Every named value, in numeric order.
             pub const ALL: &'static [$name] = &[ $( $name($val) ),* ];

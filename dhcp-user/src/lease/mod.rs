@@ -1,5 +1,6 @@
 //! Leases: the record (with the failover fields), client keys, and the lock-free store.
 
+pub mod record;
 pub mod store;
 
 pub use store::{LeaseStore, PoolId};

@@ -1,0 +1,358 @@
+//! Lowering: the typed AST to the public model, flattening scope inheritance.
+//!
+//! In dhcpd a parameter applies to its whole scope wherever it is written in it, so
+//! each scope first applies all of its own parameters and options, then lowers its
+//! nested declarations with the result. Positions needed by validation are kept in
+//! side tables ([`Info`]) so the public model stays free of them.
+
+use std::net::Ipv4Addr;
+
+use crate::error::Span;
+use crate::model::{
+    AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
+    DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES,
+    DEFAULT_MIN_BALANCE, Effective, FailoverPeer, Host, Key, Pool, SharedNetwork, Subnet,
+    split_to_hba,
+};
+use crate::parser::{Item, Param, PeerDecl, SubnetDecl};
+
+/// Positions of a subnet.
+#[derive(Debug, Clone)]
+pub(crate) struct SubnetInfo {
+    pub span: Span,
+    pub netmask_span: Span,
+}
+
+/// Positions of a pool.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolInfo {
+    /// Each range's position, parallel to `Pool::ranges`.
+    pub ranges: Vec<Span>,
+    pub failover: Option<Span>,
+    /// The first `range dynamic-bootp`, if any.
+    pub dynamic_bootp: Option<Span>,
+    /// Declared directly in a shared-network: its subnet is found from its ranges.
+    pub in_shared_network: bool,
+}
+
+/// Positions of a host.
+#[derive(Debug, Clone)]
+pub(crate) struct HostInfo {
+    pub hardware: Option<Span>,
+    pub fixed: Vec<Span>,
+}
+
+/// Side tables parallel to the model, for validation.
+#[derive(Debug, Default)]
+pub(crate) struct Info {
+    pub shared_networks: Vec<(Span, bool)>, // (position, explicitly declared)
+    pub subnets: Vec<Vec<SubnetInfo>>,
+    pub pools: Vec<Vec<PoolInfo>>,
+    pub hosts: Vec<HostInfo>,
+    pub peers: Vec<PeerDecl>,
+    pub keys: Vec<Span>,
+    pub omapi_key: Option<Span>,
+}
+
+/// The effective values of a scope: the parent's, then this scope's own statements.
+fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
+    let mut e = parent.clone();
+    for item in items {
+        match item {
+            Item::Param(p) => apply(&mut e, p),
+            Item::Option { code, data } => e.set_option(*code, data.clone()),
+            _ => {}
+        }
+    }
+    e
+}
+
+fn apply(e: &mut Effective, p: &Param) {
+    match p {
+        Param::DefaultLeaseTime(v) => e.default_lease_time = *v,
+        Param::MaxLeaseTime(v) => e.max_lease_time = *v,
+        Param::MinLeaseTime(v) => e.min_lease_time = *v,
+        Param::Authoritative(v) => e.authoritative = *v,
+        Param::ServerIdentifier(v) => e.server_identifier = Some(*v),
+        Param::PingCheck(v) => e.ping_check = *v,
+        Param::PingTimeout(v) => e.ping_timeout = *v,
+        Param::LogFacility(v) => e.log_facility = Some(v.clone()),
+        Param::OneLeasePerClient(v) => e.one_lease_per_client = *v,
+        Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
+        Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
+        Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
+        Param::NextServer(v) => e.next_server = Some(*v),
+        Param::Filename(v) => e.filename = Some(v.clone()),
+        Param::ServerName(v) => e.server_name = Some(v.clone()),
+        Param::AllowBootp(v) => e.allow_bootp = *v,
+        Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
+        Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
+    }
+}
+
+/// dhcpd reads 0 (or absence) as "use the default" for these peer values.
+fn or_default(v: Option<u32>, default: u32) -> u32 {
+    v.filter(|&v| v != 0).unwrap_or(default)
+}
+
+fn lower_peer(d: &PeerDecl) -> FailoverPeer {
+    FailoverPeer {
+        name: d.name.clone(),
+        role: d.role,
+        address: d.address.clone(),
+        port: d.port.filter(|&p| p != 0).unwrap_or(DEFAULT_FAILOVER_PORT),
+        peer_address: d.peer_address.clone(),
+        peer_port: d
+            .peer_port
+            .filter(|&p| p != 0)
+            .unwrap_or(DEFAULT_FAILOVER_PORT),
+        max_response_delay: or_default(d.max_response_delay, DEFAULT_MAX_RESPONSE_DELAY),
+        max_unacked_updates: or_default(d.max_unacked_updates, DEFAULT_MAX_UNACKED_UPDATES),
+        mclt: d.mclt.as_ref().map(|(v, _)| *v),
+        split: d.split.as_ref().map(|(v, _)| *v),
+        hba: match (&d.hba, &d.split) {
+            (Some((h, _)), _) => Some(*h),
+            (None, Some((s, _))) => Some(split_to_hba(*s)),
+            (None, None) => None,
+        },
+        load_balance_max_seconds: d.load_balance_max_seconds.unwrap_or(0),
+        auto_partner_down: d.auto_partner_down.unwrap_or(0),
+        max_lease_misbalance: or_default(d.max_lease_misbalance, DEFAULT_MAX_LEASE_MISBALANCE),
+        max_lease_ownership: or_default(d.max_lease_ownership, DEFAULT_MAX_LEASE_OWNERSHIP),
+        min_balance: or_default(d.min_balance, DEFAULT_MIN_BALANCE),
+        max_balance: or_default(d.max_balance, DEFAULT_MAX_BALANCE),
+        hot_standby_reserve_percent: d.hot_standby_reserve.as_ref().map(|(v, _)| *v),
+    }
+}
+
+/// Builds the model from the AST.
+pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
+    let mut l = Lowerer {
+        config: Config::default(),
+        info: Info::default(),
+    };
+    let global = scope_effective(&Effective::default(), items);
+    l.config.global = global.clone();
+    l.walk(items, &global);
+    l.resolve_shared_pools();
+    (l.config, l.info)
+}
+
+struct Lowerer {
+    config: Config,
+    info: Info,
+}
+
+impl Lowerer {
+    /// Global scope or a group.
+    fn walk(&mut self, items: &[Item], eff: &Effective) {
+        for item in items {
+            match item {
+                Item::SharedNetwork { name, span, items } => {
+                    let e = scope_effective(eff, items);
+                    let sn = self.new_shared(name.clone(), span.clone(), true);
+                    for item in items {
+                        match item {
+                            Item::Subnet(d) => self.subnet(d, &e, sn),
+                            Item::Pool { items, .. } => self.pool(items, &e, sn, None),
+                            Item::Host { name, items } => self.host(name, items, &e),
+                            _ => {}
+                        }
+                    }
+                }
+                Item::Subnet(d) => {
+                    let sn = self.new_shared(d.network.to_string(), d.span.clone(), false);
+                    self.subnet(d, eff, sn);
+                }
+                Item::Group { items } => {
+                    let e = scope_effective(eff, items);
+                    self.walk(items, &e);
+                }
+                Item::Host { name, items } => self.host(name, items, eff),
+                Item::FailoverPeer(d) => {
+                    self.config.failover_peers.push(lower_peer(d));
+                    self.info.peers.push((**d).clone());
+                }
+                Item::Key(k) => {
+                    self.config.keys.push(Key {
+                        name: k.name.clone(),
+                        algorithm: k.algorithm,
+                        secret: k.secret.clone(),
+                    });
+                    self.info.keys.push(k.span.clone());
+                }
+                Item::OmapiPort(p) => self.config.omapi_port = Some(*p),
+                Item::OmapiKey(name, span) => {
+                    self.config.omapi_key = Some(name.clone());
+                    self.info.omapi_key = Some(span.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn new_shared(&mut self, name: String, span: Span, explicit: bool) -> usize {
+        self.config.shared_networks.push(SharedNetwork {
+            name,
+            subnets: Vec::new(),
+            pools: Vec::new(),
+        });
+        self.info.shared_networks.push((span, explicit));
+        self.info.subnets.push(Vec::new());
+        self.info.pools.push(Vec::new());
+        self.config.shared_networks.len() - 1
+    }
+
+    fn subnet(&mut self, d: &SubnetDecl, eff: &Effective, sn: usize) {
+        let e = scope_effective(eff, &d.items);
+        let Some(shared) = self.config.shared_networks.get_mut(sn) else {
+            return;
+        };
+        shared.subnets.push(Subnet {
+            network: d.network,
+            prefix_len: u32::from(d.netmask).count_ones() as u8,
+            netmask: d.netmask,
+            effective: e.clone(),
+        });
+        let subnet_index = shared.subnets.len() - 1;
+        if let Some(info) = self.info.subnets.get_mut(sn) {
+            info.push(SubnetInfo {
+                span: d.span.clone(),
+                netmask_span: d.netmask_span.clone(),
+            });
+        }
+        // Ranges written directly in the subnet form its implicit pool.
+        let direct: Vec<&Item> = d
+            .items
+            .iter()
+            .filter(|i| matches!(i, Item::Range(_)))
+            .collect();
+        if !direct.is_empty() {
+            self.push_pool(sn, subnet_index, false, &direct, e.clone(), None);
+        }
+        for item in &d.items {
+            match item {
+                Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
+                Item::Host { name, items } => self.host(name, items, &e),
+                _ => {}
+            }
+        }
+    }
+
+    fn pool(&mut self, items: &[Item], eff: &Effective, sn: usize, subnet: Option<usize>) {
+        let e = scope_effective(eff, items);
+        let failover = items.iter().find_map(|i| match i {
+            Item::FailoverRef(n, s) => Some((n.clone(), s.clone())),
+            _ => None,
+        });
+        let ranges: Vec<&Item> = items
+            .iter()
+            .filter(|i| matches!(i, Item::Range(_)))
+            .collect();
+        self.push_pool(
+            sn,
+            subnet.unwrap_or(0),
+            subnet.is_none(),
+            &ranges,
+            e,
+            failover,
+        );
+    }
+
+    fn push_pool(
+        &mut self,
+        sn: usize,
+        subnet_index: usize,
+        in_shared_network: bool,
+        ranges: &[&Item],
+        effective: Effective,
+        failover: Option<(String, Span)>,
+    ) {
+        let mut pool = Pool {
+            subnet_index,
+            ranges: Vec::new(),
+            failover_peer: None,
+            dynamic_bootp: false,
+            effective,
+        };
+        let mut info = PoolInfo {
+            ranges: Vec::new(),
+            failover: None,
+            dynamic_bootp: None,
+            in_shared_network,
+        };
+        for r in ranges {
+            if let Item::Range(r) = r {
+                pool.ranges.push(AddrRange {
+                    start: r.start,
+                    end: r.end,
+                });
+                info.ranges.push(r.span.clone());
+                if r.dynamic_bootp && info.dynamic_bootp.is_none() {
+                    pool.dynamic_bootp = true;
+                    info.dynamic_bootp = Some(r.span.clone());
+                }
+            }
+        }
+        if let Some((name, span)) = failover {
+            pool.failover_peer = Some(name);
+            info.failover = Some(span);
+        }
+        if let (Some(shared), Some(infos)) = (
+            self.config.shared_networks.get_mut(sn),
+            self.info.pools.get_mut(sn),
+        ) {
+            shared.pools.push(pool);
+            infos.push(info);
+        }
+    }
+
+    fn host(&mut self, name: &str, items: &[Item], eff: &Effective) {
+        let mut host = Host {
+            name: name.to_string(),
+            hardware_ethernet: None,
+            client_identifier: None,
+            fixed_addresses: Vec::new(),
+            effective: scope_effective(eff, items),
+        };
+        let mut info = HostInfo {
+            hardware: None,
+            fixed: Vec::new(),
+        };
+        for item in items {
+            match item {
+                Item::Hardware(mac, span) => {
+                    host.hardware_ethernet = Some(*mac);
+                    info.hardware = Some(span.clone());
+                }
+                Item::FixedAddress(addrs) => {
+                    for (a, span) in addrs {
+                        host.fixed_addresses.push(*a);
+                        info.fixed.push(span.clone());
+                    }
+                }
+                Item::ClientId(id) => host.client_identifier = Some(id.clone()),
+                _ => {}
+            }
+        }
+        self.config.hosts.push(host);
+        self.info.hosts.push(info);
+    }
+
+    /// A pool declared in a shared-network belongs to the subnet of its first range.
+    fn resolve_shared_pools(&mut self) {
+        for (shared, infos) in self.config.shared_networks.iter_mut().zip(&self.info.pools) {
+            for (pool, info) in shared.pools.iter_mut().zip(infos) {
+                if !info.in_shared_network {
+                    continue;
+                }
+                let first: Option<Ipv4Addr> = pool.ranges.first().map(|r| r.start);
+                if let Some(i) =
+                    first.and_then(|a| shared.subnets.iter().position(|s| s.contains(a)))
+                {
+                    pool.subnet_index = i;
+                }
+            }
+        }
+    }
+}

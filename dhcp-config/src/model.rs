@@ -1,0 +1,409 @@
+//! The validated configuration, as the server consumes it.
+//!
+//! Pure data, no positions, no references between parts other than names and indexes.
+//! Inheritance is already flattened: every subnet, pool and host carries its
+//! [`Effective`] values (global → shared-network → group → subnet → pool, or
+//! global → enclosing scopes → host), so a server never walks scopes at run time.
+
+use std::net::Ipv4Addr;
+
+/// dhcpd's `default-lease-time` when none is configured (12 hours).
+pub const DEFAULT_LEASE_TIME: u32 = 43_200;
+/// dhcpd's `max-lease-time` when none is configured (24 hours).
+pub const DEFAULT_MAX_LEASE_TIME: u32 = 86_400;
+/// The failover port dhcpd uses when none (or 0) is configured.
+pub const DEFAULT_FAILOVER_PORT: u16 = 647;
+/// Defaults from the protocol digest §7.1 (`shared/reference/failover-protocol.md`,
+/// taken from dhcpd 4.4.3 `server/confpars.c`): a value of 0 in the file also means these.
+pub const DEFAULT_MAX_RESPONSE_DELAY: u32 = 20;
+/// See [`DEFAULT_MAX_RESPONSE_DELAY`].
+pub const DEFAULT_MAX_UNACKED_UPDATES: u32 = 100;
+/// Percent; digest §3 and §7.1.
+pub const DEFAULT_MAX_LEASE_MISBALANCE: u32 = 15;
+/// Percent; digest §3 and §7.1.
+pub const DEFAULT_MAX_LEASE_OWNERSHIP: u32 = 10;
+/// Seconds; digest §3 and §7.1.
+pub const DEFAULT_MIN_BALANCE: u32 = 60;
+/// Seconds; digest §3 and §7.1.
+pub const DEFAULT_MAX_BALANCE: u32 = 3_600;
+/// Windows' default reserve for hot standby, used by `hot-standby-reserve;` without a value.
+pub const DEFAULT_HOT_STANDBY_RESERVE: u8 = 5;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Every shared network in file order. A subnet declared outside any
+    /// `shared-network` is a shared network of its own, named after its address.
+    pub shared_networks: Vec<SharedNetwork>,
+    /// Every host declaration, wherever it was declared.
+    pub hosts: Vec<Host>,
+    /// Every `failover peer "name" { }` declaration.
+    pub failover_peers: Vec<FailoverPeer>,
+    /// Every `key` declaration.
+    pub keys: Vec<Key>,
+    /// `omapi-port N;` (OMAPI is off without it, as in dhcpd).
+    pub omapi_port: Option<u16>,
+    /// `omapi-key NAME;`, the name of one of [`Config::keys`].
+    pub omapi_key: Option<String>,
+    /// The global scope's values.
+    pub global: Effective,
+}
+
+impl Config {
+    /// The failover peer named `name`.
+    pub fn failover_peer(&self, name: &str) -> Option<&FailoverPeer> {
+        self.failover_peers.iter().find(|p| p.name == name)
+    }
+
+    /// The key named `name`.
+    pub fn key(&self, name: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+}
+
+/// Values in force in one scope after inheritance. Scope parameters: the innermost
+/// scope wins. Options: an inner scope replaces an outer option of the same code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    /// `default-lease-time`, seconds (dhcpd default 43200).
+    pub default_lease_time: u32,
+    /// `max-lease-time`, seconds (dhcpd default 86400).
+    pub max_lease_time: u32,
+    /// `min-lease-time`, seconds (default 0).
+    pub min_lease_time: u32,
+    /// `authoritative;` / `not authoritative;` (dhcpd default: not authoritative).
+    pub authoritative: bool,
+    /// `server-identifier IP;` or `option dhcp-server-identifier IP;` (option 54 is
+    /// kept here only, not in [`Effective::options`]).
+    pub server_identifier: Option<Ipv4Addr>,
+    /// `ping-check` (dhcpd default true).
+    pub ping_check: bool,
+    /// `ping-timeout`, seconds (dhcpd default 1).
+    pub ping_timeout: u32,
+    /// `log-facility NAME;` (syslog facility name, as written).
+    pub log_facility: Option<String>,
+    /// `one-lease-per-client` (default false).
+    pub one_lease_per_client: bool,
+    /// `update-static-leases` (default false; meaningful with DDNS only).
+    pub update_static_leases: bool,
+    /// `get-lease-hostnames` (default false).
+    pub get_lease_hostnames: bool,
+    /// `use-host-decl-names` (default false).
+    pub use_host_decl_names: bool,
+    /// `next-server IP;` (siaddr).
+    pub next_server: Option<Ipv4Addr>,
+    /// `filename "x";` (the BOOTP file field).
+    pub filename: Option<String>,
+    /// `server-name "x";` (the BOOTP sname field).
+    pub server_name: Option<String>,
+    /// `allow bootp;` / `deny bootp;` (default allow).
+    pub allow_bootp: bool,
+    /// `allow unknown-clients;` / `deny unknown-clients;` (default allow). In a pool
+    /// this is the pool's permit list; elsewhere it is the scope parameter.
+    pub allow_unknown_clients: bool,
+    /// `allow dynamic bootp clients;` / `deny dynamic bootp clients;` (default allow).
+    pub allow_dynamic_bootp: bool,
+    /// Options as (code, wire bytes), sorted by code, one entry per code. The bytes
+    /// may exceed 255; the packet writer splits them (RFC 3396).
+    pub options: Vec<(u8, Vec<u8>)>,
+}
+
+impl Default for Effective {
+    fn default() -> Self {
+        Effective {
+            default_lease_time: DEFAULT_LEASE_TIME,
+            max_lease_time: DEFAULT_MAX_LEASE_TIME,
+            min_lease_time: 0,
+            authoritative: false,
+            server_identifier: None,
+            ping_check: true,
+            ping_timeout: 1,
+            log_facility: None,
+            one_lease_per_client: false,
+            update_static_leases: false,
+            get_lease_hostnames: false,
+            use_host_decl_names: false,
+            next_server: None,
+            filename: None,
+            server_name: None,
+            allow_bootp: true,
+            allow_unknown_clients: true,
+            allow_dynamic_bootp: true,
+            options: Vec::new(),
+        }
+    }
+}
+
+impl Effective {
+    /// The wire bytes of option `code`, if set.
+    pub fn option(&self, code: u8) -> Option<&[u8]> {
+        self.options
+            .binary_search_by_key(&code, |(c, _)| *c)
+            .ok()
+            .and_then(|i| self.options.get(i))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Sets option `code`, replacing an earlier value of the same code.
+    pub(crate) fn set_option(&mut self, code: u8, data: Vec<u8>) {
+        match self.options.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(i) => {
+                if let Some(slot) = self.options.get_mut(i) {
+                    slot.1 = data;
+                }
+            }
+            Err(i) => self.options.insert(i, (code, data)),
+        }
+    }
+}
+
+/// A `shared-network` (or a lone subnet, see [`Config::shared_networks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedNetwork {
+    /// The declared name, or the subnet address for a lone subnet.
+    pub name: String,
+    /// Its subnets, in file order.
+    pub subnets: Vec<Subnet>,
+    /// Its pools (explicit `pool { }` and implicit ones), in file order.
+    pub pools: Vec<Pool>,
+}
+
+/// A `subnet A netmask M { }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    /// The network address.
+    pub network: Ipv4Addr,
+    /// The prefix length of the netmask.
+    pub prefix_len: u8,
+    /// The netmask as written.
+    pub netmask: Ipv4Addr,
+    /// The subnet scope's values.
+    pub effective: Effective,
+}
+
+impl Subnet {
+    /// Whether `addr` belongs to this subnet.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & u32::from(self.netmask) == u32::from(self.network)
+    }
+}
+
+/// An inclusive address range `range A B;` (`range A;` is `A..=A`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddrRange {
+    /// First address.
+    pub start: Ipv4Addr,
+    /// Last address (included).
+    pub end: Ipv4Addr,
+}
+
+impl AddrRange {
+    /// Whether `addr` is in the range.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        (self.start..=self.end).contains(&addr)
+    }
+
+    /// Number of addresses (0 if reversed, which validation rejects).
+    pub fn len(&self) -> u64 {
+        (u64::from(u32::from(self.end)) + 1).saturating_sub(u64::from(u32::from(self.start)))
+    }
+
+    /// Whether the range holds no address (only if reversed).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A pool of dynamic addresses. Ranges written directly in a subnet form one implicit
+/// pool per subnet, with the subnet's values and no failover peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// Index of its subnet in the enclosing [`SharedNetwork::subnets`]; for a pool
+    /// declared directly in a shared-network, the subnet holding its first range.
+    pub subnet_index: usize,
+    /// Its address ranges, in file order.
+    pub ranges: Vec<AddrRange>,
+    /// `failover peer "name";`, the name of one of [`Config::failover_peers`].
+    pub failover_peer: Option<String>,
+    /// Whether any range was written `range dynamic-bootp A B;` (never together with
+    /// a failover peer).
+    pub dynamic_bootp: bool,
+    /// The pool's values (its permit list is in `allow_unknown_clients` and
+    /// `allow_dynamic_bootp`).
+    pub effective: Effective,
+}
+
+/// A `host NAME { }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// The declared name.
+    pub name: String,
+    /// `hardware ethernet MAC;`
+    pub hardware_ethernet: Option<[u8; 6]>,
+    /// `option dhcp-client-identifier ...;` (option 61 payload, type byte included).
+    /// It identifies the host and is not put into [`Effective::options`].
+    pub client_identifier: Option<Vec<u8>>,
+    /// `fixed-address A[, B];`
+    pub fixed_addresses: Vec<Ipv4Addr>,
+    /// Values for this host: its enclosing scopes plus its own statements.
+    pub effective: Effective,
+}
+
+/// This server's role in a failover relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `primary;`
+    Primary,
+    /// `secondary;`
+    Secondary,
+}
+
+/// A failover address: an IPv4 literal, or a DNS name (dhcpd resolves it at start;
+/// this crate does no DNS, so the server must).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddress {
+    /// A literal address.
+    Ip(Ipv4Addr),
+    /// A host name to resolve.
+    Name(String),
+}
+
+impl PeerAddress {
+    /// The address, when written as a literal.
+    pub fn ip(&self) -> Option<Ipv4Addr> {
+        match self {
+            PeerAddress::Ip(a) => Some(*a),
+            PeerAddress::Name(_) => None,
+        }
+    }
+}
+
+/// A `failover peer "name" { }` declaration, defaults applied (see the constants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverPeer {
+    /// The relationship name (sent as relationship-name; must match the partner's).
+    pub name: String,
+    /// This server's role.
+    pub role: Role,
+    /// `address`: this server's address (dhcpd listens and binds on it).
+    pub address: PeerAddress,
+    /// `port` (default 647).
+    pub port: u16,
+    /// `peer address`: the partner's address.
+    pub peer_address: PeerAddress,
+    /// `peer port` (default 647).
+    pub peer_port: u16,
+    /// `max-response-delay`, seconds (default 20).
+    pub max_response_delay: u32,
+    /// `max-unacked-updates` (default 100).
+    pub max_unacked_updates: u32,
+    /// `mclt`, seconds (primary only, mandatory there).
+    pub mclt: Option<u32>,
+    /// `split N` as written (0..=256), primary only.
+    pub split: Option<u16>,
+    /// The hash bucket allocation: `hba` as written, or computed from `split` as dhcpd
+    /// does (bits 0..N-1 set; bucket h is bit `h & 7` of byte `h >> 3`). A set bit
+    /// means the primary serves the bucket. `None` when neither is configured.
+    pub hba: Option<[u8; 32]>,
+    /// `load balance max seconds` (default 0: dhcpd then balances nothing).
+    pub load_balance_max_seconds: u32,
+    /// `auto-partner-down`, seconds (default 0: off).
+    pub auto_partner_down: u32,
+    /// `max-lease-misbalance`, percent (default 15).
+    pub max_lease_misbalance: u32,
+    /// `max-lease-ownership`, percent (default 10).
+    pub max_lease_ownership: u32,
+    /// `min-balance`, seconds (default 60).
+    pub min_balance: u32,
+    /// `max-balance`, seconds (default 3600).
+    pub max_balance: u32,
+    /// Our extension `hot-standby-reserve [PERCENT];` (Windows-style hot standby: the
+    /// primary serves every client and the standby keeps PERCENT of the free
+    /// addresses; 5 when written without a value). `None`: load balancing.
+    pub hot_standby_reserve_percent: Option<u8>,
+}
+
+impl FailoverPeer {
+    /// The HBA to advertise: the configured one; in hot standby without one, all
+    /// buckets to the primary (split 256); otherwise none (all zero).
+    pub fn hba_or_default(&self) -> [u8; 32] {
+        match (self.hba, self.hot_standby_reserve_percent) {
+            (Some(h), _) => h,
+            (None, Some(_)) => [0xff; 32],
+            (None, None) => [0; 32],
+        }
+    }
+}
+
+/// Converts `split N` (0..=256) to the 32-byte HBA dhcpd sends: bits 0..N-1 set,
+/// LSB first within each byte.
+pub fn split_to_hba(split: u16) -> [u8; 32] {
+    let mut hba = [0u8; 32];
+    for h in 0..usize::from(split.min(256)) {
+        if let Some(b) = hba.get_mut(h >> 3) {
+            *b |= 1 << (h & 7);
+        }
+    }
+    hba
+}
+
+/// Signature algorithm of a key. dhcpd's OMAPI only implements HMAC-MD5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// `hmac-md5` or `HMAC-MD5.SIG-ALG.REG.INT`.
+    HmacMd5,
+}
+
+/// A `key NAME { algorithm ...; secret ...; }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// The key name (OMAPI sends it as the authenticator name).
+    pub name: String,
+    /// The algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// The secret, base64-decoded.
+    pub secret: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_conversion() {
+        let h = split_to_hba(128);
+        assert!(h[..16].iter().all(|&b| b == 0xff));
+        assert!(h[16..].iter().all(|&b| b == 0));
+        assert_eq!(split_to_hba(256), [0xff; 32]);
+        assert_eq!(split_to_hba(0), [0; 32]);
+        let h = split_to_hba(3);
+        assert_eq!(h[0], 0b0000_0111);
+        assert_eq!(split_to_hba(9)[1], 1);
+    }
+
+    #[test]
+    fn options_replace_and_stay_sorted() {
+        let mut e = Effective::default();
+        e.set_option(6, vec![1]);
+        e.set_option(3, vec![2]);
+        e.set_option(6, vec![3]);
+        assert_eq!(e.options, vec![(3, vec![2]), (6, vec![3])]);
+        assert_eq!(e.option(6), Some(&[3u8][..]));
+        assert_eq!(e.option(7), None);
+    }
+
+    #[test]
+    fn range_len() {
+        let r = AddrRange {
+            start: Ipv4Addr::new(10, 0, 0, 1),
+            end: Ipv4Addr::new(10, 0, 0, 10),
+        };
+        assert_eq!(r.len(), 10);
+        assert!(r.contains(Ipv4Addr::new(10, 0, 0, 10)));
+        let full = AddrRange {
+            start: Ipv4Addr::UNSPECIFIED,
+            end: Ipv4Addr::BROADCAST,
+        };
+        assert_eq!(full.len(), 1 << 32);
+    }
+}

@@ -1,0 +1,483 @@
+//! DHCP option names, codes and types, and the encoding of option values to the bytes
+//! that go on the wire.
+//!
+//! The names are dhcpd's (`dhcp-options(5)`), so configurations written for dhcpd keep
+//! working. Values are encoded once, at load time, so the server only copies bytes.
+//! Values longer than 255 bytes are kept whole; whoever writes the packet must split
+//! them (RFC 3396), as dhcpd does.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use crate::error::{ConfigError, ErrorKind, Span};
+use crate::lexer::{Token, TokenKind};
+
+/// The type of an option's value, which decides how it is written and encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionType {
+    /// One IPv4 address.
+    IpAddress,
+    /// One or more IPv4 addresses, comma separated.
+    IpArray,
+    /// Pairs of addresses `dest router, ...` (option 33, static-routes).
+    IpPairs,
+    /// Unsigned 8-bit integer.
+    U8,
+    /// Unsigned 16-bit integer.
+    U16,
+    /// Unsigned 32-bit integer.
+    U32,
+    /// Signed 8-bit integer.
+    I8,
+    /// Signed 16-bit integer.
+    I16,
+    /// Signed 32-bit integer.
+    I32,
+    /// One or more unsigned 8-bit integers.
+    U8Array,
+    /// One or more unsigned 16-bit integers.
+    U16Array,
+    /// One or more unsigned 32-bit integers.
+    U32Array,
+    /// A quoted string, sent as its bytes.
+    Text,
+    /// Bytes: a quoted string or colon-separated hex (`01:02:0a`).
+    String,
+    /// `true`/`false` (also `on`/`off`), one byte 1/0.
+    Boolean,
+    /// Comma-separated quoted domain names, RFC 1035 encoded without compression
+    /// (option 119, RFC 3397).
+    DomainList,
+}
+
+/// An option definition: standard or declared with `option NAME code N = TYPE;`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDef {
+    /// The name used in `option NAME ...`.
+    pub name: String,
+    /// The option code.
+    pub code: u8,
+    /// How values are written and encoded.
+    pub ty: OptionType,
+}
+
+use OptionType as T;
+
+/// dhcpd's standard DHCPv4 options we encode (the most used ones).
+const STANDARD: &[(&str, u8, OptionType)] = &[
+    ("subnet-mask", 1, T::IpAddress),
+    ("time-offset", 2, T::I32),
+    ("routers", 3, T::IpArray),
+    ("time-servers", 4, T::IpArray),
+    ("ien116-name-servers", 5, T::IpArray),
+    ("domain-name-servers", 6, T::IpArray),
+    ("log-servers", 7, T::IpArray),
+    ("cookie-servers", 8, T::IpArray),
+    ("lpr-servers", 9, T::IpArray),
+    ("impress-servers", 10, T::IpArray),
+    ("resource-location-servers", 11, T::IpArray),
+    ("host-name", 12, T::Text),
+    ("boot-size", 13, T::U16),
+    ("merit-dump", 14, T::Text),
+    ("domain-name", 15, T::Text),
+    ("swap-server", 16, T::IpAddress),
+    ("root-path", 17, T::Text),
+    ("extensions-path", 18, T::Text),
+    ("ip-forwarding", 19, T::Boolean),
+    ("non-local-source-routing", 20, T::Boolean),
+    ("max-dgram-reassembly", 22, T::U16),
+    ("default-ip-ttl", 23, T::U8),
+    ("path-mtu-aging-timeout", 24, T::U32),
+    ("path-mtu-plateau-table", 25, T::U16Array),
+    ("interface-mtu", 26, T::U16),
+    ("all-subnets-local", 27, T::Boolean),
+    ("broadcast-address", 28, T::IpAddress),
+    ("perform-mask-discovery", 29, T::Boolean),
+    ("mask-supplier", 30, T::Boolean),
+    ("router-discovery", 31, T::Boolean),
+    ("router-solicitation-address", 32, T::IpAddress),
+    ("static-routes", 33, T::IpPairs),
+    ("trailer-encapsulation", 34, T::Boolean),
+    ("arp-cache-timeout", 35, T::U32),
+    ("ieee802-3-encapsulation", 36, T::Boolean),
+    ("default-tcp-ttl", 37, T::U8),
+    ("tcp-keepalive-interval", 38, T::U32),
+    ("tcp-keepalive-garbage", 39, T::Boolean),
+    ("nis-domain", 40, T::Text),
+    ("nis-servers", 41, T::IpArray),
+    ("ntp-servers", 42, T::IpArray),
+    ("vendor-encapsulated-options", 43, T::String),
+    ("netbios-name-servers", 44, T::IpArray),
+    ("netbios-dd-server", 45, T::IpArray),
+    ("netbios-node-type", 46, T::U8),
+    ("netbios-scope", 47, T::Text),
+    ("font-servers", 48, T::IpArray),
+    ("x-display-manager", 49, T::IpArray),
+    ("dhcp-requested-address", 50, T::IpAddress),
+    ("dhcp-lease-time", 51, T::U32),
+    ("dhcp-server-identifier", 54, T::IpAddress),
+    ("dhcp-message", 56, T::Text),
+    ("dhcp-max-message-size", 57, T::U16),
+    ("dhcp-renewal-time", 58, T::U32),
+    ("dhcp-rebinding-time", 59, T::U32),
+    ("vendor-class-identifier", 60, T::String),
+    ("dhcp-client-identifier", 61, T::String),
+    ("nisplus-domain", 64, T::Text),
+    ("nisplus-servers", 65, T::IpArray),
+    ("tftp-server-name", 66, T::Text),
+    ("bootfile-name", 67, T::Text),
+    ("mobile-ip-home-agent", 68, T::IpArray),
+    ("smtp-server", 69, T::IpArray),
+    ("pop-server", 70, T::IpArray),
+    ("nntp-server", 71, T::IpArray),
+    ("www-server", 72, T::IpArray),
+    ("finger-server", 73, T::IpArray),
+    ("irc-server", 74, T::IpArray),
+    ("streettalk-server", 75, T::IpArray),
+    ("streettalk-directory-assistance-server", 76, T::IpArray),
+    ("user-class", 77, T::String),
+    ("uap-servers", 98, T::Text),
+    ("subnet-selection", 118, T::IpAddress),
+    ("domain-search", 119, T::DomainList),
+    ("vivco", 124, T::String),
+    ("vivso", 125, T::String),
+    ("pxe-system-type", 93, T::U16Array),
+    ("default-url", 114, T::Text),
+];
+
+/// The option names known while reading a file: dhcpd's standard ones plus those the
+/// file defines. A definition takes effect from its statement on, as in dhcpd.
+#[derive(Debug, Clone)]
+pub(crate) struct OptionTable {
+    by_name: HashMap<String, OptionDef>,
+}
+
+impl OptionTable {
+    /// The table with the standard options only.
+    pub fn standard() -> Self {
+        let mut by_name = HashMap::new();
+        for &(name, code, ty) in STANDARD {
+            by_name.insert(
+                name.to_string(),
+                OptionDef {
+                    name: name.to_string(),
+                    code,
+                    ty,
+                },
+            );
+        }
+        // `client-identifier` is accepted as a short alias of option 61.
+        by_name.insert(
+            "client-identifier".to_string(),
+            OptionDef {
+                name: "client-identifier".to_string(),
+                code: 61,
+                ty: T::String,
+            },
+        );
+        OptionTable { by_name }
+    }
+
+    /// Looks a name up (case-insensitively, as dhcpd does).
+    pub fn get(&self, name: &str) -> Option<&OptionDef> {
+        self.by_name.get(&name.to_ascii_lowercase())
+    }
+
+    /// Adds or replaces a user definition.
+    pub fn define(&mut self, def: OptionDef) {
+        self.by_name.insert(def.name.to_ascii_lowercase(), def);
+    }
+}
+
+/// Looks up a standard option by its dhcpd name: code and type.
+pub fn standard_option(name: &str) -> Option<(u8, OptionType)> {
+    STANDARD
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, c, t)| (c, t))
+}
+
+/// Parses the type of `option NAME code N = TYPE;`, given as words.
+/// Returns `None` for types we do not support (records, encapsulations, ...).
+pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let w: Vec<&str> = lower.iter().map(String::as_str).collect();
+    Some(match w.as_slice() {
+        ["ip-address"] => T::IpAddress,
+        ["array", "of", "ip-address"] => T::IpArray,
+        ["unsigned", "integer", "8"] => T::U8,
+        ["unsigned", "integer", "16"] => T::U16,
+        ["unsigned", "integer", "32"] => T::U32,
+        ["signed", "integer", "8"] => T::I8,
+        ["signed", "integer", "16"] => T::I16,
+        ["signed", "integer", "32"] => T::I32,
+        ["array", "of", "unsigned", "integer", "8"] => T::U8Array,
+        ["array", "of", "unsigned", "integer", "16"] => T::U16Array,
+        ["array", "of", "unsigned", "integer", "32"] => T::U32Array,
+        ["text"] => T::Text,
+        ["string"] => T::String,
+        ["boolean"] | ["flag"] => T::Boolean,
+        ["domain-list"] => T::DomainList,
+        _ => return None,
+    })
+}
+
+fn invalid(tok: &Token, what: &str, reason: &str) -> ConfigError {
+    ConfigError::new(
+        &tok.span,
+        ErrorKind::InvalidValue {
+            what: what.to_string(),
+            value: tok.text.clone(),
+            reason: reason.to_string(),
+        },
+    )
+}
+
+/// Parses a dotted-quad IPv4 address word.
+pub(crate) fn parse_ip(tok: &Token) -> Result<Ipv4Addr, ConfigError> {
+    match tok.kind {
+        TokenKind::Word => tok.text.parse().map_err(|_| {
+            invalid(
+                tok,
+                "IPv4 address",
+                "expected a dotted-quad address (host names are not supported)",
+            )
+        }),
+        _ => Err(invalid(
+            tok,
+            "IPv4 address",
+            "expected a dotted-quad address",
+        )),
+    }
+}
+
+/// Parses a decimal integer word into any integer type, with a range error.
+pub(crate) fn parse_int<N: TryFrom<i64>>(tok: &Token, what: &str) -> Result<N, ConfigError> {
+    let n: i64 = tok
+        .word()
+        .and_then(|w| w.parse().ok())
+        .ok_or_else(|| invalid(tok, what, "expected a decimal number"))?;
+    N::try_from(n).map_err(|_| invalid(tok, what, "out of range"))
+}
+
+/// Parses colon-separated hex (`01:2:ff`): each part one or two hex digits.
+pub(crate) fn parse_hex_bytes(text: &str) -> Option<Vec<u8>> {
+    text.split(':')
+        .map(|p| {
+            if (1..=2).contains(&p.len()) {
+                u8::from_str_radix(p, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Parses a boolean word as dhcpd does.
+pub(crate) fn parse_bool(tok: &Token) -> Result<bool, ConfigError> {
+    match tok.word().map(str::to_ascii_lowercase).as_deref() {
+        Some("true" | "on") => Ok(true),
+        Some("false" | "off") => Ok(false),
+        _ => Err(invalid(tok, "boolean", "expected true, false, on or off")),
+    }
+}
+
+/// Encodes one domain name in DNS wire format (RFC 1035 §3.1), without compression.
+fn encode_domain(tok: &Token, name: &[u8], out: &mut Vec<u8>) -> Result<(), ConfigError> {
+    let start = out.len();
+    for label in name.split(|&b| b == b'.').filter(|l| !l.is_empty()) {
+        if label.len() > 63 {
+            return Err(invalid(
+                tok,
+                "domain name",
+                "a label is longer than 63 bytes",
+            ));
+        }
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    if out.len() == start {
+        return Err(invalid(tok, "domain name", "empty name"));
+    }
+    out.push(0);
+    if out.len() - start > 255 {
+        return Err(invalid(tok, "domain name", "longer than 255 bytes"));
+    }
+    Ok(())
+}
+
+/// Encodes the value tokens of `option NAME VALUE, ...;` for an option of type `ty`.
+/// `after` is the span to blame when the value is missing.
+pub(crate) fn encode(
+    ty: OptionType,
+    values: &[Token],
+    after: &Span,
+) -> Result<Vec<u8>, ConfigError> {
+    // Split on commas; most types take one token per element.
+    let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
+    let missing = || {
+        ConfigError::new(
+            after,
+            ErrorKind::InvalidValue {
+                what: "option value".into(),
+                value: String::new(),
+                reason: "missing value".into(),
+            },
+        )
+    };
+    if values.is_empty() {
+        return Err(missing());
+    }
+    let is_array = matches!(
+        ty,
+        T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList
+    );
+    if !is_array && groups.len() > 1 {
+        let comma = values
+            .iter()
+            .find(|t| t.kind == TokenKind::Comma)
+            .unwrap_or(&values[0]);
+        return Err(invalid(
+            comma,
+            "option value",
+            "this option takes a single value",
+        ));
+    }
+    let mut out = Vec::new();
+    for group in groups {
+        let per = if ty == T::IpPairs { 2 } else { 1 };
+        if group.len() != per {
+            let tok = group.get(per).or(group.first()).unwrap_or(&values[0]);
+            let reason = if ty == T::IpPairs {
+                "expected 'destination router'"
+            } else {
+                "expected one value here"
+            };
+            return Err(invalid(tok, "option value", reason));
+        }
+        let tok = &group[0];
+        match ty {
+            T::IpAddress | T::IpArray => out.extend_from_slice(&parse_ip(tok)?.octets()),
+            T::IpPairs => {
+                out.extend_from_slice(&parse_ip(tok)?.octets());
+                out.extend_from_slice(&parse_ip(&group[1])?.octets());
+            }
+            T::U8 | T::U8Array => out.push(parse_int::<u8>(tok, "unsigned 8-bit integer")?),
+            T::U16 | T::U16Array => out.extend_from_slice(
+                &parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes(),
+            ),
+            T::U32 | T::U32Array => out.extend_from_slice(
+                &parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes(),
+            ),
+            T::I8 => {
+                out.extend_from_slice(&parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes())
+            }
+            T::I16 => out
+                .extend_from_slice(&parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes()),
+            T::I32 => out
+                .extend_from_slice(&parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes()),
+            T::Boolean => out.push(u8::from(parse_bool(tok)?)),
+            T::Text => match &tok.kind {
+                TokenKind::Str(b) => out.extend_from_slice(b),
+                _ => return Err(invalid(tok, "text", "expected a quoted string")),
+            },
+            T::String => match &tok.kind {
+                TokenKind::Str(b) => out.extend_from_slice(b),
+                TokenKind::Word => out.extend(parse_hex_bytes(&tok.text).ok_or_else(|| {
+                    invalid(
+                        tok,
+                        "string",
+                        "expected a quoted string or colon-separated hex",
+                    )
+                })?),
+                _ => {
+                    return Err(invalid(
+                        tok,
+                        "string",
+                        "expected a quoted string or colon-separated hex",
+                    ));
+                }
+            },
+            T::DomainList => match &tok.kind {
+                TokenKind::Str(b) => encode_domain(tok, b, &mut out)?,
+                _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
+            },
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn toks(text: &str) -> Vec<Token> {
+        let mut e = Vec::new();
+        crate::lexer::tokenize(&Arc::from("t"), text, &mut e)
+    }
+
+    fn enc(ty: OptionType, text: &str) -> Result<Vec<u8>, ConfigError> {
+        encode(ty, &toks(text), &Span::start_of("t"))
+    }
+
+    #[test]
+    fn ip_arrays() {
+        assert_eq!(
+            enc(T::IpArray, "8.8.8.8, 8.8.4.4").ok(),
+            Some(vec![8, 8, 8, 8, 8, 8, 4, 4])
+        );
+        assert!(enc(T::IpAddress, "1.2.3.4, 5.6.7.8").is_err());
+        assert!(enc(T::IpAddress, "host.example.com").is_err());
+    }
+
+    #[test]
+    fn integers_check_range() {
+        assert_eq!(enc(T::U16, "1500").ok(), Some(vec![0x05, 0xdc]));
+        assert!(enc(T::U16, "70000").is_err());
+        assert_eq!(
+            enc(T::I32, "-3600").ok(),
+            Some((-3600i32).to_be_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn strings_and_hex() {
+        assert_eq!(
+            enc(T::String, "01:52:54:0:aa:bb").ok(),
+            Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb])
+        );
+        assert_eq!(enc(T::String, "\"ab\"").ok(), Some(b"ab".to_vec()));
+        assert_eq!(
+            enc(T::Text, "\"example.com\"").ok(),
+            Some(b"example.com".to_vec())
+        );
+        assert!(enc(T::Text, "example.com").is_err());
+    }
+
+    #[test]
+    fn domain_search_rfc3397() {
+        let v = enc(T::DomainList, "\"eng.example.com\", \"example.com.\"").ok();
+        let mut want = b"\x03eng\x07example\x03com\x00".to_vec();
+        want.extend_from_slice(b"\x07example\x03com\x00");
+        assert_eq!(v, Some(want));
+        assert!(enc(T::DomainList, "\"\"").is_err());
+    }
+
+    #[test]
+    fn static_routes_pairs() {
+        assert_eq!(
+            enc(T::IpPairs, "10.0.0.0 10.0.0.1").ok(),
+            Some(vec![10, 0, 0, 0, 10, 0, 0, 1])
+        );
+        assert!(enc(T::IpPairs, "10.0.0.0").is_err());
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(parse_type(&["array", "of", "ip-address"]), Some(T::IpArray));
+        assert_eq!(parse_type(&["unsigned", "integer", "16"]), Some(T::U16));
+        assert_eq!(parse_type(&["{", "text", "}"]), None);
+        assert_eq!(standard_option("routers"), Some((3, T::IpArray)));
+    }
+}

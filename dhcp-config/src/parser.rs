@@ -1,0 +1,1276 @@
+//! Second parsing stage: statements to a typed AST with positions.
+//!
+//! Each [`RawStmt`] is interpreted on its own; an error skips that statement (and
+//! its block) only. Option values are encoded here, because an option's type is only
+//! known from the option definitions read so far (`option NAME code N = TYPE;` takes
+//! effect from its position on, as in dhcpd).
+
+use std::net::Ipv4Addr;
+
+use crate::error::{ConfigError, ErrorKind, Span};
+use crate::lexer::{Token, TokenKind};
+use crate::model::{KeyAlgorithm, PeerAddress, Role};
+use crate::options::{self, OptionDef, OptionTable};
+use crate::syntax::RawStmt;
+
+/// A scope parameter: a value that inner scopes inherit and may override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    DefaultLeaseTime(u32),
+    MaxLeaseTime(u32),
+    MinLeaseTime(u32),
+    Authoritative(bool),
+    ServerIdentifier(Ipv4Addr),
+    PingCheck(bool),
+    PingTimeout(u32),
+    LogFacility(String),
+    OneLeasePerClient(bool),
+    UpdateStaticLeases(bool),
+    GetLeaseHostnames(bool),
+    UseHostDeclNames(bool),
+    NextServer(Ipv4Addr),
+    Filename(String),
+    ServerName(String),
+    AllowBootp(bool),
+    AllowUnknownClients(bool),
+    AllowDynamicBootp(bool),
+}
+
+/// One statement of the typed AST.
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    Param(Param),
+    /// `option NAME VALUE;` (already encoded).
+    Option {
+        code: u8,
+        data: Vec<u8>,
+    },
+    SharedNetwork {
+        name: String,
+        span: Span,
+        items: Vec<Item>,
+    },
+    Subnet(SubnetDecl),
+    Pool {
+        items: Vec<Item>,
+    },
+    Group {
+        items: Vec<Item>,
+    },
+    Range(RangeDecl),
+    Host {
+        name: String,
+        items: Vec<Item>,
+    },
+    Hardware([u8; 6], Span),
+    FixedAddress(Vec<(Ipv4Addr, Span)>),
+    /// `option dhcp-client-identifier X;` inside a host: identifies the host.
+    ClientId(Vec<u8>),
+    FailoverPeer(Box<PeerDecl>),
+    /// `failover peer "name";` inside a pool.
+    FailoverRef(String, Span),
+    Key(KeyDecl),
+    OmapiPort(u16),
+    OmapiKey(String, Span),
+}
+
+/// `subnet A netmask M { ... }`
+#[derive(Debug, Clone)]
+pub(crate) struct SubnetDecl {
+    pub network: Ipv4Addr,
+    pub netmask: Ipv4Addr,
+    pub span: Span,
+    pub netmask_span: Span,
+    pub items: Vec<Item>,
+}
+
+/// `range [dynamic-bootp] A [B];`
+#[derive(Debug, Clone)]
+pub(crate) struct RangeDecl {
+    pub start: Ipv4Addr,
+    pub end: Ipv4Addr,
+    pub dynamic_bootp: bool,
+    pub span: Span,
+}
+
+/// `failover peer "name" { ... }` as written (defaults are applied when lowering).
+#[derive(Debug, Clone)]
+pub(crate) struct PeerDecl {
+    pub name: String,
+    pub span: Span,
+    pub role: Role,
+    pub address: PeerAddress,
+    pub port: Option<u16>,
+    pub peer_address: PeerAddress,
+    pub peer_port: Option<u16>,
+    pub max_response_delay: Option<u32>,
+    pub max_unacked_updates: Option<u32>,
+    pub mclt: Option<(u32, Span)>,
+    pub split: Option<(u16, Span)>,
+    pub hba: Option<([u8; 32], Span)>,
+    pub load_balance_max_seconds: Option<u32>,
+    pub auto_partner_down: Option<u32>,
+    pub max_lease_misbalance: Option<u32>,
+    pub max_lease_ownership: Option<u32>,
+    pub min_balance: Option<u32>,
+    pub max_balance: Option<u32>,
+    pub hot_standby_reserve: Option<(u8, Span)>,
+}
+
+/// `key NAME { algorithm A; secret S; }`
+#[derive(Debug, Clone)]
+pub(crate) struct KeyDecl {
+    pub name: String,
+    pub span: Span,
+    pub algorithm: KeyAlgorithm,
+    pub secret: Vec<u8>,
+}
+
+/// Where a statement is; decides what it may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Global,
+    SharedNetwork,
+    Subnet,
+    Pool,
+    Group,
+    Host,
+}
+
+impl Scope {
+    fn describe(self) -> &'static str {
+        match self {
+            Scope::Global => "the global scope",
+            Scope::SharedNetwork => "a shared-network",
+            Scope::Subnet => "a subnet",
+            Scope::Pool => "a pool",
+            Scope::Group => "a group",
+            Scope::Host => "a host",
+        }
+    }
+}
+
+/// Statements ISC dhcpd 4.4 accepts that we deliberately do not implement. They are
+/// rejected by name: silently ignoring e.g. a `class` would change who gets leases.
+const UNSUPPORTED: &[&str] = &[
+    "class",
+    "subclass",
+    "match",
+    "spawn",
+    "if",
+    "elsif",
+    "else",
+    "on",
+    "zone",
+    "set",
+    "unset",
+    "eval",
+    "execute",
+    "log",
+    "return",
+    "switch",
+    "case",
+    "default",
+    "ignore",
+    "known",
+    "lease",
+    "subnet6",
+    "range6",
+    "prefix6",
+    "fixed-address6",
+    "fixed-prefix6",
+    "dhcpv6-lease-file-name",
+    "local-address6",
+    "ddns-updates",
+    "ddns-domainname",
+    "ddns-rev-domainname",
+    "ddns-hostname",
+    "ddns-ttl",
+    "ddns-local-address4",
+    "ddns-dual-stack-mixed-mode",
+    "ddns-guard-id-must-match",
+    "ddns-other-guard-is-dynamic",
+    "do-forward-updates",
+    "update-optimization",
+    "update-conflict-detection",
+    "update-static-leases-only",
+    "lease-file-name",
+    "pid-file-name",
+    "local-port",
+    "local-address",
+    "remote-port",
+    "dynamic-bootp-lease-cutoff",
+    "dynamic-bootp-lease-length",
+    "boot-unknown-clients",
+    "stash-agent-options",
+    "always-broadcast",
+    "always-reply-rfc1048",
+    "vendor-option-space",
+    "site-option-space",
+    "lease-id-format",
+    "db-time-format",
+    "abandon-lease-time",
+    "leasequery",
+    "server-duid",
+    "limit-addrs-per-ia",
+    "preferred-lifetime",
+    "delayed-ack",
+    "max-ack-delay",
+    "infinite-is-reserved",
+    "adaptive-lease-time-threshold",
+    "min-secs",
+    "use-lease-addr-for-default-route",
+    "dont-use-fsync",
+    "ping-cltt-secs",
+    "ping-timeout-ms",
+    "check-secs-byte-order",
+    "server-id-check",
+    "persist-eui-64-leases",
+    "release-on-roam",
+    "authoring-byte-order",
+    "omapi-local-address",
+    "bootp-lease-length",
+    "bootp-lease-cutoff",
+    "fqdn-reply",
+    "uid",
+    "dynamic",
+    "hostname",
+    "declines",
+    "client-updates",
+    "duplicates",
+    "local-address",
+    "ldap-server",
+    "ldap-port",
+    "ldap-username",
+    "ldap-password",
+    "ldap-base-dn",
+    "ldap-method",
+    "ldap-debug-file",
+    "ldap-dhcp-server-cn",
+    "ldap-referrals",
+    "ldap-ssl",
+    "ldap-tls-reqcert",
+    "ldap-init-retry",
+    "ldap-gssapi-principal",
+    "ldap-gssapi-keytab",
+    "filename-prefix",
+    "vendor-class",
+    "user-class",
+    "prefix-length-mode",
+    "primary6",
+    "secondary6",
+];
+
+/// Reads the value of a statement token by token, producing "expected X after Y"
+/// errors with the text read so far.
+struct Cursor<'s> {
+    stmt: &'s RawStmt,
+    pos: usize,
+}
+
+impl<'s> Cursor<'s> {
+    fn new(stmt: &'s RawStmt) -> Self {
+        Cursor { stmt, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<&'s Token> {
+        self.stmt.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<&'s Token> {
+        let t = self.stmt.tokens.get(self.pos);
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// The remaining tokens, consuming them.
+    fn rest(&mut self) -> &'s [Token] {
+        let rest = self.stmt.tokens.get(self.pos..).unwrap_or_default();
+        self.pos = self.stmt.tokens.len();
+        rest
+    }
+
+    /// The text read so far, as it reads in an error.
+    fn after(&self) -> String {
+        join_tokens(self.stmt.tokens.get(..self.pos).unwrap_or_default())
+    }
+
+    /// An "expected X after Y, found Z" error at the next token (or the terminator).
+    fn expected(&self, expected: &str) -> ConfigError {
+        let (span, found) = match self.peek() {
+            Some(t) => (&t.span, t.describe()),
+            None => (&self.stmt.end, self.stmt.end_text.to_string()),
+        };
+        ConfigError::new(
+            span,
+            ErrorKind::Expected {
+                expected: expected.to_string(),
+                after: self.after(),
+                found,
+            },
+        )
+    }
+
+    /// Consumes a word equal (case-insensitively) to `kw`.
+    fn keyword(&mut self, kw: &str) -> Result<(), ConfigError> {
+        match self.peek().and_then(Token::word) {
+            Some(w) if w.eq_ignore_ascii_case(kw) => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(self.expected(&format!("'{kw}'"))),
+        }
+    }
+
+    /// Consumes any word.
+    fn word(&mut self, expected: &str) -> Result<&'s Token, ConfigError> {
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::Word => {
+                self.pos += 1;
+                Ok(t)
+            }
+            _ => Err(self.expected(expected)),
+        }
+    }
+
+    /// Consumes an IPv4 address literal.
+    fn ip(&mut self, expected: &str) -> Result<(Ipv4Addr, Span), ConfigError> {
+        let t = self.word(expected)?;
+        Ok((options::parse_ip(t)?, t.span.clone()))
+    }
+
+    /// Consumes a decimal integer.
+    fn int<N: TryFrom<i64>>(&mut self, what: &str) -> Result<N, ConfigError> {
+        let t = self.word(what)?;
+        options::parse_int(t, what)
+    }
+
+    /// Consumes a name written as a word or a quoted string.
+    fn name(&mut self, expected: &str) -> Result<String, ConfigError> {
+        match self.peek() {
+            Some(t) => match &t.kind {
+                TokenKind::Word => {
+                    self.pos += 1;
+                    Ok(t.text.clone())
+                }
+                TokenKind::Str(b) => {
+                    self.pos += 1;
+                    Ok(String::from_utf8_lossy(b).into_owned())
+                }
+                _ => Err(self.expected(expected)),
+            },
+            None => Err(self.expected(expected)),
+        }
+    }
+
+    /// Consumes a quoted string.
+    fn string(&mut self, expected: &str) -> Result<String, ConfigError> {
+        match self.peek() {
+            Some(Token {
+                kind: TokenKind::Str(b),
+                ..
+            }) => {
+                self.pos += 1;
+                Ok(String::from_utf8_lossy(b).into_owned())
+            }
+            _ => Err(self.expected(expected)),
+        }
+    }
+
+    /// Checks the statement ends here with `;`.
+    fn end(&self) -> Result<(), ConfigError> {
+        if self.peek().is_some() || !self.stmt.ends_with_semicolon() {
+            return Err(self.expected("';'"));
+        }
+        Ok(())
+    }
+
+    /// Checks the statement ends here with a block, and returns it.
+    fn block(&self) -> Result<&'s [RawStmt], ConfigError> {
+        match (&self.stmt.block, self.peek()) {
+            (Some(b), None) => Ok(b),
+            _ => Err(self.expected("'{'")),
+        }
+    }
+}
+
+/// Joins token texts as they would be written (`a, b`), for messages.
+fn join_tokens(tokens: &[Token]) -> String {
+    let mut s = String::new();
+    for t in tokens {
+        if !s.is_empty() && t.kind != TokenKind::Comma {
+            s.push(' ');
+        }
+        s.push_str(&t.text);
+    }
+    s
+}
+
+/// The statement's text, shortened, for "`...` is not supported".
+fn stmt_text(stmt: &RawStmt) -> String {
+    let mut s = join_tokens(&stmt.tokens);
+    if s.chars().count() > 60 {
+        s = s.chars().take(57).collect::<String>() + "...";
+    }
+    s
+}
+
+fn invalid(span: &Span, what: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::new(
+        span,
+        ErrorKind::InvalidValue {
+            what: what.into(),
+            value: value.into(),
+            reason: reason.into(),
+        },
+    )
+}
+
+/// Decodes standard base64 (padding optional, blanks ignored).
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut padding = false;
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                padding = true;
+                continue;
+            }
+            _ => return None,
+        };
+        if padding {
+            return None; // data after padding
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Less than one byte may be left over. Its bits should be zero, but dhcpd ignores
+    // them, and published examples (`Ofakekeyfakekeyfakekey==`) rely on that.
+    if bits >= 6 {
+        return None;
+    }
+    Some(out)
+}
+
+/// The parser state carried through the whole configuration.
+pub(crate) struct Parser {
+    options: OptionTable,
+    pub errors: Vec<ConfigError>,
+}
+
+impl Parser {
+    pub fn new() -> Self {
+        Parser {
+            options: OptionTable::standard(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Parses the top-level statements.
+    pub fn parse(&mut self, stmts: &[RawStmt]) -> Vec<Item> {
+        self.items(stmts, Scope::Global)
+    }
+
+    fn items(&mut self, stmts: &[RawStmt], scope: Scope) -> Vec<Item> {
+        let mut items = Vec::new();
+        for s in stmts {
+            match self.stmt(s, scope) {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => {}
+                Err(e) => self.errors.push(e),
+            }
+        }
+        items
+    }
+
+    /// Errors unless `scope` is one of `allowed`.
+    fn allow(
+        stmt: &RawStmt,
+        name: &str,
+        scope: Scope,
+        allowed: &[Scope],
+    ) -> Result<(), ConfigError> {
+        if allowed.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                stmt.span(),
+                ErrorKind::NotAllowedHere {
+                    statement: name.into(),
+                    scope: scope.describe().into(),
+                },
+            ))
+        }
+    }
+
+    fn stmt(&mut self, s: &RawStmt, scope: Scope) -> Result<Option<Item>, ConfigError> {
+        use Scope as S;
+        let mut c = Cursor::new(s);
+        let Some(head) = c.next() else {
+            // `{ ... }` with nothing before it.
+            return Err(c.expected("a statement"));
+        };
+        let Some(word) = head.word() else {
+            return Err(ConfigError::new(
+                &head.span,
+                ErrorKind::Expected {
+                    expected: "a statement".into(),
+                    after: String::new(),
+                    found: head.describe(),
+                },
+            ));
+        };
+        let kw = word.to_ascii_lowercase();
+        let param = |p: Param, c: &Cursor<'_>| -> Result<Option<Item>, ConfigError> {
+            c.end()?;
+            Ok(Some(Item::Param(p)))
+        };
+        match kw.as_str() {
+            "default-lease-time" => {
+                let v = c.int("a number of seconds")?;
+                param(Param::DefaultLeaseTime(v), &c)
+            }
+            "max-lease-time" => {
+                let v = c.int("a number of seconds")?;
+                param(Param::MaxLeaseTime(v), &c)
+            }
+            "min-lease-time" => {
+                let v = c.int("a number of seconds")?;
+                param(Param::MinLeaseTime(v), &c)
+            }
+            "ping-timeout" => {
+                let v = c.int("a number of seconds")?;
+                param(Param::PingTimeout(v), &c)
+            }
+            "authoritative" => param(Param::Authoritative(true), &c),
+            "not" => {
+                c.keyword("authoritative")?;
+                param(Param::Authoritative(false), &c)
+            }
+            "server-identifier" => {
+                let (ip, _) = c.ip("an IPv4 address")?;
+                param(Param::ServerIdentifier(ip), &c)
+            }
+            "next-server" => {
+                let (ip, _) = c.ip("an IPv4 address")?;
+                param(Param::NextServer(ip), &c)
+            }
+            "filename" => {
+                let v = c.string("a quoted file name")?;
+                param(Param::Filename(v), &c)
+            }
+            "server-name" => {
+                let v = c.string("a quoted server name")?;
+                param(Param::ServerName(v), &c)
+            }
+            "log-facility" => {
+                let v = c.word("a syslog facility")?.text.clone();
+                param(Param::LogFacility(v), &c)
+            }
+            "ping-check"
+            | "one-lease-per-client"
+            | "update-static-leases"
+            | "get-lease-hostnames"
+            | "use-host-decl-names" => {
+                // dhcpd wants a boolean; a bare flag is read as true.
+                let v = match c.peek() {
+                    Some(t) if t.kind == TokenKind::Word => {
+                        c.pos += 1;
+                        options::parse_bool(t)?
+                    }
+                    _ => true,
+                };
+                let p = match kw.as_str() {
+                    "ping-check" => Param::PingCheck(v),
+                    "one-lease-per-client" => Param::OneLeasePerClient(v),
+                    "update-static-leases" => Param::UpdateStaticLeases(v),
+                    "get-lease-hostnames" => Param::GetLeaseHostnames(v),
+                    _ => Param::UseHostDeclNames(v),
+                };
+                param(p, &c)
+            }
+            "ddns-update-style" => {
+                let style = c.word("'none'")?;
+                if !style.text.eq_ignore_ascii_case("none") {
+                    return Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::Unsupported {
+                            statement: stmt_text(s),
+                        },
+                    ));
+                }
+                c.end()?;
+                Ok(None)
+            }
+            "allow" | "deny" => {
+                let allow = kw == "allow";
+                let what: Vec<String> = c
+                    .rest()
+                    .iter()
+                    .map(|t| t.text.to_ascii_lowercase())
+                    .collect();
+                let p = match what.join(" ").as_str() {
+                    "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
+                    "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
+                    "bootp" => Param::AllowBootp(allow),
+                    "" => return Err(c.expected("what to allow or deny")),
+                    _ => {
+                        return Err(ConfigError::new(
+                            &head.span,
+                            ErrorKind::Unsupported {
+                                statement: stmt_text(s),
+                            },
+                        ));
+                    }
+                };
+                param(p, &c)
+            }
+            "option" => self.option(&mut c, scope),
+            "shared-network" => {
+                Self::allow(s, "shared-network", scope, &[S::Global, S::Group])?;
+                let name = c.name("a shared-network name")?;
+                let block = c.block()?;
+                let items = self.items(block, S::SharedNetwork);
+                Ok(Some(Item::SharedNetwork {
+                    name,
+                    span: head.span.clone(),
+                    items,
+                }))
+            }
+            "subnet" => {
+                Self::allow(s, "subnet", scope, &[S::Global, S::Group, S::SharedNetwork])?;
+                let (network, _) = c.ip("a subnet address")?;
+                c.keyword("netmask")?;
+                let (netmask, netmask_span) = c.ip("a netmask")?;
+                let block = c.block()?;
+                let items = self.items(block, S::Subnet);
+                Ok(Some(Item::Subnet(SubnetDecl {
+                    network,
+                    netmask,
+                    span: head.span.clone(),
+                    netmask_span,
+                    items,
+                })))
+            }
+            "pool" => {
+                Self::allow(s, "pool", scope, &[S::Subnet, S::SharedNetwork])?;
+                let block = c.block()?;
+                let items = self.items(block, S::Pool);
+                Ok(Some(Item::Pool { items }))
+            }
+            "group" => {
+                Self::allow(s, "group", scope, &[S::Global, S::Group])?;
+                let block = c.block()?;
+                let items = self.items(block, S::Group);
+                Ok(Some(Item::Group { items }))
+            }
+            "range" => {
+                Self::allow(s, "range", scope, &[S::Subnet, S::Pool])?;
+                let dynamic_bootp = match c.peek().and_then(Token::word) {
+                    Some(w) if w.eq_ignore_ascii_case("dynamic-bootp") => {
+                        c.pos += 1;
+                        true
+                    }
+                    _ => false,
+                };
+                let (start, _) = c.ip("a start address")?;
+                let end = if c.peek().is_some() {
+                    c.ip("an end address")?.0
+                } else {
+                    start
+                };
+                c.end()?;
+                Ok(Some(Item::Range(RangeDecl {
+                    start,
+                    end,
+                    dynamic_bootp,
+                    span: head.span.clone(),
+                })))
+            }
+            "host" => {
+                Self::allow(
+                    s,
+                    "host",
+                    scope,
+                    &[S::Global, S::Group, S::SharedNetwork, S::Subnet],
+                )?;
+                let name = c.name("a host name")?;
+                let block = c.block()?;
+                let items = self.items(block, S::Host);
+                Ok(Some(Item::Host { name, items }))
+            }
+            "hardware" => {
+                Self::allow(s, "hardware", scope, &[S::Host])?;
+                let ty = c.word("'ethernet'")?;
+                if !ty.text.eq_ignore_ascii_case("ethernet") {
+                    return Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::Unsupported {
+                            statement: stmt_text(s),
+                        },
+                    ));
+                }
+                let mac = c.word("a MAC address")?;
+                let bytes = options::parse_hex_bytes(&mac.text)
+                    .and_then(|b| <[u8; 6]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        invalid(
+                            &mac.span,
+                            "MAC address",
+                            &mac.text,
+                            "expected six colon-separated hex bytes",
+                        )
+                    })?;
+                c.end()?;
+                Ok(Some(Item::Hardware(bytes, mac.span.clone())))
+            }
+            "fixed-address" => {
+                Self::allow(s, "fixed-address", scope, &[S::Host])?;
+                let mut addrs = vec![c.ip("an IPv4 address")?];
+                while c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                    c.pos += 1;
+                    addrs.push(c.ip("an IPv4 address")?);
+                }
+                c.end()?;
+                Ok(Some(Item::FixedAddress(addrs)))
+            }
+            "failover" => {
+                c.keyword("peer")?;
+                let name_tok = c.peek();
+                let name = c.string("a quoted peer name")?;
+                let span = name_tok.map_or(head.span.clone(), |t| t.span.clone());
+                if s.block.is_some() {
+                    Self::allow(s, "failover peer { }", scope, &[S::Global])?;
+                    let block = c.block()?;
+                    Ok(self
+                        .peer(name, head.span.clone(), block)?
+                        .map(|p| Item::FailoverPeer(Box::new(p))))
+                } else {
+                    if c.peek()
+                        .and_then(Token::word)
+                        .is_some_and(|w| w.eq_ignore_ascii_case("state"))
+                    {
+                        // Lease-file syntax; it does not belong in dhcpd.conf.
+                        return Err(ConfigError::new(
+                            &head.span,
+                            ErrorKind::Unsupported {
+                                statement: stmt_text(s),
+                            },
+                        ));
+                    }
+                    Self::allow(s, "failover peer", scope, &[S::Pool])?;
+                    c.end()?;
+                    Ok(Some(Item::FailoverRef(name, span)))
+                }
+            }
+            "key" => {
+                Self::allow(s, "key", scope, &[S::Global])?;
+                let name = c.name("a key name")?;
+                let block = c.block()?;
+                Ok(self.key(name, head.span.clone(), block)?.map(Item::Key))
+            }
+            "omapi-port" => {
+                Self::allow(s, "omapi-port", scope, &[S::Global])?;
+                let port = c.int("a port number")?;
+                c.end()?;
+                Ok(Some(Item::OmapiPort(port)))
+            }
+            "omapi-key" => {
+                Self::allow(s, "omapi-key", scope, &[S::Global])?;
+                let name = c.name("a key name")?;
+                c.end()?;
+                Ok(Some(Item::OmapiKey(name, head.span.clone())))
+            }
+            "include" => Err(c.expected("a quoted file name")),
+            _ if UNSUPPORTED.contains(&kw.as_str()) => Err(ConfigError::new(
+                &head.span,
+                ErrorKind::Unsupported {
+                    statement: stmt_text(s),
+                },
+            )),
+            _ => Err(ConfigError::new(
+                &head.span,
+                ErrorKind::UnknownStatement {
+                    name: word.to_string(),
+                },
+            )),
+        }
+    }
+
+    /// `option NAME VALUE;` or `option NAME code N = TYPE;`
+    fn option(&mut self, c: &mut Cursor<'_>, scope: Scope) -> Result<Option<Item>, ConfigError> {
+        let stmt = c.stmt;
+        let name_tok = c.word("an option name")?;
+        let name = name_tok.text.as_str();
+        if name.contains('.') || name.eq_ignore_ascii_case("space") {
+            return Err(ConfigError::new(
+                &name_tok.span,
+                ErrorKind::Unsupported {
+                    statement: stmt_text(stmt),
+                },
+            ));
+        }
+        let is_definition = c
+            .peek()
+            .and_then(Token::word)
+            .is_some_and(|w| w.eq_ignore_ascii_case("code"));
+        if is_definition {
+            c.pos += 1;
+            let code: u8 = c.int("an option code")?;
+            if code == 0 || code == 255 {
+                return Err(invalid(
+                    &name_tok.span,
+                    "option code",
+                    &code.to_string(),
+                    "0 and 255 are reserved",
+                ));
+            }
+            match c.peek() {
+                Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
+                _ => return Err(c.expected("'='")),
+            }
+            let type_toks = c.rest();
+            let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
+            let ty = words.as_deref().and_then(options::parse_type);
+            let Some(ty) = ty else {
+                if type_toks.is_empty() {
+                    return Err(c.expected("an option type"));
+                }
+                return Err(ConfigError::new(
+                    &name_tok.span,
+                    ErrorKind::Unsupported {
+                        statement: stmt_text(stmt),
+                    },
+                ));
+            };
+            c.end()?;
+            self.options.define(OptionDef {
+                name: name.to_string(),
+                code,
+                ty,
+            });
+            return Ok(None);
+        }
+        let def = self.options.get(name).cloned().ok_or_else(|| {
+            ConfigError::new(
+                &name_tok.span,
+                ErrorKind::UnknownOption {
+                    name: name.to_string(),
+                },
+            )
+        })?;
+        if !stmt.ends_with_semicolon() {
+            let mut at_end = Cursor::new(stmt);
+            at_end.pos = stmt.tokens.len();
+            return Err(at_end.expected("';'"));
+        }
+        let data = options::encode(def.ty, c.rest(), &stmt.end)?;
+        Ok(Some(match def.code {
+            61 if scope == Scope::Host => Item::ClientId(data),
+            54 => match <[u8; 4]>::try_from(data.as_slice()) {
+                Ok(b) => Item::Param(Param::ServerIdentifier(Ipv4Addr::from(b))),
+                Err(_) => Item::Option { code: 54, data },
+            },
+            code => Item::Option { code, data },
+        }))
+    }
+
+    /// The statements of a `failover peer "name" { }` block. Returns `None` when a
+    /// statement of the block was wrong (already reported): the "missing" checks
+    /// would then only repeat that error.
+    fn peer(
+        &mut self,
+        name: String,
+        span: Span,
+        block: &[RawStmt],
+    ) -> Result<Option<PeerDecl>, ConfigError> {
+        let mut role = None;
+        let mut address = None;
+        let mut peer_address = None;
+        let mut d = PeerDecl {
+            name,
+            span: span.clone(),
+            role: Role::Primary,
+            address: PeerAddress::Ip(Ipv4Addr::UNSPECIFIED),
+            port: None,
+            peer_address: PeerAddress::Ip(Ipv4Addr::UNSPECIFIED),
+            peer_port: None,
+            max_response_delay: None,
+            max_unacked_updates: None,
+            mclt: None,
+            split: None,
+            hba: None,
+            load_balance_max_seconds: None,
+            auto_partner_down: None,
+            max_lease_misbalance: None,
+            max_lease_ownership: None,
+            min_balance: None,
+            max_balance: None,
+            hot_standby_reserve: None,
+        };
+        let mut failed = false;
+        for s in block {
+            if let Err(e) = Self::peer_stmt(s, &mut d, &mut role, &mut address, &mut peer_address) {
+                self.errors.push(e);
+                failed = true;
+            }
+        }
+        if failed {
+            return Ok(None);
+        }
+        let block_name = format!("failover peer \"{}\"", d.name);
+        let missing = |m: &str| {
+            ConfigError::new(
+                &span,
+                ErrorKind::Missing {
+                    block: block_name.clone(),
+                    missing: m.into(),
+                },
+            )
+        };
+        d.role = role.ok_or_else(|| missing("primary' or 'secondary"))?;
+        d.address = address.ok_or_else(|| missing("address"))?;
+        d.peer_address = peer_address.ok_or_else(|| missing("peer address"))?;
+        Ok(Some(d))
+    }
+
+    fn peer_stmt(
+        s: &RawStmt,
+        d: &mut PeerDecl,
+        role: &mut Option<Role>,
+        address: &mut Option<PeerAddress>,
+        peer_address: &mut Option<PeerAddress>,
+    ) -> Result<(), ConfigError> {
+        let mut c = Cursor::new(s);
+        let head = c.word("a failover peer statement")?;
+        let kw = head.text.to_ascii_lowercase();
+        let num = |c: &mut Cursor<'_>| -> Result<u32, ConfigError> { c.int("a number") };
+        match kw.as_str() {
+            "primary" => *role = Some(Role::Primary),
+            "secondary" => *role = Some(Role::Secondary),
+            "address" => *address = Some(peer_addr(&mut c)?),
+            "port" => d.port = Some(c.int("a port number")?),
+            "peer" => {
+                let what = c.word("'address' or 'port'")?;
+                match what.text.to_ascii_lowercase().as_str() {
+                    "address" => *peer_address = Some(peer_addr(&mut c)?),
+                    "port" => d.peer_port = Some(c.int("a port number")?),
+                    _ => {
+                        // `peer max-response-delay` etc. set the partner's values, which
+                        // CONNECT overrides anyway; we refuse rather than guess.
+                        return Err(ConfigError::new(
+                            &head.span,
+                            ErrorKind::Unsupported {
+                                statement: stmt_text(s),
+                            },
+                        ));
+                    }
+                }
+            }
+            "max-response-delay" => d.max_response_delay = Some(num(&mut c)?),
+            "max-unacked-updates" => d.max_unacked_updates = Some(num(&mut c)?),
+            "mclt" => d.mclt = Some((num(&mut c)?, head.span.clone())),
+            "split" => {
+                let t = c.word("a split value (0 to 256)")?;
+                let v: u16 = options::parse_int(t, "split")?;
+                if v > 256 {
+                    return Err(invalid(&t.span, "split", &t.text, "must be 0 to 256"));
+                }
+                d.split = Some((v, head.span.clone()));
+            }
+            "hba" => {
+                let t = c.word("32 colon-separated hex bytes")?;
+                let hba = options::parse_hex_bytes(&t.text)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        invalid(
+                            &t.span,
+                            "hba",
+                            &t.text,
+                            "expected exactly 32 colon-separated hex bytes",
+                        )
+                    })?;
+                d.hba = Some((hba, head.span.clone()));
+            }
+            "load" => {
+                for kw in ["balance", "max"] {
+                    c.keyword(kw)?;
+                }
+                match c
+                    .peek()
+                    .and_then(Token::word)
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    Some("seconds" | "secs") => c.pos += 1,
+                    _ => return Err(c.expected("'seconds'")),
+                }
+                d.load_balance_max_seconds = Some(num(&mut c)?);
+            }
+            "auto-partner-down" => d.auto_partner_down = Some(num(&mut c)?),
+            "max-lease-misbalance" => d.max_lease_misbalance = Some(num(&mut c)?),
+            "max-lease-ownership" => d.max_lease_ownership = Some(num(&mut c)?),
+            "min-balance" => d.min_balance = Some(num(&mut c)?),
+            "max-balance" => d.max_balance = Some(num(&mut c)?),
+            "hot-standby-reserve" => {
+                let pct = match c.next() {
+                    None => crate::model::DEFAULT_HOT_STANDBY_RESERVE,
+                    Some(t) => {
+                        let text = t.text.strip_suffix('%').unwrap_or(&t.text);
+                        let v = text.parse::<u8>().ok().filter(|v| *v <= 100);
+                        v.ok_or_else(|| {
+                            invalid(
+                                &t.span,
+                                "hot-standby-reserve",
+                                &t.text,
+                                "expected a percentage, 0 to 100",
+                            )
+                        })?
+                    }
+                };
+                d.hot_standby_reserve = Some((pct, head.span.clone()));
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    &head.span,
+                    ErrorKind::UnknownStatement {
+                        name: head.text.clone(),
+                    },
+                ));
+            }
+        }
+        c.end()
+    }
+
+    /// The statements of a `key NAME { }` block.
+    /// Returns `None` when a statement of the block was wrong (already reported).
+    fn key(
+        &mut self,
+        name: String,
+        span: Span,
+        block: &[RawStmt],
+    ) -> Result<Option<KeyDecl>, ConfigError> {
+        let mut failed = false;
+        let mut algorithm = None;
+        let mut secret = None;
+        for s in block {
+            let r = (|| {
+                let mut c = Cursor::new(s);
+                let head = c.word("'algorithm' or 'secret'")?;
+                match head.text.to_ascii_lowercase().as_str() {
+                    "algorithm" => {
+                        let a = c.word("an algorithm name")?;
+                        let lower = a.text.to_ascii_lowercase();
+                        if lower == "hmac-md5"
+                            || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int"
+                        {
+                            algorithm = Some(KeyAlgorithm::HmacMd5);
+                        } else {
+                            return Err(ConfigError::new(
+                                &a.span,
+                                ErrorKind::Unsupported {
+                                    statement: stmt_text(s),
+                                },
+                            ));
+                        }
+                        c.end()
+                    }
+                    "secret" => {
+                        // A quoted string, or (as dhcpd accepts) the bare base64 text, which
+                        // the lexer may have cut at `=`.
+                        let rest = c.rest();
+                        if rest.is_empty() {
+                            return Err(c.expected("a base64 secret"));
+                        }
+                        let text: String = rest
+                            .iter()
+                            .map(|t| match &t.kind {
+                                TokenKind::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                                _ => t.text.clone(),
+                            })
+                            .collect();
+                        let bytes = decode_base64(&text).ok_or_else(|| {
+                            invalid(&rest[0].span, "secret", &text, "not valid base64")
+                        })?;
+                        secret = Some(bytes);
+                        c.end()
+                    }
+                    _ => Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::UnknownStatement {
+                            name: head.text.clone(),
+                        },
+                    )),
+                }
+            })();
+            if let Err(e) = r {
+                self.errors.push(e);
+                failed = true;
+            }
+        }
+        if failed {
+            return Ok(None);
+        }
+        let block_name = format!("key \"{name}\"");
+        let missing = |m: &str| {
+            ConfigError::new(
+                &span,
+                ErrorKind::Missing {
+                    block: block_name.clone(),
+                    missing: m.into(),
+                },
+            )
+        };
+        let algorithm = algorithm.ok_or_else(|| missing("algorithm"))?;
+        let secret = secret.ok_or_else(|| missing("secret"))?;
+        Ok(Some(KeyDecl {
+            name,
+            span,
+            algorithm,
+            secret,
+        }))
+    }
+}
+
+/// A failover `address`: an IPv4 literal, or a host name for the server to resolve.
+fn peer_addr(c: &mut Cursor<'_>) -> Result<PeerAddress, ConfigError> {
+    let t = c.word("an address or host name")?;
+    if let Ok(ip) = t.text.parse::<Ipv4Addr>() {
+        return Ok(PeerAddress::Ip(ip));
+    }
+    let looks_numeric = t.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+    let valid_name = t
+        .text
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == '_');
+    if looks_numeric || !valid_name {
+        return Err(invalid(
+            &t.span,
+            "address",
+            &t.text,
+            "expected an IPv4 address or a host name",
+        ));
+    }
+    Ok(PeerAddress::Name(t.text.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryLoader;
+    use crate::syntax::Reader;
+
+    fn parse(text: &str) -> (Vec<Item>, Vec<ConfigError>) {
+        let loader = MemoryLoader::default();
+        let mut r = Reader::new(&loader);
+        let stmts = r.read_root("t.conf", text);
+        let mut p = Parser::new();
+        let items = p.parse(&stmts);
+        let mut errors = r.errors;
+        errors.extend(p.errors);
+        (items, errors)
+    }
+
+    #[test]
+    fn missing_semicolon_message() {
+        let (_, e) = parse("default-lease-time 600\n    max-lease-time 7200;\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            e[0].to_string(),
+            "t.conf:2:5: expected ';' after 'default-lease-time 600', found 'max-lease-time'"
+        );
+    }
+
+    #[test]
+    fn unsupported_is_named() {
+        let (_, e) = parse("ddns-update-style interim;\nclass \"x\" { match if true; }\n");
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            e[0].to_string(),
+            "t.conf:1:1: `ddns-update-style interim` is not supported"
+        );
+        assert!(
+            matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\"")
+        );
+    }
+
+    #[test]
+    fn unknown_statement_and_recovery() {
+        let (items, e) = parse("frobnicate 3;\nauthoritative;\n");
+        assert_eq!(e.len(), 1);
+        assert!(matches!(e[0].kind, ErrorKind::UnknownStatement { .. }));
+        assert_eq!(items.len(), 1);
+    }
+
+    #[test]
+    fn user_defined_option() {
+        let (items, e) = parse(
+            "option wpad code 252 = text;\noption wpad \"http://x/wpad.dat\";\noption foo code 250 = array of ip-address;\noption foo 1.2.3.4, 5.6.7.8;",
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert!(
+            matches!(&items[0], Item::Option { code: 252, data } if data == b"http://x/wpad.dat")
+        );
+        assert!(matches!(&items[1], Item::Option { code: 250, data } if data.len() == 8));
+    }
+
+    #[test]
+    fn option_before_definition_is_unknown() {
+        let (_, e) = parse("option wpad \"x\";\noption wpad code 252 = text;");
+        assert_eq!(e.len(), 1);
+        assert!(matches!(e[0].kind, ErrorKind::UnknownOption { .. }));
+    }
+
+    #[test]
+    fn scope_rules() {
+        let (_, e) = parse("range 10.0.0.1 10.0.0.2;\nhardware ethernet 00:11:22:33:44:55;\n");
+        assert_eq!(e.len(), 2);
+        assert!(
+            e.iter()
+                .all(|e| matches!(e.kind, ErrorKind::NotAllowedHere { .. }))
+        );
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(decode_base64("c2VjcmV0"), Some(b"secret".to_vec()));
+        assert_eq!(decode_base64("YQ=="), Some(b"a".to_vec()));
+        assert_eq!(decode_base64("YWI="), Some(b"ab".to_vec()));
+        assert_eq!(decode_base64("Y"), None);
+        assert_eq!(decode_base64("YQ==YQ"), None);
+        assert_eq!(
+            decode_base64("Ofakekeyfakekeyfakekey==").map(|v| v.len()),
+            Some(16)
+        );
+        assert_eq!(decode_base64("a*b"), None);
+    }
+
+    #[test]
+    fn peer_block_errors_are_collected() {
+        let (_, e) = parse(
+            "failover peer \"p\" {\n primary;\n split 300;\n bogus 1;\n address 1.2.3.4;\n}\n",
+        );
+        // split out of range and unknown statement; "no peer address" is not
+        // added on top of them.
+        assert_eq!(e.len(), 2, "{e:?}");
+        let (_, e) = parse("failover peer \"p\" {\n primary;\n address 1.2.3.4;\n}\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(
+            e[0].to_string(),
+            "t.conf:1:1: failover peer \"p\" has no 'peer address'"
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Semantic checks on the lowered model: what dhcpd would refuse (or would run badly
+//! with) even though every statement is well formed.
+
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
+use crate::lower::Info;
+use crate::model::{AddrRange, Config, Role};
+
+/// Runs every check, appending to `errors` and `warnings`.
+pub(crate) fn validate(
+    config: &Config,
+    info: &Info,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    subnets(config, info, errors);
+    ranges(config, info, errors);
+    peers(config, info, errors, warnings);
+    hosts(config, info, errors);
+    keys(config, info, errors);
+}
+
+fn err(errors: &mut Vec<ConfigError>, span: &Span, kind: ErrorKind) {
+    errors.push(ConfigError::new(span, kind));
+}
+
+/// Contiguous netmask, no host bits, each subnet once; each shared-network name once.
+fn subnets(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+    let mut seen: HashMap<(Ipv4Addr, Ipv4Addr), &Span> = HashMap::new();
+    let mut names: HashMap<&str, &Span> = HashMap::new();
+    for ((shared, infos), (sn_span, explicit)) in config
+        .shared_networks
+        .iter()
+        .zip(&info.subnets)
+        .zip(&info.shared_networks)
+    {
+        if *explicit {
+            if let Some(first) = names.get(shared.name.as_str()) {
+                err(
+                    errors,
+                    sn_span,
+                    ErrorKind::Duplicate {
+                        what: "shared-network".into(),
+                        name: shared.name.clone(),
+                        first: (*first).clone(),
+                    },
+                );
+            } else {
+                names.insert(&shared.name, sn_span);
+            }
+        }
+        for (subnet, si) in shared.subnets.iter().zip(infos) {
+            let mask = u32::from(subnet.netmask);
+            if mask.leading_ones() + mask.trailing_zeros() != 32 {
+                err(
+                    errors,
+                    &si.netmask_span,
+                    ErrorKind::NonContiguousNetmask {
+                        mask: subnet.netmask,
+                    },
+                );
+                continue;
+            }
+            if u32::from(subnet.network) & !mask != 0 {
+                err(
+                    errors,
+                    &si.span,
+                    ErrorKind::HostBitsSet {
+                        network: subnet.network,
+                        mask: subnet.netmask,
+                    },
+                );
+                continue;
+            }
+            match seen.get(&(subnet.network, subnet.netmask)) {
+                Some(first) => err(
+                    errors,
+                    &si.span,
+                    ErrorKind::DuplicateSubnet {
+                        subnet: format!("{}/{}", subnet.network, subnet.prefix_len),
+                        first: (*first).clone(),
+                    },
+                ),
+                None => {
+                    seen.insert((subnet.network, subnet.netmask), &si.span);
+                }
+            }
+        }
+    }
+}
+
+fn show(r: &AddrRange) -> String {
+    format!("{}-{}", r.start, r.end)
+}
+
+/// Order, containment in the subnet, and no overlap across all pools of all networks.
+fn ranges(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+    let mut all: Vec<(AddrRange, &Span)> = Vec::new();
+    for (shared, infos) in config.shared_networks.iter().zip(&info.pools) {
+        for (pool, pi) in shared.pools.iter().zip(infos) {
+            for (r, span) in pool.ranges.iter().zip(&pi.ranges) {
+                if r.start > r.end {
+                    err(
+                        errors,
+                        span,
+                        ErrorKind::RangeReversed {
+                            start: r.start,
+                            end: r.end,
+                        },
+                    );
+                    continue;
+                }
+                if pi.in_shared_network {
+                    if !shared
+                        .subnets
+                        .iter()
+                        .any(|s| s.contains(r.start) && s.contains(r.end))
+                    {
+                        err(
+                            errors,
+                            span,
+                            ErrorKind::RangeInNoSubnet {
+                                range: show(r),
+                                network: shared.name.clone(),
+                            },
+                        );
+                    }
+                } else if let Some(s) = shared.subnets.get(pool.subnet_index)
+                    && !(s.contains(r.start) && s.contains(r.end))
+                {
+                    err(
+                        errors,
+                        span,
+                        ErrorKind::RangeOutsideSubnet {
+                            range: show(r),
+                            subnet: format!("{}/{}", s.network, s.prefix_len),
+                        },
+                    );
+                }
+                all.push((*r, span));
+            }
+            if let (Some(peer), Some(span)) = (&pool.failover_peer, &pi.dynamic_bootp) {
+                err(
+                    errors,
+                    span,
+                    ErrorKind::DynamicBootpInFailoverPool { peer: peer.clone() },
+                );
+            }
+        }
+    }
+    all.sort_by_key(|(r, _)| (r.start, r.end));
+    let mut widest: Option<(AddrRange, &Span)> = None;
+    for (r, span) in all {
+        if let Some((w, wspan)) = widest {
+            if r.start <= w.end {
+                err(
+                    errors,
+                    span,
+                    ErrorKind::RangeOverlap {
+                        range: show(&r),
+                        other_range: show(&w),
+                        other: wspan.clone(),
+                    },
+                );
+            }
+            if r.end > w.end {
+                widest = Some((r, span));
+            }
+        } else {
+            widest = Some((r, span));
+        }
+    }
+}
+
+/// Pool references, role rules, and unused peers.
+fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
+    let mut declared: HashMap<&str, &Span> = HashMap::new();
+    for d in &info.peers {
+        if let Some(first) = declared.get(d.name.as_str()) {
+            err(
+                errors,
+                &d.span,
+                ErrorKind::Duplicate {
+                    what: "failover peer".into(),
+                    name: d.name.clone(),
+                    first: (*first).clone(),
+                },
+            );
+            continue;
+        }
+        declared.insert(&d.name, &d.span);
+        let peer = d.name.clone();
+        match d.role {
+            Role::Secondary => {
+                for (what, span) in [
+                    ("mclt", d.mclt.as_ref().map(|x| &x.1)),
+                    ("split", d.split.as_ref().map(|x| &x.1)),
+                    ("hba", d.hba.as_ref().map(|x| &x.1)),
+                ] {
+                    if let Some(span) = span {
+                        err(
+                            errors,
+                            span,
+                            ErrorKind::NotOnSecondary {
+                                peer: peer.clone(),
+                                statement: what.into(),
+                            },
+                        );
+                    }
+                }
+            }
+            Role::Primary => {
+                if d.mclt.is_none() {
+                    err(
+                        errors,
+                        &d.span,
+                        ErrorKind::PrimaryWithoutMclt { peer: peer.clone() },
+                    );
+                }
+                if let (Some(_), Some((_, span))) = (&d.split, &d.hba) {
+                    err(errors, span, ErrorKind::SplitAndHba { peer: peer.clone() });
+                }
+                if d.split.is_none() && d.hba.is_none() && d.hot_standby_reserve.is_none() {
+                    warnings.push(Warning {
+                        span: d.span.clone(),
+                        kind: WarningKind::PrimaryWithoutSplit { name: peer.clone() },
+                    });
+                }
+            }
+        }
+        if let Some((_, span)) = &d.hot_standby_reserve
+            && (d.split.is_some() || d.hba.is_some())
+        {
+            err(
+                errors,
+                span,
+                ErrorKind::HotStandbyAndSplit { peer: peer.clone() },
+            );
+        }
+    }
+    let mut used: HashSet<&str> = HashSet::new();
+    for (shared, infos) in config.shared_networks.iter().zip(&info.pools) {
+        for (pool, pi) in shared.pools.iter().zip(infos) {
+            if let (Some(name), Some(span)) = (&pool.failover_peer, &pi.failover) {
+                used.insert(name);
+                if !declared.contains_key(name.as_str()) {
+                    err(
+                        errors,
+                        span,
+                        ErrorKind::UnknownFailoverPeer { name: name.clone() },
+                    );
+                }
+            }
+        }
+    }
+    for d in &info.peers {
+        if !used.contains(d.name.as_str()) {
+            warnings.push(Warning {
+                span: d.span.clone(),
+                kind: WarningKind::UnusedFailoverPeer {
+                    name: d.name.clone(),
+                },
+            });
+        }
+    }
+}
+
+/// A hardware address or a fixed address belongs to one host only.
+fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+    let mut macs: HashMap<[u8; 6], (&str, &Span)> = HashMap::new();
+    let mut fixed: HashMap<Ipv4Addr, (&str, &Span)> = HashMap::new();
+    for (host, hi) in config.hosts.iter().zip(&info.hosts) {
+        if let (Some(mac), Some(span)) = (host.hardware_ethernet, &hi.hardware) {
+            match macs.get(&mac) {
+                Some((name, first)) => err(
+                    errors,
+                    span,
+                    ErrorKind::DuplicateHardware {
+                        mac: mac
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":"),
+                        host: (*name).to_string(),
+                        first: (*first).clone(),
+                    },
+                ),
+                None => {
+                    macs.insert(mac, (&host.name, span));
+                }
+            }
+        }
+        for (addr, span) in host.fixed_addresses.iter().zip(&hi.fixed) {
+            match fixed.get(addr) {
+                Some((name, first)) => err(
+                    errors,
+                    span,
+                    ErrorKind::DuplicateFixedAddress {
+                        address: *addr,
+                        host: (*name).to_string(),
+                        first: (*first).clone(),
+                    },
+                ),
+                None => {
+                    fixed.insert(*addr, (&host.name, span));
+                }
+            }
+        }
+    }
+}
+
+/// Key names are unique and `omapi-key` names one of them.
+fn keys(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+    let mut seen: HashMap<&str, &Span> = HashMap::new();
+    for (key, span) in config.keys.iter().zip(&info.keys) {
+        match seen.get(key.name.as_str()) {
+            Some(first) => err(
+                errors,
+                span,
+                ErrorKind::Duplicate {
+                    what: "key".into(),
+                    name: key.name.clone(),
+                    first: (*first).clone(),
+                },
+            ),
+            None => {
+                seen.insert(&key.name, span);
+            }
+        }
+    }
+    if let (Some(name), Some(span)) = (&config.omapi_key, &info.omapi_key)
+        && !seen.contains_key(name.as_str())
+    {
+        err(errors, span, ErrorKind::UnknownKey { name: name.clone() });
+    }
+}

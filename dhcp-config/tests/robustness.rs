@@ -1,0 +1,70 @@
+//! Random input never panics the reader (the same entry point cargo-fuzz uses).
+
+use dhcp_config::{MemoryLoader, fuzz_parse, parse_str};
+use proptest::prelude::*;
+
+const VALID: &str = include_str!("fixtures/kitchen-sink.conf");
+
+/// Characters that matter to the grammar, so mutations hit interesting paths.
+const ALPHABET: &[u8] = b"{};,=\"#\\ \n0123456789.:abcdefx-%";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        fuzz_parse(&data);
+    }
+
+    #[test]
+    fn grammar_soup_never_panics(data in proptest::collection::vec(proptest::sample::select(ALPHABET), 0..512)) {
+        fuzz_parse(&data);
+    }
+
+    #[test]
+    fn mutated_config_never_panics(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, proptest::sample::select(ALPHABET)), 1..8)
+    ) {
+        let mut bytes = VALID.as_bytes().to_vec();
+        for (at, op, c) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let i = at.index(bytes.len());
+            match op {
+                0 => { bytes.remove(i); }
+                1 => bytes.insert(i, c),
+                _ => bytes[i] = c,
+            }
+        }
+        fuzz_parse(&bytes);
+    }
+
+    #[test]
+    fn truncated_config_never_panics(at in any::<prop::sample::Index>()) {
+        let cut = at.index(VALID.len() + 1);
+        let text = String::from_utf8_lossy(&VALID.as_bytes()[..cut]);
+        let _ = parse_str("t.conf", &text, &MemoryLoader::default());
+    }
+}
+
+#[test]
+fn deep_nesting_and_include_bombs_are_refused() {
+    fuzz_parse("{".repeat(200_000).as_bytes());
+    fuzz_parse(
+        "subnet 10.0.0.0 netmask 255.0.0.0 "
+            .repeat(10_000)
+            .as_bytes(),
+    );
+    let mut loader = MemoryLoader::default();
+    loader.insert("a", "include \"b\"; include \"b\";");
+    loader.insert("b", "include \"a\";");
+    assert!(parse_str("root", "include \"a\";", &loader).is_err());
+    // A chain deeper than the limit.
+    let mut loader = MemoryLoader::default();
+    for i in 0..40 {
+        loader.insert(format!("f{i}"), format!("include \"f{}\";", i + 1));
+    }
+    let e = parse_str("root", "include \"f0\";", &loader).expect_err("too deep");
+    assert!(e.to_string().contains("includes nested more than"), "{e}");
+}

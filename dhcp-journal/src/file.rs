@@ -1,0 +1,221 @@
+//! The lease file on disk: append with group commit, and atomic compaction.
+//!
+//! This is the only module that does IO. Formatting and parsing are in
+//! [`format`](mod@crate::format) and [`parse`](mod@crate::parse).
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::JournalError;
+use crate::format::{header, write_entry};
+use crate::parse::{Parsed, parse};
+use crate::record::Entry;
+
+/// An open lease file. Records are appended to an in-memory buffer by
+/// [`append`](Self::append) and made durable by [`sync`](Self::sync) (one write and one
+/// fdatasync per batch: the group-commit point before the ACKs go out).
+#[derive(Debug)]
+pub struct JournalFile {
+    path: PathBuf,
+    file: File,
+    /// Records appended but not yet written.
+    buf: Vec<u8>,
+    /// Bytes the file holds (written; durable unless `unsynced`).
+    len: u64,
+    /// Written bytes whose fdatasync has not succeeded yet.
+    unsynced: bool,
+}
+
+/// `path` + `.tmp`: where compaction writes the new file before renaming it.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// fsync a directory so that a create or rename in it is durable.
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io("fsync directory", dir, e))
+}
+
+impl JournalFile {
+    /// Open (or create) the lease file and read what it holds.
+    ///
+    /// - A missing or empty file is created with the header, fsynced, and its directory
+    ///   fsynced.
+    /// - A torn last record (see [`Parsed::torn_at`]) is cut off the file (truncate +
+    ///   fsync) so that new records follow the last complete one; the warning stays in the
+    ///   returned [`Parsed`].
+    /// - A leftover `path.tmp` from an interrupted compaction is removed (the file at
+    ///   `path` is then the complete old one).
+    pub fn open(path: impl AsRef<Path>) -> Result<(Self, Parsed), JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let tmp = tmp_path(&path);
+        // A crash during compaction can leave this behind; it was never renamed in.
+        let _ = fs::remove_file(&tmp);
+
+        let bytes = match fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(JournalError::io("read", &path, e)),
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| JournalError::io("open", &path, e))?;
+
+        let (parsed, len) = match bytes {
+            Some(b) if !b.is_empty() => {
+                let parsed = parse(&b);
+                let mut len = b.len() as u64;
+                if let Some(off) = parsed.torn_at {
+                    len = off as u64;
+                    file.set_len(len)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| JournalError::io("truncate torn record of", &path, e))?;
+                }
+                (parsed, len)
+            }
+            existing => {
+                let h = header();
+                file.set_len(0)
+                    .and_then(|()| file.write_all(&h))
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| JournalError::io("write header to", &path, e))?;
+                if existing.is_none() {
+                    sync_dir(parent_dir(&path))?;
+                }
+                (parse(&h), h.len() as u64)
+            }
+        };
+        file.seek(SeekFrom::Start(len))
+            .map_err(|e| JournalError::io("seek", &path, e))?;
+        Ok((
+            Self {
+                path,
+                file,
+                buf: Vec::with_capacity(64 * 1024),
+                len,
+                unsynced: false,
+            },
+            parsed,
+        ))
+    }
+
+    /// Queue a record; nothing is written until [`sync`](Self::sync).
+    pub fn append(&mut self, e: &Entry) {
+        write_entry(&mut self.buf, e);
+    }
+
+    /// Bytes queued by [`append`](Self::append) and not yet written.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Write the queued records with one write and fdatasync them. Returns the number of
+    /// bytes written (0 when nothing was queued).
+    ///
+    /// On a write error the file is cut back to its previous length and the records stay
+    /// queued, so a later `sync` retries them. On an fdatasync error the next `sync`
+    /// retries the fdatasync. Do not send the ACKs of a batch whose `sync` failed.
+    pub fn sync(&mut self) -> io::Result<u64> {
+        let n = self.buf.len();
+        if n > 0 {
+            if let Err(e) = self.file.write_all(&self.buf) {
+                // Do not leave a partial record for the next batch to follow.
+                let _ = self.file.set_len(self.len);
+                let _ = self.file.seek(SeekFrom::Start(self.len));
+                return Err(e);
+            }
+            self.len += n as u64;
+            self.buf.clear();
+            self.unsynced = true;
+        }
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(n as u64)
+    }
+
+    /// Replace the file atomically by a header plus `entries` (typically
+    /// `State::to_entries()`): write `path.tmp`, fsync it, rename it over `path`, fsync the
+    /// directory. Later appends go to the new file. Returns the new file's length.
+    ///
+    /// Records queued by [`append`](Self::append) and not yet synced stay queued and go to
+    /// the new file at the next [`sync`](Self::sync).
+    ///
+    /// A crash at any point leaves either the complete old file or the complete new file at
+    /// `path`. On an error before the rename the old file stays in use.
+    pub fn compact<'a, I>(&mut self, entries: I) -> Result<u64, JournalError>
+    where
+        I: IntoIterator<Item = &'a Entry>,
+    {
+        let mut data = header();
+        for e in entries {
+            write_entry(&mut data, e);
+        }
+        let tmp = tmp_path(&self.path);
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(&data)?;
+            f.sync_all()?;
+            Ok::<File, io::Error>(f)
+        })();
+        let f = match written {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(JournalError::io("write compacted file", &tmp, e));
+            }
+        };
+        if let Err(e) = fs::rename(&tmp, &self.path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(JournalError::io(
+                "rename compacted file over",
+                &self.path,
+                e,
+            ));
+        }
+        // From here `path` is the new file: use its handle (same inode) at once, so that no
+        // append goes to the old, unlinked one even if the directory fsync fails.
+        self.file = f;
+        self.len = data.len() as u64;
+        self.unsynced = false;
+        sync_dir(parent_dir(&self.path))?;
+        Ok(self.len)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes in the file (not counting queued records).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the file holds no bytes (never the case after `open`, which writes a header).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}

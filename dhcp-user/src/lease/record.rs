@@ -1,0 +1,106 @@
+//! Conversion between the engine's [`Lease`] and the lease file's record (`dhcp-journal`).
+
+use super::{BindingState, ClientKey, HwAddr, Lease};
+use crate::time::NEVER;
+use dhcp_journal::{BindingState as FileState, LeaseRecord};
+
+fn to_file_state(s: BindingState) -> FileState {
+    match s {
+        BindingState::Free => FileState::Free,
+        BindingState::Active => FileState::Active,
+        BindingState::Expired => FileState::Expired,
+        BindingState::Released => FileState::Released,
+        BindingState::Abandoned => FileState::Abandoned,
+        BindingState::Reset => FileState::Reset,
+        BindingState::Backup => FileState::Backup,
+        BindingState::Reserved => FileState::Reserved,
+        BindingState::Bootp => FileState::Bootp,
+    }
+}
+
+fn from_file_state(s: FileState) -> BindingState {
+    match s {
+        FileState::Free => BindingState::Free,
+        FileState::Active => BindingState::Active,
+        FileState::Expired => BindingState::Expired,
+        FileState::Released => BindingState::Released,
+        FileState::Abandoned => BindingState::Abandoned,
+        FileState::Reset => BindingState::Reset,
+        FileState::Backup => BindingState::Backup,
+        // dhcpd loads the legacy names as ACTIVE (plus a flag).
+        FileState::Reserved | FileState::Bootp => BindingState::Active,
+    }
+}
+
+fn opt(t: u32) -> Option<u32> {
+    (t != 0).then_some(t)
+}
+
+/// The record dhcpd would write for this lease.
+pub fn to_record(l: &Lease) -> LeaseRecord {
+    let mut r = LeaseRecord::new(l.ip, to_file_state(l.state));
+    r.starts = opt(l.starts);
+    r.ends = if l.ends == NEVER { None } else { Some(l.ends) };
+    r.tstp = opt(l.tstp);
+    r.tsfp = opt(l.tsfp);
+    r.atsfp = opt(l.atsfp);
+    r.cltt = opt(l.cltt);
+    r.hardware = l.hw.map(|h| (h.htype, h.as_slice().to_vec()));
+    r.uid = l
+        .client
+        .as_ref()
+        .and_then(|k| k.client_id())
+        .map(<[u8]>::to_vec);
+    r.client_hostname = l.hostname.as_deref().map(str::to_string);
+    r
+}
+
+/// The lease a record describes (pool is fixed up by the store on restore).
+pub fn from_record(r: &LeaseRecord) -> Lease {
+    let mut l = Lease::free(r.ip, 0);
+    l.state = from_file_state(r.binding_state);
+    l.starts = r.starts.unwrap_or(0);
+    l.ends = match r.ends {
+        None => NEVER,
+        Some(t) => t,
+    };
+    l.tstp = r.tstp.unwrap_or(0);
+    l.tsfp = r.tsfp.unwrap_or(0);
+    l.atsfp = r.atsfp.unwrap_or(0);
+    l.cltt = r.cltt.unwrap_or(0);
+    l.hw = r.hardware.as_ref().map(|(t, b)| HwAddr::new(*t, b));
+    l.client = match (&r.uid, &r.hardware) {
+        (Some(uid), _) if !uid.is_empty() => Some(ClientKey::from_client_id(uid)),
+        (_, Some((t, b))) => Some(ClientKey::from_hw(*t, b)),
+        _ => None,
+    };
+    l.hostname = r.client_hostname.as_deref().map(Into::into);
+    l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn round_trip_through_the_file_format() {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 10), 0);
+        l.state = BindingState::Active;
+        l.starts = 1_700_000_000;
+        l.ends = 1_700_000_600;
+        l.cltt = 1_700_000_000;
+        l.hw = Some(HwAddr::new(1, &[0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
+        l.client = Some(ClientKey::from_client_id(&[
+            1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10,
+        ]));
+        l.hostname = Some("laptop".into());
+        let mut buf = Vec::new();
+        dhcp_journal::format::write_lease(&mut buf, &to_record(&l));
+        let parsed = dhcp_journal::parse::parse(&buf);
+        let Some(dhcp_journal::Entry::Lease(r)) = parsed.entries.first() else {
+            panic!("no lease parsed from {}", String::from_utf8_lossy(&buf));
+        };
+        assert_eq!(from_record(r), l);
+    }
+}

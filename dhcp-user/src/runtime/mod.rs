@@ -1,0 +1,310 @@
+//! The runtime: the only place with sockets, files, threads and clocks. It drives the sans-IO
+//! engine: worker threads receive requests and run `Engine::handle`; replies that grant a
+//! lease go through the journal thread, which writes and fsyncs a batch of lease records
+//! (group commit) and only then sends the batch's replies.
+
+pub mod journal;
+pub mod socket;
+
+use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
+use crate::lease::record;
+use crate::stats::Stats;
+use crate::time::Now;
+use crate::xdp::{self, AttachMode, XdpProgram};
+use anyhow::{Context, Result, bail};
+use socket::{CLIENT_PORT, DhcpSocket, SERVER_PORT};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What `xdhcpd -c FILE -l FILE IFACE...` asks for.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub lease_file: PathBuf,
+    pub ifaces: Vec<String>,
+    pub workers: usize,
+    pub xdp_mode: AttachMode,
+    pub port: u16,
+    pub expiry_interval: Duration,
+}
+
+/// The current Unix time. The one place the core's "now" comes from.
+pub fn now() -> Now {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Now::at(secs.min(u64::from(u32::MAX - 1)) as u32)
+}
+
+/// An interface we serve.
+#[derive(Clone, Debug)]
+pub struct Iface {
+    pub name: String,
+    pub index: u32,
+    pub addr: Ipv4Addr,
+}
+
+/// Sends replies: shared by workers (non-durable replies) and the journal thread.
+pub struct Sender {
+    sock: Arc<DhcpSocket>,
+    ifaces: HashMap<u32, Iface>,
+    stats: Arc<Stats>,
+    client_port: u16,
+}
+
+impl Sender {
+    pub fn send(&self, reply: &Reply, ifindex: u32) {
+        let res = match reply.dest {
+            Destination::Relay(giaddr) => self.sock.send(&reply.bytes, giaddr, SERVER_PORT, 0),
+            Destination::Broadcast => {
+                self.sock
+                    .send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex)
+            }
+            Destination::Unicast(ip) => self.sock.send(&reply.bytes, ip, self.client_port, 0),
+            Destination::UnicastHw { ip, chaddr } => {
+                let arp_ok = self
+                    .ifaces
+                    .get(&ifindex)
+                    .map(|i| self.sock.set_arp(&i.name, ip, chaddr).is_ok())
+                    .unwrap_or(false);
+                if arp_ok {
+                    self.sock.send(&reply.bytes, ip, self.client_port, ifindex)
+                } else {
+                    self.sock
+                        .send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex)
+                }
+            }
+        };
+        match res {
+            Ok(()) => self.stats.sent(reply.msg_type),
+            Err(e) => {
+                self.stats.send_error();
+                tracing::warn!("sending {:?}: {e:#}", reply.msg_type);
+            }
+        }
+    }
+}
+
+/// Run the server until SIGTERM/SIGINT.
+pub fn run(opts: RunOptions) -> Result<()> {
+    let parsed = dhcp_config::parse_file(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &parsed.warnings {
+        tracing::warn!("{w}");
+    }
+    let cfg = crate::conf::engine_config(&parsed.config);
+    let engine = Arc::new(Engine::new(cfg));
+
+    let (mut journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
+        .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;
+    for w in &contents.warnings {
+        tracing::warn!("lease file {}: {w:?}", opts.lease_file.display());
+    }
+    if let Some(at) = contents.torn_at {
+        tracing::warn!(
+            "lease file {}: torn last record at byte {at} ignored (crash while writing?)",
+            opts.lease_file.display()
+        );
+    }
+    let state = dhcp_journal::record::fold(contents.entries);
+    let mut restored = 0usize;
+    for r in state.leases.iter() {
+        if engine.restore(record::from_record(r)) {
+            restored += 1;
+        }
+    }
+    // Start from a compact file: one record per address we know.
+    let snapshot: Vec<dhcp_journal::Entry> = engine
+        .store()
+        .snapshot()
+        .iter()
+        .filter(|l| l.starts != 0 || l.client.is_some())
+        .map(|l| dhcp_journal::Entry::Lease(record::to_record(l)))
+        .collect();
+    journal_file
+        .compact(snapshot.iter())
+        .context("compacting the lease file")?;
+    tracing::info!(leases = engine.store().len(), restored, file = %opts.lease_file.display(), "lease file loaded");
+
+    let ifaces = select_ifaces(&opts.ifaces)?;
+    let stats = Arc::new(Stats::default());
+    let sock = Arc::new(DhcpSocket::bind(opts.port)?);
+    sock.set_read_timeout(200)?;
+    let sender = Arc::new(Sender {
+        sock: sock.clone(),
+        ifaces: ifaces.iter().map(|i| (i.index, i.clone())).collect(),
+        stats: stats.clone(),
+        client_port: if opts.port == SERVER_PORT {
+            CLIENT_PORT
+        } else {
+            opts.port + 1
+        },
+    });
+
+    let xdp = attach_xdp(&opts, &ifaces);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let journal = journal::spawn(journal_file, sender.clone(), stats.clone())?;
+
+    let workers = opts.workers.max(1);
+    let mut handles = Vec::new();
+    for n in 0..workers {
+        let (engine, sock, sender, stats, stop, journal) = (
+            engine.clone(),
+            sock.clone(),
+            sender.clone(),
+            stats.clone(),
+            stop.clone(),
+            journal.handle(),
+        );
+        let ifaces: HashMap<u32, Iface> = ifaces.iter().map(|i| (i.index, i.clone())).collect();
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("dhcp-worker-{n}"))
+                .spawn(move || {
+                    let mut buf = vec![0u8; 4096];
+                    while !stop.load(Ordering::Relaxed) {
+                        let rx = match sock.recv(&mut buf) {
+                            Ok(Some(rx)) => rx,
+                            Ok(None) => continue,
+                            Err(e) => {
+                                tracing::warn!("recv: {e:#}");
+                                continue;
+                            }
+                        };
+                        // Only the interfaces we were asked to serve.
+                        let Some(iface) = ifaces.get(&rx.ifindex) else {
+                            stats.ignored_iface();
+                            continue;
+                        };
+                        let meta = RequestMeta {
+                            iface_addr: iface.addr,
+                            broadcast: rx.dst == Ipv4Addr::BROADCAST,
+                        };
+                        let Some(data) = buf.get(..rx.len) else {
+                            continue;
+                        };
+                        let out = engine.handle(now(), &meta, data);
+                        stats.record(&out);
+                        match (out.reply, out.durable.is_empty()) {
+                            (Some(reply), true) => sender.send(&reply, rx.ifindex),
+                            (reply, false) => {
+                                journal.commit(out.durable, reply.map(|r| (r, rx.ifindex)))
+                            }
+                            (None, true) => {}
+                        }
+                    }
+                })?,
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp.as_ref().map(|(_, m)| m.clone())})
+    );
+    tracing::info!(workers, "serving DHCP");
+
+    // Main thread: signals, the expiry sweep, periodic compaction.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(opts.expiry_interval);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let expired = engine.expire(now(), 10_000);
+                    if !expired.is_empty() {
+                        tracing::debug!(n = expired.len(), "leases expired");
+                        journal.handle().commit(expired, None);
+                    }
+                    if journal.needs_compaction() {
+                        journal.handle().compact(engine.store().snapshot());
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down");
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    journal.shutdown();
+    if let Some((mut prog, _)) = xdp {
+        let _ = prog.detach_all();
+    }
+    println!(
+        "{}",
+        serde_json::json!({"event": "stopped", "stats": stats.to_json()})
+    );
+    Ok(())
+}
+
+fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {
+    let all = socket::interfaces()?;
+    let chosen: Vec<Iface> = if names.is_empty() {
+        all.into_iter()
+            .filter(|(_, _, _, bcast)| *bcast)
+            .map(|(name, index, addr, _)| Iface { name, index, addr })
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for n in names {
+            match all.iter().find(|(name, ..)| name == n) {
+                Some((name, index, addr, _)) => v.push(Iface {
+                    name: name.clone(),
+                    index: *index,
+                    addr: *addr,
+                }),
+                None => bail!("interface {n} not found or has no IPv4 address"),
+            }
+        }
+        v
+    };
+    if chosen.is_empty() {
+        bail!("no broadcast-capable IPv4 interface to serve; name one on the command line");
+    }
+    Ok(chosen)
+}
+
+/// Attach XDP as asked; on failure fall back to the userspace path and say so.
+fn attach_xdp(opts: &RunOptions, ifaces: &[Iface]) -> Option<(XdpProgram, Vec<String>)> {
+    if opts.xdp_mode == AttachMode::Off {
+        tracing::info!("XDP off (--xdp-mode off): userspace path only");
+        return None;
+    }
+    if !xdp::available() {
+        tracing::warn!(
+            "XDP unavailable: this binary was built without the eBPF program; userspace path only"
+        );
+        return None;
+    }
+    let mut prog = match XdpProgram::load(0) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("XDP unavailable ({e}); userspace path only");
+            return None;
+        }
+    };
+    let mut modes = Vec::new();
+    for i in ifaces {
+        match prog.attach(&i.name, opts.xdp_mode) {
+            Ok(m) => {
+                tracing::info!(iface = %i.name, mode = %m, "XDP attached");
+                modes.push(format!("{}:{m}", i.name));
+            }
+            Err(e) => {
+                tracing::warn!(iface = %i.name, "XDP not attached ({e}); userspace path on this interface")
+            }
+        }
+    }
+    Some((prog, modes))
+}
