@@ -4,6 +4,7 @@
 //! Network rule: traffic only inside namespaces created here, addresses from 198.18.0.0/15.
 
 pub mod frames;
+pub mod lab;
 pub mod netns;
 pub mod process;
 
