@@ -161,9 +161,24 @@ pub fn classify<B: Bytes + ?Sized>(b: &B) -> Classified {
     }
 }
 
+/// Classify a UDP payload received on port 67 (the userspace fallback: the kernel already
+/// parsed Ethernet/IP/UDP). Same rules as [`classify`] from the BOOTP header on.
+#[inline(always)]
+pub fn classify_bootp<B: Bytes + ?Sized>(b: &B) -> Classified {
+    match classify_from(b, 0) {
+        Ok(view) => Classified::Request(view),
+        Err(c) => c,
+    }
+}
+
 #[inline(always)]
 fn classify_inner<B: Bytes + ?Sized>(b: &B) -> Result<RequestView, Classified> {
     let base = udp_payload_offset(b)?;
+    classify_from(b, base)
+}
+
+#[inline(always)]
+fn classify_from<B: Bytes + ?Sized>(b: &B, base: usize) -> Result<RequestView, Classified> {
     // A BOOTREPLY to port 67 (relay-to-relay) is not ours to balance.
     let op = b.load_u8(base + bootp::OP).ok_or(Classified::NotDhcp)?;
     if op != bootp::BOOTREQUEST {
@@ -364,6 +379,12 @@ mod tests {
                 "{vlans} tags"
             );
         }
+    }
+
+    #[test]
+    fn payload_and_frame_classify_alike() {
+        let f = frame(MAC, 4, &[53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10], 0);
+        assert_eq!(classify(&f[..]), classify_bootp(&f[14 + 20 + 8..]));
     }
 
     #[test]

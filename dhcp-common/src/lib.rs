@@ -24,6 +24,6 @@ pub mod maps;
 pub mod state;
 
 pub use decision::{Role, Steering, Verdict, decide};
-pub use frame::{Bytes, Classified, MsgKind, RequestView, classify};
+pub use frame::{Bytes, Classified, MsgKind, RequestView, classify, classify_bootp};
 pub use hash::lb_hash;
 pub use hba::Hba;

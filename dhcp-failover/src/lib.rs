@@ -5,16 +5,23 @@
 //! * [`state`]: failover states with their wire codes and dhcpd names, and [`Role`].
 //! * [`transitions`]: dhcpd's state-transition tables, service levels and the MCLT rule as
 //!   pure functions.
+//! * [`peer`]: the sans-IO peer connection state machine ([`Peer`]) built on the above.
+//! * [`testing`]: a deterministic back-to-back harness of two peers ([`testing::Pair`]).
 //!
 //! No sockets, no clocks: times are parameters.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod peer;
 pub mod state;
+pub mod testing;
 pub mod transitions;
 pub mod wire;
 
+pub use peer::{
+    Command, DisconnectReason, Event, Peer, PeerConfig, PeerError, PersistedState, Time,
+};
 pub use state::{ParseStateError, Role, State};
 pub use transitions::{
     EntryActions, ServiceLevel, Transition, entry_actions, lease_time_allowed, on_link_lost,

@@ -1,6 +1,7 @@
 //! `cargo xtask`: everything around the code: toolchain setup, builds, the CI test suite,
 //! the namespace lab and the benchmarks. Each step says what it does and how to fix failures.
 
+mod bench;
 mod lab;
 mod setup;
 mod util;
@@ -40,11 +41,21 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         secs: u64,
     },
-    /// Benchmarks (criterion).
+    /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
+    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd).
     Bench {
+        #[arg(value_enum)]
+        what: BenchWhat,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchWhat {
+    Xdp,
+    Engine,
+    Server,
 }
 
 fn main() -> Result<()> {
@@ -64,14 +75,27 @@ fn main() -> Result<()> {
             build_release()?;
             lab::run(secs)
         }
-        Cmd::Bench { args } => {
-            setup::setup(false)?;
-            let mut a = vec!["bench", "-p", "xdhcpd-benches"];
-            if !args.is_empty() {
-                a.push("--");
-                a.extend(args.iter().map(String::as_str));
+        Cmd::Bench { what, args } => {
+            setup::setup(true)?;
+            match what {
+                BenchWhat::Xdp => {
+                    step("XDP program cost per packet (BPF_PROG_TEST_RUN) vs the same code natively");
+                    cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "xdp_bench"])?;
+                    util::run(&root().join("target/release/xdp_bench"), &args)
+                }
+                BenchWhat::Engine => {
+                    let mut a = vec!["bench", "-p", "xdhcpd-benches"];
+                    if !args.is_empty() {
+                        a.push("--");
+                        a.extend(args.iter().map(String::as_str));
+                    }
+                    cargo(&a)
+                }
+                BenchWhat::Server => {
+                    build_release()?;
+                    bench::server(&args)
+                }
             }
-            cargo(&a)
         }
     }
 }

@@ -48,3 +48,12 @@ pub fn ebpf_object(release: bool) -> Option<PathBuf> {
         .filter(|p| p.is_file())
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
+
+/// Run a program, failing if it fails.
+pub fn run(program: &std::path::Path, args: &[String]) -> Result<()> {
+    let status = Command::new(program).args(args).status()?;
+    if !status.success() {
+        bail!("{} failed ({status})", program.display());
+    }
+    Ok(())
+}

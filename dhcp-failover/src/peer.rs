@@ -1,0 +1,1160 @@
+//! The sans-IO failover peer: one failover relationship, one side (quinn-proto style).
+//!
+//! A [`Peer`] owns no socket and reads no clock. The caller
+//!
+//! 1. feeds inputs, each with an explicit [`Time`]: [`Peer::handle_link_up`],
+//!    [`Peer::handle_link_down`], [`Peer::handle_bytes`], [`Peer::handle_timeout`],
+//!    [`Peer::handle_lease_update`], [`Peer::handle_operator`], [`Peer::ack_binding`],
+//!    [`Peer::updates_done`];
+//! 2. after **every** input, drains the outputs **in this order**:
+//!    * [`Peer::poll_event`] until `None`: **persist every [`Event::StateChanged`] /
+//!      [`Event::PartnerStateChanged`] / [`Event::McltChanged`] / [`Event::HbaChanged`] to
+//!      the lease file (and fsync) before doing anything else**, exactly as dhcpd writes its
+//!      `failover peer … state` record before acting on a new state. The peer has already
+//!      switched internally, but nothing it produced for the new state (the STATE message,
+//!      UPDREQALL, BNDUPDs…) must reach the wire before the record is durable;
+//!    * [`Peer::poll_transmit`]: write the bytes to the TCP stream;
+//!    * [`Peer::poll_timeout`]: (re)arm one timer; when it fires call
+//!      [`Peer::handle_timeout`].
+//!
+//! # Connection
+//!
+//! Each side of a dhcpd relationship both listens and connects; the caller picks one TCP
+//! connection per relationship and reports it with `handle_link_up`. A primary then sends
+//! CONNECT at once; a secondary waits for CONNECT. If the handshake does not complete within
+//! 15 s the peer emits [`Event::Disconnect`]. The caller reconnects on its own schedule
+//! (dhcpd: about 5 s after a drop, 90 s after a failed `connect()`). A second TCP connection
+//! while one is established is answered with [`Peer::duplicate_connection_reply`] and closed.
+//!
+//! After [`Event::Disconnect`] the peer has already done its link-down processing: the
+//! caller writes whatever `poll_transmit` still returns (a DISCONNECT, best effort), then
+//! closes the socket. Calling `handle_link_down` afterwards is harmless.
+//!
+//! # Bindings
+//!
+//! * **Our updates** ([`Peer::handle_lease_update`]): queued (one entry per IP, newest
+//!   wins) and sent as BNDUPD while the link is established, the partner's STATE has been
+//!   seen on it and we are out of STARTUP, never more than the partner's max-unacked in
+//!   flight. Lazy, as dhcpd: the DHCPACK to the client is not held for the BNDACK (the MCLT
+//!   rule protects it). A BNDACK is matched by xid (and IP); it yields
+//!   [`Event::BindingAcked`] (set `tsfp = atsfp = tstp`; for EXPIRED/RELEASED/RESET move the
+//!   lease to FREE) or [`Event::BindingRejected`]. Un-acked updates go back to the front of
+//!   the queue on link loss and on leaving NORMAL, POTENTIAL-CONFLICT or PARTNER-DOWN.
+//! * **Partner's updates**: each BNDUPD yields [`Event::BindingReceived`]. The caller checks
+//!   it (digest §4.3), writes it to the lease store, commits, and **then** calls
+//!   [`Peer::ack_binding`] (with a reject reason to NAK). The peer sends the BNDACK at once:
+//!   acks are not batched (dhcpd batches to half the window or 2 s; acking promptly is
+//!   allowed by the protocol and keeps the partner's window open). A BNDUPD without
+//!   assigned-IP or binding-status is NAKed (reason 3) by the peer itself.
+//! * **UPDREQALL / UPDREQ** from the partner yield [`Event::SendAll`] / [`Event::SendPending`]:
+//!   the caller feeds every relevant lease through `handle_lease_update`, then calls
+//!   [`Peer::updates_done`]; UPDDONE (echoing the request's xid) goes out once the queue and
+//!   the window are empty.
+
+mod timers;
+mod update_queue;
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use timers::{TimerKind, Timers};
+use update_queue::{UpdateQueue, Window, requeue};
+
+use crate::state::{Role, State};
+use crate::transitions::{
+    ServiceLevel, entry_actions, on_link_lost, on_partner_state, on_startup_timeout, on_upddone,
+    recover_done_at, service_allowed,
+};
+use crate::wire::{
+    Binding, DecodeError, IpFlags, LinkParams, Message, MessageType, RejectReason, ServerFlags,
+    decode, encode,
+};
+
+/// dhcpd's STARTUP timer and connect-wait timer, milliseconds.
+pub const STARTUP_MS: u64 = 15_000;
+/// How long a new link may take to complete CONNECT/CONNECTACK, milliseconds.
+pub const CONNECT_WAIT_MS: u64 = 15_000;
+/// Largest clock difference accepted in CONNECT/CONNECTACK, seconds.
+pub const MAX_TIME_SKEW: i64 = 60;
+
+/// A point in time: `unix` for wire fields and lease times, `mono_ms` (monotonic, any
+/// origin) for timers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Time {
+    /// Unix seconds.
+    pub unix: u32,
+    /// Monotonic milliseconds.
+    pub mono_ms: u64,
+}
+
+impl Time {
+    /// The time `ms` milliseconds later (the Unix clock moves along, rounded down).
+    pub fn after_ms(self, ms: u64) -> Time {
+        let mono_ms = self.mono_ms.saturating_add(ms);
+        let secs = (self.mono_ms % 1000 + ms) / 1000;
+        Time {
+            unix: self
+                .unix
+                .saturating_add(u32::try_from(secs).unwrap_or(u32::MAX)),
+            mono_ms,
+        }
+    }
+}
+
+/// The configuration of one relationship (dhcpd's `failover peer "name" { … }`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PeerConfig {
+    /// The relationship name; both sides must use the same.
+    pub name: String,
+    /// `primary;` or `secondary;`.
+    pub role: Role,
+    /// `mclt` seconds (primary; a secondary adopts the primary's from CONNECT).
+    pub mclt: u32,
+    /// `hba` / `split` (primary only; sent in CONNECT, required by a dhcpd secondary).
+    pub hba: Option<[u8; 32]>,
+    /// `max-unacked-updates`: how many BNDUPDs we accept in flight (sent to the partner).
+    pub max_unacked_updates: u32,
+    /// `max-response-delay` seconds: receive timeout, sent as receive-timer.
+    pub max_response_delay: u32,
+    /// `auto-partner-down` seconds, 0 = off.
+    pub auto_partner_down_secs: u32,
+    /// `load-balance max seconds` (kept for the caller's load balancing).
+    pub load_balance_max_secs: u32,
+    /// vendor-class-identifier we send (dhcpd: `isc-4.4.3-P1`).
+    pub vendor: String,
+}
+
+/// The relationship's record from the lease file (`failover peer "name" state { … }`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PersistedState {
+    /// `my state`.
+    pub my_state: State,
+    /// `my state … at` (STOS), Unix seconds.
+    pub my_stos: u32,
+    /// `partner state`.
+    pub partner_state: State,
+    /// `partner state … at`, Unix seconds.
+    pub partner_stos: u32,
+    /// `mclt`.
+    pub mclt: u32,
+}
+
+/// An operator command (OMAPI `local-state`, signals).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Command {
+    /// Force PARTNER-DOWN (OMAPI `local-state = 4`).
+    PartnerDown,
+    /// Graceful stop: go to SHUTDOWN (the partner moves to PARTNER-DOWN). Before exiting,
+    /// call [`Peer::prepare_exit`].
+    Shutdown,
+}
+
+/// Why the peer asks the caller to close the TCP connection.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum DisconnectReason {
+    /// The bytes could not be decoded (dhcpd drops the link on any protocol error).
+    Protocol(DecodeError),
+    /// The partner sent something the state machine cannot accept.
+    BadMessage(String),
+    /// We rejected the partner's CONNECT / CONNECTACK.
+    Rejected(RejectReason),
+    /// The partner rejected our CONNECT (reject-reason in CONNECTACK).
+    RejectedByPeer(RejectReason),
+    /// The partner sent DISCONNECT.
+    PeerDisconnected(Option<RejectReason>),
+    /// No CONNECT / CONNECTACK within 15 s.
+    ConnectTimeout,
+    /// Nothing received within max-response-delay ("timeout waiting for failover peer").
+    ReceiveTimeout,
+    /// dhcpd would exit here (`log_fatal`): see [`Event::Fatal`].
+    Fatal,
+}
+
+/// An output of the peer. See the module docs for the order in which to handle them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// Our state changed. **Persist `to` and `stos` before acting on anything else.**
+    /// Entering NORMAL also means: queue every lease with `tstp > atsfp` and the EXPIRED
+    /// queue ([`Event::QueuePending`] follows). Entering PARTNER-DOWN: set
+    /// `tsfp = stos + mclt` on every lease in the EXPIRED queue.
+    StateChanged {
+        /// Previous state (STARTUP when leaving startup).
+        from: State,
+        /// New state.
+        to: State,
+        /// Start time of the new state, Unix seconds.
+        stos: u32,
+    },
+    /// The partner's state changed (persist as `partner state`).
+    PartnerStateChanged {
+        /// Previous partner state.
+        from: State,
+        /// New partner state.
+        to: State,
+        /// The partner's STOS, Unix seconds.
+        stos: u32,
+    },
+    /// The partner's BNDUPD: check, apply and commit it, then call [`Peer::ack_binding`].
+    BindingReceived(Binding),
+    /// Our BNDUPD was acked: set `tsfp = atsfp = tstp`.
+    BindingAcked {
+        /// The lease.
+        ip: Ipv4Addr,
+        /// The potential-expiration time that was sent.
+        tstp: u32,
+        /// The binding status that was sent.
+        status: crate::wire::BindingStatus,
+    },
+    /// Our BNDUPD was NAKed (dhcpd logs it and does not retry).
+    BindingRejected {
+        /// The lease.
+        ip: Ipv4Addr,
+        /// reject-reason.
+        reason: RejectReason,
+        /// message, if any.
+        message: String,
+    },
+    /// The partner sent UPDREQALL: queue **every** lease of the relationship, then call
+    /// [`Peer::updates_done`].
+    SendAll,
+    /// The partner sent UPDREQ: queue leases with `tstp > atsfp` and the EXPIRED queue, then
+    /// call [`Peer::updates_done`].
+    SendPending,
+    /// We entered NORMAL: queue leases with `tstp > atsfp` and the EXPIRED queue (no
+    /// `updates_done` needed). The in-memory queue survives link loss, so after a restart
+    /// this is what re-sends what the partner never acked.
+    QueuePending,
+    /// Re-check the pool balance (NORMAL with a NORMAL partner, or POOLREQ).
+    PoolCheck,
+    /// A secondary learned the HBA from CONNECT (persist / apply to load balancing).
+    HbaChanged([u8; 32]),
+    /// A secondary adopted the primary's MCLT from CONNECT (persist as `mclt`).
+    McltChanged(u32),
+    /// The link became usable: the partner's first STATE on this link was processed.
+    Connected,
+    /// Close the TCP connection (after writing `poll_transmit`'s bytes, best effort).
+    Disconnect {
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// dhcpd would `log_fatal()` (exit) here. The peer disconnects and stays put.
+    Fatal(String),
+    /// A dhcpd-style log line.
+    Log(String),
+}
+
+/// Errors of caller-driven calls.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum PeerError {
+    /// `ack_binding` for an IP with no un-acked BNDUPD from the partner on this link (the link
+    /// dropped since, or it was already acked). Nothing was sent.
+    #[error("no pending partner update for {0}")]
+    NoPendingUpdate(Ipv4Addr),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Link {
+    Down,
+    /// TCP up, CONNECT/CONNECTACK not done yet.
+    Handshake,
+    /// CONNECT/CONNECTACK done.
+    Established,
+}
+
+/// One side of one failover relationship. See the module docs.
+#[derive(Debug)]
+pub struct Peer {
+    cfg: PeerConfig,
+    state: State,
+    /// The state before STARTUP (while `state == STARTUP`), else equal to `state`.
+    saved: State,
+    stos: u32,
+    partner_state: State,
+    partner_stos: u32,
+    mclt: u32,
+    hba: Option<[u8; 32]>,
+    link: Link,
+    /// The partner's STATE was seen on the current link.
+    communicating: bool,
+    next_xid: u32,
+    partner_max_unacked: u32,
+    partner_receive_timer: u32,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+    events: VecDeque<Event>,
+    queue: UpdateQueue,
+    window: Window,
+    /// Partner BNDUPDs reported and not yet acked: (ip, xid), oldest first.
+    to_ack: VecDeque<(Ipv4Addr, u32)>,
+    /// An UPDREQ/UPDREQALL being answered: (xid, caller called `updates_done`).
+    upd_request: Option<(u32, bool)>,
+    timers: Timers,
+    /// STOS to use for the next state change (the SHUTDOWN → RECOVER special case).
+    stos_override: Option<u32>,
+}
+
+impl Peer {
+    /// A peer in STARTUP. `persisted` is the lease file's record; `None` (a new
+    /// relationship, or a lost lease file) means RECOVER with STOS = now, as dhcpd does.
+    pub fn new(cfg: PeerConfig, persisted: Option<PersistedState>, now: Time) -> Peer {
+        let (saved, stos, partner_state, partner_stos, mclt) = match persisted {
+            Some(p) => {
+                let my = if p.my_state == State::STARTUP || !p.my_state.is_known() {
+                    State::RECOVER
+                } else {
+                    p.my_state
+                };
+                let mclt = match cfg.role {
+                    Role::Secondary if p.mclt != 0 => p.mclt,
+                    _ => cfg.mclt,
+                };
+                (my, p.my_stos, p.partner_state, p.partner_stos, mclt)
+            }
+            None => (State::RECOVER, now.unix, State::UNKNOWN, 0, cfg.mclt),
+        };
+        let hba = match cfg.role {
+            Role::Primary => cfg.hba,
+            Role::Secondary => None,
+        };
+        let mut p = Peer {
+            state: saved,
+            saved,
+            stos,
+            partner_state,
+            partner_stos,
+            mclt,
+            hba,
+            link: Link::Down,
+            communicating: false,
+            next_xid: 0,
+            partner_max_unacked: 0,
+            partner_receive_timer: 0,
+            rx: Vec::new(),
+            tx: Vec::new(),
+            events: VecDeque::new(),
+            queue: UpdateQueue::default(),
+            window: Window::default(),
+            to_ack: VecDeque::new(),
+            upd_request: None,
+            timers: Timers::default(),
+            stos_override: None,
+            cfg,
+        };
+        p.set_state(now, State::STARTUP);
+        p
+    }
+
+    // ----- accessors -----
+
+    /// The configuration.
+    pub fn config(&self) -> &PeerConfig {
+        &self.cfg
+    }
+    /// Our state (STARTUP while starting up).
+    pub fn state(&self) -> State {
+        self.state
+    }
+    /// The state STARTUP will return to (equal to [`Peer::state`] outside STARTUP).
+    pub fn saved_state(&self) -> State {
+        self.saved
+    }
+    /// The partner's last known state.
+    pub fn partner_state(&self) -> State {
+        self.partner_state
+    }
+    /// The partner's last known STOS.
+    pub fn partner_stos(&self) -> u32 {
+        self.partner_stos
+    }
+    /// Start time of our state, Unix seconds.
+    pub fn stos(&self) -> u32 {
+        self.stos
+    }
+    /// The MCLT in force (a secondary's is the primary's).
+    pub fn mclt(&self) -> u32 {
+        self.mclt
+    }
+    /// The hash bucket assignment (configured on a primary, learned on a secondary).
+    pub fn hba(&self) -> Option<[u8; 32]> {
+        self.hba
+    }
+    /// Number of our BNDUPDs in flight.
+    pub fn unacked(&self) -> usize {
+        self.window.len()
+    }
+    /// Number of our BNDUPDs queued and not yet sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+    /// Number of partner BNDUPDs reported and not yet acked by the caller.
+    pub fn acks_owed(&self) -> usize {
+        self.to_ack.len()
+    }
+    /// True once CONNECT/CONNECTACK completed on the current TCP connection.
+    pub fn link_up(&self) -> bool {
+        self.link == Link::Established
+    }
+    /// True when the link is established and the partner's STATE was seen on it.
+    pub fn communicating(&self) -> bool {
+        self.link == Link::Established && self.communicating
+    }
+    /// The DHCP service we may give now.
+    pub fn service(&self) -> ServiceLevel {
+        service_allowed(self.state, self.partner_state)
+    }
+    /// The record to persist now (what the lease file should say).
+    pub fn persisted(&self) -> PersistedState {
+        PersistedState {
+            my_state: self.saved,
+            my_stos: self.stos,
+            partner_state: self.partner_state,
+            partner_stos: self.partner_stos,
+            mclt: self.mclt,
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Appends the bytes to write on the TCP stream to `buf`; false if there were none.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> bool {
+        if self.tx.is_empty() {
+            return false;
+        }
+        buf.append(&mut self.tx);
+        true
+    }
+
+    /// The next timer deadline on the monotonic clock, if any.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.next()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- inputs -----
+
+    /// A TCP connection to the partner is established (either direction). A primary sends
+    /// CONNECT at once. Any previous link is dropped first.
+    pub fn handle_link_up(&mut self, now: Time) {
+        if self.link != Link::Down {
+            self.drop_link(now);
+        }
+        self.tx.clear();
+        self.rx.clear();
+        self.next_xid = 0;
+        self.link = Link::Handshake;
+        self.communicating = false;
+        self.timers
+            .set(TimerKind::ConnectWait, now.mono_ms.saturating_add(CONNECT_WAIT_MS));
+        if self.cfg.role == Role::Primary {
+            let xid = self.take_xid();
+            let m = Message::connect(now.unix, xid, &self.link_params(), self.mclt, self.hba.as_ref());
+            self.send(now, &m);
+        }
+    }
+
+    /// The TCP connection closed or failed. Idempotent.
+    pub fn handle_link_down(&mut self, now: Time) {
+        if self.link != Link::Down {
+            self.drop_link(now);
+        }
+        self.tx.clear();
+    }
+
+    /// Bytes read from the TCP stream (any split).
+    pub fn handle_bytes(&mut self, now: Time, data: &[u8]) {
+        if self.link == Link::Down {
+            return;
+        }
+        self.rx.extend_from_slice(data);
+        loop {
+            if self.link == Link::Down {
+                self.rx.clear();
+                return;
+            }
+            match decode(&self.rx) {
+                Ok((msg, used)) => {
+                    self.rx.drain(..used.min(self.rx.len()));
+                    self.on_message(now, msg);
+                }
+                Err(e) if e.is_incomplete() => return,
+                Err(e) => {
+                    self.log(format!(
+                        "failover peer {}: protocol error: {e}",
+                        self.cfg.name
+                    ));
+                    if let Some(r) = e.reject_reason() {
+                        self.send_disconnect(now, r, &e.to_string());
+                    }
+                    self.disconnect(now, DisconnectReason::Protocol(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A timer deadline passed (call with any `now`; expired timers fire, others wait).
+    pub fn handle_timeout(&mut self, now: Time) {
+        for k in self.timers.expire(now.mono_ms) {
+            match k {
+                TimerKind::Startup => {
+                    if self.state == State::STARTUP {
+                        let to = on_startup_timeout(self.saved);
+                        self.set_state(now, to);
+                    }
+                }
+                TimerKind::ConnectWait => {
+                    if self.link == Link::Handshake {
+                        self.log(format!(
+                            "failover peer {}: no {} within 15 seconds",
+                            self.cfg.name,
+                            match self.cfg.role {
+                                Role::Primary => "CONNECTACK",
+                                Role::Secondary => "CONNECT",
+                            }
+                        ));
+                        self.disconnect(now, DisconnectReason::ConnectTimeout);
+                    }
+                }
+                TimerKind::Contact => {
+                    if self.link == Link::Established {
+                        let xid = self.take_xid();
+                        self.send(now, &Message::contact(now.unix, xid));
+                    }
+                }
+                TimerKind::Receive => {
+                    if self.link == Link::Established {
+                        self.log(format!(
+                            "timeout waiting for failover peer {}",
+                            self.cfg.name
+                        ));
+                        self.disconnect(now, DisconnectReason::ReceiveTimeout);
+                    }
+                }
+                TimerKind::RecoverDone => {
+                    if self.state == State::RECOVER_WAIT {
+                        self.set_state(now, State::RECOVER_DONE);
+                    }
+                }
+                TimerKind::AutoPartnerDown => {
+                    if self.state == State::COMMUNICATIONS_INTERRUPTED {
+                        self.set_state(now, State::PARTNER_DOWN);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The local server changed a lease of this relationship (bind, renew, release,
+    /// expiry, pool balancing, or an answer to [`Event::SendAll`]/[`Event::SendPending`]).
+    /// Queued; sent when the link and the window allow.
+    pub fn handle_lease_update(&mut self, now: Time, b: Binding) {
+        if !self.queue.contains(b.ip) {
+            self.window.supersede(b.ip);
+        }
+        self.queue.push_back(b);
+        self.flush_updates(now);
+    }
+
+    /// The caller has queued everything for the last [`Event::SendAll`] /
+    /// [`Event::SendPending`]: UPDDONE goes out once all of it is acked.
+    pub fn updates_done(&mut self, now: Time) {
+        if let Some((_, done)) = self.upd_request.as_mut() {
+            *done = true;
+        }
+        self.flush_updates(now);
+    }
+
+    /// The caller applied and committed the partner's BNDUPD for `ip` (the oldest one
+    /// outstanding): send its BNDACK, or a NAK when `reject` is given.
+    pub fn ack_binding(
+        &mut self,
+        now: Time,
+        ip: Ipv4Addr,
+        reject: Option<(RejectReason, &str)>,
+    ) -> Result<(), PeerError> {
+        let i = self
+            .to_ack
+            .iter()
+            .position(|(a, _)| *a == ip)
+            .ok_or(PeerError::NoPendingUpdate(ip))?;
+        let (_, xid) = self
+            .to_ack
+            .remove(i)
+            .ok_or(PeerError::NoPendingUpdate(ip))?;
+        if self.link == Link::Established {
+            let m = Message::bndack(now.unix, xid, ip, reject.map(|(r, s)| (r, s.as_bytes())));
+            self.send(now, &m);
+        }
+        Ok(())
+    }
+
+    /// An operator command.
+    pub fn handle_operator(&mut self, now: Time, cmd: Command) {
+        let to = match cmd {
+            Command::PartnerDown => State::PARTNER_DOWN,
+            Command::Shutdown => State::SHUTDOWN,
+        };
+        if self.state != to {
+            self.set_state(now, to);
+        }
+    }
+
+    /// Before the process exits (dhcpd: at exit the state becomes RECOVER). From SHUTDOWN
+    /// with the partner in PARTNER-DOWN and nothing un-sent, STOS is set to `now − MCLT` so
+    /// that the MCLT wait is skipped on return. Emits [`Event::StateChanged`] to persist.
+    pub fn prepare_exit(&mut self, now: Time) {
+        if self.state == State::RECOVER {
+            return;
+        }
+        let special = self.state == State::SHUTDOWN
+            && self.partner_state == State::PARTNER_DOWN
+            && self.queue.is_empty()
+            && self.window.is_empty();
+        if special {
+            self.stos_override = Some(now.unix.saturating_sub(self.mclt));
+        }
+        self.set_state(now, State::RECOVER);
+        self.stos_override = None;
+    }
+
+    /// The reply to a CONNECT received on a *second* TCP connection while this peer already
+    /// has one: CONNECTACK with reject-reason 7 (then close that connection). `None` if the
+    /// bytes do not hold a complete CONNECT.
+    pub fn duplicate_connection_reply(&self, now: Time, connect: &[u8]) -> Option<Vec<u8>> {
+        let (m, _) = decode(connect).ok()?;
+        if m.msg_type != MessageType::CONNECT {
+            return None;
+        }
+        let ack = Message::connectack(
+            now.unix,
+            &m,
+            &self.link_params(),
+            Some((RejectReason::DUP_CONNECTION, b"already connected")),
+        );
+        crate::wire::encode_to_vec(&ack).ok()
+    }
+
+    // ----- internals -----
+
+    fn link_params(&self) -> LinkParams {
+        LinkParams {
+            relationship_name: self.cfg.name.as_bytes().to_vec(),
+            max_unacked: self.cfg.max_unacked_updates,
+            receive_timer: self.cfg.max_response_delay,
+            vendor_class: self.cfg.vendor.as_bytes().to_vec(),
+        }
+    }
+
+    fn log(&mut self, s: String) {
+        self.events.push_back(Event::Log(s));
+    }
+
+    fn take_xid(&mut self) -> u32 {
+        let x = self.next_xid;
+        self.next_xid = self.next_xid.wrapping_add(1);
+        x
+    }
+
+    /// An xid for a BNDUPD (never 0).
+    fn take_update_xid(&mut self) -> u32 {
+        let x = self.take_xid();
+        if x == 0 { self.take_xid() } else { x }
+    }
+
+    fn contact_interval_ms(&self) -> u64 {
+        (u64::from(self.partner_receive_timer) * 1000 / 3).max(1000)
+    }
+
+    fn send(&mut self, now: Time, m: &Message) {
+        match encode(m, &mut self.tx) {
+            Ok(_) => {
+                if self.link == Link::Established {
+                    let at = now.mono_ms.saturating_add(self.contact_interval_ms());
+                    self.timers.set(TimerKind::Contact, at);
+                }
+            }
+            Err(e) => {
+                let s = format!("failover peer {}: cannot encode {}: {e}", self.cfg.name, m.msg_type);
+                self.log(s);
+            }
+        }
+    }
+
+    fn send_disconnect(&mut self, now: Time, reason: RejectReason, text: &str) {
+        let xid = self.take_xid();
+        let mut text = text.as_bytes().to_vec();
+        text.truncate(200);
+        self.send(now, &Message::disconnect(now.unix, xid, reason, &text));
+    }
+
+    fn send_state(&mut self, now: Time) {
+        let (st, flags) = if self.state == State::STARTUP {
+            (self.saved, ServerFlags::STARTUP)
+        } else {
+            (self.state, ServerFlags::NONE)
+        };
+        let xid = self.take_xid();
+        self.send(now, &Message::state(now.unix, xid, st, flags, self.stos));
+    }
+
+    /// Ask the caller to close the link, after our own link-down processing.
+    fn disconnect(&mut self, now: Time, reason: DisconnectReason) {
+        let keep = std::mem::take(&mut self.tx);
+        if self.link != Link::Down {
+            self.drop_link(now);
+        }
+        // Only the final DISCONNECT (if any) goes to the dying socket.
+        self.tx = keep;
+        self.events.push_back(Event::Disconnect { reason });
+    }
+
+    /// Link-down processing: re-queue un-acked updates, forget owed acks and requests, apply
+    /// the "disconnect" transition if the link had been established.
+    fn drop_link(&mut self, now: Time) {
+        let was = self.link;
+        self.link = Link::Down;
+        self.communicating = false;
+        self.rx.clear();
+        self.tx.clear();
+        self.to_ack.clear();
+        self.upd_request = None;
+        for k in [TimerKind::ConnectWait, TimerKind::Contact, TimerKind::Receive] {
+            self.timers.stop(k);
+        }
+        requeue(&mut self.window, &mut self.queue);
+        if was == Link::Established {
+            self.log(format!("peer {}: disconnected", self.cfg.name));
+            let base = if self.state == State::STARTUP {
+                self.saved
+            } else {
+                self.state
+            };
+            let to = on_link_lost(base);
+            if to != self.state {
+                self.set_state(now, to);
+            }
+        }
+    }
+
+    /// Changes our state with dhcpd's entry actions. Emits `StateChanged` first.
+    fn set_state(&mut self, now: Time, to: State) {
+        let from = self.state;
+        if from == to && to != State::STARTUP {
+            return;
+        }
+        let up = self.link == Link::Established;
+        let acts = entry_actions(from, to, self.cfg.role, self.partner_state, up);
+        self.state = to;
+        if to != State::STARTUP {
+            self.saved = to;
+        }
+        if let Some(stos) = self.stos_override.take() {
+            self.stos = stos;
+        } else if acts.reset_stos {
+            self.stos = now.unix;
+        }
+        if from != to {
+            self.events.push_back(Event::StateChanged {
+                from,
+                to,
+                stos: self.stos,
+            });
+            self.log(format!(
+                "failover peer {}: I move from {from} to {to}",
+                self.cfg.name
+            ));
+        }
+        // Timers.
+        self.timers.stop(TimerKind::AutoPartnerDown);
+        if acts.arm_auto_partner_down && self.cfg.auto_partner_down_secs > 0 {
+            let at = now
+                .mono_ms
+                .saturating_add(u64::from(self.cfg.auto_partner_down_secs) * 1000);
+            self.timers.set(TimerKind::AutoPartnerDown, at);
+        }
+        self.timers.stop(TimerKind::RecoverDone);
+        if acts.arm_recover_done_timer {
+            let target = recover_done_at(self.stos, self.mclt);
+            let wait_s = u64::from(target.saturating_sub(now.unix));
+            self.timers.set(
+                TimerKind::RecoverDone,
+                now.mono_ms.saturating_add(wait_s * 1000),
+            );
+        }
+        if acts.arm_startup_timer {
+            self.timers
+                .set(TimerKind::Startup, now.mono_ms.saturating_add(STARTUP_MS));
+        } else if from == State::STARTUP {
+            self.timers.stop(TimerKind::Startup);
+        }
+        if acts.requeue_unacked {
+            requeue(&mut self.window, &mut self.queue);
+        }
+        if up {
+            if acts.send_state {
+                self.send_state(now);
+            }
+            if acts.send_updreqall {
+                self.log(format!(
+                    "failover peer {}: requesting full update from peer",
+                    self.cfg.name
+                ));
+                let xid = self.take_xid();
+                self.send(now, &Message::updreqall(now.unix, xid));
+            }
+            if acts.send_updreq {
+                let xid = self.take_xid();
+                self.send(now, &Message::updreq(now.unix, xid));
+            }
+        }
+        if acts.rebalance_and_send_updates {
+            self.events.push_back(Event::QueuePending);
+            self.events.push_back(Event::PoolCheck);
+            if self.partner_state == State::NORMAL {
+                self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
+            }
+        }
+        self.flush_updates(now);
+    }
+
+    /// Sends queued BNDUPDs within the partner's window; sends UPDDONE when a request is
+    /// complete.
+    fn flush_updates(&mut self, now: Time) {
+        if !(self.link == Link::Established && self.communicating && self.state != State::STARTUP)
+        {
+            return;
+        }
+        let window = usize::try_from(self.partner_max_unacked).unwrap_or(usize::MAX);
+        while self.window.len() < window {
+            let Some(b) = self.queue.pop_front() else { break };
+            let xid = self.take_update_xid();
+            let m = Message::bndupd(now.unix, xid, &b);
+            self.send(now, &m);
+            self.window.push(xid, b);
+        }
+        if let Some((xid, true)) = self.upd_request
+            && self.queue.is_empty()
+            && self.window.is_empty()
+        {
+            self.upd_request = None;
+            self.send(now, &Message::upddone(now.unix, xid));
+        }
+    }
+
+    fn bad(&mut self, now: Time, why: String) {
+        self.log(format!("failover peer {}: {why}", self.cfg.name));
+        self.send_disconnect(now, RejectReason::MISC_REJECT, &why);
+        self.disconnect(now, DisconnectReason::BadMessage(why));
+    }
+
+    fn on_message(&mut self, now: Time, m: Message) {
+        if self.link == Link::Established {
+            let at = now
+                .mono_ms
+                .saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
+            self.timers.set(TimerKind::Receive, at);
+        }
+        match m.msg_type {
+            MessageType::DISCONNECT => {
+                let reason = m.reject_reason;
+                let text = m
+                    .message
+                    .as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                self.log(format!(
+                    "failover peer {}: peer disconnected: {} {text}",
+                    self.cfg.name,
+                    reason.map(|r| r.to_string()).unwrap_or_default()
+                ));
+                self.disconnect(now, DisconnectReason::PeerDisconnected(reason));
+            }
+            MessageType::CONNECT => self.on_connect(now, &m),
+            MessageType::CONNECTACK => self.on_connectack(now, &m),
+            _ if self.link != Link::Established => {
+                self.bad(now, format!("{} before CONNECT/CONNECTACK", m.msg_type));
+            }
+            MessageType::STATE => self.on_state(now, &m),
+            MessageType::BNDUPD => self.on_bndupd(now, m),
+            MessageType::BNDACK => self.on_bndack(now, &m),
+            MessageType::UPDREQALL | MessageType::UPDREQ => {
+                let all = m.msg_type == MessageType::UPDREQALL;
+                self.upd_request = Some((m.xid, false));
+                self.events
+                    .push_back(if all { Event::SendAll } else { Event::SendPending });
+            }
+            MessageType::UPDDONE => {
+                self.log(format!(
+                    "failover peer {}: peer update completed.",
+                    self.cfg.name
+                ));
+                let my = self.state;
+                if let Some(to) = on_upddone(
+                    my,
+                    self.cfg.role,
+                    self.partner_state,
+                    now.unix,
+                    self.stos,
+                    self.mclt,
+                ) {
+                    self.set_state(now, to);
+                }
+            }
+            MessageType::POOLREQ => {
+                self.events.push_back(Event::PoolCheck);
+                self.send(now, &Message::poolresp(now.unix, m.xid, 0));
+            }
+            MessageType::POOLRESP => {
+                self.log(format!(
+                    "failover peer {}: peer gave {} leases",
+                    self.cfg.name,
+                    m.addresses_transferred.unwrap_or(0)
+                ));
+            }
+            MessageType::CONTACT => {}
+            other => {
+                self.log(format!(
+                    "failover peer {}: ignoring message type {other}",
+                    self.cfg.name
+                ));
+            }
+        }
+    }
+
+    fn established(&mut self, now: Time, max_unacked: Option<u32>, receive_timer: Option<u32>) {
+        self.link = Link::Established;
+        self.communicating = false;
+        self.timers.stop(TimerKind::ConnectWait);
+        // dhcpd never defaults these; a partner that omits them gets the most cautious value.
+        self.partner_max_unacked = max_unacked.unwrap_or(1);
+        self.partner_receive_timer = receive_timer.unwrap_or(self.cfg.max_response_delay);
+        let at = now
+            .mono_ms
+            .saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
+        self.timers.set(TimerKind::Receive, at);
+        self.send_state(now);
+    }
+
+    fn time_ok(now: Time, t: u32) -> bool {
+        (i64::from(t) - i64::from(now.unix)).abs() <= MAX_TIME_SKEW
+    }
+
+    fn on_connect(&mut self, now: Time, m: &Message) {
+        let reject = |r: RejectReason, s: &'static str| Some((r, s));
+        let why = if self.cfg.role == Role::Primary {
+            // Not a dhcpd check (it would accept), but two primaries cannot work.
+            reject(RejectReason::INVALID_PARTNER, "both servers are primary")
+        } else if m.relationship_name.as_deref() != Some(self.cfg.name.as_bytes()) {
+            reject(
+                RejectReason::INVALID_PARTNER,
+                "unknown failover relationship name",
+            )
+        } else if !Self::time_ok(now, m.time) {
+            reject(RejectReason::TIMEMISMATCH, "time offset too large")
+        } else if m.hba32().is_none() {
+            reject(RejectReason::HBA_CONFLICT, "invalid HBA")
+        } else if self.link == Link::Established {
+            reject(RejectReason::DUP_CONNECTION, "already connected")
+        } else if m.mclt.is_none() {
+            reject(RejectReason::INVALID_MCLT, "no MCLT provided")
+        } else {
+            None
+        };
+        if let Some((r, s)) = why {
+            let ack = Message::connectack(now.unix, m, &self.link_params(), Some((r, s.as_bytes())));
+            self.log(format!("failover peer {}: CONNECT rejected: {s}", self.cfg.name));
+            self.send(now, &ack);
+            self.disconnect(now, DisconnectReason::Rejected(r));
+            return;
+        }
+        if let Some(h) = m.hba32()
+            && self.hba != Some(h)
+        {
+            self.hba = Some(h);
+            self.events.push_back(Event::HbaChanged(h));
+        }
+        if let Some(mclt) = m.mclt
+            && mclt != self.mclt
+        {
+            self.mclt = mclt;
+            self.events.push_back(Event::McltChanged(mclt));
+        }
+        let ack = Message::connectack(now.unix, m, &self.link_params(), None);
+        self.send(now, &ack);
+        self.established(now, m.max_unacked, m.receive_timer);
+    }
+
+    fn on_connectack(&mut self, now: Time, m: &Message) {
+        if self.cfg.role != Role::Primary || self.link == Link::Down {
+            self.bad(now, "unexpected CONNECTACK".to_owned());
+            return;
+        }
+        if m.relationship_name.as_deref() != Some(self.cfg.name.as_bytes()) {
+            self.send_disconnect(now, RejectReason::INVALID_PARTNER, "invalid relationship name");
+            self.disconnect(now, DisconnectReason::Rejected(RejectReason::INVALID_PARTNER));
+            return;
+        }
+        if let Some(r) = m.reject_reason {
+            let text = m
+                .message
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            self.log(format!(
+                "failover peer {}: CONNECT rejected: {r} {text}",
+                self.cfg.name
+            ));
+            self.disconnect(now, DisconnectReason::RejectedByPeer(r));
+            return;
+        }
+        if self.link == Link::Established {
+            self.send_disconnect(now, RejectReason::DUP_CONNECTION, "already connected");
+            self.disconnect(now, DisconnectReason::Rejected(RejectReason::DUP_CONNECTION));
+            return;
+        }
+        if !Self::time_ok(now, m.time) {
+            self.send_disconnect(now, RejectReason::TIMEMISMATCH, "time offset too large");
+            self.disconnect(now, DisconnectReason::Rejected(RejectReason::TIMEMISMATCH));
+            return;
+        }
+        self.established(now, m.max_unacked, m.receive_timer);
+    }
+
+    fn on_state(&mut self, now: Time, m: &Message) {
+        let Some(new) = m.server_state else {
+            self.bad(now, "STATE without server-state".to_owned());
+            return;
+        };
+        let partner_startup = m.server_flags.is_some_and(|f| f.is_startup());
+        let in_startup = self.state == State::STARTUP;
+        let my = if in_startup { self.saved } else { self.state };
+        let old = self.partner_state;
+        let t = on_partner_state(my, self.cfg.role, new, old, in_startup, partner_startup);
+        let first = !self.communicating;
+        self.communicating = true;
+        if first {
+            self.events.push_back(Event::Connected);
+        }
+        if !t.skipped {
+            let stos = m.start_time_of_state.unwrap_or(self.partner_stos);
+            if new != old || stos != self.partner_stos {
+                self.partner_state = new;
+                self.partner_stos = stos;
+                self.events.push_back(Event::PartnerStateChanged {
+                    from: old,
+                    to: new,
+                    stos,
+                });
+            }
+            if new != old {
+                self.log(format!(
+                    "failover peer {}: peer moves from {old} to {new}",
+                    self.cfg.name
+                ));
+            }
+        }
+        if let Some(l) = t.log {
+            self.log(format!("failover peer {}: {l}", self.cfg.name));
+        }
+        if t.fatal {
+            let why = t.log.unwrap_or("fatal state transition").to_owned();
+            self.events.push_back(Event::Fatal(why.clone()));
+            self.send_disconnect(now, RejectReason::MISC_REJECT, &why);
+            self.disconnect(now, DisconnectReason::Fatal);
+            return;
+        }
+        match t.next {
+            Some(to) if to != self.state => self.set_state(now, to),
+            _ => {}
+        }
+        if t.send_updreqall {
+            self.log(format!(
+                "failover peer {}: requesting full update from peer",
+                self.cfg.name
+            ));
+            let xid = self.take_xid();
+            self.send(now, &Message::updreqall(now.unix, xid));
+        }
+        if t.send_updreq {
+            let xid = self.take_xid();
+            self.send(now, &Message::updreq(now.unix, xid));
+        }
+        if t.pool_check {
+            self.events.push_back(Event::PoolCheck);
+        }
+        if !t.skipped && new != old && new == State::NORMAL && self.state == State::NORMAL {
+            self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
+        }
+        self.flush_updates(now);
+    }
+
+    fn on_bndupd(&mut self, now: Time, m: Message) {
+        let (Some(ip), Some(status)) = (m.assigned_ip, m.binding_status) else {
+            let ip = m.assigned_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let ack = Message::bndack(
+                now.unix,
+                m.xid,
+                ip,
+                Some((RejectReason::MISSING_BINDINFO, b"missing binding information")),
+            );
+            self.send(now, &ack);
+            return;
+        };
+        let b = Binding {
+            ip,
+            status,
+            client_id: m.client_id,
+            chaddr: m.chaddr,
+            ends: m.lease_expiration.unwrap_or(0),
+            tstp: m.potential_expiration.unwrap_or(0),
+            starts: m.start_time_of_state.unwrap_or(0),
+            cltt: m.cltt.unwrap_or(0),
+            ip_flags: m.ip_flags.unwrap_or(IpFlags::NONE),
+        };
+        self.to_ack.push_back((ip, m.xid));
+        self.events.push_back(Event::BindingReceived(b));
+    }
+
+    fn on_bndack(&mut self, now: Time, m: &Message) {
+        let ip = m.assigned_ip;
+        if ip.is_none() || self.window.ip_of(m.xid) != ip {
+            self.log(format!(
+                "failover peer {}: BNDACK xid {} for {}: xid mismatch",
+                self.cfg.name,
+                m.xid,
+                ip.map(|i| i.to_string()).unwrap_or_default()
+            ));
+            return;
+        }
+        let Some(f) = self.window.take(m.xid) else { return };
+        if let Some(reason) = m.reject_reason {
+            let message = m
+                .message
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            self.log(format!(
+                "failover peer {}: BNDUPD for {} rejected: {reason} {message}",
+                self.cfg.name, f.binding.ip
+            ));
+            if !f.superseded {
+                self.events.push_back(Event::BindingRejected {
+                    ip: f.binding.ip,
+                    reason,
+                    message,
+                });
+            }
+        } else if !f.superseded {
+            self.events.push_back(Event::BindingAcked {
+                ip: f.binding.ip,
+                tstp: f.binding.tstp,
+                status: f.binding.status,
+            });
+        }
+        self.flush_updates(now);
+    }
+}

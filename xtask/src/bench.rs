@@ -1,0 +1,2 @@
+use anyhow::Result;
+pub fn server(_args: &[String]) -> Result<()> { anyhow::bail!("bench server: written next") }
