@@ -168,12 +168,17 @@ pub enum DisconnectReason {
     ReceiveTimeout,
     /// dhcpd would exit here (`log_fatal`): see [`Event::Fatal`].
     Fatal,
+    /// [`Peer::prepare_exit`] was called.
+    Exiting,
 }
 
 /// An output of the peer. See the module docs for the order in which to handle them.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Event {
-    /// Our state changed. **Persist `to` and `stos` before acting on anything else.**
+    /// Our state changed. **Persist it ([`Peer::persisted`]) before acting on anything
+    /// else** (before writing `poll_transmit`'s bytes). `to == STARTUP` (only at
+    /// construction) changes nothing on disk: the record keeps the saved state, which is
+    /// what `persisted()` returns.
     /// Entering NORMAL also means: queue every lease with `tstp > atsfp` and the EXPIRED
     /// queue ([`Event::QueuePending`] follows). Entering PARTNER-DOWN: set
     /// `tsfp = stos + mclt` on every lease in the EXPIRED queue.
@@ -276,6 +281,8 @@ pub struct Peer {
     link: Link,
     /// The partner's STATE was seen on the current link.
     communicating: bool,
+    /// We sent UPDREQALL on the current link.
+    updreqall_sent: bool,
     next_xid: u32,
     partner_max_unacked: u32,
     partner_receive_timer: u32,
@@ -326,6 +333,7 @@ impl Peer {
             hba,
             link: Link::Down,
             communicating: false,
+            updreqall_sent: false,
             next_xid: 0,
             partner_max_unacked: 0,
             partner_receive_timer: 0,
@@ -447,11 +455,20 @@ impl Peer {
         self.next_xid = 0;
         self.link = Link::Handshake;
         self.communicating = false;
-        self.timers
-            .set(TimerKind::ConnectWait, now.mono_ms.saturating_add(CONNECT_WAIT_MS));
+        self.updreqall_sent = false;
+        self.timers.set(
+            TimerKind::ConnectWait,
+            now.mono_ms.saturating_add(CONNECT_WAIT_MS),
+        );
         if self.cfg.role == Role::Primary {
             let xid = self.take_xid();
-            let m = Message::connect(now.unix, xid, &self.link_params(), self.mclt, self.hba.as_ref());
+            let m = Message::connect(
+                now.unix,
+                xid,
+                &self.link_params(),
+                self.mclt,
+                self.hba.as_ref(),
+            );
             self.send(now, &m);
         }
     }
@@ -603,7 +620,9 @@ impl Peer {
         }
     }
 
-    /// Before the process exits (dhcpd: at exit the state becomes RECOVER). From SHUTDOWN
+    /// Before the process exits (dhcpd: at exit the state becomes RECOVER). Closes the link
+    /// first (nothing more is sent; [`Event::Disconnect`] with
+    /// [`DisconnectReason::Exiting`]). From SHUTDOWN
     /// with the partner in PARTNER-DOWN and nothing un-sent, STOS is set to `now − MCLT` so
     /// that the MCLT wait is skipped on return. Emits [`Event::StateChanged`] to persist.
     pub fn prepare_exit(&mut self, now: Time) {
@@ -614,6 +633,12 @@ impl Peer {
             && self.partner_state == State::PARTNER_DOWN
             && self.queue.is_empty()
             && self.window.is_empty();
+        if self.link != Link::Down {
+            self.drop_link(now);
+            self.events.push_back(Event::Disconnect {
+                reason: DisconnectReason::Exiting,
+            });
+        }
         if special {
             self.stos_override = Some(now.unix.saturating_sub(self.mclt));
         }
@@ -678,7 +703,10 @@ impl Peer {
                 }
             }
             Err(e) => {
-                let s = format!("failover peer {}: cannot encode {}: {e}", self.cfg.name, m.msg_type);
+                let s = format!(
+                    "failover peer {}: cannot encode {}: {e}",
+                    self.cfg.name, m.msg_type
+                );
                 self.log(s);
             }
         }
@@ -689,6 +717,16 @@ impl Peer {
         let mut text = text.as_bytes().to_vec();
         text.truncate(200);
         self.send(now, &Message::disconnect(now.unix, xid, reason, &text));
+    }
+
+    fn send_updreqall(&mut self, now: Time) {
+        self.log(format!(
+            "failover peer {}: requesting full update from peer",
+            self.cfg.name
+        ));
+        self.updreqall_sent = true;
+        let xid = self.take_xid();
+        self.send(now, &Message::updreqall(now.unix, xid));
     }
 
     fn send_state(&mut self, now: Time) {
@@ -722,7 +760,11 @@ impl Peer {
         self.tx.clear();
         self.to_ack.clear();
         self.upd_request = None;
-        for k in [TimerKind::ConnectWait, TimerKind::Contact, TimerKind::Receive] {
+        for k in [
+            TimerKind::ConnectWait,
+            TimerKind::Contact,
+            TimerKind::Receive,
+        ] {
             self.timers.stop(k);
         }
         requeue(&mut self.window, &mut self.queue);
@@ -799,12 +841,7 @@ impl Peer {
                 self.send_state(now);
             }
             if acts.send_updreqall {
-                self.log(format!(
-                    "failover peer {}: requesting full update from peer",
-                    self.cfg.name
-                ));
-                let xid = self.take_xid();
-                self.send(now, &Message::updreqall(now.unix, xid));
+                self.send_updreqall(now);
             }
             if acts.send_updreq {
                 let xid = self.take_xid();
@@ -815,7 +852,10 @@ impl Peer {
             self.events.push_back(Event::QueuePending);
             self.events.push_back(Event::PoolCheck);
             if self.partner_state == State::NORMAL {
-                self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
+                self.log(format!(
+                    "failover peer {}: Both servers normal",
+                    self.cfg.name
+                ));
             }
         }
         self.flush_updates(now);
@@ -824,13 +864,14 @@ impl Peer {
     /// Sends queued BNDUPDs within the partner's window; sends UPDDONE when a request is
     /// complete.
     fn flush_updates(&mut self, now: Time) {
-        if !(self.link == Link::Established && self.communicating && self.state != State::STARTUP)
-        {
+        if !(self.link == Link::Established && self.communicating && self.state != State::STARTUP) {
             return;
         }
         let window = usize::try_from(self.partner_max_unacked).unwrap_or(usize::MAX);
         while self.window.len() < window {
-            let Some(b) = self.queue.pop_front() else { break };
+            let Some(b) = self.queue.pop_front() else {
+                break;
+            };
             let xid = self.take_update_xid();
             let m = Message::bndupd(now.unix, xid, &b);
             self.send(now, &m);
@@ -884,8 +925,11 @@ impl Peer {
             MessageType::UPDREQALL | MessageType::UPDREQ => {
                 let all = m.msg_type == MessageType::UPDREQALL;
                 self.upd_request = Some((m.xid, false));
-                self.events
-                    .push_back(if all { Event::SendAll } else { Event::SendPending });
+                self.events.push_back(if all {
+                    Event::SendAll
+                } else {
+                    Event::SendPending
+                });
             }
             MessageType::UPDDONE => {
                 self.log(format!(
@@ -965,8 +1009,12 @@ impl Peer {
             None
         };
         if let Some((r, s)) = why {
-            let ack = Message::connectack(now.unix, m, &self.link_params(), Some((r, s.as_bytes())));
-            self.log(format!("failover peer {}: CONNECT rejected: {s}", self.cfg.name));
+            let ack =
+                Message::connectack(now.unix, m, &self.link_params(), Some((r, s.as_bytes())));
+            self.log(format!(
+                "failover peer {}: CONNECT rejected: {s}",
+                self.cfg.name
+            ));
             self.send(now, &ack);
             self.disconnect(now, DisconnectReason::Rejected(r));
             return;
@@ -994,8 +1042,15 @@ impl Peer {
             return;
         }
         if m.relationship_name.as_deref() != Some(self.cfg.name.as_bytes()) {
-            self.send_disconnect(now, RejectReason::INVALID_PARTNER, "invalid relationship name");
-            self.disconnect(now, DisconnectReason::Rejected(RejectReason::INVALID_PARTNER));
+            self.send_disconnect(
+                now,
+                RejectReason::INVALID_PARTNER,
+                "invalid relationship name",
+            );
+            self.disconnect(
+                now,
+                DisconnectReason::Rejected(RejectReason::INVALID_PARTNER),
+            );
             return;
         }
         if let Some(r) = m.reject_reason {
@@ -1013,7 +1068,10 @@ impl Peer {
         }
         if self.link == Link::Established {
             self.send_disconnect(now, RejectReason::DUP_CONNECTION, "already connected");
-            self.disconnect(now, DisconnectReason::Rejected(RejectReason::DUP_CONNECTION));
+            self.disconnect(
+                now,
+                DisconnectReason::Rejected(RejectReason::DUP_CONNECTION),
+            );
             return;
         }
         if !Self::time_ok(now, m.time) {
@@ -1071,13 +1129,11 @@ impl Peer {
             Some(to) if to != self.state => self.set_state(now, to),
             _ => {}
         }
-        if t.send_updreqall {
-            self.log(format!(
-                "failover peer {}: requesting full update from peer",
-                self.cfg.name
-            ));
-            let xid = self.take_xid();
-            self.send(now, &Message::updreqall(now.unix, xid));
+        if t.send_updreqall || (first && self.state == State::RECOVER && !self.updreqall_sent) {
+            // The second case is ours, not dhcpd's table: a RECOVER server whose UPDREQALL
+            // died with the previous link asks again, else both sides could wait forever
+            // (partner already RECOVER-DONE and skipping our repeated RECOVER STATE).
+            self.send_updreqall(now);
         }
         if t.send_updreq {
             let xid = self.take_xid();
@@ -1087,7 +1143,10 @@ impl Peer {
             self.events.push_back(Event::PoolCheck);
         }
         if !t.skipped && new != old && new == State::NORMAL && self.state == State::NORMAL {
-            self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
+            self.log(format!(
+                "failover peer {}: Both servers normal",
+                self.cfg.name
+            ));
         }
         self.flush_updates(now);
     }
@@ -1099,7 +1158,10 @@ impl Peer {
                 now.unix,
                 m.xid,
                 ip,
-                Some((RejectReason::MISSING_BINDINFO, b"missing binding information")),
+                Some((
+                    RejectReason::MISSING_BINDINFO,
+                    b"missing binding information",
+                )),
             );
             self.send(now, &ack);
             return;
@@ -1130,7 +1192,9 @@ impl Peer {
             ));
             return;
         }
-        let Some(f) = self.window.take(m.xid) else { return };
+        let Some(f) = self.window.take(m.xid) else {
+            return;
+        };
         if let Some(reason) = m.reject_reason {
             let message = m
                 .message

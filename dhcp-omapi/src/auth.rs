@@ -91,7 +91,11 @@ impl Key {
     }
 
     /// A key as written in dhcpd.conf: algorithm name and base64 secret.
-    pub fn from_config(name: impl Into<String>, algorithm: &str, secret_b64: &str) -> Result<Key, KeyError> {
+    pub fn from_config(
+        name: impl Into<String>,
+        algorithm: &str,
+        secret_b64: &str,
+    ) -> Result<Key, KeyError> {
         let alg = Algorithm::from_name(algorithm)
             .ok_or_else(|| KeyError::UnsupportedAlgorithm(algorithm.to_owned()))?;
         let secret = base64::engine::general_purpose::STANDARD
@@ -159,7 +163,12 @@ impl Key {
     }
 
     /// Sign and append the encoded message to `out`.
-    pub fn encode_signed(&self, msg: &mut Message, authid: u32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    pub fn encode_signed(
+        &self,
+        msg: &mut Message,
+        authid: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         self.sign(msg, authid)?;
         msg.encode(out)
     }

@@ -192,7 +192,8 @@ impl Values {
 
     /// A 4-byte big-endian int. `None` if absent or not 4 bytes long.
     pub fn get_u32(&self, name: &str) -> Option<u32> {
-        self.get(name).and_then(|v| be32(v, 0).filter(|_| v.len() == 4))
+        self.get(name)
+            .and_then(|v| be32(v, 0).filter(|_| v.len() == 4))
     }
 
     /// An int that may be 1, 2 or 4 bytes wide (omshell sends 4; some fields are 1 byte).
@@ -219,7 +220,9 @@ impl Values {
 pub(crate) fn uint_of(v: &[u8]) -> Option<u32> {
     match v.len() {
         1 => v.first().map(|b| u32::from(*b)),
-        2 => v.get(..2).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+        2 => v
+            .get(..2)
+            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
         4 => be32(v, 0),
         _ => None,
     }
@@ -274,7 +277,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Short> {
-        let end = self.pos.checked_add(n).ok_or(Short::Err(WireError::MessageTooLong))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(Short::Err(WireError::MessageTooLong))?;
         if end > MAX_MESSAGE_LEN {
             return Err(Short::Err(WireError::MessageTooLong));
         }
@@ -390,7 +396,14 @@ impl Message {
         out: &mut Vec<u8>,
     ) -> Result<Range<usize>, EncodeError> {
         let start = out.len();
-        for v in [self.authid, authlen, self.op, self.handle, self.id, self.rid] {
+        for v in [
+            self.authid,
+            authlen,
+            self.op,
+            self.handle,
+            self.id,
+            self.rid,
+        ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         let res = encode_list(&self.message, out).and_then(|()| encode_list(&self.object, out));

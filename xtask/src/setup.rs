@@ -14,6 +14,7 @@ const APT_PACKAGES: &[&str] = &[
     "kea-dhcp4-server",
     "kea-admin",
     "tcpdump",
+    "time",
 ];
 
 pub fn setup(with_apt: bool) -> Result<()> {

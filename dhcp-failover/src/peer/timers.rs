@@ -90,10 +90,7 @@ mod tests {
         t.set(TimerKind::Startup, 200);
         t.set(TimerKind::Receive, 900);
         assert_eq!(t.next(), Some(200));
-        assert_eq!(
-            t.expire(500),
-            vec![TimerKind::Startup, TimerKind::Contact]
-        );
+        assert_eq!(t.expire(500), vec![TimerKind::Startup, TimerKind::Contact]);
         assert_eq!(t.next(), Some(900));
         t.stop(TimerKind::Receive);
         assert_eq!(t.next(), None);

@@ -26,6 +26,8 @@ enum Job {
 
 /// Rewrite the file when it is this many times larger than the last compacted size.
 const COMPACT_GROWTH: u64 = 4;
+/// How long the journal waits for more commits before an fsync.
+const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
 /// Maximum jobs in one group commit.
 const MAX_BATCH: usize = 4096;
 
