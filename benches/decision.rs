@@ -7,9 +7,7 @@ use dhcp_common::{Hba, Role, Steering, classify, decide, hash::lb_hash, maps::ac
 fn frame(options: &[u8]) -> Vec<u8> {
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&[0x52, 0x54, 0, 0xaa, 0xbb, 0x10, 0x08, 0x00]);
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255,
-    ];
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255];
     let mut bootp = vec![0u8; 240];
     bootp[0] = 1;
     bootp[2] = 6;
@@ -40,9 +38,9 @@ fn bench(c: &mut Criterion) {
     };
     // A Windows-like DISCOVER: message type, client id, requested IP, host name, vendor class, PRL.
     let discover = frame(&[
-        53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10, 50, 4, 198, 18, 0, 10, 12, 8, b'l',
-        b'a', b'p', b't', b'o', b'p', b'-', b'1', 60, 8, b'M', b'S', b'F', b'T', b' ', b'5', b'.',
-        b'0', 55, 14, 1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252,
+        53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10, 50, 4, 198, 18, 0, 10, 12, 8, b'l', b'a', b'p', b't',
+        b'o', b'p', b'-', b'1', 60, 8, b'M', b'S', b'F', b'T', b' ', b'5', b'.', b'0', 55, 14, 1, 3, 6, 15, 31, 33, 43,
+        44, 46, 47, 119, 121, 249, 252,
     ]);
     c.bench_function("classify+decide DISCOVER", |b| {
         b.iter(|| action(&classify(black_box(&discover[..])), black_box(&steering)))
@@ -51,9 +49,7 @@ fn bench(c: &mut Criterion) {
         dhcp_common::Classified::Request(v) => v,
         other => panic!("unexpected {other:?}"),
     };
-    c.bench_function("decide only", |b| {
-        b.iter(|| decide(black_box(&steering), black_box(&view)))
-    });
+    c.bench_function("decide only", |b| b.iter(|| decide(black_box(&steering), black_box(&view))));
     c.bench_function("lb_hash 7-byte client id", |b| {
         b.iter(|| lb_hash(black_box(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10])))
     });

@@ -25,14 +25,8 @@ fn main() -> anyhow::Result<()> {
     let mut dirs: Vec<PathBuf> = vec![tools_bin.clone()];
     dirs.extend(env::split_paths(&path));
     let new_path = env::join_paths(dirs)?;
-    println!(
-        "cargo:rerun-if-changed={}",
-        tools_bin.join("bpf-linker").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("dhcp-common").join("src").display()
-    );
+    println!("cargo:rerun-if-changed={}", tools_bin.join("bpf-linker").display());
+    println!("cargo:rerun-if-changed={}", root.join("dhcp-common").join("src").display());
 
     let missing = if env::var_os("XDHCPD_NO_XDP").is_some() {
         Some("XDHCPD_NO_XDP is set".to_string())
@@ -40,9 +34,7 @@ fn main() -> anyhow::Result<()> {
         toolchain_missing(&new_path)
     };
     if let Some(why) = missing {
-        println!(
-            "cargo:warning=building xdhcpd WITHOUT its XDP program ({why}); run `cargo xtask setup`"
-        );
+        println!("cargo:warning=building xdhcpd WITHOUT its XDP program ({why}); run `cargo xtask setup`");
         std::fs::write(&object, [])?;
         println!("cargo:rustc-cfg=xdp_unavailable");
         return Ok(());
@@ -60,11 +52,7 @@ fn main() -> anyhow::Result<()> {
     env::set_current_dir(&ebpf_dir)?;
     let ebpf_dir_str = ebpf_dir.to_string_lossy().into_owned();
     aya_build::build_ebpf(
-        [aya_build::Package {
-            name: "dhcp-ebpf",
-            root_dir: &ebpf_dir_str,
-            ..Default::default()
-        }],
+        [aya_build::Package { name: "dhcp-ebpf", root_dir: &ebpf_dir_str, ..Default::default() }],
         aya_build::Toolchain::default(),
     )?;
     Ok(())
@@ -72,9 +60,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Why the eBPF toolchain cannot be used, or `None` if it can.
 fn toolchain_missing(path: &std::ffi::OsStr) -> Option<String> {
-    let linker = env::split_paths(path)
-        .map(|d| d.join("bpf-linker"))
-        .find(|p| p.is_file());
+    let linker = env::split_paths(path).map(|d| d.join("bpf-linker")).find(|p| p.is_file());
     if linker.is_none() {
         return Some("bpf-linker not found".into());
     }
@@ -86,11 +72,7 @@ fn toolchain_missing(path: &std::ffi::OsStr) -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     match sysroot {
         None => Some("no nightly toolchain".into()),
-        Some(s)
-            if !Path::new(&s)
-                .join("lib/rustlib/src/rust/library/core")
-                .exists() =>
-        {
+        Some(s) if !Path::new(&s).join("lib/rustlib/src/rust/library/core").exists() => {
             Some("the nightly has no rust-src".into())
         }
         Some(_) => None,

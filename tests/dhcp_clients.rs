@@ -22,12 +22,7 @@ fn udhcpc_and_dhclient_obtain_leases_reservation_is_honoured() -> Result<()> {
     assert_ne!(a, b, "two clients, two addresses");
     for ip in [&a, &b] {
         assert!(ip.starts_with("198.18.0."), "{ip}");
-        assert_eq!(
-            lease_state(&lab.lease_text(), ip).as_deref(),
-            Some("active"),
-            "{ip} in\n{}",
-            lab.lease_text()
-        );
+        assert_eq!(lease_state(&lab.lease_text(), ip).as_deref(), Some("active"), "{ip} in\n{}", lab.lease_text());
     }
     // The same client asking again gets the same address.
     assert_eq!(lab.udhcpc_once("c1")?, a);
@@ -51,8 +46,7 @@ fn udhcpc_renews_and_releases() -> Result<()> {
     let script = lab.udhcpc_script()?;
     let mut cmd = lab.cli.command("udhcpc");
     // -R: release on exit.
-    cmd.args(["-f", "-R", "-t", "5", "-T", "2", "-i", "c1", "-s"])
-        .arg(&script);
+    cmd.args(["-f", "-R", "-t", "5", "-T", "2", "-i", "c1", "-s"]).arg(&script);
     let mut client = xdhcpd_tests::process::Proc::spawn("udhcpc", cmd)?;
     let events = lab.dir.join("c1.events");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -69,16 +63,9 @@ fn udhcpc_renews_and_releases() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let text = std::fs::read_to_string(&events)?;
-    let ip = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .context("bound ip")?
-        .to_string();
+    let ip = text.lines().next().and_then(|l| l.split_whitespace().nth(1)).context("bound ip")?.to_string();
     assert!(
-        text.lines()
-            .filter(|l| l.starts_with("renew "))
-            .all(|l| l.contains(&ip)),
+        text.lines().filter(|l| l.starts_with("renew ")).all(|l| l.contains(&ip)),
         "renewed the same address: {text}"
     );
     // Release on exit (SIGTERM with -R).
@@ -87,12 +74,7 @@ fn udhcpc_renews_and_releases() -> Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     let stats = lab.stop_server()?;
     assert!(stats["in"]["release"].as_u64().unwrap_or(0) >= 1, "{stats}");
-    assert_eq!(
-        lease_state(&lab.lease_text(), &ip).as_deref(),
-        Some("free"),
-        "{}",
-        lab.lease_text()
-    );
+    assert_eq!(lease_state(&lab.lease_text(), &ip).as_deref(), Some("free"), "{}", lab.lease_text());
     Ok(())
 }
 
@@ -113,11 +95,7 @@ fn crash_and_restart_keeps_every_acknowledged_lease() -> Result<()> {
     lab.start_server(&["--xdp-mode", "off"])?;
     // Fresh DISCOVERs from the same clients: the restarted server must give the same addresses.
     for (i, ip) in before.iter().enumerate() {
-        assert_eq!(
-            &lab.udhcpc_once(&format!("k{i}"))?,
-            ip,
-            "client {i} after kill -9"
-        );
+        assert_eq!(&lab.udhcpc_once(&format!("k{i}"))?, ip, "client {i} after kill -9");
     }
     // And a new client gets none of them.
     lab.add_client_iface("new", "52:54:00:00:02:00")?;
@@ -135,45 +113,20 @@ fn relayed_clients_via_perfdhcp() -> Result<()> {
     let mut lab = Lab::new(&default_config(600))?;
     // perfdhcp acts as a relay with giaddr 198.18.1.2: the server picks subnet 198.18.1.0/24
     // from giaddr and answers the relay on port 67.
-    lab.cli
-        .exec(&["ip", "addr", "add", "198.18.1.2/24", "dev", &lab.cli_if])?;
-    lab.srv
-        .exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &lab.srv_if])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.18.1.2/24", "dev", &lab.cli_if])?;
+    lab.srv.exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &lab.srv_if])?;
     lab.start_server(&["--xdp-mode", "off"])?;
     let out = lab
         .cli
         .command("timeout")
-        .args([
-            "30",
-            "perfdhcp",
-            "-4",
-            "-r",
-            "20",
-            "-n",
-            "40",
-            "-p",
-            "10",
-            "-l",
-            "198.18.1.2",
-            "198.18.0.1",
-        ])
+        .args(["30", "perfdhcp", "-4", "-r", "20", "-n", "40", "-p", "10", "-l", "198.18.1.2", "198.18.0.1"])
         .output()?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let stats = lab.stop_server()?;
     let acks = stats["out"]["ack"].as_u64().unwrap_or(0);
-    assert!(
-        acks >= 30,
-        "relayed ACKs {acks}; perfdhcp:\n{text}\nserver: {stats}"
-    );
+    assert!(acks >= 30, "relayed ACKs {acks}; perfdhcp:\n{text}\nserver: {stats}");
     let leases = lab.lease_text();
-    assert!(
-        leases.contains("lease 198.18.1."),
-        "relayed clients got addresses from the relay's subnet:\n{leases}"
-    );
-    assert!(
-        !leases.contains("lease 198.18.0.1"),
-        "no address from the wrong subnet:\n{leases}"
-    );
+    assert!(leases.contains("lease 198.18.1."), "relayed clients got addresses from the relay's subnet:\n{leases}");
+    assert!(!leases.contains("lease 198.18.0.1"), "no address from the wrong subnet:\n{leases}");
     Ok(())
 }

@@ -13,24 +13,14 @@ fn run_mode(mode: &str) -> Result<serde_json::Value> {
     let cli = netns::Netns::new("xc")?;
     let srv_if = netns::unique("xvs");
     let cli_if = netns::unique("xvc");
-    netns::veth(
-        &srv,
-        &srv_if,
-        Some("198.18.0.1/24"),
-        &cli,
-        &cli_if,
-        Some("198.18.0.2/24"),
-    )?;
+    netns::veth(&srv, &srv_if, Some("198.18.0.1/24"), &cli, &cli_if, Some("198.18.0.2/24"))?;
 
     let mut cmd = srv.command(xdhcpd_bin()?.to_str().context("path")?);
     cmd.args(["--xdp-only", "--xdp-mode", mode, &srv_if]);
     let mut server = Proc::spawn("xdhcpd", cmd)?;
     let attached = server.wait_line(Duration::from_secs(30), |l| l.contains("\"attached\""))?;
     let attached: serde_json::Value = serde_json::from_str(&attached)?;
-    assert!(
-        attached["verified_instructions"].as_u64().unwrap_or(0) > 0,
-        "{attached}"
-    );
+    assert!(attached["verified_instructions"].as_u64().unwrap_or(0) > 0, "{attached}");
 
     let mut batch = Vec::new();
     // 5 DISCOVERs with a client id, 4 without, 3 REQUESTs, 2 behind VLAN tags.
@@ -45,32 +35,14 @@ fn run_mode(mode: &str) -> Result<serde_json::Value> {
     for i in 0..4u8 {
         let mut mac = MAC;
         mac[5] = i;
-        batch.push(frames::bootp_request(
-            mac,
-            3,
-            &frames::discover_options(None),
-            0,
-        ));
+        batch.push(frames::bootp_request(mac, 3, &frames::discover_options(None), 0));
     }
     for _ in 0..3 {
-        batch.push(frames::bootp_request(
-            MAC,
-            0,
-            &[53, 1, 3, 50, 4, 198, 18, 0, 10],
-            0,
-        ));
+        batch.push(frames::bootp_request(MAC, 0, &[53, 1, 3, 50, 4, 198, 18, 0, 10], 0));
     }
     // 7 UDP frames that are not DHCP (DNS-shaped).
     for _ in 0..7 {
-        batch.push(frames::udp_frame(
-            MAC,
-            [198, 18, 0, 2],
-            [198, 18, 0, 1],
-            40000,
-            53,
-            b"not dhcp",
-            0,
-        ));
+        batch.push(frames::udp_frame(MAC, [198, 18, 0, 2], [198, 18, 0, 1], 40000, 53, b"not dhcp", 0));
     }
     // 1 malformed (hlen 17) and 1 with option overload.
     let mut bad = frames::bootp_request(MAC, 0, &frames::discover_options(None), 0);
@@ -92,11 +64,7 @@ fn run_mode(mode: &str) -> Result<serde_json::Value> {
 }
 
 fn check(counters: &serde_json::Value) {
-    let c = |k: &str| {
-        counters[k]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no counter {k} in {counters}"))
-    };
+    let c = |k: &str| counters[k].as_u64().unwrap_or_else(|| panic!("no counter {k} in {counters}"));
     // Standalone steering (no failover yet): DISCOVERs are passed as "not balanced by state".
     assert_eq!(c("pass_not_balanced_state"), 9, "{counters}");
     assert_eq!(c("pass_not_balanced_kind"), 3, "{counters}");

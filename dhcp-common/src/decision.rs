@@ -58,11 +58,7 @@ impl Steering {
     };
 
     pub fn role(&self) -> Role {
-        if self.role == Role::Secondary as u8 {
-            Role::Secondary
-        } else {
-            Role::Primary
-        }
+        if self.role == Role::Secondary as u8 { Role::Secondary } else { Role::Primary }
     }
 }
 
@@ -146,11 +142,7 @@ mod tests {
     }
 
     fn discover(bucket: u8, secs: u16) -> RequestView {
-        RequestView {
-            kind: MsgKind::Discover,
-            secs,
-            bucket,
-        }
+        RequestView { kind: MsgKind::Discover, secs, bucket }
     }
 
     /// The live dhcpd run: primary with hba 0x0f x 32 and lbms 3.
@@ -167,11 +159,7 @@ mod tests {
     #[test]
     fn requests_are_never_balanced() {
         let s = steering(Role::Secondary, Hba::ALL_PRIMARY, 3);
-        let r = RequestView {
-            kind: MsgKind::OtherDhcp(3),
-            secs: 0,
-            bucket: 0,
-        };
+        let r = RequestView { kind: MsgKind::OtherDhcp(3), secs: 0, bucket: 0 };
         assert_eq!(decide(&s, &r), Verdict::AnswerNotBalancedKind);
     }
 

@@ -188,13 +188,10 @@ fn classify_from<B: Bytes + ?Sized>(b: &B, base: usize) -> Result<RequestView, C
     if hlen > 16 {
         return Err(Classified::Malformed);
     }
-    let secs = b
-        .load_u16_be(base + bootp::SECS)
-        .ok_or(Classified::Malformed)?;
+    let secs = b.load_u16_be(base + bootp::SECS).ok_or(Classified::Malformed)?;
     // The fixed header and the cookie-sized start of the vendor area must be present, even
     // for plain BOOTP (RFC 951's vendor area is 64 bytes).
-    b.load_u8(base + bootp::OPTIONS - 1)
-        .ok_or(Classified::Malformed)?;
+    b.load_u8(base + bootp::OPTIONS - 1).ok_or(Classified::Malformed)?;
 
     let chaddr_key = (base + bootp::CHADDR, hlen);
 
@@ -284,8 +281,7 @@ fn finish<B: Bytes + ?Sized>(
     if key_len > MAX_CLASSIFIED_KEY {
         return Err(Classified::LongClientId);
     }
-    let bucket = lb_hash_bounded::<B, MAX_CLASSIFIED_KEY>(b, key_off, key_len)
-        .ok_or(Classified::Malformed)?;
+    let bucket = lb_hash_bounded::<B, MAX_CLASSIFIED_KEY>(b, key_off, key_len).ok_or(Classified::Malformed)?;
     Ok(RequestView { kind, secs, bucket })
 }
 
@@ -301,11 +297,7 @@ mod tests {
         f.extend_from_slice(&[0xff; 6]);
         f.extend_from_slice(&chaddr);
         for i in 0..vlans {
-            f.extend_from_slice(if i == 0 && vlans == 2 {
-                &[0x88, 0xa8]
-            } else {
-                &[0x81, 0x00]
-            });
+            f.extend_from_slice(if i == 0 && vlans == 2 { &[0x88, 0xa8] } else { &[0x81, 0x00] });
             f.extend_from_slice(&[0x00, 0x0a]);
         }
         f.extend_from_slice(&[0x08, 0x00]);
@@ -319,9 +311,7 @@ mod tests {
         bootp.extend_from_slice(options);
         bootp.push(255);
         let udp_len = (8 + bootp.len()) as u16;
-        let mut ip = std::vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255
-        ];
+        let mut ip = std::vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255];
         ip[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
         f.extend_from_slice(&ip);
         f.extend_from_slice(&68u16.to_be_bytes());
@@ -336,20 +326,8 @@ mod tests {
 
     #[test]
     fn discover_with_client_id_hashes_option_61() {
-        let f = frame(
-            MAC,
-            0,
-            &[53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10],
-            0,
-        );
-        assert_eq!(
-            classify(&f[..]),
-            Classified::Request(RequestView {
-                kind: MsgKind::Discover,
-                secs: 0,
-                bucket: 51
-            })
-        );
+        let f = frame(MAC, 0, &[53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10], 0);
+        assert_eq!(classify(&f[..]), Classified::Request(RequestView { kind: MsgKind::Discover, secs: 0, bucket: 51 }));
     }
 
     #[test]
@@ -357,11 +335,7 @@ mod tests {
         let f = frame(MAC, 7, &[53, 1, 1], 0);
         assert_eq!(
             classify(&f[..]),
-            Classified::Request(RequestView {
-                kind: MsgKind::Discover,
-                secs: 7,
-                bucket: 213
-            })
+            Classified::Request(RequestView { kind: MsgKind::Discover, secs: 7, bucket: 213 })
         );
     }
 
@@ -371,11 +345,7 @@ mod tests {
             let f = frame(MAC, 0, &[53, 1, 3], vlans);
             assert_eq!(
                 classify(&f[..]),
-                Classified::Request(RequestView {
-                    kind: MsgKind::OtherDhcp(3),
-                    secs: 0,
-                    bucket: 213
-                }),
+                Classified::Request(RequestView { kind: MsgKind::OtherDhcp(3), secs: 0, bucket: 213 }),
                 "{vlans} tags"
             );
         }
@@ -402,12 +372,7 @@ mod tests {
 
     #[test]
     fn every_truncation_is_handled() {
-        let f = frame(
-            MAC,
-            0,
-            &[53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10],
-            1,
-        );
+        let f = frame(MAC, 0, &[53, 1, 1, 61, 7, 1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10], 1);
         for n in 0..f.len() {
             // Must not panic; anything cut before the options cannot be a Request.
             let c = classify(&f[..n]);

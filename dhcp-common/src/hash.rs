@@ -49,11 +49,7 @@ pub fn lb_hash_at<B: Bytes + ?Sized>(bytes: &B, off: usize, len: usize) -> Optio
 /// [`lb_hash_at`] for keys of at most `MAX` bytes (`None` if longer). The constant bound is
 /// the loop bound the verifier sees.
 #[inline(always)]
-pub fn lb_hash_bounded<B: Bytes + ?Sized, const MAX: usize>(
-    bytes: &B,
-    off: usize,
-    len: usize,
-) -> Option<u8> {
+pub fn lb_hash_bounded<B: Bytes + ?Sized, const MAX: usize>(bytes: &B, off: usize, len: usize) -> Option<u8> {
     if len > MAX {
         return None;
     }

@@ -49,11 +49,7 @@ impl Hba {
     /// If this HBA is exactly a `split` value, return it.
     pub fn as_split(&self) -> Option<u16> {
         let n = self.primary_buckets() as u16;
-        if Hba::from_split(n) == *self {
-            Some(n)
-        } else {
-            None
-        }
+        if Hba::from_split(n) == *self { Some(n) } else { None }
     }
 }
 

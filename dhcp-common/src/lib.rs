@@ -11,10 +11,7 @@
 //! - [`decision`]: *the* load-balancing decision ("do I answer this DISCOVER?").
 //! - [`maps`]: `#[repr(C)]` layouts of the BPF maps userspace writes and reads.
 #![no_std]
-#![cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::panic, clippy::unwrap_used)
-)]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::panic, clippy::unwrap_used))]
 
 pub mod decision;
 pub mod frame;

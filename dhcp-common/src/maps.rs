@@ -70,10 +70,7 @@ pub struct Action {
 /// program and the userspace equivalence tests.
 #[inline(always)]
 pub fn action(classified: &Classified, steering: &Steering) -> Action {
-    let pass = |counter| Action {
-        drop: false,
-        counter,
-    };
+    let pass = |counter| Action { drop: false, counter };
     match classified {
         Classified::NotDhcp => pass(counter::NOT_DHCP),
         Classified::Malformed => pass(counter::MALFORMED),
@@ -86,10 +83,7 @@ pub fn action(classified: &Classified, steering: &Steering) -> Action {
             Verdict::AnswerBalancingOff => pass(counter::PASS_BALANCING_OFF),
             Verdict::AnswerPartnerLate => pass(counter::PASS_PARTNER_LATE),
             Verdict::AnswerPartnerEmpty => pass(counter::PASS_PARTNER_EMPTY),
-            Verdict::Drop if steering.enforce != 0 => Action {
-                drop: true,
-                counter: counter::DROP_PARTNER,
-            },
+            Verdict::Drop if steering.enforce != 0 => Action { drop: true, counter: counter::DROP_PARTNER },
             Verdict::Drop => pass(counter::PASS_NOT_ENFORCED),
         },
     }

@@ -23,11 +23,7 @@ pub struct Span {
 impl Span {
     /// A span at the start of `file`, for problems that concern a whole file.
     pub fn start_of(file: &str) -> Self {
-        Span {
-            file: Arc::from(file),
-            line: 1,
-            column: 1,
-        }
+        Span { file: Arc::from(file), line: 1, column: 1 }
     }
 }
 
@@ -49,10 +45,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(span: &Span, kind: ErrorKind) -> Self {
-        ConfigError {
-            span: span.clone(),
-            kind,
-        }
+        ConfigError { span: span.clone(), kind }
     }
 }
 
@@ -66,11 +59,7 @@ pub enum ErrorKind {
     UnterminatedString,
     /// A token did not fit; `after` is the text of the statement read so far.
     #[error("expected {expected} after '{after}', found {found}")]
-    Expected {
-        expected: String,
-        after: String,
-        found: String,
-    },
+    Expected { expected: String, after: String, found: String },
     /// A block was still open at the end of the file.
     #[error("expected '}}' to close the block opened at {opened}")]
     UnclosedBlock { opened: Span },
@@ -106,11 +95,7 @@ pub enum ErrorKind {
     NotAllowedHere { statement: String, scope: String },
     /// A value of the right shape but out of range or malformed.
     #[error("invalid {what} '{value}': {reason}")]
-    InvalidValue {
-        what: String,
-        value: String,
-        reason: String,
-    },
+    InvalidValue { what: String, value: String, reason: String },
     /// A mandatory statement is missing from a block.
     #[error("{block} has no '{missing}'")]
     Missing { block: String, missing: String },
@@ -118,11 +103,7 @@ pub enum ErrorKind {
     // ---- semantic ----
     /// Two dynamic ranges share addresses (dhcpd would hand the same address twice).
     #[error("range {range} overlaps range {other_range} at {other}")]
-    RangeOverlap {
-        range: String,
-        other_range: String,
-        other: Span,
-    },
+    RangeOverlap { range: String, other_range: String, other: Span },
     /// A range with addresses outside its subnet.
     #[error("range {range} is outside subnet {subnet}")]
     RangeOutsideSubnet { range: String, subnet: String },
@@ -155,18 +136,10 @@ pub enum ErrorKind {
     DuplicateSubnet { subnet: String, first: Span },
     /// The same hardware address on two hosts.
     #[error("hardware ethernet {mac} is already used by host \"{host}\" at {first}")]
-    DuplicateHardware {
-        mac: String,
-        host: String,
-        first: Span,
-    },
+    DuplicateHardware { mac: String, host: String, first: Span },
     /// The same fixed address on two hosts.
     #[error("fixed-address {address} is already used by host \"{host}\" at {first}")]
-    DuplicateFixedAddress {
-        address: Ipv4Addr,
-        host: String,
-        first: Span,
-    },
+    DuplicateFixedAddress { address: Ipv4Addr, host: String, first: Span },
     /// A netmask whose one bits are not contiguous.
     #[error("netmask {mask} is not contiguous")]
     NonContiguousNetmask { mask: Ipv4Addr },
@@ -175,11 +148,7 @@ pub enum ErrorKind {
     HostBitsSet { network: Ipv4Addr, mask: Ipv4Addr },
     /// Two declarations with the same name.
     #[error("{what} \"{name}\" is already declared at {first}")]
-    Duplicate {
-        what: String,
-        name: String,
-        first: Span,
-    },
+    Duplicate { what: String, name: String, first: Span },
     /// `omapi-key NAME` naming no `key NAME { }`.
     #[error("key \"{name}\" is not declared")]
     UnknownKey { name: String },

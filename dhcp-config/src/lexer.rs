@@ -73,11 +73,7 @@ pub(crate) fn tokenize(file: &Arc<str>, text: &str, errors: &mut Vec<ConfigError
         }
     };
     while let Some(&(start, c)) = chars.peek() {
-        let span = Span {
-            file: Arc::clone(file),
-            line,
-            column,
-        };
+        let span = Span { file: Arc::clone(file), line, column };
         if c.is_whitespace() {
             chars.next();
             step(c, &mut line, &mut column);
@@ -105,11 +101,7 @@ pub(crate) fn tokenize(file: &Arc<str>, text: &str, errors: &mut Vec<ConfigError
         if let Some(kind) = punct {
             chars.next();
             step(c, &mut line, &mut column);
-            tokens.push(Token {
-                kind,
-                text: c.to_string(),
-                span,
-            });
+            tokens.push(Token { kind, text: c.to_string(), span });
             continue;
         }
         if c == '"' {
@@ -198,11 +190,7 @@ pub(crate) fn tokenize(file: &Arc<str>, text: &str, errors: &mut Vec<ConfigError
             chars.next();
             step(c, &mut line, &mut column);
         }
-        tokens.push(Token {
-            kind: TokenKind::Word,
-            text: text.get(start..end).unwrap_or_default().to_string(),
-            span,
-        });
+        tokens.push(Token { kind: TokenKind::Word, text: text.get(start..end).unwrap_or_default().to_string(), span });
     }
     tokens
 }
@@ -222,20 +210,7 @@ mod tests {
         let (t, e) = lex("subnet 10.0.0.0 netmask 255.0.0.0 {\n  range 10.0.0.1; # c\n}");
         assert!(e.is_empty());
         let texts: Vec<_> = t.iter().map(|t| t.text.as_str()).collect();
-        assert_eq!(
-            texts,
-            [
-                "subnet",
-                "10.0.0.0",
-                "netmask",
-                "255.0.0.0",
-                "{",
-                "range",
-                "10.0.0.1",
-                ";",
-                "}"
-            ]
-        );
+        assert_eq!(texts, ["subnet", "10.0.0.0", "netmask", "255.0.0.0", "{", "range", "10.0.0.1", ";", "}"]);
         assert_eq!((t[5].span.line, t[5].span.column), (2, 3));
         assert_eq!((t[8].span.line, t[8].span.column), (3, 1));
     }

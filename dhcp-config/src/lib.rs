@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
-    AddrRange, Config, Effective, FailoverPeer, Host, Key, KeyAlgorithm, PeerAddress, Pool, Role,
-    SharedNetwork, Subnet, split_to_hba,
+    AddrRange, Config, Effective, FailoverPeer, Host, Key, KeyAlgorithm, PeerAddress, Pool, Role, SharedNetwork,
+    Subnet, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.
@@ -69,10 +69,7 @@ impl MemoryLoader {
 
 impl Loader for MemoryLoader {
     fn load(&self, path: &Path) -> std::io::Result<String> {
-        self.files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+        self.files.get(path).cloned().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
     }
 }
 
@@ -94,10 +91,7 @@ pub fn parse_file(path: &Path) -> Result<Parsed, ConfigErrors> {
         Err(e) => Err(ConfigErrors {
             errors: vec![ConfigError::new(
                 &Span::start_of(&name),
-                ErrorKind::IncludeFailed {
-                    path: name.to_string(),
-                    reason: e.to_string(),
-                },
+                ErrorKind::IncludeFailed { path: name.to_string(), reason: e.to_string() },
             )],
             warnings: Vec::new(),
         }),
@@ -114,19 +108,12 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     let mut errors = reader.errors;
     errors.extend(parser.errors);
     if !errors.is_empty() {
-        return Err(ConfigErrors {
-            errors,
-            warnings: Vec::new(),
-        });
+        return Err(ConfigErrors { errors, warnings: Vec::new() });
     }
     let (config, info) = lower::lower(&items);
     let mut warnings = Vec::new();
     validate::validate(&config, &info, &mut errors, &mut warnings);
-    if errors.is_empty() {
-        Ok(Parsed { config, warnings })
-    } else {
-        Err(ConfigErrors { errors, warnings })
-    }
+    if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }
 }
 
 /// Fuzzing entry point: parses arbitrary bytes (lossily decoded as UTF-8) with no

@@ -10,9 +10,8 @@ use std::net::Ipv4Addr;
 use crate::error::Span;
 use crate::model::{
     AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
-    DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES,
-    DEFAULT_MIN_BALANCE, Effective, FailoverPeer, Host, Key, Pool, SharedNetwork, Subnet,
-    split_to_hba,
+    DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
+    Effective, FailoverPeer, Host, Key, Pool, SharedNetwork, Subnet, split_to_hba,
 };
 use crate::parser::{Item, Param, PeerDecl, SubnetDecl};
 
@@ -102,10 +101,7 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
         address: d.address.clone(),
         port: d.port.filter(|&p| p != 0).unwrap_or(DEFAULT_FAILOVER_PORT),
         peer_address: d.peer_address.clone(),
-        peer_port: d
-            .peer_port
-            .filter(|&p| p != 0)
-            .unwrap_or(DEFAULT_FAILOVER_PORT),
+        peer_port: d.peer_port.filter(|&p| p != 0).unwrap_or(DEFAULT_FAILOVER_PORT),
         max_response_delay: or_default(d.max_response_delay, DEFAULT_MAX_RESPONSE_DELAY),
         max_unacked_updates: or_default(d.max_unacked_updates, DEFAULT_MAX_UNACKED_UPDATES),
         mclt: d.mclt.as_ref().map(|(v, _)| *v),
@@ -127,10 +123,7 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
 
 /// Builds the model from the AST.
 pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
-    let mut l = Lowerer {
-        config: Config::default(),
-        info: Info::default(),
-    };
+    let mut l = Lowerer { config: Config::default(), info: Info::default() };
     let global = scope_effective(&Effective::default(), items);
     l.config.global = global.clone();
     l.walk(items, &global);
@@ -192,11 +185,7 @@ impl Lowerer {
     }
 
     fn new_shared(&mut self, name: String, span: Span, explicit: bool) -> usize {
-        self.config.shared_networks.push(SharedNetwork {
-            name,
-            subnets: Vec::new(),
-            pools: Vec::new(),
-        });
+        self.config.shared_networks.push(SharedNetwork { name, subnets: Vec::new(), pools: Vec::new() });
         self.info.shared_networks.push((span, explicit));
         self.info.subnets.push(Vec::new());
         self.info.pools.push(Vec::new());
@@ -216,17 +205,10 @@ impl Lowerer {
         });
         let subnet_index = shared.subnets.len() - 1;
         if let Some(info) = self.info.subnets.get_mut(sn) {
-            info.push(SubnetInfo {
-                span: d.span.clone(),
-                netmask_span: d.netmask_span.clone(),
-            });
+            info.push(SubnetInfo { span: d.span.clone(), netmask_span: d.netmask_span.clone() });
         }
         // Ranges written directly in the subnet form its implicit pool.
-        let direct: Vec<&Item> = d
-            .items
-            .iter()
-            .filter(|i| matches!(i, Item::Range(_)))
-            .collect();
+        let direct: Vec<&Item> = d.items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
         if !direct.is_empty() {
             self.push_pool(sn, subnet_index, false, &direct, e.clone(), None);
         }
@@ -245,18 +227,8 @@ impl Lowerer {
             Item::FailoverRef(n, s) => Some((n.clone(), s.clone())),
             _ => None,
         });
-        let ranges: Vec<&Item> = items
-            .iter()
-            .filter(|i| matches!(i, Item::Range(_)))
-            .collect();
-        self.push_pool(
-            sn,
-            subnet.unwrap_or(0),
-            subnet.is_none(),
-            &ranges,
-            e,
-            failover,
-        );
+        let ranges: Vec<&Item> = items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
+        self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
     }
 
     fn push_pool(
@@ -268,25 +240,11 @@ impl Lowerer {
         effective: Effective,
         failover: Option<(String, Span)>,
     ) {
-        let mut pool = Pool {
-            subnet_index,
-            ranges: Vec::new(),
-            failover_peer: None,
-            dynamic_bootp: false,
-            effective,
-        };
-        let mut info = PoolInfo {
-            ranges: Vec::new(),
-            failover: None,
-            dynamic_bootp: None,
-            in_shared_network,
-        };
+        let mut pool = Pool { subnet_index, ranges: Vec::new(), failover_peer: None, dynamic_bootp: false, effective };
+        let mut info = PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network };
         for r in ranges {
             if let Item::Range(r) = r {
-                pool.ranges.push(AddrRange {
-                    start: r.start,
-                    end: r.end,
-                });
+                pool.ranges.push(AddrRange { start: r.start, end: r.end });
                 info.ranges.push(r.span.clone());
                 if r.dynamic_bootp && info.dynamic_bootp.is_none() {
                     pool.dynamic_bootp = true;
@@ -298,10 +256,7 @@ impl Lowerer {
             pool.failover_peer = Some(name);
             info.failover = Some(span);
         }
-        if let (Some(shared), Some(infos)) = (
-            self.config.shared_networks.get_mut(sn),
-            self.info.pools.get_mut(sn),
-        ) {
+        if let (Some(shared), Some(infos)) = (self.config.shared_networks.get_mut(sn), self.info.pools.get_mut(sn)) {
             shared.pools.push(pool);
             infos.push(info);
         }
@@ -315,10 +270,7 @@ impl Lowerer {
             fixed_addresses: Vec::new(),
             effective: scope_effective(eff, items),
         };
-        let mut info = HostInfo {
-            hardware: None,
-            fixed: Vec::new(),
-        };
+        let mut info = HostInfo { hardware: None, fixed: Vec::new() };
         for item in items {
             match item {
                 Item::Hardware(mac, span) => {
@@ -347,9 +299,7 @@ impl Lowerer {
                     continue;
                 }
                 let first: Option<Ipv4Addr> = pool.ranges.first().map(|r| r.start);
-                if let Some(i) =
-                    first.and_then(|a| shared.subnets.iter().position(|s| s.contains(a)))
-                {
+                if let Some(i) = first.and_then(|a| shared.subnets.iter().position(|s| s.contains(a))) {
                     pool.subnet_index = i;
                 }
             }

@@ -394,16 +394,10 @@ mod tests {
 
     #[test]
     fn range_len() {
-        let r = AddrRange {
-            start: Ipv4Addr::new(10, 0, 0, 1),
-            end: Ipv4Addr::new(10, 0, 0, 10),
-        };
+        let r = AddrRange { start: Ipv4Addr::new(10, 0, 0, 1), end: Ipv4Addr::new(10, 0, 0, 10) };
         assert_eq!(r.len(), 10);
         assert!(r.contains(Ipv4Addr::new(10, 0, 0, 10)));
-        let full = AddrRange {
-            start: Ipv4Addr::UNSPECIFIED,
-            end: Ipv4Addr::BROADCAST,
-        };
+        let full = AddrRange { start: Ipv4Addr::UNSPECIFIED, end: Ipv4Addr::BROADCAST };
         assert_eq!(full.len(), 1 << 32);
     }
 }

@@ -157,23 +157,12 @@ impl OptionTable {
     pub fn standard() -> Self {
         let mut by_name = HashMap::new();
         for &(name, code, ty) in STANDARD {
-            by_name.insert(
-                name.to_string(),
-                OptionDef {
-                    name: name.to_string(),
-                    code,
-                    ty,
-                },
-            );
+            by_name.insert(name.to_string(), OptionDef { name: name.to_string(), code, ty });
         }
         // `client-identifier` is accepted as a short alias of option 61.
         by_name.insert(
             "client-identifier".to_string(),
-            OptionDef {
-                name: "client-identifier".to_string(),
-                code: 61,
-                ty: T::String,
-            },
+            OptionDef { name: "client-identifier".to_string(), code: 61, ty: T::String },
         );
         OptionTable { by_name }
     }
@@ -191,10 +180,7 @@ impl OptionTable {
 
 /// Looks up a standard option by its dhcpd name: code and type.
 pub fn standard_option(name: &str) -> Option<(u8, OptionType)> {
-    STANDARD
-        .iter()
-        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
-        .map(|&(_, c, t)| (c, t))
+    STANDARD.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)).map(|&(_, c, t)| (c, t))
 }
 
 /// Parses the type of `option NAME code N = TYPE;`, given as words.
@@ -225,52 +211,31 @@ pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
 fn invalid(tok: &Token, what: &str, reason: &str) -> ConfigError {
     ConfigError::new(
         &tok.span,
-        ErrorKind::InvalidValue {
-            what: what.to_string(),
-            value: tok.text.clone(),
-            reason: reason.to_string(),
-        },
+        ErrorKind::InvalidValue { what: what.to_string(), value: tok.text.clone(), reason: reason.to_string() },
     )
 }
 
 /// Parses a dotted-quad IPv4 address word.
 pub(crate) fn parse_ip(tok: &Token) -> Result<Ipv4Addr, ConfigError> {
     match tok.kind {
-        TokenKind::Word => tok.text.parse().map_err(|_| {
-            invalid(
-                tok,
-                "IPv4 address",
-                "expected a dotted-quad address (host names are not supported)",
-            )
-        }),
-        _ => Err(invalid(
-            tok,
-            "IPv4 address",
-            "expected a dotted-quad address",
-        )),
+        TokenKind::Word => tok
+            .text
+            .parse()
+            .map_err(|_| invalid(tok, "IPv4 address", "expected a dotted-quad address (host names are not supported)")),
+        _ => Err(invalid(tok, "IPv4 address", "expected a dotted-quad address")),
     }
 }
 
 /// Parses a decimal integer word into any integer type, with a range error.
 pub(crate) fn parse_int<N: TryFrom<i64>>(tok: &Token, what: &str) -> Result<N, ConfigError> {
-    let n: i64 = tok
-        .word()
-        .and_then(|w| w.parse().ok())
-        .ok_or_else(|| invalid(tok, what, "expected a decimal number"))?;
+    let n: i64 =
+        tok.word().and_then(|w| w.parse().ok()).ok_or_else(|| invalid(tok, what, "expected a decimal number"))?;
     N::try_from(n).map_err(|_| invalid(tok, what, "out of range"))
 }
 
 /// Parses colon-separated hex (`01:2:ff`): each part one or two hex digits.
 pub(crate) fn parse_hex_bytes(text: &str) -> Option<Vec<u8>> {
-    text.split(':')
-        .map(|p| {
-            if (1..=2).contains(&p.len()) {
-                u8::from_str_radix(p, 16).ok()
-            } else {
-                None
-            }
-        })
-        .collect()
+    text.split(':').map(|p| if (1..=2).contains(&p.len()) { u8::from_str_radix(p, 16).ok() } else { None }).collect()
 }
 
 /// Parses a boolean word as dhcpd does.
@@ -287,11 +252,7 @@ fn encode_domain(tok: &Token, name: &[u8], out: &mut Vec<u8>) -> Result<(), Conf
     let start = out.len();
     for label in name.split(|&b| b == b'.').filter(|l| !l.is_empty()) {
         if label.len() > 63 {
-            return Err(invalid(
-                tok,
-                "domain name",
-                "a label is longer than 63 bytes",
-            ));
+            return Err(invalid(tok, "domain name", "a label is longer than 63 bytes"));
         }
         out.push(label.len() as u8);
         out.extend_from_slice(label);
@@ -308,11 +269,7 @@ fn encode_domain(tok: &Token, name: &[u8], out: &mut Vec<u8>) -> Result<(), Conf
 
 /// Encodes the value tokens of `option NAME VALUE, ...;` for an option of type `ty`.
 /// `after` is the span to blame when the value is missing.
-pub(crate) fn encode(
-    ty: OptionType,
-    values: &[Token],
-    after: &Span,
-) -> Result<Vec<u8>, ConfigError> {
+pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
     // Split on commas; most types take one token per element.
     let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
     let missing = || {
@@ -328,31 +285,17 @@ pub(crate) fn encode(
     if values.is_empty() {
         return Err(missing());
     }
-    let is_array = matches!(
-        ty,
-        T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList
-    );
+    let is_array = matches!(ty, T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList);
     if !is_array && groups.len() > 1 {
-        let comma = values
-            .iter()
-            .find(|t| t.kind == TokenKind::Comma)
-            .unwrap_or(&values[0]);
-        return Err(invalid(
-            comma,
-            "option value",
-            "this option takes a single value",
-        ));
+        let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
+        return Err(invalid(comma, "option value", "this option takes a single value"));
     }
     let mut out = Vec::new();
     for group in groups {
         let per = if ty == T::IpPairs { 2 } else { 1 };
         if group.len() != per {
             let tok = group.get(per).or(group.first()).unwrap_or(&values[0]);
-            let reason = if ty == T::IpPairs {
-                "expected 'destination router'"
-            } else {
-                "expected one value here"
-            };
+            let reason = if ty == T::IpPairs { "expected 'destination router'" } else { "expected one value here" };
             return Err(invalid(tok, "option value", reason));
         }
         let tok = &group[0];
@@ -363,19 +306,15 @@ pub(crate) fn encode(
                 out.extend_from_slice(&parse_ip(&group[1])?.octets());
             }
             T::U8 | T::U8Array => out.push(parse_int::<u8>(tok, "unsigned 8-bit integer")?),
-            T::U16 | T::U16Array => out.extend_from_slice(
-                &parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes(),
-            ),
-            T::U32 | T::U32Array => out.extend_from_slice(
-                &parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes(),
-            ),
-            T::I8 => {
-                out.extend_from_slice(&parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes())
+            T::U16 | T::U16Array => {
+                out.extend_from_slice(&parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes())
             }
-            T::I16 => out
-                .extend_from_slice(&parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes()),
-            T::I32 => out
-                .extend_from_slice(&parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes()),
+            T::U32 | T::U32Array => {
+                out.extend_from_slice(&parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes())
+            }
+            T::I8 => out.extend_from_slice(&parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes()),
+            T::I16 => out.extend_from_slice(&parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes()),
+            T::I32 => out.extend_from_slice(&parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes()),
             T::Boolean => out.push(u8::from(parse_bool(tok)?)),
             T::Text => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
@@ -383,19 +322,12 @@ pub(crate) fn encode(
             },
             T::String => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
-                TokenKind::Word => out.extend(parse_hex_bytes(&tok.text).ok_or_else(|| {
-                    invalid(
-                        tok,
-                        "string",
-                        "expected a quoted string or colon-separated hex",
-                    )
-                })?),
+                TokenKind::Word => out.extend(
+                    parse_hex_bytes(&tok.text)
+                        .ok_or_else(|| invalid(tok, "string", "expected a quoted string or colon-separated hex"))?,
+                ),
                 _ => {
-                    return Err(invalid(
-                        tok,
-                        "string",
-                        "expected a quoted string or colon-separated hex",
-                    ));
+                    return Err(invalid(tok, "string", "expected a quoted string or colon-separated hex"));
                 }
             },
             T::DomainList => match &tok.kind {
@@ -423,10 +355,7 @@ mod tests {
 
     #[test]
     fn ip_arrays() {
-        assert_eq!(
-            enc(T::IpArray, "8.8.8.8, 8.8.4.4").ok(),
-            Some(vec![8, 8, 8, 8, 8, 8, 4, 4])
-        );
+        assert_eq!(enc(T::IpArray, "8.8.8.8, 8.8.4.4").ok(), Some(vec![8, 8, 8, 8, 8, 8, 4, 4]));
         assert!(enc(T::IpAddress, "1.2.3.4, 5.6.7.8").is_err());
         assert!(enc(T::IpAddress, "host.example.com").is_err());
     }
@@ -435,23 +364,14 @@ mod tests {
     fn integers_check_range() {
         assert_eq!(enc(T::U16, "1500").ok(), Some(vec![0x05, 0xdc]));
         assert!(enc(T::U16, "70000").is_err());
-        assert_eq!(
-            enc(T::I32, "-3600").ok(),
-            Some((-3600i32).to_be_bytes().to_vec())
-        );
+        assert_eq!(enc(T::I32, "-3600").ok(), Some((-3600i32).to_be_bytes().to_vec()));
     }
 
     #[test]
     fn strings_and_hex() {
-        assert_eq!(
-            enc(T::String, "01:52:54:0:aa:bb").ok(),
-            Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb])
-        );
+        assert_eq!(enc(T::String, "01:52:54:0:aa:bb").ok(), Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb]));
         assert_eq!(enc(T::String, "\"ab\"").ok(), Some(b"ab".to_vec()));
-        assert_eq!(
-            enc(T::Text, "\"example.com\"").ok(),
-            Some(b"example.com".to_vec())
-        );
+        assert_eq!(enc(T::Text, "\"example.com\"").ok(), Some(b"example.com".to_vec()));
         assert!(enc(T::Text, "example.com").is_err());
     }
 
@@ -466,10 +386,7 @@ mod tests {
 
     #[test]
     fn static_routes_pairs() {
-        assert_eq!(
-            enc(T::IpPairs, "10.0.0.0 10.0.0.1").ok(),
-            Some(vec![10, 0, 0, 0, 10, 0, 0, 1])
-        );
+        assert_eq!(enc(T::IpPairs, "10.0.0.0 10.0.0.1").ok(), Some(vec![10, 0, 0, 0, 10, 0, 0, 1]));
         assert!(enc(T::IpPairs, "10.0.0.0").is_err());
     }
 

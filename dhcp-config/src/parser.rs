@@ -303,14 +303,7 @@ impl<'s> Cursor<'s> {
             Some(t) => (&t.span, t.describe()),
             None => (&self.stmt.end, self.stmt.end_text.to_string()),
         };
-        ConfigError::new(
-            span,
-            ErrorKind::Expected {
-                expected: expected.to_string(),
-                after: self.after(),
-                found,
-            },
-        )
+        ConfigError::new(span, ErrorKind::Expected { expected: expected.to_string(), after: self.after(), found })
     }
 
     /// Consumes a word equal (case-insensitively) to `kw`.
@@ -368,10 +361,7 @@ impl<'s> Cursor<'s> {
     /// Consumes a quoted string.
     fn string(&mut self, expected: &str) -> Result<String, ConfigError> {
         match self.peek() {
-            Some(Token {
-                kind: TokenKind::Str(b),
-                ..
-            }) => {
+            Some(Token { kind: TokenKind::Str(b), .. }) => {
                 self.pos += 1;
                 Ok(String::from_utf8_lossy(b).into_owned())
             }
@@ -418,14 +408,7 @@ fn stmt_text(stmt: &RawStmt) -> String {
 }
 
 fn invalid(span: &Span, what: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::new(
-        span,
-        ErrorKind::InvalidValue {
-            what: what.into(),
-            value: value.into(),
-            reason: reason.into(),
-        },
-    )
+    ConfigError::new(span, ErrorKind::InvalidValue { what: what.into(), value: value.into(), reason: reason.into() })
 }
 
 /// Decodes standard base64 (padding optional, blanks ignored).
@@ -473,10 +456,7 @@ pub(crate) struct Parser {
 
 impl Parser {
     pub fn new() -> Self {
-        Parser {
-            options: OptionTable::standard(),
-            errors: Vec::new(),
-        }
+        Parser { options: OptionTable::standard(), errors: Vec::new() }
     }
 
     /// Parses the top-level statements.
@@ -497,21 +477,13 @@ impl Parser {
     }
 
     /// Errors unless `scope` is one of `allowed`.
-    fn allow(
-        stmt: &RawStmt,
-        name: &str,
-        scope: Scope,
-        allowed: &[Scope],
-    ) -> Result<(), ConfigError> {
+    fn allow(stmt: &RawStmt, name: &str, scope: Scope, allowed: &[Scope]) -> Result<(), ConfigError> {
         if allowed.contains(&scope) {
             Ok(())
         } else {
             Err(ConfigError::new(
                 stmt.span(),
-                ErrorKind::NotAllowedHere {
-                    statement: name.into(),
-                    scope: scope.describe().into(),
-                },
+                ErrorKind::NotAllowedHere { statement: name.into(), scope: scope.describe().into() },
             ))
         }
     }
@@ -526,11 +498,7 @@ impl Parser {
         let Some(word) = head.word() else {
             return Err(ConfigError::new(
                 &head.span,
-                ErrorKind::Expected {
-                    expected: "a statement".into(),
-                    after: String::new(),
-                    found: head.describe(),
-                },
+                ErrorKind::Expected { expected: "a statement".into(), after: String::new(), found: head.describe() },
             ));
         };
         let kw = word.to_ascii_lowercase();
@@ -605,35 +573,21 @@ impl Parser {
             "ddns-update-style" => {
                 let style = c.word("'none'")?;
                 if !style.text.eq_ignore_ascii_case("none") {
-                    return Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::Unsupported {
-                            statement: stmt_text(s),
-                        },
-                    ));
+                    return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                 }
                 c.end()?;
                 Ok(None)
             }
             "allow" | "deny" => {
                 let allow = kw == "allow";
-                let what: Vec<String> = c
-                    .rest()
-                    .iter()
-                    .map(|t| t.text.to_ascii_lowercase())
-                    .collect();
+                let what: Vec<String> = c.rest().iter().map(|t| t.text.to_ascii_lowercase()).collect();
                 let p = match what.join(" ").as_str() {
                     "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
                     "" => return Err(c.expected("what to allow or deny")),
                     _ => {
-                        return Err(ConfigError::new(
-                            &head.span,
-                            ErrorKind::Unsupported {
-                                statement: stmt_text(s),
-                            },
-                        ));
+                        return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                     }
                 };
                 param(p, &c)
@@ -644,11 +598,7 @@ impl Parser {
                 let name = c.name("a shared-network name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::SharedNetwork);
-                Ok(Some(Item::SharedNetwork {
-                    name,
-                    span: head.span.clone(),
-                    items,
-                }))
+                Ok(Some(Item::SharedNetwork { name, span: head.span.clone(), items }))
             }
             "subnet" => {
                 Self::allow(s, "subnet", scope, &[S::Global, S::Group, S::SharedNetwork])?;
@@ -657,13 +607,7 @@ impl Parser {
                 let (netmask, netmask_span) = c.ip("a netmask")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Subnet);
-                Ok(Some(Item::Subnet(SubnetDecl {
-                    network,
-                    netmask,
-                    span: head.span.clone(),
-                    netmask_span,
-                    items,
-                })))
+                Ok(Some(Item::Subnet(SubnetDecl { network, netmask, span: head.span.clone(), netmask_span, items })))
             }
             "pool" => {
                 Self::allow(s, "pool", scope, &[S::Subnet, S::SharedNetwork])?;
@@ -687,26 +631,12 @@ impl Parser {
                     _ => false,
                 };
                 let (start, _) = c.ip("a start address")?;
-                let end = if c.peek().is_some() {
-                    c.ip("an end address")?.0
-                } else {
-                    start
-                };
+                let end = if c.peek().is_some() { c.ip("an end address")?.0 } else { start };
                 c.end()?;
-                Ok(Some(Item::Range(RangeDecl {
-                    start,
-                    end,
-                    dynamic_bootp,
-                    span: head.span.clone(),
-                })))
+                Ok(Some(Item::Range(RangeDecl { start, end, dynamic_bootp, span: head.span.clone() })))
             }
             "host" => {
-                Self::allow(
-                    s,
-                    "host",
-                    scope,
-                    &[S::Global, S::Group, S::SharedNetwork, S::Subnet],
-                )?;
+                Self::allow(s, "host", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet])?;
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
@@ -716,23 +646,12 @@ impl Parser {
                 Self::allow(s, "hardware", scope, &[S::Host])?;
                 let ty = c.word("'ethernet'")?;
                 if !ty.text.eq_ignore_ascii_case("ethernet") {
-                    return Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::Unsupported {
-                            statement: stmt_text(s),
-                        },
-                    ));
+                    return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                 }
                 let mac = c.word("a MAC address")?;
-                let bytes = options::parse_hex_bytes(&mac.text)
-                    .and_then(|b| <[u8; 6]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        invalid(
-                            &mac.span,
-                            "MAC address",
-                            &mac.text,
-                            "expected six colon-separated hex bytes",
-                        )
+                let bytes =
+                    options::parse_hex_bytes(&mac.text).and_then(|b| <[u8; 6]>::try_from(b).ok()).ok_or_else(|| {
+                        invalid(&mac.span, "MAC address", &mac.text, "expected six colon-separated hex bytes")
                     })?;
                 c.end()?;
                 Ok(Some(Item::Hardware(bytes, mac.span.clone())))
@@ -755,21 +674,11 @@ impl Parser {
                 if s.block.is_some() {
                     Self::allow(s, "failover peer { }", scope, &[S::Global])?;
                     let block = c.block()?;
-                    Ok(self
-                        .peer(name, head.span.clone(), block)?
-                        .map(|p| Item::FailoverPeer(Box::new(p))))
+                    Ok(self.peer(name, head.span.clone(), block)?.map(|p| Item::FailoverPeer(Box::new(p))))
                 } else {
-                    if c.peek()
-                        .and_then(Token::word)
-                        .is_some_and(|w| w.eq_ignore_ascii_case("state"))
-                    {
+                    if c.peek().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("state")) {
                         // Lease-file syntax; it does not belong in dhcpd.conf.
-                        return Err(ConfigError::new(
-                            &head.span,
-                            ErrorKind::Unsupported {
-                                statement: stmt_text(s),
-                            },
-                        ));
+                        return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                     }
                     Self::allow(s, "failover peer", scope, &[S::Pool])?;
                     c.end()?;
@@ -795,18 +704,10 @@ impl Parser {
                 Ok(Some(Item::OmapiKey(name, head.span.clone())))
             }
             "include" => Err(c.expected("a quoted file name")),
-            _ if UNSUPPORTED.contains(&kw.as_str()) => Err(ConfigError::new(
-                &head.span,
-                ErrorKind::Unsupported {
-                    statement: stmt_text(s),
-                },
-            )),
-            _ => Err(ConfigError::new(
-                &head.span,
-                ErrorKind::UnknownStatement {
-                    name: word.to_string(),
-                },
-            )),
+            _ if UNSUPPORTED.contains(&kw.as_str()) => {
+                Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }))
+            }
+            _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
     }
 
@@ -816,27 +717,14 @@ impl Parser {
         let name_tok = c.word("an option name")?;
         let name = name_tok.text.as_str();
         if name.contains('.') || name.eq_ignore_ascii_case("space") {
-            return Err(ConfigError::new(
-                &name_tok.span,
-                ErrorKind::Unsupported {
-                    statement: stmt_text(stmt),
-                },
-            ));
+            return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
         }
-        let is_definition = c
-            .peek()
-            .and_then(Token::word)
-            .is_some_and(|w| w.eq_ignore_ascii_case("code"));
+        let is_definition = c.peek().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("code"));
         if is_definition {
             c.pos += 1;
             let code: u8 = c.int("an option code")?;
             if code == 0 || code == 255 {
-                return Err(invalid(
-                    &name_tok.span,
-                    "option code",
-                    &code.to_string(),
-                    "0 and 255 are reserved",
-                ));
+                return Err(invalid(&name_tok.span, "option code", &code.to_string(), "0 and 255 are reserved"));
             }
             match c.peek() {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
@@ -849,29 +737,17 @@ impl Parser {
                 if type_toks.is_empty() {
                     return Err(c.expected("an option type"));
                 }
-                return Err(ConfigError::new(
-                    &name_tok.span,
-                    ErrorKind::Unsupported {
-                        statement: stmt_text(stmt),
-                    },
-                ));
+                return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
             };
             c.end()?;
-            self.options.define(OptionDef {
-                name: name.to_string(),
-                code,
-                ty,
-            });
+            self.options.define(OptionDef { name: name.to_string(), code, ty });
             return Ok(None);
         }
-        let def = self.options.get(name).cloned().ok_or_else(|| {
-            ConfigError::new(
-                &name_tok.span,
-                ErrorKind::UnknownOption {
-                    name: name.to_string(),
-                },
-            )
-        })?;
+        let def = self
+            .options
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::new(&name_tok.span, ErrorKind::UnknownOption { name: name.to_string() }))?;
         if !stmt.ends_with_semicolon() {
             let mut at_end = Cursor::new(stmt);
             at_end.pos = stmt.tokens.len();
@@ -891,12 +767,7 @@ impl Parser {
     /// The statements of a `failover peer "name" { }` block. Returns `None` when a
     /// statement of the block was wrong (already reported): the "missing" checks
     /// would then only repeat that error.
-    fn peer(
-        &mut self,
-        name: String,
-        span: Span,
-        block: &[RawStmt],
-    ) -> Result<Option<PeerDecl>, ConfigError> {
+    fn peer(&mut self, name: String, span: Span, block: &[RawStmt]) -> Result<Option<PeerDecl>, ConfigError> {
         let mut role = None;
         let mut address = None;
         let mut peer_address = None;
@@ -932,15 +803,8 @@ impl Parser {
             return Ok(None);
         }
         let block_name = format!("failover peer \"{}\"", d.name);
-        let missing = |m: &str| {
-            ConfigError::new(
-                &span,
-                ErrorKind::Missing {
-                    block: block_name.clone(),
-                    missing: m.into(),
-                },
-            )
-        };
+        let missing =
+            |m: &str| ConfigError::new(&span, ErrorKind::Missing { block: block_name.clone(), missing: m.into() });
         d.role = role.ok_or_else(|| missing("primary' or 'secondary"))?;
         d.address = address.ok_or_else(|| missing("address"))?;
         d.peer_address = peer_address.ok_or_else(|| missing("peer address"))?;
@@ -971,12 +835,7 @@ impl Parser {
                     _ => {
                         // `peer max-response-delay` etc. set the partner's values, which
                         // CONNECT overrides anyway; we refuse rather than guess.
-                        return Err(ConfigError::new(
-                            &head.span,
-                            ErrorKind::Unsupported {
-                                statement: stmt_text(s),
-                            },
-                        ));
+                        return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                     }
                 }
             }
@@ -995,26 +854,14 @@ impl Parser {
                 let t = c.word("32 colon-separated hex bytes")?;
                 let hba = options::parse_hex_bytes(&t.text)
                     .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        invalid(
-                            &t.span,
-                            "hba",
-                            &t.text,
-                            "expected exactly 32 colon-separated hex bytes",
-                        )
-                    })?;
+                    .ok_or_else(|| invalid(&t.span, "hba", &t.text, "expected exactly 32 colon-separated hex bytes"))?;
                 d.hba = Some((hba, head.span.clone()));
             }
             "load" => {
                 for kw in ["balance", "max"] {
                     c.keyword(kw)?;
                 }
-                match c
-                    .peek()
-                    .and_then(Token::word)
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
+                match c.peek().and_then(Token::word).map(str::to_ascii_lowercase).as_deref() {
                     Some("seconds" | "secs") => c.pos += 1,
                     _ => return Err(c.expected("'seconds'")),
                 }
@@ -1032,24 +879,14 @@ impl Parser {
                         let text = t.text.strip_suffix('%').unwrap_or(&t.text);
                         let v = text.parse::<u8>().ok().filter(|v| *v <= 100);
                         v.ok_or_else(|| {
-                            invalid(
-                                &t.span,
-                                "hot-standby-reserve",
-                                &t.text,
-                                "expected a percentage, 0 to 100",
-                            )
+                            invalid(&t.span, "hot-standby-reserve", &t.text, "expected a percentage, 0 to 100")
                         })?
                     }
                 };
                 d.hot_standby_reserve = Some((pct, head.span.clone()));
             }
             _ => {
-                return Err(ConfigError::new(
-                    &head.span,
-                    ErrorKind::UnknownStatement {
-                        name: head.text.clone(),
-                    },
-                ));
+                return Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: head.text.clone() }));
             }
         }
         c.end()
@@ -1057,12 +894,7 @@ impl Parser {
 
     /// The statements of a `key NAME { }` block.
     /// Returns `None` when a statement of the block was wrong (already reported).
-    fn key(
-        &mut self,
-        name: String,
-        span: Span,
-        block: &[RawStmt],
-    ) -> Result<Option<KeyDecl>, ConfigError> {
+    fn key(&mut self, name: String, span: Span, block: &[RawStmt]) -> Result<Option<KeyDecl>, ConfigError> {
         let mut failed = false;
         let mut algorithm = None;
         let mut secret = None;
@@ -1074,17 +906,10 @@ impl Parser {
                     "algorithm" => {
                         let a = c.word("an algorithm name")?;
                         let lower = a.text.to_ascii_lowercase();
-                        if lower == "hmac-md5"
-                            || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int"
-                        {
+                        if lower == "hmac-md5" || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int" {
                             algorithm = Some(KeyAlgorithm::HmacMd5);
                         } else {
-                            return Err(ConfigError::new(
-                                &a.span,
-                                ErrorKind::Unsupported {
-                                    statement: stmt_text(s),
-                                },
-                            ));
+                            return Err(ConfigError::new(&a.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                         }
                         c.end()
                     }
@@ -1102,18 +927,12 @@ impl Parser {
                                 _ => t.text.clone(),
                             })
                             .collect();
-                        let bytes = decode_base64(&text).ok_or_else(|| {
-                            invalid(&rest[0].span, "secret", &text, "not valid base64")
-                        })?;
+                        let bytes = decode_base64(&text)
+                            .ok_or_else(|| invalid(&rest[0].span, "secret", &text, "not valid base64"))?;
                         secret = Some(bytes);
                         c.end()
                     }
-                    _ => Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::UnknownStatement {
-                            name: head.text.clone(),
-                        },
-                    )),
+                    _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: head.text.clone() })),
                 }
             })();
             if let Err(e) = r {
@@ -1125,23 +944,11 @@ impl Parser {
             return Ok(None);
         }
         let block_name = format!("key \"{name}\"");
-        let missing = |m: &str| {
-            ConfigError::new(
-                &span,
-                ErrorKind::Missing {
-                    block: block_name.clone(),
-                    missing: m.into(),
-                },
-            )
-        };
+        let missing =
+            |m: &str| ConfigError::new(&span, ErrorKind::Missing { block: block_name.clone(), missing: m.into() });
         let algorithm = algorithm.ok_or_else(|| missing("algorithm"))?;
         let secret = secret.ok_or_else(|| missing("secret"))?;
-        Ok(Some(KeyDecl {
-            name,
-            span,
-            algorithm,
-            secret,
-        }))
+        Ok(Some(KeyDecl { name, span, algorithm, secret }))
     }
 }
 
@@ -1152,17 +959,9 @@ fn peer_addr(c: &mut Cursor<'_>) -> Result<PeerAddress, ConfigError> {
         return Ok(PeerAddress::Ip(ip));
     }
     let looks_numeric = t.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
-    let valid_name = t
-        .text
-        .chars()
-        .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == '_');
+    let valid_name = t.text.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == '_');
     if looks_numeric || !valid_name {
-        return Err(invalid(
-            &t.span,
-            "address",
-            &t.text,
-            "expected an IPv4 address or a host name",
-        ));
+        return Err(invalid(&t.span, "address", &t.text, "expected an IPv4 address or a host name"));
     }
     Ok(PeerAddress::Name(t.text.clone()))
 }
@@ -1188,23 +987,15 @@ mod tests {
     fn missing_semicolon_message() {
         let (_, e) = parse("default-lease-time 600\n    max-lease-time 7200;\n");
         assert_eq!(e.len(), 1);
-        assert_eq!(
-            e[0].to_string(),
-            "t.conf:2:5: expected ';' after 'default-lease-time 600', found 'max-lease-time'"
-        );
+        assert_eq!(e[0].to_string(), "t.conf:2:5: expected ';' after 'default-lease-time 600', found 'max-lease-time'");
     }
 
     #[test]
     fn unsupported_is_named() {
         let (_, e) = parse("ddns-update-style interim;\nclass \"x\" { match if true; }\n");
         assert_eq!(e.len(), 2);
-        assert_eq!(
-            e[0].to_string(),
-            "t.conf:1:1: `ddns-update-style interim` is not supported"
-        );
-        assert!(
-            matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\"")
-        );
+        assert_eq!(e[0].to_string(), "t.conf:1:1: `ddns-update-style interim` is not supported");
+        assert!(matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\""));
     }
 
     #[test]
@@ -1221,9 +1012,7 @@ mod tests {
             "option wpad code 252 = text;\noption wpad \"http://x/wpad.dat\";\noption foo code 250 = array of ip-address;\noption foo 1.2.3.4, 5.6.7.8;",
         );
         assert!(e.is_empty(), "{e:?}");
-        assert!(
-            matches!(&items[0], Item::Option { code: 252, data } if data == b"http://x/wpad.dat")
-        );
+        assert!(matches!(&items[0], Item::Option { code: 252, data } if data == b"http://x/wpad.dat"));
         assert!(matches!(&items[1], Item::Option { code: 250, data } if data.len() == 8));
     }
 
@@ -1238,10 +1027,7 @@ mod tests {
     fn scope_rules() {
         let (_, e) = parse("range 10.0.0.1 10.0.0.2;\nhardware ethernet 00:11:22:33:44:55;\n");
         assert_eq!(e.len(), 2);
-        assert!(
-            e.iter()
-                .all(|e| matches!(e.kind, ErrorKind::NotAllowedHere { .. }))
-        );
+        assert!(e.iter().all(|e| matches!(e.kind, ErrorKind::NotAllowedHere { .. })));
     }
 
     #[test]
@@ -1251,26 +1037,18 @@ mod tests {
         assert_eq!(decode_base64("YWI="), Some(b"ab".to_vec()));
         assert_eq!(decode_base64("Y"), None);
         assert_eq!(decode_base64("YQ==YQ"), None);
-        assert_eq!(
-            decode_base64("Ofakekeyfakekeyfakekey==").map(|v| v.len()),
-            Some(16)
-        );
+        assert_eq!(decode_base64("Ofakekeyfakekeyfakekey==").map(|v| v.len()), Some(16));
         assert_eq!(decode_base64("a*b"), None);
     }
 
     #[test]
     fn peer_block_errors_are_collected() {
-        let (_, e) = parse(
-            "failover peer \"p\" {\n primary;\n split 300;\n bogus 1;\n address 1.2.3.4;\n}\n",
-        );
+        let (_, e) = parse("failover peer \"p\" {\n primary;\n split 300;\n bogus 1;\n address 1.2.3.4;\n}\n");
         // split out of range and unknown statement; "no peer address" is not
         // added on top of them.
         assert_eq!(e.len(), 2, "{e:?}");
         let (_, e) = parse("failover peer \"p\" {\n primary;\n address 1.2.3.4;\n}\n");
         assert_eq!(e.len(), 1, "{e:?}");
-        assert_eq!(
-            e[0].to_string(),
-            "t.conf:1:1: failover peer \"p\" has no 'peer address'"
-        );
+        assert_eq!(e[0].to_string(), "t.conf:1:1: failover peer \"p\" has no 'peer address'");
     }
 }

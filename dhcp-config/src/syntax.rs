@@ -58,13 +58,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(loader: &'a dyn Loader) -> Self {
-        Reader {
-            loader,
-            stack: Vec::new(),
-            aborted: false,
-            drop_eof_statement: false,
-            errors: Vec::new(),
-        }
+        Reader { loader, stack: Vec::new(), aborted: false, drop_eof_statement: false, errors: Vec::new() }
     }
 
     /// Reads the top-level file `name` whose text is already loaded.
@@ -86,18 +80,14 @@ impl<'a> Reader<'a> {
         };
         // After a lexical error (an unterminated string eats the rest of the file) the
         // statement cut by the end of file would only repeat that error.
-        let saved = std::mem::replace(
-            &mut self.drop_eof_statement,
-            self.errors.len() > errors_before,
-        );
+        let saved = std::mem::replace(&mut self.drop_eof_statement, self.errors.len() > errors_before);
         let mut stmts = Vec::new();
         loop {
             self.statements(&tokens, &mut pos, 0, &eof, None, &mut stmts);
             // At top level a stray `}` is reported and skipped; reading goes on.
             match tokens.get(pos) {
                 Some(t) => {
-                    self.errors
-                        .push(ConfigError::new(&t.span, ErrorKind::UnexpectedCloseBrace));
+                    self.errors.push(ConfigError::new(&t.span, ErrorKind::UnexpectedCloseBrace));
                     pos += 1;
                 }
                 None => break,
@@ -131,12 +121,7 @@ impl<'a> Reader<'a> {
                     });
                 }
                 if let Some(open) = opened.filter(|_| !self.aborted) {
-                    self.errors.push(ConfigError::new(
-                        eof,
-                        ErrorKind::UnclosedBlock {
-                            opened: open.clone(),
-                        },
-                    ));
+                    self.errors.push(ConfigError::new(eof, ErrorKind::UnclosedBlock { opened: open.clone() }));
                 }
                 return;
             };
@@ -157,10 +142,7 @@ impl<'a> Reader<'a> {
                 TokenKind::LBrace => {
                     *pos += 1;
                     if depth + 1 > MAX_NESTING {
-                        self.errors.push(ConfigError::new(
-                            &tok.span,
-                            ErrorKind::NestingTooDeep { max: MAX_NESTING },
-                        ));
+                        self.errors.push(ConfigError::new(&tok.span, ErrorKind::NestingTooDeep { max: MAX_NESTING }));
                         // Skip the whole remaining input: recursing further is what we refuse.
                         *pos = tokens.len();
                         self.aborted = true;
@@ -200,23 +182,13 @@ impl<'a> Reader<'a> {
 
     /// Pushes `stmt`, or replaces an `include "file";` by the statements of that file.
     fn push_or_include(&mut self, stmt: RawStmt, out: &mut Vec<RawStmt>) {
-        let is_include = stmt
-            .tokens
-            .first()
-            .and_then(Token::word)
-            .is_some_and(|w| w.eq_ignore_ascii_case("include"));
+        let is_include = stmt.tokens.first().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("include"));
         if !is_include {
             out.push(stmt);
             return;
         }
         let name = match stmt.tokens.as_slice() {
-            [
-                _,
-                Token {
-                    kind: TokenKind::Str(bytes),
-                    ..
-                },
-            ] => String::from_utf8_lossy(bytes).into_owned(),
+            [_, Token { kind: TokenKind::Str(bytes), .. }] => String::from_utf8_lossy(bytes).into_owned(),
             _ => {
                 // Malformed include: the second stage reports it with context.
                 out.push(stmt);
@@ -224,29 +196,16 @@ impl<'a> Reader<'a> {
             }
         };
         let span = stmt.span().clone();
-        let base = self
-            .stack
-            .last()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let base = self.stack.last().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
         let path = base.join(&name);
         if self.stack.iter().any(|p| p == &path) {
-            self.errors.push(ConfigError::new(
-                &span,
-                ErrorKind::IncludeCycle {
-                    path: path.display().to_string(),
-                },
-            ));
+            self.errors.push(ConfigError::new(&span, ErrorKind::IncludeCycle { path: path.display().to_string() }));
             return;
         }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.errors.push(ConfigError::new(
                 &span,
-                ErrorKind::IncludeTooDeep {
-                    path: path.display().to_string(),
-                    max: MAX_INCLUDE_DEPTH,
-                },
+                ErrorKind::IncludeTooDeep { path: path.display().to_string(), max: MAX_INCLUDE_DEPTH },
             ));
             return;
         }
@@ -257,10 +216,7 @@ impl<'a> Reader<'a> {
             }
             Err(e) => self.errors.push(ConfigError::new(
                 &span,
-                ErrorKind::IncludeFailed {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                },
+                ErrorKind::IncludeFailed { path: path.display().to_string(), reason: e.to_string() },
             )),
         }
     }
@@ -311,10 +267,7 @@ mod tests {
     fn deep_nesting_is_refused_without_overflow() {
         let text = "{".repeat(100_000);
         let (_, e) = read(&text, &MemoryLoader::default());
-        assert!(
-            e.iter()
-                .any(|e| matches!(e.kind, ErrorKind::NestingTooDeep { .. }))
-        );
+        assert!(e.iter().any(|e| matches!(e.kind, ErrorKind::NestingTooDeep { .. })));
     }
 
     #[test]

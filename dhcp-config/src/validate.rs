@@ -9,12 +9,7 @@ use crate::lower::Info;
 use crate::model::{AddrRange, Config, Role};
 
 /// Runs every check, appending to `errors` and `warnings`.
-pub(crate) fn validate(
-    config: &Config,
-    info: &Info,
-    errors: &mut Vec<ConfigError>,
-    warnings: &mut Vec<Warning>,
-) {
+pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
     subnets(config, info, errors);
     ranges(config, info, errors);
     peers(config, info, errors, warnings);
@@ -30,11 +25,8 @@ fn err(errors: &mut Vec<ConfigError>, span: &Span, kind: ErrorKind) {
 fn subnets(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
     let mut seen: HashMap<(Ipv4Addr, Ipv4Addr), &Span> = HashMap::new();
     let mut names: HashMap<&str, &Span> = HashMap::new();
-    for ((shared, infos), (sn_span, explicit)) in config
-        .shared_networks
-        .iter()
-        .zip(&info.subnets)
-        .zip(&info.shared_networks)
+    for ((shared, infos), (sn_span, explicit)) in
+        config.shared_networks.iter().zip(&info.subnets).zip(&info.shared_networks)
     {
         if *explicit {
             if let Some(first) = names.get(shared.name.as_str()) {
@@ -54,24 +46,11 @@ fn subnets(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         for (subnet, si) in shared.subnets.iter().zip(infos) {
             let mask = u32::from(subnet.netmask);
             if mask.leading_ones() + mask.trailing_zeros() != 32 {
-                err(
-                    errors,
-                    &si.netmask_span,
-                    ErrorKind::NonContiguousNetmask {
-                        mask: subnet.netmask,
-                    },
-                );
+                err(errors, &si.netmask_span, ErrorKind::NonContiguousNetmask { mask: subnet.netmask });
                 continue;
             }
             if u32::from(subnet.network) & !mask != 0 {
-                err(
-                    errors,
-                    &si.span,
-                    ErrorKind::HostBitsSet {
-                        network: subnet.network,
-                        mask: subnet.netmask,
-                    },
-                );
+                err(errors, &si.span, ErrorKind::HostBitsSet { network: subnet.network, mask: subnet.netmask });
                 continue;
             }
             match seen.get(&(subnet.network, subnet.netmask)) {
@@ -102,30 +81,12 @@ fn ranges(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         for (pool, pi) in shared.pools.iter().zip(infos) {
             for (r, span) in pool.ranges.iter().zip(&pi.ranges) {
                 if r.start > r.end {
-                    err(
-                        errors,
-                        span,
-                        ErrorKind::RangeReversed {
-                            start: r.start,
-                            end: r.end,
-                        },
-                    );
+                    err(errors, span, ErrorKind::RangeReversed { start: r.start, end: r.end });
                     continue;
                 }
                 if pi.in_shared_network {
-                    if !shared
-                        .subnets
-                        .iter()
-                        .any(|s| s.contains(r.start) && s.contains(r.end))
-                    {
-                        err(
-                            errors,
-                            span,
-                            ErrorKind::RangeInNoSubnet {
-                                range: show(r),
-                                network: shared.name.clone(),
-                            },
-                        );
+                    if !shared.subnets.iter().any(|s| s.contains(r.start) && s.contains(r.end)) {
+                        err(errors, span, ErrorKind::RangeInNoSubnet { range: show(r), network: shared.name.clone() });
                     }
                 } else if let Some(s) = shared.subnets.get(pool.subnet_index)
                     && !(s.contains(r.start) && s.contains(r.end))
@@ -142,11 +103,7 @@ fn ranges(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
                 all.push((*r, span));
             }
             if let (Some(peer), Some(span)) = (&pool.failover_peer, &pi.dynamic_bootp) {
-                err(
-                    errors,
-                    span,
-                    ErrorKind::DynamicBootpInFailoverPool { peer: peer.clone() },
-                );
+                err(errors, span, ErrorKind::DynamicBootpInFailoverPool { peer: peer.clone() });
             }
         }
     }
@@ -158,11 +115,7 @@ fn ranges(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
                 err(
                     errors,
                     span,
-                    ErrorKind::RangeOverlap {
-                        range: show(&r),
-                        other_range: show(&w),
-                        other: wspan.clone(),
-                    },
+                    ErrorKind::RangeOverlap { range: show(&r), other_range: show(&w), other: wspan.clone() },
                 );
             }
             if r.end > w.end {
@@ -182,11 +135,7 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
             err(
                 errors,
                 &d.span,
-                ErrorKind::Duplicate {
-                    what: "failover peer".into(),
-                    name: d.name.clone(),
-                    first: (*first).clone(),
-                },
+                ErrorKind::Duplicate { what: "failover peer".into(), name: d.name.clone(), first: (*first).clone() },
             );
             continue;
         }
@@ -200,24 +149,13 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
                     ("hba", d.hba.as_ref().map(|x| &x.1)),
                 ] {
                     if let Some(span) = span {
-                        err(
-                            errors,
-                            span,
-                            ErrorKind::NotOnSecondary {
-                                peer: peer.clone(),
-                                statement: what.into(),
-                            },
-                        );
+                        err(errors, span, ErrorKind::NotOnSecondary { peer: peer.clone(), statement: what.into() });
                     }
                 }
             }
             Role::Primary => {
                 if d.mclt.is_none() {
-                    err(
-                        errors,
-                        &d.span,
-                        ErrorKind::PrimaryWithoutMclt { peer: peer.clone() },
-                    );
+                    err(errors, &d.span, ErrorKind::PrimaryWithoutMclt { peer: peer.clone() });
                 }
                 if let (Some(_), Some((_, span))) = (&d.split, &d.hba) {
                     err(errors, span, ErrorKind::SplitAndHba { peer: peer.clone() });
@@ -233,11 +171,7 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
         if let Some((_, span)) = &d.hot_standby_reserve
             && (d.split.is_some() || d.hba.is_some())
         {
-            err(
-                errors,
-                span,
-                ErrorKind::HotStandbyAndSplit { peer: peer.clone() },
-            );
+            err(errors, span, ErrorKind::HotStandbyAndSplit { peer: peer.clone() });
         }
     }
     let mut used: HashSet<&str> = HashSet::new();
@@ -246,23 +180,15 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
             if let (Some(name), Some(span)) = (&pool.failover_peer, &pi.failover) {
                 used.insert(name);
                 if !declared.contains_key(name.as_str()) {
-                    err(
-                        errors,
-                        span,
-                        ErrorKind::UnknownFailoverPeer { name: name.clone() },
-                    );
+                    err(errors, span, ErrorKind::UnknownFailoverPeer { name: name.clone() });
                 }
             }
         }
     }
     for d in &info.peers {
         if !used.contains(d.name.as_str()) {
-            warnings.push(Warning {
-                span: d.span.clone(),
-                kind: WarningKind::UnusedFailoverPeer {
-                    name: d.name.clone(),
-                },
-            });
+            warnings
+                .push(Warning { span: d.span.clone(), kind: WarningKind::UnusedFailoverPeer { name: d.name.clone() } });
         }
     }
 }
@@ -278,11 +204,7 @@ fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
                     errors,
                     span,
                     ErrorKind::DuplicateHardware {
-                        mac: mac
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<Vec<_>>()
-                            .join(":"),
+                        mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
                         host: (*name).to_string(),
                         first: (*first).clone(),
                     },
@@ -319,11 +241,7 @@ fn keys(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
             Some(first) => err(
                 errors,
                 span,
-                ErrorKind::Duplicate {
-                    what: "key".into(),
-                    name: key.name.clone(),
-                    first: (*first).clone(),
-                },
+                ErrorKind::Duplicate { what: "key".into(), name: key.name.clone(), first: (*first).clone() },
             ),
             None => {
                 seen.insert(&key.name, span);

@@ -16,16 +16,13 @@ fn one(text: &str) -> String {
     e.errors[0].to_string()
 }
 
-const PEER_P: &str = "failover peer \"fo\" {\n  primary;\n  address 10.0.0.1;\n  peer address 10.0.0.2;\n  mclt 60;\n  split 128;\n}\n";
+const PEER_P: &str =
+    "failover peer \"fo\" {\n  primary;\n  address 10.0.0.1;\n  peer address 10.0.0.2;\n  mclt 60;\n  split 128;\n}\n";
 
 #[test]
 fn missing_semicolon() {
-    let text =
-        "authoritative;\n\n\n\n\n\n\n\n\n\ndefault-lease-time 600\n    max-lease-time 7200;\n";
-    assert_eq!(
-        one(text),
-        "dhcpd.conf:12:5: expected ';' after 'default-lease-time 600', found 'max-lease-time'"
-    );
+    let text = "authoritative;\n\n\n\n\n\n\n\n\n\ndefault-lease-time 600\n    max-lease-time 7200;\n";
+    assert_eq!(one(text), "dhcpd.conf:12:5: expected ';' after 'default-lease-time 600', found 'max-lease-time'");
 }
 
 #[test]
@@ -38,26 +35,14 @@ fn several_errors_are_collected() {
 
 #[test]
 fn unsupported_statements_are_named() {
-    assert_eq!(
-        one("ddns-update-style interim;"),
-        "dhcpd.conf:1:1: `ddns-update-style interim` is not supported"
-    );
-    assert_eq!(
-        one("allow booting;"),
-        "dhcpd.conf:1:1: `allow booting` is not supported"
-    );
-    assert_eq!(
-        one("on commit { set x = 1; }"),
-        "dhcpd.conf:1:1: `on commit` is not supported"
-    );
+    assert_eq!(one("ddns-update-style interim;"), "dhcpd.conf:1:1: `ddns-update-style interim` is not supported");
+    assert_eq!(one("allow booting;"), "dhcpd.conf:1:1: `allow booting` is not supported");
+    assert_eq!(one("on commit { set x = 1; }"), "dhcpd.conf:1:1: `on commit` is not supported");
     assert_eq!(
         one("option agent.circuit-id \"x\";"),
         "dhcpd.conf:1:8: `option agent.circuit-id \"x\"` is not supported"
     );
-    assert_eq!(
-        one("lease-file-name \"/x\";"),
-        "dhcpd.conf:1:1: `lease-file-name \"/x\"` is not supported"
-    );
+    assert_eq!(one("lease-file-name \"/x\";"), "dhcpd.conf:1:1: `lease-file-name \"/x\"` is not supported");
     assert_eq!(
         one("key k { algorithm hmac-sha256; secret \"YQ==\"; }"),
         "dhcpd.conf:1:19: `algorithm hmac-sha256` is not supported"
@@ -70,36 +55,19 @@ fn unsupported_statements_are_named() {
 
 #[test]
 fn unknown_statement_and_option() {
-    assert_eq!(
-        one("\n  frobnicate 1;"),
-        "dhcpd.conf:2:3: unknown statement 'frobnicate'"
-    );
-    assert_eq!(
-        one("option no-such-option 1;"),
-        "dhcpd.conf:1:8: unknown option 'no-such-option'"
-    );
+    assert_eq!(one("\n  frobnicate 1;"), "dhcpd.conf:2:3: unknown statement 'frobnicate'");
+    assert_eq!(one("option no-such-option 1;"), "dhcpd.conf:1:8: unknown option 'no-such-option'");
 }
 
 #[test]
 fn unterminated_string_and_unclosed_block() {
-    assert_eq!(
-        one("filename \"abc;\n"),
-        "dhcpd.conf:1:10: unterminated string"
-    );
+    assert_eq!(one("filename \"abc;\n"), "dhcpd.conf:1:10: unterminated string");
     // An unterminated string inside an include does not hide the parent's last statement.
     let mut loader = MemoryLoader::default();
     loader.insert("inc.conf", "filename \"x;");
-    let e = parse_str(
-        "dhcpd.conf",
-        "include \"inc.conf\";\nauthoritative",
-        &loader,
-    )
-    .expect_err("errors");
+    let e = parse_str("dhcpd.conf", "include \"inc.conf\";\nauthoritative", &loader).expect_err("errors");
     assert_eq!(e.errors.len(), 2, "{e}");
-    assert_eq!(
-        e.errors[1].to_string(),
-        "dhcpd.conf:2:14: expected ';' after 'authoritative', found end of file"
-    );
+    assert_eq!(e.errors[1].to_string(), "dhcpd.conf:2:14: expected ';' after 'authoritative', found end of file");
     assert_eq!(
         one("subnet 10.0.0.0 netmask 255.0.0.0 {\n  range 10.0.0.1 10.0.0.2;\n"),
         "dhcpd.conf:3:1: expected '}' to close the block opened at dhcpd.conf:1:35"
@@ -116,10 +84,14 @@ fn invalid_values() {
         one("host h { hardware ethernet 00:11:22:33:44; }"),
         "dhcpd.conf:1:28: invalid MAC address '00:11:22:33:44': expected six colon-separated hex bytes"
     );
-    assert!(one("failover peer \"p\" { primary; address 1.1.1.1; peer address 1.1.1.2; mclt 1; split 257; }")
-        .starts_with("dhcpd.conf:1:83: invalid split '257'"));
-    assert!(one("failover peer \"p\" { primary; address 1.1.1.1; peer address 1.1.1.2; mclt 1; hba 01:02; }")
-        .contains("expected exactly 32 colon-separated hex bytes"));
+    assert!(
+        one("failover peer \"p\" { primary; address 1.1.1.1; peer address 1.1.1.2; mclt 1; split 257; }")
+            .starts_with("dhcpd.conf:1:83: invalid split '257'")
+    );
+    assert!(
+        one("failover peer \"p\" { primary; address 1.1.1.1; peer address 1.1.1.2; mclt 1; hba 01:02; }")
+            .contains("expected exactly 32 colon-separated hex bytes")
+    );
 }
 
 #[test]
@@ -147,20 +119,15 @@ fn range_outside_subnet_and_reversed() {
 
 #[test]
 fn shared_network_pool_in_no_subnet() {
-    let text = "shared-network n {\n  subnet 10.0.0.0 netmask 255.255.255.0 { }\n  pool { range 10.9.0.1 10.9.0.2; }\n}\n";
-    assert_eq!(
-        one(text),
-        "dhcpd.conf:3:10: range 10.9.0.1-10.9.0.2 is in no subnet of shared-network \"n\""
-    );
+    let text =
+        "shared-network n {\n  subnet 10.0.0.0 netmask 255.255.255.0 { }\n  pool { range 10.9.0.1 10.9.0.2; }\n}\n";
+    assert_eq!(one(text), "dhcpd.conf:3:10: range 10.9.0.1-10.9.0.2 is in no subnet of shared-network \"n\"");
 }
 
 #[test]
 fn unknown_failover_peer() {
     let text = "subnet 10.0.0.0 netmask 255.255.255.0 {\n  pool {\n    failover peer \"nope\";\n    range 10.0.0.1 10.0.0.2;\n  }\n}\n";
-    assert_eq!(
-        one(text),
-        "dhcpd.conf:3:19: failover peer \"nope\" is not declared"
-    );
+    assert_eq!(one(text), "dhcpd.conf:3:19: failover peer \"nope\" is not declared");
 }
 
 fn with_pool(peer: &str) -> String {
@@ -182,20 +149,13 @@ fn secondary_must_not_carry_mclt_split_hba() {
         ]
     );
     let peer = "failover peer \"fo\" { secondary; address 10.0.0.2; peer address 10.0.0.1;\n hba 00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00; }\n";
-    assert_eq!(
-        one(&with_pool(peer)),
-        "dhcpd.conf:2:2: 'hba' must not be set on secondary failover peer \"fo\""
-    );
+    assert_eq!(one(&with_pool(peer)), "dhcpd.conf:2:2: 'hba' must not be set on secondary failover peer \"fo\"");
 }
 
 #[test]
 fn primary_without_mclt() {
-    let peer =
-        "\nfailover peer \"fo\" { primary; address 10.0.0.1; peer address 10.0.0.2; split 128; }\n";
-    assert_eq!(
-        one(&with_pool(peer)),
-        "dhcpd.conf:2:1: primary failover peer \"fo\" has no 'mclt'"
-    );
+    let peer = "\nfailover peer \"fo\" { primary; address 10.0.0.1; peer address 10.0.0.2; split 128; }\n";
+    assert_eq!(one(&with_pool(peer)), "dhcpd.conf:2:1: primary failover peer \"fo\" has no 'mclt'");
 }
 
 #[test]
@@ -204,10 +164,7 @@ fn split_and_hba() {
         "split 128;",
         "split 128;\n  hba ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00;",
     );
-    assert_eq!(
-        one(&with_pool(&peer)),
-        "dhcpd.conf:7:3: failover peer \"fo\" has both 'split' and 'hba'"
-    );
+    assert_eq!(one(&with_pool(&peer)), "dhcpd.conf:7:3: failover peer \"fo\" has both 'split' and 'hba'");
 }
 
 #[test]
@@ -218,9 +175,7 @@ fn hot_standby_and_split() {
         "dhcpd.conf:7:3: failover peer \"fo\" has both 'hot-standby-reserve' and 'split'/'hba'"
     );
     let peer = PEER_P.replace("split 128;", "hot-standby-reserve 101;");
-    assert!(
-        one(&with_pool(&peer)).starts_with("dhcpd.conf:6:23: invalid hot-standby-reserve '101'")
-    );
+    assert!(one(&with_pool(&peer)).starts_with("dhcpd.conf:6:23: invalid hot-standby-reserve '101'"));
 }
 
 #[test]
@@ -228,13 +183,8 @@ fn primary_without_split_is_a_warning() {
     let peer = PEER_P.replace("  split 128;\n", "");
     let p = parse_str("dhcpd.conf", &with_pool(&peer), &MemoryLoader::default()).expect("loads");
     assert_eq!(
-        p.warnings
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
-        [
-            "dhcpd.conf:1:1: warning: primary failover peer \"fo\" has no 'split', 'hba' or 'hot-standby-reserve'"
-        ]
+        p.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["dhcpd.conf:1:1: warning: primary failover peer \"fo\" has no 'split', 'hba' or 'hot-standby-reserve'"]
     );
 }
 
@@ -243,19 +193,13 @@ fn dynamic_bootp_in_failover_pool() {
     let text = format!(
         "{PEER_P}subnet 10.0.0.0 netmask 255.255.255.0 {{\n  pool {{\n    failover peer \"fo\";\n    range dynamic-bootp 10.0.0.1 10.0.0.9;\n  }}\n}}\n"
     );
-    assert_eq!(
-        one(&text),
-        "dhcpd.conf:11:5: 'range dynamic-bootp' is not allowed in a pool with failover peer \"fo\""
-    );
+    assert_eq!(one(&text), "dhcpd.conf:11:5: 'range dynamic-bootp' is not allowed in a pool with failover peer \"fo\"");
 }
 
 #[test]
 fn duplicate_subnet() {
     let text = "subnet 10.0.0.0 netmask 255.255.255.0 { }\nshared-network x {\n  subnet 10.0.0.0 netmask 255.255.255.0 { }\n}\n";
-    assert_eq!(
-        one(text),
-        "dhcpd.conf:3:3: subnet 10.0.0.0/24 is already declared at dhcpd.conf:1:1"
-    );
+    assert_eq!(one(text), "dhcpd.conf:3:3: subnet 10.0.0.0/24 is already declared at dhcpd.conf:1:1");
 }
 
 #[test]
@@ -289,20 +233,11 @@ fn duplicate_peer_and_key_and_unknown_omapi_key() {
     let text = format!("{PEER_P}{PEER_P}");
     let e = errors(&with_pool(&text));
     assert_eq!(e.errors.len(), 1, "{e}");
-    assert_eq!(
-        e.errors[0].to_string(),
-        "dhcpd.conf:8:1: failover peer \"fo\" is already declared at dhcpd.conf:1:1"
-    );
+    assert_eq!(e.errors[0].to_string(), "dhcpd.conf:8:1: failover peer \"fo\" is already declared at dhcpd.conf:1:1");
 
     let key = "key k { algorithm hmac-md5; secret \"YQ==\"; }\n";
-    assert_eq!(
-        one(&format!("{key}{key}")),
-        "dhcpd.conf:2:1: key \"k\" is already declared at dhcpd.conf:1:1"
-    );
-    assert_eq!(
-        one("omapi-key nokey;"),
-        "dhcpd.conf:1:1: key \"nokey\" is not declared"
-    );
+    assert_eq!(one(&format!("{key}{key}")), "dhcpd.conf:2:1: key \"k\" is already declared at dhcpd.conf:1:1");
+    assert_eq!(one("omapi-key nokey;"), "dhcpd.conf:1:1: key \"nokey\" is not declared");
 }
 
 #[test]
@@ -315,10 +250,7 @@ fn statements_in_the_wrong_scope() {
         one("subnet 10.0.0.0 netmask 255.0.0.0 { failover peer \"x\"; }"),
         "dhcpd.conf:1:37: 'failover peer' is not allowed in a subnet"
     );
-    assert_eq!(
-        one("pool { }"),
-        "dhcpd.conf:1:1: 'pool' is not allowed in the global scope"
-    );
+    assert_eq!(one("pool { }"), "dhcpd.conf:1:1: 'pool' is not allowed in the global scope");
 }
 
 #[test]
@@ -327,10 +259,7 @@ fn block_expected() {
         one("subnet 10.0.0.0 netmask 255.0.0.0;"),
         "dhcpd.conf:1:34: expected '{' after 'subnet 10.0.0.0 netmask 255.0.0.0', found ';'"
     );
-    assert_eq!(
-        one("authoritative { }"),
-        "dhcpd.conf:1:15: expected ';' after 'authoritative', found '{'"
-    );
+    assert_eq!(one("authoritative { }"), "dhcpd.conf:1:15: expected ';' after 'authoritative', found '{'");
 }
 
 #[test]
@@ -343,23 +272,14 @@ fn include_errors_carry_positions() {
     let msgs: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
     // Reading errors (includes, lexing) come first, then statement errors.
     assert_eq!(msgs.len(), 3, "{e}");
-    assert!(
-        matches!(e.errors[0].kind, ErrorKind::IncludeCycle { .. }),
-        "{e}"
-    );
+    assert!(matches!(e.errors[0].kind, ErrorKind::IncludeCycle { .. }), "{e}");
     assert_eq!(&*e.errors[0].span.file, "/etc/dhcp/loop.conf");
-    assert!(
-        matches!(e.errors[1].kind, ErrorKind::IncludeFailed { .. }),
-        "{e}"
-    );
+    assert!(matches!(e.errors[1].kind, ErrorKind::IncludeFailed { .. }), "{e}");
     assert_eq!(
         e.errors[1].to_string(),
         "/etc/dhcp/dhcpd.conf:3:1: cannot include \"/etc/dhcp/missing.conf\": no such file"
     );
-    assert_eq!(
-        msgs[2],
-        "/etc/dhcp/extra.conf:3:1: unknown statement 'bogus'"
-    );
+    assert_eq!(msgs[2], "/etc/dhcp/extra.conf:3:1: unknown statement 'bogus'");
 }
 
 #[test]

@@ -4,14 +4,12 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use dhcp_config::{
-    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Role, WarningKind,
-    parse_file, parse_str, split_to_hba,
+    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Role, WarningKind, parse_file, parse_str,
+    split_to_hba,
 };
 
 fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 fn load(name: &str) -> Parsed {
@@ -35,10 +33,7 @@ fn ip(s: &str) -> Ipv4Addr {
 }
 
 fn range(a: &str, b: &str) -> AddrRange {
-    AddrRange {
-        start: ip(a),
-        end: ip(b),
-    }
+    AddrRange { start: ip(a), end: ip(b) }
 }
 
 fn only_pool(c: &Config) -> &dhcp_config::Pool {
@@ -65,24 +60,15 @@ fn capture_primary() {
     assert_eq!(peer.address, PeerAddress::Ip(ip("10.9.0.1")));
     assert_eq!(peer.peer_address.ip(), Some(ip("10.9.0.2")));
     assert_eq!((peer.port, peer.peer_port), (647, 647));
-    assert_eq!(
-        (peer.max_response_delay, peer.max_unacked_updates),
-        (30, 10)
-    );
+    assert_eq!((peer.max_response_delay, peer.max_unacked_updates), (30, 10));
     assert_eq!(peer.mclt, Some(120));
     assert_eq!(peer.split, Some(128));
     let hba = peer.hba.expect("hba from split");
     assert!(hba[..16].iter().all(|&b| b == 0xff) && hba[16..].iter().all(|&b| b == 0));
     assert_eq!(peer.load_balance_max_seconds, 3);
     // Defaults from the digest (§3, §7.1).
-    assert_eq!(
-        (peer.max_lease_misbalance, peer.max_lease_ownership),
-        (15, 10)
-    );
-    assert_eq!(
-        (peer.min_balance, peer.max_balance, peer.auto_partner_down),
-        (60, 3600, 0)
-    );
+    assert_eq!((peer.max_lease_misbalance, peer.max_lease_ownership), (15, 10));
+    assert_eq!((peer.min_balance, peer.max_balance, peer.auto_partner_down), (60, 3600, 0));
     assert_eq!(peer.hot_standby_reserve_percent, None);
     let pool = only_pool(c);
     assert_eq!(pool.failover_peer.as_deref(), Some("fo-test"));
@@ -130,10 +116,7 @@ fn anchors_bench_pair() {
     assert_eq!(c.shared_networks[0].subnets[0].prefix_len, 15);
 
     let c = load("anchors-failover-secondary.conf").config;
-    assert_eq!(
-        c.failover_peer("anc-fo").map(|p| p.role),
-        Some(Role::Secondary)
-    );
+    assert_eq!(c.failover_peer("anc-fo").map(|p| p.role), Some(Role::Secondary));
 
     let c = load("anchors-single.conf").config;
     let pool = only_pool(&c);
@@ -169,11 +152,7 @@ fn openbsd_include_from_the_file_system() {
     let dir = std::env::temp_dir().join(format!("dhcp-config-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("dhcpd.conf"), text).expect("write");
-    std::fs::copy(
-        fixture_path("openbsd-dhcpd.master"),
-        dir.join("openbsd-dhcpd.master"),
-    )
-    .expect("copy");
+    std::fs::copy(fixture_path("openbsd-dhcpd.master"), dir.join("openbsd-dhcpd.master")).expect("copy");
     let result = parse_file(&dir.join("dhcpd.conf"));
     let _ = std::fs::remove_dir_all(&dir);
     let c = result.expect("loads").config;
@@ -184,30 +163,18 @@ fn openbsd_include_from_the_file_system() {
 fn isc_kb_pair_with_host_names_and_bare_secret() {
     let c = load("isc-kb-primary.conf").config;
     let peer = c.failover_peer("failover-partner").expect("peer");
-    assert_eq!(
-        peer.address,
-        PeerAddress::Name("dhcp-primary.example.com".into())
-    );
-    assert_eq!(
-        peer.peer_address,
-        PeerAddress::Name("dhcp-secondary.example.com".into())
-    );
+    assert_eq!(peer.address, PeerAddress::Name("dhcp-primary.example.com".into()));
+    assert_eq!(peer.peer_address, PeerAddress::Name("dhcp-secondary.example.com".into()));
     assert_eq!((peer.port, peer.peer_port), (519, 520));
     assert_eq!(peer.max_response_delay, 60);
     // `secret Ofakekeyfakekeyfakekey==;` unquoted, as dhcpd accepts it: 16 bytes.
     assert_eq!(c.key("omapi_key").map(|k| k.secret.len()), Some(16));
     assert_eq!(c.omapi_key.as_deref(), Some("omapi_key"));
     let pool = only_pool(&c);
-    assert_eq!(
-        pool.effective.option(6),
-        Some(&[10, 100, 0, 2, 10, 100, 0, 3][..])
-    );
+    assert_eq!(pool.effective.option(6), Some(&[10, 100, 0, 2, 10, 100, 0, 3][..]));
 
     let c = load("isc-kb-secondary.conf").config;
-    assert_eq!(
-        c.failover_peer("failover-partner").map(|p| p.role),
-        Some(Role::Secondary)
-    );
+    assert_eq!(c.failover_peer("failover-partner").map(|p| p.role), Some(Role::Secondary));
 }
 
 #[test]
@@ -220,26 +187,17 @@ fn guide_465_shared_network() {
     assert_eq!(e.option(1), Some(&[255, 255, 255, 0][..]));
     assert_eq!(e.option(6), Some(&[8, 8, 8, 8, 8, 8, 4, 4][..]));
     assert_eq!(sn.pools[0].ranges[0].len(), 101);
-    assert_eq!(
-        c.failover_peer("dhcp-failover").and_then(|p| p.mclt),
-        Some(3600)
-    );
+    assert_eq!(c.failover_peer("dhcp-failover").and_then(|p| p.mclt), Some(3600));
 
     let c = load("guide-465-secondary.conf").config;
-    assert_eq!(
-        c.failover_peer("dhcp-failover").map(|p| p.role),
-        Some(Role::Secondary)
-    );
+    assert_eq!(c.failover_peer("dhcp-failover").map(|p| p.role), Some(Role::Secondary));
 }
 
 #[test]
 fn cours_lancli() {
     let c = load("cours-lancli-primary.conf").config;
     assert_eq!(c.global.option(15), Some(&b"lancli.lan"[..]));
-    assert_eq!(
-        c.key("omapi_cle").map(|k| k.secret.clone()),
-        Some(b"lancli-failover-secret".to_vec())
-    );
+    assert_eq!(c.key("omapi_cle").map(|k| k.secret.clone()), Some(b"lancli-failover-secret".to_vec()));
     let pool = only_pool(&c);
     // Global options are inherited, subnet options added.
     assert_eq!(pool.effective.option(15), Some(&b"lancli.lan"[..]));
@@ -250,11 +208,7 @@ fn cours_lancli() {
 fn windows_hot_standby_extension() {
     let p = load("windows-hot-standby-primary.conf");
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-    let peer = p
-        .config
-        .failover_peer("DHCP-Failover-HotStandby")
-        .expect("peer")
-        .clone();
+    let peer = p.config.failover_peer("DHCP-Failover-HotStandby").expect("peer").clone();
     assert_eq!(peer.hot_standby_reserve_percent, Some(5));
     assert_eq!(peer.hba, None);
     assert_eq!(peer.hba_or_default(), [0xff; 32]);
@@ -279,18 +233,12 @@ fn kitchen_sink_inheritance() {
     assert_eq!(g.log_facility.as_deref(), Some("local7"));
     assert_eq!(g.server_identifier, Some(ip("10.0.0.1")));
     assert_eq!(g.option(2), Some(&(-3600i32).to_be_bytes()[..]));
-    assert_eq!(
-        g.option(252),
-        Some(&b"http://wpad.example.org/wpad.dat"[..])
-    );
+    assert_eq!(g.option(252), Some(&b"http://wpad.example.org/wpad.dat"[..]));
 
     let peer = c.failover_peer("fo").expect("peer");
     assert_eq!(peer.hba.map(|h| h[0]), Some(0xff));
     assert_eq!(peer.hba.map(|h| h[1]), Some(0x00));
-    assert_eq!(
-        (peer.auto_partner_down, peer.max_lease_misbalance),
-        (3600, 20)
-    );
+    assert_eq!((peer.auto_partner_down, peer.max_lease_misbalance), (3600, 20));
     // 0 means "default" in dhcpd.
     assert_eq!(peer.max_lease_ownership, 10);
     assert_eq!((peer.min_balance, peer.max_balance), (30, 1800));
@@ -312,16 +260,10 @@ fn kitchen_sink_inheritance() {
     assert_eq!(pool.effective.max_lease_time, 1800);
     assert!(!pool.effective.allow_unknown_clients && !pool.effective.allow_dynamic_bootp);
     assert_eq!(pool.effective.option(15), Some(&b"campus.example.org"[..]));
-    assert_eq!(
-        pool.effective.option(250),
-        Some(&[10, 1, 0, 5, 10, 1, 0, 6][..])
-    );
+    assert_eq!(pool.effective.option(250), Some(&[10, 1, 0, 5, 10, 1, 0, 6][..]));
     assert_eq!(pool.effective.next_server, Some(ip("10.1.0.7")));
     assert_eq!(pool.effective.filename.as_deref(), Some("pxelinux.0"));
-    assert_eq!(
-        pool.effective.server_name.as_deref(),
-        Some("boot.example.org")
-    );
+    assert_eq!(pool.effective.server_name.as_deref(), Some("boot.example.org"));
     assert!(pool.effective.authoritative);
     let shared_pool = &campus.pools[2];
     assert_eq!(shared_pool.subnet_index, 1);
@@ -336,13 +278,7 @@ fn kitchen_sink_inheritance() {
     assert_eq!(lone.subnets[0].prefix_len, 16);
     let p = &lone.pools[0];
     assert!(p.dynamic_bootp);
-    assert_eq!(
-        p.ranges,
-        vec![
-            range("10.2.1.1", "10.2.1.10"),
-            range("10.2.2.2", "10.2.2.2")
-        ]
-    );
+    assert_eq!(p.ranges, vec![range("10.2.1.1", "10.2.1.10"), range("10.2.2.2", "10.2.2.2")]);
     assert_eq!(p.effective.option(26), Some(&[0x23, 0x28][..]));
     let mut search = b"\x07example\x03org\x00".to_vec();
     search.extend_from_slice(b"\x03lab\x07example\x03org\x00");
@@ -352,33 +288,17 @@ fn kitchen_sink_inheritance() {
     let in_subnet = &c.hosts[0];
     assert_eq!(in_subnet.effective.option(26), Some(&[0x23, 0x28][..]));
     let printer = c.hosts.iter().find(|h| h.name == "printer").expect("host");
-    assert_eq!(
-        printer.hardware_ethernet,
-        Some([0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc])
-    );
-    assert_eq!(
-        printer.fixed_addresses,
-        vec![ip("10.1.0.10"), ip("10.1.1.10")]
-    );
+    assert_eq!(printer.hardware_ethernet, Some([0x00, 0x11, 0x22, 0xaa, 0xbb, 0xcc]));
+    assert_eq!(printer.fixed_addresses, vec![ip("10.1.0.10"), ip("10.1.1.10")]);
     assert_eq!(printer.effective.option(12), Some(&b"printer"[..]));
     assert_eq!(printer.effective.option(66), Some(&b"tftp.example.org"[..]));
     assert_eq!(printer.effective.option(15), Some(&b"example.org"[..]));
     let by_id = c.hosts.iter().find(|h| h.name == "by-id").expect("host");
-    assert_eq!(
-        by_id.client_identifier,
-        Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10])
-    );
+    assert_eq!(by_id.client_identifier, Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
     assert_eq!(by_id.effective.option(61), None);
-    let quoted = c
-        .hosts
-        .iter()
-        .find(|h| h.name == "quoted-id")
-        .expect("host");
+    let quoted = c.hosts.iter().find(|h| h.name == "quoted-id").expect("host");
     assert_eq!(quoted.client_identifier, Some(b"ab".to_vec()));
-    assert_eq!(
-        c.key("k1").map(|k| k.secret.clone()),
-        Some(b"secret".to_vec())
-    );
+    assert_eq!(c.key("k1").map(|k| k.secret.clone()), Some(b"secret".to_vec()));
 }
 
 #[test]
@@ -387,14 +307,8 @@ fn unused_peer_is_a_warning() {
                 subnet 10.0.0.0 netmask 255.0.0.0 { range 10.0.0.1 10.0.0.2; }";
     let p = parse_str("w.conf", text, &MemoryLoader::default()).expect("loads");
     assert_eq!(p.warnings.len(), 1);
-    assert!(matches!(
-        p.warnings[0].kind,
-        WarningKind::UnusedFailoverPeer { .. }
-    ));
-    assert_eq!(
-        p.warnings[0].to_string(),
-        "w.conf:1:1: warning: failover peer \"x\" is declared but no pool uses it"
-    );
+    assert!(matches!(p.warnings[0].kind, WarningKind::UnusedFailoverPeer { .. }));
+    assert_eq!(p.warnings[0].to_string(), "w.conf:1:1: warning: failover peer \"x\" is declared but no pool uses it");
 }
 
 #[test]

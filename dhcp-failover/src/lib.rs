@@ -19,12 +19,10 @@ pub mod testing;
 pub mod transitions;
 pub mod wire;
 
-pub use peer::{
-    Command, DisconnectReason, Event, Peer, PeerConfig, PeerError, PersistedState, Time,
-};
+pub use peer::{Command, DisconnectReason, Event, Peer, PeerConfig, PeerError, PersistedState, Time};
 pub use state::{ParseStateError, Role, State};
 pub use transitions::{
-    EntryActions, ServiceLevel, Transition, entry_actions, lease_time_allowed, on_link_lost,
-    on_partner_state, on_startup_timeout, on_upddone, service_allowed, tstp_for,
+    EntryActions, ServiceLevel, Transition, entry_actions, lease_time_allowed, on_link_lost, on_partner_state,
+    on_startup_timeout, on_upddone, service_allowed, tstp_for,
 };
 pub use wire::{DecodeError, EncodeError, Message, decode, encode, fuzz_decode};

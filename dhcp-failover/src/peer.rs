@@ -62,12 +62,11 @@ use update_queue::{UpdateQueue, Window, requeue};
 
 use crate::state::{Role, State};
 use crate::transitions::{
-    ServiceLevel, entry_actions, on_link_lost, on_partner_state, on_startup_timeout, on_upddone,
-    recover_done_at, service_allowed,
+    ServiceLevel, entry_actions, on_link_lost, on_partner_state, on_startup_timeout, on_upddone, recover_done_at,
+    service_allowed,
 };
 use crate::wire::{
-    Binding, DecodeError, IpFlags, LinkParams, Message, MessageType, RejectReason, ServerFlags,
-    decode, encode,
+    Binding, DecodeError, IpFlags, LinkParams, Message, MessageType, RejectReason, ServerFlags, decode, encode,
 };
 
 /// dhcpd's STARTUP timer and connect-wait timer, milliseconds.
@@ -92,12 +91,7 @@ impl Time {
     pub fn after_ms(self, ms: u64) -> Time {
         let mono_ms = self.mono_ms.saturating_add(ms);
         let secs = (self.mono_ms % 1000 + ms) / 1000;
-        Time {
-            unix: self
-                .unix
-                .saturating_add(u32::try_from(secs).unwrap_or(u32::MAX)),
-            mono_ms,
-        }
+        Time { unix: self.unix.saturating_add(u32::try_from(secs).unwrap_or(u32::MAX)), mono_ms }
     }
 }
 
@@ -306,11 +300,8 @@ impl Peer {
     pub fn new(cfg: PeerConfig, persisted: Option<PersistedState>, now: Time) -> Peer {
         let (saved, stos, partner_state, partner_stos, mclt) = match persisted {
             Some(p) => {
-                let my = if p.my_state == State::STARTUP || !p.my_state.is_known() {
-                    State::RECOVER
-                } else {
-                    p.my_state
-                };
+                let my =
+                    if p.my_state == State::STARTUP || !p.my_state.is_known() { State::RECOVER } else { p.my_state };
                 let mclt = match cfg.role {
                     Role::Secondary if p.mclt != 0 => p.mclt,
                     _ => cfg.mclt,
@@ -456,19 +447,10 @@ impl Peer {
         self.link = Link::Handshake;
         self.communicating = false;
         self.updreqall_sent = false;
-        self.timers.set(
-            TimerKind::ConnectWait,
-            now.mono_ms.saturating_add(CONNECT_WAIT_MS),
-        );
+        self.timers.set(TimerKind::ConnectWait, now.mono_ms.saturating_add(CONNECT_WAIT_MS));
         if self.cfg.role == Role::Primary {
             let xid = self.take_xid();
-            let m = Message::connect(
-                now.unix,
-                xid,
-                &self.link_params(),
-                self.mclt,
-                self.hba.as_ref(),
-            );
+            let m = Message::connect(now.unix, xid, &self.link_params(), self.mclt, self.hba.as_ref());
             self.send(now, &m);
         }
     }
@@ -499,10 +481,7 @@ impl Peer {
                 }
                 Err(e) if e.is_incomplete() => return,
                 Err(e) => {
-                    self.log(format!(
-                        "failover peer {}: protocol error: {e}",
-                        self.cfg.name
-                    ));
+                    self.log(format!("failover peer {}: protocol error: {e}", self.cfg.name));
                     if let Some(r) = e.reject_reason() {
                         self.send_disconnect(now, r, &e.to_string());
                     }
@@ -544,10 +523,7 @@ impl Peer {
                 }
                 TimerKind::Receive => {
                     if self.link == Link::Established {
-                        self.log(format!(
-                            "timeout waiting for failover peer {}",
-                            self.cfg.name
-                        ));
+                        self.log(format!("timeout waiting for failover peer {}", self.cfg.name));
                         self.disconnect(now, DisconnectReason::ReceiveTimeout);
                     }
                 }
@@ -593,15 +569,8 @@ impl Peer {
         ip: Ipv4Addr,
         reject: Option<(RejectReason, &str)>,
     ) -> Result<(), PeerError> {
-        let i = self
-            .to_ack
-            .iter()
-            .position(|(a, _)| *a == ip)
-            .ok_or(PeerError::NoPendingUpdate(ip))?;
-        let (_, xid) = self
-            .to_ack
-            .remove(i)
-            .ok_or(PeerError::NoPendingUpdate(ip))?;
+        let i = self.to_ack.iter().position(|(a, _)| *a == ip).ok_or(PeerError::NoPendingUpdate(ip))?;
+        let (_, xid) = self.to_ack.remove(i).ok_or(PeerError::NoPendingUpdate(ip))?;
         if self.link == Link::Established {
             let m = Message::bndack(now.unix, xid, ip, reject.map(|(r, s)| (r, s.as_bytes())));
             self.send(now, &m);
@@ -635,9 +604,7 @@ impl Peer {
             && self.window.is_empty();
         if self.link != Link::Down {
             self.drop_link(now);
-            self.events.push_back(Event::Disconnect {
-                reason: DisconnectReason::Exiting,
-            });
+            self.events.push_back(Event::Disconnect { reason: DisconnectReason::Exiting });
         }
         if special {
             self.stos_override = Some(now.unix.saturating_sub(self.mclt));
@@ -703,10 +670,7 @@ impl Peer {
                 }
             }
             Err(e) => {
-                let s = format!(
-                    "failover peer {}: cannot encode {}: {e}",
-                    self.cfg.name, m.msg_type
-                );
+                let s = format!("failover peer {}: cannot encode {}: {e}", self.cfg.name, m.msg_type);
                 self.log(s);
             }
         }
@@ -720,10 +684,7 @@ impl Peer {
     }
 
     fn send_updreqall(&mut self, now: Time) {
-        self.log(format!(
-            "failover peer {}: requesting full update from peer",
-            self.cfg.name
-        ));
+        self.log(format!("failover peer {}: requesting full update from peer", self.cfg.name));
         self.updreqall_sent = true;
         let xid = self.take_xid();
         self.send(now, &Message::updreqall(now.unix, xid));
@@ -760,21 +721,13 @@ impl Peer {
         self.tx.clear();
         self.to_ack.clear();
         self.upd_request = None;
-        for k in [
-            TimerKind::ConnectWait,
-            TimerKind::Contact,
-            TimerKind::Receive,
-        ] {
+        for k in [TimerKind::ConnectWait, TimerKind::Contact, TimerKind::Receive] {
             self.timers.stop(k);
         }
         requeue(&mut self.window, &mut self.queue);
         if was == Link::Established {
             self.log(format!("peer {}: disconnected", self.cfg.name));
-            let base = if self.state == State::STARTUP {
-                self.saved
-            } else {
-                self.state
-            };
+            let base = if self.state == State::STARTUP { self.saved } else { self.state };
             let to = on_link_lost(base);
             if to != self.state {
                 self.set_state(now, to);
@@ -800,36 +753,23 @@ impl Peer {
             self.stos = now.unix;
         }
         if from != to {
-            self.events.push_back(Event::StateChanged {
-                from,
-                to,
-                stos: self.stos,
-            });
-            self.log(format!(
-                "failover peer {}: I move from {from} to {to}",
-                self.cfg.name
-            ));
+            self.events.push_back(Event::StateChanged { from, to, stos: self.stos });
+            self.log(format!("failover peer {}: I move from {from} to {to}", self.cfg.name));
         }
         // Timers.
         self.timers.stop(TimerKind::AutoPartnerDown);
         if acts.arm_auto_partner_down && self.cfg.auto_partner_down_secs > 0 {
-            let at = now
-                .mono_ms
-                .saturating_add(u64::from(self.cfg.auto_partner_down_secs) * 1000);
+            let at = now.mono_ms.saturating_add(u64::from(self.cfg.auto_partner_down_secs) * 1000);
             self.timers.set(TimerKind::AutoPartnerDown, at);
         }
         self.timers.stop(TimerKind::RecoverDone);
         if acts.arm_recover_done_timer {
             let target = recover_done_at(self.stos, self.mclt);
             let wait_s = u64::from(target.saturating_sub(now.unix));
-            self.timers.set(
-                TimerKind::RecoverDone,
-                now.mono_ms.saturating_add(wait_s * 1000),
-            );
+            self.timers.set(TimerKind::RecoverDone, now.mono_ms.saturating_add(wait_s * 1000));
         }
         if acts.arm_startup_timer {
-            self.timers
-                .set(TimerKind::Startup, now.mono_ms.saturating_add(STARTUP_MS));
+            self.timers.set(TimerKind::Startup, now.mono_ms.saturating_add(STARTUP_MS));
         } else if from == State::STARTUP {
             self.timers.stop(TimerKind::Startup);
         }
@@ -852,10 +792,7 @@ impl Peer {
             self.events.push_back(Event::QueuePending);
             self.events.push_back(Event::PoolCheck);
             if self.partner_state == State::NORMAL {
-                self.log(format!(
-                    "failover peer {}: Both servers normal",
-                    self.cfg.name
-                ));
+                self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
             }
         }
         self.flush_updates(now);
@@ -894,19 +831,13 @@ impl Peer {
 
     fn on_message(&mut self, now: Time, m: Message) {
         if self.link == Link::Established {
-            let at = now
-                .mono_ms
-                .saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
+            let at = now.mono_ms.saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
             self.timers.set(TimerKind::Receive, at);
         }
         match m.msg_type {
             MessageType::DISCONNECT => {
                 let reason = m.reject_reason;
-                let text = m
-                    .message
-                    .as_deref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
+                let text = m.message.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
                 self.log(format!(
                     "failover peer {}: peer disconnected: {} {text}",
                     self.cfg.name,
@@ -925,26 +856,12 @@ impl Peer {
             MessageType::UPDREQALL | MessageType::UPDREQ => {
                 let all = m.msg_type == MessageType::UPDREQALL;
                 self.upd_request = Some((m.xid, false));
-                self.events.push_back(if all {
-                    Event::SendAll
-                } else {
-                    Event::SendPending
-                });
+                self.events.push_back(if all { Event::SendAll } else { Event::SendPending });
             }
             MessageType::UPDDONE => {
-                self.log(format!(
-                    "failover peer {}: peer update completed.",
-                    self.cfg.name
-                ));
+                self.log(format!("failover peer {}: peer update completed.", self.cfg.name));
                 let my = self.state;
-                if let Some(to) = on_upddone(
-                    my,
-                    self.cfg.role,
-                    self.partner_state,
-                    now.unix,
-                    self.stos,
-                    self.mclt,
-                ) {
+                if let Some(to) = on_upddone(my, self.cfg.role, self.partner_state, now.unix, self.stos, self.mclt) {
                     self.set_state(now, to);
                 }
             }
@@ -961,10 +878,7 @@ impl Peer {
             }
             MessageType::CONTACT => {}
             other => {
-                self.log(format!(
-                    "failover peer {}: ignoring message type {other}",
-                    self.cfg.name
-                ));
+                self.log(format!("failover peer {}: ignoring message type {other}", self.cfg.name));
             }
         }
     }
@@ -976,9 +890,7 @@ impl Peer {
         // dhcpd never defaults these; a partner that omits them gets the most cautious value.
         self.partner_max_unacked = max_unacked.unwrap_or(1);
         self.partner_receive_timer = receive_timer.unwrap_or(self.cfg.max_response_delay);
-        let at = now
-            .mono_ms
-            .saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
+        let at = now.mono_ms.saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
         self.timers.set(TimerKind::Receive, at);
         self.send_state(now);
     }
@@ -993,10 +905,7 @@ impl Peer {
             // Not a dhcpd check (it would accept), but two primaries cannot work.
             reject(RejectReason::INVALID_PARTNER, "both servers are primary")
         } else if m.relationship_name.as_deref() != Some(self.cfg.name.as_bytes()) {
-            reject(
-                RejectReason::INVALID_PARTNER,
-                "unknown failover relationship name",
-            )
+            reject(RejectReason::INVALID_PARTNER, "unknown failover relationship name")
         } else if !Self::time_ok(now, m.time) {
             reject(RejectReason::TIMEMISMATCH, "time offset too large")
         } else if m.hba32().is_none() {
@@ -1009,12 +918,8 @@ impl Peer {
             None
         };
         if let Some((r, s)) = why {
-            let ack =
-                Message::connectack(now.unix, m, &self.link_params(), Some((r, s.as_bytes())));
-            self.log(format!(
-                "failover peer {}: CONNECT rejected: {s}",
-                self.cfg.name
-            ));
+            let ack = Message::connectack(now.unix, m, &self.link_params(), Some((r, s.as_bytes())));
+            self.log(format!("failover peer {}: CONNECT rejected: {s}", self.cfg.name));
             self.send(now, &ack);
             self.disconnect(now, DisconnectReason::Rejected(r));
             return;
@@ -1042,36 +947,19 @@ impl Peer {
             return;
         }
         if m.relationship_name.as_deref() != Some(self.cfg.name.as_bytes()) {
-            self.send_disconnect(
-                now,
-                RejectReason::INVALID_PARTNER,
-                "invalid relationship name",
-            );
-            self.disconnect(
-                now,
-                DisconnectReason::Rejected(RejectReason::INVALID_PARTNER),
-            );
+            self.send_disconnect(now, RejectReason::INVALID_PARTNER, "invalid relationship name");
+            self.disconnect(now, DisconnectReason::Rejected(RejectReason::INVALID_PARTNER));
             return;
         }
         if let Some(r) = m.reject_reason {
-            let text = m
-                .message
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            self.log(format!(
-                "failover peer {}: CONNECT rejected: {r} {text}",
-                self.cfg.name
-            ));
+            let text = m.message.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            self.log(format!("failover peer {}: CONNECT rejected: {r} {text}", self.cfg.name));
             self.disconnect(now, DisconnectReason::RejectedByPeer(r));
             return;
         }
         if self.link == Link::Established {
             self.send_disconnect(now, RejectReason::DUP_CONNECTION, "already connected");
-            self.disconnect(
-                now,
-                DisconnectReason::Rejected(RejectReason::DUP_CONNECTION),
-            );
+            self.disconnect(now, DisconnectReason::Rejected(RejectReason::DUP_CONNECTION));
             return;
         }
         if !Self::time_ok(now, m.time) {
@@ -1102,17 +990,10 @@ impl Peer {
             if new != old || stos != self.partner_stos {
                 self.partner_state = new;
                 self.partner_stos = stos;
-                self.events.push_back(Event::PartnerStateChanged {
-                    from: old,
-                    to: new,
-                    stos,
-                });
+                self.events.push_back(Event::PartnerStateChanged { from: old, to: new, stos });
             }
             if new != old {
-                self.log(format!(
-                    "failover peer {}: peer moves from {old} to {new}",
-                    self.cfg.name
-                ));
+                self.log(format!("failover peer {}: peer moves from {old} to {new}", self.cfg.name));
             }
         }
         if let Some(l) = t.log {
@@ -1143,10 +1024,7 @@ impl Peer {
             self.events.push_back(Event::PoolCheck);
         }
         if !t.skipped && new != old && new == State::NORMAL && self.state == State::NORMAL {
-            self.log(format!(
-                "failover peer {}: Both servers normal",
-                self.cfg.name
-            ));
+            self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
         }
         self.flush_updates(now);
     }
@@ -1158,10 +1036,7 @@ impl Peer {
                 now.unix,
                 m.xid,
                 ip,
-                Some((
-                    RejectReason::MISSING_BINDINFO,
-                    b"missing binding information",
-                )),
+                Some((RejectReason::MISSING_BINDINFO, b"missing binding information")),
             );
             self.send(now, &ack);
             return;
@@ -1196,21 +1071,13 @@ impl Peer {
             return;
         };
         if let Some(reason) = m.reject_reason {
-            let message = m
-                .message
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
+            let message = m.message.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
             self.log(format!(
                 "failover peer {}: BNDUPD for {} rejected: {reason} {message}",
                 self.cfg.name, f.binding.ip
             ));
             if !f.superseded {
-                self.events.push_back(Event::BindingRejected {
-                    ip: f.binding.ip,
-                    reason,
-                    message,
-                });
+                self.events.push_back(Event::BindingRejected { ip: f.binding.ip, reason, message });
             }
         } else if !f.superseded {
             self.events.push_back(Event::BindingAcked {

@@ -36,11 +36,7 @@ impl core::str::FromStr for State {
     type Err = ParseStateError;
 
     fn from_str(s: &str) -> Result<State, ParseStateError> {
-        State::ALL
-            .iter()
-            .copied()
-            .find(|st| st.name() == Some(s))
-            .ok_or_else(|| ParseStateError(s.to_owned()))
+        State::ALL.iter().copied().find(|st| st.name() == Some(s)).ok_or_else(|| ParseStateError(s.to_owned()))
     }
 }
 

@@ -93,9 +93,7 @@ impl Side {
 
     /// True when every own lease was acked with its latest tstp.
     pub fn all_acked(&self) -> bool {
-        self.own
-            .iter()
-            .all(|(ip, b)| self.acked.get(ip) == Some(&b.tstp))
+        self.own.iter().all(|(ip, b)| self.acked.get(ip) == Some(&b.tstp))
             && self.peer.unacked() == 0
             && self.peer.queued() == 0
     }
@@ -123,9 +121,7 @@ impl Side {
                     self.states.push(*to);
                     self.persisted = self.peer.persisted();
                 }
-                Event::PartnerStateChanged { .. }
-                | Event::McltChanged(_)
-                | Event::HbaChanged(_) => {
+                Event::PartnerStateChanged { .. } | Event::McltChanged(_) | Event::HbaChanged(_) => {
                     self.persisted = self.peer.persisted();
                 }
                 Event::BindingReceived(b) => {
@@ -211,10 +207,7 @@ impl Pair {
             test_config(Role::Secondary),
             None,
             None,
-            Time {
-                unix: START_UNIX,
-                mono_ms: 0,
-            },
+            Time { unix: START_UNIX, mono_ms: 0 },
         )
     }
 
@@ -322,10 +315,7 @@ impl Pair {
     pub fn advance(&mut self, ms: u64) {
         let target = self.now.mono_ms.saturating_add(ms);
         loop {
-            let next = [self.a.peer.poll_timeout(), self.b.peer.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [self.a.peer.poll_timeout(), self.b.peer.poll_timeout()].into_iter().flatten().min();
             match next {
                 Some(t) if t <= target => {
                     if t > self.now.mono_ms {

@@ -64,23 +64,13 @@ pub struct EntryActions {
 
 /// The actions of moving from `from` to `to`. `partner` is the partner's current state;
 /// `link_up` says whether a failover connection is established.
-pub fn entry_actions(
-    from: State,
-    to: State,
-    role: Role,
-    partner: State,
-    link_up: bool,
-) -> EntryActions {
+pub fn entry_actions(from: State, to: State, role: Role, partner: State, link_up: bool) -> EntryActions {
     EntryActions {
-        requeue_unacked: matches!(
-            from,
-            State::NORMAL | State::POTENTIAL_CONFLICT | State::PARTNER_DOWN
-        ),
+        requeue_unacked: matches!(from, State::NORMAL | State::POTENTIAL_CONFLICT | State::PARTNER_DOWN),
         send_state: link_up,
         reset_stos: to != State::RECOVER_WAIT && to != State::STARTUP && from != State::STARTUP,
         rebalance_and_send_updates: to == State::NORMAL,
-        send_updreq: to == State::POTENTIAL_CONFLICT
-            && (role == Role::Primary || partner == State::CONFLICT_DONE),
+        send_updreq: to == State::POTENTIAL_CONFLICT && (role == Role::Primary || partner == State::CONFLICT_DONE),
         send_updreqall: to == State::RECOVER && link_up,
         arm_recover_done_timer: to == State::RECOVER_WAIT,
         partner_down_expiry: to == State::PARTNER_DOWN,
@@ -165,11 +155,7 @@ pub fn on_partner_state(
         State::NORMAL => match p {
             State::NORMAL => t.pool_check = true,
             State::PARTNER_DOWN => {
-                t.next = Some(if i_am_in_startup {
-                    State::RECOVER
-                } else {
-                    State::POTENTIAL_CONFLICT
-                })
+                t.next = Some(if i_am_in_startup { State::RECOVER } else { State::POTENTIAL_CONFLICT })
             }
             State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE => {
                 t.log = Some("invalid state transition by peer");
@@ -183,17 +169,15 @@ pub fn on_partner_state(
             State::RECOVER | State::PARTNER_DOWN | State::COMMUNICATIONS_INTERRUPTED => {
                 t.send_updreqall = !i_am_in_startup;
             }
-            State::POTENTIAL_CONFLICT
-            | State::RESOLUTION_INTERRUPTED
-            | State::CONFLICT_DONE
-            | State::NORMAL => t.next = Some(State::POTENTIAL_CONFLICT),
+            State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE | State::NORMAL => {
+                t.next = Some(State::POTENTIAL_CONFLICT)
+            }
             State::SHUTDOWN => t.next = Some(State::PARTNER_DOWN),
             _ => {}
         },
         State::POTENTIAL_CONFLICT => match p {
             State::NORMAL => {
-                t.log =
-                    Some("peer moves to normal during conflict resolution - panic, shutting down");
+                t.log = Some("peer moves to normal during conflict resolution - panic, shutting down");
                 t.next = Some(State::SHUTDOWN);
             }
             State::CONFLICT_DONE => {
@@ -228,17 +212,13 @@ pub fn on_partner_state(
         },
         State::COMMUNICATIONS_INTERRUPTED => match p {
             State::RECOVER | State::SHUTDOWN => t.next = Some(State::PARTNER_DOWN),
-            State::NORMAL
-            | State::COMMUNICATIONS_INTERRUPTED
-            | State::RECOVER_DONE
-            | State::RECOVER_WAIT => {
+            State::NORMAL | State::COMMUNICATIONS_INTERRUPTED | State::RECOVER_DONE | State::RECOVER_WAIT => {
                 t.send_updates = true;
                 t.next = Some(State::NORMAL);
             }
-            State::POTENTIAL_CONFLICT
-            | State::PARTNER_DOWN
-            | State::RESOLUTION_INTERRUPTED
-            | State::CONFLICT_DONE => t.next = Some(State::POTENTIAL_CONFLICT),
+            State::POTENTIAL_CONFLICT | State::PARTNER_DOWN | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE => {
+                t.next = Some(State::POTENTIAL_CONFLICT)
+            }
             _ => {}
         },
         State::RESOLUTION_INTERRUPTED => match p {
@@ -275,9 +255,7 @@ pub fn on_partner_state(
 }
 
 fn finish(mut t: Transition, from: State, role: Role, partner: State) -> Transition {
-    t.entry = t
-        .next
-        .map(|to| entry_actions(from, to, role, partner, true));
+    t.entry = t.next.map(|to| entry_actions(from, to, role, partner, true));
     t
 }
 
@@ -288,14 +266,7 @@ fn finish(mut t: Transition, from: State, role: Role, partner: State) -> Transit
 /// * RECOVER: → RECOVER-WAIT if `stos + mclt > now` and the partner is neither RECOVER nor
 ///   RECOVER-DONE; otherwise → RECOVER-DONE at once (so two fresh servers skip the MCLT wait).
 /// * Anything else: no change.
-pub fn on_upddone(
-    my: State,
-    role: Role,
-    partner: State,
-    now: u32,
-    stos: u32,
-    mclt: u32,
-) -> Option<State> {
+pub fn on_upddone(my: State, role: Role, partner: State, now: u32, stos: u32, mclt: u32) -> Option<State> {
     match my {
         State::POTENTIAL_CONFLICT => match (role, partner == State::CONFLICT_DONE) {
             (Role::Secondary, true) => Some(State::NORMAL),
@@ -304,10 +275,7 @@ pub fn on_upddone(
         },
         State::RECOVER => {
             let wait_until = u64::from(stos) + u64::from(mclt);
-            if wait_until > u64::from(now)
-                && partner != State::RECOVER
-                && partner != State::RECOVER_DONE
-            {
+            if wait_until > u64::from(now) && partner != State::RECOVER && partner != State::RECOVER_DONE {
                 Some(State::RECOVER_WAIT)
             } else {
                 Some(State::RECOVER_DONE)
@@ -347,16 +315,9 @@ pub fn service_allowed(my: State, partner: State) -> ServiceLevel {
     };
     let partner_blocks = matches!(
         partner,
-        State::PARTNER_DOWN
-            | State::POTENTIAL_CONFLICT
-            | State::CONFLICT_DONE
-            | State::RESOLUTION_INTERRUPTED
+        State::PARTNER_DOWN | State::POTENTIAL_CONFLICT | State::CONFLICT_DONE | State::RESOLUTION_INTERRUPTED
     );
-    if partner_blocks {
-        ServiceLevel::None
-    } else {
-        own
-    }
+    if partner_blocks { ServiceLevel::None } else { own }
 }
 
 /// dhcpd's `MAX_TIME` (lease "never" ends).
@@ -376,12 +337,7 @@ pub fn lease_time_allowed(desired: u32, mclt: u32, tsfp: u32, now: u32) -> u32 {
     if tsfp <= now {
         return mclt;
     }
-    let (desired64, mclt64, tsfp64, now64) = (
-        u64::from(desired),
-        u64::from(mclt),
-        u64::from(tsfp),
-        u64::from(now),
-    );
+    let (desired64, mclt64, tsfp64, now64) = (u64::from(desired), u64::from(mclt), u64::from(tsfp), u64::from(now));
     if now64 + desired64 > tsfp64 + mclt64 {
         // tsfp > now here, so this is positive and below desired.
         u32::try_from(tsfp64 - now64 + mclt64).unwrap_or(desired)

@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 
 use dhcp_failover::State;
 use dhcp_failover::wire::{
-    Binding, BindingStatus, IpFlags, LinkParams, Message, MessageType, OptionCode, RejectReason,
-    ServerFlags, decode, encode_to_vec,
+    Binding, BindingStatus, IpFlags, LinkParams, Message, MessageType, OptionCode, RejectReason, ServerFlags, decode,
+    encode_to_vec,
 };
 
 const LOGS: &[(&str, &str)] = &[
@@ -66,10 +66,7 @@ fn parse_logs() -> Vec<Captured> {
                 let code: u16 = w[0].parse().expect("opt code");
                 let colon = w.iter().position(|x| x.ends_with(':')).expect("len:");
                 let val = hex::decode(w[colon + 1]).expect("opt hex");
-                out.last_mut()
-                    .expect("opt after raw")
-                    .opts
-                    .push((code, val));
+                out.last_mut().expect("opt after raw").opts.push((code, val));
             } else if let Some(rest) = t.strip_prefix(">> ") {
                 let w: Vec<&str> = rest.split_whitespace().collect();
                 let hexs = w.last().expect("hex");
@@ -144,22 +141,11 @@ fn every_capture_decodes_checks_and_reencodes_identically() {
             let logged: Vec<u16> = c.opts.iter().map(|o| o.0).collect();
             assert_eq!(codes, logged, "{}: option order", c.file);
             for (code, val) in &c.opts {
-                assert_eq!(
-                    typed_value(&m, *code).as_ref(),
-                    Some(val),
-                    "{}: opt {code}",
-                    c.file
-                );
+                assert_eq!(typed_value(&m, *code).as_ref(), Some(val), "{}: opt {code}", c.file);
             }
         }
         let again = encode_to_vec(&m).expect("encode");
-        assert_eq!(
-            hex::encode(&again),
-            hex::encode(&c.raw),
-            "{}: {} re-encode",
-            c.file,
-            c.name
-        );
+        assert_eq!(hex::encode(&again), hex::encode(&c.raw), "{}: {} re-encode", c.file, c.name);
         kinds.insert((c.from_dhcpd, m.msg_type));
     }
     // dhcpd sent: CONNECT, CONNECTACK, STATE, UPDREQALL, UPDREQ, UPDDONE, BNDUPD, BNDACK, CONTACT.
@@ -180,10 +166,7 @@ fn every_capture_decodes_checks_and_reencodes_identically() {
 }
 
 fn first(name: &str, from_dhcpd: bool) -> Vec<Captured> {
-    parse_logs()
-        .into_iter()
-        .filter(|c| c.name == name && c.from_dhcpd == from_dhcpd)
-        .collect()
+    parse_logs().into_iter().filter(|c| c.name == name && c.from_dhcpd == from_dhcpd).collect()
 }
 
 fn fo_test_params(vendor: &[u8], recv: u32) -> LinkParams {
@@ -211,13 +194,7 @@ fn dhcpd_connect_fields_and_constructor() {
     let mut hba = [0u8; 32];
     hba[..16].fill(0xff);
     assert_eq!(m.hba32(), Some(hba));
-    let built = Message::connect(
-        m.time,
-        0,
-        &fo_test_params(b"isc-4.4.3-P1", 30),
-        120,
-        Some(&hba),
-    );
+    let built = Message::connect(m.time, 0, &fo_test_params(b"isc-4.4.3-P1", 30), 120, Some(&hba));
     assert_eq!(encode_to_vec(&built).unwrap(), c.raw);
 }
 
@@ -242,13 +219,7 @@ fn dhcpd_state_messages() {
         let (m, _) = decode(&c.raw).unwrap();
         let st = m.server_state.unwrap();
         assert!(st.is_known());
-        let built = Message::state(
-            m.time,
-            m.xid,
-            st,
-            m.server_flags.unwrap(),
-            m.start_time_of_state.unwrap(),
-        );
+        let built = Message::state(m.time, m.xid, st, m.server_flags.unwrap(), m.start_time_of_state.unwrap());
         assert_eq!(encode_to_vec(&built).unwrap(), c.raw);
     }
     // The first STATE after connecting: recover with the STARTUP flag.
@@ -278,22 +249,13 @@ fn dhcpd_bndupd_backup_and_active() {
         cltt: 0,
         ip_flags: IpFlags::NONE,
     };
-    assert_eq!(
-        encode_to_vec(&Message::bndupd(backup.time, backup.xid, &b)).unwrap(),
-        all[0].raw
-    );
+    assert_eq!(encode_to_vec(&Message::bndupd(backup.time, backup.xid, &b)).unwrap(), all[0].raw);
 
     // The 79-byte ACTIVE update from peer_lb.log.
-    let active = all
-        .iter()
-        .find(|c| c.raw.len() == 79)
-        .expect("active BNDUPD");
+    let active = all.iter().find(|c| c.raw.len() == 79).expect("active BNDUPD");
     let (m, _) = decode(&active.raw).unwrap();
     assert_eq!(m.binding_status, Some(BindingStatus::ACTIVE));
-    assert_eq!(
-        m.client_id.as_deref(),
-        Some(&hex::decode("01525400aabb10").unwrap()[..])
-    );
+    assert_eq!(m.client_id.as_deref(), Some(&hex::decode("01525400aabb10").unwrap()[..]));
     let (htype, mac) = m.chaddr_parts().unwrap();
     assert_eq!((htype, mac), (1, &hex::decode("525400aabb10").unwrap()[..]));
     assert_eq!(m.lease_expiration, Some(m.time + 120));
@@ -310,16 +272,10 @@ fn dhcpd_bndupd_backup_and_active() {
         cltt: m.time,
         ip_flags: IpFlags::NONE,
     };
-    assert_eq!(
-        encode_to_vec(&Message::bndupd(m.time, m.xid, &b)).unwrap(),
-        active.raw
-    );
+    assert_eq!(encode_to_vec(&Message::bndupd(m.time, m.xid, &b)).unwrap(), active.raw);
 
     // The 68-byte one has chaddr but no client-identifier.
-    let noid = all
-        .iter()
-        .find(|c| c.raw.len() == 68)
-        .expect("68-byte BNDUPD");
+    let noid = all.iter().find(|c| c.raw.len() == 68).expect("68-byte BNDUPD");
     let (m, _) = decode(&noid.raw).unwrap();
     assert_eq!(m.client_id, None);
     assert!(m.chaddr.is_some());
@@ -336,10 +292,7 @@ fn dhcpd_bndack_upd_contact_constructors() {
     let c = &first("UPDDONE", true)[0];
     let (m, _) = decode(&c.raw).unwrap();
     assert_eq!(m.xid, 1002, "UPDDONE echoes the UPDREQ xid");
-    assert_eq!(
-        encode_to_vec(&Message::upddone(m.time, 1002)).unwrap(),
-        c.raw
-    );
+    assert_eq!(encode_to_vec(&Message::upddone(m.time, 1002)).unwrap(), c.raw);
 
     for (name, f) in [
         ("UPDREQ", Message::updreq as fn(u32, u32) -> Message),
@@ -396,12 +349,7 @@ fn shortened_length_field_gives_error_or_a_subset() {
                     // Only a cut at an option boundary succeeds; every field it has must
                     // equal the full message's.
                     for code in m.option_codes() {
-                        assert_eq!(
-                            typed_value(&m, code.0),
-                            typed_value(&full, code.0),
-                            "{}",
-                            c.name
-                        );
+                        assert_eq!(typed_value(&m, code.0), typed_value(&full, code.0), "{}", c.name);
                     }
                     assert!(m.option_codes().len() < full.option_codes().len());
                 }
@@ -416,10 +364,7 @@ fn corrupted_inner_lengths() {
     // First option (relationship-name) at offset 12; its length field at 14..16.
     let mut b = c.raw.clone();
     b[14..16].copy_from_slice(&0x0400u16.to_be_bytes());
-    assert!(matches!(
-        decode(&b),
-        Err(dhcp_failover::DecodeError::OptionOverrun { .. })
-    ));
+    assert!(matches!(decode(&b), Err(dhcp_failover::DecodeError::OptionOverrun { .. })));
     // max-unacked (fixed u32) claimed length 3: wrong length.
     let mut b = c.raw.clone();
     let at = 12 + 4 + 7; // after relationship-name
@@ -431,17 +376,11 @@ fn corrupted_inner_lengths() {
     let mut b = s.raw.clone();
     b[12..14].copy_from_slice(&24u16.to_be_bytes());
     b[15] = 2;
-    assert!(matches!(
-        decode(&b),
-        Err(dhcp_failover::DecodeError::BadOptionLength { .. })
-    ));
+    assert!(matches!(decode(&b), Err(dhcp_failover::DecodeError::BadOptionLength { .. })));
     // Payload offset 8 (the draft's value) is refused; 13..=len is skipped over.
     let mut b = s.raw.clone();
     b[3] = 8;
-    assert!(matches!(
-        decode(&b),
-        Err(dhcp_failover::DecodeError::BadPayloadOffset { .. })
-    ));
+    assert!(matches!(decode(&b), Err(dhcp_failover::DecodeError::BadPayloadOffset { .. })));
 }
 
 #[test]
@@ -456,11 +395,7 @@ fn payoff_above_12_skips_bytes() {
     b[3] = 16;
     let (m, used) = decode(&b).unwrap();
     assert_eq!(used, b.len());
-    assert_eq!(
-        encode_to_vec(&m).unwrap(),
-        s.raw,
-        "re-encoded with payoff 12"
-    );
+    assert_eq!(encode_to_vec(&m).unwrap(), s.raw, "re-encoded with payoff 12");
 }
 
 #[test]
@@ -476,65 +411,39 @@ fn duplicate_notallowed_unknown_and_digest() {
     // Duplicate server-state.
     assert_eq!(
         decode(&with(&[0, 24, 0, 1, 2])),
-        Err(dhcp_failover::DecodeError::DuplicateOption(
-            OptionCode::SERVER_STATE
-        ))
+        Err(dhcp_failover::DecodeError::DuplicateOption(OptionCode::SERVER_STATE))
     );
     // MCLT is not allowed in STATE: skipped even with a bad length, and twice.
     let (m, _) = decode(&with(&[0, 15, 0, 1, 9, 0, 15, 0, 1, 9])).unwrap();
     assert_eq!(m.mclt, None);
     assert_eq!(m.ignored.len(), 2);
-    assert_eq!(
-        m.ignored[0].reason,
-        dhcp_failover::wire::IgnoreReason::NotAllowed
-    );
+    assert_eq!(m.ignored[0].reason, dhcp_failover::wire::IgnoreReason::NotAllowed);
     // Unknown code 200 and code 0: skipped.
     let (m, _) = decode(&with(&[0, 200, 0, 2, 1, 2, 0, 0, 0, 0])).unwrap();
     assert_eq!(m.ignored.len(), 2);
-    assert_eq!(
-        m.ignored[0].reason,
-        dhcp_failover::wire::IgnoreReason::UnknownCode
-    );
+    assert_eq!(m.ignored[0].reason, dhcp_failover::wire::IgnoreReason::UnknownCode);
     // Digest last: accepted and kept; digest followed by an option: error.
     let (m, _) = decode(&with(&[0, 17, 0, 2, 0xaa, 0xbb])).unwrap();
     assert_eq!(m.message_digest.as_deref(), Some(&[0xaa, 0xbb][..]));
     assert_eq!(encode_to_vec(&m).unwrap(), with(&[0, 17, 0, 2, 0xaa, 0xbb]));
-    assert_eq!(
-        decode(&with(&[0, 17, 0, 0, 0, 200, 0, 0])),
-        Err(dhcp_failover::DecodeError::DigestNotLast)
-    );
+    assert_eq!(decode(&with(&[0, 17, 0, 0, 0, 200, 0, 0])), Err(dhcp_failover::DecodeError::DigestNotLast));
     // Truncated option header.
-    assert!(matches!(
-        decode(&with(&[0, 24, 0])),
-        Err(dhcp_failover::DecodeError::TruncatedOptionHeader { .. })
-    ));
+    assert!(matches!(decode(&with(&[0, 24, 0])), Err(dhcp_failover::DecodeError::TruncatedOptionHeader { .. })));
 }
 
 #[test]
 fn header_limits_and_unknown_types() {
-    assert!(matches!(
-        decode(&[0, 11]),
-        Err(dhcp_failover::DecodeError::BadLength(11))
-    ));
-    assert!(matches!(
-        decode(&[0x08, 0x01]),
-        Err(dhcp_failover::DecodeError::BadLength(2049))
-    ));
+    assert!(matches!(decode(&[0, 11]), Err(dhcp_failover::DecodeError::BadLength(11))));
+    assert!(matches!(decode(&[0x08, 0x01]), Err(dhcp_failover::DecodeError::BadLength(2049))));
     assert!(decode(&[0]).unwrap_err().is_incomplete());
     assert!(decode(&[]).unwrap_err().is_incomplete());
-    assert_eq!(
-        decode(&[0, 12]).unwrap_err(),
-        dhcp_failover::DecodeError::Incomplete { needed: 10 }
-    );
+    assert_eq!(decode(&[0, 12]).unwrap_err(), dhcp_failover::DecodeError::Incomplete { needed: 10 });
     // Unknown type without options decodes; with options it is an error.
     let (m, _) = decode(&[0, 12, 13, 12, 0, 0, 0, 1, 0, 0, 0, 2]).unwrap();
     assert_eq!(m.msg_type, MessageType(13));
     assert!(!m.msg_type.is_known());
     let b = [0, 16, 13, 12, 0, 0, 0, 1, 0, 0, 0, 2, 0, 200, 0, 0];
-    assert!(matches!(
-        decode(&b),
-        Err(dhcp_failover::DecodeError::UnknownTypeWithOptions(_))
-    ));
+    assert!(matches!(decode(&b), Err(dhcp_failover::DecodeError::UnknownTypeWithOptions(_))));
     assert_eq!(
         dhcp_failover::DecodeError::DuplicateOption(OptionCode::MCLT).reject_reason(),
         Some(RejectReason::MISC_REJECT)
@@ -545,16 +454,10 @@ fn header_limits_and_unknown_types() {
 fn encode_refuses_disallowed_and_oversize() {
     let mut m = Message::bndack(1, 2, Ipv4Addr::new(1, 2, 3, 4), None);
     m.hba = Some(vec![0; 32]);
-    assert!(matches!(
-        encode_to_vec(&m),
-        Err(dhcp_failover::EncodeError::OptionNotAllowed { .. })
-    ));
+    assert!(matches!(encode_to_vec(&m), Err(dhcp_failover::EncodeError::OptionNotAllowed { .. })));
     let mut out = vec![7u8];
     let mut big = Message::disconnect(1, 2, RejectReason::MISC_REJECT, &[b'x'; 2100]);
-    assert!(matches!(
-        dhcp_failover::encode(&big, &mut out),
-        Err(dhcp_failover::EncodeError::TooLong(_))
-    ));
+    assert!(matches!(dhcp_failover::encode(&big, &mut out), Err(dhcp_failover::EncodeError::TooLong(_))));
     assert_eq!(out, vec![7u8], "buffer untouched on error");
     big.message = Some(vec![b'x'; 2048 - 12 - 5 - 4]);
     let n = dhcp_failover::encode(&big, &mut out).unwrap();
@@ -570,12 +473,7 @@ fn other_constructors_round_trip() {
         Message::poolresp(5, 6, 42),
         Message::disconnect(5, 6, RejectReason::DUP_CONNECTION, b"already connected"),
         Message::disconnect(5, 6, RejectReason::TIMEMISMATCH, b""),
-        Message::bndack(
-            5,
-            6,
-            Ipv4Addr::new(10, 0, 0, 1),
-            Some((RejectReason::ILLEGAL_IP_ADDR, b"no pool")),
-        ),
+        Message::bndack(5, 6, Ipv4Addr::new(10, 0, 0, 1), Some((RejectReason::ILLEGAL_IP_ADDR, b"no pool"))),
     ];
     for m in msgs {
         let b = encode_to_vec(&m).unwrap();
@@ -583,8 +481,5 @@ fn other_constructors_round_trip() {
         assert_eq!(decode(&b).unwrap(), (m, b.len()));
     }
     let b = encode_to_vec(&Message::poolresp(5, 6, 42)).unwrap();
-    assert_eq!(
-        hex::encode(b),
-        "0014020c000000050000000600010004 0000002a".replace(' ', "")
-    );
+    assert_eq!(hex::encode(b), "0014020c000000050000000600010004 0000002a".replace(' ', ""));
 }

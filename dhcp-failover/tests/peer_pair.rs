@@ -5,12 +5,8 @@ use std::net::Ipv4Addr;
 
 use dhcp_failover::peer::{CONNECT_WAIT_MS, STARTUP_MS};
 use dhcp_failover::testing::{Pair, START_UNIX, test_binding, test_config};
-use dhcp_failover::wire::{
-    LinkParams, Message, MessageType, RejectReason, ServerFlags, decode, encode_to_vec,
-};
-use dhcp_failover::{
-    Command, DisconnectReason, Event, Peer, PersistedState, Role, ServiceLevel, State, Time,
-};
+use dhcp_failover::wire::{LinkParams, Message, MessageType, RejectReason, ServerFlags, decode, encode_to_vec};
+use dhcp_failover::{Command, DisconnectReason, Event, Peer, PersistedState, Role, ServiceLevel, State, Time};
 
 use MessageType as T;
 use State as S;
@@ -23,11 +19,7 @@ fn label(r: Role, m: &Message) -> String {
             "{who}:{}({}{})",
             m.msg_type,
             s.0,
-            if m.server_flags.is_some_and(|f| f.is_startup()) {
-                ",f1"
-            } else {
-                ""
-            }
+            if m.server_flags.is_some_and(|f| f.is_startup()) { ",f1" } else { "" }
         ),
         None => format!("{who}:{}", m.msg_type),
     }
@@ -40,16 +32,11 @@ fn labels(p: &Pair) -> Vec<String> {
 /// `needle` (direction-free labels like "STATE(6)") is a subsequence of the transcript.
 fn is_subsequence(hay: &[String], needle: &[&str]) -> bool {
     let mut it = hay.iter();
-    needle
-        .iter()
-        .all(|n| it.any(|h| h.split_once(':').map(|x| x.1) == Some(*n)))
+    needle.iter().all(|n| it.any(|h| h.split_once(':').map(|x| x.1) == Some(*n)))
 }
 
 fn count(p: &Pair, from: Role, t: MessageType) -> usize {
-    p.transcript
-        .iter()
-        .filter(|(r, m)| *r == from && m.msg_type == t)
-        .count()
+    p.transcript.iter().filter(|(r, m)| *r == from && m.msg_type == t).count()
 }
 
 fn normal_pair() -> Pair {
@@ -60,10 +47,7 @@ fn normal_pair() -> Pair {
 }
 
 fn t0() -> Time {
-    Time {
-        unix: START_UNIX,
-        mono_ms: 0,
-    }
+    Time { unix: START_UNIX, mono_ms: 0 }
 }
 
 #[test]
@@ -71,15 +55,7 @@ fn both_fresh_reach_normal_like_live_dhcpd() {
     let p = normal_pair();
     let l = labels(&p);
     // The opening is exactly dhcpd's.
-    assert_eq!(
-        &l[..4],
-        [
-            "P:CONNECT",
-            "S:CONNECTACK",
-            "S:STATE(6,f1)",
-            "P:STATE(6,f1)"
-        ]
-    );
+    assert_eq!(&l[..4], ["P:CONNECT", "S:CONNECTACK", "S:STATE(6,f1)", "P:STATE(6,f1)"]);
     // Digest §2.3 "Sequences observed LIVE", both fresh (the BNDUPDs come from pool
     // balancing, which is the caller's business).
     assert!(
@@ -104,17 +80,10 @@ fn both_fresh_reach_normal_like_live_dhcpd() {
     let (_, c) = &p.transcript[0];
     assert_eq!(c.xid, 0);
     assert_eq!(p.transcript[1].1.xid, 0);
-    assert_eq!(
-        p.transcript[2].1.xid, 0,
-        "secondary's first STATE has xid 0"
-    );
+    assert_eq!(p.transcript[2].1.xid, 0, "secondary's first STATE has xid 0");
     for (r, m) in &p.transcript {
         if m.msg_type == T::UPDDONE {
-            assert!(
-                p.transcript
-                    .iter()
-                    .any(|(r2, q)| r2 != r && q.msg_type == T::UPDREQALL && q.xid == m.xid)
-            );
+            assert!(p.transcript.iter().any(|(r2, q)| r2 != r && q.msg_type == T::UPDREQALL && q.xid == m.xid));
         }
     }
     // dhcpd's log lines.
@@ -140,10 +109,7 @@ fn both_fresh_reach_normal_like_live_dhcpd() {
     assert!(p.b.events.iter().any(|e| matches!(e, Event::HbaChanged(_))));
     assert_eq!(p.b.peer.mclt(), 120);
     // Persist-before-act: StateChanged precedes nothing; every StateChanged carries stos.
-    assert!(
-        p.a.states
-            .starts_with(&[S::STARTUP, S::RECOVER, S::RECOVER_DONE, S::NORMAL])
-    );
+    assert!(p.a.states.starts_with(&[S::STARTUP, S::RECOVER, S::RECOVER_DONE, S::NORMAL]));
 }
 
 #[test]
@@ -167,10 +133,7 @@ fn bindings_flow_both_ways_and_are_acked() {
             T::BNDACK => {
                 // dhcpd's layout: only assigned-IP, xid echoed.
                 assert!(m.client_id.is_none() && m.binding_status.is_none());
-                assert!(
-                    sent.iter()
-                        .any(|(r2, x, ip)| r2 != r && *x == m.xid && *ip == m.assigned_ip)
-                );
+                assert!(sent.iter().any(|(r2, x, ip)| r2 != r && *x == m.xid && *ip == m.assigned_ip));
             }
             _ => {}
         }
@@ -186,10 +149,7 @@ fn bindings_flow_both_ways_and_are_acked() {
 fn link_cut_comm_int_then_relink_sends_pending() {
     let mut p = normal_pair();
     p.cut();
-    assert_eq!(
-        p.states(),
-        (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED)
-    );
+    assert_eq!(p.states(), (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED));
     assert_eq!(p.a.peer.service(), ServiceLevel::NotCooperating);
     assert!(p.a.logs().contains(&"peer fo-test: disconnected"));
     let tstp = START_UNIX + 1000;
@@ -217,11 +177,7 @@ fn cut_with_updates_in_flight_requeues_them() {
     p.cut();
     assert_eq!(p.a.peer.unacked(), 0);
     assert_eq!(p.a.peer.queued(), 4);
-    assert!(
-        p.b.peer
-            .ack_binding(p.now, Ipv4Addr::new(10, 0, 0, 1), None)
-            .is_err()
-    );
+    assert!(p.b.peer.ack_binding(p.now, Ipv4Addr::new(10, 0, 0, 1), None).is_err());
     p.b.auto_ack = true;
     p.connect();
     assert!(p.a.all_acked());
@@ -250,10 +206,7 @@ fn primary_restart_with_lost_state_recovers() {
     assert_eq!(p.a.peer.state(), S::RECOVER_WAIT);
     p.advance(2_000);
     assert_eq!(p.states(), (S::NORMAL, S::NORMAL), "{:?}", labels(&p));
-    assert!(
-        p.a.states
-            .ends_with(&[S::RECOVER, S::RECOVER_WAIT, S::RECOVER_DONE, S::NORMAL])
-    );
+    assert!(p.a.states.ends_with(&[S::RECOVER, S::RECOVER_WAIT, S::RECOVER_DONE, S::NORMAL]));
 }
 
 #[test]
@@ -274,16 +227,7 @@ fn operator_partner_down_then_conflict_resolution() {
     assert!(
         is_subsequence(
             &l,
-            &[
-                "STATE(5)",
-                "UPDREQ",
-                "UPDDONE",
-                "STATE(11)",
-                "UPDREQ",
-                "UPDDONE",
-                "STATE(2)",
-                "STATE(2)"
-            ]
+            &["STATE(5)", "UPDREQ", "UPDDONE", "STATE(11)", "UPDREQ", "UPDDONE", "STATE(2)", "STATE(2)"]
         ),
         "{l:?}"
     );
@@ -301,11 +245,7 @@ fn auto_partner_down_after_n_seconds() {
     assert_eq!(p.a.peer.state(), S::COMMUNICATIONS_INTERRUPTED);
     p.advance(1_000);
     assert_eq!(p.a.peer.state(), S::PARTNER_DOWN);
-    assert_eq!(
-        p.b.peer.state(),
-        S::COMMUNICATIONS_INTERRUPTED,
-        "b has it off"
-    );
+    assert_eq!(p.b.peer.state(), S::COMMUNICATIONS_INTERRUPTED, "b has it off");
     p.advance(600_000);
     p.connect();
     assert_eq!(p.states(), (S::NORMAL, S::NORMAL));
@@ -321,26 +261,12 @@ fn receive_timeout_drops_link_without_disconnect_message() {
     p.advance(2_000);
     assert!(!p.a.peer.link_up() && !p.b.peer.link_up());
     for s in [&p.a, &p.b] {
-        assert!(s.events.iter().any(|e| matches!(
-            e,
-            Event::Disconnect {
-                reason: DisconnectReason::ReceiveTimeout
-            }
-        )));
-        assert!(
-            s.logs()
-                .contains(&"timeout waiting for failover peer fo-test")
-        );
+        assert!(s.events.iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::ReceiveTimeout })));
+        assert!(s.logs().contains(&"timeout waiting for failover peer fo-test"));
     }
-    assert_eq!(
-        p.states(),
-        (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED)
-    );
+    assert_eq!(p.states(), (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED));
     let mut buf = Vec::new();
-    assert!(
-        !p.a.peer.poll_transmit(&mut buf),
-        "no DISCONNECT on a receive timeout"
-    );
+    assert!(!p.a.peer.poll_transmit(&mut buf), "no DISCONNECT on a receive timeout");
 }
 
 #[test]
@@ -393,13 +319,7 @@ fn rejected_binding_is_reported() {
     p.update(Role::Primary, test_binding(7, START_UNIX + 1000));
     let ip = Ipv4Addr::new(10, 0, 0, 7);
     let now = p.now;
-    p.b.peer
-        .ack_binding(
-            now,
-            ip,
-            Some((RejectReason::FATAL_CONFLICT, "invalid state transition")),
-        )
-        .unwrap();
+    p.b.peer.ack_binding(now, ip, Some((RejectReason::FATAL_CONFLICT, "invalid state transition"))).unwrap();
     p.run();
     assert_eq!(p.a.rejected, vec![ip]);
     assert_eq!(p.a.peer.unacked(), 0);
@@ -407,27 +327,15 @@ fn rejected_binding_is_reported() {
 
 #[test]
 fn protocol_garbage_disconnects_without_panic() {
-    for junk in [
-        &[0x00, 0x05, 1, 2, 3][..],
-        &[0xff; 40][..],
-        &[0x00, 0x0c, 0x03, 0x05, 0, 0, 0, 0, 0, 0, 0, 0][..],
-    ] {
+    for junk in [&[0x00, 0x05, 1, 2, 3][..], &[0xff; 40][..], &[0x00, 0x0c, 0x03, 0x05, 0, 0, 0, 0, 0, 0, 0, 0][..]] {
         let mut p = normal_pair();
         p.inject(Role::Secondary, junk);
         assert!(
-            p.b.events.iter().any(|e| matches!(
-                e,
-                Event::Disconnect {
-                    reason: DisconnectReason::Protocol(_)
-                }
-            )),
+            p.b.events.iter().any(|e| matches!(e, Event::Disconnect { reason: DisconnectReason::Protocol(_) })),
             "{junk:?}"
         );
         assert!(!p.connected);
-        assert_eq!(
-            p.states(),
-            (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED)
-        );
+        assert_eq!(p.states(), (S::COMMUNICATIONS_INTERRUPTED, S::COMMUNICATIONS_INTERRUPTED));
         p.connect();
         assert_eq!(p.states(), (S::NORMAL, S::NORMAL));
     }
@@ -450,11 +358,7 @@ fn shutdown_and_prepare_exit() {
     p.run();
     assert_eq!(p.a.peer.state(), S::RECOVER);
     assert_eq!(p.a.persisted.my_state, S::RECOVER);
-    assert_eq!(
-        p.a.persisted.my_stos,
-        p.now.unix - 120,
-        "MCLT wait skipped on return"
-    );
+    assert_eq!(p.a.persisted.my_stos, p.now.unix - 120, "MCLT wait skipped on return");
 }
 
 // ----- single-peer checks -----
@@ -490,26 +394,11 @@ fn connect_msg(now: u32, name: &str, hba: Option<&[u8; 32]>, mclt: bool) -> Vec<
 fn secondary_connect_checks() {
     let hba = [0xffu8; 32];
     let cases: [(Vec<u8>, Option<RejectReason>); 5] = [
-        (
-            connect_msg(START_UNIX, "other", Some(&hba), true),
-            Some(RejectReason::INVALID_PARTNER),
-        ),
-        (
-            connect_msg(START_UNIX + 61, "fo-test", Some(&hba), true),
-            Some(RejectReason::TIMEMISMATCH),
-        ),
-        (
-            connect_msg(START_UNIX, "fo-test", None, true),
-            Some(RejectReason::HBA_CONFLICT),
-        ),
-        (
-            connect_msg(START_UNIX, "fo-test", Some(&hba), false),
-            Some(RejectReason::INVALID_MCLT),
-        ),
-        (
-            connect_msg(START_UNIX - 60, "fo-test", Some(&hba), true),
-            None,
-        ),
+        (connect_msg(START_UNIX, "other", Some(&hba), true), Some(RejectReason::INVALID_PARTNER)),
+        (connect_msg(START_UNIX + 61, "fo-test", Some(&hba), true), Some(RejectReason::TIMEMISMATCH)),
+        (connect_msg(START_UNIX, "fo-test", None, true), Some(RejectReason::HBA_CONFLICT)),
+        (connect_msg(START_UNIX, "fo-test", Some(&hba), false), Some(RejectReason::INVALID_MCLT)),
+        (connect_msg(START_UNIX - 60, "fo-test", Some(&hba), true), None),
     ];
     for (bytes, want) in cases {
         let mut p = Peer::new(test_config(Role::Secondary), None, t0());
@@ -523,9 +412,7 @@ fn secondary_connect_checks() {
         match want {
             Some(r) => {
                 assert_eq!(out.len(), 1);
-                assert!(ev.contains(&Event::Disconnect {
-                    reason: DisconnectReason::Rejected(r)
-                }));
+                assert!(ev.contains(&Event::Disconnect { reason: DisconnectReason::Rejected(r) }));
                 assert!(!p.link_up());
             }
             None => {
@@ -542,13 +429,8 @@ fn secondary_connect_checks() {
     }
     // A second TCP connection is answered by the helper.
     let p = Peer::new(test_config(Role::Secondary), None, t0());
-    let reply = p
-        .duplicate_connection_reply(t0(), &connect_msg(START_UNIX, "fo-test", Some(&hba), true))
-        .unwrap();
-    assert_eq!(
-        decode(&reply).unwrap().0.reject_reason,
-        Some(RejectReason::DUP_CONNECTION)
-    );
+    let reply = p.duplicate_connection_reply(t0(), &connect_msg(START_UNIX, "fo-test", Some(&hba), true)).unwrap();
+    assert_eq!(decode(&reply).unwrap().0.reject_reason, Some(RejectReason::DUP_CONNECTION));
 }
 
 #[test]
@@ -566,17 +448,10 @@ fn primary_connectack_checks_and_timers() {
         receive_timer: 30,
         vendor_class: b"isc".to_vec(),
     };
-    let ack = Message::connectack(
-        START_UNIX,
-        &out[0],
-        &lp,
-        Some((RejectReason::HBA_CONFLICT, b"invalid HBA")),
-    );
+    let ack = Message::connectack(START_UNIX, &out[0], &lp, Some((RejectReason::HBA_CONFLICT, b"invalid HBA")));
     p.handle_bytes(t0(), &encode_to_vec(&ack).unwrap());
     let (_, ev) = drain(&mut p);
-    assert!(ev.contains(&Event::Disconnect {
-        reason: DisconnectReason::RejectedByPeer(RejectReason::HBA_CONFLICT)
-    }));
+    assert!(ev.contains(&Event::Disconnect { reason: DisconnectReason::RejectedByPeer(RejectReason::HBA_CONFLICT) }));
     // Clock skew in CONNECTACK: DISCONNECT 4.
     p.handle_link_up(t0());
     let (out, _) = drain(&mut p);
@@ -593,9 +468,7 @@ fn primary_connectack_checks_and_timers() {
     assert!(p.poll_timeout().is_some_and(|t| t <= later.mono_ms));
     p.handle_timeout(later);
     let (_, ev) = drain(&mut p);
-    assert!(ev.contains(&Event::Disconnect {
-        reason: DisconnectReason::ConnectTimeout
-    }));
+    assert!(ev.contains(&Event::Disconnect { reason: DisconnectReason::ConnectTimeout }));
 }
 
 #[test]
@@ -615,14 +488,9 @@ fn startup_timer_applies_disconnect_transition_to_saved_state() {
     p.handle_timeout(t0().after_ms(STARTUP_MS));
     assert_eq!(p.state(), S::COMMUNICATIONS_INTERRUPTED);
     let (_, ev) = drain(&mut p);
-    assert!(ev.iter().any(|e| matches!(
-        e,
-        Event::StateChanged {
-            from: S::STARTUP,
-            to: S::COMMUNICATIONS_INTERRUPTED,
-            ..
-        }
-    )));
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::StateChanged { from: S::STARTUP, to: S::COMMUNICATIONS_INTERRUPTED, .. }))
+    );
     // A fresh peer stays in RECOVER (no service) without a partner.
     let mut p = Peer::new(test_config(Role::Secondary), None, t0());
     p.handle_timeout(t0().after_ms(STARTUP_MS));
@@ -670,10 +538,7 @@ fn parse_capture(text: &str) -> (Vec<(u32, Vec<u8>)>, Vec<Message>) {
 fn replay_dhcpd_primary_into_our_secondary() {
     let (dhcpd, expected) = parse_capture(include_str!("captures/peer_sec.log"));
     let start = dhcpd[0].0;
-    let at = |unix: u32| Time {
-        unix,
-        mono_ms: u64::from(unix - start) * 1000,
-    };
+    let at = |unix: u32| Time { unix, mono_ms: u64::from(unix - start) * 1000 };
     let mut p = Peer::new(test_config(Role::Secondary), None, at(start));
     p.handle_link_up(at(start));
     let mut ours: Vec<Message> = Vec::new();
@@ -719,10 +584,7 @@ fn replay_dhcpd_primary_into_our_secondary() {
         if m.msg_type == T::STATE && dhcpd_state.is_some() && m.server_state != dhcpd_state {
             let owed = std::mem::take(&mut owed_upddone);
             for xid in owed {
-                p.handle_bytes(
-                    now,
-                    &encode_to_vec(&Message::upddone(now.unix, xid)).unwrap(),
-                );
+                p.handle_bytes(now, &encode_to_vec(&Message::upddone(now.unix, xid)).unwrap());
                 step(&mut p, now, &mut ours, &mut owed_upddone);
             }
         }
@@ -745,16 +607,9 @@ fn replay_dhcpd_primary_into_our_secondary() {
             matches!(self.msg_type, T::CONNECTACK | T::BNDACK | T::UPDDONE).then_some(self.xid)
         }
     }
-    let want: Vec<_> = expected
-        .iter()
-        .filter(|m| m.msg_type != T::CONTACT)
-        .map(key)
-        .collect();
-    let mut got: Vec<_> = ours
-        .iter()
-        .filter(|m| m.msg_type != T::CONTACT && m.msg_type != T::UPDREQALL)
-        .map(key)
-        .collect();
+    let want: Vec<_> = expected.iter().filter(|m| m.msg_type != T::CONTACT).map(key).collect();
+    let mut got: Vec<_> =
+        ours.iter().filter(|m| m.msg_type != T::CONTACT && m.msg_type != T::UPDREQALL).map(key).collect();
     // Drop the STATE(6) we send on leaving startup (dhcpd does the same: STATE(6,f1) then
     // STATE(6)); the script sent only one.
     let second6 = got

@@ -4,8 +4,7 @@ use std::net::Ipv4Addr;
 
 use dhcp_failover::State;
 use dhcp_failover::wire::{
-    BindingStatus, IpFlags, Message, MessageType, RejectReason, ServerFlags, decode, encode_to_vec,
-    fuzz_decode, spec,
+    BindingStatus, IpFlags, Message, MessageType, RejectReason, ServerFlags, decode, encode_to_vec, fuzz_decode, spec,
 };
 use proptest::prelude::*;
 

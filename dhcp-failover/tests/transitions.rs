@@ -2,8 +2,8 @@
 
 use dhcp_failover::transitions::{MAX_TIME, entry_actions, on_startup_timeout, recover_done_at};
 use dhcp_failover::{
-    Role, ServiceLevel, State, lease_time_allowed, on_link_lost, on_partner_state, on_upddone,
-    service_allowed, tstp_for,
+    Role, ServiceLevel, State, lease_time_allowed, on_link_lost, on_partner_state, on_upddone, service_allowed,
+    tstp_for,
 };
 
 use State as S;
@@ -61,10 +61,7 @@ fn next(my: State, p: State) -> Option<State> {
 #[test]
 fn link_loss() {
     assert_eq!(on_link_lost(S::NORMAL), S::COMMUNICATIONS_INTERRUPTED);
-    assert_eq!(
-        on_link_lost(S::POTENTIAL_CONFLICT),
-        S::RESOLUTION_INTERRUPTED
-    );
+    assert_eq!(on_link_lost(S::POTENTIAL_CONFLICT), S::RESOLUTION_INTERRUPTED);
     assert_eq!(on_link_lost(S::UNKNOWN), S::RESOLUTION_INTERRUPTED);
     for s in [
         S::CONFLICT_DONE,
@@ -86,50 +83,21 @@ fn link_loss() {
 
 #[test]
 fn own_normal() {
-    let t = on_partner_state(
-        S::NORMAL,
-        Role::Primary,
-        S::NORMAL,
-        S::RECOVER_DONE,
-        false,
-        false,
-    );
+    let t = on_partner_state(S::NORMAL, Role::Primary, S::NORMAL, S::RECOVER_DONE, false, false);
     assert!(t.pool_check && t.next.is_none());
-    assert_eq!(
-        next(S::NORMAL, S::PARTNER_DOWN),
-        Some(S::POTENTIAL_CONFLICT)
-    );
+    assert_eq!(next(S::NORMAL, S::PARTNER_DOWN), Some(S::POTENTIAL_CONFLICT));
     // In STARTUP (saved normal): partner-down → RECOVER.
-    let t = on_partner_state(
-        S::NORMAL,
-        Role::Primary,
-        S::PARTNER_DOWN,
-        S::UNKNOWN,
-        true,
-        false,
-    );
+    let t = on_partner_state(S::NORMAL, Role::Primary, S::PARTNER_DOWN, S::UNKNOWN, true, false);
     assert_eq!(t.next, Some(S::RECOVER));
-    for p in [
-        S::POTENTIAL_CONFLICT,
-        S::RESOLUTION_INTERRUPTED,
-        S::CONFLICT_DONE,
-    ] {
+    for p in [S::POTENTIAL_CONFLICT, S::RESOLUTION_INTERRUPTED, S::CONFLICT_DONE] {
         let t = on_partner_state(S::NORMAL, Role::Primary, p, S::UNKNOWN, false, false);
         assert_eq!(t.next, Some(S::SHUTDOWN));
         assert!(t.log.is_some());
     }
     assert_eq!(next(S::NORMAL, S::RECOVER), Some(S::PARTNER_DOWN));
     assert_eq!(next(S::NORMAL, S::SHUTDOWN), Some(S::PARTNER_DOWN));
-    assert_eq!(
-        next(S::NORMAL, S::PAUSED),
-        Some(S::COMMUNICATIONS_INTERRUPTED)
-    );
-    for p in [
-        S::RECOVER_WAIT,
-        S::RECOVER_DONE,
-        S::STARTUP,
-        S::COMMUNICATIONS_INTERRUPTED,
-    ] {
+    assert_eq!(next(S::NORMAL, S::PAUSED), Some(S::COMMUNICATIONS_INTERRUPTED));
+    for p in [S::RECOVER_WAIT, S::RECOVER_DONE, S::STARTUP, S::COMMUNICATIONS_INTERRUPTED] {
         assert_eq!(next(S::NORMAL, p), None, "{p}");
     }
 }
@@ -145,12 +113,7 @@ fn own_recover() {
         assert_eq!(t.next, Some(S::RECOVER));
         assert!(t.entry.unwrap().send_updreqall);
     }
-    for p in [
-        S::POTENTIAL_CONFLICT,
-        S::RESOLUTION_INTERRUPTED,
-        S::CONFLICT_DONE,
-        S::NORMAL,
-    ] {
+    for p in [S::POTENTIAL_CONFLICT, S::RESOLUTION_INTERRUPTED, S::CONFLICT_DONE, S::NORMAL] {
         assert_eq!(next(S::RECOVER, p), Some(S::POTENTIAL_CONFLICT), "{p}");
     }
     assert_eq!(next(S::RECOVER, S::SHUTDOWN), Some(S::PARTNER_DOWN));
@@ -161,40 +124,17 @@ fn own_recover() {
 
 #[test]
 fn own_potential_conflict() {
-    let t = on_partner_state(
-        S::POTENTIAL_CONFLICT,
-        Role::Primary,
-        S::NORMAL,
-        S::UNKNOWN,
-        false,
-        false,
-    );
+    let t = on_partner_state(S::POTENTIAL_CONFLICT, Role::Primary, S::NORMAL, S::UNKNOWN, false, false);
     assert_eq!(t.next, Some(S::SHUTDOWN));
     assert!(t.log.unwrap().contains("panic"));
     // conflict-done from potential-conflict: send UPDREQ.
-    let t = on_partner_state(
-        S::POTENTIAL_CONFLICT,
-        Role::Secondary,
-        S::CONFLICT_DONE,
-        S::POTENTIAL_CONFLICT,
-        false,
-        false,
-    );
+    let t =
+        on_partner_state(S::POTENTIAL_CONFLICT, Role::Secondary, S::CONFLICT_DONE, S::POTENTIAL_CONFLICT, false, false);
     assert!(t.send_updreq && t.next.is_none());
-    let t = on_partner_state(
-        S::POTENTIAL_CONFLICT,
-        Role::Secondary,
-        S::CONFLICT_DONE,
-        S::NORMAL,
-        false,
-        false,
-    );
+    let t = on_partner_state(S::POTENTIAL_CONFLICT, Role::Secondary, S::CONFLICT_DONE, S::NORMAL, false, false);
     assert!(!t.send_updreq && t.log.is_some());
     assert_eq!(next(S::POTENTIAL_CONFLICT, S::RECOVER), Some(S::RECOVER));
-    assert_eq!(
-        next(S::POTENTIAL_CONFLICT, S::SHUTDOWN),
-        Some(S::PARTNER_DOWN)
-    );
+    assert_eq!(next(S::POTENTIAL_CONFLICT, S::SHUTDOWN), Some(S::PARTNER_DOWN));
     for p in [
         S::RECOVER_DONE,
         S::RECOVER_WAIT,
@@ -216,13 +156,7 @@ fn own_conflict_done() {
         let t = on_partner_state(S::CONFLICT_DONE, Role::Primary, p, S::UNKNOWN, false, false);
         assert!(t.next.is_none() && !t.fatal);
     }
-    for p in [
-        S::RECOVER,
-        S::PARTNER_DOWN,
-        S::COMMUNICATIONS_INTERRUPTED,
-        S::CONFLICT_DONE,
-        S::PAUSED,
-    ] {
+    for p in [S::RECOVER, S::PARTNER_DOWN, S::COMMUNICATIONS_INTERRUPTED, S::CONFLICT_DONE, S::PAUSED] {
         let t = on_partner_state(S::CONFLICT_DONE, Role::Primary, p, S::UNKNOWN, false, false);
         assert!(t.fatal, "{p}");
     }
@@ -262,12 +196,7 @@ fn own_communications_interrupted() {
         assert_eq!(t.next, Some(S::NORMAL), "{p}");
         assert!(t.send_updates);
     }
-    for p in [
-        S::POTENTIAL_CONFLICT,
-        S::PARTNER_DOWN,
-        S::RESOLUTION_INTERRUPTED,
-        S::CONFLICT_DONE,
-    ] {
+    for p in [S::POTENTIAL_CONFLICT, S::PARTNER_DOWN, S::RESOLUTION_INTERRUPTED, S::CONFLICT_DONE] {
         assert_eq!(next(ci, p), Some(S::POTENTIAL_CONFLICT), "{p}");
     }
     assert_eq!(next(ci, S::SHUTDOWN), Some(S::PARTNER_DOWN));
@@ -299,14 +228,7 @@ fn own_resolution_interrupted_recover_wait_recover_done_and_idle() {
         }
     }
 
-    let t = on_partner_state(
-        S::RECOVER_DONE,
-        Role::Primary,
-        S::RECOVER_DONE,
-        S::RECOVER,
-        false,
-        false,
-    );
+    let t = on_partner_state(S::RECOVER_DONE, Role::Primary, S::RECOVER_DONE, S::RECOVER, false, false);
     assert_eq!(t.next, Some(S::NORMAL));
     assert!(t.log.is_some());
     assert_eq!(next(S::RECOVER_DONE, S::NORMAL), Some(S::NORMAL));
@@ -316,36 +238,15 @@ fn own_resolution_interrupted_recover_wait_recover_done_and_idle() {
 
 #[test]
 fn repeated_partner_state_and_invalid_state() {
-    for my in [
-        S::NORMAL,
-        S::POTENTIAL_CONFLICT,
-        S::RECOVER_DONE,
-        S::SHUTDOWN,
-        S::PAUSED,
-        S::RECOVER_WAIT,
-    ] {
+    for my in [S::NORMAL, S::POTENTIAL_CONFLICT, S::RECOVER_DONE, S::SHUTDOWN, S::PAUSED, S::RECOVER_WAIT] {
         let t = on_partner_state(my, Role::Primary, S::SHUTDOWN, S::SHUTDOWN, false, false);
         assert!(t.skipped && t.next.is_none(), "{my}");
     }
     // Processed even when repeated in the "disconnected" states.
-    let t = on_partner_state(
-        S::COMMUNICATIONS_INTERRUPTED,
-        Role::Primary,
-        S::NORMAL,
-        S::NORMAL,
-        false,
-        false,
-    );
+    let t = on_partner_state(S::COMMUNICATIONS_INTERRUPTED, Role::Primary, S::NORMAL, S::NORMAL, false, false);
     assert_eq!(t.next, Some(S::NORMAL));
     // STARTUP with a repeated partner state: straight to the saved state.
-    let t = on_partner_state(
-        S::RECOVER,
-        Role::Primary,
-        S::RECOVER,
-        S::RECOVER,
-        true,
-        false,
-    );
+    let t = on_partner_state(S::RECOVER, Role::Primary, S::RECOVER, S::RECOVER, true, false);
     assert_eq!(t.next, Some(S::RECOVER));
     assert!(t.skipped && !t.send_updreqall);
     // Out-of-range partner state → SHUTDOWN.
@@ -357,120 +258,46 @@ fn repeated_partner_state_and_invalid_state() {
 fn live_sequences() {
     // Both fresh (LIVE): startup(saved recover) sees partner recover → recover, UPDREQALL on
     // entry; after UPDDONE both go recover-done (no MCLT wait since partner is recover).
-    let t = on_partner_state(
-        S::RECOVER,
-        Role::Primary,
-        S::RECOVER,
-        S::UNKNOWN,
-        true,
-        true,
-    );
+    let t = on_partner_state(S::RECOVER, Role::Primary, S::RECOVER, S::UNKNOWN, true, true);
     assert_eq!(t.next, Some(S::RECOVER));
     assert!(t.entry.unwrap().send_updreqall && t.entry.unwrap().send_state);
-    assert_eq!(
-        on_upddone(S::RECOVER, Role::Primary, S::RECOVER, 1000, 1000, 120),
-        Some(S::RECOVER_DONE)
-    );
-    let t = on_partner_state(
-        S::RECOVER_DONE,
-        Role::Primary,
-        S::RECOVER_DONE,
-        S::RECOVER,
-        false,
-        false,
-    );
+    assert_eq!(on_upddone(S::RECOVER, Role::Primary, S::RECOVER, 1000, 1000, 120), Some(S::RECOVER_DONE));
+    let t = on_partner_state(S::RECOVER_DONE, Role::Primary, S::RECOVER_DONE, S::RECOVER, false, false);
     assert_eq!(t.next, Some(S::NORMAL));
     assert!(t.entry.unwrap().rebalance_and_send_updates);
 
     // Conflict (LIVE, dhcpd secondary): peer claims potential-conflict; dhcpd (recover) →
     // potential-conflict; as secondary it does not send UPDREQ on entry ...
-    let t = on_partner_state(
-        S::RECOVER,
-        Role::Secondary,
-        S::POTENTIAL_CONFLICT,
-        S::UNKNOWN,
-        true,
-        false,
-    );
+    let t = on_partner_state(S::RECOVER, Role::Secondary, S::POTENTIAL_CONFLICT, S::UNKNOWN, true, false);
     assert_eq!(t.next, Some(S::POTENTIAL_CONFLICT));
     assert!(!t.entry.unwrap().send_updreq);
     // ... a primary would.
-    let t = on_partner_state(
-        S::RECOVER,
-        Role::Primary,
-        S::POTENTIAL_CONFLICT,
-        S::UNKNOWN,
-        true,
-        false,
-    );
+    let t = on_partner_state(S::RECOVER, Role::Primary, S::POTENTIAL_CONFLICT, S::UNKNOWN, true, false);
     assert!(t.entry.unwrap().send_updreq);
 }
 
 #[test]
 fn upddone() {
     let pc = S::POTENTIAL_CONFLICT;
-    assert_eq!(
-        on_upddone(pc, Role::Secondary, S::CONFLICT_DONE, 0, 0, 0),
-        Some(S::NORMAL)
-    );
-    assert_eq!(
-        on_upddone(pc, Role::Primary, pc, 0, 0, 0),
-        Some(S::CONFLICT_DONE)
-    );
-    assert_eq!(
-        on_upddone(pc, Role::Primary, S::CONFLICT_DONE, 0, 0, 0),
-        None
-    );
+    assert_eq!(on_upddone(pc, Role::Secondary, S::CONFLICT_DONE, 0, 0, 0), Some(S::NORMAL));
+    assert_eq!(on_upddone(pc, Role::Primary, pc, 0, 0, 0), Some(S::CONFLICT_DONE));
+    assert_eq!(on_upddone(pc, Role::Primary, S::CONFLICT_DONE, 0, 0, 0), None);
     assert_eq!(on_upddone(pc, Role::Secondary, pc, 0, 0, 0), None);
     // RECOVER: wait only if STOS+MCLT is in the future and partner not recover/recover-done.
-    assert_eq!(
-        on_upddone(S::RECOVER, Role::Primary, S::PARTNER_DOWN, 1000, 950, 120),
-        Some(S::RECOVER_WAIT)
-    );
-    assert_eq!(
-        on_upddone(S::RECOVER, Role::Primary, S::PARTNER_DOWN, 1070, 950, 120),
-        Some(S::RECOVER_DONE)
-    );
-    assert_eq!(
-        on_upddone(S::RECOVER, Role::Primary, S::RECOVER_DONE, 1000, 950, 120),
-        Some(S::RECOVER_DONE)
-    );
-    assert_eq!(
-        on_upddone(
-            S::RECOVER,
-            Role::Primary,
-            S::PARTNER_DOWN,
-            1,
-            u32::MAX,
-            u32::MAX
-        ),
-        Some(S::RECOVER_WAIT)
-    );
-    assert_eq!(
-        on_upddone(S::NORMAL, Role::Primary, S::NORMAL, 0, 0, 0),
-        None
-    );
+    assert_eq!(on_upddone(S::RECOVER, Role::Primary, S::PARTNER_DOWN, 1000, 950, 120), Some(S::RECOVER_WAIT));
+    assert_eq!(on_upddone(S::RECOVER, Role::Primary, S::PARTNER_DOWN, 1070, 950, 120), Some(S::RECOVER_DONE));
+    assert_eq!(on_upddone(S::RECOVER, Role::Primary, S::RECOVER_DONE, 1000, 950, 120), Some(S::RECOVER_DONE));
+    assert_eq!(on_upddone(S::RECOVER, Role::Primary, S::PARTNER_DOWN, 1, u32::MAX, u32::MAX), Some(S::RECOVER_WAIT));
+    assert_eq!(on_upddone(S::NORMAL, Role::Primary, S::NORMAL, 0, 0, 0), None);
     assert_eq!(recover_done_at(u32::MAX, 5), u32::MAX);
 }
 
 #[test]
 fn service_levels() {
-    for p in [
-        S::NORMAL,
-        S::COMMUNICATIONS_INTERRUPTED,
-        S::RECOVER,
-        S::SHUTDOWN,
-        S::UNKNOWN,
-    ] {
+    for p in [S::NORMAL, S::COMMUNICATIONS_INTERRUPTED, S::RECOVER, S::SHUTDOWN, S::UNKNOWN] {
         assert_eq!(service_allowed(S::NORMAL, p), ServiceLevel::Cooperating);
-        assert_eq!(
-            service_allowed(S::COMMUNICATIONS_INTERRUPTED, p),
-            ServiceLevel::NotCooperating
-        );
-        assert_eq!(
-            service_allowed(S::PARTNER_DOWN, p),
-            ServiceLevel::PartnerDown
-        );
+        assert_eq!(service_allowed(S::COMMUNICATIONS_INTERRUPTED, p), ServiceLevel::NotCooperating);
+        assert_eq!(service_allowed(S::PARTNER_DOWN, p), ServiceLevel::PartnerDown);
     }
     for my in [
         S::UNKNOWN,
@@ -486,12 +313,7 @@ fn service_levels() {
     ] {
         assert_eq!(service_allowed(my, S::NORMAL), ServiceLevel::None, "{my}");
     }
-    for p in [
-        S::PARTNER_DOWN,
-        S::POTENTIAL_CONFLICT,
-        S::CONFLICT_DONE,
-        S::RESOLUTION_INTERRUPTED,
-    ] {
+    for p in [S::PARTNER_DOWN, S::POTENTIAL_CONFLICT, S::CONFLICT_DONE, S::RESOLUTION_INTERRUPTED] {
         assert_eq!(service_allowed(S::NORMAL, p), ServiceLevel::None);
         assert_eq!(service_allowed(S::PARTNER_DOWN, p), ServiceLevel::None);
     }
@@ -518,40 +340,16 @@ fn mclt_rule() {
 
 #[test]
 fn entry_action_rules() {
-    let e = entry_actions(
-        S::NORMAL,
-        S::COMMUNICATIONS_INTERRUPTED,
-        Role::Primary,
-        S::UNKNOWN,
-        false,
-    );
+    let e = entry_actions(S::NORMAL, S::COMMUNICATIONS_INTERRUPTED, Role::Primary, S::UNKNOWN, false);
     assert!(e.requeue_unacked && !e.send_state && e.reset_stos && e.arm_auto_partner_down);
-    let e = entry_actions(
-        S::RECOVER,
-        S::RECOVER_WAIT,
-        Role::Primary,
-        S::PARTNER_DOWN,
-        true,
-    );
+    let e = entry_actions(S::RECOVER, S::RECOVER_WAIT, Role::Primary, S::PARTNER_DOWN, true);
     assert!(!e.reset_stos && e.arm_recover_done_timer && !e.requeue_unacked);
     let e = entry_actions(S::STARTUP, S::RECOVER, Role::Primary, S::RECOVER, true);
     assert!(!e.reset_stos && e.send_updreqall);
     let e = entry_actions(S::RECOVER, S::RECOVER, Role::Primary, S::RECOVER, false);
     assert!(!e.send_updreqall);
-    let e = entry_actions(
-        S::COMMUNICATIONS_INTERRUPTED,
-        S::PARTNER_DOWN,
-        Role::Secondary,
-        S::RECOVER,
-        true,
-    );
+    let e = entry_actions(S::COMMUNICATIONS_INTERRUPTED, S::PARTNER_DOWN, Role::Secondary, S::RECOVER, true);
     assert!(e.partner_down_expiry && !e.requeue_unacked);
-    let e = entry_actions(
-        S::RECOVER,
-        S::POTENTIAL_CONFLICT,
-        Role::Secondary,
-        S::CONFLICT_DONE,
-        true,
-    );
+    let e = entry_actions(S::RECOVER, S::POTENTIAL_CONFLICT, Role::Secondary, S::CONFLICT_DONE, true);
     assert!(e.send_updreq);
 }

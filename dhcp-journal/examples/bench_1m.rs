@@ -38,10 +38,7 @@ fn main() {
         let path = args.get(1).expect("--file PATH");
         std::fs::read(path).expect("read")
     } else {
-        let n: u32 = args
-            .first()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(1_000_000);
+        let n: u32 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
         let entries: Vec<Entry> = (0..n).map(|i| Entry::Lease(lease(i))).collect();
         let t = Instant::now();
         let mut buf = header();
@@ -52,11 +49,7 @@ fn main() {
         println!("serialize {n} leases: {:?}", t.elapsed());
         buf
     };
-    println!(
-        "file size: {} bytes ({:.1} MiB)",
-        bytes.len(),
-        bytes.len() as f64 / 1048576.0
-    );
+    println!("file size: {} bytes ({:.1} MiB)", bytes.len(), bytes.len() as f64 / 1048576.0);
 
     let t = Instant::now();
     let parsed = parse(&bytes);

@@ -57,14 +57,7 @@ pub(crate) fn gmtime(t: u32) -> Tm {
 }
 
 /// Unix seconds for a UTC civil time, or `None` outside the u32 range.
-pub(crate) fn timegm(
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    min: u32,
-    sec: u32,
-) -> Option<u32> {
+pub(crate) fn timegm(year: i64, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> Option<u32> {
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec);
     u32::try_from(secs).ok()

@@ -18,11 +18,7 @@ pub enum JournalError {
 
 impl JournalError {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Self::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        Self::Io { op, path: path.into(), source }
     }
 
     /// The underlying IO error.

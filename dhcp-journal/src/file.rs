@@ -44,9 +44,7 @@ fn parent_dir(path: &Path) -> &Path {
 
 /// fsync a directory so that a create or rename in it is durable.
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| JournalError::io("fsync directory", dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| JournalError::io("fsync directory", dir, e))
 }
 
 impl JournalFile {
@@ -102,18 +100,8 @@ impl JournalFile {
                 (parse(&h), h.len() as u64)
             }
         };
-        file.seek(SeekFrom::Start(len))
-            .map_err(|e| JournalError::io("seek", &path, e))?;
-        Ok((
-            Self {
-                path,
-                file,
-                buf: Vec::with_capacity(64 * 1024),
-                len,
-                unsynced: false,
-            },
-            parsed,
-        ))
+        file.seek(SeekFrom::Start(len)).map_err(|e| JournalError::io("seek", &path, e))?;
+        Ok((Self { path, file, buf: Vec::with_capacity(64 * 1024), len, unsynced: false }, parsed))
     }
 
     /// Queue a record; nothing is written until [`sync`](Self::sync).
@@ -171,12 +159,7 @@ impl JournalFile {
         }
         let tmp = tmp_path(&self.path);
         let written = (|| {
-            let mut f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp)?;
             f.write_all(&data)?;
             f.sync_all()?;
             Ok::<File, io::Error>(f)
@@ -190,11 +173,7 @@ impl JournalFile {
         };
         if let Err(e) = fs::rename(&tmp, &self.path) {
             let _ = fs::remove_file(&tmp);
-            return Err(JournalError::io(
-                "rename compacted file over",
-                &self.path,
-                e,
-            ));
+            return Err(JournalError::io("rename compacted file over", &self.path, e));
         }
         // From here `path` is the new file: use its handle (same inode) at once, so that no
         // append goes to the old, unlinked one even if the directory fsync fails.

@@ -14,9 +14,7 @@ pub const PRODUCT: &str = concat!("xdhcpd-", env!("CARGO_PKG_VERSION"));
 
 /// Append the file header dhcpd writes at the top of a new lease file, naming our product.
 pub fn write_header(buf: &mut Vec<u8>) {
-    buf.extend_from_slice(
-        b"# The format of this file is documented in the dhcpd.leases(5) manual page.\n",
-    );
+    buf.extend_from_slice(b"# The format of this file is documented in the dhcpd.leases(5) manual page.\n");
     buf.extend_from_slice(b"# This lease file was written by ");
     buf.extend_from_slice(PRODUCT.as_bytes());
     buf.extend_from_slice(b"\n\n# authoring-byte-order entry is generated, DO NOT DELETE\n");
@@ -61,12 +59,7 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
         Some(0) => {}
         Some(t) => time_stmt(buf, b"ends", t),
     }
-    for (kw, t) in [
-        (&b"tstp"[..], l.tstp),
-        (b"tsfp", l.tsfp),
-        (b"atsfp", l.atsfp),
-        (b"cltt", l.cltt),
-    ] {
+    for (kw, t) in [(&b"tstp"[..], l.tstp), (b"tsfp", l.tsfp), (b"atsfp", l.atsfp), (b"cltt", l.cltt)] {
         if let Some(t) = t {
             time_stmt(buf, kw, t);
         }
@@ -170,10 +163,7 @@ pub fn write_host(buf: &mut Vec<u8>, h: &HostRecord) {
 
 /// Names written without quotes (dhcpd writes host names bare).
 pub(crate) fn is_bare_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// dhcpd's `hardware_types[]` names that its parser accepts; others are `unknown-N`

@@ -22,8 +22,8 @@ pub use file::JournalFile;
 pub use format::{PRODUCT, header, write_entry, write_header};
 pub use parse::{Parsed, Warning, WarningKind, parse};
 pub use record::{
-    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, IpBuildHasher,
-    IpHasher, LeaseRecord, LeaseTable, NEVER, State, fold,
+    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, IpBuildHasher, IpHasher,
+    LeaseRecord, LeaseTable, NEVER, State, fold,
 };
 
 /// Fuzz entry point (for a cargo-fuzz target): parse arbitrary bytes, fold them, and check
@@ -38,14 +38,7 @@ pub fn fuzz_parse(data: &[u8]) {
         write_entry(&mut buf, e);
     }
     let again = parse(&buf);
-    assert!(
-        again.warnings.is_empty(),
-        "re-read of our own output warned: {:?}",
-        again.warnings
-    );
-    assert_eq!(
-        again.entries, parsed.entries,
-        "serialize/parse round trip changed records"
-    );
+    assert!(again.warnings.is_empty(), "re-read of our own output warned: {:?}", again.warnings);
+    assert_eq!(again.entries, parsed.entries, "serialize/parse round trip changed records");
     let _ = fold(parsed.entries);
 }

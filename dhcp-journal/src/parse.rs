@@ -24,8 +24,7 @@ use std::net::Ipv4Addr;
 
 use crate::date::timegm;
 use crate::record::{
-    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, LeaseRecord,
-    NEVER,
+    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, LeaseRecord, NEVER,
 };
 
 /// At most this many warnings are kept; the rest are only counted.
@@ -78,11 +77,9 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {} (byte {}): ", self.line, self.offset)?;
         match &self.kind {
-            WarningKind::TornRecord => write!(
-                f,
-                "file ends inside a record (torn write); record at byte {} dropped",
-                self.offset
-            ),
+            WarningKind::TornRecord => {
+                write!(f, "file ends inside a record (torn write); record at byte {} dropped", self.offset)
+            }
             WarningKind::UnknownStatement(s) => write!(f, "unknown statement `{s}` skipped"),
             WarningKind::Malformed(what) => write!(f, "malformed {what}; statement skipped"),
             WarningKind::BadRecord(what) => write!(f, "bad record ({what}); record skipped"),
@@ -242,11 +239,7 @@ impl<'a> Parser<'a> {
     }
 
     fn keyword(&mut self, kw: &[u8], what: &'static str) -> R<()> {
-        if self.word(what)? == kw {
-            Ok(())
-        } else {
-            Err(Stop::Bad(what))
-        }
+        if self.word(what)? == kw { Ok(()) } else { Err(Stop::Bad(what)) }
     }
 
     /// Consume a `;` or fail without consuming anything else.
@@ -308,13 +301,8 @@ impl<'a> Parser<'a> {
             self.line_off = 0;
             self.line_no = 1;
         }
-        let n = self.b[self.line_off..off]
-            .iter()
-            .filter(|&&c| c == b'\n')
-            .count();
-        self.line_no = self
-            .line_no
-            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        let n = self.b[self.line_off..off].iter().filter(|&&c| c == b'\n').count();
+        self.line_no = self.line_no.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         self.line_off = off;
         self.line_no
     }
@@ -325,17 +313,11 @@ impl<'a> Parser<'a> {
             return;
         }
         let line = self.line_of(offset);
-        self.out.warnings.push(Warning {
-            offset,
-            line,
-            kind: kind(),
-        });
+        self.out.warnings.push(Warning { offset, line, kind: kind() });
     }
 
     fn unknown(&mut self, offset: usize, w: &[u8]) {
-        self.warn(offset, || {
-            WarningKind::UnknownStatement(String::from_utf8_lossy(w).into_owned())
-        });
+        self.warn(offset, || WarningKind::UnknownStatement(String::from_utf8_lossy(w).into_owned()));
     }
 
     // ---- top level ---------------------------------------------------------------
@@ -368,11 +350,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::RBrace | Tok::LBrace | Tok::Str(_) | Tok::BadStr => {
                     self.warn(start, || WarningKind::Unexpected);
-                    if matches!(t, Tok::RBrace | Tok::BadStr) {
-                        Ok(())
-                    } else {
-                        self.skip_statement()
-                    }
+                    if matches!(t, Tok::RBrace | Tok::BadStr) { Ok(()) } else { self.skip_statement() }
                 }
             };
             if res.is_err() {
@@ -461,16 +439,12 @@ impl<'a> Parser<'a> {
                     .keyword(b"binding", "rewind binding state")
                     .and_then(|()| self.binding_state())
                     .map(|s| l.rewind_binding_state = Some(s)),
-                b"abandoned" => self
-                    .semi("abandoned")
-                    .map(|()| state = Some(BindingState::Abandoned)),
+                b"abandoned" => self.semi("abandoned").map(|()| state = Some(BindingState::Abandoned)),
                 b"reserved" => self.semi("reserved").map(|()| l.reserved = true),
                 b"dynamic-bootp" => self.semi("dynamic-bootp").map(|()| l.bootp = true),
                 b"hardware" => self.hardware().map(|h| l.hardware = Some(h)),
                 b"uid" => self.uid().map(|u| l.uid = u),
-                b"client-hostname" => self
-                    .string_value("client-hostname")
-                    .map(|s| l.client_hostname = Some(s)),
+                b"client-hostname" => self.string_value("client-hostname").map(|s| l.client_hostname = Some(s)),
                 b"set" => match self.set_vendor_class()? {
                     Some(v) => {
                         l.vendor_class = Some(v);
@@ -498,11 +472,7 @@ impl<'a> Parser<'a> {
             Some(s) => s,
             None => {
                 self.warn(start, || WarningKind::MissingBindingState);
-                if l.ends == Some(0) {
-                    BindingState::Free
-                } else {
-                    BindingState::Active
-                }
+                if l.ends == Some(0) { BindingState::Free } else { BindingState::Active }
             }
         };
         self.out.entries.push(Entry::Lease(l));
@@ -675,23 +645,19 @@ impl<'a> Parser<'a> {
         }
         if my.is_none() || partner.is_none() {
             self.warn(start, || {
-                WarningKind::Malformed(
-                    "failover state block without my/partner state (unknown-state used)",
-                )
+                WarningKind::Malformed("failover state block without my/partner state (unknown-state used)")
             });
         }
         let (my_state, my_stos) = my.unwrap_or((FailoverState::Unknown, 0));
         let (partner_state, partner_stos) = partner.unwrap_or((FailoverState::Unknown, 0));
-        self.out
-            .entries
-            .push(Entry::FailoverState(FailoverStateRecord {
-                peer,
-                my_state,
-                my_stos,
-                partner_state,
-                partner_stos,
-                mclt,
-            }));
+        self.out.entries.push(Entry::FailoverState(FailoverStateRecord {
+            peer,
+            my_state,
+            my_stos,
+            partner_state,
+            partner_stos,
+            mclt,
+        }));
         Ok(())
     }
 
@@ -716,13 +682,7 @@ impl<'a> Parser<'a> {
         if !matches!(self.tok()?, Tok::LBrace) {
             return self.bad_record(start, "expected `{` after host name");
         }
-        let mut h = HostRecord {
-            name,
-            hardware: None,
-            uid: None,
-            fixed_address: None,
-            deleted: false,
-        };
+        let mut h = HostRecord { name, hardware: None, uid: None, fixed_address: None, deleted: false };
         loop {
             self.skip_ws();
             let stmt = self.pos;
@@ -937,22 +897,13 @@ mod tests {
 
     #[test]
     fn values() {
-        assert_eq!(
-            parse_ipv4(b"10.9.0.105"),
-            Some(Ipv4Addr::new(10, 9, 0, 105))
-        );
+        assert_eq!(parse_ipv4(b"10.9.0.105"), Some(Ipv4Addr::new(10, 9, 0, 105)));
         assert_eq!(parse_ipv4(b"10.9.0"), None);
         assert_eq!(parse_ipv4(b"10.9.0.256"), None);
         assert_eq!(parse_ipv4(b"1.2.3.4.5"), None);
-        assert_eq!(
-            parse_hex_colon(b"52:54:0:aa"),
-            Some(vec![0x52, 0x54, 0, 0xaa])
-        );
+        assert_eq!(parse_hex_colon(b"52:54:0:aa"), Some(vec![0x52, 0x54, 0, 0xaa]));
         assert_eq!(parse_hex_colon(b"52::aa"), None);
-        assert_eq!(
-            unescape(br"\001RT\000\252\273\020"),
-            vec![1, b'R', b'T', 0, 0xaa, 0xbb, 0x10]
-        );
+        assert_eq!(unescape(br"\001RT\000\252\273\020"), vec![1, b'R', b'T', 0, 0xaa, 0xbb, 0x10]);
         assert_eq!(unescape(br#"a\"b\\c\x41\t"#), b"a\"b\\cA\t".to_vec());
         assert_eq!(parse_date(b"2026/11/25", b"12:40:35"), Some(1_795_610_435));
         assert_eq!(parse_u32(b"4294967296"), None);

@@ -165,10 +165,7 @@ impl FailoverState {
     }
 
     pub fn from_name(name: &[u8]) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|s| s.name().as_bytes() == name)
+        Self::ALL.iter().copied().find(|s| s.name().as_bytes() == name)
     }
 
     /// Wire code (`server-state`): 0..=11, RECOVER-WAIT = 254.
@@ -332,9 +329,8 @@ impl State {
     /// The records a compacted file holds, in a stable order: failover states (by peer),
     /// hosts (by name, tombstones included), then leases (by address).
     pub fn to_entries(&self) -> Vec<Entry> {
-        let mut out = Vec::with_capacity(
-            self.failover.len() + self.hosts.len() + self.deleted_hosts.len() + self.leases.len(),
-        );
+        let mut out =
+            Vec::with_capacity(self.failover.len() + self.hosts.len() + self.deleted_hosts.len() + self.leases.len());
         let mut peers: Vec<&FailoverStateRecord> = self.failover.values().collect();
         peers.sort_by(|a, b| a.peer.cmp(&b.peer));
         out.extend(peers.into_iter().cloned().map(Entry::FailoverState));
@@ -361,10 +357,7 @@ impl State {
 /// (`deleted` removes), the last failover state per peer wins.
 pub fn fold<I: IntoIterator<Item = Entry>>(entries: I) -> State {
     let iter = entries.into_iter();
-    let mut state = State {
-        leases: LeaseTable::with_capacity(iter.size_hint().0),
-        ..State::default()
-    };
+    let mut state = State { leases: LeaseTable::with_capacity(iter.size_hint().0), ..State::default() };
     for e in iter {
         state.apply(e);
     }
@@ -385,10 +378,7 @@ impl LeaseTable {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Self {
-            records: Vec::with_capacity(n),
-            index: HashMap::with_capacity_and_hasher(n, IpBuildHasher::default()),
-        }
+        Self { records: Vec::with_capacity(n), index: HashMap::with_capacity_and_hasher(n, IpBuildHasher::default()) }
     }
 
     pub fn len(&self) -> usize {
@@ -410,10 +400,7 @@ impl LeaseTable {
     /// Insert or replace the record for `rec.ip`; returns the replaced one.
     pub fn insert(&mut self, rec: LeaseRecord) -> Option<LeaseRecord> {
         match self.index.get(&rec.ip) {
-            Some(&i) => self
-                .records
-                .get_mut(i)
-                .map(|slot| std::mem::replace(slot, rec)),
+            Some(&i) => self.records.get_mut(i).map(|slot| std::mem::replace(slot, rec)),
             None => {
                 self.index.insert(rec.ip, self.records.len());
                 self.records.push(rec);

@@ -3,8 +3,7 @@
 use std::net::Ipv4Addr;
 
 use dhcp_journal::{
-    BindingState, Entry, FailoverState, HostRecord, LeaseRecord, PRODUCT, fold, header, parse,
-    write_entry,
+    BindingState, Entry, FailoverState, HostRecord, LeaseRecord, PRODUCT, fold, header, parse, write_entry,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -48,11 +47,7 @@ fn all_fixtures_parse_clean_and_rewrite_byte_for_byte() {
         for e in &parsed.entries {
             write_entry(&mut out, e);
         }
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            String::from_utf8_lossy(&as_we_write(&bytes)),
-            "{name}"
-        );
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&as_we_write(&bytes)), "{name}");
     }
 }
 
@@ -70,10 +65,7 @@ fn primary_lease_file_l() {
     assert_eq!(leases.len(), 24);
 
     // The first record of 10.9.0.105: as written before the BNDUPD left.
-    let first = leases
-        .iter()
-        .find(|l| l.ip == Ipv4Addr::new(10, 9, 0, 105))
-        .unwrap();
+    let first = leases.iter().find(|l| l.ip == Ipv4Addr::new(10, 9, 0, 105)).unwrap();
     let expected = LeaseRecord {
         ip: Ipv4Addr::new(10, 9, 0, 105),
         starts: Some(t(12, 40, 35)),
@@ -112,10 +104,7 @@ fn primary_lease_file_l() {
     assert_eq!(l105.atsfp, Some(t(12, 51, 35)));
     assert_eq!(l105.rewind_binding_state, None);
     let l107 = &state.leases[&Ipv4Addr::new(10, 9, 0, 107)];
-    assert_eq!(
-        l107.uid.as_deref(),
-        Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x1b][..])
-    );
+    assert_eq!(l107.uid.as_deref(), Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x1b][..]));
     let l100 = &state.leases[&Ipv4Addr::new(10, 9, 0, 100)];
     assert_eq!(l100.binding_state, BindingState::Backup);
     assert_eq!(l100.ends, Some(0), "no `ends` statement");
@@ -142,10 +131,7 @@ fn secondary_lease_file_s_has_mclt() {
     assert_eq!(l.effective_tstp(), Some(t(12, 48, 24)));
     assert_eq!(l.tsfp, Some(t(12, 53, 24)));
     // uid "\001RT\000\0224V": octal escapes followed by printable digits.
-    assert_eq!(
-        l.uid.as_deref(),
-        Some(&[1, b'R', b'T', 0, 0x12, b'4', b'V'][..])
-    );
+    assert_eq!(l.uid.as_deref(), Some(&[1, b'R', b'T', 0, 0x12, b'4', b'V'][..]));
     assert_eq!(state.leases.len(), 3);
 }
 
@@ -162,10 +148,7 @@ fn omapi_host_o() {
             deleted: false,
         }
     );
-    assert_eq!(
-        state.failover["fo-test"].partner_state,
-        FailoverState::Unknown
-    );
+    assert_eq!(state.failover["fo-test"].partner_state, FailoverState::Unknown);
 }
 
 #[test]
@@ -179,15 +162,6 @@ fn potential_conflict_p() {
             _ => None,
         })
         .collect();
-    assert!(states.contains(&(
-        FailoverState::ConflictDone,
-        FailoverState::PotentialConflict
-    )));
-    assert_eq!(
-        states.last(),
-        Some(&(
-            FailoverState::CommunicationsInterrupted,
-            FailoverState::Normal
-        ))
-    );
+    assert!(states.contains(&(FailoverState::ConflictDone, FailoverState::PotentialConflict)));
+    assert_eq!(states.last(), Some(&(FailoverState::CommunicationsInterrupted, FailoverState::Normal)));
 }

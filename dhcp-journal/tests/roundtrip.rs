@@ -5,8 +5,8 @@ mod common;
 use std::net::Ipv4Addr;
 
 use dhcp_journal::{
-    BindingState, Entry, FailoverState, FailoverStateRecord, HostRecord, LeaseRecord, fold,
-    fuzz_parse, header, parse, write_entry,
+    BindingState, Entry, FailoverState, FailoverStateRecord, HostRecord, LeaseRecord, fold, fuzz_parse, header, parse,
+    write_entry,
 };
 use proptest::prelude::*;
 
@@ -61,12 +61,7 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
         any::<bool>(),
         any::<bool>(),
     );
-    let rest = (
-        hardware(),
-        bytes_opt(),
-        prop::option::of(any::<String>()),
-        prop::option::of(any::<String>()),
-    );
+    let rest = (hardware(), bytes_opt(), prop::option::of(any::<String>()), prop::option::of(any::<String>()));
     (any::<u32>(), times, states, rest).prop_map(
         |(ip, (starts, ends, tstp, tsfp, atsfp, cltt), (bs, nbs, rbs, reserved, bootp), rest)| {
             let (hardware, uid, client_hostname, vendor_class) = rest;

@@ -32,21 +32,14 @@ lease 10.0.0.6 {
 "#;
     let parsed = parse(text);
     assert_eq!(parsed.entries.len(), 2, "{:?}", parsed.warnings);
-    let Entry::Lease(l) = &parsed.entries[0] else {
-        panic!()
-    };
+    let Entry::Lease(l) = &parsed.entries[0] else { panic!() };
     assert_eq!(l.ip, Ipv4Addr::new(10, 0, 0, 5));
     assert_eq!(l.ends, None);
     assert_eq!(l.next_binding_state, Some(BindingState::Free));
-    assert_eq!(
-        l.uid.as_deref(),
-        Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10][..])
-    );
+    assert_eq!(l.uid.as_deref(), Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10][..]));
     assert_eq!(l.vendor_class.as_deref(), Some("MSFT 5.0"));
     assert_eq!(l.client_hostname.as_deref(), Some("pc \"one\""));
-    let Entry::Lease(l6) = &parsed.entries[1] else {
-        panic!()
-    };
+    let Entry::Lease(l6) = &parsed.entries[1] else { panic!() };
     assert_eq!(l6.starts, Some(1_795_610_435));
     let unknown: Vec<String> = parsed
         .warnings
@@ -75,29 +68,18 @@ fn garbage_between_records_is_skipped_to_the_next_record() {
     assert_eq!(parsed.entries, entries, "{:#?}", parsed.warnings);
     assert!(parsed.torn_at.is_none());
     assert!(parsed.warnings.len() >= 3);
-    assert!(
-        parsed
-            .warnings
-            .iter()
-            .any(|w| w.kind == WarningKind::BadRecord("lease address"))
-    );
+    assert!(parsed.warnings.iter().any(|w| w.kind == WarningKind::BadRecord("lease address")));
 }
 
 #[test]
 fn malformed_value_skips_the_statement_and_keeps_the_record() {
     let text = b"lease 10.0.0.7 {\n  starts 3 2026/13/25 12:40:35;\n  binding state bogus;\n  binding state active;\n  hardware ethernet 52:zz;\n}\n";
     let parsed = parse(text);
-    let Entry::Lease(l) = &parsed.entries[0] else {
-        panic!()
-    };
+    let Entry::Lease(l) = &parsed.entries[0] else { panic!() };
     assert_eq!(l.starts, None);
     assert_eq!(l.binding_state, BindingState::Active);
     assert_eq!(l.hardware, None);
-    let kinds: Vec<_> = parsed
-        .warnings
-        .iter()
-        .map(|w| (w.line, w.kind.clone()))
-        .collect();
+    let kinds: Vec<_> = parsed.warnings.iter().map(|w| (w.line, w.kind.clone())).collect();
     assert_eq!(
         kinds,
         [
@@ -110,8 +92,7 @@ fn malformed_value_skips_the_statement_and_keeps_the_record() {
 
 #[test]
 fn unterminated_record_followed_by_a_new_one() {
-    let text =
-        b"lease 10.0.0.8 {\n  binding state active;\nlease 10.0.0.9 {\n  binding state free;\n}\n";
+    let text = b"lease 10.0.0.8 {\n  binding state active;\nlease 10.0.0.9 {\n  binding state free;\n}\n";
     let parsed = parse(text);
     assert_eq!(parsed.entries.len(), 1);
     assert_eq!(parsed.warnings[0].kind, WarningKind::Unterminated);
@@ -128,10 +109,7 @@ fn hosts_fold_by_name_and_deleted_removes() {
     assert!(!state.hosts.contains_key("a"));
     assert!(state.deleted_hosts.contains("a"));
     assert_eq!(state.hosts["b"].uid.as_deref(), Some(&b"abc"[..]));
-    assert_eq!(
-        state.hosts["c d"].fixed_address,
-        Some(Ipv4Addr::new(10, 0, 0, 3))
-    );
+    assert_eq!(state.hosts["c d"].fixed_address, Some(Ipv4Addr::new(10, 0, 0, 3)));
     // Compaction keeps the tombstone.
     assert_eq!(state.to_entries().len(), 3);
 }
@@ -151,8 +129,7 @@ fn last_record_per_address_wins() {
 
 #[test]
 fn missing_binding_state_gets_a_default_and_a_warning() {
-    let parsed =
-        parse(b"lease 10.0.0.1 {\n  ends 3 2026/11/25 12:40:35;\n}\nlease 10.0.0.2 {\n}\n");
+    let parsed = parse(b"lease 10.0.0.1 {\n  ends 3 2026/11/25 12:40:35;\n}\nlease 10.0.0.2 {\n}\n");
     let states: Vec<BindingState> = parsed
         .entries
         .iter()
@@ -170,12 +147,7 @@ fn warnings_are_capped() {
     let mut text = Vec::new();
     for i in 0..3000 {
         text.extend_from_slice(
-            format!(
-                "lease 10.0.{}.{} {{\n  binding state free;\n  set x = 1;\n}}\n",
-                i / 256,
-                i % 256
-            )
-            .as_bytes(),
+            format!("lease 10.0.{}.{} {{\n  binding state free;\n  set x = 1;\n}}\n", i / 256, i % 256).as_bytes(),
         );
     }
     let parsed = parse(&text);
@@ -218,12 +190,7 @@ fn truncation_at_every_offset_of_the_last_record() {
             assert!(parsed.warnings.is_empty());
             continue;
         }
-        assert_eq!(
-            parsed.warnings.len(),
-            1,
-            "cut at {cut}: {:?}",
-            parsed.warnings
-        );
+        assert_eq!(parsed.warnings.len(), 1, "cut at {cut}: {:?}", parsed.warnings);
         let w = &parsed.warnings[0];
         assert_eq!(w.kind, WarningKind::TornRecord, "cut at {cut}");
         assert_eq!(w.offset, start);

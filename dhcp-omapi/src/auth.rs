@@ -83,24 +83,15 @@ impl Key {
         if name.is_empty() {
             return Err(KeyError::EmptyName);
         }
-        Ok(Key {
-            name,
-            algorithm: Algorithm::HmacMd5,
-            secret: secret.into(),
-        })
+        Ok(Key { name, algorithm: Algorithm::HmacMd5, secret: secret.into() })
     }
 
     /// A key as written in dhcpd.conf: algorithm name and base64 secret.
-    pub fn from_config(
-        name: impl Into<String>,
-        algorithm: &str,
-        secret_b64: &str,
-    ) -> Result<Key, KeyError> {
-        let alg = Algorithm::from_name(algorithm)
-            .ok_or_else(|| KeyError::UnsupportedAlgorithm(algorithm.to_owned()))?;
-        let secret = base64::engine::general_purpose::STANDARD
-            .decode(secret_b64.trim())
-            .map_err(|_| KeyError::BadBase64)?;
+    pub fn from_config(name: impl Into<String>, algorithm: &str, secret_b64: &str) -> Result<Key, KeyError> {
+        let alg =
+            Algorithm::from_name(algorithm).ok_or_else(|| KeyError::UnsupportedAlgorithm(algorithm.to_owned()))?;
+        let secret =
+            base64::engine::general_purpose::STANDARD.decode(secret_b64.trim()).map_err(|_| KeyError::BadBase64)?;
         match alg {
             Algorithm::HmacMd5 => Key::hmac_md5(name, secret),
         }
@@ -163,12 +154,7 @@ impl Key {
     }
 
     /// Sign and append the encoded message to `out`.
-    pub fn encode_signed(
-        &self,
-        msg: &mut Message,
-        authid: u32,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
+    pub fn encode_signed(&self, msg: &mut Message, authid: u32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.sign(msg, authid)?;
         msg.encode(out)
     }

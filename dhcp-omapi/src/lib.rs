@@ -32,7 +32,7 @@ pub use auth::{Algorithm, Key, KeyError};
 pub use object::{AttrError, HardwareAddr, HostAttrs, LeaseLookup, LeaseUpdate, ObjectType, Value};
 pub use result::ResultCode;
 pub use session::{
-    Action, Refusal, RefusalReason, Request, RequestId, RequestKind, RespondError, Response,
-    Session, SessionConfig, SessionError,
+    Action, Refusal, RefusalReason, Request, RequestId, RequestKind, RespondError, Response, Session, SessionConfig,
+    SessionError,
 };
 pub use wire::{Decoded, EncodeError, Intro, Message, NameValue, Op, Values, WireError};

@@ -71,10 +71,7 @@ impl Value {
 
 /// Turn typed attributes into a wire list, keeping order.
 pub fn to_values<N: Into<String>>(attrs: impl IntoIterator<Item = (N, Value)>) -> Values {
-    attrs
-        .into_iter()
-        .map(|(n, v)| NameValue::new(n, v.to_bytes()))
-        .collect()
+    attrs.into_iter().map(|(n, v)| NameValue::new(n, v.to_bytes())).collect()
 }
 
 /// A value in a request that has the wrong shape for its attribute.
@@ -86,10 +83,7 @@ pub struct AttrError {
 }
 
 fn bad(name: &str, expected: &'static str) -> AttrError {
-    AttrError {
-        name: name.to_owned(),
-        expected,
-    }
+    AttrError { name: name.to_owned(), expected }
 }
 
 fn opt_ipv4(v: &Values, name: &str) -> Result<Option<Ipv4Addr>, AttrError> {
@@ -104,9 +98,7 @@ fn opt_ipv4(v: &Values, name: &str) -> Result<Option<Ipv4Addr>, AttrError> {
 fn opt_uint(v: &Values, name: &str) -> Result<Option<u32>, AttrError> {
     match v.get(name) {
         None => Ok(None),
-        Some(b) => uint_of(b)
-            .map(Some)
-            .ok_or_else(|| bad(name, "expected an int (1, 2 or 4 bytes)")),
+        Some(b) => uint_of(b).map(Some).ok_or_else(|| bad(name, "expected an int (1, 2 or 4 bytes)")),
     }
 }
 
@@ -115,9 +107,7 @@ fn opt_str(v: &Values, name: &str) -> Result<Option<String>, AttrError> {
         None => Ok(None),
         Some(b) => {
             let b = b.strip_suffix(&[0]).unwrap_or(b);
-            std::str::from_utf8(b)
-                .map(|s| Some(s.to_owned()))
-                .map_err(|_| bad(name, "expected a string"))
+            std::str::from_utf8(b).map(|s| Some(s.to_owned())).map_err(|_| bad(name, "expected a string"))
         }
     }
 }
@@ -144,10 +134,7 @@ impl LeaseLookup {
     pub fn from_values(v: &Values) -> Result<LeaseLookup, AttrError> {
         let hardware = match v.get("hardware-address") {
             None => None,
-            Some(a) => Some(HardwareAddr {
-                htype: opt_uint(v, "hardware-type")?.unwrap_or(1),
-                addr: a.to_vec(),
-            }),
+            Some(a) => Some(HardwareAddr { htype: opt_uint(v, "hardware-type")?.unwrap_or(1), addr: a.to_vec() }),
         };
         Ok(LeaseLookup {
             handle: opt_uint(v, "handle")?,
@@ -197,11 +184,8 @@ impl HostAttrs {
     ];
 
     pub fn from_values(v: &Values) -> Result<HostAttrs, AttrError> {
-        let unknown = v
-            .iter()
-            .filter(|nv| !Self::KNOWN.contains(&nv.name.as_str()))
-            .map(|nv| nv.name.clone())
-            .collect();
+        let unknown =
+            v.iter().filter(|nv| !Self::KNOWN.contains(&nv.name.as_str())).map(|nv| nv.name.clone()).collect();
         Ok(HostAttrs {
             handle: opt_uint(v, "handle")?,
             name: opt_str(v, "name")?,
@@ -232,11 +216,7 @@ pub struct LeaseUpdate {
 
 impl LeaseUpdate {
     pub fn from_values(v: &Values) -> Result<LeaseUpdate, AttrError> {
-        let other = v
-            .iter()
-            .filter(|nv| !matches!(nv.name.as_str(), "state" | "ends" | "flags"))
-            .cloned()
-            .collect();
+        let other = v.iter().filter(|nv| !matches!(nv.name.as_str(), "state" | "ends" | "flags")).cloned().collect();
         Ok(LeaseUpdate {
             state: opt_uint(v, "state")?,
             ends: opt_uint(v, "ends")?,

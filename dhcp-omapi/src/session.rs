@@ -31,10 +31,7 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig {
-            first_message_id: 1,
-            first_auth_handle: 1,
-        }
+        SessionConfig { first_message_id: 1, first_auth_handle: 1 }
     }
 }
 
@@ -75,29 +72,13 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestKind {
     /// Look up (or with `create`, make) an object. Answer with [`Response::Object`] or a STATUS.
-    Open {
-        object: ObjectType,
-        create: bool,
-        update: bool,
-        exclusive: bool,
-        values: Values,
-    },
+    Open { object: ObjectType, create: bool, update: bool, exclusive: bool, values: Values },
     /// Send every attribute of the object behind `handle`.
-    Refresh {
-        handle: u32,
-        object: Option<ObjectType>,
-    },
+    Refresh { handle: u32, object: Option<ObjectType> },
     /// Set the given attributes. Answer with STATUS (success = 0).
-    Update {
-        handle: u32,
-        object: Option<ObjectType>,
-        values: Values,
-    },
+    Update { handle: u32, object: Option<ObjectType>, values: Values },
     /// Remove the object. Answer with STATUS.
-    Delete {
-        handle: u32,
-        object: Option<ObjectType>,
-    },
+    Delete { handle: u32, object: Option<ObjectType> },
 }
 
 /// A typed reading of a request, for the object types dhcpd's omshell users use.
@@ -158,25 +139,14 @@ impl Request {
     /// A typed view of the request.
     pub fn action(&self) -> Action {
         match &self.kind {
-            RequestKind::Open {
-                object,
-                create,
-                update,
-                exclusive,
-                values,
-            } => match object {
+            RequestKind::Open { object, create, update, exclusive, values } => match object {
                 ObjectType::Lease if *create => Action::CreateLease,
                 ObjectType::Lease => match LeaseLookup::from_values(values) {
                     Ok(l) => Action::OpenLease(l),
                     Err(e) => Action::Invalid(e),
                 },
                 ObjectType::Host => match HostAttrs::from_values(values) {
-                    Ok(attrs) => Action::OpenHost {
-                        attrs,
-                        create: *create,
-                        exclusive: *exclusive,
-                        update: *update,
-                    },
+                    Ok(attrs) => Action::OpenHost { attrs, create: *create, exclusive: *exclusive, update: *update },
                     Err(e) => Action::Invalid(e),
                 },
                 ObjectType::FailoverState => Action::OpenFailoverState {
@@ -186,11 +156,7 @@ impl Request {
                 ObjectType::Control => Action::OpenControl,
                 ObjectType::Other(_) => Action::Other,
             },
-            RequestKind::Update {
-                handle,
-                object,
-                values,
-            } => {
+            RequestKind::Update { handle, object, values } => {
                 let handle = *handle;
                 match object {
                     Some(ObjectType::Lease) => match LeaseUpdate::from_values(values) {
@@ -201,25 +167,15 @@ impl Request {
                         Ok(attrs) => Action::UpdateHost { handle, attrs },
                         Err(e) => Action::Invalid(e),
                     },
-                    Some(ObjectType::FailoverState) => Action::UpdateFailoverState {
-                        handle,
-                        local_state: values.get_uint("local-state"),
-                    },
-                    Some(ObjectType::Control) => Action::UpdateControl {
-                        handle,
-                        state: values.get_uint("state"),
-                    },
+                    Some(ObjectType::FailoverState) => {
+                        Action::UpdateFailoverState { handle, local_state: values.get_uint("local-state") }
+                    }
+                    Some(ObjectType::Control) => Action::UpdateControl { handle, state: values.get_uint("state") },
                     _ => Action::Other,
                 }
             }
-            RequestKind::Refresh { handle, object } => Action::Refresh {
-                handle: *handle,
-                object: object.clone(),
-            },
-            RequestKind::Delete { handle, object } => Action::Delete {
-                handle: *handle,
-                object: object.clone(),
-            },
+            RequestKind::Refresh { handle, object } => Action::Refresh { handle: *handle, object: object.clone() },
+            RequestKind::Delete { handle, object } => Action::Delete { handle: *handle, object: object.clone() },
         }
     }
 }
@@ -230,29 +186,17 @@ pub enum Response {
     /// An UPDATE carrying the object's attributes, in this order.
     Object { handle: u32, values: Values },
     /// A STATUS with a result code and optional message text.
-    Status {
-        result: ResultCode,
-        message: Option<String>,
-    },
+    Status { result: ResultCode, message: Option<String> },
 }
 
 impl Response {
     /// Object reply from typed attributes.
-    pub fn object<N: Into<String>>(
-        handle: u32,
-        attrs: impl IntoIterator<Item = (N, Value)>,
-    ) -> Response {
-        Response::Object {
-            handle,
-            values: to_values(attrs),
-        }
+    pub fn object<N: Into<String>>(handle: u32, attrs: impl IntoIterator<Item = (N, Value)>) -> Response {
+        Response::Object { handle, values: to_values(attrs) }
     }
 
     pub fn status(result: ResultCode, message: Option<&str>) -> Response {
-        Response::Status {
-            result,
-            message: message.map(str::to_owned),
-        }
+        Response::Status { result, message: message.map(str::to_owned) }
     }
 
     /// STATUS success (the answer to UPDATE and DELETE).
@@ -383,9 +327,7 @@ impl Session {
                 State::AwaitIntro => match Intro::decode(buf) {
                     Ok(Some(intro)) => {
                         consumed += crate::wire::INTRO_LEN;
-                        self.state = State::Running {
-                            header_size: intro.header_size,
-                        };
+                        self.state = State::Running { header_size: intro.header_size };
                     }
                     Ok(None) => break Ok(()),
                     Err(e) => break Err(e.into()),
@@ -451,20 +393,10 @@ impl Session {
         if self.state == State::Closed {
             return Err(RespondError::Closed);
         }
-        let p = self
-            .pending
-            .get(&id)
-            .ok_or(RespondError::UnknownRequest(id))?
-            .clone();
+        let p = self.pending.get(&id).ok_or(RespondError::UnknownRequest(id))?.clone();
         let (msg, success) = match response {
             Response::Object { handle, values } => (
-                Message {
-                    op: Op::Update.to_u32(),
-                    handle,
-                    rid: p.message_id,
-                    object: values,
-                    ..Message::default()
-                },
+                Message { op: Op::Update.to_u32(), handle, rid: p.message_id, object: values, ..Message::default() },
                 Some(handle),
             ),
             Response::Status { result, message } => {
@@ -474,12 +406,7 @@ impl Session {
                 }
                 let ok = result.is_success();
                 (
-                    Message {
-                        op: Op::Status.to_u32(),
-                        rid: p.message_id,
-                        message: mv,
-                        ..Message::default()
-                    },
+                    Message { op: Op::Status.to_u32(), rid: p.message_id, message: mv, ..Message::default() },
                     if ok { Some(0) } else { None },
                 )
             }
@@ -505,11 +432,7 @@ impl Session {
         msg.id = self.next_message_id;
         msg.authid = authid;
         msg.signature.clear();
-        let key = self
-            .auths
-            .iter()
-            .find(|a| a.handle == authid)
-            .and_then(|a| self.keys.get(a.key));
+        let key = self.auths.iter().find(|a| a.handle == authid).and_then(|a| self.keys.get(a.key));
         let mut buf = Vec::new();
         match (authid, key) {
             (0, _) | (_, None) => {
@@ -528,12 +451,7 @@ impl Session {
         if let Some(m) = message {
             mv.push("message", m.as_bytes());
         }
-        let msg = Message {
-            op: Op::Status.to_u32(),
-            rid,
-            message: mv,
-            ..Message::default()
-        };
+        let msg = Message { op: Op::Status.to_u32(), rid, message: mv, ..Message::default() };
         // Fixed, valid names: encoding cannot fail.
         let _ = self.send(authid, msg);
     }
@@ -548,12 +466,7 @@ impl Session {
         self.send_status(reply_authid, m.id, code, text);
         self.refused += 1;
         if self.refusals.len() < MAX_REFUSALS_KEPT {
-            self.refusals.push_back(Refusal {
-                message_id: m.id,
-                op: m.op,
-                authid: m.authid,
-                reason,
-            });
+            self.refusals.push_back(Refusal { message_id: m.id, op: m.op, authid: m.authid, reason });
         }
     }
 
@@ -561,28 +474,18 @@ impl Session {
         let op = m.op();
         // The server never asks anything, so every reply (or STATUS) from a client is unsolicited.
         if m.rid != 0 || op == Op::Status {
-            return Err(SessionError::UnsolicitedReply {
-                op: m.op,
-                rid: m.rid,
-            });
+            return Err(SessionError::UnsolicitedReply { op: m.op, rid: m.rid });
         }
 
         // Authentication.
         let signed_ok = if m.authid == 0 {
             false
         } else {
-            let Some(key) = self
-                .auths
-                .iter()
-                .find(|a| a.handle == m.authid)
-                .and_then(|a| self.keys.get(a.key))
-            else {
+            let Some(key) = self.auths.iter().find(|a| a.handle == m.authid).and_then(|a| self.keys.get(a.key)) else {
                 self.refuse(&m, 0, RefusalReason::UnknownAuthenticator(m.authid));
                 return Ok(());
             };
-            if m.signature.len() != key.algorithm().digest_len()
-                || !key.verify(signed, &m.signature)
-            {
+            if m.signature.len() != key.algorithm().digest_len() || !key.verify(signed, &m.signature) {
                 self.refuse(&m, m.authid, RefusalReason::BadSignature);
                 return Ok(());
             }
@@ -605,21 +508,11 @@ impl Session {
             Op::Open => {
                 let Some(type_name) = type_name else {
                     if m.message.get_uint("create").unwrap_or(0) != 0 {
-                        self.send_status(
-                            authid,
-                            m.id,
-                            ResultCode::INVALIDARG,
-                            Some("type required on create"),
-                        );
+                        self.send_status(authid, m.id, ResultCode::INVALIDARG, Some("type required on create"));
                         return Ok(());
                     }
                     if m.handle == 0 {
-                        self.send_status(
-                            authid,
-                            m.id,
-                            ResultCode::NOTFOUND,
-                            Some(NOT_FOUND_MESSAGE),
-                        );
+                        self.send_status(authid, m.id, ResultCode::NOTFOUND, Some(NOT_FOUND_MESSAGE));
                         return Ok(());
                     }
                     // OPEN by handle without a type: a refresh.
@@ -648,26 +541,13 @@ impl Session {
                 self.send_status(authid, m.id, ResultCode::NOTIMPLEMENTED, None);
                 return Ok(());
             }
-            Op::Delete => RequestKind::Delete {
-                handle: m.handle,
-                object: self.handles.get(&m.handle).cloned(),
-            },
+            Op::Delete => RequestKind::Delete { handle: m.handle, object: self.handles.get(&m.handle).cloned() },
             Op::Notify => {
-                self.send_status(
-                    authid,
-                    m.id,
-                    ResultCode::NOTIMPLEMENTED,
-                    Some("notify not implemented yet"),
-                );
+                self.send_status(authid, m.id, ResultCode::NOTIMPLEMENTED, Some("notify not implemented yet"));
                 return Ok(());
             }
             Op::Status | Op::Unknown(_) => {
-                self.send_status(
-                    authid,
-                    m.id,
-                    ResultCode::NOTIMPLEMENTED,
-                    Some("unknown operation"),
-                );
+                self.send_status(authid, m.id, ResultCode::NOTIMPLEMENTED, Some("unknown operation"));
                 return Ok(());
             }
         };
@@ -675,12 +555,7 @@ impl Session {
         Ok(())
     }
 
-    fn handle_refresh(
-        &mut self,
-        authid: u32,
-        m: &Message,
-        is_auth_handle: bool,
-    ) -> Result<(), SessionError> {
+    fn handle_refresh(&mut self, authid: u32, m: &Message, is_auth_handle: bool) -> Result<(), SessionError> {
         if is_auth_handle {
             let found = self
                 .auths
@@ -693,10 +568,7 @@ impl Session {
             }
             return Ok(());
         }
-        let kind = RequestKind::Refresh {
-            handle: m.handle,
-            object: self.handles.get(&m.handle).cloned(),
-        };
+        let kind = RequestKind::Refresh { handle: m.handle, object: self.handles.get(&m.handle).cloned() };
         self.enqueue(m.id, authid, kind);
         Ok(())
     }
@@ -714,21 +586,8 @@ impl Session {
             RequestKind::Delete { handle, .. } => Some(handle),
             _ => None,
         };
-        self.pending.insert(
-            id,
-            Pending {
-                message_id,
-                authid,
-                object,
-                delete_handle,
-            },
-        );
-        self.requests.push_back(Request {
-            id,
-            message_id,
-            authid,
-            kind,
-        });
+        self.pending.insert(id, Pending { message_id, authid, object, delete_handle });
+        self.requests.push_back(Request { id, message_id, authid, kind });
     }
 
     fn open_authenticator(&mut self, m: &Message) {
@@ -736,30 +595,17 @@ impl Session {
         let algorithm = m.object.get_str("algorithm").map(str::to_owned);
         let found = self.keys.iter().position(|k| {
             k.name() == name
-                && algorithm
-                    .as_deref()
-                    .is_none_or(|a| crate::auth::Algorithm::from_name(a) == Some(k.algorithm()))
+                && algorithm.as_deref().is_none_or(|a| crate::auth::Algorithm::from_name(a) == Some(k.algorithm()))
         });
         let Some(key) = found else {
-            self.refuse(
-                m,
-                m.authid,
-                RefusalReason::UnknownKey {
-                    name,
-                    algorithm: algorithm.unwrap_or_default(),
-                },
-            );
+            self.refuse(m, m.authid, RefusalReason::UnknownKey { name, algorithm: algorithm.unwrap_or_default() });
             return;
         };
         let handle = self.next_auth_handle;
         self.next_auth_handle = self.next_auth_handle.wrapping_add(1).max(1);
         self.auths.retain(|a| a.handle != handle);
         self.auths.push(Authenticator { handle, key });
-        let alg = self
-            .keys
-            .get(key)
-            .map(|k| k.algorithm().wire_name())
-            .unwrap_or_default();
+        let alg = self.keys.get(key).map(|k| k.algorithm().wire_name()).unwrap_or_default();
         // The reply goes out with the request's authid: unsigned for the usual first OPEN.
         self.send_auth_update(m.authid, m.id, handle, &name, alg);
     }
@@ -769,9 +615,7 @@ impl Session {
             op: Op::Update.to_u32(),
             handle,
             rid,
-            object: Values::new()
-                .with("name", name.as_bytes())
-                .with("algorithm", alg.as_bytes()),
+            object: Values::new().with("name", name.as_bytes()).with("algorithm", alg.as_bytes()),
             ..Message::default()
         };
         let _ = self.send(authid, msg);

@@ -67,10 +67,7 @@ pub struct Intro {
 
 impl Intro {
     /// What dhcpd and omshell send: version 100, header size 24.
-    pub const STANDARD: Intro = Intro {
-        version: PROTOCOL_VERSION,
-        header_size: HEADER_SIZE,
-    };
+    pub const STANDARD: Intro = Intro { version: PROTOCOL_VERSION, header_size: HEADER_SIZE };
 
     /// Append the 8 intro bytes.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -89,10 +86,7 @@ impl Intro {
         if !(HEADER_SIZE..=MAX_HEADER_SIZE).contains(&h) {
             return Err(WireError::BadHeaderSize(h));
         }
-        Ok(Some(Intro {
-            version: v,
-            header_size: h,
-        }))
+        Ok(Some(Intro { version: v, header_size: h }))
     }
 }
 
@@ -144,10 +138,7 @@ pub struct NameValue {
 
 impl NameValue {
     pub fn new(name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        NameValue {
-            name: name.into(),
-            value: value.into(),
-        }
+        NameValue { name: name.into(), value: value.into() }
     }
 }
 
@@ -184,16 +175,12 @@ impl Values {
 
     /// Raw bytes of the first value with this name (exact match).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0
-            .iter()
-            .find(|nv| nv.name == name)
-            .map(|nv| nv.value.as_slice())
+        self.0.iter().find(|nv| nv.name == name).map(|nv| nv.value.as_slice())
     }
 
     /// A 4-byte big-endian int. `None` if absent or not 4 bytes long.
     pub fn get_u32(&self, name: &str) -> Option<u32> {
-        self.get(name)
-            .and_then(|v| be32(v, 0).filter(|_| v.len() == 4))
+        self.get(name).and_then(|v| be32(v, 0).filter(|_| v.len() == 4))
     }
 
     /// An int that may be 1, 2 or 4 bytes wide (omshell sends 4; some fields are 1 byte).
@@ -220,9 +207,7 @@ impl Values {
 pub(crate) fn uint_of(v: &[u8]) -> Option<u32> {
     match v.len() {
         1 => v.first().map(|b| u32::from(*b)),
-        2 => v
-            .get(..2)
-            .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+        2 => v.get(..2).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
         4 => be32(v, 0),
         _ => None,
     }
@@ -277,10 +262,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Short> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(Short::Err(WireError::MessageTooLong))?;
+        let end = self.pos.checked_add(n).ok_or(Short::Err(WireError::MessageTooLong))?;
         if end > MAX_MESSAGE_LEN {
             return Err(Short::Err(WireError::MessageTooLong));
         }
@@ -314,10 +296,7 @@ impl<'a> Reader<'a> {
                 return Err(Short::Err(WireError::ValueTooLong(vlen)));
             }
             let value = self.take(vlen)?;
-            out.push(NameValue {
-                name: name.to_owned(),
-                value: value.to_vec(),
-            });
+            out.push(NameValue { name: name.to_owned(), value: value.to_vec() });
         }
     }
 }
@@ -336,11 +315,7 @@ impl Message {
         }
         let mut r = Reader { buf, pos: 0 };
         match Self::parse(&mut r, header_size) {
-            Ok((message, signed)) => Ok(Some(Decoded {
-                message,
-                len: r.pos,
-                signed,
-            })),
+            Ok((message, signed)) => Ok(Some(Decoded { message, len: r.pos, signed })),
             Err(Short::More) => Ok(None),
             Err(Short::Err(e)) => Err(e),
         }
@@ -362,19 +337,7 @@ impl Message {
         let object = r.list()?;
         let signed = 4..r.pos;
         let signature = r.take(authlen as usize)?.to_vec();
-        Ok((
-            Message {
-                authid,
-                op,
-                handle,
-                id,
-                rid,
-                message,
-                object,
-                signature,
-            },
-            signed,
-        ))
+        Ok((Message { authid, op, handle, id, rid, message, object, signature }, signed))
     }
 
     /// Append the whole message (header with `authlen = signature.len()`, lists, signature).
@@ -390,20 +353,9 @@ impl Message {
 
     /// Append everything except the signature, writing `authlen` as given.
     /// Returns the range (in `out`) that a signature covers.
-    pub(crate) fn encode_body(
-        &self,
-        authlen: u32,
-        out: &mut Vec<u8>,
-    ) -> Result<Range<usize>, EncodeError> {
+    pub(crate) fn encode_body(&self, authlen: u32, out: &mut Vec<u8>) -> Result<Range<usize>, EncodeError> {
         let start = out.len();
-        for v in [
-            self.authid,
-            authlen,
-            self.op,
-            self.handle,
-            self.id,
-            self.rid,
-        ] {
+        for v in [self.authid, authlen, self.op, self.handle, self.id, self.rid] {
             out.extend_from_slice(&v.to_be_bytes());
         }
         let res = encode_list(&self.message, out).and_then(|()| encode_list(&self.object, out));

@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 
 use common::{capture_key, conf_secret, relay_log};
 use dhcp_omapi::{
-    Action, HostAttrs, Intro, Key, Message, ObjectType, Op, RefusalReason, RequestKind, Response,
-    ResultCode, Session, SessionConfig, Value, Values,
+    Action, HostAttrs, Intro, Key, Message, ObjectType, Op, RefusalReason, RequestKind, Response, ResultCode, Session,
+    SessionConfig, Value, Values,
 };
 
 /// The messages of the capture (everything after the two intros).
@@ -16,9 +16,7 @@ fn messages() -> Vec<(bool, Vec<u8>, dhcp_omapi::Decoded)> {
         .into_iter()
         .skip(2)
         .map(|c| {
-            let d = Message::decode(&c.bytes, 24)
-                .expect("decodes")
-                .expect("complete");
+            let d = Message::decode(&c.bytes, 24).expect("decodes").expect("complete");
             assert_eq!(d.len, c.bytes.len(), "one message per log line");
             (c.from_client, c.bytes, d)
         })
@@ -40,14 +38,8 @@ fn intros_are_standard() {
 fn key_from_omcmds_equals_conf() {
     let k = capture_key();
     assert_eq!(k.name(), "omkey");
-    assert_eq!(
-        k,
-        Key::from_config("omkey", "hmac-md5", &conf_secret()).unwrap()
-    );
-    assert_eq!(
-        k,
-        Key::hmac_md5("omkey", b"secretsecretsecret".to_vec()).unwrap()
-    );
+    assert_eq!(k, Key::from_config("omkey", "hmac-md5", &conf_secret()).unwrap());
+    assert_eq!(k, Key::hmac_md5("omkey", b"secretsecretsecret".to_vec()).unwrap());
 }
 
 #[test]
@@ -61,28 +53,16 @@ fn every_message_decodes_and_reencodes_byte_exact() {
     }
     // Spot-check the fields of the first exchange (digest 6.4 step 2 and 3).
     let open = &msgs[0].2.message;
-    assert_eq!(
-        (open.authid, open.op(), open.handle, open.id, open.rid),
-        (0, Op::Open, 0, 0x6b8b4567, 0)
-    );
+    assert_eq!((open.authid, open.op(), open.handle, open.id, open.rid), (0, Op::Open, 0, 0x6b8b4567, 0));
     assert_eq!(open.message.get_str("type"), Some("authenticator"));
     assert_eq!(open.object.get_str("name"), Some("omkey"));
-    assert_eq!(
-        open.object.get_str("algorithm"),
-        Some("hmac-md5.SIG-ALG.REG.INT.")
-    );
+    assert_eq!(open.object.get_str("algorithm"), Some("hmac-md5.SIG-ALG.REG.INT."));
     assert!(open.signature.is_empty());
     let upd = &msgs[1].2.message;
-    assert_eq!(
-        (upd.authid, upd.op(), upd.handle, upd.id, upd.rid),
-        (0, Op::Update, 1, 0x50d9f3bd, 0x6b8b4567)
-    );
+    assert_eq!((upd.authid, upd.op(), upd.handle, upd.id, upd.rid), (0, Op::Update, 1, 0x50d9f3bd, 0x6b8b4567));
     let st = &msgs[3].2.message;
     assert_eq!(st.op(), Op::Status);
-    assert_eq!(
-        st.message.get_u32("result"),
-        Some(ResultCode::UNKNOWNATTRIBUTE.0)
-    );
+    assert_eq!(st.message.get_u32("result"), Some(ResultCode::UNKNOWNATTRIBUTE.0));
     assert_eq!(st.message.get_str("message"), Some("can't update object"));
 }
 
@@ -103,10 +83,7 @@ fn every_signed_message_verifies_and_resigns() {
         m.signature.clear();
         let mut out = Vec::new();
         key.encode_signed(&mut m, 1, &mut out).unwrap();
-        assert_eq!(
-            m.signature, d.message.signature,
-            "re-signing reproduces the signature"
-        );
+        assert_eq!(m.signature, d.message.signature, "re-signing reproduces the signature");
         assert_eq!(out, raw);
     }
     assert_eq!(signed, 4);
@@ -133,10 +110,7 @@ fn wrong_key_or_flipped_byte_fails() {
         let mut bad = raw.clone();
         bad[0] ^= 0x80;
         let d2 = Message::decode(&bad, 24).unwrap().unwrap();
-        assert!(
-            key.verify_decoded(&bad, &d2),
-            "authid is not covered by the signature"
-        );
+        assert!(key.verify_decoded(&bad, &d2), "authid is not covered by the signature");
     }
 }
 
@@ -150,13 +124,7 @@ fn truncated_input_needs_more() {
 }
 
 fn capture_session() -> Session {
-    Session::with_config(
-        vec![capture_key()],
-        SessionConfig {
-            first_message_id: 0x50d9f3bd,
-            first_auth_handle: 1,
-        },
-    )
+    Session::with_config(vec![capture_key()], SessionConfig { first_message_id: 0x50d9f3bd, first_auth_handle: 1 })
 }
 
 /// Replay the client side of the capture through a Session, answering like dhcpd did,
@@ -164,16 +132,8 @@ fn capture_session() -> Session {
 #[test]
 fn session_replays_capture_byte_exact() {
     let log = relay_log();
-    let server: Vec<&[u8]> = log
-        .iter()
-        .filter(|c| !c.from_client)
-        .map(|c| c.bytes.as_slice())
-        .collect();
-    let client: Vec<&[u8]> = log
-        .iter()
-        .filter(|c| c.from_client)
-        .map(|c| c.bytes.as_slice())
-        .collect();
+    let server: Vec<&[u8]> = log.iter().filter(|c| !c.from_client).map(|c| c.bytes.as_slice()).collect();
+    let client: Vec<&[u8]> = log.iter().filter(|c| c.from_client).map(|c| c.bytes.as_slice()).collect();
     let mut s = capture_session();
     let mut out = Vec::new();
 
@@ -197,13 +157,7 @@ fn session_replays_capture_byte_exact() {
     assert_eq!(req.message_id, 0x6b8b4568);
     assert_eq!(req.authid, 1);
     match &req.kind {
-        RequestKind::Open {
-            object,
-            create,
-            exclusive,
-            update,
-            values,
-        } => {
+        RequestKind::Open { object, create, exclusive, update, values } => {
             assert_eq!(object, &ObjectType::Host);
             assert!(*create && *exclusive && !*update);
             assert_eq!(values.get_str("name"), Some("h1"));
@@ -212,23 +166,14 @@ fn session_replays_capture_byte_exact() {
         other => panic!("unexpected {other:?}"),
     }
     match req.action() {
-        Action::OpenHost {
-            attrs,
-            create: true,
-            exclusive: true,
-            update: false,
-        } => {
+        Action::OpenHost { attrs, create: true, exclusive: true, update: false } => {
             assert_eq!(attrs.name.as_deref(), Some("h1"));
             assert_eq!(attrs.unknown, vec!["foo".to_owned()]);
         }
         other => panic!("unexpected {other:?}"),
     }
     assert!(!s.poll_transmit(&mut out));
-    s.respond(
-        req.id,
-        Response::status(ResultCode::UNKNOWNATTRIBUTE, Some("can't update object")),
-    )
-    .unwrap();
+    s.respond(req.id, Response::status(ResultCode::UNKNOWNATTRIBUTE, Some("can't update object"))).unwrap();
     assert!(s.poll_transmit(&mut out));
     assert_eq!(hex::encode(&out), hex::encode(server[2]));
     out.clear();
@@ -236,14 +181,7 @@ fn session_replays_capture_byte_exact() {
     // `new host; name h2; hardware-address; hardware-type 1; ip-address 10.9.0.50; create`.
     s.handle_bytes(client[3]).unwrap();
     let req = s.poll_request().expect("host create");
-    let Action::OpenHost {
-        attrs,
-        create: true,
-        ..
-    } = req.action()
-    else {
-        panic!("{req:?}")
-    };
+    let Action::OpenHost { attrs, create: true, .. } = req.action() else { panic!("{req:?}") };
     assert_eq!(
         attrs,
         HostAttrs {
@@ -261,10 +199,7 @@ fn session_replays_capture_byte_exact() {
             [
                 ("ip-address", Value::Ip(Ipv4Addr::new(10, 9, 0, 50))),
                 ("name", Value::Str("h2".into())),
-                (
-                    "hardware-address",
-                    Value::Bytes(vec![0x52, 0x54, 0, 1, 2, 3]),
-                ),
+                ("hardware-address", Value::Bytes(vec![0x52, 0x54, 0, 1, 2, 3])),
                 ("hardware-type", Value::Int(1)),
             ],
         ),
@@ -280,11 +215,7 @@ fn session_replays_capture_byte_exact() {
 /// The same client stream fed in one piece and byte by byte yields the same requests.
 #[test]
 fn session_accepts_any_chunking() {
-    let stream: Vec<u8> = relay_log()
-        .into_iter()
-        .filter(|c| c.from_client)
-        .flat_map(|c| c.bytes)
-        .collect();
+    let stream: Vec<u8> = relay_log().into_iter().filter(|c| c.from_client).flat_map(|c| c.bytes).collect();
     let collect = |chunk: usize| {
         let mut s = capture_session();
         for part in stream.chunks(chunk) {
@@ -344,10 +275,7 @@ fn bad_signature_is_refused_with_invalidkey() {
     ));
     assert_eq!(r.message.get_u32("result"), Some(ResultCode::INVALIDKEY.0));
     assert_eq!(s.refused_count(), 1);
-    assert_eq!(
-        s.poll_refusal().unwrap().reason,
-        RefusalReason::BadSignature
-    );
+    assert_eq!(s.poll_refusal().unwrap().reason, RefusalReason::BadSignature);
     assert!(!s.is_closed());
 }
 
@@ -364,10 +292,7 @@ fn unsigned_message_is_refused_with_nokeys() {
     let r = reply(&mut s);
     assert_eq!((r.op(), r.authid, r.rid), (Op::Status, 0, m.id));
     assert_eq!(r.message.get_u32("result"), Some(ResultCode::NOKEYS.0));
-    assert_eq!(
-        r.message.get_str("message"),
-        Some("No authenticator on message")
-    );
+    assert_eq!(r.message.get_str("message"), Some("No authenticator on message"));
     assert_eq!(s.poll_refusal().unwrap().reason, RefusalReason::Unsigned);
 }
 
@@ -384,9 +309,7 @@ fn unknown_authid_and_unknown_key_are_refused() {
         op: Op::Open.to_u32(),
         id: 77,
         message: Values::new().with("type", "authenticator"),
-        object: Values::new()
-            .with("name", "nokey")
-            .with("algorithm", "hmac-md5.SIG-ALG.REG.INT."),
+        object: Values::new().with("name", "nokey").with("algorithm", "hmac-md5.SIG-ALG.REG.INT."),
         ..Message::default()
     };
     let mut b = Vec::new();
@@ -395,10 +318,7 @@ fn unknown_authid_and_unknown_key_are_refused() {
     let r = reply(&mut s);
     assert_eq!((r.op(), r.rid), (Op::Status, 77));
     assert_eq!(r.message.get_u32("result"), Some(ResultCode::NOTFOUND.0));
-    assert_eq!(
-        r.message.get_str("message"),
-        Some("no object matches specification")
-    );
+    assert_eq!(r.message.get_str("message"), Some("no object matches specification"));
     assert_eq!(s.refused_count(), 2);
 }
 
@@ -411,9 +331,7 @@ fn algorithm_is_matched_case_insensitively() {
         op: Op::Open.to_u32(),
         id: 5,
         message: Values::new().with("type", "authenticator"),
-        object: Values::new()
-            .with("name", "omkey")
-            .with("algorithm", "HMAC-MD5.sig-alg.reg.int."),
+        object: Values::new().with("name", "omkey").with("algorithm", "HMAC-MD5.sig-alg.reg.int."),
         ..Message::default()
     }
     .encode(&mut b)
@@ -432,8 +350,5 @@ fn bad_intro_closes() {
     assert!(s.is_closed());
     let mut s = Session::new(vec![capture_key()]);
     assert!(s.handle_bytes(&[0, 0, 0, 100, 0, 0, 0, 23]).is_err());
-    assert!(matches!(
-        s.handle_bytes(&[]),
-        Err(dhcp_omapi::SessionError::Closed)
-    ));
+    assert!(matches!(s.handle_bytes(&[]), Err(dhcp_omapi::SessionError::Closed)));
 }

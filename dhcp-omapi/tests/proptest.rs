@@ -6,36 +6,23 @@ use dhcp_omapi::{Intro, Key, Message, NameValue, Session, Values};
 use proptest::prelude::*;
 
 fn values() -> impl Strategy<Value = Values> {
-    prop::collection::vec(
-        ("[a-z-]{1,20}", prop::collection::vec(any::<u8>(), 0..40)),
-        0..6,
-    )
-    .prop_map(|v| {
-        v.into_iter()
-            .map(|(n, val)| NameValue::new(n, val))
-            .collect()
-    })
+    prop::collection::vec(("[a-z-]{1,20}", prop::collection::vec(any::<u8>(), 0..40)), 0..6)
+        .prop_map(|v| v.into_iter().map(|(n, val)| NameValue::new(n, val)).collect())
 }
 
 fn message() -> impl Strategy<Value = Message> {
-    (
-        any::<[u32; 5]>(),
-        values(),
-        values(),
-        prop::collection::vec(any::<u8>(), 0..=64),
+    (any::<[u32; 5]>(), values(), values(), prop::collection::vec(any::<u8>(), 0..=64)).prop_map(
+        |([authid, op, handle, id, rid], message, object, signature)| Message {
+            authid,
+            op,
+            handle,
+            id,
+            rid,
+            message,
+            object,
+            signature,
+        },
     )
-        .prop_map(
-            |([authid, op, handle, id, rid], message, object, signature)| Message {
-                authid,
-                op,
-                handle,
-                id,
-                rid,
-                message,
-                object,
-                signature,
-            },
-        )
 }
 
 proptest! {

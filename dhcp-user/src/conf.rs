@@ -31,11 +31,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                 subnets: sn
                     .subnets
                     .iter()
-                    .map(|s| SubnetCfg {
-                        network: s.network,
-                        prefix_len: s.prefix_len,
-                        params: params(&s.effective),
-                    })
+                    .map(|s| SubnetCfg { network: s.network, prefix_len: s.prefix_len, params: params(&s.effective) })
                     .collect(),
                 pools: sn
                     .pools
@@ -64,10 +60,5 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             params: params(&h.effective),
         })
         .collect();
-    EngineConfig {
-        networks,
-        hosts,
-        global: params(&cfg.global),
-        offer_hold_secs: 30,
-    }
+    EngineConfig { networks, hosts, global: params(&cfg.global), offer_hold_secs: 30 }
 }

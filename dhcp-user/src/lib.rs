@@ -7,6 +7,7 @@
 //! runtime touches sockets, files and clocks.
 pub mod conf;
 pub mod dhcp;
+pub mod failover;
 pub mod lease;
 pub mod runtime;
 pub mod stats;

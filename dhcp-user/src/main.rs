@@ -20,11 +20,7 @@ struct Cli {
     config: std::path::PathBuf,
 
     /// Lease file (dhcpd.leases format; created if missing).
-    #[arg(
-        short = 'l',
-        long = "lease-file",
-        default_value = "/var/lib/xdhcpd/dhcpd.leases"
-    )]
+    #[arg(short = 'l', long = "lease-file", default_value = "/var/lib/xdhcpd/dhcpd.leases")]
     lease_file: std::path::PathBuf,
 
     /// Check the configuration and exit (like `dhcpd -t`): 0 if valid, 1 with every error.
@@ -73,9 +69,7 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -89,11 +83,7 @@ fn main() -> Result<()> {
         return check_config(&cli.config);
     }
     if !cli.xdp_only {
-        let workers = cli.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+        let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         return dhcp_user::runtime::run(dhcp_user::runtime::RunOptions {
             config: cli.config.clone(),
             lease_file: cli.lease_file.clone(),
@@ -104,9 +94,7 @@ fn main() -> Result<()> {
             expiry_interval: Duration::from_secs(cli.expiry_interval.max(1)),
         });
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move { run_xdp_only(&cli).await })
 }
 
@@ -122,10 +110,7 @@ fn check_config(path: &std::path::Path) -> Result<()> {
                 "{}: OK ({} shared networks, {} pools, {} hosts, {} failover peers)",
                 path.display(),
                 c.shared_networks.len(),
-                c.shared_networks
-                    .iter()
-                    .map(|n| n.pools.len())
-                    .sum::<usize>(),
+                c.shared_networks.iter().map(|n| n.pools.len()).sum::<usize>(),
                 c.hosts.len(),
                 c.failover_peers.len()
             );
@@ -157,18 +142,12 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
         tracing::info!(iface, %mode, "XDP attached");
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let period = if cli.counters_interval == 0 {
-        Duration::from_secs(3600)
-    } else {
-        Duration::from_secs(cli.counters_interval)
-    };
+    let period =
+        if cli.counters_interval == 0 { Duration::from_secs(3600) } else { Duration::from_secs(cli.counters_interval) };
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
     // Readiness line for scripts and tests.
-    println!(
-        "{}",
-        serde_json::json!({"event": "attached", "verified_instructions": insns})
-    );
+    println!("{}", serde_json::json!({"event": "attached", "verified_instructions": insns}));
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -181,9 +160,6 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
     let counters = prog.counters()?;
     prog.detach_all()?;
     tracing::info!("XDP detached");
-    println!(
-        "{}",
-        serde_json::json!({"event": "detached", "counters": counters.to_json()})
-    );
+    println!("{}", serde_json::json!({"event": "detached", "counters": counters.to_json()}));
     Ok(())
 }

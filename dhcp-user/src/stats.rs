@@ -29,10 +29,7 @@ fn bump(m: &Mutex<std::collections::BTreeMap<String, u64>>, k: String) {
 impl Stats {
     pub fn record(&self, out: &Outcome) {
         self.received.fetch_add(1, Ordering::Relaxed);
-        let t = out
-            .request_type
-            .map(|t| format!("{t:?}").to_lowercase())
-            .unwrap_or_else(|| "bootp_or_invalid".into());
+        let t = out.request_type.map(|t| format!("{t:?}").to_lowercase()).unwrap_or_else(|| "bootp_or_invalid".into());
         bump(&self.by_type_in, t);
         if let Some(r) = out.dropped {
             bump(&self.drops, drop_label(r));
@@ -82,8 +79,5 @@ impl Stats {
 }
 
 fn drop_label(r: DropReason) -> String {
-    serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_else(|| format!("{r:?}"))
+    serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| format!("{r:?}"))
 }

@@ -30,15 +30,7 @@ pub fn bootp_request(chaddr: [u8; 6], secs: u16, options: &[u8], vlans: usize) -
     bootp[236..240].copy_from_slice(&[99, 130, 83, 99]);
     bootp.extend_from_slice(options);
     bootp.push(255);
-    udp_frame(
-        chaddr,
-        [0, 0, 0, 0],
-        [255, 255, 255, 255],
-        68,
-        67,
-        &bootp,
-        vlans,
-    )
+    udp_frame(chaddr, [0, 0, 0, 0], [255, 255, 255, 255], 68, 67, &bootp, vlans)
 }
 
 /// An Ethernet/IPv4/UDP frame with a correct IPv4 header checksum (UDP checksum 0).
@@ -55,11 +47,7 @@ pub fn udp_frame(
     f.extend_from_slice(&BROADCAST);
     f.extend_from_slice(&src_mac);
     for i in 0..vlans {
-        f.extend_from_slice(if i == 0 && vlans == 2 {
-            &[0x88, 0xa8]
-        } else {
-            &[0x81, 0x00]
-        });
+        f.extend_from_slice(if i == 0 && vlans == 2 { &[0x88, 0xa8] } else { &[0x81, 0x00] });
         f.extend_from_slice(&[0x00, 0x0a]);
     }
     f.extend_from_slice(&[0x08, 0x00]);
@@ -83,10 +71,7 @@ pub fn udp_frame(
 }
 
 fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
-        .sum();
+    let mut sum: u32 = h.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32).sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -103,11 +88,7 @@ pub fn send_raw(iface: &str, frames: &[Vec<u8>]) -> Result<usize> {
         if ifindex == 0 {
             bail!("no interface {iface}");
         }
-        let fd = libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW,
-            (libc::ETH_P_ALL as u16).to_be() as i32,
-        );
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32);
         if fd < 0 {
             bail!("socket(AF_PACKET): {}", std::io::Error::last_os_error());
         }

@@ -40,14 +40,7 @@ impl Lab {
         let dir = std::env::temp_dir().join(netns::unique("xdhcpd-lab-"));
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("dhcpd.conf"), config)?;
-        Ok(Lab {
-            srv,
-            cli,
-            srv_if,
-            cli_if,
-            dir,
-            server: None,
-        })
+        Ok(Lab { srv, cli, srv_if, cli_if, dir, server: None })
     }
 
     pub fn lease_file(&self) -> PathBuf {
@@ -60,12 +53,7 @@ impl Lab {
         let mut cmd = self.srv.command(bin.to_str().context("path")?);
         let conf = self.dir.join("dhcpd.conf");
         let leases = self.lease_file();
-        cmd.args([
-            "-c",
-            conf.to_str().context("path")?,
-            "-l",
-            leases.to_str().context("path")?,
-        ]);
+        cmd.args(["-c", conf.to_str().context("path")?, "-l", leases.to_str().context("path")?]);
         cmd.args(extra);
         cmd.arg(&self.srv_if);
         let mut p = Proc::spawn("xdhcpd", cmd)?;
@@ -85,9 +73,7 @@ impl Lab {
 
     /// SIGTERM the server and return its final stats line.
     pub fn stop_server(&mut self) -> Result<serde_json::Value> {
-        let Some(mut p) = self.server.take() else {
-            bail!("no server")
-        };
+        let Some(mut p) = self.server.take() else { bail!("no server") };
         p.signal(libc::SIGTERM);
         let line = p.wait_line(Duration::from_secs(10), |l| l.contains("\"stopped\""))?;
         p.wait_exit(Duration::from_secs(5))?;
@@ -135,16 +121,10 @@ impl Lab {
         let out = self
             .cli
             .command("timeout")
-            .args([
-                "20", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "2", "-i", iface, "-s",
-            ])
+            .args(["20", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "2", "-i", iface, "-s"])
             .arg(&script)
             .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         parse_after(&text, "lease of ").with_context(|| format!("udhcpc got no lease:\n{text}"))
     }
 
@@ -161,11 +141,7 @@ impl Lab {
             .arg(&pf)
             .args(["-sf", "/bin/true", iface])
             .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         // dhclient forks into the background after binding; stop it (the namespace also kills it).
         if let Ok(pid) = std::fs::read_to_string(&pf) {
             let _ = std::process::Command::new("kill").arg(pid.trim()).status();
@@ -194,11 +170,9 @@ pub fn lease_state(text: &str, ip: &str) -> Option<String> {
     let start = text.rfind(&header)?;
     let body = &text[start..];
     let end = body.find('}')?;
-    body[..end].lines().find_map(|l| {
-        l.trim()
-            .strip_prefix("binding state ")
-            .map(|s| s.trim_end_matches(';').to_string())
-    })
+    body[..end]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("binding state ").map(|s| s.trim_end_matches(';').to_string()))
 }
 
 impl Drop for Lab {

@@ -17,10 +17,7 @@ pub fn xdhcpd_bin() -> anyhow::Result<PathBuf> {
         return Ok(PathBuf::from(p));
     }
     let root = workspace_root();
-    let candidates = [
-        root.join("target/debug/xdhcpd"),
-        root.join("target/release/xdhcpd"),
-    ];
+    let candidates = [root.join("target/debug/xdhcpd"), root.join("target/release/xdhcpd")];
     candidates
         .into_iter()
         .filter(|p| p.is_file())
@@ -30,10 +27,7 @@ pub fn xdhcpd_bin() -> anyhow::Result<PathBuf> {
 
 /// The workspace root (parent of this crate).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
 }
 
 /// Privileged tests need root (namespaces, XDP). Fails loudly rather than passing vacuously;

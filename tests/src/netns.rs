@@ -15,15 +15,9 @@ pub fn unique(prefix: &str) -> String {
 /// Run a command, failing with its stderr.
 pub fn sh(args: &[&str]) -> Result<String> {
     let (cmd, rest) = args.split_first().context("empty command")?;
-    let out = Command::new(cmd)
-        .args(rest)
-        .output()
-        .with_context(|| format!("running {args:?}"))?;
+    let out = Command::new(cmd).args(rest).output().with_context(|| format!("running {args:?}"))?;
     if !out.status.success() {
-        bail!(
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("{args:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -65,26 +59,14 @@ impl Drop for Netns {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 
 /// Connect two namespaces with a veth pair `a_if` (in `a`) — `b_if` (in `b`), both up,
 /// with the given addresses (CIDR) if any.
-pub fn veth(
-    a: &Netns,
-    a_if: &str,
-    a_addr: Option<&str>,
-    b: &Netns,
-    b_if: &str,
-    b_addr: Option<&str>,
-) -> Result<()> {
-    sh(&[
-        "ip", "link", "add", a_if, "netns", &a.name, "type", "veth", "peer", "name", b_if, "netns",
-        &b.name,
-    ])?;
+pub fn veth(a: &Netns, a_if: &str, a_addr: Option<&str>, b: &Netns, b_if: &str, b_addr: Option<&str>) -> Result<()> {
+    sh(&["ip", "link", "add", a_if, "netns", &a.name, "type", "veth", "peer", "name", b_if, "netns", &b.name])?;
     for (ns, ifname, addr) in [(a, a_if, a_addr), (b, b_if, b_addr)] {
         if let Some(addr) = addr {
             ns.exec(&["ip", "addr", "add", addr, "dev", ifname])?;
@@ -95,10 +77,7 @@ pub fn veth(
 }
 
 /// Run `f` on a thread that has entered namespace `ns` (setns is per thread).
-pub fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || -> Result<T> {
         let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;

@@ -16,28 +16,13 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, mut cmd: Command) -> Result<Proc> {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("spawning {name}"))?;
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("spawning {name}"))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         for (pipe, sink) in [
-            (
-                child
-                    .stdout
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                lines.clone(),
-            ),
-            (
-                child
-                    .stderr
-                    .take()
-                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                stderr.clone(),
-            ),
+            (child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), lines.clone()),
+            (child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), stderr.clone()),
         ] {
             if let Some(pipe) = pipe {
                 std::thread::spawn(move || {
@@ -49,12 +34,7 @@ impl Proc {
                 });
             }
         }
-        Ok(Proc {
-            child,
-            lines,
-            stderr,
-            name: name.to_string(),
-        })
+        Ok(Proc { child, lines, stderr, name: name.to_string() })
     }
 
     pub fn pid(&self) -> u32 {

@@ -90,7 +90,18 @@ fn start(t: &Topology, s: Server) -> Result<Proc> {
             std::fs::write(&conf, DHCPD_CONF.replace("authoritative;", "authoritative;\nping-check false;"))?;
             std::fs::write(&leases, "")?;
             let mut c = t.srv.command("dhcpd");
-            c.args(["-f", "-4", "-q", "-cf", &p(&conf), "-lf", &p(&leases), "-pf", &p(&t.dir.join("dhcpd.pid")), &t.srv_if]);
+            c.args([
+                "-f",
+                "-4",
+                "-q",
+                "-cf",
+                &p(&conf),
+                "-lf",
+                &p(&leases),
+                "-pf",
+                &p(&t.dir.join("dhcpd.pid")),
+                &t.srv_if,
+            ]);
             let proc = Proc::spawn("dhcpd", c)?;
             std::thread::sleep(Duration::from_secs(2));
             proc
@@ -127,7 +138,21 @@ fn cpu_secs(pid: u32) -> f64 {
 
 fn perfdhcp(t: &Topology, rate: u32) -> Result<Perf> {
     let mut c = t.cli.command("/usr/bin/time");
-    c.args(["-f", "CPU %U %S", "perfdhcp", "-4", "-r", &rate.to_string(), "-p", &STEP_SECS.to_string(), "-R", "60000", "-l", "198.18.0.2", "198.18.0.1"]);
+    c.args([
+        "-f",
+        "CPU %U %S",
+        "perfdhcp",
+        "-4",
+        "-r",
+        &rate.to_string(),
+        "-p",
+        &STEP_SECS.to_string(),
+        "-R",
+        "60000",
+        "-l",
+        "198.18.0.2",
+        "198.18.0.1",
+    ]);
     let out = c.output().context("running perfdhcp (apt-get install kea-admin)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     parse_perf(&text).with_context(|| format!("parsing perfdhcp output:\n{text}"))
@@ -135,7 +160,8 @@ fn perfdhcp(t: &Topology, rate: u32) -> Result<Perf> {
 
 fn parse_perf(text: &str) -> Option<Perf> {
     let mut p = Perf::default();
-    let num = |l: &str| l.split(':').nth(1).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
+    let num =
+        |l: &str| l.split(':').nth(1).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
     let mut section = "";
     for l in text.lines() {
         if l.contains("DISCOVER-OFFER") {
@@ -184,7 +210,12 @@ struct Row {
 
 pub fn server(_args: &[String]) -> Result<()> {
     for tool in ["perfdhcp", "kea-dhcp4", "dhcpd"] {
-        if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             bail!("{tool} not found: run `cargo xtask setup`");
         }
     }
@@ -229,7 +260,10 @@ pub fn server(_args: &[String]) -> Result<()> {
             cpu_ms_per_lease: (c1 - c0) * 1000.0 / leases,
             perfdhcp_cpu_ms_per_lease: perf.perfdhcp_cpu_s * 1000.0 / leases,
         };
-        println!("    {:.4} ms server CPU per lease ({} leases), perfdhcp {:.4} ms per lease", row.cpu_ms_per_lease, perf.received, row.perfdhcp_cpu_ms_per_lease);
+        println!(
+            "    {:.4} ms server CPU per lease ({} leases), perfdhcp {:.4} ms per lease",
+            row.cpu_ms_per_lease, perf.received, row.perfdhcp_cpu_ms_per_lease
+        );
         rows.push(row);
     }
     report(&rows, &t.dir)
@@ -237,7 +271,9 @@ pub fn server(_args: &[String]) -> Result<()> {
 
 fn report(rows: &[Row], dir: &Path) -> Result<()> {
     step("results (same run, same topology)");
-    println!("| server | highest rate <1% drops | ack avg / max (ms) at that rate | server CPU per lease at {CPU_RATE}/s | perfdhcp CPU per lease |");
+    println!(
+        "| server | highest rate <1% drops | ack avg / max (ms) at that rate | server CPU per lease at {CPU_RATE}/s | perfdhcp CPU per lease |"
+    );
     println!("|---|---|---|---|---|");
     for r in rows {
         println!(

@@ -24,31 +24,17 @@ pub fn run(secs: u64) -> Result<()> {
     let attached = server.wait_line(Duration::from_secs(30), |l| l.contains("\"attached\""))?;
     println!("    {attached}");
 
-    step(
-        "starting real DHCP clients in the client namespace (nobody answers yet: they keep discovering)",
-    );
+    step("starting real DHCP clients in the client namespace (nobody answers yet: they keep discovering)");
     let mut clients = Vec::new();
     if which("udhcpc") {
         let mut c = cli.command("udhcpc");
-        c.args([
-            "-f",
-            "-i",
-            &cli_if,
-            "-t",
-            "100",
-            "-T",
-            "1",
-            "-s",
-            "/bin/true",
-        ]);
+        c.args(["-f", "-i", &cli_if, "-t", "100", "-T", "1", "-s", "/bin/true"]);
         clients.push(Proc::spawn("udhcpc", c)?);
     }
     if which("dhclient") {
         let lease = std::env::temp_dir().join(format!("xlab-{}.leases", std::process::id()));
         let mut c = cli.command("dhclient");
-        c.args(["-d", "-4", "-lf"])
-            .arg(&lease)
-            .args(["-sf", "/bin/true", &cli_if]);
+        c.args(["-d", "-4", "-lf"]).arg(&lease).args(["-sf", "/bin/true", &cli_if]);
         clients.push(Proc::spawn("dhclient", c)?);
     }
 
@@ -63,20 +49,11 @@ pub fn run(secs: u64) -> Result<()> {
             {
                 let nonzero: Vec<String> = c
                     .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .filter(|(_, v)| v.as_u64() != Some(0))
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect()
-                    })
+                    .map(|m| m.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k}={v}")).collect())
                     .unwrap_or_default();
                 println!(
                     "    xdp counters: {}",
-                    if nonzero.is_empty() {
-                        "(none yet)".into()
-                    } else {
-                        nonzero.join(" ")
-                    }
+                    if nonzero.is_empty() { "(none yet)".into() } else { nonzero.join(" ") }
                 );
             }
         }
@@ -92,9 +69,5 @@ pub fn run(secs: u64) -> Result<()> {
 }
 
 fn which(prog: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    Command::new("sh").args(["-c", &format!("command -v {prog}")]).output().map(|o| o.status.success()).unwrap_or(false)
 }

@@ -115,17 +115,9 @@ fn build_release() -> Result<()> {
 fn test() -> Result<()> {
     setup::setup(true)?;
     step("cargo fmt --check");
-    cargo(&["fmt", "--all", "--", "--check"])
-        .map_err(|e| e.context("formatting differs: run `cargo fmt --all`"))?;
+    cargo(&["fmt", "--all", "--", "--check"]).map_err(|e| e.context("formatting differs: run `cargo fmt --all`"))?;
     step("cargo clippy -D warnings");
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     step("building xdhcpd (debug) for the integration tests");
     cargo(&["build", "-p", "dhcp-user"])?;
     step("unit, property and integration tests");

@@ -6,16 +6,8 @@ use std::process::Command;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests and the lab use: real DHCP peers and clients, perfdhcp, tools.
-const APT_PACKAGES: &[&str] = &[
-    "iproute2",
-    "isc-dhcp-server",
-    "isc-dhcp-client",
-    "udhcpc",
-    "kea-dhcp4-server",
-    "kea-admin",
-    "tcpdump",
-    "time",
-];
+const APT_PACKAGES: &[&str] =
+    &["iproute2", "isc-dhcp-server", "isc-dhcp-client", "udhcpc", "kea-dhcp4-server", "kea-admin", "tcpdump", "time"];
 
 pub fn setup(with_apt: bool) -> Result<()> {
     rust_src()?;
@@ -32,26 +24,19 @@ fn nightly_sysroot() -> Result<String> {
         .output()
         .context("running rustc +nightly (is rustup installed?)")?;
     if !out.status.success() {
-        bail!(
-            "no nightly toolchain: the XDP program needs one (`rustup toolchain install nightly`)"
-        );
+        bail!("no nightly toolchain: the XDP program needs one (`rustup toolchain install nightly`)");
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn rust_src() -> Result<()> {
     let sysroot = nightly_sysroot()?;
-    if std::path::Path::new(&sysroot)
-        .join("lib/rustlib/src/rust/library/core")
-        .exists()
-    {
+    if std::path::Path::new(&sysroot).join("lib/rustlib/src/rust/library/core").exists() {
         return Ok(());
     }
     step("adding rust-src to the nightly (needed for -Z build-std=core)");
-    let ok = Command::new("rustup")
-        .args(["component", "add", "rust-src", "--toolchain", "nightly"])
-        .status()?
-        .success();
+    let ok =
+        Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]).status()?.success();
     if !ok {
         bail!("`rustup component add rust-src --toolchain nightly` failed");
     }
@@ -63,9 +48,7 @@ fn bpf_linker() -> Result<()> {
     let bin = tools.join("bin/bpf-linker");
     if bin.is_file() {
         let v = Command::new(&bin).arg("--version").output();
-        if v.map(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
-            .unwrap_or(false)
-        {
+        if v.map(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION)).unwrap_or(false) {
             return Ok(());
         }
     }
@@ -78,19 +61,9 @@ fn bpf_linker() -> Result<()> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|n| n.starts_with("libLLVM") && n.contains("-rust-") && n.ends_with(".so"))
         .with_context(|| format!("no libLLVM-*-rust-*.so in {lib_dir}"))?;
-    let lib_name = llvm
-        .trim_start_matches("lib")
-        .trim_end_matches(".so")
-        .to_string();
-    let major = lib_name
-        .trim_start_matches("LLVM-")
-        .split(['-', '.'])
-        .next()
-        .unwrap_or("22")
-        .to_string();
-    step(&format!(
-        "building bpf-linker {BPF_LINKER_VERSION} against the nightly's {lib_name} (about a minute)"
-    ));
+    let lib_name = llvm.trim_start_matches("lib").trim_end_matches(".so").to_string();
+    let major = lib_name.trim_start_matches("LLVM-").split(['-', '.']).next().unwrap_or("22").to_string();
+    step(&format!("building bpf-linker {BPF_LINKER_VERSION} against the nightly's {lib_name} (about a minute)"));
     let rustflags = format!("-L {lib_dir} -l dylib={lib_name} -C link-arg=-Wl,-rpath,{lib_dir}");
     let status = Command::new("cargo")
         .args([
@@ -102,18 +75,12 @@ fn bpf_linker() -> Result<()> {
             "--locked",
             "--no-default-features",
         ])
-        .args([
-            "--features",
-            &format!("llvm-{major},no-llvm-linking"),
-            "--root",
-        ])
+        .args(["--features", &format!("llvm-{major},no-llvm-linking"), "--root"])
         .arg(&tools)
         .env("RUSTFLAGS", rustflags)
         .status()?;
     if !status.success() {
-        bail!(
-            "building bpf-linker failed; see the output above (recipe: ../shared/reference/TOOLCHAIN.md)"
-        );
+        bail!("building bpf-linker failed; see the output above (recipe: ../shared/reference/TOOLCHAIN.md)");
     }
     Ok(())
 }
@@ -123,11 +90,8 @@ fn apt() -> Result<()> {
         .iter()
         .copied()
         .filter(|p| {
-            let out = Command::new("dpkg-query")
-                .args(["-W", "-f=${Status}", p])
-                .output();
-            !out.map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-                .unwrap_or(false)
+            let out = Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output();
+            !out.map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")).unwrap_or(false)
         })
         .collect();
     if missing.is_empty() {
@@ -135,15 +99,9 @@ fn apt() -> Result<()> {
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        bail!(
-            "missing Debian packages {missing:?}; run as root or `sudo apt-get install {}`",
-            missing.join(" ")
-        );
+        bail!("missing Debian packages {missing:?}; run as root or `sudo apt-get install {}`", missing.join(" "));
     }
-    step(&format!(
-        "installing Debian packages: {}",
-        missing.join(" ")
-    ));
+    step(&format!("installing Debian packages: {}", missing.join(" ")));
     let ok = Command::new("apt-get").arg("update").status()?.success();
     if !ok {
         bail!("apt-get update failed");
@@ -159,9 +117,7 @@ fn apt() -> Result<()> {
     }
     // The packages' own services would compete for port 67 and are not used by the project.
     for svc in ["isc-dhcp-server", "kea-dhcp4-server"] {
-        let _ = Command::new("systemctl")
-            .args(["disable", "--now", svc])
-            .output();
+        let _ = Command::new("systemctl").args(["disable", "--now", svc]).output();
     }
     Ok(())
 }

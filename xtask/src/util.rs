@@ -35,11 +35,7 @@ pub fn path_with_tools() -> std::ffi::OsString {
 
 /// The most recent embedded eBPF object from a dhcp-user build.
 pub fn ebpf_object(release: bool) -> Option<PathBuf> {
-    let dir = root().join(if release {
-        "target/release/build"
-    } else {
-        "target/debug/build"
-    });
+    let dir = root().join(if release { "target/release/build" } else { "target/debug/build" });
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())

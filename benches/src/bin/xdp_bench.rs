@@ -40,7 +40,10 @@ fn main() -> anyhow::Result<()> {
     ];
     let mut prog = XdpProgram::load(0)?;
     prog.set_steering(&steering)?;
-    println!("XDP program: {} verified instructions", prog.verified_instructions().map(|n| n.to_string()).unwrap_or("?".into()));
+    println!(
+        "XDP program: {} verified instructions",
+        prog.verified_instructions().map(|n| n.to_string()).unwrap_or("?".into())
+    );
     println!("{:<32} {:>8} {:>14} {:>14} {:>8}", "packet", "verdict", "XDP ns/pkt", "native ns/pkt", "ratio");
     for (name, frame) in &cases {
         let (ret, dur) = prog.test_run(frame, repeat)?;
@@ -50,7 +53,8 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let mut drops = 0u32;
         for _ in 0..n {
-            drops += u32::from(action(&classify(std::hint::black_box(&frame[..])), std::hint::black_box(&steering)).drop);
+            drops +=
+                u32::from(action(&classify(std::hint::black_box(&frame[..])), std::hint::black_box(&steering)).drop);
         }
         let native_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
         std::hint::black_box(drops);

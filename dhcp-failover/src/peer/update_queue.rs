@@ -88,11 +88,7 @@ impl Window {
     }
 
     pub(crate) fn push(&mut self, xid: u32, binding: Binding) {
-        self.items.push(InFlight {
-            xid,
-            binding,
-            superseded: false,
-        });
+        self.items.push(InFlight { xid, binding, superseded: false });
     }
 
     /// Marks every in-flight update of `ip` superseded.
@@ -110,19 +106,12 @@ impl Window {
 
     /// Is an update with this xid in flight, and for which IP?
     pub(crate) fn ip_of(&self, xid: u32) -> Option<Ipv4Addr> {
-        self.items
-            .iter()
-            .find(|f| f.xid == xid)
-            .map(|f| f.binding.ip)
+        self.items.iter().find(|f| f.xid == xid).map(|f| f.binding.ip)
     }
 
     /// Empties the window, returning the non-superseded updates in send order.
     pub(crate) fn drain_live(&mut self) -> Vec<Binding> {
-        self.items
-            .drain(..)
-            .filter(|f| !f.superseded)
-            .map(|f| f.binding)
-            .collect()
+        self.items.drain(..).filter(|f| !f.superseded).map(|f| f.binding).collect()
     }
 }
 
@@ -164,9 +153,7 @@ mod tests {
         assert_eq!(q.len(), 2);
         q.push_front(b(3, 1));
         q.push_front(b(2, 0)); // a newer one is queued: ignored
-        let order: Vec<_> = std::iter::from_fn(|| q.pop_front())
-            .map(|x| (x.ip.octets()[3], x.tstp))
-            .collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_front()).map(|x| (x.ip.octets()[3], x.tstp)).collect();
         assert_eq!(order, vec![(3, 1), (1, 2), (2, 1)]);
         assert!(q.is_empty());
     }
@@ -182,9 +169,7 @@ mod tests {
         q.push_back(b(9, 1));
         assert_eq!(requeue(&mut w, &mut q), 2);
         assert!(w.is_empty());
-        let order: Vec<_> = std::iter::from_fn(|| q.pop_front())
-            .map(|x| x.ip.octets()[3])
-            .collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_front()).map(|x| x.ip.octets()[3]).collect();
         assert_eq!(order, vec![1, 3, 9]);
     }
 }

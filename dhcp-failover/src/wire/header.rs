@@ -45,9 +45,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// `Incomplete` when fewer than 2 bytes are buffered; `BadLength` outside 12..=2048.
 pub fn frame_len(buf: &[u8]) -> Result<usize, DecodeError> {
     if buf.len() < 2 {
-        return Err(DecodeError::Incomplete {
-            needed: 2 - buf.len(),
-        });
+        return Err(DecodeError::Incomplete { needed: 2 - buf.len() });
     }
     let length = be16(buf, 0);
     let l = usize::from(length);
@@ -63,9 +61,7 @@ impl Header {
     pub fn parse(buf: &[u8]) -> Result<Header, DecodeError> {
         let l = frame_len(buf)?;
         if buf.len() < l {
-            return Err(DecodeError::Incomplete {
-                needed: l - buf.len(),
-            });
+            return Err(DecodeError::Incomplete { needed: l - buf.len() });
         }
         let length = be16(buf, 0);
         let msg_type = MessageType(buf.get(2).copied().unwrap_or(0));
@@ -73,13 +69,7 @@ impl Header {
         if usize::from(payoff) < HEADER_LEN || usize::from(payoff) > l {
             return Err(DecodeError::BadPayloadOffset { payoff, length });
         }
-        Ok(Header {
-            length,
-            msg_type,
-            payoff,
-            time: be32(buf, 4),
-            xid: be32(buf, 8),
-        })
+        Ok(Header { length, msg_type, payoff, time: be32(buf, 4), xid: be32(buf, 8) })
     }
 
     /// Appends the header (payload offset is written as given).

@@ -114,12 +114,7 @@ fn send_order(t: MessageType) -> &'static [u16] {
 impl Message {
     /// An empty message of type `msg_type`.
     pub fn new(msg_type: MessageType, time: u32, xid: u32) -> Message {
-        Message {
-            msg_type,
-            time,
-            xid,
-            ..Message::default()
-        }
+        Message { msg_type, time, xid, ..Message::default() }
     }
 
     fn value(&self, code: u16) -> Option<Val<'_>> {
@@ -203,14 +198,8 @@ impl Message {
     /// The option codes present, in the order the encoder writes them.
     pub fn option_codes(&self) -> Vec<OptionCode> {
         let order = send_order(self.msg_type);
-        let mut codes: Vec<u16> = order
-            .iter()
-            .copied()
-            .filter(|&c| self.value(c).is_some())
-            .collect();
-        codes.extend(
-            (1..=29u16).filter(|c| *c != 17 && !order.contains(c) && self.value(*c).is_some()),
-        );
+        let mut codes: Vec<u16> = order.iter().copied().filter(|&c| self.value(c).is_some()).collect();
+        codes.extend((1..=29u16).filter(|c| *c != 17 && !order.contains(c) && self.value(*c).is_some()));
         if self.message_digest.is_some() {
             codes.push(17);
         }
@@ -237,17 +226,12 @@ impl Message {
 
     /// The chaddr split into (htype, MAC), if present and non-empty.
     pub fn chaddr_parts(&self) -> Option<(u8, &[u8])> {
-        self.chaddr
-            .as_deref()
-            .and_then(|c| c.split_first())
-            .map(|(h, m)| (*h, m))
+        self.chaddr.as_deref().and_then(|c| c.split_first()).map(|(h, m)| (*h, m))
     }
 
     /// The HBA as a 32-byte array, if present with exactly 32 bytes.
     pub fn hba32(&self) -> Option<[u8; 32]> {
-        self.hba
-            .as_deref()
-            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        self.hba.as_deref().and_then(|h| <[u8; 32]>::try_from(h).ok())
     }
 }
 
@@ -284,11 +268,7 @@ pub fn decode(buf: &[u8]) -> Result<(Message, usize), DecodeError> {
         };
         pos = end;
         let Some(sp) = spec(code) else {
-            msg.ignored.push(IgnoredOption {
-                code,
-                len,
-                reason: IgnoreReason::UnknownCode,
-            });
+            msg.ignored.push(IgnoredOption { code, len, reason: IgnoreReason::UnknownCode });
             continue;
         };
         if sp.kind == OptionKind::Digest {
@@ -303,27 +283,15 @@ pub fn decode(buf: &[u8]) -> Result<(Message, usize), DecodeError> {
             return Err(DecodeError::DuplicateOption(code));
         }
         if !sp.allowed_in(hdr.msg_type) {
-            msg.ignored.push(IgnoredOption {
-                code,
-                len,
-                reason: IgnoreReason::NotAllowed,
-            });
+            msg.ignored.push(IgnoredOption { code, len, reason: IgnoreReason::NotAllowed });
             continue;
         }
         if let Some(expected) = sp.kind.fixed_len() {
             if data.len() != expected {
-                return Err(DecodeError::BadOptionLength {
-                    code,
-                    len,
-                    expected,
-                });
+                return Err(DecodeError::BadOptionLength { code, len, expected });
             }
         } else if data.len() % sp.kind.element_size() != 0 {
-            return Err(DecodeError::NotMultipleOfElement {
-                code,
-                len,
-                element: sp.kind.element_size(),
-            });
+            return Err(DecodeError::NotMultipleOfElement { code, len, element: sp.kind.element_size() });
         }
         present |= bit;
         msg.store(code.0, data);
@@ -341,10 +309,7 @@ pub fn encode(msg: &Message, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
     for c in &codes {
         let allowed = spec(*c).is_some_and(|s| s.allowed_in(msg.msg_type));
         if !allowed {
-            return Err(EncodeError::OptionNotAllowed {
-                option: *c,
-                msg_type: msg.msg_type,
-            });
+            return Err(EncodeError::OptionNotAllowed { option: *c, msg_type: msg.msg_type });
         }
     }
     let total = msg.encoded_len();
@@ -436,13 +401,7 @@ fn some_vec(b: &[u8]) -> Option<Vec<u8>> {
 impl Message {
     /// CONNECT as a dhcpd primary sends it: relationship-name, max-unacked, receive-timer,
     /// vendor-class, protocol-version 1, TLS-request 0, MCLT, and the HBA if given.
-    pub fn connect(
-        time: u32,
-        xid: u32,
-        p: &LinkParams,
-        mclt: u32,
-        hba: Option<&[u8; 32]>,
-    ) -> Message {
+    pub fn connect(time: u32, xid: u32, p: &LinkParams, mclt: u32, hba: Option<&[u8; 32]>) -> Message {
         Message {
             relationship_name: some_vec(&p.relationship_name),
             max_unacked: Some(p.max_unacked),
@@ -458,12 +417,7 @@ impl Message {
 
     /// CONNECTACK answering `connect`: echoes its xid, includes TLS-reply 0 only if the
     /// CONNECT carried TLS-request, and reject-reason + message when `reject` is given.
-    pub fn connectack(
-        time: u32,
-        connect: &Message,
-        p: &LinkParams,
-        reject: Option<(RejectReason, &[u8])>,
-    ) -> Message {
+    pub fn connectack(time: u32, connect: &Message, p: &LinkParams, reject: Option<(RejectReason, &[u8])>) -> Message {
         Message {
             relationship_name: some_vec(&p.relationship_name),
             max_unacked: Some(p.max_unacked),
@@ -507,12 +461,7 @@ impl Message {
 
     /// BNDACK as dhcpd sends it: only assigned-IP (plus reject-reason and message on a NAK).
     /// `xid` must echo the BNDUPD's. Never put a client-identifier in a BNDACK (gotcha §8.6).
-    pub fn bndack(
-        time: u32,
-        xid: u32,
-        ip: Ipv4Addr,
-        reject: Option<(RejectReason, &[u8])>,
-    ) -> Message {
+    pub fn bndack(time: u32, xid: u32, ip: Ipv4Addr, reject: Option<(RejectReason, &[u8])>) -> Message {
         Message {
             assigned_ip: Some(ip),
             reject_reason: reject.map(|r| r.0),
@@ -557,9 +506,6 @@ impl Message {
 
     /// POOLRESP with addresses-transferred; `request_xid` is the POOLREQ's xid.
     pub fn poolresp(time: u32, request_xid: u32, transferred: u32) -> Message {
-        Message {
-            addresses_transferred: Some(transferred),
-            ..Message::new(MessageType::POOLRESP, time, request_xid)
-        }
+        Message { addresses_transferred: Some(transferred), ..Message::new(MessageType::POOLRESP, time, request_xid) }
     }
 }

@@ -81,11 +81,7 @@ const STATE: u16 = bit(MessageType::STATE);
 const DISCONNECT: u16 = bit(MessageType::DISCONNECT);
 
 const fn s(code: OptionCode, kind: OptionKind, allowed: u16) -> OptionSpec {
-    OptionSpec {
-        code,
-        kind,
-        allowed,
-    }
+    OptionSpec { code, kind, allowed }
 }
 
 /// Index = option code; entry 0 is unused.

@@ -16,33 +16,17 @@ pub fn lease(i: u32) -> LeaseRecord {
         starts: Some(now),
         ends: Some(now + 3600),
         tstp: Some(now + 5400),
-        tsfp: if i.is_multiple_of(2) {
-            Some(now + 5400)
-        } else {
-            None
-        },
-        atsfp: if i.is_multiple_of(2) {
-            Some(now + 5400)
-        } else {
-            None
-        },
+        tsfp: if i.is_multiple_of(2) { Some(now + 5400) } else { None },
+        atsfp: if i.is_multiple_of(2) { Some(now + 5400) } else { None },
         cltt: Some(now),
         binding_state: BindingState::Active,
         next_binding_state: Some(BindingState::Expired),
-        rewind_binding_state: if i.is_multiple_of(3) {
-            Some(BindingState::Free)
-        } else {
-            None
-        },
+        rewind_binding_state: if i.is_multiple_of(3) { Some(BindingState::Free) } else { None },
         reserved: false,
         bootp: false,
         hardware: Some((1, mac.to_vec())),
         uid: Some(uid),
-        client_hostname: if i.is_multiple_of(4) {
-            Some(format!("host-{i}"))
-        } else {
-            None
-        },
+        client_hostname: if i.is_multiple_of(4) { Some(format!("host-{i}")) } else { None },
         vendor_class: None,
     }
 }

@@ -38,10 +38,7 @@ impl Default for Params {
 
 impl Params {
     pub fn option(&self, code: u8) -> Option<&[u8]> {
-        self.options
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, v)| v.as_slice())
+        self.options.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice())
     }
 }
 
@@ -54,11 +51,7 @@ pub struct SubnetCfg {
 
 impl SubnetCfg {
     pub fn mask(&self) -> u32 {
-        if self.prefix_len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix_len.min(32)))
-        }
+        if self.prefix_len == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix_len.min(32))) }
     }
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
@@ -80,9 +73,7 @@ pub struct PoolCfg {
 impl PoolCfg {
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let n = u32::from(ip);
-        self.ranges
-            .iter()
-            .any(|(a, b)| u32::from(*a) <= n && n <= u32::from(*b))
+        self.ranges.iter().any(|(a, b)| u32::from(*a) <= n && n <= u32::from(*b))
     }
 }
 
@@ -117,10 +108,7 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// The network serving `ip` (a giaddr or the receiving interface's address).
     pub fn network_for(&self, ip: Ipv4Addr) -> Option<(usize, &Network)> {
-        self.networks
-            .iter()
-            .enumerate()
-            .find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))
+        self.networks.iter().enumerate().find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))
     }
 
     /// Total pools across networks.

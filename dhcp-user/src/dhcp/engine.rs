@@ -3,12 +3,18 @@
 
 use super::config::{EngineConfig, HostCfg, Network, Params, PoolCfg};
 use super::reply::{self, Reply};
-use crate::lease::{BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId};
+use crate::failover::{self as fo, FailoverView, Refusal};
+use crate::lease::{BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
 use crate::time::{NEVER, Now};
+use dhcp_common::{Classified, Verdict, classify_bootp, decide};
+use dhcp_failover::transitions::{ServiceLevel, lease_time_allowed, tstp_for};
+use dhcp_failover::wire::Binding;
+use dhcp_failover::{Role, State};
 use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::RwLock;
 
 /// Facts about a request that only the runtime knows.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +50,8 @@ pub enum DropReason {
     UnknownClientDenied,
     /// A DISCOVER the failover partner answers (load balancing).
     PartnersClient,
+    /// The failover state gives no DHCP service (startup, recover, conflict, shutdown...).
+    FailoverNoService,
 }
 
 /// What to do with one request.
@@ -60,11 +68,7 @@ pub struct Outcome {
 
 impl Outcome {
     fn drop(t: Option<MessageType>, r: DropReason) -> Outcome {
-        Outcome {
-            dropped: Some(r),
-            request_type: t,
-            ..Outcome::default()
-        }
+        Outcome { dropped: Some(r), request_type: t, ..Outcome::default() }
     }
 }
 
@@ -73,11 +77,16 @@ pub struct Engine {
     store: LeaseStore,
     host_by_hw: HashMap<[u8; 6], usize>,
     host_by_id: HashMap<Vec<u8>, usize>,
+    /// Failover relationships by peer name, as last published by the runtime. A failover
+    /// pool whose relationship has no view yet gives no service (dhcpd's STARTUP).
+    failover: RwLock<HashMap<String, FailoverView>>,
 }
 
 /// Everything the handlers need about a decoded request.
 struct Ctx<'a> {
     now: Now,
+    /// The network's failover relationship, if its pools have one.
+    fo: Option<FailoverView>,
     req: &'a Message,
     key: ClientKey,
     net: &'a Network,
@@ -106,12 +115,23 @@ impl Engine {
                 host_by_id.insert(id.clone(), i);
             }
         }
-        Engine {
-            cfg,
-            store,
-            host_by_hw,
-            host_by_id,
+        Engine { cfg, store, host_by_hw, host_by_id, failover: RwLock::new(HashMap::new()) }
+    }
+
+    /// Publish a relationship's current view (runtime, on every state change).
+    pub fn set_failover(&self, peer: &str, view: FailoverView) {
+        if let Ok(mut m) = self.failover.write() {
+            m.insert(peer.to_string(), view);
         }
+    }
+
+    pub fn failover_view(&self, peer: &str) -> Option<FailoverView> {
+        self.failover.read().ok()?.get(peer).cloned()
+    }
+
+    /// The failover peer name of a pool.
+    pub fn relationship_of(&self, pool: PoolId) -> Option<&str> {
+        self.cfg.pool(pool)?.1.failover_peer.as_deref()
     }
 
     pub fn store(&self) -> &LeaseStore {
@@ -138,11 +158,7 @@ impl Engine {
         }
         let msg_type = req.opts().msg_type();
         let key = client_key(&req);
-        let select_by = if req.giaddr().is_unspecified() {
-            meta.iface_addr
-        } else {
-            req.giaddr()
-        };
+        let select_by = if req.giaddr().is_unspecified() { meta.iface_addr } else { req.giaddr() };
         let Some((_, net)) = self.cfg.network_for(select_by) else {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
@@ -153,15 +169,26 @@ impl Engine {
             .find(|s| s.contains(select_by))
             .and_then(|s| s.params.server_identifier)
             .unwrap_or(meta.iface_addr);
-        let ctx = Ctx {
-            now,
-            req: &req,
-            key,
-            net,
-            host,
-            server_id,
-            msg_type,
+        let fo = net.pools.iter().find_map(|p| p.failover_peer.as_deref()).map(|peer| self.failover_view(peer));
+        let all_failover = !net.pools.is_empty() && net.pools.iter().all(|p| p.failover_peer.is_some());
+        let fo = match fo {
+            Some(Some(view)) => {
+                if view.service == ServiceLevel::None && all_failover && msg_type != Some(MessageType::Inform) {
+                    return Outcome::drop(msg_type, DropReason::FailoverNoService);
+                }
+                // Load balancing (RFC 3074), the same decision the XDP program makes.
+                if view.service == ServiceLevel::Cooperating
+                    && let Classified::Request(v) = classify_bootp(bytes)
+                    && decide(&view.steering, &v) == Verdict::Drop
+                {
+                    return Outcome::drop(msg_type, DropReason::PartnersClient);
+                }
+                Some(view)
+            }
+            Some(None) if all_failover => return Outcome::drop(msg_type, DropReason::FailoverNoService),
+            _ => None,
         };
+        let ctx = Ctx { now, fo, req: &req, key, net, host, server_id, msg_type };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
             Some(MessageType::Discover) => self.discover(&ctx),
@@ -198,18 +225,35 @@ impl Engine {
         net.pools.get(id.checked_sub(net.first_pool_id)? as usize)
     }
 
-    /// Pools of the network this client may draw from.
-    fn usable_pools<'n>(
-        &self,
-        c: &Ctx<'n>,
-    ) -> impl Iterator<Item = (PoolId, &'n PoolCfg)> + use<'n, '_> {
+    /// Which free leases of `pool` this server may allocate now (None: no service there).
+    fn take_for(&self, c: &Ctx, pool: &PoolCfg) -> Option<Take> {
+        match &pool.failover_peer {
+            None => Some(Take::Any),
+            Some(_) => c.fo.as_ref()?.take(c.now.unix),
+        }
+    }
+
+    /// Pools of the network this client may draw from, with what it may take from each.
+    fn usable_pools<'n>(&'n self, c: &'n Ctx<'n>) -> impl Iterator<Item = (PoolId, &'n PoolCfg, Take)> + 'n {
         let known = c.host.is_some();
         c.net
             .pools
             .iter()
             .enumerate()
             .filter(move |(_, p)| known || p.allow_unknown_clients)
-            .map(|(i, p)| (c.net.first_pool_id + i as u32, p))
+            .filter_map(move |(i, p)| Some((c.net.first_pool_id + i as u32, p, self.take_for(c, p)?)))
+    }
+
+    /// The lease time to grant: the configured/requested time, capped by the MCLT rule in a
+    /// failover pool (digest §2.6). Returns (given, tstp).
+    fn grant(&self, c: &Ctx, pool: &PoolCfg, desired: u32, tsfp: u32) -> (u32, u32) {
+        match (&pool.failover_peer, &c.fo) {
+            (Some(_), Some(view)) => {
+                let given = lease_time_allowed(desired, view.mclt, tsfp, c.now.unix);
+                (given, tstp_for(c.now.unix, desired, given))
+            }
+            _ => (desired, 0),
+        }
     }
 
     fn lease_secs(&self, c: &Ctx, params: &Params) -> u32 {
@@ -218,34 +262,21 @@ impl Engine {
             _ => None,
         };
         let max = params.max_lease_secs.max(params.min_lease_secs);
-        requested
-            .unwrap_or(params.default_lease_secs)
-            .clamp(params.min_lease_secs, max)
+        requested.unwrap_or(params.default_lease_secs).clamp(params.min_lease_secs, max)
     }
 
     fn subnet_mask(&self, net: &Network, ip: Ipv4Addr) -> Option<Ipv4Addr> {
-        net.subnets
-            .iter()
-            .find(|s| s.contains(ip))
-            .map(|s| Ipv4Addr::from(s.mask()))
+        net.subnets.iter().find(|s| s.contains(ip)).map(|s| Ipv4Addr::from(s.mask()))
     }
 
     /// A full OFFER/ACK for `ip`.
-    fn address_reply(
-        &self,
-        c: &Ctx,
-        t: MessageType,
-        ip: Ipv4Addr,
-        params: &Params,
-        lease_secs: u32,
-    ) -> Reply {
+    fn address_reply(&self, c: &Ctx, t: MessageType, ip: Ipv4Addr, params: &Params, lease_secs: u32) -> Reply {
         let mut m = reply::base_reply(c.req, Some(t));
         m.set_yiaddr(ip);
         if t == MessageType::Ack && !c.req.ciaddr().is_unspecified() {
             m.set_ciaddr(c.req.ciaddr());
         }
-        m.opts_mut()
-            .insert(DhcpOption::ServerIdentifier(c.server_id));
+        m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
         reply::add_lease_times(&mut m, lease_secs);
         if params.option(1).is_none()
             && let Some(mask) = self.subnet_mask(c.net, ip)
@@ -258,12 +289,8 @@ impl Engine {
 
     fn nak(&self, c: &Ctx) -> Outcome {
         let mut m = reply::base_reply(c.req, Some(MessageType::Nak));
-        m.opts_mut()
-            .insert(DhcpOption::ServerIdentifier(c.server_id));
-        Outcome {
-            reply: Some(finish(m, c.req, MessageType::Nak, Ipv4Addr::UNSPECIFIED)),
-            ..Outcome::default()
-        }
+        m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
+        Outcome { reply: Some(finish(m, c.req, MessageType::Nak, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
     }
 
     fn requested_ip(req: &Message) -> Option<Ipv4Addr> {
@@ -283,28 +310,21 @@ impl Engine {
         }
         let now = c.now.unix;
         let hold = c.now.plus(self.cfg.offer_hold_secs.max(1));
-        let in_net = |ip: Ipv4Addr| {
-            self.usable_pools(c)
-                .find(|(_, p)| p.contains(ip))
-                .map(|(id, _)| id)
-        };
+        let in_net =
+            |ip: Ipv4Addr| self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(id, _, take)| (id, take));
         // 1. The address this client had; 2. the one it asks for; 3. any free one.
-        let previous = self
-            .store
-            .lookup_client(&c.key)
-            .map(|l| l.ip)
-            .filter(|ip| in_net(*ip).is_some());
-        let mut chosen = previous.filter(|ip| self.store.try_offer(*ip, &c.key, now, hold));
+        let previous = self.store.lookup_client(&c.key).map(|l| l.ip).and_then(|ip| Some((ip, in_net(ip)?.1)));
+        let mut chosen =
+            previous.filter(|(ip, take)| self.store.try_offer(*ip, &c.key, *take, now, hold)).map(|(ip, _)| ip);
         if chosen.is_none()
-            && let Some(ip) = Self::requested_ip(c.req).filter(|ip| in_net(*ip).is_some())
-            && self.store.try_offer(ip, &c.key, now, hold)
+            && let Some(ip) = Self::requested_ip(c.req)
+            && let Some((_, take)) = in_net(ip)
+            && self.store.try_offer(ip, &c.key, take, now, hold)
         {
             chosen = Some(ip);
         }
         if chosen.is_none() {
-            chosen = self
-                .usable_pools(c)
-                .find_map(|(id, _)| self.store.allocate(id, &c.key, now, hold));
+            chosen = self.usable_pools(c).find_map(|(id, _, take)| self.store.allocate(id, &c.key, take, now, hold));
         }
         let Some(ip) = chosen else {
             let reason = if self.usable_pools(c).next().is_none() {
@@ -314,15 +334,14 @@ impl Engine {
             };
             return Outcome::drop(c.msg_type, reason);
         };
-        let Some(pool) = in_net(ip).and_then(|id| self.pool_of(c.net, id)) else {
+        let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
         let params = merge_host(&pool.params, c.host);
-        let secs = self.lease_secs(c, &params);
-        Outcome {
-            reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
-            ..Outcome::default()
-        }
+        let desired = self.lease_secs(c, &params);
+        let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
+        let (secs, _) = self.grant(c, pool, desired, tsfp);
+        Outcome { reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)), ..Outcome::default() }
     }
 
     fn request(&self, c: &Ctx) -> Outcome {
@@ -332,12 +351,7 @@ impl Engine {
         };
         let requested = Self::requested_ip(c.req);
         let ciaddr = c.req.ciaddr();
-        let authoritative = c
-            .net
-            .subnets
-            .first()
-            .map(|s| s.params.authoritative)
-            .unwrap_or(false);
+        let authoritative = c.net.subnets.first().map(|s| s.params.authoritative).unwrap_or(false);
         let on_network = |ip: Ipv4Addr| c.net.subnets.iter().any(|s| s.contains(ip));
 
         // SELECTING: the client names the server it chose.
@@ -350,11 +364,7 @@ impl Engine {
             return self.ack_or_nak(c, ip);
         }
         // INIT-REBOOT (requested, no ciaddr) or RENEWING/REBINDING (ciaddr).
-        let ip = if ciaddr.is_unspecified() {
-            requested
-        } else {
-            Some(ciaddr)
-        };
+        let ip = if ciaddr.is_unspecified() { requested } else { Some(ciaddr) };
         let Some(ip) = ip else {
             return Outcome::drop(c.msg_type, DropReason::Malformed);
         };
@@ -402,32 +412,31 @@ impl Engine {
                 ..Outcome::default()
             };
         }
-        let Some(pool) = self
-            .usable_pools(c)
-            .find(|(_, p)| p.contains(ip))
-            .map(|(_, p)| p)
-        else {
+        let Some((pool, take)) = self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(_, p, t)| (p, t)) else {
             return self.nak(c);
         };
         let params = merge_host(&pool.params, c.host);
-        let secs = self.lease_secs(c, &params);
+        let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
+        let mut secs = desired;
         let hostname = match c.req.opts().get(OptionCode::Hostname) {
             Some(DhcpOption::Hostname(h)) => Some(h.clone().into_boxed_str()),
             _ => None,
         };
-        let hw = HwAddr::new(
-            u8::from(c.req.htype()),
-            c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]),
-        );
-        let bound = self.store.update_if_available(ip, &c.key, now, |l| {
+        let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
+            let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
+            secs = given;
+            if pool.failover_peer.is_some() {
+                l.tstp = tstp;
+                // dhcpd lowers tsfp to tstp when the new promise is shorter.
+                if tstp < l.tsfp {
+                    l.tsfp = tstp;
+                }
+            }
             l.state = BindingState::Active;
             l.starts = now;
-            l.ends = if secs == u32::MAX {
-                NEVER
-            } else {
-                c.now.plus(secs)
-            };
+            l.ends = if secs == u32::MAX { NEVER } else { c.now.plus(secs) };
             l.cltt = now;
             l.client = Some(c.key.clone());
             l.hw = Some(hw);
@@ -453,10 +462,13 @@ impl Engine {
         if let Some(l) = self.store.get(ip)
             && l.client.as_ref() == Some(&c.key)
             && l.is_bound_at(now)
+            && let failover = self.relationship_of(l.pool).is_some()
             && let Some(l) = self.store.update(ip, |l| {
-                // Standalone: straight back to free; the client key stays for affinity.
-                l.state = BindingState::Free;
+                // Standalone: straight back to free (the client key stays for affinity).
+                // Failover: RELEASED until the partner acknowledges, then free.
+                l.state = if failover { BindingState::Released } else { BindingState::Free };
                 l.ends = now;
+                l.tstp = now;
                 l.cltt = now;
             })
         {
@@ -474,15 +486,11 @@ impl Engine {
         let Some(lease) = self.store.get(ip) else {
             return out;
         };
-        let mine = lease.client.as_ref() == Some(&c.key)
-            || lease.offer.as_ref().map(|o| &o.client) == Some(&c.key);
+        let mine = lease.client.as_ref() == Some(&c.key) || lease.offer.as_ref().map(|o| &o.client) == Some(&c.key);
         if !mine {
             return out;
         }
-        let hold = self
-            .pool_of(c.net, lease.pool)
-            .map(|p| p.params.default_lease_secs)
-            .unwrap_or(86_400);
+        let hold = self.pool_of(c.net, lease.pool).map(|p| p.params.default_lease_secs).unwrap_or(86_400);
         // Another host uses the address: abandon it (dhcpd: for the default lease time).
         if let Some(l) = self.store.update(ip, |l| {
             l.state = BindingState::Abandoned;
@@ -499,25 +507,16 @@ impl Engine {
 
     fn inform(&self, c: &Ctx) -> Outcome {
         let ciaddr = c.req.ciaddr();
-        let subnet = c
-            .net
-            .subnets
-            .iter()
-            .find(|s| s.contains(ciaddr))
-            .or(c.net.subnets.first());
+        let subnet = c.net.subnets.iter().find(|s| s.contains(ciaddr)).or(c.net.subnets.first());
         let Some(subnet) = subnet else {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
         let params = merge_host(&subnet.params, c.host);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
-        m.opts_mut()
-            .insert(DhcpOption::ServerIdentifier(c.server_id));
+        m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
         reply::add_options(&mut m, c.req, &params);
-        Outcome {
-            reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)),
-            ..Outcome::default()
-        }
+        Outcome { reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
     }
 
     fn bootp(&self, c: &Ctx) -> Outcome {
@@ -531,37 +530,23 @@ impl Engine {
             finish(m, c.req, MessageType::Ack, ip)
         };
         if let Some((ip, params)) = self.fixed_address(c) {
-            return Outcome {
-                reply: Some(reply_for(ip, &params)),
-                ..Outcome::default()
-            };
+            return Outcome { reply: Some(reply_for(ip, &params)), ..Outcome::default() };
         }
         let now = c.now.unix;
-        let pools: Vec<(PoolId, &PoolCfg)> = self
-            .usable_pools(c)
-            .filter(|(_, p)| p.dynamic_bootp)
-            .collect();
+        let pools: Vec<(PoolId, &PoolCfg, Take)> = self.usable_pools(c).filter(|(_, p, _)| p.dynamic_bootp).collect();
         if pools.is_empty() {
             return Outcome::drop(None, DropReason::BootpNotAllowed);
         }
-        let previous = self
-            .store
-            .lookup_client(&c.key)
-            .map(|l| l.ip)
-            .filter(|ip| pools.iter().any(|(_, p)| p.contains(*ip)));
-        let ip = previous.or_else(|| {
-            pools
-                .iter()
-                .find_map(|(id, _)| self.store.allocate(*id, &c.key, now, now + 1))
-        });
+        let previous =
+            self.store.lookup_client(&c.key).map(|l| l.ip).filter(|ip| pools.iter().any(|(_, p, _)| p.contains(*ip)));
+        let ip = previous
+            .or_else(|| pools.iter().find_map(|(id, _, take)| self.store.allocate(*id, &c.key, *take, now, now + 1)));
         let Some(ip) = ip else {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
-        let hw = HwAddr::new(
-            u8::from(c.req.htype()),
-            c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]),
-        );
-        let Some(lease) = self.store.update_if_available(ip, &c.key, now, |l| {
+        let take = pools.iter().find(|(_, p, _)| p.contains(ip)).map(|(_, _, t)| *t).unwrap_or(Take::Any);
+        let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        let Some(lease) = self.store.update_if_available(ip, &c.key, take, now, |l| {
             // BOOTP leases never end (dhcpd: `ends never`).
             l.state = BindingState::Active;
             l.starts = now;
@@ -575,31 +560,129 @@ impl Engine {
         };
         let params = pools
             .iter()
-            .find(|(_, p)| p.contains(ip))
-            .map(|(_, p)| merge_host(&p.params, c.host))
+            .find(|(_, p, _)| p.contains(ip))
+            .map(|(_, p, _)| merge_host(&p.params, c.host))
             .unwrap_or_default();
-        Outcome {
-            reply: Some(reply_for(ip, &params)),
-            durable: vec![lease],
-            ..Outcome::default()
-        }
+        Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
 
-    /// Expiry sweep (standalone): bound leases past their end go back to free. Returns the
-    /// changed leases for the journal.
+    /// Expiry sweep: bound leases past their end go back to free (standalone) or to EXPIRED
+    /// (failover; free once the partner acknowledges). A secondary in NORMAL leaves expiry to
+    /// the primary, as dhcpd does. Returns the changed leases for the journal (and partner).
     pub fn expire(&self, now: Now, limit: usize) -> Vec<Lease> {
         self.store
             .due_for_expiry(now.unix, limit)
             .into_iter()
             .filter_map(|ip| {
+                let pool = self.store.get(ip)?.pool;
+                let next = match self.relationship_of(pool) {
+                    None => BindingState::Free,
+                    Some(peer) => {
+                        let view = self.failover_view(peer)?;
+                        if view.role == Role::Secondary && view.state == State::NORMAL {
+                            return None;
+                        }
+                        BindingState::Expired
+                    }
+                };
                 self.store.update(ip, |l| {
                     if l.state == BindingState::Active && l.ends != NEVER && l.ends <= now.unix {
-                        l.state = BindingState::Free;
+                        l.state = next;
                     }
                 })
             })
-            .filter(|l| l.state == BindingState::Free)
+            .filter(|l| matches!(l.state, BindingState::Free | BindingState::Expired))
             .collect()
+    }
+
+    /// A partner's BNDUPD: check it (digest §4.3), apply it. The caller journals the lease,
+    /// then acks; on `Err` it rejects with the reason.
+    pub fn apply_binding(&self, peer: &str, now: Now, b: &Binding) -> Result<Lease, Refusal> {
+        use dhcp_failover::wire::RejectReason as R;
+        let current = self.store.get(b.ip).filter(|l| self.relationship_of(l.pool) == Some(peer));
+        let Some(current) = current else {
+            return Err((R::ILLEGAL_IP_ADDR, format!("{}: not in a pool of relationship {peer}", b.ip)));
+        };
+        let view = self.failover_view(peer);
+        let role = view.as_ref().map(|v| v.role).unwrap_or(Role::Primary);
+        let normal = view.as_ref().map(|v| v.state == State::NORMAL).unwrap_or(false);
+        let state = fo::accept(&current, b, role, normal, now.unix)?;
+        self.store.update(b.ip, |l| fo::apply(l, b, state)).ok_or((R::ILLEGAL_IP_ADDR, format!("{}: vanished", b.ip)))
+    }
+
+    /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish
+    /// EXPIRED/RELEASED/RESET leases as free (digest §2.5).
+    pub fn binding_acked(&self, ip: Ipv4Addr, tstp: u32) -> Option<Lease> {
+        self.store.update(ip, |l| {
+            l.tsfp = tstp;
+            l.atsfp = tstp;
+            if matches!(l.state, BindingState::Expired | BindingState::Released | BindingState::Reset) {
+                l.state = BindingState::Free;
+            }
+        })
+    }
+
+    /// Leases of a relationship's pools: all of them (UPDREQALL) or those the partner has not
+    /// acknowledged yet (UPDREQ, entering NORMAL: `tstp > atsfp`, or not yet free).
+    pub fn relationship_leases(&self, peer: &str, pending_only: bool) -> Vec<Lease> {
+        self.store
+            .snapshot()
+            .into_iter()
+            .filter(|l| self.relationship_of(l.pool) == Some(peer))
+            .filter(|l| {
+                !pending_only || l.tstp > l.atsfp || matches!(l.state, BindingState::Expired | BindingState::Released)
+            })
+            .collect()
+    }
+
+    /// Pool balancing (digest §3), run by the primary in NORMAL: hand FREE leases to the
+    /// secondary as BACKUP until each pool is balanced — half of the free-state leases each,
+    /// or in hot standby `reserve_percent` of them. Returns the leases moved (to journal and
+    /// send). Never-used and least recently used leases go first.
+    pub fn rebalance(&self, peer: &str, now: Now, misbalance_percent: u32, reserve_percent: Option<u8>) -> Vec<Lease> {
+        let Some(view) = self.failover_view(peer) else { return Vec::new() };
+        if view.role != Role::Primary || view.state != State::NORMAL {
+            return Vec::new();
+        }
+        let mut moved = Vec::new();
+        for (id, _) in self
+            .cfg
+            .networks
+            .iter()
+            .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, p)))
+            .filter(|(_, p)| p.failover_peer.as_deref() == Some(peer))
+        {
+            let leases = self.store.pool_leases(id);
+            let free: Vec<_> = leases.iter().filter(|(_, s, _)| *s == BindingState::Free).collect();
+            let backup = leases.iter().filter(|(_, s, _)| *s == BindingState::Backup).count() as i64;
+            let total = free.len() as i64 + backup;
+            let target_backup = match reserve_percent {
+                Some(pct) => (total * i64::from(pct) + 99) / 100,
+                None => total / 2,
+            };
+            let thresh = (total * i64::from(misbalance_percent) + 50) / 100;
+            let give = target_backup - backup;
+            // Hot standby has no hash to balance by: move exactly the reserve.
+            if give <= 0 || (reserve_percent.is_none() && give <= thresh / 2) {
+                continue;
+            }
+            let mut candidates = free;
+            candidates.sort_by_key(|(ip, _, starts)| (*starts, u32::from(*ip)));
+            for (ip, _, _) in candidates.into_iter().take(give as usize) {
+                if let Some(l) = self.store.update(*ip, |l| {
+                    if l.state == BindingState::Free && l.offer.is_none() {
+                        l.state = BindingState::Backup;
+                        l.tstp = now.unix;
+                        l.starts = now.unix;
+                        l.hostname = None;
+                    }
+                }) && l.state == BindingState::Backup
+                {
+                    moved.push(l);
+                }
+            }
+        }
+        moved
     }
 
     /// Load a lease from the lease file (or the partner).
@@ -612,10 +695,7 @@ impl Engine {
 pub fn client_key(req: &Message) -> ClientKey {
     match req.opts().get(OptionCode::ClientIdentifier) {
         Some(DhcpOption::ClientIdentifier(id)) if !id.is_empty() => ClientKey::from_client_id(id),
-        _ => ClientKey::from_hw(
-            u8::from(req.htype()),
-            req.chaddr().get(..req.hlen() as usize).unwrap_or(&[]),
-        ),
+        _ => ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[])),
     }
 }
 
@@ -646,11 +726,7 @@ fn merge(base: &Params, over: &Params) -> Params {
 fn finish(m: Message, req: &Message, t: MessageType, yiaddr: Ipv4Addr) -> Reply {
     let dest = reply::destination(req, t, yiaddr);
     let bytes = reply::encode(&m).unwrap_or_default();
-    Reply {
-        bytes,
-        dest,
-        msg_type: t,
-    }
+    Reply { bytes, dest, msg_type: t }
 }
 
 #[cfg(test)]

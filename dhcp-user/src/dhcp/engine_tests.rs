@@ -8,21 +8,14 @@ use dhcproto::v4::{Flags, HType};
 use dhcproto::{Encodable, Encoder};
 
 const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const META: RequestMeta = RequestMeta {
-    iface_addr: IFACE,
-    broadcast: true,
-};
+const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true };
 
 fn params() -> Params {
     Params {
         default_lease_secs: 600,
         max_lease_secs: 7200,
         authoritative: true,
-        options: vec![
-            (3, vec![198, 18, 0, 1]),
-            (6, vec![198, 18, 0, 53]),
-            (15, b"lab.test".to_vec()),
-        ],
+        options: vec![(3, vec![198, 18, 0, 1]), (6, vec![198, 18, 0, 53]), (15, b"lab.test".to_vec())],
         ..Params::default()
     }
 }
@@ -31,17 +24,10 @@ fn config(range: (u8, u8)) -> EngineConfig {
     EngineConfig {
         networks: vec![Network {
             name: "lab".into(),
-            subnets: vec![SubnetCfg {
-                network: Ipv4Addr::new(198, 18, 0, 0),
-                prefix_len: 24,
-                params: params(),
-            }],
+            subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 24, params: params() }],
             pools: vec![PoolCfg {
                 subnet: 0,
-                ranges: vec![(
-                    Ipv4Addr::new(198, 18, 0, range.0),
-                    Ipv4Addr::new(198, 18, 0, range.1),
-                )],
+                ranges: vec![(Ipv4Addr::new(198, 18, 0, range.0), Ipv4Addr::new(198, 18, 0, range.1))],
                 allow_unknown_clients: true,
                 dynamic_bootp: false,
                 failover_peer: None,
@@ -67,11 +53,7 @@ fn mac(n: u8) -> [u8; 6] {
 
 fn msg(t: MessageType, mac: [u8; 6], opts: Vec<DhcpOption>) -> Message {
     let mut m = Message::default();
-    m.set_opcode(Opcode::BootRequest)
-        .set_htype(HType::Eth)
-        .set_chaddr(&mac)
-        .set_xid(42)
-        .set_flags(Flags::default());
+    m.set_opcode(Opcode::BootRequest).set_htype(HType::Eth).set_chaddr(&mac).set_xid(42).set_flags(Flags::default());
     m.opts_mut().clear();
     m.opts_mut().insert(DhcpOption::MessageType(t));
     for o in opts {
@@ -92,23 +74,13 @@ fn decode(r: &Reply) -> Message {
 
 /// DISCOVER → OFFER → REQUEST → ACK for one client.
 fn dora(e: &Engine, now: u32, mac: [u8; 6]) -> (Ipv4Addr, Outcome) {
-    let offer = e.handle(
-        Now::at(now),
-        &META,
-        &bytes(&msg(MessageType::Discover, mac, vec![])),
-    );
+    let offer = e.handle(Now::at(now), &META, &bytes(&msg(MessageType::Discover, mac, vec![])));
     let reply = offer.reply.expect("offer");
     assert_eq!(reply.msg_type, MessageType::Offer);
     assert!(offer.durable.is_empty(), "an OFFER is not journaled");
     let ip = decode(&reply).yiaddr();
-    let req = msg(
-        MessageType::Request,
-        mac,
-        vec![
-            DhcpOption::ServerIdentifier(IFACE),
-            DhcpOption::RequestedIpAddress(ip),
-        ],
-    );
+    let req =
+        msg(MessageType::Request, mac, vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)]);
     (ip, e.handle(Now::at(now), &META, &bytes(&req)))
 }
 
@@ -120,20 +92,11 @@ fn dora_binds_and_journals_before_ack() {
     assert_eq!(reply.msg_type, MessageType::Ack);
     assert_eq!(ack.durable.len(), 1);
     let l = &ack.durable[0];
-    assert_eq!(
-        (l.ip, l.state, l.starts, l.ends),
-        (ip, BindingState::Active, 1000, 1600)
-    );
+    assert_eq!((l.ip, l.state, l.starts, l.ends), (ip, BindingState::Active, 1000, 1600));
     let m = decode(&reply);
     assert_eq!(m.yiaddr(), ip);
-    assert_eq!(
-        m.opts().get(OptionCode::AddressLeaseTime),
-        Some(&DhcpOption::AddressLeaseTime(600))
-    );
-    assert_eq!(
-        m.opts().get(OptionCode::SubnetMask),
-        Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)))
-    );
+    assert_eq!(m.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(600)));
+    assert_eq!(m.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
     assert!(m.opts().get(OptionCode::Router).is_some());
     // No ciaddr, no broadcast flag, Ethernet: unicast to the hardware address.
     assert_eq!(reply.dest, Destination::UnicastHw { ip, chaddr: mac(1) });
@@ -155,69 +118,34 @@ fn renew_is_acked_and_foreign_address_naked() {
     let (ip, _) = dora(&e, 1000, mac(1));
     let mut renew = msg(MessageType::Request, mac(1), vec![]);
     renew.set_ciaddr(ip);
-    let out = e.handle(
-        Now::at(1300),
-        &RequestMeta {
-            broadcast: false,
-            ..META
-        },
-        &bytes(&renew),
-    );
+    let out = e.handle(Now::at(1300), &RequestMeta { broadcast: false, ..META }, &bytes(&renew));
     let r = out.reply.expect("renew ack");
     assert_eq!(r.msg_type, MessageType::Ack);
     assert_eq!(r.dest, Destination::Unicast(ip));
     assert_eq!(out.durable[0].ends, 1900);
     // Another client claims that address in INIT-REBOOT: NAK (authoritative).
-    let steal = msg(
-        MessageType::Request,
-        mac(2),
-        vec![DhcpOption::RequestedIpAddress(ip)],
-    );
+    let steal = msg(MessageType::Request, mac(2), vec![DhcpOption::RequestedIpAddress(ip)]);
     let out = e.handle(Now::at(1300), &META, &bytes(&steal));
     assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Nak));
     // Wrong network: NAK.
-    let moved = msg(
-        MessageType::Request,
-        mac(3),
-        vec![DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 7))],
-    );
-    assert_eq!(
-        e.handle(Now::at(1300), &META, &bytes(&moved))
-            .reply
-            .map(|r| r.msg_type),
-        Some(MessageType::Nak)
-    );
+    let moved = msg(MessageType::Request, mac(3), vec![DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 7))]);
+    assert_eq!(e.handle(Now::at(1300), &META, &bytes(&moved)).reply.map(|r| r.msg_type), Some(MessageType::Nak));
 }
 
 #[test]
 fn selecting_another_server_releases_the_offer() {
     let e = Engine::new(config((10, 10)));
-    let offer = e.handle(
-        Now::at(0),
-        &META,
-        &bytes(&msg(MessageType::Discover, mac(1), vec![])),
-    );
+    let offer = e.handle(Now::at(0), &META, &bytes(&msg(MessageType::Discover, mac(1), vec![])));
     let ip = decode(&offer.reply.expect("offer")).yiaddr();
     let other = msg(
         MessageType::Request,
         mac(1),
-        vec![
-            DhcpOption::ServerIdentifier(Ipv4Addr::new(198, 18, 0, 2)),
-            DhcpOption::RequestedIpAddress(ip),
-        ],
+        vec![DhcpOption::ServerIdentifier(Ipv4Addr::new(198, 18, 0, 2)), DhcpOption::RequestedIpAddress(ip)],
     );
     let out = e.handle(Now::at(1), &META, &bytes(&other));
     assert_eq!(out.dropped, Some(DropReason::OtherServerSelected));
     // The single address is available again at once for another client.
-    assert!(
-        e.handle(
-            Now::at(2),
-            &META,
-            &bytes(&msg(MessageType::Discover, mac(2), vec![]))
-        )
-        .reply
-        .is_some()
-    );
+    assert!(e.handle(Now::at(2), &META, &bytes(&msg(MessageType::Discover, mac(2), vec![]))).reply.is_some());
 }
 
 #[test]
@@ -225,11 +153,7 @@ fn pool_exhaustion_is_a_counted_drop() {
     let e = Engine::new(config((10, 11)));
     dora(&e, 0, mac(1));
     dora(&e, 0, mac(2));
-    let out = e.handle(
-        Now::at(0),
-        &META,
-        &bytes(&msg(MessageType::Discover, mac(3), vec![])),
-    );
+    let out = e.handle(Now::at(0), &META, &bytes(&msg(MessageType::Discover, mac(3), vec![])));
     assert_eq!(out.dropped, Some(DropReason::NoFreeAddress));
 }
 
@@ -237,11 +161,7 @@ fn pool_exhaustion_is_a_counted_drop() {
 fn release_frees_and_expiry_reclaims() {
     let e = Engine::new(config((10, 10)));
     let (ip, _) = dora(&e, 0, mac(1));
-    let mut rel = msg(
-        MessageType::Release,
-        mac(1),
-        vec![DhcpOption::ServerIdentifier(IFACE)],
-    );
+    let mut rel = msg(MessageType::Release, mac(1), vec![DhcpOption::ServerIdentifier(IFACE)]);
     rel.set_ciaddr(ip);
     let out = e.handle(Now::at(10), &META, &bytes(&rel));
     assert!(out.reply.is_none());
@@ -262,18 +182,11 @@ fn decline_abandons_the_address() {
     let dec = msg(
         MessageType::Decline,
         mac(1),
-        vec![
-            DhcpOption::RequestedIpAddress(ip),
-            DhcpOption::ServerIdentifier(IFACE),
-        ],
+        vec![DhcpOption::RequestedIpAddress(ip), DhcpOption::ServerIdentifier(IFACE)],
     );
     let out = e.handle(Now::at(5), &META, &bytes(&dec));
     assert_eq!(out.durable[0].state, BindingState::Abandoned);
-    let out = e.handle(
-        Now::at(6),
-        &META,
-        &bytes(&msg(MessageType::Discover, mac(2), vec![])),
-    );
+    let out = e.handle(Now::at(6), &META, &bytes(&msg(MessageType::Discover, mac(2), vec![])));
     assert_eq!(out.dropped, Some(DropReason::NoFreeAddress));
 }
 
@@ -291,22 +204,13 @@ fn relayed_requests_use_giaddr() {
     let e = Engine::new(config((10, 20)));
     let mut d = msg(MessageType::Discover, mac(7), vec![]);
     d.set_giaddr(Ipv4Addr::new(198, 18, 0, 254));
-    let out = e.handle(
-        Now::at(0),
-        &RequestMeta {
-            iface_addr: Ipv4Addr::new(198, 19, 0, 1),
-            broadcast: false,
-        },
-        &bytes(&d),
-    );
+    let out =
+        e.handle(Now::at(0), &RequestMeta { iface_addr: Ipv4Addr::new(198, 19, 0, 1), broadcast: false }, &bytes(&d));
     let r = out.reply.expect("offer");
     assert_eq!(r.dest, Destination::Relay(Ipv4Addr::new(198, 18, 0, 254)));
     let mut unknown = d.clone();
     unknown.set_giaddr(Ipv4Addr::new(203, 0, 113, 1));
-    assert_eq!(
-        e.handle(Now::at(0), &META, &bytes(&unknown)).dropped,
-        Some(DropReason::UnknownNetwork)
-    );
+    assert_eq!(e.handle(Now::at(0), &META, &bytes(&unknown)).dropped, Some(DropReason::UnknownNetwork));
 }
 
 #[test]

@@ -42,9 +42,7 @@ pub fn destination(req: &Message, reply_type: MessageType, yiaddr: Ipv4Addr) -> 
         return Destination::Broadcast;
     }
     match <[u8; 6]>::try_from(req.chaddr().get(..6).unwrap_or(&[])) {
-        Ok(chaddr) if req.htype() == v4::HType::Eth => {
-            Destination::UnicastHw { ip: yiaddr, chaddr }
-        }
+        Ok(chaddr) if req.htype() == v4::HType::Eth => Destination::UnicastHw { ip: yiaddr, chaddr },
         _ => Destination::Broadcast,
     }
 }
@@ -73,9 +71,7 @@ pub fn base_reply(req: &Message, msg_type: Option<MessageType>) -> Message {
 /// subnet mask and router always, or all configured options when there is no request list.
 pub fn add_options(m: &mut Message, req: &Message, params: &Params) {
     let prl: Option<Vec<u8>> = match req.opts().get(OptionCode::ParameterRequestList) {
-        Some(DhcpOption::ParameterRequestList(list)) => {
-            Some(list.iter().map(|c| u8::from(*c)).collect())
-        }
+        Some(DhcpOption::ParameterRequestList(list)) => Some(list.iter().map(|c| u8::from(*c)).collect()),
         _ => None,
     };
     for (code, data) in &params.options {
@@ -86,10 +82,7 @@ pub fn add_options(m: &mut Message, req: &Message, params: &Params) {
         // Codes the engine sets itself are never taken from configuration.
         let reserved = matches!(*code, 50..=59 | 61 | 82);
         if wanted && !reserved {
-            m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(
-                OptionCode::from(*code),
-                data.clone(),
-            )));
+            m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(OptionCode::from(*code), data.clone())));
         }
     }
     if let Some(ns) = params.next_server {
@@ -105,12 +98,10 @@ pub fn add_options(m: &mut Message, req: &Message, params: &Params) {
 
 /// Lease time, renewal (T1 = 1/2) and rebinding (T2 = 7/8) options.
 pub fn add_lease_times(m: &mut Message, lease_secs: u32) {
-    m.opts_mut()
-        .insert(DhcpOption::AddressLeaseTime(lease_secs));
+    m.opts_mut().insert(DhcpOption::AddressLeaseTime(lease_secs));
     if lease_secs != u32::MAX {
         m.opts_mut().insert(DhcpOption::Renewal(lease_secs / 2));
-        m.opts_mut()
-            .insert(DhcpOption::Rebinding((lease_secs as u64 * 7 / 8) as u32));
+        m.opts_mut().insert(DhcpOption::Rebinding((lease_secs as u64 * 7 / 8) as u32));
     }
 }
 

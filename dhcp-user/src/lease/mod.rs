@@ -3,7 +3,7 @@
 pub mod record;
 pub mod store;
 
-pub use store::{LeaseStore, PoolId};
+pub use store::{LeaseStore, PoolId, Take};
 
 use crate::time::{NEVER, UnixSecs};
 use std::net::Ipv4Addr;
@@ -40,13 +40,7 @@ impl BindingState {
 
     /// Can be offered to a new client (by a standalone server).
     pub fn is_available(self) -> bool {
-        matches!(
-            self,
-            BindingState::Free
-                | BindingState::Expired
-                | BindingState::Released
-                | BindingState::Backup
-        )
+        matches!(self, BindingState::Free | BindingState::Expired | BindingState::Released | BindingState::Backup)
     }
 }
 
@@ -103,11 +97,7 @@ impl HwAddr {
         let mut bytes = [0u8; 16];
         let len = addr.len().min(16);
         bytes[..len].copy_from_slice(&addr[..len]);
-        HwAddr {
-            htype,
-            len: len as u8,
-            bytes,
-        }
+        HwAddr { htype, len: len as u8, bytes }
     }
 
     pub fn as_slice(&self) -> &[u8] {
@@ -170,7 +160,6 @@ impl Lease {
 
     /// Active and not past its end at `now`.
     pub fn is_bound_at(&self, now: UnixSecs) -> bool {
-        matches!(self.state, BindingState::Active | BindingState::Bootp)
-            && (self.ends == NEVER || self.ends > now)
+        matches!(self.state, BindingState::Active | BindingState::Bootp) && (self.ends == NEVER || self.ends > now)
     }
 }

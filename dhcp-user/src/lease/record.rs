@@ -46,11 +46,7 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
     r.atsfp = opt(l.atsfp);
     r.cltt = opt(l.cltt);
     r.hardware = l.hw.map(|h| (h.htype, h.as_slice().to_vec()));
-    r.uid = l
-        .client
-        .as_ref()
-        .and_then(|k| k.client_id())
-        .map(<[u8]>::to_vec);
+    r.uid = l.client.as_ref().and_then(|k| k.client_id()).map(<[u8]>::to_vec);
     r.client_hostname = l.hostname.as_deref().map(str::to_string);
     r
 }
@@ -91,9 +87,7 @@ mod tests {
         l.ends = 1_700_000_600;
         l.cltt = 1_700_000_000;
         l.hw = Some(HwAddr::new(1, &[0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
-        l.client = Some(ClientKey::from_client_id(&[
-            1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10,
-        ]));
+        l.client = Some(ClientKey::from_client_id(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
         l.hostname = Some("laptop".into());
         let mut buf = Vec::new();
         dhcp_journal::format::write_lease(&mut buf, &to_record(&l));

@@ -18,10 +18,47 @@ use std::net::Ipv4Addr;
 /// Index of a pool in the engine configuration.
 pub type PoolId = u32;
 
+/// Which free-state leases this server may hand to a new client.
+///
+/// In a failover pool FREE leases are the primary's to allocate and BACKUP leases the
+/// secondary's (EXPIRED and RELEASED belong with FREE); a server in PARTNER-DOWN may take both
+/// once the MCLT has passed. A standalone pool allows every free state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    Any,
+    Free,
+    Backup,
+    Both,
+}
+
+impl Take {
+    pub fn allows(self, s: BindingState) -> bool {
+        match self {
+            Take::Any | Take::Both => s.is_available(),
+            Take::Free => matches!(s, BindingState::Free | BindingState::Expired | BindingState::Released),
+            Take::Backup => s == BindingState::Backup,
+        }
+    }
+
+    /// Free queues to draw from: 0 = FREE/EXPIRED/RELEASED, 1 = BACKUP.
+    fn queues(self) -> &'static [usize] {
+        match self {
+            Take::Any | Take::Both => &[0, 1],
+            Take::Free => &[0],
+            Take::Backup => &[1],
+        }
+    }
+}
+
+fn queue_of(s: BindingState) -> usize {
+    usize::from(s == BindingState::Backup)
+}
+
 pub struct LeaseStore {
     leases: DashMap<Ipv4Addr, Lease>,
     by_client: DashMap<ClientKey, Ipv4Addr>,
-    free: Vec<SegQueue<Ipv4Addr>>,
+    /// Per pool: [FREE-class queue, BACKUP queue].
+    free: Vec<[SegQueue<Ipv4Addr>; 2]>,
 }
 
 impl LeaseStore {
@@ -29,7 +66,7 @@ impl LeaseStore {
         LeaseStore {
             leases: DashMap::new(),
             by_client: DashMap::new(),
-            free: (0..pools).map(|_| SegQueue::new()).collect(),
+            free: (0..pools).map(|_| [SegQueue::new(), SegQueue::new()]).collect(),
         }
     }
 
@@ -59,14 +96,14 @@ impl LeaseStore {
 
     /// Queue `ip` as a free candidate unless it is queued already. Callers hold no lock on it.
     fn push_free(&self, pool: PoolId, ip: Ipv4Addr) {
-        let newly = match self.leases.get_mut(&ip) {
-            Some(mut l) if !l.queued => {
+        let queue = match self.leases.get_mut(&ip) {
+            Some(mut l) if !l.queued && l.state.is_available() => {
                 l.queued = true;
-                true
+                Some(queue_of(l.state))
             }
-            _ => false,
+            _ => None,
         };
-        if newly && let Some(q) = self.free.get(pool as usize) {
+        if let Some(q) = queue.and_then(|i| self.free.get(pool as usize).and_then(|qs| qs.get(i))) {
             q.push(ip);
         }
     }
@@ -121,23 +158,14 @@ impl LeaseStore {
 
     /// Reserve `ip` for `key` as an offer until `expires`, if it is available to this client:
     /// bound to it already, or free and not offered to someone else.
-    pub fn try_offer(
-        &self,
-        ip: Ipv4Addr,
-        key: &ClientKey,
-        now: UnixSecs,
-        expires: UnixSecs,
-    ) -> bool {
+    pub fn try_offer(&self, ip: Ipv4Addr, key: &ClientKey, take: Take, now: UnixSecs, expires: UnixSecs) -> bool {
         let Some(mut l) = self.leases.get_mut(&ip) else {
             return false;
         };
-        if !available_to(&l, key, now) {
+        if !available_to(&l, key, take, now) {
             return false;
         }
-        l.offer = Some(Offer {
-            client: key.clone(),
-            expires,
-        });
+        l.offer = Some(Offer { client: key.clone(), expires });
         true
     }
 
@@ -150,40 +178,50 @@ impl LeaseStore {
         &self,
         pool: PoolId,
         key: &ClientKey,
+        take: Take,
         now: UnixSecs,
         expires: UnixSecs,
     ) -> Option<Ipv4Addr> {
-        let q = self.free.get(pool as usize)?;
-        // One pass over the queue at most: everything left may be offered to others.
-        let mut budget = q.len();
-        while budget > 0 {
-            budget -= 1;
-            let ip = q.pop()?;
-            let Some(mut l) = self.leases.get_mut(&ip) else {
-                continue;
-            };
-            l.queued = false;
-            if !l.state.is_available() || l.pool != pool {
-                continue;
-            }
-            let claimed = offer_free_for(&l, key, now);
-            if claimed {
-                l.offer = Some(Offer {
-                    client: key.clone(),
-                    expires,
-                });
-            }
-            l.queued = true;
-            drop(l);
-            q.push(ip);
-            if claimed {
-                return Some(ip);
+        let qs = self.free.get(pool as usize)?;
+        for &qi in take.queues() {
+            let Some(q) = qs.get(qi) else { continue };
+            // One pass over the queue at most: everything left may be offered to others.
+            let mut budget = q.len();
+            while budget > 0 {
+                budget -= 1;
+                let Some(ip) = q.pop() else { break };
+                let Some(mut l) = self.leases.get_mut(&ip) else { continue };
+                l.queued = false;
+                // Stale entry (bound, or moved to the other queue's state): drop it here;
+                // whoever changed the state re-queued it where it belongs.
+                if !l.state.is_available() || l.pool != pool || queue_of(l.state) != qi {
+                    drop(l);
+                    self.push_free(pool, ip);
+                    continue;
+                }
+                let claimed = take.allows(l.state) && offer_free_for(&l, key, now);
+                if claimed {
+                    l.offer = Some(Offer { client: key.clone(), expires });
+                }
+                l.queued = true;
+                drop(l);
+                q.push(ip);
+                if claimed {
+                    return Some(ip);
+                }
             }
         }
         None
     }
 
     /// Drop an outstanding offer of `ip` to `key` (the client chose another server).
+    /// Pools' addresses, for balancing: (ip, state, starts) of every lease in `pool`.
+    pub fn pool_leases(&self, pool: PoolId) -> Vec<(Ipv4Addr, BindingState, UnixSecs)> {
+        let mut v: Vec<_> = self.leases.iter().filter(|l| l.pool == pool).map(|l| (l.ip, l.state, l.starts)).collect();
+        v.sort_by_key(|(ip, ..)| u32::from(*ip));
+        v
+    }
+
     pub fn cancel_offer(&self, ip: Ipv4Addr, key: &ClientKey) {
         let pool = match self.leases.get_mut(&ip) {
             Some(mut l) if l.offer.as_ref().map(|o| &o.client) == Some(key) => {
@@ -220,12 +258,13 @@ impl LeaseStore {
         &self,
         ip: Ipv4Addr,
         key: &ClientKey,
+        take: Take,
         now: UnixSecs,
         f: impl FnOnce(&mut Lease),
     ) -> Option<Lease> {
         let (old_client, lease) = {
             let mut l = self.leases.get_mut(&ip)?;
-            if !available_to(&l, key, now) {
+            if !available_to(&l, key, take, now) {
                 return None;
             }
             let old = l.client.clone();
@@ -289,16 +328,16 @@ fn offer_free_for(l: &Lease, key: &ClientKey, now: UnixSecs) -> bool {
 }
 
 /// `l` may be offered to `key`: it is this client's (bound or not), or available to anyone.
-fn available_to(l: &Lease, key: &ClientKey, now: UnixSecs) -> bool {
+/// `l` may be given to `key`: it is this client's active lease (either server may renew it),
+/// or it is in a free state this server may allocate from.
+fn available_to(l: &Lease, key: &ClientKey, take: Take, now: UnixSecs) -> bool {
     if !offer_free_for(l, key, now) {
         return false;
     }
-    if l.client.as_ref() == Some(key)
-        && !matches!(l.state, BindingState::Abandoned | BindingState::Reserved)
-    {
+    if l.client.as_ref() == Some(key) && l.state == BindingState::Active {
         return true;
     }
-    l.state.is_available() && !(l.state == BindingState::Active)
+    take.allows(l.state)
 }
 
 #[cfg(test)]
@@ -312,28 +351,20 @@ mod tests {
     #[test]
     fn allocates_each_address_once() {
         let s = LeaseStore::new(1);
-        s.add_range(
-            0,
-            Ipv4Addr::new(198, 18, 0, 10),
-            Ipv4Addr::new(198, 18, 0, 12),
-        );
-        let a = s.allocate(0, &key(1), 0, 30).expect("first");
-        let b = s.allocate(0, &key(2), 0, 30).expect("second");
-        let c = s.allocate(0, &key(3), 0, 30).expect("third");
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 12));
+        let a = s.allocate(0, &key(1), Take::Any, 0, 30).expect("first");
+        let b = s.allocate(0, &key(2), Take::Any, 0, 30).expect("second");
+        let c = s.allocate(0, &key(3), Take::Any, 0, 30).expect("third");
         assert!(a != b && b != c && a != c);
-        assert_eq!(s.allocate(0, &key(4), 0, 30), None);
+        assert_eq!(s.allocate(0, &key(4), Take::Any, 0, 30), None);
         // Offers expire: at t=31 the addresses can be offered again.
-        assert!(s.allocate(0, &key(4), 31, 60).is_some());
+        assert!(s.allocate(0, &key(4), Take::Any, 31, 60).is_some());
     }
 
     #[test]
     fn client_index_follows_updates() {
         let s = LeaseStore::new(1);
-        s.add_range(
-            0,
-            Ipv4Addr::new(198, 18, 0, 10),
-            Ipv4Addr::new(198, 18, 0, 10),
-        );
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 10));
         let ip = Ipv4Addr::new(198, 18, 0, 10);
         s.update(ip, |l| {
             l.state = BindingState::Active;
@@ -349,11 +380,7 @@ mod tests {
     #[test]
     fn concurrent_allocation_never_hands_out_an_address_twice() {
         let s = std::sync::Arc::new(LeaseStore::new(1));
-        s.add_range(
-            0,
-            Ipv4Addr::new(198, 18, 0, 0),
-            Ipv4Addr::new(198, 18, 3, 255),
-        );
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 0), Ipv4Addr::new(198, 18, 3, 255));
         let handles: Vec<_> = (0..4u8)
             .map(|t| {
                 let s = s.clone();
@@ -361,16 +388,13 @@ mod tests {
                     (0..300u16)
                         .filter_map(|i| {
                             let k = ClientKey::from_hw(1, &[t, (i >> 8) as u8, i as u8]);
-                            s.allocate(0, &k, 0, 60)
+                            s.allocate(0, &k, Take::Any, 0, 60)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        let mut all: Vec<Ipv4Addr> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect();
+        let mut all: Vec<Ipv4Addr> = handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
         assert_eq!(all.len(), 1024, "1200 requests for 1024 addresses");
         all.sort();
         all.dedup();

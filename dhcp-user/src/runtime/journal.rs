@@ -17,17 +17,14 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 enum Job {
-    Commit {
-        records: Vec<Lease>,
-        reply: Option<(Reply, u32)>,
-    },
+    Commit { records: Vec<Lease>, reply: Option<(Reply, u32)> },
     Compact(Vec<Lease>),
 }
 
 /// Rewrite the file when it is this many times larger than the last compacted size.
 const COMPACT_GROWTH: u64 = 4;
 /// How long the journal waits for more commits before an fsync.
-const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
+const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 /// Maximum jobs in one group commit.
 const MAX_BATCH: usize = 4096;
 
@@ -61,88 +58,79 @@ pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> R
     let size = Arc::new(AtomicU64::new(file.len()));
     let compacted = Arc::new(AtomicU64::new(file.len().max(1)));
     let (size2, compacted2) = (size.clone(), compacted.clone());
-    let thread = std::thread::Builder::new()
-        .name("journal".into())
-        .spawn(move || {
-            let mut replies: Vec<(Reply, u32)> = Vec::new();
-            while let Ok(first) = rx.recv() {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
+    let thread = std::thread::Builder::new().name("journal".into()).spawn(move || {
+        let mut replies: Vec<(Reply, u32)> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            // Group commit window: gather what arrives within COMMIT_WINDOW of the first job,
+            // so one fsync covers many ACKs under load (at the cost of that much latency).
+            let mut jobs = vec![first];
+            let deadline = Instant::now() + COMMIT_WINDOW;
+            while jobs.len() < MAX_BATCH {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let mut compact_with = None;
+            for job in jobs {
+                match job {
+                    Job::Commit { records, reply } => {
+                        for l in &records {
+                            file.append(&Entry::Lease(record::to_record(l)));
+                        }
+                        replies.extend(reply);
+                    }
+                    Job::Compact(snapshot) => compact_with = Some(snapshot),
+                }
+            }
+            let t0 = Instant::now();
+            match file.sync() {
+                Ok(_) => {
+                    stats.fsync(t0.elapsed());
+                    for (reply, ifindex) in replies.drain(..) {
+                        sender.send(&reply, ifindex);
                     }
                 }
-                let mut compact_with = None;
-                for job in jobs {
-                    match job {
-                        Job::Commit { records, reply } => {
-                            for l in &records {
-                                file.append(&Entry::Lease(record::to_record(l)));
-                            }
-                            replies.extend(reply);
-                        }
-                        Job::Compact(snapshot) => compact_with = Some(snapshot),
-                    }
+                Err(e) => {
+                    // Not durable: the ACKs must not go out. Clients retry; say why loudly.
+                    tracing::error!("lease file write failed, {} replies withheld: {e}", replies.len());
+                    stats.journal_error();
+                    replies.clear();
                 }
-                let t0 = Instant::now();
-                match file.sync() {
-                    Ok(_) => {
-                        stats.fsync(t0.elapsed());
-                        for (reply, ifindex) in replies.drain(..) {
-                            sender.send(&reply, ifindex);
-                        }
+            }
+            if let Some(snapshot) = compact_with {
+                let entries: Vec<Entry> = snapshot
+                    .iter()
+                    .filter(|l| l.starts != 0 || l.client.is_some())
+                    .map(|l| Entry::Lease(record::to_record(l)))
+                    .collect();
+                match file.compact(entries.iter()) {
+                    Ok(n) => {
+                        compacted2.store(n.max(1), Ordering::Relaxed);
+                        tracing::info!(bytes = n, "lease file compacted");
                     }
                     Err(e) => {
-                        // Not durable: the ACKs must not go out. Clients retry; say why loudly.
-                        tracing::error!(
-                            "lease file write failed, {} replies withheld: {e}",
-                            replies.len()
-                        );
-                        stats.journal_error();
-                        replies.clear();
+                        tracing::error!("lease file compaction failed (old file kept): {e}")
                     }
                 }
-                if let Some(snapshot) = compact_with {
-                    let entries: Vec<Entry> = snapshot
-                        .iter()
-                        .filter(|l| l.starts != 0 || l.client.is_some())
-                        .map(|l| Entry::Lease(record::to_record(l)))
-                        .collect();
-                    match file.compact(entries.iter()) {
-                        Ok(n) => {
-                            compacted2.store(n.max(1), Ordering::Relaxed);
-                            tracing::info!(bytes = n, "lease file compacted");
-                        }
-                        Err(e) => {
-                            tracing::error!("lease file compaction failed (old file kept): {e}")
-                        }
-                    }
-                }
-                size2.store(file.len(), Ordering::Relaxed);
             }
-            if let Err(e) = file.sync() {
-                tracing::error!("final lease file sync failed: {e}");
-            }
-        })?;
-    Ok(Journal {
-        tx: Some(tx),
-        thread: Some(thread),
-        size,
-        compacted,
-    })
+            size2.store(file.len(), Ordering::Relaxed);
+        }
+        if let Err(e) = file.sync() {
+            tracing::error!("final lease file sync failed: {e}");
+        }
+    })?;
+    Ok(Journal { tx: Some(tx), thread: Some(thread), size, compacted })
 }
 
 impl Journal {
     pub fn handle(&self) -> JournalHandle {
-        JournalHandle {
-            tx: self.tx.clone().unwrap_or_else(|| channel::bounded(1).0),
-        }
+        JournalHandle { tx: self.tx.clone().unwrap_or_else(|| channel::bounded(1).0) }
     }
 
     pub fn needs_compaction(&self) -> bool {
-        self.size.load(Ordering::Relaxed)
-            > COMPACT_GROWTH * self.compacted.load(Ordering::Relaxed).max(64 * 1024)
+        self.size.load(Ordering::Relaxed) > COMPACT_GROWTH * self.compacted.load(Ordering::Relaxed).max(64 * 1024)
     }
 
     /// Flush what is queued and stop the thread.

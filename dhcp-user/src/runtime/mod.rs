@@ -34,10 +34,7 @@ pub struct RunOptions {
 
 /// The current Unix time. The one place the core's "now" comes from.
 pub fn now() -> Now {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Now::at(secs.min(u64::from(u32::MAX - 1)) as u32)
 }
 
@@ -61,22 +58,15 @@ impl Sender {
     pub fn send(&self, reply: &Reply, ifindex: u32) {
         let res = match reply.dest {
             Destination::Relay(giaddr) => self.sock.send(&reply.bytes, giaddr, SERVER_PORT, 0),
-            Destination::Broadcast => {
-                self.sock
-                    .send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex)
-            }
+            Destination::Broadcast => self.sock.send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex),
             Destination::Unicast(ip) => self.sock.send(&reply.bytes, ip, self.client_port, 0),
             Destination::UnicastHw { ip, chaddr } => {
-                let arp_ok = self
-                    .ifaces
-                    .get(&ifindex)
-                    .map(|i| self.sock.set_arp(&i.name, ip, chaddr).is_ok())
-                    .unwrap_or(false);
+                let arp_ok =
+                    self.ifaces.get(&ifindex).map(|i| self.sock.set_arp(&i.name, ip, chaddr).is_ok()).unwrap_or(false);
                 if arp_ok {
                     self.sock.send(&reply.bytes, ip, self.client_port, ifindex)
                 } else {
-                    self.sock
-                        .send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex)
+                    self.sock.send(&reply.bytes, Ipv4Addr::BROADCAST, self.client_port, ifindex)
                 }
             }
         };
@@ -125,9 +115,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .filter(|l| l.starts != 0 || l.client.is_some())
         .map(|l| dhcp_journal::Entry::Lease(record::to_record(l)))
         .collect();
-    journal_file
-        .compact(snapshot.iter())
-        .context("compacting the lease file")?;
+    journal_file.compact(snapshot.iter()).context("compacting the lease file")?;
     tracing::info!(leases = engine.store().len(), restored, file = %opts.lease_file.display(), "lease file loaded");
 
     let ifaces = select_ifaces(&opts.ifaces)?;
@@ -138,11 +126,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         sock: sock.clone(),
         ifaces: ifaces.iter().map(|i| (i.index, i.clone())).collect(),
         stats: stats.clone(),
-        client_port: if opts.port == SERVER_PORT {
-            CLIENT_PORT
-        } else {
-            opts.port + 1
-        },
+        client_port: if opts.port == SERVER_PORT { CLIENT_PORT } else { opts.port + 1 },
     });
 
     let xdp = attach_xdp(&opts, &ifaces);
@@ -153,53 +137,38 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
     for n in 0..workers {
-        let (engine, sock, sender, stats, stop, journal) = (
-            engine.clone(),
-            sock.clone(),
-            sender.clone(),
-            stats.clone(),
-            stop.clone(),
-            journal.handle(),
-        );
+        let (engine, sock, sender, stats, stop, journal) =
+            (engine.clone(), sock.clone(), sender.clone(), stats.clone(), stop.clone(), journal.handle());
         let ifaces: HashMap<u32, Iface> = ifaces.iter().map(|i| (i.index, i.clone())).collect();
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("dhcp-worker-{n}"))
-                .spawn(move || {
-                    let mut buf = vec![0u8; 4096];
-                    while !stop.load(Ordering::Relaxed) {
-                        let rx = match sock.recv(&mut buf) {
-                            Ok(Some(rx)) => rx,
-                            Ok(None) => continue,
-                            Err(e) => {
-                                tracing::warn!("recv: {e:#}");
-                                continue;
-                            }
-                        };
-                        // Only the interfaces we were asked to serve.
-                        let Some(iface) = ifaces.get(&rx.ifindex) else {
-                            stats.ignored_iface();
-                            continue;
-                        };
-                        let meta = RequestMeta {
-                            iface_addr: iface.addr,
-                            broadcast: rx.dst == Ipv4Addr::BROADCAST,
-                        };
-                        let Some(data) = buf.get(..rx.len) else {
-                            continue;
-                        };
-                        let out = engine.handle(now(), &meta, data);
-                        stats.record(&out);
-                        match (out.reply, out.durable.is_empty()) {
-                            (Some(reply), true) => sender.send(&reply, rx.ifindex),
-                            (reply, false) => {
-                                journal.commit(out.durable, reply.map(|r| (r, rx.ifindex)))
-                            }
-                            (None, true) => {}
-                        }
+        handles.push(std::thread::Builder::new().name(format!("dhcp-worker-{n}")).spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                let rx = match sock.recv(&mut buf) {
+                    Ok(Some(rx)) => rx,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!("recv: {e:#}");
+                        continue;
                     }
-                })?,
-        );
+                };
+                // Only the interfaces we were asked to serve.
+                let Some(iface) = ifaces.get(&rx.ifindex) else {
+                    stats.ignored_iface();
+                    continue;
+                };
+                let meta = RequestMeta { iface_addr: iface.addr, broadcast: rx.dst == Ipv4Addr::BROADCAST };
+                let Some(data) = buf.get(..rx.len) else {
+                    continue;
+                };
+                let out = engine.handle(now(), &meta, data);
+                stats.record(&out);
+                match (out.reply, out.durable.is_empty()) {
+                    (Some(reply), true) => sender.send(&reply, rx.ifindex),
+                    (reply, false) => journal.commit(out.durable, reply.map(|r| (r, rx.ifindex))),
+                    (None, true) => {}
+                }
+            }
+        })?);
     }
     println!(
         "{}",
@@ -208,9 +177,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     tracing::info!(workers, "serving DHCP");
 
     // Main thread: signals, the expiry sweep, periodic compaction.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
@@ -241,10 +208,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     if let Some((mut prog, _)) = xdp {
         let _ = prog.detach_all();
     }
-    println!(
-        "{}",
-        serde_json::json!({"event": "stopped", "stats": stats.to_json()})
-    );
+    println!("{}", serde_json::json!({"event": "stopped", "stats": stats.to_json()}));
     Ok(())
 }
 
@@ -259,11 +223,7 @@ fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {
         let mut v = Vec::new();
         for n in names {
             match all.iter().find(|(name, ..)| name == n) {
-                Some((name, index, addr, _)) => v.push(Iface {
-                    name: name.clone(),
-                    index: *index,
-                    addr: *addr,
-                }),
+                Some((name, index, addr, _)) => v.push(Iface { name: name.clone(), index: *index, addr: *addr }),
                 None => bail!("interface {n} not found or has no IPv4 address"),
             }
         }
@@ -282,9 +242,7 @@ fn attach_xdp(opts: &RunOptions, ifaces: &[Iface]) -> Option<(XdpProgram, Vec<St
         return None;
     }
     if !xdp::available() {
-        tracing::warn!(
-            "XDP unavailable: this binary was built without the eBPF program; userspace path only"
-        );
+        tracing::warn!("XDP unavailable: this binary was built without the eBPF program; userspace path only");
         return None;
     }
     let mut prog = match XdpProgram::load(0) {

@@ -59,22 +59,12 @@ impl DhcpSocket {
             }
             // Larger buffers absorb bursts (a campus power-up) instead of dropping.
             let buf: libc::c_int = 4 << 20;
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                &buf as *const _ as *const libc::c_void,
-                4,
-            );
+            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &buf as *const _ as *const libc::c_void, 4);
             let mut addr: libc::sockaddr_in = zeroed();
             addr.sin_family = libc::AF_INET as u16;
             addr.sin_port = port.to_be();
             check(
-                libc::bind(
-                    raw,
-                    &addr as *const _ as *const libc::sockaddr,
-                    size_of::<libc::sockaddr_in>() as u32,
-                ),
+                libc::bind(raw, &addr as *const _ as *const libc::sockaddr, size_of::<libc::sockaddr_in>() as u32),
                 &format!("bind 0.0.0.0:{port} (another DHCP server running?)"),
             )?;
             Ok(DhcpSocket { fd })
@@ -83,10 +73,7 @@ impl DhcpSocket {
 
     /// Set a receive timeout so worker threads can notice shutdown.
     pub fn set_read_timeout(&self, ms: u64) -> Result<()> {
-        let tv = libc::timeval {
-            tv_sec: (ms / 1000) as i64,
-            tv_usec: ((ms % 1000) * 1000) as i64,
-        };
+        let tv = libc::timeval { tv_sec: (ms / 1000) as i64, tv_usec: ((ms % 1000) * 1000) as i64 };
         // SAFETY: valid fd and option value.
         check(
             unsafe {
@@ -107,10 +94,7 @@ impl DhcpSocket {
         // SAFETY: msghdr points at live stack buffers for the duration of the call.
         unsafe {
             let mut src: libc::sockaddr_in = zeroed();
-            let mut iov = libc::iovec {
-                iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-                iov_len: buf.len(),
-            };
+            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
             let mut cmsg = [0u64; 16];
             let mut msg: libc::msghdr = zeroed();
             msg.msg_name = &mut src as *mut _ as *mut libc::c_void;
@@ -123,9 +107,9 @@ impl DhcpSocket {
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 return match e.kind() {
-                    std::io::ErrorKind::WouldBlock
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::Interrupted => Ok(None),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted => {
+                        Ok(None)
+                    }
                     _ => Err(e.into()),
                 };
             }
@@ -158,10 +142,7 @@ impl DhcpSocket {
             addr.sin_family = libc::AF_INET as u16;
             addr.sin_port = port.to_be();
             addr.sin_addr.s_addr = u32::from(dst).to_be();
-            let mut iov = libc::iovec {
-                iov_base: data.as_ptr() as *mut libc::c_void,
-                iov_len: data.len(),
-            };
+            let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
             let mut cmsg = [0u64; 8];
             let mut msg: libc::msghdr = zeroed();
             msg.msg_name = &mut addr as *mut _ as *mut libc::c_void;
@@ -170,8 +151,7 @@ impl DhcpSocket {
             msg.msg_iovlen = 1;
             if ifindex != 0 {
                 msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-                msg.msg_controllen =
-                    libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) as usize;
+                msg.msg_controllen = libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) as usize;
                 let c = libc::CMSG_FIRSTHDR(&msg);
                 (*c).cmsg_level = libc::IPPROTO_IP;
                 (*c).cmsg_type = libc::IP_PKTINFO;
@@ -181,10 +161,7 @@ impl DhcpSocket {
             }
             let n = libc::sendmsg(self.fd.as_raw_fd(), &msg, 0);
             if n < 0 {
-                bail!(
-                    "sendmsg to {dst}:{port}: {}",
-                    std::io::Error::last_os_error()
-                );
+                bail!("sendmsg to {dst}:{port}: {}", std::io::Error::last_os_error());
             }
             Ok(())
         }
@@ -206,11 +183,7 @@ impl DhcpSocket {
             for (i, b) in iface.bytes().take(15).enumerate() {
                 req.arp_dev[i] = b as libc::c_char;
             }
-            check(
-                libc::ioctl(self.fd.as_raw_fd(), libc::SIOCSARP, &req),
-                "SIOCSARP",
-            )
-            .context("adding ARP entry")
+            check(libc::ioctl(self.fd.as_raw_fd(), libc::SIOCSARP, &req), "SIOCSARP").context("adding ARP entry")
         }
     }
 }
@@ -226,18 +199,13 @@ pub fn interfaces() -> Result<Vec<(String, u32, Ipv4Addr, bool)>> {
         while !p.is_null() {
             let ifa = &*p;
             if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
-                let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
-                    .to_string_lossy()
-                    .into_owned();
+                let name = std::ffi::CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned();
                 let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
                 let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
                 let idx = libc::if_nametoindex(ifa.ifa_name);
-                let bcast = ifa.ifa_flags & libc::IFF_BROADCAST as u32 != 0
-                    && ifa.ifa_flags & libc::IFF_LOOPBACK as u32 == 0;
-                if !out
-                    .iter()
-                    .any(|(n, ..): &(String, u32, Ipv4Addr, bool)| n == &name)
-                {
+                let bcast =
+                    ifa.ifa_flags & libc::IFF_BROADCAST as u32 != 0 && ifa.ifa_flags & libc::IFF_LOOPBACK as u32 == 0;
+                if !out.iter().any(|(n, ..): &(String, u32, Ipv4Addr, bool)| n == &name) {
                     out.push((name, idx, ip, bcast));
                 }
             }

@@ -36,20 +36,13 @@ pub enum XdpError {
     #[error("map `{0}` missing from the object")]
     MissingMap(&'static str),
     #[error("map `{name}`: {source}")]
-    Map {
-        name: &'static str,
-        source: aya::maps::MapError,
-    },
+    Map { name: &'static str, source: aya::maps::MapError },
     #[error("verifier rejected the XDP program: {0}")]
     Verify(ProgramError),
     #[error(
         "attaching XDP to {iface} in {mode} mode: {source} (try --xdp-mode skb, or off for the userspace fallback)"
     )]
-    Attach {
-        iface: String,
-        mode: AttachMode,
-        source: ProgramError,
-    },
+    Attach { iface: String, mode: AttachMode, source: ProgramError },
     #[error("BPF_PROG_TEST_RUN: {0}")]
     TestRun(ProgramError),
 }
@@ -121,9 +114,7 @@ impl XdpProgram {
         if !available() {
             return Err(XdpError::NotBuiltIn);
         }
-        let mut ebpf = EbpfLoader::new()
-            .override_global("AYA_LOG_LEVEL", &log_level, false)
-            .load(OBJECT)?;
+        let mut ebpf = EbpfLoader::new().override_global("AYA_LOG_LEVEL", &log_level, false).load(OBJECT)?;
         let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -137,27 +128,13 @@ impl XdpProgram {
             .try_into()
             .map_err(XdpError::Verify)?;
         prog.load().map_err(XdpError::Verify)?;
-        let take = |ebpf: &mut Ebpf, name: &'static str| {
-            ebpf.take_map(name).ok_or(XdpError::MissingMap(name))
-        };
-        let steering =
-            Array::try_from(take(&mut ebpf, STEERING_MAP)?).map_err(|source| XdpError::Map {
-                name: STEERING_MAP,
-                source,
-            })?;
-        let steering_active =
-            Array::try_from(take(&mut ebpf, STEERING_ACTIVE_MAP)?).map_err(|source| {
-                XdpError::Map {
-                    name: STEERING_ACTIVE_MAP,
-                    source,
-                }
-            })?;
-        let counters = PerCpuArray::try_from(take(&mut ebpf, COUNTERS_MAP)?).map_err(|source| {
-            XdpError::Map {
-                name: COUNTERS_MAP,
-                source,
-            }
-        })?;
+        let take = |ebpf: &mut Ebpf, name: &'static str| ebpf.take_map(name).ok_or(XdpError::MissingMap(name));
+        let steering = Array::try_from(take(&mut ebpf, STEERING_MAP)?)
+            .map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
+        let steering_active = Array::try_from(take(&mut ebpf, STEERING_ACTIVE_MAP)?)
+            .map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
+        let counters = PerCpuArray::try_from(take(&mut ebpf, COUNTERS_MAP)?)
+            .map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
         let mut me = XdpProgram {
             ebpf,
             _logger: logger,
@@ -194,11 +171,7 @@ impl XdpProgram {
         };
         let mut last = None;
         for &m in tries {
-            let flags = if m == AttachMode::Native {
-                XdpMode::Driver
-            } else {
-                XdpMode::Skb
-            };
+            let flags = if m == AttachMode::Native { XdpMode::Driver } else { XdpMode::Skb };
             match self.prog()?.attach(iface, flags) {
                 Ok(id) => {
                     self.attachments.push((iface.to_string(), m, id));
@@ -211,11 +184,7 @@ impl XdpProgram {
             }
         }
         match last {
-            Some((m, source)) => Err(XdpError::Attach {
-                iface: iface.to_string(),
-                mode: m,
-                source,
-            }),
+            Some((m, source)) => Err(XdpError::Attach { iface: iface.to_string(), mode: m, source }),
             None => Ok(AttachMode::Off),
         }
     }
@@ -240,18 +209,8 @@ impl XdpProgram {
     /// then the active index flips.
     pub fn set_steering(&mut self, s: &Steering) -> Result<(), XdpError> {
         let idle = self.active_slot ^ 1;
-        self.steering
-            .set(idle, *s, 0)
-            .map_err(|source| XdpError::Map {
-                name: STEERING_MAP,
-                source,
-            })?;
-        self.steering_active
-            .set(0, idle, 0)
-            .map_err(|source| XdpError::Map {
-                name: STEERING_ACTIVE_MAP,
-                source,
-            })?;
+        self.steering.set(idle, *s, 0).map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
+        self.steering_active.set(0, idle, 0).map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
         self.active_slot = idle;
         Ok(())
     }
@@ -260,13 +219,8 @@ impl XdpProgram {
     pub fn counters(&self) -> Result<Counters, XdpError> {
         let mut out = Counters::default();
         for (i, slot) in out.0.iter_mut().enumerate() {
-            let per_cpu = self
-                .counters
-                .get(&(i as u32), 0)
-                .map_err(|source| XdpError::Map {
-                    name: COUNTERS_MAP,
-                    source,
-                })?;
+            let per_cpu =
+                self.counters.get(&(i as u32), 0).map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
             *slot = per_cpu.iter().sum();
         }
         Ok(out)
@@ -274,16 +228,8 @@ impl XdpProgram {
 
     /// Run the program on one frame with BPF_PROG_TEST_RUN; returns the XDP action
     /// (1 = XDP_DROP, 2 = XDP_PASS) and the kernel's measured duration per run.
-    pub fn test_run(
-        &mut self,
-        frame: &[u8],
-        repeat: u32,
-    ) -> Result<(u32, std::time::Duration), XdpError> {
-        let opts = TestRunOptions {
-            data_in: Some(frame),
-            repeat: repeat.max(1),
-            ..TestRunOptions::new()
-        };
+    pub fn test_run(&mut self, frame: &[u8], repeat: u32) -> Result<(u32, std::time::Duration), XdpError> {
+        let opts = TestRunOptions { data_in: Some(frame), repeat: repeat.max(1), ..TestRunOptions::new() };
         let r = self.prog()?.test_run(opts).map_err(XdpError::TestRun)?;
         Ok((r.return_value, r.duration))
     }

@@ -1,0 +1,232 @@
+//! Failover, engine side: what a failover relationship means for leases. The protocol itself
+//! (connection, states, messages) is the sans-IO `dhcp_failover::Peer`; `runtime::failover`
+//! drives it. Here: the view of a relationship the DHCP engine consults per request, the
+//! conversion between leases and BNDUPD bindings, and dhcpd's rules for accepting the
+//! partner's updates (digest §4.3).
+
+use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};
+use dhcp_common::Steering;
+use dhcp_failover::transitions::ServiceLevel;
+use dhcp_failover::wire::{Binding, BindingStatus, IpFlags};
+use dhcp_failover::{Role, State};
+
+/// What the engine needs to know about a relationship, published by the runtime whenever the
+/// peer's state changes.
+#[derive(Clone, Debug)]
+pub struct FailoverView {
+    pub role: Role,
+    pub state: State,
+    pub partner_state: State,
+    pub service: ServiceLevel,
+    pub mclt: u32,
+    /// Start time of the current state (Unix seconds).
+    pub stos: u32,
+    /// The load-balancing steering (also written to the XDP program).
+    pub steering: Steering,
+}
+
+impl FailoverView {
+    /// The free-state leases this server may allocate at `now` (None: no service).
+    pub fn take(&self, now: u32) -> Option<Take> {
+        let own = match self.role {
+            Role::Primary => Take::Free,
+            Role::Secondary => Take::Backup,
+        };
+        match self.service {
+            ServiceLevel::None => None,
+            ServiceLevel::Cooperating | ServiceLevel::NotCooperating => Some(own),
+            // The partner's free leases only after the MCLT wait (digest §2.4).
+            ServiceLevel::PartnerDown => {
+                Some(if now >= self.stos.saturating_add(self.mclt) { Take::Both } else { own })
+            }
+        }
+    }
+}
+
+pub fn status_of(s: BindingState) -> BindingStatus {
+    match s {
+        BindingState::Free => BindingStatus::FREE,
+        BindingState::Active | BindingState::Bootp | BindingState::Reserved => BindingStatus::ACTIVE,
+        BindingState::Expired => BindingStatus::EXPIRED,
+        BindingState::Released => BindingStatus::RELEASED,
+        BindingState::Abandoned => BindingStatus::ABANDONED,
+        BindingState::Reset => BindingStatus::RESET,
+        BindingState::Backup => BindingStatus::BACKUP,
+    }
+}
+
+pub fn state_of(s: BindingStatus) -> Option<BindingState> {
+    Some(match s {
+        BindingStatus::FREE => BindingState::Free,
+        BindingStatus::ACTIVE => BindingState::Active,
+        BindingStatus::EXPIRED => BindingState::Expired,
+        BindingStatus::RELEASED => BindingState::Released,
+        BindingStatus::ABANDONED => BindingState::Abandoned,
+        BindingStatus::RESET => BindingState::Reset,
+        BindingStatus::BACKUP => BindingState::Backup,
+        _ => return None,
+    })
+}
+
+/// The BNDUPD for a lease, as dhcpd fills it (digest §1.5).
+pub fn binding_of(l: &Lease) -> Binding {
+    let chaddr = l.hw.map(|h| {
+        let mut v = vec![h.htype];
+        v.extend_from_slice(h.as_slice());
+        v
+    });
+    Binding {
+        ip: l.ip,
+        status: status_of(l.state),
+        client_id: l.client.as_ref().and_then(|k| k.client_id()).map(<[u8]>::to_vec),
+        chaddr,
+        ends: if l.ends == crate::time::NEVER { dhcp_failover::transitions::MAX_TIME } else { l.ends },
+        tstp: l.tstp,
+        starts: l.starts,
+        cltt: l.cltt,
+        ip_flags: IpFlags::NONE,
+    }
+}
+
+/// Why a partner's update was refused: (reject reason, message), for the BNDACK.
+pub type Refusal = (dhcp_failover::wire::RejectReason, String);
+
+/// dhcpd's acceptance check for a partner's BNDUPD (digest §4.3). Returns the state to store.
+pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u32) -> Result<BindingState, Refusal> {
+    use dhcp_failover::wire::RejectReason as R;
+    let Some(incoming) = state_of(b.status) else {
+        return Err((R::MISSING_BINDINFO, format!("{}: unknown binding status {}", b.ip, b.status.0)));
+    };
+    if matches!(incoming, BindingState::Active | BindingState::Expired | BindingState::Released) && b.chaddr.is_none() {
+        return Err((R::MISSING_BINDINFO, format!("{}: no hardware address for {}", b.ip, incoming.name())));
+    }
+    let invalid = || {
+        (
+            R::FATAL_CONFLICT,
+            format!("{}: invalid state transition: {} to {}", b.ip, current.state.name(), incoming.name()),
+        )
+    };
+    let freeing = matches!(incoming, BindingState::Free | BindingState::Backup);
+    let ok = if normal {
+        match current.state {
+            BindingState::Free | BindingState::Abandoned | BindingState::Released | BindingState::Backup => true,
+            BindingState::Active | BindingState::Bootp | BindingState::Reserved => match receiver {
+                Role::Primary => {
+                    matches!(incoming, BindingState::Released | BindingState::Abandoned | BindingState::Active)
+                }
+                Role::Secondary => match incoming {
+                    BindingState::Free | BindingState::Backup => b.tstp <= now,
+                    BindingState::Expired => current.ends.saturating_sub(65) <= now,
+                    _ => true,
+                },
+            },
+            BindingState::Expired | BindingState::Reset => !freeing || b.tstp <= now,
+        }
+    } else {
+        // Conflict checking: a non-active lease takes the partner's state; an active one
+        // refuses to be freed and expires only when due.
+        match current.state {
+            BindingState::Active | BindingState::Bootp | BindingState::Reserved => match incoming {
+                BindingState::Free | BindingState::Backup => false,
+                BindingState::Expired => current.ends.saturating_sub(65) <= now,
+                _ => true,
+            },
+            _ => true,
+        }
+    };
+    if !ok {
+        return Err(invalid());
+    }
+    // Accepted EXPIRED, RELEASED and RESET are stored directly as FREE.
+    Ok(match incoming {
+        BindingState::Expired | BindingState::Released | BindingState::Reset => BindingState::Free,
+        s => s,
+    })
+}
+
+/// Apply an accepted binding to a lease (times, client, state).
+pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
+    l.state = state;
+    l.starts = b.starts;
+    l.ends = if b.ends >= dhcp_failover::transitions::MAX_TIME { crate::time::NEVER } else { b.ends };
+    // The partner acknowledged-by-sending this time: it is what we may rely on.
+    l.tsfp = b.tstp;
+    l.atsfp = b.tstp;
+    if b.cltt != 0 {
+        l.cltt = b.cltt;
+    }
+    let hw = b.chaddr.as_ref().and_then(|c| c.split_first()).map(|(t, mac)| HwAddr::new(*t, mac));
+    if hw.is_some() {
+        l.hw = hw;
+    }
+    l.client = match (&b.client_id, &l.hw) {
+        (Some(id), _) if !id.is_empty() => Some(ClientKey::from_client_id(id)),
+        (_, Some(h)) if matches!(state, BindingState::Active) => Some(ClientKey::from_hw(h.htype, h.as_slice())),
+        // dhcpd keeps the uid on free-state updates (affinity) and clears it otherwise.
+        _ if matches!(state, BindingState::Free | BindingState::Backup | BindingState::Reset) => l.client.clone(),
+        _ => None,
+    };
+    l.offer = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn lease(state: BindingState, ends: u32) -> Lease {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 10), 0);
+        l.state = state;
+        l.ends = ends;
+        l
+    }
+
+    fn binding(status: BindingStatus, tstp: u32) -> Binding {
+        Binding {
+            ip: Ipv4Addr::new(198, 18, 0, 10),
+            status,
+            client_id: None,
+            chaddr: Some(vec![1, 0x52, 0x54, 0, 0, 0, 1]),
+            ends: 2000,
+            tstp,
+            starts: 1000,
+            cltt: 1000,
+            ip_flags: IpFlags::NONE,
+        }
+    }
+
+    #[test]
+    fn primary_refuses_expiry_of_active_from_secondary() {
+        let l = lease(BindingState::Active, 5000);
+        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Primary, true, 1000).is_err());
+        assert!(accept(&l, &binding(BindingStatus::FREE, 0), Role::Primary, true, 1000).is_err());
+        assert_eq!(accept(&l, &binding(BindingStatus::RELEASED, 0), Role::Primary, true, 1000), Ok(BindingState::Free));
+    }
+
+    #[test]
+    fn secondary_accepts_expiry_when_due() {
+        let l = lease(BindingState::Active, 1050);
+        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_ok());
+        let l = lease(BindingState::Active, 5000);
+        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_err());
+    }
+
+    #[test]
+    fn free_leases_take_anything() {
+        let l = lease(BindingState::Free, 0);
+        for s in [BindingStatus::ACTIVE, BindingStatus::BACKUP, BindingStatus::ABANDONED] {
+            assert!(accept(&l, &binding(s, 0), Role::Secondary, true, 1000).is_ok());
+        }
+    }
+
+    #[test]
+    fn active_without_chaddr_is_missing_info() {
+        let l = lease(BindingState::Free, 0);
+        let mut b = binding(BindingStatus::ACTIVE, 0);
+        b.chaddr = None;
+        assert_eq!(
+            accept(&l, &b, Role::Primary, true, 0).map_err(|e| e.0),
+            Err(dhcp_failover::wire::RejectReason::MISSING_BINDINFO)
+        );
+    }
+}
