@@ -91,6 +91,15 @@ impl DhcpSocket {
 
     /// Receive one datagram into `buf`. `Ok(None)` on timeout.
     pub fn recv(&self, buf: &mut [u8]) -> Result<Option<Received>> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// Receive without blocking: `Ok(None)` when nothing is queued.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<Received>> {
+        self.recv_flags(buf, libc::MSG_DONTWAIT)
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> Result<Option<Received>> {
         // SAFETY: msghdr points at live stack buffers for the duration of the call.
         unsafe {
             let mut src: libc::sockaddr_in = zeroed();
@@ -103,7 +112,7 @@ impl DhcpSocket {
             msg.msg_iovlen = 1;
             msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
             msg.msg_controllen = size_of::<[u64; 16]>();
-            let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0);
+            let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, flags);
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 return match e.kind() {
