@@ -10,8 +10,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// xdhcpd: a DHCPv4 failover server accelerated with XDP.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Sub>,
+
     /// Interfaces to serve (and attach XDP to). Default: every broadcast-capable IPv4 interface.
     ifaces: Vec<String>,
 
@@ -40,6 +43,10 @@ struct Cli {
     #[arg(long, default_value_t = 1000)]
     coalesce_us: u64,
 
+    /// Control socket (for `xdhcpd status` and `xdhcpd partner-down`).
+    #[arg(long, default_value = "/run/xdhcpd/control.sock", global = true)]
+    control_socket: std::path::PathBuf,
+
     /// Seconds between expiry sweeps.
     #[arg(long, default_value_t = 5)]
     expiry_interval: u64,
@@ -65,6 +72,22 @@ struct Cli {
     log_format: LogFormat,
 }
 
+/// Commands to a running server (over the control socket).
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Failover relationships, pools and counters. Exit code 1 unless every relationship is
+    /// NORMAL (fits a monitoring check).
+    Status {
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a relationship (all if no name) into PARTNER-DOWN: the partner is known to be down.
+    PartnerDown { name: Option<String> },
+    /// Move a relationship (all if no name) to SHUTDOWN.
+    Shutdown { name: Option<String> },
+}
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum LogFormat {
     Text,
@@ -87,6 +110,9 @@ fn main() -> Result<()> {
     if cli.check {
         return check_config(&cli.config);
     }
+    if let Some(sub) = &cli.cmd {
+        return control_command(&cli.control_socket, sub);
+    }
     if !cli.xdp_only {
         let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         return dhcp_user::runtime::run(dhcp_user::runtime::RunOptions {
@@ -98,10 +124,64 @@ fn main() -> Result<()> {
             port: cli.port,
             expiry_interval: Duration::from_secs(cli.expiry_interval.max(1)),
             coalesce: Duration::from_micros(cli.coalesce_us),
+            control_socket: cli.control_socket.clone(),
         });
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move { run_xdp_only(&cli).await })
+}
+
+fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
+    use dhcp_user::runtime::control::request;
+    match sub {
+        Sub::Status { json } => {
+            let v = request(socket, "status")?;
+            let rels = v["relationships"].as_array().cloned().unwrap_or_default();
+            let all_normal = rels.iter().all(|r| r["my_state"] == "normal" && r["partner_state"] == "normal");
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for r in &rels {
+                    println!(
+                        "failover peer {}: {} ({}), my state {}, partner state {}, mclt {}, link {}",
+                        r["name"].as_str().unwrap_or("?"),
+                        r["role"].as_str().unwrap_or("?"),
+                        r["mode"].as_str().unwrap_or("?"),
+                        r["my_state"].as_str().unwrap_or("?"),
+                        r["partner_state"].as_str().unwrap_or("?"),
+                        r["mclt"],
+                        if r["link_up"].as_bool().unwrap_or(false) { "up" } else { "down" }
+                    );
+                }
+                for p in v["pools"].as_array().cloned().unwrap_or_default() {
+                    let c = &p["counts"];
+                    println!(
+                        "pool {} ({}): total {} free {} backup {} active {} abandoned {}",
+                        p["pool"],
+                        p["network"].as_str().unwrap_or("?"),
+                        c["total"],
+                        c["free"],
+                        c["backup"],
+                        c["active"],
+                        c["abandoned"]
+                    );
+                }
+            }
+            if !all_normal {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Sub::PartnerDown { name } | Sub::Shutdown { name } => {
+            let verb = if matches!(sub, Sub::PartnerDown { .. }) { "partner-down" } else { "shutdown" };
+            let v = request(socket, &format!("{verb} {}", name.clone().unwrap_or_default()))?;
+            println!("{v}");
+            if v["ok"].as_bool() != Some(true) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `--check`: report every error with file:line:column, exit 1 if any.

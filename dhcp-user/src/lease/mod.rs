@@ -134,8 +134,8 @@ pub struct Lease {
     pub hostname: Option<Box<str>>,
     /// In-memory only: an outstanding offer.
     pub offer: Option<Offer>,
-    /// In-memory only: the address is in its pool's free queue.
-    pub queued: bool,
+    /// In-memory only: bit q set = the address is in its pool's free queue q.
+    pub queued: u8,
 }
 
 impl Lease {
@@ -154,7 +154,7 @@ impl Lease {
             hw: None,
             hostname: None,
             offer: None,
-            queued: false,
+            queued: 0,
         }
     }
 

@@ -54,6 +54,11 @@ fn queue_of(s: BindingState) -> usize {
     usize::from(s == BindingState::Backup)
 }
 
+/// `Lease::queued` bit for free queue `q`.
+fn queue_bit(q: usize) -> u8 {
+    1 << q
+}
+
 pub struct LeaseStore {
     leases: DashMap<Ipv4Addr, Lease>,
     by_client: DashMap<ClientKey, Ipv4Addr>,
@@ -97,9 +102,10 @@ impl LeaseStore {
     /// Queue `ip` as a free candidate unless it is queued already. Callers hold no lock on it.
     fn push_free(&self, pool: PoolId, ip: Ipv4Addr) {
         let queue = match self.leases.get_mut(&ip) {
-            Some(mut l) if !l.queued && l.state.is_available() => {
-                l.queued = true;
-                Some(queue_of(l.state))
+            Some(mut l) if l.state.is_available() && l.queued & queue_bit(queue_of(l.state)) == 0 => {
+                let q = queue_of(l.state);
+                l.queued |= queue_bit(q);
+                Some(q)
             }
             _ => None,
         };
@@ -173,7 +179,7 @@ impl LeaseStore {
     ///
     /// A claimed address goes back to the tail of the queue: it stays a candidate until it is
     /// bound (then it is discarded when next popped), so an offer that is never taken up
-    /// needs no cleanup. Each address is in the queue at most once (`Lease::queued`).
+    /// needs no cleanup. Each address is in each queue at most once (`Lease::queued` bits).
     pub fn allocate(
         &self,
         pool: PoolId,
@@ -191,9 +197,9 @@ impl LeaseStore {
                 budget -= 1;
                 let Some(ip) = q.pop() else { break };
                 let Some(mut l) = self.leases.get_mut(&ip) else { continue };
-                l.queued = false;
-                // Stale entry (bound, or moved to the other queue's state): drop it here;
-                // whoever changed the state re-queued it where it belongs.
+                l.queued &= !queue_bit(qi);
+                // Stale entry (bound, or moved to the other queue's state): drop it here and
+                // make sure it sits in the queue its state belongs to.
                 if !l.state.is_available() || l.pool != pool || queue_of(l.state) != qi {
                     drop(l);
                     self.push_free(pool, ip);
@@ -203,7 +209,7 @@ impl LeaseStore {
                 if claimed {
                     l.offer = Some(Offer { client: key.clone(), expires });
                 }
-                l.queued = true;
+                l.queued |= queue_bit(qi);
                 drop(l);
                 q.push(ip);
                 if claimed {

@@ -10,16 +10,27 @@ use crate::lease::{Lease, record};
 use crate::stats::Stats;
 use anyhow::Result;
 use crossbeam::channel::{self, Receiver, Sender as ChanSender};
-use dhcp_journal::{Entry, JournalFile};
+use dhcp_journal::{Entry, FailoverStateRecord, JournalFile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 enum Job {
-    Commit { records: Vec<Lease>, reply: Option<(Reply, u32)> },
+    Commit {
+        records: Vec<Lease>,
+        reply: Option<(Reply, u32)>,
+        /// Forward the records to their failover partner after the commit (our own changes;
+        /// not the partner's updates we are applying).
+        replicate: bool,
+        done: Option<tokio::sync::oneshot::Sender<bool>>,
+    },
+    State(FailoverStateRecord, tokio::sync::oneshot::Sender<bool>),
     Compact(Vec<Lease>),
 }
+
+/// Where committed lease changes of failover pools go: the relationship's task.
+pub type Replicator = Arc<dyn Fn(&Lease) + Send + Sync>;
 
 /// Rewrite the file when it is this many times larger than the last compacted size.
 const COMPACT_GROWTH: u64 = 4;
@@ -44,7 +55,30 @@ pub struct JournalHandle {
 impl JournalHandle {
     pub fn commit(&self, records: Vec<Lease>, reply: Option<(Reply, u32)>) {
         // The receiver lives until shutdown, after workers stopped.
-        let _ = self.tx.send(Job::Commit { records, reply });
+        let _ = self.tx.send(Job::Commit { records, reply, replicate: true, done: None });
+    }
+
+    /// Commit without telling the partner (bookkeeping of the partner's own acks).
+    pub fn commit_local(&self, records: Vec<Lease>) {
+        let _ = self.tx.send(Job::Commit { records, reply: None, replicate: false, done: None });
+    }
+
+    /// Commit and wait until durable; `replicate: false` for the partner's own updates.
+    pub async fn commit_wait(&self, records: Vec<Lease>, replicate: bool) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::Commit { records, reply: None, replicate, done: Some(tx) }).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Persist a failover state record and wait until it is durable.
+    pub async fn state_wait(&self, rec: FailoverStateRecord) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::State(rec, tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     pub fn compact(&self, snapshot: Vec<Lease>) {
@@ -52,7 +86,13 @@ impl JournalHandle {
     }
 }
 
-pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> Result<Journal> {
+pub fn spawn(
+    mut file: JournalFile,
+    sender: Arc<Sender>,
+    stats: Arc<Stats>,
+    replicator: Replicator,
+    mut states: std::collections::BTreeMap<String, FailoverStateRecord>,
+) -> Result<Journal> {
     // Bounded: if the disk stalls, workers block instead of queueing without limit.
     let (tx, rx): (ChanSender<Job>, Receiver<Job>) = channel::bounded(65_536);
     let size = Arc::new(AtomicU64::new(file.len()));
@@ -60,6 +100,8 @@ pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> R
     let (size2, compacted2) = (size.clone(), compacted.clone());
     let thread = std::thread::Builder::new().name("journal".into()).spawn(move || {
         let mut replies: Vec<(Reply, u32)> = Vec::new();
+        let mut to_replicate: Vec<Lease> = Vec::new();
+        let mut waiters: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
         while let Ok(first) = rx.recv() {
             // Group commit window: gather what arrives within COMMIT_WINDOW of the first job,
             // so one fsync covers many ACKs under load (at the cost of that much latency).
@@ -75,11 +117,20 @@ pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> R
             let mut compact_with = None;
             for job in jobs {
                 match job {
-                    Job::Commit { records, reply } => {
+                    Job::Commit { records, reply, replicate, done } => {
                         for l in &records {
                             file.append(&Entry::Lease(record::to_record(l)));
                         }
                         replies.extend(reply);
+                        if replicate {
+                            to_replicate.extend(records);
+                        }
+                        waiters.extend(done);
+                    }
+                    Job::State(rec, done) => {
+                        file.append(&Entry::FailoverState(rec.clone()));
+                        states.insert(rec.peer.clone(), rec);
+                        waiters.push(done);
                     }
                     Job::Compact(snapshot) => compact_with = Some(snapshot),
                 }
@@ -88,8 +139,15 @@ pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> R
             match file.sync() {
                 Ok(_) => {
                     stats.fsync(t0.elapsed());
+                    // dhcpd's order: lease written, update queued for the partner, then ACK.
+                    for l in to_replicate.drain(..) {
+                        replicator(&l);
+                    }
                     for (reply, ifindex) in replies.drain(..) {
                         sender.send(&reply, ifindex);
+                    }
+                    for w in waiters.drain(..) {
+                        let _ = w.send(true);
                     }
                 }
                 Err(e) => {
@@ -97,13 +155,26 @@ pub fn spawn(mut file: JournalFile, sender: Arc<Sender>, stats: Arc<Stats>) -> R
                     tracing::error!("lease file write failed, {} replies withheld: {e}", replies.len());
                     stats.journal_error();
                     replies.clear();
+                    to_replicate.clear();
+                    for w in waiters.drain(..) {
+                        let _ = w.send(false);
+                    }
                 }
             }
             if let Some(snapshot) = compact_with {
-                let entries: Vec<Entry> = snapshot
-                    .iter()
-                    .filter(|l| l.starts != 0 || l.client.is_some())
-                    .map(|l| Entry::Lease(record::to_record(l)))
+                // Failover state records first (dhcpd's layout), then one record per lease.
+                let entries: Vec<Entry> = states
+                    .values()
+                    .cloned()
+                    .map(Entry::FailoverState)
+                    .chain(
+                        snapshot
+                            .iter()
+                            .filter(|l| {
+                                l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free
+                            })
+                            .map(|l| Entry::Lease(record::to_record(l))),
+                    )
                     .collect();
                 match file.compact(entries.iter()) {
                     Ok(n) => {

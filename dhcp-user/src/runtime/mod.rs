@@ -3,6 +3,8 @@
 //! lease go through the journal thread, which writes and fsyncs a batch of lease records
 //! (group commit) and only then sends the batch's replies.
 
+pub mod control;
+pub mod failover;
 pub mod journal;
 pub mod socket;
 
@@ -32,6 +34,8 @@ pub struct RunOptions {
     pub expiry_interval: Duration,
     /// Receive coalescing window (see the worker loop).
     pub coalesce: Duration,
+    /// Unix socket of the control plane (`xdhcpd status`, `xdhcpd partner-down`).
+    pub control_socket: PathBuf,
 }
 
 /// The current Unix time. The one place the core's "now" comes from.
@@ -88,13 +92,13 @@ pub fn run(opts: RunOptions) -> Result<()> {
     for w in &parsed.warnings {
         tracing::warn!("{w}");
     }
-    let cfg = crate::conf::engine_config(&parsed.config);
-    let engine = Arc::new(Engine::new(cfg));
+    let config = parsed.config;
+    let engine = Arc::new(Engine::new(crate::conf::engine_config(&config)));
 
     let (mut journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
         .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;
     for w in &contents.warnings {
-        tracing::warn!("lease file {}: {w:?}", opts.lease_file.display());
+        tracing::warn!("lease file {}: {w}", opts.lease_file.display());
     }
     if let Some(at) = contents.torn_at {
         tracing::warn!(
@@ -109,13 +113,21 @@ pub fn run(opts: RunOptions) -> Result<()> {
             restored += 1;
         }
     }
-    // Start from a compact file: one record per address we know.
-    let snapshot: Vec<dhcp_journal::Entry> = engine
-        .store()
-        .snapshot()
-        .iter()
-        .filter(|l| l.starts != 0 || l.client.is_some())
-        .map(|l| dhcp_journal::Entry::Lease(record::to_record(l)))
+    // Start from a compact file: the failover state records, then one record per lease.
+    let states: std::collections::BTreeMap<String, dhcp_journal::FailoverStateRecord> =
+        state.failover.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let snapshot: Vec<dhcp_journal::Entry> = states
+        .values()
+        .cloned()
+        .map(dhcp_journal::Entry::FailoverState)
+        .chain(
+            engine
+                .store()
+                .snapshot()
+                .iter()
+                .filter(|l| l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free)
+                .map(|l| dhcp_journal::Entry::Lease(record::to_record(l))),
+        )
         .collect();
     journal_file.compact(snapshot.iter()).context("compacting the lease file")?;
     tracing::info!(leases = engine.store().len(), restored, file = %opts.lease_file.display(), "lease file loaded");
@@ -132,9 +144,27 @@ pub fn run(opts: RunOptions) -> Result<()> {
     });
 
     let xdp = attach_xdp(&opts, &ifaces);
+    let xdp_modes = xdp.as_ref().map(|(_, m)| m.clone());
+    let xdp_attached = xdp.as_ref().is_some_and(|(_, m)| !m.is_empty());
+    let xdp: failover::Xdp = Arc::new(std::sync::Mutex::new(xdp.map(|(p, _)| p)));
+
+    // Committed changes of failover pools go to their relationship's task.
+    let relationships: Arc<std::sync::Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<failover::Input>>>> =
+        Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let replicator: journal::Replicator = {
+        let (engine, rels) = (engine.clone(), relationships.clone());
+        Arc::new(move |l: &crate::lease::Lease| {
+            if let Some(peer) = engine.relationship_of(l.pool)
+                && let Ok(rels) = rels.lock()
+                && let Some(tx) = rels.get(peer)
+            {
+                let _ = tx.send(failover::Input::LeaseChanged(l.clone()));
+            }
+        })
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
-    let journal = journal::spawn(journal_file, sender.clone(), stats.clone())?;
+    let journal = journal::spawn(journal_file, sender.clone(), stats.clone(), replicator, states.clone())?;
 
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
@@ -175,9 +205,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     continue;
                 };
                 let meta = RequestMeta { iface_addr: iface.addr, broadcast: rx.dst == Ipv4Addr::BROADCAST };
-                let Some(data) = buf.get(..rx.len) else {
-                    continue;
-                };
+                let Some(data) = buf.get(..rx.len) else { continue };
                 let out = engine.handle(now(), &meta, data);
                 stats.record(&out);
                 match (out.reply, out.durable.is_empty()) {
@@ -188,15 +216,23 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
         })?);
     }
-    println!(
-        "{}",
-        serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp.as_ref().map(|(_, m)| m.clone())})
-    );
-    tracing::info!(workers, "serving DHCP");
 
-    // Main thread: signals, the expiry sweep, periodic compaction.
+    // The async side: failover relationships, control socket, signals, expiry sweep.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
+        for peer in &config.failover_peers {
+            let persisted = states.get(&peer.name).map(failover::to_persisted);
+            let tx = failover::spawn(peer.clone(), persisted, engine.clone(), journal.handle(), xdp.clone(), xdp_attached);
+            if let Ok(mut rels) = relationships.lock() {
+                rels.insert(peer.name.clone(), tx);
+            }
+        }
+        let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone()).await;
+        println!(
+            "{}",
+            serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp_modes, "failover": config.failover_peers.iter().map(|p| &p.name).collect::<Vec<_>>()})
+        );
+        tracing::info!(workers, "serving DHCP");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
         loop {
@@ -211,19 +247,31 @@ pub fn run(opts: RunOptions) -> Result<()> {
                         journal.handle().compact(engine.store().snapshot());
                     }
                 }
+                conn = control.accept() => control.serve(conn),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
             }
         }
+        tracing::info!("shutting down");
+        // Tell each partner (SHUTDOWN) and persist the exit state, as dhcpd does.
+        let senders: Vec<_> = relationships.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+        for tx in senders {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if tx.send(failover::Input::Exit(done)).is_ok() {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(3), wait).await;
+            }
+        }
+        control.remove();
         anyhow::Ok(())
     })?;
-    tracing::info!("shutting down");
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         let _ = h.join();
     }
     journal.shutdown();
-    if let Some((mut prog, _)) = xdp {
+    if let Ok(mut x) = xdp.lock()
+        && let Some(prog) = x.as_mut()
+    {
         let _ = prog.detach_all();
     }
     println!("{}", serde_json::json!({"event": "stopped", "stats": stats.to_json()}));

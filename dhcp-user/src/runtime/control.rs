@@ -1,0 +1,124 @@
+//! The local control plane: a Unix socket answering one-line commands with one JSON line.
+//! `status` (all relationships, pools, counters), `partner-down NAME`, `shutdown NAME`.
+//! Used by `xdhcpd status` and `xdhcpd partner-down`.
+
+use super::failover::Input;
+use crate::dhcp::Engine;
+use crate::stats::Stats;
+use dhcp_failover::Command;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc::UnboundedSender;
+
+type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
+
+pub struct Control {
+    listener: Option<UnixListener>,
+    path: PathBuf,
+    rels: Rels,
+    stats: Arc<Stats>,
+    engine: Arc<Engine>,
+}
+
+impl Control {
+    pub async fn bind(path: &Path, rels: Rels, stats: Arc<Stats>, engine: Arc<Engine>) -> Control {
+        // A stale socket from a crashed run is replaced.
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let listener = match UnixListener::bind(path) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!("control socket {}: {e}; `xdhcpd status` will not work", path.display());
+                None
+            }
+        };
+        Control { listener, path: path.to_path_buf(), rels, stats, engine }
+    }
+
+    pub async fn accept(&self) -> Option<UnixStream> {
+        match &self.listener {
+            Some(l) => l.accept().await.ok().map(|(s, _)| s),
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn serve(&self, conn: Option<UnixStream>) {
+        let Some(conn) = conn else { return };
+        let (rels, stats, engine) = (self.rels.clone(), self.stats.clone(), self.engine.clone());
+        tokio::spawn(async move {
+            let (r, mut w) = conn.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(r);
+            if tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line)).await.is_err() {
+                return;
+            }
+            let reply = handle(line.trim(), &rels, &stats, &engine).await;
+            let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
+        });
+    }
+
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn senders(rels: &Rels) -> Vec<(String, UnboundedSender<Input>)> {
+    rels.lock().map(|r| r.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde_json::Value {
+    let mut words = cmd.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("status"), _) => {
+            let mut out = Vec::new();
+            for (_, tx) in senders(rels) {
+                let (reply, wait) = tokio::sync::oneshot::channel();
+                if tx.send(Input::Status(reply)).is_ok()
+                    && let Ok(Ok(v)) = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await
+                {
+                    out.push(v);
+                }
+            }
+            let pools: Vec<serde_json::Value> = engine
+                .config()
+                .networks
+                .iter()
+                .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, n, p)))
+                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": engine.store().pool_counts(id)}))
+                .collect();
+            serde_json::json!({"ok": true, "relationships": out, "pools": pools, "stats": stats.to_json()})
+        }
+        (Some(c @ ("partner-down" | "shutdown")), name) => {
+            let command = if c == "partner-down" { Command::PartnerDown } else { Command::Shutdown };
+            let targets: Vec<_> =
+                senders(rels).into_iter().filter(|(n, _)| name.is_none_or(|want| want == n)).collect();
+            if targets.is_empty() {
+                return serde_json::json!({"ok": false, "error": format!("no failover relationship {}", name.unwrap_or(""))});
+            }
+            for (_, tx) in &targets {
+                let _ = tx.send(Input::Operator(command));
+            }
+            serde_json::json!({"ok": true, "relationships": targets.iter().map(|(n, _)| n).collect::<Vec<_>>()})
+        }
+        _ => {
+            serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, partner-down NAME, shutdown NAME")})
+        }
+    }
+}
+
+/// Client side: send one command, return the JSON reply.
+pub fn request(path: &Path, cmd: &str) -> anyhow::Result<serde_json::Value> {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| anyhow::anyhow!("connecting to {} (is xdhcpd running?): {e}", path.display()))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    s.write_all(format!("{cmd}\n").as_bytes())?;
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line)?;
+    Ok(serde_json::from_str(&line)?)
+}

@@ -1,0 +1,520 @@
+//! The failover shell: one task per relationship drives a sans-IO `dhcp_failover::Peer` with
+//! TCP, timers and the lease file, and applies what it says to the engine and the XDP
+//! program.
+//!
+//! Order of effects (dhcpd's): a state change is written to the lease file and fsynced
+//! before any message of the new state is sent and before the engine or the NIC act on it;
+//! a partner's update is applied and made durable before it is acknowledged.
+
+use super::journal::JournalHandle;
+use crate::dhcp::Engine;
+use crate::failover::{FailoverView, binding_of};
+use crate::lease::Lease;
+use crate::xdp::XdpProgram;
+use dhcp_common::{Hba, Steering};
+use dhcp_config::{FailoverPeer, PeerAddress};
+use dhcp_failover::transitions::ServiceLevel;
+use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, State, Time};
+use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+
+/// Inputs from the rest of the server.
+#[derive(Debug)]
+pub enum Input {
+    /// A lease of this relationship changed locally and is durable: tell the partner.
+    LeaseChanged(Lease),
+    /// An operator command (control socket, OMAPI).
+    Operator(Command),
+    /// Snapshot request for status.
+    Status(tokio::sync::oneshot::Sender<serde_json::Value>),
+    /// Process exit: move to SHUTDOWN-style exit and persist.
+    Exit(tokio::sync::oneshot::Sender<()>),
+}
+
+pub type Xdp = Arc<Mutex<Option<XdpProgram>>>;
+
+/// dhcpd retries a dropped link after about 5 s; a refused connect() later.
+const RECONNECT: Duration = Duration::from_secs(5);
+
+struct Rel {
+    name: String,
+    cfg: FailoverPeer,
+    peer: Peer,
+    engine: Arc<Engine>,
+    journal: JournalHandle,
+    xdp: Xdp,
+    enforce_xdp: bool,
+    epoch: Instant,
+    partner_has_free: bool,
+    last_change: u32,
+}
+
+fn now_time(epoch: Instant) -> Time {
+    Time { unix: super::now().unix, mono_ms: epoch.elapsed().as_millis() as u64 }
+}
+
+pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
+    PersistedState {
+        my_state: State(r.my_state.code()),
+        my_stos: r.my_stos,
+        partner_state: State(r.partner_state.code()),
+        partner_stos: r.partner_stos,
+        mclt: r.mclt.unwrap_or(0),
+    }
+}
+
+fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord {
+    FailoverStateRecord {
+        peer: name.to_string(),
+        my_state: FileState::from_code(p.my_state.0).unwrap_or(FileState::Unknown),
+        my_stos: p.my_stos,
+        partner_state: FileState::from_code(p.partner_state.0).unwrap_or(FileState::Unknown),
+        partner_stos: p.partner_stos,
+        // dhcpd records the MCLT only on a secondary (it adopted the primary's).
+        mclt: (role == Role::Secondary).then_some(p.mclt),
+    }
+}
+
+fn peer_config(cfg: &FailoverPeer) -> PeerConfig {
+    PeerConfig {
+        name: cfg.name.clone(),
+        role: match cfg.role {
+            dhcp_config::Role::Primary => Role::Primary,
+            dhcp_config::Role::Secondary => Role::Secondary,
+        },
+        mclt: cfg.mclt.unwrap_or(0),
+        hba: match cfg.role {
+            dhcp_config::Role::Primary => Some(cfg.hba_or_default()),
+            dhcp_config::Role::Secondary => None,
+        },
+        max_unacked_updates: cfg.max_unacked_updates,
+        max_response_delay: cfg.max_response_delay,
+        auto_partner_down_secs: cfg.auto_partner_down,
+        load_balance_max_secs: cfg.load_balance_max_seconds,
+        vendor: format!("xdhcpd-{}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+async fn resolve(a: &PeerAddress) -> Option<Ipv4Addr> {
+    match a {
+        PeerAddress::Ip(ip) => Some(*ip),
+        PeerAddress::Name(name) => tokio::net::lookup_host((name.as_str(), 0)).await.ok()?.find_map(|sa| match sa {
+            SocketAddr::V4(v4) => Some(*v4.ip()),
+            SocketAddr::V6(_) => None,
+        }),
+    }
+}
+
+/// Start the relationship's task; returns its input channel.
+pub fn spawn(
+    cfg: FailoverPeer,
+    persisted: Option<PersistedState>,
+    engine: Arc<Engine>,
+    journal: JournalHandle,
+    xdp: Xdp,
+    enforce_xdp: bool,
+) -> mpsc::UnboundedSender<Input> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let epoch = Instant::now();
+    let peer = Peer::new(peer_config(&cfg), persisted, now_time(epoch));
+    let rel = Rel {
+        name: cfg.name.clone(),
+        cfg,
+        peer,
+        engine,
+        journal,
+        xdp,
+        enforce_xdp,
+        epoch,
+        partner_has_free: true,
+        last_change: super::now().unix,
+    };
+    tokio::spawn(rel.run(rx));
+    tx
+}
+
+type Link = (OwnedReadHalf, OwnedWriteHalf);
+
+impl Rel {
+    fn now(&self) -> Time {
+        now_time(self.epoch)
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        let local = resolve(&self.cfg.address).await;
+        let remote = resolve(&self.cfg.peer_address).await;
+        let (Some(local), Some(remote)) = (local, remote) else {
+            tracing::error!(peer = %self.name, "failover peer {}: cannot resolve address or peer address; relationship inactive", self.name);
+            return;
+        };
+        let listener = match TcpListener::bind((local, self.cfg.port)).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(
+                    "failover peer {}: cannot listen on {local}:{}: {e}; connecting only",
+                    self.name,
+                    self.cfg.port
+                );
+                None
+            }
+        };
+        tracing::info!(
+            "failover peer {}: {} {local}:{} <-> {remote}:{}",
+            self.name,
+            if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
+            self.cfg.port,
+            self.cfg.peer_port
+        );
+        self.publish();
+        let mut link: Option<Link> = None;
+        let mut reconnect_at = tokio::time::Instant::now();
+        let mut buf = vec![0u8; 8192];
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            self.process_events(&mut link).await;
+            self.flush(&mut link, &mut reconnect_at).await;
+            let wake = self
+                .peer
+                .poll_timeout()
+                .map(|ms| {
+                    let now_ms = self.epoch.elapsed().as_millis() as u64;
+                    tokio::time::Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms))
+                })
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                acc = accept(listener.as_ref()) => {
+                    let Ok((stream, from)) = acc else { continue };
+                    // dhcpd's source-address rule: only the configured peer may connect.
+                    if from.ip() != std::net::IpAddr::V4(remote) {
+                        tracing::warn!("failover peer {}: connection from {from} refused (not {remote})", self.name);
+                        continue;
+                    }
+                    if link.is_some() {
+                        self.refuse_duplicate(stream).await;
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    link = Some(stream.into_split());
+                    let now = self.now();
+                    self.peer.handle_link_up(now);
+                }
+                _ = tokio::time::sleep_until(reconnect_at), if link.is_none() => {
+                    match connect(local, remote, self.cfg.peer_port).await {
+                        Ok(stream) => {
+                            let _ = stream.set_nodelay(true);
+                            link = Some(stream.into_split());
+                            let now = self.now();
+                            self.peer.handle_link_up(now);
+                        }
+                        Err(e) => {
+                            tracing::debug!("failover peer {}: connect {remote}:{}: {e}", self.name, self.cfg.peer_port);
+                            reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                        }
+                    }
+                }
+                n = read(link.as_mut(), &mut buf) => {
+                    let now = self.now();
+                    match n {
+                        Ok(0) | Err(_) => {
+                            link = None;
+                            reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                            self.peer.handle_link_down(now);
+                        }
+                        Ok(n) => self.peer.handle_bytes(now, buf.get(..n).unwrap_or(&[])),
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    let now = self.now();
+                    self.peer.handle_timeout(now);
+                }
+                input = rx.recv() => {
+                    let now = self.now();
+                    match input {
+                        Some(Input::LeaseChanged(l)) => self.peer.handle_lease_update(now, binding_of(&l)),
+                        Some(Input::Operator(cmd)) => {
+                            tracing::info!("failover peer {}: operator command {cmd:?}", self.name);
+                            self.peer.handle_operator(now, cmd);
+                        }
+                        Some(Input::Status(reply)) => { let _ = reply.send(self.status()); }
+                        Some(Input::Exit(done)) => {
+                            self.peer.handle_operator(now, Command::Shutdown);
+                            self.process_events(&mut link).await;
+                            self.flush(&mut link, &mut reconnect_at).await;
+                            let now = self.now();
+                            self.peer.prepare_exit(now);
+                            self.process_events(&mut link).await;
+                            let _ = done.send(());
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+                _ = tick.tick() => {
+                    self.refresh_partner_free();
+                }
+            }
+        }
+    }
+
+    async fn refuse_duplicate(&mut self, mut stream: TcpStream) {
+        let mut b = vec![0u8; 2048];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await
+            && let Some(reply) = self.peer.duplicate_connection_reply(self.now(), b.get(..n).unwrap_or(&[]))
+        {
+            let _ = stream.write_all(&reply).await;
+        }
+    }
+
+    /// Write what the peer wants to send.
+    async fn flush(&mut self, link: &mut Option<Link>, reconnect_at: &mut tokio::time::Instant) {
+        let mut out = Vec::new();
+        while self.peer.poll_transmit(&mut out) {}
+        if out.is_empty() {
+            return;
+        }
+        if let Some((_, w)) = link.as_mut()
+            && w.write_all(&out).await.is_err()
+        {
+            *link = None;
+            *reconnect_at = tokio::time::Instant::now() + RECONNECT;
+            let now = self.now();
+            self.peer.handle_link_down(now);
+        }
+    }
+
+    async fn process_events(&mut self, link: &mut Option<Link>) {
+        // Bounded: each event is handled once; handling may queue more (loop until empty).
+        while let Some(ev) = self.peer.poll_event() {
+            let now = self.now();
+            match ev {
+                Event::StateChanged { .. }
+                | Event::PartnerStateChanged { .. }
+                | Event::McltChanged(_)
+                | Event::HbaChanged(_) => {
+                    // Persist first; only then may the new state act.
+                    let rec = to_record(&self.name, &self.peer.persisted(), self.peer.config().role);
+                    if !self.journal.state_wait(rec).await {
+                        tracing::error!("failover peer {}: could not persist the state change", self.name);
+                    }
+                    // (The peer's own Log events carry dhcpd's "I move from X to Y" lines.)
+                    if matches!(ev, Event::StateChanged { .. } | Event::PartnerStateChanged { .. }) {
+                        self.last_change = now.unix;
+                    }
+                    self.publish();
+                }
+                Event::BindingReceived(b) => {
+                    let ip = b.ip;
+                    tracing::debug!("failover peer {}: update {ip} {}", self.name, b.status);
+                    match self.engine.apply_binding(&self.name, super::now(), &b) {
+                        Ok(lease) => {
+                            let ok = self.journal.commit_wait(vec![lease], false).await;
+                            let reject = (!ok)
+                                .then_some((dhcp_failover::wire::RejectReason::MISC_REJECT, "lease file write failed"));
+                            if let Err(e) = self.peer.ack_binding(now, ip, reject) {
+                                tracing::debug!("failover peer {}: ack of {ip}: {e}", self.name);
+                            }
+                        }
+                        Err((reason, msg)) => {
+                            tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
+                            let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
+                        }
+                    }
+                }
+                Event::BindingAcked { ip, tstp, .. } => {
+                    // Bookkeeping only: the partner already has this binding.
+                    if let Some(l) = self.engine.binding_acked(ip, tstp) {
+                        self.journal.commit_local(vec![l]);
+                    }
+                }
+                Event::BindingRejected { ip, reason, message } => {
+                    tracing::warn!("failover peer {}: partner rejected update of {ip}: {reason} {message}", self.name);
+                }
+                Event::SendAll | Event::SendPending | Event::QueuePending => {
+                    let pending_only = !matches!(ev, Event::SendAll);
+                    let leases = self.engine.relationship_leases(&self.name, pending_only);
+                    tracing::info!("failover peer {}: sending {} lease updates", self.name, leases.len());
+                    for l in &leases {
+                        self.peer.handle_lease_update(now, binding_of(l));
+                    }
+                    if !matches!(ev, Event::QueuePending) {
+                        self.peer.updates_done(now);
+                    }
+                }
+                Event::PoolCheck => {
+                    let moved = self.engine.rebalance(
+                        &self.name,
+                        super::now(),
+                        self.cfg.max_lease_misbalance,
+                        self.cfg.hot_standby_reserve_percent,
+                    );
+                    if !moved.is_empty() {
+                        tracing::info!(
+                            "failover peer {}: pool balance: {} leases to the secondary",
+                            self.name,
+                            moved.len()
+                        );
+                        self.journal.commit_wait(moved.clone(), false).await;
+                        for l in &moved {
+                            self.peer.handle_lease_update(now, binding_of(l));
+                        }
+                    }
+                    self.refresh_partner_free();
+                    self.log_pools();
+                }
+                Event::Connected => tracing::info!("failover peer {}: connected", self.name),
+                Event::Disconnect { reason } => {
+                    tracing::info!("failover peer {}: disconnected: {reason:?}", self.name);
+                    let mut out = Vec::new();
+                    while self.peer.poll_transmit(&mut out) {}
+                    if let Some((_, w)) = link.as_mut() {
+                        let _ = w.write_all(&out).await;
+                        let _ = w.shutdown().await;
+                    }
+                    *link = None;
+                }
+                Event::Fatal(msg) => tracing::error!("failover peer {}: {msg}", self.name),
+                Event::Log(line) => tracing::info!("{line}"),
+            }
+        }
+    }
+
+    /// Pool lines as dhcpd logs them: "pool ... total N free N backup N lts N".
+    fn log_pools(&self) {
+        for (id, free, backup, total) in self.pool_counts() {
+            let lts = match self.peer.config().role {
+                Role::Primary => (free - backup) / 2,
+                Role::Secondary => (backup - free) / 2,
+            };
+            tracing::info!("pool {id} {} total {total}  free {free}  backup {backup}  lts {lts}", self.name);
+        }
+    }
+
+    fn pool_counts(&self) -> Vec<(u32, i64, i64, i64)> {
+        let cfg = self.engine.config();
+        let mut v = Vec::new();
+        for n in &cfg.networks {
+            for (i, p) in n.pools.iter().enumerate() {
+                if p.failover_peer.as_deref() == Some(self.name.as_str()) {
+                    let id = n.first_pool_id + i as u32;
+                    let c = self.engine.store().pool_counts(id);
+                    v.push((id, c.free as i64, c.backup as i64, c.total as i64));
+                }
+            }
+        }
+        v
+    }
+
+    fn refresh_partner_free(&mut self) {
+        let partner_free: i64 = self
+            .pool_counts()
+            .iter()
+            .map(|(_, free, backup, _)| match self.peer.config().role {
+                Role::Primary => *backup,
+                Role::Secondary => *free,
+            })
+            .sum();
+        let has = partner_free > 0;
+        if has != self.partner_has_free {
+            self.partner_has_free = has;
+            self.publish();
+        }
+    }
+
+    fn view(&self) -> FailoverView {
+        let hba = self.peer.hba();
+        let role = self.peer.config().role;
+        FailoverView {
+            role,
+            state: self.peer.state(),
+            partner_state: self.peer.partner_state(),
+            service: self.peer.service(),
+            mclt: self.peer.mclt(),
+            stos: self.peer.stos(),
+            steering: Steering {
+                hba: Hba(hba.unwrap_or([0; 32])),
+                lb_max_secs: self.cfg.load_balance_max_seconds.min(u32::from(u16::MAX)) as u16,
+                role: match role {
+                    Role::Primary => dhcp_common::Role::Primary as u8,
+                    Role::Secondary => dhcp_common::Role::Secondary as u8,
+                },
+                state: self.peer.state().0,
+                has_hba: u8::from(hba.is_some()),
+                partner_has_free: u8::from(self.partner_has_free),
+                enforce: u8::from(self.enforce_xdp),
+                _pad: 0,
+            },
+        }
+    }
+
+    /// Tell the engine and the NIC.
+    fn publish(&self) {
+        let view = self.view();
+        if let Ok(mut x) = self.xdp.lock()
+            && let Some(prog) = x.as_mut()
+            && let Err(e) = prog.set_steering(&view.steering)
+        {
+            tracing::warn!("XDP steering update failed: {e}");
+        }
+        self.engine.set_failover(&self.name, view);
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let pools: Vec<serde_json::Value> = self
+            .pool_counts()
+            .iter()
+            .map(|(id, free, backup, total)| {
+                let c = self.engine.store().pool_counts(*id);
+                serde_json::json!({"pool": id, "total": total, "free": free, "backup": backup, "active": c.active, "abandoned": c.abandoned,
+                    "in_use_percent": if *total > 0 { (c.active as f64) * 100.0 / (*total as f64) } else { 0.0 }})
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "role": if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
+            "mode": if self.cfg.hot_standby_reserve_percent.is_some() { "hot-standby" } else { "load-balance" },
+            "my_state": self.peer.state().to_string(),
+            "partner_state": self.peer.partner_state().to_string(),
+            "my_stos": self.peer.stos(),
+            "partner_stos": self.peer.partner_stos(),
+            "last_change": self.last_change,
+            "mclt": self.peer.mclt(),
+            "link_up": self.peer.link_up(),
+            "communicating": self.peer.communicating(),
+            "service": format!("{:?}", self.peer.service()),
+            "unacked_updates": self.peer.unacked(),
+            "queued_updates": self.peer.queued(),
+            "acks_owed": self.peer.acks_owed(),
+            "pools": pools,
+            "normal": self.peer.state() == State::NORMAL && self.peer.service() == ServiceLevel::Cooperating,
+        })
+    }
+}
+
+async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn read(link: Option<&mut Link>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match link {
+        Some((r, _)) => r.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Connect from our failover address (dhcpd's partner checks the source address).
+async fn connect(local: Ipv4Addr, remote: Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+    let sock = TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::from((local, 0)))?;
+    tokio::time::timeout(Duration::from_secs(3), sock.connect(SocketAddr::from((remote, port))))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))?
+}
