@@ -6,6 +6,7 @@
 pub mod frames;
 pub mod lab;
 pub mod netns;
+pub mod pair;
 pub mod process;
 
 use std::path::PathBuf;
