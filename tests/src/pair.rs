@@ -73,6 +73,36 @@ impl PairLab {
         Ok(())
     }
 
+    /// Start a real ISC dhcpd 4.4 as server `i`, with the same configuration text (plus
+    /// `ping-check false`, which keeps dhcpd from pinging each address for a second).
+    pub fn start_dhcpd(&mut self, i: usize) -> Result<()> {
+        let conf = self.dir.join(format!("d{i}.conf"));
+        let text = std::fs::read_to_string(self.dir.join(format!("s{i}.conf")))?;
+        std::fs::write(&conf, text.replacen("authoritative;", "authoritative;\nping-check false;", 1))?;
+        std::fs::write(self.lease_file(i), "")?;
+        let p = |p: PathBuf| p.to_string_lossy().into_owned();
+        let mut cmd = self.srv[i].command("dhcpd");
+        cmd.args([
+            "-f",
+            "-4",
+            "-d",
+            "-cf",
+            &p(conf),
+            "-lf",
+            &p(self.lease_file(i)),
+            "-pf",
+            &p(self.dir.join(format!("d{i}.pid"))),
+        ]);
+        cmd.arg(&self.ifs[i]);
+        self.servers[i] = Some(Proc::spawn(&format!("dhcpd-{i}"), cmd)?);
+        Ok(())
+    }
+
+    /// dhcpd's own log lines (stderr) of server `i`.
+    pub fn server_log(&self, i: usize) -> Vec<String> {
+        self.servers[i].as_ref().map(|p| p.stderr_lines()).unwrap_or_default()
+    }
+
     pub fn kill(&mut self, i: usize) -> Result<()> {
         if let Some(mut p) = self.servers[i].take() {
             p.signal(libc::SIGKILL);
