@@ -1,73 +1,100 @@
-//! The namespace lab. Today: the XDP program attached to a server namespace's veth, real DHCP
-//! clients (dhclient, udhcpc) in a client namespace sending DISCOVERs, live counters printed
-//! every second, then everything torn down. Later issues grow it into the failover demo.
+//! `cargo xtask lab`: the main job, live. A failover pair of xdhcpd (XDP attached) in two
+//! server namespaces, real DHCP clients (udhcpc) on a bridge between them. It shows both
+//! servers reaching NORMAL, clients split between them by the RFC 3074 hash, the XDP
+//! counters, then kills the primary, shows the secondary serving everyone (partner-down by
+//! command), restarts the primary and shows recovery to NORMAL, then tears everything down.
 
-use crate::util::{root, step};
-use anyhow::{Context, Result};
-use std::process::Command;
+use crate::util::step;
+use anyhow::Result;
 use std::time::{Duration, Instant};
-use xdhcpd_tests::{netns, process::Proc};
+use xdhcpd_tests::pair::{ADDR, PairLab, pair_config};
 
-pub fn run(secs: u64) -> Result<()> {
-    step("creating the lab: a server and a client namespace joined by a veth pair (198.18.0.0/24)");
-    let srv = netns::Netns::new("xlsrv")?;
-    let cli = netns::Netns::new("xlcli")?;
-    let srv_if = netns::unique("lsrv");
-    let cli_if = netns::unique("lcli");
-    netns::veth(&srv, &srv_if, Some("198.18.0.1/24"), &cli, &cli_if, None)?;
-
-    step("attaching the XDP program (xdhcpd --xdp-only)");
-    let bin = root().join("target/release/xdhcpd");
-    let mut cmd = srv.command(bin.to_str().context("path")?);
-    cmd.args(["--xdp-only", "--counters-interval", "1", &srv_if]);
-    let mut server = Proc::spawn("xdhcpd", cmd)?;
-    let attached = server.wait_line(Duration::from_secs(30), |l| l.contains("\"attached\""))?;
-    println!("    {attached}");
-
-    step("starting real DHCP clients in the client namespace (nobody answers yet: they keep discovering)");
-    let mut clients = Vec::new();
-    if which("udhcpc") {
-        let mut c = cli.command("udhcpc");
-        c.args(["-f", "-i", &cli_if, "-t", "100", "-T", "1", "-s", "/bin/true"]);
-        clients.push(Proc::spawn("udhcpc", c)?);
-    }
-    if which("dhclient") {
-        let lease = std::env::temp_dir().join(format!("xlab-{}.leases", std::process::id()));
-        let mut c = cli.command("dhclient");
-        c.args(["-d", "-4", "-lf"]).arg(&lease).args(["-sf", "/bin/true", &cli_if]);
-        clients.push(Proc::spawn("dhclient", c)?);
-    }
-
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut shown = 0;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(250));
-        let lines = server.stdout_lines();
-        for l in lines.iter().skip(shown) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(l)
-                && let Some(c) = v.get("counters")
-            {
-                let nonzero: Vec<String> = c
-                    .as_object()
-                    .map(|m| m.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k}={v}")).collect())
-                    .unwrap_or_default();
+fn show(lab: &PairLab) {
+    for i in 0..2 {
+        let name = if i == 0 { "primary  " } else { "secondary" };
+        match lab.status(i) {
+            Ok(v) => {
+                let r = &v["relationships"][0];
+                let c = &v["pools"][0]["counts"];
                 println!(
-                    "    xdp counters: {}",
-                    if nonzero.is_empty() { "(none yet)".into() } else { nonzero.join(" ") }
+                    "    {name} {}: {:<26} partner {:<26} pool total {} free {} backup {} active {}",
+                    ADDR[i],
+                    r["my_state"].as_str().unwrap_or("?"),
+                    r["partner_state"].as_str().unwrap_or("?"),
+                    c["total"],
+                    c["free"],
+                    c["backup"],
+                    c["active"]
                 );
             }
+            Err(_) => println!("    {name} {}: (not running)", ADDR[i]),
         }
-        shown = lines.len();
     }
-    step("tearing down");
-    drop(clients);
-    server.signal(libc::SIGTERM);
-    if let Ok(l) = server.wait_line(Duration::from_secs(5), |l| l.contains("\"detached\"")) {
-        println!("    {l}");
+}
+
+fn clients(lab: &PairLab, range: std::ops::RangeInclusive<u8>) -> Result<()> {
+    for n in range {
+        let name = format!("lab{n}");
+        let _ = lab.add_client(&name, &format!("52:54:00:00:40:{n:02x}"));
+        match lab.udhcpc(&name) {
+            Ok((ip, server)) => println!("    client {name} (52:54:00:00:40:{n:02x}) got {ip} from {server}"),
+            Err(e) => println!("    client {name}: no lease ({e})"),
+        }
     }
     Ok(())
 }
 
-fn which(prog: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {prog}")]).output().map(|o| o.status.success()).unwrap_or(false)
+fn wait_normal(lab: &PairLab, secs: u64) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if lab.states(0).is_ok_and(|(m, p)| m == "normal" && p == "normal")
+            && lab.states(1).is_ok_and(|(m, p)| m == "normal" && p == "normal")
+        {
+            println!("    NORMAL/NORMAL after {:.2} s", start.elapsed().as_secs_f64());
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("    (not NORMAL/NORMAL after {secs} s)");
+}
+
+pub fn run(_secs: u64) -> Result<()> {
+    // SAFETY: single-threaded here; the lab uses the release build just made.
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::root().join("target/release/xdhcpd")) };
+    step("creating the lab: namespaces for two servers and the clients, a bridge, 198.18.0.0/24");
+    let mut lab = PairLab::new([pair_config(0, 15, 128, 3, 0), pair_config(1, 15, 128, 3, 0)])?;
+    println!("    config of the primary (dhcpd.conf syntax):");
+    for l in pair_config(0, 15, 128, 3, 0)
+        .lines()
+        .filter(|l| l.contains("failover") || l.contains("mclt") || l.contains("range"))
+    {
+        println!("      {}", l.trim());
+    }
+    step("starting the pair (XDP attached in generic mode on each server's veth)");
+    lab.start(1, &["--xdp-mode", "skb"])?;
+    lab.start(0, &["--xdp-mode", "skb"])?;
+    wait_normal(&lab, 20);
+    show(&lab);
+    step("8 real DHCP clients (udhcpc): each answered by the server its RFC 3074 hash names");
+    clients(&lab, 1..=8)?;
+    std::thread::sleep(Duration::from_secs(2));
+    show(&lab);
+    step("kill -9 of the primary");
+    lab.kill(0)?;
+    std::thread::sleep(Duration::from_secs(1));
+    show(&lab);
+    step("`xdhcpd partner-down` on the secondary: it now serves everyone");
+    let bin = xdhcpd_tests::xdhcpd_bin()?;
+    let _ = std::process::Command::new(&bin).args(["partner-down", "--control-socket"]).arg(lab.socket(1)).output();
+    std::thread::sleep(Duration::from_millis(500));
+    show(&lab);
+    clients(&lab, 9..=12)?;
+    step("restarting the primary with its lease file: recovery");
+    lab.start(0, &["--xdp-mode", "skb"])?;
+    wait_normal(&lab, 60);
+    show(&lab);
+    clients(&lab, 13..=14)?;
+    step("tearing down (namespaces, links, processes)");
+    drop(lab);
+    Ok(())
 }

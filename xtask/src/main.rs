@@ -35,7 +35,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// The namespace lab: a live demo in network namespaces, torn down at the end.
+    /// The main job, live: a failover pair serving real clients in namespaces, a crash of the
+    /// primary, partner-down, recovery; torn down at the end.
     Lab {
         /// How long to run, in seconds.
         #[arg(long, default_value_t = 8)]
