@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 use xdhcpd_tests::pair::{ADDR, PairLab, pair_config};
 
 fn show(lab: &PairLab) {
-    for i in 0..2 {
+    for (i, addr) in ADDR.iter().enumerate() {
         let name = if i == 0 { "primary  " } else { "secondary" };
         match lab.status(i) {
             Ok(v) => {
                 let r = &v["relationships"][0];
                 let c = &v["pools"][0]["counts"];
                 println!(
-                    "    {name} {}: {:<26} partner {:<26} pool total {} free {} backup {} active {}",
-                    ADDR[i],
+                    "    {name} {addr}: {:<26} partner {:<26} pool total {} free {} backup {} active {}",
                     r["my_state"].as_str().unwrap_or("?"),
                     r["partner_state"].as_str().unwrap_or("?"),
                     c["total"],
@@ -27,7 +26,7 @@ fn show(lab: &PairLab) {
                     c["active"]
                 );
             }
-            Err(_) => println!("    {name} {}: (not running)", ADDR[i]),
+            Err(_) => println!("    {name} {addr}: (not running)"),
         }
     }
 }

@@ -85,6 +85,10 @@ fn main() -> Result<()> {
                     util::run(&root().join("target/release/xdp_bench"), &args)
                 }
                 BenchWhat::Engine => {
+                    step("engine alone: allocations/s, memory per lease, 1M-lease file load");
+                    cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "engine_bench"])?;
+                    util::run(&root().join("target/release/engine_bench"), &[])?;
+                    step("criterion: classification and decision");
                     let mut a = vec!["bench", "-p", "xdhcpd-benches"];
                     if !args.is_empty() {
                         a.push("--");
