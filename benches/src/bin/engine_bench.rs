@@ -3,8 +3,8 @@
 //! - memory per lease with 1,000,000 leases (resident set growth / leases),
 //! - load time of a 1,000,000-lease dhcpd.leases file (parse + fold + restore).
 
-use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, RequestMeta, SubnetCfg};
 use dhcp_user::dhcp::Engine;
+use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, RequestMeta, SubnetCfg};
 use dhcp_user::lease::record;
 use dhcp_user::time::Now;
 use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, Opcode};
@@ -15,13 +15,21 @@ use std::time::Instant;
 const META: RequestMeta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true };
 
 fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
-    let params = Params { default_lease_secs: 86_400, max_lease_secs: 86_400, authoritative: true, ..Params::default() };
+    let params =
+        Params { default_lease_secs: 86_400, max_lease_secs: 86_400, authoritative: true, ..Params::default() };
     let last = Ipv4Addr::from(u32::from(first) + count - 1);
     EngineConfig {
         networks: vec![Network {
             name: "bench".into(),
             subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 15, params: params.clone() }],
-            pools: vec![PoolCfg { subnet: 0, ranges: vec![(first, last)], allow_unknown_clients: true, dynamic_bootp: false, failover_peer: None, params }],
+            pools: vec![PoolCfg {
+                subnet: 0,
+                ranges: vec![(first, last)],
+                allow_unknown_clients: true,
+                dynamic_bootp: false,
+                failover_peer: None,
+                params,
+            }],
             first_pool_id: 0,
         }],
         hosts: vec![],
@@ -33,7 +41,11 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
 fn msg(t: MessageType, n: u32, extra: Vec<DhcpOption>) -> Vec<u8> {
     let mut m = Message::default();
     let b = n.to_be_bytes();
-    m.set_opcode(Opcode::BootRequest).set_htype(HType::Eth).set_chaddr(&[0x52, 0x54, b[0], b[1], b[2], b[3]]).set_xid(n).set_flags(Flags::default());
+    m.set_opcode(Opcode::BootRequest)
+        .set_htype(HType::Eth)
+        .set_chaddr(&[0x52, 0x54, b[0], b[1], b[2], b[3]])
+        .set_xid(n)
+        .set_flags(Flags::default());
     m.opts_mut().clear();
     m.opts_mut().insert(DhcpOption::MessageType(t));
     for o in extra {
@@ -51,7 +63,11 @@ fn allocate(e: &Engine, from: u32, to: u32) -> u32 {
         let offer = e.handle(Now::at(1_000), &META, &msg(MessageType::Discover, n, vec![]));
         let Some(r) = offer.reply else { continue };
         let Ok(m) = Message::decode(&mut Decoder::new(&r.bytes)) else { continue };
-        let req = msg(MessageType::Request, n, vec![DhcpOption::ServerIdentifier(META.iface_addr), DhcpOption::RequestedIpAddress(m.yiaddr())]);
+        let req = msg(
+            MessageType::Request,
+            n,
+            vec![DhcpOption::ServerIdentifier(META.iface_addr), DhcpOption::RequestedIpAddress(m.yiaddr())],
+        );
         if !e.handle(Now::at(1_000), &META, &req).durable.is_empty() {
             bound += 1;
         }
@@ -73,11 +89,19 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let per = n / threads;
         let bound: u32 = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..threads).map(|i| { let e = &e; s.spawn(move || allocate(e, i * per, (i + 1) * per)) }).collect();
+            let hs: Vec<_> = (0..threads)
+                .map(|i| {
+                    let e = &e;
+                    s.spawn(move || allocate(e, i * per, (i + 1) * per))
+                })
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
         });
         let secs = t.elapsed().as_secs_f64();
-        println!("    {threads} thread(s): {bound} leases in {secs:.2} s = {:.0} allocations/s", f64::from(bound) / secs);
+        println!(
+            "    {threads} thread(s): {bound} leases in {secs:.2} s = {:.0} allocations/s",
+            f64::from(bound) / secs
+        );
     }
 
     println!("== memory per lease (1,000,000 addresses, 1,000,000 bound leases)");
@@ -109,10 +133,8 @@ fn main() -> anyhow::Result<()> {
     let t_fold = t.elapsed();
     let e2 = Engine::new(config(Ipv4Addr::new(198, 18, 0, 0), 1_000_000));
     let t_pool = t.elapsed();
-    let mut restored = 0;
-    for r in state.leases.iter() {
-        restored += u32::from(e2.restore(record::from_record(r)));
-    }
+    let records: Vec<dhcp_journal::LeaseRecord> = state.leases.into_records();
+    let restored = e2.restore_all(&records);
     let total = t.elapsed();
     println!(
         "    {} MB file: read+parse {:.2} s, fold {:.2} s, build pool {:.2} s, restore {restored} leases {:.2} s; total {:.2} s",

@@ -80,6 +80,9 @@ pub struct Engine {
     /// Failover relationships by peer name, as last published by the runtime. A failover
     /// pool whose relationship has no view yet gives no service (dhcpd's STARTUP).
     failover: RwLock<HashMap<String, FailoverView>>,
+    /// Hosts added at run time (OMAPI `create` on a host object). Consulted after the
+    /// configured hosts; few, so a list.
+    dynamic_hosts: RwLock<Vec<HostCfg>>,
 }
 
 /// Everything the handlers need about a decoded request.
@@ -115,7 +118,14 @@ impl Engine {
                 host_by_id.insert(id.clone(), i);
             }
         }
-        Engine { cfg, store, host_by_hw, host_by_id, failover: RwLock::new(HashMap::new()) }
+        Engine {
+            cfg,
+            store,
+            host_by_hw,
+            host_by_id,
+            failover: RwLock::new(HashMap::new()),
+            dynamic_hosts: RwLock::new(Vec::new()),
+        }
     }
 
     /// Publish a relationship's current view (runtime, on every state change).
@@ -162,7 +172,14 @@ impl Engine {
         let Some((_, net)) = self.cfg.network_for(select_by) else {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
-        let host = self.host_for(&req);
+        let dynamic_host;
+        let host = match self.host_for(&req) {
+            Some(h) => Some(h),
+            None => {
+                dynamic_host = self.dynamic_host_for(&req);
+                dynamic_host.as_ref()
+            }
+        };
         let server_id = net
             .subnets
             .iter()
@@ -210,6 +227,46 @@ impl Engine {
         }
         let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
         self.cfg.hosts.get(*self.host_by_hw.get(&hw)?)
+    }
+
+    /// A run-time host matching the request (client identifier first, then hardware address).
+    fn dynamic_host_for(&self, req: &Message) -> Option<HostCfg> {
+        let hosts = self.dynamic_hosts.read().ok()?;
+        if hosts.is_empty() {
+            return None;
+        }
+        if let Some(DhcpOption::ClientIdentifier(id)) = req.opts().get(OptionCode::ClientIdentifier)
+            && let Some(h) = hosts.iter().find(|h| h.client_identifier.as_deref() == Some(id.as_slice()))
+        {
+            return Some(h.clone());
+        }
+        let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+        hosts.iter().find(|h| h.hardware_ethernet == Some(hw)).cloned()
+    }
+
+    /// Add (or replace, by name) a host at run time. Returns false if a configured host
+    /// has that name (configured hosts cannot be replaced).
+    pub fn add_dynamic_host(&self, host: HostCfg) -> bool {
+        if self.cfg.hosts.iter().any(|h| h.name == host.name) {
+            return false;
+        }
+        let Ok(mut hosts) = self.dynamic_hosts.write() else { return false };
+        hosts.retain(|h| h.name != host.name);
+        hosts.push(host);
+        true
+    }
+
+    /// Remove a run-time host by name. Returns whether it existed.
+    pub fn remove_dynamic_host(&self, name: &str) -> bool {
+        let Ok(mut hosts) = self.dynamic_hosts.write() else { return false };
+        let before = hosts.len();
+        hosts.retain(|h| h.name != name);
+        hosts.len() != before
+    }
+
+    /// The run-time hosts.
+    pub fn dynamic_hosts(&self) -> Vec<HostCfg> {
+        self.dynamic_hosts.read().map(|h| h.clone()).unwrap_or_default()
     }
 
     /// A reserved address of this host on this network.
@@ -688,6 +745,22 @@ impl Engine {
     /// Load a lease from the lease file (or the partner).
     pub fn restore(&self, lease: Lease) -> bool {
         self.store.restore(lease)
+    }
+
+    /// Load many leases on every core (startup from a large lease file). Returns how many
+    /// belonged to a configured pool.
+    pub fn restore_all(&self, records: &[dhcp_journal::LeaseRecord]) -> usize {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let chunk = records.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || part.iter().filter(|r| self.restore(crate::lease::record::from_record(r))).count())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        })
     }
 }
 

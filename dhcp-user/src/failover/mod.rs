@@ -4,6 +4,8 @@
 //! conversion between leases and BNDUPD bindings, and dhcpd's rules for accepting the
 //! partner's updates (digest §4.3).
 
+pub mod node;
+
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};
 use dhcp_common::Steering;
 use dhcp_failover::transitions::ServiceLevel;

@@ -163,3 +163,13 @@ impl Lease {
         matches!(self.state, BindingState::Active | BindingState::Bootp) && (self.ends == NEVER || self.ends > now)
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn lease_size() {
+        eprintln!("size_of::<Lease>() = {}", std::mem::size_of::<super::Lease>());
+        eprintln!("size_of::<Option<Offer>>() = {}", std::mem::size_of::<Option<super::Offer>>());
+        eprintln!("size_of::<Option<HwAddr>>() = {}", std::mem::size_of::<Option<super::HwAddr>>());
+    }
+}

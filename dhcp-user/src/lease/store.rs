@@ -2,7 +2,9 @@
 //!
 //! - `leases`: every address of every pool, sharded by dashmap (a lock per shard, held for
 //!   the few instructions of one update).
-//! - `by_client`: client key → address, for "same client, same address".
+//! - `by_client`: hash of the client key → address, for "same client, same address". Only a
+//!   64-bit hash is kept (no second copy of the key per lease); a lookup verifies the lease's
+//!   own key, so a hash collision can only cost a client its affinity, never mix two up.
 //! - one lock-free FIFO of candidate free addresses per pool (crossbeam `SegQueue`). An
 //!   address may sit in a queue while no longer free (it was requested by address, or bound
 //!   after a restore): the claim re-checks under the lease's shard lock and skips it. FIFO
@@ -54,6 +56,14 @@ fn queue_of(s: BindingState) -> usize {
     usize::from(s == BindingState::Backup)
 }
 
+/// A deterministic 64-bit hash of a client key (SipHash with fixed keys).
+fn key_hash(k: &ClientKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
+}
+
 /// `Lease::queued` bit for free queue `q`.
 fn queue_bit(q: usize) -> u8 {
     1 << q
@@ -61,7 +71,7 @@ fn queue_bit(q: usize) -> u8 {
 
 pub struct LeaseStore {
     leases: DashMap<Ipv4Addr, Lease>,
-    by_client: DashMap<ClientKey, Ipv4Addr>,
+    by_client: DashMap<u64, Ipv4Addr>,
     /// Per pool: [FREE-class queue, BACKUP queue].
     free: Vec<[SegQueue<Ipv4Addr>; 2]>,
 }
@@ -118,20 +128,29 @@ impl LeaseStore {
     /// outside every pool are ignored (returns false): config changed since the record.
     pub fn restore(&self, mut lease: Lease) -> bool {
         let ip = lease.ip;
-        let old_client = {
+        let new_hash = lease.client.as_ref().map(key_hash);
+        let (old_hash, pool, available) = {
             let Some(mut slot) = self.leases.get_mut(&ip) else {
                 return false;
             };
             lease.pool = slot.pool;
             lease.offer = None;
             lease.queued = slot.queued;
-            let old = slot.client.clone();
-            *slot = lease.clone();
-            old
+            let old_hash = slot.client.as_ref().map(key_hash);
+            let (pool, available) = (lease.pool, lease.state.is_available());
+            *slot = lease;
+            (old_hash, pool, available)
         };
-        self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
-        if lease.state.is_available() {
-            self.push_free(lease.pool, ip);
+        if old_hash != new_hash
+            && let Some(h) = old_hash
+        {
+            self.by_client.remove_if(&h, |_, v| *v == ip);
+        }
+        if let Some(h) = new_hash {
+            self.by_client.insert(h, ip);
+        }
+        if available {
+            self.push_free(pool, ip);
         }
         true
     }
@@ -139,15 +158,15 @@ impl LeaseStore {
     fn reindex(&self, ip: Ipv4Addr, old: Option<&ClientKey>, new: Option<&ClientKey>) {
         if old == new {
             if let Some(k) = new {
-                self.by_client.insert(k.clone(), ip);
+                self.by_client.insert(key_hash(k), ip);
             }
             return;
         }
         if let Some(k) = old {
-            self.by_client.remove_if(k, |_, v| *v == ip);
+            self.by_client.remove_if(&key_hash(k), |_, v| *v == ip);
         }
         if let Some(k) = new {
-            self.by_client.insert(k.clone(), ip);
+            self.by_client.insert(key_hash(k), ip);
         }
     }
 
@@ -157,7 +176,7 @@ impl LeaseStore {
 
     /// The lease last associated with `key`, if it still names this client.
     pub fn lookup_client(&self, key: &ClientKey) -> Option<Lease> {
-        let ip = *self.by_client.get(key)?;
+        let ip = *self.by_client.get(&key_hash(key))?;
         let lease = self.get(ip)?;
         (lease.client.as_ref() == Some(key)).then_some(lease)
     }

@@ -6,6 +6,7 @@
 pub mod control;
 pub mod failover;
 pub mod journal;
+pub mod omapi;
 pub mod socket;
 
 use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
@@ -107,12 +108,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
         );
     }
     let state = dhcp_journal::record::fold(contents.entries);
-    let mut restored = 0usize;
-    for r in state.leases.iter() {
-        if engine.restore(record::from_record(r)) {
-            restored += 1;
-        }
-    }
+    let records: Vec<dhcp_journal::LeaseRecord> = state.leases.iter().cloned().collect();
+    let restored = engine.restore_all(&records);
+    drop(records);
     // Start from a compact file: the failover state records, then one record per lease.
     let states: std::collections::BTreeMap<String, dhcp_journal::FailoverStateRecord> =
         state.failover.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -227,6 +225,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 rels.insert(peer.name.clone(), tx);
             }
         }
+        let omapi_shutdown = Arc::new(tokio::sync::Notify::new());
+        omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone());
         let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone()).await;
         println!(
             "{}",
@@ -250,6 +250,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 conn = control.accept() => control.serve(conn),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
+                _ = omapi_shutdown.notified() => break,
             }
         }
         tracing::info!("shutting down");

@@ -1,0 +1,409 @@
+//! One whole failover server, sans-IO: the DHCP [`Engine`], the failover [`Peer`] and an
+//! in-memory lease file ([`Disk`]), glued together exactly as `runtime::failover` and the
+//! journal glue them in production, but synchronously and without sockets or clocks.
+//!
+//! It exists for deterministic simulation (`tests/src/sim`): the simulator owns the network,
+//! the clock and the faults, and drives two `Node`s.
+//!
+//! Order of effects (the production order):
+//! * a DHCP outcome's durable leases are appended and synced before the reply is returned,
+//!   then handed to the peer as lease updates (the journal's replicator);
+//! * every state record (`StateChanged`, `PartnerStateChanged`, `McltChanged`,
+//!   `HbaChanged`) is synced before the peer's next output may leave (the caller drains
+//!   `poll_transmit` only after the input call returned);
+//! * a partner's binding is applied, synced, then acked;
+//! * `BindingAcked` bookkeeping is appended without a sync (`commit_local`): a crash may lose
+//!   it, which only makes the server re-send the update.
+
+use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
+use crate::failover::{FailoverView, binding_of};
+use crate::lease::{Lease, record};
+use crate::time::Now;
+use dhcp_common::{Hba, Steering};
+use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, Time};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The static configuration of one simulated server.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The engine's configuration (pools name the relationship `peer.name`).
+    pub engine: EngineConfig,
+    /// The failover relationship.
+    pub peer: PeerConfig,
+    /// The address DHCP requests arrive on (the default server identifier).
+    pub iface_addr: Ipv4Addr,
+    /// `max-lease-misbalance` percent (pool balancing).
+    pub max_lease_misbalance: u32,
+    /// `hot-standby` reserve percent, if hot standby.
+    pub hot_standby_reserve_percent: Option<u8>,
+}
+
+/// One record of the in-memory lease file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskEntry {
+    /// A lease record (stored as the lease file would: through `to_record`/`from_record`).
+    Lease(Lease),
+    /// The relationship's `failover peer … state` record.
+    State(PersistedState),
+}
+
+/// The in-memory lease file: an append-only log with a sync point. Everything before
+/// `synced` survives a crash; the unsynced tail may be lost (all or a prefix of it).
+#[derive(Clone, Debug, Default)]
+pub struct Disk {
+    entries: Vec<DiskEntry>,
+    synced: usize,
+}
+
+impl Disk {
+    /// Appends a record (not yet durable).
+    pub fn append(&mut self, e: DiskEntry) {
+        self.entries.push(e);
+    }
+
+    /// fsync: everything appended so far is durable.
+    pub fn sync(&mut self) {
+        self.synced = self.entries.len();
+    }
+
+    /// Number of records not yet synced.
+    pub fn unsynced(&self) -> usize {
+        self.entries.len().saturating_sub(self.synced)
+    }
+
+    /// A crash: the unsynced tail is lost except its first `keep` records (a torn write
+    /// keeps a prefix). What remains is durable.
+    pub fn crash(&mut self, keep: usize) {
+        let len = self.synced.saturating_add(keep).min(self.entries.len());
+        self.entries.truncate(len);
+        self.synced = len;
+    }
+
+    /// All records, oldest first.
+    pub fn entries(&self) -> &[DiskEntry] {
+        &self.entries
+    }
+
+    /// The latest record per lease, as a restart would load them (ordered by address).
+    pub fn leases(&self) -> BTreeMap<Ipv4Addr, Lease> {
+        let mut m = BTreeMap::new();
+        for e in &self.entries {
+            if let DiskEntry::Lease(l) = e {
+                m.insert(l.ip, l.clone());
+            }
+        }
+        m
+    }
+
+    /// The latest failover state record.
+    pub fn state(&self) -> Option<PersistedState> {
+        self.entries.iter().rev().find_map(|e| match e {
+            DiskEntry::State(s) => Some(*s),
+            DiskEntry::Lease(_) => None,
+        })
+    }
+
+    /// Rewrites the file compactly (what the runtime does at startup): the state record,
+    /// then one record per lease. Durable.
+    pub fn compact(&mut self) {
+        let state = self.state();
+        let mut entries: Vec<DiskEntry> = state.into_iter().map(DiskEntry::State).collect();
+        entries.extend(self.leases().into_values().map(DiskEntry::Lease));
+        self.entries = entries;
+        self.synced = self.entries.len();
+    }
+}
+
+/// What the node observed, for the simulator's log and checks (drained with
+/// [`Node::take_trace`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// A peer event, as handled (Debug form; logs included).
+    Event(String),
+    /// The partner acked our update of `ip` carrying `tstp`.
+    Acked { ip: Ipv4Addr, tstp: u32 },
+    /// A partner's update was applied (true) or refused (false).
+    Received { ip: Ipv4Addr, tstp: u32, accepted: bool, why: String },
+    /// The peer asked to close the TCP connection.
+    Disconnect(String),
+}
+
+/// One simulated server.
+pub struct Node {
+    cfg: NodeConfig,
+    engine: Engine,
+    peer: Peer,
+    disk: Disk,
+    partner_has_free: bool,
+    close_requested: bool,
+    trace: Vec<Trace>,
+}
+
+fn now_of(t: Time) -> Now {
+    Now::at(t.unix)
+}
+
+impl Node {
+    /// A first start with an empty lease file.
+    pub fn new(cfg: NodeConfig, now: Time) -> Node {
+        Node::restart(cfg, Disk::default(), false, now)
+    }
+
+    /// A (re)start from `disk`, or from nothing when `lose_disk` (the lease file is gone:
+    /// the relationship starts in RECOVER).
+    pub fn restart(cfg: NodeConfig, disk: Disk, lose_disk: bool, now: Time) -> Node {
+        let mut disk = if lose_disk { Disk::default() } else { disk };
+        let engine = Engine::new(cfg.engine.clone());
+        for l in disk.leases().into_values() {
+            // Through the lease file's record format, as a real restart reads it.
+            engine.restore(record::from_record(&record::to_record(&l)));
+        }
+        let persisted = disk.state();
+        disk.compact();
+        let peer = Peer::new(cfg.peer.clone(), persisted, now);
+        let mut n = Node { cfg, engine, peer, disk, partner_has_free: true, close_requested: false, trace: Vec::new() };
+        n.publish();
+        n.process(now);
+        n
+    }
+
+    /// A crash: everything in memory is gone; the lease file (with its unsynced tail) is
+    /// what remains. Call [`Disk::crash`] on it to lose (part of) the tail.
+    pub fn crash(self) -> Disk {
+        self.disk
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    pub fn disk(&self) -> &Disk {
+        &self.disk
+    }
+
+    /// Drains what happened since the last call.
+    pub fn take_trace(&mut self) -> Vec<Trace> {
+        std::mem::take(&mut self.trace)
+    }
+
+    /// True once after the peer asked to close the TCP connection (after writing what
+    /// `poll_transmit` still returns, best effort).
+    pub fn take_close_request(&mut self) -> bool {
+        std::mem::take(&mut self.close_requested)
+    }
+
+    // ----- DHCP -----
+
+    /// One DHCP request (UDP payload to port 67). Durable leases are journaled and synced
+    /// before the reply is returned, then queued for the partner.
+    pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool) -> Option<Reply> {
+        let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast };
+        let out = self.engine.handle(now_of(now), &meta, bytes);
+        self.commit_and_replicate(now, out.durable);
+        self.process(now);
+        out.reply
+    }
+
+    /// The expiry sweep (the runtime's periodic tick), plus the partner-free refresh.
+    pub fn tick(&mut self, now: Time) {
+        let mut expired = self.engine.expire(now_of(now), usize::MAX);
+        // The store's iteration order is a hash order: make it deterministic.
+        expired.sort_by_key(|l| u32::from(l.ip));
+        self.commit_and_replicate(now, expired);
+        self.refresh_partner_free();
+        self.process(now);
+    }
+
+    fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) {
+        if leases.is_empty() {
+            return;
+        }
+        for l in &leases {
+            self.disk.append(DiskEntry::Lease(l.clone()));
+        }
+        self.disk.sync();
+        for l in &leases {
+            if self.engine.relationship_of(l.pool) == Some(self.cfg.peer.name.as_str()) {
+                self.peer.handle_lease_update(now, binding_of(l));
+            }
+        }
+    }
+
+    // ----- failover inputs -----
+
+    pub fn handle_link_up(&mut self, now: Time) {
+        self.peer.handle_link_up(now);
+        self.process(now);
+    }
+
+    pub fn handle_link_down(&mut self, now: Time) {
+        self.peer.handle_link_down(now);
+        self.process(now);
+    }
+
+    pub fn handle_bytes(&mut self, now: Time, data: &[u8]) {
+        self.peer.handle_bytes(now, data);
+        self.process(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.peer.handle_timeout(now);
+        self.process(now);
+    }
+
+    pub fn handle_operator(&mut self, now: Time, cmd: Command) {
+        self.peer.handle_operator(now, cmd);
+        self.process(now);
+    }
+
+    /// Bytes to write to the TCP stream.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> bool {
+        self.peer.poll_transmit(buf)
+    }
+
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.peer.poll_timeout()
+    }
+
+    // ----- the glue (runtime::failover::Rel::process_events, synchronous) -----
+
+    fn persist_state(&mut self) {
+        self.disk.append(DiskEntry::State(self.peer.persisted()));
+        self.disk.sync();
+    }
+
+    fn process(&mut self, now: Time) {
+        let name = self.cfg.peer.name.clone();
+        while let Some(ev) = self.peer.poll_event() {
+            match &ev {
+                Event::Log(_) | Event::BindingReceived(_) | Event::BindingAcked { .. } => {}
+                other => self.trace.push(Trace::Event(format!("{other:?}"))),
+            }
+            match ev {
+                Event::StateChanged { .. }
+                | Event::PartnerStateChanged { .. }
+                | Event::McltChanged(_)
+                | Event::HbaChanged(_) => {
+                    self.persist_state();
+                    self.publish();
+                }
+                Event::BindingReceived(b) => {
+                    let ip = b.ip;
+                    match self.engine.apply_binding(&name, now_of(now), &b) {
+                        Ok(lease) => {
+                            self.disk.append(DiskEntry::Lease(lease));
+                            self.disk.sync();
+                            self.trace.push(Trace::Received { ip, tstp: b.tstp, accepted: true, why: String::new() });
+                            let _ = self.peer.ack_binding(now, ip, None);
+                        }
+                        Err((reason, msg)) => {
+                            self.trace.push(Trace::Received { ip, tstp: b.tstp, accepted: false, why: msg.clone() });
+                            let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
+                        }
+                    }
+                }
+                Event::BindingAcked { ip, tstp, .. } => {
+                    self.trace.push(Trace::Acked { ip, tstp });
+                    if let Some(l) = self.engine.binding_acked(ip, tstp) {
+                        // commit_local: not waited for, not replicated.
+                        self.disk.append(DiskEntry::Lease(l));
+                    }
+                }
+                Event::BindingRejected { .. } => {}
+                Event::SendAll | Event::SendPending | Event::QueuePending => {
+                    let pending_only = !matches!(ev, Event::SendAll);
+                    for l in self.engine.relationship_leases(&name, pending_only) {
+                        self.peer.handle_lease_update(now, binding_of(&l));
+                    }
+                    if !matches!(ev, Event::QueuePending) {
+                        self.peer.updates_done(now);
+                    }
+                }
+                Event::PoolCheck => {
+                    let moved = self.engine.rebalance(
+                        &name,
+                        now_of(now),
+                        self.cfg.max_lease_misbalance,
+                        self.cfg.hot_standby_reserve_percent,
+                    );
+                    if !moved.is_empty() {
+                        for l in &moved {
+                            self.disk.append(DiskEntry::Lease(l.clone()));
+                        }
+                        self.disk.sync();
+                        for l in &moved {
+                            self.peer.handle_lease_update(now, binding_of(l));
+                        }
+                    }
+                    self.refresh_partner_free();
+                }
+                Event::Disconnect { reason } => {
+                    self.trace.push(Trace::Disconnect(format!("{reason:?}")));
+                    self.close_requested = true;
+                }
+                Event::Connected | Event::Fatal(_) | Event::Log(_) => {}
+            }
+        }
+    }
+
+    fn refresh_partner_free(&mut self) {
+        let role = self.cfg.peer.role;
+        let mut partner_free = 0u64;
+        for n in &self.engine.config().networks {
+            for (i, p) in n.pools.iter().enumerate() {
+                if p.failover_peer.as_deref() == Some(self.cfg.peer.name.as_str()) {
+                    let c = self.engine.store().pool_counts(n.first_pool_id + i as u32);
+                    partner_free += match role {
+                        Role::Primary => c.backup,
+                        Role::Secondary => c.free,
+                    };
+                }
+            }
+        }
+        let has = partner_free > 0;
+        if has != self.partner_has_free {
+            self.partner_has_free = has;
+            self.publish();
+        }
+    }
+
+    /// The view the engine consults (as `Rel::view`).
+    pub fn view(&self) -> FailoverView {
+        let hba = self.peer.hba();
+        let role = self.peer.config().role;
+        FailoverView {
+            role,
+            state: self.peer.state(),
+            partner_state: self.peer.partner_state(),
+            service: self.peer.service(),
+            mclt: self.peer.mclt(),
+            stos: self.peer.stos(),
+            steering: Steering {
+                hba: Hba(hba.unwrap_or([0; 32])),
+                lb_max_secs: self.cfg.peer.load_balance_max_secs.min(u32::from(u16::MAX)) as u16,
+                role: match role {
+                    Role::Primary => dhcp_common::Role::Primary as u8,
+                    Role::Secondary => dhcp_common::Role::Secondary as u8,
+                },
+                state: self.peer.state().0,
+                has_hba: u8::from(hba.is_some()),
+                partner_has_free: u8::from(self.partner_has_free),
+                enforce: 0,
+                _pad: 0,
+            },
+        }
+    }
+
+    fn publish(&self) {
+        self.engine.set_failover(&self.cfg.peer.name, self.view());
+    }
+}
