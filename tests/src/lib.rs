@@ -6,8 +6,10 @@
 pub mod frames;
 pub mod lab;
 pub mod netns;
+pub mod omshell;
 pub mod pair;
 pub mod process;
+pub mod sim;
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //! the namespace lab and the benchmarks. Each step says what it does and how to fix failures.
 
 mod bench;
+mod fuzz;
 mod lab;
 mod setup;
 mod util;
@@ -42,6 +43,14 @@ enum Cmd {
         #[arg(long, default_value_t = 8)]
         secs: u64,
     },
+    /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time each.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        /// Only this target.
+        target: Option<String>,
+    },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
     /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd).
     Bench {
@@ -75,6 +84,10 @@ fn main() -> Result<()> {
         Cmd::Lab { secs } => {
             build_release()?;
             lab::run(secs)
+        }
+        Cmd::Fuzz { secs, target } => {
+            setup::setup(false)?;
+            fuzz::run(secs, target.as_deref())
         }
         Cmd::Bench { what, args } => {
             setup::setup(true)?;
@@ -130,6 +143,8 @@ fn test() -> Result<()> {
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("XDHCPD_BIN", &bin) };
     cargo(&["test", "--workspace", "--", "--test-threads", "2"])?;
+    step("fuzzing each target for 15 s");
+    fuzz::run(15, None)?;
     step("all tests passed");
     Ok(())
 }

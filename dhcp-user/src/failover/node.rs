@@ -286,6 +286,12 @@ impl Node {
         while let Some(ev) = self.peer.poll_event() {
             match &ev {
                 Event::Log(_) | Event::BindingReceived(_) | Event::BindingAcked { .. } => {}
+                Event::StateChanged { from, to, stos } => {
+                    self.trace.push(Trace::Event(format!("state {from} -> {to} (stos {stos})")))
+                }
+                Event::PartnerStateChanged { from, to, stos } => {
+                    self.trace.push(Trace::Event(format!("partner state {from} -> {to} (stos {stos})")))
+                }
                 other => self.trace.push(Trace::Event(format!("{other:?}"))),
             }
             match ev {

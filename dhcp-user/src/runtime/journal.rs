@@ -10,7 +10,7 @@ use crate::lease::{Lease, record};
 use crate::stats::Stats;
 use anyhow::Result;
 use crossbeam::channel::{self, Receiver, Sender as ChanSender};
-use dhcp_journal::{Entry, FailoverStateRecord, JournalFile};
+use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -26,6 +26,9 @@ enum Job {
         done: Option<tokio::sync::oneshot::Sender<bool>>,
     },
     State(FailoverStateRecord, tokio::sync::oneshot::Sender<bool>),
+    Host(HostRecord),
+    /// Flush and end the thread (other handles may still be alive).
+    Stop,
     Compact(Vec<Lease>),
 }
 
@@ -56,6 +59,11 @@ impl JournalHandle {
     pub fn commit(&self, records: Vec<Lease>, reply: Option<(Reply, u32)>) {
         // The receiver lives until shutdown, after workers stopped.
         let _ = self.tx.send(Job::Commit { records, reply, replicate: true, done: None });
+    }
+
+    /// Persist an OMAPI-created (or deleted) host.
+    pub fn host(&self, rec: HostRecord) {
+        let _ = self.tx.send(Job::Host(rec));
     }
 
     /// Commit without telling the partner (bookkeeping of the partner's own acks).
@@ -92,6 +100,7 @@ pub fn spawn(
     stats: Arc<Stats>,
     replicator: Replicator,
     mut states: std::collections::BTreeMap<String, FailoverStateRecord>,
+    mut hosts: std::collections::BTreeMap<String, HostRecord>,
 ) -> Result<Journal> {
     // Bounded: if the disk stalls, workers block instead of queueing without limit.
     let (tx, rx): (ChanSender<Job>, Receiver<Job>) = channel::bounded(65_536);
@@ -115,8 +124,10 @@ pub fn spawn(
                 }
             }
             let mut compact_with = None;
+            let mut stop = false;
             for job in jobs {
                 match job {
+                    Job::Stop => stop = true,
                     Job::Commit { records, reply, replicate, done } => {
                         for l in &records {
                             file.append(&Entry::Lease(record::to_record(l)));
@@ -126,6 +137,10 @@ pub fn spawn(
                             to_replicate.extend(records);
                         }
                         waiters.extend(done);
+                    }
+                    Job::Host(rec) => {
+                        file.append(&Entry::Host(rec.clone()));
+                        hosts.insert(rec.name.clone(), rec);
                     }
                     Job::State(rec, done) => {
                         file.append(&Entry::FailoverState(rec.clone()));
@@ -167,6 +182,7 @@ pub fn spawn(
                     .values()
                     .cloned()
                     .map(Entry::FailoverState)
+                    .chain(hosts.values().cloned().map(Entry::Host))
                     .chain(
                         snapshot
                             .iter()
@@ -187,6 +203,9 @@ pub fn spawn(
                 }
             }
             size2.store(file.len(), Ordering::Relaxed);
+            if stop {
+                break;
+            }
         }
         if let Err(e) = file.sync() {
             tracing::error!("final lease file sync failed: {e}");
@@ -206,7 +225,9 @@ impl Journal {
 
     /// Flush what is queued and stop the thread.
     pub fn shutdown(mut self) {
-        self.tx.take();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Job::Stop);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

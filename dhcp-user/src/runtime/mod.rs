@@ -118,6 +118,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         .values()
         .cloned()
         .map(dhcp_journal::Entry::FailoverState)
+        .chain(state.hosts.values().cloned().map(dhcp_journal::Entry::Host))
         .chain(
             engine
                 .store()
@@ -162,7 +163,13 @@ pub fn run(opts: RunOptions) -> Result<()> {
     };
 
     let stop = Arc::new(AtomicBool::new(false));
-    let journal = journal::spawn(journal_file, sender.clone(), stats.clone(), replicator, states.clone())?;
+    // Hosts created through OMAPI in earlier runs (deleted ones keep their tombstone).
+    let hosts: std::collections::BTreeMap<String, dhcp_journal::HostRecord> =
+        state.hosts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for h in hosts.values().filter(|h| !h.deleted) {
+        engine.add_dynamic_host(omapi::host_from_record(h, &engine.config().global));
+    }
+    let journal = journal::spawn(journal_file, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
 
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
@@ -226,7 +233,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             }
         }
         let omapi_shutdown = Arc::new(tokio::sync::Notify::new());
-        omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone());
+        omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone(), journal.handle());
         let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone()).await;
         println!(
             "{}",
@@ -265,6 +272,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
         control.remove();
         anyhow::Ok(())
     })?;
+    // Ends every task (OMAPI sessions, relationships) and the handles they hold.
+    drop(rt);
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         let _ = h.join();

@@ -46,11 +46,18 @@ struct Shared {
     keys: Vec<Key>,
     peers: Vec<FailoverPeer>,
     shutdown: Arc<Notify>,
+    journal: super::journal::JournalHandle,
 }
 
 /// Start the OMAPI listener if `omapi-port` is configured. `shutdown` is notified when a
 /// client sets control `state = 2`.
-pub fn spawn(config: &dhcp_config::Config, engine: Arc<Engine>, rels: Rels, shutdown: Arc<Notify>) {
+pub fn spawn(
+    config: &dhcp_config::Config,
+    engine: Arc<Engine>,
+    rels: Rels,
+    shutdown: Arc<Notify>,
+    journal: super::journal::JournalHandle,
+) {
     let Some(port) = config.omapi_port else { return };
     let keys = match &config.omapi_key {
         None => {
@@ -82,7 +89,7 @@ pub fn spawn(config: &dhcp_config::Config, engine: Arc<Engine>, rels: Rels, shut
         }
     };
     tracing::info!(port, signed = !keys.is_empty(), "OMAPI listening");
-    let shared = Arc::new(Shared { engine, rels, keys, peers: config.failover_peers.clone(), shutdown });
+    let shared = Arc::new(Shared { engine, rels, keys, peers: config.failover_peers.clone(), shutdown, journal });
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         loop {
@@ -283,6 +290,7 @@ async fn answer(shared: &Shared, objects: &mut Objects, req: &Request) -> (Respo
         Action::Delete { handle, .. } => match objects.get(handle).cloned() {
             Some(Obj::Host(name)) => {
                 if shared.engine.remove_dynamic_host(&name) {
+                    shared.journal.host(deleted_host(&name));
                     tracing::info!(host = %name, "OMAPI: host removed");
                     objects.by_handle.remove(&handle);
                     Response::ok()
@@ -539,6 +547,7 @@ fn open_host(
             if !shared.engine.add_dynamic_host(h.clone()) {
                 return status(ResultCode::EXISTS, "object already exists");
             }
+            shared.journal.host(host_record(&h));
             tracing::info!(
                 host = %h.name,
                 hardware = ?h.hardware_ethernet.map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")),
@@ -562,12 +571,14 @@ fn update_host(shared: &Shared, objects: &mut Objects, name: &str, attrs: HostAt
                 && new_name != name
             {
                 shared.engine.remove_dynamic_host(name);
+                shared.journal.host(deleted_host(name));
                 objects.by_handle.retain(|_, o| *o != Obj::Host(name.to_string()));
                 h.name = new_name.clone();
             }
             if !shared.engine.add_dynamic_host(h.clone()) {
                 return status(ResultCode::EXISTS, "object already exists");
             }
+            shared.journal.host(host_record(&h));
             tracing::info!(host = %h.name, "OMAPI: host updated");
             Response::ok()
         }
@@ -679,4 +690,30 @@ fn control_object(objects: &mut Objects) -> Response {
     let handle = objects.handle_for(Obj::Control);
     // dhcpd's control states: 0 startup, 1 running, 2 shutdown.
     Response::object(handle, [("state", Value::Int(1))])
+}
+
+/// The lease-file record dhcpd writes for a host created through OMAPI.
+pub fn host_record(h: &crate::dhcp::HostCfg) -> dhcp_journal::HostRecord {
+    dhcp_journal::HostRecord {
+        name: h.name.clone(),
+        hardware: h.hardware_ethernet.map(|m| (1, m.to_vec())),
+        uid: h.client_identifier.clone(),
+        fixed_address: h.fixed_addresses.first().copied(),
+        deleted: false,
+    }
+}
+
+fn deleted_host(name: &str) -> dhcp_journal::HostRecord {
+    dhcp_journal::HostRecord { name: name.to_string(), hardware: None, uid: None, fixed_address: None, deleted: true }
+}
+
+/// A host from the lease file back into the engine's form.
+pub fn host_from_record(r: &dhcp_journal::HostRecord, global: &crate::dhcp::Params) -> crate::dhcp::HostCfg {
+    crate::dhcp::HostCfg {
+        name: r.name.clone(),
+        hardware_ethernet: r.hardware.as_ref().and_then(|(_, b)| <[u8; 6]>::try_from(b.as_slice()).ok()),
+        client_identifier: r.uid.clone(),
+        fixed_addresses: r.fixed_address.into_iter().collect(),
+        params: global.clone(),
+    }
 }
