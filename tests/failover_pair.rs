@@ -62,6 +62,24 @@ fn pair_balances_replicates_survives_and_recovers() -> Result<()> {
         clients.keys().any(|n| expected_server(*n, split) == ADDR[0])
             && clients.keys().any(|n| expected_server(*n, split) == ADDR[1])
     );
+    // XDP did the load balancing at the NIC: each server dropped the partner's DISCOVERs in
+    // the kernel, and none of them reached its userspace (no userspace load-balancing drop).
+    for i in 0..2 {
+        let v = lab.status(i)?;
+        let partners = clients.keys().filter(|n| expected_server(**n, split) != ADDR[i]).count() as u64;
+        let dropped = v["xdp"]["counters"]["drop_partner"].as_u64().unwrap_or(0);
+        assert!(
+            dropped >= partners,
+            "server {i}: XDP dropped {dropped} partner DISCOVERs for {partners} partner clients: {}",
+            v["xdp"]
+        );
+        assert_eq!(
+            v["stats"]["dropped"]["partners_client"].as_u64().unwrap_or(0),
+            0,
+            "server {i}: partner DISCOVERs reached userspace: {}",
+            v["stats"]
+        );
+    }
     // Replication: every binding is in both lease files.
     std::thread::sleep(Duration::from_secs(3));
     for i in 0..2 {

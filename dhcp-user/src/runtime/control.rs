@@ -21,10 +21,17 @@ pub struct Control {
     rels: Rels,
     stats: Arc<Stats>,
     engine: Arc<Engine>,
+    xdp: super::failover::Xdp,
 }
 
 impl Control {
-    pub async fn bind(path: &Path, rels: Rels, stats: Arc<Stats>, engine: Arc<Engine>) -> Control {
+    pub async fn bind(
+        path: &Path,
+        rels: Rels,
+        stats: Arc<Stats>,
+        engine: Arc<Engine>,
+        xdp: super::failover::Xdp,
+    ) -> Control {
         // A stale socket from a crashed run is replaced.
         let _ = std::fs::remove_file(path);
         if let Some(dir) = path.parent() {
@@ -37,7 +44,7 @@ impl Control {
                 None
             }
         };
-        Control { listener, path: path.to_path_buf(), rels, stats, engine }
+        Control { listener, path: path.to_path_buf(), rels, stats, engine, xdp }
     }
 
     pub async fn accept(&self) -> Option<UnixStream> {
@@ -50,6 +57,12 @@ impl Control {
     pub fn serve(&self, conn: Option<UnixStream>) {
         let Some(conn) = conn else { return };
         let (rels, stats, engine) = (self.rels.clone(), self.stats.clone(), self.engine.clone());
+        // XDP counters are read here (map reads, no await while holding the lock).
+        let xdp = self.xdp.lock().ok().and_then(|x| {
+            let prog = x.as_ref()?;
+            let attached: Vec<String> = prog.attachments().map(|(i, m)| format!("{i}:{m}")).collect();
+            Some(serde_json::json!({"attached": attached, "counters": prog.counters().ok()?.to_json()}))
+        });
         tokio::spawn(async move {
             let (r, mut w) = conn.into_split();
             let mut line = String::new();
@@ -57,7 +70,12 @@ impl Control {
             if tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line)).await.is_err() {
                 return;
             }
-            let reply = handle(line.trim(), &rels, &stats, &engine).await;
+            let mut reply = handle(line.trim(), &rels, &stats, &engine).await;
+            if let Some(obj) = reply.as_object_mut()
+                && obj.contains_key("relationships")
+            {
+                obj.insert("xdp".into(), xdp.unwrap_or(serde_json::Value::Null));
+            }
             let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
         });
     }

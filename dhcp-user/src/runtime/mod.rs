@@ -234,7 +234,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }
         let omapi_shutdown = Arc::new(tokio::sync::Notify::new());
         omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone(), journal.handle());
-        let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone()).await;
+        let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone(), xdp.clone()).await;
         println!(
             "{}",
             serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp_modes, "failover": config.failover_peers.iter().map(|p| &p.name).collect::<Vec<_>>()})
