@@ -154,3 +154,56 @@ fn cut_peer_link_interrupts_and_heals() -> Result<()> {
     eprintln!("healed to NORMAL/NORMAL {t:?} after the link came back");
     Ok(())
 }
+
+#[test]
+fn auto_partner_down_after_the_configured_interval() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    // auto-partner-down 3 s on the secondary (dhcpd's auto-partner-down, Windows' state
+    // switchover interval).
+    let mut lab = PairLab::new([pair_config(0, 10, 128, 3, 0), pair_config(1, 10, 128, 3, 3)])?;
+    lab.start(0, &["--xdp-mode", "off"])?;
+    lab.start(1, &["--xdp-mode", "off"])?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(20))?;
+    lab.kill(0)?;
+    lab.wait_state(1, "communications-interrupted", None, Duration::from_secs(10))?;
+    let t = lab.wait_state(1, "partner-down", None, Duration::from_secs(15))?;
+    eprintln!("partner-down {t:?} after communications-interrupted");
+    assert!(t >= Duration::from_secs(2), "auto partner-down too early: {t:?}");
+    // And it serves a new client.
+    lab.add_client("ap1", &mac(0x71))?;
+    let (_, server) = lab.udhcpc("ap1")?;
+    assert_eq!(server, ADDR[1]);
+    Ok(())
+}
+
+#[test]
+fn hot_standby_primary_serves_all_standby_holds_the_reserve() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    // Windows-style hot standby expressed in dhcpd.conf: no split, a 10% reserve.
+    let hot = |c: String| c.replace("split 128;", "hot-standby-reserve 10;");
+    let mut lab = PairLab::new([hot(pair_config(0, 10, 128, 3, 0)), pair_config(1, 10, 128, 3, 0)])?;
+    lab.start(0, &["--xdp-mode", "skb"])?;
+    lab.start(1, &["--xdp-mode", "skb"])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(20))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let counts = lab.status(1)?["pools"][0]["counts"].clone();
+    assert_eq!(counts["backup"].as_u64(), Some(10), "standby reserve of 100 addresses at 10%: {counts}");
+    assert_eq!(lab.status(1)?["relationships"][0]["mode"], "hot-standby");
+    for n in 0x60..0x66u8 {
+        let name = format!("h{n}");
+        lab.add_client(&name, &mac(n))?;
+        let (_, server) = lab.udhcpc(&name)?;
+        assert_eq!(server, ADDR[0], "the active server answers every client");
+    }
+    // The standby takes over from its reserve when the active server dies.
+    lab.kill(0)?;
+    lab.wait_state(1, "communications-interrupted", None, Duration::from_secs(10))?;
+    lab.add_client("h-take", &mac(0x6f))?;
+    let (ip, server) = lab.udhcpc("h-take")?;
+    assert_eq!(server, ADDR[1], "standby serves after takeover (got {ip})");
+    Ok(())
+}

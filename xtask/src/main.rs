@@ -5,6 +5,7 @@ mod bench;
 mod fuzz;
 mod lab;
 mod setup;
+mod sim;
 mod util;
 
 use anyhow::Result;
@@ -42,6 +43,15 @@ enum Cmd {
         /// How long to run, in seconds.
         #[arg(long, default_value_t = 8)]
         secs: u64,
+    },
+    /// Deterministic simulation of a failover pair (release build), from seeds.
+    Sim {
+        /// Number of seeds (0..N).
+        #[arg(long, default_value_t = 2000)]
+        seeds: u64,
+        /// Replay one seed with its full event log.
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time each.
     Fuzz {
@@ -85,6 +95,7 @@ fn main() -> Result<()> {
             build_release()?;
             lab::run(secs)
         }
+        Cmd::Sim { seeds, seed } => sim::run(seeds, seed),
         Cmd::Fuzz { secs, target } => {
             setup::setup(false)?;
             fuzz::run(secs, target.as_deref())

@@ -108,6 +108,9 @@ pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u
             format!("{}: invalid state transition: {} to {}", b.ip, current.state.name(), incoming.name()),
         )
     };
+    if let Some(why) = outdated(current, b, incoming) {
+        return Err((R::OUTDATED_BIND_INFO, format!("{}: outdated binding information: {why}", b.ip)));
+    }
     let freeing = matches!(incoming, BindingState::Free | BindingState::Backup);
     let ok = if normal {
         match current.state {
@@ -146,6 +149,41 @@ pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u
     })
 }
 
+/// The client a binding names: its client identifier, else its hardware address.
+fn binding_client(b: &Binding) -> Option<ClientKey> {
+    match (&b.client_id, &b.chaddr) {
+        (Some(id), _) if !id.is_empty() => Some(ClientKey::from_client_id(id)),
+        (_, Some(c)) => c.split_first().map(|(t, mac)| ClientKey::from_hw(*t, mac)),
+        _ => None,
+    }
+}
+
+/// An update about an older transaction than the active binding we hold. dhcpd trusts a
+/// 65-second fudge here; with crossing updates (a renewal on one server while the other
+/// expires or releases the previous binding) that loses a live lease, which the
+/// deterministic simulation showed. The caller rejects the update (reason 15) and sends its
+/// own, newer binding instead, so both sides converge on it.
+fn outdated(current: &Lease, b: &Binding, incoming: BindingState) -> Option<&'static str> {
+    if !matches!(current.state, BindingState::Active | BindingState::Bootp | BindingState::Reserved) {
+        return None;
+    }
+    let same_client = binding_client(b).is_some_and(|k| current.client.as_ref() == Some(&k));
+    let older = b.cltt != 0 && current.cltt != 0 && b.cltt < current.cltt;
+    match incoming {
+        BindingState::Expired if b.ends < current.ends || !same_client => Some("expiry of an older binding"),
+        BindingState::Released | BindingState::Abandoned | BindingState::Reset if !same_client || older => {
+            Some("release of an older binding")
+        }
+        // A free-state transfer queued before the client's transaction, delivered after it.
+        BindingState::Free | BindingState::Backup if current.cltt != 0 && b.starts < current.cltt => {
+            Some("a free-state update older than the binding")
+        }
+        BindingState::Active if !same_client && older => Some("a newer binding to another client exists"),
+        BindingState::Active if same_client && older && b.ends < current.ends => Some("a newer renewal exists"),
+        _ => None,
+    }
+}
+
 /// Apply an accepted binding to a lease (times, client, state).
 pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
     l.state = state;
@@ -180,6 +218,9 @@ mod tests {
         let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 10), 0);
         l.state = state;
         l.ends = ends;
+        // The same client as `binding()`, with an older transaction.
+        l.client = Some(ClientKey::from_hw(1, &[0x52, 0x54, 0, 0, 0, 1]));
+        l.cltt = 900;
         l
     }
 
@@ -189,7 +230,7 @@ mod tests {
             status,
             client_id: None,
             chaddr: Some(vec![1, 0x52, 0x54, 0, 0, 0, 1]),
-            ends: 2000,
+            ends: 5000,
             tstp,
             starts: 1000,
             cltt: 1000,
@@ -211,6 +252,18 @@ mod tests {
         assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_ok());
         let l = lease(BindingState::Active, 5000);
         assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_err());
+    }
+
+    #[test]
+    fn outdated_updates_are_refused() {
+        // A RELEASE of another client's binding, or an expiry of an older binding.
+        let mut l = lease(BindingState::Active, 9000);
+        l.client = Some(ClientKey::from_hw(1, &[0x52, 0x54, 0, 0, 0, 2]));
+        let r = accept(&l, &binding(BindingStatus::RELEASED, 0), Role::Primary, true, 1000);
+        assert_eq!(r.map_err(|e| e.0), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
+        let l = lease(BindingState::Active, 9000);
+        let r = accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 9000);
+        assert_eq!(r.map_err(|e| e.0), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
     }
 
     #[test]

@@ -314,6 +314,12 @@ impl Node {
                         Err((reason, msg)) => {
                             self.trace.push(Trace::Received { ip, tstp: b.tstp, accepted: false, why: msg.clone() });
                             let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
+                            // Ours is newer: send it so both sides converge (as runtime/failover.rs).
+                            if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
+                                && let Some(l) = self.engine.store().get(ip)
+                            {
+                                self.peer.handle_lease_update(now, crate::failover::binding_of(&l));
+                            }
                         }
                     }
                 }

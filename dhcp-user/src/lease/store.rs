@@ -37,7 +37,11 @@ impl Take {
     pub fn allows(self, s: BindingState) -> bool {
         match self {
             Take::Any | Take::Both => s.is_available(),
-            Take::Free => matches!(s, BindingState::Free | BindingState::Expired | BindingState::Released),
+            // EXPIRED and RELEASED leases stay untouchable until the partner acknowledges them
+            // (they then become FREE): the partner may have renewed the client meanwhile
+            // (dhcpd's lease_mine_to_reallocate). Only PARTNER-DOWN past the MCLT (`Both`)
+            // may reuse them unacknowledged.
+            Take::Free => s == BindingState::Free,
             Take::Backup => s == BindingState::Backup,
         }
     }
@@ -69,9 +73,14 @@ fn queue_bit(q: usize) -> u8 {
     1 << q
 }
 
+/// A fixed-key hasher: the store's iteration order (expiry sweeps, counts) is then the same
+/// in every process, which the deterministic simulation relies on. Keys are addresses from
+/// the configuration and 64-bit key hashes, not attacker-chosen strings.
+type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
+
 pub struct LeaseStore {
-    leases: DashMap<Ipv4Addr, Lease>,
-    by_client: DashMap<u64, Ipv4Addr>,
+    leases: DashMap<Ipv4Addr, Lease, Fixed>,
+    by_client: DashMap<u64, Ipv4Addr, Fixed>,
     /// Per pool: [FREE-class queue, BACKUP queue].
     free: Vec<[SegQueue<Ipv4Addr>; 2]>,
 }
@@ -79,8 +88,8 @@ pub struct LeaseStore {
 impl LeaseStore {
     pub fn new(pools: usize) -> LeaseStore {
         LeaseStore {
-            leases: DashMap::new(),
-            by_client: DashMap::new(),
+            leases: DashMap::with_hasher(Fixed::default()),
+            by_client: DashMap::with_hasher(Fixed::default()),
             free: (0..pools).map(|_| [SegQueue::new(), SegQueue::new()]).collect(),
         }
     }

@@ -323,6 +323,12 @@ impl Rel {
                         Err((reason, msg)) => {
                             tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
                             let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
+                            // Ours is newer: send it so both sides converge on it.
+                            if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
+                                && let Some(l) = self.engine.store().get(ip)
+                            {
+                                self.peer.handle_lease_update(now, binding_of(&l));
+                            }
                         }
                     }
                 }
@@ -477,7 +483,8 @@ impl Rel {
         serde_json::json!({
             "name": self.name,
             "role": if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
-            "mode": if self.cfg.hot_standby_reserve_percent.is_some() { "hot-standby" } else { "load-balance" },
+            // A secondary learns hot standby from the primary's HBA (every bucket the primary's).
+            "mode": if self.cfg.hot_standby_reserve_percent.is_some() || self.peer.hba() == Some([0xff; 32]) { "hot-standby" } else { "load-balance" },
             "my_state": self.peer.state().to_string(),
             "partner_state": self.peer.partner_state().to_string(),
             "my_stos": self.peer.stos(),

@@ -95,7 +95,7 @@ impl Swarm {
             weights: [weight(r), weight(r), weight(r), weight(r), weight(r)],
             p_lose_disk: if r.chance(0.5) { 0.0 } else { r.unit() * 0.6 },
             max_down: r.range(2, 150) * SEC,
-            fault_phase: r.range(120, 600) * SEC,
+            fault_phase: r.range(120, 400) * SEC,
             p_release: r.unit() * 0.15,
             p_reboot: r.unit() * 0.15,
         }
@@ -427,7 +427,7 @@ impl Sim {
                 let out = cl.wake(&mut self.rng, now);
                 self.client_out(c, out, None);
             }
-            Ev::ToServer { srv, c, bytes, broadcast } => self.to_server(srv, c, &bytes, broadcast),
+            Ev::ToServer { srv, c, bytes, broadcast } => self.deliver_to_server(srv, c, &bytes, broadcast),
             Ev::ToClient { c, srv, bytes, ends } => {
                 let now = self.now;
                 let Some(cl) = self.clients.get_mut(c) else { return };
@@ -542,7 +542,7 @@ impl Sim {
         self.push(at, ev);
     }
 
-    fn to_server(&mut self, srv: usize, c: usize, bytes: &[u8], broadcast: bool) {
+    fn deliver_to_server(&mut self, srv: usize, c: usize, bytes: &[u8], broadcast: bool) {
         let t = self.time(srv);
         let Some(node) = self.nodes[srv].as_mut() else { return };
         let target = client::request_target(bytes);
@@ -722,11 +722,7 @@ impl Sim {
                 self.link.partitioned_until = self.now + ms;
                 self.link_reset();
             }
-            3 => {
-                if self.nodes[side].is_some() {
-                    self.crash(side);
-                }
-            }
+            3 if self.nodes[side].is_some() => self.crash(side),
             4 => {
                 // Operator partner-down: only against a server that is really down.
                 let down = side;
