@@ -64,9 +64,9 @@ fn pair_balances_replicates_survives_and_recovers() -> Result<()> {
     );
     // XDP did the load balancing at the NIC: each server dropped the partner's DISCOVERs in
     // the kernel, and none of them reached its userspace (no userspace load-balancing drop).
-    for i in 0..2 {
+    for (i, addr) in ADDR.iter().enumerate() {
         let v = lab.status(i)?;
-        let partners = clients.keys().filter(|n| expected_server(**n, split) != ADDR[i]).count() as u64;
+        let partners = clients.keys().filter(|n| expected_server(**n, split) != *addr).count() as u64;
         let dropped = v["xdp"]["counters"]["drop_partner"].as_u64().unwrap_or(0);
         assert!(
             dropped >= partners,
