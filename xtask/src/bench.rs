@@ -325,3 +325,71 @@ const KEA_CONF: &str = r#"{
   }
 }
 "#;
+
+/// `cargo xtask bench takeover`: perfdhcp in broadcast mode (like directly attached clients:
+/// every DISCOVER reaches both servers) at 200 new clients/s against a load-balanced pair;
+/// the primary is killed with SIGKILL 6 s in; counts the exchanges lost, XDP on and off.
+pub fn takeover(_args: &[String]) -> Result<()> {
+    use xdhcpd_tests::pair::{PairLab, pair_config};
+    let wide = |c: String| {
+        c.replace("subnet 198.18.0.0 netmask 255.255.255.0", "subnet 198.18.0.0 netmask 255.255.0.0")
+            .replace("range 198.18.0.100 198.18.0.199", "range 198.18.1.0 198.18.255.254")
+    };
+    // SAFETY: single-threaded here.
+    unsafe { std::env::set_var("XDHCPD_BIN", root().join("target/release/xdhcpd")) };
+    let mut rows = Vec::new();
+    for mode in ["skb", "off"] {
+        step(&format!("takeover with XDP {mode}: 200 clients/s for 20 s, kill -9 of the primary at 6 s"));
+        let mut lab = PairLab::new([wide(pair_config(0, 30, 128, 3, 0)), wide(pair_config(1, 30, 128, 3, 0))])?;
+        lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
+        lab.start(0, &["--xdp-mode", mode])?;
+        lab.start(1, &["--xdp-mode", mode])?;
+        lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
+        std::thread::sleep(Duration::from_secs(3)); // pool balancing settles
+        let perf = lab
+            .cli
+            .command("perfdhcp")
+            .args(["-4", "-r", "200", "-p", "20", "-R", "100000", "-l", "br0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        std::thread::sleep(Duration::from_secs(6));
+        lab.kill(0)?;
+        let out = perf.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let mut sent = [0u64; 2];
+        let mut recv = [0u64; 2];
+        let mut section = 0;
+        for l in text.lines() {
+            if l.contains("REQUEST-ACK") {
+                section = 1;
+            }
+            let num = |l: &str| {
+                l.split(':')
+                    .nth(1)
+                    .and_then(|v| v.trim().split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            if l.starts_with("sent packets:") {
+                sent[section] = num(l);
+            }
+            if l.starts_with("received packets:") {
+                recv[section] = num(l);
+            }
+        }
+        let lost = sent[0].saturating_sub(recv[1]);
+        println!(
+            "    DISCOVERs {} OFFERs {} REQUESTs {} ACKs {} => exchanges not completed: {lost}",
+            sent[0], recv[0], sent[1], recv[1]
+        );
+        rows.push((mode, sent[0], recv[1], lost));
+    }
+    step("takeover results");
+    println!("| XDP | exchanges started | completed | lost |");
+    println!("|---|---|---|---|");
+    for (mode, s, r, l) in rows {
+        println!("| {mode} | {s} | {r} | {l} |");
+    }
+    Ok(())
+}

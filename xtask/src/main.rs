@@ -76,6 +76,7 @@ enum BenchWhat {
     Xdp,
     Engine,
     Server,
+    Takeover,
 }
 
 fn main() -> Result<()> {
@@ -123,6 +124,10 @@ fn main() -> Result<()> {
                 BenchWhat::Server => {
                     build_release()?;
                     bench::server(&args)
+                }
+                BenchWhat::Takeover => {
+                    build_release()?;
+                    bench::takeover(&args)
                 }
             }
         }

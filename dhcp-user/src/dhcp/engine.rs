@@ -686,6 +686,10 @@ impl Engine {
             .snapshot()
             .into_iter()
             .filter(|l| self.relationship_of(l.pool) == Some(peer))
+            // A FREE lease never used nor transferred carries nothing the partner lacks: both
+            // sides start every range FREE. Skipping them makes a fresh pair's resync cost
+            // what is in use, not the size of the pool.
+            .filter(|l| !(l.state == BindingState::Free && l.starts == 0 && l.tstp == 0 && l.client.is_none()))
             .filter(|l| {
                 !pending_only || l.tstp > l.atsfp || matches!(l.state, BindingState::Expired | BindingState::Released)
             })

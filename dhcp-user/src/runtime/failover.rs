@@ -53,6 +53,8 @@ struct Rel {
     epoch: Instant,
     partner_has_free: bool,
     last_change: u32,
+    /// An event taken while batching updates, handled next.
+    requeue: Vec<Event>,
 }
 
 fn now_time(epoch: Instant) -> Time {
@@ -134,6 +136,7 @@ pub fn spawn(
         epoch,
         partner_has_free: true,
         last_change: super::now().unix,
+        requeue: Vec::new(),
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -290,7 +293,7 @@ impl Rel {
 
     async fn process_events(&mut self, link: &mut Option<Link>) {
         // Bounded: each event is handled once; handling may queue more (loop until empty).
-        while let Some(ev) = self.peer.poll_event() {
+        while let Some(ev) = self.requeue.pop().or_else(|| self.peer.poll_event()) {
             let now = self.now();
             match ev {
                 Event::StateChanged { .. }
@@ -308,28 +311,51 @@ impl Rel {
                     }
                     self.publish();
                 }
-                Event::BindingReceived(b) => {
-                    let ip = b.ip;
-                    tracing::debug!("failover peer {}: update {ip} {}", self.name, b.status);
-                    match self.engine.apply_binding(&self.name, super::now(), &b) {
-                        Ok(lease) => {
-                            let ok = self.journal.commit_wait(vec![lease], false).await;
-                            let reject = (!ok)
-                                .then_some((dhcp_failover::wire::RejectReason::MISC_REJECT, "lease file write failed"));
-                            if let Err(e) = self.peer.ack_binding(now, ip, reject) {
-                                tracing::debug!("failover peer {}: ack of {ip}: {e}", self.name);
+                Event::BindingReceived(first) => {
+                    // Take every update already delivered: apply them all, make them durable
+                    // with one fsync, then ack them (a resync of 100,000 leases is then
+                    // bounded by the window, not by one fsync per lease).
+                    let mut batch = vec![first];
+                    let mut next = None;
+                    while let Some(e) = self.peer.poll_event() {
+                        match e {
+                            Event::BindingReceived(b) => batch.push(b),
+                            other => {
+                                next = Some(other);
+                                break;
                             }
                         }
-                        Err((reason, msg)) => {
-                            tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
-                            let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
-                            // Ours is newer: send it so both sides converge on it.
-                            if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
-                                && let Some(l) = self.engine.store().get(ip)
-                            {
-                                self.peer.handle_lease_update(now, binding_of(&l));
+                    }
+                    let mut accepted = Vec::new();
+                    let mut applied = Vec::new();
+                    for b in &batch {
+                        match self.engine.apply_binding(&self.name, super::now(), b) {
+                            Ok(lease) => {
+                                applied.push(lease);
+                                accepted.push(b.ip);
+                            }
+                            Err((reason, msg)) => {
+                                tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
+                                let _ = self.peer.ack_binding(now, b.ip, Some((reason, &msg)));
+                                // Ours is newer: send it so both sides converge on it.
+                                if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
+                                    && let Some(l) = self.engine.store().get(b.ip)
+                                {
+                                    self.peer.handle_lease_update(now, binding_of(&l));
+                                }
                             }
                         }
+                    }
+                    let ok = applied.is_empty() || self.journal.commit_wait(applied, false).await;
+                    let reject =
+                        (!ok).then_some((dhcp_failover::wire::RejectReason::MISC_REJECT, "lease file write failed"));
+                    for ip in accepted {
+                        if let Err(e) = self.peer.ack_binding(now, ip, reject) {
+                            tracing::debug!("failover peer {}: ack of {ip}: {e}", self.name);
+                        }
+                    }
+                    if let Some(e) = next {
+                        self.requeue.push(e);
                     }
                 }
                 Event::BindingAcked { ip, tstp, .. } => {
