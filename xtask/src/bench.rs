@@ -367,7 +367,7 @@ pub fn takeover(_args: &[String]) -> Result<()> {
             let num = |l: &str| {
                 l.split(':')
                     .nth(1)
-                    .and_then(|v| v.trim().split_whitespace().next())
+                    .and_then(|v| v.split_whitespace().next())
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or(0)
             };
