@@ -47,6 +47,10 @@ struct Cli {
     #[arg(long, default_value = "/run/xdhcpd/control.sock", global = true)]
     control_socket: std::path::PathBuf,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default; e.g. 127.0.0.1:9167).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+
     /// Seconds between expiry sweeps.
     #[arg(long, default_value_t = 5)]
     expiry_interval: u64,
@@ -125,6 +129,7 @@ fn main() -> Result<()> {
             expiry_interval: Duration::from_secs(cli.expiry_interval.max(1)),
             coalesce: Duration::from_micros(cli.coalesce_us),
             control_socket: cli.control_socket.clone(),
+            metrics: cli.metrics,
         });
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -14,6 +14,25 @@ pub fn setup(with_apt: bool) -> Result<()> {
     bpf_linker()?;
     if with_apt {
         apt()?;
+        python_parser()?;
+    }
+    Ok(())
+}
+
+/// The Prometheus text-format parser the metrics test checks our output with.
+fn python_parser() -> Result<()> {
+    let have = Command::new("python3")
+        .args(["-c", "import prometheus_client"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if have {
+        return Ok(());
+    }
+    step("installing the Python prometheus-client (the metrics test's reference parser)");
+    let ok = Command::new("python3").args(["-m", "pip", "install", "-q", "prometheus-client"]).status()?.success();
+    if !ok {
+        bail!("pip install prometheus-client failed");
     }
     Ok(())
 }

@@ -512,6 +512,8 @@ impl Rel {
             // A secondary learns hot standby from the primary's HBA (every bucket the primary's).
             "mode": if self.cfg.hot_standby_reserve_percent.is_some() || self.peer.hba() == Some([0xff; 32]) { "hot-standby" } else { "load-balance" },
             "my_state": self.peer.state().to_string(),
+            "my_state_code": self.peer.state().0,
+            "partner_state_code": self.peer.partner_state().0,
             "partner_state": self.peer.partner_state().to_string(),
             "my_stos": self.peer.stos(),
             "partner_stos": self.peer.partner_stos(),

@@ -6,6 +6,7 @@
 pub mod control;
 pub mod failover;
 pub mod journal;
+pub mod metrics;
 pub mod omapi;
 pub mod socket;
 
@@ -37,6 +38,8 @@ pub struct RunOptions {
     pub coalesce: Duration,
     /// Unix socket of the control plane (`xdhcpd status`, `xdhcpd partner-down`).
     pub control_socket: PathBuf,
+    /// Prometheus endpoint, off when `None`.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// The current Unix time. The one place the core's "now" comes from.
@@ -235,6 +238,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let omapi_shutdown = Arc::new(tokio::sync::Notify::new());
         omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone(), journal.handle());
         let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone(), xdp.clone()).await;
+        if let Some(addr) = opts.metrics {
+            metrics::spawn(addr, relationships.clone(), stats.clone(), engine.clone(), xdp.clone());
+        }
         println!(
             "{}",
             serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp_modes, "failover": config.failover_peers.iter().map(|p| &p.name).collect::<Vec<_>>()})

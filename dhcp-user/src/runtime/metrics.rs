@@ -1,0 +1,156 @@
+//! A Prometheus `/metrics` endpoint (off by default; `--metrics ADDR`, loopback unless told
+//! otherwise). Text exposition format 0.0.4, built on each scrape from the same sources as
+//! `xdhcpd status`: pools, DHCP messages in/out and drops, XDP counters, failover state,
+//! unacked updates, journal fsyncs.
+
+use super::failover::{Input, Xdp};
+use crate::dhcp::Engine;
+use crate::stats::Stats;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedSender;
+
+type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
+
+pub fn spawn(addr: SocketAddr, rels: Rels, stats: Arc<Stats>, engine: Arc<Engine>, xdp: Xdp) {
+    tokio::spawn(async move {
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("metrics: cannot listen on {addr}: {e}");
+                return;
+            }
+        };
+        tracing::info!("metrics on http://{addr}/metrics");
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else { continue };
+            let (rels, stats, engine, xdp) = (rels.clone(), stats.clone(), engine.clone(), xdp.clone());
+            tokio::spawn(async move {
+                let mut req = [0u8; 1024];
+                let n = match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut req)).await {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+                let head = String::from_utf8_lossy(req.get(..n).unwrap_or(&[]));
+                let (status, body) = if head.starts_with("GET /metrics") {
+                    ("200 OK", render(&rels, &stats, &engine, &xdp).await)
+                } else {
+                    ("404 Not Found", "try /metrics\n".to_string())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> String {
+    let mut out = String::new();
+    let s = stats.to_json();
+
+    family(&mut out, "xdhcpd_leases", "gauge", "Addresses by pool and binding state.");
+    for n in &engine.config().networks {
+        for (i, _) in n.pools.iter().enumerate() {
+            let id = n.first_pool_id + i as u32;
+            let c = engine.store().pool_counts(id);
+            for (state, v) in [
+                ("free", c.free),
+                ("backup", c.backup),
+                ("active", c.active),
+                ("abandoned", c.abandoned),
+                ("other", c.other),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "xdhcpd_leases{{pool=\"{id}\",network=\"{}\",state=\"{state}\"}} {v}",
+                    label(&n.name)
+                );
+            }
+        }
+    }
+    for (metric, key, help) in [
+        ("xdhcpd_dhcp_messages_received_total", "in", "DHCP messages received, by type."),
+        ("xdhcpd_dhcp_messages_sent_total", "out", "DHCP messages sent, by type."),
+        ("xdhcpd_dhcp_dropped_total", "dropped", "Requests not answered, by reason."),
+    ] {
+        family(&mut out, metric, "counter", help);
+        let lbl = if key == "dropped" { "reason" } else { "type" };
+        if let Some(m) = s[key].as_object() {
+            for (k, v) in m {
+                let _ = writeln!(out, "{metric}{{{lbl}=\"{}\"}} {}", label(k), v.as_u64().unwrap_or(0));
+            }
+        }
+    }
+    family(&mut out, "xdhcpd_journal_fsyncs_total", "counter", "Lease file group commits (fdatasync).");
+    let _ = writeln!(out, "xdhcpd_journal_fsyncs_total {}", s["fsyncs"].as_u64().unwrap_or(0));
+    family(&mut out, "xdhcpd_journal_fsync_seconds_total", "counter", "Time spent in lease file fdatasync.");
+    let _ = writeln!(
+        out,
+        "xdhcpd_journal_fsync_seconds_total {}",
+        s["fsync_micros_total"].as_u64().unwrap_or(0) as f64 / 1e6
+    );
+    family(&mut out, "xdhcpd_journal_fsync_max_seconds", "gauge", "Longest lease file fdatasync.");
+    let _ =
+        writeln!(out, "xdhcpd_journal_fsync_max_seconds {}", s["fsync_micros_max"].as_u64().unwrap_or(0) as f64 / 1e6);
+
+    let counters = xdp.lock().ok().and_then(|x| x.as_ref().and_then(|p| p.counters().ok()));
+    family(&mut out, "xdhcpd_xdp_packets_total", "counter", "Frames seen by the XDP program, by outcome.");
+    if let Some(c) = counters
+        && let Some(m) = c.to_json().as_object()
+    {
+        for (k, v) in m {
+            let _ = writeln!(out, "xdhcpd_xdp_packets_total{{outcome=\"{}\"}} {}", label(k), v.as_u64().unwrap_or(0));
+        }
+    }
+
+    let senders: Vec<_> = rels.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+    let mut rel_status = Vec::new();
+    for tx in senders {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        if tx.send(Input::Status(reply)).is_ok()
+            && let Ok(Ok(v)) = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await
+        {
+            rel_status.push(v);
+        }
+    }
+    for (metric, help) in [
+        (
+            "xdhcpd_failover_state",
+            "This server's failover state (wire code: 2 normal, 3 communications-interrupted, 4 partner-down, 6 recover...).",
+        ),
+        ("xdhcpd_failover_partner_state", "The partner's failover state as last reported (wire code)."),
+        ("xdhcpd_failover_link_up", "1 when the failover connection is established."),
+        ("xdhcpd_failover_unacked_updates", "Binding updates sent and not yet acknowledged."),
+        ("xdhcpd_failover_queued_updates", "Binding updates waiting for the window."),
+    ] {
+        family(&mut out, metric, "gauge", help);
+        for r in &rel_status {
+            let peer = label(r["name"].as_str().unwrap_or("?"));
+            let v = match metric {
+                "xdhcpd_failover_state" => r["my_state_code"].as_u64().unwrap_or(0),
+                "xdhcpd_failover_partner_state" => r["partner_state_code"].as_u64().unwrap_or(0),
+                "xdhcpd_failover_link_up" => u64::from(r["link_up"].as_bool().unwrap_or(false)),
+                "xdhcpd_failover_unacked_updates" => r["unacked_updates"].as_u64().unwrap_or(0),
+                _ => r["queued_updates"].as_u64().unwrap_or(0),
+            };
+            let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{}\"}} {v}", r["role"].as_str().unwrap_or("?"));
+        }
+    }
+    out
+}
