@@ -9,8 +9,11 @@ use xdhcpd_tests::netns::Netns;
 use xdhcpd_tests::pair::{PairLab, pair_config};
 use xdhcpd_tests::require_root;
 
+/// Parsed samples: (metric name, labels) → value.
+type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+
 /// Scrape inside `ns` and parse with prometheus_client: samples as (name, labels) → value.
-fn scrape(ns: &Netns, addr: &str) -> Result<BTreeMap<(String, BTreeMap<String, String>), f64>> {
+fn scrape(ns: &Netns, addr: &str) -> Result<Samples> {
     let script = format!(
         "import json, urllib.request\n\
          from prometheus_client.parser import text_string_to_metric_families\n\
@@ -28,7 +31,7 @@ fn scrape(ns: &Netns, addr: &str) -> Result<BTreeMap<(String, BTreeMap<String, S
     Ok(v.into_iter().map(|(n, l, x)| ((n, l), x)).collect())
 }
 
-fn get(m: &BTreeMap<(String, BTreeMap<String, String>), f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+fn get(m: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     m.iter()
         .find(|((n, l), _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
         .map(|(_, v)| *v)
