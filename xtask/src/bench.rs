@@ -307,6 +307,48 @@ fn report(rows: &[Row], dir: &Path) -> Result<()> {
     let path = dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
     println!("written {}", path.display());
+    chart(&path, &dir.join("results.png"))
+}
+
+/// Draw results.json as a PNG (matplotlib, installed from PyPI on first use): the highest
+/// rate with <1% drops and the server CPU per lease, side by side, ratios in the title.
+pub fn chart(json: &Path, png: &Path) -> Result<()> {
+    let have =
+        Command::new("python3").args(["-c", "import matplotlib"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !have {
+        step("installing matplotlib (for the benchmark chart)");
+        let _ = Command::new("python3").args(["-m", "pip", "install", "-q", "matplotlib"]).status();
+    }
+    let script = format!(
+        r##"
+import json, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+rows = json.load(open({json:?}))
+names = [r["server"].split(" (")[0] for r in rows]
+x = next((r for r in rows if r["server"] == "xdhcpd"), None)
+fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+a.bar(names, [r["best_rate"] for r in rows], color=["#2a7", "#57c", "#c75"][:len(rows)])
+a.set_title("highest rate with <1% drops (exchanges/s)")
+b.bar(names, [r["cpu_ms_per_lease"] for r in rows], color=["#2a7", "#57c", "#c75"][:len(rows)])
+b.set_title("server CPU per lease at 2,000/s (ms)")
+if x:
+    ratios = ", ".join("xdhcpd/%s CPU x%.2f" % (n, x["cpu_ms_per_lease"] / max(r["cpu_ms_per_lease"], 1e-9)) for n, r in zip(names, rows) if r is not x)
+    fig.suptitle("perfdhcp 4-way exchanges, same run, same topology: " + ratios, fontsize=9)
+fig.tight_layout()
+fig.savefig({png:?}, dpi=100)
+"##,
+        json = json.display().to_string(),
+        png = png.display().to_string()
+    );
+    let ok = Command::new("python3").args(["-c", &script]).status().map(|s| s.success()).unwrap_or(false);
+    if ok {
+        println!("written {}", png.display());
+    } else {
+        println!(
+            "chart not written (python3 with matplotlib unavailable); the table above and results.json have the data"
+        );
+    }
     Ok(())
 }
 

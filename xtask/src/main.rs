@@ -77,6 +77,8 @@ enum BenchWhat {
     Engine,
     Server,
     Takeover,
+    /// Redraw the chart of the last `bench server` run.
+    Chart,
 }
 
 fn main() -> Result<()> {
@@ -124,6 +126,10 @@ fn main() -> Result<()> {
                 BenchWhat::Server => {
                     build_release()?;
                     bench::server(&args)
+                }
+                BenchWhat::Chart => {
+                    let dir = root().join("target/bench/server");
+                    bench::chart(&dir.join("results.json"), &dir.join("results.png"))
                 }
                 BenchWhat::Takeover => {
                     build_release()?;
