@@ -74,5 +74,8 @@ fn metrics_show_failover_state() -> Result<()> {
     assert_eq!(get(&m, "xdhcpd_failover_state", &[("peer", "lab"), ("role", "primary")]), Some(2.0), "{m:?}");
     assert_eq!(get(&m, "xdhcpd_failover_partner_state", &[("peer", "lab")]), Some(2.0));
     assert_eq!(get(&m, "xdhcpd_failover_link_up", &[("peer", "lab")]), Some(1.0));
+    // Both servers share this machine's clock: the measured skew is at most a second.
+    let skew = get(&m, "xdhcpd_failover_clock_skew_seconds", &[("peer", "lab")]).context("skew metric")?;
+    assert!(skew.abs() <= 1.0, "skew {skew}");
     Ok(())
 }

@@ -264,6 +264,8 @@ enum Link {
 #[derive(Debug)]
 pub struct Peer {
     cfg: PeerConfig,
+    /// Partner clock minus ours, seconds, from the last message received (its `time`).
+    skew_secs: Option<i64>,
     state: State,
     /// The state before STARTUP (while `state == STARTUP`), else equal to `state`.
     saved: State,
@@ -315,6 +317,7 @@ impl Peer {
             Role::Secondary => None,
         };
         let mut p = Peer {
+            skew_secs: None,
             state: saved,
             saved,
             stos,
@@ -369,6 +372,12 @@ impl Peer {
     pub fn stos(&self) -> u32 {
         self.stos
     }
+    /// Partner clock minus ours in seconds, measured from the last message's time field
+    /// (None before any message). CONNECT/CONNECTACK beyond ±60 s are refused.
+    pub fn skew_secs(&self) -> Option<i64> {
+        self.skew_secs
+    }
+
     /// The MCLT in force (a secondary's is the primary's).
     pub fn mclt(&self) -> u32 {
         self.mclt
@@ -830,6 +839,8 @@ impl Peer {
     }
 
     fn on_message(&mut self, now: Time, m: Message) {
+        // Every failover message carries the sender's clock: keep the latest difference.
+        self.skew_secs = Some(i64::from(m.time) - i64::from(now.unix));
         if self.link == Link::Established {
             let at = now.mono_ms.saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
             self.timers.set(TimerKind::Receive, at);

@@ -55,7 +55,13 @@ struct Rel {
     last_change: u32,
     /// An event taken while batching updates, handled next.
     requeue: Vec<Event>,
+    /// Whether the current clock skew was already warned about.
+    skew_warned: bool,
 }
+
+/// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
+/// absolute Unix times on the wire, so skew eats directly into the MCLT's safety margin.
+const SKEW_WARN_SECS: i64 = 5;
 
 fn now_time(epoch: Instant) -> Time {
     Time { unix: super::now().unix, mono_ms: epoch.elapsed().as_millis() as u64 }
@@ -137,6 +143,7 @@ pub fn spawn(
         partner_has_free: true,
         last_change: super::now().unix,
         requeue: Vec::new(),
+        skew_warned: false,
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -182,6 +189,7 @@ impl Rel {
         loop {
             self.process_events(&mut link).await;
             self.flush(&mut link, &mut reconnect_at).await;
+            self.check_skew();
             let wake = self
                 .peer
                 .poll_timeout()
@@ -416,6 +424,20 @@ impl Rel {
         }
     }
 
+    /// Warn (once per episode) when the partner's clock differs by more than 5 s.
+    fn check_skew(&mut self) {
+        let skew = self.peer.skew_secs().unwrap_or(0);
+        if skew.abs() > SKEW_WARN_SECS && !self.skew_warned {
+            tracing::warn!(
+                "failover peer {}: partner clock differs by {skew} s (warning above {SKEW_WARN_SECS} s, refused above 60 s): synchronise the clocks (NTP)",
+                self.name
+            );
+            self.skew_warned = true;
+        } else if skew.abs() <= SKEW_WARN_SECS {
+            self.skew_warned = false;
+        }
+    }
+
     /// Pool lines as dhcpd logs them: "pool ... total N free N backup N lts N".
     fn log_pools(&self) {
         for (id, free, backup, total) in self.pool_counts() {
@@ -519,6 +541,7 @@ impl Rel {
             "partner_stos": self.peer.partner_stos(),
             "last_change": self.last_change,
             "mclt": self.peer.mclt(),
+            "clock_skew_secs": self.peer.skew_secs(),
             "link_up": self.peer.link_up(),
             "communicating": self.peer.communicating(),
             "service": format!("{:?}", self.peer.service()),

@@ -138,16 +138,18 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
         ("xdhcpd_failover_link_up", "1 when the failover connection is established."),
         ("xdhcpd_failover_unacked_updates", "Binding updates sent and not yet acknowledged."),
         ("xdhcpd_failover_queued_updates", "Binding updates waiting for the window."),
+        ("xdhcpd_failover_clock_skew_seconds", "Partner clock minus ours, from the last failover message."),
     ] {
         family(&mut out, metric, "gauge", help);
         for r in &rel_status {
             let peer = label(r["name"].as_str().unwrap_or("?"));
             let v = match metric {
-                "xdhcpd_failover_state" => r["my_state_code"].as_u64().unwrap_or(0),
-                "xdhcpd_failover_partner_state" => r["partner_state_code"].as_u64().unwrap_or(0),
-                "xdhcpd_failover_link_up" => u64::from(r["link_up"].as_bool().unwrap_or(false)),
-                "xdhcpd_failover_unacked_updates" => r["unacked_updates"].as_u64().unwrap_or(0),
-                _ => r["queued_updates"].as_u64().unwrap_or(0),
+                "xdhcpd_failover_state" => r["my_state_code"].as_i64().unwrap_or(0),
+                "xdhcpd_failover_partner_state" => r["partner_state_code"].as_i64().unwrap_or(0),
+                "xdhcpd_failover_link_up" => i64::from(r["link_up"].as_bool().unwrap_or(false)),
+                "xdhcpd_failover_unacked_updates" => r["unacked_updates"].as_u64().unwrap_or(0) as i64,
+                "xdhcpd_failover_clock_skew_seconds" => r["clock_skew_secs"].as_i64().unwrap_or(0),
+                _ => r["queued_updates"].as_u64().unwrap_or(0) as i64,
             };
             let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{}\"}} {v}", r["role"].as_str().unwrap_or("?"));
         }
