@@ -139,6 +139,27 @@ impl Engine {
         self.failover.read().ok()?.get(peer).cloned()
     }
 
+    /// The pools served by relationship `peer`.
+    pub fn relationship_pools(&self, peer: &str) -> Vec<PoolId> {
+        self.cfg
+            .networks
+            .iter()
+            .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, p)))
+            .filter(|(_, p)| p.failover_peer.as_deref() == Some(peer))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Whether the partner of `role` holds free-state leases in relationship `peer`'s pools
+    /// (BACKUP for a primary's partner, FREE for a secondary's): the load-balancing decision
+    /// answers the partner's clients itself when the partner has none.
+    pub fn partner_has_free(&self, peer: &str, role: Role) -> bool {
+        self.relationship_pools(peer).into_iter().map(|id| self.store.pool_counts(id)).any(|c| match role {
+            Role::Primary => c.backup > 0,
+            Role::Secondary => c.free > 0,
+        })
+    }
+
     /// The failover peer name of a pool.
     pub fn relationship_of(&self, pool: PoolId) -> Option<&str> {
         self.cfg.pool(pool)?.1.failover_peer.as_deref()
@@ -706,13 +727,7 @@ impl Engine {
             return Vec::new();
         }
         let mut moved = Vec::new();
-        for (id, _) in self
-            .cfg
-            .networks
-            .iter()
-            .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, p)))
-            .filter(|(_, p)| p.failover_peer.as_deref() == Some(peer))
-        {
+        for id in self.relationship_pools(peer) {
             let leases = self.store.pool_leases(id);
             let free: Vec<_> = leases.iter().filter(|(_, s, _)| *s == BindingState::Free).collect();
             let backup = leases.iter().filter(|(_, s, _)| *s == BindingState::Backup).count() as i64;

@@ -45,6 +45,35 @@ impl FailoverView {
     }
 }
 
+/// The view of a relationship as its `Peer` stands: what both the runtime and the simulator
+/// publish to the engine (and the runtime to the XDP program). `enforce` lets the XDP
+/// program drop; the engine's own check ignores it.
+pub fn view_of(peer: &dhcp_failover::Peer, partner_has_free: bool, enforce: bool) -> FailoverView {
+    let hba = peer.hba();
+    let role = peer.config().role;
+    FailoverView {
+        role,
+        state: peer.state(),
+        partner_state: peer.partner_state(),
+        service: peer.service(),
+        mclt: peer.mclt(),
+        stos: peer.stos(),
+        steering: Steering {
+            hba: dhcp_common::Hba(hba.unwrap_or([0; 32])),
+            lb_max_secs: peer.config().load_balance_max_secs.min(u32::from(u16::MAX)) as u16,
+            role: match role {
+                Role::Primary => dhcp_common::Role::Primary as u8,
+                Role::Secondary => dhcp_common::Role::Secondary as u8,
+            },
+            state: peer.state().0,
+            has_hba: u8::from(hba.is_some()),
+            partner_has_free: u8::from(partner_has_free),
+            enforce: u8::from(enforce),
+            _pad: 0,
+        },
+    }
+}
+
 pub fn status_of(s: BindingState) -> BindingStatus {
     match s {
         BindingState::Free => BindingStatus::FREE,

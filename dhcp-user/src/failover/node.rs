@@ -19,8 +19,7 @@ use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
 use crate::failover::{FailoverView, binding_of};
 use crate::lease::{Lease, record};
 use crate::time::Now;
-use dhcp_common::{Hba, Steering};
-use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, Time};
+use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Time};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -368,51 +367,16 @@ impl Node {
     }
 
     fn refresh_partner_free(&mut self) {
-        let role = self.cfg.peer.role;
-        let mut partner_free = 0u64;
-        for n in &self.engine.config().networks {
-            for (i, p) in n.pools.iter().enumerate() {
-                if p.failover_peer.as_deref() == Some(self.cfg.peer.name.as_str()) {
-                    let c = self.engine.store().pool_counts(n.first_pool_id + i as u32);
-                    partner_free += match role {
-                        Role::Primary => c.backup,
-                        Role::Secondary => c.free,
-                    };
-                }
-            }
-        }
-        let has = partner_free > 0;
+        let has = self.engine.partner_has_free(&self.cfg.peer.name, self.cfg.peer.role);
         if has != self.partner_has_free {
             self.partner_has_free = has;
             self.publish();
         }
     }
 
-    /// The view the engine consults (as `Rel::view`).
+    /// The view the engine consults (the same as the runtime publishes; no XDP here).
     pub fn view(&self) -> FailoverView {
-        let hba = self.peer.hba();
-        let role = self.peer.config().role;
-        FailoverView {
-            role,
-            state: self.peer.state(),
-            partner_state: self.peer.partner_state(),
-            service: self.peer.service(),
-            mclt: self.peer.mclt(),
-            stos: self.peer.stos(),
-            steering: Steering {
-                hba: Hba(hba.unwrap_or([0; 32])),
-                lb_max_secs: self.cfg.peer.load_balance_max_secs.min(u32::from(u16::MAX)) as u16,
-                role: match role {
-                    Role::Primary => dhcp_common::Role::Primary as u8,
-                    Role::Secondary => dhcp_common::Role::Secondary as u8,
-                },
-                state: self.peer.state().0,
-                has_hba: u8::from(hba.is_some()),
-                partner_has_free: u8::from(self.partner_has_free),
-                enforce: 0,
-                _pad: 0,
-            },
-        }
+        crate::failover::view_of(&self.peer, self.partner_has_free, false)
     }
 
     fn publish(&self) {

@@ -11,7 +11,6 @@ use crate::dhcp::Engine;
 use crate::failover::{FailoverView, binding_of};
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
-use dhcp_common::{Hba, Steering};
 use dhcp_config::{FailoverPeer, PeerAddress};
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, State, Time};
@@ -450,30 +449,18 @@ impl Rel {
     }
 
     fn pool_counts(&self) -> Vec<(u32, i64, i64, i64)> {
-        let cfg = self.engine.config();
-        let mut v = Vec::new();
-        for n in &cfg.networks {
-            for (i, p) in n.pools.iter().enumerate() {
-                if p.failover_peer.as_deref() == Some(self.name.as_str()) {
-                    let id = n.first_pool_id + i as u32;
-                    let c = self.engine.store().pool_counts(id);
-                    v.push((id, c.free as i64, c.backup as i64, c.total as i64));
-                }
-            }
-        }
-        v
+        self.engine
+            .relationship_pools(&self.name)
+            .into_iter()
+            .map(|id| {
+                let c = self.engine.store().pool_counts(id);
+                (id, c.free as i64, c.backup as i64, c.total as i64)
+            })
+            .collect()
     }
 
     fn refresh_partner_free(&mut self) {
-        let partner_free: i64 = self
-            .pool_counts()
-            .iter()
-            .map(|(_, free, backup, _)| match self.peer.config().role {
-                Role::Primary => *backup,
-                Role::Secondary => *free,
-            })
-            .sum();
-        let has = partner_free > 0;
+        let has = self.engine.partner_has_free(&self.name, self.peer.config().role);
         if has != self.partner_has_free {
             self.partner_has_free = has;
             self.publish();
@@ -481,29 +468,7 @@ impl Rel {
     }
 
     fn view(&self) -> FailoverView {
-        let hba = self.peer.hba();
-        let role = self.peer.config().role;
-        FailoverView {
-            role,
-            state: self.peer.state(),
-            partner_state: self.peer.partner_state(),
-            service: self.peer.service(),
-            mclt: self.peer.mclt(),
-            stos: self.peer.stos(),
-            steering: Steering {
-                hba: Hba(hba.unwrap_or([0; 32])),
-                lb_max_secs: self.cfg.load_balance_max_seconds.min(u32::from(u16::MAX)) as u16,
-                role: match role {
-                    Role::Primary => dhcp_common::Role::Primary as u8,
-                    Role::Secondary => dhcp_common::Role::Secondary as u8,
-                },
-                state: self.peer.state().0,
-                has_hba: u8::from(hba.is_some()),
-                partner_has_free: u8::from(self.partner_has_free),
-                enforce: u8::from(self.enforce_xdp),
-                _pad: 0,
-            },
-        }
+        crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp)
     }
 
     /// Tell the engine and the NIC.
