@@ -279,6 +279,15 @@ pub struct Peer {
     communicating: bool,
     /// We sent UPDREQALL on the current link.
     updreqall_sent: bool,
+    /// We entered RECOVER (a lost or new lease file) and no UPDREQALL of ours has completed
+    /// since. dhcpd's table lets a RECOVER server that meets a NORMAL partner go to
+    /// POTENTIAL-CONFLICT, whose resolution asks only for UPDREQ (un-acked changes): the
+    /// bindings the partner had acked before our file was lost would never come back, and
+    /// the stores would disagree for good (the simulation showed it). While this is set,
+    /// every update request we send is an UPDREQALL.
+    full_resync_pending: bool,
+    /// The xid of our last UPDREQALL (UPDDONE echoes it).
+    last_updreqall_xid: Option<u32>,
     next_xid: u32,
     partner_max_unacked: u32,
     partner_receive_timer: u32,
@@ -328,6 +337,8 @@ impl Peer {
             link: Link::Down,
             communicating: false,
             updreqall_sent: false,
+            full_resync_pending: saved == State::RECOVER,
+            last_updreqall_xid: None,
             next_xid: 0,
             partner_max_unacked: 0,
             partner_receive_timer: 0,
@@ -561,6 +572,19 @@ impl Peer {
         self.flush_updates(now);
     }
 
+    /// Our own update of `ip` the partner has not acked yet (queued, or sent and un-acked):
+    /// what a partner's update of the same lease "duels" with (digest §2.7).
+    pub fn pending_update(&self, ip: Ipv4Addr) -> Option<&Binding> {
+        self.queue.get(ip).or_else(|| self.window.live(ip))
+    }
+
+    /// The partner's update of `ip` won the duel with ours: drop ours (unsent it is removed;
+    /// in flight, its ack will report nothing and it is never retransmitted).
+    pub fn withdraw_update(&mut self, ip: Ipv4Addr) {
+        self.queue.remove(ip);
+        self.window.supersede(ip);
+    }
+
     /// The caller has queued everything for the last [`Event::SendAll`] /
     /// [`Event::SendPending`]: UPDDONE goes out once all of it is acked.
     pub fn updates_done(&mut self, now: Time) {
@@ -692,10 +716,21 @@ impl Peer {
         self.send(now, &Message::disconnect(now.unix, xid, reason, &text));
     }
 
+    /// UPDREQ, or UPDREQALL while a full resync is owed (see `full_resync_pending`).
+    fn send_updreq(&mut self, now: Time) {
+        if self.full_resync_pending {
+            self.send_updreqall(now);
+        } else {
+            let xid = self.take_xid();
+            self.send(now, &Message::updreq(now.unix, xid));
+        }
+    }
+
     fn send_updreqall(&mut self, now: Time) {
         self.log(format!("failover peer {}: requesting full update from peer", self.cfg.name));
         self.updreqall_sent = true;
         let xid = self.take_xid();
+        self.last_updreqall_xid = Some(xid);
         self.send(now, &Message::updreqall(now.unix, xid));
     }
 
@@ -753,6 +788,9 @@ impl Peer {
         let up = self.link == Link::Established;
         let acts = entry_actions(from, to, self.cfg.role, self.partner_state, up);
         self.state = to;
+        if to == State::RECOVER {
+            self.full_resync_pending = true;
+        }
         if to != State::STARTUP {
             self.saved = to;
         }
@@ -793,8 +831,7 @@ impl Peer {
                 self.send_updreqall(now);
             }
             if acts.send_updreq {
-                let xid = self.take_xid();
-                self.send(now, &Message::updreq(now.unix, xid));
+                self.send_updreq(now);
             }
         }
         if acts.rebalance_and_send_updates {
@@ -871,6 +908,9 @@ impl Peer {
             }
             MessageType::UPDDONE => {
                 self.log(format!("failover peer {}: peer update completed.", self.cfg.name));
+                if self.last_updreqall_xid == Some(m.xid) {
+                    self.full_resync_pending = false;
+                }
                 let my = self.state;
                 if let Some(to) = on_upddone(my, self.cfg.role, self.partner_state, now.unix, self.stos, self.mclt) {
                     self.set_state(now, to);
@@ -1028,8 +1068,7 @@ impl Peer {
             self.send_updreqall(now);
         }
         if t.send_updreq {
-            let xid = self.take_xid();
-            self.send(now, &Message::updreq(now.unix, xid));
+            self.send_updreq(now);
         }
         if t.pool_check {
             self.events.push_back(Event::PoolCheck);

@@ -60,6 +60,17 @@ impl UpdateQueue {
     pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
         self.by_ip.contains_key(&ip)
     }
+
+    /// The queued update of `ip`, if any.
+    pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<&Binding> {
+        self.by_ip.get(&ip).and_then(|seq| self.by_seq.get(seq))
+    }
+
+    /// Drops the queued update of `ip`, if any.
+    pub(crate) fn remove(&mut self, ip: Ipv4Addr) -> Option<Binding> {
+        let seq = self.by_ip.remove(&ip)?;
+        self.by_seq.remove(&seq)
+    }
 }
 
 /// One BNDUPD sent and not yet acked.
@@ -102,6 +113,11 @@ impl Window {
     pub(crate) fn take(&mut self, xid: u32) -> Option<InFlight> {
         let i = self.items.iter().position(|f| f.xid == xid)?;
         Some(self.items.remove(i))
+    }
+
+    /// The newest live (not superseded) in-flight update of `ip`.
+    pub(crate) fn live(&self, ip: Ipv4Addr) -> Option<&Binding> {
+        self.items.iter().rev().find(|f| f.binding.ip == ip && !f.superseded).map(|f| &f.binding)
     }
 
     /// Is an update with this xid in flight, and for which IP?

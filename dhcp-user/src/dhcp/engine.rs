@@ -674,8 +674,17 @@ impl Engine {
     }
 
     /// A partner's BNDUPD: check it (digest §4.3), apply it. The caller journals the lease,
-    /// then acks; on `Err` it rejects with the reason.
-    pub fn apply_binding(&self, peer: &str, now: Now, b: &Binding) -> Result<Lease, Refusal> {
+    /// then acks; on `Err` it rejects with the reason. `own_pending` is our own un-acked
+    /// update of the same lease, if any ([`dhcp_failover::Peer::pending_update`]): when it
+    /// wins the duel the partner's update is refused (reason 16); when it loses, the caller
+    /// withdraws it ([`dhcp_failover::Peer::withdraw_update`]).
+    pub fn apply_binding(
+        &self,
+        peer: &str,
+        now: Now,
+        b: &Binding,
+        own_pending: Option<&Binding>,
+    ) -> Result<Lease, Refusal> {
         use dhcp_failover::wire::RejectReason as R;
         let current = self.store.get(b.ip).filter(|l| self.relationship_of(l.pool) == Some(peer));
         let Some(current) = current else {
@@ -685,6 +694,14 @@ impl Engine {
         let role = view.as_ref().map(|v| v.role).unwrap_or(Role::Primary);
         let normal = view.as_ref().map(|v| v.state == State::NORMAL).unwrap_or(false);
         let state = fo::accept(&current, b, role, normal, now.unix)?;
+        if let Some(own) = own_pending
+            && fo::own_update_wins(own, b, role)
+        {
+            return Err((
+                R::LESS_CRIT_BIND_INFO,
+                format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
+            ));
+        }
         self.store.update(b.ip, |l| fo::apply(l, b, state)).ok_or((R::ILLEGAL_IP_ADDR, format!("{}: vanished", b.ip)))
     }
 

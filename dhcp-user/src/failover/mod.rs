@@ -178,6 +178,35 @@ pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u
     })
 }
 
+/// "Dueling updates" (digest §2.7): the partner's update of a lease crosses our own un-acked
+/// update of it. Both servers decide with this one rule, each from its side, so exactly one
+/// update wins on both (the rule is antisymmetric): the loser withdraws its update and applies
+/// the winner's, the winner refuses the other with reason 16 (less critical binding
+/// information). dhcpd's rules ("an incoming ACTIVE beats any non-active state; an incoming
+/// EXPIRED beats active") are not antisymmetric: crossing ACTIVE and EXPIRED updates swap and
+/// the pair disagrees, which the deterministic simulation showed. Here:
+/// * two bindings: the later client transaction (cltt) wins, a tie goes to the primary;
+/// * a binding against an end of it (EXPIRED, RELEASED, ABANDONED, RESET) or a free-state
+///   transfer: the binding wins if the client was still holding it when the other state was
+///   entered (its `ends` lies after the other's start of state), else the end wins;
+/// * two non-bound states: the primary's wins (it owns the pool's free leases).
+pub fn own_update_wins(own: &Binding, incoming: &Binding, me: Role) -> bool {
+    let bound = |b: &Binding| b.status == BindingStatus::ACTIVE;
+    let mine_on_tie = me == Role::Primary;
+    match (bound(own), bound(incoming)) {
+        (true, true) => own.cltt > incoming.cltt || (own.cltt == incoming.cltt && mine_on_tie),
+        (true, false) => binding_outlives(own, incoming),
+        (false, true) => !binding_outlives(incoming, own),
+        (false, false) => mine_on_tie,
+    }
+}
+
+/// Was the client of `binding` still holding it when `other` entered its (non-bound) state?
+fn binding_outlives(binding: &Binding, other: &Binding) -> bool {
+    let entered = if other.status == BindingStatus::EXPIRED { other.ends } else { other.starts.max(other.cltt) };
+    binding.ends > entered
+}
+
 /// The client a binding names: its client identifier, else its hardware address.
 fn binding_client(b: &Binding) -> Option<ClientKey> {
     match (&b.client_id, &b.chaddr) {
@@ -293,6 +322,40 @@ mod tests {
         let l = lease(BindingState::Active, 9000);
         let r = accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 9000);
         assert_eq!(r.map_err(|e| e.0), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
+    }
+
+    #[test]
+    fn dueling_updates_have_one_winner_on_both_sides() {
+        // Every ordered pair of crossing updates: exactly one side keeps its own.
+        let mut cases = Vec::new();
+        for status in [BindingStatus::ACTIVE, BindingStatus::EXPIRED, BindingStatus::RELEASED, BindingStatus::BACKUP] {
+            for (ends, starts, cltt) in [(5000, 1000, 1000), (1200, 1200, 1100), (9000, 900, 900)] {
+                let mut b = binding(status, 0);
+                (b.ends, b.starts, b.cltt) = (ends, starts, cltt);
+                cases.push(b);
+            }
+        }
+        for p in &cases {
+            for s in &cases {
+                let primary_keeps = own_update_wins(p, s, Role::Primary);
+                let secondary_keeps = own_update_wins(s, p, Role::Secondary);
+                assert_ne!(primary_keeps, secondary_keeps, "P {p:?} vs S {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dueling_renewal_beats_expiry_of_the_previous_binding() {
+        let mut renewal = binding(BindingStatus::ACTIVE, 0);
+        (renewal.ends, renewal.cltt) = (9000, 4000);
+        let mut expiry = binding(BindingStatus::EXPIRED, 0);
+        (expiry.ends, expiry.starts) = (5000, 1000);
+        assert!(own_update_wins(&renewal, &expiry, Role::Secondary));
+        assert!(!own_update_wins(&expiry, &renewal, Role::Primary));
+        // Two free-state changes: the primary's stands.
+        let backup = binding(BindingStatus::BACKUP, 0);
+        assert!(own_update_wins(&backup, &expiry, Role::Primary));
+        assert!(!own_update_wins(&expiry, &backup, Role::Secondary));
     }
 
     #[test]

@@ -122,10 +122,13 @@ pub enum Trace {
     Event(String),
     /// The partner acked our update of `ip` carrying `tstp`.
     Acked { ip: Ipv4Addr, tstp: u32 },
-    /// A partner's update was applied (true) or refused (false).
-    Received { ip: Ipv4Addr, tstp: u32, accepted: bool, why: String },
+    /// A partner's update (`status`, Debug form) was applied (true) or refused (false);
+    /// `why` is the refusal, or the stored lease after applying it.
+    Received { ip: Ipv4Addr, tstp: u32, status: String, accepted: bool, why: String },
     /// The peer asked to close the TCP connection.
     Disconnect(String),
+    /// A lease this server changed itself (DHCP, expiry, pool balancing), as journaled.
+    Local(String),
 }
 
 /// One simulated server.
@@ -227,6 +230,7 @@ impl Node {
             return;
         }
         for l in &leases {
+            self.trace.push(Trace::Local(format!("{} {} ends {} tstp {}", l.ip, l.state.name(), l.ends, l.tstp)));
             self.disk.append(DiskEntry::Lease(l.clone()));
         }
         self.disk.sync();
@@ -303,15 +307,27 @@ impl Node {
                 }
                 Event::BindingReceived(b) => {
                     let ip = b.ip;
-                    match self.engine.apply_binding(&name, now_of(now), &b) {
+                    let status = format!("{:?} ends {}", b.status, b.ends);
+                    let own = self.peer.pending_update(ip).cloned();
+                    match self.engine.apply_binding(&name, now_of(now), &b, own.as_ref()) {
                         Ok(lease) => {
+                            if own.is_some() {
+                                self.peer.withdraw_update(ip);
+                            }
+                            let stored = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
                             self.disk.append(DiskEntry::Lease(lease));
                             self.disk.sync();
-                            self.trace.push(Trace::Received { ip, tstp: b.tstp, accepted: true, why: String::new() });
+                            self.trace.push(Trace::Received { ip, tstp: b.tstp, status, accepted: true, why: stored });
                             let _ = self.peer.ack_binding(now, ip, None);
                         }
                         Err((reason, msg)) => {
-                            self.trace.push(Trace::Received { ip, tstp: b.tstp, accepted: false, why: msg.clone() });
+                            self.trace.push(Trace::Received {
+                                ip,
+                                tstp: b.tstp,
+                                status,
+                                accepted: false,
+                                why: msg.clone(),
+                            });
                             let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
                             // Ours is newer: send it so both sides converge (as runtime/failover.rs).
                             if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
@@ -348,6 +364,7 @@ impl Node {
                     );
                     if !moved.is_empty() {
                         for l in &moved {
+                            self.trace.push(Trace::Local(format!("{} {} (pool balancing)", l.ip, l.state.name())));
                             self.disk.append(DiskEntry::Lease(l.clone()));
                         }
                         self.disk.sync();

@@ -336,8 +336,12 @@ impl Rel {
                     let mut accepted = Vec::new();
                     let mut applied = Vec::new();
                     for b in &batch {
-                        match self.engine.apply_binding(&self.name, super::now(), b) {
+                        let own = self.peer.pending_update(b.ip).cloned();
+                        match self.engine.apply_binding(&self.name, super::now(), b, own.as_ref()) {
                             Ok(lease) => {
+                                if own.is_some() {
+                                    self.peer.withdraw_update(b.ip);
+                                }
                                 applied.push(lease);
                                 accepted.push(b.ip);
                             }

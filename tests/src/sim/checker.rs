@@ -257,6 +257,16 @@ impl Sim {
         if self.link.in_flight > 0 {
             return false;
         }
+        // A binding past its end on either server's clock is still in transition: the
+        // primary expires it at its next sweep in *its* clock and the secondary follows its
+        // update, so with skewed clocks the stores legitimately differ until the slower clock
+        // has passed the end. Wait for that (bounded by QUIESCE_BOUND_MS like the rest).
+        let latest = (0..2).map(|i| self.time(i).unix).max().unwrap_or(0);
+        let in_transition =
+            self.nodes.iter().flatten().any(|n| !n.engine().store().due_for_expiry(latest, 1).is_empty());
+        if in_transition {
+            return false;
+        }
         if self.queue.values().any(|e| matches!(e, super::Ev::ToServer { .. } | super::Ev::ToClient { .. })) {
             return false;
         }

@@ -665,14 +665,15 @@ impl Sim {
                 let text = match tr {
                     Trace::Event(s) => s,
                     Trace::Acked { ip, tstp } => format!("BNDACK {ip} tstp {tstp}"),
-                    Trace::Received { ip, tstp, accepted, why } => {
+                    Trace::Received { ip, tstp, status, accepted, why } => {
                         if accepted {
-                            format!("BNDUPD {ip} tstp {tstp} applied")
+                            format!("BNDUPD {ip} {status} tstp {tstp} applied -> {why}")
                         } else {
-                            format!("BNDUPD {ip} tstp {tstp} REJECTED: {why}")
+                            format!("BNDUPD {ip} {status} tstp {tstp} REJECTED: {why}")
                         }
                     }
                     Trace::Disconnect(r) => format!("disconnect: {r}"),
+                    Trace::Local(l) => format!("lease {l}"),
                 };
                 self.line(What::Node { srv: i, text });
             }
