@@ -62,8 +62,8 @@ use update_queue::{UpdateQueue, Window, requeue};
 
 use crate::state::{Role, State};
 use crate::transitions::{
-    ServiceLevel, entry_actions, on_link_lost, on_partner_state, on_startup_timeout, on_upddone, recover_done_at,
-    service_allowed,
+    MAX_TIME, ServiceLevel, entry_actions, on_link_lost, on_partner_state, on_startup_timeout, on_upddone,
+    recover_done_at, service_allowed,
 };
 use crate::wire::{
     Binding, DecodeError, IpFlags, LinkParams, Message, MessageType, RejectReason, ServerFlags, decode, encode,
@@ -260,12 +260,53 @@ enum Link {
     Established,
 }
 
+/// The partner's clock minus ours. Lease times cross the wire as absolute Unix times of the
+/// sender's clock, so a partner whose clock runs 20 s ahead would expire our clients' leases
+/// 20 s early, and hand their addresses to others (the simulation showed it with skew and
+/// leases shorter than it). The ISC protocol does not correct this; we do, on receipt only,
+/// so each server keeps its own clock and a partner that does not correct (dhcpd) sees the
+/// protocol unchanged.
+///
+/// A message's `time - now` is the skew minus its transit time (≥ 0), so the largest recent
+/// sample is the best estimate; samples older than [`SKEW_WINDOW_MS`] give way, so that a
+/// stepped clock is followed within that window. Whole-second clocks leave ±1 s, which the
+/// conversions absorb in the safe direction.
+#[derive(Debug, Default, Clone, Copy)]
+struct SkewEstimate {
+    best: Option<(i64, u64)>,
+}
+
+/// How long the largest skew sample stays the estimate.
+const SKEW_WINDOW_MS: u64 = 60_000;
+
+impl SkewEstimate {
+    fn sample(&mut self, secs: i64, mono_ms: u64) {
+        let keep = self.best.is_some_and(|(b, at)| b >= secs && mono_ms.saturating_sub(at) < SKEW_WINDOW_MS);
+        if !keep {
+            self.best = Some((secs, mono_ms));
+        }
+    }
+
+    fn secs(&self) -> Option<i64> {
+        self.best.map(|(b, _)| b)
+    }
+}
+
+/// A partner-clock time in our clock, given `skew` = partner minus ours. 0 (unset) and the
+/// infinite time stay as they are.
+fn to_local(t: u32, skew: i64) -> u32 {
+    if t == 0 || t >= MAX_TIME {
+        return t;
+    }
+    u32::try_from((i64::from(t) - skew).clamp(1, i64::from(MAX_TIME) - 1)).unwrap_or(t)
+}
+
 /// One side of one failover relationship. See the module docs.
 #[derive(Debug)]
 pub struct Peer {
     cfg: PeerConfig,
-    /// Partner clock minus ours, seconds, from the last message received (its `time`).
-    skew_secs: Option<i64>,
+    /// Partner clock minus ours (see [`SkewEstimate`]).
+    skew: SkewEstimate,
     state: State,
     /// The state before STARTUP (while `state == STARTUP`), else equal to `state`.
     saved: State,
@@ -326,7 +367,7 @@ impl Peer {
             Role::Secondary => None,
         };
         let mut p = Peer {
-            skew_secs: None,
+            skew: SkewEstimate::default(),
             state: saved,
             saved,
             stos,
@@ -383,10 +424,11 @@ impl Peer {
     pub fn stos(&self) -> u32 {
         self.stos
     }
-    /// Partner clock minus ours in seconds, measured from the last message's time field
-    /// (None before any message). CONNECT/CONNECTACK beyond ±60 s are refused.
+    /// Partner clock minus ours in seconds, estimated from the messages' time fields
+    /// (None before any message). CONNECT/CONNECTACK beyond ±60 s are refused; the times in
+    /// the partner's BNDUPDs are corrected by it (see [`SkewEstimate`]).
     pub fn skew_secs(&self) -> Option<i64> {
-        self.skew_secs
+        self.skew.secs()
     }
 
     /// The MCLT in force (a secondary's is the primary's).
@@ -876,8 +918,8 @@ impl Peer {
     }
 
     fn on_message(&mut self, now: Time, m: Message) {
-        // Every failover message carries the sender's clock: keep the latest difference.
-        self.skew_secs = Some(i64::from(m.time) - i64::from(now.unix));
+        // Every failover message carries the sender's clock.
+        self.skew.sample(i64::from(m.time) - i64::from(now.unix), now.mono_ms);
         if self.link == Link::Established {
             let at = now.mono_ms.saturating_add(u64::from(self.cfg.max_response_delay).max(1) * 1000);
             self.timers.set(TimerKind::Receive, at);
@@ -1091,15 +1133,19 @@ impl Peer {
             self.send(now, &ack);
             return;
         };
+        // The times are the partner's clock: the caller gets them in ours.
+        let skew = self.skew.secs().unwrap_or(0);
         let b = Binding {
             ip,
             status,
             client_id: m.client_id,
             chaddr: m.chaddr,
-            ends: m.lease_expiration.unwrap_or(0),
-            tstp: m.potential_expiration.unwrap_or(0),
-            starts: m.start_time_of_state.unwrap_or(0),
-            cltt: m.cltt.unwrap_or(0),
+            // A lease may end later than the estimate says, never earlier: expire late.
+            ends: to_local(m.lease_expiration.unwrap_or(0), skew - 1),
+            // What the partner vouches for may be earlier, never later: rely on less.
+            tstp: to_local(m.potential_expiration.unwrap_or(0), skew + 1),
+            starts: to_local(m.start_time_of_state.unwrap_or(0), skew),
+            cltt: to_local(m.cltt.unwrap_or(0), skew),
             ip_flags: m.ip_flags.unwrap_or(IpFlags::NONE),
         };
         self.to_ack.push_back((ip, m.xid));

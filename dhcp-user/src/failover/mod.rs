@@ -228,7 +228,11 @@ fn outdated(current: &Lease, b: &Binding, incoming: BindingState) -> Option<&'st
     let same_client = binding_client(b).is_some_and(|k| current.client.as_ref() == Some(&k));
     let older = b.cltt != 0 && current.cltt != 0 && b.cltt < current.cltt;
     match incoming {
-        BindingState::Expired if b.ends < current.ends || !same_client => Some("expiry of an older binding"),
+        // The tolerance absorbs the partner clock's correction (±1 s each way, see
+        // `dhcp_failover::Peer::skew_secs`); a renewal moves `ends` by far more.
+        BindingState::Expired if b.ends.saturating_add(ENDS_TOLERANCE_SECS) < current.ends || !same_client => {
+            Some("expiry of an older binding")
+        }
         BindingState::Released | BindingState::Abandoned | BindingState::Reset if !same_client || older => {
             Some("release of an older binding")
         }
@@ -241,6 +245,9 @@ fn outdated(current: &Lease, b: &Binding, incoming: BindingState) -> Option<&'st
         _ => None,
     }
 }
+
+/// How far apart two `ends` of the same binding may be after clock-skew correction.
+const ENDS_TOLERANCE_SECS: u32 = 2;
 
 /// Apply an accepted binding to a lease (times, client, state).
 pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
