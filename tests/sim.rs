@@ -47,15 +47,11 @@ fn run_many(first: u64, n: u64) -> (Vec<Outcome>, Vec<Failure>) {
 }
 
 /// Seeds (of 0..2000, default fault mix) that fail today, from real bugs the simulator found
-/// and that are not fixed yet: 28 break (a) exclusivity, mostly clock skew between the
-/// servers (which the protocol as dhcpd speaks it does not correct) with leases shorter than
-/// the skew; 9 break (c) durability across a restart; 4 break (d) agreement after healing.
-/// Any change to the engine or the peer reshuffles which seeds fail; re-derive with
-/// `SIM_SUMMARY=1`. CI fails on any failing seed not in this list, so every regression
-/// shows; a seed that starts passing is reported so it can be removed from the list.
-const KNOWN_FAILING: &[u64] = &[
-    79, 177, 312, 366, 417, 512, 538, 724, 800, 919, 1076, 1077, 1269, 1271, 1309, 1523, 1591, 1608, 1795, 1889, 1913,
-];
+/// and that are not fixed yet: 10 break (a) exclusivity. Any change to the engine or the peer
+/// reshuffles which seeds fail; re-derive with `SIM_SUMMARY=1`. CI fails on any failing seed
+/// not in this list, so every regression shows; a seed that starts passing is reported so it
+/// can be removed from the list.
+const KNOWN_FAILING: &[u64] = &[177, 366, 417, 512, 1077, 1269, 1271, 1523, 1608];
 
 #[test]
 fn sim_seeds() {

@@ -194,7 +194,15 @@ pub enum Event {
         stos: u32,
     },
     /// The partner's BNDUPD: check, apply and commit it, then call [`Peer::ack_binding`].
-    BindingReceived(Binding),
+    BindingReceived {
+        /// The partner's binding, its times in our clock.
+        binding: Binding,
+        /// Our own update of the same lease that the partner had not acked when its update
+        /// arrived ("dueling updates", digest §2.7): captured at receipt, because an ack
+        /// read in the same batch of bytes may clear it before the event is handled. Pass
+        /// it through [`Peer::crossing_update`].
+        own_pending: Option<Binding>,
+    },
     /// Our BNDUPD was acked: set `tsfp = atsfp = tstp`.
     BindingAcked {
         /// The lease.
@@ -269,8 +277,8 @@ enum Link {
 ///
 /// A message's `time - now` is the skew minus its transit time (≥ 0), so the largest recent
 /// sample is the best estimate; samples older than [`SKEW_WINDOW_MS`] give way, so that a
-/// stepped clock is followed within that window. Whole-second clocks leave ±1 s, which the
-/// conversions absorb in the safe direction.
+/// stepped clock is followed within that window. Whole-second clocks leave ±1 s, well inside
+/// the MCLT's margin; with synchronised clocks the estimate is 0 and nothing changes.
 #[derive(Debug, Default, Clone, Copy)]
 struct SkewEstimate {
     best: Option<(i64, u64)>,
@@ -320,15 +328,6 @@ pub struct Peer {
     communicating: bool,
     /// We sent UPDREQALL on the current link.
     updreqall_sent: bool,
-    /// We entered RECOVER (a lost or new lease file) and no UPDREQALL of ours has completed
-    /// since. dhcpd's table lets a RECOVER server that meets a NORMAL partner go to
-    /// POTENTIAL-CONFLICT, whose resolution asks only for UPDREQ (un-acked changes): the
-    /// bindings the partner had acked before our file was lost would never come back, and
-    /// the stores would disagree for good (the simulation showed it). While this is set,
-    /// every update request we send is an UPDREQALL.
-    full_resync_pending: bool,
-    /// The xid of our last UPDREQALL (UPDDONE echoes it).
-    last_updreqall_xid: Option<u32>,
     next_xid: u32,
     partner_max_unacked: u32,
     partner_receive_timer: u32,
@@ -378,8 +377,6 @@ impl Peer {
             link: Link::Down,
             communicating: false,
             updreqall_sent: false,
-            full_resync_pending: saved == State::RECOVER,
-            last_updreqall_xid: None,
             next_xid: 0,
             partner_max_unacked: 0,
             partner_receive_timer: 0,
@@ -616,15 +613,28 @@ impl Peer {
 
     /// Our own update of `ip` the partner has not acked yet (queued, or sent and un-acked):
     /// what a partner's update of the same lease "duels" with (digest §2.7).
-    pub fn pending_update(&self, ip: Ipv4Addr) -> Option<&Binding> {
+    fn pending_update(&self, ip: Ipv4Addr) -> Option<&Binding> {
         self.queue.get(ip).or_else(|| self.window.live(ip))
     }
 
-    /// The partner's update of `ip` won the duel with ours: drop ours (unsent it is removed;
-    /// in flight, its ack will report nothing and it is never retransmitted).
-    pub fn withdraw_update(&mut self, ip: Ipv4Addr) {
-        self.queue.remove(ip);
-        self.window.supersede(ip);
+    /// Our update that the partner's update of `ip` crosses: one queued or in flight now
+    /// (queued since receipt, e.g. by pool balancing on the same state change, it would
+    /// otherwise go out after we applied theirs, and undo it on the partner), else the one
+    /// un-acked at receipt (`own_pending` of [`Event::BindingReceived`]). The engine decides
+    /// the duel; if the partner's wins, call [`Peer::withdraw_update`] with it.
+    pub fn crossing_update(&self, ip: Ipv4Addr, own_pending: Option<Binding>) -> Option<Binding> {
+        self.pending_update(ip).cloned().or(own_pending)
+    }
+
+    /// The partner's update won the duel with `own` (from [`Event::BindingReceived`]): drop
+    /// ours (unsent it is removed; in flight, its ack will report nothing and it is never
+    /// retransmitted). A newer change of the lease queued since is kept.
+    pub fn withdraw_update(&mut self, own: &Binding) {
+        if self.queue.get(own.ip) == Some(own) {
+            self.queue.remove(own.ip);
+        } else if self.window.live(own.ip) == Some(own) {
+            self.window.supersede(own.ip);
+        }
     }
 
     /// The caller has queued everything for the last [`Event::SendAll`] /
@@ -758,21 +768,21 @@ impl Peer {
         self.send(now, &Message::disconnect(now.unix, xid, reason, &text));
     }
 
-    /// UPDREQ, or UPDREQALL while a full resync is owed (see `full_resync_pending`).
+    /// Where dhcpd sends UPDREQ (only to resolve POTENTIAL-CONFLICT) we send UPDREQALL.
+    /// UPDREQ asks only for what the partner has not had acked; but a server reaches
+    /// POTENTIAL-CONFLICT also from RECOVER (dhcpd's table, partner NORMAL) or after serving
+    /// in PARTNER-DOWN from a lost lease file, and then the bindings acked before the loss
+    /// never come back: the stores disagree for good (the simulation showed both). A full
+    /// exchange costs a resync of the used leases in a rare state; any partner, dhcpd
+    /// included, answers UPDREQALL.
     fn send_updreq(&mut self, now: Time) {
-        if self.full_resync_pending {
-            self.send_updreqall(now);
-        } else {
-            let xid = self.take_xid();
-            self.send(now, &Message::updreq(now.unix, xid));
-        }
+        self.send_updreqall(now);
     }
 
     fn send_updreqall(&mut self, now: Time) {
         self.log(format!("failover peer {}: requesting full update from peer", self.cfg.name));
         self.updreqall_sent = true;
         let xid = self.take_xid();
-        self.last_updreqall_xid = Some(xid);
         self.send(now, &Message::updreqall(now.unix, xid));
     }
 
@@ -830,9 +840,6 @@ impl Peer {
         let up = self.link == Link::Established;
         let acts = entry_actions(from, to, self.cfg.role, self.partner_state, up);
         self.state = to;
-        if to == State::RECOVER {
-            self.full_resync_pending = true;
-        }
         if to != State::STARTUP {
             self.saved = to;
         }
@@ -950,9 +957,6 @@ impl Peer {
             }
             MessageType::UPDDONE => {
                 self.log(format!("failover peer {}: peer update completed.", self.cfg.name));
-                if self.last_updreqall_xid == Some(m.xid) {
-                    self.full_resync_pending = false;
-                }
                 let my = self.state;
                 if let Some(to) = on_upddone(my, self.cfg.role, self.partner_state, now.unix, self.stos, self.mclt) {
                     self.set_state(now, to);
@@ -1140,16 +1144,15 @@ impl Peer {
             status,
             client_id: m.client_id,
             chaddr: m.chaddr,
-            // A lease may end later than the estimate says, never earlier: expire late.
-            ends: to_local(m.lease_expiration.unwrap_or(0), skew - 1),
-            // What the partner vouches for may be earlier, never later: rely on less.
-            tstp: to_local(m.potential_expiration.unwrap_or(0), skew + 1),
+            ends: to_local(m.lease_expiration.unwrap_or(0), skew),
+            tstp: to_local(m.potential_expiration.unwrap_or(0), skew),
             starts: to_local(m.start_time_of_state.unwrap_or(0), skew),
             cltt: to_local(m.cltt.unwrap_or(0), skew),
             ip_flags: m.ip_flags.unwrap_or(IpFlags::NONE),
         };
         self.to_ack.push_back((ip, m.xid));
-        self.events.push_back(Event::BindingReceived(b));
+        let own_pending = self.pending_update(ip).cloned();
+        self.events.push_back(Event::BindingReceived { binding: b, own_pending });
     }
 
     fn on_bndack(&mut self, now: Time, m: &Message) {

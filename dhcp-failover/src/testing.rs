@@ -124,7 +124,7 @@ impl Side {
                 Event::PartnerStateChanged { .. } | Event::McltChanged(_) | Event::HbaChanged(_) => {
                     self.persisted = self.peer.persisted();
                 }
-                Event::BindingReceived(b) => {
+                Event::BindingReceived { binding: b, .. } => {
                     if self.auto_ack {
                         self.received.insert(b.ip, b.clone());
                         // The link may have dropped in between: then there is nothing to ack.

@@ -675,7 +675,7 @@ impl Engine {
 
     /// A partner's BNDUPD: check it (digest §4.3), apply it. The caller journals the lease,
     /// then acks; on `Err` it rejects with the reason. `own_pending` is our own un-acked
-    /// update of the same lease, if any ([`dhcp_failover::Peer::pending_update`]): when it
+    /// update of the same lease, if any (from `dhcp_failover::Event::BindingReceived`): when it
     /// wins the duel the partner's update is refused (reason 16); when it loses, the caller
     /// withdraws it ([`dhcp_failover::Peer::withdraw_update`]).
     pub fn apply_binding(

@@ -288,7 +288,7 @@ impl Node {
         let name = self.cfg.peer.name.clone();
         while let Some(ev) = self.peer.poll_event() {
             match &ev {
-                Event::Log(_) | Event::BindingReceived(_) | Event::BindingAcked { .. } => {}
+                Event::Log(_) | Event::BindingReceived { .. } | Event::BindingAcked { .. } => {}
                 Event::StateChanged { from, to, stos } => {
                     self.trace.push(Trace::Event(format!("state {from} -> {to} (stos {stos})")))
                 }
@@ -305,14 +305,14 @@ impl Node {
                     self.persist_state();
                     self.publish();
                 }
-                Event::BindingReceived(b) => {
+                Event::BindingReceived { binding: b, own_pending: own } => {
                     let ip = b.ip;
+                    let own = self.peer.crossing_update(ip, own);
                     let status = format!("{:?} ends {}", b.status, b.ends);
-                    let own = self.peer.pending_update(ip).cloned();
                     match self.engine.apply_binding(&name, now_of(now), &b, own.as_ref()) {
                         Ok(lease) => {
-                            if own.is_some() {
-                                self.peer.withdraw_update(ip);
+                            if let Some(own) = &own {
+                                self.peer.withdraw_update(own);
                             }
                             let stored = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
                             self.disk.append(DiskEntry::Lease(lease));

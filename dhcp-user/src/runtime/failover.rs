@@ -318,15 +318,15 @@ impl Rel {
                     }
                     self.publish();
                 }
-                Event::BindingReceived(first) => {
+                Event::BindingReceived { binding, own_pending } => {
                     // Take every update already delivered: apply them all, make them durable
                     // with one fsync, then ack them (a resync of 100,000 leases is then
                     // bounded by the window, not by one fsync per lease).
-                    let mut batch = vec![first];
+                    let mut batch = vec![(binding, own_pending)];
                     let mut next = None;
                     while let Some(e) = self.peer.poll_event() {
                         match e {
-                            Event::BindingReceived(b) => batch.push(b),
+                            Event::BindingReceived { binding, own_pending } => batch.push((binding, own_pending)),
                             other => {
                                 next = Some(other);
                                 break;
@@ -335,12 +335,12 @@ impl Rel {
                     }
                     let mut accepted = Vec::new();
                     let mut applied = Vec::new();
-                    for b in &batch {
-                        let own = self.peer.pending_update(b.ip).cloned();
-                        match self.engine.apply_binding(&self.name, super::now(), b, own.as_ref()) {
+                    for (b, own) in batch {
+                        let own = self.peer.crossing_update(b.ip, own);
+                        match self.engine.apply_binding(&self.name, super::now(), &b, own.as_ref()) {
                             Ok(lease) => {
-                                if own.is_some() {
-                                    self.peer.withdraw_update(b.ip);
+                                if let Some(own) = &own {
+                                    self.peer.withdraw_update(own);
                                 }
                                 applied.push(lease);
                                 accepted.push(b.ip);

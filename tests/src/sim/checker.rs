@@ -124,6 +124,12 @@ impl Checker {
     pub fn lost_disk(&mut self, i: usize) {
         self.needs_resync[i] = true;
         // What the partner vouched for is still true; what we knew is gone, which is fine.
+        // The ACKs this server gave before are no longer its lease file's to keep: they come
+        // back from the partner (RECOVER), which (a) and (d) check. A later restart *with*
+        // the (new) file owes only the ACKs given after this.
+        for slot in self.last_ack.iter_mut().filter(|s| s.is_some_and(|(srv, _, _)| srv == i)) {
+            *slot = None;
+        }
     }
 }
 
