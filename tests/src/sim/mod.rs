@@ -773,6 +773,17 @@ impl Sim {
         self.line(What::Restart { srv: i, lose_disk: lose });
         let node = Node::restart(self.cfgs[i].clone(), disk, lose, t);
         self.nodes[i] = Some(node);
+        if self.chk.guard[i] {
+            // The partner was put in PARTNER-DOWN by the operator against this server: the
+            // operator rule is that it comes back reconnected, so link faults still running
+            // (a partition begun before the crash) end now. Without this, both serve the
+            // same pool blind: the split brain every failover manual warns about, not a bug.
+            self.link.stalled_until = [self.now, self.now];
+            self.link.partitioned_until = 0;
+            // A reconnect scheduled for the partition's end comes sooner (a second one is a
+            // no-op once connected).
+            self.link.reconnect_pending = false;
+        }
         if lose {
             self.chk.lost_disk(i);
         } else if let Err(e) = self.check_durability(i) {
