@@ -839,13 +839,20 @@ impl Peer {
         }
         let up = self.link == Link::Established;
         let acts = entry_actions(from, to, self.cfg.role, self.partner_state, up);
+        // Leaving STARTUP keeps STOS only when it returns to the saved state (nothing really
+        // changed). Into another state (an operator's PARTNER-DOWN during STARTUP, or the
+        // partner's STATE moving us on), the new state starts now: PARTNER-DOWN's MCLT wait
+        // counts from STOS, and a stale one would take the partner's leases at once while the
+        // partner may still be serving them (the simulation showed a double binding).
+        let reset_stos = acts.reset_stos
+            || (from == State::STARTUP && to != self.saved && to != State::RECOVER_WAIT && to != State::STARTUP);
         self.state = to;
         if to != State::STARTUP {
             self.saved = to;
         }
         if let Some(stos) = self.stos_override.take() {
             self.stos = stos;
-        } else if acts.reset_stos {
+        } else if reset_stos {
             self.stos = now.unix;
         }
         if from != to {
