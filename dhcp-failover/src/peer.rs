@@ -428,6 +428,12 @@ impl Peer {
         self.skew.secs()
     }
 
+    /// The partner is in RECOVER or RECOVER-WAIT: it lost (or never had) its lease file and
+    /// has not finished its full resynchronisation, so its acks carry no knowledge.
+    pub fn partner_amnesic(&self) -> bool {
+        matches!(self.partner_state, State::RECOVER | State::RECOVER_WAIT)
+    }
+
     /// The MCLT in force (a secondary's is the primary's).
     pub fn mclt(&self) -> u32 {
         self.mclt

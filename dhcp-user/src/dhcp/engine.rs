@@ -706,8 +706,17 @@ impl Engine {
     }
 
     /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish
-    /// EXPIRED/RELEASED/RESET leases as free (digest §2.5).
-    pub fn binding_acked(&self, ip: Ipv4Addr, tstp: u32) -> Option<Lease> {
+    /// EXPIRED/RELEASED/RESET leases as free (digest §2.5). Not when the partner is in
+    /// RECOVER or RECOVER-WAIT (`partner_amnesic`): having lost its lease file it accepts
+    /// any expiry, even of a lease it extended before the loss, so its ack of an ending
+    /// frees nothing and vouches for no time; the lease is sent again once the partner is
+    /// NORMAL.
+    pub fn binding_acked(&self, ip: Ipv4Addr, tstp: u32, partner_amnesic: bool) -> Option<Lease> {
+        let ending =
+            |l: &Lease| matches!(l.state, BindingState::Expired | BindingState::Released | BindingState::Reset);
+        if partner_amnesic && self.store.get(ip).is_some_and(|l| ending(&l)) {
+            return None;
+        }
         self.store.update(ip, |l| {
             l.tsfp = tstp;
             l.atsfp = tstp;

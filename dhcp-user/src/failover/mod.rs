@@ -39,7 +39,7 @@ impl FailoverView {
             ServiceLevel::Cooperating | ServiceLevel::NotCooperating => Some(own),
             // The partner's free leases only after the MCLT wait (digest §2.4).
             ServiceLevel::PartnerDown => {
-                Some(if now >= self.stos.saturating_add(self.mclt) { Take::Both } else { own })
+                Some(if now >= self.stos.saturating_add(self.mclt) { Take::Both { mclt: self.mclt } } else { own })
             }
         }
     }

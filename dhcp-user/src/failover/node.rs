@@ -340,7 +340,7 @@ impl Node {
                 }
                 Event::BindingAcked { ip, tstp, .. } => {
                     self.trace.push(Trace::Acked { ip, tstp });
-                    if let Some(l) = self.engine.binding_acked(ip, tstp) {
+                    if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
                         // commit_local: not waited for, not replicated.
                         self.disk.append(DiskEntry::Lease(l));
                     }

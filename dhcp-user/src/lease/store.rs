@@ -30,13 +30,24 @@ pub enum Take {
     Any,
     Free,
     Backup,
-    Both,
+    /// PARTNER-DOWN past the MCLT. An EXPIRED or RELEASED lease is still only reused once
+    /// `tsfp + mclt` has passed: the partner may have extended it, while out of contact, up
+    /// to MCLT beyond the potential expiry we last acked for it, and an ack of its expiry from
+    /// a partner that lost its lease file vouches for nothing (the simulation showed both).
+    Both {
+        mclt: u32,
+    },
 }
 
 impl Take {
-    pub fn allows(self, s: BindingState) -> bool {
+    pub fn allows(self, l: &Lease, now: UnixSecs) -> bool {
+        let s = l.state;
         match self {
-            Take::Any | Take::Both => s.is_available(),
+            Take::Any => s.is_available(),
+            Take::Both { mclt } => match s {
+                BindingState::Expired | BindingState::Released => now >= l.tsfp.saturating_add(mclt),
+                _ => s.is_available(),
+            },
             // EXPIRED and RELEASED leases stay untouchable until the partner acknowledges them
             // (they then become FREE): the partner may have renewed the client meanwhile
             // (dhcpd's lease_mine_to_reallocate). Only PARTNER-DOWN past the MCLT (`Both`)
@@ -49,7 +60,7 @@ impl Take {
     /// Free queues to draw from: 0 = FREE/EXPIRED/RELEASED, 1 = BACKUP.
     fn queues(self) -> &'static [usize] {
         match self {
-            Take::Any | Take::Both => &[0, 1],
+            Take::Any | Take::Both { .. } => &[0, 1],
             Take::Free => &[0],
             Take::Backup => &[1],
         }
@@ -233,7 +244,7 @@ impl LeaseStore {
                     self.push_free(pool, ip);
                     continue;
                 }
-                let claimed = take.allows(l.state) && offer_free_for(&l, key, now);
+                let claimed = take.allows(&l, now) && offer_free_for(&l, key, now);
                 if claimed {
                     l.offer = Some(Offer { client: key.clone(), expires });
                 }
@@ -371,7 +382,7 @@ fn available_to(l: &Lease, key: &ClientKey, take: Take, now: UnixSecs) -> bool {
     if l.client.as_ref() == Some(key) && l.state == BindingState::Active {
         return true;
     }
-    take.allows(l.state)
+    take.allows(l, now)
 }
 
 #[cfg(test)]

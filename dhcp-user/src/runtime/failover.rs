@@ -371,7 +371,7 @@ impl Rel {
                 }
                 Event::BindingAcked { ip, tstp, .. } => {
                     // Bookkeeping only: the partner already has this binding.
-                    if let Some(l) = self.engine.binding_acked(ip, tstp) {
+                    if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
                         self.journal.commit_local(vec![l]);
                     }
                 }
