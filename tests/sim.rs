@@ -47,11 +47,11 @@ fn run_many(first: u64, n: u64) -> (Vec<Outcome>, Vec<Failure>) {
 }
 
 /// Seeds (of 0..2000, default fault mix) that fail today, from real bugs the simulator found
-/// and that are not fixed yet: 3 break (a) exclusivity. Any change to the engine or the peer
+/// and that are not fixed yet: 1 breaks (a) exclusivity. Any change to the engine or the peer
 /// reshuffles which seeds fail; re-derive with `SIM_SUMMARY=1`. CI fails on any failing seed
 /// not in this list, so every regression shows; a seed that starts passing is reported so it
 /// can be removed from the list.
-const KNOWN_FAILING: &[u64] = &[512, 1269, 1608];
+const KNOWN_FAILING: &[u64] = &[1269];
 
 #[test]
 fn sim_seeds() {

@@ -725,11 +725,15 @@ impl Sim {
             }
             3 if self.nodes[side].is_some() => self.crash(side),
             4 => {
-                // Operator partner-down: only against a server that is really down.
+                // Operator partner-down: only against a server that is really down, and not
+                // on a server that lost its lease file and has not resynchronised since (it
+                // knows no binding; dhcpd allows it for bootstrapping a lone new server, and
+                // every manual forbids it otherwise).
                 let down = side;
                 let up = 1 - side;
                 let t = self.time(up);
                 if self.nodes[down].is_none()
+                    && !self.chk.needs_resync[up]
                     && let Some(n) = self.nodes[up].as_mut()
                     && n.peer().state() != State::PARTNER_DOWN
                 {
