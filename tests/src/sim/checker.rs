@@ -13,11 +13,13 @@
 //!   [`super::LIVENESS_BOUND_MS`]; when clients stop and nothing is in flight, both stores
 //!   agree on every address's binding state (and client and end for bound ones).
 //!
-//! Assumptions the fault injector respects (both are operator rules, not protocol
-//! guarantees): an operator declares partner-down only against a server that is down, and
-//! that server's restart reconnects before link faults resume; a lease file is lost only
-//! when the partner knows every binding made outside the MCLT guarantee (the server has
+//! Assumptions the fault injector respects (operator rules, not protocol guarantees): an
+//! operator declares partner-down only against a server that is down, never on a server that
+//! lost its lease file and has not resynchronised since, and the downed server comes back
+//! connected (partitions running at its restart end); a lease file is lost only when the
+//! partner knows every binding (nothing was queued or un-acked at the crash, the server has
 //! never been in PARTNER-DOWN, and the partner is not itself recovering from a lost file).
+//! Violating any of these loses or duplicates bindings with any failover implementation.
 
 use super::{SEC, Sim, Stage, What};
 use dhcp_failover::State;
@@ -34,6 +36,8 @@ pub struct Checker {
     pub needs_resync: [bool; 2],
     /// Server `i` has been in PARTNER-DOWN.
     pub been_partner_down: [bool; 2],
+    /// Server `i` crashed with updates the partner had not acked (queued or in flight).
+    pub unsynced_at_crash: [bool; 2],
     /// Per server, per address: the largest tstp the partner acked or sent.
     pub vouched: [BTreeMap<Ipv4Addr, u32>; 2],
     /// Per client: (server, ip, lease end in that server's clock) of the last ACK accepted.
@@ -47,6 +51,7 @@ impl Checker {
             guard: [false; 2],
             needs_resync: [false; 2],
             been_partner_down: [false; 2],
+            unsynced_at_crash: [false; 2],
             vouched: [BTreeMap::new(), BTreeMap::new()],
             last_ack: vec![None; clients],
             failure: None,
@@ -118,7 +123,7 @@ impl Checker {
 
     /// May server `i` come back without its lease file?
     pub fn may_lose_disk(&self, i: usize) -> bool {
-        !self.needs_resync[1 - i] && !self.been_partner_down[i]
+        !self.needs_resync[1 - i] && !self.been_partner_down[i] && !self.unsynced_at_crash[i]
     }
 
     pub fn lost_disk(&mut self, i: usize) {

@@ -749,6 +749,8 @@ impl Sim {
     fn crash(&mut self, i: usize) {
         let Some(node) = self.nodes[i].take() else { return };
         self.crashes += 1;
+        // The partner knows every binding only if nothing was left to send.
+        self.chk.unsynced_at_crash[i] = node.peer().queued() > 0 || node.peer().unacked() > 0;
         let mut disk = node.crash();
         let unsynced = disk.unsynced();
         let keep = self.rng.range(0, unsynced as u64) as usize;
