@@ -76,10 +76,15 @@ impl PairLab {
     /// Start a real ISC dhcpd 4.4 as server `i`, with the same configuration text (plus
     /// `ping-check false`, which keeps dhcpd from pinging each address for a second).
     pub fn start_dhcpd(&mut self, i: usize) -> Result<()> {
+        std::fs::write(self.lease_file(i), "")?;
+        self.start_dhcpd_with_leases(i)
+    }
+
+    /// [`PairLab::start_dhcpd`] on the lease file already in place.
+    pub fn start_dhcpd_with_leases(&mut self, i: usize) -> Result<()> {
         let conf = self.dir.join(format!("d{i}.conf"));
         let text = std::fs::read_to_string(self.dir.join(format!("s{i}.conf")))?;
         std::fs::write(&conf, text.replacen("authoritative;", "authoritative;\nping-check false;", 1))?;
-        std::fs::write(self.lease_file(i), "")?;
         let p = |p: PathBuf| p.to_string_lossy().into_owned();
         let mut cmd = self.srv[i].command("dhcpd");
         cmd.args([

@@ -37,18 +37,18 @@ impl Server {
 }
 
 #[derive(Debug, Default, Clone)]
-struct Perf {
-    sent: u64,
-    received: u64,
-    rate: f64,
-    offer_avg_ms: f64,
-    ack_avg_ms: f64,
-    ack_max_ms: f64,
-    perfdhcp_cpu_s: f64,
+pub(crate) struct Perf {
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
+    pub(crate) rate: f64,
+    pub(crate) offer_avg_ms: f64,
+    pub(crate) ack_avg_ms: f64,
+    pub(crate) ack_max_ms: f64,
+    pub(crate) perfdhcp_cpu_s: f64,
 }
 
 impl Perf {
-    fn drop_ratio(&self) -> f64 {
+    pub(crate) fn drop_ratio(&self) -> f64 {
         if self.sent == 0 { 1.0 } else { 1.0 - self.received as f64 / self.sent as f64 }
     }
 }
@@ -125,7 +125,7 @@ fn start(t: &Topology, s: Server) -> Result<Proc> {
 }
 
 /// utime + stime of a process (all threads), seconds.
-fn cpu_secs(pid: u32) -> f64 {
+pub(crate) fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the ")" of the command name: state is field 3; utime 14, stime 15.
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -155,10 +155,10 @@ fn perfdhcp(t: &Topology, rate: u32) -> Result<Perf> {
     ]);
     let out = c.output().context("running perfdhcp (apt-get install kea-admin)")?;
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    parse_perf(&text).with_context(|| format!("parsing perfdhcp output:\n{text}"))
+    parse_perf(&text, STEP_SECS).with_context(|| format!("parsing perfdhcp output:\n{text}"))
 }
 
-fn parse_perf(text: &str) -> Option<Perf> {
+pub(crate) fn parse_perf(text: &str, step_secs: u32) -> Option<Perf> {
     let mut p = Perf::default();
     let num =
         |l: &str| l.split(':').nth(1).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
@@ -195,7 +195,7 @@ fn parse_perf(text: &str) -> Option<Perf> {
         }
     }
     // Exchanges that completed are the REQUEST-ACK pairs; offered DISCOVERs count as sent.
-    let offered = (f64::from(STEP_SECS) * p.rate.max(1.0)) as u64;
+    let offered = (f64::from(step_secs) * p.rate.max(1.0)) as u64;
     p.sent = p.sent.max(offered.min(p.sent.max(1)));
     Some(p)
 }
@@ -208,8 +208,9 @@ struct Row {
     perfdhcp_cpu_ms_per_lease: f64,
 }
 
-pub fn server(_args: &[String]) -> Result<()> {
-    for tool in ["perfdhcp", "kea-dhcp4", "dhcpd"] {
+/// Fails with a clear message when a tool the benchmarks drive is missing.
+pub(crate) fn require_tools(tools: &[&str]) -> Result<()> {
+    for tool in tools {
         if Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -222,6 +223,11 @@ pub fn server(_args: &[String]) -> Result<()> {
     if !Path::new("/usr/bin/time").exists() {
         let _ = Command::new("apt-get").args(["install", "-y", "time"]).status();
     }
+    Ok(())
+}
+
+pub fn server(_args: &[String]) -> Result<()> {
+    require_tools(&["perfdhcp", "kea-dhcp4", "dhcpd"])?;
     let t = topology()?;
     let mut rows = Vec::new();
     for s in [Server::Xdhcpd, Server::Kea, Server::Dhcpd] {

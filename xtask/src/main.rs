@@ -2,6 +2,7 @@
 //! the namespace lab and the benchmarks. Each step says what it does and how to fix failures.
 
 mod bench;
+mod bench_failover;
 mod fuzz;
 mod lab;
 mod setup;
@@ -77,6 +78,9 @@ enum BenchWhat {
     Engine,
     Server,
     Takeover,
+    /// Failover pairs side by side: xdhcpd, Kea HA, ISC dhcpd (rate, CPU, start-up, resync).
+    /// Optional argument: only `xdhcpd`, `kea` or `dhcpd`.
+    Failover,
     /// Redraw the chart of the last `bench server` run.
     Chart,
 }
@@ -134,6 +138,10 @@ fn main() -> Result<()> {
                 BenchWhat::Takeover => {
                     build_release()?;
                     bench::takeover(&args)
+                }
+                BenchWhat::Failover => {
+                    build_release()?;
+                    bench_failover::failover(&args)
                 }
             }
         }
