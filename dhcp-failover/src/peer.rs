@@ -534,17 +534,23 @@ impl Peer {
             return;
         }
         self.rx.extend_from_slice(data);
+        // Decode from an offset and drop the consumed bytes once at the end: draining per
+        // message moved the rest of the buffer each time (quadratic in a large read).
+        let mut at = 0;
         loop {
             if self.link == Link::Down {
                 self.rx.clear();
                 return;
             }
-            match decode(&self.rx) {
+            match decode(self.rx.get(at..).unwrap_or(&[])) {
                 Ok((msg, used)) => {
-                    self.rx.drain(..used.min(self.rx.len()));
+                    at += used;
                     self.on_message(now, msg);
                 }
-                Err(e) if e.is_incomplete() => return,
+                Err(e) if e.is_incomplete() => {
+                    self.rx.drain(..at.min(self.rx.len()));
+                    return;
+                }
                 Err(e) => {
                     self.log(format!("failover peer {}: protocol error: {e}", self.cfg.name));
                     if let Some(r) = e.reject_reason() {

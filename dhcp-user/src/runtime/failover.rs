@@ -183,7 +183,10 @@ impl Rel {
         self.publish();
         let mut link: Option<Link> = None;
         let mut reconnect_at = tokio::time::Instant::now();
-        let mut buf = vec![0u8; 8192];
+        // Large: every update read at once is applied and made durable with one fsync before
+        // its acks go out, so the read size bounds the batch (8 KiB held a resync of 100,000
+        // leases to ~90 updates per fsync: 4.5 s here; 256 KiB brings it near the window).
+        let mut buf = vec![0u8; 256 * 1024];
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             self.process_events(&mut link).await;
