@@ -428,10 +428,11 @@ impl Peer {
         self.skew.secs()
     }
 
-    /// The partner is in RECOVER or RECOVER-WAIT: it lost (or never had) its lease file and
-    /// has not finished its full resynchronisation, so its acks carry no knowledge.
+    /// The partner is in RECOVER: it lost (or never had) its lease file and has not finished
+    /// its full resynchronisation, so its acks carry no knowledge. (In RECOVER-WAIT it has:
+    /// only the MCLT wait remains.)
     pub fn partner_amnesic(&self) -> bool {
-        matches!(self.partner_state, State::RECOVER | State::RECOVER_WAIT)
+        self.partner_state == State::RECOVER
     }
 
     /// The MCLT in force (a secondary's is the primary's).

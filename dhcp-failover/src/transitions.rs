@@ -122,13 +122,11 @@ pub fn on_partner_state(
     let mut t = Transition::default();
     let actual = if i_am_in_startup { State::STARTUP } else { my };
 
-    // A repeated partner state: skipped in the "connected" states.
-    if partner_new == partner_old && actual != State::UNKNOWN {
-        if i_am_in_startup {
-            t.next = Some(my);
-            t.skipped = true;
-            return finish(t, actual, role, partner_new);
-        }
+    // A repeated partner state: skipped in the "connected" states. Not when it ends our
+    // STARTUP: the partner sends its STATE only on a change, so a skipped one can leave both
+    // waiting for each other for good (the simulation found COMMUNICATIONS-INTERRUPTED facing
+    // RECOVER-DONE, link up, forever); from STARTUP it is processed from the saved state.
+    if partner_new == partner_old && actual != State::UNKNOWN && !i_am_in_startup {
         if matches!(
             my,
             State::NORMAL

@@ -245,10 +245,16 @@ fn repeated_partner_state_and_invalid_state() {
     // Processed even when repeated in the "disconnected" states.
     let t = on_partner_state(S::COMMUNICATIONS_INTERRUPTED, Role::Primary, S::NORMAL, S::NORMAL, false, false);
     assert_eq!(t.next, Some(S::NORMAL));
-    // STARTUP with a repeated partner state: straight to the saved state.
+    // STARTUP with a repeated partner state: processed from the saved state (no UPDREQALL
+    // while in STARTUP; entering RECOVER sends it).
     let t = on_partner_state(S::RECOVER, Role::Primary, S::RECOVER, S::RECOVER, true, false);
     assert_eq!(t.next, Some(S::RECOVER));
-    assert!(t.skipped && !t.send_updreqall);
+    assert!(!t.skipped && !t.send_updreqall);
+    // Back from a restart in COMMUNICATIONS-INTERRUPTED, facing the RECOVER-DONE it had already
+    // seen: on to NORMAL (skipping it left both waiting for each other).
+    let t =
+        on_partner_state(S::COMMUNICATIONS_INTERRUPTED, Role::Secondary, S::RECOVER_DONE, S::RECOVER_DONE, true, false);
+    assert_eq!(t.next, Some(S::NORMAL));
     // Out-of-range partner state → SHUTDOWN.
     let t = on_partner_state(S::NORMAL, Role::Primary, State(42), S::NORMAL, false, false);
     assert_eq!(t.next, Some(S::SHUTDOWN));

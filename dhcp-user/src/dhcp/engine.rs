@@ -707,7 +707,7 @@ impl Engine {
 
     /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish
     /// EXPIRED/RELEASED/RESET leases as free (digest §2.5). Not when the partner is in
-    /// RECOVER or RECOVER-WAIT (`partner_amnesic`): having lost its lease file it accepts
+    /// RECOVER (`partner_amnesic`): having lost its lease file it accepts
     /// any expiry, even of a lease it extended before the loss, so its ack of an ending
     /// frees nothing and vouches for no time; the lease is sent again once the partner is
     /// NORMAL.
