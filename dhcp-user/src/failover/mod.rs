@@ -185,7 +185,8 @@ pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u
 /// information). dhcpd's rules ("an incoming ACTIVE beats any non-active state; an incoming
 /// EXPIRED beats active") are not antisymmetric: crossing ACTIVE and EXPIRED updates swap and
 /// the pair disagrees, which the deterministic simulation showed. Here:
-/// * two bindings: the later client transaction (cltt) wins, a tie goes to the primary;
+/// * two bindings: of the same client the longer grant wins (the client may hold either), of
+///   different clients the later transaction (cltt); a tie goes to the primary;
 /// * a binding against an end of it (EXPIRED, RELEASED, ABANDONED, RESET) or a free-state
 ///   transfer: the binding wins if the client was still holding it when the other state was
 ///   entered (its `ends` lies after the other's start of state), else the end wins;
@@ -194,6 +195,12 @@ pub fn own_update_wins(own: &Binding, incoming: &Binding, me: Role) -> bool {
     let bound = |b: &Binding| b.status == BindingStatus::ACTIVE;
     let mine_on_tie = me == Role::Primary;
     match (bound(own), bound(incoming)) {
+        // The same client renewed with both (a broadcast REQUEST while rebinding): it may
+        // hold either grant, so the longer one stands. Different clients: the later
+        // transaction.
+        (true, true) if binding_client(own).is_some() && binding_client(own) == binding_client(incoming) => {
+            own.ends > incoming.ends || (own.ends == incoming.ends && mine_on_tie)
+        }
         (true, true) => own.cltt > incoming.cltt || (own.cltt == incoming.cltt && mine_on_tie),
         (true, false) => binding_outlives(own, incoming),
         (false, true) => !binding_outlives(incoming, own),
