@@ -351,8 +351,16 @@ impl Peer {
     pub fn new(cfg: PeerConfig, persisted: Option<PersistedState>, now: Time) -> Peer {
         let (saved, stos, partner_state, partner_stos, mclt) = match persisted {
             Some(p) => {
-                let my =
-                    if p.my_state == State::STARTUP || !p.my_state.is_known() { State::RECOVER } else { p.my_state };
+                // RECOVER-WAIT is "resynchronised, waiting out the MCLT"; after a restart the
+                // partner may have bound more in PARTNER-DOWN meanwhile, so resynchronise again
+                // from RECOVER, keeping the STOS so the MCLT wait is not restarted. (Serving
+                // without it handed an address the partner had just bound to a second client,
+                // in the simulation.)
+                let my = match p.my_state {
+                    State::STARTUP | State::RECOVER_WAIT => State::RECOVER,
+                    s if !s.is_known() => State::RECOVER,
+                    s => s,
+                };
                 let mclt = match cfg.role {
                     Role::Secondary if p.mclt != 0 => p.mclt,
                     _ => cfg.mclt,

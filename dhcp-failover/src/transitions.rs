@@ -126,20 +126,18 @@ pub fn on_partner_state(
     // STARTUP: the partner sends its STATE only on a change, so a skipped one can leave both
     // waiting for each other for good (the simulation found COMMUNICATIONS-INTERRUPTED facing
     // RECOVER-DONE, link up, forever); from STARTUP it is processed from the saved state.
-    if partner_new == partner_old && actual != State::UNKNOWN && !i_am_in_startup {
-        if matches!(
-            my,
-            State::NORMAL
-                | State::POTENTIAL_CONFLICT
-                | State::RECOVER_DONE
-                | State::SHUTDOWN
-                | State::PAUSED
-                | State::RECOVER_WAIT
-        ) || !is_known_state(my)
-        {
-            t.skipped = true;
-            return t;
-        }
+    let connected_state = matches!(
+        my,
+        State::NORMAL
+            | State::POTENTIAL_CONFLICT
+            | State::RECOVER_DONE
+            | State::SHUTDOWN
+            | State::PAUSED
+            | State::RECOVER_WAIT
+    ) || !is_known_state(my);
+    if partner_new == partner_old && actual != State::UNKNOWN && !i_am_in_startup && connected_state {
+        t.skipped = true;
+        return t;
     }
 
     if !is_known_state(partner_new) {

@@ -31,9 +31,10 @@ pub enum Take {
     Free,
     Backup,
     /// PARTNER-DOWN past the MCLT. An EXPIRED or RELEASED lease is still only reused once
-    /// `tsfp + mclt` has passed: the partner may have extended it, while out of contact, up
-    /// to MCLT beyond the potential expiry we last acked for it, and an ack of its expiry from
-    /// a partner that lost its lease file vouches for nothing (the simulation showed both).
+    /// `max(tstp, tsfp) + mclt` has passed: the partner may have extended it, while out of
+    /// contact, up to MCLT beyond the potential expiry it last had from us (what we sent,
+    /// `tstp`, or acked, `tsfp`), and an ack of its expiry from a partner that lost its lease
+    /// file vouches for nothing (the simulation showed all three).
     Both {
         mclt: u32,
     },
@@ -45,7 +46,7 @@ impl Take {
         match self {
             Take::Any => s.is_available(),
             Take::Both { mclt } => match s {
-                BindingState::Expired | BindingState::Released => now >= l.tsfp.saturating_add(mclt),
+                BindingState::Expired | BindingState::Released => now >= l.tstp.max(l.tsfp).saturating_add(mclt),
                 _ => s.is_available(),
             },
             // EXPIRED and RELEASED leases stay untouchable until the partner acknowledges them
