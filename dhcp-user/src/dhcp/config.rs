@@ -116,6 +116,11 @@ impl EngineConfig {
         self.networks.iter().map(|n| n.pools.len()).sum()
     }
 
+    /// The failover relationship of a pool, if any.
+    pub fn pool_peer(&self, id: u32) -> Option<&str> {
+        self.pool(id)?.1.failover_peer.as_deref()
+    }
+
     /// (network, pool) for a global pool id.
     pub fn pool(&self, id: u32) -> Option<(&Network, &PoolCfg)> {
         self.networks.iter().find_map(|n| {

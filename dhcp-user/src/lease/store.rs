@@ -13,9 +13,14 @@
 
 use super::{BindingState, ClientKey, Lease, Offer};
 use crate::time::{NEVER, UnixSecs};
+use arc_swap::ArcSwap;
 use crossbeam::queue::SegQueue;
 use dashmap::DashMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A pool's candidate free addresses: [FREE-class queue, BACKUP queue].
+type FreeQueues = [SegQueue<Ipv4Addr>; 2];
 
 /// Index of a pool in the engine configuration.
 pub type PoolId = u32;
@@ -92,8 +97,9 @@ type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 pub struct LeaseStore {
     leases: DashMap<Ipv4Addr, Lease, Fixed>,
     by_client: DashMap<u64, Ipv4Addr, Fixed>,
-    /// Per pool: [FREE-class queue, BACKUP queue].
-    free: Vec<[SegQueue<Ipv4Addr>; 2]>,
+    /// Per pool: [FREE-class queue, BACKUP queue]. Swapped (never shrunk) when a reload adds
+    /// pools, so allocation reads it without a lock.
+    free: ArcSwap<Vec<Arc<FreeQueues>>>,
 }
 
 impl LeaseStore {
@@ -101,8 +107,19 @@ impl LeaseStore {
         LeaseStore {
             leases: DashMap::with_hasher(Fixed::default()),
             by_client: DashMap::with_hasher(Fixed::default()),
-            free: (0..pools).map(|_| [SegQueue::new(), SegQueue::new()]).collect(),
+            free: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(FreeQueues::default())).collect()),
         }
+    }
+
+    /// Make room for pools `0..pools` (a reload added pools); existing queues are kept.
+    pub fn ensure_pools(&self, pools: usize) {
+        self.free.rcu(|cur| {
+            let mut v: Vec<Arc<FreeQueues>> = cur.as_ref().clone();
+            while v.len() < pools {
+                v.push(Arc::new(FreeQueues::default()));
+            }
+            v
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -139,7 +156,8 @@ impl LeaseStore {
             }
             _ => None,
         };
-        if let Some(q) = queue.and_then(|i| self.free.get(pool as usize).and_then(|qs| qs.get(i))) {
+        let free = self.free.load();
+        if let Some(q) = queue.and_then(|i| free.get(pool as usize).and_then(|qs| qs.get(i))) {
             q.push(ip);
         }
     }
@@ -227,7 +245,8 @@ impl LeaseStore {
         now: UnixSecs,
         expires: UnixSecs,
     ) -> Option<Ipv4Addr> {
-        let qs = self.free.get(pool as usize)?;
+        let free = self.free.load();
+        let qs = free.get(pool as usize)?;
         for &qi in take.queues() {
             let Some(q) = qs.get(qi) else { continue };
             // One pass over the queue at most: everything left may be offered to others.
