@@ -184,3 +184,42 @@ fn sigterm_moves_to_shutdown_tells_the_partner_and_flushes() -> Result<()> {
     assert!(leases.contains(&format!("lease {ip} {{")), "{leases}");
     Ok(())
 }
+
+#[test]
+fn systemd_unit_verifies_is_hardened_and_its_reload_line_reloads() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let unit = std::fs::read_to_string(xdhcpd_tests::workspace_root().join("contrib/xdhcpd.service"))?;
+    let bin = xdhcpd_tests::xdhcpd_bin()?;
+    let bin = bin.to_str().context("path")?;
+    let mut lab = Lab::new(&default_config(600))?;
+    // systemd checks that the commands exist: point them at the binary under test.
+    let copy = lab.dir.join("xdhcpd.service");
+    std::fs::write(&copy, unit.replace("/usr/local/sbin/xdhcpd", bin))?;
+
+    // systemd's own parser: any unknown key or bad value is printed (and ignored), so the
+    // unit must verify without a word.
+    let out = std::process::Command::new("systemd-analyze").arg("verify").arg(&copy).output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim().is_empty(), "systemd-analyze verify:\n{text}");
+    // systemd's exposure score (0 safe .. 10 unsafe, threshold in tenths): "OK" is at most 5.
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--threshold=50"])
+        .arg(&copy)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exposure above 5.0:\n{text}");
+    eprintln!("{}", text.lines().last().unwrap_or(""));
+
+    // The unit's ExecReload, run as systemd would (with $MAINPID), reloads the server.
+    let reload = unit.lines().find_map(|l| l.strip_prefix("ExecReload=")).context("the unit has no ExecReload")?;
+    let socket = lab.dir.join("control.sock");
+    lab.start_server(&["--xdp-mode", "off", "--control-socket", socket.to_str().context("path")?])?;
+    let pid = server(&lab)?.pid().to_string();
+    let status = std::process::Command::new("sh").args(["-c", reload]).env("MAINPID", &pid).status()?;
+    assert!(status.success(), "{reload}: {status}");
+    server(&lab)?.wait_stderr_line(Duration::from_secs(10), |l| l.contains("configuration reloaded"))?;
+    lab.stop_server()?;
+    Ok(())
+}
