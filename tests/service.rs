@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::time::Duration;
-use xdhcpd_tests::lab::{Lab, default_config};
+use xdhcpd_tests::lab::{Lab, default_config, udhcpc_env};
 use xdhcpd_tests::pair::{PairLab, pair_config};
 use xdhcpd_tests::process::Proc;
 use xdhcpd_tests::require_root;
@@ -99,6 +99,53 @@ fn sighup_reload_applies_good_files_and_keeps_serving_on_bad_ones() -> Result<()
     }
     assert_eq!(count_lines(server(&lab)?, |l| l.contains("configuration reloaded")), 2);
     lab.stop_server()?;
+    Ok(())
+}
+
+#[test]
+fn reload_in_a_pair_keeps_normal_and_refuses_failover_changes() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let configs = [pair_config(0, 10, 128, 3, 0), pair_config(1, 10, 128, 3, 0)];
+    let mut lab = PairLab::new(configs.clone())?;
+    lab.start(0, &["--xdp-mode", "off"])?;
+    lab.start(1, &["--xdp-mode", "off"])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(20))?;
+    lab.add_client("h1", "52:54:00:00:63:01")?;
+    let first = udhcpc_env(&lab.cli, &lab.dir, "h1")?;
+    assert_eq!(first.get("router").map(String::as_str), Some("198.18.0.1"), "{first:?}");
+    let conf = |i: usize| lab.dir.join(format!("s{i}.conf"));
+
+    // A relationship parameter (the MCLT) cannot change live: refused, named, nothing applied.
+    std::fs::write(conf(0), configs[0].replace("mclt 10;", "mclt 20;"))?;
+    let (ok, text) = reload_command(&lab.socket(0))?;
+    assert!(!ok, "{text}");
+    assert!(text.contains("failover peer \"lab\": mclt changed"), "{text}");
+
+    // Options and a grown range apply on both, secondary first; the pair stays NORMAL.
+    for i in [1, 0] {
+        let edited = configs[i]
+            .replace("option routers 198.18.0.1;", "option routers 198.18.0.254;")
+            .replace("range 198.18.0.100 198.18.0.199;", "range 198.18.0.100 198.18.0.219;");
+        std::fs::write(conf(i), edited)?;
+        let (ok, text) = reload_command(&lab.socket(i))?;
+        assert!(ok, "server {i}: {text}");
+    }
+    assert_eq!(lab.states(0)?, ("normal".to_string(), "normal".to_string()));
+    assert_eq!(lab.states(1)?, ("normal".to_string(), "normal".to_string()));
+    for i in 0..2 {
+        let status = lab.status(i)?;
+        assert_eq!(status["pools"][0]["counts"]["total"], 120, "server {i}: {status}");
+    }
+    lab.add_client("h2", "52:54:00:00:63:02")?;
+    let second = udhcpc_env(&lab.cli, &lab.dir, "h2")?;
+    assert_eq!(second.get("router").map(String::as_str), Some("198.18.0.254"), "{second:?}");
+    // Both servers still hold the first client's lease.
+    let ip = first.get("ip").context("ip")?;
+    for i in 0..2 {
+        assert!(lab.leases(i).contains(&format!("lease {ip} {{")), "server {i} lost {ip}");
+    }
     Ok(())
 }
 
