@@ -272,6 +272,18 @@ mod tests {
     }
 
     #[test]
+    fn pool_layout_and_omapi_changes_are_refused() {
+        let two_pools = BASE.replace(
+            "range 198.18.0.10 198.18.0.20;",
+            "pool { range 198.18.0.10 198.18.0.20; } pool { range 198.18.0.30 198.18.0.40; }",
+        );
+        let err = reload(BASE, &two_pools).expect_err("a pool added to an existing network");
+        assert!(matches!(err, ReloadRefused::PoolCountChanged { before: 1, after: 2, .. }), "{err}");
+        let omapi = format!("omapi-port 7911;\n{BASE}");
+        assert_eq!(reload(BASE, &omapi).expect_err("omapi"), ReloadRefused::Omapi("omapi-port"));
+    }
+
+    #[test]
     fn failover_peer_changes_are_refused() {
         let peer = |addr: &str| {
             format!(
@@ -284,5 +296,10 @@ mod tests {
         assert!(err.to_string().contains("address"), "{err}");
         assert!(matches!(err, ReloadRefused::FailoverPeerChanged { .. }));
         assert!(reload(&peer("198.18.0.1"), &peer("198.18.0.1")).is_ok());
+        // A relationship added or removed.
+        let err = reload(BASE, &peer("198.18.0.1")).expect_err("added");
+        assert!(matches!(err, ReloadRefused::FailoverPeerAddedOrRemoved { what: "added", .. }), "{err}");
+        let err = reload(&peer("198.18.0.1"), BASE).expect_err("removed");
+        assert!(matches!(err, ReloadRefused::FailoverPeerAddedOrRemoved { what: "removed", .. }), "{err}");
     }
 }
