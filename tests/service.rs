@@ -182,9 +182,9 @@ fn json_logs_parse_and_carry_failover_and_lease_events() -> Result<()> {
     }
     let message = |e: &serde_json::Value| e["fields"]["message"].as_str().unwrap_or("").to_string();
     assert!(
-        events
-            .iter()
-            .any(|e| message(e).contains("failover peer lab: I move from") && message(e).contains("to normal")),
+        events.iter().any(|e| e["fields"]["peer"] == "lab"
+            && message(e).contains("I move from")
+            && message(e).contains("to normal")),
         "no state change event in {events:#?}"
     );
     // Pool balancing logs the address's earlier moves (FREE → BACKUP); the client's binding

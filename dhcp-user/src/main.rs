@@ -160,6 +160,16 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                         r["mclt"],
                         if r["link_up"].as_bool().unwrap_or(false) { "up" } else { "down" }
                     );
+                    let lag = &r["replication_lag"];
+                    if let (Some(n), Some(sum)) = (lag["count"].as_u64(), lag["sum"].as_f64())
+                        && n > 0
+                    {
+                        println!(
+                            "  unacked updates {}, replication lag mean {:.1} ms over {n} updates",
+                            r["unacked_updates"],
+                            sum / n as f64 * 1e3
+                        );
+                    }
                 }
                 for p in v["pools"].as_array().cloned().unwrap_or_default() {
                     let c = &p["counts"];

@@ -288,3 +288,46 @@ fn replaced_config_serves_new_options_and_new_pools_and_keeps_leases() {
     let offer = e.handle(Now::at(1002), &relayed, &bytes(&msg(MessageType::Discover, mac(3), vec![])));
     assert_eq!(decode(&offer.reply.expect("offer from the new pool")).yiaddr(), Ipv4Addr::new(198, 18, 1, 10));
 }
+
+#[test]
+fn reloads_during_traffic_never_hand_out_an_address_twice() {
+    // Two workers bind 2 × 90 clients while the configuration is replaced 50 times (the
+    // range grows each time): every client gets its own address and every ACK is consistent
+    // with one of the configurations.
+    let e = std::sync::Arc::new(Engine::new(config((10, 200))));
+    let workers: Vec<_> = (0..2u8)
+        .map(|t| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                (0..90u8)
+                    .map(|i| {
+                        let m = [0x52, 0x54, 0, t, 0, i];
+                        let (ip, ack) = dora(&e, 1000, m);
+                        let reply = ack.reply.map(|r| decode(&r));
+                        (ip, reply.map(|r| r.opts().get(OptionCode::DomainName).cloned()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for n in 0..50u8 {
+        let mut next = config((10, 200 + n));
+        next.networks[0].pools[0].params.options.retain(|(c, _)| *c != 15);
+        next.networks[0].pools[0].params.options.push((15, format!("r{n}.test").into_bytes()));
+        e.replace_config(next);
+    }
+    let mut ips = Vec::new();
+    for w in workers {
+        for (ip, domain) in w.join().unwrap_or_default() {
+            let domain = domain.flatten();
+            let ok = matches!(&domain, Some(DhcpOption::DomainName(d)) if d == "lab.test" || (d.starts_with('r') && d.ends_with(".test")));
+            assert!(ok, "{ip}: {domain:?}");
+            ips.push(ip);
+        }
+    }
+    assert_eq!(ips.len(), 180);
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 180, "an address was bound twice");
+    assert!(ips.iter().all(|ip| e.store().get(*ip).is_some_and(|l| l.state == BindingState::Active)));
+}

@@ -439,7 +439,8 @@ impl Rel {
                     *link = None;
                 }
                 Event::Fatal(msg) => tracing::error!("failover peer {}: {msg}", self.name),
-                Event::Log(line) => tracing::info!("{line}"),
+                // dhcpd's wording in the message; the relationship as a field for JSON logs.
+                Event::Log(line) => tracing::info!(peer = %self.name, "{line}"),
             }
         }
     }
