@@ -113,6 +113,13 @@ fn metrics_show_failover_state() -> Result<()> {
     // Two servers on one machine: an update is acked within a second on average.
     assert!(lag_sum >= 0.0 && lag_sum / lag_count < 1.0, "lag sum {lag_sum} over {lag_count}");
     assert_eq!(get(&m, "xdhcpd_failover_unacked_updates", &[("peer", "lab")]), Some(0.0), "{m:?}");
+    // The operator's view of the same numbers.
+    let out = std::process::Command::new(xdhcpd_tests::xdhcpd_bin()?)
+        .args(["status", "--control-socket"])
+        .arg(lab.socket(0))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unacked updates 0, replication lag mean"), "{text}");
     // Leases by state: the clients this server bound are active in pool 0; balancing gave
     // the secondary BACKUP leases.
     assert_eq!(get(&m, "xdhcpd_leases", &[("pool", "0"), ("state", "active")]), Some(4.0), "{m:?}");
