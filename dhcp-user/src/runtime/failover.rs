@@ -393,6 +393,8 @@ impl Rel {
                     }
                 }
                 Event::BindingRejected { ip, reason, message } => {
+                    // Not replicated: a later change of this address starts its own clock.
+                    self.unacked_since.remove(&ip);
                     tracing::warn!("failover peer {}: partner rejected update of {ip}: {reason} {message}", self.name);
                 }
                 Event::SendAll | Event::SendPending | Event::QueuePending => {
