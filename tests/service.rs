@@ -49,7 +49,8 @@ fn sighup_reload_applies_good_files_and_keeps_serving_on_bad_ones() -> Result<()
     // 2. A good edit + SIGHUP: a new client gets the new value.
     std::fs::write(&conf, original.replace("lab.test", "reloaded.test"))?;
     server(&lab)?.signal(libc::SIGHUP);
-    server(&lab)?.wait_stderr_line(Duration::from_secs(10), |l| l.contains("configuration reloaded"))?;
+    let line = server(&lab)?.wait_stderr_line(Duration::from_secs(10), |l| l.contains("configuration reloaded"))?;
+    assert!(line.contains("(parameters changed in network 198.18.0.0)"), "{line}");
     lab.add_client_iface("r2", "52:54:00:00:60:02")?;
     let after = lab.udhcpc_env("r2")?;
     assert_eq!(after.get("domain").map(String::as_str), Some("reloaded.test"), "{after:?}");
@@ -87,6 +88,7 @@ fn sighup_reload_applies_good_files_and_keeps_serving_on_bad_ones() -> Result<()
     let (ok, text) = reload_command(&socket)?;
     assert!(ok, "{text}");
     assert!(text.contains("3 pools (1 new)"), "{text}");
+    assert!(text.contains("new shared networks: 198.18.2.0; 32 addresses added"), "{text}");
     let status = xdhcpd_tests::control_status(&socket)?;
     let pool0 =
         status["pools"].as_array().and_then(|p| p.iter().find(|p| p["pool"] == 0)).context("pool 0 in status")?.clone();

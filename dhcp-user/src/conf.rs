@@ -193,6 +193,69 @@ pub fn reloaded_engine_config(
     Ok(fresh)
 }
 
+/// What a reload changed, for the log and `xdhcpd reload`: hosts added/removed/changed (by
+/// name), new shared networks, addresses added, and the scopes whose parameters (options,
+/// lease times...) changed. "no change" when the files are equivalent.
+pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
+    use std::collections::BTreeMap;
+    fn hosts(c: &EngineConfig) -> BTreeMap<&str, &HostCfg> {
+        c.hosts.iter().map(|h| (h.name.as_str(), h)).collect()
+    }
+    let (oh, nh) = (hosts(old), hosts(new));
+    let list = |v: Vec<&str>| v.join(", ");
+    let mut parts = Vec::new();
+    let added: Vec<&str> = nh.keys().filter(|n| !oh.contains_key(*n)).copied().collect();
+    let removed: Vec<&str> = oh.keys().filter(|n| !nh.contains_key(*n)).copied().collect();
+    let changed: Vec<&str> = nh.iter().filter(|(n, h)| oh.get(*n).is_some_and(|o| o != *h)).map(|(n, _)| *n).collect();
+    for (what, v) in [("hosts added", added), ("hosts removed", removed), ("hosts changed", changed)] {
+        if !v.is_empty() {
+            parts.push(format!("{what}: {}", list(v)));
+        }
+    }
+    let new_nets: Vec<&str> = new
+        .networks
+        .iter()
+        .filter(|n| old.networks.iter().all(|o| o.name != n.name))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !new_nets.is_empty() {
+        parts.push(format!("new shared networks: {}", list(new_nets)));
+    }
+    let addresses = |c: &EngineConfig| -> u64 {
+        c.networks
+            .iter()
+            .flat_map(|n| &n.pools)
+            .flat_map(|p| &p.ranges)
+            .map(|(a, b)| u64::from(u32::from(*b)).saturating_sub(u64::from(u32::from(*a))) + 1)
+            .sum()
+    };
+    let grown = addresses(new).saturating_sub(addresses(old));
+    if grown > 0 {
+        parts.push(format!("{grown} addresses added"));
+    }
+    let mut scopes = Vec::new();
+    if old.global != new.global {
+        scopes.push("global".to_string());
+    }
+    for on in &old.networks {
+        let Some(nn) = new.networks.iter().find(|n| n.name == on.name) else { continue };
+        let subnets_changed = on.subnets.len() != nn.subnets.len()
+            || on.subnets.iter().zip(&nn.subnets).any(|(a, b)| a.params != b.params);
+        let pools_changed = on.pools.iter().zip(&nn.pools).any(|(a, b)| {
+            a.params != b.params
+                || a.allow_unknown_clients != b.allow_unknown_clients
+                || a.dynamic_bootp != b.dynamic_bootp
+        });
+        if subnets_changed || pools_changed {
+            scopes.push(format!("network {}", on.name));
+        }
+    }
+    if !scopes.is_empty() {
+        parts.push(format!("parameters changed in {}", scopes.join(", ")));
+    }
+    if parts.is_empty() { "no change".to_string() } else { parts.join("; ") }
+}
+
 /// Whether every address of `start..=end` lies in one of `ranges`.
 fn covers(
     ranges: &[(std::net::Ipv4Addr, std::net::Ipv4Addr)],
@@ -240,6 +303,11 @@ mod tests {
             + "host h { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }\n";
         let cfg = reload(BASE, &new).expect("applies");
         assert_eq!(cfg.hosts.len(), 1);
+        assert_eq!(
+            describe_changes(&engine_config(&model(BASE)), &cfg),
+            "hosts added: h; 10 addresses added; parameters changed in network 198.18.0.0"
+        );
+        assert_eq!(describe_changes(&cfg, &cfg), "no change");
         let (_, pool) = cfg.pool(0).expect("pool 0");
         assert_eq!(pool.ranges, vec![("198.18.0.10".parse().unwrap(), "198.18.0.30".parse().unwrap())]);
         assert_eq!(pool.params.option(15), Some(&b"b.test"[..]));

@@ -42,7 +42,7 @@ impl Params {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubnetCfg {
     pub network: Ipv4Addr,
     pub prefix_len: u8,
@@ -59,7 +59,7 @@ impl SubnetCfg {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolCfg {
     /// Index into `Network::subnets`.
     pub subnet: usize,
@@ -87,7 +87,7 @@ pub struct Network {
     pub first_pool_id: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostCfg {
     pub name: String,
     pub hardware_ethernet: Option<[u8; 6]>,

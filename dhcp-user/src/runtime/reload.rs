@@ -44,11 +44,12 @@ impl Reloader {
             tracing::warn!("{w}");
         }
         let summary = format!(
-            "{} shared networks, {} pools ({} new), {} hosts",
+            "{} shared networks, {} pools ({} new), {} hosts ({})",
             cfg.networks.len(),
             cfg.pool_count(),
             cfg.pool_count().saturating_sub(old.pool_count()),
-            cfg.hosts.len()
+            cfg.hosts.len(),
+            conf::describe_changes(&old, &cfg)
         );
         self.engine.replace_config(cfg);
         *model = parsed.config;
