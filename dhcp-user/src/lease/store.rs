@@ -353,16 +353,21 @@ impl LeaseStore {
     pub fn pool_counts(&self, pool: PoolId) -> PoolCounts {
         let mut c = PoolCounts::default();
         for l in self.leases.iter().filter(|l| l.pool == pool) {
-            c.total += 1;
-            match l.state {
-                BindingState::Free | BindingState::Expired | BindingState::Released => c.free += 1,
-                BindingState::Backup => c.backup += 1,
-                BindingState::Active | BindingState::Bootp => c.active += 1,
-                BindingState::Abandoned => c.abandoned += 1,
-                BindingState::Reset | BindingState::Reserved => c.other += 1,
-            }
+            c.count(l.state);
         }
         c
+    }
+
+    /// Counts of every pool in one pass over the store (index: pool id), for status and
+    /// metrics, which would otherwise walk every lease once per pool.
+    pub fn counts_by_pool(&self) -> Vec<PoolCounts> {
+        let mut v = vec![PoolCounts::default(); self.free.load().len()];
+        for l in self.leases.iter() {
+            if let Some(c) = v.get_mut(l.pool as usize) {
+                c.count(l.state);
+            }
+        }
+        v
     }
 
     /// Every lease (compaction, replication, tests).
@@ -381,6 +386,19 @@ pub struct PoolCounts {
     pub active: u64,
     pub abandoned: u64,
     pub other: u64,
+}
+
+impl PoolCounts {
+    fn count(&mut self, s: BindingState) {
+        self.total += 1;
+        match s {
+            BindingState::Free | BindingState::Expired | BindingState::Released => self.free += 1,
+            BindingState::Backup => self.backup += 1,
+            BindingState::Active | BindingState::Bootp => self.active += 1,
+            BindingState::Abandoned => self.abandoned += 1,
+            BindingState::Reset | BindingState::Reserved => self.other += 1,
+        }
+    }
 }
 
 /// No live offer to another client.
@@ -439,6 +457,22 @@ mod tests {
         s.update(ip, |l| l.client = Some(key(2)));
         assert_eq!(s.lookup_client(&key(1)), None);
         assert_eq!(s.lookup_client(&key(2)).map(|l| l.ip), Some(ip));
+    }
+
+    #[test]
+    fn counts_by_pool_match_per_pool_counts() {
+        let s = LeaseStore::new(2);
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 19));
+        s.add_range(1, Ipv4Addr::new(198, 18, 1, 10), Ipv4Addr::new(198, 18, 1, 14));
+        s.update(Ipv4Addr::new(198, 18, 0, 10), |l| l.state = BindingState::Active);
+        s.update(Ipv4Addr::new(198, 18, 1, 10), |l| l.state = BindingState::Backup);
+        s.ensure_pools(3);
+        let all = s.counts_by_pool();
+        assert_eq!(all.len(), 3);
+        for (id, c) in all.iter().enumerate() {
+            assert_eq!(*c, s.pool_counts(id as PoolId), "pool {id}");
+        }
+        assert_eq!((all[0].total, all[0].active, all[1].backup, all[2].total), (10, 1, 1, 0));
     }
 
     #[test]

@@ -113,12 +113,13 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
                     out.push(v);
                 }
             }
+            let counts = engine.store().counts_by_pool();
             let pools: Vec<serde_json::Value> = engine
                 .config()
                 .networks
                 .iter()
                 .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, n, p)))
-                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": engine.store().pool_counts(id)}))
+                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": counts.get(id as usize).copied().unwrap_or_default()}))
                 .collect();
             serde_json::json!({"ok": true, "relationships": out, "pools": pools, "stats": stats.to_json()})
         }

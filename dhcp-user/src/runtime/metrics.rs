@@ -85,10 +85,11 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
     let s = stats.to_json();
 
     family(&mut out, "xdhcpd_leases", "gauge", "Addresses by pool and binding state.");
+    let counts = engine.store().counts_by_pool();
     for n in &engine.config().networks {
         for (i, _) in n.pools.iter().enumerate() {
             let id = n.first_pool_id + i as u32;
-            let c = engine.store().pool_counts(id);
+            let c = counts.get(id as usize).copied().unwrap_or_default();
             for (state, v) in [
                 ("free", c.free),
                 ("backup", c.backup),
