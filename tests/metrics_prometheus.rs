@@ -52,6 +52,10 @@ fn metrics_parse_and_count_a_lease() -> Result<()> {
     assert!(get(&m, "xdhcpd_dhcp_messages_received_total", &[("type", "discover")]).unwrap_or(0.0) >= 1.0);
     assert!(get(&m, "xdhcpd_dhcp_messages_sent_total", &[("type", "ack")]).unwrap_or(0.0) >= 1.0);
     assert!(get(&m, "xdhcpd_journal_fsyncs_total", &[]).unwrap_or(0.0) >= 1.0);
+    // The fsync latency histogram counts every fsync, with cumulative buckets.
+    let fsyncs = get(&m, "xdhcpd_journal_fsync_duration_seconds_count", &[]).context("fsync histogram")?;
+    assert_eq!(Some(fsyncs), get(&m, "xdhcpd_journal_fsyncs_total", &[]), "{m:?}");
+    check_histogram(&m, "xdhcpd_journal_fsync_duration_seconds", &[])?;
     // XDP counted the client's frames (standalone: passed, not balanced).
     assert!(
         get(&m, "xdhcpd_xdp_packets_total", &[("outcome", "pass_not_balanced_state")]).unwrap_or(0.0) >= 1.0,
@@ -77,5 +81,74 @@ fn metrics_show_failover_state() -> Result<()> {
     // Both servers share this machine's clock: the measured skew is at most a second.
     let skew = get(&m, "xdhcpd_failover_clock_skew_seconds", &[("peer", "lab")]).context("skew metric")?;
     assert!(skew.abs() <= 1.0, "skew {skew}");
+
+    // Serve a few clients, then every family has plausible values.
+    let mut bound = 0.0;
+    for n in 1..=4u8 {
+        let name = format!("p{n}");
+        lab.add_client(&name, &format!("52:54:00:00:51:{n:02x}"))?;
+        let (_, server) = lab.udhcpc(&name)?;
+        if server == "198.18.0.1" {
+            bound += 1.0;
+        }
+    }
+    // The partner's BNDACKs arrive after the clients' ACKs: poll (bounded) for them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let m = loop {
+        let m = scrape(&lab.srv[0], "127.0.0.1:9167")?;
+        let lag = get(&m, "xdhcpd_failover_replication_lag_seconds_count", &[("peer", "lab")]).unwrap_or(0.0);
+        if lag >= bound || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Each lease this server granted was acknowledged by the partner and observed once. (The
+    // MACs are fixed, so the RFC 3074 hash sends the same ones to the primary every run.)
+    assert!(bound >= 1.0, "the primary served none of the clients");
+    let lag_count = get(&m, "xdhcpd_failover_replication_lag_seconds_count", &[("peer", "lab")]).context("lag")?;
+    assert!(lag_count >= bound, "{lag_count} replication lag observations for {bound} leases: {m:?}");
+    check_histogram(&m, "xdhcpd_failover_replication_lag_seconds", &[("peer", "lab")])?;
+    let lag_sum = get(&m, "xdhcpd_failover_replication_lag_seconds_sum", &[("peer", "lab")]).context("lag sum")?;
+    eprintln!("replication lag: {lag_count} updates acknowledged, mean {:.2} ms", lag_sum / lag_count * 1e3);
+    // Two servers on one machine: an update is acked within a second on average.
+    assert!(lag_sum >= 0.0 && lag_sum / lag_count < 1.0, "lag sum {lag_sum} over {lag_count}");
+    assert_eq!(get(&m, "xdhcpd_failover_unacked_updates", &[("peer", "lab")]), Some(0.0), "{m:?}");
+    // The operator's view of the same numbers.
+    let out = std::process::Command::new(xdhcpd_tests::xdhcpd_bin()?)
+        .args(["status", "--control-socket"])
+        .arg(lab.socket(0))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unacked updates 0, replication lag mean"), "{text}");
+    // Leases by state: the clients this server bound are active in pool 0; balancing gave
+    // the secondary BACKUP leases.
+    assert_eq!(get(&m, "xdhcpd_leases", &[("pool", "0"), ("state", "active")]), Some(4.0), "{m:?}");
+    assert!(get(&m, "xdhcpd_leases", &[("pool", "0"), ("state", "backup")]).unwrap_or(0.0) >= 1.0, "{m:?}");
+    if bound > 0.0 {
+        assert!(get(&m, "xdhcpd_dhcp_messages_sent_total", &[("type", "ack")]).unwrap_or(0.0) >= bound, "{m:?}");
+    }
+    assert!(get(&m, "xdhcpd_dhcp_messages_received_total", &[("type", "discover")]).unwrap_or(0.0) >= 4.0, "{m:?}");
+    check_histogram(&m, "xdhcpd_journal_fsync_duration_seconds", &[])?;
+    Ok(())
+}
+
+/// A parsed histogram is well formed: buckets non-decreasing in `le`, `+Inf` equal to
+/// `_count`, and a non-negative `_sum`.
+fn check_histogram(m: &Samples, name: &str, labels: &[(&str, &str)]) -> Result<()> {
+    let bucket = format!("{name}_bucket");
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter(|((n, l), _)| *n == bucket && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+        .filter_map(|((_, l), v)| Some((l.get("le")?.parse::<f64>().ok()?, *v)))
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    anyhow::ensure!(buckets.len() >= 2, "{name}: buckets missing");
+    anyhow::ensure!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{name}: buckets not cumulative: {buckets:?}");
+    let (last_le, last) = buckets.last().copied().unwrap_or_default();
+    anyhow::ensure!(last_le.is_infinite(), "{name}: no +Inf bucket");
+    let count = get(m, &format!("{name}_count"), labels).context("count")?;
+    anyhow::ensure!(last == count, "{name}: +Inf {last} != count {count}");
+    let sum = get(m, &format!("{name}_sum"), labels).context("sum")?;
+    anyhow::ensure!(sum >= 0.0, "{name}: sum {sum}");
     Ok(())
 }

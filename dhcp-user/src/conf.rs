@@ -62,3 +62,312 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         .collect();
     EngineConfig { networks, hosts, global: params(&cfg.global), offer_hold_secs: 30 }
 }
+
+/// Why a reloaded configuration cannot be put in force while running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadRefused {
+    #[error("failover peer \"{name}\": {what} changed; a relationship's identity, addresses and role need a restart")]
+    FailoverPeerChanged { name: String, what: String },
+    #[error("failover peer \"{name}\" {what}; adding or removing a relationship needs a restart")]
+    FailoverPeerAddedOrRemoved { name: String, what: &'static str },
+    #[error("{0} changed; the OMAPI listener and its keys need a restart")]
+    Omapi(&'static str),
+    #[error("shared network \"{0}\" removed; its leases would be lost (restart to remove it deliberately)")]
+    NetworkRemoved(String),
+    #[error(
+        "shared network \"{network}\": pools went from {before} to {after}; adding or removing a pool in an existing network needs a restart (add a range to an existing pool or declare a new subnet instead)"
+    )]
+    PoolCountChanged { network: String, before: usize, after: usize },
+    #[error(
+        "shared network \"{network}\", pool {index}: failover peer changed from {before:?} to {after:?}; moving a pool between relationships needs a restart"
+    )]
+    PoolPeerChanged { network: String, index: usize, before: Option<String>, after: Option<String> },
+    #[error(
+        "shared network \"{network}\", pool {index}: range {start} - {end} shrunk or removed; leases in it would be lost (restart to remove it deliberately)"
+    )]
+    RangeRemoved { network: String, index: usize, start: std::net::Ipv4Addr, end: std::net::Ipv4Addr },
+}
+
+/// The fields of a failover peer declaration that differ between two versions.
+fn peer_differences(a: &dhcp_config::FailoverPeer, b: &dhcp_config::FailoverPeer) -> Vec<&'static str> {
+    [
+        ("role", a.role != b.role),
+        ("address", a.address != b.address),
+        ("port", a.port != b.port),
+        ("peer address", a.peer_address != b.peer_address),
+        ("peer port", a.peer_port != b.peer_port),
+        ("max-response-delay", a.max_response_delay != b.max_response_delay),
+        ("max-unacked-updates", a.max_unacked_updates != b.max_unacked_updates),
+        ("mclt", a.mclt != b.mclt),
+        ("split/hba", a.split != b.split || a.hba != b.hba),
+        ("load balance max seconds", a.load_balance_max_seconds != b.load_balance_max_seconds),
+        ("auto-partner-down", a.auto_partner_down != b.auto_partner_down),
+        ("max-lease-misbalance", a.max_lease_misbalance != b.max_lease_misbalance),
+        ("max-lease-ownership", a.max_lease_ownership != b.max_lease_ownership),
+        ("min-balance/max-balance", a.min_balance != b.min_balance || a.max_balance != b.max_balance),
+        ("hot-standby-reserve", a.hot_standby_reserve_percent != b.hot_standby_reserve_percent),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(name, _)| name)
+    .collect()
+}
+
+/// The engine configuration for a reloaded dhcpd.conf, or why it cannot be applied live.
+///
+/// Applied live: options, lease times, authoritative, server-identifier, next-server,
+/// filename, allow/deny, host reservations, ranges added to existing pools, and new shared
+/// networks/subnets with their pools. Refused (restart needed): any change to a failover
+/// peer declaration or to the set of peers, OMAPI port/keys, removing a network, pool or
+/// range (leases would be dropped), adding or removing a pool in an existing network, and
+/// moving a pool to another relationship.
+///
+/// Pool ids are what leases are filed under, so they must not move: existing networks (by
+/// name) keep theirs, new networks get ids after the last existing one.
+pub fn reloaded_engine_config(
+    old_model: &Config,
+    new_model: &Config,
+    old: &EngineConfig,
+) -> Result<EngineConfig, ReloadRefused> {
+    for p in &old_model.failover_peers {
+        match new_model.failover_peers.iter().find(|n| n.name == p.name) {
+            None => return Err(ReloadRefused::FailoverPeerAddedOrRemoved { name: p.name.clone(), what: "removed" }),
+            Some(n) => {
+                let diff = peer_differences(p, n);
+                if !diff.is_empty() {
+                    return Err(ReloadRefused::FailoverPeerChanged { name: p.name.clone(), what: diff.join(", ") });
+                }
+            }
+        }
+    }
+    if let Some(n) =
+        new_model.failover_peers.iter().find(|n| !old_model.failover_peers.iter().any(|p| p.name == n.name))
+    {
+        return Err(ReloadRefused::FailoverPeerAddedOrRemoved { name: n.name.clone(), what: "added" });
+    }
+    if old_model.omapi_port != new_model.omapi_port {
+        return Err(ReloadRefused::Omapi("omapi-port"));
+    }
+    if old_model.omapi_key != new_model.omapi_key || old_model.keys != new_model.keys {
+        return Err(ReloadRefused::Omapi("omapi-key or a key declaration"));
+    }
+
+    let mut fresh = engine_config(new_model);
+    for on in &old.networks {
+        let Some(nn) = fresh.networks.iter().find(|n| n.name == on.name) else {
+            return Err(ReloadRefused::NetworkRemoved(on.name.clone()));
+        };
+        if nn.pools.len() != on.pools.len() {
+            return Err(ReloadRefused::PoolCountChanged {
+                network: on.name.clone(),
+                before: on.pools.len(),
+                after: nn.pools.len(),
+            });
+        }
+        for (index, (op, np)) in on.pools.iter().zip(&nn.pools).enumerate() {
+            if op.failover_peer != np.failover_peer {
+                return Err(ReloadRefused::PoolPeerChanged {
+                    network: on.name.clone(),
+                    index,
+                    before: op.failover_peer.clone(),
+                    after: np.failover_peer.clone(),
+                });
+            }
+            if let Some((start, end)) = op.ranges.iter().find(|(a, b)| !covers(&np.ranges, *a, *b)) {
+                return Err(ReloadRefused::RangeRemoved { network: on.name.clone(), index, start: *start, end: *end });
+            }
+        }
+    }
+    let mut next_new = old.pool_count() as u32;
+    for n in &mut fresh.networks {
+        n.first_pool_id = match old.networks.iter().find(|o| o.name == n.name) {
+            Some(o) => o.first_pool_id,
+            None => {
+                let id = next_new;
+                next_new += n.pools.len() as u32;
+                id
+            }
+        };
+    }
+    fresh.offer_hold_secs = old.offer_hold_secs;
+    Ok(fresh)
+}
+
+/// What a reload changed, for the log and `xdhcpd reload`: hosts added/removed/changed (by
+/// name), new shared networks, addresses added, and the scopes whose parameters (options,
+/// lease times...) changed. "no change" when the files are equivalent.
+pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
+    use std::collections::BTreeMap;
+    fn hosts(c: &EngineConfig) -> BTreeMap<&str, &HostCfg> {
+        c.hosts.iter().map(|h| (h.name.as_str(), h)).collect()
+    }
+    let (oh, nh) = (hosts(old), hosts(new));
+    let list = |v: Vec<&str>| v.join(", ");
+    let mut parts = Vec::new();
+    let added: Vec<&str> = nh.keys().filter(|n| !oh.contains_key(*n)).copied().collect();
+    let removed: Vec<&str> = oh.keys().filter(|n| !nh.contains_key(*n)).copied().collect();
+    let changed: Vec<&str> = nh.iter().filter(|(n, h)| oh.get(*n).is_some_and(|o| o != *h)).map(|(n, _)| *n).collect();
+    for (what, v) in [("hosts added", added), ("hosts removed", removed), ("hosts changed", changed)] {
+        if !v.is_empty() {
+            parts.push(format!("{what}: {}", list(v)));
+        }
+    }
+    let new_nets: Vec<&str> = new
+        .networks
+        .iter()
+        .filter(|n| old.networks.iter().all(|o| o.name != n.name))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !new_nets.is_empty() {
+        parts.push(format!("new shared networks: {}", list(new_nets)));
+    }
+    let addresses = |c: &EngineConfig| -> u64 {
+        c.networks
+            .iter()
+            .flat_map(|n| &n.pools)
+            .flat_map(|p| &p.ranges)
+            .map(|(a, b)| u64::from(u32::from(*b)).saturating_sub(u64::from(u32::from(*a))) + 1)
+            .sum()
+    };
+    let grown = addresses(new).saturating_sub(addresses(old));
+    if grown > 0 {
+        parts.push(format!("{grown} addresses added"));
+    }
+    let mut scopes = Vec::new();
+    if old.global != new.global {
+        scopes.push("global".to_string());
+    }
+    for on in &old.networks {
+        let Some(nn) = new.networks.iter().find(|n| n.name == on.name) else { continue };
+        let subnets_changed = on.subnets.len() != nn.subnets.len()
+            || on.subnets.iter().zip(&nn.subnets).any(|(a, b)| a.params != b.params);
+        let pools_changed = on.pools.iter().zip(&nn.pools).any(|(a, b)| {
+            a.params != b.params
+                || a.allow_unknown_clients != b.allow_unknown_clients
+                || a.dynamic_bootp != b.dynamic_bootp
+        });
+        if subnets_changed || pools_changed {
+            scopes.push(format!("network {}", on.name));
+        }
+    }
+    if !scopes.is_empty() {
+        parts.push(format!("parameters changed in {}", scopes.join(", ")));
+    }
+    if parts.is_empty() { "no change".to_string() } else { parts.join("; ") }
+}
+
+/// Whether every address of `start..=end` lies in one of `ranges`.
+fn covers(
+    ranges: &[(std::net::Ipv4Addr, std::net::Ipv4Addr)],
+    start: std::net::Ipv4Addr,
+    end: std::net::Ipv4Addr,
+) -> bool {
+    let (mut at, end) = (u64::from(u32::from(start)), u64::from(u32::from(end)));
+    // Walk the sorted ranges: each one that contains `at` moves it past its end.
+    let mut sorted: Vec<(u64, u64)> =
+        ranges.iter().map(|(a, b)| (u64::from(u32::from(*a)), u64::from(u32::from(*b)))).collect();
+    sorted.sort_unstable();
+    for (a, b) in sorted {
+        if a <= at && at <= b {
+            at = b + 1;
+        }
+        if at > end {
+            return true;
+        }
+    }
+    at > end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(text: &str) -> Config {
+        match dhcp_config::parse_str("test.conf", text, &dhcp_config::MemoryLoader::default()) {
+            Ok(p) => p.config,
+            Err(e) => panic!("test config does not parse: {e}"),
+        }
+    }
+
+    const BASE: &str = "subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.10 198.18.0.20; option domain-name \"a.test\"; }\n\
+                        subnet 198.18.1.0 netmask 255.255.255.0 { range 198.18.1.10 198.18.1.20; }\n";
+
+    fn reload(old: &str, new: &str) -> Result<EngineConfig, ReloadRefused> {
+        let (om, nm) = (model(old), model(new));
+        reloaded_engine_config(&om, &nm, &engine_config(&om))
+    }
+
+    #[test]
+    fn options_hosts_and_grown_ranges_apply() {
+        let new = BASE.replace("a.test", "b.test").replace("198.18.0.20", "198.18.0.30")
+            + "host h { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }\n";
+        let cfg = reload(BASE, &new).expect("applies");
+        assert_eq!(cfg.hosts.len(), 1);
+        assert_eq!(
+            describe_changes(&engine_config(&model(BASE)), &cfg),
+            "hosts added: h; 10 addresses added; parameters changed in network 198.18.0.0"
+        );
+        assert_eq!(describe_changes(&cfg, &cfg), "no change");
+        let (_, pool) = cfg.pool(0).expect("pool 0");
+        assert_eq!(pool.ranges, vec![("198.18.0.10".parse().unwrap(), "198.18.0.30".parse().unwrap())]);
+        assert_eq!(pool.params.option(15), Some(&b"b.test"[..]));
+    }
+
+    #[test]
+    fn a_new_subnet_declared_first_keeps_existing_pool_ids() {
+        let new = format!("subnet 198.18.2.0 netmask 255.255.255.0 {{ range 198.18.2.10 198.18.2.20; }}\n{BASE}");
+        let old_cfg = engine_config(&model(BASE));
+        let cfg = reload(BASE, &new).expect("applies");
+        for on in &old_cfg.networks {
+            let nn = cfg.networks.iter().find(|n| n.name == on.name).expect("network kept");
+            assert_eq!(nn.first_pool_id, on.first_pool_id, "{}", on.name);
+        }
+        let added = cfg.networks.iter().find(|n| old_cfg.networks.iter().all(|o| o.name != n.name)).expect("new");
+        assert_eq!(added.first_pool_id, 2);
+        assert_eq!(cfg.pool_count(), 3);
+    }
+
+    #[test]
+    fn removing_or_shrinking_is_refused() {
+        let shrunk = BASE.replace("198.18.0.20", "198.18.0.15");
+        assert!(matches!(reload(BASE, &shrunk), Err(ReloadRefused::RangeRemoved { index: 0, .. })));
+        let removed = BASE.lines().next().unwrap_or_default().to_string();
+        assert!(matches!(reload(BASE, &removed), Err(ReloadRefused::NetworkRemoved(_))));
+        // The same addresses split over two ranges still cover the old one.
+        let split = BASE
+            .replace("range 198.18.0.10 198.18.0.20;", "range 198.18.0.10 198.18.0.14; range 198.18.0.15 198.18.0.20;");
+        assert!(reload(BASE, &split).is_ok());
+    }
+
+    #[test]
+    fn pool_layout_and_omapi_changes_are_refused() {
+        let two_pools = BASE.replace(
+            "range 198.18.0.10 198.18.0.20;",
+            "pool { range 198.18.0.10 198.18.0.20; } pool { range 198.18.0.30 198.18.0.40; }",
+        );
+        let err = reload(BASE, &two_pools).expect_err("a pool added to an existing network");
+        assert!(matches!(err, ReloadRefused::PoolCountChanged { before: 1, after: 2, .. }), "{err}");
+        let omapi = format!("omapi-port 7911;\n{BASE}");
+        assert_eq!(reload(BASE, &omapi).expect_err("omapi"), ReloadRefused::Omapi("omapi-port"));
+    }
+
+    #[test]
+    fn failover_peer_changes_are_refused() {
+        let peer = |addr: &str| {
+            format!(
+                "failover peer \"p\" {{ primary; address {addr}; port 647; peer address 198.18.0.2; peer port 647; \
+                 max-response-delay 30; max-unacked-updates 10; mclt 60; split 128; load balance max seconds 3; }}\n\
+                 subnet 198.18.0.0 netmask 255.255.255.0 {{ pool {{ failover peer \"p\"; range 198.18.0.10 198.18.0.20; }} }}\n"
+            )
+        };
+        let err = reload(&peer("198.18.0.1"), &peer("198.18.0.3")).expect_err("refused");
+        assert!(err.to_string().contains("address"), "{err}");
+        assert!(matches!(err, ReloadRefused::FailoverPeerChanged { .. }));
+        assert!(reload(&peer("198.18.0.1"), &peer("198.18.0.1")).is_ok());
+        // A relationship added or removed.
+        let err = reload(BASE, &peer("198.18.0.1")).expect_err("added");
+        assert!(matches!(err, ReloadRefused::FailoverPeerAddedOrRemoved { what: "added", .. }), "{err}");
+        let err = reload(&peer("198.18.0.1"), BASE).expect_err("removed");
+        assert!(matches!(err, ReloadRefused::FailoverPeerAddedOrRemoved { what: "removed", .. }), "{err}");
+    }
+}

@@ -86,6 +86,9 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// Re-read the configuration file (as SIGHUP does) and print the outcome: what is in force
+    /// now, or why the file was refused (the running configuration is then kept; exit 1).
+    Reload,
     /// Put a relationship (all if no name) into PARTNER-DOWN: the partner is known to be down.
     PartnerDown { name: Option<String> },
     /// Move a relationship (all if no name) to SHUTDOWN.
@@ -157,6 +160,16 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                         r["mclt"],
                         if r["link_up"].as_bool().unwrap_or(false) { "up" } else { "down" }
                     );
+                    let lag = &r["replication_lag"];
+                    if let (Some(n), Some(sum)) = (lag["count"].as_u64(), lag["sum"].as_f64())
+                        && n > 0
+                    {
+                        println!(
+                            "  unacked updates {}, replication lag mean {:.1} ms over {n} updates",
+                            r["unacked_updates"],
+                            sum / n as f64 * 1e3
+                        );
+                    }
                 }
                 for p in v["pools"].as_array().cloned().unwrap_or_default() {
                     let c = &p["counts"];
@@ -176,6 +189,19 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Sub::Reload => {
+            let v = request(socket, "reload")?;
+            if v["ok"].as_bool() == Some(true) {
+                println!("reloaded: {}", v["applied"].as_str().unwrap_or("?"));
+                Ok(())
+            } else {
+                eprintln!(
+                    "reload refused, the running configuration is kept:\n{}",
+                    v["error"].as_str().unwrap_or("unknown error")
+                );
+                std::process::exit(1);
+            }
         }
         Sub::PartnerDown { name } | Sub::Shutdown { name } => {
             let verb = if matches!(sub, Sub::PartnerDown { .. }) { "partner-down" } else { "shutdown" };

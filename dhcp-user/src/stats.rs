@@ -15,6 +15,7 @@ pub struct Stats {
     fsyncs: AtomicU64,
     fsync_micros_total: AtomicU64,
     fsync_micros_max: AtomicU64,
+    fsync_latency: Histogram,
     by_type_in: Mutex<std::collections::BTreeMap<String, u64>>,
     by_type_out: Mutex<std::collections::BTreeMap<String, u64>>,
     drops: Mutex<std::collections::BTreeMap<String, u64>>,
@@ -57,6 +58,7 @@ impl Stats {
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         self.fsync_micros_total.fetch_add(us, Ordering::Relaxed);
         self.fsync_micros_max.fetch_max(us, Ordering::Relaxed);
+        self.fsync_latency.observe(d);
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -71,6 +73,7 @@ impl Stats {
             "fsyncs": self.fsyncs.load(Ordering::Relaxed),
             "fsync_micros_total": self.fsync_micros_total.load(Ordering::Relaxed),
             "fsync_micros_max": self.fsync_micros_max.load(Ordering::Relaxed),
+            "fsync_latency": self.fsync_latency.to_json(),
             "in": map(&self.by_type_in),
             "out": map(&self.by_type_out),
             "dropped": map(&self.drops),
@@ -80,4 +83,68 @@ impl Stats {
 
 fn drop_label(r: DropReason) -> String {
     serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| format!("{r:?}"))
+}
+
+/// Upper bounds (seconds) of the latency histograms' buckets: from a fast fsync (0.5 ms) to a
+/// partner that answers after a minute (replication lag across a link outage).
+pub const LATENCY_BOUNDS: [f64; 16] =
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// A latency histogram with fixed buckets (`LATENCY_BOUNDS`), lock-free to update. Exported
+/// as a Prometheus histogram: cumulative bucket counts, sum and count.
+#[derive(Default)]
+pub struct Histogram {
+    /// Non-cumulative: `buckets[i]` counts observations in (bound[i-1], bound[i]]; the last
+    /// slot counts those above every bound (+Inf).
+    buckets: [AtomicU64; LATENCY_BOUNDS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BOUNDS.iter().position(|b| secs <= *b).unwrap_or(LATENCY_BOUNDS.len());
+        if let Some(b) = self.buckets.get(i) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// `{"buckets": [[le, cumulative count]...], "sum": seconds, "count": n}`; the +Inf
+    /// bucket is `count`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut cumulative = 0u64;
+        let mut buckets = Vec::with_capacity(LATENCY_BOUNDS.len());
+        for (bound, n) in LATENCY_BOUNDS.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            buckets.push(serde_json::json!([bound, cumulative]));
+        }
+        let count = cumulative + self.buckets.last().map(|n| n.load(Ordering::Relaxed)).unwrap_or(0);
+        serde_json::json!({
+            "buckets": buckets,
+            "sum": self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            "count": count,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(300));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(120));
+        let j = h.to_json();
+        assert_eq!(j["count"], 3);
+        assert_eq!(j["buckets"][0], serde_json::json!([0.0005, 1]));
+        // 3 ms falls in the 5 ms bucket, and every later bucket includes it.
+        assert_eq!(j["buckets"][3], serde_json::json!([0.005, 2]));
+        assert_eq!(j["buckets"][15], serde_json::json!([60.0, 2]));
+        let sum = j["sum"].as_f64().unwrap_or(0.0);
+        assert!((sum - 120.0033).abs() < 1e-6, "{sum}");
+    }
 }

@@ -128,6 +128,11 @@ impl Lab {
         parse_after(&text, "lease of ").with_context(|| format!("udhcpc got no lease:\n{text}"))
     }
 
+    /// Run `udhcpc` once on `iface` and return the environment its script saw on `bound`.
+    pub fn udhcpc_env(&self, iface: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        udhcpc_env(&self.cli, &self.dir, iface)
+    }
+
     /// Run `dhclient -1` on `iface`; returns the bound address.
     pub fn dhclient_once(&self, iface: &str) -> Result<String> {
         let lf = self.dir.join(format!("dhclient-{iface}.leases"));
@@ -184,4 +189,31 @@ impl Drop for Lab {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// Run `udhcpc` once on `iface` in `ns` and return the environment its script saw on `bound`:
+/// the offered options by udhcpc's names (`ip`, `domain`, `router`, `lease`...). The script
+/// and its dump go to `dir`.
+pub fn udhcpc_env(ns: &Netns, dir: &Path, iface: &str) -> Result<std::collections::BTreeMap<String, String>> {
+    let dump = dir.join(format!("{iface}.env"));
+    let script = dir.join(format!("udhcpc-env-{iface}.sh"));
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n[ \"$1\" = bound ] && env > {}\nexit 0\n", dump.to_str().context("path")?),
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    let out = ns
+        .command("timeout")
+        .args(["25", "udhcpc", "-f", "-q", "-n", "-t", "6", "-T", "2", "-i", iface, "-s"])
+        .arg(&script)
+        .output()?;
+    let text = std::fs::read_to_string(&dump).with_context(|| {
+        format!(
+            "udhcpc on {iface} got no lease:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    Ok(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }

@@ -28,6 +28,15 @@ pub fn xdhcpd_bin() -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!("xdhcpd binary not found: run `cargo build -p dhcp-user` (or `cargo xtask test`) first, or set XDHCPD_BIN"))
 }
 
+/// `xdhcpd status --json` of the server behind control socket `socket`.
+pub fn control_status(socket: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let out = std::process::Command::new(xdhcpd_bin()?)
+        .args(["status", "--json", "--control-socket"])
+        .arg(socket)
+        .output()?;
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 /// The workspace root (parent of this crate).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()

@@ -60,8 +60,14 @@ impl PairLab {
     }
 
     pub fn start(&mut self, i: usize, extra: &[&str]) -> Result<()> {
+        self.start_env(i, extra, &[])
+    }
+
+    /// `start` with extra environment variables for the server (e.g. `RUST_LOG`).
+    pub fn start_env(&mut self, i: usize, extra: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let bin = crate::xdhcpd_bin()?;
         let mut cmd = self.srv[i].command(bin.to_str().context("path")?);
+        cmd.envs(env.iter().copied());
         let p = |p: PathBuf| p.to_string_lossy().into_owned();
         cmd.args(["-c", &p(self.dir.join(format!("s{i}.conf"))), "-l", &p(self.lease_file(i))]);
         cmd.args(["--control-socket", &p(self.socket(i))]);
@@ -118,12 +124,7 @@ impl PairLab {
 
     /// `xdhcpd status --json` of server `i`.
     pub fn status(&self, i: usize) -> Result<serde_json::Value> {
-        let bin = crate::xdhcpd_bin()?;
-        let out = std::process::Command::new(bin)
-            .args(["status", "--json", "--control-socket"])
-            .arg(self.socket(i))
-            .output()?;
-        Ok(serde_json::from_slice(&out.stdout)?)
+        crate::control_status(&self.socket(i))
     }
 
     /// (my state, partner state) of server `i`'s relationship.

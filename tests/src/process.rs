@@ -80,6 +80,20 @@ impl Proc {
         }
     }
 
+    /// Wait until a stderr line (the logs) satisfies `pred`, or fail after `timeout`.
+    pub fn wait_stderr_line(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result<String> {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.stderr_lines().into_iter().find(|l| pred(l)) {
+                return Ok(l);
+            }
+            if start.elapsed() > timeout {
+                bail!("{}: no such log line after {timeout:?}; stderr:\n{}", self.name, self.stderr_lines().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Send a signal (e.g. libc::SIGTERM).
     pub fn signal(&self, sig: i32) {
         // SAFETY: sending a signal to our own child.

@@ -6,8 +6,17 @@ use std::process::Command;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages the tests and the lab use: real DHCP peers and clients, perfdhcp, tools.
-const APT_PACKAGES: &[&str] =
-    &["iproute2", "isc-dhcp-server", "isc-dhcp-client", "udhcpc", "kea-dhcp4-server", "kea-admin", "tcpdump", "time"];
+const APT_PACKAGES: &[&str] = &[
+    "iproute2",
+    "isc-dhcp-server",
+    "isc-dhcp-client",
+    "udhcpc",
+    "kea-dhcp4-server",
+    "kea-admin",
+    "tcpdump",
+    "time",
+    "systemd",
+];
 
 pub fn setup(with_apt: bool) -> Result<()> {
     rust_src()?;

@@ -42,7 +42,7 @@ impl Params {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubnetCfg {
     pub network: Ipv4Addr,
     pub prefix_len: u8,
@@ -59,7 +59,7 @@ impl SubnetCfg {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolCfg {
     /// Index into `Network::subnets`.
     pub subnet: usize,
@@ -87,7 +87,7 @@ pub struct Network {
     pub first_pool_id: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostCfg {
     pub name: String,
     pub hardware_ethernet: Option<[u8; 6]>,
@@ -114,6 +114,11 @@ impl EngineConfig {
     /// Total pools across networks.
     pub fn pool_count(&self) -> usize {
         self.networks.iter().map(|n| n.pools.len()).sum()
+    }
+
+    /// The failover relationship of a pool, if any.
+    pub fn pool_peer(&self, id: u32) -> Option<&str> {
+        self.pool(id)?.1.failover_peer.as_deref()
     }
 
     /// (network, pool) for a global pool id.

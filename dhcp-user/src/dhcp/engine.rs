@@ -6,6 +6,7 @@ use super::reply::{self, Reply};
 use crate::failover::{self as fo, FailoverView, Refusal};
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
 use crate::time::{NEVER, Now};
+use arc_swap::ArcSwap;
 use dhcp_common::{Classified, Verdict, classify_bootp, decide};
 use dhcp_failover::transitions::{ServiceLevel, lease_time_allowed, tstp_for};
 use dhcp_failover::wire::Binding;
@@ -14,7 +15,7 @@ use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Facts about a request that only the runtime knows.
 #[derive(Clone, Copy, Debug)]
@@ -72,11 +73,45 @@ impl Outcome {
     }
 }
 
-pub struct Engine {
-    cfg: EngineConfig,
-    store: LeaseStore,
+/// One configuration with its host indexes. Immutable: a reload builds a new one and swaps
+/// it in whole, so a request sees one configuration from start to end and the hot path reads
+/// it without a lock.
+struct Snapshot {
+    cfg: Arc<EngineConfig>,
     host_by_hw: HashMap<[u8; 6], usize>,
     host_by_id: HashMap<Vec<u8>, usize>,
+}
+
+impl Snapshot {
+    fn new(cfg: EngineConfig) -> Snapshot {
+        let mut host_by_hw = HashMap::new();
+        let mut host_by_id = HashMap::new();
+        for (i, h) in cfg.hosts.iter().enumerate() {
+            if let Some(hw) = h.hardware_ethernet {
+                host_by_hw.insert(hw, i);
+            }
+            if let Some(id) = &h.client_identifier {
+                host_by_id.insert(id.clone(), i);
+            }
+        }
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
+    }
+
+    /// The configured host matching a request: client identifier first, then hardware address.
+    fn host_for(&self, req: &Message) -> Option<&HostCfg> {
+        if let Some(DhcpOption::ClientIdentifier(id)) = req.opts().get(OptionCode::ClientIdentifier)
+            && let Some(i) = self.host_by_id.get(id)
+        {
+            return self.cfg.hosts.get(*i);
+        }
+        let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+        self.cfg.hosts.get(*self.host_by_hw.get(&hw)?)
+    }
+}
+
+pub struct Engine {
+    snap: ArcSwap<Snapshot>,
+    store: LeaseStore,
     /// Failover relationships by peer name, as last published by the runtime. A failover
     /// pool whose relationship has no view yet gives no service (dhcpd's STARTUP).
     failover: RwLock<HashMap<String, FailoverView>>,
@@ -88,6 +123,8 @@ pub struct Engine {
 /// Everything the handlers need about a decoded request.
 struct Ctx<'a> {
     now: Now,
+    /// The configuration this request is served with (one snapshot for the whole request).
+    cfg: &'a EngineConfig,
     /// The network's failover relationship, if its pools have one.
     fo: Option<FailoverView>,
     req: &'a Message,
@@ -108,21 +145,9 @@ impl Engine {
                 }
             }
         }
-        let mut host_by_hw = HashMap::new();
-        let mut host_by_id = HashMap::new();
-        for (i, h) in cfg.hosts.iter().enumerate() {
-            if let Some(hw) = h.hardware_ethernet {
-                host_by_hw.insert(hw, i);
-            }
-            if let Some(id) = &h.client_identifier {
-                host_by_id.insert(id.clone(), i);
-            }
-        }
         Engine {
-            cfg,
+            snap: ArcSwap::from_pointee(Snapshot::new(cfg)),
             store,
-            host_by_hw,
-            host_by_id,
             failover: RwLock::new(HashMap::new()),
             dynamic_hosts: RwLock::new(Vec::new()),
         }
@@ -141,7 +166,9 @@ impl Engine {
 
     /// The pools served by relationship `peer`.
     pub fn relationship_pools(&self, peer: &str) -> Vec<PoolId> {
-        self.cfg
+        self.snap
+            .load()
+            .cfg
             .networks
             .iter()
             .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, p)))
@@ -161,16 +188,34 @@ impl Engine {
     }
 
     /// The failover peer name of a pool.
-    pub fn relationship_of(&self, pool: PoolId) -> Option<&str> {
-        self.cfg.pool(pool)?.1.failover_peer.as_deref()
+    pub fn relationship_of(&self, pool: PoolId) -> Option<String> {
+        self.snap.load().cfg.pool_peer(pool).map(String::from)
     }
 
     pub fn store(&self) -> &LeaseStore {
         &self.store
     }
 
-    pub fn config(&self) -> &EngineConfig {
-        &self.cfg
+    /// The configuration in force (a reload may replace it; this one stays valid for as long
+    /// as it is held).
+    pub fn config(&self) -> Arc<EngineConfig> {
+        self.snap.load().cfg.clone()
+    }
+
+    /// Put a reloaded configuration in force. Pool ids of `cfg` must extend the current ones
+    /// (`conf::reloaded_engine_config` checks that): new pools get their free queues and new
+    /// ranges their free leases before the configuration that refers to them is published;
+    /// existing leases are kept as they are.
+    pub fn replace_config(&self, cfg: EngineConfig) {
+        self.store.ensure_pools(cfg.pool_count());
+        for net in &cfg.networks {
+            for (i, pool) in net.pools.iter().enumerate() {
+                for (a, b) in &pool.ranges {
+                    self.store.add_range(net.first_pool_id + i as u32, *a, *b);
+                }
+            }
+        }
+        self.snap.store(Arc::new(Snapshot::new(cfg)));
     }
 
     /// Handle one UDP payload received on port 67.
@@ -189,12 +234,14 @@ impl Engine {
         }
         let msg_type = req.opts().msg_type();
         let key = client_key(&req);
+        let snap = self.snap.load();
+        let cfg: &EngineConfig = &snap.cfg;
         let select_by = if req.giaddr().is_unspecified() { meta.iface_addr } else { req.giaddr() };
-        let Some((_, net)) = self.cfg.network_for(select_by) else {
+        let Some((_, net)) = cfg.network_for(select_by) else {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
-        let host = match self.host_for(&req) {
+        let host = match snap.host_for(&req) {
             Some(h) => Some(h),
             None => {
                 dynamic_host = self.dynamic_host_for(&req);
@@ -226,7 +273,7 @@ impl Engine {
             Some(None) if all_failover => return Outcome::drop(msg_type, DropReason::FailoverNoService),
             _ => None,
         };
-        let ctx = Ctx { now, fo, req: &req, key, net, host, server_id, msg_type };
+        let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
             Some(MessageType::Discover) => self.discover(&ctx),
@@ -238,16 +285,6 @@ impl Engine {
         };
         out.request_type = msg_type;
         out
-    }
-
-    fn host_for(&self, req: &Message) -> Option<&HostCfg> {
-        if let Some(DhcpOption::ClientIdentifier(id)) = req.opts().get(OptionCode::ClientIdentifier)
-            && let Some(i) = self.host_by_id.get(id)
-        {
-            return self.cfg.hosts.get(*i);
-        }
-        let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
-        self.cfg.hosts.get(*self.host_by_hw.get(&hw)?)
     }
 
     /// A run-time host matching the request (client identifier first, then hardware address).
@@ -268,7 +305,7 @@ impl Engine {
     /// Add (or replace, by name) a host at run time. Returns false if a configured host
     /// has that name (configured hosts cannot be replaced).
     pub fn add_dynamic_host(&self, host: HostCfg) -> bool {
-        if self.cfg.hosts.iter().any(|h| h.name == host.name) {
+        if self.snap.load().cfg.hosts.iter().any(|h| h.name == host.name) {
             return false;
         }
         let Ok(mut hosts) = self.dynamic_hosts.write() else { return false };
@@ -387,7 +424,7 @@ impl Engine {
             };
         }
         let now = c.now.unix;
-        let hold = c.now.plus(self.cfg.offer_hold_secs.max(1));
+        let hold = c.now.plus(c.cfg.offer_hold_secs.max(1));
         let in_net =
             |ip: Ipv4Addr| self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(id, _, take)| (id, take));
         // 1. The address this client had; 2. the one it asks for; 3. any free one.
@@ -540,7 +577,7 @@ impl Engine {
         if let Some(l) = self.store.get(ip)
             && l.client.as_ref() == Some(&c.key)
             && l.is_bound_at(now)
-            && let failover = self.relationship_of(l.pool).is_some()
+            && let failover = c.cfg.pool_peer(l.pool).is_some()
             && let Some(l) = self.store.update(ip, |l| {
                 // Standalone: straight back to free (the client key stays for affinity).
                 // Failover: RELEASED until the partner acknowledges, then free.
@@ -648,12 +685,13 @@ impl Engine {
     /// (failover; free once the partner acknowledges). A secondary in NORMAL leaves expiry to
     /// the primary, as dhcpd does. Returns the changed leases for the journal (and partner).
     pub fn expire(&self, now: Now, limit: usize) -> Vec<Lease> {
+        let cfg = self.config();
         self.store
             .due_for_expiry(now.unix, limit)
             .into_iter()
             .filter_map(|ip| {
                 let pool = self.store.get(ip)?.pool;
-                let next = match self.relationship_of(pool) {
+                let next = match cfg.pool_peer(pool) {
                     None => BindingState::Free,
                     Some(peer) => {
                         let view = self.failover_view(peer)?;
@@ -686,7 +724,8 @@ impl Engine {
         own_pending: Option<&Binding>,
     ) -> Result<Lease, Refusal> {
         use dhcp_failover::wire::RejectReason as R;
-        let current = self.store.get(b.ip).filter(|l| self.relationship_of(l.pool) == Some(peer));
+        let cfg = self.config();
+        let current = self.store.get(b.ip).filter(|l| cfg.pool_peer(l.pool) == Some(peer));
         let Some(current) = current else {
             return Err((R::ILLEGAL_IP_ADDR, format!("{}: not in a pool of relationship {peer}", b.ip)));
         };
@@ -729,10 +768,11 @@ impl Engine {
     /// Leases of a relationship's pools: all of them (UPDREQALL) or those the partner has not
     /// acknowledged yet (UPDREQ, entering NORMAL: `tstp > atsfp`, or not yet free).
     pub fn relationship_leases(&self, peer: &str, pending_only: bool) -> Vec<Lease> {
+        let cfg = self.config();
         self.store
             .snapshot()
             .into_iter()
-            .filter(|l| self.relationship_of(l.pool) == Some(peer))
+            .filter(|l| cfg.pool_peer(l.pool) == Some(peer))
             // A FREE lease never used nor transferred carries nothing the partner lacks: both
             // sides start every range FREE. Skipping them makes a fresh pair's resync cost
             // what is in use, not the size of the pool.

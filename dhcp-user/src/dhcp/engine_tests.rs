@@ -244,3 +244,90 @@ proptest::proptest! {
         let _ = e.handle(Now::at(0), &META, &b);
     }
 }
+
+#[test]
+fn replaced_config_serves_new_options_and_new_pools_and_keeps_leases() {
+    // One address, taken: the pool is exhausted until the reload adds a network.
+    let e = Engine::new(config((10, 10)));
+    let (first, ack) = dora(&e, 1000, mac(1));
+    assert!(ack.reply.is_some());
+    let exhausted = e.handle(Now::at(1000), &META, &bytes(&msg(MessageType::Discover, mac(2), vec![])));
+    assert_eq!(exhausted.dropped, Some(DropReason::NoFreeAddress));
+
+    let mut next = config((10, 12));
+    next.networks[0].pools[0].params.options.retain(|(c, _)| *c != 15);
+    next.networks[0].pools[0].params.options.push((15, b"reloaded.test".to_vec()));
+    next.networks.push(Network {
+        name: "relayed".into(),
+        subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 1, 0), prefix_len: 24, params: params() }],
+        pools: vec![PoolCfg {
+            subnet: 0,
+            ranges: vec![(Ipv4Addr::new(198, 18, 1, 10), Ipv4Addr::new(198, 18, 1, 10))],
+            allow_unknown_clients: true,
+            dynamic_bootp: false,
+            failover_peer: None,
+            params: params(),
+        }],
+        first_pool_id: 1,
+    });
+    e.replace_config(next);
+
+    // The lease granted before the reload is still bound to its client.
+    let kept = e.store().get(first).expect("lease kept");
+    assert_eq!(
+        (kept.state, kept.client),
+        (BindingState::Active, Some(client_key(&msg(MessageType::Request, mac(1), vec![]))))
+    );
+    // A grown range is allocatable and carries the new option value.
+    let (ip, ack) = dora(&e, 1001, mac(2));
+    assert_ne!(ip, first);
+    let m = decode(&ack.reply.expect("ack after reload"));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("reloaded.test".into())));
+    // The new network's pool (id 1) has its own free queue.
+    let relayed = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 1, 1), broadcast: true };
+    let offer = e.handle(Now::at(1002), &relayed, &bytes(&msg(MessageType::Discover, mac(3), vec![])));
+    assert_eq!(decode(&offer.reply.expect("offer from the new pool")).yiaddr(), Ipv4Addr::new(198, 18, 1, 10));
+}
+
+#[test]
+fn reloads_during_traffic_never_hand_out_an_address_twice() {
+    // Two workers bind 2 × 90 clients while the configuration is replaced 50 times (the
+    // range grows each time): every client gets its own address and every ACK is consistent
+    // with one of the configurations.
+    let e = std::sync::Arc::new(Engine::new(config((10, 200))));
+    let workers: Vec<_> = (0..2u8)
+        .map(|t| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                (0..90u8)
+                    .map(|i| {
+                        let m = [0x52, 0x54, 0, t, 0, i];
+                        let (ip, ack) = dora(&e, 1000, m);
+                        let reply = ack.reply.map(|r| decode(&r));
+                        (ip, reply.map(|r| r.opts().get(OptionCode::DomainName).cloned()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for n in 0..50u8 {
+        let mut next = config((10, 200 + n));
+        next.networks[0].pools[0].params.options.retain(|(c, _)| *c != 15);
+        next.networks[0].pools[0].params.options.push((15, format!("r{n}.test").into_bytes()));
+        e.replace_config(next);
+    }
+    let mut ips = Vec::new();
+    for w in workers {
+        for (ip, domain) in w.join().unwrap_or_default() {
+            let domain = domain.flatten();
+            let ok = matches!(&domain, Some(DhcpOption::DomainName(d)) if d == "lab.test" || (d.starts_with('r') && d.ends_with(".test")));
+            assert!(ok, "{ip}: {domain:?}");
+            ips.push(ip);
+        }
+    }
+    assert_eq!(ips.len(), 180);
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 180, "an address was bound twice");
+    assert!(ips.iter().all(|ip| e.store().get(*ip).is_some_and(|l| l.state == BindingState::Active)));
+}

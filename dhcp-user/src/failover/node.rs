@@ -235,7 +235,7 @@ impl Node {
         }
         self.disk.sync();
         for l in &leases {
-            if self.engine.relationship_of(l.pool) == Some(self.cfg.peer.name.as_str()) {
+            if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
                 self.peer.handle_lease_update(now, binding_of(l));
             }
         }

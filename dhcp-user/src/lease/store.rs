@@ -13,9 +13,14 @@
 
 use super::{BindingState, ClientKey, Lease, Offer};
 use crate::time::{NEVER, UnixSecs};
+use arc_swap::ArcSwap;
 use crossbeam::queue::SegQueue;
 use dashmap::DashMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A pool's candidate free addresses: [FREE-class queue, BACKUP queue].
+type FreeQueues = [SegQueue<Ipv4Addr>; 2];
 
 /// Index of a pool in the engine configuration.
 pub type PoolId = u32;
@@ -93,8 +98,9 @@ type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 pub struct LeaseStore {
     leases: DashMap<Ipv4Addr, Lease, Fixed>,
     by_client: DashMap<u64, Ipv4Addr, Fixed>,
-    /// Per pool: [FREE-class queue, BACKUP queue].
-    free: Vec<[SegQueue<Ipv4Addr>; 2]>,
+    /// Per pool: [FREE-class queue, BACKUP queue]. Swapped (never shrunk) when a reload adds
+    /// pools, so allocation reads it without a lock.
+    free: ArcSwap<Vec<Arc<FreeQueues>>>,
 }
 
 impl LeaseStore {
@@ -102,8 +108,19 @@ impl LeaseStore {
         LeaseStore {
             leases: DashMap::with_hasher(Fixed::default()),
             by_client: DashMap::with_hasher(Fixed::default()),
-            free: (0..pools).map(|_| [SegQueue::new(), SegQueue::new()]).collect(),
+            free: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(FreeQueues::default())).collect()),
         }
+    }
+
+    /// Make room for pools `0..pools` (a reload added pools); existing queues are kept.
+    pub fn ensure_pools(&self, pools: usize) {
+        self.free.rcu(|cur| {
+            let mut v: Vec<Arc<FreeQueues>> = cur.as_ref().clone();
+            while v.len() < pools {
+                v.push(Arc::new(FreeQueues::default()));
+            }
+            v
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -140,7 +157,8 @@ impl LeaseStore {
             }
             _ => None,
         };
-        if let Some(q) = queue.and_then(|i| self.free.get(pool as usize).and_then(|qs| qs.get(i))) {
+        let free = self.free.load();
+        if let Some(q) = queue.and_then(|i| free.get(pool as usize).and_then(|qs| qs.get(i))) {
             q.push(ip);
         }
     }
@@ -228,7 +246,8 @@ impl LeaseStore {
         now: UnixSecs,
         expires: UnixSecs,
     ) -> Option<Ipv4Addr> {
-        let qs = self.free.get(pool as usize)?;
+        let free = self.free.load();
+        let qs = free.get(pool as usize)?;
         for &qi in take.queues() {
             let Some(q) = qs.get(qi) else { continue };
             // One pass over the queue at most: everything left may be offered to others.
@@ -335,16 +354,21 @@ impl LeaseStore {
     pub fn pool_counts(&self, pool: PoolId) -> PoolCounts {
         let mut c = PoolCounts::default();
         for l in self.leases.iter().filter(|l| l.pool == pool) {
-            c.total += 1;
-            match l.state {
-                BindingState::Free | BindingState::Expired | BindingState::Released => c.free += 1,
-                BindingState::Backup => c.backup += 1,
-                BindingState::Active | BindingState::Bootp => c.active += 1,
-                BindingState::Abandoned => c.abandoned += 1,
-                BindingState::Reset | BindingState::Reserved => c.other += 1,
-            }
+            c.count(l.state);
         }
         c
+    }
+
+    /// Counts of every pool in one pass over the store (index: pool id), for status and
+    /// metrics, which would otherwise walk every lease once per pool.
+    pub fn counts_by_pool(&self) -> Vec<PoolCounts> {
+        let mut v = vec![PoolCounts::default(); self.free.load().len()];
+        for l in self.leases.iter() {
+            if let Some(c) = v.get_mut(l.pool as usize) {
+                c.count(l.state);
+            }
+        }
+        v
     }
 
     /// Every lease (compaction, replication, tests).
@@ -363,6 +387,19 @@ pub struct PoolCounts {
     pub active: u64,
     pub abandoned: u64,
     pub other: u64,
+}
+
+impl PoolCounts {
+    fn count(&mut self, s: BindingState) {
+        self.total += 1;
+        match s {
+            BindingState::Free | BindingState::Expired | BindingState::Released => self.free += 1,
+            BindingState::Backup => self.backup += 1,
+            BindingState::Active | BindingState::Bootp => self.active += 1,
+            BindingState::Abandoned => self.abandoned += 1,
+            BindingState::Reset | BindingState::Reserved => self.other += 1,
+        }
+    }
 }
 
 /// No live offer to another client.
@@ -421,6 +458,22 @@ mod tests {
         s.update(ip, |l| l.client = Some(key(2)));
         assert_eq!(s.lookup_client(&key(1)), None);
         assert_eq!(s.lookup_client(&key(2)).map(|l| l.ip), Some(ip));
+    }
+
+    #[test]
+    fn counts_by_pool_match_per_pool_counts() {
+        let s = LeaseStore::new(2);
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 19));
+        s.add_range(1, Ipv4Addr::new(198, 18, 1, 10), Ipv4Addr::new(198, 18, 1, 14));
+        s.update(Ipv4Addr::new(198, 18, 0, 10), |l| l.state = BindingState::Active);
+        s.update(Ipv4Addr::new(198, 18, 1, 10), |l| l.state = BindingState::Backup);
+        s.ensure_pools(3);
+        let all = s.counts_by_pool();
+        assert_eq!(all.len(), 3);
+        for (id, c) in all.iter().enumerate() {
+            assert_eq!(*c, s.pool_counts(id as PoolId), "pool {id}");
+        }
+        assert_eq!((all[0].total, all[0].active, all[1].backup, all[2].total), (10, 1, 1, 0));
     }
 
     #[test]

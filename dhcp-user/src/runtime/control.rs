@@ -1,8 +1,10 @@
 //! The local control plane: a Unix socket answering one-line commands with one JSON line.
-//! `status` (all relationships, pools, counters), `partner-down NAME`, `shutdown NAME`.
-//! Used by `xdhcpd status` and `xdhcpd partner-down`.
+//! `status` (all relationships, pools, counters), `reload` (re-read dhcpd.conf; answers
+//! with what is in force or why the file was refused), `partner-down NAME`, `shutdown NAME`.
+//! Used by `xdhcpd status`, `xdhcpd reload` and `xdhcpd partner-down`.
 
 use super::failover::Input;
+use super::reload::Reloader;
 use crate::dhcp::Engine;
 use crate::stats::Stats;
 use dhcp_failover::Command;
@@ -22,6 +24,7 @@ pub struct Control {
     stats: Arc<Stats>,
     engine: Arc<Engine>,
     xdp: super::failover::Xdp,
+    reloader: Arc<Reloader>,
 }
 
 impl Control {
@@ -31,6 +34,7 @@ impl Control {
         stats: Arc<Stats>,
         engine: Arc<Engine>,
         xdp: super::failover::Xdp,
+        reloader: Arc<Reloader>,
     ) -> Control {
         // A stale socket from a crashed run is replaced.
         let _ = std::fs::remove_file(path);
@@ -44,7 +48,7 @@ impl Control {
                 None
             }
         };
-        Control { listener, path: path.to_path_buf(), rels, stats, engine, xdp }
+        Control { listener, path: path.to_path_buf(), rels, stats, engine, xdp, reloader }
     }
 
     pub async fn accept(&self) -> Option<UnixStream> {
@@ -56,7 +60,8 @@ impl Control {
 
     pub fn serve(&self, conn: Option<UnixStream>) {
         let Some(conn) = conn else { return };
-        let (rels, stats, engine) = (self.rels.clone(), self.stats.clone(), self.engine.clone());
+        let (rels, stats, engine, reloader) =
+            (self.rels.clone(), self.stats.clone(), self.engine.clone(), self.reloader.clone());
         // XDP counters are read here (map reads, no await while holding the lock).
         let xdp = self.xdp.lock().ok().and_then(|x| {
             let prog = x.as_ref()?;
@@ -70,7 +75,13 @@ impl Control {
             if tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line)).await.is_err() {
                 return;
             }
-            let mut reply = handle(line.trim(), &rels, &stats, &engine).await;
+            let mut reply = if line.trim() == "reload" {
+                tokio::task::spawn_blocking(move || reloader.reload_logged("control socket"))
+                    .await
+                    .unwrap_or_else(|e| serde_json::json!({"ok": false, "error": format!("reload task: {e}")}))
+            } else {
+                handle(line.trim(), &rels, &stats, &engine).await
+            };
             if let Some(obj) = reply.as_object_mut()
                 && obj.contains_key("relationships")
             {
@@ -102,12 +113,13 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
                     out.push(v);
                 }
             }
+            let counts = engine.store().counts_by_pool();
             let pools: Vec<serde_json::Value> = engine
                 .config()
                 .networks
                 .iter()
                 .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, n, p)))
-                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": engine.store().pool_counts(id)}))
+                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": counts.get(id as usize).copied().unwrap_or_default()}))
                 .collect();
             serde_json::json!({"ok": true, "relationships": out, "pools": pools, "stats": stats.to_json()})
         }
@@ -124,7 +136,7 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
             serde_json::json!({"ok": true, "relationships": targets.iter().map(|(n, _)| n).collect::<Vec<_>>()})
         }
         _ => {
-            serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, partner-down NAME, shutdown NAME")})
+            serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, reload, partner-down NAME, shutdown NAME")})
         }
     }
 }

@@ -15,6 +15,7 @@ use dhcp_config::{FailoverPeer, PeerAddress};
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, State, Time};
 use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,6 +57,11 @@ struct Rel {
     requeue: Vec<Event>,
     /// Whether the current clock skew was already warned about.
     skew_warned: bool,
+    /// Replication lag: when each lease change not yet acknowledged by the partner became
+    /// durable here (the oldest unacknowledged change of an address counts). At most one
+    /// entry per address of the relationship's pools.
+    unacked_since: HashMap<Ipv4Addr, Instant>,
+    replication_lag: crate::stats::Histogram,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -143,6 +149,8 @@ pub fn spawn(
         last_change: super::now().unix,
         requeue: Vec::new(),
         skew_warned: false,
+        unacked_since: HashMap::new(),
+        replication_lag: crate::stats::Histogram::default(),
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -249,7 +257,10 @@ impl Rel {
                 input = rx.recv() => {
                     let now = self.now();
                     match input {
-                        Some(Input::LeaseChanged(l)) => self.peer.handle_lease_update(now, binding_of(&l)),
+                        Some(Input::LeaseChanged(l)) => {
+                            self.unacked_since.entry(l.ip).or_insert_with(Instant::now);
+                            self.peer.handle_lease_update(now, binding_of(&l));
+                        }
                         Some(Input::Operator(cmd)) => {
                             tracing::info!("failover peer {}: operator command {cmd:?}", self.name);
                             self.peer.handle_operator(now, cmd);
@@ -373,12 +384,17 @@ impl Rel {
                     }
                 }
                 Event::BindingAcked { ip, tstp, .. } => {
+                    if let Some(since) = self.unacked_since.remove(&ip) {
+                        self.replication_lag.observe(since.elapsed());
+                    }
                     // Bookkeeping only: the partner already has this binding.
                     if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
                         self.journal.commit_local(vec![l]);
                     }
                 }
                 Event::BindingRejected { ip, reason, message } => {
+                    // Not replicated: a later change of this address starts its own clock.
+                    self.unacked_since.remove(&ip);
                     tracing::warn!("failover peer {}: partner rejected update of {ip}: {reason} {message}", self.name);
                 }
                 Event::SendAll | Event::SendPending | Event::QueuePending => {
@@ -425,7 +441,8 @@ impl Rel {
                     *link = None;
                 }
                 Event::Fatal(msg) => tracing::error!("failover peer {}: {msg}", self.name),
-                Event::Log(line) => tracing::info!("{line}"),
+                // dhcpd's wording in the message; the relationship as a field for JSON logs.
+                Event::Log(line) => tracing::info!(peer = %self.name, "{line}"),
             }
         }
     }
@@ -520,6 +537,7 @@ impl Rel {
             "unacked_updates": self.peer.unacked(),
             "queued_updates": self.peer.queued(),
             "acks_owed": self.peer.acks_owed(),
+            "replication_lag": self.replication_lag.to_json(),
             "pools": pools,
             "normal": self.peer.state() == State::NORMAL && self.peer.service() == ServiceLevel::Cooperating,
         })

@@ -32,6 +32,24 @@ enum Job {
     Compact(Vec<Lease>),
 }
 
+/// Log target of one line per durable lease change (dhcpd logs every DHCPACK; here it is
+/// opt-in, `RUST_LOG=info,xdhcpd::lease=debug`, to keep the hot path quiet by default).
+pub const LEASE_LOG: &str = "xdhcpd::lease";
+
+fn log_lease(l: &Lease) {
+    let hw = l.hw.map(|h| h.as_slice().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+    tracing::debug!(
+        target: LEASE_LOG,
+        ip = %l.ip,
+        state = ?l.state,
+        hardware = hw.as_deref().unwrap_or(""),
+        starts = l.starts,
+        ends = l.ends,
+        pool = l.pool,
+        "lease durable"
+    );
+}
+
 /// Where committed lease changes of failover pools go: the relationship's task.
 pub type Replicator = Arc<dyn Fn(&Lease) + Send + Sync>;
 
@@ -111,7 +129,10 @@ pub fn spawn(
         let mut replies: Vec<(Reply, u32)> = Vec::new();
         let mut to_replicate: Vec<Lease> = Vec::new();
         let mut waiters: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
+        // Leases of the batch to log once durable; only gathered when the lease log is on.
+        let mut durable_log: Vec<Lease> = Vec::new();
         while let Ok(first) = rx.recv() {
+            let lease_log = tracing::enabled!(target: LEASE_LOG, tracing::Level::DEBUG);
             // Group commit window: gather what arrives within COMMIT_WINDOW of the first job,
             // so one fsync covers many ACKs under load (at the cost of that much latency).
             // One sleep, then drain: a wakeup per batch rather than per job.
@@ -131,6 +152,9 @@ pub fn spawn(
                     Job::Commit { records, reply, replicate, done } => {
                         for l in &records {
                             file.append(&Entry::Lease(record::to_record(l)));
+                        }
+                        if lease_log {
+                            durable_log.extend(records.iter().cloned());
                         }
                         replies.extend(reply);
                         if replicate {
@@ -154,6 +178,9 @@ pub fn spawn(
             match file.sync() {
                 Ok(_) => {
                     stats.fsync(t0.elapsed());
+                    for l in durable_log.drain(..) {
+                        log_lease(&l);
+                    }
                     // dhcpd's order: lease written, update queued for the partner, then ACK.
                     for l in to_replicate.drain(..) {
                         replicator(&l);
@@ -171,6 +198,7 @@ pub fn spawn(
                     stats.journal_error();
                     replies.clear();
                     to_replicate.clear();
+                    durable_log.clear();
                     for w in waiters.drain(..) {
                         let _ = w.send(false);
                     }

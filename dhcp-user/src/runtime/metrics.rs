@@ -1,7 +1,8 @@
 //! A Prometheus `/metrics` endpoint (off by default; `--metrics ADDR`, loopback unless told
 //! otherwise). Text exposition format 0.0.4, built on each scrape from the same sources as
 //! `xdhcpd status`: pools, DHCP messages in/out and drops, XDP counters, failover state,
-//! unacked updates, journal fsyncs.
+//! unacked updates, replication lag (histogram per relationship), journal fsyncs and their
+//! latency (histogram).
 
 use super::failover::{Input, Xdp};
 use crate::dhcp::Engine;
@@ -56,6 +57,25 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// The samples of one histogram (`Histogram::to_json`'s shape) with `labels` (`k="v",` each).
+fn histogram(out: &mut String, name: &str, labels: &str, h: &serde_json::Value) {
+    for b in h["buckets"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}le=\"{}\"}} {}",
+            b[0].as_f64().unwrap_or(f64::INFINITY),
+            b[1].as_u64().unwrap_or(0)
+        );
+    }
+    let count = h["count"].as_u64().unwrap_or(0);
+    let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
+    // `name{}` is not valid exposition text: no braces without labels.
+    let own = labels.trim_end_matches(',');
+    let own = if own.is_empty() { String::new() } else { format!("{{{own}}}") };
+    let _ = writeln!(out, "{name}_sum{own} {}", h["sum"].as_f64().unwrap_or(0.0));
+    let _ = writeln!(out, "{name}_count{own} {count}");
+}
+
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -65,10 +85,11 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
     let s = stats.to_json();
 
     family(&mut out, "xdhcpd_leases", "gauge", "Addresses by pool and binding state.");
+    let counts = engine.store().counts_by_pool();
     for n in &engine.config().networks {
         for (i, _) in n.pools.iter().enumerate() {
             let id = n.first_pool_id + i as u32;
-            let c = engine.store().pool_counts(id);
+            let c = counts.get(id as usize).copied().unwrap_or_default();
             for (state, v) in [
                 ("free", c.free),
                 ("backup", c.backup),
@@ -108,6 +129,9 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
     family(&mut out, "xdhcpd_journal_fsync_max_seconds", "gauge", "Longest lease file fdatasync.");
     let _ =
         writeln!(out, "xdhcpd_journal_fsync_max_seconds {}", s["fsync_micros_max"].as_u64().unwrap_or(0) as f64 / 1e6);
+
+    family(&mut out, "xdhcpd_journal_fsync_duration_seconds", "histogram", "Lease file fdatasync latency.");
+    histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &s["fsync_latency"]);
 
     let counters = xdp.lock().ok().and_then(|x| x.as_ref().and_then(|p| p.counters().ok()));
     family(&mut out, "xdhcpd_xdp_packets_total", "counter", "Frames seen by the XDP program, by outcome.");
@@ -153,6 +177,16 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
             };
             let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{}\"}} {v}", r["role"].as_str().unwrap_or("?"));
         }
+    }
+    family(
+        &mut out,
+        "xdhcpd_failover_replication_lag_seconds",
+        "histogram",
+        "Time from a lease change being durable here (before its ACK) to the partner's BNDACK for it.",
+    );
+    for r in &rel_status {
+        let labels = format!("peer=\"{}\",", label(r["name"].as_str().unwrap_or("?")));
+        histogram(&mut out, "xdhcpd_failover_replication_lag_seconds", &labels, &r["replication_lag"]);
     }
     out
 }

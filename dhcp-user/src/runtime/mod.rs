@@ -8,6 +8,7 @@ pub mod failover;
 pub mod journal;
 pub mod metrics;
 pub mod omapi;
+pub mod reload;
 pub mod socket;
 
 use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
@@ -158,7 +159,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         Arc::new(move |l: &crate::lease::Lease| {
             if let Some(peer) = engine.relationship_of(l.pool)
                 && let Ok(rels) = rels.lock()
-                && let Some(tx) = rels.get(peer)
+                && let Some(tx) = rels.get(&peer)
             {
                 let _ = tx.send(failover::Input::LeaseChanged(l.clone()));
             }
@@ -237,7 +238,16 @@ pub fn run(opts: RunOptions) -> Result<()> {
         }
         let omapi_shutdown = Arc::new(tokio::sync::Notify::new());
         omapi::spawn(&config, engine.clone(), relationships.clone(), omapi_shutdown.clone(), journal.handle());
-        let control = control::Control::bind(&opts.control_socket, relationships.clone(), stats.clone(), engine.clone(), xdp.clone()).await;
+        let reloader = Arc::new(reload::Reloader::new(opts.config.clone(), config.clone(), engine.clone()));
+        let control = control::Control::bind(
+            &opts.control_socket,
+            relationships.clone(),
+            stats.clone(),
+            engine.clone(),
+            xdp.clone(),
+            reloader.clone(),
+        )
+        .await;
         if let Some(addr) = opts.metrics {
             metrics::spawn(addr, relationships.clone(), stats.clone(), engine.clone(), xdp.clone());
         }
@@ -247,6 +257,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         );
         tracing::info!(workers, "serving DHCP");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
         loop {
             tokio::select! {
@@ -261,6 +272,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     }
                 }
                 conn = control.accept() => control.serve(conn),
+                _ = hup.recv() => {
+                    let reloader = reloader.clone();
+                    // Parsing and adding ranges is file IO and CPU: off the async thread.
+                    let _ = tokio::task::spawn_blocking(move || reloader.reload_logged("SIGHUP")).await;
+                }
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 _ = omapi_shutdown.notified() => break,
