@@ -1,0 +1,162 @@
+//! Restart without a gap: xdhcpd pins its XDP program in a bpffs; after a normal exit the
+//! program stays attached (and keeps counting), the next start adopts it (same program:
+//! no re-attach, counters continue), `xdhcpd --detach-xdp` removes it, and a pin whose
+//! interface was recreated is recognised as stale and replaced by a fresh attachment.
+//! Namespaces, veth pair, bpffs and processes are removed on drop, also on failure.
+
+use anyhow::{Context, Result};
+use std::time::Duration;
+use xdhcpd_tests::bpffs::Bpffs;
+use xdhcpd_tests::lab::{Lab, default_config};
+use xdhcpd_tests::{frames, netns, require_root, xdhcpd_bin};
+
+const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xaa, 0xbc, 0x01];
+
+fn send_discovers(lab: &Lab, n: u8) -> Result<usize> {
+    let batch: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut mac = MAC;
+            mac[5] = i;
+            frames::bootp_request(mac, 0, &frames::discover_options(None), 0)
+        })
+        .collect();
+    let iface = lab.cli_if.clone();
+    netns::in_netns(&lab.cli.name, move || frames::send_raw(&iface, &batch))
+}
+
+/// Frames the program classified as DHCP requests (any outcome), from `xdhcpd status`.
+fn dhcp_frames_counted(lab: &Lab) -> Result<u64> {
+    let status = dhcp_user::runtime::control::request(&lab.dir.join("ctl.sock"), "status")?;
+    let c = &status["xdp"]["counters"];
+    let n = |k: &str| c[k].as_u64().with_context(|| format!("no counter {k} in {status}"));
+    Ok(n("pass_not_balanced_state")? + n("pass_not_balanced_kind")? + n("drop_partner")? + n("pass_mine")?)
+}
+
+/// The server's log so far, without terminal colour codes.
+fn server_log(lab: &Lab) -> String {
+    let raw = lab.server.as_ref().map(|p| p.stderr_lines().join("\n")).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ params final-byte
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether the interface runs an XDP program, as `ip link` shows it.
+fn xdp_attached(lab: &Lab) -> Result<bool> {
+    let out = lab.srv.exec(&["ip", "-d", "link", "show", "dev", &lab.srv_if])?;
+    Ok(out.contains("prog/xdp"))
+}
+
+fn start(lab: &mut Lab, pins: &Bpffs) -> Result<()> {
+    let root = pins.root();
+    let sock = lab.dir.join("ctl.sock");
+    lab.start_server(&[
+        "--xdp-mode",
+        "auto",
+        "--xdp-pin-dir",
+        root.to_str().context("path")?,
+        "--control-socket",
+        sock.to_str().context("path")?,
+        "--workers",
+        "1",
+    ])
+}
+
+/// Wait until the program has counted at least `n` DHCP frames (delivery is asynchronous).
+fn wait_counted(lab: &Lab, n: u64) -> Result<u64> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = dhcp_frames_counted(lab)?;
+        if got >= n || std::time::Instant::now() > deadline {
+            return Ok(got);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn xdp_program_survives_restart_and_is_adopted() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let pins = Bpffs::mount()?;
+    let mut lab = Lab::new(&default_config(600))?;
+
+    // First run: attaches and pins.
+    start(&mut lab, &pins)?;
+    let first_log = server_log(&lab);
+    assert!(first_log.contains("origin=attached"), "first start must attach afresh:\n{first_log}");
+    let link_pin = ["link-native", "link-skb"]
+        .iter()
+        .map(|f| format!("{}/{f}", lab.srv_if))
+        .find(|p| pins.exists(p))
+        .context("no link pinned")?;
+    assert!(pins.exists(&format!("{}/COUNTERS", lab.srv_if)), "maps pinned too");
+    assert_eq!(send_discovers(&lab, 5)?, 5);
+    let before = wait_counted(&lab, 5)?;
+    assert!(before >= 5, "5 DISCOVERs counted, got {before}");
+
+    // Normal exit: the program stays attached and pinned, and keeps classifying frames.
+    lab.stop_server()?;
+    assert!(xdp_attached(&lab)?, "XDP program detached at exit");
+    assert!(pins.exists(&link_pin), "link pin removed at exit");
+    assert_eq!(send_discovers(&lab, 3)?, 3);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Second run: adopts the same program; the counters include what it saw while no
+    // daemon ran.
+    start(&mut lab, &pins)?;
+    let log = server_log(&lab);
+    assert!(log.contains("adopted the pinned program"), "restart did not adopt:\n{log}");
+    let after = dhcp_frames_counted(&lab)?;
+    assert!(after >= before + 3, "counters did not continue: {before} before, {after} after the restart");
+    lab.stop_server()?;
+
+    // --detach-xdp removes program and pins.
+    let out = lab
+        .srv
+        .command(xdhcpd_bin()?.to_str().context("path")?)
+        .args(["--detach-xdp", "--xdp-pin-dir", pins.root().to_str().context("path")?, &lab.srv_if])
+        .output()?;
+    assert!(out.status.success(), "--detach-xdp failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&lab.srv_if), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!pins.exists(&lab.srv_if), "pins left after --detach-xdp");
+    assert!(!xdp_attached(&lab)?, "XDP still attached after --detach-xdp");
+    Ok(())
+}
+
+#[test]
+fn a_pin_for_a_recreated_interface_is_replaced() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let pins = Bpffs::mount()?;
+    let mut lab = Lab::new(&default_config(600))?;
+    start(&mut lab, &pins)?;
+    lab.stop_server()?;
+    assert!(xdp_attached(&lab)?);
+
+    // Recreate the veth pair under the same names: the pinned link is now defunct.
+    lab.srv.exec(&["ip", "link", "del", &lab.srv_if])?;
+    netns::veth(&lab.srv, &lab.srv_if, Some("198.18.0.1/24"), &lab.cli, &lab.cli_if, None)?;
+    assert!(!xdp_attached(&lab)?, "a new interface starts without XDP");
+
+    start(&mut lab, &pins)?;
+    let log = server_log(&lab);
+    assert!(log.contains("stale XDP pin"), "stale pin not recognised:\n{log}");
+    assert!(!log.contains("adopted the pinned program"), "adopted a defunct link:\n{log}");
+    assert!(xdp_attached(&lab)?, "no fresh attachment on the recreated interface");
+    lab.stop_server()?;
+    Ok(())
+}
