@@ -56,6 +56,8 @@ struct Rel {
     requeue: Vec<Event>,
     /// Whether the current clock skew was already warned about.
     skew_warned: bool,
+    /// Evidence from the XDP counters that the partner is not answering its clients.
+    liveness: crate::xdp::liveness::PartnerLiveness,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -143,6 +145,7 @@ pub fn spawn(
         last_change: super::now().unix,
         requeue: Vec::new(),
         skew_warned: false,
+        liveness: Default::default(),
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -188,6 +191,7 @@ impl Rel {
         // leases to ~90 updates per fsync: 4.5 s here; 256 KiB brings it near the window).
         let mut buf = vec![0u8; 256 * 1024];
         let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut liveness_tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             self.process_events(&mut link).await;
             self.flush(&mut link, &mut reconnect_at).await;
@@ -271,6 +275,7 @@ impl Rel {
                 _ = tick.tick() => {
                     self.refresh_partner_free();
                 }
+                _ = liveness_tick.tick() => self.check_partner_liveness(),
             }
         }
     }
@@ -474,6 +479,30 @@ impl Rel {
         }
     }
 
+    /// Sample the XDP program's count of late partner DISCOVERs; sustained lateness is
+    /// evidence the partner is not serving (see `xdp::liveness`), which lets
+    /// auto-partner-down act before its delay. (One program serves every relationship, so
+    /// with several relationships the evidence is shared.)
+    fn check_partner_liveness(&mut self) {
+        let late = self
+            .xdp
+            .lock()
+            .ok()
+            .and_then(|x| x.as_ref().and_then(|p| p.counters().ok()))
+            .map(|c| c.get(dhcp_common::maps::counter::PASS_PARTNER_LATE));
+        let Some(late) = late else { return };
+        let now = self.now();
+        self.liveness.observe(now.mono_ms, late);
+        if self.liveness.partner_unresponsive() && self.peer.handle_partner_unresponsive(now) {
+            tracing::warn!(
+                "failover peer {}: {} partner-owned DISCOVERs over load balance max seconds in the last {} s: partner not serving",
+                self.name,
+                self.liveness.recent(),
+                crate::xdp::liveness::WINDOW_MS / 1000
+            );
+        }
+    }
+
     fn view(&self) -> FailoverView {
         crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp)
     }
@@ -514,6 +543,7 @@ impl Rel {
             "last_change": self.last_change,
             "mclt": self.peer.mclt(),
             "clock_skew_secs": self.peer.skew_secs(),
+            "partner_late_discovers_recent": self.liveness.recent(),
             "link_up": self.peer.link_up(),
             "communicating": self.peer.communicating(),
             "service": format!("{:?}", self.peer.service()),

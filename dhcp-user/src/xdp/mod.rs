@@ -4,6 +4,7 @@
 //! The decision itself lives in `dhcp_common::decide`; this module only moves configuration
 //! in and counters out.
 
+pub mod liveness;
 pub mod pin;
 
 use aya::{
