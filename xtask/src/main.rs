@@ -63,7 +63,8 @@ enum Cmd {
         target: Option<String>,
     },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
-    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd).
+    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd),
+    /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback).
     Bench {
         #[arg(value_enum)]
         what: BenchWhat,
@@ -81,6 +82,8 @@ enum BenchWhat {
     /// Failover pairs side by side: xdhcpd, Kea HA, ISC dhcpd (rate, CPU, start-up, resync).
     /// Optional argument: only `xdhcpd`, `kea` or `dhcpd`.
     Failover,
+    /// DISCOVER flood of partner-owned clients: absorbed rate and xdhcpd CPU, XDP vs fallback.
+    Flood,
     /// Redraw the chart of the last `bench server` run.
     Chart,
 }
@@ -142,6 +145,10 @@ fn main() -> Result<()> {
                 BenchWhat::Failover => {
                     build_release()?;
                     bench_failover::failover(&args)
+                }
+                BenchWhat::Flood => {
+                    build_release()?;
+                    bench::flood(&args)
                 }
             }
         }
