@@ -64,7 +64,8 @@ enum Cmd {
     },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
     /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd),
-    /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback).
+    /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback),
+    /// `steer` (SO_REUSEPORT delivery of broadcast/relayed/unicast requests).
     Bench {
         #[arg(value_enum)]
         what: BenchWhat,
@@ -84,6 +85,8 @@ enum BenchWhat {
     Failover,
     /// DISCOVER flood of partner-owned clients: absorbed rate and xdhcpd CPU, XDP vs fallback.
     Flood,
+    /// SO_REUSEPORT delivery of broadcast, relayed and unicast requests over worker sockets.
+    Steer,
     /// Redraw the chart of the last `bench server` run.
     Chart,
 }
@@ -149,6 +152,11 @@ fn main() -> Result<()> {
                 BenchWhat::Flood => {
                     build_release()?;
                     bench::flood(&args)
+                }
+                BenchWhat::Steer => {
+                    step("steering: how SO_REUSEPORT spreads DHCP requests over worker sockets");
+                    cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "steer_bench"])?;
+                    util::run(&root().join("target/release/steer_bench"), &args)
                 }
             }
         }
