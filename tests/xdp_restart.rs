@@ -160,3 +160,75 @@ fn a_pin_for_a_recreated_interface_is_replaced() -> Result<()> {
     lab.stop_server()?;
     Ok(())
 }
+
+/// In a load-balanced pair: the primary's program, left behind at a normal exit, passes
+/// everything while no daemon runs (nothing dropped); after the restart adopts it, the
+/// steering written to the adopted maps takes effect (partner DISCOVERs dropped again).
+#[test]
+fn pair_member_restart_adopts_and_steers() -> Result<()> {
+    use xdhcpd_tests::pair::{PairLab, pair_config};
+    if !require_root() {
+        return Ok(());
+    }
+    let pins = Bpffs::mount()?;
+    let root = pins.root().to_str().context("path")?.to_string();
+    let args = ["--xdp-mode", "skb", "--xdp-pin-dir", root.as_str()];
+    let mut lab = PairLab::new([pair_config(0, 10, 128, 3, 0), pair_config(1, 10, 128, 3, 0)])?;
+    lab.start(1, &args)?;
+    lab.start(0, &args)?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(20))?;
+
+    // DISCOVERs of clients the secondary owns (split 128: buckets 128..=255), sent into the
+    // primary's port only.
+    let partners: Vec<Vec<u8>> = (0..=255u8)
+        .map(|i| [0x52, 0x54, 0x00, 0x6d, 0x00, i])
+        .filter(|m| dhcp_common::lb_hash(m) >= 128)
+        .take(8)
+        .map(|m| frames::bootp_request(m, 0, &frames::discover_options(None), 0))
+        .collect();
+    let send = |lab: &PairLab| -> Result<usize> {
+        let batch = partners.clone();
+        netns::in_netns(&lab.cli.name, move || frames::send_raw("bp0", &batch))
+    };
+    let counters = |lab: &PairLab| -> Result<(u64, u64)> {
+        let c = lab.status(0)?["xdp"]["counters"].clone();
+        let n = |k: &str| c[k].as_u64().with_context(|| format!("no counter {k} in {c}"));
+        Ok((n("drop_partner")?, n("pass_not_balanced_state")?))
+    };
+    let wait_dropped = |lab: &PairLab, at_least: u64| -> Result<(u64, u64)> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let c = counters(lab)?;
+            if c.0 >= at_least || std::time::Instant::now() > deadline {
+                return Ok(c);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (d0, _) = counters(&lab)?;
+    send(&lab)?;
+    let (d1, p1) = wait_dropped(&lab, d0 + 8)?;
+    assert!(d1 >= d0 + 8, "in NORMAL the partner's DISCOVERs are dropped: {d0} -> {d1}");
+
+    // Normal exit of the primary; while it is down its program passes everything.
+    let mut primary = lab.servers[0].take().context("primary")?;
+    primary.signal(libc::SIGTERM);
+    primary.wait_line(Duration::from_secs(15), |l| l.contains("\"stopped\""))?;
+    primary.wait_exit(Duration::from_secs(5))?;
+    send(&lab)?;
+    std::thread::sleep(Duration::from_millis(300));
+
+    lab.start(0, &args)?;
+    let log = lab.server_log(0).join("\n");
+    assert!(log.contains("adopted the pinned program"), "restart did not adopt:\n{log}");
+    let (d2, p2) = counters(&lab)?;
+    assert_eq!(d2, d1, "the program dropped frames while no daemon ran");
+    assert!(p2 >= p1 + 8, "frames sent while down were not passed: {p1} -> {p2}");
+
+    // Back in NORMAL, the adopted program applies the fresh steering.
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
+    send(&lab)?;
+    let (d3, _) = wait_dropped(&lab, d2 + 8)?;
+    assert!(d3 >= d2 + 8, "after the restart the adopted program does not drop: {d2} -> {d3}");
+    Ok(())
+}
