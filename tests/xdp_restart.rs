@@ -119,6 +119,8 @@ fn xdp_program_survives_restart_and_is_adopted() -> Result<()> {
     start(&mut lab, &pins)?;
     let log = server_log(&lab);
     assert!(log.contains("adopted the pinned program"), "restart did not adopt:\n{log}");
+    let status = dhcp_user::runtime::control::request(&lab.dir.join("ctl.sock"), "status")?;
+    assert_eq!(status["xdp"]["origins"][&lab.srv_if], "adopted", "{}", status["xdp"]);
     let after = dhcp_frames_counted(&lab)?;
     assert!(after >= before + 3, "counters did not continue: {before} before, {after} after the restart");
     lab.stop_server()?;
