@@ -44,7 +44,13 @@ fn late_partner_clients_bring_partner_down_before_the_auto_delay() -> Result<()>
     lab.wait_state(0, "partner-down", None, Duration::from_secs(30))?;
     let took = stopped.elapsed();
     eprintln!("partner-down {took:?} after the secondary stopped (auto-partner-down is 600 s)");
-    let log = lab.server_log(0).join("\n");
+    // (The log is read by its own thread: give it a moment to catch up.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut log = lab.server_log(0).join("\n");
+    while !log.contains("partner not serving") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        log = lab.server_log(0).join("\n");
+    }
     assert!(log.contains("partner not serving"), "no evidence logged:\n{log}");
     let rel = &lab.status(0)?["relationships"][0];
     assert!(rel["partner_late_discovers_recent"].as_u64().unwrap_or(0) >= 10, "{rel}");

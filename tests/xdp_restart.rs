@@ -32,9 +32,20 @@ fn dhcp_frames_counted(lab: &Lab) -> Result<u64> {
     Ok(n("pass_not_balanced_state")? + n("pass_not_balanced_kind")? + n("drop_partner")? + n("pass_mine")?)
 }
 
-/// The server's log so far, without terminal colour codes.
+/// The server's start-up log, without terminal colour codes. stdout ("ready") and stderr
+/// (the log) are read by separate threads, so wait for the log line that follows "ready"
+/// ("serving DHCP"): every start-up line before it has been collected by then.
 fn server_log(lab: &Lab) -> String {
-    let raw = lab.server.as_ref().map(|p| p.stderr_lines().join("\n")).unwrap_or_default();
+    startup_log(|| lab.server.as_ref().map(|p| p.stderr_lines().join("\n")).unwrap_or_default())
+}
+
+fn startup_log(read: impl Fn() -> String) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut raw = read();
+    while !raw.contains("serving DHCP") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        raw = read();
+    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
@@ -221,7 +232,7 @@ fn pair_member_restart_adopts_and_steers() -> Result<()> {
     std::thread::sleep(Duration::from_millis(300));
 
     lab.start(0, &args)?;
-    let log = lab.server_log(0).join("\n");
+    let log = startup_log(|| lab.server_log(0).join("\n"));
     assert!(log.contains("adopted the pinned program"), "restart did not adopt:\n{log}");
     let (d2, p2) = counters(&lab)?;
     assert_eq!(d2, d1, "the program dropped frames while no daemon ran");
