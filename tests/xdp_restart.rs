@@ -174,6 +174,40 @@ fn a_pin_for_a_recreated_interface_is_replaced() -> Result<()> {
     Ok(())
 }
 
+/// A program of another build pinned for the interface is replaced atomically on the same
+/// link (no detach): xdhcpd's program then runs there, stays pinned, and the next start adopts it.
+#[test]
+fn another_builds_pinned_program_is_replaced() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let pins = Bpffs::mount()?;
+    let mut lab = Lab::new(&default_config(600))?;
+    let dir = pins.root().join(&lab.srv_if);
+    std::fs::create_dir_all(&dir)?;
+    let (srv_if, link) = (lab.srv_if.clone(), dir.join("link-skb"));
+    netns::in_netns(&lab.srv.name, move || xdhcpd_tests::bpffs::pin_foreign_xdp(&srv_if, &link))?;
+    assert!(xdp_attached(&lab)?, "the foreign program is attached");
+
+    start(&mut lab, &pins)?;
+    let log = server_log(&lab);
+    assert!(log.contains("replaced the pinned program of another build"), "not replaced:\n{log}");
+    let status = dhcp_user::runtime::control::request(&lab.dir.join("ctl.sock"), "status")?;
+    assert_eq!(status["xdp"]["origins"][&lab.srv_if], "replaced", "{}", status["xdp"]);
+    assert_eq!(send_discovers(&lab, 5)?, 5);
+    let counted = wait_counted(&lab, 5)?;
+    assert!(counted >= 5, "xdhcpd's program does not run on the replaced link: {counted} counted");
+    assert!(pins.exists(&format!("{}/link-skb", lab.srv_if)), "the link pin is kept");
+    assert!(pins.exists(&format!("{}/COUNTERS", lab.srv_if)), "our maps are pinned");
+    lab.stop_server()?;
+
+    start(&mut lab, &pins)?;
+    let log = server_log(&lab);
+    assert!(log.contains("adopted the pinned program"), "the replaced program is not adopted next time:\n{log}");
+    lab.stop_server()?;
+    Ok(())
+}
+
 /// In a load-balanced pair: the primary's program, left behind at a normal exit, passes
 /// everything while no daemon runs (nothing dropped); after the restart adopts it, the
 /// steering written to the adopted maps takes effect (partner DISCOVERs dropped again).
