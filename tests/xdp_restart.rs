@@ -174,6 +174,37 @@ fn a_pin_for_a_recreated_interface_is_replaced() -> Result<()> {
     Ok(())
 }
 
+/// A run without XDP (`--xdp-mode off`) removes the program an earlier run left pinned:
+/// otherwise it would keep steering behind the userspace path's back.
+#[test]
+fn a_run_without_xdp_removes_the_pinned_program() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let pins = Bpffs::mount()?;
+    let mut lab = Lab::new(&default_config(600))?;
+    start(&mut lab, &pins)?;
+    lab.stop_server()?;
+    assert!(xdp_attached(&lab)?);
+
+    let root = pins.root();
+    let sock = lab.dir.join("ctl.sock");
+    lab.start_server(&[
+        "--xdp-mode",
+        "off",
+        "--xdp-pin-dir",
+        root.to_str().context("path")?,
+        "--control-socket",
+        sock.to_str().context("path")?,
+    ])?;
+    let log = server_log(&lab);
+    assert!(log.contains("removed the XDP program an earlier run left pinned"), "stale program kept:\n{log}");
+    assert!(!xdp_attached(&lab)?, "XDP still attached in a run without XDP");
+    assert!(!pins.exists(&lab.srv_if), "pins left");
+    lab.stop_server()?;
+    Ok(())
+}
+
 /// A program of another build pinned for the interface is replaced atomically on the same
 /// link (no detach): xdhcpd's program then runs there, stays pinned, and the next start adopts it.
 #[test]

@@ -323,6 +323,16 @@ fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {
 /// Attach XDP as asked (pinned, adopting what an earlier run left, when a pin directory is
 /// given); on failure fall back to the userspace path and say so.
 fn attach_xdp(opts: &RunOptions, ifaces: &[Iface]) -> Option<(XdpProgram, Vec<String>)> {
+    if opts.xdp_mode == AttachMode::Off || !xdp::available() {
+        if opts.xdp_mode == AttachMode::Off {
+            tracing::info!("XDP off (--xdp-mode off): userspace path only");
+        } else {
+            tracing::warn!("XDP unavailable: this binary was built without the eBPF program; userspace path only");
+        }
+        // Pins can only exist on a mounted bpffs: look, but mount nothing.
+        unpin_stale(opts.xdp_pin_dir.as_deref().filter(|root| xdp::pin::is_bpffs(root)), ifaces);
+        return None;
+    }
     let pin_root = opts.xdp_pin_dir.as_deref().and_then(|root| match xdp::pin::ensure_bpffs(root) {
         Ok(()) => Some(root),
         Err(e) => {
@@ -330,15 +340,6 @@ fn attach_xdp(opts: &RunOptions, ifaces: &[Iface]) -> Option<(XdpProgram, Vec<St
             None
         }
     });
-    if opts.xdp_mode == AttachMode::Off || !xdp::available() {
-        if opts.xdp_mode == AttachMode::Off {
-            tracing::info!("XDP off (--xdp-mode off): userspace path only");
-        } else {
-            tracing::warn!("XDP unavailable: this binary was built without the eBPF program; userspace path only");
-        }
-        unpin_stale(pin_root, ifaces);
-        return None;
-    }
     let mut prog = match XdpProgram::load(0) {
         Ok(p) => p,
         Err(e) => {
