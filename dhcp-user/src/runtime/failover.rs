@@ -58,6 +58,8 @@ struct Rel {
     skew_warned: bool,
     /// Evidence from the XDP counters that the partner is not answering its clients.
     liveness: crate::xdp::liveness::PartnerLiveness,
+    /// Whether the current episode of that evidence was already logged.
+    liveness_warned: bool,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -146,6 +148,7 @@ pub fn spawn(
         requeue: Vec::new(),
         skew_warned: false,
         liveness: Default::default(),
+        liveness_warned: false,
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -493,13 +496,25 @@ impl Rel {
         let Some(late) = late else { return };
         let now = self.now();
         self.liveness.observe(now.mono_ms, late);
-        if self.liveness.partner_unresponsive() && self.peer.handle_partner_unresponsive(now) {
+        if !self.liveness.partner_unresponsive() {
+            self.liveness_warned = false;
+            return;
+        }
+        let (recent, window_s) = (self.liveness.recent(), crate::xdp::liveness::WINDOW_MS / 1000);
+        if self.peer.handle_partner_unresponsive(now) {
             tracing::warn!(
-                "failover peer {}: {} partner-owned DISCOVERs over load balance max seconds in the last {} s: partner not serving",
-                self.name,
-                self.liveness.recent(),
-                crate::xdp::liveness::WINDOW_MS / 1000
+                "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: partner not serving",
+                self.name
             );
+        } else if !self.liveness_warned {
+            // No state change (e.g. still NORMAL: the partner talks failover but does not
+            // answer its clients): say so once per episode.
+            tracing::warn!(
+                "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: the partner is not answering its clients (state {})",
+                self.name,
+                self.peer.state()
+            );
+            self.liveness_warned = true;
         }
     }
 
