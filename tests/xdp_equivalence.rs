@@ -71,6 +71,28 @@ fn corpus() -> Vec<Vec<u8>> {
     for n in 14..full.len() {
         c.push(full[..n].to_vec());
     }
+    // The XDP program's no-copy prefilter for untagged frames (not IPv4, not UDP, fragment,
+    // another port) must agree with the full parser: cases on each side of each check,
+    // untagged truncation at every offset, and mutations confined to the headers.
+    let untagged = frames::bootp_request(MAC, 0, &frames::discover_options(None), 0);
+    // (BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header.)
+    for n in 14..untagged.len().min(80) {
+        c.push(untagged[..n].to_vec());
+    }
+    for (at, v) in
+        [(23usize, 6u8), (23, 17), (20, 0x20), (20, 0x00), (21, 0x01), (36, 0), (37, 68), (14, 0x65), (14, 0x44)]
+    {
+        let mut f = untagged.clone();
+        f[at] = v;
+        c.push(f);
+    }
+    let mut rng = Rng(0x0bad_cafe_f00d_0001);
+    for _ in 0..400 {
+        let mut f = untagged.clone();
+        let i = 12 + (rng.next() as usize % 30);
+        f[i] = rng.next() as u8;
+        c.push(f);
+    }
     // Random single-byte mutations of a DISCOVER.
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let base = frames::bootp_request(MAC, 2, &frames::discover_options(Some(&[1, 9, 9, 9, 9, 9, 9])), 0);

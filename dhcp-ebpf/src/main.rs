@@ -80,8 +80,50 @@ impl Bytes for Frame<'_> {
 
 const _: () = assert!(SCRATCH_LEN.is_power_of_two() && SCRATCH_LEN <= MAX_FRAME);
 
+/// Most frames on a server's interface are not DHCP. Recognise the common ones from fixed
+/// offsets in packet memory, before the scratch copy and the generic parser: an untagged
+/// frame that is not IPv4, or an IPv4 header without options that is not UDP, is a
+/// fragment, or goes to a UDP port other than 67. For each of these `classify` says
+/// `NotDhcp` too (same checks, same order of outcomes); anything else (VLAN tags, IP
+/// options, short frames) takes the full path. `tests/xdp_equivalence.rs` holds both to it.
+#[inline(always)]
+fn surely_not_dhcp(ctx: &XdpContext) -> bool {
+    const NEED: usize = 14 + 20 + 4; // Ethernet, IPv4 without options, UDP ports
+    let (data, end) = (ctx.data(), ctx.data_end());
+    if data + NEED > end {
+        return false;
+    }
+    // SAFETY: the NEED bytes from `data` are inside the packet (checked above).
+    let at = |i: usize| unsafe { *((data + i) as *const u8) };
+    let ethertype = u16::from_be_bytes([at(12), at(13)]);
+    if ethertype == 0x8100 || ethertype == 0x88a8 {
+        return false;
+    }
+    if ethertype != 0x0800 {
+        return true;
+    }
+    if at(14) != 0x45 {
+        return false;
+    }
+    if at(14 + 9) != 17 {
+        return true;
+    }
+    if u16::from_be_bytes([at(14 + 6), at(14 + 7)]) & 0x3fff != 0 {
+        return true;
+    }
+    u16::from_be_bytes([at(14 + 20 + 2), at(14 + 20 + 3)]) != dhcp_common::frame::DHCP_SERVER_PORT
+}
+
 #[xdp]
 pub fn xdhcpd_xdp(ctx: XdpContext) -> u32 {
+    if surely_not_dhcp(&ctx) {
+        let act = action(&Classified::NotDhcp, &Steering::STANDALONE);
+        if let Some(c) = COUNTERS.get_ptr_mut(act.counter) {
+            // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+            unsafe { *c += 1 };
+        }
+        return XDP_PASS;
+    }
     let frame_len = ctx.data_end().saturating_sub(ctx.data());
     let classified = match (SCRATCH.get_ptr_mut(0), LAUNDER.get_ptr_mut(0)) {
         (Some(buf), Some(launder)) => {

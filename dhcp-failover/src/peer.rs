@@ -695,6 +695,25 @@ impl Peer {
         }
     }
 
+    /// Evidence from the data path that the partner is not serving its clients: its
+    /// clients' DISCOVERs keep arriving with `secs` above `load balance max seconds`
+    /// (counted at the NIC by the XDP program; Kea's unacked-clients rule). With
+    /// `auto-partner-down` configured, a server in COMMUNICATIONS-INTERRUPTED then moves to
+    /// PARTNER-DOWN now instead of when the auto-partner-down delay ends: the link loss is
+    /// the partner's failure, not only the link's. In any other case nothing changes (the
+    /// caller may still show the evidence). Returns whether the state changed.
+    pub fn handle_partner_unresponsive(&mut self, now: Time) -> bool {
+        if self.state != State::COMMUNICATIONS_INTERRUPTED || self.cfg.auto_partner_down_secs == 0 {
+            return false;
+        }
+        self.log(format!(
+            "failover peer {}: partner's clients are going unanswered: partner down before the auto-partner-down delay",
+            self.cfg.name
+        ));
+        self.set_state(now, State::PARTNER_DOWN);
+        true
+    }
+
     /// Before the process exits (dhcpd: at exit the state becomes RECOVER). Closes the link
     /// first (nothing more is sent; [`Event::Disconnect`] with
     /// [`DisconnectReason::Exiting`]). From SHUTDOWN

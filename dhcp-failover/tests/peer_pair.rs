@@ -253,6 +253,39 @@ fn auto_partner_down_after_n_seconds() {
 }
 
 #[test]
+fn unanswered_partner_clients_bring_partner_down_sooner() {
+    let mut a = test_config(Role::Primary);
+    a.auto_partner_down_secs = 60;
+    let mut p = Pair::new(a, test_config(Role::Secondary), None, None, t0());
+    p.connect();
+    // In NORMAL the evidence changes nothing: the link is up, the partner is talking.
+    let now = p.now;
+    assert!(!p.a.peer.handle_partner_unresponsive(now));
+    assert_eq!(p.a.peer.state(), S::NORMAL);
+    p.cut();
+    p.advance(5_000);
+    assert_eq!(p.a.peer.state(), S::COMMUNICATIONS_INTERRUPTED);
+    let now = p.now;
+    assert!(p.a.peer.handle_partner_unresponsive(now));
+    p.advance(0);
+    assert_eq!(p.a.peer.state(), S::PARTNER_DOWN, "55 s before the auto-partner-down delay");
+    assert_eq!(p.a.states.last(), Some(&S::PARTNER_DOWN), "the change is persisted like any other");
+    p.advance(600_000);
+    p.connect();
+    assert_eq!(p.states(), (S::NORMAL, S::NORMAL));
+}
+
+#[test]
+fn unanswered_partner_clients_without_auto_partner_down_change_nothing() {
+    let mut p = normal_pair();
+    p.cut();
+    let now = p.now;
+    assert!(!p.a.peer.handle_partner_unresponsive(now), "auto-partner-down is off: operator decides");
+    p.advance(120_000);
+    assert_eq!(p.a.peer.state(), S::COMMUNICATIONS_INTERRUPTED);
+}
+
+#[test]
 fn receive_timeout_drops_link_without_disconnect_message() {
     let mut p = normal_pair();
     // Packets silently lost from now on.

@@ -59,6 +59,20 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     xdp_mode: AttachMode,
 
+    /// bpffs directory where the XDP program stays pinned (per interface) across restarts:
+    /// a restart adopts it without a gap. Mounted at /sys/fs/bpf if needed.
+    #[arg(long, default_value = dhcp_user::xdp::pin::DEFAULT_PIN_ROOT)]
+    xdp_pin_dir: std::path::PathBuf,
+
+    /// Do not pin: the XDP program is detached when xdhcpd exits.
+    #[arg(long)]
+    xdp_no_pin: bool,
+
+    /// Remove the XDP program pinned for the named interfaces (all if none) and exit. Run it
+    /// with xdhcpd stopped: a running xdhcpd holds its program until it exits.
+    #[arg(long)]
+    detach_xdp: bool,
+
     /// Attach the XDP program and report its counters, without serving DHCP (diagnostics).
     #[arg(long)]
     xdp_only: bool,
@@ -120,6 +134,12 @@ fn main() -> Result<()> {
     if let Some(sub) = &cli.cmd {
         return control_command(&cli.control_socket, sub);
     }
+    if cli.detach_xdp {
+        let removed = xdp::pin::detach_pinned(&cli.xdp_pin_dir, &cli.ifaces)?;
+        tracing::info!(pins = %cli.xdp_pin_dir.display(), ?removed, "XDP programs detached and unpinned");
+        println!("{}", serde_json::json!({"event": "xdp_detached", "ifaces": removed}));
+        return Ok(());
+    }
     if !cli.xdp_only {
         let workers = cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         return dhcp_user::runtime::run(dhcp_user::runtime::RunOptions {
@@ -133,6 +153,7 @@ fn main() -> Result<()> {
             coalesce: Duration::from_micros(cli.coalesce_us),
             control_socket: cli.control_socket.clone(),
             metrics: cli.metrics,
+            xdp_pin_dir: (!cli.xdp_no_pin).then(|| cli.xdp_pin_dir.clone()),
         });
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

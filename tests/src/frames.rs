@@ -78,42 +78,115 @@ fn ipv4_checksum(h: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// An AF_PACKET socket bound for sending on one interface; closed on drop.
+pub struct RawSender {
+    fd: i32,
+    addr: libc::sockaddr_ll,
+}
+
+impl RawSender {
+    /// Open on `iface` (call from inside the namespace, see `netns::in_netns`).
+    pub fn open(iface: &str) -> Result<RawSender> {
+        let cname = std::ffi::CString::new(iface)?;
+        // SAFETY: plain libc calls with valid arguments.
+        unsafe {
+            let ifindex = libc::if_nametoindex(cname.as_ptr());
+            if ifindex == 0 {
+                bail!("no interface {iface}");
+            }
+            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32);
+            if fd < 0 {
+                bail!("socket(AF_PACKET): {}", std::io::Error::last_os_error());
+            }
+            let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+            addr.sll_family = libc::AF_PACKET as u16;
+            addr.sll_ifindex = ifindex as i32;
+            addr.sll_halen = 6;
+            Ok(RawSender { fd, addr })
+        }
+    }
+
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        // SAFETY: valid fd, buffer and address for the duration of the call.
+        let n = unsafe {
+            libc::sendto(
+                self.fd,
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                0,
+                &self.addr as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            bail!("sendto: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RawSender {
+    fn drop(&mut self) {
+        // SAFETY: our own fd, closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
 /// Send frames out of `iface` with an AF_PACKET socket (call from inside the namespace, see
 /// `netns::in_netns`). Returns how many were sent.
 pub fn send_raw(iface: &str, frames: &[Vec<u8>]) -> Result<usize> {
-    let cname = std::ffi::CString::new(iface)?;
-    // SAFETY: plain libc calls with valid arguments; the fd is closed before returning.
-    unsafe {
-        let ifindex = libc::if_nametoindex(cname.as_ptr());
-        if ifindex == 0 {
-            bail!("no interface {iface}");
-        }
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32);
-        if fd < 0 {
-            bail!("socket(AF_PACKET): {}", std::io::Error::last_os_error());
-        }
-        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_ifindex = ifindex as i32;
-        addr.sll_halen = 6;
-        let mut sent = 0;
-        for f in frames {
-            let n = libc::sendto(
-                fd,
-                f.as_ptr() as *const libc::c_void,
-                f.len(),
-                0,
-                &addr as *const libc::sockaddr_ll as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                libc::close(fd);
-                bail!("sendto: {e}");
-            }
-            sent += 1;
-        }
-        libc::close(fd);
-        Ok(sent)
+    let tx = RawSender::open(iface)?;
+    for f in frames {
+        tx.send(f)?;
     }
+    Ok(frames.len())
+}
+
+/// What [`flood`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct FloodResult {
+    pub sent: u64,
+    pub wall: std::time::Duration,
+    /// CPU time of the sending thread. On a veth the receiving side's kernel work (XDP, or
+    /// the IP/UDP stack up to the socket queue) runs in the sender's context, so it is
+    /// included here: per frame it is a cost measure that other load on the machine does
+    /// not inflate the way wall time is.
+    pub sender_cpu: std::time::Duration,
+}
+
+fn thread_cpu() -> std::time::Duration {
+    // SAFETY: clock_gettime with a valid clock id and out-parameter.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Send `frames` round-robin as fast as one thread can, until `max_frames` are sent or
+/// `max_time` has passed (both bounds always apply). A failed send is not counted.
+pub fn flood(iface: &str, frames: &[Vec<u8>], max_frames: u64, max_time: std::time::Duration) -> Result<FloodResult> {
+    let tx = RawSender::open(iface)?;
+    let start = std::time::Instant::now();
+    let cpu0 = thread_cpu();
+    let mut sent = 0u64;
+    let mut attempts = 0u64;
+    'outer: while sent < max_frames {
+        for f in frames {
+            if sent >= max_frames {
+                break 'outer;
+            }
+            // Check the clock every 256 attempts (failed sends included): cheap, and still
+            // a tight time bound.
+            if attempts.is_multiple_of(256) && start.elapsed() >= max_time {
+                break 'outer;
+            }
+            attempts += 1;
+            if tx.send(f).is_ok() {
+                sent += 1;
+            }
+        }
+        if frames.is_empty() {
+            break;
+        }
+    }
+    Ok(FloodResult { sent, wall: start.elapsed(), sender_cpu: thread_cpu().saturating_sub(cpu0) })
 }

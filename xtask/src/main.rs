@@ -63,7 +63,9 @@ enum Cmd {
         target: Option<String>,
     },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
-    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd).
+    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd),
+    /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback),
+    /// `steer` (SO_REUSEPORT delivery of broadcast/relayed/unicast requests).
     Bench {
         #[arg(value_enum)]
         what: BenchWhat,
@@ -81,6 +83,10 @@ enum BenchWhat {
     /// Failover pairs side by side: xdhcpd, Kea HA, ISC dhcpd (rate, CPU, start-up, resync).
     /// Optional argument: only `xdhcpd`, `kea` or `dhcpd`.
     Failover,
+    /// DISCOVER flood of partner-owned clients: absorbed rate and xdhcpd CPU, XDP vs fallback.
+    Flood,
+    /// SO_REUSEPORT delivery of broadcast, relayed and unicast requests over worker sockets.
+    Steer,
     /// Redraw the chart of the last `bench server` run.
     Chart,
 }
@@ -142,6 +148,15 @@ fn main() -> Result<()> {
                 BenchWhat::Failover => {
                     build_release()?;
                     bench_failover::failover(&args)
+                }
+                BenchWhat::Flood => {
+                    build_release()?;
+                    bench::flood(&args)
+                }
+                BenchWhat::Steer => {
+                    step("steering: how SO_REUSEPORT spreads DHCP requests over worker sockets");
+                    cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "steer_bench"])?;
+                    util::run(&root().join("target/release/steer_bench"), &args)
                 }
             }
         }

@@ -66,7 +66,11 @@ impl Control {
         let xdp = self.xdp.lock().ok().and_then(|x| {
             let prog = x.as_ref()?;
             let attached: Vec<String> = prog.attachments().map(|(i, m)| format!("{i}:{m}")).collect();
-            Some(serde_json::json!({"attached": attached, "counters": prog.counters().ok()?.to_json()}))
+            // How each interface got its program: attached, adopted (left pinned by the
+            // previous run, no gap) or replaced.
+            let origins: serde_json::Map<String, serde_json::Value> =
+                prog.origins().map(|(i, o)| (i.to_string(), o.to_string().into())).collect();
+            Some(serde_json::json!({"attached": attached, "origins": origins, "counters": prog.counters().ok()?.to_json()}))
         });
         tokio::spawn(async move {
             let (r, mut w) = conn.into_split();

@@ -62,6 +62,10 @@ struct Rel {
     /// entry per address of the relationship's pools.
     unacked_since: HashMap<Ipv4Addr, Instant>,
     replication_lag: crate::stats::Histogram,
+    /// Evidence from the XDP counters that the partner is not answering its clients.
+    liveness: crate::xdp::liveness::PartnerLiveness,
+    /// Whether the current episode of that evidence was already logged.
+    liveness_warned: bool,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -151,6 +155,8 @@ pub fn spawn(
         skew_warned: false,
         unacked_since: HashMap::new(),
         replication_lag: crate::stats::Histogram::default(),
+        liveness: Default::default(),
+        liveness_warned: false,
     };
     tokio::spawn(rel.run(rx));
     tx
@@ -196,6 +202,7 @@ impl Rel {
         // leases to ~90 updates per fsync: 4.5 s here; 256 KiB brings it near the window).
         let mut buf = vec![0u8; 256 * 1024];
         let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut liveness_tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             self.process_events(&mut link).await;
             self.flush(&mut link, &mut reconnect_at).await;
@@ -282,6 +289,7 @@ impl Rel {
                 _ = tick.tick() => {
                     self.refresh_partner_free();
                 }
+                _ = liveness_tick.tick() => self.check_partner_liveness(),
             }
         }
     }
@@ -491,6 +499,42 @@ impl Rel {
         }
     }
 
+    /// Sample the XDP program's count of late partner DISCOVERs; sustained lateness is
+    /// evidence the partner is not serving (see `xdp::liveness`), which lets
+    /// auto-partner-down act before its delay. (One program serves every relationship, so
+    /// with several relationships the evidence is shared.)
+    fn check_partner_liveness(&mut self) {
+        let late = self
+            .xdp
+            .lock()
+            .ok()
+            .and_then(|x| x.as_ref().and_then(|p| p.counters().ok()))
+            .map(|c| c.get(dhcp_common::maps::counter::PASS_PARTNER_LATE));
+        let Some(late) = late else { return };
+        let now = self.now();
+        self.liveness.observe(now.mono_ms, late);
+        if !self.liveness.partner_unresponsive() {
+            self.liveness_warned = false;
+            return;
+        }
+        let (recent, window_s) = (self.liveness.recent(), crate::xdp::liveness::WINDOW_MS / 1000);
+        if self.peer.handle_partner_unresponsive(now) {
+            tracing::warn!(
+                "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: partner not serving",
+                self.name
+            );
+        } else if !self.liveness_warned {
+            // No state change (e.g. still NORMAL: the partner talks failover but does not
+            // answer its clients): say so once per episode.
+            tracing::warn!(
+                "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: the partner is not answering its clients (state {})",
+                self.name,
+                self.peer.state()
+            );
+            self.liveness_warned = true;
+        }
+    }
+
     fn view(&self) -> FailoverView {
         crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp)
     }
@@ -531,6 +575,7 @@ impl Rel {
             "last_change": self.last_change,
             "mclt": self.peer.mclt(),
             "clock_skew_secs": self.peer.skew_secs(),
+            "partner_late_discovers_recent": self.liveness.recent(),
             "link_up": self.peer.link_up(),
             "communicating": self.peer.communicating(),
             "service": format!("{:?}", self.peer.service()),

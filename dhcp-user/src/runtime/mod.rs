@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub control_socket: PathBuf,
     /// Prometheus endpoint, off when `None`.
     pub metrics: Option<std::net::SocketAddr>,
+    /// bpffs directory for the XDP pins (restart without a gap); `None`: no pinning.
+    pub xdp_pin_dir: Option<PathBuf>,
 }
 
 /// The current Unix time. The one place the core's "now" comes from.
@@ -303,8 +305,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
     journal.shutdown();
     if let Ok(mut x) = xdp.lock()
         && let Some(prog) = x.as_mut()
+        && let Err(e) = prog.leave_pinned()
     {
-        let _ = prog.detach_all();
+        tracing::warn!("XDP at exit: {e}");
     }
     println!("{}", serde_json::json!({"event": "stopped", "stats": stats.to_json()}));
     Ok(())
@@ -333,34 +336,64 @@ fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {
     Ok(chosen)
 }
 
-/// Attach XDP as asked; on failure fall back to the userspace path and say so.
+/// Attach XDP as asked (pinned, adopting what an earlier run left, when a pin directory is
+/// given); on failure fall back to the userspace path and say so.
 fn attach_xdp(opts: &RunOptions, ifaces: &[Iface]) -> Option<(XdpProgram, Vec<String>)> {
-    if opts.xdp_mode == AttachMode::Off {
-        tracing::info!("XDP off (--xdp-mode off): userspace path only");
+    if opts.xdp_mode == AttachMode::Off || !xdp::available() {
+        if opts.xdp_mode == AttachMode::Off {
+            tracing::info!("XDP off (--xdp-mode off): userspace path only");
+        } else {
+            tracing::warn!("XDP unavailable: this binary was built without the eBPF program; userspace path only");
+        }
+        // Pins can only exist on a mounted bpffs: look, but mount nothing.
+        unpin_stale(opts.xdp_pin_dir.as_deref().filter(|root| xdp::pin::is_bpffs(root)), ifaces);
         return None;
     }
-    if !xdp::available() {
-        tracing::warn!("XDP unavailable: this binary was built without the eBPF program; userspace path only");
-        return None;
-    }
+    let pin_root = opts.xdp_pin_dir.as_deref().and_then(|root| match xdp::pin::ensure_bpffs(root) {
+        Ok(()) => Some(root),
+        Err(e) => {
+            tracing::warn!("XDP pinning unavailable ({e}): the program will be detached at exit");
+            None
+        }
+    });
     let mut prog = match XdpProgram::load(0) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("XDP unavailable ({e}); userspace path only");
+            unpin_stale(pin_root, ifaces);
             return None;
         }
     };
     let mut modes = Vec::new();
     for i in ifaces {
-        match prog.attach(&i.name, opts.xdp_mode) {
-            Ok(m) => {
-                tracing::info!(iface = %i.name, mode = %m, "XDP attached");
+        let attached = match pin_root {
+            Some(root) => prog.attach_pinned(&i.name, opts.xdp_mode, root),
+            None => prog.attach(&i.name, opts.xdp_mode).map(|m| (m, xdp::Origin::Attached)),
+        };
+        match attached {
+            Ok((m, origin)) => {
+                tracing::info!(iface = %i.name, mode = %m, %origin, "XDP attached");
                 modes.push(format!("{}:{m}", i.name));
             }
             Err(e) => {
-                tracing::warn!(iface = %i.name, "XDP not attached ({e}); userspace path on this interface")
+                tracing::warn!(iface = %i.name, "XDP not attached ({e}); userspace path on this interface");
+                unpin_stale(pin_root, std::slice::from_ref(i));
             }
         }
     }
     Some((prog, modes))
+}
+
+/// Without XDP on an interface, a program an earlier run left pinned there would keep
+/// applying stale steering behind the userspace path's back: remove it.
+fn unpin_stale(pin_root: Option<&std::path::Path>, ifaces: &[Iface]) {
+    let Some(root) = pin_root else { return };
+    let names: Vec<String> = ifaces.iter().map(|i| i.name.clone()).collect();
+    match xdp::pin::detach_pinned(root, &names) {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::warn!(?removed, "removed the XDP program an earlier run left pinned (no XDP in this run)")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("removing stale XDP pins: {e}"),
+    }
 }

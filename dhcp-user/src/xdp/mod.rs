@@ -4,16 +4,24 @@
 //! The decision itself lives in `dhcp_common::decide`; this module only moves configuration
 //! in and counters out.
 
+pub mod liveness;
+pub mod pin;
+
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray},
-    programs::{ProgramError, TestRun, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
+    maps::{Array, IterableMap, Map, MapData, PerCpuArray},
+    programs::{
+        ProgramError, TestRun, TestRunOptions, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+    },
 };
 use dhcp_common::{
     Steering,
     maps::{COUNTERS_MAP, PROGRAM_NAME, STEERING_ACTIVE_MAP, STEERING_MAP, counter},
 };
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The XDP object built by `build.rs`; empty when the eBPF toolchain was missing.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/dhcp-ebpf"));
@@ -45,6 +53,12 @@ pub enum XdpError {
     Attach { iface: String, mode: AttachMode, source: ProgramError },
     #[error("BPF_PROG_TEST_RUN: {0}")]
     TestRun(ProgramError),
+    #[error("interface {0} not found")]
+    UnknownInterface(String),
+    #[error("pinning the XDP program: {0}")]
+    Pin(String),
+    #[error("adopting the pinned XDP program: {0}")]
+    Adopt(String),
 }
 
 /// How the program is attached to an interface.
@@ -95,16 +109,137 @@ impl Counters {
     }
 }
 
-/// A loaded XDP program with its maps. Dropping it detaches every attachment.
-pub struct XdpProgram {
-    ebpf: Ebpf,
-    // Keeps the log ring buffer's fd open: dropping the logger closes the map.
-    _logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+/// The maps userspace reads and writes, of one loaded program: ours, or one a previous
+/// xdhcpd left attached and this one adopted.
+struct MapSet {
     steering: Array<MapData, Steering>,
     steering_active: Array<MapData, u32>,
     counters: PerCpuArray<MapData, u64>,
     active_slot: u32,
-    attachments: Vec<(String, AttachMode, XdpLinkId)>,
+}
+
+impl MapSet {
+    fn from_maps(mut take: impl FnMut(&'static str) -> Result<Map, XdpError>) -> Result<Self, XdpError> {
+        let steering =
+            Array::try_from(take(STEERING_MAP)?).map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
+        let steering_active: Array<MapData, u32> = Array::try_from(take(STEERING_ACTIVE_MAP)?)
+            .map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
+        let counters = PerCpuArray::try_from(take(COUNTERS_MAP)?)
+            .map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
+        // An adopted program carries on with the slot its last owner made live.
+        let active_slot = steering_active.get(&0, 0).unwrap_or(0) & 1;
+        Ok(MapSet { steering, steering_active, counters, active_slot })
+    }
+
+    /// The maps of the loaded program `prog_id`, found by name among the maps it uses.
+    fn of_program(prog_id: u32) -> Result<Self, XdpError> {
+        let info = aya::programs::loaded_programs()
+            .filter_map(Result::ok)
+            .find(|p| p.id() == prog_id)
+            .ok_or(XdpError::Adopt(format!("program {prog_id} is no longer loaded")))?;
+        let ids = info.map_ids().map_err(XdpError::Verify)?.unwrap_or_default();
+        let mut found: Vec<(String, Map)> = Vec::new();
+        for id in ids {
+            let data = MapData::from_id(id).map_err(|source| XdpError::Map { name: "(by id)", source })?;
+            let name = data.info().ok().and_then(|i| i.name_as_str().map(str::to_string)).unwrap_or_default();
+            if [STEERING_MAP, STEERING_ACTIVE_MAP, COUNTERS_MAP].contains(&name.as_str()) {
+                let map = Map::from_map_data(data).map_err(|source| XdpError::Map { name: "(by id)", source })?;
+                found.push((name, map));
+            }
+        }
+        MapSet::from_maps(|name| {
+            let i = found.iter().position(|(n, _)| n == name).ok_or(XdpError::MissingMap(name))?;
+            Ok(found.swap_remove(i).1)
+        })
+    }
+
+    /// The kernel's id of this set (its counter map's), to tell sets apart.
+    fn id(&self) -> Option<u32> {
+        self.counters.map().info().ok().map(|i| i.id())
+    }
+
+    /// Write the idle slot, then flip the active index: no packet sees half an update.
+    fn set_steering(&mut self, s: &Steering) -> Result<(), XdpError> {
+        let idle = self.active_slot ^ 1;
+        self.steering.set(idle, *s, 0).map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
+        self.steering_active.set(0, idle, 0).map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
+        self.active_slot = idle;
+        Ok(())
+    }
+
+    fn add_counters(&self, out: &mut Counters) -> Result<(), XdpError> {
+        for (i, slot) in out.0.iter_mut().enumerate() {
+            let per_cpu =
+                self.counters.get(&(i as u32), 0).map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
+            *slot += per_cpu.iter().sum::<u64>();
+        }
+        Ok(())
+    }
+
+    /// Pin the maps in `dir`, replacing older pins of the same names.
+    fn pin(&self, dir: &Path) -> Result<(), XdpError> {
+        for (name, data) in [
+            (STEERING_MAP, self.steering.map()),
+            (STEERING_ACTIVE_MAP, self.steering_active.map()),
+            (COUNTERS_MAP, self.counters.map()),
+        ] {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            data.pin(&path).map_err(|e| XdpError::Pin(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// How an interface came to run the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Attached by this process.
+    Attached,
+    /// A compatible program (same tag) left pinned by an earlier xdhcpd: kept running, its
+    /// maps (steering, counters) taken over. No gap at all.
+    Adopted,
+    /// A pinned program of another build was atomically replaced by ours (`bpf_link_update`).
+    Replaced,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Attached => "attached",
+            Origin::Adopted => "adopted",
+            Origin::Replaced => "replaced",
+        })
+    }
+}
+
+/// Who keeps an attachment alive.
+enum Hold {
+    /// This process: detached when it goes.
+    Owned(XdpLinkId),
+    /// A pin in `dir`: stays attached after this process exits. The link is held open while
+    /// we run (so a concurrent `--detach-xdp` takes effect at our exit).
+    Pinned { dir: PathBuf, _link: FdLink },
+}
+
+struct Attachment {
+    iface: String,
+    mode: AttachMode,
+    origin: Origin,
+    hold: Hold,
+}
+
+/// A loaded XDP program with its maps. Dropping it detaches what it attached without pinning;
+/// pinned attachments stay.
+pub struct XdpProgram {
+    ebpf: Ebpf,
+    // Keeps the log ring buffer's fd open: dropping the logger closes the map.
+    _logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// Our program's maps first, then those of adopted programs (one per distinct program).
+    sets: Vec<MapSet>,
+    /// The last steering published, given to sets adopted later.
+    steering: Steering,
+    attachments: Vec<Attachment>,
 }
 
 impl XdpProgram {
@@ -128,20 +263,12 @@ impl XdpProgram {
             .try_into()
             .map_err(XdpError::Verify)?;
         prog.load().map_err(XdpError::Verify)?;
-        let take = |ebpf: &mut Ebpf, name: &'static str| ebpf.take_map(name).ok_or(XdpError::MissingMap(name));
-        let steering = Array::try_from(take(&mut ebpf, STEERING_MAP)?)
-            .map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
-        let steering_active = Array::try_from(take(&mut ebpf, STEERING_ACTIVE_MAP)?)
-            .map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
-        let counters = PerCpuArray::try_from(take(&mut ebpf, COUNTERS_MAP)?)
-            .map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
+        let ours = MapSet::from_maps(|name| ebpf.take_map(name).ok_or(XdpError::MissingMap(name)))?;
         let mut me = XdpProgram {
             ebpf,
             _logger: logger,
-            steering,
-            steering_active,
-            counters,
-            active_slot: 0,
+            sets: vec![ours],
+            steering: Steering::STANDALONE,
             attachments: Vec::new(),
         };
         me.set_steering(&Steering::STANDALONE)?;
@@ -161,7 +288,14 @@ impl XdpProgram {
         self.prog().ok()?.info().ok()?.verified_instruction_count()
     }
 
-    /// Attach to `iface`. `Auto` tries native, then generic. Returns the mode in use.
+    /// The kernel's tag of our program (SHA of its instructions, map references masked): equal
+    /// tags mean the same program, whichever process loaded it.
+    fn tag(&mut self) -> Result<String, XdpError> {
+        Ok(format!("{:016x}", self.prog()?.info().map_err(XdpError::Verify)?.tag()))
+    }
+
+    /// Attach to `iface`. `Auto` tries native, then generic. Returns the mode in use. The
+    /// attachment lasts as long as this process (see [`Self::attach_pinned`] for more).
     pub fn attach(&mut self, iface: &str, mode: AttachMode) -> Result<AttachMode, XdpError> {
         let tries: &[AttachMode] = match mode {
             AttachMode::Auto => &[AttachMode::Native, AttachMode::Skb],
@@ -174,7 +308,12 @@ impl XdpProgram {
             let flags = if m == AttachMode::Native { XdpMode::Driver } else { XdpMode::Skb };
             match self.prog()?.attach(iface, flags) {
                 Ok(id) => {
-                    self.attachments.push((iface.to_string(), m, id));
+                    self.attachments.push(Attachment {
+                        iface: iface.to_string(),
+                        mode: m,
+                        origin: Origin::Attached,
+                        hold: Hold::Owned(id),
+                    });
                     return Ok(m);
                 }
                 Err(e) => {
@@ -189,39 +328,233 @@ impl XdpProgram {
         }
     }
 
-    /// Interfaces this program is attached to, with their modes.
-    pub fn attachments(&self) -> impl Iterator<Item = (&str, AttachMode)> {
-        self.attachments.iter().map(|(i, m, _)| (i.as_str(), *m))
+    /// Attach to `iface` so that the program outlives this process: pinned under
+    /// `root/<iface>/`. If a program is already pinned there for this interface, it is
+    /// adopted when it is ours (same tag: it keeps running, its maps are taken over and
+    /// get fresh steering at once) and atomically replaced otherwise. A pin for an interface
+    /// that no longer exists, or in another mode than explicitly asked, is removed first.
+    pub fn attach_pinned(
+        &mut self,
+        iface: &str,
+        mode: AttachMode,
+        root: &Path,
+    ) -> Result<(AttachMode, Origin), XdpError> {
+        if mode == AttachMode::Off {
+            return Ok((AttachMode::Off, Origin::Attached));
+        }
+        let dir = pin::iface_dir(root, iface);
+        if let Some((link_path, pinned_mode)) = pin::pinned_link(&dir) {
+            match self.reuse_pinned(iface, mode, &dir, &link_path, pinned_mode) {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(iface, "pinned XDP program not reusable ({e}); attaching a fresh one");
+                    pin::remove_dir(&dir).map_err(|e| XdpError::Pin(e.to_string()))?;
+                }
+            }
+        }
+        let m = self.attach(iface, mode)?;
+        if let Err(e) = self.pin_last(&dir) {
+            tracing::warn!(iface, "XDP program not pinned ({e}): it will be detached when xdhcpd exits");
+        }
+        Ok((m, Origin::Attached))
     }
 
-    /// Detach from every interface.
+    /// Adopt or replace the program pinned at `link_path`. `Ok(None)`: the pin was stale or in
+    /// the wrong mode and has been removed.
+    fn reuse_pinned(
+        &mut self,
+        iface: &str,
+        mode: AttachMode,
+        dir: &Path,
+        link_path: &Path,
+        pinned_mode: AttachMode,
+    ) -> Result<Option<(AttachMode, Origin)>, XdpError> {
+        let link: FdLink = PinnedLink::from_pin(link_path)
+            .map_err(|e| XdpError::Adopt(format!("{}: {e}", link_path.display())))?
+            .into();
+        let link_id = link.info().map_err(|e| XdpError::Adopt(e.to_string()))?.id();
+        let info = pin::link_fdinfo(link_id).ok_or(XdpError::Adopt(format!("no fdinfo for link {link_id}")))?;
+        let ifindex = ifindex_of(iface)?;
+        if info.ifindex != ifindex {
+            tracing::info!(iface, "removing a stale XDP pin (its interface is gone; link ifindex {})", info.ifindex);
+            drop(link);
+            pin::remove_dir(dir).map_err(|e| XdpError::Pin(e.to_string()))?;
+            return Ok(None);
+        }
+        if mode != AttachMode::Auto && mode != pinned_mode {
+            // The attach mode is fixed at attach time: switching it cannot be atomic.
+            tracing::warn!(iface, pinned = %pinned_mode, asked = %mode, "replacing the pinned XDP program to change its mode (brief gap)");
+            drop(link);
+            pin::remove_dir(dir).map_err(|e| XdpError::Pin(e.to_string()))?;
+            return Ok(None);
+        }
+        if info.prog_tag == self.tag()? {
+            let set = MapSet::of_program(info.prog_id)?;
+            let mut before = Counters::default();
+            set.add_counters(&mut before)?;
+            if let Err(e) = set.pin(dir) {
+                tracing::warn!(iface, "re-pinning the adopted maps: {e}");
+            }
+            self.add_set(set)?;
+            tracing::info!(
+                iface,
+                mode = %pinned_mode,
+                prog_id = info.prog_id,
+                tag = %info.prog_tag,
+                frames_so_far = before.total(),
+                "XDP: adopted the pinned program (no gap; counters continue)"
+            );
+            self.attachments.push(Attachment {
+                iface: iface.to_string(),
+                mode: pinned_mode,
+                origin: Origin::Adopted,
+                hold: Hold::Pinned { dir: dir.to_path_buf(), _link: link },
+            });
+            return Ok(Some((pinned_mode, Origin::Adopted)));
+        }
+        // Another build's program: swap ours in on the same link (one syscall, no gap).
+        let xdp_link = XdpLink::try_from(link).map_err(|e| XdpError::Adopt(e.to_string()))?;
+        let id = self.prog()?.attach_to_link(xdp_link).map_err(XdpError::Verify)?;
+        let link: FdLink = self
+            .prog()?
+            .take_link(id)
+            .map_err(XdpError::Verify)?
+            .try_into()
+            .map_err(|e: aya::programs::links::LinkError| XdpError::Adopt(e.to_string()))?;
+        if let Some(ours) = self.sets.first()
+            && let Err(e) = ours.pin(dir)
+        {
+            tracing::warn!(iface, "pinning the maps: {e}");
+        }
+        tracing::info!(iface, mode = %pinned_mode, old_tag = %info.prog_tag, "XDP: replaced the pinned program of another build (atomic)");
+        self.attachments.push(Attachment {
+            iface: iface.to_string(),
+            mode: pinned_mode,
+            origin: Origin::Replaced,
+            hold: Hold::Pinned { dir: dir.to_path_buf(), _link: link },
+        });
+        Ok(Some((pinned_mode, Origin::Replaced)))
+    }
+
+    /// Pin the attachment just made (the last one) and our maps in `dir`.
+    fn pin_last(&mut self, dir: &Path) -> Result<(), XdpError> {
+        let Some(att) = self.attachments.pop() else { return Ok(()) };
+        let Hold::Owned(id) = att.hold else {
+            self.attachments.push(att);
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| XdpError::Pin(format!("{}: {e}", dir.display())))?;
+        let xdp_link = self.prog()?.take_link(id).map_err(XdpError::Verify)?;
+        let link: FdLink = match xdp_link.try_into() {
+            Ok(l) => l,
+            Err(e) => {
+                // A netlink attachment (no bpf_link on this kernel) cannot be pinned, and the
+                // conversion consumed it: attach again, owned.
+                let e: aya::programs::links::LinkError = e;
+                self.attach(&att.iface, att.mode)?;
+                return Err(XdpError::Pin(format!("netlink XDP attachment: {e}")));
+            }
+        };
+        let path = pin::link_file(dir, att.mode);
+        let pinned = link.pin(&path).map_err(|e| XdpError::Pin(format!("{}: {e}", path.display())));
+        let link: FdLink = match pinned {
+            Ok(p) => p.into(),
+            Err(e) => {
+                // The link was dropped with the failed pin: attach again, owned.
+                self.attach(&att.iface, att.mode)?;
+                return Err(e);
+            }
+        };
+        if let Some(ours) = self.sets.first()
+            && let Err(e) = ours.pin(dir)
+        {
+            tracing::warn!(iface = %att.iface, "pinning the maps: {e}");
+        }
+        self.attachments.push(Attachment { hold: Hold::Pinned { dir: dir.to_path_buf(), _link: link }, ..att });
+        Ok(())
+    }
+
+    /// Take over an adopted program's maps (once per program) and give it the current steering.
+    fn add_set(&mut self, mut set: MapSet) -> Result<(), XdpError> {
+        let id = set.id();
+        if id.is_some() && self.sets.iter().any(|s| s.id() == id) {
+            return Ok(());
+        }
+        set.set_steering(&self.steering)?;
+        self.sets.push(set);
+        Ok(())
+    }
+
+    /// Interfaces this program is attached to, with their modes.
+    pub fn attachments(&self) -> impl Iterator<Item = (&str, AttachMode)> {
+        self.attachments.iter().map(|a| (a.iface.as_str(), a.mode))
+    }
+
+    /// Interfaces with how each got its program (attached, adopted, replaced).
+    pub fn origins(&self) -> impl Iterator<Item = (&str, Origin)> {
+        self.attachments.iter().map(|a| (a.iface.as_str(), a.origin))
+    }
+
+    /// Detach from every interface, pinned attachments included (their pins are removed).
     pub fn detach_all(&mut self) -> Result<(), XdpError> {
-        let links: Vec<_> = self.attachments.drain(..).collect();
-        for (iface, _, id) in links {
-            if let Err(e) = self.prog()?.detach(id) {
-                tracing::warn!(iface, "XDP detach: {e}");
+        let all: Vec<_> = self.attachments.drain(..).collect();
+        for a in all {
+            match a.hold {
+                Hold::Owned(id) => {
+                    if let Err(e) = self.prog()?.detach(id) {
+                        tracing::warn!(iface = %a.iface, "XDP detach: {e}");
+                    }
+                }
+                Hold::Pinned { dir, _link } => {
+                    drop(_link);
+                    if let Err(e) = pin::remove_dir(&dir) {
+                        tracing::warn!(iface = %a.iface, "XDP unpin: {e}");
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Publish a steering configuration. Atomic for the program: the idle slot is written,
-    /// then the active index flips.
-    pub fn set_steering(&mut self, s: &Steering) -> Result<(), XdpError> {
-        let idle = self.active_slot ^ 1;
-        self.steering.set(idle, *s, 0).map_err(|source| XdpError::Map { name: STEERING_MAP, source })?;
-        self.steering_active.set(0, idle, 0).map_err(|source| XdpError::Map { name: STEERING_ACTIVE_MAP, source })?;
-        self.active_slot = idle;
+    /// At a normal exit: leave pinned attachments running with steering that passes every
+    /// frame (classified and counted, never dropped), detach the others. See
+    /// docs/ARCHITECTURE.md ("Restart without a gap") for why pass-all is the safe default.
+    pub fn leave_pinned(&mut self) -> Result<(), XdpError> {
+        self.set_steering(&Steering::STANDALONE)?;
+        let all: Vec<_> = self.attachments.drain(..).collect();
+        for a in all {
+            match a.hold {
+                Hold::Owned(id) => {
+                    if let Err(e) = self.prog()?.detach(id) {
+                        tracing::warn!(iface = %a.iface, "XDP detach: {e}");
+                    }
+                }
+                Hold::Pinned { dir, .. } => tracing::info!(
+                    iface = %a.iface,
+                    pins = %dir.display(),
+                    "XDP program left attached, passing every frame until the next start (`xdhcpd --detach-xdp` removes it)"
+                ),
+            }
+        }
         Ok(())
     }
 
-    /// Counters summed over all CPUs.
+    /// Publish a steering configuration to every program in use. Atomic for each program:
+    /// the idle slot is written, then the active index flips.
+    pub fn set_steering(&mut self, s: &Steering) -> Result<(), XdpError> {
+        self.steering = *s;
+        for set in &mut self.sets {
+            set.set_steering(s)?;
+        }
+        Ok(())
+    }
+
+    /// Counters summed over all CPUs (and over every program in use).
     pub fn counters(&self) -> Result<Counters, XdpError> {
         let mut out = Counters::default();
-        for (i, slot) in out.0.iter_mut().enumerate() {
-            let per_cpu =
-                self.counters.get(&(i as u32), 0).map_err(|source| XdpError::Map { name: COUNTERS_MAP, source })?;
-            *slot = per_cpu.iter().sum();
+        for set in &self.sets {
+            set.add_counters(&mut out)?;
         }
         Ok(out)
     }
@@ -237,7 +570,24 @@ impl XdpProgram {
 
 impl Drop for XdpProgram {
     fn drop(&mut self) {
-        let _ = self.detach_all();
+        // Owned links are detached by aya when the program goes; pinned ones stay.
+        for a in self.attachments.drain(..) {
+            if let Hold::Owned(id) = a.hold
+                && let Ok(p) =
+                    self.ebpf.program_mut(PROGRAM_NAME).ok_or(()).and_then(|p| <&mut Xdp>::try_from(p).map_err(|_| ()))
+            {
+                let _ = p.detach(id);
+            }
+        }
+    }
+}
+
+fn ifindex_of(iface: &str) -> Result<u32, XdpError> {
+    let c = std::ffi::CString::new(iface).map_err(|_| XdpError::UnknownInterface(iface.to_string()))?;
+    // SAFETY: valid NUL-terminated name.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(XdpError::UnknownInterface(iface.to_string())),
+        i => Ok(i),
     }
 }
 
