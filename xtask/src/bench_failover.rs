@@ -10,6 +10,9 @@
 //!   included), at the first step of the ladder (a rate every pair sustains) and at the
 //!   pair's highest rate;
 //! * start-up: from starting both servers to both able to allocate;
+//! * for xdhcpd, the replication lag (a lease's change made durable, just before its DHCPACK,
+//!   to the partner's BNDACK for it), from both servers' status histograms: mean and the
+//!   bucket bound under which 99 % fall;
 //! * for xdhcpd and dhcpd, the resynchronisation of 100,000 leases: the primary starts with a
 //!   lease file holding them, the secondary with none (RECOVER, UPDREQALL); timed from the
 //!   secondary's start to its "peer update completed" log line, and the leases it then holds
@@ -200,6 +203,45 @@ fn perfdhcp(lab: &PairLab, rate: u32) -> Result<Perf> {
     parse_perf(&text, STEP_SECS).with_context(|| format!("parsing perfdhcp output:\n{text}"))
 }
 
+/// Replication lag over both servers' updates (their status histograms).
+#[derive(Clone, Copy)]
+struct Lag {
+    mean_ms: f64,
+    p99_le_ms: f64,
+    count: u64,
+}
+
+impl std::fmt::Display for Lag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mean {:.2} ms, 99% ≤ {} ms ({} updates)", self.mean_ms, self.p99_le_ms, self.count)
+    }
+}
+
+fn replication_lag(lab: &PairLab) -> Option<Lag> {
+    let mut sum = 0.0;
+    let mut count = 0u64;
+    let mut buckets: Vec<(f64, u64)> = Vec::new();
+    for i in 0..2 {
+        let v = lab.status(i).ok()?;
+        let h = &v["relationships"][0]["replication_lag"];
+        sum += h["sum"].as_f64()?;
+        count += h["count"].as_u64()?;
+        for (k, b) in h["buckets"].as_array()?.iter().enumerate() {
+            let (le, n) = (b[0].as_f64()?, b[1].as_u64()?);
+            match buckets.get_mut(k) {
+                Some(e) => e.1 += n,
+                None => buckets.push((le, n)),
+            }
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let want = (count as f64 * 0.99).ceil() as u64;
+    let p99 = buckets.iter().find(|(_, n)| *n >= want).map(|(le, _)| le * 1000.0).unwrap_or(f64::INFINITY);
+    Some(Lag { mean_ms: sum * 1000.0 / count as f64, p99_le_ms: p99, count })
+}
+
 fn pair_cpu(lab: &PairLab) -> f64 {
     lab.servers.iter().flatten().map(|p| cpu_secs(p.pid())).sum()
 }
@@ -212,6 +254,7 @@ struct Row {
     /// Both servers' CPU per lease at the highest rate, and at the ladder's first rate.
     cpu_at_best: f64,
     cpu_at_first: f64,
+    lag: Option<Lag>,
     resync: Option<Resync>,
 }
 
@@ -231,7 +274,7 @@ pub fn failover(args: &[String]) -> Result<()> {
             continue;
         }
         step(&format!("{}: rate ladder {RATES:?}, {STEP_SECS} s each, a fresh pair per step", kind.name()));
-        let mut best = (0u32, Perf::default(), 0.0);
+        let mut best = (0u32, Perf::default(), 0.0, None);
         let mut first_cpu = None;
         let mut startup = Duration::ZERO;
         for &rate in RATES.iter().filter(|_| !resync_only) {
@@ -244,19 +287,21 @@ pub fn failover(args: &[String]) -> Result<()> {
             // The last BNDUPDs and their acks are part of the cost.
             std::thread::sleep(Duration::from_secs(1));
             let cpu_ms = (pair_cpu(&lab) - c0) * 1000.0 / perf.received.max(1) as f64;
+            let lag = if kind == Pair::Xdhcpd { replication_lag(&lab) } else { None };
             drop(lab);
             first_cpu.get_or_insert((rate, cpu_ms));
             println!(
                 "    offered {rate:>5}/s: {:>7.1} exchanges/s, lost {:>6.2}%, ack avg {:.3} ms max {:.1} ms, \
-                 CPU {cpu_ms:.4} ms/lease (pair up in {:.2} s)",
+                 CPU {cpu_ms:.4} ms/lease{} (pair up in {:.2} s)",
                 perf.rate,
                 perf.drop_ratio() * 100.0,
                 perf.ack_avg_ms,
                 perf.ack_max_ms,
+                lag.map(|l| format!(", replication lag {l}")).unwrap_or_default(),
                 up.as_secs_f64()
             );
             if perf.drop_ratio() < 0.01 {
-                best = (rate, perf, cpu_ms);
+                best = (rate, perf, cpu_ms, lag);
             } else {
                 break;
             }
@@ -271,6 +316,7 @@ pub fn failover(args: &[String]) -> Result<()> {
             at_best: best.1,
             startup,
             cpu_at_best: best.2,
+            lag: best.3,
             cpu_at_first: first_cpu.map(|(_, c)| c).unwrap_or(0.0),
             resync,
         };
@@ -361,13 +407,13 @@ fn resync(kind: Pair) -> Result<Resync> {
 fn report(rows: &[Row]) -> Result<()> {
     step("results (same run, same topology)");
     println!(
-        "| pair | highest rate <1% lost | ack avg / max (ms) there | CPU per lease there (both servers) | CPU per lease at {}/s | start-up | resync {RESYNC_LEASES} |",
+        "| pair | highest rate <1% lost | ack avg / max (ms) there | CPU per lease there (both servers) | CPU per lease at {}/s | start-up | replication lag there | resync {RESYNC_LEASES} |",
         RATES[0]
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} /s | {:.3} / {:.1} | {:.4} ms | {:.4} ms | {:.2} s | {} |",
+            "| {} | {} /s | {:.3} / {:.1} | {:.4} ms | {:.4} ms | {:.2} s | {} | {} |",
             r.pair.name(),
             r.best_rate,
             r.at_best.ack_avg_ms,
@@ -375,6 +421,7 @@ fn report(rows: &[Row]) -> Result<()> {
             r.cpu_at_best,
             r.cpu_at_first,
             r.startup.as_secs_f64(),
+            r.lag.map(|l| l.to_string()).unwrap_or_else(|| "n/a".into()),
             r.resync.map(|r| r.describe()).unwrap_or_else(|| "n/a".into()),
         );
     }
@@ -395,6 +442,7 @@ fn report(rows: &[Row]) -> Result<()> {
         .map(|r| {
             serde_json::json!({"pair": r.pair.name(), "best_rate": r.best_rate, "ack_avg_ms": r.at_best.ack_avg_ms,
                 "cpu_ms_per_lease_at_best": r.cpu_at_best, "cpu_ms_per_lease_at_first_rate": r.cpu_at_first, "startup_s": r.startup.as_secs_f64(),
+                "replication_lag_mean_ms": r.lag.map(|l| l.mean_ms), "replication_lag_p99_le_ms": r.lag.map(|l| l.p99_le_ms),
                 "resync_s": r.resync.map(|r| r.took.as_secs_f64()), "resync_held": r.resync.map(|r| r.held),
                 "resync_done": r.resync.map(|r| r.done)})
         })
