@@ -808,8 +808,21 @@ impl Engine {
             if give <= 0 || (reserve_percent.is_none() && give <= thresh / 2) {
                 continue;
             }
+            // MAC affinity (dhcpd's first balancing pass): leases whose last client the
+            // secondary's hash serves go first, so a returning client finds its old address
+            // on the server that answers it; then never-used and least recently used ones.
+            let hba = view.steering.hba;
+            let affinity = reserve_percent.is_none() && view.steering.has_hba != 0;
+            let peer_serves = |ip: Ipv4Addr| {
+                affinity
+                    && self
+                        .store
+                        .get(ip)
+                        .and_then(|l| l.client)
+                        .is_some_and(|k| !hba.primary_serves(dhcp_common::lb_hash(k.hash_key())))
+            };
             let mut candidates = free;
-            candidates.sort_by_key(|(ip, _, starts)| (*starts, u32::from(*ip)));
+            candidates.sort_by_cached_key(|(ip, _, starts)| (!peer_serves(*ip), *starts, u32::from(*ip)));
             for (ip, _, _) in candidates.into_iter().take(give as usize) {
                 if let Some(l) = self.store.update(*ip, |l| {
                     if l.state == BindingState::Free && l.offer.is_none() {

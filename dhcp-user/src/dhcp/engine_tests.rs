@@ -331,3 +331,57 @@ fn reloads_during_traffic_never_hand_out_an_address_twice() {
     assert_eq!(ips.len(), 180, "an address was bound twice");
     assert!(ips.iter().all(|ip| e.store().get(*ip).is_some_and(|l| l.state == BindingState::Active)));
 }
+
+#[test]
+fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
+    use crate::failover::FailoverView;
+    use dhcp_failover::transitions::ServiceLevel;
+    let mut cfg = config((100, 139));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    let hba = dhcp_common::Hba::from_split(128);
+    e.set_failover(
+        "lab",
+        FailoverView {
+            role: Role::Primary,
+            state: State::NORMAL,
+            partner_state: State::NORMAL,
+            service: ServiceLevel::Cooperating,
+            mclt: 60,
+            stos: 1000,
+            steering: dhcp_common::Steering {
+                hba,
+                lb_max_secs: 3,
+                role: dhcp_common::Role::Primary as u8,
+                state: State::NORMAL.0,
+                has_hba: 1,
+                partner_has_free: 1,
+                enforce: 0,
+                _pad: 0,
+            },
+        },
+    );
+    // 40 free leases, each last held by a client; the most recently used first, so that
+    // least-recently-used order alone would pick the other half.
+    let mut secondary_clients = 0;
+    for i in 0..40u8 {
+        let ip = Ipv4Addr::new(198, 18, 0, 100 + i);
+        let mut l = Lease::free(ip, 0);
+        l.client = Some(ClientKey::from_hw(1, &mac(i)));
+        l.starts = 5000 - u32::from(i);
+        if !hba.primary_serves(dhcp_common::lb_hash(&mac(i))) {
+            secondary_clients += 1;
+        }
+        e.restore(l);
+    }
+    let moved = e.rebalance("lab", Now::at(6000), 15, None);
+    assert_eq!(moved.len(), 20, "half of the free leases go to the secondary");
+    let to_secondary_clients = moved
+        .iter()
+        .filter(|l| l.client.as_ref().is_some_and(|k| !hba.primary_serves(dhcp_common::lb_hash(k.hash_key()))))
+        .count();
+    assert_eq!(to_secondary_clients, secondary_clients.min(20), "the secondary's clients' addresses go first");
+    assert!(moved.iter().all(|l| l.state == BindingState::Backup));
+}
