@@ -7,18 +7,24 @@
 //!   pure functions.
 //! * [`peer`]: the sans-IO peer connection state machine ([`Peer`]) built on the above.
 //! * [`testing`]: a deterministic back-to-back harness of two peers ([`testing::Pair`]).
+//! * [`link`]: the per-connection link layer between a peer and its stream: HMAC-SHA256
+//!   message authentication with replay protection, and xdhcpd's private options.
+//! * [`drift`]: per-section configuration digests two xdhcpd partners compare.
 //!
 //! No sockets, no clocks: times are parameters.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod drift;
+pub mod link;
 pub mod peer;
 pub mod state;
 pub mod testing;
 pub mod transitions;
 pub mod wire;
 
+pub use link::{LinkError, LinkGuard, LinkKey};
 pub use peer::{Command, DisconnectReason, Event, Peer, PeerConfig, PeerError, PersistedState, Time};
 pub use state::{ParseStateError, Role, State};
 pub use transitions::{

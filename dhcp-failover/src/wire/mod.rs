@@ -35,6 +35,7 @@ mod error;
 mod header;
 mod message;
 mod option;
+pub mod raw;
 
 pub use codes::{BindingStatus, IpFlags, MessageType, OptionCode, RejectReason, ServerFlags};
 pub use error::{DecodeError, EncodeError};
