@@ -152,6 +152,10 @@ pub enum ErrorKind {
     /// `omapi-key NAME` naming no `key NAME { }`.
     #[error("key \"{name}\" is not declared")]
     UnknownKey { name: String },
+    /// A key used where another algorithm is needed (`omapi-key`: hmac-md5, `auth-key`:
+    /// hmac-sha256).
+    #[error("{used_by} needs an {wanted} key, but key \"{name}\" is {found}")]
+    KeyAlgorithm { name: String, used_by: String, wanted: String, found: String },
 }
 
 /// A problem that does not stop the server, reported beside the loaded configuration.

@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
-    AddrRange, Config, Effective, FailoverPeer, Host, Key, KeyAlgorithm, PeerAddress, Pool, Role, SharedNetwork,
-    Subnet, split_to_hba,
+    AddrRange, Config, Effective, FailoverPeer, Host, Key, KeyAlgorithm, PeerAddress, PeerTls, Pool, Role,
+    SharedNetwork, Subnet, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

@@ -11,7 +11,7 @@ use crate::error::Span;
 use crate::model::{
     AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
-    Effective, FailoverPeer, Host, Key, Pool, SharedNetwork, Subnet, split_to_hba,
+    Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, split_to_hba,
 };
 use crate::parser::{Item, Param, PeerDecl, SubnetDecl};
 
@@ -118,6 +118,13 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
         min_balance: or_default(d.min_balance, DEFAULT_MIN_BALANCE),
         max_balance: or_default(d.max_balance, DEFAULT_MAX_BALANCE),
         hot_standby_reserve_percent: d.hot_standby_reserve.as_ref().map(|(v, _)| *v),
+        auth_key: d.auth_key.as_ref().map(|(k, _)| k.clone()),
+        tls: match (&d.tls_certificate, &d.tls_key, &d.tls_ca) {
+            (Some(certificate), Some(key), Some(ca)) => {
+                Some(PeerTls { certificate: certificate.clone(), key: key.clone(), ca: ca.clone() })
+            }
+            _ => None,
+        },
     }
 }
 

@@ -321,6 +321,23 @@ pub struct FailoverPeer {
     /// primary serves every client and the standby keeps PERCENT of the free
     /// addresses; 5 when written without a value). `None`: load balancing.
     pub hot_standby_reserve_percent: Option<u8>,
+    /// Our extension `auth-key NAME;`: sign and check every failover message with that
+    /// `key` (HMAC-SHA256). `None`: plain dhcpd behaviour.
+    pub auth_key: Option<String>,
+    /// Our extension `tls-certificate "…"; tls-key "…"; tls-ca "…";`: run the link over
+    /// mutually authenticated TLS. `None`: plain TCP, as dhcpd.
+    pub tls: Option<PeerTls>,
+}
+
+/// The TLS files of a failover peer (paths as written in dhcpd.conf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerTls {
+    /// This server's certificate chain (PEM).
+    pub certificate: String,
+    /// Its private key (PEM).
+    pub key: String,
+    /// The CA (PEM) the partner's certificate must chain to.
+    pub ca: String,
 }
 
 impl FailoverPeer {
@@ -347,11 +364,24 @@ pub fn split_to_hba(split: u16) -> [u8; 32] {
     hba
 }
 
-/// Signature algorithm of a key. dhcpd's OMAPI only implements HMAC-MD5.
+/// Signature algorithm of a key. dhcpd's OMAPI only implements HMAC-MD5; the failover
+/// peer link (`auth-key`, an xdhcpd extension) uses HMAC-SHA256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
     /// `hmac-md5` or `HMAC-MD5.SIG-ALG.REG.INT`.
     HmacMd5,
+    /// `hmac-sha256`.
+    HmacSha256,
+}
+
+impl KeyAlgorithm {
+    /// The name as written in dhcpd.conf.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::HmacMd5 => "hmac-md5",
+            KeyAlgorithm::HmacSha256 => "hmac-sha256",
+        }
+    }
 }
 
 /// A `key NAME { algorithm ...; secret ...; }`.

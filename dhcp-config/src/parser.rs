@@ -115,6 +115,12 @@ pub(crate) struct PeerDecl {
     pub min_balance: Option<u32>,
     pub max_balance: Option<u32>,
     pub hot_standby_reserve: Option<(u8, Span)>,
+    /// xdhcpd extension `auth-key NAME;`.
+    pub auth_key: Option<(String, Span)>,
+    /// xdhcpd extensions `tls-certificate`, `tls-key`, `tls-ca` (file names as written).
+    pub tls_certificate: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_ca: Option<String>,
 }
 
 /// `key NAME { algorithm A; secret S; }`
@@ -791,6 +797,10 @@ impl Parser {
             min_balance: None,
             max_balance: None,
             hot_standby_reserve: None,
+            auth_key: None,
+            tls_certificate: None,
+            tls_key: None,
+            tls_ca: None,
         };
         let mut failed = false;
         for s in block {
@@ -808,6 +818,13 @@ impl Parser {
         d.role = role.ok_or_else(|| missing("primary' or 'secondary"))?;
         d.address = address.ok_or_else(|| missing("address"))?;
         d.peer_address = peer_address.ok_or_else(|| missing("peer address"))?;
+        // TLS needs all three files: ours to present, its key, and the CA to check the partner.
+        let tls = [(&d.tls_certificate, "tls-certificate"), (&d.tls_key, "tls-key"), (&d.tls_ca, "tls-ca")];
+        if tls.iter().any(|(v, _)| v.is_some())
+            && let Some((_, name)) = tls.iter().find(|(v, _)| v.is_none())
+        {
+            return Err(missing(name));
+        }
         Ok(Some(d))
     }
 
@@ -885,6 +902,11 @@ impl Parser {
                 };
                 d.hot_standby_reserve = Some((pct, head.span.clone()));
             }
+            // xdhcpd extensions for the peer link (see README): dhcpd has no equivalent.
+            "auth-key" => d.auth_key = Some((c.name("a key name")?, head.span.clone())),
+            "tls-certificate" => d.tls_certificate = Some(c.string("a quoted file name")?),
+            "tls-key" => d.tls_key = Some(c.string("a quoted file name")?),
+            "tls-ca" => d.tls_ca = Some(c.string("a quoted file name")?),
             _ => {
                 return Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: head.text.clone() }));
             }
@@ -908,6 +930,8 @@ impl Parser {
                         let lower = a.text.to_ascii_lowercase();
                         if lower == "hmac-md5" || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int" {
                             algorithm = Some(KeyAlgorithm::HmacMd5);
+                        } else if lower == "hmac-sha256" {
+                            algorithm = Some(KeyAlgorithm::HmacSha256);
                         } else {
                             return Err(ConfigError::new(&a.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                         }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lower::Info;
-use crate::model::{AddrRange, Config, Role};
+use crate::model::{AddrRange, Config, KeyAlgorithm, Role};
 
 /// Runs every check, appending to `errors` and `warnings`.
 pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
@@ -248,9 +248,30 @@ fn keys(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
             }
         }
     }
-    if let (Some(name), Some(span)) = (&config.omapi_key, &info.omapi_key)
-        && !seen.contains_key(name.as_str())
-    {
-        err(errors, span, ErrorKind::UnknownKey { name: name.clone() });
+    // Each use of a key needs the algorithm its protocol speaks.
+    let uses = info
+        .omapi_key
+        .as_ref()
+        .zip(config.omapi_key.as_ref())
+        .map(|(span, name)| (name.as_str(), span, KeyAlgorithm::HmacMd5, "omapi-key"))
+        .into_iter()
+        .chain(info.peers.iter().filter_map(|d| {
+            d.auth_key.as_ref().map(|(name, span)| (name.as_str(), span, KeyAlgorithm::HmacSha256, "auth-key"))
+        }));
+    for (name, span, wanted, used_by) in uses {
+        match config.key(name) {
+            None => err(errors, span, ErrorKind::UnknownKey { name: name.to_owned() }),
+            Some(k) if k.algorithm != wanted => err(
+                errors,
+                span,
+                ErrorKind::KeyAlgorithm {
+                    name: name.to_owned(),
+                    used_by: used_by.into(),
+                    wanted: wanted.as_str().into(),
+                    found: k.algorithm.as_str().into(),
+                },
+            ),
+            Some(_) => {}
+        }
     }
 }
