@@ -170,6 +170,25 @@ impl LinkError {
             LinkError::Encode(_) => RejectReason::MISC_REJECT,
         }
     }
+
+    /// The DISCONNECT's text: what the partner should read, in its own terms (our log line
+    /// speaks of "the partner", this one of "you" and "this server").
+    pub fn partner_text(&self) -> String {
+        match self {
+            LinkError::MissingDigest { key, .. } => {
+                format!("your messages are not signed; this server requires auth-key \"{key}\"")
+            }
+            LinkError::DigestNotConfigured { .. } => "this server has no auth-key and does not check digests".into(),
+            LinkError::UnsupportedDigest { .. } => {
+                "message-digest algorithm not supported (xdhcpd: HMAC-SHA256)".into()
+            }
+            LinkError::BadDigest { .. } => "message digest check failed: the auth-key secrets differ".into(),
+            LinkError::Replay(why) => format!("replayed message refused: {why}"),
+            LinkError::TimeWindow { skew } => format!("your clock differs from this server's by {skew} s"),
+            LinkError::TlsNotConfigured => "TLS is not configured on this server".into(),
+            LinkError::Encode(e) => e.to_string(),
+        }
+    }
 }
 
 /// The request type a response answers.
@@ -438,7 +457,7 @@ impl LinkGuard {
     /// The DISCONNECT to write before closing after `err` (signed when keyed), telling the
     /// partner why.
     pub fn reject(&mut self, now_unix: u32, err: &LinkError) -> Vec<u8> {
-        let mut text = err.to_string().into_bytes();
+        let mut text = err.partner_text().into_bytes();
         text.truncate(200);
         let m = Message::disconnect(now_unix, self.next_own_xid, err.reject_reason(), &text);
         let Ok(mut frame) = encode_to_vec(&m) else {
@@ -540,7 +559,10 @@ mod tests {
         let Err(LinkError::BadDigest { partner_said: Some(s), .. }) = a.open(NOW, &back, &mut Vec::new()) else {
             panic!("the primary did not see the failure")
         };
-        assert!(s.contains("message digest failed"), "{s}");
+        assert!(
+            s.contains("message digest failed to compare: message digest check failed: the auth-key secrets differ"),
+            "{s}"
+        );
     }
 
     #[test]

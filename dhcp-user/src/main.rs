@@ -191,6 +191,19 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                             sum / n as f64 * 1e3
                         );
                     }
+                    let drift: Vec<&str> = r["config_drift"]
+                        .as_array()
+                        .map(|d| d.iter().filter_map(|s| s.as_str()).collect())
+                        .unwrap_or_default();
+                    if !drift.is_empty() {
+                        println!("  configuration differs from the partner's: {}", drift.join("; "));
+                    }
+                    if let Some(e) = r["link_security"]["last_error"].as_str() {
+                        println!(
+                            "  link refused {} time(s), last: {e}",
+                            r["link_security"]["refused_connections"].as_u64().unwrap_or(0)
+                        );
+                    }
                 }
                 for p in v["pools"].as_array().cloned().unwrap_or_default() {
                     let c = &p["counts"];

@@ -4,6 +4,7 @@
 //! conversion between leases and BNDUPD bindings, and dhcpd's rules for accepting the
 //! partner's updates (digest §4.3).
 
+pub mod config_digest;
 pub mod node;
 
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};

@@ -5,22 +5,31 @@
 //! Order of effects (dhcpd's): a state change is written to the lease file and fsynced
 //! before any message of the new state is sent and before the engine or the NIC act on it;
 //! a partner's update is applied and made durable before it is acknowledged.
+//!
+//! Between the peer and the socket sit the link's transport (`peer_link`: TCP or mutual
+//! TLS) and, per connection, a `dhcp_failover::LinkGuard` (message digests, the replay
+//! rule, the configuration digest an xdhcpd partner gets). A guard error is logged,
+//! counted, answered with a DISCONNECT saying why, and the connection is closed before the
+//! peer sees the offending message.
 
 use super::journal::JournalHandle;
+use super::peer_link::{self, BoxStream, Tls};
 use crate::dhcp::Engine;
 use crate::failover::{FailoverView, binding_of};
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
-use dhcp_config::{FailoverPeer, PeerAddress};
+use dhcp_config::{Config, FailoverPeer, PeerAddress};
+use dhcp_failover::drift::{ConfigSections, diff};
 use dhcp_failover::transitions::ServiceLevel;
-use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Role, State, Time};
+use dhcp_failover::{
+    Command, Event, LinkError, LinkGuard, LinkKey, Peer, PeerConfig, PersistedState, Role, State, Time,
+};
 use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
@@ -66,6 +75,18 @@ struct Rel {
     liveness: crate::xdp::liveness::PartnerLiveness,
     /// Whether the current episode of that evidence was already logged.
     liveness_warned: bool,
+    /// `auth-key`: sign and check every message.
+    key: Option<LinkKey>,
+    /// `tls-*`: the link runs over mutual TLS.
+    tls: Option<Arc<Tls>>,
+    /// Our configuration sections, compared with an xdhcpd partner's.
+    sections: ConfigSections,
+    /// Connections refused by the link layer or the TLS handshake, and the last reason.
+    link_errors: u64,
+    last_link_error: Option<String>,
+    /// What differs from the partner's configuration (`None`: never compared, e.g. the
+    /// partner is not xdhcpd).
+    drift: Option<Vec<String>>,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -128,15 +149,25 @@ async fn resolve(a: &PeerAddress) -> Option<Ipv4Addr> {
     }
 }
 
-/// Start the relationship's task; returns its input channel.
+/// Start the relationship's task; returns its input channel. Fails when the relationship's
+/// TLS files cannot be used.
 pub fn spawn(
+    config: &Config,
     cfg: FailoverPeer,
     persisted: Option<PersistedState>,
     engine: Arc<Engine>,
     journal: JournalHandle,
     xdp: Xdp,
     enforce_xdp: bool,
-) -> mpsc::UnboundedSender<Input> {
+) -> anyhow::Result<mpsc::UnboundedSender<Input>> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(Arc::new(
+            peer_link::load_tls(t, &cfg.peer_address).map_err(|e| e.context(format!("failover peer {}", cfg.name)))?,
+        )),
+        None => None,
+    };
+    let key = peer_link::link_key(config, &cfg);
+    let sections = crate::failover::config_digest::sections(config, &cfg);
     let (tx, rx) = mpsc::unbounded_channel();
     let epoch = Instant::now();
     let peer = Peer::new(peer_config(&cfg), persisted, now_time(epoch));
@@ -157,12 +188,23 @@ pub fn spawn(
         replication_lag: crate::stats::Histogram::default(),
         liveness: Default::default(),
         liveness_warned: false,
+        key,
+        tls,
+        sections,
+        link_errors: 0,
+        last_link_error: None,
+        drift: None,
     };
     tokio::spawn(rel.run(rx));
-    tx
+    Ok(tx)
 }
 
-type Link = (OwnedReadHalf, OwnedWriteHalf);
+/// One connection to the partner: the stream's halves and its link layer.
+struct Link {
+    r: ReadHalf<BoxStream>,
+    w: WriteHalf<BoxStream>,
+    guard: LinkGuard,
+}
 
 impl Rel {
     fn now(&self) -> Time {
@@ -188,11 +230,13 @@ impl Rel {
             }
         };
         tracing::info!(
-            "failover peer {}: {} {local}:{} <-> {remote}:{}",
+            "failover peer {}: {} {local}:{} <-> {remote}:{}{}{}",
             self.name,
             if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
             self.cfg.port,
-            self.cfg.peer_port
+            self.cfg.peer_port,
+            if self.tls.is_some() { ", TLS" } else { "" },
+            self.key.as_ref().map(|k| format!(", messages signed with key {}", k.name)).unwrap_or_default(),
         );
         self.publish();
         let mut link: Option<Link> = None;
@@ -227,18 +271,22 @@ impl Rel {
                         self.refuse_duplicate(stream).await;
                         continue;
                     }
-                    let _ = stream.set_nodelay(true);
-                    link = Some(stream.into_split());
-                    let now = self.now();
-                    self.peer.handle_link_up(now);
+                    link = self.open_link(stream, false).await;
+                    if link.is_some() {
+                        let now = self.now();
+                        self.peer.handle_link_up(now);
+                    }
                 }
                 _ = tokio::time::sleep_until(reconnect_at), if link.is_none() => {
                     match connect(local, remote, self.cfg.peer_port).await {
                         Ok(stream) => {
-                            let _ = stream.set_nodelay(true);
-                            link = Some(stream.into_split());
-                            let now = self.now();
-                            self.peer.handle_link_up(now);
+                            link = self.open_link(stream, true).await;
+                            if link.is_some() {
+                                let now = self.now();
+                                self.peer.handle_link_up(now);
+                            } else {
+                                reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                            }
                         }
                         Err(e) => {
                             tracing::debug!("failover peer {}: connect {remote}:{}: {e}", self.name, self.cfg.peer_port);
@@ -254,7 +302,12 @@ impl Rel {
                             reconnect_at = tokio::time::Instant::now() + RECONNECT;
                             self.peer.handle_link_down(now);
                         }
-                        Ok(n) => self.peer.handle_bytes(now, buf.get(..n).unwrap_or(&[])),
+                        Ok(n) => {
+                            if let Err(e) = self.receive(&mut link, now, buf.get(..n).unwrap_or(&[])).await {
+                                tracing::debug!("failover peer {}: link closed after refusal: {e}", self.name);
+                                reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                            }
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(wake) => {
@@ -294,13 +347,105 @@ impl Rel {
         }
     }
 
-    async fn refuse_duplicate(&mut self, mut stream: TcpStream) {
-        let mut b = vec![0u8; 2048];
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await
-            && let Some(reply) = self.peer.duplicate_connection_reply(self.now(), b.get(..n).unwrap_or(&[]))
-        {
-            let _ = stream.write_all(&reply).await;
+    /// A new TCP connection becomes a link: TLS handshake when configured, a fresh guard.
+    /// `None` (logged and counted) when the handshake fails.
+    async fn open_link(&mut self, stream: TcpStream, outgoing: bool) -> Option<Link> {
+        match peer_link::secure(self.tls.as_deref(), stream, outgoing).await {
+            Ok(s) => {
+                let (r, w) = tokio::io::split(s);
+                Some(Link { r, w, guard: self.new_guard() })
+            }
+            Err(e) => {
+                self.link_refused(format!(
+                    "TLS handshake with the partner failed ({}): {e}",
+                    if outgoing { "as client" } else { "as server" }
+                ));
+                None
+            }
         }
+    }
+
+    fn new_guard(&self) -> LinkGuard {
+        LinkGuard::new(self.key.clone(), peer_link::nonce(), Some(self.sections.encode()))
+    }
+
+    /// Logs and counts a refused connection: the operator must see it on this side even when
+    /// the partner is the one misconfigured.
+    fn link_refused(&mut self, why: String) {
+        tracing::error!(peer = %self.name, "failover peer {}: link refused: {why}", self.name);
+        self.link_errors += 1;
+        self.last_link_error = Some(why);
+    }
+
+    /// Bytes from the partner: through the guard to the peer. A guard error closes the link
+    /// (after telling the partner why) and is returned.
+    async fn receive(&mut self, link: &mut Option<Link>, now: Time, data: &[u8]) -> Result<(), LinkError> {
+        let Some(l) = link.as_mut() else { return Ok(()) };
+        let mut plain = Vec::new();
+        let checked = l.guard.open(now.unix, data, &mut plain);
+        if let Some(c) = l.guard.take_partner_config() {
+            self.compare_config(&c);
+        }
+        match checked {
+            Ok(()) => {
+                if !plain.is_empty() {
+                    self.peer.handle_bytes(now, &plain);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.link_refused(e.to_string());
+                let reject = l.guard.reject(now.unix, &e);
+                let _ = l.w.write_all(&reject).await;
+                let _ = l.w.flush().await;
+                let _ = l.w.shutdown().await;
+                *link = None;
+                self.peer.handle_link_down(now);
+                Err(e)
+            }
+        }
+    }
+
+    /// Compares the partner's configuration digest with ours; logs and keeps what differs.
+    fn compare_config(&mut self, encoded: &[u8]) {
+        match ConfigSections::decode(encoded) {
+            Ok(partner) => {
+                let differences: Vec<String> = diff(&self.sections, &partner).iter().map(|d| d.to_string()).collect();
+                if differences.is_empty() {
+                    tracing::info!("failover peer {}: configuration matches the partner's", self.name);
+                } else {
+                    tracing::warn!(
+                        peer = %self.name,
+                        "failover peer {}: configuration differs from the partner's: {}",
+                        self.name,
+                        differences.join("; ")
+                    );
+                }
+                self.drift = Some(differences);
+            }
+            Err(e) => tracing::warn!("failover peer {}: partner's configuration digest unreadable: {e}", self.name),
+        }
+    }
+
+    async fn refuse_duplicate(&mut self, stream: TcpStream) {
+        // Answered through TLS and a guard of its own, so that the partner reads a proper
+        // "already connected" rather than a link error.
+        let Ok(s) = peer_link::secure(self.tls.as_deref(), stream, false).await else { return };
+        let (mut r, mut w) = tokio::io::split(s);
+        let mut guard = self.new_guard();
+        let mut b = vec![0u8; 2048];
+        let mut connect = Vec::new();
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), r.read(&mut b)).await
+            && guard.open(self.now().unix, b.get(..n).unwrap_or(&[]), &mut connect).is_ok()
+            && let Some(reply) = self.peer.duplicate_connection_reply(self.now(), &connect)
+        {
+            let mut out = Vec::new();
+            if guard.seal(&reply, &mut out).is_ok() {
+                let _ = w.write_all(&out).await;
+                let _ = w.flush().await;
+            }
+        }
+        let _ = w.shutdown().await;
     }
 
     /// Write what the peer wants to send.
@@ -310,9 +455,19 @@ impl Rel {
         if out.is_empty() {
             return;
         }
-        if let Some((_, w)) = link.as_mut()
-            && w.write_all(&out).await.is_err()
-        {
+        let Some(l) = link.as_mut() else { return };
+        let mut sealed = Vec::new();
+        let sealed_ok = match l.guard.seal(&out, &mut sealed) {
+            Ok(()) => true,
+            Err(e) => {
+                // A message we cannot sign must not silently vanish (the peer counts it as
+                // sent): drop the link; the peer re-sends after reconnecting.
+                tracing::error!("failover peer {}: {e}; closing the link", self.name);
+                false
+            }
+        };
+        // TLS buffers records until flushed.
+        if !sealed_ok || l.w.write_all(&sealed).await.is_err() || l.w.flush().await.is_err() {
             *link = None;
             *reconnect_at = tokio::time::Instant::now() + RECONNECT;
             let now = self.now();
@@ -442,9 +597,12 @@ impl Rel {
                     tracing::info!("failover peer {}: disconnected: {reason:?}", self.name);
                     let mut out = Vec::new();
                     while self.peer.poll_transmit(&mut out) {}
-                    if let Some((_, w)) = link.as_mut() {
-                        let _ = w.write_all(&out).await;
-                        let _ = w.shutdown().await;
+                    if let Some(l) = link.as_mut() {
+                        let mut sealed = Vec::new();
+                        let _ = l.guard.seal(&out, &mut sealed);
+                        let _ = l.w.write_all(&sealed).await;
+                        let _ = l.w.flush().await;
+                        let _ = l.w.shutdown().await;
                     }
                     *link = None;
                 }
@@ -584,6 +742,13 @@ impl Rel {
             "acks_owed": self.peer.acks_owed(),
             "replication_lag": self.replication_lag.to_json(),
             "pools": pools,
+            "link_security": {
+                "auth_key": self.key.as_ref().map(|k| k.name.clone()),
+                "tls": self.tls.is_some(),
+                "refused_connections": self.link_errors,
+                "last_error": self.last_link_error,
+            },
+            "config_drift": self.drift,
             "normal": self.peer.state() == State::NORMAL && self.peer.service() == ServiceLevel::Cooperating,
         })
     }
@@ -598,7 +763,7 @@ async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAd
 
 async fn read(link: Option<&mut Link>, buf: &mut [u8]) -> std::io::Result<usize> {
     match link {
-        Some((r, _)) => r.read(buf).await,
+        Some(l) => l.r.read(buf).await,
         None => std::future::pending().await,
     }
 }

@@ -188,5 +188,22 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
         let labels = format!("peer=\"{}\",", label(r["name"].as_str().unwrap_or("?")));
         histogram(&mut out, "xdhcpd_failover_replication_lag_seconds", &labels, &r["replication_lag"]);
     }
+    family(
+        &mut out,
+        "xdhcpd_failover_link_refused_total",
+        "counter",
+        "Peer connections refused by message authentication, the replay rule or the TLS handshake.",
+    );
+    for r in &rel_status {
+        let peer = label(r["name"].as_str().unwrap_or("?"));
+        let v = r["link_security"]["refused_connections"].as_u64().unwrap_or(0);
+        let _ = writeln!(out, "xdhcpd_failover_link_refused_total{{peer=\"{peer}\"}} {v}");
+    }
+    family(&mut out, "xdhcpd_failover_config_drift", "gauge", "Configuration sections that differ from the partner's.");
+    for r in &rel_status {
+        let peer = label(r["name"].as_str().unwrap_or("?"));
+        let v = r["config_drift"].as_array().map_or(0, Vec::len);
+        let _ = writeln!(out, "xdhcpd_failover_config_drift{{peer=\"{peer}\"}} {v}");
+    }
     out
 }

@@ -8,6 +8,7 @@ pub mod failover;
 pub mod journal;
 pub mod metrics;
 pub mod omapi;
+pub mod peer_link;
 pub mod reload;
 pub mod socket;
 
@@ -233,7 +234,15 @@ pub fn run(opts: RunOptions) -> Result<()> {
     rt.block_on(async {
         for peer in &config.failover_peers {
             let persisted = states.get(&peer.name).map(failover::to_persisted);
-            let tx = failover::spawn(peer.clone(), persisted, engine.clone(), journal.handle(), xdp.clone(), xdp_attached);
+            let tx = failover::spawn(
+                &config,
+                peer.clone(),
+                persisted,
+                engine.clone(),
+                journal.handle(),
+                xdp.clone(),
+                xdp_attached,
+            )?;
             if let Ok(mut rels) = relationships.lock() {
                 rels.insert(peer.name.clone(), tx);
             }

@@ -1,0 +1,91 @@
+//! The sections of a relationship's configuration that two xdhcpd partners compare
+//! ([`dhcp_failover::drift`]): what both sides configure and must agree on.
+//!
+//! `mclt` and `split`/`hba` are not sections: only the primary may configure them and it
+//! sends them in CONNECT, where the secondary adopts them, so they cannot drift. The
+//! parameters written on both sides, the two servers' addresses, and every pool of the
+//! relationship (its ranges, by subnet) can.
+
+use dhcp_config::{Config, FailoverPeer, PeerAddress, Role};
+use dhcp_failover::drift::ConfigSections;
+
+fn addr(a: &PeerAddress, port: u16) -> String {
+    match a {
+        PeerAddress::Ip(ip) => format!("{ip}:{port}"),
+        PeerAddress::Name(n) => format!("{n}:{port}"),
+    }
+}
+
+/// The sections of relationship `peer` in `config`, in a fixed order.
+pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
+    let mut s = ConfigSections::new();
+    // Each side writes its own address first: put them in primary, secondary order.
+    let (me, partner) = (addr(&peer.address, peer.port), addr(&peer.peer_address, peer.peer_port));
+    let (primary, secondary) = match peer.role {
+        Role::Primary => (me, partner),
+        Role::Secondary => (partner, me),
+    };
+    s.add("addresses", &format!("primary {primary} secondary {secondary}"));
+    s.add("max-response-delay", &peer.max_response_delay.to_string());
+    s.add("max-unacked-updates", &peer.max_unacked_updates.to_string());
+    s.add("load balance max seconds", &peer.load_balance_max_seconds.to_string());
+    s.add("auto-partner-down", &peer.auto_partner_down.to_string());
+    s.add(
+        "pool balancing",
+        &format!(
+            "max-lease-misbalance {} max-lease-ownership {} min-balance {} max-balance {}",
+            peer.max_lease_misbalance, peer.max_lease_ownership, peer.min_balance, peer.max_balance
+        ),
+    );
+    s.add("hot-standby-reserve", &format!("{:?}", peer.hot_standby_reserve_percent));
+    for sn in &config.shared_networks {
+        let mut seen_in_subnet: Vec<usize> = Vec::new();
+        for pool in sn.pools.iter().filter(|p| p.failover_peer.as_deref() == Some(peer.name.as_str())) {
+            let Some(subnet) = sn.subnets.get(pool.subnet_index) else { continue };
+            let nth = seen_in_subnet.iter().filter(|&&i| i == pool.subnet_index).count();
+            seen_in_subnet.push(pool.subnet_index);
+            let suffix = if nth == 0 { String::new() } else { format!(" #{}", nth + 1) };
+            let mut ranges: Vec<String> = pool.ranges.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
+            ranges.sort();
+            s.add(&format!("pool {}/{}{suffix} ranges", subnet.network, subnet.prefix_len), &ranges.join(","));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcp_config::{MemoryLoader, parse_str};
+    use dhcp_failover::drift::{DriftKind, diff};
+
+    fn conf(role: &str, me: &str, partner: &str, range_end: u8) -> Config {
+        let extra = if role == "primary" { "mclt 60; split 128;" } else { "" };
+        let text = format!(
+            "failover peer \"lab\" {{ {role}; address {me}; peer address {partner}; {extra} }}\n\
+             subnet 198.18.0.0 netmask 255.255.255.0 {{ pool {{ failover peer \"lab\"; range 198.18.0.100 198.18.0.{range_end}; }} }}\n"
+        );
+        parse_str("t.conf", &text, &MemoryLoader::default()).unwrap_or_else(|e| panic!("{e}")).config
+    }
+
+    fn of(c: &Config) -> ConfigSections {
+        sections(c, &c.failover_peers[0])
+    }
+
+    #[test]
+    fn mirrored_pair_configs_agree() {
+        let p = conf("primary", "198.18.0.1", "198.18.0.2", 199);
+        let s = conf("secondary", "198.18.0.2", "198.18.0.1", 199);
+        assert_eq!(diff(&of(&p), &of(&s)), vec![]);
+    }
+
+    #[test]
+    fn a_different_range_is_named() {
+        let p = conf("primary", "198.18.0.1", "198.18.0.2", 199);
+        let s = conf("secondary", "198.18.0.2", "198.18.0.1", 150);
+        let d = diff(&of(&p), &of(&s));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].section, "pool 198.18.0.0/24 ranges");
+        assert_eq!(d[0].kind, DriftKind::Differs);
+    }
+}
