@@ -672,6 +672,17 @@ mod tests {
 
     /// Two real peers behind guards, driven to quiescence. Returns each side's states seen.
     fn run_pair(ka: Option<LinkKey>, kb: Option<LinkKey>) -> (State, State, Vec<LinkError>) {
+        let (a, b, errors, _) = run_skewed_pair(ka, kb, 0);
+        (a, b, errors)
+    }
+
+    /// As `run_pair`, with the secondary's clock `skew` seconds ahead; also returns each
+    /// side's peer log lines.
+    fn run_skewed_pair(
+        ka: Option<LinkKey>,
+        kb: Option<LinkKey>,
+        skew: u32,
+    ) -> (State, State, Vec<LinkError>, [Vec<String>; 2]) {
         let saved = PersistedState {
             my_state: State::NORMAL,
             my_stos: NOW - 100,
@@ -679,14 +690,15 @@ mod tests {
             partner_stos: NOW - 100,
             mclt: 120,
         };
-        let now = Time { unix: NOW, mono_ms: 0 };
+        let clock = [Time { unix: NOW, mono_ms: 0 }, Time { unix: NOW + skew, mono_ms: 0 }];
         let mut peers = [
-            Peer::new(test_config(Role::Primary), Some(saved), now),
-            Peer::new(test_config(Role::Secondary), Some(saved), now),
+            Peer::new(test_config(Role::Primary), Some(saved), clock[0]),
+            Peer::new(test_config(Role::Secondary), Some(saved), clock[1]),
         ];
         let mut guards = [LinkGuard::new(ka, [1; 8], None), LinkGuard::new(kb, [2; 8], None)];
         let mut errors = Vec::new();
-        for p in &mut peers {
+        let mut logs: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        for (p, now) in peers.iter_mut().zip(clock) {
             p.handle_link_up(now);
         }
         let mut closed = false;
@@ -694,7 +706,11 @@ mod tests {
             let mut moved = false;
             for from in 0..2 {
                 let to = 1 - from;
-                while peers[from].poll_event().is_some() {}
+                while let Some(e) = peers[from].poll_event() {
+                    if let Event::Log(l) = e {
+                        logs[from].push(l);
+                    }
+                }
                 let mut raw = Vec::new();
                 if !peers[from].poll_transmit(&mut raw) || closed {
                     continue;
@@ -703,29 +719,53 @@ mod tests {
                 let mut wire = Vec::new();
                 guards[from].seal(&raw, &mut wire).unwrap_or_else(|e| panic!("{e}"));
                 let mut plain = Vec::new();
-                if let Err(e) = guards[to].open(now.unix, &wire, &mut plain) {
-                    let back = guards[to].reject(now.unix, &e);
+                if let Err(e) = guards[to].open(clock[to].unix, &wire, &mut plain) {
+                    let back = guards[to].reject(clock[to].unix, &e);
                     errors.push(e);
-                    if let Err(e) = guards[from].open(now.unix, &back, &mut Vec::new()) {
+                    if let Err(e) = guards[from].open(clock[from].unix, &back, &mut Vec::new()) {
                         errors.push(e);
                     }
                     closed = true;
-                    peers[0].handle_link_down(now);
-                    peers[1].handle_link_down(now);
+                    peers[0].handle_link_down(clock[0]);
+                    peers[1].handle_link_down(clock[1]);
                     continue;
                 }
-                peers[to].handle_bytes(now, &plain);
+                peers[to].handle_bytes(clock[to], &plain);
             }
             if !moved {
                 break;
             }
         }
-        for p in &mut peers {
+        for (i, p) in peers.iter_mut().enumerate() {
             while let Some(e) = p.poll_event() {
                 assert!(!matches!(e, Event::Fatal(_)));
+                if let Event::Log(l) = e {
+                    logs[i].push(l);
+                }
             }
         }
-        (peers[0].state(), peers[1].state(), errors)
+        (peers[0].state(), peers[1].state(), errors, logs)
+    }
+
+    #[test]
+    fn clock_skew_above_60_s_is_refused_on_both_sides() {
+        // Unkeyed: the peers' own CONNECT check refuses, and each side logs it.
+        let (a, b, errors, logs) = run_skewed_pair(None, None, 61);
+        assert_ne!(a, State::NORMAL);
+        assert_ne!(b, State::NORMAL);
+        assert!(errors.is_empty());
+        assert!(logs[1].iter().any(|l| l.contains("CONNECT rejected: time offset too large")), "{:?}", logs[1]);
+        assert!(logs[0].iter().any(|l| l.contains("CONNECT rejected: time mismatch too great")), "{:?}", logs[0]);
+        // Keyed: the guards refuse first, on both sides, naming the skew.
+        let (a, b, errors, _) = run_skewed_pair(key(b"s"), key(b"s"), 61);
+        assert_ne!(a, State::NORMAL);
+        assert_ne!(b, State::NORMAL);
+        assert_eq!(errors, vec![LinkError::TimeWindow { skew: -61 }, LinkError::TimeWindow { skew: 61 }]);
+        // 60 s is still accepted (dhcpd's bound is inclusive).
+        let (a, b, errors, _) = run_skewed_pair(key(b"s"), key(b"s"), 60);
+        assert_eq!((a, b, errors), (State::NORMAL, State::NORMAL, vec![]));
+        let (a, b, errors, _) = run_skewed_pair(None, None, 60);
+        assert_eq!((a, b, errors), (State::NORMAL, State::NORMAL, vec![]));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::lease::Lease;
 use crate::xdp::XdpProgram;
 use dhcp_config::{Config, FailoverPeer, PeerAddress};
 use dhcp_failover::drift::{ConfigSections, diff};
+use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{
     Command, Event, LinkError, LinkGuard, LinkKey, Peer, PeerConfig, PersistedState, Role, State, Time,
@@ -64,8 +65,9 @@ struct Rel {
     last_change: u32,
     /// An event taken while batching updates, handled next.
     requeue: Vec<Event>,
-    /// Whether the current clock skew was already warned about.
-    skew_warned: bool,
+    /// The clock skew level already logged: 0 fine, 1 warned (above 5 s), 2 refused
+    /// (above 60 s).
+    skew_logged: u8,
     /// Replication lag: when each lease change not yet acknowledged by the partner became
     /// durable here (the oldest unacknowledged change of an address counts). At most one
     /// entry per address of the relationship's pools.
@@ -183,7 +185,7 @@ pub fn spawn(
         partner_has_free: true,
         last_change: super::now().unix,
         requeue: Vec::new(),
-        skew_warned: false,
+        skew_logged: 0,
         unacked_since: HashMap::new(),
         replication_lag: crate::stats::Histogram::default(),
         liveness: Default::default(),
@@ -614,16 +616,35 @@ impl Rel {
     }
 
     /// Warn (once per episode) when the partner's clock differs by more than 5 s.
+    /// Above 60 s the peer refuses CONNECT/CONNECTACK (dhcpd's rule): say so as an error,
+    /// with the measured value, on whichever side sees it (both do: each measures the
+    /// other's message).
     fn check_skew(&mut self) {
         let skew = self.peer.skew_secs().unwrap_or(0);
-        if skew.abs() > SKEW_WARN_SECS && !self.skew_warned {
-            tracing::warn!(
-                "failover peer {}: partner clock differs by {skew} s (warning above {SKEW_WARN_SECS} s, refused above 60 s): synchronise the clocks (NTP)",
-                self.name
-            );
-            self.skew_warned = true;
-        } else if skew.abs() <= SKEW_WARN_SECS {
-            self.skew_warned = false;
+        let level = if skew.abs() > MAX_TIME_SKEW {
+            2
+        } else if skew.abs() > SKEW_WARN_SECS {
+            1
+        } else {
+            0
+        };
+        if level > self.skew_logged {
+            if level == 2 {
+                tracing::error!(
+                    peer = %self.name,
+                    "failover peer {}: partner clock differs by {skew} s, more than {MAX_TIME_SKEW} s: the connection is refused until the clocks are synchronised (NTP)",
+                    self.name
+                );
+            } else {
+                tracing::warn!(
+                    "failover peer {}: partner clock differs by {skew} s (warning above {SKEW_WARN_SECS} s, refused above {MAX_TIME_SKEW} s): synchronise the clocks (NTP)",
+                    self.name
+                );
+            }
+        }
+        // Log again only after the clocks came back within 5 s (no log line per message).
+        if level == 0 || level > self.skew_logged {
+            self.skew_logged = level;
         }
     }
 
