@@ -177,7 +177,7 @@ fn tls_files(lab: &PairLab, i: usize, issuer: &Pki, trusted: &Pki) -> Result<Str
 }
 
 #[test]
-fn tls_mutual_authentication_replicates_and_a_foreign_ca_is_refused() -> Result<()> {
+fn tls_mutual_authentication_replicates_heals_and_a_foreign_ca_is_refused() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
@@ -185,15 +185,24 @@ fn tls_mutual_authentication_replicates_and_a_foreign_ca_is_refused() -> Result<
     let other = Pki::new("some other CA")?;
     let mut lab = PairLab::new([pair_config(0, 10, 128, 3, 0), pair_config(1, 10, 128, 3, 0)])?;
 
+    // TLS and message authentication together.
+    let k = key_decl("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0");
     let peer = [tls_files(&lab, 0, &ca, &ca)?, tls_files(&lab, 1, &ca, &ca)?];
-    write_configs(&lab, [config(0, "", &peer[0]), config(1, "", &peer[1])])?;
+    write_configs(
+        &lab,
+        [
+            config(0, &k, &format!("{} auth-key peerkey;", peer[0])),
+            config(1, &k, &format!("{} auth-key peerkey;", peer[1])),
+        ],
+    )?;
     start_pair(&mut lab)?;
     let t = lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(20))?;
     lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(20))?;
-    eprintln!("TLS link: NORMAL/NORMAL {t:?} after the primary started");
+    eprintln!("TLS + auth-key link: NORMAL/NORMAL {t:?} after the primary started");
     for i in 0..2 {
         let sec = &lab.status(i)?["relationships"][0]["link_security"];
         assert_eq!(sec["tls"], true);
+        assert_eq!(sec["auth_key"], "peerkey");
         assert_eq!(sec["refused_connections"], 0, "server {i}: {sec}");
     }
     // A lease granted by either server reaches the other's lease file over the TLS link.
@@ -207,6 +216,19 @@ fn tls_mutual_authentication_replicates_and_a_foreign_ca_is_refused() -> Result<
             bail!("{ip} (granted by {server}) not replicated:\n{}", lab.leases(other_side));
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+    // Cut and heal: both servers reconnect over TLS on their own timers (they may connect
+    // to each other at the same moment) and get back to NORMAL.
+    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "down"])?;
+    lab.wait_state(1, "communications-interrupted", None, Duration::from_secs(20))?;
+    lab.wait_state(0, "communications-interrupted", None, Duration::from_secs(20))?;
+    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "up"])?;
+    let t = lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(10))?;
+    eprintln!("TLS link healed to NORMAL/NORMAL {t:?} after the link came back");
+    for i in 0..2 {
+        let sec = &lab.status(i)?["relationships"][0]["link_security"];
+        assert_eq!(sec["refused_connections"], 0, "server {i} refused a connection while healing: {sec}");
     }
     stop_pair(&mut lab)?;
 

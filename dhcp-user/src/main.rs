@@ -257,6 +257,19 @@ fn check_config(path: &std::path::Path) -> Result<()> {
                 eprintln!("warning: {w}");
             }
             let c = &parsed.config;
+            // The TLS files are read at startup; a bad one is a configuration error too.
+            let mut tls_errors = 0;
+            for p in &c.failover_peers {
+                if let Some(tls) = &p.tls
+                    && let Err(e) = dhcp_user::runtime::peer_link::load_tls(tls, &p.peer_address)
+                {
+                    eprintln!("failover peer \"{}\": {e:#}", p.name);
+                    tls_errors += 1;
+                }
+            }
+            if tls_errors > 0 {
+                std::process::exit(1);
+            }
             println!(
                 "{}: OK ({} shared networks, {} pools, {} hosts, {} failover peers)",
                 path.display(),

@@ -1,11 +1,13 @@
 //! `cargo xtask fuzz`: the cargo-fuzz targets in `fuzz/` (packet path, XDP classifier,
-//! dhcpd.conf parser, failover decoder, lease file reader), each for a bounded time.
+//! dhcpd.conf parser, failover decoder, lease file reader, peer link layer), each for a
+//! bounded time.
 
 use crate::util::{path_with_tools, root, step};
 use anyhow::{Result, bail};
 use std::process::Command;
 
-pub const TARGETS: &[&str] = &["dhcp_packet", "frame_classify", "config_parse", "failover_decode", "lease_file"];
+pub const TARGETS: &[&str] =
+    &["dhcp_packet", "frame_classify", "config_parse", "failover_decode", "lease_file", "link_guard"];
 
 fn ensure_cargo_fuzz() -> Result<()> {
     let bin = root().join(".tools/bin/cargo-fuzz");

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 /// Inputs from the rest of the server.
 #[derive(Debug)]
@@ -249,6 +250,10 @@ impl Rel {
         let mut buf = vec![0u8; 256 * 1024];
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut liveness_tick = tokio::time::interval(Duration::from_secs(1));
+        // TLS handshakes run beside the loop: both servers connect to each other, and a
+        // handshake awaited inline on each side would wait for the other's listener, which
+        // is just as blocked (a deadlock until the timeout, on every reconnect).
+        let mut handshakes: JoinSet<(std::io::Result<BoxStream>, bool)> = JoinSet::new();
         loop {
             self.process_events(&mut link).await;
             self.flush(&mut link, &mut reconnect_at).await;
@@ -269,26 +274,37 @@ impl Rel {
                         tracing::warn!("failover peer {}: connection from {from} refused (not {remote})", self.name);
                         continue;
                     }
-                    if link.is_some() {
-                        self.refuse_duplicate(stream).await;
-                        continue;
-                    }
-                    link = self.open_link(stream, false).await;
-                    if link.is_some() {
-                        let now = self.now();
-                        self.peer.handle_link_up(now);
+                    self.start_handshake(&mut handshakes, stream, false);
+                }
+                Some(done) = handshakes.join_next() => {
+                    let Ok((secured, outgoing)) = done else { continue };
+                    match secured {
+                        // Our own connection, overtaken by the partner's: just close it.
+                        Ok(_) if link.is_some() && outgoing => {}
+                        Ok(stream) if link.is_some() => self.refuse_duplicate(stream).await,
+                        Ok(stream) => {
+                            let (r, w) = tokio::io::split(stream);
+                            link = Some(Link { r, w, guard: self.new_guard() });
+                            let now = self.now();
+                            self.peer.handle_link_up(now);
+                        }
+                        Err(e) => {
+                            self.link_refused(format!(
+                                "TLS handshake with the partner failed ({}): {e}",
+                                if outgoing { "as client" } else { "as server" }
+                            ));
+                            if outgoing {
+                                reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                            }
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(reconnect_at), if link.is_none() => {
                     match connect(local, remote, self.cfg.peer_port).await {
                         Ok(stream) => {
-                            link = self.open_link(stream, true).await;
-                            if link.is_some() {
-                                let now = self.now();
-                                self.peer.handle_link_up(now);
-                            } else {
-                                reconnect_at = tokio::time::Instant::now() + RECONNECT;
-                            }
+                            self.start_handshake(&mut handshakes, stream, true);
+                            // The handshake's outcome sets the next attempt.
+                            reconnect_at = tokio::time::Instant::now() + Duration::from_secs(3600);
                         }
                         Err(e) => {
                             tracing::debug!("failover peer {}: connect {remote}:{}: {e}", self.name, self.cfg.peer_port);
@@ -349,22 +365,16 @@ impl Rel {
         }
     }
 
-    /// A new TCP connection becomes a link: TLS handshake when configured, a fresh guard.
-    /// `None` (logged and counted) when the handshake fails.
-    async fn open_link(&mut self, stream: TcpStream, outgoing: bool) -> Option<Link> {
-        match peer_link::secure(self.tls.as_deref(), stream, outgoing).await {
-            Ok(s) => {
-                let (r, w) = tokio::io::split(s);
-                Some(Link { r, w, guard: self.new_guard() })
-            }
-            Err(e) => {
-                self.link_refused(format!(
-                    "TLS handshake with the partner failed ({}): {e}",
-                    if outgoing { "as client" } else { "as server" }
-                ));
-                None
-            }
-        }
+    /// A new TCP connection: its TLS handshake (when configured; immediate otherwise) runs
+    /// as its own task, and the loop picks up the result.
+    fn start_handshake(
+        &self,
+        handshakes: &mut JoinSet<(std::io::Result<BoxStream>, bool)>,
+        stream: TcpStream,
+        outgoing: bool,
+    ) {
+        let tls = self.tls.clone();
+        handshakes.spawn(async move { (peer_link::secure(tls.as_deref(), stream, outgoing).await, outgoing) });
     }
 
     fn new_guard(&self) -> LinkGuard {
@@ -372,9 +382,14 @@ impl Rel {
     }
 
     /// Logs and counts a refused connection: the operator must see it on this side even when
-    /// the partner is the one misconfigured.
+    /// the partner is the one misconfigured. The same cause again (every reconnect, 5 s
+    /// apart) is only counted and logged at debug level: status keeps the count and cause.
     fn link_refused(&mut self, why: String) {
-        tracing::error!(peer = %self.name, "failover peer {}: link refused: {why}", self.name);
+        if self.last_link_error.as_deref() == Some(why.as_str()) {
+            tracing::debug!(peer = %self.name, "failover peer {}: link refused again: {why}", self.name);
+        } else {
+            tracing::error!(peer = %self.name, "failover peer {}: link refused: {why}", self.name);
+        }
         self.link_errors += 1;
         self.last_link_error = Some(why);
     }
@@ -429,11 +444,10 @@ impl Rel {
         }
     }
 
-    async fn refuse_duplicate(&mut self, stream: TcpStream) {
-        // Answered through TLS and a guard of its own, so that the partner reads a proper
-        // "already connected" rather than a link error.
-        let Ok(s) = peer_link::secure(self.tls.as_deref(), stream, false).await else { return };
-        let (mut r, mut w) = tokio::io::split(s);
+    async fn refuse_duplicate(&mut self, stream: BoxStream) {
+        // Answered through its own guard (and TLS, already done), so that the partner reads
+        // a proper "already connected" rather than a link error.
+        let (mut r, mut w) = tokio::io::split(stream);
         let mut guard = self.new_guard();
         let mut b = vec![0u8; 2048];
         let mut connect = Vec::new();
