@@ -23,6 +23,11 @@ fn interop(xdhcpd_index: usize) -> Result<()> {
     // Pool balanced: the secondary holds backup leases.
     let pools = &lab.status(xdhcpd_index)?["pools"][0]["counts"];
     assert!(pools["backup"].as_u64().unwrap_or(0) >= 30, "pool after balancing: {pools}");
+    // dhcpd does not call itself xdhcpd: no configuration digest is exchanged (none sent to
+    // it, none expected from it), and nothing on the link was refused.
+    let rel = &lab.status(xdhcpd_index)?["relationships"][0];
+    assert!(rel["config_drift"].is_null(), "{rel}");
+    assert_eq!(rel["link_security"]["refused_connections"], 0, "{rel}");
 
     let mut served = Vec::new();
     for n in 1..=8u8 {

@@ -65,6 +65,14 @@ fn assert_stays_down(lab: &PairLab) -> Result<()> {
     for i in 0..2 {
         let sec = &lab.status(i)?["relationships"][0]["link_security"];
         assert!(sec["refused_connections"].as_u64().unwrap_or(0) >= 1, "server {i}: {sec}");
+        // The text form names the cause too (and `status` exits 1: not NORMAL).
+        let out = std::process::Command::new(xdhcpd_tests::xdhcpd_bin()?)
+            .args(["status", "--control-socket"])
+            .arg(lab.socket(i))
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("link refused"), "server {i}: {text}");
+        assert_eq!(out.status.code(), Some(1), "server {i}");
     }
     Ok(())
 }

@@ -278,6 +278,11 @@ impl Rel {
                 }
                 Some(done) = handshakes.join_next() => {
                     let Ok((secured, outgoing)) = done else { continue };
+                    if outgoing {
+                        // Our attempt is over, whatever its outcome: the next one may start
+                        // once there is no link (as after a failed connect()).
+                        reconnect_at = tokio::time::Instant::now() + RECONNECT;
+                    }
                     match secured {
                         // Our own connection, overtaken by the partner's: just close it.
                         Ok(_) if link.is_some() && outgoing => {}
@@ -293,9 +298,6 @@ impl Rel {
                                 "TLS handshake with the partner failed ({}): {e}",
                                 if outgoing { "as client" } else { "as server" }
                             ));
-                            if outgoing {
-                                reconnect_at = tokio::time::Instant::now() + RECONNECT;
-                            }
                         }
                     }
                 }
@@ -303,7 +305,8 @@ impl Rel {
                     match connect(local, remote, self.cfg.peer_port).await {
                         Ok(stream) => {
                             self.start_handshake(&mut handshakes, stream, true);
-                            // The handshake's outcome sets the next attempt.
+                            // No second attempt while this one is in its handshake (bounded
+                            // by its timeout); its outcome sets the next attempt.
                             reconnect_at = tokio::time::Instant::now() + Duration::from_secs(3600);
                         }
                         Err(e) => {
