@@ -412,7 +412,9 @@ impl LinkGuard {
                 && !self.config_sent
                 && let Some(c) = &self.config
             {
-                append_option(&mut frame, XDHCPD_CONFIG_OPTION, c)?;
+                // Best effort: a digest too large for this message is not sent (the partner
+                // then reports no comparison) rather than costing the message itself.
+                let _ = append_option(&mut frame, XDHCPD_CONFIG_OPTION, c);
                 self.config_sent = true;
             }
             self.sign(&mut frame)?;
@@ -668,6 +670,17 @@ mod tests {
             let st = sealed(&mut sec, &Message::contact(NOW, 1));
             assert!(find_option(&st, XDHCPD_CONFIG_OPTION).is_none());
         }
+    }
+
+    #[test]
+    fn an_oversize_config_digest_is_dropped_not_the_message() {
+        let mut sec = LinkGuard::new(key(b"s"), [2; 8], Some(vec![1; 2100]));
+        let c = Message::connect(NOW, 0, &params("xdhcpd-0.1.0"), 120, Some(&[0xff; 32]));
+        let mut prim = LinkGuard::new(key(b"s"), [1; 8], None);
+        sec.open(NOW, &sealed(&mut prim, &c), &mut Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+        let ack = sealed(&mut sec, &Message::connectack(NOW, &c, &params("xdhcpd-0.1.0"), None));
+        assert!(find_option(&ack, XDHCPD_CONFIG_OPTION).is_none());
+        assert!(prim.open(NOW, &ack, &mut Vec::new()).is_ok());
     }
 
     /// Two real peers behind guards, driven to quiescence. Returns each side's states seen.

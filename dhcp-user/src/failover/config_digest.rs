@@ -9,6 +9,10 @@
 use dhcp_config::{Config, FailoverPeer, PeerAddress, Role};
 use dhcp_failover::drift::ConfigSections;
 
+/// Most bytes the encoded sections may take: they ride in one failover message (2,048 bytes
+/// at most, with the CONNECTACK or STATE they join and a message digest).
+pub const BUDGET: usize = 1500;
+
 fn addr(a: &PeerAddress, port: u16) -> String {
     match a {
         PeerAddress::Ip(ip) => format!("{ip}:{port}"),
@@ -38,6 +42,7 @@ pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
         ),
     );
     s.add("hot-standby-reserve", &format!("{:?}", peer.hot_standby_reserve_percent));
+    let mut pools = Vec::new();
     for sn in &config.shared_networks {
         let mut seen_in_subnet: Vec<usize> = Vec::new();
         for pool in sn.pools.iter().filter(|p| p.failover_peer.as_deref() == Some(peer.name.as_str())) {
@@ -47,9 +52,20 @@ pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
             let suffix = if nth == 0 { String::new() } else { format!(" #{}", nth + 1) };
             let mut ranges: Vec<String> = pool.ranges.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
             ranges.sort();
-            s.add(&format!("pool {}/{}{suffix} ranges", subnet.network, subnet.prefix_len), &ranges.join(","));
+            pools.push((format!("pool {}/{}{suffix} ranges", subnet.network, subnet.prefix_len), ranges.join(",")));
         }
     }
+    let mut per_pool = s.clone();
+    for (name, canonical) in &pools {
+        per_pool.add(name, canonical);
+    }
+    if per_pool.encode().len() <= BUDGET {
+        return per_pool;
+    }
+    // Too many pools to name each one: one section for all of them (a difference is then
+    // reported as "pools", without saying which).
+    let all: Vec<String> = pools.iter().map(|(n, c)| format!("{n}: {c}")).collect();
+    s.add("pools", &all.join("\n"));
     s
 }
 
@@ -77,6 +93,28 @@ mod tests {
         let p = conf("primary", "198.18.0.1", "198.18.0.2", 199);
         let s = conf("secondary", "198.18.0.2", "198.18.0.1", 199);
         assert_eq!(diff(&of(&p), &of(&s)), vec![]);
+    }
+
+    #[test]
+    fn many_pools_collapse_into_one_section_that_fits() {
+        let mut text = String::from(
+            "failover peer \"lab\" { primary; address 198.18.0.1; peer address 198.18.0.2; mclt 60; split 128; }\n",
+        );
+        for n in 0..200 {
+            text.push_str(&format!(
+                "subnet 198.19.{n}.0 netmask 255.255.255.0 {{ pool {{ failover peer \"lab\"; range 198.19.{n}.10 198.19.{n}.20; }} }}\n"
+            ));
+        }
+        let c = parse_str("t.conf", &text, &MemoryLoader::default()).unwrap_or_else(|e| panic!("{e}")).config;
+        let s = of(&c);
+        assert!(s.encode().len() <= BUDGET, "{}", s.encode().len());
+        assert_eq!(s.sections().last().map(|x| x.name.as_str()), Some("pools"));
+        let mut changed = text.clone();
+        changed = changed.replacen("198.19.7.20", "198.19.7.30", 1);
+        let c2 = parse_str("t.conf", &changed, &MemoryLoader::default()).unwrap_or_else(|e| panic!("{e}")).config;
+        let d = diff(&s, &of(&c2));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].section, "pools");
     }
 
     #[test]
