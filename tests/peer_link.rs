@@ -252,6 +252,20 @@ fn tls_mutual_authentication_replicates_heals_and_a_foreign_ca_is_refused() -> R
         wait_logs(&lab, ["TLS handshake with the partner failed", "TLS handshake with the partner failed"], WATCH)?;
     eprintln!("foreign CA:\n  {}\n  {}", lines[0], lines[1]);
     assert_stays_down(&lab)?;
+    stop_pair(&mut lab)?;
+
+    // TLS on the primary only: the secondary names TLS bytes on its plain link, the primary
+    // its failed handshake.
+    for i in 0..2 {
+        let _ = std::fs::remove_file(lab.lease_file(i));
+    }
+    let peer0 = tls_files(&lab, 0, &ca, &ca)?;
+    write_configs(&lab, [config(0, "", &peer0), config(1, "", "")])?;
+    start_pair(&mut lab)?;
+    let lines =
+        wait_logs(&lab, ["the partner does not speak TLS", "the partner speaks TLS but no tls-certificate"], WATCH)?;
+    eprintln!("TLS on one side:\n  {}\n  {}", lines[0], lines[1]);
+    assert_stays_down(&lab)?;
     Ok(())
 }
 

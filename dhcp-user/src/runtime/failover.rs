@@ -294,8 +294,15 @@ impl Rel {
                             self.peer.handle_link_up(now);
                         }
                         Err(e) => {
+                            // A plain-TCP partner answers a ClientHello with a failover
+                            // message, which rustls reports as a bad record type.
+                            let hint = if e.to_string().contains("InvalidContentType") {
+                                " (the partner does not speak TLS: no tls-certificate/tls-key/tls-ca there?)"
+                            } else {
+                                ""
+                            };
                             self.link_refused(format!(
-                                "TLS handshake with the partner failed ({}): {e}",
+                                "TLS handshake with the partner failed ({}): {e}{hint}",
                                 if outgoing { "as client" } else { "as server" }
                             ));
                         }
