@@ -293,21 +293,34 @@ impl LinkGuard {
         if !self.received && self.rx.is_empty() && data.starts_with(&[0x16, 0x03]) {
             return Err(LinkError::TlsNotConfigured);
         }
-        self.rx.extend_from_slice(data);
-        loop {
-            let len = match frame_len(&self.rx) {
-                Ok(l) if l <= self.rx.len() => l,
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_incomplete() => return Ok(()),
+        // Walk the buffer with a cursor and drop the consumed part once: a 256 KiB read
+        // holds thousands of messages during a resync, and draining each one would move the
+        // rest of the buffer every time.
+        let mut rx = std::mem::take(&mut self.rx);
+        rx.extend_from_slice(data);
+        let mut pos = 0;
+        let result = loop {
+            let rest = rx.get(pos..).unwrap_or(&[]);
+            let len = match frame_len(rest) {
+                Ok(l) if l <= rest.len() => l,
+                Ok(_) => break Ok(()),
+                Err(e) if e.is_incomplete() => break Ok(()),
                 Err(_) => {
-                    out.append(&mut self.rx);
-                    return Ok(());
+                    out.extend_from_slice(rest);
+                    pos = rx.len();
+                    break Ok(());
                 }
             };
-            let frame: Vec<u8> = self.rx.drain(..len).collect();
-            self.check(now_unix, &frame)?;
-            out.extend_from_slice(&frame);
-        }
+            let frame = rest.get(..len).unwrap_or(&[]);
+            if let Err(e) = self.check(now_unix, frame) {
+                break Err(e);
+            }
+            out.extend_from_slice(frame);
+            pos += len;
+        };
+        rx.drain(..pos.min(rx.len()));
+        self.rx = rx;
+        result
     }
 
     fn check(&mut self, now_unix: u32, frame: &[u8]) -> Result<(), LinkError> {
@@ -407,6 +420,13 @@ impl LinkGuard {
             };
             let (msg, tail) = rest.split_at(len);
             rest = tail;
+            let add_config = self.partner_is_xdhcpd && !self.config_sent && self.config.is_some();
+            if self.key.is_none() && !add_config {
+                // Nothing to add: the bytes go out as the peer made them.
+                self.note_own_xid(msg);
+                out.extend_from_slice(msg);
+                continue;
+            }
             let mut frame = msg.to_vec();
             if self.partner_is_xdhcpd
                 && !self.config_sent
@@ -423,13 +443,20 @@ impl LinkGuard {
         Ok(())
     }
 
+    /// Keeps the xid for a DISCONNECT of the guard's own after the peer's numbers.
+    fn note_own_xid(&mut self, frame: &[u8]) {
+        if let Ok(hdr) = Header::parse(frame)
+            && request_of(hdr.msg_type).is_none()
+        {
+            self.next_own_xid = self.next_own_xid.max(hdr.xid.wrapping_add(1));
+        }
+    }
+
     fn sign(&mut self, frame: &mut Vec<u8>) -> Result<(), LinkError> {
+        self.note_own_xid(frame);
         let Ok(hdr) = Header::parse(frame) else {
             return Ok(());
         };
-        if request_of(hdr.msg_type).is_none() {
-            self.next_own_xid = self.next_own_xid.max(hdr.xid.wrapping_add(1));
-        }
         let Some(key) = &self.key else {
             return Ok(());
         };
