@@ -106,6 +106,9 @@ fn peer_differences(a: &dhcp_config::FailoverPeer, b: &dhcp_config::FailoverPeer
         ("max-lease-ownership", a.max_lease_ownership != b.max_lease_ownership),
         ("min-balance/max-balance", a.min_balance != b.min_balance || a.max_balance != b.max_balance),
         ("hot-standby-reserve", a.hot_standby_reserve_percent != b.hot_standby_reserve_percent),
+        // The peer link's security is set up when the relationship starts.
+        ("auth-key", a.auth_key != b.auth_key),
+        ("tls-certificate/tls-key/tls-ca", a.tls != b.tls),
     ]
     .into_iter()
     .filter(|(_, differs)| *differs)
@@ -364,6 +367,14 @@ mod tests {
         assert!(err.to_string().contains("address"), "{err}");
         assert!(matches!(err, ReloadRefused::FailoverPeerChanged { .. }));
         assert!(reload(&peer("198.18.0.1"), &peer("198.18.0.1")).is_ok());
+        // The peer link's security too.
+        let secured = peer("198.18.0.1").replacen(
+            "split 128;",
+            "split 128; tls-certificate \"c\"; tls-key \"k\"; tls-ca \"a\";",
+            1,
+        );
+        let err = reload(&peer("198.18.0.1"), &secured).expect_err("refused");
+        assert!(err.to_string().contains("tls-certificate"), "{err}");
         // A relationship added or removed.
         let err = reload(BASE, &peer("198.18.0.1")).expect_err("added");
         assert!(matches!(err, ReloadRefused::FailoverPeerAddedOrRemoved { what: "added", .. }), "{err}");

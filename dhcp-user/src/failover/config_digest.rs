@@ -4,9 +4,11 @@
 //! `mclt` and `split`/`hba` are not sections: only the primary may configure them and it
 //! sends them in CONNECT, where the secondary adopts them, so they cannot drift. The
 //! parameters written on both sides, the two servers' addresses, and every pool of the
-//! relationship (its ranges, by subnet) can.
+//! relationship (its ranges, by subnet) can. The pools come from the engine's configuration
+//! in force, so a reload that grows a range is what the partner is compared with.
 
-use dhcp_config::{Config, FailoverPeer, PeerAddress, Role};
+use crate::dhcp::config::EngineConfig;
+use dhcp_config::{FailoverPeer, PeerAddress, Role};
 use dhcp_failover::drift::ConfigSections;
 
 /// Most bytes the encoded sections may take: they ride in one failover message (2,048 bytes
@@ -20,8 +22,8 @@ fn addr(a: &PeerAddress, port: u16) -> String {
     }
 }
 
-/// The sections of relationship `peer` in `config`, in a fixed order.
-pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
+/// The sections of relationship `peer` with the pools of `config`, in a fixed order.
+pub fn sections(config: &EngineConfig, peer: &FailoverPeer) -> ConfigSections {
     let mut s = ConfigSections::new();
     // Each side writes its own address first: put them in primary, secondary order.
     let (me, partner) = (addr(&peer.address, peer.port), addr(&peer.peer_address, peer.peer_port));
@@ -43,14 +45,14 @@ pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
     );
     s.add("hot-standby-reserve", &format!("{:?}", peer.hot_standby_reserve_percent));
     let mut pools = Vec::new();
-    for sn in &config.shared_networks {
+    for net in &config.networks {
         let mut seen_in_subnet: Vec<usize> = Vec::new();
-        for pool in sn.pools.iter().filter(|p| p.failover_peer.as_deref() == Some(peer.name.as_str())) {
-            let Some(subnet) = sn.subnets.get(pool.subnet_index) else { continue };
-            let nth = seen_in_subnet.iter().filter(|&&i| i == pool.subnet_index).count();
-            seen_in_subnet.push(pool.subnet_index);
+        for pool in net.pools.iter().filter(|p| p.failover_peer.as_deref() == Some(peer.name.as_str())) {
+            let Some(subnet) = net.subnets.get(pool.subnet) else { continue };
+            let nth = seen_in_subnet.iter().filter(|&&i| i == pool.subnet).count();
+            seen_in_subnet.push(pool.subnet);
             let suffix = if nth == 0 { String::new() } else { format!(" #{}", nth + 1) };
-            let mut ranges: Vec<String> = pool.ranges.iter().map(|r| format!("{}-{}", r.start, r.end)).collect();
+            let mut ranges: Vec<String> = pool.ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect();
             ranges.sort();
             pools.push((format!("pool {}/{}{suffix} ranges", subnet.network, subnet.prefix_len), ranges.join(",")));
         }
@@ -72,7 +74,7 @@ pub fn sections(config: &Config, peer: &FailoverPeer) -> ConfigSections {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcp_config::{MemoryLoader, parse_str};
+    use dhcp_config::{Config, MemoryLoader, parse_str};
     use dhcp_failover::drift::{DriftKind, diff};
 
     fn conf(role: &str, me: &str, partner: &str, range_end: u8) -> Config {
@@ -85,7 +87,7 @@ mod tests {
     }
 
     fn of(c: &Config) -> ConfigSections {
-        sections(c, &c.failover_peers[0])
+        sections(&crate::conf::engine_config(c), &c.failover_peers[0])
     }
 
     #[test]

@@ -82,7 +82,8 @@ struct Rel {
     key: Option<LinkKey>,
     /// `tls-*`: the link runs over mutual TLS.
     tls: Option<Arc<Tls>>,
-    /// Our configuration sections, compared with an xdhcpd partner's.
+    /// Our configuration sections as last sent (rebuilt for each connection from the
+    /// configuration in force), compared with an xdhcpd partner's.
     sections: ConfigSections,
     /// Connections refused by the link layer or the TLS handshake, and the last reason.
     link_errors: u64,
@@ -170,7 +171,6 @@ pub fn spawn(
         None => None,
     };
     let key = peer_link::link_key(config, &cfg);
-    let sections = crate::failover::config_digest::sections(config, &cfg);
     let (tx, rx) = mpsc::unbounded_channel();
     let epoch = Instant::now();
     let peer = Peer::new(peer_config(&cfg), persisted, now_time(epoch));
@@ -193,7 +193,7 @@ pub fn spawn(
         liveness_warned: false,
         key,
         tls,
-        sections,
+        sections: ConfigSections::new(),
         link_errors: 0,
         last_link_error: None,
         drift: None,
@@ -387,7 +387,8 @@ impl Rel {
         handshakes.spawn(async move { (peer_link::secure(tls.as_deref(), stream, outgoing).await, outgoing) });
     }
 
-    fn new_guard(&self) -> LinkGuard {
+    fn new_guard(&mut self) -> LinkGuard {
+        self.sections = crate::failover::config_digest::sections(&self.engine.config(), &self.cfg);
         LinkGuard::new(self.key.clone(), peer_link::nonce(), Some(self.sections.encode()))
     }
 
