@@ -5,7 +5,7 @@
 //! they must be retransmitted. Both are O(log n) here so that an UPDREQALL over a large lease
 //! database stays cheap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use crate::wire::Binding;
@@ -83,10 +83,12 @@ pub(crate) struct InFlight {
     pub(crate) superseded: bool,
 }
 
-/// The un-acked window, in send order.
+/// The un-acked window, in send order. Acks come almost always in send order, so the front
+/// is looked at first and removed in O(1) (a Vec shifted the whole window per ack: with a
+/// 1,000-update window that was most of a 100,000-lease resync's CPU).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Window {
-    items: Vec<InFlight>,
+    items: VecDeque<InFlight>,
 }
 
 impl Window {
@@ -99,7 +101,7 @@ impl Window {
     }
 
     pub(crate) fn push(&mut self, xid: u32, binding: Binding) {
-        self.items.push(InFlight { xid, binding, superseded: false });
+        self.items.push_back(InFlight { xid, binding, superseded: false });
     }
 
     /// Marks every in-flight update of `ip` superseded.
@@ -111,8 +113,11 @@ impl Window {
 
     /// Removes and returns the in-flight update with this xid.
     pub(crate) fn take(&mut self, xid: u32) -> Option<InFlight> {
+        if self.items.front().is_some_and(|f| f.xid == xid) {
+            return self.items.pop_front();
+        }
         let i = self.items.iter().position(|f| f.xid == xid)?;
-        Some(self.items.remove(i))
+        self.items.remove(i)
     }
 
     /// The newest live (not superseded) in-flight update of `ip`.
@@ -122,7 +127,10 @@ impl Window {
 
     /// Is an update with this xid in flight, and for which IP?
     pub(crate) fn ip_of(&self, xid: u32) -> Option<Ipv4Addr> {
-        self.items.iter().find(|f| f.xid == xid).map(|f| f.binding.ip)
+        match self.items.front() {
+            Some(f) if f.xid == xid => Some(f.binding.ip),
+            _ => self.items.iter().find(|f| f.xid == xid).map(|f| f.binding.ip),
+        }
     }
 
     /// Empties the window, returning the non-superseded updates in send order.
