@@ -123,6 +123,42 @@ pub fn binding_of(l: &Lease) -> Binding {
 /// Why a partner's update was refused: (reject reason, message), for the BNDACK.
 pub type Refusal = (dhcp_failover::wire::RejectReason, String);
 
+/// A partner's BNDUPD, as the runtime and the simulator both handle it: the duel with our
+/// crossing update (`own_pending` from [`dhcp_failover::Event::BindingReceived`]), dhcpd's
+/// acceptance check, the apply; when the partner's update wins, ours is withdrawn. The
+/// caller journals the lease, then acks; on `Err` it NAKs, then calls [`answer_refusal`].
+pub fn receive_binding(
+    engine: &crate::dhcp::Engine,
+    peer: &mut dhcp_failover::Peer,
+    name: &str,
+    now: crate::time::Now,
+    b: &Binding,
+    own_pending: Option<Binding>,
+) -> Result<Lease, Refusal> {
+    let own = peer.crossing_update(b.ip, own_pending);
+    let lease = engine.apply_binding(name, now, b, own.as_ref())?;
+    if let Some(own) = &own {
+        peer.withdraw_update(own);
+    }
+    Ok(lease)
+}
+
+/// After NAKing a partner's update of `ip`: if it was refused as outdated (ours is newer),
+/// send ours so both sides converge on it.
+pub fn answer_refusal(
+    engine: &crate::dhcp::Engine,
+    peer: &mut dhcp_failover::Peer,
+    now: dhcp_failover::Time,
+    ip: std::net::Ipv4Addr,
+    reason: dhcp_failover::wire::RejectReason,
+) {
+    if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
+        && let Some(l) = engine.store().get(ip)
+    {
+        peer.handle_lease_update(now, binding_of(&l));
+    }
+}
+
 /// dhcpd's acceptance check for a partner's BNDUPD (digest §4.3). Returns the state to store.
 pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u32) -> Result<BindingState, Refusal> {
     use dhcp_failover::wire::RejectReason as R;

@@ -307,13 +307,9 @@ impl Node {
                 }
                 Event::BindingReceived { binding: b, own_pending: own } => {
                     let ip = b.ip;
-                    let own = self.peer.crossing_update(ip, own);
                     let status = format!("{:?} ends {}", b.status, b.ends);
-                    match self.engine.apply_binding(&name, now_of(now), &b, own.as_ref()) {
+                    match crate::failover::receive_binding(&self.engine, &mut self.peer, &name, now_of(now), &b, own) {
                         Ok(lease) => {
-                            if let Some(own) = &own {
-                                self.peer.withdraw_update(own);
-                            }
                             let stored = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
                             self.disk.append(DiskEntry::Lease(lease));
                             self.disk.sync();
@@ -329,12 +325,7 @@ impl Node {
                                 why: msg.clone(),
                             });
                             let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
-                            // Ours is newer: send it so both sides converge (as runtime/failover.rs).
-                            if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
-                                && let Some(l) = self.engine.store().get(ip)
-                            {
-                                self.peer.handle_lease_update(now, crate::failover::binding_of(&l));
-                            }
+                            crate::failover::answer_refusal(&self.engine, &mut self.peer, now, ip, reason);
                         }
                     }
                 }

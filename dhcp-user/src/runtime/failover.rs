@@ -540,24 +540,23 @@ impl Rel {
                     let mut accepted = Vec::new();
                     let mut applied = Vec::new();
                     for (b, own) in batch {
-                        let own = self.peer.crossing_update(b.ip, own);
-                        match self.engine.apply_binding(&self.name, super::now(), &b, own.as_ref()) {
+                        let received = crate::failover::receive_binding(
+                            &self.engine,
+                            &mut self.peer,
+                            &self.name,
+                            super::now(),
+                            &b,
+                            own,
+                        );
+                        match received {
                             Ok(lease) => {
-                                if let Some(own) = &own {
-                                    self.peer.withdraw_update(own);
-                                }
                                 applied.push(lease);
                                 accepted.push(b.ip);
                             }
                             Err((reason, msg)) => {
                                 tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
                                 let _ = self.peer.ack_binding(now, b.ip, Some((reason, &msg)));
-                                // Ours is newer: send it so both sides converge on it.
-                                if reason == dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO
-                                    && let Some(l) = self.engine.store().get(b.ip)
-                                {
-                                    self.peer.handle_lease_update(now, binding_of(&l));
-                                }
+                                crate::failover::answer_refusal(&self.engine, &mut self.peer, now, b.ip, reason);
                             }
                         }
                     }
