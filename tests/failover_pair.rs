@@ -145,12 +145,7 @@ fn cut_peer_link_interrupts_and_heals() -> Result<()> {
     lab.start(1, &["--xdp-mode", "off"])?;
     lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(20))?;
     // Cut the primary's link inside its namespace: max-response-delay (5 s) ends it.
-    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "down"])?;
-    lab.wait_state(1, "communications-interrupted", None, Duration::from_secs(20))?;
-    lab.wait_state(0, "communications-interrupted", None, Duration::from_secs(20))?;
-    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "up"])?;
-    let t = lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
-    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(10))?;
+    let t = lab.cut_and_heal_link()?;
     eprintln!("healed to NORMAL/NORMAL {t:?} after the link came back");
     Ok(())
 }

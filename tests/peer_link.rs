@@ -227,12 +227,7 @@ fn tls_mutual_authentication_replicates_heals_and_a_foreign_ca_is_refused() -> R
     }
     // Cut and heal: both servers reconnect over TLS on their own timers (they may connect
     // to each other at the same moment) and get back to NORMAL.
-    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "down"])?;
-    lab.wait_state(1, "communications-interrupted", None, Duration::from_secs(20))?;
-    lab.wait_state(0, "communications-interrupted", None, Duration::from_secs(20))?;
-    lab.srv[0].exec(&["ip", "link", "set", &lab.ifs[0], "up"])?;
-    let t = lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
-    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(10))?;
+    let t = lab.cut_and_heal_link()?;
     eprintln!("TLS link healed to NORMAL/NORMAL {t:?} after the link came back");
     for i in 0..2 {
         let sec = &lab.status(i)?["relationships"][0]["link_security"];

@@ -151,6 +151,19 @@ impl PairLab {
         }
     }
 
+    /// Take the primary's link down inside its namespace until both servers are in
+    /// COMMUNICATIONS-INTERRUPTED (max-response-delay ends the connection), bring it back,
+    /// and wait for NORMAL/NORMAL. Returns how long the heal took once the link was up.
+    pub fn cut_and_heal_link(&self) -> Result<Duration> {
+        self.srv[0].exec(&["ip", "link", "set", &self.ifs[0], "down"])?;
+        self.wait_state(1, "communications-interrupted", None, Duration::from_secs(20))?;
+        self.wait_state(0, "communications-interrupted", None, Duration::from_secs(20))?;
+        self.srv[0].exec(&["ip", "link", "set", &self.ifs[0], "up"])?;
+        let t = self.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
+        self.wait_state(1, "normal", Some("normal"), Duration::from_secs(10))?;
+        Ok(t)
+    }
+
     pub fn add_client(&self, name: &str, mac: &str) -> Result<()> {
         self.cli
             .exec(&["ip", "link", "add", name, "link", "br0", "address", mac, "type", "macvlan", "mode", "bridge"])?;

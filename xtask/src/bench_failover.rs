@@ -174,21 +174,18 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
 
 /// Wait for a log line (stdout or stderr) of server `i`.
 fn wait_log(lab: &PairLab, i: usize, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result<()> {
-    wait_until(timeout, || {
-        lab.servers[i]
-            .as_ref()
-            .is_some_and(|p| p.stderr_lines().iter().chain(p.stdout_lines().iter()).any(|l| pred(l.trim_end())))
-    })
-    .with_context(|| {
-        let tail: Vec<String> = lab.servers[i]
-            .as_ref()
-            .map(|p| p.stderr_lines().into_iter().chain(p.stdout_lines()).collect())
-            .unwrap_or_default();
+    wait_until(timeout, || log_lines(lab, i).iter().any(|l| pred(l.trim_end()))).with_context(|| {
+        let tail = log_lines(lab, i);
         format!(
             "server {i}: expected log line not seen; its log ends:\n{}",
             tail[tail.len().saturating_sub(15)..].join("\n")
         )
     })
+}
+
+/// Everything server `i` wrote (stderr, then stdout: xdhcpd's logs and its "ready" line).
+fn log_lines(lab: &PairLab, i: usize) -> Vec<String> {
+    lab.servers[i].as_ref().map(|p| p.stderr_lines().into_iter().chain(p.stdout_lines()).collect()).unwrap_or_default()
 }
 
 fn perfdhcp(lab: &PairLab, rate: u32) -> Result<Perf> {
@@ -397,10 +394,7 @@ fn resync(kind: Pair) -> Result<Resync> {
     let held = xdhcpd_tests::pair::active_bindings(&lab.leases(1)).len();
     if held < RESYNC_LEASES as usize || std::env::var_os("BENCH_VERBOSE").is_some() {
         for i in 0..2 {
-            let lines: Vec<String> = lab.servers[i]
-                .as_ref()
-                .map(|p| p.stderr_lines().into_iter().chain(p.stdout_lines()).collect())
-                .unwrap_or_default();
+            let lines = log_lines(&lab, i);
             println!(
                 "    server {i} log (last lines):\n      {}",
                 lines[lines.len().saturating_sub(12)..].join("\n      ")
