@@ -4,7 +4,6 @@
 //! lease file, fsyncs once, then sends the replies: an ACK never leaves before its lease is
 //! durable, and one fsync covers every ACK of the batch.
 
-use super::Sender;
 use crate::dhcp::Reply;
 use crate::lease::{Lease, record};
 use crate::stats::Stats;
@@ -12,7 +11,6 @@ use anyhow::Result;
 use crossbeam::channel::{self, Receiver, Sender as ChanSender};
 use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -29,7 +27,8 @@ enum Job {
     Host(HostRecord),
     /// Flush and end the thread (other handles may still be alive).
     Stop,
-    Compact(Vec<Lease>),
+    /// Rewrite the file now (it is also rewritten on its own when it has grown enough).
+    Compact,
 }
 
 /// Log target of one line per durable lease change (dhcpd logs every DHCPACK; here it is
@@ -53,6 +52,41 @@ fn log_lease(l: &Lease) {
 /// Where committed lease changes of failover pools go: the relationship's task.
 pub type Replicator = Arc<dyn Fn(&Lease) + Send + Sync>;
 
+/// What a compacted file is written from: every lease of the lease store.
+///
+/// Why the journal thread reads it, and only after a batch is written and synced: every
+/// record the journal writes was in the store before it was handed over (workers bind under
+/// the lease's lock, then commit; expiry, acks, balancing and the partner's updates likewise
+/// change the store first), so a store read taken there is, for every address, at least as
+/// new as anything in the file. A snapshot taken anywhere else can be older than a record
+/// appended after it, and the rewrite then erases a lease whose ACK already left: the old
+/// server took it on the async thread and lost hundreds of acknowledged leases per
+/// compaction under load (a newer store state that is not durable yet only makes the file
+/// more conservative: an address held that a client may not have got).
+pub type LeaseSource = Box<dyn Fn() -> Vec<Lease> + Send>;
+
+/// The whole lease file as it is rewritten: failover state records first (dhcpd's layout),
+/// hosts created over OMAPI, then one record per address that was ever used.
+pub fn compacted_entries<'a>(
+    states: impl IntoIterator<Item = &'a FailoverStateRecord>,
+    hosts: impl IntoIterator<Item = &'a HostRecord>,
+    leases: &[Lease],
+) -> Vec<Entry> {
+    states
+        .into_iter()
+        .cloned()
+        .map(Entry::FailoverState)
+        .chain(hosts.into_iter().cloned().map(Entry::Host))
+        .chain(
+            leases
+                .iter()
+                // A never-used FREE address is implied by the configuration's ranges.
+                .filter(|l| l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free)
+                .map(|l| Entry::Lease(record::to_record(l))),
+        )
+        .collect()
+}
+
 /// Rewrite the file when it is this many times larger than the last compacted size.
 const COMPACT_GROWTH: u64 = 4;
 /// How long the journal waits for more commits before an fsync.
@@ -63,8 +97,6 @@ const MAX_BATCH: usize = 4096;
 pub struct Journal {
     tx: Option<ChanSender<Job>>,
     thread: Option<JoinHandle<()>>,
-    size: Arc<AtomicU64>,
-    compacted: Arc<AtomicU64>,
 }
 
 /// A cheap handle workers use to submit commits.
@@ -107,24 +139,33 @@ impl JournalHandle {
         rx.await.unwrap_or(false)
     }
 
-    pub fn compact(&self, snapshot: Vec<Lease>) {
-        let _ = self.tx.send(Job::Compact(snapshot));
+    /// Rewrite the lease file from the lease store as soon as the current batch is durable.
+    pub fn request_compaction(&self) {
+        let _ = self.tx.send(Job::Compact);
     }
 }
 
+/// Where the replies that waited for their commit go (the DHCP socket in the server).
+pub trait ReplySink: Send + Sync + 'static {
+    fn send(&self, reply: &Reply, ifindex: u32);
+}
+
+/// Starts the journal thread. The file is first rewritten from `leases` (a restart starts
+/// from a compact file); an error there is returned, since nothing was served yet.
 pub fn spawn(
     mut file: JournalFile,
-    sender: Arc<Sender>,
+    leases: LeaseSource,
+    sender: Arc<dyn ReplySink>,
     stats: Arc<Stats>,
     replicator: Replicator,
     mut states: std::collections::BTreeMap<String, FailoverStateRecord>,
     mut hosts: std::collections::BTreeMap<String, HostRecord>,
 ) -> Result<Journal> {
+    file.compact(compacted_entries(states.values(), hosts.values(), &leases()).iter())
+        .map_err(|e| anyhow::anyhow!("compacting the lease file: {e}"))?;
     // Bounded: if the disk stalls, workers block instead of queueing without limit.
     let (tx, rx): (ChanSender<Job>, Receiver<Job>) = channel::bounded(65_536);
-    let size = Arc::new(AtomicU64::new(file.len()));
-    let compacted = Arc::new(AtomicU64::new(file.len().max(1)));
-    let (size2, compacted2) = (size.clone(), compacted.clone());
+    let mut compacted = file.len().max(1);
     let thread = std::thread::Builder::new().name("journal".into()).spawn(move || {
         let mut replies: Vec<(Reply, u32)> = Vec::new();
         let mut to_replicate: Vec<Lease> = Vec::new();
@@ -144,7 +185,7 @@ pub fn spawn(
                     Err(_) => break,
                 }
             }
-            let mut compact_with = None;
+            let mut compact_now = false;
             let mut stop = false;
             for job in jobs {
                 match job {
@@ -171,7 +212,7 @@ pub fn spawn(
                         states.insert(rec.peer.clone(), rec);
                         waiters.push(done);
                     }
-                    Job::Compact(snapshot) => compact_with = Some(snapshot),
+                    Job::Compact => compact_now = true,
                 }
             }
             let t0 = Instant::now();
@@ -204,25 +245,14 @@ pub fn spawn(
                     }
                 }
             }
-            if let Some(snapshot) = compact_with {
-                // Failover state records first (dhcpd's layout), then one record per lease.
-                let entries: Vec<Entry> = states
-                    .values()
-                    .cloned()
-                    .map(Entry::FailoverState)
-                    .chain(hosts.values().cloned().map(Entry::Host))
-                    .chain(
-                        snapshot
-                            .iter()
-                            .filter(|l| {
-                                l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free
-                            })
-                            .map(|l| Entry::Lease(record::to_record(l))),
-                    )
-                    .collect();
+            // Here, after this batch's records are written and synced, and from the store as
+            // it is now: see `LeaseSource` for why nothing durable can be dropped.
+            let grown = file.len() > COMPACT_GROWTH * compacted.max(64 * 1024);
+            if compact_now || grown {
+                let entries = compacted_entries(states.values(), hosts.values(), &leases());
                 match file.compact(entries.iter()) {
                     Ok(n) => {
-                        compacted2.store(n.max(1), Ordering::Relaxed);
+                        compacted = n.max(1);
                         tracing::info!(bytes = n, "lease file compacted");
                     }
                     Err(e) => {
@@ -230,7 +260,6 @@ pub fn spawn(
                     }
                 }
             }
-            size2.store(file.len(), Ordering::Relaxed);
             if stop {
                 break;
             }
@@ -239,16 +268,12 @@ pub fn spawn(
             tracing::error!("final lease file sync failed: {e}");
         }
     })?;
-    Ok(Journal { tx: Some(tx), thread: Some(thread), size, compacted })
+    Ok(Journal { tx: Some(tx), thread: Some(thread) })
 }
 
 impl Journal {
     pub fn handle(&self) -> JournalHandle {
         JournalHandle { tx: self.tx.clone().unwrap_or_else(|| channel::bounded(1).0) }
-    }
-
-    pub fn needs_compaction(&self) -> bool {
-        self.size.load(Ordering::Relaxed) > COMPACT_GROWTH * self.compacted.load(Ordering::Relaxed).max(64 * 1024)
     }
 
     /// Flush what is queued and stop the thread.
@@ -259,5 +284,135 @@ impl Journal {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease::{BindingState, ClientKey, LeaseStore};
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct NoReplies;
+    impl ReplySink for NoReplies {
+        fn send(&self, _: &Reply, _: u32) {}
+    }
+
+    /// A scratch directory removed when dropped (also when the test fails).
+    struct Scratch(std::path::PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let p = std::env::temp_dir().join(format!("xdhcpd-journal-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).expect("scratch dir");
+            Scratch(p)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn bound(ip: Ipv4Addr, n: u32) -> Lease {
+        let mut l = Lease::free(ip, 0);
+        l.state = BindingState::Active;
+        l.starts = 1_000_000 + n;
+        l.ends = 2_000_000 + n;
+        l.cltt = l.starts;
+        l.client = Some(ClientKey::from_client_id(&n.to_be_bytes()));
+        l
+    }
+
+    /// The leases in the lease file as a restart would read it right now.
+    fn leases_on_disk(path: &std::path::Path) -> std::collections::HashMap<Ipv4Addr, dhcp_journal::LeaseRecord> {
+        let bytes = std::fs::read(path).expect("read lease file");
+        let state = dhcp_journal::record::fold(dhcp_journal::parse(&bytes).entries);
+        state.leases.iter().map(|r| (r.ip, r.clone())).collect()
+    }
+
+    /// Issue 10's first hole, as the server runs: workers bind in the store and commit, the
+    /// ACK leaves once the commit is durable, while compaction is requested over and over (the
+    /// server's tick). A checker reads the file at arbitrary moments, which is what a kill -9
+    /// at that moment would leave: every lease confirmed durable before the read must be in it.
+    #[test]
+    fn compaction_never_drops_a_durable_lease() {
+        let dir = Scratch::new("compact");
+        let path = dir.0.join("dhcpd.leases");
+        let store = Arc::new(LeaseStore::new(1));
+        let (first, last) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 7, 254));
+        store.add_range(0, first, last);
+        let (file, _) = JournalFile::open(&path).expect("open lease file");
+        let source = store.clone();
+        let journal = spawn(
+            file,
+            Box::new(move || source.snapshot()),
+            Arc::new(NoReplies),
+            Arc::new(Stats::default()),
+            Arc::new(|_: &Lease| {}),
+            Default::default(),
+            Default::default(),
+        )
+        .expect("journal thread");
+        let stop = Arc::new(AtomicBool::new(false));
+        let compactor = {
+            let (handle, stop) = (journal.handle(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    handle.request_compaction();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            })
+        };
+        let confirmed: Arc<std::sync::Mutex<Vec<Ipv4Addr>>> = Default::default();
+        // Several workers, as in the server: while one waits for its batch, others bind.
+        const WORKERS: u32 = 4;
+        const PER_WORKER: u32 = 400;
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (handle, store, confirmed) = (journal.handle(), store.clone(), confirmed.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+                    for n in (0..PER_WORKER).map(|i| i * WORKERS + w) {
+                        let l = bound(Ipv4Addr::from(u32::from(first) + n), n);
+                        assert!(store.restore(l.clone()));
+                        assert!(rt.block_on(handle.commit_wait(vec![l.clone()], false)), "commit of {} failed", l.ip);
+                        confirmed.lock().expect("confirmed list").push(l.ip);
+                    }
+                })
+            })
+            .collect();
+        let mut lost: Vec<Ipv4Addr> = Vec::new();
+        let mut reads = 0;
+        while !workers.iter().all(|w| w.is_finished()) {
+            let acked = confirmed.lock().expect("confirmed list").clone();
+            let on_disk = leases_on_disk(&path);
+            reads += 1;
+            lost.extend(
+                acked
+                    .iter()
+                    .filter(|ip| on_disk.get(ip).map(|r| r.binding_state) != Some(dhcp_journal::BindingState::Active)),
+            );
+            if !lost.is_empty() {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            w.join().expect("worker thread");
+        }
+        compactor.join().expect("compactor thread");
+        journal.shutdown();
+        assert!(
+            lost.is_empty(),
+            "a crash after read {reads} would lose {} acknowledged leases, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
+        let on_disk = leases_on_disk(&path);
+        let total = confirmed.lock().expect("confirmed list").len();
+        assert_eq!(total, (WORKERS * PER_WORKER) as usize);
+        assert!(confirmed.lock().expect("confirmed list").iter().all(|ip| on_disk.contains_key(ip)));
     }
 }

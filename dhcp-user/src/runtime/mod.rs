@@ -13,7 +13,6 @@ pub mod reload;
 pub mod socket;
 
 use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
-use crate::lease::record;
 use crate::stats::Stats;
 use crate::time::Now;
 use crate::xdp::{self, AttachMode, XdpProgram};
@@ -68,6 +67,12 @@ pub struct Sender {
     client_port: u16,
 }
 
+impl journal::ReplySink for Sender {
+    fn send(&self, reply: &Reply, ifindex: u32) {
+        Sender::send(self, reply, ifindex)
+    }
+}
+
 impl Sender {
     pub fn send(&self, reply: &Reply, ifindex: u32) {
         let res = match reply.dest {
@@ -103,7 +108,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let config = parsed.config;
     let engine = Arc::new(Engine::new(crate::conf::engine_config(&config)));
 
-    let (mut journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
+    let (journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
         .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;
     for w in &contents.warnings {
         tracing::warn!("lease file {}: {w}", opts.lease_file.display());
@@ -118,24 +123,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let records: Vec<dhcp_journal::LeaseRecord> = state.leases.iter().cloned().collect();
     let restored = engine.restore_all(&records);
     drop(records);
-    // Start from a compact file: the failover state records, then one record per lease.
     let states: std::collections::BTreeMap<String, dhcp_journal::FailoverStateRecord> =
         state.failover.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let snapshot: Vec<dhcp_journal::Entry> = states
-        .values()
-        .cloned()
-        .map(dhcp_journal::Entry::FailoverState)
-        .chain(state.hosts.values().cloned().map(dhcp_journal::Entry::Host))
-        .chain(
-            engine
-                .store()
-                .snapshot()
-                .iter()
-                .filter(|l| l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free)
-                .map(|l| dhcp_journal::Entry::Lease(record::to_record(l))),
-        )
-        .collect();
-    journal_file.compact(snapshot.iter()).context("compacting the lease file")?;
     tracing::info!(leases = engine.store().len(), restored, file = %opts.lease_file.display(), "lease file loaded");
 
     let ifaces = select_ifaces(&opts.ifaces)?;
@@ -176,7 +165,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
     for h in hosts.values().filter(|h| !h.deleted) {
         engine.add_dynamic_host(omapi::host_from_record(h, &engine.config().global));
     }
-    let journal = journal::spawn(journal_file, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
+    let leases: journal::LeaseSource = {
+        let engine = engine.clone();
+        Box::new(move || engine.store().snapshot())
+    };
+    let journal =
+        journal::spawn(journal_file, leases, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
 
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
@@ -277,9 +271,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     if !expired.is_empty() {
                         tracing::debug!(n = expired.len(), "leases expired");
                         journal.handle().commit(expired, None);
-                    }
-                    if journal.needs_compaction() {
-                        journal.handle().compact(engine.store().snapshot());
                     }
                 }
                 conn = control.accept() => control.serve(conn),
