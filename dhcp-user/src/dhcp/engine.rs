@@ -725,23 +725,30 @@ impl Engine {
     ) -> Result<Lease, Refusal> {
         use dhcp_failover::wire::RejectReason as R;
         let cfg = self.config();
-        let current = self.store.get(b.ip).filter(|l| cfg.pool_peer(l.pool) == Some(peer));
-        let Some(current) = current else {
-            return Err((R::ILLEGAL_IP_ADDR, format!("{}: not in a pool of relationship {peer}", b.ip)));
-        };
+        let illegal = || (R::ILLEGAL_IP_ADDR, format!("{}: not in a pool of relationship {peer}", b.ip));
         let view = self.failover_view(peer);
         let role = view.as_ref().map(|v| v.role).unwrap_or(Role::Primary);
         let normal = view.as_ref().map(|v| v.state == State::NORMAL).unwrap_or(false);
-        let state = fo::accept(&current, b, role, normal, now.unix)?;
-        if let Some(own) = own_pending
-            && fo::own_update_wins(own, b, role)
-        {
-            return Err((
-                R::LESS_CRIT_BIND_INFO,
-                format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
-            ));
-        }
-        self.store.update(b.ip, |l| fo::apply(l, b, state)).ok_or((R::ILLEGAL_IP_ADDR, format!("{}: vanished", b.ip)))
+        // Checked and applied under the lease's lock: a worker binding the address meanwhile
+        // either went first (and the check sees its binding) or waits for this change.
+        self.store
+            .try_update(b.ip, |current| {
+                if cfg.pool_peer(current.pool) != Some(peer) {
+                    return Err(illegal());
+                }
+                let state = fo::accept(current, b, role, normal, now.unix)?;
+                if let Some(own) = own_pending
+                    && fo::own_update_wins(own, b, role)
+                {
+                    return Err((
+                        R::LESS_CRIT_BIND_INFO,
+                        format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
+                    ));
+                }
+                fo::apply(current, b, state);
+                Ok(())
+            })
+            .unwrap_or_else(|| Err(illegal()))
     }
 
     /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish

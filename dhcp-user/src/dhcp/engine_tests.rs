@@ -385,3 +385,94 @@ fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
     assert_eq!(to_secondary_clients, secondary_clients.min(20), "the secondary's clients' addresses go first");
     assert!(moved.iter().all(|l| l.state == BindingState::Backup));
 }
+
+/// Issue 10's second hole: a partner's update was checked against a copy of the lease and
+/// then written unconditionally, while a worker could bind the address in between. Here the
+/// primary's worker binds a FREE address while the secondary's update moves it to BACKUP.
+/// Either may go first, but a bind that succeeded (its ACK would leave) must never be
+/// overwritten: dhcpd's acceptance check refuses BACKUP over ACTIVE on a primary.
+#[test]
+fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
+    use crate::failover::FailoverView;
+    use dhcp_failover::transitions::ServiceLevel;
+    use dhcp_failover::wire::BindingStatus;
+    let mut cfg = config((100, 139));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Arc::new(Engine::new(cfg));
+    e.set_failover(
+        "lab",
+        FailoverView {
+            role: Role::Primary,
+            state: State::NORMAL,
+            partner_state: State::NORMAL,
+            service: ServiceLevel::Cooperating,
+            mclt: 60,
+            stos: 1000,
+            steering: dhcp_common::Steering {
+                hba: dhcp_common::Hba::from_split(128),
+                lb_max_secs: 3,
+                role: dhcp_common::Role::Primary as u8,
+                state: State::NORMAL.0,
+                has_hba: 1,
+                partner_has_free: 1,
+                enforce: 0,
+                _pad: 0,
+            },
+        },
+    );
+    const ROUNDS: u32 = 100_000;
+    let ip = Ipv4Addr::new(198, 18, 0, 100);
+    let key = ClientKey::from_hw(1, &mac(1));
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let partner = {
+        let (e, barrier) = (e.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            let mut accepted = Vec::new();
+            for round in 0..ROUNDS {
+                barrier.wait();
+                let b = Binding {
+                    ip,
+                    status: BindingStatus::BACKUP,
+                    client_id: None,
+                    chaddr: None,
+                    ends: 0,
+                    tstp: 0,
+                    starts: 5000 + round,
+                    cltt: 0,
+                    ip_flags: Default::default(),
+                };
+                accepted.push(e.apply_binding("lab", Now::at(6000 + round), &b, None).is_ok());
+                barrier.wait();
+            }
+            accepted
+        })
+    };
+    let mut both = Vec::new();
+    for round in 0..ROUNDS {
+        e.restore(Lease::free(ip, 0));
+        barrier.wait();
+        let now = 6000 + round;
+        let bound = e.store().update_if_available(ip, &key, Take::Free, now, |l| {
+            l.state = BindingState::Active;
+            l.client = Some(key.clone());
+            l.starts = now;
+            l.cltt = now;
+            l.ends = now + 600;
+        });
+        barrier.wait();
+        let end = e.store().get(ip).map(|l| l.state);
+        if bound.is_some() && end != Some(BindingState::Active) {
+            both.push((round, end));
+        }
+    }
+    let accepted = partner.join().expect("partner thread");
+    let partner_won = accepted.iter().filter(|a| **a).count();
+    assert!(
+        both.is_empty(),
+        "{} of {ROUNDS} local binds were overwritten by the partner's update (partner accepted {partner_won}), e.g. {:?}",
+        both.len(),
+        &both[..both.len().min(3)]
+    );
+}

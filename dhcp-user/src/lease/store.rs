@@ -316,6 +316,26 @@ impl LeaseStore {
         Some(lease)
     }
 
+    /// Decides and changes one lease under its shard lock: `f` sees the lease as it is now
+    /// and either changes it (`Ok`) or must leave it untouched (`Err`). `None`: no such
+    /// address. A decision taken on a copy and written later can overwrite a change made in
+    /// between, such as a worker's bind whose ACK already left.
+    pub fn try_update<E>(&self, ip: Ipv4Addr, f: impl FnOnce(&mut Lease) -> Result<(), E>) -> Option<Result<Lease, E>> {
+        let (old_client, lease) = {
+            let mut l = self.leases.get_mut(&ip)?;
+            let old = l.client.clone();
+            if let Err(e) = f(&mut l) {
+                return Some(Err(e));
+            }
+            (old, l.clone())
+        };
+        if lease.state.is_available() {
+            self.push_free(lease.pool, ip);
+        }
+        self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
+        Some(Ok(lease))
+    }
+
     /// Like [`update`](Self::update), but only if the lease is available to `key` (bound to it,
     /// offered to it, or free and not offered to another): the check and the change happen
     /// under the same shard lock, so two workers cannot bind one address to two clients.
