@@ -16,11 +16,12 @@ use xdhcpd_tests::lab::Lab;
 use xdhcpd_tests::process::Proc;
 use xdhcpd_tests::require_root;
 
-/// One relayed subnet large enough that perfdhcp's clients never exhaust it.
+/// One relayed subnet larger than perfdhcp's client population: every exchange binds a new
+/// address, which is what a stale compaction used to erase.
 const CONFIG: &str = "# xdhcpd durability test\n\
     default-lease-time 3600;\nmax-lease-time 7200;\nauthoritative;\n\
     subnet 198.18.0.0 netmask 255.255.255.0 { }\n\
-    subnet 198.18.64.0 netmask 255.255.192.0 {\n  range 198.18.64.10 198.18.127.250;\n  option routers 198.18.64.1;\n}\n";
+    subnet 198.19.0.0 netmask 255.255.0.0 {\n  range 198.19.0.10 198.19.255.250;\n  option routers 198.19.0.1;\n}\n";
 
 /// Compactions to wait for before the crash (the first rewrites happen within seconds: the
 /// file is rewritten whenever it has grown 4× since the last rewrite).
@@ -35,9 +36,10 @@ fn every_acked_lease_survives_kill_9_under_load_with_compactions() -> Result<()>
         bail!("perfdhcp is not installed (Debian package kea-admin/kea-common; `cargo xtask setup` installs it)");
     }
     let mut lab = Lab::new(CONFIG)?;
-    lab.cli.exec(&["ip", "addr", "add", "198.18.64.2/18", "dev", &lab.cli_if])?;
-    lab.srv.exec(&["ip", "route", "add", "198.18.64.0/18", "dev", &lab.srv_if])?;
-    lab.start_server(&["--xdp-mode", "off"])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.19.0.2/16", "dev", &lab.cli_if])?;
+    lab.srv.exec(&["ip", "route", "add", "198.19.0.0/16", "dev", &lab.srv_if])?;
+    // Expiry sweeps every second (the server before the fix requested compaction from that tick).
+    lab.start_server(&["--xdp-mode", "off", "--expiry-interval", "1"])?;
 
     let pcap = lab.dir.join("replies.pcap");
     let mut tcpdump = lab.cli.command("tcpdump");
@@ -48,7 +50,7 @@ fn every_acked_lease_survives_kill_9_under_load_with_compactions() -> Result<()>
 
     // Bounded in count and time: at most 3,000 exchanges/s for at most 30 s.
     let mut perf = lab.cli.command("timeout");
-    perf.args(["40", "perfdhcp", "-4", "-r", "3000", "-p", "30", "-R", "15000", "-l", "198.18.64.2", "198.18.0.1"]);
+    perf.args(["40", "perfdhcp", "-4", "-r", "3000", "-p", "30", "-R", "60000", "-l", "198.19.0.2", "198.18.0.1"]);
     let perf = Proc::spawn("perfdhcp", perf)?;
 
     let server = lab.server.as_ref().context("server running")?;

@@ -91,6 +91,9 @@ struct Rel {
     /// What differs from the partner's configuration (`None`: never compared, e.g. the
     /// partner is not xdhcpd).
     drift: Option<Vec<String>>,
+    /// Whether the current state is durable; while it is not, the relationship holds (see
+    /// `StateWrite`).
+    state_write: crate::failover::state_write::StateWrite,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -197,6 +200,7 @@ pub fn spawn(
         link_errors: 0,
         last_link_error: None,
         drift: None,
+        state_write: Default::default(),
     };
     tokio::spawn(rel.run(rx));
     Ok(tx)
@@ -370,7 +374,12 @@ impl Rel {
                 _ = tick.tick() => {
                     self.refresh_partner_free();
                 }
-                _ = liveness_tick.tick() => self.check_partner_liveness(),
+                _ = liveness_tick.tick() => {
+                    self.check_partner_liveness();
+                    if self.state_write.unsaved() {
+                        self.write_state().await;
+                    }
+                }
             }
         }
     }
@@ -475,8 +484,31 @@ impl Rel {
         let _ = w.shutdown().await;
     }
 
-    /// Write what the peer wants to send.
+    /// Writes the current state record and waits until it is durable; on failure the
+    /// relationship holds until a retry succeeds (`StateWrite`).
+    async fn write_state(&mut self) {
+        let rec = to_record(&self.name, &self.peer.persisted(), self.peer.config().role);
+        let ok = self.journal.state_wait(rec).await;
+        if self.state_write.written(ok) {
+            if ok {
+                tracing::info!("failover peer {}: state {} written; resuming", self.name, self.peer.state());
+            } else {
+                tracing::error!(
+                    peer = %self.name,
+                    "failover peer {}: could not write state {} to the lease file; holding (no service, nothing sent to the partner) until it is written",
+                    self.name,
+                    self.peer.state()
+                );
+            }
+            self.publish();
+        }
+    }
+
+    /// Write what the peer wants to send (nothing while the state is not durable).
     async fn flush(&mut self, link: &mut Option<Link>, reconnect_at: &mut tokio::time::Instant) {
+        if !self.state_write.may_transmit() {
+            return;
+        }
         let mut out = Vec::new();
         while self.peer.poll_transmit(&mut out) {}
         if out.is_empty() {
@@ -511,15 +543,13 @@ impl Rel {
                 | Event::PartnerStateChanged { .. }
                 | Event::McltChanged(_)
                 | Event::HbaChanged(_) => {
-                    // Persist first; only then may the new state act.
-                    let rec = to_record(&self.name, &self.peer.persisted(), self.peer.config().role);
-                    if !self.journal.state_wait(rec).await {
-                        tracing::error!("failover peer {}: could not persist the state change", self.name);
-                    }
-                    // (The peer's own Log events carry dhcpd's "I move from X to Y" lines.)
+                    // Persist first; only then may the new state act (`write_state` holds
+                    // output and service when the write fails).
                     if matches!(ev, Event::StateChanged { .. } | Event::PartnerStateChanged { .. }) {
                         self.last_change = now.unix;
                     }
+                    self.write_state().await;
+                    // (The peer's own Log events carry dhcpd's "I move from X to Y" lines.)
                     self.publish();
                 }
                 Event::BindingReceived { binding, own_pending } => {
@@ -610,9 +640,20 @@ impl Rel {
                             self.name,
                             moved.len()
                         );
-                        self.journal.commit_wait(moved.clone(), false).await;
-                        for l in &moved {
-                            self.peer.handle_lease_update(now, binding_of(l));
+                        // Only a durable move is offered to the partner: it may allocate what it
+                        // receives, and a crash here must not forget that it may. Moves that
+                        // failed stay BACKUP in memory, unsent; they are FREE again after a
+                        // restart, or sent with the next resync (their tstp is ahead).
+                        if self.journal.commit_wait(moved.clone(), false).await {
+                            for l in &moved {
+                                self.peer.handle_lease_update(now, binding_of(l));
+                            }
+                        } else {
+                            tracing::error!(
+                                "failover peer {}: pool balance not written to the lease file; {} leases not sent",
+                                self.name,
+                                moved.len()
+                            );
                         }
                     }
                     self.refresh_partner_free();
@@ -622,7 +663,9 @@ impl Rel {
                 Event::Disconnect { reason } => {
                     tracing::info!("failover peer {}: disconnected: {reason:?}", self.name);
                     let mut out = Vec::new();
-                    while self.peer.poll_transmit(&mut out) {}
+                    if self.state_write.may_transmit() {
+                        while self.peer.poll_transmit(&mut out) {}
+                    }
                     if let Some(l) = link.as_mut() {
                         let mut sealed = Vec::new();
                         let _ = l.guard.seal(&out, &mut sealed);
@@ -739,7 +782,7 @@ impl Rel {
     }
 
     fn view(&self) -> FailoverView {
-        crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp)
+        self.state_write.view(crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp))
     }
 
     /// Tell the engine and the NIC.
@@ -781,7 +824,9 @@ impl Rel {
             "partner_late_discovers_recent": self.liveness.recent(),
             "link_up": self.peer.link_up(),
             "communicating": self.peer.communicating(),
-            "service": format!("{:?}", self.peer.service()),
+            // What the engine acts on: none while the state is not durable.
+            "service": format!("{:?}", self.view().service),
+            "state_written": !self.state_write.unsaved(),
             "unacked_updates": self.peer.unacked(),
             "queued_updates": self.peer.queued(),
             "acks_owed": self.peer.acks_owed(),
