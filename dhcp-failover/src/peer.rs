@@ -328,6 +328,8 @@ pub struct Peer {
     communicating: bool,
     /// We sent UPDREQALL on the current link.
     updreqall_sent: bool,
+    /// Our STATE announcing NORMAL waits until every queued update is sent (see `set_state`).
+    state_after_updates: bool,
     /// Our UPDREQALL on the current link has not been answered by UPDDONE yet.
     updreqall_outstanding: bool,
     next_xid: u32,
@@ -398,6 +400,7 @@ impl Peer {
             window: Window::default(),
             to_ack: VecDeque::new(),
             upd_request: None,
+            state_after_updates: false,
             timers: Timers::default(),
             stos_override: None,
             cfg,
@@ -868,6 +871,8 @@ impl Peer {
         self.tx.clear();
         self.to_ack.clear();
         self.upd_request = None;
+        // A new connection announces the state in its handshake.
+        self.state_after_updates = false;
         for k in [TimerKind::ConnectWait, TimerKind::Contact, TimerKind::Receive] {
             self.timers.stop(k);
         }
@@ -932,7 +937,15 @@ impl Peer {
         }
         if up {
             if acts.send_state {
-                self.send_state(now);
+                // Entering NORMAL gives the partner its own free leases back. Bindings we made
+                // from them (in PARTNER-DOWN) whose updates are still queued behind the
+                // partner's window must reach it before that STATE, or it allocates them again
+                // (the simulation's RECOVER-DONE -> NORMAL double binding). TCP keeps order, so
+                // sending the STATE right after the last queued update is enough.
+                self.state_after_updates = to == State::NORMAL && !self.queue.is_empty();
+                if !self.state_after_updates {
+                    self.send_state(now);
+                }
             }
             if acts.send_updreqall {
                 self.send_updreqall(now);
@@ -966,6 +979,10 @@ impl Peer {
             let m = Message::bndupd(now.unix, xid, &b);
             self.send(now, &m);
             self.window.push(xid, b);
+        }
+        if self.state_after_updates && self.queue.is_empty() {
+            self.state_after_updates = false;
+            self.send_state(now);
         }
         if let Some((xid, true)) = self.upd_request
             && self.queue.is_empty()

@@ -667,3 +667,40 @@ fn replay_dhcpd_primary_into_our_secondary() {
         })
     );
 }
+
+/// The simulation's RECOVER-DONE -> NORMAL double binding: the secondary, in PARTNER-DOWN,
+/// binds leases from the primary's pool while the primary waits out the MCLT; when the
+/// primary reaches RECOVER-DONE the secondary moves to NORMAL, and its STATE gives the
+/// primary its free leases back. That STATE must follow every update still queued behind the
+/// window, or the primary allocates those addresses again.
+#[test]
+fn normal_is_announced_only_after_the_updates_queued_in_partner_down() {
+    let mut p = normal_pair();
+    p.advance(10_000);
+    p.restart(Role::Primary, test_config(Role::Primary), None);
+    p.connect();
+    assert_eq!(p.states(), (S::RECOVER_WAIT, S::PARTNER_DOWN), "{:?}", labels(&p));
+    // The primary acks slowly: most of the secondary's updates stay queued.
+    p.a.auto_ack = false;
+    for i in 1..=30 {
+        p.update(Role::Secondary, test_binding(100 + i, START_UNIX + 900));
+    }
+    assert!(p.b.peer.queued() > 0, "updates wait behind the window");
+    p.transcript.clear();
+    p.advance(121_000);
+    assert_eq!(p.states(), (S::RECOVER_DONE, S::NORMAL), "{:?}", labels(&p));
+    assert_eq!(count(&p, Role::Secondary, T::STATE), 0, "NORMAL announced with updates still queued: {:?}", labels(&p));
+    while let Some(ip) = p.a.unacked_received.first().copied() {
+        p.a.unacked_received.remove(0);
+        let now = p.now;
+        p.a.received.insert(ip, p.b.own[&ip].clone());
+        p.a.peer.ack_binding(now, ip, None).unwrap();
+        p.run();
+    }
+    assert_eq!(p.states(), (S::NORMAL, S::NORMAL), "{:?}", labels(&p));
+    let l = labels(&p);
+    let last_update = l.iter().rposition(|x| x == "S:BNDUPD").expect("updates sent");
+    let normal = l.iter().position(|x| x == "S:STATE(2)").expect("NORMAL announced");
+    assert!(normal > last_update, "{l:?}");
+    assert!(p.b.all_acked());
+}
