@@ -6,6 +6,7 @@
 
 pub mod config_digest;
 pub mod node;
+pub mod relationship;
 pub mod state_write;
 
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};

@@ -1,27 +1,25 @@
-//! One whole failover server, sans-IO: the DHCP [`Engine`], the failover [`Peer`] and an
-//! in-memory lease file ([`Disk`]), glued together exactly as `runtime::failover` and the
-//! journal glue them in production, but synchronously and without sockets or clocks.
+//! One whole failover server, sans-IO: the DHCP [`Engine`], the failover [`Relationship`]
+//! (the same one the runtime runs) and an in-memory lease file ([`Disk`]) standing in for the
+//! journal thread, without sockets or clocks.
 //!
 //! It exists for deterministic simulation (`tests/src/sim`): the simulator owns the network,
-//! the clock and the faults, and drives two `Node`s.
-//!
-//! Order of effects (the production order):
+//! the clock and the faults, and drives two `Node`s. The node executes the relationship's
+//! actions as the runtime does, synchronously:
 //! * a DHCP outcome's durable leases are appended and synced before the reply is returned,
-//!   then handed to the peer as lease updates (the journal's replicator);
-//! * every state record (`StateChanged`, `PartnerStateChanged`, `McltChanged`,
-//!   `HbaChanged`) is synced before the peer's next output may leave (the caller drains
-//!   `poll_transmit` only after the input call returned);
-//! * a partner's binding is applied, synced, then acked;
-//! * `BindingAcked` bookkeeping is appended without a sync (`commit_local`): a crash may lose
-//!   it, which only makes the server re-send the update.
+//!   then handed to the relationship as local changes (the journal's replicator);
+//! * `Persist` is appended and synced, then reported durable (`handle_durable`);
+//! * `Record` (the partner's acks) is appended without a sync: a crash may lose it, which
+//!   only makes the server send the update again.
 
+use super::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
 use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
-use crate::failover::{FailoverView, binding_of};
+use crate::failover::FailoverView;
 use crate::lease::{Lease, record};
 use crate::time::Now;
-use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Time};
+use dhcp_failover::{Command, Peer, PeerConfig, PersistedState, Time};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// The static configuration of one simulated server.
 #[derive(Clone, Debug)]
@@ -134,10 +132,9 @@ pub enum Trace {
 /// One simulated server.
 pub struct Node {
     cfg: NodeConfig,
-    engine: Engine,
-    peer: Peer,
+    engine: Arc<Engine>,
+    rel: Relationship,
     disk: Disk,
-    partner_has_free: bool,
     close_requested: bool,
     trace: Vec<Trace>,
 }
@@ -156,17 +153,22 @@ impl Node {
     /// the relationship starts in RECOVER).
     pub fn restart(cfg: NodeConfig, disk: Disk, lose_disk: bool, now: Time) -> Node {
         let mut disk = if lose_disk { Disk::default() } else { disk };
-        let engine = Engine::new(cfg.engine.clone());
+        let engine = Arc::new(Engine::new(cfg.engine.clone()));
         for l in disk.leases().into_values() {
             // Through the lease file's record format, as a real restart reads it.
             engine.restore(record::from_record(&record::to_record(&l)));
         }
         let persisted = disk.state();
         disk.compact();
-        let peer = Peer::new(cfg.peer.clone(), persisted, now);
-        let mut n = Node { cfg, engine, peer, disk, partner_has_free: true, close_requested: false, trace: Vec::new() };
-        n.publish();
-        n.process(now);
+        let rel_cfg = RelationshipConfig {
+            peer: cfg.peer.clone(),
+            max_lease_misbalance: cfg.max_lease_misbalance,
+            hot_standby_reserve_percent: cfg.hot_standby_reserve_percent,
+            enforce_xdp: false,
+        };
+        let rel = Relationship::new(rel_cfg, persisted, engine.clone(), now);
+        let mut n = Node { cfg, engine, rel, disk, close_requested: false, trace: Vec::new() };
+        n.execute(now);
         n
     }
 
@@ -185,7 +187,7 @@ impl Node {
     }
 
     pub fn peer(&self) -> &Peer {
-        &self.peer
+        self.rel.peer()
     }
 
     pub fn disk(&self) -> &Disk {
@@ -211,20 +213,21 @@ impl Node {
         let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast };
         let out = self.engine.handle(now_of(now), &meta, bytes);
         self.commit_and_replicate(now, out.durable);
-        self.process(now);
+        self.execute(now);
         out.reply
     }
 
-    /// The expiry sweep (the runtime's periodic tick), plus the partner-free refresh.
+    /// The expiry sweep (the runtime's periodic tick), plus the relationship's tick.
     pub fn tick(&mut self, now: Time) {
         let mut expired = self.engine.expire(now_of(now), usize::MAX);
         // The store's iteration order is a hash order: make it deterministic.
         expired.sort_by_key(|l| u32::from(l.ip));
         self.commit_and_replicate(now, expired);
-        self.refresh_partner_free();
-        self.process(now);
+        self.rel.handle_tick(now);
+        self.execute(now);
     }
 
+    /// The journal thread's part: append, sync, then hand the relationship's changes over.
     fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) {
         if leases.is_empty() {
             return;
@@ -236,7 +239,7 @@ impl Node {
         self.disk.sync();
         for l in &leases {
             if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
-                self.peer.handle_lease_update(now, binding_of(l));
+                self.rel.handle_local_change(now, l);
             }
         }
     }
@@ -244,150 +247,101 @@ impl Node {
     // ----- failover inputs -----
 
     pub fn handle_link_up(&mut self, now: Time) {
-        self.peer.handle_link_up(now);
-        self.process(now);
+        self.rel.handle_link_up(now);
+        self.execute(now);
     }
 
     pub fn handle_link_down(&mut self, now: Time) {
-        self.peer.handle_link_down(now);
-        self.process(now);
+        self.rel.handle_link_down(now);
+        self.execute(now);
     }
 
     pub fn handle_bytes(&mut self, now: Time, data: &[u8]) {
-        self.peer.handle_bytes(now, data);
-        self.process(now);
+        self.rel.handle_bytes(now, data);
+        self.execute(now);
     }
 
     pub fn handle_timeout(&mut self, now: Time) {
-        self.peer.handle_timeout(now);
-        self.process(now);
+        self.rel.handle_timeout(now);
+        self.execute(now);
     }
 
     pub fn handle_operator(&mut self, now: Time, cmd: Command) {
-        self.peer.handle_operator(now, cmd);
-        self.process(now);
+        self.rel.handle_operator(now, cmd);
+        self.execute(now);
     }
 
     /// Bytes to write to the TCP stream.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> bool {
-        self.peer.poll_transmit(buf)
+        self.rel.poll_transmit(buf)
     }
 
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.peer.poll_timeout()
-    }
-
-    // ----- the glue (runtime::failover::Rel::process_events, synchronous) -----
-
-    fn persist_state(&mut self) {
-        self.disk.append(DiskEntry::State(self.peer.persisted()));
-        self.disk.sync();
-    }
-
-    fn process(&mut self, now: Time) {
-        let name = self.cfg.peer.name.clone();
-        while let Some(ev) = self.peer.poll_event() {
-            match &ev {
-                Event::Log(_) | Event::BindingReceived { .. } | Event::BindingAcked { .. } => {}
-                Event::StateChanged { from, to, stos } => {
-                    self.trace.push(Trace::Event(format!("state {from} -> {to} (stos {stos})")))
-                }
-                Event::PartnerStateChanged { from, to, stos } => {
-                    self.trace.push(Trace::Event(format!("partner state {from} -> {to} (stos {stos})")))
-                }
-                other => self.trace.push(Trace::Event(format!("{other:?}"))),
-            }
-            match ev {
-                Event::StateChanged { .. }
-                | Event::PartnerStateChanged { .. }
-                | Event::McltChanged(_)
-                | Event::HbaChanged(_) => {
-                    self.persist_state();
-                    self.publish();
-                }
-                Event::BindingReceived { binding: b, own_pending: own } => {
-                    let ip = b.ip;
-                    let status = format!("{:?} ends {}", b.status, b.ends);
-                    match crate::failover::receive_binding(&self.engine, &mut self.peer, &name, now_of(now), &b, own) {
-                        Ok(lease) => {
-                            let stored = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
-                            self.disk.append(DiskEntry::Lease(lease));
-                            self.disk.sync();
-                            self.trace.push(Trace::Received { ip, tstp: b.tstp, status, accepted: true, why: stored });
-                            let _ = self.peer.ack_binding(now, ip, None);
-                        }
-                        Err((reason, msg)) => {
-                            self.trace.push(Trace::Received {
-                                ip,
-                                tstp: b.tstp,
-                                status,
-                                accepted: false,
-                                why: msg.clone(),
-                            });
-                            let _ = self.peer.ack_binding(now, ip, Some((reason, &msg)));
-                            crate::failover::answer_refusal(&self.engine, &mut self.peer, now, ip, reason);
-                        }
-                    }
-                }
-                Event::BindingAcked { ip, tstp, .. } => {
-                    self.trace.push(Trace::Acked { ip, tstp });
-                    if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
-                        // commit_local: not waited for, not replicated.
-                        self.disk.append(DiskEntry::Lease(l));
-                    }
-                }
-                Event::BindingRejected { .. } => {}
-                Event::SendAll | Event::SendPending | Event::QueuePending => {
-                    let pending_only = !matches!(ev, Event::SendAll);
-                    for l in self.engine.relationship_leases(&name, pending_only) {
-                        self.peer.handle_lease_update(now, binding_of(&l));
-                    }
-                    if !matches!(ev, Event::QueuePending) {
-                        self.peer.updates_done(now);
-                    }
-                }
-                Event::PoolCheck => {
-                    let moved = self.engine.rebalance(
-                        &name,
-                        now_of(now),
-                        self.cfg.max_lease_misbalance,
-                        self.cfg.hot_standby_reserve_percent,
-                    );
-                    if !moved.is_empty() {
-                        for l in &moved {
-                            self.trace.push(Trace::Local(format!("{} {} (pool balancing)", l.ip, l.state.name())));
-                            self.disk.append(DiskEntry::Lease(l.clone()));
-                        }
-                        self.disk.sync();
-                        for l in &moved {
-                            self.peer.handle_lease_update(now, binding_of(l));
-                        }
-                    }
-                    self.refresh_partner_free();
-                }
-                Event::Disconnect { reason } => {
-                    self.trace.push(Trace::Disconnect(format!("{reason:?}")));
-                    self.close_requested = true;
-                }
-                Event::Connected | Event::Fatal(_) | Event::Log(_) => {}
-            }
-        }
-    }
-
-    fn refresh_partner_free(&mut self) {
-        let has = self.engine.partner_has_free(&self.cfg.peer.name, self.cfg.peer.role);
-        if has != self.partner_has_free {
-            self.partner_has_free = has;
-            self.publish();
-        }
+        self.rel.poll_timeout()
     }
 
     /// The view the engine consults (the same as the runtime publishes; no XDP here).
     pub fn view(&self) -> FailoverView {
-        crate::failover::view_of(&self.peer, self.partner_has_free, false)
+        self.rel.view()
     }
 
-    fn publish(&self) {
-        self.engine.set_failover(&self.cfg.peer.name, self.view());
+    // ----- the executor (what `runtime::failover` does with sockets and the journal) -----
+
+    fn execute(&mut self, now: Time) {
+        while let Some(action) = self.rel.poll_action() {
+            match action {
+                Action::Persist { token, what } => {
+                    match what {
+                        Persist::State(p) => self.disk.append(DiskEntry::State(p)),
+                        Persist::Leases(leases) => {
+                            for l in leases {
+                                self.disk.append(DiskEntry::Lease(l));
+                            }
+                        }
+                    }
+                    self.disk.sync();
+                    self.rel.handle_durable(now, token, true);
+                }
+                Action::Record(leases) => {
+                    for l in leases {
+                        self.disk.append(DiskEntry::Lease(l));
+                    }
+                }
+                // The engine already acts on it; there is no NIC here.
+                Action::Publish(_) => {}
+                Action::Close(reason) => {
+                    self.trace.push(Trace::Disconnect(reason));
+                    self.close_requested = true;
+                }
+                Action::Note(n) => self.note(n),
+            }
+        }
+    }
+
+    fn note(&mut self, n: Note) {
+        let t = match n {
+            Note::StateChanged { from, to, stos } => Trace::Event(format!("state {from} -> {to} (stos {stos})")),
+            Note::PartnerStateChanged { from, to, stos } => {
+                Trace::Event(format!("partner state {from} -> {to} (stos {stos})"))
+            }
+            Note::Peer(s) => Trace::Event(s),
+            Note::Received { ip, tstp, status, accepted, why } => Trace::Received { ip, tstp, status, accepted, why },
+            Note::Acked { ip, tstp } => Trace::Acked { ip, tstp },
+            Note::Balanced(moved) => {
+                for l in &moved {
+                    self.trace.push(Trace::Local(format!("{} {} (pool balancing)", l.ip, l.state.name())));
+                }
+                return;
+            }
+            Note::Log(_)
+            | Note::Fatal(_)
+            | Note::Connected
+            | Note::Rejected { .. }
+            | Note::SendingUpdates(_)
+            | Note::PoolsChecked
+            | Note::StateWrite { .. }
+            | Note::BalanceNotWritten(_) => return,
+        };
+        self.trace.push(t);
     }
 }

@@ -5,7 +5,7 @@
 //! kept after the restart), and the engine and the NIC must not serve under it. So when the
 //! write fails the relationship *holds*: nothing is transmitted (the peer's messages wait,
 //! in order, or die with the connection, which the partner treats as a lost link), the
-//! relationship's pools get no service, and the write is retried (every second in the
+//! relationship's pools get no service, and the write is retried (every 5 s in the
 //! runtime). Once it succeeds, the held messages go and the state is published.
 //!
 //! No service is always safe for uniqueness, and costs little more than the failure itself:

@@ -1,10 +1,11 @@
-//! The failover shell: one task per relationship drives a sans-IO `dhcp_failover::Peer` with
-//! TCP, timers and the lease file, and applies what it says to the engine and the XDP
-//! program.
+//! The failover shell: one task per relationship executes the actions of a sans-IO
+//! `failover::relationship::Relationship` (the protocol and the engine-side rules, the same
+//! code the simulator runs) with TCP/TLS, timers, the journal and the XDP program.
 //!
-//! Order of effects (dhcpd's): a state change is written to the lease file and fsynced
-//! before any message of the new state is sent and before the engine or the NIC act on it;
-//! a partner's update is applied and made durable before it is acknowledged.
+//! Order of effects (dhcpd's, kept by the relationship): a state change is written to the
+//! lease file and fsynced before any message of the new state is sent and before the engine
+//! or the NIC act on it; a partner's update is applied and made durable before it is
+//! acknowledged.
 //!
 //! Between the peer and the socket sit the link's transport (`peer_link`: TCP or mutual
 //! TLS) and, per connection, a `dhcp_failover::LinkGuard` (message digests, the replay
@@ -15,16 +16,14 @@
 use super::journal::JournalHandle;
 use super::peer_link::{self, BoxStream, Tls};
 use crate::dhcp::Engine;
-use crate::failover::{FailoverView, binding_of};
+use crate::failover::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
 use dhcp_config::{Config, FailoverPeer, PeerAddress};
 use dhcp_failover::drift::{ConfigSections, diff};
 use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
-use dhcp_failover::{
-    Command, Event, LinkError, LinkGuard, LinkKey, Peer, PeerConfig, PersistedState, Role, State, Time,
-};
+use dhcp_failover::{Command, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
 use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -56,16 +55,12 @@ const RECONNECT: Duration = Duration::from_secs(5);
 struct Rel {
     name: String,
     cfg: FailoverPeer,
-    peer: Peer,
+    /// The protocol and the engine-side rules; this task only executes what it asks.
+    rel: Relationship,
     engine: Arc<Engine>,
     journal: JournalHandle,
     xdp: Xdp,
-    enforce_xdp: bool,
     epoch: Instant,
-    partner_has_free: bool,
-    last_change: u32,
-    /// An event taken while batching updates, handled next.
-    requeue: Vec<Event>,
     /// The clock skew level already logged: 0 fine, 1 warned (above 5 s), 2 refused
     /// (above 60 s).
     skew_logged: u8,
@@ -91,9 +86,6 @@ struct Rel {
     /// What differs from the partner's configuration (`None`: never compared, e.g. the
     /// partner is not xdhcpd).
     drift: Option<Vec<String>>,
-    /// Whether the current state is durable; while it is not, the relationship holds (see
-    /// `StateWrite`).
-    state_write: crate::failover::state_write::StateWrite,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -176,19 +168,21 @@ pub fn spawn(
     let key = peer_link::link_key(config, &cfg);
     let (tx, rx) = mpsc::unbounded_channel();
     let epoch = Instant::now();
-    let peer = Peer::new(peer_config(&cfg), persisted, now_time(epoch));
+    let rel_cfg = RelationshipConfig {
+        peer: peer_config(&cfg),
+        max_lease_misbalance: cfg.max_lease_misbalance,
+        hot_standby_reserve_percent: cfg.hot_standby_reserve_percent,
+        enforce_xdp,
+    };
+    let relationship = Relationship::new(rel_cfg, persisted, engine.clone(), now_time(epoch));
     let rel = Rel {
         name: cfg.name.clone(),
         cfg,
-        peer,
+        rel: relationship,
         engine,
         journal,
         xdp,
-        enforce_xdp,
         epoch,
-        partner_has_free: true,
-        last_change: super::now().unix,
-        requeue: Vec::new(),
         skew_logged: 0,
         unacked_since: HashMap::new(),
         replication_lag: crate::stats::Histogram::default(),
@@ -200,7 +194,6 @@ pub fn spawn(
         link_errors: 0,
         last_link_error: None,
         drift: None,
-        state_write: Default::default(),
     };
     tokio::spawn(rel.run(rx));
     Ok(tx)
@@ -239,13 +232,12 @@ impl Rel {
         tracing::info!(
             "failover peer {}: {} {local}:{} <-> {remote}:{}{}{}",
             self.name,
-            if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
+            if self.role() == Role::Primary { "primary" } else { "secondary" },
             self.cfg.port,
             self.cfg.peer_port,
             if self.tls.is_some() { ", TLS" } else { "" },
             self.key.as_ref().map(|k| format!(", messages signed with key {}", k.name)).unwrap_or_default(),
         );
-        self.publish();
         let mut link: Option<Link> = None;
         let mut reconnect_at = tokio::time::Instant::now();
         // Large: every update read at once is applied and made durable with one fsync before
@@ -259,11 +251,11 @@ impl Rel {
         // is just as blocked (a deadlock until the timeout, on every reconnect).
         let mut handshakes: JoinSet<(std::io::Result<BoxStream>, bool)> = JoinSet::new();
         loop {
-            self.process_events(&mut link).await;
+            self.execute(&mut link).await;
             self.flush(&mut link, &mut reconnect_at).await;
             self.check_skew();
             let wake = self
-                .peer
+                .rel
                 .poll_timeout()
                 .map(|ms| {
                     let now_ms = self.epoch.elapsed().as_millis() as u64;
@@ -295,7 +287,7 @@ impl Rel {
                             let (r, w) = tokio::io::split(stream);
                             link = Some(Link { r, w, guard: self.new_guard() });
                             let now = self.now();
-                            self.peer.handle_link_up(now);
+                            self.rel.handle_link_up(now);
                         }
                         Err(e) => {
                             // A plain-TCP partner answers a ClientHello with a failover
@@ -332,7 +324,7 @@ impl Rel {
                         Ok(0) | Err(_) => {
                             link = None;
                             reconnect_at = tokio::time::Instant::now() + RECONNECT;
-                            self.peer.handle_link_down(now);
+                            self.rel.handle_link_down(now);
                         }
                         Ok(n) => {
                             if let Err(e) = self.receive(&mut link, now, buf.get(..n).unwrap_or(&[])).await {
@@ -344,27 +336,27 @@ impl Rel {
                 }
                 _ = tokio::time::sleep_until(wake) => {
                     let now = self.now();
-                    self.peer.handle_timeout(now);
+                    self.rel.handle_timeout(now);
                 }
                 input = rx.recv() => {
                     let now = self.now();
                     match input {
                         Some(Input::LeaseChanged(l)) => {
                             self.unacked_since.entry(l.ip).or_insert_with(Instant::now);
-                            self.peer.handle_lease_update(now, binding_of(&l));
+                            self.rel.handle_local_change(now, &l);
                         }
                         Some(Input::Operator(cmd)) => {
                             tracing::info!("failover peer {}: operator command {cmd:?}", self.name);
-                            self.peer.handle_operator(now, cmd);
+                            self.rel.handle_operator(now, cmd);
                         }
                         Some(Input::Status(reply)) => { let _ = reply.send(self.status()); }
                         Some(Input::Exit(done)) => {
-                            self.peer.handle_operator(now, Command::Shutdown);
-                            self.process_events(&mut link).await;
+                            self.rel.handle_operator(now, Command::Shutdown);
+                            self.execute(&mut link).await;
                             self.flush(&mut link, &mut reconnect_at).await;
                             let now = self.now();
-                            self.peer.prepare_exit(now);
-                            self.process_events(&mut link).await;
+                            self.rel.prepare_exit(now);
+                            self.execute(&mut link).await;
                             let _ = done.send(());
                             return;
                         }
@@ -372,14 +364,12 @@ impl Rel {
                     }
                 }
                 _ = tick.tick() => {
-                    self.refresh_partner_free();
+                    // Whether the partner has free leases; a state record that could not be
+                    // written is written again.
+                    let now = self.now();
+                    self.rel.handle_tick(now);
                 }
-                _ = liveness_tick.tick() => {
-                    self.check_partner_liveness();
-                    if self.state_write.unsaved() {
-                        self.write_state().await;
-                    }
-                }
+                _ = liveness_tick.tick() => self.check_partner_liveness(),
             }
         }
     }
@@ -426,7 +416,7 @@ impl Rel {
         match checked {
             Ok(()) => {
                 if !plain.is_empty() {
-                    self.peer.handle_bytes(now, &plain);
+                    self.rel.handle_bytes(now, &plain);
                 }
                 Ok(())
             }
@@ -437,7 +427,7 @@ impl Rel {
                 let _ = l.w.flush().await;
                 let _ = l.w.shutdown().await;
                 *link = None;
-                self.peer.handle_link_down(now);
+                self.rel.handle_link_down(now);
                 Err(e)
             }
         }
@@ -473,7 +463,7 @@ impl Rel {
         let mut connect = Vec::new();
         if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), r.read(&mut b)).await
             && guard.open(self.now().unix, b.get(..n).unwrap_or(&[]), &mut connect).is_ok()
-            && let Some(reply) = self.peer.duplicate_connection_reply(self.now(), &connect)
+            && let Some(reply) = self.rel.duplicate_connection_reply(self.now(), &connect)
         {
             let mut out = Vec::new();
             if guard.seal(&reply, &mut out).is_ok() {
@@ -484,33 +474,10 @@ impl Rel {
         let _ = w.shutdown().await;
     }
 
-    /// Writes the current state record and waits until it is durable; on failure the
-    /// relationship holds until a retry succeeds (`StateWrite`).
-    async fn write_state(&mut self) {
-        let rec = to_record(&self.name, &self.peer.persisted(), self.peer.config().role);
-        let ok = self.journal.state_wait(rec).await;
-        if self.state_write.written(ok) {
-            if ok {
-                tracing::info!("failover peer {}: state {} written; resuming", self.name, self.peer.state());
-            } else {
-                tracing::error!(
-                    peer = %self.name,
-                    "failover peer {}: could not write state {} to the lease file; holding (no service, nothing sent to the partner) until it is written",
-                    self.name,
-                    self.peer.state()
-                );
-            }
-            self.publish();
-        }
-    }
-
-    /// Write what the peer wants to send (nothing while the state is not durable).
+    /// Write what the relationship wants to send (nothing while it waits for a write).
     async fn flush(&mut self, link: &mut Option<Link>, reconnect_at: &mut tokio::time::Instant) {
-        if !self.state_write.may_transmit() {
-            return;
-        }
         let mut out = Vec::new();
-        while self.peer.poll_transmit(&mut out) {}
+        while self.rel.poll_transmit(&mut out) {}
         if out.is_empty() {
             return;
         }
@@ -530,142 +497,37 @@ impl Rel {
             *link = None;
             *reconnect_at = tokio::time::Instant::now() + RECONNECT;
             let now = self.now();
-            self.peer.handle_link_down(now);
+            self.rel.handle_link_down(now);
         }
     }
 
-    async fn process_events(&mut self, link: &mut Option<Link>) {
-        // Bounded: each event is handled once; handling may queue more (loop until empty).
-        while let Some(ev) = self.requeue.pop().or_else(|| self.peer.poll_event()) {
-            let now = self.now();
-            match ev {
-                Event::StateChanged { .. }
-                | Event::PartnerStateChanged { .. }
-                | Event::McltChanged(_)
-                | Event::HbaChanged(_) => {
-                    // Persist first; only then may the new state act (`write_state` holds
-                    // output and service when the write fails).
-                    if matches!(ev, Event::StateChanged { .. } | Event::PartnerStateChanged { .. }) {
-                        self.last_change = now.unix;
-                    }
-                    self.write_state().await;
-                    // (The peer's own Log events carry dhcpd's "I move from X to Y" lines.)
-                    self.publish();
+    /// Executes the relationship's actions: writes through the journal (reporting the
+    /// outcome back), XDP steering, closing the link, and logs and metrics for its notes.
+    async fn execute(&mut self, link: &mut Option<Link>) {
+        while let Some(action) = self.rel.poll_action() {
+            match action {
+                Action::Persist { token, what } => {
+                    let ok = match what {
+                        Persist::State(p) => self.journal.state_wait(to_record(&self.name, &p, self.role())).await,
+                        // The partner's bindings and pool-balancing moves: not replicated back.
+                        Persist::Leases(leases) => self.journal.commit_wait(leases, false).await,
+                    };
+                    let now = self.now();
+                    self.rel.handle_durable(now, token, ok);
                 }
-                Event::BindingReceived { binding, own_pending } => {
-                    // Take every update already delivered: apply them all, make them durable
-                    // with one fsync, then ack them (a resync of 100,000 leases is then
-                    // bounded by the window, not by one fsync per lease).
-                    let mut batch = vec![(binding, own_pending)];
-                    let mut next = None;
-                    while let Some(e) = self.peer.poll_event() {
-                        match e {
-                            Event::BindingReceived { binding, own_pending } => batch.push((binding, own_pending)),
-                            other => {
-                                next = Some(other);
-                                break;
-                            }
-                        }
-                    }
-                    let mut accepted = Vec::new();
-                    let mut applied = Vec::new();
-                    for (b, own) in batch {
-                        let received = crate::failover::receive_binding(
-                            &self.engine,
-                            &mut self.peer,
-                            &self.name,
-                            super::now(),
-                            &b,
-                            own,
-                        );
-                        match received {
-                            Ok(lease) => {
-                                applied.push(lease);
-                                accepted.push(b.ip);
-                            }
-                            Err((reason, msg)) => {
-                                tracing::warn!("failover peer {}: rejecting update: {msg}", self.name);
-                                let _ = self.peer.ack_binding(now, b.ip, Some((reason, &msg)));
-                                crate::failover::answer_refusal(&self.engine, &mut self.peer, now, b.ip, reason);
-                            }
-                        }
-                    }
-                    let ok = applied.is_empty() || self.journal.commit_wait(applied, false).await;
-                    let reject =
-                        (!ok).then_some((dhcp_failover::wire::RejectReason::MISC_REJECT, "lease file write failed"));
-                    for ip in accepted {
-                        if let Err(e) = self.peer.ack_binding(now, ip, reject) {
-                            tracing::debug!("failover peer {}: ack of {ip}: {e}", self.name);
-                        }
-                    }
-                    if let Some(e) = next {
-                        self.requeue.push(e);
+                Action::Record(leases) => self.journal.commit_local(leases),
+                Action::Publish(view) => {
+                    if let Ok(mut x) = self.xdp.lock()
+                        && let Some(prog) = x.as_mut()
+                        && let Err(e) = prog.set_steering(&view.steering)
+                    {
+                        tracing::warn!("XDP steering update failed: {e}");
                     }
                 }
-                Event::BindingAcked { ip, tstp, .. } => {
-                    if let Some(since) = self.unacked_since.remove(&ip) {
-                        self.replication_lag.observe(since.elapsed());
-                    }
-                    // Bookkeeping only: the partner already has this binding.
-                    if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
-                        self.journal.commit_local(vec![l]);
-                    }
-                }
-                Event::BindingRejected { ip, reason, message } => {
-                    // Not replicated: a later change of this address starts its own clock.
-                    self.unacked_since.remove(&ip);
-                    tracing::warn!("failover peer {}: partner rejected update of {ip}: {reason} {message}", self.name);
-                }
-                Event::SendAll | Event::SendPending | Event::QueuePending => {
-                    let pending_only = !matches!(ev, Event::SendAll);
-                    let leases = self.engine.relationship_leases(&self.name, pending_only);
-                    tracing::info!("failover peer {}: sending {} lease updates", self.name, leases.len());
-                    for l in &leases {
-                        self.peer.handle_lease_update(now, binding_of(l));
-                    }
-                    if !matches!(ev, Event::QueuePending) {
-                        self.peer.updates_done(now);
-                    }
-                }
-                Event::PoolCheck => {
-                    let moved = self.engine.rebalance(
-                        &self.name,
-                        super::now(),
-                        self.cfg.max_lease_misbalance,
-                        self.cfg.hot_standby_reserve_percent,
-                    );
-                    if !moved.is_empty() {
-                        tracing::info!(
-                            "failover peer {}: pool balance: {} leases to the secondary",
-                            self.name,
-                            moved.len()
-                        );
-                        // Only a durable move is offered to the partner: it may allocate what it
-                        // receives, and a crash here must not forget that it may. Moves that
-                        // failed stay BACKUP in memory, unsent; they are FREE again after a
-                        // restart, or sent with the next resync (their tstp is ahead).
-                        if self.journal.commit_wait(moved.clone(), false).await {
-                            for l in &moved {
-                                self.peer.handle_lease_update(now, binding_of(l));
-                            }
-                        } else {
-                            tracing::error!(
-                                "failover peer {}: pool balance not written to the lease file; {} leases not sent",
-                                self.name,
-                                moved.len()
-                            );
-                        }
-                    }
-                    self.refresh_partner_free();
-                    self.log_pools();
-                }
-                Event::Connected => tracing::info!("failover peer {}: connected", self.name),
-                Event::Disconnect { reason } => {
-                    tracing::info!("failover peer {}: disconnected: {reason:?}", self.name);
+                Action::Close(reason) => {
+                    tracing::info!("failover peer {}: disconnected: {reason}", self.name);
                     let mut out = Vec::new();
-                    if self.state_write.may_transmit() {
-                        while self.peer.poll_transmit(&mut out) {}
-                    }
+                    while self.rel.poll_transmit(&mut out) {}
                     if let Some(l) = link.as_mut() {
                         let mut sealed = Vec::new();
                         let _ = l.guard.seal(&out, &mut sealed);
@@ -675,11 +537,54 @@ impl Rel {
                     }
                     *link = None;
                 }
-                Event::Fatal(msg) => tracing::error!("failover peer {}: {msg}", self.name),
-                // dhcpd's wording in the message; the relationship as a field for JSON logs.
-                Event::Log(line) => tracing::info!(peer = %self.name, "{line}"),
+                Action::Note(n) => self.note(n),
             }
         }
+    }
+
+    /// Logs (dhcpd's wording where dhcpd has a line) and metrics of what the relationship did.
+    fn note(&mut self, n: Note) {
+        let name = &self.name;
+        match n {
+            // The peer's own Log lines carry dhcpd's "I move from X to Y".
+            Note::StateChanged { .. } | Note::PartnerStateChanged { .. } | Note::Peer(_) => {}
+            Note::Log(line) => tracing::info!(peer = %name, "{line}"),
+            Note::Fatal(msg) => tracing::error!("failover peer {name}: {msg}"),
+            Note::Connected => tracing::info!("failover peer {name}: connected"),
+            Note::Received { accepted: false, why, .. } => {
+                tracing::warn!("failover peer {name}: rejecting update: {why}")
+            }
+            Note::Received { .. } => {}
+            Note::Acked { ip, .. } => {
+                if let Some(since) = self.unacked_since.remove(&ip) {
+                    self.replication_lag.observe(since.elapsed());
+                }
+            }
+            Note::Rejected { ip, reason, message } => {
+                // Not replicated: a later change of this address starts its own clock.
+                self.unacked_since.remove(&ip);
+                tracing::warn!("failover peer {name}: partner rejected update of {ip}: {reason} {message}");
+            }
+            Note::SendingUpdates(n) => tracing::info!("failover peer {name}: sending {n} lease updates"),
+            Note::Balanced(moved) => {
+                tracing::info!("failover peer {name}: pool balance: {} leases to the secondary", moved.len())
+            }
+            Note::PoolsChecked => self.log_pools(),
+            Note::StateWrite { ok: true, state } => {
+                tracing::info!("failover peer {name}: state {state} written; resuming")
+            }
+            Note::StateWrite { ok: false, state } => tracing::error!(
+                peer = %name,
+                "failover peer {name}: could not write state {state} to the lease file; holding (no service, nothing sent to the partner) until it is written"
+            ),
+            Note::BalanceNotWritten(n) => {
+                tracing::error!("failover peer {name}: pool balance not written to the lease file; {n} leases not sent")
+            }
+        }
+    }
+
+    fn role(&self) -> Role {
+        self.rel.peer().config().role
     }
 
     /// Warn (once per episode) when the partner's clock differs by more than 5 s.
@@ -687,7 +592,7 @@ impl Rel {
     /// with the measured value, on whichever side sees it (both do: each measures the
     /// other's message).
     fn check_skew(&mut self) {
-        let skew = self.peer.skew_secs().unwrap_or(0);
+        let skew = self.rel.peer().skew_secs().unwrap_or(0);
         let level = if skew.abs() > MAX_TIME_SKEW {
             2
         } else if skew.abs() > SKEW_WARN_SECS {
@@ -718,7 +623,7 @@ impl Rel {
     /// Pool lines as dhcpd logs them: "pool ... total N free N backup N lts N".
     fn log_pools(&self) {
         for (id, free, backup, total) in self.pool_counts() {
-            let lts = match self.peer.config().role {
+            let lts = match self.role() {
                 Role::Primary => (free - backup) / 2,
                 Role::Secondary => (backup - free) / 2,
             };
@@ -735,14 +640,6 @@ impl Rel {
                 (id, c.free as i64, c.backup as i64, c.total as i64)
             })
             .collect()
-    }
-
-    fn refresh_partner_free(&mut self) {
-        let has = self.engine.partner_has_free(&self.name, self.peer.config().role);
-        if has != self.partner_has_free {
-            self.partner_has_free = has;
-            self.publish();
-        }
     }
 
     /// Sample the XDP program's count of late partner DISCOVERs; sustained lateness is
@@ -764,7 +661,7 @@ impl Rel {
             return;
         }
         let (recent, window_s) = (self.liveness.recent(), crate::xdp::liveness::WINDOW_MS / 1000);
-        if self.peer.handle_partner_unresponsive(now) {
+        if self.rel.handle_partner_unresponsive(now) {
             tracing::warn!(
                 "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: partner not serving",
                 self.name
@@ -775,29 +672,14 @@ impl Rel {
             tracing::warn!(
                 "failover peer {}: {recent} partner-owned DISCOVERs over load balance max seconds in the last {window_s} s: the partner is not answering its clients (state {})",
                 self.name,
-                self.peer.state()
+                self.rel.peer().state()
             );
             self.liveness_warned = true;
         }
     }
 
-    fn view(&self) -> FailoverView {
-        self.state_write.view(crate::failover::view_of(&self.peer, self.partner_has_free, self.enforce_xdp))
-    }
-
-    /// Tell the engine and the NIC.
-    fn publish(&self) {
-        let view = self.view();
-        if let Ok(mut x) = self.xdp.lock()
-            && let Some(prog) = x.as_mut()
-            && let Err(e) = prog.set_steering(&view.steering)
-        {
-            tracing::warn!("XDP steering update failed: {e}");
-        }
-        self.engine.set_failover(&self.name, view);
-    }
-
     fn status(&self) -> serde_json::Value {
+        let peer = self.rel.peer();
         let pools: Vec<serde_json::Value> = self
             .pool_counts()
             .iter()
@@ -809,27 +691,27 @@ impl Rel {
             .collect();
         serde_json::json!({
             "name": self.name,
-            "role": if self.peer.config().role == Role::Primary { "primary" } else { "secondary" },
+            "role": if peer.config().role == Role::Primary { "primary" } else { "secondary" },
             // A secondary learns hot standby from the primary's HBA (every bucket the primary's).
-            "mode": if self.cfg.hot_standby_reserve_percent.is_some() || self.peer.hba() == Some([0xff; 32]) { "hot-standby" } else { "load-balance" },
-            "my_state": self.peer.state().to_string(),
-            "my_state_code": self.peer.state().0,
-            "partner_state_code": self.peer.partner_state().0,
-            "partner_state": self.peer.partner_state().to_string(),
-            "my_stos": self.peer.stos(),
-            "partner_stos": self.peer.partner_stos(),
-            "last_change": self.last_change,
-            "mclt": self.peer.mclt(),
-            "clock_skew_secs": self.peer.skew_secs(),
+            "mode": if self.cfg.hot_standby_reserve_percent.is_some() || peer.hba() == Some([0xff; 32]) { "hot-standby" } else { "load-balance" },
+            "my_state": peer.state().to_string(),
+            "my_state_code": peer.state().0,
+            "partner_state_code": peer.partner_state().0,
+            "partner_state": peer.partner_state().to_string(),
+            "my_stos": peer.stos(),
+            "partner_stos": peer.partner_stos(),
+            "last_change": self.rel.last_change(),
+            "mclt": peer.mclt(),
+            "clock_skew_secs": peer.skew_secs(),
             "partner_late_discovers_recent": self.liveness.recent(),
-            "link_up": self.peer.link_up(),
-            "communicating": self.peer.communicating(),
+            "link_up": peer.link_up(),
+            "communicating": peer.communicating(),
             // What the engine acts on: none while the state is not durable.
-            "service": format!("{:?}", self.view().service),
-            "state_written": !self.state_write.unsaved(),
-            "unacked_updates": self.peer.unacked(),
-            "queued_updates": self.peer.queued(),
-            "acks_owed": self.peer.acks_owed(),
+            "service": format!("{:?}", self.rel.view().service),
+            "state_written": self.rel.state_written(),
+            "unacked_updates": peer.unacked(),
+            "queued_updates": peer.queued(),
+            "acks_owed": peer.acks_owed(),
             "replication_lag": self.replication_lag.to_json(),
             "pools": pools,
             "link_security": {
@@ -839,7 +721,7 @@ impl Rel {
                 "last_error": self.last_link_error,
             },
             "config_drift": self.drift,
-            "normal": self.peer.state() == State::NORMAL && self.peer.service() == ServiceLevel::Cooperating,
+            "normal": peer.state() == State::NORMAL && peer.service() == ServiceLevel::Cooperating,
         })
     }
 }

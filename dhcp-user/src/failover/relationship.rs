@@ -1,0 +1,470 @@
+//! One failover relationship, sans-IO: the protocol (`dhcp_failover::Peer`) plus the
+//! engine-side rules around it — applying the partner's bindings, acking them, answering
+//! update requests, pool balancing, what the engine and the NIC act on. Like quinn's
+//! `Connection`, one level up: driven by inputs and an explicit clock, polled for actions.
+//!
+//! The runtime (`runtime::failover`) executes the actions with TCP/TLS, the journal thread
+//! and the XDP maps; the simulator (`failover::node`) executes the same actions with an
+//! in-memory lease file. There is no other copy of this glue.
+//!
+//! **Durability.** A [`Action::Persist`] carries a token. Until the executor reports it with
+//! [`Relationship::handle_durable`], the relationship handles no further event of the peer
+//! and transmits nothing, so no message, ack or published state gets ahead of the record it
+//! depends on. What a failed write means is decided here, once:
+//! - a state record: the relationship holds — no service, nothing sent — and writes it again
+//!   at every [`handle_tick`](Relationship::handle_tick) (`StateWrite`);
+//! - the partner's bindings: refused (reject reason MISC_REJECT), so the partner sends them
+//!   again;
+//! - pool-balancing moves: not offered to the partner.
+
+use super::state_write::StateWrite;
+use super::{FailoverView, binding_of};
+use crate::dhcp::Engine;
+use crate::lease::Lease;
+use dhcp_failover::wire::RejectReason;
+use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, State, Time};
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Identifies one [`Action::Persist`] in [`Relationship::handle_durable`].
+pub type Token = u64;
+
+/// What to make durable.
+#[derive(Debug)]
+pub enum Persist {
+    /// The relationship's `failover peer "…" state` record.
+    State(PersistedState),
+    /// Leases changed by the partner's updates or by pool balancing.
+    Leases(Vec<Lease>),
+}
+
+/// What the executor must do.
+#[derive(Debug)]
+pub enum Action {
+    /// Write and sync, then call `handle_durable(token, ok)`; nothing else of this
+    /// relationship happens meanwhile.
+    Persist { token: Token, what: Persist },
+    /// Append without waiting: the partner's acks of our updates (losing them in a crash only
+    /// makes us send the updates again).
+    Record(Vec<Lease>),
+    /// The engine acts on this view from now on; the NIC (XDP steering) should too.
+    Publish(FailoverView),
+    /// Close the connection, after writing what `poll_transmit` still returns.
+    Close(String),
+    /// What happened, for logs, metrics and the simulator's trace.
+    Note(Note),
+}
+
+/// Observations. Nothing in them needs an answer.
+#[derive(Debug)]
+pub enum Note {
+    StateChanged {
+        from: State,
+        to: State,
+        stos: u32,
+    },
+    PartnerStateChanged {
+        from: State,
+        to: State,
+        stos: u32,
+    },
+    /// Any other event of the peer, rendered (`Connected`, `SendAll`, `PoolCheck`, …).
+    Peer(String),
+    /// A dhcpd-style log line of the peer ("I move from X to Y").
+    Log(String),
+    Fatal(String),
+    Connected,
+    /// A partner's update: applied (`why` is the stored lease) or refused (`why` says why).
+    Received {
+        ip: Ipv4Addr,
+        tstp: u32,
+        status: String,
+        accepted: bool,
+        why: String,
+    },
+    /// The partner acknowledged our update of `ip` carrying `tstp`.
+    Acked {
+        ip: Ipv4Addr,
+        tstp: u32,
+    },
+    /// The partner refused our update of `ip`.
+    Rejected {
+        ip: Ipv4Addr,
+        reason: String,
+        message: String,
+    },
+    /// Updates queued for the partner in answer to its request or on entering NORMAL.
+    SendingUpdates(usize),
+    /// Pool balancing moved these leases to the secondary (not yet durable).
+    Balanced(Vec<Lease>),
+    /// Pool balancing ran; the pools' counts may have changed.
+    PoolsChecked,
+    /// Writing the state record succeeded again (`ok`) or failed (the relationship holds).
+    StateWrite {
+        ok: bool,
+        state: State,
+    },
+    /// Pool-balancing moves that could not be written, hence not sent.
+    BalanceNotWritten(usize),
+}
+
+/// The relationship's settings besides the protocol's.
+#[derive(Clone, Debug)]
+pub struct RelationshipConfig {
+    pub peer: PeerConfig,
+    /// `max-lease-misbalance` percent (pool balancing).
+    pub max_lease_misbalance: u32,
+    /// `hot-standby-reserve` percent, if hot standby.
+    pub hot_standby_reserve_percent: Option<u8>,
+    /// The XDP program enforces the steering (it is attached).
+    pub enforce_xdp: bool,
+}
+
+/// What the relationship waits for before going on.
+#[derive(Debug)]
+enum Waiting {
+    State,
+    /// The partner's bindings applied in one batch; these are acked once durable.
+    Bindings {
+        accepted: Vec<Ipv4Addr>,
+    },
+    /// Pool-balancing moves, offered to the partner once durable.
+    Balance {
+        moved: Vec<Lease>,
+    },
+}
+
+pub struct Relationship {
+    cfg: RelationshipConfig,
+    peer: Peer,
+    engine: Arc<Engine>,
+    partner_has_free: bool,
+    state_write: StateWrite,
+    waiting: Option<(Token, Waiting)>,
+    next_token: Token,
+    /// An event taken while batching the partner's bindings, handled next.
+    requeue: Option<Event>,
+    actions: VecDeque<Action>,
+    /// Unix time of the last state change (ours or the partner's).
+    last_change: u32,
+}
+
+impl Relationship {
+    /// Starts the relationship from the state record of the lease file (`None`: no record,
+    /// the server starts in RECOVER) and publishes its first view.
+    pub fn new(cfg: RelationshipConfig, persisted: Option<PersistedState>, engine: Arc<Engine>, now: Time) -> Self {
+        let peer = Peer::new(cfg.peer.clone(), persisted, now);
+        let mut r = Relationship {
+            cfg,
+            peer,
+            engine,
+            partner_has_free: true,
+            state_write: StateWrite::default(),
+            waiting: None,
+            next_token: 0,
+            requeue: None,
+            actions: VecDeque::new(),
+            last_change: now.unix,
+        };
+        r.publish();
+        r.process(now);
+        r
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.peer.name
+    }
+
+    /// The protocol state, for status and checks.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// Whether the current state is durable (if not, the relationship holds).
+    pub fn state_written(&self) -> bool {
+        !self.state_write.unsaved()
+    }
+
+    pub fn last_change(&self) -> u32 {
+        self.last_change
+    }
+
+    /// What the engine and the NIC act on.
+    pub fn view(&self) -> FailoverView {
+        self.state_write.view(super::view_of(&self.peer, self.partner_has_free, self.cfg.enforce_xdp))
+    }
+
+    // ----- inputs -----
+
+    pub fn handle_link_up(&mut self, now: Time) {
+        self.peer.handle_link_up(now);
+        self.process(now);
+    }
+
+    pub fn handle_link_down(&mut self, now: Time) {
+        self.peer.handle_link_down(now);
+        self.process(now);
+    }
+
+    /// Bytes read from the connection (any split), after the link layer's checks.
+    pub fn handle_bytes(&mut self, now: Time, data: &[u8]) {
+        self.peer.handle_bytes(now, data);
+        self.process(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.peer.handle_timeout(now);
+        self.process(now);
+    }
+
+    pub fn handle_operator(&mut self, now: Time, cmd: Command) {
+        self.peer.handle_operator(now, cmd);
+        self.process(now);
+    }
+
+    /// A lease of this relationship changed here and is durable: tell the partner.
+    pub fn handle_local_change(&mut self, now: Time, lease: &Lease) {
+        self.peer.handle_lease_update(now, binding_of(lease));
+        self.process(now);
+    }
+
+    /// Evidence that the partner is not answering its clients (XDP counters). Returns true
+    /// when it moved the state.
+    pub fn handle_partner_unresponsive(&mut self, now: Time) -> bool {
+        let moved = self.peer.handle_partner_unresponsive(now);
+        self.process(now);
+        moved
+    }
+
+    /// Periodic work: whether the partner still has free leases; a state record that could
+    /// not be written is written again.
+    pub fn handle_tick(&mut self, now: Time) {
+        self.refresh_partner_free();
+        if self.state_write.unsaved() && self.waiting.is_none() {
+            self.persist_state();
+        }
+        self.process(now);
+    }
+
+    /// The outcome of the [`Action::Persist`] with `token`.
+    pub fn handle_durable(&mut self, now: Time, token: Token, ok: bool) {
+        let Some((waited, what)) = self.waiting.take() else { return };
+        if waited != token {
+            self.waiting = Some((waited, what));
+            return;
+        }
+        match what {
+            Waiting::State => {
+                if self.state_write.written(ok) {
+                    self.note(Note::StateWrite { ok, state: self.peer.state() });
+                }
+                self.publish();
+            }
+            Waiting::Bindings { accepted } => {
+                let reject = (!ok).then_some((RejectReason::MISC_REJECT, "lease file write failed"));
+                for ip in accepted {
+                    if let Err(e) = self.peer.ack_binding(now, ip, reject) {
+                        self.note(Note::Peer(format!("ack of {ip}: {e}")));
+                    }
+                }
+            }
+            Waiting::Balance { moved } => {
+                if ok {
+                    for l in &moved {
+                        self.peer.handle_lease_update(now, binding_of(l));
+                    }
+                } else {
+                    // They stay BACKUP in memory, unsent: FREE again after a restart, or sent
+                    // with the next resync (their tstp is ahead of what the partner acked).
+                    self.note(Note::BalanceNotWritten(moved.len()));
+                }
+                self.refresh_partner_free();
+                self.note(Note::PoolsChecked);
+            }
+        }
+        self.process(now);
+    }
+
+    /// Moves to SHUTDOWN-style exit (the caller then executes the persist it asks for).
+    pub fn prepare_exit(&mut self, now: Time) {
+        self.peer.prepare_exit(now);
+        self.process(now);
+    }
+
+    // ----- outputs -----
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Bytes to write to the connection: none while a write is awaited or the state is not
+    /// durable.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> bool {
+        if self.waiting.is_some() || !self.state_write.may_transmit() {
+            return false;
+        }
+        self.peer.poll_transmit(buf)
+    }
+
+    /// The peer's next timer deadline (its monotonic milliseconds).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.peer.poll_timeout()
+    }
+
+    /// The answer to a second connection while one is up (see `Peer`).
+    pub fn duplicate_connection_reply(&self, now: Time, connect: &[u8]) -> Option<Vec<u8>> {
+        self.peer.duplicate_connection_reply(now, connect)
+    }
+
+    // ----- the glue -----
+
+    fn note(&mut self, n: Note) {
+        self.actions.push_back(Action::Note(n));
+    }
+
+    fn wait(&mut self, waiting: Waiting, what: Persist) {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.waiting = Some((token, waiting));
+        self.actions.push_back(Action::Persist { token, what });
+    }
+
+    fn persist_state(&mut self) {
+        self.wait(Waiting::State, Persist::State(self.peer.persisted()));
+    }
+
+    fn process(&mut self, now: Time) {
+        while self.waiting.is_none() {
+            let Some(ev) = self.requeue.take().or_else(|| self.peer.poll_event()) else { break };
+            self.handle_event(now, ev);
+        }
+    }
+
+    fn handle_event(&mut self, now: Time, ev: Event) {
+        match &ev {
+            Event::Log(_)
+            | Event::BindingReceived { .. }
+            | Event::BindingAcked { .. }
+            | Event::StateChanged { .. }
+            | Event::PartnerStateChanged { .. } => {}
+            other => self.note(Note::Peer(format!("{other:?}"))),
+        }
+        match ev {
+            Event::StateChanged { from, to, stos } => {
+                self.note(Note::StateChanged { from, to, stos });
+                self.last_change = now.unix;
+                self.persist_state();
+            }
+            Event::PartnerStateChanged { from, to, stos } => {
+                self.note(Note::PartnerStateChanged { from, to, stos });
+                self.last_change = now.unix;
+                self.persist_state();
+            }
+            Event::McltChanged(_) | Event::HbaChanged(_) => self.persist_state(),
+            Event::BindingReceived { binding, own_pending } => self.receive_bindings(now, binding, own_pending),
+            Event::BindingAcked { ip, tstp, .. } => {
+                self.note(Note::Acked { ip, tstp });
+                if let Some(l) = self.engine.binding_acked(ip, tstp, self.peer.partner_amnesic()) {
+                    self.actions.push_back(Action::Record(vec![l]));
+                }
+            }
+            Event::BindingRejected { ip, reason, message } => {
+                self.note(Note::Rejected { ip, reason: reason.to_string(), message })
+            }
+            Event::SendAll | Event::SendPending | Event::QueuePending => {
+                let pending_only = !matches!(ev, Event::SendAll);
+                let leases = self.engine.relationship_leases(&self.cfg.peer.name, pending_only);
+                self.note(Note::SendingUpdates(leases.len()));
+                for l in &leases {
+                    self.peer.handle_lease_update(now, binding_of(l));
+                }
+                if !matches!(ev, Event::QueuePending) {
+                    self.peer.updates_done(now);
+                }
+            }
+            Event::PoolCheck => {
+                let moved = self.engine.rebalance(
+                    &self.cfg.peer.name,
+                    crate::time::Now::at(now.unix),
+                    self.cfg.max_lease_misbalance,
+                    self.cfg.hot_standby_reserve_percent,
+                );
+                if moved.is_empty() {
+                    self.refresh_partner_free();
+                    self.note(Note::PoolsChecked);
+                } else {
+                    // Only a durable move is offered: the partner may allocate what it
+                    // receives, and a crash here must not forget that it may.
+                    self.note(Note::Balanced(moved.clone()));
+                    self.wait(Waiting::Balance { moved: moved.clone() }, Persist::Leases(moved));
+                }
+            }
+            Event::Connected => self.note(Note::Connected),
+            Event::Disconnect { reason } => self.actions.push_back(Action::Close(format!("{reason:?}"))),
+            Event::Fatal(msg) => self.note(Note::Fatal(msg)),
+            Event::Log(line) => self.note(Note::Log(line)),
+        }
+    }
+
+    /// Every update already delivered is applied, made durable with one write, then acked:
+    /// a resync of 100,000 leases is bounded by the partner's window, not by one fsync per
+    /// lease.
+    fn receive_bindings(
+        &mut self,
+        now: Time,
+        first: dhcp_failover::wire::Binding,
+        own: Option<dhcp_failover::wire::Binding>,
+    ) {
+        let mut batch = vec![(first, own)];
+        while let Some(e) = self.peer.poll_event() {
+            match e {
+                Event::BindingReceived { binding, own_pending } => batch.push((binding, own_pending)),
+                other => {
+                    self.requeue = Some(other);
+                    break;
+                }
+            }
+        }
+        let mut accepted = Vec::new();
+        let mut applied = Vec::new();
+        let name = self.cfg.peer.name.clone();
+        for (b, own) in batch {
+            let status = format!("{:?} ends {}", b.status, b.ends);
+            let received =
+                super::receive_binding(&self.engine, &mut self.peer, &name, crate::time::Now::at(now.unix), &b, own);
+            match received {
+                Ok(lease) => {
+                    let why = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
+                    self.note(Note::Received { ip: b.ip, tstp: b.tstp, status, accepted: true, why });
+                    applied.push(lease);
+                    accepted.push(b.ip);
+                }
+                Err((reason, msg)) => {
+                    let _ = self.peer.ack_binding(now, b.ip, Some((reason, &msg)));
+                    super::answer_refusal(&self.engine, &mut self.peer, now, b.ip, reason);
+                    self.note(Note::Received { ip: b.ip, tstp: b.tstp, status, accepted: false, why: msg });
+                }
+            }
+        }
+        if !applied.is_empty() {
+            self.wait(Waiting::Bindings { accepted }, Persist::Leases(applied));
+        }
+    }
+
+    fn refresh_partner_free(&mut self) {
+        let has = self.engine.partner_has_free(&self.cfg.peer.name, self.cfg.peer.role);
+        if has != self.partner_has_free {
+            self.partner_has_free = has;
+            self.publish();
+        }
+    }
+
+    /// The engine acts on the new view at once (a partner's update is checked against it);
+    /// the executor tells the NIC.
+    fn publish(&mut self) {
+        let view = self.view();
+        self.engine.set_failover(&self.cfg.peer.name, view.clone());
+        self.actions.push_back(Action::Publish(view));
+    }
+}
