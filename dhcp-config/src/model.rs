@@ -28,9 +28,11 @@ pub const DEFAULT_MIN_BALANCE: u32 = 60;
 pub const DEFAULT_MAX_BALANCE: u32 = 3_600;
 /// Windows' default reserve for hot standby, used by `hot-standby-reserve;` without a value.
 pub const DEFAULT_HOT_STANDBY_RESERVE: u8 = 5;
+/// dhcpd's `abandon-lease-time` when none is configured (24 hours, `DEFAULT_ABANDON_LEASE_TIME`).
+pub const DEFAULT_ABANDON_LEASE_TIME: u32 = 86_400;
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Every shared network in file order. A subnet declared outside any
     /// `shared-network` is a shared network of its own, named after its address.
@@ -45,8 +47,32 @@ pub struct Config {
     pub omapi_port: Option<u16>,
     /// `omapi-key NAME;`, the name of one of [`Config::keys`].
     pub omapi_key: Option<String>,
+    /// `ddns-update-style` of the global scope (dhcpd reads it there only).
+    pub ddns_update_style: DdnsUpdateStyle,
+    /// `zone NAME { ... }` declarations (used by DNS updates only).
+    pub zones: Vec<Zone>,
+    /// `abandon-lease-time` of the global scope (dhcpd reads it there only), seconds an
+    /// abandoned (declined) address stays out of use. `u32::MAX` is `infinite`.
+    pub abandon_lease_time: u32,
     /// The global scope's values.
     pub global: Effective,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            shared_networks: Vec::new(),
+            hosts: Vec::new(),
+            failover_peers: Vec::new(),
+            keys: Vec::new(),
+            omapi_port: None,
+            omapi_key: None,
+            ddns_update_style: DdnsUpdateStyle::None,
+            zones: Vec::new(),
+            abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
+            global: Effective::default(),
+        }
+    }
 }
 
 impl Config {
@@ -58,6 +84,121 @@ impl Config {
     /// The key named `name`.
     pub fn key(&self, name: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.name == name)
+    }
+
+    /// Whether some address is written as a host name that [`Config::resolve_names`]
+    /// would look up.
+    pub fn has_names(&self) -> bool {
+        let scope = |e: &Effective| {
+            !e.named_options.is_empty() || e.next_server_name.is_some() || e.server_identifier_name.is_some()
+        };
+        scope(&self.global)
+            || self.shared_networks.iter().any(|n| {
+                n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective))
+            })
+            || self.hosts.iter().any(|h| scope(&h.effective) || h.fixed_address_names.is_some())
+    }
+
+    /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
+    /// address options, `next-server` and `server-identifier`. `lookup` is asked once per
+    /// distinct name and returns its IPv4 addresses in resolver order, or why it failed.
+    ///
+    /// What a failed lookup does is what it does in dhcpd, which evaluates these
+    /// expressions when it answers a client: a `fixed-address` list with a name that
+    /// does not resolve gives the host no fixed address; an option with one gives no
+    /// option; `next-server` and `server-identifier` fall back as if not written. Each
+    /// failure is returned once per name, for the log.
+    ///
+    /// dhcpd repeats the lookups (an answer is kept an hour, a failure a minute); the
+    /// caller decides when to call this again on the configuration as parsed.
+    pub fn resolve_names(&mut self, lookup: &mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>) -> Vec<NameFailure> {
+        let mut r = Resolver { lookup, cache: std::collections::HashMap::new(), failures: Vec::new() };
+        r.scope(&mut self.global);
+        for n in &mut self.shared_networks {
+            for s in &mut n.subnets {
+                r.scope(&mut s.effective);
+            }
+            for p in &mut n.pools {
+                r.scope(&mut p.effective);
+            }
+        }
+        for h in &mut self.hosts {
+            r.scope(&mut h.effective);
+            if let Some(parts) = &h.fixed_address_names {
+                h.fixed_addresses = r.list(parts, true).unwrap_or_default();
+            }
+        }
+        r.failures
+    }
+}
+
+/// A host name that did not resolve, with the resolver's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameFailure {
+    /// The name as written.
+    pub name: String,
+    /// Why the lookup failed.
+    pub reason: String,
+}
+
+/// The lookups of one [`Config::resolve_names`] call, each name asked once.
+struct Resolver<'a> {
+    lookup: &'a mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>,
+    cache: std::collections::HashMap<String, Option<Vec<Ipv4Addr>>>,
+    failures: Vec<NameFailure>,
+}
+
+impl Resolver<'_> {
+    fn name(&mut self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        if let Some(v) = self.cache.get(name) {
+            return v.clone();
+        }
+        let v = match (self.lookup)(name) {
+            Ok(a) if !a.is_empty() => Some(a),
+            Ok(_) => {
+                self.failures.push(NameFailure { name: name.to_string(), reason: "no IPv4 address".into() });
+                None
+            }
+            Err(reason) => {
+                self.failures.push(NameFailure { name: name.to_string(), reason });
+                None
+            }
+        };
+        self.cache.insert(name.to_string(), v.clone());
+        v
+    }
+
+    /// The addresses of a list written in one statement; `None` when any name fails
+    /// (dhcpd concatenates the parts, and a concatenation with a failed part fails).
+    fn list(&mut self, parts: &[HostAddr], all_addresses: bool) -> Option<Vec<Ipv4Addr>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in parts {
+            match p {
+                HostAddr::Ip(a) => out.push(*a),
+                HostAddr::Name(n) => match self.name(n) {
+                    Some(a) if all_addresses => out.extend(a),
+                    Some(a) => out.extend(a.first()),
+                    // Keep going, so that every failing name is reported.
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn scope(&mut self, e: &mut Effective) {
+        for (code, value) in std::mem::take(&mut e.named_options) {
+            if let Some(addrs) = self.list(&value.parts, value.all_addresses) {
+                e.set_option(code, addrs.iter().flat_map(|a| a.octets()).collect());
+            }
+        }
+        if let Some(n) = e.next_server_name.take() {
+            e.next_server = self.name(&n).and_then(|a| a.first().copied());
+        }
+        if let Some(n) = e.server_identifier_name.take() {
+            e.server_identifier = self.name(&n).and_then(|a| a.first().copied());
+        }
     }
 }
 
@@ -76,6 +217,9 @@ pub struct Effective {
     /// `server-identifier IP;` or `option dhcp-server-identifier IP;` (option 54 is
     /// kept here only, not in [`Effective::options`]).
     pub server_identifier: Option<Ipv4Addr>,
+    /// `server-identifier NAME;`: a host name, resolved by [`Config::resolve_names`]
+    /// into [`Effective::server_identifier`] (first address).
+    pub server_identifier_name: Option<String>,
     /// `ping-check` (dhcpd default true).
     pub ping_check: bool,
     /// `ping-timeout`, seconds (dhcpd default 1).
@@ -92,6 +236,9 @@ pub struct Effective {
     pub use_host_decl_names: bool,
     /// `next-server IP;` (siaddr).
     pub next_server: Option<Ipv4Addr>,
+    /// `next-server NAME;`: a host name, resolved by [`Config::resolve_names`] into
+    /// [`Effective::next_server`] (first address).
+    pub next_server_name: Option<String>,
     /// `filename "x";` (the BOOTP file field).
     pub filename: Option<String>,
     /// `server-name "x";` (the BOOTP sname field).
@@ -106,6 +253,13 @@ pub struct Effective {
     /// Options as (code, wire bytes), sorted by code, one entry per code. The bytes
     /// may exceed 255; the packet writer splits them (RFC 3396).
     pub options: Vec<(u8, Vec<u8>)>,
+    /// Address options written with host names (`option domain-name-servers ns1.example;`),
+    /// sorted by code, never a code that is also in [`Effective::options`].
+    /// [`Config::resolve_names`] moves them into `options`.
+    pub named_options: Vec<(u8, NamedAddresses)>,
+    /// The DNS-update statements of this scope (they act only with DDNS on, which
+    /// xdhcpd refuses for now; kept for when it is implemented).
+    pub ddns: DdnsParams,
 }
 
 impl Default for Effective {
@@ -116,6 +270,7 @@ impl Default for Effective {
             min_lease_time: 0,
             authoritative: false,
             server_identifier: None,
+            server_identifier_name: None,
             ping_check: true,
             ping_timeout: 1,
             log_facility: None,
@@ -124,12 +279,15 @@ impl Default for Effective {
             get_lease_hostnames: false,
             use_host_decl_names: false,
             next_server: None,
+            next_server_name: None,
             filename: None,
             server_name: None,
             allow_bootp: true,
             allow_unknown_clients: true,
             allow_dynamic_bootp: true,
             options: Vec::new(),
+            named_options: Vec::new(),
+            ddns: DdnsParams::default(),
         }
     }
 }
@@ -146,6 +304,7 @@ impl Effective {
 
     /// Sets option `code`, replacing an earlier value of the same code.
     pub(crate) fn set_option(&mut self, code: u8, data: Vec<u8>) {
+        self.named_options.retain(|(c, _)| *c != code);
         match self.options.binary_search_by_key(&code, |(c, _)| *c) {
             Ok(i) => {
                 if let Some(slot) = self.options.get_mut(i) {
@@ -155,6 +314,130 @@ impl Effective {
             Err(i) => self.options.insert(i, (code, data)),
         }
     }
+
+    /// Sets option `code` to addresses given (partly) by host names, replacing an
+    /// earlier value of the same code.
+    pub(crate) fn set_named_option(&mut self, code: u8, value: NamedAddresses) {
+        self.options.retain(|(c, _)| *c != code);
+        match self.named_options.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(i) => {
+                if let Some(slot) = self.named_options.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            Err(i) => self.named_options.insert(i, (code, value)),
+        }
+    }
+}
+
+/// An address as written where dhcpd accepts an IPv4 address or a host name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostAddr {
+    /// A dotted-quad literal.
+    Ip(Ipv4Addr),
+    /// A host name, looked up through the system resolver (so `/etc/hosts` counts).
+    Name(String),
+}
+
+/// The value of an address option written with at least one host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedAddresses {
+    /// The addresses and names, in the order written.
+    pub parts: Vec<HostAddr>,
+    /// Whether a name contributes all of its addresses (`array of ip-address` options,
+    /// dhcpd's "uniform" formats) or only its first one (single addresses and pairs).
+    pub all_addresses: bool,
+}
+
+/// `ddns-update-style` values dhcpd 4.4 accepts (`ad-hoc` is refused at load, as dhcpd
+/// refuses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DdnsUpdateStyle {
+    /// `none` (also dhcpd's default): no DNS updates.
+    #[default]
+    None,
+    /// `interim`.
+    Interim,
+    /// `standard`.
+    Standard,
+}
+
+/// `allow | deny | ignore client-updates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientUpdates {
+    /// `allow client-updates;`
+    Allow,
+    /// `deny client-updates;`
+    Deny,
+    /// `ignore client-updates;`
+    Ignore,
+}
+
+/// The DNS-update parameters of a scope, as written (defaults: `None`, except
+/// `ddns-updates`, which dhcpd treats as on when not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DdnsParams {
+    /// `ddns-updates on|off` (default on: with an interim or standard style, updates
+    /// happen wherever it is not turned off).
+    pub updates: bool,
+    /// `ddns-domainname`.
+    pub domainname: Option<Vec<u8>>,
+    /// `ddns-rev-domainname`.
+    pub rev_domainname: Option<Vec<u8>>,
+    /// `ddns-hostname`.
+    pub hostname: Option<Vec<u8>>,
+    /// `ddns-ttl`, seconds (`u32::MAX` is `infinite`).
+    pub ttl: Option<u32>,
+    /// `do-forward-updates`.
+    pub do_forward_updates: Option<bool>,
+    /// `update-optimization`.
+    pub update_optimization: Option<bool>,
+    /// `update-conflict-detection`.
+    pub update_conflict_detection: Option<bool>,
+    /// `ddns-local-address4`.
+    pub local_address4: Option<HostAddr>,
+    /// `ddns-guard-id-must-match`.
+    pub guard_id_must_match: Option<bool>,
+    /// `ddns-other-guard-is-dynamic`.
+    pub other_guard_is_dynamic: Option<bool>,
+    /// `allow | deny | ignore client-updates`.
+    pub client_updates: Option<ClientUpdates>,
+}
+
+impl Default for DdnsParams {
+    fn default() -> Self {
+        DdnsParams {
+            updates: true,
+            domainname: None,
+            rev_domainname: None,
+            hostname: None,
+            ttl: None,
+            do_forward_updates: None,
+            update_optimization: None,
+            update_conflict_detection: None,
+            local_address4: None,
+            guard_id_must_match: None,
+            other_guard_is_dynamic: None,
+            client_updates: None,
+        }
+    }
+}
+
+/// A `zone NAME { primary ...; secondary ...; key ...; }` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The zone name, with the trailing dot dhcpd adds.
+    pub name: String,
+    /// `primary` addresses (IPv4 or host names).
+    pub primary: Vec<HostAddr>,
+    /// `secondary` addresses.
+    pub secondary: Vec<HostAddr>,
+    /// `primary6` addresses, as written.
+    pub primary6: Vec<String>,
+    /// `secondary6` addresses, as written.
+    pub secondary6: Vec<String>,
+    /// `key NAME`, the name of one of [`Config::keys`].
+    pub key: Option<String>,
 }
 
 /// A `shared-network` (or a lone subnet, see [`Config::shared_networks`]).
@@ -243,8 +526,13 @@ pub struct Host {
     /// `option dhcp-client-identifier ...;` (option 61 payload, type byte included).
     /// It identifies the host and is not put into [`Effective::options`].
     pub client_identifier: Option<Vec<u8>>,
-    /// `fixed-address A[, B];`
+    /// `fixed-address A[, B];`: the addresses (for a list with host names, those the
+    /// names resolved to, see [`Config::resolve_names`]).
     pub fixed_addresses: Vec<Ipv4Addr>,
+    /// The `fixed-address` list as written when it names a host: all of it is looked up
+    /// (dhcpd evaluates the list as one expression, so one name that does not resolve
+    /// leaves the host without any fixed address).
+    pub fixed_address_names: Option<Vec<HostAddr>>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
 }
@@ -372,6 +660,14 @@ pub enum KeyAlgorithm {
     HmacMd5,
     /// `hmac-sha256`.
     HmacSha256,
+    /// `hmac-sha1` (DNS updates only).
+    HmacSha1,
+    /// `hmac-sha224` (DNS updates only).
+    HmacSha224,
+    /// `hmac-sha384` (DNS updates only).
+    HmacSha384,
+    /// `hmac-sha512` (DNS updates only).
+    HmacSha512,
 }
 
 impl KeyAlgorithm {
@@ -380,6 +676,10 @@ impl KeyAlgorithm {
         match self {
             KeyAlgorithm::HmacMd5 => "hmac-md5",
             KeyAlgorithm::HmacSha256 => "hmac-sha256",
+            KeyAlgorithm::HmacSha1 => "hmac-sha1",
+            KeyAlgorithm::HmacSha224 => "hmac-sha224",
+            KeyAlgorithm::HmacSha384 => "hmac-sha384",
+            KeyAlgorithm::HmacSha512 => "hmac-sha512",
         }
     }
 }

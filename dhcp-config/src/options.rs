@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span};
 use crate::lexer::{Token, TokenKind};
+use crate::model::{HostAddr, NamedAddresses};
 
 /// The type of an option's value, which decides how it is written and encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,9 +222,80 @@ pub(crate) fn parse_ip(tok: &Token) -> Result<Ipv4Addr, ConfigError> {
         TokenKind::Word => tok
             .text
             .parse()
-            .map_err(|_| invalid(tok, "IPv4 address", "expected a dotted-quad address (host names are not supported)")),
+            .map_err(|_| invalid(tok, "IPv4 address", "expected a dotted-quad address (a host name is not allowed here)")),
         _ => Err(invalid(tok, "IPv4 address", "expected a dotted-quad address")),
     }
+}
+
+/// Parses an IPv4 address or a host name, as dhcpd's `ip-addr-or-hostname`: a word of
+/// digits and dots must be a valid address; anything else must be a host name (labels
+/// of letters, digits, `-` and `_`, separated by dots).
+pub(crate) fn parse_host_addr(tok: &Token) -> Result<HostAddr, ConfigError> {
+    let bad = || invalid(tok, "address", "expected an IPv4 address or a host name");
+    let TokenKind::Word = tok.kind else {
+        return Err(bad());
+    };
+    if let Ok(ip) = tok.text.parse::<Ipv4Addr>() {
+        return Ok(HostAddr::Ip(ip));
+    }
+    let looks_numeric = tok.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+    let name = tok.text.strip_suffix('.').unwrap_or(&tok.text);
+    let valid_name = !name.is_empty()
+        && name.split('.').all(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+    if looks_numeric || !valid_name {
+        return Err(bad());
+    }
+    Ok(HostAddr::Name(tok.text.clone()))
+}
+
+/// Whether dhcpd's lexer reads `word` as one identifier token (a name, a keyword or a
+/// hex-looking number): letters, digits, `-` and `_`, not a plain decimal number. Text
+/// options accept such a word unquoted (`option domain-name example;`); a dot ends the
+/// token in dhcpd, so `example.com` must be quoted.
+pub(crate) fn is_dhcpd_identifier(word: &str) -> bool {
+    let all_allowed = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let digits = word.strip_prefix('-').unwrap_or(word);
+    let number = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    all_allowed && !number && word != "-"
+}
+
+/// An encoded option value: bytes, or addresses still to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Encoded {
+    Bytes(Vec<u8>),
+    Named(NamedAddresses),
+}
+
+/// Encodes like [`encode`], except that an address option written with host names
+/// gives the list to look up instead of bytes.
+pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Result<Encoded, ConfigError> {
+    let address_type = matches!(ty, T::IpAddress | T::IpArray | T::IpPairs);
+    let has_name =
+        values.iter().any(|t| t.kind == TokenKind::Word && matches!(parse_host_addr(t), Ok(HostAddr::Name(_))));
+    if !address_type || !has_name {
+        return encode(ty, values, after).map(Encoded::Bytes);
+    }
+    // Check the shape (commas, pairs) as for literals, then read each part.
+    let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
+    if ty == T::IpAddress && groups.len() > 1 {
+        let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
+        return Err(invalid(comma, "option value", "this option takes a single value"));
+    }
+    let per = if ty == T::IpPairs { 2 } else { 1 };
+    let mut parts = Vec::new();
+    for group in groups {
+        if group.len() != per {
+            let tok = group.get(per).or(group.first()).unwrap_or(&values[0]);
+            let reason = if ty == T::IpPairs { "expected 'destination router'" } else { "expected one value here" };
+            return Err(invalid(tok, "option value", reason));
+        }
+        for tok in group {
+            parts.push(parse_host_addr(tok)?);
+        }
+    }
+    // dhcpd's "uniform" formats (arrays of addresses) take every address of a name;
+    // single addresses and records take the first.
+    Ok(Encoded::Named(NamedAddresses { parts, all_addresses: ty == T::IpArray }))
 }
 
 /// Parses a decimal integer word into any integer type, with a range error.
@@ -318,7 +390,14 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
             T::Boolean => out.push(u8::from(parse_bool(tok)?)),
             T::Text => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
-                _ => return Err(invalid(tok, "text", "expected a quoted string")),
+                TokenKind::Word if is_dhcpd_identifier(&tok.text) => out.extend_from_slice(tok.text.as_bytes()),
+                _ => {
+                    return Err(invalid(
+                        tok,
+                        "text",
+                        "expected a quoted string (unquoted, only letters, digits, '-' and '_')",
+                    ));
+                }
             },
             T::String => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
@@ -372,7 +451,13 @@ mod tests {
         assert_eq!(enc(T::String, "01:52:54:0:aa:bb").ok(), Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb]));
         assert_eq!(enc(T::String, "\"ab\"").ok(), Some(b"ab".to_vec()));
         assert_eq!(enc(T::Text, "\"example.com\"").ok(), Some(b"example.com".to_vec()));
+        // dhcpd -t: `option domain-name example.com;` -> "semicolon expected" (a dot ends
+        // its token), `option domain-name example;` and `example-com` are accepted.
         assert!(enc(T::Text, "example.com").is_err());
+        assert_eq!(enc(T::Text, "example-com").ok(), Some(b"example-com".to_vec()));
+        assert_eq!(enc(T::Text, "1abc").ok(), Some(b"1abc".to_vec()));
+        assert!(enc(T::Text, "123").is_err());
+        assert!(enc(T::Text, "-").is_err());
     }
 
     #[test]

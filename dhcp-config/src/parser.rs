@@ -7,10 +7,10 @@
 
 use std::net::Ipv4Addr;
 
-use crate::error::{ConfigError, ErrorKind, Span};
+use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
-use crate::model::{KeyAlgorithm, PeerAddress, Role};
-use crate::options::{self, OptionDef, OptionTable};
+use crate::model::{ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedAddresses, PeerAddress, Role, Zone};
+use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
 
 /// A scope parameter: a value that inner scopes inherit and may override.
@@ -20,7 +20,7 @@ pub(crate) enum Param {
     MaxLeaseTime(u32),
     MinLeaseTime(u32),
     Authoritative(bool),
-    ServerIdentifier(Ipv4Addr),
+    ServerIdentifier(HostAddr),
     PingCheck(bool),
     PingTimeout(u32),
     LogFacility(String),
@@ -28,12 +28,30 @@ pub(crate) enum Param {
     UpdateStaticLeases(bool),
     GetLeaseHostnames(bool),
     UseHostDeclNames(bool),
-    NextServer(Ipv4Addr),
+    NextServer(HostAddr),
     Filename(String),
     ServerName(String),
     AllowBootp(bool),
     AllowUnknownClients(bool),
     AllowDynamicBootp(bool),
+    Ddns(DdnsParam),
+}
+
+/// A DNS-update statement of a scope (see [`crate::model::DdnsParams`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DdnsParam {
+    Updates(bool),
+    DomainName(Vec<u8>),
+    RevDomainName(Vec<u8>),
+    HostName(Vec<u8>),
+    Ttl(u32),
+    DoForwardUpdates(bool),
+    UpdateOptimization(bool),
+    UpdateConflictDetection(bool),
+    LocalAddress4(HostAddr),
+    GuardIdMustMatch(bool),
+    OtherGuardIsDynamic(bool),
+    ClientUpdates(ClientUpdates),
 }
 
 /// One statement of the typed AST.
@@ -44,6 +62,11 @@ pub(crate) enum Item {
     Option {
         code: u8,
         data: Vec<u8>,
+    },
+    /// `option NAME VALUE;` for an address option written with host names.
+    NamedOption {
+        code: u8,
+        value: NamedAddresses,
     },
     SharedNetwork {
         name: String,
@@ -60,10 +83,11 @@ pub(crate) enum Item {
     Range(RangeDecl),
     Host {
         name: String,
+        span: Span,
         items: Vec<Item>,
     },
     Hardware([u8; 6], Span),
-    FixedAddress(Vec<(Ipv4Addr, Span)>),
+    FixedAddress(Vec<(HostAddr, Span)>),
     /// `option dhcp-client-identifier X;` inside a host: identifies the host.
     ClientId(Vec<u8>),
     FailoverPeer(Box<PeerDecl>),
@@ -72,6 +96,11 @@ pub(crate) enum Item {
     Key(KeyDecl),
     OmapiPort(u16),
     OmapiKey(String, Span),
+    /// `ddns-update-style STYLE;` (dhcpd reads it in the global scope only).
+    DdnsUpdateStyle(DdnsUpdateStyle, Span),
+    /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
+    AbandonLeaseTime(u32, Span),
+    Zone(Zone, Span),
 }
 
 /// `subnet A netmask M { ... }`
@@ -167,7 +196,6 @@ const UNSUPPORTED: &[&str] = &[
     "elsif",
     "else",
     "on",
-    "zone",
     "set",
     "unset",
     "eval",
@@ -177,7 +205,6 @@ const UNSUPPORTED: &[&str] = &[
     "switch",
     "case",
     "default",
-    "ignore",
     "known",
     "lease",
     "subnet6",
@@ -187,18 +214,7 @@ const UNSUPPORTED: &[&str] = &[
     "fixed-prefix6",
     "dhcpv6-lease-file-name",
     "local-address6",
-    "ddns-updates",
-    "ddns-domainname",
-    "ddns-rev-domainname",
-    "ddns-hostname",
-    "ddns-ttl",
-    "ddns-local-address4",
     "ddns-dual-stack-mixed-mode",
-    "ddns-guard-id-must-match",
-    "ddns-other-guard-is-dynamic",
-    "do-forward-updates",
-    "update-optimization",
-    "update-conflict-detection",
     "update-static-leases-only",
     "lease-file-name",
     "pid-file-name",
@@ -214,8 +230,6 @@ const UNSUPPORTED: &[&str] = &[
     "vendor-option-space",
     "site-option-space",
     "lease-id-format",
-    "db-time-format",
-    "abandon-lease-time",
     "leasequery",
     "server-duid",
     "limit-addrs-per-ia",
@@ -340,6 +354,41 @@ impl<'s> Cursor<'s> {
         Ok((options::parse_ip(t)?, t.span.clone()))
     }
 
+    /// Consumes an IPv4 address or a host name (where dhcpd accepts either).
+    fn host_addr(&mut self) -> Result<(HostAddr, Span), ConfigError> {
+        let t = self.word("an IPv4 address or a host name")?;
+        Ok((options::parse_host_addr(t)?, t.span.clone()))
+    }
+
+    /// Consumes a boolean value (`true`, `false`, `on`, `off`); dhcpd requires one.
+    fn flag(&mut self) -> Result<bool, ConfigError> {
+        let t = self.word("true, false, on or off")?;
+        options::parse_bool(t)
+    }
+
+    /// Consumes a text value: a quoted string, or one word of the characters dhcpd's
+    /// lexer keeps in a name.
+    fn text(&mut self) -> Result<Vec<u8>, ConfigError> {
+        let Some(t) = self.next() else {
+            return Err(self.expected("a quoted string"));
+        };
+        options::encode(options::OptionType::Text, std::slice::from_ref(t), &t.span)
+    }
+
+    /// Consumes a time in seconds as dhcpd's `T` format reads it: a number, or
+    /// `infinite` (`u32::MAX`).
+    fn lease_time(&mut self) -> Result<u32, ConfigError> {
+        let t = self.word("a number of seconds or 'infinite'")?;
+        if t.text.eq_ignore_ascii_case("infinite") {
+            return Ok(u32::MAX);
+        }
+        // dhcpd stores the number in 32 bits, so -1 is the same as `infinite`.
+        let n: i64 = options::parse_int(t, "number of seconds")?;
+        u32::try_from(n)
+            .or_else(|_| i32::try_from(n).map(|v| v as u32))
+            .map_err(|_| invalid(&t.span, "number of seconds", &t.text, "out of range"))
+    }
+
     /// Consumes a decimal integer.
     fn int<N: TryFrom<i64>>(&mut self, what: &str) -> Result<N, ConfigError> {
         let t = self.word(what)?;
@@ -457,17 +506,115 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// The parser state carried through the whole configuration.
 pub(crate) struct Parser {
     options: OptionTable,
+    /// `key` and `zone` declarations, in file order, wherever they were written: they
+    /// are global in dhcpd whatever their scope.
+    hoisted: Vec<Item>,
+    /// The keys declared so far (a zone may only name a key declared before it).
+    key_names: std::collections::HashSet<String>,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Parser {
     pub fn new() -> Self {
-        Parser { options: OptionTable::standard(), errors: Vec::new() }
+        Parser {
+            options: OptionTable::standard(),
+            hoisted: Vec::new(),
+            key_names: std::collections::HashSet::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// Parses the top-level statements.
     pub fn parse(&mut self, stmts: &[RawStmt]) -> Vec<Item> {
-        self.items(stmts, Scope::Global)
+        let mut items = self.items(stmts, Scope::Global);
+        items.append(&mut self.hoisted);
+        items
+    }
+
+    /// `zone NAME { primary A[, B]; secondary ...; primary6 ...; secondary6 ...; key K; }`
+    /// with dhcpd's rules: each statement at most once, the key declared before.
+    fn zone(&mut self, c: &mut Cursor<'_>) -> Result<Zone, ConfigError> {
+        let name_tok = c.name("a zone name")?;
+        let block = c.block()?;
+        let mut name = name_tok;
+        if !name.ends_with('.') {
+            name.push('.');
+        }
+        let mut zone = Zone {
+            name,
+            primary: Vec::new(),
+            secondary: Vec::new(),
+            primary6: Vec::new(),
+            secondary6: Vec::new(),
+            key: None,
+        };
+        let mut failed = None;
+        for st in block {
+            let r = (|| {
+                let mut c = Cursor::new(st);
+                let head = c.word("'primary', 'secondary', 'primary6', 'secondary6' or 'key'")?;
+                let kw = head.text.to_ascii_lowercase();
+                let twice = || invalid(&head.span, "zone statement", &head.text, "given twice in this zone");
+                match kw.as_str() {
+                    "primary" | "secondary" => {
+                        let list = if kw == "primary" { &mut zone.primary } else { &mut zone.secondary };
+                        if !list.is_empty() {
+                            return Err(twice());
+                        }
+                        list.push(c.host_addr()?.0);
+                        while c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                            c.pos += 1;
+                            list.push(c.host_addr()?.0);
+                        }
+                    }
+                    "primary6" | "secondary6" => {
+                        let list = if kw == "primary6" { &mut zone.primary6 } else { &mut zone.secondary6 };
+                        if !list.is_empty() {
+                            return Err(twice());
+                        }
+                        loop {
+                            let t = c.word("an IPv6 address")?;
+                            t.text.parse::<std::net::Ipv6Addr>().map_err(|_| {
+                                invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address")
+                            })?;
+                            list.push(t.text.clone());
+                            if !c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                                break;
+                            }
+                            c.pos += 1;
+                        }
+                    }
+                    "key" => {
+                        if zone.key.is_some() {
+                            return Err(twice());
+                        }
+                        let t = c.peek();
+                        let k = c.name("a key name")?;
+                        if !self.key_names.contains(&k) {
+                            let span = t.map_or(&head.span, |t| &t.span);
+                            return Err(ConfigError::new(span, ErrorKind::UnknownKey { name: k }));
+                        }
+                        zone.key = Some(k);
+                    }
+                    _ => {
+                        return Err(ConfigError::new(
+                            &head.span,
+                            ErrorKind::UnknownStatement { name: head.text.clone() },
+                        ));
+                    }
+                }
+                c.end()
+            })();
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(zone),
+        }
     }
 
     fn items(&mut self, stmts: &[RawStmt], scope: Scope) -> Vec<Item> {
@@ -512,6 +659,7 @@ impl Parser {
             c.end()?;
             Ok(Some(Item::Param(p)))
         };
+        let ddns = |p: DdnsParam, c: &Cursor<'_>| param(Param::Ddns(p), c);
         match kw.as_str() {
             "default-lease-time" => {
                 let v = c.int("a number of seconds")?;
@@ -535,12 +683,12 @@ impl Parser {
                 param(Param::Authoritative(false), &c)
             }
             "server-identifier" => {
-                let (ip, _) = c.ip("an IPv4 address")?;
-                param(Param::ServerIdentifier(ip), &c)
+                let (a, _) = c.host_addr()?;
+                param(Param::ServerIdentifier(a), &c)
             }
             "next-server" => {
-                let (ip, _) = c.ip("an IPv4 address")?;
-                param(Param::NextServer(ip), &c)
+                let (a, _) = c.host_addr()?;
+                param(Param::NextServer(a), &c)
             }
             "filename" => {
                 let v = c.string("a quoted file name")?;
@@ -554,10 +702,7 @@ impl Parser {
                 let v = c.word("a syslog facility")?.text.clone();
                 param(Param::LogFacility(v), &c)
             }
-            "ping-check"
-            | "one-lease-per-client"
-            | "update-static-leases"
-            | "get-lease-hostnames"
+            "ping-check" | "one-lease-per-client" | "get-lease-hostnames"
             | "use-host-decl-names" => {
                 // dhcpd wants a boolean; a bare flag is read as true.
                 let v = match c.peek() {
@@ -570,19 +715,81 @@ impl Parser {
                 let p = match kw.as_str() {
                     "ping-check" => Param::PingCheck(v),
                     "one-lease-per-client" => Param::OneLeasePerClient(v),
-                    "update-static-leases" => Param::UpdateStaticLeases(v),
                     "get-lease-hostnames" => Param::GetLeaseHostnames(v),
                     _ => Param::UseHostDeclNames(v),
                 };
                 param(p, &c)
             }
             "ddns-update-style" => {
-                let style = c.word("'none'")?;
-                if !style.text.eq_ignore_ascii_case("none") {
-                    return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
-                }
+                let t = c.word("'none', 'interim' or 'standard'")?;
+                // dhcpd looks enumeration values up case-sensitively.
+                let style = match t.text.as_str() {
+                    "none" => DdnsUpdateStyle::None,
+                    "interim" => DdnsUpdateStyle::Interim,
+                    "standard" => DdnsUpdateStyle::Standard,
+                    "ad-hoc" => {
+                        // dhcpd 4.4 parses it, then refuses to start ("ddns-update-style
+                        // ad_hoc no longer supported"), `-t` included.
+                        return Err(invalid(&t.span, "ddns-update-style", &t.text, "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)"));
+                    }
+                    _ => return Err(invalid(&t.span, "ddns-update-style", &t.text, "expected none, interim or standard")),
+                };
                 c.end()?;
+                Ok(Some(Item::DdnsUpdateStyle(style, head.span.clone())))
+            }
+            "ddns-updates" => ddns(DdnsParam::Updates(c.flag()?), &c),
+            "do-forward-updates" => ddns(DdnsParam::DoForwardUpdates(c.flag()?), &c),
+            "update-optimization" => ddns(DdnsParam::UpdateOptimization(c.flag()?), &c),
+            "update-conflict-detection" => ddns(DdnsParam::UpdateConflictDetection(c.flag()?), &c),
+            "ddns-guard-id-must-match" => ddns(DdnsParam::GuardIdMustMatch(c.flag()?), &c),
+            "ddns-other-guard-is-dynamic" => ddns(DdnsParam::OtherGuardIsDynamic(c.flag()?), &c),
+            "update-static-leases" => param(Param::UpdateStaticLeases(c.flag()?), &c),
+            "ddns-domainname" => ddns(DdnsParam::DomainName(c.text()?), &c),
+            "ddns-rev-domainname" => ddns(DdnsParam::RevDomainName(c.text()?), &c),
+            "ddns-hostname" => ddns(DdnsParam::HostName(c.text()?), &c),
+            "ddns-ttl" => ddns(DdnsParam::Ttl(c.lease_time()?), &c),
+            "ddns-local-address4" => {
+                let (a, _) = c.host_addr()?;
+                ddns(DdnsParam::LocalAddress4(a), &c)
+            }
+            "abandon-lease-time" => {
+                let v = c.lease_time()?;
+                c.end()?;
+                Ok(Some(Item::AbandonLeaseTime(v, head.span.clone())))
+            }
+            "db-time-format" => {
+                let t = c.word("'default' or 'local'")?;
+                match t.text.to_ascii_lowercase().as_str() {
+                    // `default` is what xdhcpd writes anyway: UTC dates.
+                    "default" => {
+                        c.end()?;
+                        Ok(None)
+                    }
+                    // dhcpd would then write `epoch N; # local date` lines; the lease
+                    // file writer only writes UTC dates for now.
+                    "local" => Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotYetSupported {
+                            statement: stmt_text(s),
+                            reason: "the lease file is always written with UTC dates (db-time-format default)".into(),
+                        },
+                    )),
+                    _ => Err(invalid(&t.span, "db-time-format", &t.text, "expected default or local")),
+                }
+            }
+            "zone" => {
+                // Like keys, zones are global whatever scope they are written in.
+                let zone = self.zone(&mut c)?;
+                self.hoisted.push(Item::Zone(zone, head.span.clone()));
                 Ok(None)
+            }
+            "ignore" => {
+                let what: Vec<String> = c.rest().iter().map(|t| t.text.to_ascii_lowercase()).collect();
+                match what.join(" ").as_str() {
+                    "client-updates" => ddns(DdnsParam::ClientUpdates(ClientUpdates::Ignore), &c),
+                    "" => Err(c.expected("what to ignore")),
+                    _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
+                }
             }
             "allow" | "deny" => {
                 let allow = kw == "allow";
@@ -591,6 +798,11 @@ impl Parser {
                     "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
+                    "client-updates" => Param::Ddns(DdnsParam::ClientUpdates(if allow {
+                        ClientUpdates::Allow
+                    } else {
+                        ClientUpdates::Deny
+                    })),
                     "" => return Err(c.expected("what to allow or deny")),
                     _ => {
                         return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
@@ -646,7 +858,7 @@ impl Parser {
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
-                Ok(Some(Item::Host { name, items }))
+                Ok(Some(Item::Host { name, span: head.span.clone(), items }))
             }
             "hardware" => {
                 Self::allow(s, "hardware", scope, &[S::Host])?;
@@ -664,10 +876,10 @@ impl Parser {
             }
             "fixed-address" => {
                 Self::allow(s, "fixed-address", scope, &[S::Host])?;
-                let mut addrs = vec![c.ip("an IPv4 address")?];
+                let mut addrs = vec![c.host_addr()?];
                 while c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
                     c.pos += 1;
-                    addrs.push(c.ip("an IPv4 address")?);
+                    addrs.push(c.host_addr()?);
                 }
                 c.end()?;
                 Ok(Some(Item::FixedAddress(addrs)))
@@ -692,10 +904,15 @@ impl Parser {
                 }
             }
             "key" => {
-                Self::allow(s, "key", scope, &[S::Global])?;
+                // dhcpd reads a key wherever it is written (keys have one global
+                // namespace), and allows the `;` BIND 8 puts after the block.
                 let name = c.name("a key name")?;
                 let block = c.block()?;
-                Ok(self.key(name, head.span.clone(), block)?.map(Item::Key))
+                if let Some(k) = self.key(name, head.span.clone(), block)? {
+                    self.key_names.insert(k.name.clone());
+                    self.hoisted.push(Item::Key(k));
+                }
+                Ok(None)
             }
             "omapi-port" => {
                 Self::allow(s, "omapi-port", scope, &[S::Global])?;
@@ -712,6 +929,13 @@ impl Parser {
             "include" => Err(c.expected("a quoted file name")),
             _ if UNSUPPORTED.contains(&kw.as_str()) => {
                 Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }))
+            }
+            _ if is_inert_expression(s) => {
+                self.warnings.push(Warning {
+                    span: head.span.clone(),
+                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s) },
+                });
+                Ok(None)
             }
             _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
@@ -759,11 +983,19 @@ impl Parser {
             at_end.pos = stmt.tokens.len();
             return Err(at_end.expected("';'"));
         }
-        let data = options::encode(def.ty, c.rest(), &stmt.end)?;
+        let data = match options::encode_value(def.ty, c.rest(), &stmt.end)? {
+            Encoded::Bytes(data) => data,
+            Encoded::Named(value) => {
+                return Ok(Some(match (def.code, value.parts.first()) {
+                    (54, Some(first)) => Item::Param(Param::ServerIdentifier(first.clone())),
+                    (code, _) => Item::NamedOption { code, value },
+                }));
+            }
+        };
         Ok(Some(match def.code {
             61 if scope == Scope::Host => Item::ClientId(data),
             54 => match <[u8; 4]>::try_from(data.as_slice()) {
-                Ok(b) => Item::Param(Param::ServerIdentifier(Ipv4Addr::from(b))),
+                Ok(b) => Item::Param(Param::ServerIdentifier(HostAddr::Ip(Ipv4Addr::from(b)))),
                 Err(_) => Item::Option { code: 54, data },
             },
             code => Item::Option { code, data },
@@ -930,8 +1162,15 @@ impl Parser {
                         let lower = a.text.to_ascii_lowercase();
                         if lower == "hmac-md5" || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int" {
                             algorithm = Some(KeyAlgorithm::HmacMd5);
-                        } else if lower == "hmac-sha256" {
-                            algorithm = Some(KeyAlgorithm::HmacSha256);
+                        } else if let Some(alg) = match lower.trim_end_matches('.') {
+                            "hmac-sha256" => Some(KeyAlgorithm::HmacSha256),
+                            "hmac-sha1" => Some(KeyAlgorithm::HmacSha1),
+                            "hmac-sha224" => Some(KeyAlgorithm::HmacSha224),
+                            "hmac-sha384" => Some(KeyAlgorithm::HmacSha384),
+                            "hmac-sha512" => Some(KeyAlgorithm::HmacSha512),
+                            _ => None,
+                        } {
+                            algorithm = Some(alg);
                         } else {
                             return Err(ConfigError::new(&a.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                         }
@@ -976,18 +1215,47 @@ impl Parser {
     }
 }
 
+/// Whether `stmt` is a stray expression dhcpd evaluates and discards: `NAME;`,
+/// `NAME = VALUE;` or `NAME != VALUE;`, NAME a name dhcpd does not know (not a keyword,
+/// not a server option) and VALUE one string, number, hex string or name. dhcpd reads a
+/// statement that starts with an unknown name as an expression statement (an `eval`):
+/// comparing an unset variable with a constant has no side effect, so the line changes
+/// nothing, and `dhcpd -t` accepts it. Longer expressions are left to the expression
+/// work (they may call functions).
+fn is_inert_expression(stmt: &RawStmt) -> bool {
+    if !stmt.ends_with_semicolon() {
+        return false;
+    }
+    let is_name = |t: &Token| {
+        t.word().is_some_and(|w| {
+            w.starts_with(|c: char| c.is_ascii_alphabetic())
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !crate::keywords::is_not_inert_head(w)
+        })
+    };
+    let is_value = |t: &Token| match &t.kind {
+        TokenKind::Str(_) => true,
+        TokenKind::Word => {
+            is_name(t) || t.text.chars().all(|c| c.is_ascii_digit()) || options::parse_hex_bytes(&t.text).is_some()
+        }
+        _ => false,
+    };
+    match stmt.tokens.as_slice() {
+        [name] => is_name(name),
+        [name, eq, value] => is_name(name) && eq.kind == TokenKind::Equals && is_value(value),
+        [name, bang, eq, value] => {
+            is_name(name) && bang.text == "!" && eq.kind == TokenKind::Equals && is_value(value)
+        }
+        _ => false,
+    }
+}
+
 /// A failover `address`: an IPv4 literal, or a host name for the server to resolve.
 fn peer_addr(c: &mut Cursor<'_>) -> Result<PeerAddress, ConfigError> {
-    let t = c.word("an address or host name")?;
-    if let Ok(ip) = t.text.parse::<Ipv4Addr>() {
-        return Ok(PeerAddress::Ip(ip));
-    }
-    let looks_numeric = t.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
-    let valid_name = t.text.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == '_');
-    if looks_numeric || !valid_name {
-        return Err(invalid(&t.span, "address", &t.text, "expected an IPv4 address or a host name"));
-    }
-    Ok(PeerAddress::Name(t.text.clone()))
+    Ok(match c.host_addr()?.0 {
+        HostAddr::Ip(ip) => PeerAddress::Ip(ip),
+        HostAddr::Name(n) => PeerAddress::Name(n),
+    })
 }
 
 #[cfg(test)]
@@ -1016,9 +1284,9 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ddns-update-style interim;\nclass \"x\" { match if true; }\n");
+        let (_, e) = parse("ignore booting;\nclass \"x\" { match if true; }\n");
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].to_string(), "t.conf:1:1: `ddns-update-style interim` is not supported");
+        assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore booting` is not supported");
         assert!(matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\""));
     }
 
