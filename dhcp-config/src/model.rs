@@ -93,9 +93,10 @@ impl Config {
             !e.named_options.is_empty() || e.next_server_name.is_some() || e.server_identifier_name.is_some()
         };
         scope(&self.global)
-            || self.shared_networks.iter().any(|n| {
-                n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective))
-            })
+            || self
+                .shared_networks
+                .iter()
+                .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
             || self.hosts.iter().any(|h| scope(&h.effective) || h.fixed_address_names.is_some())
     }
 
@@ -109,8 +110,9 @@ impl Config {
     /// option; `next-server` and `server-identifier` fall back as if not written. Each
     /// failure is returned once per name, for the log.
     ///
-    /// dhcpd repeats the lookups (an answer is kept an hour, a failure a minute); the
-    /// caller decides when to call this again on the configuration as parsed.
+    /// The names are consumed: afterwards [`Config::has_names`] is false. dhcpd repeats
+    /// the lookups (an answer is kept an hour, a failure a minute); to look up again,
+    /// call this on another copy of the configuration as parsed.
     pub fn resolve_names(&mut self, lookup: &mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>) -> Vec<NameFailure> {
         let mut r = Resolver { lookup, cache: std::collections::HashMap::new(), failures: Vec::new() };
         r.scope(&mut self.global);
@@ -124,8 +126,8 @@ impl Config {
         }
         for h in &mut self.hosts {
             r.scope(&mut h.effective);
-            if let Some(parts) = &h.fixed_address_names {
-                h.fixed_addresses = r.list(parts, true).unwrap_or_default();
+            if let Some(parts) = h.fixed_address_names.take() {
+                h.fixed_addresses = r.list(&parts, true).unwrap_or_default();
             }
         }
         r.failures

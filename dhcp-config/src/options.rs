@@ -219,10 +219,9 @@ fn invalid(tok: &Token, what: &str, reason: &str) -> ConfigError {
 /// Parses a dotted-quad IPv4 address word.
 pub(crate) fn parse_ip(tok: &Token) -> Result<Ipv4Addr, ConfigError> {
     match tok.kind {
-        TokenKind::Word => tok
-            .text
-            .parse()
-            .map_err(|_| invalid(tok, "IPv4 address", "expected a dotted-quad address (a host name is not allowed here)")),
+        TokenKind::Word => tok.text.parse().map_err(|_| {
+            invalid(tok, "IPv4 address", "expected a dotted-quad address (a host name is not allowed here)")
+        }),
         _ => Err(invalid(tok, "IPv4 address", "expected a dotted-quad address")),
     }
 }
@@ -241,7 +240,9 @@ pub(crate) fn parse_host_addr(tok: &Token) -> Result<HostAddr, ConfigError> {
     let looks_numeric = tok.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
     let name = tok.text.strip_suffix('.').unwrap_or(&tok.text);
     let valid_name = !name.is_empty()
-        && name.split('.').all(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
     if looks_numeric || !valid_name {
         return Err(bad());
     }

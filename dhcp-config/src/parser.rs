@@ -576,9 +576,9 @@ impl Parser {
                         }
                         loop {
                             let t = c.word("an IPv6 address")?;
-                            t.text.parse::<std::net::Ipv6Addr>().map_err(|_| {
-                                invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address")
-                            })?;
+                            t.text
+                                .parse::<std::net::Ipv6Addr>()
+                                .map_err(|_| invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address"))?;
                             list.push(t.text.clone());
                             if !c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
                                 break;
@@ -702,8 +702,7 @@ impl Parser {
                 let v = c.word("a syslog facility")?.text.clone();
                 param(Param::LogFacility(v), &c)
             }
-            "ping-check" | "one-lease-per-client" | "get-lease-hostnames"
-            | "use-host-decl-names" => {
+            "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
                 // dhcpd wants a boolean; a bare flag is read as true.
                 let v = match c.peek() {
                     Some(t) if t.kind == TokenKind::Word => {
@@ -730,9 +729,21 @@ impl Parser {
                     "ad-hoc" => {
                         // dhcpd 4.4 parses it, then refuses to start ("ddns-update-style
                         // ad_hoc no longer supported"), `-t` included.
-                        return Err(invalid(&t.span, "ddns-update-style", &t.text, "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)"));
+                        return Err(invalid(
+                            &t.span,
+                            "ddns-update-style",
+                            &t.text,
+                            "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)",
+                        ));
                     }
-                    _ => return Err(invalid(&t.span, "ddns-update-style", &t.text, "expected none, interim or standard")),
+                    _ => {
+                        return Err(invalid(
+                            &t.span,
+                            "ddns-update-style",
+                            &t.text,
+                            "expected none, interim or standard",
+                        ));
+                    }
                 };
                 c.end()?;
                 Ok(Some(Item::DdnsUpdateStyle(style, head.span.clone())))
@@ -798,6 +809,16 @@ impl Parser {
                     "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
+                    // In a pool, allow/deny are permits, and dhcpd knows no such permit.
+                    "client-updates" if scope == S::Pool => {
+                        return Err(ConfigError::new(
+                            s.span(),
+                            ErrorKind::NotAllowedHere {
+                                statement: "client-updates".into(),
+                                scope: scope.describe().into(),
+                            },
+                        ));
+                    }
                     "client-updates" => Param::Ddns(DdnsParam::ClientUpdates(if allow {
                         ClientUpdates::Allow
                     } else {
@@ -1243,9 +1264,7 @@ fn is_inert_expression(stmt: &RawStmt) -> bool {
     match stmt.tokens.as_slice() {
         [name] => is_name(name),
         [name, eq, value] => is_name(name) && eq.kind == TokenKind::Equals && is_value(value),
-        [name, bang, eq, value] => {
-            is_name(name) && bang.text == "!" && eq.kind == TokenKind::Equals && is_value(value)
-        }
+        [name, bang, eq, value] => is_name(name) && bang.text == "!" && eq.kind == TokenKind::Equals && is_value(value),
         _ => false,
     }
 }

@@ -36,7 +36,8 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         .shared_networks
         .iter()
         .flat_map(|n| {
-            let subnets = n.subnets.iter().filter(|s| s.effective.ddns.updates).map(|s| format!("subnet {}", s.network));
+            let subnets =
+                n.subnets.iter().filter(|s| s.effective.ddns.updates).map(|s| format!("subnet {}", s.network));
             let pools = n
                 .pools
                 .iter()
