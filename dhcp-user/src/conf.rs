@@ -60,7 +60,13 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             params: params(&h.effective),
         })
         .collect();
-    EngineConfig { networks, hosts, global: params(&cfg.global), offer_hold_secs: 30 }
+    EngineConfig {
+        networks,
+        hosts,
+        global: params(&cfg.global),
+        offer_hold_secs: 30,
+        abandon_lease_secs: cfg.abandon_lease_time,
+    }
 }
 
 /// Why a reloaded configuration cannot be put in force while running.
@@ -280,6 +286,10 @@ fn covers(
     }
     at > end
 }
+
+#[cfg(test)]
+#[path = "conf_engine_tests.rs"]
+mod engine_tests;
 
 #[cfg(test)]
 mod tests {

@@ -605,8 +605,9 @@ impl Engine {
         if !mine {
             return out;
         }
-        let hold = self.pool_of(c.net, lease.pool).map(|p| p.params.default_lease_secs).unwrap_or(86_400);
-        // Another host uses the address: abandon it (dhcpd: for the default lease time).
+        // Another host uses the address: abandon it for dhcpd's abandon-lease-time (one
+        // global value; `now + time` saturates at NEVER, as dhcpd caps it at MAX_TIME).
+        let hold = c.cfg.abandon_lease_secs;
         if let Some(l) = self.store.update(ip, |l| {
             l.state = BindingState::Abandoned;
             l.starts = now;

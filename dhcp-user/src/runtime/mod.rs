@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod omapi;
 pub mod peer_link;
 pub mod reload;
+pub mod resolve;
 pub mod socket;
 
 use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
@@ -101,7 +102,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
         tracing::warn!("{w}");
     }
     let config = parsed.config;
-    let engine = Arc::new(Engine::new(crate::conf::engine_config(&config)));
+    // The engine gets the addresses of host names; the model kept for reloads keeps
+    // the names, so that each reload looks them up again.
+    let mut resolved = config.clone();
+    resolve::resolve_logged(&mut resolved);
+    let engine = Arc::new(Engine::new(crate::conf::engine_config(&resolved)));
 
     let (mut journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
         .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;

@@ -39,7 +39,9 @@ impl Reloader {
         let parsed = dhcp_config::parse_file(&self.path).map_err(|e| ReloadError::Invalid(e.to_string()))?;
         let mut model = self.model.lock().map_err(|_| ReloadError::Poisoned)?;
         let old = self.engine.config();
-        let cfg = conf::reloaded_engine_config(&model, &parsed.config, &old)?;
+        let mut resolved = parsed.config.clone();
+        super::resolve::resolve_logged(&mut resolved);
+        let cfg = conf::reloaded_engine_config(&model, &resolved, &old)?;
         for w in &parsed.warnings {
             tracing::warn!("{w}");
         }

@@ -1,0 +1,53 @@
+//! Host names written where dhcpd.conf takes an address (`fixed-address`, address
+//! options, `next-server`, `server-identifier`), looked up with the system resolver
+//! (getaddrinfo: /etc/hosts, then DNS, as nsswitch.conf says).
+//!
+//! dhcpd looks these names up when it evaluates them for a client and keeps an answer
+//! for an hour (a failure for a minute). xdhcpd looks them up when it loads the
+//! configuration (start and every reload), so that no lookup ever runs on the path of
+//! a request; what a name that does not resolve does (no fixed address, no option, no
+//! `next-server`) is dhcpd's, see `dhcp_config::Config::resolve_names`.
+
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+
+/// The IPv4 addresses of `name`, in the resolver's order, without repeats.
+pub fn system_lookup(name: &str) -> Result<Vec<Ipv4Addr>, String> {
+    let addrs = (name, 0u16).to_socket_addrs().map_err(|e| e.to_string())?;
+    let mut out: Vec<Ipv4Addr> = Vec::new();
+    for a in addrs {
+        if let SocketAddr::V4(v4) = a
+            && !out.contains(v4.ip())
+        {
+            out.push(*v4.ip());
+        }
+    }
+    Ok(out)
+}
+
+/// Looks up the configuration's host names with the system resolver; logs each name
+/// that does not resolve (dhcpd logs "NAME: host unknown." when it tries).
+pub fn resolve_logged(config: &mut dhcp_config::Config) {
+    if !config.has_names() {
+        return;
+    }
+    for f in config.resolve_names(&mut system_lookup) {
+        tracing::warn!(
+            "{}: host unknown ({}); what names it is left out until the next reload, as dhcpd leaves it out while the name does not resolve",
+            f.name,
+            f.reason
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_resolves_through_the_system() {
+        // /etc/hosts names localhost on every machine this runs on.
+        let a = system_lookup("localhost").expect("localhost");
+        assert!(a.contains(&Ipv4Addr::LOCALHOST), "{a:?}");
+        assert!(system_lookup("no-such-host.invalid").is_err());
+    }
+}
