@@ -703,14 +703,8 @@ impl Parser {
                 param(Param::LogFacility(v), &c)
             }
             "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
-                // dhcpd wants a boolean; a bare flag is read as true.
-                let v = match c.peek() {
-                    Some(t) if t.kind == TokenKind::Word => {
-                        c.pos += 1;
-                        options::parse_bool(t)?
-                    }
-                    _ => true,
-                };
+                // dhcpd's flag format wants a value: `ping-check;` is an error there.
+                let v = c.flag()?;
                 let p = match kw.as_str() {
                     "ping-check" => Param::PingCheck(v),
                     "one-lease-per-client" => Param::OneLeasePerClient(v),
