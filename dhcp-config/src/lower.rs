@@ -68,6 +68,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(p) => apply(&mut e, p),
             Item::Option { code, data } => e.set_option(*code, data.clone()),
             Item::NamedOption { code, value } => e.set_named_option(*code, value.clone()),
+            Item::SpaceOption { space, code, data } => e.set_space_option(space, *code, data.clone()),
             _ => {}
         }
     }
@@ -125,6 +126,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::AllowBootp(v) => e.allow_bootp = *v,
         Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
         Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
+        Param::VendorOptionSpace(v) => e.vendor_option_space = Some(v.clone()),
         Param::Ddns(d) => {
             let x = &mut e.ddns;
             match d {
@@ -206,6 +208,7 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
     }
     l.walk(items, &global);
     l.resolve_shared_pools();
+    l.encapsulate_vendor_options();
     (l.config, l.info)
 }
 
@@ -251,6 +254,10 @@ impl Lowerer {
                         secret: k.secret.clone(),
                     });
                     self.info.keys.push(k.span.clone());
+                }
+                Item::OptionSpace(space) => {
+                    self.config.option_spaces.retain(|s| s.name != space.name);
+                    self.config.option_spaces.push(space.clone());
                 }
                 Item::Zone(z, span) => {
                     self.config.zones.push(Zone::clone(z));
@@ -380,6 +387,23 @@ impl Lowerer {
         }
         self.config.hosts.push(host);
         self.info.hosts.push(info);
+    }
+
+    /// Option 43 from `vendor-option-space` in every scope that serves clients (it
+    /// depends only on the scope's own values, so it is built once, here).
+    fn encapsulate_vendor_options(&mut self) {
+        let spaces = self.config.option_spaces.clone();
+        let fill = |e: &mut Effective| {
+            if let Some(v) = e.vendor_encapsulation(&spaces) {
+                e.set_option(43, v);
+            }
+        };
+        fill(&mut self.config.global);
+        for n in &mut self.config.shared_networks {
+            n.subnets.iter_mut().for_each(|s| fill(&mut s.effective));
+            n.pools.iter_mut().for_each(|p| fill(&mut p.effective));
+        }
+        self.config.hosts.iter_mut().for_each(|h| fill(&mut h.effective));
     }
 
     /// A pool declared in a shared-network belongs to the subnet of its first range.

@@ -51,6 +51,8 @@ pub struct Config {
     pub ddns_update_style: DdnsUpdateStyle,
     /// `zone NAME { ... }` declarations (used by DNS updates only).
     pub zones: Vec<Zone>,
+    /// `option space NAME ...;` declarations.
+    pub option_spaces: Vec<OptionSpace>,
     /// `abandon-lease-time` of the global scope (dhcpd reads it there only), seconds an
     /// abandoned (declined) address stays out of use. `u32::MAX` is `infinite`.
     pub abandon_lease_time: u32,
@@ -69,6 +71,7 @@ impl Default for Config {
             omapi_key: None,
             ddns_update_style: DdnsUpdateStyle::None,
             zones: Vec::new(),
+            option_spaces: Vec::new(),
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
         }
@@ -262,6 +265,12 @@ pub struct Effective {
     /// The DNS-update statements of this scope (they act only with DDNS on, which
     /// xdhcpd refuses for now; kept for when it is implemented).
     pub ddns: DdnsParams,
+    /// `vendor-option-space NAME;`: the option space whose options make up option 43
+    /// (vendor-encapsulated-options) when no explicit option 43 is set.
+    pub vendor_option_space: Option<String>,
+    /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
+    /// (outer scopes first, then file order; a new value for a code keeps its place).
+    pub space_options: Vec<SpaceOptionValue>,
 }
 
 impl Default for Effective {
@@ -290,6 +299,8 @@ impl Default for Effective {
             options: Vec::new(),
             named_options: Vec::new(),
             ddns: DdnsParams::default(),
+            vendor_option_space: None,
+            space_options: Vec::new(),
         }
     }
 }
@@ -317,6 +328,57 @@ impl Effective {
         }
     }
 
+    /// Sets option `code` of `space`; a new value for a code already set keeps its place
+    /// (dhcpd replaces an option in its slot).
+    pub(crate) fn set_space_option(&mut self, space: &str, code: u32, data: Vec<u8>) {
+        match self.space_options.iter_mut().find(|o| o.space == space && o.code == code) {
+            Some(o) => o.data = data,
+            None => self.space_options.push(SpaceOptionValue { space: space.to_string(), code, data }),
+        }
+    }
+
+    /// Option 43 as dhcpd builds it from `vendor-option-space`: when the scope names a
+    /// declared space, sets no option 43 itself, and has options of that space. dhcpd
+    /// stores a scope's options in a hash table of 17 buckets (bucket of a code:
+    /// `((code & 31) + ((code >> 5) & 31)) % 17`, a new code at the head of its bucket)
+    /// and encapsulates them bucket by bucket: that is the order of the sub-options.
+    /// Each is code and length in the space's widths, then the value; empty values are
+    /// left out.
+    pub fn vendor_encapsulation(&self, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+        let name = self.vendor_option_space.as_deref()?;
+        let space = spaces.iter().find(|s| s.name == name)?;
+        if self.option(43).is_some() {
+            return None;
+        }
+        let mut subs: Vec<(usize, u32, &[u8])> = self
+            .space_options
+            .iter()
+            .filter(|o| o.space == name && !o.data.is_empty())
+            .enumerate()
+            .map(|(i, o)| (i, o.code, o.data.as_slice()))
+            .collect();
+        if subs.is_empty() {
+            return None;
+        }
+        let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
+        // Bucket order; within a bucket, the latest stored first.
+        subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+        let mut out = Vec::new();
+        for (_, code, data) in subs {
+            match space.code_width {
+                1 => out.push(code as u8),
+                2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
+                _ => out.extend_from_slice(&code.to_be_bytes()),
+            }
+            match space.length_width {
+                1 => out.push(data.len() as u8),
+                _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
+            }
+            out.extend_from_slice(data);
+        }
+        Some(out)
+    }
+
     /// Sets option `code` to addresses given (partly) by host names, replacing an
     /// earlier value of the same code.
     pub(crate) fn set_named_option(&mut self, code: u8, value: NamedAddresses) {
@@ -330,6 +392,28 @@ impl Effective {
             Err(i) => self.named_options.insert(i, (code, value)),
         }
     }
+}
+
+/// An `option space NAME [code width N] [length width N] [hash size N];` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionSpace {
+    /// The space name.
+    pub name: String,
+    /// Bytes of a sub-option code: 1 (default), 2 or 4.
+    pub code_width: u8,
+    /// Bytes of a sub-option length: 1 (default) or 2.
+    pub length_width: u8,
+}
+
+/// One `option SPACE.NAME VALUE;` in force in a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceOptionValue {
+    /// The space name.
+    pub space: String,
+    /// The option's code in its space.
+    pub code: u32,
+    /// The value's wire bytes.
+    pub data: Vec<u8>,
 }
 
 /// An address as written where dhcpd accepts an IPv4 address or a host name.

@@ -9,7 +9,9 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
-use crate::model::{ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedAddresses, PeerAddress, Role, Zone};
+use crate::model::{
+    ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedAddresses, OptionSpace, PeerAddress, Role, Zone,
+};
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
 
@@ -35,6 +37,7 @@ pub(crate) enum Param {
     AllowUnknownClients(bool),
     AllowDynamicBootp(bool),
     Ddns(DdnsParam),
+    VendorOptionSpace(String),
 }
 
 /// A DNS-update statement of a scope (see [`crate::model::DdnsParams`]).
@@ -96,6 +99,13 @@ pub(crate) enum Item {
     Key(KeyDecl),
     OmapiPort(u16),
     OmapiKey(String, Span),
+    /// `option SPACE.NAME VALUE;` (already encoded).
+    SpaceOption {
+        space: String,
+        code: u32,
+        data: Vec<u8>,
+    },
+    OptionSpace(OptionSpace),
     /// `ddns-update-style STYLE;` (dhcpd reads it in the global scope only).
     DdnsUpdateStyle(DdnsUpdateStyle, Span),
     /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
@@ -227,7 +237,6 @@ const UNSUPPORTED: &[&str] = &[
     "stash-agent-options",
     "always-broadcast",
     "always-reply-rfc1048",
-    "vendor-option-space",
     "site-option-space",
     "lease-id-format",
     "leasequery",
@@ -280,6 +289,11 @@ const UNSUPPORTED: &[&str] = &[
     "primary6",
     "secondary6",
 ];
+
+/// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
+/// options are not implemented.
+const PREDEFINED_SPACES: &[&str] =
+    &["dhcp", "agent", "server", "nwip", "fqdn", "vendor-class", "vendor", "isc", "dhcp6", "vsio", "isc6"];
 
 /// Reads the value of a statement token by token, producing "expected X after Y"
 /// errors with the text read so far.
@@ -511,6 +525,10 @@ pub(crate) struct Parser {
     hoisted: Vec<Item>,
     /// The keys declared so far (a zone may only name a key declared before it).
     key_names: std::collections::HashSet<String>,
+    /// `option space` declarations so far.
+    spaces: Vec<OptionSpace>,
+    /// Option definitions in those spaces: (space, lower-case name) to (code, type).
+    space_defs: std::collections::HashMap<(String, String), (u32, options::OptionType)>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -521,6 +539,8 @@ impl Parser {
             options: OptionTable::standard(),
             hoisted: Vec::new(),
             key_names: std::collections::HashSet::new(),
+            spaces: Vec::new(),
+            space_defs: std::collections::HashMap::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -757,6 +777,12 @@ impl Parser {
                 let (a, _) = c.host_addr()?;
                 ddns(DdnsParam::LocalAddress4(a), &c)
             }
+            "vendor-option-space" => {
+                let t = c.word("an option space name")?;
+                // dhcpd takes any name here; a space that does not exist gives no option
+                // 43 (it logs "option space ... does not exist" when answering).
+                param(Param::VendorOptionSpace(t.text.clone()), &c)
+            }
             "abandon-lease-time" => {
                 let v = c.lease_time()?;
                 c.end()?;
@@ -961,11 +987,28 @@ impl Parser {
         let stmt = c.stmt;
         let name_tok = c.word("an option name")?;
         let name = name_tok.text.as_str();
-        if name.contains('.') || name.eq_ignore_ascii_case("space") {
-            return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
-        }
         let is_definition = c.peek().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("code"));
+        if name.eq_ignore_ascii_case("space") {
+            if scope != Scope::Global {
+                // dhcpd: "option space definitions may not be scoped".
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option space".into(), scope: scope.describe().into() },
+                ));
+            }
+            return self.option_space(c);
+        }
+        if let Some((space, sub_name)) = name.split_once('.') {
+            return self.space_option(c, &name_tok.span, space, sub_name, is_definition, scope);
+        }
         if is_definition {
+            if scope != Scope::Global {
+                // dhcpd: "option definitions may not be scoped".
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option definition".into(), scope: scope.describe().into() },
+                ));
+            }
             c.pos += 1;
             let code: u8 = c.int("an option code")?;
             if code == 0 || code == 255 {
@@ -1015,6 +1058,134 @@ impl Parser {
             },
             code => Item::Option { code, data },
         }))
+    }
+
+    /// `option space NAME [code width 1|2|4] [length width 1|2] [hash size N];`
+    fn option_space(&mut self, c: &mut Cursor<'_>) -> Result<Option<Item>, ConfigError> {
+        let name_tok = c.word("an option space name")?;
+        if !options::is_dhcpd_identifier(&name_tok.text) {
+            return Err(invalid(&name_tok.span, "option space name", &name_tok.text, "expected a name"));
+        }
+        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1 };
+        while let Some(t) = c.next() {
+            match t.text.to_ascii_lowercase().as_str() {
+                "code" | "length" => {
+                    c.keyword("width")?;
+                    let w = c.word("a width")?;
+                    let is_code = t.text.eq_ignore_ascii_case("code");
+                    let allowed: &[&str] = if is_code { &["1", "2", "4"] } else { &["1", "2"] };
+                    if !allowed.contains(&w.text.as_str()) {
+                        let reason = if is_code { "expected 1, 2 or 4" } else { "expected 1 or 2" };
+                        return Err(invalid(&w.span, "width", &w.text, reason));
+                    }
+                    let v = options::parse_int::<u8>(w, "width")?;
+                    if is_code {
+                        space.code_width = v;
+                    } else {
+                        space.length_width = v;
+                    }
+                }
+                "hash" => {
+                    // The size of dhcpd's name hash table: no effect on any answer.
+                    c.keyword("size")?;
+                    let _: i32 = c.int("a hash size")?;
+                }
+                _ => {
+                    c.pos -= 1;
+                    return Err(c.expected("'code width', 'length width', 'hash size' or ';'"));
+                }
+            }
+        }
+        c.end()?;
+        self.spaces.retain(|s| s.name != space.name);
+        self.spaces.push(space.clone());
+        self.hoisted.push(Item::OptionSpace(space));
+        Ok(None)
+    }
+
+    /// `option SPACE.NAME code N = TYPE;` or `option SPACE.NAME VALUE;` for a space the
+    /// file declared.
+    fn space_option(
+        &mut self,
+        c: &mut Cursor<'_>,
+        name_span: &Span,
+        space_name: &str,
+        sub_name: &str,
+        is_definition: bool,
+        scope: Scope,
+    ) -> Result<Option<Item>, ConfigError> {
+        let stmt = c.stmt;
+        let Some(space) = self.spaces.iter().find(|s| s.name == space_name).cloned() else {
+            // dhcpd's own spaces (agent, server, fqdn, vendor, ...) hold options xdhcpd
+            // does not implement; any other space is simply not declared.
+            return Err(if PREDEFINED_SPACES.contains(&space_name.to_ascii_lowercase().as_str()) {
+                ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) })
+            } else {
+                ConfigError::new(name_span, ErrorKind::UnknownOption { name: format!("{space_name}.{sub_name}") })
+            });
+        };
+        let key = (space.name.clone(), sub_name.to_ascii_lowercase());
+        if is_definition {
+            if scope != Scope::Global {
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option definition".into(), scope: scope.describe().into() },
+                ));
+            }
+            c.pos += 1;
+            let code_tok = c.word("an option code")?;
+            let code: u32 = options::parse_int(code_tok, "option code")?;
+            let max = match space.code_width {
+                1 => 0xff,
+                2 => 0xffff,
+                _ => u32::MAX,
+            };
+            if code > max {
+                return Err(invalid(
+                    &code_tok.span,
+                    "option code",
+                    &code_tok.text,
+                    "too large for the space's code width",
+                ));
+            }
+            match c.peek() {
+                Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
+                _ => return Err(c.expected("'='")),
+            }
+            let type_toks = c.rest();
+            let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
+            let Some(ty) = words.as_deref().and_then(options::parse_type) else {
+                if type_toks.is_empty() {
+                    return Err(c.expected("an option type"));
+                }
+                return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
+            };
+            c.end()?;
+            self.space_defs.insert(key, (code, ty));
+            return Ok(None);
+        }
+        let Some(&(code, ty)) = self.space_defs.get(&key) else {
+            return Err(ConfigError::new(
+                name_span,
+                ErrorKind::UnknownOption { name: format!("{space_name}.{sub_name}") },
+            ));
+        };
+        if !stmt.ends_with_semicolon() {
+            let mut at_end = Cursor::new(stmt);
+            at_end.pos = stmt.tokens.len();
+            return Err(at_end.expected("';'"));
+        }
+        let data = options::encode(ty, c.rest(), &stmt.end)?;
+        let limit = if space.length_width == 1 { 255 } else { 65_535 };
+        if data.len() > limit {
+            return Err(invalid(
+                name_span,
+                "option value",
+                &format!("{} bytes", data.len()),
+                "longer than the space's length width can say",
+            ));
+        }
+        Ok(Some(Item::SpaceOption { space: space.name, code, data }))
     }
 
     /// The statements of a `failover peer "name" { }` block. Returns `None` when a

@@ -137,3 +137,68 @@ fn abandon_lease_time_sets_how_long_a_declined_address_is_out() {
     let inner = SUBNET.replace("range", "abandon-lease-time 60;\n  range");
     assert_eq!(declined_until(&inner), 2000 + 86_400);
 }
+
+/// The configuration of `vendor_option_space_matches_dhcpd_bytes`, run through a real
+/// dhcpd 4.4.3 in a network namespace to capture its OFFERs.
+const VENDOR_SPACES: &str = "option space vnd;
+option vnd.a code 1 = text;
+option vnd.b code 2 = ip-address;
+option vnd.c code 18 = unsigned integer 16;
+option vnd.d code 35 = string;
+option vnd.e code 200 = array of unsigned integer 8;
+option vnd.z code 52 = text;
+option space wide code width 2 length width 2;
+option wide.x code 258 = text;
+option wide.y code 3 = unsigned integer 32;
+vendor-option-space vnd;
+option vnd.a \"global-a\";
+option vnd.c 513;
+default-lease-time 600;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option vnd.b 198.18.0.9;
+  option vnd.d 01:02:03;
+  option vnd.a \"subnet-a\";
+  option vnd.e 7, 8, 9;
+  option vnd.z \"z\";
+  option wide.y 70000;
+}
+host w {
+  hardware ethernet 52:54:00:00:00:02;
+  fixed-address 198.18.0.50;
+  vendor-option-space wide;
+  option wide.x \"wide-x\";
+  option wide.y 5;
+}
+";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
+
+fn option_43(m: &Message) -> Option<Vec<u8>> {
+    match m.opts().get(OptionCode::VendorExtensions) {
+        Some(DhcpOption::VendorExtensions(v)) => Some(v.clone()),
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    }
+}
+
+#[test]
+fn vendor_option_space_matches_dhcpd_bytes() {
+    let e = engine(VENDOR_SPACES);
+    // dhcpd 4.4.3's OFFER to a client without a parameter request list: sub-options in
+    // dhcpd's hash-bucket order (18 before 1: same bucket, 18 stored later; 52 before 35
+    // likewise), the subnet's vnd.a in the global one's place.
+    let want = hex("1202020101087375626e65742d610204c612000934017a2303010203c803070809");
+    assert_eq!(option_43(&offer(&e, mac(1))), Some(want.clone()));
+    // Asked for in a parameter request list: the same bytes.
+    let prl = |codes: &[u8]| DhcpOption::ParameterRequestList(codes.iter().map(|c| OptionCode::from(*c)).collect());
+    let asked = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![prl(&[1, 3, 43])]));
+    assert_eq!(option_43(&reply(&asked)), Some(want));
+    // Not in the list: dhcpd sends no option 43, nor does xdhcpd.
+    let other = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![prl(&[1, 3])]));
+    assert_eq!(option_43(&reply(&other)), None);
+    // The host selects the space with 2-byte codes and lengths.
+    assert_eq!(option_43(&offer(&e, mac(2))), Some(hex("000300040000000501020006776964652d78")));
+}
