@@ -192,6 +192,9 @@ pub enum WarningKind {
     /// discards the result, so it has no effect.
     #[error("`{text}` is an expression whose value nothing uses; it has no effect (as in dhcpd)")]
     ExpressionWithoutEffect { text: String },
+    /// An option code wider than its space's code width: dhcpd sends its low bytes.
+    #[error("option code {code} does not fit in {width} byte(s): it is sent as {sent}, as dhcpd sends it")]
+    CodeTruncated { code: u32, sent: u32, width: u8 },
     /// Two hosts with the same fixed address: dhcpd allows it, and each client still gets
     /// its own host's answer, so both may end up using the address.
     #[error("fixed-address {address} is also the fixed address of host \"{host}\" at {first}")]

@@ -1141,12 +1141,12 @@ impl Parser {
                 _ => u32::MAX,
             };
             if code > max {
-                return Err(invalid(
-                    &code_tok.span,
-                    "option code",
-                    &code_tok.text,
-                    "too large for the space's code width",
-                ));
+                // dhcpd accepts it and writes the code's low bytes (putUChar/putUShort);
+                // xdhcpd does the same, and says so.
+                self.warnings.push(Warning {
+                    span: code_tok.span.clone(),
+                    kind: WarningKind::CodeTruncated { code, sent: code & max, width: space.code_width },
+                });
             }
             match c.peek() {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,

@@ -150,3 +150,27 @@ fn stray_expressions_warn_and_do_nothing() {
     );
     assert_eq!(p.config, load(SUBNET).config);
 }
+
+#[test]
+fn vendor_option_space_builds_option_43() {
+    let text = "option space vnd;\noption vnd.a code 1 = text;\noption vnd.c code 18 = unsigned integer 16;\n\
+                option vnd.empty code 5 = string;\noption space wide code width 2 length width 2 hash size 9;\n\
+                option wide.x code 300 = unsigned integer 8;\n\
+                vendor-option-space vnd;\noption vnd.a \"g\";\noption vnd.c 1;\noption vnd.empty \"\";\n\
+                subnet 198.18.0.0 netmask 255.255.255.0 { option vnd.a \"s\"; range 198.18.0.10 198.18.0.20; }\n\
+                subnet 198.18.1.0 netmask 255.255.255.0 { option vendor-encapsulated-options 01:02; }\n\
+                subnet 198.18.2.0 netmask 255.255.255.0 { vendor-option-space wide; option wide.x 7; }\n\
+                subnet 198.18.3.0 netmask 255.255.255.0 { vendor-option-space nosuch; }\n";
+    let c = load(text).config;
+    let spaces: Vec<(&str, u8, u8)> =
+        c.option_spaces.iter().map(|s| (s.name.as_str(), s.code_width, s.length_width)).collect();
+    assert_eq!(spaces, [("vnd", 1, 1), ("wide", 2, 2)]);
+    let subnet = |i: usize| &c.shared_networks[i].subnets[0].effective;
+    // Codes 1 and 18 share dhcpd's hash bucket 1; 18 was stored last, so it comes
+    // first. The subnet's new value of vnd.a keeps vnd.a's place; the empty one is left out.
+    assert_eq!(c.global.option(43), Some(&[18, 2, 0, 1, 1, 1, b'g'][..]));
+    assert_eq!(subnet(0).option(43), Some(&[18, 2, 0, 1, 1, 1, b's'][..]));
+    assert_eq!(subnet(1).option(43), Some(&[1, 2][..]), "an explicit option 43 wins");
+    assert_eq!(subnet(2).option(43), Some(&[1, 44, 0, 1, 7][..]), "2-byte code and length");
+    assert_eq!(subnet(3).option(43), None, "an undeclared space gives nothing");
+}
