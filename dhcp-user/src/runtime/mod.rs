@@ -105,7 +105,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // The engine gets the addresses of host names; the model kept for reloads keeps
     // the names, so that each reload looks them up again.
     let mut resolved = config.clone();
-    resolve::resolve_logged(&mut resolved);
+    let names_failed = resolve::resolve_logged(&mut resolved) > 0;
     let engine = Arc::new(Engine::new(crate::conf::engine_config(&resolved)));
 
     let (mut journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
@@ -275,8 +275,18 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
+        // Host names in the configuration are looked up again as dhcpd's cache would:
+        // an hour after an answer, a minute after a failure (never with no names).
+        let first_lookup = if names_failed { 60 } else { 3600 };
+        let mut names_due = tokio::time::Instant::now() + Duration::from_secs(first_lookup);
         loop {
             tokio::select! {
+                _ = tokio::time::sleep_until(names_due) => {
+                    let reloader = reloader.clone();
+                    // getaddrinfo blocks: off the async thread.
+                    let next = tokio::task::spawn_blocking(move || reloader.refresh_names_logged()).await;
+                    names_due = tokio::time::Instant::now() + next.unwrap_or(Duration::from_secs(60));
+                }
                 _ = tick.tick() => {
                     let expired = engine.expire(now(), 10_000);
                     if !expired.is_empty() {

@@ -4,8 +4,9 @@
 //!
 //! dhcpd looks these names up when it evaluates them for a client and keeps an answer
 //! for an hour (a failure for a minute). xdhcpd looks them up when it loads the
-//! configuration (start and every reload), so that no lookup ever runs on the path of
-//! a request; what a name that does not resolve does (no fixed address, no option, no
+//! configuration (start and every reload) and again on the same schedule
+//! (`Reloader::refresh_names_logged`), off the path of requests: no lookup ever delays
+//! an answer. What a name that does not resolve does (no fixed address, no option, no
 //! `next-server`) is dhcpd's, see `dhcp_config::Config::resolve_names`.
 
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -25,18 +26,21 @@ pub fn system_lookup(name: &str) -> Result<Vec<Ipv4Addr>, String> {
 }
 
 /// Looks up the configuration's host names with the system resolver; logs each name
-/// that does not resolve (dhcpd logs "NAME: host unknown." when it tries).
-pub fn resolve_logged(config: &mut dhcp_config::Config) {
+/// that does not resolve (dhcpd logs "NAME: host unknown." when it tries) and returns
+/// how many did not.
+pub fn resolve_logged(config: &mut dhcp_config::Config) -> usize {
     if !config.has_names() {
-        return;
+        return 0;
     }
-    for f in config.resolve_names(&mut system_lookup) {
+    let failures = config.resolve_names(&mut system_lookup);
+    for f in &failures {
         tracing::warn!(
             "{}: host unknown ({}); what names it is left out until the next reload, as dhcpd leaves it out while the name does not resolve",
             f.name,
             f.reason
         );
     }
+    failures.len()
 }
 
 #[cfg(test)]
