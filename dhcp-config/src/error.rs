@@ -142,9 +142,6 @@ pub enum ErrorKind {
     /// The same subnet declared twice.
     #[error("subnet {subnet} is already declared at {first}")]
     DuplicateSubnet { subnet: String, first: Span },
-    /// The same hardware address on two hosts.
-    #[error("hardware ethernet {mac} is already used by host \"{host}\" at {first}")]
-    DuplicateHardware { mac: String, host: String, first: Span },
     /// A netmask whose one bits are not contiguous.
     #[error("netmask {mask} is not contiguous")]
     NonContiguousNetmask { mask: Ipv4Addr },
@@ -192,6 +189,12 @@ pub enum WarningKind {
     /// discards the result, so it has no effect.
     #[error("`{text}` is an expression whose value nothing uses; it has no effect (as in dhcpd)")]
     ExpressionWithoutEffect { text: String },
+    /// The same hardware address on two hosts: dhcpd allows it (a machine with a fixed
+    /// address on each of several networks).
+    #[error(
+        "hardware ethernet {mac} is also that of host \"{host}\" at {first}: the first of these hosts with a fixed address on the client's network answers it (as in dhcpd)"
+    )]
+    SharedHardware { mac: String, host: String, first: Span },
     /// An option code wider than its space's code width: dhcpd sends its low bytes.
     #[error("option code {code} does not fit in {width} byte(s): it is sent as {sent}, as dhcpd sends it")]
     CodeTruncated { code: u32, sent: u32, width: u8 },

@@ -228,9 +228,10 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
     }
 }
 
-/// Host names are unique (dhcpd: "host NAME: already exists"), a hardware address
-/// belongs to one host only; a fixed address shared by two hosts is allowed, as in dhcpd
-/// (each client is answered from its own host), with a warning.
+/// Host names are unique (dhcpd: "host NAME: already exists"). A hardware address or a
+/// fixed address on several hosts is allowed, as in dhcpd, with a warning: a client is
+/// answered from the first of its hosts with a fixed address on its network, and each
+/// client from its own host.
 fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
     let mut macs: HashMap<[u8; 6], (&str, &Span)> = HashMap::new();
     let mut fixed: HashMap<Ipv4Addr, (&str, &Span)> = HashMap::new();
@@ -248,15 +249,14 @@ fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
         }
         if let (Some(mac), Some(span)) = (host.hardware_ethernet, &hi.hardware) {
             match macs.get(&mac) {
-                Some((name, first)) => err(
-                    errors,
-                    span,
-                    ErrorKind::DuplicateHardware {
+                Some((name, first)) => warnings.push(Warning {
+                    span: span.clone(),
+                    kind: WarningKind::SharedHardware {
                         mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
                         host: (*name).to_string(),
                         first: (*first).clone(),
                     },
-                ),
+                }),
                 None => {
                     macs.insert(mac, (&host.name, span));
                 }

@@ -202,3 +202,26 @@ fn vendor_option_space_matches_dhcpd_bytes() {
     // The host selects the space with 2-byte codes and lengths.
     assert_eq!(option_43(&offer(&e, mac(2))), Some(hex("000300040000000501020006776964652d78")));
 }
+
+#[test]
+fn one_machine_with_a_fixed_address_on_each_network() {
+    // Two hosts of one hardware address: the one whose fixed address is on the network
+    // the request comes from answers, as dhcpd's find_host_for_network does.
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 { range 198.18.1.100 198.18.1.110; }\n\
+         host lab { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; option host-name \"lab\"; }\n\
+         host office { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.1.5; option host-name \"office\"; }\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 5));
+    assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("lab".into())));
+    // The same machine behind a relay on the other network.
+    let mut d = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, mac(1), vec![]))).expect("decode");
+    d.set_giaddr(Ipv4Addr::new(198, 18, 1, 254));
+    let mut b = Vec::new();
+    d.encode(&mut Encoder::new(&mut b)).expect("encode");
+    let m = reply(&e.handle(Now::at(1000), &META, &b));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 1, 5));
+    assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("office".into())));
+}

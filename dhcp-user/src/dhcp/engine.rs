@@ -78,34 +78,43 @@ impl Outcome {
 /// it without a lock.
 struct Snapshot {
     cfg: Arc<EngineConfig>,
-    host_by_hw: HashMap<[u8; 6], usize>,
-    host_by_id: HashMap<Vec<u8>, usize>,
+    /// Hosts by hardware address, in file order: dhcpd allows several hosts for one
+    /// address (one machine with a fixed address on each of several networks).
+    host_by_hw: HashMap<[u8; 6], Vec<usize>>,
+    host_by_id: HashMap<Vec<u8>, Vec<usize>>,
 }
 
 impl Snapshot {
     fn new(cfg: EngineConfig) -> Snapshot {
-        let mut host_by_hw = HashMap::new();
-        let mut host_by_id = HashMap::new();
+        let mut host_by_hw: HashMap<[u8; 6], Vec<usize>> = HashMap::new();
+        let mut host_by_id: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (i, h) in cfg.hosts.iter().enumerate() {
             if let Some(hw) = h.hardware_ethernet {
-                host_by_hw.insert(hw, i);
+                host_by_hw.entry(hw).or_default().push(i);
             }
             if let Some(id) = &h.client_identifier {
-                host_by_id.insert(id.clone(), i);
+                host_by_id.entry(id.clone()).or_default().push(i);
             }
         }
         Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
     }
 
-    /// The configured host matching a request: client identifier first, then hardware address.
-    fn host_for(&self, req: &Message) -> Option<&HostCfg> {
-        if let Some(DhcpOption::ClientIdentifier(id)) = req.opts().get(OptionCode::ClientIdentifier)
-            && let Some(i) = self.host_by_id.get(id)
-        {
-            return self.cfg.hosts.get(*i);
-        }
-        let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
-        self.cfg.hosts.get(*self.host_by_hw.get(&hw)?)
+    /// The configured host matching a request on network `net`, as dhcpd picks it: the
+    /// hosts of the client identifier, then those of the hardware address, each in file
+    /// order; the first with a fixed address on `net` answers, else the first of them
+    /// (the client is then known, and served from the pools with that host's values).
+    fn host_for(&self, req: &Message, net: &Network) -> Option<&HostCfg> {
+        let by_id = match req.opts().get(OptionCode::ClientIdentifier) {
+            Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id).map(Vec::as_slice),
+            _ => None,
+        };
+        let hw: Option<[u8; 6]> = req.chaddr().get(..6).and_then(|b| b.try_into().ok());
+        let by_hw = hw.and_then(|hw| self.host_by_hw.get(&hw)).map(Vec::as_slice);
+        let candidates =
+            || by_id.unwrap_or_default().iter().chain(by_hw.unwrap_or_default()).filter_map(|i| self.cfg.hosts.get(*i));
+        candidates()
+            .find(|h| h.fixed_addresses.iter().any(|ip| net.subnets.iter().any(|s| s.contains(*ip))))
+            .or_else(|| candidates().next())
     }
 }
 
@@ -241,7 +250,7 @@ impl Engine {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
-        let host = match snap.host_for(&req) {
+        let host = match snap.host_for(&req, net) {
             Some(h) => Some(h),
             None => {
                 dynamic_host = self.dynamic_host_for(&req);
