@@ -98,6 +98,9 @@ pub enum ErrorKind {
     /// An `option NAME` with no standard or user-defined definition.
     #[error("unknown option '{name}'")]
     UnknownOption { name: String },
+    /// `SPACE.NAME` or `encapsulate SPACE` with no `option space SPACE` before.
+    #[error("option space '{name}' is not declared")]
+    UnknownOptionSpace { name: String },
     /// A known statement in a scope where it has no meaning.
     #[error("'{statement}' is not allowed in {scope}")]
     NotAllowedHere { statement: String, scope: String },

@@ -255,6 +255,10 @@ impl Lowerer {
                     });
                     self.info.keys.push(k.span.clone());
                 }
+                Item::Encapsulation { code, space } => {
+                    self.config.encapsulations.retain(|(c, _)| c != code);
+                    self.config.encapsulations.push((*code, space.clone()));
+                }
                 Item::OptionSpace(space) => {
                     self.config.option_spaces.retain(|s| s.name != space.name);
                     self.config.option_spaces.push(space.clone());
@@ -393,9 +397,23 @@ impl Lowerer {
     /// depends only on the scope's own values, so it is built once, here).
     fn encapsulate_vendor_options(&mut self) {
         let spaces = self.config.option_spaces.clone();
+        let encapsulations = self.config.encapsulations.clone();
         let fill = |e: &mut Effective| {
+            // Each encapsulation is built from the scope's values as configured (not
+            // from another encapsulation built here).
+            let mut built: Vec<(u8, Vec<u8>)> = Vec::new();
             if let Some(v) = e.vendor_encapsulation(&spaces) {
-                e.set_option(43, v);
+                built.push((43, v));
+            }
+            for (code, space) in &encapsulations {
+                if e.option(*code).is_none()
+                    && let Some(v) = e.space_encapsulation(space, &spaces)
+                {
+                    built.push((*code, v));
+                }
+            }
+            for (code, v) in built {
+                e.set_option(code, v);
             }
         };
         fill(&mut self.config.global);

@@ -53,6 +53,9 @@ pub struct Config {
     pub zones: Vec<Zone>,
     /// `option space NAME ...;` declarations.
     pub option_spaces: Vec<OptionSpace>,
+    /// `option NAME code N = encapsulate SPACE;`: option N carries the options of SPACE
+    /// in force in a scope, unless the scope gives option N a value itself.
+    pub encapsulations: Vec<(u8, String)>,
     /// `abandon-lease-time` of the global scope (dhcpd reads it there only), seconds an
     /// abandoned (declined) address stays out of use. `u32::MAX` is `infinite`.
     pub abandon_lease_time: u32,
@@ -72,6 +75,7 @@ impl Default for Config {
             ddns_update_style: DdnsUpdateStyle::None,
             zones: Vec::new(),
             option_spaces: Vec::new(),
+            encapsulations: Vec::new(),
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
         }
@@ -346,10 +350,16 @@ impl Effective {
     /// left out.
     pub fn vendor_encapsulation(&self, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
         let name = self.vendor_option_space.as_deref()?;
-        let space = spaces.iter().find(|s| s.name == name)?;
         if self.option(43).is_some() {
             return None;
         }
+        self.space_encapsulation(name, spaces)
+    }
+
+    /// The options of space `name` in force in this scope, encapsulated as dhcpd does
+    /// (see [`Effective::vendor_encapsulation`]); `None` when there are none.
+    pub fn space_encapsulation(&self, name: &str, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+        let space = spaces.iter().find(|s| s.name == name)?;
         let mut subs: Vec<(usize, u32, &[u8])> = self
             .space_options
             .iter()

@@ -106,6 +106,11 @@ pub(crate) enum Item {
         data: Vec<u8>,
     },
     OptionSpace(OptionSpace),
+    /// `option NAME code N = encapsulate SPACE;`
+    Encapsulation {
+        code: u8,
+        space: String,
+    },
     /// `ddns-update-style STYLE;` (dhcpd reads it in the global scope only).
     DdnsUpdateStyle(DdnsUpdateStyle, Span),
     /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
@@ -1020,6 +1025,24 @@ impl Parser {
             }
             let type_toks = c.rest();
             let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
+            if let Some([enc, space]) = words.as_deref()
+                && enc.eq_ignore_ascii_case("encapsulate")
+            {
+                // dhcpd: "unknown option space" unless declared before.
+                if !self.spaces.iter().any(|s| s.name == *space) {
+                    return Err(ConfigError::new(
+                        &type_toks[1].span,
+                        ErrorKind::UnknownOptionSpace { name: (*space).to_string() },
+                    ));
+                }
+                c.end()?;
+                // An explicit value is bytes (dhcpd reads it as string or hex data);
+                // without one, the space's options make it up (lowering).
+                self.options.define(OptionDef { name: name.to_string(), code, ty: options::OptionType::String });
+                self.hoisted.retain(|i| !matches!(i, Item::Encapsulation { code: c, .. } if *c == code));
+                self.hoisted.push(Item::Encapsulation { code, space: (*space).to_string() });
+                return Ok(None);
+            }
             let ty = words.as_deref().and_then(options::parse_type);
             let Some(ty) = ty else {
                 if type_toks.is_empty() {
@@ -1028,6 +1051,8 @@ impl Parser {
                 return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
             };
             c.end()?;
+            // A new definition of the code ends an encapsulation it had.
+            self.hoisted.retain(|i| !matches!(i, Item::Encapsulation { code: c, .. } if *c == code));
             self.options.define(OptionDef { name: name.to_string(), code, ty });
             return Ok(None);
         }
@@ -1121,7 +1146,7 @@ impl Parser {
             return Err(if PREDEFINED_SPACES.contains(&space_name.to_ascii_lowercase().as_str()) {
                 ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) })
             } else {
-                ConfigError::new(name_span, ErrorKind::UnknownOption { name: format!("{space_name}.{sub_name}") })
+                ConfigError::new(name_span, ErrorKind::UnknownOptionSpace { name: space_name.to_string() })
             });
         };
         let key = (space.name.clone(), sub_name.to_ascii_lowercase());

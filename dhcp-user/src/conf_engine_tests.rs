@@ -225,3 +225,38 @@ fn one_machine_with_a_fixed_address_on_each_network() {
     assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 1, 5));
     assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("office".into())));
 }
+
+/// iPXE's usual declarations (trimmed), as run through a real dhcpd 4.4.3.
+const IPXE: &str = "option space ipxe;
+option ipxe-encap-opts code 175 = encapsulate ipxe;
+option ipxe.priority code 1 = signed integer 8;
+option ipxe.no-pxedhcp code 176 = unsigned integer 8;
+option ipxe.bus-id code 177 = string;
+option ipxe.version code 235 = string;
+option ipxe.http code 19 = unsigned integer 8;
+option ipxe.no-pxedhcp 1;
+option ipxe.bus-id 01:02;
+option ipxe.version \"1.21\";
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option ipxe.priority -1;
+}
+";
+
+#[test]
+fn encapsulated_space_matches_dhcpd_bytes() {
+    let e = engine(IPXE);
+    let opt_175 = |m: &Message| match m.opts().get(OptionCode::from(175)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    // dhcpd's OFFER without a parameter request list, and with one asking for 175:
+    // 1 (subnet) before 235 (global) in their shared bucket, then 176, 177.
+    let want = hex("0101ffeb04312e3231b00101b1020102");
+    assert_eq!(opt_175(&offer(&e, mac(1))), Some(want.clone()));
+    let prl = |codes: &[u8]| DhcpOption::ParameterRequestList(codes.iter().map(|c| OptionCode::from(*c)).collect());
+    let asked = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![prl(&[1, 175])]));
+    assert_eq!(opt_175(&reply(&asked)), Some(want));
+    let other = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![prl(&[1, 3])]));
+    assert_eq!(opt_175(&reply(&other)), None);
+}
