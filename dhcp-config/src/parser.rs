@@ -979,7 +979,7 @@ impl Parser {
             _ if is_inert_expression(s) => {
                 self.warnings.push(Warning {
                     span: head.span.clone(),
-                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s) },
+                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s).replace(" ! =", " !=") },
                 });
                 Ok(None)
             }

@@ -254,7 +254,8 @@ fn check_config(path: &std::path::Path) -> Result<()> {
     match dhcp_config::parse_file(path) {
         Ok(parsed) => {
             for w in &parsed.warnings {
-                eprintln!("warning: {w}");
+                // The warning's text says "warning:" after its position.
+                eprintln!("{w}");
             }
             let c = &parsed.config;
             // dhcpd -t accepts a name that does not resolve (it looks names up when it
