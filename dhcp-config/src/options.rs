@@ -49,6 +49,179 @@ pub enum OptionType {
     /// Comma-separated quoted domain names, RFC 1035 encoded without compression
     /// (option 119, RFC 3397).
     DomainList,
+    /// A record `{ T, T, ... }`, or an array of records, or an array of a type above
+    /// has no variant of its own for (`array of boolean`).
+    Record(RecordType),
+}
+
+/// A field of a record: dhcpd's fixed-size types, and `text`/`string` as the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `ip-address`
+    Ip,
+    /// `unsigned integer 8`
+    U8,
+    /// `unsigned integer 16`
+    U16,
+    /// `unsigned integer 32`
+    U32,
+    /// `signed integer 8` or `integer 8`
+    I8,
+    /// `signed integer 16` or `integer 16`
+    I16,
+    /// `signed integer 32` or `integer 32`
+    I32,
+    /// `boolean`
+    Bool,
+    /// `text` (last field only)
+    Text,
+    /// `string` (last field only)
+    String,
+}
+
+/// Most fields a record may have here (dhcpd's limit is its 128-byte format buffer).
+pub const MAX_RECORD_FIELDS: usize = 16;
+
+/// A record type, as `option NAME code N = [array of] { FIELD, ... };` declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordType {
+    fields: [Field; MAX_RECORD_FIELDS],
+    len: u8,
+    /// `array of { ... }`: records separated by commas.
+    pub array: bool,
+    /// The last field is `array of T`: its values repeat, separated by commas.
+    pub tail_array: bool,
+}
+
+impl RecordType {
+    /// The fields in order.
+    pub fn fields(&self) -> &[Field] {
+        self.fields.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+/// One field type, written as words (`unsigned integer 8`, `ip-address`, ...).
+fn parse_field(w: &[&str]) -> Option<Field> {
+    Some(match w {
+        ["ip-address"] => Field::Ip,
+        ["unsigned", "integer", "8"] => Field::U8,
+        ["unsigned", "integer", "16"] => Field::U16,
+        ["unsigned", "integer", "32"] => Field::U32,
+        ["signed", "integer", "8"] | ["integer", "8"] => Field::I8,
+        ["signed", "integer", "16"] | ["integer", "16"] => Field::I16,
+        ["signed", "integer", "32"] | ["integer", "32"] => Field::I32,
+        ["boolean"] | ["flag"] => Field::Bool,
+        ["text"] => Field::Text,
+        ["string"] => Field::String,
+        _ => return None,
+    })
+}
+
+/// Parses the fields of a record (`groups`: the words between commas) with dhcpd's
+/// rules. The error is dhcpd's reason, or `None` for what xdhcpd does not support
+/// (domain names, encapsulations, more than [`MAX_RECORD_FIELDS`] fields).
+pub(crate) fn parse_record(array: bool, groups: &[Vec<String>]) -> Result<RecordType, Option<&'static str>> {
+    let mut r = RecordType { fields: [Field::U8; MAX_RECORD_FIELDS], len: 0, array, tail_array: false };
+    if groups.is_empty() || groups.len() > MAX_RECORD_FIELDS {
+        return Err(if groups.is_empty() { Some("a record needs at least one type") } else { None });
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let last = i + 1 == groups.len();
+        let w: Vec<&str> = g.iter().map(String::as_str).collect();
+        let (inner_array, w) = match w.as_slice() {
+            ["array", "of", rest @ ..] => (true, rest.to_vec()),
+            _ => (false, w),
+        };
+        let f = parse_field(&w).ok_or(None)?;
+        if inner_array {
+            if array {
+                return Err(Some("no nested arrays"));
+            }
+            if !last {
+                return Err(None);
+            }
+            if matches!(f, Field::Text | Field::String) {
+                return Err(Some("arrays of text strings not yet supported"));
+            }
+            r.tail_array = true;
+        }
+        if matches!(f, Field::Text | Field::String) {
+            if array {
+                return Err(Some("arrays of text strings not yet supported"));
+            }
+            if !last {
+                return Err(Some("text must be at end of record"));
+            }
+        }
+        if let Some(slot) = r.fields.get_mut(i) {
+            *slot = f;
+        }
+        r.len = r.len.saturating_add(1);
+    }
+    Ok(r)
+}
+
+/// Encodes one field's value.
+fn encode_field(f: Field, tok: &Token, out: &mut Vec<u8>) -> Result<(), ConfigError> {
+    match f {
+        Field::Ip => match parse_host_addr(tok)? {
+            HostAddr::Ip(ip) => out.extend_from_slice(&ip.octets()),
+            HostAddr::Name(_) => {
+                return Err(invalid(tok, "IPv4 address", "host names in a record are not supported yet"));
+            }
+        },
+        Field::U8 => out.push(parse_int::<u8>(tok, "unsigned 8-bit integer")?),
+        Field::U16 => out.extend_from_slice(&parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes()),
+        Field::U32 => out.extend_from_slice(&parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes()),
+        Field::I8 => out.extend_from_slice(&parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes()),
+        Field::I16 => out.extend_from_slice(&parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes()),
+        Field::I32 => out.extend_from_slice(&parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes()),
+        Field::Bool => out.push(u8::from(parse_bool(tok)?)),
+        Field::Text => out.extend(encode(T::Text, std::slice::from_ref(tok), &tok.span)?),
+        Field::String => out.extend(encode(T::String, std::slice::from_ref(tok), &tok.span)?),
+    }
+    Ok(())
+}
+
+/// Encodes a record value: the fields one after the other, records (or the values of
+/// a trailing `array of` field) separated by commas, as dhcpd reads them.
+fn encode_record(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+    let fields = r.fields();
+    let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
+    let short = |group: &[Token]| {
+        let at = group.last().map_or(after, |t| &t.span);
+        ConfigError::new(
+            at,
+            ErrorKind::InvalidValue {
+                what: "option value".into(),
+                value: group.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "),
+                reason: format!("expected {} values, one per field of the record", fields.len()),
+            },
+        )
+    };
+    let mut out = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 && !r.array {
+            match (r.tail_array, fields.last(), group) {
+                (true, Some(f), [tok]) => {
+                    encode_field(*f, tok, &mut out)?;
+                    continue;
+                }
+                (true, _, _) => return Err(short(group)),
+                (false, _, _) => {
+                    let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&group[0]);
+                    return Err(invalid(comma, "option value", "this option takes a single record"));
+                }
+            }
+        }
+        if group.len() != fields.len() {
+            return Err(short(group));
+        }
+        for (f, tok) in fields.iter().zip(group.iter()) {
+            encode_field(*f, tok, &mut out)?;
+        }
+    }
+    Ok(out)
 }
 
 /// An option definition: standard or declared with `option NAME code N = TYPE;`.
@@ -205,6 +378,17 @@ pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
         ["string"] => T::String,
         ["boolean"] | ["flag"] => T::Boolean,
         ["domain-list"] => T::DomainList,
+        ["integer", "8"] => T::I8,
+        ["integer", "16"] => T::I16,
+        ["integer", "32"] => T::I32,
+        // Other arrays of a fixed-size type: a one-field record, repeated.
+        ["array", "of", rest @ ..] => {
+            let f = parse_field(rest)?;
+            if matches!(f, Field::Text | Field::String) {
+                return None;
+            }
+            T::Record(RecordType { fields: [f; MAX_RECORD_FIELDS], len: 1, array: true, tail_array: false })
+        }
         _ => return None,
     })
 }
@@ -358,6 +542,9 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
     if values.is_empty() {
         return Err(missing());
     }
+    if let T::Record(r) = &ty {
+        return encode_record(r, values, after);
+    }
     let is_array = matches!(ty, T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList);
     if !is_array && groups.len() > 1 {
         let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
@@ -414,6 +601,8 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
                 TokenKind::Str(b) => encode_domain(tok, b, &mut out)?,
                 _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
             },
+            // Encoded above, before the values are split.
+            T::Record(r) => out.extend(encode_record(&r, group, after)?),
         }
     }
     Ok(out)
@@ -474,6 +663,35 @@ mod tests {
     fn static_routes_pairs() {
         assert_eq!(enc(T::IpPairs, "10.0.0.0 10.0.0.1").ok(), Some(vec![10, 0, 0, 0, 10, 0, 0, 1]));
         assert!(enc(T::IpPairs, "10.0.0.0").is_err());
+    }
+
+    #[test]
+    fn records() {
+        let groups = |s: &str| -> Vec<Vec<String>> {
+            s.split(',').map(|g| g.split_whitespace().map(str::to_string).collect()).collect()
+        };
+        let r = parse_record(false, &groups("boolean, integer 32, text")).expect("record");
+        assert_eq!(r.fields(), [Field::Bool, Field::I32, Field::Text]);
+        assert_eq!(enc(T::Record(r), "on 1772 \"x\"").ok(), Some(vec![1, 0, 0, 6, 0xec, b'x']));
+        assert!(enc(T::Record(r), "on 1772").is_err(), "a field missing");
+        assert!(enc(T::Record(r), "on 1772 \"x\", off 1 \"y\"").is_err(), "one record only");
+        let r = parse_record(true, &groups("ip-address, integer 8")).expect("array of records");
+        assert_eq!(enc(T::Record(r), "10.0.0.1 -1, 10.0.0.2 2").ok(), Some(vec![10, 0, 0, 1, 0xff, 10, 0, 0, 2, 2]));
+        assert!(enc(T::Record(r), "host.test 1").is_err(), "names in records are refused for now");
+        let r = parse_record(false, &groups("ip-address, array of unsigned integer 8")).expect("tail array");
+        assert!(r.tail_array);
+        assert_eq!(enc(T::Record(r), "10.0.0.1 1, 2").ok(), Some(vec![10, 0, 0, 1, 1, 2]));
+        // dhcpd's refusals, with its words.
+        assert_eq!(parse_record(false, &groups("text, ip-address")).err(), Some(Some("text must be at end of record")));
+        assert_eq!(
+            parse_record(true, &groups("ip-address, text")).err(),
+            Some(Some("arrays of text strings not yet supported"))
+        );
+        assert_eq!(parse_record(true, &groups("array of ip-address")).err(), Some(Some("no nested arrays")));
+        assert_eq!(parse_record(false, &groups("domain-name")).err(), Some(None), "not supported");
+        assert_eq!(parse_record(false, &[]).err(), Some(Some("a record needs at least one type")));
+        let many = vec![vec!["boolean".to_string()]; MAX_RECORD_FIELDS + 1];
+        assert_eq!(parse_record(false, &many).err(), Some(None));
     }
 
     #[test]

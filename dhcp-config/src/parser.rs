@@ -176,6 +176,12 @@ pub(crate) struct KeyDecl {
     pub secret: Vec<u8>,
 }
 
+/// What `option NAME code N = ...;` defines.
+enum DefType {
+    Plain(options::OptionType),
+    Encapsulate(String),
+}
+
 /// Where a statement is; decides what it may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -1023,37 +1029,17 @@ impl Parser {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
                 _ => return Err(c.expected("'='")),
             }
-            let type_toks = c.rest();
-            let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
-            if let Some([enc, space]) = words.as_deref()
-                && enc.eq_ignore_ascii_case("encapsulate")
-            {
-                // dhcpd: "unknown option space" unless declared before.
-                if !self.spaces.iter().any(|s| s.name == *space) {
-                    return Err(ConfigError::new(
-                        &type_toks[1].span,
-                        ErrorKind::UnknownOptionSpace { name: (*space).to_string() },
-                    ));
-                }
-                c.end()?;
-                // An explicit value is bytes (dhcpd reads it as string or hex data);
-                // without one, the space's options make it up (lowering).
-                self.options.define(OptionDef { name: name.to_string(), code, ty: options::OptionType::String });
-                self.hoisted.retain(|i| !matches!(i, Item::Encapsulation { code: c, .. } if *c == code));
-                self.hoisted.push(Item::Encapsulation { code, space: (*space).to_string() });
-                return Ok(None);
-            }
-            let ty = words.as_deref().and_then(options::parse_type);
-            let Some(ty) = ty else {
-                if type_toks.is_empty() {
-                    return Err(c.expected("an option type"));
-                }
-                return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
-            };
-            c.end()?;
             // A new definition of the code ends an encapsulation it had.
             self.hoisted.retain(|i| !matches!(i, Item::Encapsulation { code: c, .. } if *c == code));
-            self.options.define(OptionDef { name: name.to_string(), code, ty });
+            match self.definition_type(c, &name_tok.span)? {
+                DefType::Plain(ty) => self.options.define(OptionDef { name: name.to_string(), code, ty }),
+                DefType::Encapsulate(space) => {
+                    // An explicit value is bytes (dhcpd reads it as string or hex data);
+                    // without one, the space's options make it up (lowering).
+                    self.options.define(OptionDef { name: name.to_string(), code, ty: options::OptionType::String });
+                    self.hoisted.push(Item::Encapsulation { code, space });
+                }
+            }
             return Ok(None);
         }
         let def = self
@@ -1083,6 +1069,68 @@ impl Parser {
             },
             code => Item::Option { code, data },
         }))
+    }
+
+    /// The TYPE of `option NAME code N = TYPE;` (the cursor is after the `=`): a type
+    /// name, `encapsulate SPACE`, or a record `[array of] { FIELD, ... }`, which the
+    /// first stage read as a block.
+    fn definition_type(&self, c: &mut Cursor<'_>, name_span: &Span) -> Result<DefType, ConfigError> {
+        let stmt = c.stmt;
+        let type_toks = c.rest();
+        let words: Option<Vec<String>> = type_toks.iter().map(|t| t.word().map(str::to_ascii_lowercase)).collect();
+        let unsupported = || ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) });
+        if let Some(block) = &stmt.block {
+            let array = match words.as_deref() {
+                Some([]) => false,
+                Some([a, o]) if a == "array" && o == "of" => true,
+                _ => return Err(c.expected("';'")),
+            };
+            // The fields: one statement ended by the `}` (or by a `;` dhcpd refuses).
+            let [fields] = block.as_slice() else {
+                let at = block.get(1).map_or(&stmt.end, |s| s.span());
+                return Err(ConfigError::new(
+                    at,
+                    ErrorKind::Expected { expected: "'}'".into(), after: stmt_text(stmt), found: "more".into() },
+                ));
+            };
+            if fields.block.is_some() || fields.end_text != "'}'" {
+                return Err(unsupported());
+            }
+            let mut groups: Vec<Vec<String>> = vec![Vec::new()];
+            for t in &fields.tokens {
+                match (&t.kind, groups.last_mut()) {
+                    (TokenKind::Comma, _) => groups.push(Vec::new()),
+                    (TokenKind::Word, Some(g)) => g.push(t.text.to_ascii_lowercase()),
+                    _ => return Err(unsupported()),
+                }
+            }
+            return match options::parse_record(array, &groups) {
+                Ok(r) => Ok(DefType::Plain(options::OptionType::Record(r))),
+                Err(Some(reason)) => Err(invalid(name_span, "record type", &stmt_text(fields), reason)),
+                Err(None) => Err(unsupported()),
+            };
+        }
+        let words: Option<Vec<&str>> = words.as_ref().map(|w| w.iter().map(String::as_str).collect());
+        if let Some(["encapsulate", _]) = words.as_deref() {
+            let space_tok = &type_toks[1];
+            // dhcpd: "unknown option space" unless declared before.
+            if !self.spaces.iter().any(|s| s.name == space_tok.text) {
+                return Err(ConfigError::new(
+                    &space_tok.span,
+                    ErrorKind::UnknownOptionSpace { name: space_tok.text.clone() },
+                ));
+            }
+            c.end()?;
+            return Ok(DefType::Encapsulate(space_tok.text.clone()));
+        }
+        let Some(ty) = words.as_deref().and_then(options::parse_type) else {
+            if type_toks.is_empty() {
+                return Err(c.expected("an option type"));
+            }
+            return Err(unsupported());
+        };
+        c.end()?;
+        Ok(DefType::Plain(ty))
     }
 
     /// `option space NAME [code width 1|2|4] [length width 1|2] [hash size N];`
@@ -1177,15 +1225,10 @@ impl Parser {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
                 _ => return Err(c.expected("'='")),
             }
-            let type_toks = c.rest();
-            let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
-            let Some(ty) = words.as_deref().and_then(options::parse_type) else {
-                if type_toks.is_empty() {
-                    return Err(c.expected("an option type"));
-                }
+            let DefType::Plain(ty) = self.definition_type(c, name_span)? else {
+                // An encapsulation inside an encapsulated space.
                 return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
             };
-            c.end()?;
             self.space_defs.insert(key, (code, ty));
             return Ok(None);
         }

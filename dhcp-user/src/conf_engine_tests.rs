@@ -260,3 +260,41 @@ fn encapsulated_space_matches_dhcpd_bytes() {
     let other = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![prl(&[1, 3])]));
     assert_eq!(opt_175(&reply(&other)), None);
 }
+
+#[test]
+fn record_options_match_dhcpd_bytes() {
+    // dhcp-options(5)'s record examples and friends; the bytes are dhcpd 4.4.3's OFFER.
+    let e = engine(
+        "option contrived-001 code 201 = { boolean, integer 32, text };
+option new-static-routes code 202 = array of {
+\tip-address, ip-address, ip-address, integer 8 };
+option tailed code 203 = { ip-address, array of unsigned integer 16 };
+option flags code 204 = array of boolean;
+option small code 205 = integer 8;
+option classless code 121 = array of unsigned integer 8;
+option contrived-001 on 1772 \"contrivance\";
+option new-static-routes 10.0.0.0 255.255.255.0 10.0.0.1 1, 10.0.1.0 255.255.255.0 10.0.0.2 -3;
+option tailed 198.18.0.7 1, 2, 65535;
+option flags on, off, true;
+option small -2;
+option classless 24, 198, 18, 5, 198, 18, 0, 1;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+}
+",
+    );
+    let m = offer(&e, mac(1));
+    // The wire bytes of an option (dhcproto decodes some codes, e.g. 121, into types).
+    let opt = |code: u8| {
+        let o = m.opts().get(OptionCode::from(code))?;
+        let mut b = Vec::new();
+        o.encode(&mut Encoder::new(&mut b)).ok()?;
+        b.get(2..).map(<[u8]>::to_vec)
+    };
+    assert_eq!(opt(201), Some(hex("01000006ec636f6e74726976616e6365")));
+    assert_eq!(opt(202), Some(hex("0a000000ffffff000a000001010a000100ffffff000a000002fd")));
+    assert_eq!(opt(203), Some(hex("c612000700010002ffff")));
+    assert_eq!(opt(204), Some(hex("010001")));
+    assert_eq!(opt(205), Some(hex("fe")));
+    assert_eq!(opt(121), Some(hex("18c61205c6120001")));
+}
