@@ -127,6 +127,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
         Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
         Param::VendorOptionSpace(v) => e.vendor_option_space = Some(v.clone()),
+        Param::SiteOptionSpace(v) => e.site_option_space = Some(v.clone()),
         Param::Ddns(d) => {
             let x = &mut e.ddns;
             match d {
@@ -415,6 +416,7 @@ impl Lowerer {
             for (code, v) in built {
                 e.set_option(code, v);
             }
+            e.apply_site_space(&spaces);
         };
         fill(&mut self.config.global);
         for n in &mut self.config.shared_networks {

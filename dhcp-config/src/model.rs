@@ -272,6 +272,9 @@ pub struct Effective {
     /// `vendor-option-space NAME;`: the option space whose options make up option 43
     /// (vendor-encapsulated-options) when no explicit option 43 is set.
     pub vendor_option_space: Option<String>,
+    /// `site-option-space "NAME";`: codes from the space's lowest (at most 224, at
+    /// least 128) up are taken from that space instead of the DHCP options.
+    pub site_option_space: Option<String>,
     /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
     /// (outer scopes first, then file order; a new value for a code keeps its place).
     pub space_options: Vec<SpaceOptionValue>,
@@ -304,6 +307,7 @@ impl Default for Effective {
             named_options: Vec::new(),
             ddns: DdnsParams::default(),
             vendor_option_space: None,
+            site_option_space: None,
             space_options: Vec::new(),
         }
     }
@@ -389,6 +393,28 @@ impl Effective {
         Some(out)
     }
 
+    /// Applies `site-option-space` as dhcpd does when it answers: it takes every code from
+    /// `site_code_min` up (the space's lowest code, at most 224, at least 128) from the
+    /// site space, so DHCP options with such codes are not sent, and the site space's
+    /// options are sent under their own codes.
+    pub(crate) fn apply_site_space(&mut self, spaces: &[OptionSpace]) {
+        let Some(space) = self.site_option_space.as_deref().and_then(|n| spaces.iter().find(|s| s.name == n)) else {
+            return;
+        };
+        let min = space.min_code.unwrap_or(224).clamp(128, 224);
+        let site: Vec<(u8, Vec<u8>)> = self
+            .space_options
+            .iter()
+            .filter(|o| o.space == space.name && (min..=254).contains(&o.code) && !o.data.is_empty())
+            .filter_map(|o| Some((u8::try_from(o.code).ok()?, o.data.clone())))
+            .collect();
+        self.options.retain(|(code, _)| u32::from(*code) < min);
+        self.named_options.retain(|(code, _)| u32::from(*code) < min);
+        for (code, data) in site {
+            self.set_option(code, data);
+        }
+    }
+
     /// Sets option `code` to addresses given (partly) by host names, replacing an
     /// earlier value of the same code.
     pub(crate) fn set_named_option(&mut self, code: u8, value: NamedAddresses) {
@@ -413,6 +439,8 @@ pub struct OptionSpace {
     pub code_width: u8,
     /// Bytes of a sub-option length: 1 (default) or 2.
     pub length_width: u8,
+    /// The lowest code defined in the space (for `site-option-space`).
+    pub min_code: Option<u32>,
 }
 
 /// One `option SPACE.NAME VALUE;` in force in a scope.

@@ -38,6 +38,7 @@ pub(crate) enum Param {
     AllowDynamicBootp(bool),
     Ddns(DdnsParam),
     VendorOptionSpace(String),
+    SiteOptionSpace(String),
 }
 
 /// A DNS-update statement of a scope (see [`crate::model::DdnsParams`]).
@@ -248,7 +249,6 @@ const UNSUPPORTED: &[&str] = &[
     "stash-agent-options",
     "always-broadcast",
     "always-reply-rfc1048",
-    "site-option-space",
     "lease-id-format",
     "leasequery",
     "server-duid",
@@ -560,6 +560,14 @@ impl Parser {
     /// Parses the top-level statements.
     pub fn parse(&mut self, stmts: &[RawStmt]) -> Vec<Item> {
         let mut items = self.items(stmts, Scope::Global);
+        // The lowest code defined in each space, over the whole file (dhcpd computes
+        // it when it first needs it, after reading everything).
+        for item in &mut self.hoisted {
+            if let Item::OptionSpace(space) = item {
+                space.min_code =
+                    self.space_defs.iter().filter(|((s, _), _)| *s == space.name).map(|(_, (code, _))| *code).min();
+            }
+        }
         items.append(&mut self.hoisted);
         items
     }
@@ -788,8 +796,25 @@ impl Parser {
                 let (a, _) = c.host_addr()?;
                 ddns(DdnsParam::LocalAddress4(a), &c)
             }
+            "site-option-space" => {
+                // dhcpd's format here is string or hex data: the space's name.
+                let t = c.next().ok_or_else(|| c.expected("a quoted option space name"))?;
+                let name = options::encode(options::OptionType::String, std::slice::from_ref(t), &t.span)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| invalid(&t.span, "option space name", &t.text, "expected a quoted name"))?;
+                // dhcpd looks the space up when it answers, and answers nobody in this
+                // scope when it does not exist; refuse that at load instead.
+                if !self.spaces.iter().any(|s| s.name == name) {
+                    return Err(ConfigError::new(&t.span, ErrorKind::UnknownOptionSpace { name }));
+                }
+                param(Param::SiteOptionSpace(name), &c)
+            }
             "vendor-option-space" => {
                 let t = c.word("an option space name")?;
+                if !options::is_dhcpd_identifier(&t.text) {
+                    return Err(invalid(&t.span, "option space name", &t.text, "expected a name"));
+                }
                 // dhcpd takes any name here; a space that does not exist gives no option
                 // 43 (it logs "option space ... does not exist" when answering).
                 param(Param::VendorOptionSpace(t.text.clone()), &c)
@@ -1139,7 +1164,7 @@ impl Parser {
         if !options::is_dhcpd_identifier(&name_tok.text) {
             return Err(invalid(&name_tok.span, "option space name", &name_tok.text, "expected a name"));
         }
-        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1 };
+        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1, min_code: None };
         while let Some(t) = c.next() {
             match t.text.to_ascii_lowercase().as_str() {
                 "code" | "length" => {

@@ -298,3 +298,41 @@ subnet 198.18.0.0 netmask 255.255.255.0 {
     assert_eq!(opt(205), Some(hex("fe")));
     assert_eq!(opt(121), Some(hex("18c61205c6120001")));
 }
+
+#[test]
+fn site_option_space_matches_dhcpd() {
+    // PXELINUX's classic declarations. dhcpd 4.4.3's OFFER carries 200 (below the
+    // site space's lowest code, 208), 208, 209 and 211 from the site space, and not
+    // wpad (252): from 208 up, codes come from the site space only.
+    let e = engine(
+        "option space pxelinux;
+option pxelinux.magic code 208 = string;
+option pxelinux.configfile code 209 = text;
+option pxelinux.pathprefix code 210 = text;
+option pxelinux.reboottime code 211 = unsigned integer 32;
+option wpad code 252 = text;
+option wpad \"http://wpad/wpad.dat\";
+option foo code 200 = text;
+option foo \"foo\";
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  site-option-space \"pxelinux\";
+  option pxelinux.magic f1:00:74:7e;
+  option pxelinux.configfile \"pxelinux.cfg/default\";
+  option pxelinux.reboottime 30;
+  filename \"pxelinux.0\";
+}
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(200), Some(hex("666f6f")));
+    assert_eq!(opt(208), Some(hex("f100747e")));
+    assert_eq!(opt(209), Some(hex("7078656c696e75782e6366672f64656661756c74")));
+    assert_eq!(opt(211), Some(hex("0000001e")));
+    assert_eq!(opt(210), None);
+    assert_eq!(opt(252), None, "shadowed by the site space");
+}
