@@ -57,7 +57,6 @@ pub(crate) struct Info {
     pub ddns_update_style: Option<Span>,
     /// Global-only statements written in another scope: (statement, position).
     pub global_only: Vec<(String, Span)>,
-    pub zones: Vec<Span>,
 }
 
 /// The effective values of a scope: the parent's, then this scope's own statements.
@@ -209,7 +208,7 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
     }
     l.walk(items, &global);
     l.resolve_shared_pools();
-    l.encapsulate_vendor_options();
+    l.finish_options();
     (l.config, l.info)
 }
 
@@ -264,10 +263,7 @@ impl Lowerer {
                     self.config.option_spaces.retain(|s| s.name != space.name);
                     self.config.option_spaces.push(space.clone());
                 }
-                Item::Zone(z, span) => {
-                    self.config.zones.push(Zone::clone(z));
-                    self.info.zones.push(span.clone());
-                }
+                Item::Zone(z) => self.config.zones.push(Zone::clone(z)),
                 Item::OmapiPort(p) => self.config.omapi_port = Some(*p),
                 Item::OmapiKey(name, span) => {
                     self.config.omapi_key = Some(name.clone());
@@ -394,9 +390,10 @@ impl Lowerer {
         self.info.hosts.push(info);
     }
 
-    /// Option 43 from `vendor-option-space` in every scope that serves clients (it
+    /// The options built from option spaces in every scope: option 43 from
+    /// `vendor-option-space`, `encapsulate` options, then `site-option-space` (each
     /// depends only on the scope's own values, so it is built once, here).
-    fn encapsulate_vendor_options(&mut self) {
+    fn finish_options(&mut self) {
         let spaces = self.config.option_spaces.clone();
         let encapsulations = self.config.encapsulations.clone();
         let fill = |e: &mut Effective| {

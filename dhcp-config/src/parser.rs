@@ -116,7 +116,7 @@ pub(crate) enum Item {
     DdnsUpdateStyle(DdnsUpdateStyle, Span),
     /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
     AbandonLeaseTime(u32, Span),
-    Zone(Zone, Span),
+    Zone(Zone),
 }
 
 /// `subnet A netmask M { ... }`
@@ -847,7 +847,7 @@ impl Parser {
             "zone" => {
                 // Like keys, zones are global whatever scope they are written in.
                 let zone = self.zone(&mut c)?;
-                self.hoisted.push(Item::Zone(zone, head.span.clone()));
+                self.hoisted.push(Item::Zone(zone));
                 Ok(None)
             }
             "ignore" => {
