@@ -209,8 +209,11 @@ fn encode_record(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u
                 }
                 (true, _, _) => return Err(short(group)),
                 (false, _, _) => {
-                    let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&group[0]);
-                    return Err(invalid(comma, "option value", "this option takes a single record"));
+                    // A second group means a comma was written (groups may be empty).
+                    return Err(match values.iter().find(|t| t.kind == TokenKind::Comma) {
+                        Some(comma) => invalid(comma, "option value", "this option takes a single record"),
+                        None => short(group),
+                    });
                 }
             }
         }
@@ -675,12 +678,19 @@ mod tests {
         assert_eq!(enc(T::Record(r), "on 1772 \"x\"").ok(), Some(vec![1, 0, 0, 6, 0xec, b'x']));
         assert!(enc(T::Record(r), "on 1772").is_err(), "a field missing");
         assert!(enc(T::Record(r), "on 1772 \"x\", off 1 \"y\"").is_err(), "one record only");
+        // Empty groups (a stray or trailing comma) are errors, never a panic.
+        for text in ["on 1772 \"x\",", ",", "on,,1772", ", on 1 \"x\""] {
+            assert!(enc(T::Record(r), text).is_err(), "{text}");
+        }
         let r = parse_record(true, &groups("ip-address, integer 8")).expect("array of records");
         assert_eq!(enc(T::Record(r), "10.0.0.1 -1, 10.0.0.2 2").ok(), Some(vec![10, 0, 0, 1, 0xff, 10, 0, 0, 2, 2]));
         assert!(enc(T::Record(r), "host.test 1").is_err(), "names in records are refused for now");
         let r = parse_record(false, &groups("ip-address, array of unsigned integer 8")).expect("tail array");
         assert!(r.tail_array);
         assert_eq!(enc(T::Record(r), "10.0.0.1 1, 2").ok(), Some(vec![10, 0, 0, 1, 1, 2]));
+        for text in ["10.0.0.1 1,", "10.0.0.1 1,,2", ","] {
+            assert!(enc(T::Record(r), text).is_err(), "{text}");
+        }
         // dhcpd's refusals, with its words.
         assert_eq!(parse_record(false, &groups("text, ip-address")).err(), Some(Some("text must be at end of record")));
         assert_eq!(

@@ -88,6 +88,39 @@ proptest! {
     }
 }
 
+/// Pieces of option definitions and values, assembled at random: records, arrays,
+/// spaces, encapsulations, with values that fit or not.
+const DEF_TYPES: &[&str] = &[
+    "{ boolean, integer 32, text }",
+    "array of { ip-address, unsigned integer 8 }",
+    "{ ip-address, array of unsigned integer 16 }",
+    "array of boolean",
+    "encapsulate vnd",
+    "{ }",
+    "array of { text }",
+    "ip-address",
+];
+const VALUES: &[&str] = &["1", "-1", "on", "\"x\"", "10.0.0.1", "host.test", "01:02", ",", "{", "}", "65536", ""];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_definitions_and_values_never_panic(
+        ty in proptest::sample::select(DEF_TYPES),
+        in_space in any::<bool>(),
+        values in proptest::collection::vec(proptest::sample::select(VALUES), 0..8),
+    ) {
+        let name = if in_space { "vnd.r" } else { "r" };
+        let text = format!(
+            "option space vnd;\noption {name} code 201 = {ty};\nvendor-option-space vnd;\n\
+             subnet 198.18.0.0 netmask 255.255.255.0 {{ option {name} {}; }}\n",
+            values.join(" ")
+        );
+        let _ = parse_str("t.conf", &text, &MemoryLoader::default());
+    }
+}
+
 #[test]
 fn deep_nesting_and_include_bombs_are_refused() {
     fuzz_parse("{".repeat(200_000).as_bytes());
