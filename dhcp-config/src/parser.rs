@@ -1136,8 +1136,7 @@ impl Parser {
             };
         }
         let words: Option<Vec<&str>> = words.as_ref().map(|w| w.iter().map(String::as_str).collect());
-        if let Some(["encapsulate", _]) = words.as_deref() {
-            let space_tok = &type_toks[1];
+        if let (Some(["encapsulate", _]), [_, space_tok]) = (words.as_deref(), type_toks) {
             // dhcpd: "unknown option space" unless declared before.
             if !self.spaces.iter().any(|s| s.name == space_tok.text) {
                 return Err(ConfigError::new(
