@@ -694,6 +694,17 @@ impl Parser {
             ));
         };
         let kw = word.to_ascii_lowercase();
+        if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals) && crate::keywords::is_server_option(&kw) {
+            // dhcpd sets a server option from an expression this way (evaluated for
+            // each client); expressions are not implemented yet.
+            return Err(ConfigError::new(
+                &head.span,
+                ErrorKind::NotYetSupported {
+                    statement: stmt_text(s),
+                    reason: "a parameter set from an expression (`NAME = expression;`) is not supported yet".into(),
+                },
+            ));
+        }
         let param = |p: Param, c: &Cursor<'_>| -> Result<Option<Item>, ConfigError> {
             c.end()?;
             Ok(Some(Item::Param(p)))
@@ -1506,15 +1517,23 @@ fn is_inert_expression(stmt: &RawStmt) -> bool {
     }
     let is_name = |t: &Token| {
         t.word().is_some_and(|w| {
+            // dhcpd's lexer does not check a word's first character: a letter followed
+            // by hex digits only ("ab", "x1") is a number-or-name, which its expression
+            // parser reads as one hex byte ("x1", "abc" are errors there).
+            let hex_like = w.chars().skip(1).all(|c| c.is_ascii_hexdigit());
             w.starts_with(|c: char| c.is_ascii_alphabetic())
                 && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && (!hex_like || u8::from_str_radix(w, 16).is_ok())
                 && !crate::keywords::is_not_inert_head(w)
         })
     };
     let is_value = |t: &Token| match &t.kind {
         TokenKind::Str(_) => true,
         TokenKind::Word => {
-            is_name(t) || t.text.chars().all(|c| c.is_ascii_digit()) || options::parse_hex_bytes(&t.text).is_some()
+            let digits = t.text.strip_prefix('-').unwrap_or(&t.text);
+            is_name(t)
+                || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+                || options::parse_hex_bytes(&t.text).is_some()
         }
         _ => false,
     };
