@@ -484,6 +484,8 @@ pub enum DdnsUpdateStyle {
     Interim,
     /// `standard`.
     Standard,
+    /// `ad-hoc`: dhcpd 4.4 reads it and then refuses to start, and so does xdhcpd.
+    AdHoc,
 }
 
 /// `allow | deny | ignore client-updates`.

@@ -407,11 +407,25 @@ impl<'s> Cursor<'s> {
         if t.text.eq_ignore_ascii_case("infinite") {
             return Ok(u32::MAX);
         }
-        // dhcpd stores the number in 32 bits, so -1 is the same as `infinite`.
-        let n: i64 = options::parse_int(t, "number of seconds")?;
-        u32::try_from(n)
-            .or_else(|_| i32::try_from(n).map(|v| v as u32))
-            .map_err(|_| invalid(&t.span, "number of seconds", &t.text, "out of range"))
+        // dhcpd's convert_num accumulates the digits in 32 bits without a limit (its
+        // maximum for 32 bits overflows), so a larger number wraps around; a negative one
+        // down to -2^31 is stored two's complement (-1 is `infinite`).
+        let bad = || invalid(&t.span, "number of seconds", &t.text, "expected a decimal number or 'infinite'");
+        let (negative, digits) = match t.text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, t.text.as_str()),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let v = digits.bytes().fold(0u32, |v, b| v.wrapping_mul(10).wrapping_add(u32::from(b - b'0')));
+        if !negative {
+            return Ok(v);
+        }
+        if v > 1 << 31 {
+            return Err(invalid(&t.span, "number of seconds", &t.text, "below -2147483648"));
+        }
+        Ok(v.wrapping_neg())
     }
 
     /// Consumes a decimal integer.
@@ -770,16 +784,10 @@ impl Parser {
                     "none" => DdnsUpdateStyle::None,
                     "interim" => DdnsUpdateStyle::Interim,
                     "standard" => DdnsUpdateStyle::Standard,
-                    "ad-hoc" => {
-                        // dhcpd 4.4 parses it, then refuses to start ("ddns-update-style
-                        // ad_hoc no longer supported"), `-t` included.
-                        return Err(invalid(
-                            &t.span,
-                            "ddns-update-style",
-                            &t.text,
-                            "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)",
-                        ));
-                    }
+                    // dhcpd 4.4 parses it, then refuses to start if it is still the
+                    // global style after the whole file ("ddns-update-style ad_hoc no
+                    // longer supported"), `-t` included: validation refuses it then.
+                    "ad-hoc" => DdnsUpdateStyle::AdHoc,
                     _ => {
                         return Err(invalid(
                             &t.span,

@@ -31,6 +31,19 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         DdnsUpdateStyle::None => return,
         DdnsUpdateStyle::Interim => "interim",
         DdnsUpdateStyle::Standard => "standard",
+        DdnsUpdateStyle::AdHoc => {
+            if let Some(span) = &info.ddns_update_style {
+                errors.push(ConfigError::new(
+                    span,
+                    ErrorKind::InvalidValue {
+                        what: "ddns-update-style".into(),
+                        value: "ad-hoc".into(),
+                        reason: "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)".into(),
+                    },
+                ));
+            }
+            return;
+        }
     };
     let on = config
         .shared_networks

@@ -174,3 +174,17 @@ fn vendor_option_space_builds_option_43() {
     assert_eq!(subnet(2).option(43), Some(&[1, 44, 0, 1, 7][..]), "2-byte code and length");
     assert_eq!(subnet(3).option(43), None, "an undeclared space gives nothing");
 }
+
+#[test]
+fn times_read_as_dhcpd_reads_them() {
+    // dhcpd accumulates the digits in 32 bits without a limit (dhcpd -t accepts
+    // `ddns-ttl 4294967296;`), and stores -N as two's complement.
+    let t = |v: &str| load(&format!("abandon-lease-time {v};\n{SUBNET}")).config.abandon_lease_time;
+    assert_eq!(t("4294967306"), 10);
+    assert_eq!(t("-1"), u32::MAX);
+    assert_eq!(t("-2147483648"), 1 << 31);
+    assert!(
+        parse_str("t.conf", &format!("abandon-lease-time -2147483649;\n{SUBNET}"), &MemoryLoader::default()).is_err()
+    );
+    assert!(parse_str("t.conf", &format!("abandon-lease-time 1x;\n{SUBNET}"), &MemoryLoader::default()).is_err());
+}
