@@ -1137,6 +1137,11 @@ impl Parser {
                     ErrorKind::Expected { expected: "'}'".into(), after: stmt_text(stmt), found: "more".into() },
                 ));
             };
+            // A record's "not supported" names its fields too.
+            let unsupported = || {
+                let text = format!("{} {{ {} }}", stmt_text(stmt), stmt_text(fields));
+                ConfigError::new(name_span, ErrorKind::Unsupported { statement: text })
+            };
             if fields.block.is_some() || fields.end_text != "'}'" {
                 return Err(unsupported());
             }
