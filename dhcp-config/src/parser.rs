@@ -1033,6 +1033,19 @@ impl Parser {
                 });
                 Ok(None)
             }
+            // `NAME = expression;` with a longer expression: dhcpd evaluates it (an eval
+            // statement); expressions are not implemented yet.
+            _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.text == "!")
+                && !crate::keywords::is_not_inert_head(word) =>
+            {
+                Err(ConfigError::new(
+                    &head.span,
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(s),
+                        reason: "expression statements are not supported yet".into(),
+                    },
+                ))
+            }
             _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
     }
