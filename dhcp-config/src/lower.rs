@@ -264,6 +264,7 @@ impl Lowerer {
                     self.config.option_spaces.push(space.clone());
                 }
                 Item::Zone(z) => self.config.zones.push(Zone::clone(z)),
+                Item::DbTimeFormat(local) => self.config.db_time_format_local = *local,
                 Item::OmapiPort(p) => self.config.omapi_port = Some(*p),
                 Item::OmapiKey(name, span) => {
                     self.config.omapi_key = Some(name.clone());

@@ -56,6 +56,9 @@ pub struct Config {
     /// `option NAME code N = encapsulate SPACE;`: option N carries the options of SPACE
     /// in force in a scope, unless the scope gives option N a value itself.
     pub encapsulations: Vec<(u8, String)>,
+    /// `db-time-format local;` (the last `db-time-format` of the file, wherever it is):
+    /// lease file times written as `epoch N; # local date` instead of UTC dates.
+    pub db_time_format_local: bool,
     /// `abandon-lease-time` of the global scope (dhcpd reads it there only), seconds an
     /// abandoned (declined) address stays out of use. `u32::MAX` is `infinite`.
     pub abandon_lease_time: u32,
@@ -76,6 +79,7 @@ impl Default for Config {
             zones: Vec::new(),
             option_spaces: Vec::new(),
             encapsulations: Vec::new(),
+            db_time_format_local: false,
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
         }

@@ -114,6 +114,8 @@ pub(crate) enum Item {
     },
     /// `ddns-update-style STYLE;` (dhcpd reads it in the global scope only).
     DdnsUpdateStyle(DdnsUpdateStyle, Span),
+    /// `db-time-format default|local;` (`true`: local).
+    DbTimeFormat(bool),
     /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
     AbandonLeaseTime(u32, Span),
     Zone(Zone),
@@ -845,23 +847,15 @@ impl Parser {
             }
             "db-time-format" => {
                 let t = c.word("'default' or 'local'")?;
-                match t.text.to_ascii_lowercase().as_str() {
-                    // `default` is what xdhcpd writes anyway: UTC dates.
-                    "default" => {
-                        c.end()?;
-                        Ok(None)
-                    }
-                    // dhcpd would then write `epoch N; # local date` lines; the lease
-                    // file writer only writes UTC dates for now.
-                    "local" => Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::NotYetSupported {
-                            statement: stmt_text(s),
-                            reason: "the lease file is always written with UTC dates (db-time-format default)".into(),
-                        },
-                    )),
-                    _ => Err(invalid(&t.span, "db-time-format", &t.text, "expected default or local")),
-                }
+                let local = match t.text.to_ascii_lowercase().as_str() {
+                    "default" => false,
+                    "local" => true,
+                    _ => return Err(invalid(&t.span, "db-time-format", &t.text, "expected default or local")),
+                };
+                c.end()?;
+                // dhcpd sets it for the whole process when it reads it, in any scope.
+                self.hoisted.push(Item::DbTimeFormat(local));
+                Ok(None)
             }
             "zone" => {
                 // Like keys, zones are global whatever scope they are written in.

@@ -188,3 +188,13 @@ fn times_read_as_dhcpd_reads_them() {
     );
     assert!(parse_str("t.conf", &format!("abandon-lease-time 1x;\n{SUBNET}"), &MemoryLoader::default()).is_err());
 }
+
+#[test]
+fn db_time_format_is_the_last_one_written_anywhere() {
+    assert!(!load(SUBNET).config.db_time_format_local);
+    assert!(load(&format!("db-time-format local;\n{SUBNET}")).config.db_time_format_local);
+    // dhcpd sets it for the process when it reads the statement, whatever the scope.
+    let inner = SUBNET.replace("range", "db-time-format local;\n  range");
+    assert!(load(&inner).config.db_time_format_local);
+    assert!(!load(&format!("db-time-format local;\ndb-time-format default;\n{SUBNET}")).config.db_time_format_local);
+}

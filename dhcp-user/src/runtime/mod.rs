@@ -6,6 +6,7 @@
 pub mod control;
 pub mod failover;
 pub mod journal;
+pub mod localtime;
 pub mod metrics;
 pub mod omapi;
 pub mod peer_link;
@@ -102,6 +103,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         tracing::warn!("{w}");
     }
     let config = parsed.config;
+    localtime::apply(&config);
     // The engine gets the addresses of host names; the model kept for reloads keeps
     // the names, so that each reload looks them up again.
     let mut resolved = config.clone();

@@ -54,6 +54,8 @@ impl Reloader {
             conf::describe_changes(&old, &cfg)
         );
         self.engine.replace_config(cfg);
+        // The lease file's time format follows the file in force, from the next write.
+        super::localtime::apply(&parsed.config);
         *model = parsed.config;
         Ok(summary)
     }
