@@ -341,7 +341,12 @@ mod tests {
 
     #[test]
     fn epoch_time_format() {
+        // dhcpd 4.4.3 with `db-time-format local` wrote, in a zone at UTC:
+        // `  starts epoch 1796608239; # Mon Dec 07 01:50:39 2026`.
         let mut b = Vec::new();
+        push_epoch_time(&mut b, 1_796_608_239, |_| "Mon Dec 07 01:50:39 2026".to_string());
+        assert_eq!(b, b"epoch 1796608239; # Mon Dec 07 01:50:39 2026");
+        b.clear();
         push_epoch_time(&mut b, 1_795_610_435, |_| "Wed Nov 25 13:40:35 2026\n".to_string());
         assert_eq!(b, b"epoch 1795610435; # Wed Nov 25 13:40:35 2026");
         // What dhcpd reads back: the time, the comment skipped.

@@ -3,7 +3,7 @@
 abandon-lease-time, db-time-format, option spaces, records, stray expressions) in
 random combinations, each file checked by `dhcpd -t` and `xdhcpd --check`; prints the
 files where the verdicts differ, except xdhcpd's deliberate refusals (DDNS on,
-db-time-format local, expressions, an undeclared site-option-space).
+expressions, record types it does not support, an undeclared site-option-space).
 
     python3 diff-dhcpd.py [SEED] [COUNT] [XDHCPD]   (default 1 200 target/debug/xdhcpd)
 """

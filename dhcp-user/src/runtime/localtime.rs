@@ -40,6 +40,8 @@ mod tests {
 
     #[test]
     fn shape_of_the_local_date() {
+        // dhcpd wrote "# Mon Dec 07 01:50:39 2026" for 1796608239 in a zone at UTC: the
+        // day of the month has two digits.
         // Whatever the machine's zone: "Www Mmm DD HH:MM:SS YYYY".
         let d = local_date(1_795_610_435);
         let parts: Vec<&str> = d.split(' ').collect();
