@@ -49,6 +49,9 @@ pub enum OptionType {
     /// Comma-separated quoted domain names, RFC 1035 encoded without compression
     /// (option 119, RFC 3397).
     DomainList,
+    /// One domain name, unquoted (`host.example.com`), sent in DNS wire format without
+    /// compression (dhcpd's `domain-name` type).
+    DomainName,
     /// A record `{ T, T, ... }`, or an array of records, or an array of a type above
     /// has no variant of its own for (`array of boolean`).
     Record(RecordType),
@@ -77,6 +80,8 @@ pub enum Field {
     Text,
     /// `string` (last field only)
     String,
+    /// `domain-name` (last field only)
+    DomainName,
 }
 
 /// Most fields a record may have here (dhcpd's limit is its 128-byte format buffer).
@@ -113,6 +118,7 @@ fn parse_field(w: &[&str]) -> Option<Field> {
         ["boolean"] | ["flag"] => Field::Bool,
         ["text"] => Field::Text,
         ["string"] => Field::String,
+        ["domain-name"] => Field::DomainName,
         _ => return None,
     })
 }
@@ -140,12 +146,12 @@ pub(crate) fn parse_record(array: bool, groups: &[Vec<String>]) -> Result<Record
             if !last {
                 return Err(None);
             }
-            if matches!(f, Field::Text | Field::String) {
+            if matches!(f, Field::Text | Field::String | Field::DomainName) {
                 return Err(Some("arrays of text strings not yet supported"));
             }
             r.tail_array = true;
         }
-        if matches!(f, Field::Text | Field::String) {
+        if matches!(f, Field::Text | Field::String | Field::DomainName) {
             if array {
                 return Err(Some("arrays of text strings not yet supported"));
             }
@@ -179,6 +185,7 @@ fn encode_field(f: Field, tok: &Token, out: &mut Vec<u8>) -> Result<(), ConfigEr
         Field::Bool => out.push(u8::from(parse_bool(tok)?)),
         Field::Text => out.extend(encode(T::Text, std::slice::from_ref(tok), &tok.span)?),
         Field::String => out.extend(encode(T::String, std::slice::from_ref(tok), &tok.span)?),
+        Field::DomainName => out.extend(encode(T::DomainName, std::slice::from_ref(tok), &tok.span)?),
     }
     Ok(())
 }
@@ -381,13 +388,14 @@ pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
         ["string"] => T::String,
         ["boolean"] | ["flag"] => T::Boolean,
         ["domain-list"] => T::DomainList,
+        ["domain-name"] => T::DomainName,
         ["integer", "8"] => T::I8,
         ["integer", "16"] => T::I16,
         ["integer", "32"] => T::I32,
         // Other arrays of a fixed-size type: a one-field record, repeated.
         ["array", "of", rest @ ..] => {
             let f = parse_field(rest)?;
-            if matches!(f, Field::Text | Field::String) {
+            if matches!(f, Field::Text | Field::String | Field::DomainName) {
                 return None;
             }
             T::Record(RecordType { fields: [f; MAX_RECORD_FIELDS], len: 1, array: true, tail_array: false })
@@ -604,6 +612,18 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
                 TokenKind::Str(b) => encode_domain(tok, b, &mut out)?,
                 _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
             },
+            // dhcpd reads a host name here (labels of name characters or digits), not a
+            // string.
+            T::DomainName => match &tok.kind {
+                TokenKind::Word
+                    if tok.text.strip_suffix('.').unwrap_or(&tok.text).split('.').all(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    }) =>
+                {
+                    encode_domain(tok, tok.text.as_bytes(), &mut out)?
+                }
+                _ => return Err(invalid(tok, "domain name", "expected an unquoted domain name")),
+            },
             // Encoded above, before the values are split.
             T::Record(r) => out.extend(encode_record(&r, group, after)?),
         }
@@ -698,7 +718,11 @@ mod tests {
             Some(Some("arrays of text strings not yet supported"))
         );
         assert_eq!(parse_record(true, &groups("array of ip-address")).err(), Some(Some("no nested arrays")));
-        assert_eq!(parse_record(false, &groups("domain-name")).err(), Some(None), "not supported");
+        assert_eq!(parse_record(false, &groups("domain-list")).err(), Some(None), "not supported");
+        let r = parse_record(false, &groups("ip-address, domain-name")).expect("domain name last");
+        assert_eq!(enc(T::Record(r), "1.2.3.4 a.b.").ok(), Some(vec![1, 2, 3, 4, 1, b'a', 1, b'b', 0]));
+        assert!(enc(T::DomainName, "\"a.b\"").is_err(), "dhcpd wants a host name, not a string");
+        assert!(enc(T::DomainName, "a..b").is_err());
         assert_eq!(parse_record(false, &[]).err(), Some(Some("a record needs at least one type")));
         let many = vec![vec!["boolean".to_string()]; MAX_RECORD_FIELDS + 1];
         assert_eq!(parse_record(false, &many).err(), Some(None));

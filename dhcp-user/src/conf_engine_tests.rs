@@ -336,3 +336,27 @@ subnet 198.18.0.0 netmask 255.255.255.0 {
     assert_eq!(opt(210), None);
     assert_eq!(opt(252), None, "shadowed by the site space");
 }
+
+#[test]
+fn domain_name_types_match_dhcpd_bytes() {
+    // dhcpd 4.4.3's OFFER: DNS wire format, no compression (not even in the domain-list
+    // it declares compressed for option 119's format).
+    let e = engine(
+        "option dn code 230 = domain-name;
+option dn host.example.com;
+option rd code 231 = { ip-address, domain-name };
+option rd 198.18.0.1 a.b.;
+option dl code 232 = domain-list;
+option dl \"a.example\", \"b.example\";
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(230), Some(hex("04686f7374076578616d706c6503636f6d00")));
+    assert_eq!(opt(231), Some(hex("c61200010161016200")));
+    assert_eq!(opt(232), Some(hex("0161076578616d706c65000162076578616d706c6500")));
+}
