@@ -36,8 +36,8 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
     AddrRange, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
-    KeyAlgorithm, NameFailure, NamedAddresses, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
-    SpaceOptionValue, Subnet, Zone, split_to_hba,
+    KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
+    SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

@@ -115,11 +115,14 @@ impl Config {
     /// address options, `next-server` and `server-identifier`. `lookup` is asked once per
     /// distinct name and returns its IPv4 addresses in resolver order, or why it failed.
     ///
-    /// What a failed lookup does is what it does in dhcpd, which evaluates these
-    /// expressions when it answers a client: a `fixed-address` list with a name that
-    /// does not resolve gives the host no fixed address; an option with one gives no
-    /// option; `next-server` and `server-identifier` fall back as if not written. Each
-    /// failure is returned once per name, for the log.
+    /// A name that does not resolve contributes no address, as in dhcpd's steady state:
+    /// dhcpd evaluates these expressions when it answers a client, and keeps a failed
+    /// lookup for a minute as an empty answer, so a list keeps its other entries (a
+    /// `fixed-address` list its other addresses, an option its other addresses; an
+    /// option left empty is not sent) and `next-server` and `server-identifier` fall
+    /// back as if not written. (Observed with dhcpd 4.4.3: only the one evaluation that
+    /// repeats the failed lookup, once a minute, drops the whole list.) Each failure is
+    /// returned once per name, for the log.
     ///
     /// The names are consumed: afterwards [`Config::has_names`] is false. dhcpd repeats
     /// the lookups (an answer is kept an hour, a failure a minute); to look up again,
@@ -138,7 +141,7 @@ impl Config {
         for h in &mut self.hosts {
             r.scope(&mut h.effective);
             if let Some(parts) = h.fixed_address_names.take() {
-                h.fixed_addresses = r.list(&parts, true).unwrap_or_default();
+                h.fixed_addresses = r.list(&parts, true);
             }
         }
         r.failures
@@ -181,29 +184,44 @@ impl Resolver<'_> {
         v
     }
 
-    /// The addresses of a list written in one statement; `None` when any name fails
-    /// (dhcpd concatenates the parts, and a concatenation with a failed part fails).
-    fn list(&mut self, parts: &[HostAddr], all_addresses: bool) -> Option<Vec<Ipv4Addr>> {
+    /// The addresses of a list written in one statement (a name that fails adds none).
+    fn list(&mut self, parts: &[HostAddr], all_addresses: bool) -> Vec<Ipv4Addr> {
         let mut out = Vec::new();
-        let mut ok = true;
         for p in parts {
             match p {
                 HostAddr::Ip(a) => out.push(*a),
                 HostAddr::Name(n) => match self.name(n) {
                     Some(a) if all_addresses => out.extend(a),
                     Some(a) => out.extend(a.first()),
-                    // Keep going, so that every failing name is reported.
-                    None => ok = false,
+                    None => {}
                 },
             }
         }
-        ok.then_some(out)
+        out
+    }
+
+    /// The bytes of a value with names (a name that fails adds none).
+    fn value(&mut self, parts: &[ValuePart]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                ValuePart::Bytes(b) => out.extend_from_slice(b),
+                ValuePart::Name { name, all_addresses } => match self.name(name) {
+                    Some(a) if *all_addresses => out.extend(a.iter().flat_map(|a| a.octets())),
+                    Some(a) => out.extend(a.first().map(|a| a.octets()).unwrap_or_default()),
+                    None => {}
+                },
+            }
+        }
+        out
     }
 
     fn scope(&mut self, e: &mut Effective) {
         for (code, value) in std::mem::take(&mut e.named_options) {
-            if let Some(addrs) = self.list(&value.parts, value.all_addresses) {
-                e.set_option(code, addrs.iter().flat_map(|a| a.octets()).collect());
+            // dhcpd sends no option whose value is empty.
+            let bytes = self.value(&value.parts);
+            if !bytes.is_empty() {
+                e.set_option(code, bytes);
             }
         }
         if let Some(n) = e.next_server_name.take() {
@@ -269,7 +287,7 @@ pub struct Effective {
     /// Address options written with host names (`option domain-name-servers ns1.example;`),
     /// sorted by code, never a code that is also in [`Effective::options`].
     /// [`Config::resolve_names`] moves them into `options`.
-    pub named_options: Vec<(u8, NamedAddresses)>,
+    pub named_options: Vec<(u8, NamedValue)>,
     /// The DNS-update statements of this scope (they act only with DDNS on, which
     /// xdhcpd refuses for now; kept for when it is implemented).
     pub ddns: DdnsParams,
@@ -421,7 +439,7 @@ impl Effective {
 
     /// Sets option `code` to addresses given (partly) by host names, replacing an
     /// earlier value of the same code.
-    pub(crate) fn set_named_option(&mut self, code: u8, value: NamedAddresses) {
+    pub(crate) fn set_named_option(&mut self, code: u8, value: NamedValue) {
         self.options.retain(|(c, _)| *c != code);
         match self.named_options.binary_search_by_key(&code, |(c, _)| *c) {
             Ok(i) => {
@@ -467,14 +485,27 @@ pub enum HostAddr {
     Name(String),
 }
 
-/// The value of an address option written with at least one host name.
+/// An option value written with at least one host name: its bytes once the names are
+/// looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedAddresses {
-    /// The addresses and names, in the order written.
-    pub parts: Vec<HostAddr>,
-    /// Whether a name contributes all of its addresses (`array of ip-address` options,
-    /// dhcpd's "uniform" formats) or only its first one (single addresses and pairs).
-    pub all_addresses: bool,
+pub struct NamedValue {
+    /// The value's pieces, in order.
+    pub parts: Vec<ValuePart>,
+}
+
+/// A piece of a [`NamedValue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValuePart {
+    /// Bytes as they are sent.
+    Bytes(Vec<u8>),
+    /// The addresses of a host name: all of them in an `array of ip-address` option
+    /// (dhcpd's "uniform" formats), else the first.
+    Name {
+        /// The name as written.
+        name: String,
+        /// Every address, or the first only.
+        all_addresses: bool,
+    },
 }
 
 /// `ddns-update-style` values dhcpd 4.4 accepts (`ad-hoc` is refused at load, as dhcpd
@@ -659,9 +690,8 @@ pub struct Host {
     /// `fixed-address A[, B];`: the addresses (for a list with host names, those the
     /// names resolved to, see [`Config::resolve_names`]).
     pub fixed_addresses: Vec<Ipv4Addr>,
-    /// The `fixed-address` list as written when it names a host: all of it is looked up
-    /// (dhcpd evaluates the list as one expression, so one name that does not resolve
-    /// leaves the host without any fixed address).
+    /// The `fixed-address` list as written when it names a host: looked up as a whole
+    /// by [`Config::resolve_names`] (a name that does not resolve adds no address).
     pub fixed_address_names: Option<Vec<HostAddr>>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span};
 use crate::lexer::{Token, TokenKind};
-use crate::model::{HostAddr, NamedAddresses};
+use crate::model::{HostAddr, NamedValue, ValuePart};
 
 /// The type of an option's value, which decides how it is written and encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,32 +167,75 @@ pub(crate) fn parse_record(array: bool, groups: &[Vec<String>]) -> Result<Record
     Ok(r)
 }
 
+/// A value being encoded: bytes, with the places of host names still to look up.
+#[derive(Default)]
+struct Parts {
+    parts: Vec<ValuePart>,
+    /// Whether a host name may stand for an address (only where the names are looked
+    /// up afterwards: DHCP options, see [`encode_value`]).
+    names_allowed: bool,
+}
+
+impl Parts {
+    fn push(&mut self, data: &[u8]) {
+        match self.parts.last_mut() {
+            Some(ValuePart::Bytes(b)) => b.extend_from_slice(data),
+            _ => self.parts.push(ValuePart::Bytes(data.to_vec())),
+        }
+    }
+
+    /// All bytes, or `None` when a name is left.
+    fn into_bytes(self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for p in self.parts {
+            match p {
+                ValuePart::Bytes(b) => out.extend(b),
+                ValuePart::Name { .. } => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
 /// Encodes one field's value.
-fn encode_field(f: Field, tok: &Token, out: &mut Vec<u8>) -> Result<(), ConfigError> {
-    match f {
+fn encode_field(f: Field, tok: &Token, out: &mut Parts) -> Result<(), ConfigError> {
+    let one = |ty: OptionType| encode(ty, std::slice::from_ref(tok), &tok.span);
+    let bytes: Vec<u8> = match f {
         Field::Ip => match parse_host_addr(tok)? {
-            HostAddr::Ip(ip) => out.extend_from_slice(&ip.octets()),
+            HostAddr::Ip(ip) => ip.octets().to_vec(),
+            // A record is no "uniform" format: dhcpd takes the first address.
+            HostAddr::Name(name) if out.names_allowed => {
+                out.parts.push(ValuePart::Name { name, all_addresses: false });
+                return Ok(());
+            }
             HostAddr::Name(_) => {
-                return Err(invalid(tok, "IPv4 address", "host names in a record are not supported yet"));
+                return Err(invalid(tok, "IPv4 address", "a host name is not supported here yet"));
             }
         },
-        Field::U8 => out.push(parse_int::<u8>(tok, "unsigned 8-bit integer")?),
-        Field::U16 => out.extend_from_slice(&parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes()),
-        Field::U32 => out.extend_from_slice(&parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes()),
-        Field::I8 => out.extend_from_slice(&parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes()),
-        Field::I16 => out.extend_from_slice(&parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes()),
-        Field::I32 => out.extend_from_slice(&parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes()),
-        Field::Bool => out.push(u8::from(parse_bool(tok)?)),
-        Field::Text => out.extend(encode(T::Text, std::slice::from_ref(tok), &tok.span)?),
-        Field::String => out.extend(encode(T::String, std::slice::from_ref(tok), &tok.span)?),
-        Field::DomainName => out.extend(encode(T::DomainName, std::slice::from_ref(tok), &tok.span)?),
-    }
+        Field::U8 => vec![parse_int::<u8>(tok, "unsigned 8-bit integer")?],
+        Field::U16 => parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes().to_vec(),
+        Field::U32 => parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes().to_vec(),
+        Field::I8 => parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes().to_vec(),
+        Field::I16 => parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes().to_vec(),
+        Field::I32 => parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes().to_vec(),
+        Field::Bool => vec![u8::from(parse_bool(tok)?)],
+        Field::Text => one(T::Text)?,
+        Field::String => one(T::String)?,
+        Field::DomainName => one(T::DomainName)?,
+    };
+    out.push(&bytes);
     Ok(())
 }
 
 /// Encodes a record value: the fields one after the other, records (or the values of
 /// a trailing `array of` field) separated by commas, as dhcpd reads them.
-fn encode_record(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+/// `names_allowed`: a host name may stand for an address field (the caller looks it up).
+fn encode_record(
+    r: &RecordType,
+    values: &[Token],
+    after: &Span,
+    names_allowed: bool,
+) -> Result<Vec<ValuePart>, ConfigError> {
     let fields = r.fields();
     let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
     let short = |group: &[Token]| {
@@ -206,7 +249,7 @@ fn encode_record(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u
             },
         )
     };
-    let mut out = Vec::new();
+    let mut out = Parts { parts: Vec::new(), names_allowed };
     for (i, group) in groups.iter().enumerate() {
         if i > 0 && !r.array {
             match (r.tail_array, fields.last(), group) {
@@ -231,7 +274,14 @@ fn encode_record(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u
             encode_field(*f, tok, &mut out)?;
         }
     }
-    Ok(out)
+    Ok(out.parts)
+}
+
+/// A record's bytes; a host name in it is refused (nothing would look it up).
+fn encode_record_bytes(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+    let parts = encode_record(r, values, after, false)?;
+    // With names refused every part is bytes.
+    Ok(Parts { parts, names_allowed: false }.into_bytes().unwrap_or_default())
 }
 
 /// An option definition: standard or declared with `option NAME code N = TYPE;`.
@@ -459,12 +509,23 @@ pub(crate) fn is_dhcpd_identifier(word: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Encoded {
     Bytes(Vec<u8>),
-    Named(NamedAddresses),
+    Named(NamedValue),
 }
 
 /// Encodes like [`encode`], except that an address option written with host names
 /// gives the list to look up instead of bytes.
 pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Result<Encoded, ConfigError> {
+    if let T::Record(r) = &ty
+        && !values.is_empty()
+    {
+        let parts = encode_record(r, values, after, true)?;
+        let named = parts.iter().any(|p| matches!(p, ValuePart::Name { .. }));
+        return Ok(if named {
+            Encoded::Named(NamedValue { parts })
+        } else {
+            Encoded::Bytes(Parts { parts, names_allowed: true }.into_bytes().unwrap_or_default())
+        });
+    }
     let address_type = matches!(ty, T::IpAddress | T::IpArray | T::IpPairs);
     let has_name =
         values.iter().any(|t| t.kind == TokenKind::Word && matches!(parse_host_addr(t), Ok(HostAddr::Name(_))));
@@ -486,12 +547,15 @@ pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Re
             return Err(invalid(tok, "option value", reason));
         }
         for tok in group {
-            parts.push(parse_host_addr(tok)?);
+            parts.push(match parse_host_addr(tok)? {
+                HostAddr::Ip(ip) => ValuePart::Bytes(ip.octets().to_vec()),
+                // dhcpd's "uniform" formats (arrays of addresses) take every address of
+                // a name; single addresses and pairs take the first.
+                HostAddr::Name(name) => ValuePart::Name { name, all_addresses: ty == T::IpArray },
+            });
         }
     }
-    // dhcpd's "uniform" formats (arrays of addresses) take every address of a name;
-    // single addresses and records take the first.
-    Ok(Encoded::Named(NamedAddresses { parts, all_addresses: ty == T::IpArray }))
+    Ok(Encoded::Named(NamedValue { parts }))
 }
 
 /// Parses a decimal integer word into any integer type, with a range error.
@@ -554,7 +618,7 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
         return Err(missing());
     }
     if let T::Record(r) = &ty {
-        return encode_record(r, values, after);
+        return encode_record_bytes(r, values, after);
     }
     let is_array = matches!(ty, T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList);
     if !is_array && groups.len() > 1 {
@@ -625,7 +689,7 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
                 _ => return Err(invalid(tok, "domain name", "expected an unquoted domain name")),
             },
             // Encoded above, before the values are split.
-            T::Record(r) => out.extend(encode_record(&r, group, after)?),
+            T::Record(r) => out.extend(encode_record_bytes(&r, group, after)?),
         }
     }
     Ok(out)

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedAddresses, OptionSpace, PeerAddress, Role, Zone,
+    ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -70,7 +70,7 @@ pub(crate) enum Item {
     /// `option NAME VALUE;` for an address option written with host names.
     NamedOption {
         code: u8,
-        value: NamedAddresses,
+        value: NamedValue,
     },
     SharedNetwork {
         name: String,
@@ -1106,8 +1106,10 @@ impl Parser {
         let data = match options::encode_value(def.ty, c.rest(), &stmt.end)? {
             Encoded::Bytes(data) => data,
             Encoded::Named(value) => {
-                return Ok(Some(match (def.code, value.parts.first()) {
-                    (54, Some(first)) => Item::Param(Param::ServerIdentifier(first.clone())),
+                return Ok(Some(match (def.code, value.parts.as_slice()) {
+                    (54, [ValuePart::Name { name, .. }]) => {
+                        Item::Param(Param::ServerIdentifier(HostAddr::Name(name.clone())))
+                    }
                     (code, _) => Item::NamedOption { code, value },
                 }));
             }

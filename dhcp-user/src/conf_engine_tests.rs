@@ -76,13 +76,11 @@ fn host_names_give_the_addresses_they_resolve_to() {
         ])),
         "every address of the name, then the literal"
     );
-    // dhcpd evaluates the list as one expression: with a name that does not resolve,
-    // the option is not sent at all.
-    assert_eq!(m.opts().get(OptionCode::NtpServers), None);
-    // Same for a fixed-address list: the host has no fixed address, and its client
-    // gets a dynamic one.
-    let m = offer(&e, mac(8));
-    assert!((100..=110).contains(&m.yiaddr().octets()[3]), "{}", m.yiaddr());
+    // A name that does not resolve adds nothing: dhcpd 4.4.3 keeps a failed lookup a
+    // minute as an empty answer, and its OFFERs then carry the rest of the list.
+    assert_eq!(m.opts().get(OptionCode::NtpServers), Some(&DhcpOption::NtpServers(vec![Ipv4Addr::new(198, 18, 0, 2)])));
+    // Same for a fixed-address list: the literal address stays.
+    assert_eq!(offer(&e, mac(8)).yiaddr(), Ipv4Addr::new(198, 18, 0, 8));
 }
 
 #[test]
@@ -359,4 +357,66 @@ subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
     assert_eq!(opt(230), Some(hex("04686f7374076578616d706c6503636f6d00")));
     assert_eq!(opt(231), Some(hex("c61200010161016200")));
     assert_eq!(opt(232), Some(hex("0161076578616d706c65000162076578616d706c6500")));
+}
+
+#[test]
+fn host_names_in_records_give_their_first_address() {
+    // dhcp-options(5)'s own record example names its routers: a record is no "uniform"
+    // format, so dhcpd takes each name's first address (checked with dhcpd 4.4.3 and a
+    // name of two addresses in /etc/hosts). A name that does not resolve adds nothing;
+    // a record that is left empty is not sent.
+    let e = engine(
+        "option new-static-routes code 201 = array of { ip-address, ip-address, ip-address, integer 8 };
+option new-static-routes 10.0.0.0 255.255.255.0 ns1.lab.test 1, 10.0.1.0 255.255.255.0 tftp.lab.test 3;
+option broken code 202 = { ip-address };
+option broken nosuch.lab.test;
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(201), Some(hex("0a000000ffffff00c6120035010a000100ffffff00c612004503")));
+    assert_eq!(opt(202), None);
+}
+
+#[test]
+fn host_names_as_dhcpd_answers_them() {
+    // Run through dhcpd 4.4.3 in a namespace whose /etc/hosts gave ns1.lab.test two
+    // addresses (.53, .54), printer.lab.test .7, and nothing for nosuch.lab.test. Its
+    // OFFERs once each name had been looked up (a failed lookup is then kept a minute as
+    // an empty answer; only the very first evaluation of each list dropped it whole):
+    let e = engine(
+        "option domain-name-servers ns1.lab.test, 198.18.0.1;
+option rt code 201 = array of { ip-address, ip-address, ip-address, integer 8 };
+option rt 10.0.0.0 255.255.255.0 ns1.lab.test 1;
+option ntp-servers 198.18.0.2, nosuch.lab.test;
+option swap-server ns1.lab.test;
+next-server ns1.lab.test;
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+host printer { hardware ethernet 52:54:00:00:00:07; fixed-address printer.lab.test; }
+host multi { hardware ethernet 52:54:00:00:00:09; fixed-address ns1.lab.test; }
+host half { hardware ethernet 52:54:00:00:00:08; fixed-address 198.18.0.8, nosuch.lab.test; }
+",
+    );
+    let wire = |m: &Message, code: u8| {
+        let o = m.opts().get(OptionCode::from(code))?;
+        let mut b = Vec::new();
+        o.encode(&mut Encoder::new(&mut b)).ok()?;
+        b.get(2..).map(<[u8]>::to_vec)
+    };
+    for (n, yiaddr) in [(1, None), (7, Some([198, 18, 0, 7])), (9, Some([198, 18, 0, 53])), (8, Some([198, 18, 0, 8]))]
+    {
+        let m = offer(&e, mac(n));
+        if let Some(y) = yiaddr {
+            assert_eq!(m.yiaddr(), Ipv4Addr::from(y), "client {n}");
+        }
+        assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 53), "next-server: the first address");
+        assert_eq!(wire(&m, 6), Some(hex("c6120035c6120036c6120001")), "every address of the name");
+        assert_eq!(wire(&m, 201), Some(hex("0a000000ffffff00c612003501")), "a record: the first address");
+        assert_eq!(wire(&m, 16), Some(hex("c6120035")), "a single address: the first");
+        assert_eq!(wire(&m, 42), Some(hex("c6120002")), "the unresolvable name adds nothing");
+    }
 }

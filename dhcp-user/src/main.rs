@@ -263,7 +263,7 @@ fn check_config(path: &std::path::Path) -> Result<()> {
             let mut resolved = c.clone();
             for f in resolved.resolve_names(&mut dhcp_user::runtime::resolve::system_lookup) {
                 eprintln!(
-                    "warning: host name {} does not resolve now ({}); what it names is left out while it does not",
+                    "warning: host name {} does not resolve now ({}); it adds no address while it does not (as in dhcpd)",
                     f.name, f.reason
                 );
             }

@@ -74,7 +74,7 @@ impl Reloader {
         let mut resolved = model.clone();
         let failures = resolved.resolve_names(lookup);
         for f in &failures {
-            tracing::warn!("{}: host unknown ({}); what it names stays left out", f.name, f.reason);
+            tracing::warn!("{}: host unknown ({}); it still adds no address", f.name, f.reason);
         }
         let old = self.engine.config();
         let cfg = conf::reloaded_engine_config(&model, &resolved, &old)?;

@@ -6,8 +6,8 @@
 //! for an hour (a failure for a minute). xdhcpd looks them up when it loads the
 //! configuration (start and every reload) and again on the same schedule
 //! (`Reloader::refresh_names_logged`), off the path of requests: no lookup ever delays
-//! an answer. What a name that does not resolve does (no fixed address, no option, no
-//! `next-server`) is dhcpd's, see `dhcp_config::Config::resolve_names`.
+//! an answer. A name that does not resolve adds no address, as in dhcpd (see
+//! `dhcp_config::Config::resolve_names`).
 
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 
@@ -35,7 +35,7 @@ pub fn resolve_logged(config: &mut dhcp_config::Config) -> usize {
     let failures = config.resolve_names(&mut system_lookup);
     for f in &failures {
         tracing::warn!(
-            "{}: host unknown ({}); what names it is left out until the next reload, as dhcpd leaves it out while the name does not resolve",
+            "{}: host unknown ({}); it adds no address (as in dhcpd) until it resolves; looked up again in a minute",
             f.name,
             f.reason
         );
