@@ -141,6 +141,10 @@ fn apply(e: &mut Effective, p: &Param) {
                 DdnsParam::LocalAddress4(v) => x.local_address4 = Some(v.clone()),
                 DdnsParam::GuardIdMustMatch(v) => x.guard_id_must_match = Some(*v),
                 DdnsParam::OtherGuardIsDynamic(v) => x.other_guard_is_dynamic = Some(*v),
+                DdnsParam::DualStackMixedMode(v) => x.dual_stack_mixed_mode = Some(*v),
+                DdnsParam::DoReverseUpdates(v) => x.do_reverse_updates = Some(*v),
+                DdnsParam::FqdnReply(v) => x.fqdn_reply = Some(*v),
+                DdnsParam::LocalAddress6(v) => x.local_address6 = Some(*v),
                 DdnsParam::ClientUpdates(v) => x.client_updates = Some(*v),
             }
         }

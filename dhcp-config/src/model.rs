@@ -561,6 +561,14 @@ pub struct DdnsParams {
     pub guard_id_must_match: Option<bool>,
     /// `ddns-other-guard-is-dynamic`.
     pub other_guard_is_dynamic: Option<bool>,
+    /// `ddns-dual-stack-mixed-mode`.
+    pub dual_stack_mixed_mode: Option<bool>,
+    /// `do-reverse-updates`.
+    pub do_reverse_updates: Option<bool>,
+    /// `fqdn-reply`.
+    pub fqdn_reply: Option<bool>,
+    /// `ddns-local-address6`.
+    pub local_address6: Option<std::net::Ipv6Addr>,
     /// `allow | deny | ignore client-updates`.
     pub client_updates: Option<ClientUpdates>,
 }
@@ -579,6 +587,10 @@ impl Default for DdnsParams {
             local_address4: None,
             guard_id_must_match: None,
             other_guard_is_dynamic: None,
+            dual_stack_mixed_mode: None,
+            do_reverse_updates: None,
+            fqdn_reply: None,
+            local_address6: None,
             client_updates: None,
         }
     }

@@ -55,6 +55,10 @@ pub(crate) enum DdnsParam {
     LocalAddress4(HostAddr),
     GuardIdMustMatch(bool),
     OtherGuardIsDynamic(bool),
+    DualStackMixedMode(bool),
+    DoReverseUpdates(bool),
+    FqdnReply(bool),
+    LocalAddress6(std::net::Ipv6Addr),
     ClientUpdates(ClientUpdates),
 }
 
@@ -238,8 +242,6 @@ const UNSUPPORTED: &[&str] = &[
     "fixed-prefix6",
     "dhcpv6-lease-file-name",
     "local-address6",
-    "ddns-dual-stack-mixed-mode",
-    "update-static-leases-only",
     "lease-file-name",
     "pid-file-name",
     "local-port",
@@ -273,7 +275,6 @@ const UNSUPPORTED: &[&str] = &[
     "omapi-local-address",
     "bootp-lease-length",
     "bootp-lease-cutoff",
-    "fqdn-reply",
     "uid",
     "dynamic",
     "hostname",
@@ -808,6 +809,17 @@ impl Parser {
             "update-conflict-detection" => ddns(DdnsParam::UpdateConflictDetection(c.flag()?), &c),
             "ddns-guard-id-must-match" => ddns(DdnsParam::GuardIdMustMatch(c.flag()?), &c),
             "ddns-other-guard-is-dynamic" => ddns(DdnsParam::OtherGuardIsDynamic(c.flag()?), &c),
+            "ddns-dual-stack-mixed-mode" => ddns(DdnsParam::DualStackMixedMode(c.flag()?), &c),
+            "do-reverse-updates" => ddns(DdnsParam::DoReverseUpdates(c.flag()?), &c),
+            "fqdn-reply" => ddns(DdnsParam::FqdnReply(c.flag()?), &c),
+            "ddns-local-address6" => {
+                let t = c.word("an IPv6 address")?;
+                let a = t
+                    .text
+                    .parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address"))?;
+                ddns(DdnsParam::LocalAddress6(a), &c)
+            }
             "update-static-leases" => param(Param::UpdateStaticLeases(c.flag()?), &c),
             "ddns-domainname" => ddns(DdnsParam::DomainName(c.text()?), &c),
             "ddns-rev-domainname" => ddns(DdnsParam::RevDomainName(c.text()?), &c),
