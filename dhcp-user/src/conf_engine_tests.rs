@@ -420,3 +420,22 @@ host half { hardware ethernet 52:54:00:00:00:08; fixed-address 198.18.0.8, nosuc
         assert_eq!(wire(&m, 42), Some(hex("c6120002")), "the unresolvable name adds nothing");
     }
 }
+
+#[test]
+fn hosts_of_the_client_identifier_come_before_those_of_the_hardware_address() {
+    // dhcpd's find_lease looks at the hardware address only when no host has the
+    // client's identifier: here the identifier's host (no fixed address on this
+    // network) makes the client known, and it gets a dynamic address, not the hardware
+    // address host's fixed one.
+    let e = engine(&format!(
+        "{SUBNET}host by-id {{ option dhcp-client-identifier \"client-a\"; fixed-address 198.18.5.5; }}\n\
+         host by-hw {{ hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }}\n"
+    ));
+    let with_id = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(1), vec![DhcpOption::ClientIdentifier(b"client-a".to_vec())]),
+    );
+    assert!((100..=110).contains(&reply(&with_id).yiaddr().octets()[3]));
+    assert_eq!(offer(&e, mac(1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 5), "without the identifier: by hardware");
+}

@@ -99,22 +99,27 @@ impl Snapshot {
         Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
     }
 
-    /// The configured host matching a request on network `net`, as dhcpd picks it: the
-    /// hosts of the client identifier, then those of the hardware address, each in file
-    /// order; the first with a fixed address on `net` answers, else the first of them
-    /// (the client is then known, and served from the pools with that host's values).
+    /// The configured host matching a request on network `net`, as dhcpd picks it
+    /// (find_lease): the hosts of the client identifier if there are any, else those of
+    /// the hardware address, each in file order; the first with a fixed address on
+    /// `net` answers, else the first of them (the client is then known, and served from
+    /// the pools with that host's values).
     fn host_for(&self, req: &Message, net: &Network) -> Option<&HostCfg> {
         let by_id = match req.opts().get(OptionCode::ClientIdentifier) {
-            Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id).map(Vec::as_slice),
+            Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id),
             _ => None,
         };
-        let hw: Option<[u8; 6]> = req.chaddr().get(..6).and_then(|b| b.try_into().ok());
-        let by_hw = hw.and_then(|hw| self.host_by_hw.get(&hw)).map(Vec::as_slice);
-        let candidates =
-            || by_id.unwrap_or_default().iter().chain(by_hw.unwrap_or_default()).filter_map(|i| self.cfg.hosts.get(*i));
-        candidates()
+        let candidates = match by_id {
+            Some(ids) => ids.as_slice(),
+            None => {
+                let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+                self.host_by_hw.get(&hw)?.as_slice()
+            }
+        };
+        let hosts = || candidates.iter().filter_map(|i| self.cfg.hosts.get(*i));
+        hosts()
             .find(|h| h.fixed_addresses.iter().any(|ip| net.subnets.iter().any(|s| s.contains(*ip))))
-            .or_else(|| candidates().next())
+            .or_else(|| hosts().next())
     }
 }
 
