@@ -210,7 +210,7 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
             _ => {}
         }
     }
-    l.walk(items, &global);
+    l.walk(items, &global, &[]);
     l.resolve_shared_pools();
     l.finish_options();
     (l.config, l.info)
@@ -223,7 +223,9 @@ struct Lowerer {
 
 impl Lowerer {
     /// Global scope or a group.
-    fn walk(&mut self, items: &[Item], eff: &Effective) {
+    /// `groups`: the statements of the enclosing `group`s, outermost first (what dhcpd
+    /// evaluates again for a host declared in them, see [`Lowerer::host`]).
+    fn walk(&mut self, items: &[Item], eff: &Effective, groups: &[&[Item]]) {
         for item in items {
             match item {
                 Item::SharedNetwork { name, span, items } => {
@@ -233,7 +235,7 @@ impl Lowerer {
                         match item {
                             Item::Subnet(d) => self.subnet(d, &e, sn),
                             Item::Pool { items, .. } => self.pool(items, &e, sn, None),
-                            Item::Host { name, span, items } => self.host(name, span, items, &e),
+                            Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                             _ => {}
                         }
                     }
@@ -244,9 +246,11 @@ impl Lowerer {
                 }
                 Item::Group { items } => {
                     let e = scope_effective(eff, items);
-                    self.walk(items, &e);
+                    let mut inner = groups.to_vec();
+                    inner.push(items);
+                    self.walk(items, &e, &inner);
                 }
-                Item::Host { name, span, items } => self.host(name, span, items, eff),
+                Item::Host { name, span, items } => self.host(name, span, items, eff, groups),
                 Item::FailoverPeer(d) => {
                     self.config.failover_peers.push(lower_peer(d));
                     self.info.peers.push((**d).clone());
@@ -310,7 +314,7 @@ impl Lowerer {
         for item in &d.items {
             match item {
                 Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
-                Item::Host { name, span, items } => self.host(name, span, items, &e),
+                Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                 _ => {}
             }
         }
@@ -357,7 +361,16 @@ impl Lowerer {
         }
     }
 
-    fn host(&mut self, name: &str, span: &Span, items: &[Item], eff: &Effective) {
+    /// A host. Besides its values in full, it keeps what dhcpd evaluates *after* the
+    /// subnet's and pool's scopes for its client: its own statements and those of its
+    /// enclosing groups, down to a scope the subnet's chain already evaluated (a host in
+    /// a shared-network or subnet: its own statements only).
+    fn host(&mut self, name: &str, span: &Span, items: &[Item], eff: &Effective, groups: &[&[Item]]) {
+        let mut own = Effective::default();
+        for g in groups {
+            own = scope_effective(&own, g);
+        }
+        let own = scope_effective(&own, items);
         let mut host = Host {
             name: name.to_string(),
             hardware_ethernet: None,
@@ -365,6 +378,7 @@ impl Lowerer {
             fixed_addresses: Vec::new(),
             fixed_address_names: None,
             effective: scope_effective(eff, items),
+            own,
         };
         let mut info = HostInfo { span: span.clone(), hardware: None, fixed: Vec::new() };
         for item in items {
@@ -425,7 +439,10 @@ impl Lowerer {
             n.subnets.iter_mut().for_each(|s| fill(&mut s.effective));
             n.pools.iter_mut().for_each(|p| fill(&mut p.effective));
         }
-        self.config.hosts.iter_mut().for_each(|h| fill(&mut h.effective));
+        self.config.hosts.iter_mut().for_each(|h| {
+            fill(&mut h.effective);
+            fill(&mut h.own);
+        });
     }
 
     /// A pool declared in a shared-network belongs to the subnet of its first range.

@@ -108,7 +108,7 @@ impl Config {
                 .shared_networks
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
-            || self.hosts.iter().any(|h| scope(&h.effective) || h.fixed_address_names.is_some())
+            || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
     }
 
     /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
@@ -140,6 +140,7 @@ impl Config {
         }
         for h in &mut self.hosts {
             r.scope(&mut h.effective);
+            r.scope(&mut h.own);
             if let Some(parts) = h.fixed_address_names.take() {
                 h.fixed_addresses = r.list(&parts, true);
             }
@@ -707,6 +708,12 @@ pub struct Host {
     pub fixed_address_names: Option<Vec<HostAddr>>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
+    /// What dhcpd applies for this host's client *after* the subnet's (and pool's)
+    /// values: the host's own statements and those of its enclosing `group`s (not the
+    /// global, shared-network or subnet values it inherits, which the subnet's scope
+    /// already gave), on [`Effective::default`]. Its options, `next-server`,
+    /// `filename` and `server-name` override the subnet's per code.
+    pub own: Effective,
 }
 
 /// This server's role in a failover relationship.

@@ -52,12 +52,22 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
     let hosts = cfg
         .hosts
         .iter()
-        .map(|h| HostCfg {
-            name: h.name.clone(),
-            hardware_ethernet: h.hardware_ethernet,
-            client_identifier: h.client_identifier.clone(),
-            fixed_addresses: h.fixed_addresses.clone(),
-            params: params(&h.effective),
+        .map(|h| {
+            // The engine lays a host's values over the subnet's (or pool's): only what
+            // the host's own scope sets, as dhcpd evaluates it (`Host::own`).
+            let own = params(&h.own);
+            let mut p = params(&h.effective);
+            p.options = own.options;
+            p.next_server = own.next_server;
+            p.filename = own.filename;
+            p.server_name = own.server_name;
+            HostCfg {
+                name: h.name.clone(),
+                hardware_ethernet: h.hardware_ethernet,
+                client_identifier: h.client_identifier.clone(),
+                fixed_addresses: h.fixed_addresses.clone(),
+                params: p,
+            }
         })
         .collect();
     EngineConfig {

@@ -439,3 +439,47 @@ fn hosts_of_the_client_identifier_come_before_those_of_the_hardware_address() {
     assert!((100..=110).contains(&reply(&with_id).yiaddr().octets()[3]));
     assert_eq!(offer(&e, mac(1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 5), "without the identifier: by hardware");
 }
+
+#[test]
+fn a_hosts_values_come_after_its_subnets_as_in_dhcpd() {
+    // dhcpd evaluates the subnet's scope (global, shared-network, subnet), then the
+    // pool's, then the host's own statements and its groups', stopping at a scope the
+    // subnet's chain already evaluated: the global values a host inherits do not
+    // override the subnet's. dhcpd 4.4.3's OFFERs for this file:
+    let e = engine(
+        "option domain-name \"global\";
+option ntp-servers 198.18.0.2;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option domain-name \"subnet\";
+  option ntp-servers 198.18.0.3;
+}
+host plain { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }
+group {
+  option domain-name \"group\";
+  host grouped { hardware ethernet 52:54:00:00:00:02; fixed-address 198.18.0.6; }
+  host dyn { hardware ethernet 52:54:00:00:00:03; }
+}
+host own { hardware ethernet 52:54:00:00:00:04; fixed-address 198.18.0.7; option ntp-servers 198.18.0.4; }
+",
+    );
+    let want = [
+        (1, "subnet", 3, Some(5)),
+        (2, "group", 3, Some(6)),
+        (3, "group", 3, None),
+        (4, "subnet", 4, Some(7)),
+        (9, "subnet", 3, None),
+    ];
+    for (n, domain, ntp, fixed) in want {
+        let m = offer(&e, mac(n));
+        assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName(domain.into())), "client {n}");
+        assert_eq!(
+            m.opts().get(OptionCode::NtpServers),
+            Some(&DhcpOption::NtpServers(vec![Ipv4Addr::new(198, 18, 0, ntp)])),
+            "client {n}"
+        );
+        if let Some(f) = fixed {
+            assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, f), "client {n}");
+        }
+    }
+}
