@@ -84,12 +84,23 @@ pub enum ErrorKind {
     /// silently: a server that skipped it would behave differently from dhcpd.
     #[error("`{statement}` is not supported")]
     Unsupported { statement: String },
+    /// A statement ISC dhcpd knows, refused until xdhcpd implements what it does.
+    #[error("`{statement}` is not supported yet: {reason}")]
+    NotYetSupported { statement: String, reason: String },
+    /// A configuration under which dhcpd would send DNS updates.
+    #[error(
+        "`ddns-update-style {style}` with ddns-updates on ({scope}) makes dhcpd send dynamic DNS (DDNS) updates, which xdhcpd does not support yet; use `ddns-update-style none;`, or `ddns-updates off;` in every scope"
+    )]
+    DdnsNotSupported { style: String, scope: String },
     /// A statement nobody knows.
     #[error("unknown statement '{name}'")]
     UnknownStatement { name: String },
     /// An `option NAME` with no standard or user-defined definition.
     #[error("unknown option '{name}'")]
     UnknownOption { name: String },
+    /// `SPACE.NAME` or `encapsulate SPACE` with no `option space SPACE` before.
+    #[error("option space '{name}' is not declared")]
+    UnknownOptionSpace { name: String },
     /// A known statement in a scope where it has no meaning.
     #[error("'{statement}' is not allowed in {scope}")]
     NotAllowedHere { statement: String, scope: String },
@@ -134,12 +145,6 @@ pub enum ErrorKind {
     /// The same subnet declared twice.
     #[error("subnet {subnet} is already declared at {first}")]
     DuplicateSubnet { subnet: String, first: Span },
-    /// The same hardware address on two hosts.
-    #[error("hardware ethernet {mac} is already used by host \"{host}\" at {first}")]
-    DuplicateHardware { mac: String, host: String, first: Span },
-    /// The same fixed address on two hosts.
-    #[error("fixed-address {address} is already used by host \"{host}\" at {first}")]
-    DuplicateFixedAddress { address: Ipv4Addr, host: String, first: Span },
     /// A netmask whose one bits are not contiguous.
     #[error("netmask {mask} is not contiguous")]
     NonContiguousNetmask { mask: Ipv4Addr },
@@ -179,6 +184,27 @@ pub enum WarningKind {
     /// and then sends no load-balancing bitmap.
     #[error("primary failover peer \"{name}\" has no 'split', 'hba' or 'hot-standby-reserve'")]
     PrimaryWithoutSplit { name: String },
+    /// A statement dhcpd reads in the global scope only, written in another scope: as
+    /// in dhcpd, it has no effect there.
+    #[error("'{statement}' is only read in the global scope; here it has no effect (as in dhcpd)")]
+    GlobalOnly { statement: String },
+    /// A stray expression statement (`NAME = "value";`): dhcpd evaluates it and
+    /// discards the result, so it has no effect.
+    #[error("`{text}` is an expression whose value nothing uses; it has no effect (as in dhcpd)")]
+    ExpressionWithoutEffect { text: String },
+    /// The same hardware address on two hosts: dhcpd allows it (a machine with a fixed
+    /// address on each of several networks).
+    #[error(
+        "hardware ethernet {mac} is also that of host \"{host}\" at {first}: the first of these hosts with a fixed address on the client's network answers it (as in dhcpd)"
+    )]
+    SharedHardware { mac: String, host: String, first: Span },
+    /// An option code wider than its space's code width: dhcpd sends its low bytes.
+    #[error("option code {code} does not fit in {width} byte(s): it is sent as {sent}, as dhcpd sends it")]
+    CodeTruncated { code: u32, sent: u32, width: u8 },
+    /// Two hosts with the same fixed address: dhcpd allows it, and each client still gets
+    /// its own host's answer, so both may end up using the address.
+    #[error("fixed-address {address} is also the fixed address of host \"{host}\" at {first}")]
+    SharedFixedAddress { address: Ipv4Addr, host: String, first: Span },
 }
 
 /// Every error found (at least one), plus the warnings found on the way.

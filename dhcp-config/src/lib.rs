@@ -21,6 +21,7 @@
 //! ```
 
 pub mod error;
+mod keywords;
 mod lexer;
 mod lower;
 pub mod model;
@@ -34,8 +35,9 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
-    AddrRange, Config, Effective, FailoverPeer, Host, Key, KeyAlgorithm, PeerAddress, PeerTls, Pool, Role,
-    SharedNetwork, Subnet, split_to_hba,
+    AddrRange, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
+    KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
+    SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.
@@ -107,11 +109,11 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     let items = parser.parse(&stmts);
     let mut errors = reader.errors;
     errors.extend(parser.errors);
+    let mut warnings = parser.warnings;
     if !errors.is_empty() {
-        return Err(ConfigErrors { errors, warnings: Vec::new() });
+        return Err(ConfigErrors { errors, warnings });
     }
     let (config, info) = lower::lower(&items);
-    let mut warnings = Vec::new();
     validate::validate(&config, &info, &mut errors, &mut warnings);
     if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }
 }

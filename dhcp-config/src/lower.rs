@@ -13,7 +13,8 @@ use crate::model::{
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
     Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, split_to_hba,
 };
-use crate::parser::{Item, Param, PeerDecl, SubnetDecl};
+use crate::model::{HostAddr, Zone};
+use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
 
 /// Positions of a subnet.
 #[derive(Debug, Clone)]
@@ -37,6 +38,7 @@ pub(crate) struct PoolInfo {
 /// Positions of a host.
 #[derive(Debug, Clone)]
 pub(crate) struct HostInfo {
+    pub span: Span,
     pub hardware: Option<Span>,
     pub fixed: Vec<Span>,
 }
@@ -51,6 +53,10 @@ pub(crate) struct Info {
     pub peers: Vec<PeerDecl>,
     pub keys: Vec<Span>,
     pub omapi_key: Option<Span>,
+    /// The global `ddns-update-style` statement.
+    pub ddns_update_style: Option<Span>,
+    /// Global-only statements written in another scope: (statement, position).
+    pub global_only: Vec<(String, Span)>,
 }
 
 /// The effective values of a scope: the parent's, then this scope's own statements.
@@ -60,10 +66,29 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
         match item {
             Item::Param(p) => apply(&mut e, p),
             Item::Option { code, data } => e.set_option(*code, data.clone()),
+            Item::NamedOption { code, value } => e.set_named_option(*code, value.clone()),
+            Item::SpaceOption { space, code, data } => e.set_space_option(space, *code, data.clone()),
             _ => {}
         }
     }
     e
+}
+
+/// Collects the statements dhcpd reads only in the global scope that are written
+/// inside a declaration (`items` are a declaration's own statements).
+fn misplaced(items: &[Item], out: &mut Vec<(String, Span)>) {
+    for item in items {
+        match item {
+            Item::DdnsUpdateStyle(_, span) => out.push(("ddns-update-style".into(), span.clone())),
+            Item::AbandonLeaseTime(_, span) => out.push(("abandon-lease-time".into(), span.clone())),
+            Item::SharedNetwork { items, .. }
+            | Item::Pool { items }
+            | Item::Group { items }
+            | Item::Host { items, .. }
+            | Item::Subnet(SubnetDecl { items, .. }) => misplaced(items, out),
+            _ => {}
+        }
+    }
 }
 
 fn apply(e: &mut Effective, p: &Param) {
@@ -72,7 +97,14 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::MaxLeaseTime(v) => e.max_lease_time = *v,
         Param::MinLeaseTime(v) => e.min_lease_time = *v,
         Param::Authoritative(v) => e.authoritative = *v,
-        Param::ServerIdentifier(v) => e.server_identifier = Some(*v),
+        Param::ServerIdentifier(HostAddr::Ip(v)) => {
+            e.server_identifier = Some(*v);
+            e.server_identifier_name = None;
+        }
+        Param::ServerIdentifier(HostAddr::Name(n)) => {
+            e.server_identifier = None;
+            e.server_identifier_name = Some(n.clone());
+        }
         Param::PingCheck(v) => e.ping_check = *v,
         Param::PingTimeout(v) => e.ping_timeout = *v,
         Param::LogFacility(v) => e.log_facility = Some(v.clone()),
@@ -80,12 +112,42 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
         Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
         Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
-        Param::NextServer(v) => e.next_server = Some(*v),
+        Param::NextServer(HostAddr::Ip(v)) => {
+            e.next_server = Some(*v);
+            e.next_server_name = None;
+        }
+        Param::NextServer(HostAddr::Name(n)) => {
+            e.next_server = None;
+            e.next_server_name = Some(n.clone());
+        }
         Param::Filename(v) => e.filename = Some(v.clone()),
         Param::ServerName(v) => e.server_name = Some(v.clone()),
         Param::AllowBootp(v) => e.allow_bootp = *v,
         Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
         Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
+        Param::VendorOptionSpace(v) => e.vendor_option_space = Some(v.clone()),
+        Param::SiteOptionSpace(v) => e.site_option_space = Some(v.clone()),
+        Param::Ddns(d) => {
+            let x = &mut e.ddns;
+            match d {
+                DdnsParam::Updates(v) => x.updates = *v,
+                DdnsParam::DomainName(v) => x.domainname = Some(v.clone()),
+                DdnsParam::RevDomainName(v) => x.rev_domainname = Some(v.clone()),
+                DdnsParam::HostName(v) => x.hostname = Some(v.clone()),
+                DdnsParam::Ttl(v) => x.ttl = Some(*v),
+                DdnsParam::DoForwardUpdates(v) => x.do_forward_updates = Some(*v),
+                DdnsParam::UpdateOptimization(v) => x.update_optimization = Some(*v),
+                DdnsParam::UpdateConflictDetection(v) => x.update_conflict_detection = Some(*v),
+                DdnsParam::LocalAddress4(v) => x.local_address4 = Some(v.clone()),
+                DdnsParam::GuardIdMustMatch(v) => x.guard_id_must_match = Some(*v),
+                DdnsParam::OtherGuardIsDynamic(v) => x.other_guard_is_dynamic = Some(*v),
+                DdnsParam::DualStackMixedMode(v) => x.dual_stack_mixed_mode = Some(*v),
+                DdnsParam::DoReverseUpdates(v) => x.do_reverse_updates = Some(*v),
+                DdnsParam::FqdnReply(v) => x.fqdn_reply = Some(*v),
+                DdnsParam::LocalAddress6(v) => x.local_address6 = Some(*v),
+                DdnsParam::ClientUpdates(v) => x.client_updates = Some(*v),
+            }
+        }
     }
 }
 
@@ -133,8 +195,24 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
     let mut l = Lowerer { config: Config::default(), info: Info::default() };
     let global = scope_effective(&Effective::default(), items);
     l.config.global = global.clone();
-    l.walk(items, &global);
+    for item in items {
+        match item {
+            Item::DdnsUpdateStyle(style, span) => {
+                l.config.ddns_update_style = *style;
+                l.info.ddns_update_style = Some(span.clone());
+            }
+            Item::AbandonLeaseTime(v, _) => l.config.abandon_lease_time = *v,
+            Item::SharedNetwork { items, .. }
+            | Item::Pool { items }
+            | Item::Group { items }
+            | Item::Host { items, .. }
+            | Item::Subnet(SubnetDecl { items, .. }) => misplaced(items, &mut l.info.global_only),
+            _ => {}
+        }
+    }
+    l.walk(items, &global, &[]);
     l.resolve_shared_pools();
+    l.finish_options();
     (l.config, l.info)
 }
 
@@ -145,7 +223,9 @@ struct Lowerer {
 
 impl Lowerer {
     /// Global scope or a group.
-    fn walk(&mut self, items: &[Item], eff: &Effective) {
+    /// `groups`: the statements of the enclosing `group`s, outermost first (what dhcpd
+    /// evaluates again for a host declared in them, see [`Lowerer::host`]).
+    fn walk(&mut self, items: &[Item], eff: &Effective, groups: &[&[Item]]) {
         for item in items {
             match item {
                 Item::SharedNetwork { name, span, items } => {
@@ -155,7 +235,7 @@ impl Lowerer {
                         match item {
                             Item::Subnet(d) => self.subnet(d, &e, sn),
                             Item::Pool { items, .. } => self.pool(items, &e, sn, None),
-                            Item::Host { name, items } => self.host(name, items, &e),
+                            Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                             _ => {}
                         }
                     }
@@ -166,9 +246,11 @@ impl Lowerer {
                 }
                 Item::Group { items } => {
                     let e = scope_effective(eff, items);
-                    self.walk(items, &e);
+                    let mut inner = groups.to_vec();
+                    inner.push(items);
+                    self.walk(items, &e, &inner);
                 }
-                Item::Host { name, items } => self.host(name, items, eff),
+                Item::Host { name, span, items } => self.host(name, span, items, eff, groups),
                 Item::FailoverPeer(d) => {
                     self.config.failover_peers.push(lower_peer(d));
                     self.info.peers.push((**d).clone());
@@ -181,6 +263,16 @@ impl Lowerer {
                     });
                     self.info.keys.push(k.span.clone());
                 }
+                Item::Encapsulation { code, space } => {
+                    self.config.encapsulations.retain(|(c, _)| c != code);
+                    self.config.encapsulations.push((*code, space.clone()));
+                }
+                Item::OptionSpace(space) => {
+                    self.config.option_spaces.retain(|s| s.name != space.name);
+                    self.config.option_spaces.push(space.clone());
+                }
+                Item::Zone(z) => self.config.zones.push(Zone::clone(z)),
+                Item::DbTimeFormat(local) => self.config.db_time_format_local = *local,
                 Item::OmapiPort(p) => self.config.omapi_port = Some(*p),
                 Item::OmapiKey(name, span) => {
                     self.config.omapi_key = Some(name.clone());
@@ -222,7 +314,7 @@ impl Lowerer {
         for item in &d.items {
             match item {
                 Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
-                Item::Host { name, items } => self.host(name, items, &e),
+                Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                 _ => {}
             }
         }
@@ -269,15 +361,26 @@ impl Lowerer {
         }
     }
 
-    fn host(&mut self, name: &str, items: &[Item], eff: &Effective) {
+    /// A host. Besides its values in full, it keeps what dhcpd evaluates *after* the
+    /// subnet's and pool's scopes for its client: its own statements and those of its
+    /// enclosing groups, down to a scope the subnet's chain already evaluated (a host in
+    /// a shared-network or subnet: its own statements only).
+    fn host(&mut self, name: &str, span: &Span, items: &[Item], eff: &Effective, groups: &[&[Item]]) {
+        let mut own = Effective::default();
+        for g in groups {
+            own = scope_effective(&own, g);
+        }
+        let own = scope_effective(&own, items);
         let mut host = Host {
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,
             fixed_addresses: Vec::new(),
+            fixed_address_names: None,
             effective: scope_effective(eff, items),
+            own,
         };
-        let mut info = HostInfo { hardware: None, fixed: Vec::new() };
+        let mut info = HostInfo { span: span.clone(), hardware: None, fixed: Vec::new() };
         for item in items {
             match item {
                 Item::Hardware(mac, span) => {
@@ -285,9 +388,17 @@ impl Lowerer {
                     info.hardware = Some(span.clone());
                 }
                 Item::FixedAddress(addrs) => {
+                    if addrs.iter().any(|(a, _)| matches!(a, HostAddr::Name(_))) {
+                        // Nothing is known until the names are looked up (see
+                        // `Config::resolve_names`): the list counts as a whole.
+                        host.fixed_address_names = Some(addrs.iter().map(|(a, _)| a.clone()).collect());
+                        continue;
+                    }
                     for (a, span) in addrs {
-                        host.fixed_addresses.push(*a);
-                        info.fixed.push(span.clone());
+                        if let HostAddr::Ip(ip) = a {
+                            host.fixed_addresses.push(*ip);
+                            info.fixed.push(span.clone());
+                        }
                     }
                 }
                 Item::ClientId(id) => host.client_identifier = Some(id.clone()),
@@ -296,6 +407,42 @@ impl Lowerer {
         }
         self.config.hosts.push(host);
         self.info.hosts.push(info);
+    }
+
+    /// The options built from option spaces in every scope: option 43 from
+    /// `vendor-option-space`, `encapsulate` options, then `site-option-space` (each
+    /// depends only on the scope's own values, so it is built once, here).
+    fn finish_options(&mut self) {
+        let spaces = self.config.option_spaces.clone();
+        let encapsulations = self.config.encapsulations.clone();
+        let fill = |e: &mut Effective| {
+            // Each encapsulation is built from the scope's values as configured (not
+            // from another encapsulation built here).
+            let mut built: Vec<(u8, Vec<u8>)> = Vec::new();
+            if let Some(v) = e.vendor_encapsulation(&spaces) {
+                built.push((43, v));
+            }
+            for (code, space) in &encapsulations {
+                if e.option(*code).is_none()
+                    && let Some(v) = e.space_encapsulation(space, &spaces)
+                {
+                    built.push((*code, v));
+                }
+            }
+            for (code, v) in built {
+                e.set_option(code, v);
+            }
+            e.apply_site_space(&spaces);
+        };
+        fill(&mut self.config.global);
+        for n in &mut self.config.shared_networks {
+            n.subnets.iter_mut().for_each(|s| fill(&mut s.effective));
+            n.pools.iter_mut().for_each(|p| fill(&mut p.effective));
+        }
+        self.config.hosts.iter_mut().for_each(|h| {
+            fill(&mut h.effective);
+            fill(&mut h.own);
+        });
     }
 
     /// A pool declared in a shared-network belongs to the subnet of its first range.

@@ -28,9 +28,11 @@ pub const DEFAULT_MIN_BALANCE: u32 = 60;
 pub const DEFAULT_MAX_BALANCE: u32 = 3_600;
 /// Windows' default reserve for hot standby, used by `hot-standby-reserve;` without a value.
 pub const DEFAULT_HOT_STANDBY_RESERVE: u8 = 5;
+/// dhcpd's `abandon-lease-time` when none is configured (24 hours, `DEFAULT_ABANDON_LEASE_TIME`).
+pub const DEFAULT_ABANDON_LEASE_TIME: u32 = 86_400;
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Every shared network in file order. A subnet declared outside any
     /// `shared-network` is a shared network of its own, named after its address.
@@ -45,8 +47,43 @@ pub struct Config {
     pub omapi_port: Option<u16>,
     /// `omapi-key NAME;`, the name of one of [`Config::keys`].
     pub omapi_key: Option<String>,
+    /// `ddns-update-style` of the global scope (dhcpd reads it there only).
+    pub ddns_update_style: DdnsUpdateStyle,
+    /// `zone NAME { ... }` declarations (used by DNS updates only).
+    pub zones: Vec<Zone>,
+    /// `option space NAME ...;` declarations.
+    pub option_spaces: Vec<OptionSpace>,
+    /// `option NAME code N = encapsulate SPACE;`: option N carries the options of SPACE
+    /// in force in a scope, unless the scope gives option N a value itself.
+    pub encapsulations: Vec<(u8, String)>,
+    /// `db-time-format local;` (the last `db-time-format` of the file, wherever it is):
+    /// lease file times written as `epoch N; # local date` instead of UTC dates.
+    pub db_time_format_local: bool,
+    /// `abandon-lease-time` of the global scope (dhcpd reads it there only), seconds an
+    /// abandoned (declined) address stays out of use. `u32::MAX` is `infinite`.
+    pub abandon_lease_time: u32,
     /// The global scope's values.
     pub global: Effective,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            shared_networks: Vec::new(),
+            hosts: Vec::new(),
+            failover_peers: Vec::new(),
+            keys: Vec::new(),
+            omapi_port: None,
+            omapi_key: None,
+            ddns_update_style: DdnsUpdateStyle::None,
+            zones: Vec::new(),
+            option_spaces: Vec::new(),
+            encapsulations: Vec::new(),
+            db_time_format_local: false,
+            abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
+            global: Effective::default(),
+        }
+    }
 }
 
 impl Config {
@@ -58,6 +95,142 @@ impl Config {
     /// The key named `name`.
     pub fn key(&self, name: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.name == name)
+    }
+
+    /// Whether some address is written as a host name that [`Config::resolve_names`]
+    /// would look up.
+    pub fn has_names(&self) -> bool {
+        let scope = |e: &Effective| {
+            !e.named_options.is_empty() || e.next_server_name.is_some() || e.server_identifier_name.is_some()
+        };
+        scope(&self.global)
+            || self
+                .shared_networks
+                .iter()
+                .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
+            || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
+    }
+
+    /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
+    /// address options, `next-server` and `server-identifier`. `lookup` is asked once per
+    /// distinct name and returns its IPv4 addresses in resolver order, or why it failed.
+    ///
+    /// A name that does not resolve contributes no address, as in dhcpd's steady state:
+    /// dhcpd evaluates these expressions when it answers a client, and keeps a failed
+    /// lookup for a minute as an empty answer, so a list keeps its other entries (a
+    /// `fixed-address` list its other addresses, an option its other addresses; an
+    /// option left empty is not sent) and `next-server` and `server-identifier` fall
+    /// back as if not written. (Observed with dhcpd 4.4.3: only the one evaluation that
+    /// repeats the failed lookup, once a minute, drops the whole list.) Each failure is
+    /// returned once per name, for the log.
+    ///
+    /// The names are consumed: afterwards [`Config::has_names`] is false. dhcpd repeats
+    /// the lookups (an answer is kept an hour, a failure a minute); to look up again,
+    /// call this on another copy of the configuration as parsed.
+    pub fn resolve_names(&mut self, lookup: &mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>) -> Vec<NameFailure> {
+        let mut r = Resolver { lookup, cache: std::collections::HashMap::new(), failures: Vec::new() };
+        r.scope(&mut self.global);
+        for n in &mut self.shared_networks {
+            for s in &mut n.subnets {
+                r.scope(&mut s.effective);
+            }
+            for p in &mut n.pools {
+                r.scope(&mut p.effective);
+            }
+        }
+        for h in &mut self.hosts {
+            r.scope(&mut h.effective);
+            r.scope(&mut h.own);
+            if let Some(parts) = h.fixed_address_names.take() {
+                h.fixed_addresses = r.list(&parts, true);
+            }
+        }
+        r.failures
+    }
+}
+
+/// A host name that did not resolve, with the resolver's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameFailure {
+    /// The name as written.
+    pub name: String,
+    /// Why the lookup failed.
+    pub reason: String,
+}
+
+/// The lookups of one [`Config::resolve_names`] call, each name asked once.
+struct Resolver<'a> {
+    lookup: &'a mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>,
+    cache: std::collections::HashMap<String, Option<Vec<Ipv4Addr>>>,
+    failures: Vec<NameFailure>,
+}
+
+impl Resolver<'_> {
+    fn name(&mut self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        if let Some(v) = self.cache.get(name) {
+            return v.clone();
+        }
+        let v = match (self.lookup)(name) {
+            Ok(a) if !a.is_empty() => Some(a),
+            Ok(_) => {
+                self.failures.push(NameFailure { name: name.to_string(), reason: "no IPv4 address".into() });
+                None
+            }
+            Err(reason) => {
+                self.failures.push(NameFailure { name: name.to_string(), reason });
+                None
+            }
+        };
+        self.cache.insert(name.to_string(), v.clone());
+        v
+    }
+
+    /// The addresses of a list written in one statement (a name that fails adds none).
+    fn list(&mut self, parts: &[HostAddr], all_addresses: bool) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                HostAddr::Ip(a) => out.push(*a),
+                HostAddr::Name(n) => match self.name(n) {
+                    Some(a) if all_addresses => out.extend(a),
+                    Some(a) => out.extend(a.first()),
+                    None => {}
+                },
+            }
+        }
+        out
+    }
+
+    /// The bytes of a value with names (a name that fails adds none).
+    fn value(&mut self, parts: &[ValuePart]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                ValuePart::Bytes(b) => out.extend_from_slice(b),
+                ValuePart::Name { name, all_addresses } => match self.name(name) {
+                    Some(a) if *all_addresses => out.extend(a.iter().flat_map(|a| a.octets())),
+                    Some(a) => out.extend(a.first().map(|a| a.octets()).unwrap_or_default()),
+                    None => {}
+                },
+            }
+        }
+        out
+    }
+
+    fn scope(&mut self, e: &mut Effective) {
+        for (code, value) in std::mem::take(&mut e.named_options) {
+            // dhcpd sends no option whose value is empty.
+            let bytes = self.value(&value.parts);
+            if !bytes.is_empty() {
+                e.set_option(code, bytes);
+            }
+        }
+        if let Some(n) = e.next_server_name.take() {
+            e.next_server = self.name(&n).and_then(|a| a.first().copied());
+        }
+        if let Some(n) = e.server_identifier_name.take() {
+            e.server_identifier = self.name(&n).and_then(|a| a.first().copied());
+        }
     }
 }
 
@@ -76,6 +249,9 @@ pub struct Effective {
     /// `server-identifier IP;` or `option dhcp-server-identifier IP;` (option 54 is
     /// kept here only, not in [`Effective::options`]).
     pub server_identifier: Option<Ipv4Addr>,
+    /// `server-identifier NAME;`: a host name, resolved by [`Config::resolve_names`]
+    /// into [`Effective::server_identifier`] (first address).
+    pub server_identifier_name: Option<String>,
     /// `ping-check` (dhcpd default true).
     pub ping_check: bool,
     /// `ping-timeout`, seconds (dhcpd default 1).
@@ -92,6 +268,9 @@ pub struct Effective {
     pub use_host_decl_names: bool,
     /// `next-server IP;` (siaddr).
     pub next_server: Option<Ipv4Addr>,
+    /// `next-server NAME;`: a host name, resolved by [`Config::resolve_names`] into
+    /// [`Effective::next_server`] (first address).
+    pub next_server_name: Option<String>,
     /// `filename "x";` (the BOOTP file field).
     pub filename: Option<String>,
     /// `server-name "x";` (the BOOTP sname field).
@@ -106,6 +285,22 @@ pub struct Effective {
     /// Options as (code, wire bytes), sorted by code, one entry per code. The bytes
     /// may exceed 255; the packet writer splits them (RFC 3396).
     pub options: Vec<(u8, Vec<u8>)>,
+    /// Address options written with host names (`option domain-name-servers ns1.example;`),
+    /// sorted by code, never a code that is also in [`Effective::options`].
+    /// [`Config::resolve_names`] moves them into `options`.
+    pub named_options: Vec<(u8, NamedValue)>,
+    /// The DNS-update statements of this scope (they act only with DDNS on, which
+    /// xdhcpd refuses for now; kept for when it is implemented).
+    pub ddns: DdnsParams,
+    /// `vendor-option-space NAME;`: the option space whose options make up option 43
+    /// (vendor-encapsulated-options) when no explicit option 43 is set.
+    pub vendor_option_space: Option<String>,
+    /// `site-option-space "NAME";`: codes from the space's lowest (at most 224, at
+    /// least 128) up are taken from that space instead of the DHCP options.
+    pub site_option_space: Option<String>,
+    /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
+    /// (outer scopes first, then file order; a new value for a code keeps its place).
+    pub space_options: Vec<SpaceOptionValue>,
 }
 
 impl Default for Effective {
@@ -116,6 +311,7 @@ impl Default for Effective {
             min_lease_time: 0,
             authoritative: false,
             server_identifier: None,
+            server_identifier_name: None,
             ping_check: true,
             ping_timeout: 1,
             log_facility: None,
@@ -124,12 +320,18 @@ impl Default for Effective {
             get_lease_hostnames: false,
             use_host_decl_names: false,
             next_server: None,
+            next_server_name: None,
             filename: None,
             server_name: None,
             allow_bootp: true,
             allow_unknown_clients: true,
             allow_dynamic_bootp: true,
             options: Vec::new(),
+            named_options: Vec::new(),
+            ddns: DdnsParams::default(),
+            vendor_option_space: None,
+            site_option_space: None,
+            space_options: Vec::new(),
         }
     }
 }
@@ -146,6 +348,7 @@ impl Effective {
 
     /// Sets option `code`, replacing an earlier value of the same code.
     pub(crate) fn set_option(&mut self, code: u8, data: Vec<u8>) {
+        self.named_options.retain(|(c, _)| *c != code);
         match self.options.binary_search_by_key(&code, |(c, _)| *c) {
             Ok(i) => {
                 if let Some(slot) = self.options.get_mut(i) {
@@ -155,6 +358,260 @@ impl Effective {
             Err(i) => self.options.insert(i, (code, data)),
         }
     }
+
+    /// Sets option `code` of `space`; a new value for a code already set keeps its place
+    /// (dhcpd replaces an option in its slot).
+    pub(crate) fn set_space_option(&mut self, space: &str, code: u32, data: Vec<u8>) {
+        match self.space_options.iter_mut().find(|o| o.space == space && o.code == code) {
+            Some(o) => o.data = data,
+            None => self.space_options.push(SpaceOptionValue { space: space.to_string(), code, data }),
+        }
+    }
+
+    /// Option 43 as dhcpd builds it from `vendor-option-space`: when the scope names a
+    /// declared space, sets no option 43 itself, and has options of that space. dhcpd
+    /// stores a scope's options in a hash table of 17 buckets (bucket of a code:
+    /// `((code & 31) + ((code >> 5) & 31)) % 17`, a new code at the head of its bucket)
+    /// and encapsulates them bucket by bucket: that is the order of the sub-options.
+    /// Each is code and length in the space's widths, then the value; empty values are
+    /// left out.
+    pub fn vendor_encapsulation(&self, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+        let name = self.vendor_option_space.as_deref()?;
+        if self.option(43).is_some() {
+            return None;
+        }
+        self.space_encapsulation(name, spaces)
+    }
+
+    /// The options of space `name` in force in this scope, encapsulated as dhcpd does
+    /// (see [`Effective::vendor_encapsulation`]); `None` when there are none.
+    pub fn space_encapsulation(&self, name: &str, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+        let space = spaces.iter().find(|s| s.name == name)?;
+        let mut subs: Vec<(usize, u32, &[u8])> = self
+            .space_options
+            .iter()
+            .filter(|o| o.space == name && !o.data.is_empty())
+            .enumerate()
+            .map(|(i, o)| (i, o.code, o.data.as_slice()))
+            .collect();
+        if subs.is_empty() {
+            return None;
+        }
+        let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
+        // Bucket order; within a bucket, the latest stored first.
+        subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+        let mut out = Vec::new();
+        for (_, code, data) in subs {
+            match space.code_width {
+                1 => out.push(code as u8),
+                2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
+                _ => out.extend_from_slice(&code.to_be_bytes()),
+            }
+            match space.length_width {
+                1 => out.push(data.len() as u8),
+                _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
+            }
+            out.extend_from_slice(data);
+        }
+        Some(out)
+    }
+
+    /// Applies `site-option-space` as dhcpd does when it answers: it takes every code from
+    /// `site_code_min` up (the space's lowest code, at most 224, at least 128) from the
+    /// site space, so DHCP options with such codes are not sent, and the site space's
+    /// options are sent under their own codes.
+    pub(crate) fn apply_site_space(&mut self, spaces: &[OptionSpace]) {
+        let Some(space) = self.site_option_space.as_deref().and_then(|n| spaces.iter().find(|s| s.name == n)) else {
+            return;
+        };
+        let min = space.min_code.unwrap_or(224).clamp(128, 224);
+        let site: Vec<(u8, Vec<u8>)> = self
+            .space_options
+            .iter()
+            .filter(|o| o.space == space.name && (min..=254).contains(&o.code) && !o.data.is_empty())
+            .filter_map(|o| Some((u8::try_from(o.code).ok()?, o.data.clone())))
+            .collect();
+        self.options.retain(|(code, _)| u32::from(*code) < min);
+        self.named_options.retain(|(code, _)| u32::from(*code) < min);
+        for (code, data) in site {
+            self.set_option(code, data);
+        }
+    }
+
+    /// Sets option `code` to addresses given (partly) by host names, replacing an
+    /// earlier value of the same code.
+    pub(crate) fn set_named_option(&mut self, code: u8, value: NamedValue) {
+        self.options.retain(|(c, _)| *c != code);
+        match self.named_options.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(i) => {
+                if let Some(slot) = self.named_options.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            Err(i) => self.named_options.insert(i, (code, value)),
+        }
+    }
+}
+
+/// An `option space NAME [code width N] [length width N] [hash size N];` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionSpace {
+    /// The space name.
+    pub name: String,
+    /// Bytes of a sub-option code: 1 (default), 2 or 4.
+    pub code_width: u8,
+    /// Bytes of a sub-option length: 1 (default) or 2.
+    pub length_width: u8,
+    /// The lowest code defined in the space (for `site-option-space`).
+    pub min_code: Option<u32>,
+}
+
+/// One `option SPACE.NAME VALUE;` in force in a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceOptionValue {
+    /// The space name.
+    pub space: String,
+    /// The option's code in its space.
+    pub code: u32,
+    /// The value's wire bytes.
+    pub data: Vec<u8>,
+}
+
+/// An address as written where dhcpd accepts an IPv4 address or a host name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostAddr {
+    /// A dotted-quad literal.
+    Ip(Ipv4Addr),
+    /// A host name, looked up through the system resolver (so `/etc/hosts` counts).
+    Name(String),
+}
+
+/// An option value written with at least one host name: its bytes once the names are
+/// looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedValue {
+    /// The value's pieces, in order.
+    pub parts: Vec<ValuePart>,
+}
+
+/// A piece of a [`NamedValue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValuePart {
+    /// Bytes as they are sent.
+    Bytes(Vec<u8>),
+    /// The addresses of a host name: all of them in an `array of ip-address` option
+    /// (dhcpd's "uniform" formats), else the first.
+    Name {
+        /// The name as written.
+        name: String,
+        /// Every address, or the first only.
+        all_addresses: bool,
+    },
+}
+
+/// `ddns-update-style` values dhcpd 4.4 accepts (`ad-hoc` is refused at load, as dhcpd
+/// refuses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DdnsUpdateStyle {
+    /// `none` (also dhcpd's default): no DNS updates.
+    #[default]
+    None,
+    /// `interim`.
+    Interim,
+    /// `standard`.
+    Standard,
+    /// `ad-hoc`: dhcpd 4.4 reads it and then refuses to start, and so does xdhcpd.
+    AdHoc,
+}
+
+/// `allow | deny | ignore client-updates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientUpdates {
+    /// `allow client-updates;`
+    Allow,
+    /// `deny client-updates;`
+    Deny,
+    /// `ignore client-updates;`
+    Ignore,
+}
+
+/// The DNS-update parameters of a scope, as written (defaults: `None`, except
+/// `ddns-updates`, which dhcpd treats as on when not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DdnsParams {
+    /// `ddns-updates on|off` (default on: with an interim or standard style, updates
+    /// happen wherever it is not turned off).
+    pub updates: bool,
+    /// `ddns-domainname`.
+    pub domainname: Option<Vec<u8>>,
+    /// `ddns-rev-domainname`.
+    pub rev_domainname: Option<Vec<u8>>,
+    /// `ddns-hostname`.
+    pub hostname: Option<Vec<u8>>,
+    /// `ddns-ttl`, seconds (`u32::MAX` is `infinite`).
+    pub ttl: Option<u32>,
+    /// `do-forward-updates`.
+    pub do_forward_updates: Option<bool>,
+    /// `update-optimization`.
+    pub update_optimization: Option<bool>,
+    /// `update-conflict-detection`.
+    pub update_conflict_detection: Option<bool>,
+    /// `ddns-local-address4`.
+    pub local_address4: Option<HostAddr>,
+    /// `ddns-guard-id-must-match`.
+    pub guard_id_must_match: Option<bool>,
+    /// `ddns-other-guard-is-dynamic`.
+    pub other_guard_is_dynamic: Option<bool>,
+    /// `ddns-dual-stack-mixed-mode`.
+    pub dual_stack_mixed_mode: Option<bool>,
+    /// `do-reverse-updates`.
+    pub do_reverse_updates: Option<bool>,
+    /// `fqdn-reply`.
+    pub fqdn_reply: Option<bool>,
+    /// `ddns-local-address6`.
+    pub local_address6: Option<std::net::Ipv6Addr>,
+    /// `allow | deny | ignore client-updates`.
+    pub client_updates: Option<ClientUpdates>,
+}
+
+impl Default for DdnsParams {
+    fn default() -> Self {
+        DdnsParams {
+            updates: true,
+            domainname: None,
+            rev_domainname: None,
+            hostname: None,
+            ttl: None,
+            do_forward_updates: None,
+            update_optimization: None,
+            update_conflict_detection: None,
+            local_address4: None,
+            guard_id_must_match: None,
+            other_guard_is_dynamic: None,
+            dual_stack_mixed_mode: None,
+            do_reverse_updates: None,
+            fqdn_reply: None,
+            local_address6: None,
+            client_updates: None,
+        }
+    }
+}
+
+/// A `zone NAME { primary ...; secondary ...; key ...; }` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The zone name, with the trailing dot dhcpd adds.
+    pub name: String,
+    /// `primary` addresses (IPv4 or host names).
+    pub primary: Vec<HostAddr>,
+    /// `secondary` addresses.
+    pub secondary: Vec<HostAddr>,
+    /// `primary6` addresses, as written.
+    pub primary6: Vec<String>,
+    /// `secondary6` addresses, as written.
+    pub secondary6: Vec<String>,
+    /// `key NAME`, the name of one of [`Config::keys`].
+    pub key: Option<String>,
 }
 
 /// A `shared-network` (or a lone subnet, see [`Config::shared_networks`]).
@@ -243,10 +700,20 @@ pub struct Host {
     /// `option dhcp-client-identifier ...;` (option 61 payload, type byte included).
     /// It identifies the host and is not put into [`Effective::options`].
     pub client_identifier: Option<Vec<u8>>,
-    /// `fixed-address A[, B];`
+    /// `fixed-address A[, B];`: the addresses (for a list with host names, those the
+    /// names resolved to, see [`Config::resolve_names`]).
     pub fixed_addresses: Vec<Ipv4Addr>,
+    /// The `fixed-address` list as written when it names a host: looked up as a whole
+    /// by [`Config::resolve_names`] (a name that does not resolve adds no address).
+    pub fixed_address_names: Option<Vec<HostAddr>>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
+    /// What dhcpd applies for this host's client *after* the subnet's (and pool's)
+    /// values: the host's own statements and those of its enclosing `group`s (not the
+    /// global, shared-network or subnet values it inherits, which the subnet's scope
+    /// already gave), on [`Effective::default`]. Its options, `next-server`,
+    /// `filename` and `server-name` override the subnet's per code.
+    pub own: Effective,
 }
 
 /// This server's role in a failover relationship.
@@ -372,6 +839,14 @@ pub enum KeyAlgorithm {
     HmacMd5,
     /// `hmac-sha256`.
     HmacSha256,
+    /// `hmac-sha1` (DNS updates only).
+    HmacSha1,
+    /// `hmac-sha224` (DNS updates only).
+    HmacSha224,
+    /// `hmac-sha384` (DNS updates only).
+    HmacSha384,
+    /// `hmac-sha512` (DNS updates only).
+    HmacSha512,
 }
 
 impl KeyAlgorithm {
@@ -380,6 +855,10 @@ impl KeyAlgorithm {
         match self {
             KeyAlgorithm::HmacMd5 => "hmac-md5",
             KeyAlgorithm::HmacSha256 => "hmac-sha256",
+            KeyAlgorithm::HmacSha1 => "hmac-sha1",
+            KeyAlgorithm::HmacSha224 => "hmac-sha224",
+            KeyAlgorithm::HmacSha384 => "hmac-sha384",
+            KeyAlgorithm::HmacSha512 => "hmac-sha512",
         }
     }
 }

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span};
 use crate::lexer::{Token, TokenKind};
+use crate::model::{HostAddr, NamedValue, ValuePart};
 
 /// The type of an option's value, which decides how it is written and encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,239 @@ pub enum OptionType {
     /// Comma-separated quoted domain names, RFC 1035 encoded without compression
     /// (option 119, RFC 3397).
     DomainList,
+    /// One domain name, unquoted (`host.example.com`), sent in DNS wire format without
+    /// compression (dhcpd's `domain-name` type).
+    DomainName,
+    /// A record `{ T, T, ... }`, or an array of records, or an array of a type above
+    /// has no variant of its own for (`array of boolean`).
+    Record(RecordType),
+}
+
+/// A field of a record: dhcpd's fixed-size types, and `text`/`string` as the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `ip-address`
+    Ip,
+    /// `unsigned integer 8`
+    U8,
+    /// `unsigned integer 16`
+    U16,
+    /// `unsigned integer 32`
+    U32,
+    /// `signed integer 8` or `integer 8`
+    I8,
+    /// `signed integer 16` or `integer 16`
+    I16,
+    /// `signed integer 32` or `integer 32`
+    I32,
+    /// `boolean`
+    Bool,
+    /// `text` (last field only)
+    Text,
+    /// `string` (last field only)
+    String,
+    /// `domain-name` (last field only)
+    DomainName,
+}
+
+/// Most fields a record may have here (dhcpd's limit is its 128-byte format buffer).
+pub const MAX_RECORD_FIELDS: usize = 16;
+
+/// A record type, as `option NAME code N = [array of] { FIELD, ... };` declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordType {
+    fields: [Field; MAX_RECORD_FIELDS],
+    len: u8,
+    /// `array of { ... }`: records separated by commas.
+    pub array: bool,
+    /// The last field is `array of T`: its values repeat, separated by commas.
+    pub tail_array: bool,
+}
+
+impl RecordType {
+    /// The fields in order.
+    pub fn fields(&self) -> &[Field] {
+        self.fields.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+/// One field type, written as words (`unsigned integer 8`, `ip-address`, ...).
+fn parse_field(w: &[&str]) -> Option<Field> {
+    Some(match w {
+        ["ip-address"] => Field::Ip,
+        ["unsigned", "integer", "8"] => Field::U8,
+        ["unsigned", "integer", "16"] => Field::U16,
+        ["unsigned", "integer", "32"] => Field::U32,
+        ["signed", "integer", "8"] | ["integer", "8"] => Field::I8,
+        ["signed", "integer", "16"] | ["integer", "16"] => Field::I16,
+        ["signed", "integer", "32"] | ["integer", "32"] => Field::I32,
+        ["boolean"] | ["flag"] => Field::Bool,
+        ["text"] => Field::Text,
+        ["string"] => Field::String,
+        ["domain-name"] => Field::DomainName,
+        _ => return None,
+    })
+}
+
+/// Parses the fields of a record (`groups`: the words between commas) with dhcpd's
+/// rules. The error is dhcpd's reason, or `None` for what xdhcpd does not support
+/// (domain names, encapsulations, more than [`MAX_RECORD_FIELDS`] fields).
+pub(crate) fn parse_record(array: bool, groups: &[Vec<String>]) -> Result<RecordType, Option<&'static str>> {
+    let mut r = RecordType { fields: [Field::U8; MAX_RECORD_FIELDS], len: 0, array, tail_array: false };
+    if groups.is_empty() || groups.len() > MAX_RECORD_FIELDS {
+        return Err(if groups.is_empty() { Some("a record needs at least one type") } else { None });
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let last = i + 1 == groups.len();
+        let w: Vec<&str> = g.iter().map(String::as_str).collect();
+        let (inner_array, w) = match w.as_slice() {
+            ["array", "of", rest @ ..] => (true, rest.to_vec()),
+            _ => (false, w),
+        };
+        let f = parse_field(&w).ok_or(None)?;
+        if inner_array {
+            if array {
+                return Err(Some("no nested arrays"));
+            }
+            if !last {
+                return Err(None);
+            }
+            if matches!(f, Field::Text | Field::String | Field::DomainName) {
+                return Err(Some("arrays of text strings not yet supported"));
+            }
+            r.tail_array = true;
+        }
+        if matches!(f, Field::Text | Field::String | Field::DomainName) {
+            if array {
+                return Err(Some("arrays of text strings not yet supported"));
+            }
+            if !last {
+                return Err(Some("text must be at end of record"));
+            }
+        }
+        if let Some(slot) = r.fields.get_mut(i) {
+            *slot = f;
+        }
+        r.len = r.len.saturating_add(1);
+    }
+    Ok(r)
+}
+
+/// A value being encoded: bytes, with the places of host names still to look up.
+#[derive(Default)]
+struct Parts {
+    parts: Vec<ValuePart>,
+    /// Whether a host name may stand for an address (only where the names are looked
+    /// up afterwards: DHCP options, see [`encode_value`]).
+    names_allowed: bool,
+}
+
+impl Parts {
+    fn push(&mut self, data: &[u8]) {
+        match self.parts.last_mut() {
+            Some(ValuePart::Bytes(b)) => b.extend_from_slice(data),
+            _ => self.parts.push(ValuePart::Bytes(data.to_vec())),
+        }
+    }
+
+    /// All bytes, or `None` when a name is left.
+    fn into_bytes(self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for p in self.parts {
+            match p {
+                ValuePart::Bytes(b) => out.extend(b),
+                ValuePart::Name { .. } => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Encodes one field's value.
+fn encode_field(f: Field, tok: &Token, out: &mut Parts) -> Result<(), ConfigError> {
+    let one = |ty: OptionType| encode(ty, std::slice::from_ref(tok), &tok.span);
+    let bytes: Vec<u8> = match f {
+        Field::Ip => match parse_host_addr(tok)? {
+            HostAddr::Ip(ip) => ip.octets().to_vec(),
+            // A record is no "uniform" format: dhcpd takes the first address.
+            HostAddr::Name(name) if out.names_allowed => {
+                out.parts.push(ValuePart::Name { name, all_addresses: false });
+                return Ok(());
+            }
+            HostAddr::Name(_) => {
+                return Err(invalid(tok, "IPv4 address", "a host name is not supported here yet"));
+            }
+        },
+        Field::U8 => vec![parse_int::<u8>(tok, "unsigned 8-bit integer")?],
+        Field::U16 => parse_int::<u16>(tok, "unsigned 16-bit integer")?.to_be_bytes().to_vec(),
+        Field::U32 => parse_int::<u32>(tok, "unsigned 32-bit integer")?.to_be_bytes().to_vec(),
+        Field::I8 => parse_int::<i8>(tok, "signed 8-bit integer")?.to_be_bytes().to_vec(),
+        Field::I16 => parse_int::<i16>(tok, "signed 16-bit integer")?.to_be_bytes().to_vec(),
+        Field::I32 => parse_int::<i32>(tok, "signed 32-bit integer")?.to_be_bytes().to_vec(),
+        Field::Bool => vec![u8::from(parse_bool(tok)?)],
+        Field::Text => one(T::Text)?,
+        Field::String => one(T::String)?,
+        Field::DomainName => one(T::DomainName)?,
+    };
+    out.push(&bytes);
+    Ok(())
+}
+
+/// Encodes a record value: the fields one after the other, records (or the values of
+/// a trailing `array of` field) separated by commas, as dhcpd reads them.
+/// `names_allowed`: a host name may stand for an address field (the caller looks it up).
+fn encode_record(
+    r: &RecordType,
+    values: &[Token],
+    after: &Span,
+    names_allowed: bool,
+) -> Result<Vec<ValuePart>, ConfigError> {
+    let fields = r.fields();
+    let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
+    let short = |group: &[Token]| {
+        let at = group.last().map_or(after, |t| &t.span);
+        ConfigError::new(
+            at,
+            ErrorKind::InvalidValue {
+                what: "option value".into(),
+                value: group.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "),
+                reason: format!("expected {} values, one per field of the record", fields.len()),
+            },
+        )
+    };
+    let mut out = Parts { parts: Vec::new(), names_allowed };
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 && !r.array {
+            match (r.tail_array, fields.last(), group) {
+                (true, Some(f), [tok]) => {
+                    encode_field(*f, tok, &mut out)?;
+                    continue;
+                }
+                (true, _, _) => return Err(short(group)),
+                (false, _, _) => {
+                    // A second group means a comma was written (groups may be empty).
+                    return Err(match values.iter().find(|t| t.kind == TokenKind::Comma) {
+                        Some(comma) => invalid(comma, "option value", "this option takes a single record"),
+                        None => short(group),
+                    });
+                }
+            }
+        }
+        if group.len() != fields.len() {
+            return Err(short(group));
+        }
+        for (f, tok) in fields.iter().zip(group.iter()) {
+            encode_field(*f, tok, &mut out)?;
+        }
+    }
+    Ok(out.parts)
+}
+
+/// A record's bytes; a host name in it is refused (nothing would look it up).
+fn encode_record_bytes(r: &RecordType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+    let parts = encode_record(r, values, after, false)?;
+    // With names refused every part is bytes.
+    Ok(Parts { parts, names_allowed: false }.into_bytes().unwrap_or_default())
 }
 
 /// An option definition: standard or declared with `option NAME code N = TYPE;`.
@@ -204,6 +438,18 @@ pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
         ["string"] => T::String,
         ["boolean"] | ["flag"] => T::Boolean,
         ["domain-list"] => T::DomainList,
+        ["domain-name"] => T::DomainName,
+        ["integer", "8"] => T::I8,
+        ["integer", "16"] => T::I16,
+        ["integer", "32"] => T::I32,
+        // Other arrays of a fixed-size type: a one-field record, repeated.
+        ["array", "of", rest @ ..] => {
+            let f = parse_field(rest)?;
+            if matches!(f, Field::Text | Field::String | Field::DomainName) {
+                return None;
+            }
+            T::Record(RecordType { fields: [f; MAX_RECORD_FIELDS], len: 1, array: true, tail_array: false })
+        }
         _ => return None,
     })
 }
@@ -218,12 +464,98 @@ fn invalid(tok: &Token, what: &str, reason: &str) -> ConfigError {
 /// Parses a dotted-quad IPv4 address word.
 pub(crate) fn parse_ip(tok: &Token) -> Result<Ipv4Addr, ConfigError> {
     match tok.kind {
-        TokenKind::Word => tok
-            .text
-            .parse()
-            .map_err(|_| invalid(tok, "IPv4 address", "expected a dotted-quad address (host names are not supported)")),
+        TokenKind::Word => tok.text.parse().map_err(|_| {
+            invalid(tok, "IPv4 address", "expected a dotted-quad address (a host name is not allowed here)")
+        }),
         _ => Err(invalid(tok, "IPv4 address", "expected a dotted-quad address")),
     }
+}
+
+/// Parses an IPv4 address or a host name, as dhcpd's `ip-addr-or-hostname`: a word of
+/// digits and dots must be a valid address; anything else must be a host name (labels
+/// of letters, digits, `-` and `_`, separated by dots).
+pub(crate) fn parse_host_addr(tok: &Token) -> Result<HostAddr, ConfigError> {
+    let bad = || invalid(tok, "address", "expected an IPv4 address or a host name");
+    let TokenKind::Word = tok.kind else {
+        return Err(bad());
+    };
+    if let Ok(ip) = tok.text.parse::<Ipv4Addr>() {
+        return Ok(HostAddr::Ip(ip));
+    }
+    let looks_numeric = tok.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+    let name = tok.text.strip_suffix('.').unwrap_or(&tok.text);
+    let valid_name = !name.is_empty()
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+    if looks_numeric || !valid_name {
+        return Err(bad());
+    }
+    Ok(HostAddr::Name(tok.text.clone()))
+}
+
+/// Whether dhcpd's lexer reads `word` as one identifier token (a name, a keyword or a
+/// hex-looking number): letters, digits, `-` and `_`, not a plain decimal number. Text
+/// options accept such a word unquoted (`option domain-name example;`); a dot ends the
+/// token in dhcpd, so `example.com` must be quoted.
+pub(crate) fn is_dhcpd_identifier(word: &str) -> bool {
+    let all_allowed = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let digits = word.strip_prefix('-').unwrap_or(word);
+    let number = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    all_allowed && !number && word != "-"
+}
+
+/// An encoded option value: bytes, or addresses still to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Encoded {
+    Bytes(Vec<u8>),
+    Named(NamedValue),
+}
+
+/// Encodes like [`encode`], except that an address option written with host names
+/// gives the list to look up instead of bytes.
+pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Result<Encoded, ConfigError> {
+    if let T::Record(r) = &ty
+        && !values.is_empty()
+    {
+        let parts = encode_record(r, values, after, true)?;
+        let named = parts.iter().any(|p| matches!(p, ValuePart::Name { .. }));
+        return Ok(if named {
+            Encoded::Named(NamedValue { parts })
+        } else {
+            Encoded::Bytes(Parts { parts, names_allowed: true }.into_bytes().unwrap_or_default())
+        });
+    }
+    let address_type = matches!(ty, T::IpAddress | T::IpArray | T::IpPairs);
+    let has_name =
+        values.iter().any(|t| t.kind == TokenKind::Word && matches!(parse_host_addr(t), Ok(HostAddr::Name(_))));
+    if !address_type || !has_name {
+        return encode(ty, values, after).map(Encoded::Bytes);
+    }
+    // Check the shape (commas, pairs) as for literals, then read each part.
+    let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
+    if ty == T::IpAddress && groups.len() > 1 {
+        let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
+        return Err(invalid(comma, "option value", "this option takes a single value"));
+    }
+    let per = if ty == T::IpPairs { 2 } else { 1 };
+    let mut parts = Vec::new();
+    for group in groups {
+        if group.len() != per {
+            let tok = group.get(per).or(group.first()).unwrap_or(&values[0]);
+            let reason = if ty == T::IpPairs { "expected 'destination router'" } else { "expected one value here" };
+            return Err(invalid(tok, "option value", reason));
+        }
+        for tok in group {
+            parts.push(match parse_host_addr(tok)? {
+                HostAddr::Ip(ip) => ValuePart::Bytes(ip.octets().to_vec()),
+                // dhcpd's "uniform" formats (arrays of addresses) take every address of
+                // a name; single addresses and pairs take the first.
+                HostAddr::Name(name) => ValuePart::Name { name, all_addresses: ty == T::IpArray },
+            });
+        }
+    }
+    Ok(Encoded::Named(NamedValue { parts }))
 }
 
 /// Parses a decimal integer word into any integer type, with a range error.
@@ -285,6 +617,9 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
     if values.is_empty() {
         return Err(missing());
     }
+    if let T::Record(r) = &ty {
+        return encode_record_bytes(r, values, after);
+    }
     let is_array = matches!(ty, T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList);
     if !is_array && groups.len() > 1 {
         let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
@@ -318,7 +653,14 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
             T::Boolean => out.push(u8::from(parse_bool(tok)?)),
             T::Text => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
-                _ => return Err(invalid(tok, "text", "expected a quoted string")),
+                TokenKind::Word if is_dhcpd_identifier(&tok.text) => out.extend_from_slice(tok.text.as_bytes()),
+                _ => {
+                    return Err(invalid(
+                        tok,
+                        "text",
+                        "expected a quoted string (unquoted, only letters, digits, '-' and '_')",
+                    ));
+                }
             },
             T::String => match &tok.kind {
                 TokenKind::Str(b) => out.extend_from_slice(b),
@@ -334,6 +676,20 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
                 TokenKind::Str(b) => encode_domain(tok, b, &mut out)?,
                 _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
             },
+            // dhcpd reads a host name here (labels of name characters or digits), not a
+            // string.
+            T::DomainName => match &tok.kind {
+                TokenKind::Word
+                    if tok.text.strip_suffix('.').unwrap_or(&tok.text).split('.').all(|l| {
+                        !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    }) =>
+                {
+                    encode_domain(tok, tok.text.as_bytes(), &mut out)?
+                }
+                _ => return Err(invalid(tok, "domain name", "expected an unquoted domain name")),
+            },
+            // Encoded above, before the values are split.
+            T::Record(r) => out.extend(encode_record_bytes(&r, group, after)?),
         }
     }
     Ok(out)
@@ -372,7 +728,13 @@ mod tests {
         assert_eq!(enc(T::String, "01:52:54:0:aa:bb").ok(), Some(vec![1, 0x52, 0x54, 0, 0xaa, 0xbb]));
         assert_eq!(enc(T::String, "\"ab\"").ok(), Some(b"ab".to_vec()));
         assert_eq!(enc(T::Text, "\"example.com\"").ok(), Some(b"example.com".to_vec()));
+        // dhcpd -t: `option domain-name example.com;` -> "semicolon expected" (a dot ends
+        // its token), `option domain-name example;` and `example-com` are accepted.
         assert!(enc(T::Text, "example.com").is_err());
+        assert_eq!(enc(T::Text, "example-com").ok(), Some(b"example-com".to_vec()));
+        assert_eq!(enc(T::Text, "1abc").ok(), Some(b"1abc".to_vec()));
+        assert!(enc(T::Text, "123").is_err());
+        assert!(enc(T::Text, "-").is_err());
     }
 
     #[test]
@@ -388,6 +750,46 @@ mod tests {
     fn static_routes_pairs() {
         assert_eq!(enc(T::IpPairs, "10.0.0.0 10.0.0.1").ok(), Some(vec![10, 0, 0, 0, 10, 0, 0, 1]));
         assert!(enc(T::IpPairs, "10.0.0.0").is_err());
+    }
+
+    #[test]
+    fn records() {
+        let groups = |s: &str| -> Vec<Vec<String>> {
+            s.split(',').map(|g| g.split_whitespace().map(str::to_string).collect()).collect()
+        };
+        let r = parse_record(false, &groups("boolean, integer 32, text")).expect("record");
+        assert_eq!(r.fields(), [Field::Bool, Field::I32, Field::Text]);
+        assert_eq!(enc(T::Record(r), "on 1772 \"x\"").ok(), Some(vec![1, 0, 0, 6, 0xec, b'x']));
+        assert!(enc(T::Record(r), "on 1772").is_err(), "a field missing");
+        assert!(enc(T::Record(r), "on 1772 \"x\", off 1 \"y\"").is_err(), "one record only");
+        // Empty groups (a stray or trailing comma) are errors, never a panic.
+        for text in ["on 1772 \"x\",", ",", "on,,1772", ", on 1 \"x\""] {
+            assert!(enc(T::Record(r), text).is_err(), "{text}");
+        }
+        let r = parse_record(true, &groups("ip-address, integer 8")).expect("array of records");
+        assert_eq!(enc(T::Record(r), "10.0.0.1 -1, 10.0.0.2 2").ok(), Some(vec![10, 0, 0, 1, 0xff, 10, 0, 0, 2, 2]));
+        assert!(enc(T::Record(r), "host.test 1").is_err(), "names in records are refused for now");
+        let r = parse_record(false, &groups("ip-address, array of unsigned integer 8")).expect("tail array");
+        assert!(r.tail_array);
+        assert_eq!(enc(T::Record(r), "10.0.0.1 1, 2").ok(), Some(vec![10, 0, 0, 1, 1, 2]));
+        for text in ["10.0.0.1 1,", "10.0.0.1 1,,2", ","] {
+            assert!(enc(T::Record(r), text).is_err(), "{text}");
+        }
+        // dhcpd's refusals, with its words.
+        assert_eq!(parse_record(false, &groups("text, ip-address")).err(), Some(Some("text must be at end of record")));
+        assert_eq!(
+            parse_record(true, &groups("ip-address, text")).err(),
+            Some(Some("arrays of text strings not yet supported"))
+        );
+        assert_eq!(parse_record(true, &groups("array of ip-address")).err(), Some(Some("no nested arrays")));
+        assert_eq!(parse_record(false, &groups("domain-list")).err(), Some(None), "not supported");
+        let r = parse_record(false, &groups("ip-address, domain-name")).expect("domain name last");
+        assert_eq!(enc(T::Record(r), "1.2.3.4 a.b.").ok(), Some(vec![1, 2, 3, 4, 1, b'a', 1, b'b', 0]));
+        assert!(enc(T::DomainName, "\"a.b\"").is_err(), "dhcpd wants a host name, not a string");
+        assert!(enc(T::DomainName, "a..b").is_err());
+        assert_eq!(parse_record(false, &[]).err(), Some(Some("a record needs at least one type")));
+        let many = vec![vec!["boolean".to_string()]; MAX_RECORD_FIELDS + 1];
+        assert_eq!(parse_record(false, &many).err(), Some(None));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 
 use std::net::Ipv4Addr;
 
-use crate::error::{ConfigError, ErrorKind, Span};
+use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
-use crate::model::{KeyAlgorithm, PeerAddress, Role};
-use crate::options::{self, OptionDef, OptionTable};
+use crate::model::{
+    ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
+};
+use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
 
 /// A scope parameter: a value that inner scopes inherit and may override.
@@ -20,7 +22,7 @@ pub(crate) enum Param {
     MaxLeaseTime(u32),
     MinLeaseTime(u32),
     Authoritative(bool),
-    ServerIdentifier(Ipv4Addr),
+    ServerIdentifier(HostAddr),
     PingCheck(bool),
     PingTimeout(u32),
     LogFacility(String),
@@ -28,12 +30,36 @@ pub(crate) enum Param {
     UpdateStaticLeases(bool),
     GetLeaseHostnames(bool),
     UseHostDeclNames(bool),
-    NextServer(Ipv4Addr),
+    NextServer(HostAddr),
     Filename(String),
     ServerName(String),
     AllowBootp(bool),
     AllowUnknownClients(bool),
     AllowDynamicBootp(bool),
+    Ddns(DdnsParam),
+    VendorOptionSpace(String),
+    SiteOptionSpace(String),
+}
+
+/// A DNS-update statement of a scope (see [`crate::model::DdnsParams`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DdnsParam {
+    Updates(bool),
+    DomainName(Vec<u8>),
+    RevDomainName(Vec<u8>),
+    HostName(Vec<u8>),
+    Ttl(u32),
+    DoForwardUpdates(bool),
+    UpdateOptimization(bool),
+    UpdateConflictDetection(bool),
+    LocalAddress4(HostAddr),
+    GuardIdMustMatch(bool),
+    OtherGuardIsDynamic(bool),
+    DualStackMixedMode(bool),
+    DoReverseUpdates(bool),
+    FqdnReply(bool),
+    LocalAddress6(std::net::Ipv6Addr),
+    ClientUpdates(ClientUpdates),
 }
 
 /// One statement of the typed AST.
@@ -44,6 +70,11 @@ pub(crate) enum Item {
     Option {
         code: u8,
         data: Vec<u8>,
+    },
+    /// `option NAME VALUE;` for an address option written with host names.
+    NamedOption {
+        code: u8,
+        value: NamedValue,
     },
     SharedNetwork {
         name: String,
@@ -60,10 +91,11 @@ pub(crate) enum Item {
     Range(RangeDecl),
     Host {
         name: String,
+        span: Span,
         items: Vec<Item>,
     },
     Hardware([u8; 6], Span),
-    FixedAddress(Vec<(Ipv4Addr, Span)>),
+    FixedAddress(Vec<(HostAddr, Span)>),
     /// `option dhcp-client-identifier X;` inside a host: identifies the host.
     ClientId(Vec<u8>),
     FailoverPeer(Box<PeerDecl>),
@@ -72,6 +104,25 @@ pub(crate) enum Item {
     Key(KeyDecl),
     OmapiPort(u16),
     OmapiKey(String, Span),
+    /// `option SPACE.NAME VALUE;` (already encoded).
+    SpaceOption {
+        space: String,
+        code: u32,
+        data: Vec<u8>,
+    },
+    OptionSpace(OptionSpace),
+    /// `option NAME code N = encapsulate SPACE;`
+    Encapsulation {
+        code: u8,
+        space: String,
+    },
+    /// `ddns-update-style STYLE;` (dhcpd reads it in the global scope only).
+    DdnsUpdateStyle(DdnsUpdateStyle, Span),
+    /// `db-time-format default|local;` (`true`: local).
+    DbTimeFormat(bool),
+    /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
+    AbandonLeaseTime(u32, Span),
+    Zone(Zone),
 }
 
 /// `subnet A netmask M { ... }`
@@ -132,6 +183,12 @@ pub(crate) struct KeyDecl {
     pub secret: Vec<u8>,
 }
 
+/// What `option NAME code N = ...;` defines.
+enum DefType {
+    Plain(options::OptionType),
+    Encapsulate(String),
+}
+
 /// Where a statement is; decides what it may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -167,7 +224,6 @@ const UNSUPPORTED: &[&str] = &[
     "elsif",
     "else",
     "on",
-    "zone",
     "set",
     "unset",
     "eval",
@@ -177,7 +233,6 @@ const UNSUPPORTED: &[&str] = &[
     "switch",
     "case",
     "default",
-    "ignore",
     "known",
     "lease",
     "subnet6",
@@ -187,19 +242,6 @@ const UNSUPPORTED: &[&str] = &[
     "fixed-prefix6",
     "dhcpv6-lease-file-name",
     "local-address6",
-    "ddns-updates",
-    "ddns-domainname",
-    "ddns-rev-domainname",
-    "ddns-hostname",
-    "ddns-ttl",
-    "ddns-local-address4",
-    "ddns-dual-stack-mixed-mode",
-    "ddns-guard-id-must-match",
-    "ddns-other-guard-is-dynamic",
-    "do-forward-updates",
-    "update-optimization",
-    "update-conflict-detection",
-    "update-static-leases-only",
     "lease-file-name",
     "pid-file-name",
     "local-port",
@@ -211,11 +253,7 @@ const UNSUPPORTED: &[&str] = &[
     "stash-agent-options",
     "always-broadcast",
     "always-reply-rfc1048",
-    "vendor-option-space",
-    "site-option-space",
     "lease-id-format",
-    "db-time-format",
-    "abandon-lease-time",
     "leasequery",
     "server-duid",
     "limit-addrs-per-ia",
@@ -237,7 +275,6 @@ const UNSUPPORTED: &[&str] = &[
     "omapi-local-address",
     "bootp-lease-length",
     "bootp-lease-cutoff",
-    "fqdn-reply",
     "uid",
     "dynamic",
     "hostname",
@@ -266,6 +303,11 @@ const UNSUPPORTED: &[&str] = &[
     "primary6",
     "secondary6",
 ];
+
+/// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
+/// options are not implemented.
+const PREDEFINED_SPACES: &[&str] =
+    &["dhcp", "agent", "server", "nwip", "fqdn", "vendor-class", "vendor", "isc", "dhcp6", "vsio", "isc6"];
 
 /// Reads the value of a statement token by token, producing "expected X after Y"
 /// errors with the text read so far.
@@ -338,6 +380,55 @@ impl<'s> Cursor<'s> {
     fn ip(&mut self, expected: &str) -> Result<(Ipv4Addr, Span), ConfigError> {
         let t = self.word(expected)?;
         Ok((options::parse_ip(t)?, t.span.clone()))
+    }
+
+    /// Consumes an IPv4 address or a host name (where dhcpd accepts either).
+    fn host_addr(&mut self) -> Result<(HostAddr, Span), ConfigError> {
+        let t = self.word("an IPv4 address or a host name")?;
+        Ok((options::parse_host_addr(t)?, t.span.clone()))
+    }
+
+    /// Consumes a boolean value (`true`, `false`, `on`, `off`); dhcpd requires one.
+    fn flag(&mut self) -> Result<bool, ConfigError> {
+        let t = self.word("true, false, on or off")?;
+        options::parse_bool(t)
+    }
+
+    /// Consumes a text value: a quoted string, or one word of the characters dhcpd's
+    /// lexer keeps in a name.
+    fn text(&mut self) -> Result<Vec<u8>, ConfigError> {
+        let Some(t) = self.next() else {
+            return Err(self.expected("a quoted string"));
+        };
+        options::encode(options::OptionType::Text, std::slice::from_ref(t), &t.span)
+    }
+
+    /// Consumes a time in seconds as dhcpd's `T` format reads it: a number, or
+    /// `infinite` (`u32::MAX`).
+    fn lease_time(&mut self) -> Result<u32, ConfigError> {
+        let t = self.word("a number of seconds or 'infinite'")?;
+        if t.text.eq_ignore_ascii_case("infinite") {
+            return Ok(u32::MAX);
+        }
+        // dhcpd's convert_num accumulates the digits in 32 bits without a limit (its
+        // maximum for 32 bits overflows), so a larger number wraps around; a negative one
+        // down to -2^31 is stored two's complement (-1 is `infinite`).
+        let bad = || invalid(&t.span, "number of seconds", &t.text, "expected a decimal number or 'infinite'");
+        let (negative, digits) = match t.text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, t.text.as_str()),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let v = digits.bytes().fold(0u32, |v, b| v.wrapping_mul(10).wrapping_add(u32::from(b - b'0')));
+        if !negative {
+            return Ok(v);
+        }
+        if v > 1 << 31 {
+            return Err(invalid(&t.span, "number of seconds", &t.text, "below -2147483648"));
+        }
+        Ok(v.wrapping_neg())
     }
 
     /// Consumes a decimal integer.
@@ -457,17 +548,129 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// The parser state carried through the whole configuration.
 pub(crate) struct Parser {
     options: OptionTable,
+    /// `key` and `zone` declarations, in file order, wherever they were written: they
+    /// are global in dhcpd whatever their scope.
+    hoisted: Vec<Item>,
+    /// The keys declared so far (a zone may only name a key declared before it).
+    key_names: std::collections::HashSet<String>,
+    /// `option space` declarations so far.
+    spaces: Vec<OptionSpace>,
+    /// Option definitions in those spaces: (space, lower-case name) to (code, type).
+    space_defs: std::collections::HashMap<(String, String), (u32, options::OptionType)>,
     pub errors: Vec<ConfigError>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Parser {
     pub fn new() -> Self {
-        Parser { options: OptionTable::standard(), errors: Vec::new() }
+        Parser {
+            options: OptionTable::standard(),
+            hoisted: Vec::new(),
+            key_names: std::collections::HashSet::new(),
+            spaces: Vec::new(),
+            space_defs: std::collections::HashMap::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// Parses the top-level statements.
     pub fn parse(&mut self, stmts: &[RawStmt]) -> Vec<Item> {
-        self.items(stmts, Scope::Global)
+        let mut items = self.items(stmts, Scope::Global);
+        // The lowest code defined in each space, over the whole file (dhcpd computes
+        // it when it first needs it, after reading everything).
+        for item in &mut self.hoisted {
+            if let Item::OptionSpace(space) = item {
+                space.min_code =
+                    self.space_defs.iter().filter(|((s, _), _)| *s == space.name).map(|(_, (code, _))| *code).min();
+            }
+        }
+        items.append(&mut self.hoisted);
+        items
+    }
+
+    /// `zone NAME { primary A[, B]; secondary ...; primary6 ...; secondary6 ...; key K; }`
+    /// with dhcpd's rules: each statement at most once, the key declared before.
+    fn zone(&mut self, c: &mut Cursor<'_>) -> Result<Zone, ConfigError> {
+        let name_tok = c.name("a zone name")?;
+        let block = c.block()?;
+        let mut name = name_tok;
+        if !name.ends_with('.') {
+            name.push('.');
+        }
+        let mut zone = Zone {
+            name,
+            primary: Vec::new(),
+            secondary: Vec::new(),
+            primary6: Vec::new(),
+            secondary6: Vec::new(),
+            key: None,
+        };
+        let mut failed = None;
+        for st in block {
+            let r = (|| {
+                let mut c = Cursor::new(st);
+                let head = c.word("'primary', 'secondary', 'primary6', 'secondary6' or 'key'")?;
+                let kw = head.text.to_ascii_lowercase();
+                let twice = || invalid(&head.span, "zone statement", &head.text, "given twice in this zone");
+                match kw.as_str() {
+                    "primary" | "secondary" => {
+                        let list = if kw == "primary" { &mut zone.primary } else { &mut zone.secondary };
+                        if !list.is_empty() {
+                            return Err(twice());
+                        }
+                        list.push(c.host_addr()?.0);
+                        while c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                            c.pos += 1;
+                            list.push(c.host_addr()?.0);
+                        }
+                    }
+                    "primary6" | "secondary6" => {
+                        let list = if kw == "primary6" { &mut zone.primary6 } else { &mut zone.secondary6 };
+                        if !list.is_empty() {
+                            return Err(twice());
+                        }
+                        loop {
+                            let t = c.word("an IPv6 address")?;
+                            t.text
+                                .parse::<std::net::Ipv6Addr>()
+                                .map_err(|_| invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address"))?;
+                            list.push(t.text.clone());
+                            if !c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                                break;
+                            }
+                            c.pos += 1;
+                        }
+                    }
+                    "key" => {
+                        if zone.key.is_some() {
+                            return Err(twice());
+                        }
+                        let t = c.peek();
+                        let k = c.name("a key name")?;
+                        if !self.key_names.contains(&k) {
+                            let span = t.map_or(&head.span, |t| &t.span);
+                            return Err(ConfigError::new(span, ErrorKind::UnknownKey { name: k }));
+                        }
+                        zone.key = Some(k);
+                    }
+                    _ => {
+                        return Err(ConfigError::new(
+                            &head.span,
+                            ErrorKind::UnknownStatement { name: head.text.clone() },
+                        ));
+                    }
+                }
+                c.end()
+            })();
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(zone),
+        }
     }
 
     fn items(&mut self, stmts: &[RawStmt], scope: Scope) -> Vec<Item> {
@@ -508,10 +711,22 @@ impl Parser {
             ));
         };
         let kw = word.to_ascii_lowercase();
+        if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals) && crate::keywords::is_server_option(&kw) {
+            // dhcpd sets a server option from an expression this way (evaluated for
+            // each client); expressions are not implemented yet.
+            return Err(ConfigError::new(
+                &head.span,
+                ErrorKind::NotYetSupported {
+                    statement: stmt_text(s),
+                    reason: "a parameter set from an expression (`NAME = expression;`) is not supported yet".into(),
+                },
+            ));
+        }
         let param = |p: Param, c: &Cursor<'_>| -> Result<Option<Item>, ConfigError> {
             c.end()?;
             Ok(Some(Item::Param(p)))
         };
+        let ddns = |p: DdnsParam, c: &Cursor<'_>| param(Param::Ddns(p), c);
         match kw.as_str() {
             "default-lease-time" => {
                 let v = c.int("a number of seconds")?;
@@ -535,12 +750,12 @@ impl Parser {
                 param(Param::Authoritative(false), &c)
             }
             "server-identifier" => {
-                let (ip, _) = c.ip("an IPv4 address")?;
-                param(Param::ServerIdentifier(ip), &c)
+                let (a, _) = c.host_addr()?;
+                param(Param::ServerIdentifier(a), &c)
             }
             "next-server" => {
-                let (ip, _) = c.ip("an IPv4 address")?;
-                param(Param::NextServer(ip), &c)
+                let (a, _) = c.host_addr()?;
+                param(Param::NextServer(a), &c)
             }
             "filename" => {
                 let v = c.string("a quoted file name")?;
@@ -554,35 +769,119 @@ impl Parser {
                 let v = c.word("a syslog facility")?.text.clone();
                 param(Param::LogFacility(v), &c)
             }
-            "ping-check"
-            | "one-lease-per-client"
-            | "update-static-leases"
-            | "get-lease-hostnames"
-            | "use-host-decl-names" => {
-                // dhcpd wants a boolean; a bare flag is read as true.
-                let v = match c.peek() {
-                    Some(t) if t.kind == TokenKind::Word => {
-                        c.pos += 1;
-                        options::parse_bool(t)?
-                    }
-                    _ => true,
-                };
+            "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
+                // dhcpd's flag format wants a value: `ping-check;` is an error there.
+                let v = c.flag()?;
                 let p = match kw.as_str() {
                     "ping-check" => Param::PingCheck(v),
                     "one-lease-per-client" => Param::OneLeasePerClient(v),
-                    "update-static-leases" => Param::UpdateStaticLeases(v),
                     "get-lease-hostnames" => Param::GetLeaseHostnames(v),
                     _ => Param::UseHostDeclNames(v),
                 };
                 param(p, &c)
             }
             "ddns-update-style" => {
-                let style = c.word("'none'")?;
-                if !style.text.eq_ignore_ascii_case("none") {
-                    return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
-                }
+                let t = c.word("'none', 'interim' or 'standard'")?;
+                // dhcpd looks enumeration values up case-sensitively.
+                let style = match t.text.as_str() {
+                    "none" => DdnsUpdateStyle::None,
+                    "interim" => DdnsUpdateStyle::Interim,
+                    "standard" => DdnsUpdateStyle::Standard,
+                    // dhcpd 4.4 parses it, then refuses to start if it is still the
+                    // global style after the whole file ("ddns-update-style ad_hoc no
+                    // longer supported"), `-t` included: validation refuses it then.
+                    "ad-hoc" => DdnsUpdateStyle::AdHoc,
+                    _ => {
+                        return Err(invalid(
+                            &t.span,
+                            "ddns-update-style",
+                            &t.text,
+                            "expected none, interim or standard",
+                        ));
+                    }
+                };
                 c.end()?;
+                Ok(Some(Item::DdnsUpdateStyle(style, head.span.clone())))
+            }
+            "ddns-updates" => ddns(DdnsParam::Updates(c.flag()?), &c),
+            "do-forward-updates" => ddns(DdnsParam::DoForwardUpdates(c.flag()?), &c),
+            "update-optimization" => ddns(DdnsParam::UpdateOptimization(c.flag()?), &c),
+            "update-conflict-detection" => ddns(DdnsParam::UpdateConflictDetection(c.flag()?), &c),
+            "ddns-guard-id-must-match" => ddns(DdnsParam::GuardIdMustMatch(c.flag()?), &c),
+            "ddns-other-guard-is-dynamic" => ddns(DdnsParam::OtherGuardIsDynamic(c.flag()?), &c),
+            "ddns-dual-stack-mixed-mode" => ddns(DdnsParam::DualStackMixedMode(c.flag()?), &c),
+            "do-reverse-updates" => ddns(DdnsParam::DoReverseUpdates(c.flag()?), &c),
+            "fqdn-reply" => ddns(DdnsParam::FqdnReply(c.flag()?), &c),
+            "ddns-local-address6" => {
+                let t = c.word("an IPv6 address")?;
+                let a = t
+                    .text
+                    .parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| invalid(&t.span, "IPv6 address", &t.text, "expected an IPv6 address"))?;
+                ddns(DdnsParam::LocalAddress6(a), &c)
+            }
+            "update-static-leases" => param(Param::UpdateStaticLeases(c.flag()?), &c),
+            "ddns-domainname" => ddns(DdnsParam::DomainName(c.text()?), &c),
+            "ddns-rev-domainname" => ddns(DdnsParam::RevDomainName(c.text()?), &c),
+            "ddns-hostname" => ddns(DdnsParam::HostName(c.text()?), &c),
+            "ddns-ttl" => ddns(DdnsParam::Ttl(c.lease_time()?), &c),
+            "ddns-local-address4" => {
+                let (a, _) = c.host_addr()?;
+                ddns(DdnsParam::LocalAddress4(a), &c)
+            }
+            "site-option-space" => {
+                // dhcpd's format here is string or hex data: the space's name.
+                let t = c.next().ok_or_else(|| c.expected("a quoted option space name"))?;
+                let name = options::encode(options::OptionType::String, std::slice::from_ref(t), &t.span)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| invalid(&t.span, "option space name", &t.text, "expected a quoted name"))?;
+                // dhcpd looks the space up when it answers, and answers nobody in this
+                // scope when it does not exist; refuse that at load instead.
+                if !self.spaces.iter().any(|s| s.name == name) {
+                    return Err(ConfigError::new(&t.span, ErrorKind::UnknownOptionSpace { name }));
+                }
+                param(Param::SiteOptionSpace(name), &c)
+            }
+            "vendor-option-space" => {
+                let t = c.word("an option space name")?;
+                if !options::is_dhcpd_identifier(&t.text) {
+                    return Err(invalid(&t.span, "option space name", &t.text, "expected a name"));
+                }
+                // dhcpd takes any name here; a space that does not exist gives no option
+                // 43 (it logs "option space ... does not exist" when answering).
+                param(Param::VendorOptionSpace(t.text.clone()), &c)
+            }
+            "abandon-lease-time" => {
+                let v = c.lease_time()?;
+                c.end()?;
+                Ok(Some(Item::AbandonLeaseTime(v, head.span.clone())))
+            }
+            "db-time-format" => {
+                let t = c.word("'default' or 'local'")?;
+                let local = match t.text.to_ascii_lowercase().as_str() {
+                    "default" => false,
+                    "local" => true,
+                    _ => return Err(invalid(&t.span, "db-time-format", &t.text, "expected default or local")),
+                };
+                c.end()?;
+                // dhcpd sets it for the whole process when it reads it, in any scope.
+                self.hoisted.push(Item::DbTimeFormat(local));
                 Ok(None)
+            }
+            "zone" => {
+                // Like keys, zones are global whatever scope they are written in.
+                let zone = self.zone(&mut c)?;
+                self.hoisted.push(Item::Zone(zone));
+                Ok(None)
+            }
+            "ignore" => {
+                let what: Vec<String> = c.rest().iter().map(|t| t.text.to_ascii_lowercase()).collect();
+                match what.join(" ").as_str() {
+                    "client-updates" => ddns(DdnsParam::ClientUpdates(ClientUpdates::Ignore), &c),
+                    "" => Err(c.expected("what to ignore")),
+                    _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
+                }
             }
             "allow" | "deny" => {
                 let allow = kw == "allow";
@@ -591,6 +890,21 @@ impl Parser {
                     "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
+                    // In a pool, allow/deny are permits, and dhcpd knows no such permit.
+                    "client-updates" if scope == S::Pool => {
+                        return Err(ConfigError::new(
+                            s.span(),
+                            ErrorKind::NotAllowedHere {
+                                statement: "client-updates".into(),
+                                scope: scope.describe().into(),
+                            },
+                        ));
+                    }
+                    "client-updates" => Param::Ddns(DdnsParam::ClientUpdates(if allow {
+                        ClientUpdates::Allow
+                    } else {
+                        ClientUpdates::Deny
+                    })),
                     "" => return Err(c.expected("what to allow or deny")),
                     _ => {
                         return Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
@@ -646,7 +960,7 @@ impl Parser {
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
-                Ok(Some(Item::Host { name, items }))
+                Ok(Some(Item::Host { name, span: head.span.clone(), items }))
             }
             "hardware" => {
                 Self::allow(s, "hardware", scope, &[S::Host])?;
@@ -664,10 +978,10 @@ impl Parser {
             }
             "fixed-address" => {
                 Self::allow(s, "fixed-address", scope, &[S::Host])?;
-                let mut addrs = vec![c.ip("an IPv4 address")?];
+                let mut addrs = vec![c.host_addr()?];
                 while c.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
                     c.pos += 1;
-                    addrs.push(c.ip("an IPv4 address")?);
+                    addrs.push(c.host_addr()?);
                 }
                 c.end()?;
                 Ok(Some(Item::FixedAddress(addrs)))
@@ -692,10 +1006,15 @@ impl Parser {
                 }
             }
             "key" => {
-                Self::allow(s, "key", scope, &[S::Global])?;
+                // dhcpd reads a key wherever it is written (keys have one global
+                // namespace), and allows the `;` BIND 8 puts after the block.
                 let name = c.name("a key name")?;
                 let block = c.block()?;
-                Ok(self.key(name, head.span.clone(), block)?.map(Item::Key))
+                if let Some(k) = self.key(name, head.span.clone(), block)? {
+                    self.key_names.insert(k.name.clone());
+                    self.hoisted.push(Item::Key(k));
+                }
+                Ok(None)
             }
             "omapi-port" => {
                 Self::allow(s, "omapi-port", scope, &[S::Global])?;
@@ -713,6 +1032,26 @@ impl Parser {
             _ if UNSUPPORTED.contains(&kw.as_str()) => {
                 Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) }))
             }
+            _ if is_inert_expression(s) => {
+                self.warnings.push(Warning {
+                    span: head.span.clone(),
+                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s).replace(" ! =", " !=") },
+                });
+                Ok(None)
+            }
+            // `NAME = expression;` with a longer expression: dhcpd evaluates it (an eval
+            // statement); expressions are not implemented yet.
+            _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.text == "!")
+                && !crate::keywords::is_not_inert_head(word) =>
+            {
+                Err(ConfigError::new(
+                    &head.span,
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(s),
+                        reason: "expression statements are not supported yet".into(),
+                    },
+                ))
+            }
             _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
     }
@@ -722,11 +1061,28 @@ impl Parser {
         let stmt = c.stmt;
         let name_tok = c.word("an option name")?;
         let name = name_tok.text.as_str();
-        if name.contains('.') || name.eq_ignore_ascii_case("space") {
-            return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
-        }
         let is_definition = c.peek().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("code"));
+        if name.eq_ignore_ascii_case("space") {
+            if scope != Scope::Global {
+                // dhcpd: "option space definitions may not be scoped".
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option space".into(), scope: scope.describe().into() },
+                ));
+            }
+            return self.option_space(c);
+        }
+        if let Some((space, sub_name)) = name.split_once('.') {
+            return self.space_option(c, &name_tok.span, space, sub_name, is_definition, scope);
+        }
         if is_definition {
+            if scope != Scope::Global {
+                // dhcpd: "option definitions may not be scoped".
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option definition".into(), scope: scope.describe().into() },
+                ));
+            }
             c.pos += 1;
             let code: u8 = c.int("an option code")?;
             if code == 0 || code == 255 {
@@ -736,17 +1092,17 @@ impl Parser {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
                 _ => return Err(c.expected("'='")),
             }
-            let type_toks = c.rest();
-            let words: Option<Vec<&str>> = type_toks.iter().map(Token::word).collect();
-            let ty = words.as_deref().and_then(options::parse_type);
-            let Some(ty) = ty else {
-                if type_toks.is_empty() {
-                    return Err(c.expected("an option type"));
+            // A new definition of the code ends an encapsulation it had.
+            self.hoisted.retain(|i| !matches!(i, Item::Encapsulation { code: c, .. } if *c == code));
+            match self.definition_type(c, &name_tok.span)? {
+                DefType::Plain(ty) => self.options.define(OptionDef { name: name.to_string(), code, ty }),
+                DefType::Encapsulate(space) => {
+                    // An explicit value is bytes (dhcpd reads it as string or hex data);
+                    // without one, the space's options make it up (lowering).
+                    self.options.define(OptionDef { name: name.to_string(), code, ty: options::OptionType::String });
+                    self.hoisted.push(Item::Encapsulation { code, space });
                 }
-                return Err(ConfigError::new(&name_tok.span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
-            };
-            c.end()?;
-            self.options.define(OptionDef { name: name.to_string(), code, ty });
+            }
             return Ok(None);
         }
         let def = self
@@ -759,15 +1115,214 @@ impl Parser {
             at_end.pos = stmt.tokens.len();
             return Err(at_end.expected("';'"));
         }
-        let data = options::encode(def.ty, c.rest(), &stmt.end)?;
+        let data = match options::encode_value(def.ty, c.rest(), &stmt.end)? {
+            Encoded::Bytes(data) => data,
+            Encoded::Named(value) => {
+                return Ok(Some(match (def.code, value.parts.as_slice()) {
+                    (54, [ValuePart::Name { name, .. }]) => {
+                        Item::Param(Param::ServerIdentifier(HostAddr::Name(name.clone())))
+                    }
+                    (code, _) => Item::NamedOption { code, value },
+                }));
+            }
+        };
         Ok(Some(match def.code {
             61 if scope == Scope::Host => Item::ClientId(data),
             54 => match <[u8; 4]>::try_from(data.as_slice()) {
-                Ok(b) => Item::Param(Param::ServerIdentifier(Ipv4Addr::from(b))),
+                Ok(b) => Item::Param(Param::ServerIdentifier(HostAddr::Ip(Ipv4Addr::from(b)))),
                 Err(_) => Item::Option { code: 54, data },
             },
             code => Item::Option { code, data },
         }))
+    }
+
+    /// The TYPE of `option NAME code N = TYPE;` (the cursor is after the `=`): a type
+    /// name, `encapsulate SPACE`, or a record `[array of] { FIELD, ... }`, which the
+    /// first stage read as a block.
+    fn definition_type(&self, c: &mut Cursor<'_>, name_span: &Span) -> Result<DefType, ConfigError> {
+        let stmt = c.stmt;
+        let type_toks = c.rest();
+        let words: Option<Vec<String>> = type_toks.iter().map(|t| t.word().map(str::to_ascii_lowercase)).collect();
+        let unsupported = || ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) });
+        if let Some(block) = &stmt.block {
+            let array = match words.as_deref() {
+                Some([]) => false,
+                Some([a, o]) if a == "array" && o == "of" => true,
+                _ => return Err(c.expected("';'")),
+            };
+            // The fields: one statement ended by the `}` (or by a `;` dhcpd refuses).
+            let [fields] = block.as_slice() else {
+                let at = block.get(1).map_or(&stmt.end, |s| s.span());
+                return Err(ConfigError::new(
+                    at,
+                    ErrorKind::Expected { expected: "'}'".into(), after: stmt_text(stmt), found: "more".into() },
+                ));
+            };
+            // A record's "not supported" names its fields too.
+            let unsupported = || {
+                let text = format!("{} {{ {} }}", stmt_text(stmt), stmt_text(fields));
+                ConfigError::new(name_span, ErrorKind::Unsupported { statement: text })
+            };
+            if fields.block.is_some() || fields.end_text != "'}'" {
+                return Err(unsupported());
+            }
+            let mut groups: Vec<Vec<String>> = vec![Vec::new()];
+            for t in &fields.tokens {
+                match (&t.kind, groups.last_mut()) {
+                    (TokenKind::Comma, _) => groups.push(Vec::new()),
+                    (TokenKind::Word, Some(g)) => g.push(t.text.to_ascii_lowercase()),
+                    _ => return Err(unsupported()),
+                }
+            }
+            return match options::parse_record(array, &groups) {
+                Ok(r) => Ok(DefType::Plain(options::OptionType::Record(r))),
+                Err(Some(reason)) => Err(invalid(name_span, "record type", &stmt_text(fields), reason)),
+                Err(None) => Err(unsupported()),
+            };
+        }
+        let words: Option<Vec<&str>> = words.as_ref().map(|w| w.iter().map(String::as_str).collect());
+        if let (Some(["encapsulate", _]), [_, space_tok]) = (words.as_deref(), type_toks) {
+            // dhcpd: "unknown option space" unless declared before.
+            if !self.spaces.iter().any(|s| s.name == space_tok.text) {
+                return Err(ConfigError::new(
+                    &space_tok.span,
+                    ErrorKind::UnknownOptionSpace { name: space_tok.text.clone() },
+                ));
+            }
+            c.end()?;
+            return Ok(DefType::Encapsulate(space_tok.text.clone()));
+        }
+        let Some(ty) = words.as_deref().and_then(options::parse_type) else {
+            if type_toks.is_empty() {
+                return Err(c.expected("an option type"));
+            }
+            return Err(unsupported());
+        };
+        c.end()?;
+        Ok(DefType::Plain(ty))
+    }
+
+    /// `option space NAME [code width 1|2|4] [length width 1|2] [hash size N];`
+    fn option_space(&mut self, c: &mut Cursor<'_>) -> Result<Option<Item>, ConfigError> {
+        let name_tok = c.word("an option space name")?;
+        if !options::is_dhcpd_identifier(&name_tok.text) {
+            return Err(invalid(&name_tok.span, "option space name", &name_tok.text, "expected a name"));
+        }
+        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1, min_code: None };
+        while let Some(t) = c.next() {
+            match t.text.to_ascii_lowercase().as_str() {
+                "code" | "length" => {
+                    c.keyword("width")?;
+                    let w = c.word("a width")?;
+                    let is_code = t.text.eq_ignore_ascii_case("code");
+                    let allowed: &[&str] = if is_code { &["1", "2", "4"] } else { &["1", "2"] };
+                    if !allowed.contains(&w.text.as_str()) {
+                        let reason = if is_code { "expected 1, 2 or 4" } else { "expected 1 or 2" };
+                        return Err(invalid(&w.span, "width", &w.text, reason));
+                    }
+                    let v = options::parse_int::<u8>(w, "width")?;
+                    if is_code {
+                        space.code_width = v;
+                    } else {
+                        space.length_width = v;
+                    }
+                }
+                "hash" => {
+                    // The size of dhcpd's name hash table: no effect on any answer.
+                    c.keyword("size")?;
+                    let _: i32 = c.int("a hash size")?;
+                }
+                _ => {
+                    c.pos -= 1;
+                    return Err(c.expected("'code width', 'length width', 'hash size' or ';'"));
+                }
+            }
+        }
+        c.end()?;
+        self.spaces.retain(|s| s.name != space.name);
+        self.spaces.push(space.clone());
+        self.hoisted.push(Item::OptionSpace(space));
+        Ok(None)
+    }
+
+    /// `option SPACE.NAME code N = TYPE;` or `option SPACE.NAME VALUE;` for a space the
+    /// file declared.
+    fn space_option(
+        &mut self,
+        c: &mut Cursor<'_>,
+        name_span: &Span,
+        space_name: &str,
+        sub_name: &str,
+        is_definition: bool,
+        scope: Scope,
+    ) -> Result<Option<Item>, ConfigError> {
+        let stmt = c.stmt;
+        let Some(space) = self.spaces.iter().find(|s| s.name == space_name).cloned() else {
+            // dhcpd's own spaces (agent, server, fqdn, vendor, ...) hold options xdhcpd
+            // does not implement; any other space is simply not declared.
+            return Err(if PREDEFINED_SPACES.contains(&space_name.to_ascii_lowercase().as_str()) {
+                ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) })
+            } else {
+                ConfigError::new(name_span, ErrorKind::UnknownOptionSpace { name: space_name.to_string() })
+            });
+        };
+        let key = (space.name.clone(), sub_name.to_ascii_lowercase());
+        if is_definition {
+            if scope != Scope::Global {
+                return Err(ConfigError::new(
+                    stmt.span(),
+                    ErrorKind::NotAllowedHere { statement: "option definition".into(), scope: scope.describe().into() },
+                ));
+            }
+            c.pos += 1;
+            let code_tok = c.word("an option code")?;
+            let code: u32 = options::parse_int(code_tok, "option code")?;
+            let max = match space.code_width {
+                1 => 0xff,
+                2 => 0xffff,
+                _ => u32::MAX,
+            };
+            if code > max {
+                // dhcpd accepts it and writes the code's low bytes (putUChar/putUShort);
+                // xdhcpd does the same, and says so.
+                self.warnings.push(Warning {
+                    span: code_tok.span.clone(),
+                    kind: WarningKind::CodeTruncated { code, sent: code & max, width: space.code_width },
+                });
+            }
+            match c.peek() {
+                Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
+                _ => return Err(c.expected("'='")),
+            }
+            let DefType::Plain(ty) = self.definition_type(c, name_span)? else {
+                // An encapsulation inside an encapsulated space.
+                return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
+            };
+            self.space_defs.insert(key, (code, ty));
+            return Ok(None);
+        }
+        let Some(&(code, ty)) = self.space_defs.get(&key) else {
+            return Err(ConfigError::new(
+                name_span,
+                ErrorKind::UnknownOption { name: format!("{space_name}.{sub_name}") },
+            ));
+        };
+        if !stmt.ends_with_semicolon() {
+            let mut at_end = Cursor::new(stmt);
+            at_end.pos = stmt.tokens.len();
+            return Err(at_end.expected("';'"));
+        }
+        let data = options::encode(ty, c.rest(), &stmt.end)?;
+        let limit = if space.length_width == 1 { 255 } else { 65_535 };
+        if data.len() > limit {
+            return Err(invalid(
+                name_span,
+                "option value",
+                &format!("{} bytes", data.len()),
+                "longer than the space's length width can say",
+            ));
+        }
+        Ok(Some(Item::SpaceOption { space: space.name, code, data }))
     }
 
     /// The statements of a `failover peer "name" { }` block. Returns `None` when a
@@ -930,8 +1485,15 @@ impl Parser {
                         let lower = a.text.to_ascii_lowercase();
                         if lower == "hmac-md5" || lower.trim_end_matches('.') == "hmac-md5.sig-alg.reg.int" {
                             algorithm = Some(KeyAlgorithm::HmacMd5);
-                        } else if lower == "hmac-sha256" {
-                            algorithm = Some(KeyAlgorithm::HmacSha256);
+                        } else if let Some(alg) = match lower.trim_end_matches('.') {
+                            "hmac-sha256" => Some(KeyAlgorithm::HmacSha256),
+                            "hmac-sha1" => Some(KeyAlgorithm::HmacSha1),
+                            "hmac-sha224" => Some(KeyAlgorithm::HmacSha224),
+                            "hmac-sha384" => Some(KeyAlgorithm::HmacSha384),
+                            "hmac-sha512" => Some(KeyAlgorithm::HmacSha512),
+                            _ => None,
+                        } {
+                            algorithm = Some(alg);
                         } else {
                             return Err(ConfigError::new(&a.span, ErrorKind::Unsupported { statement: stmt_text(s) }));
                         }
@@ -976,18 +1538,53 @@ impl Parser {
     }
 }
 
+/// Whether `stmt` is a stray expression dhcpd evaluates and discards: `NAME;`,
+/// `NAME = VALUE;` or `NAME != VALUE;`, NAME a name dhcpd does not know (not a keyword,
+/// not a server option) and VALUE one string, number, hex string or name. dhcpd reads a
+/// statement that starts with an unknown name as an expression statement (an `eval`):
+/// comparing an unset variable with a constant has no side effect, so the line changes
+/// nothing, and `dhcpd -t` accepts it. Longer expressions are left to the expression
+/// work (they may call functions).
+fn is_inert_expression(stmt: &RawStmt) -> bool {
+    if !stmt.ends_with_semicolon() {
+        return false;
+    }
+    let is_name = |t: &Token| {
+        t.word().is_some_and(|w| {
+            // dhcpd's lexer does not check a word's first character: a letter followed
+            // by hex digits only ("ab", "x1") is a number-or-name, which its expression
+            // parser reads as one hex byte ("x1", "abc" are errors there).
+            let hex_like = w.chars().skip(1).all(|c| c.is_ascii_hexdigit());
+            w.starts_with(|c: char| c.is_ascii_alphabetic())
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && (!hex_like || u8::from_str_radix(w, 16).is_ok())
+                && !crate::keywords::is_not_inert_head(w)
+        })
+    };
+    let is_value = |t: &Token| match &t.kind {
+        TokenKind::Str(_) => true,
+        TokenKind::Word => {
+            let digits = t.text.strip_prefix('-').unwrap_or(&t.text);
+            is_name(t)
+                || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+                || options::parse_hex_bytes(&t.text).is_some()
+        }
+        _ => false,
+    };
+    match stmt.tokens.as_slice() {
+        [name] => is_name(name),
+        [name, eq, value] => is_name(name) && eq.kind == TokenKind::Equals && is_value(value),
+        [name, bang, eq, value] => is_name(name) && bang.text == "!" && eq.kind == TokenKind::Equals && is_value(value),
+        _ => false,
+    }
+}
+
 /// A failover `address`: an IPv4 literal, or a host name for the server to resolve.
 fn peer_addr(c: &mut Cursor<'_>) -> Result<PeerAddress, ConfigError> {
-    let t = c.word("an address or host name")?;
-    if let Ok(ip) = t.text.parse::<Ipv4Addr>() {
-        return Ok(PeerAddress::Ip(ip));
-    }
-    let looks_numeric = t.text.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
-    let valid_name = t.text.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-' || ch == '_');
-    if looks_numeric || !valid_name {
-        return Err(invalid(&t.span, "address", &t.text, "expected an IPv4 address or a host name"));
-    }
-    Ok(PeerAddress::Name(t.text.clone()))
+    Ok(match c.host_addr()?.0 {
+        HostAddr::Ip(ip) => PeerAddress::Ip(ip),
+        HostAddr::Name(n) => PeerAddress::Name(n),
+    })
 }
 
 #[cfg(test)]
@@ -1016,9 +1613,9 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ddns-update-style interim;\nclass \"x\" { match if true; }\n");
+        let (_, e) = parse("ignore booting;\nclass \"x\" { match if true; }\n");
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].to_string(), "t.conf:1:1: `ddns-update-style interim` is not supported");
+        assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore booting` is not supported");
         assert!(matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\""));
     }
 

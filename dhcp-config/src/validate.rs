@@ -6,15 +6,63 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lower::Info;
-use crate::model::{AddrRange, Config, KeyAlgorithm, Role};
+use crate::model::{AddrRange, Config, DdnsUpdateStyle, KeyAlgorithm, Role};
 
 /// Runs every check, appending to `errors` and `warnings`.
 pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
     subnets(config, info, errors);
     ranges(config, info, errors);
     peers(config, info, errors, warnings);
-    hosts(config, info, errors);
+    hosts(config, info, errors, warnings);
     keys(config, info, errors);
+    ddns(config, info, errors);
+    for (statement, span) in &info.global_only {
+        warnings.push(Warning { span: span.clone(), kind: WarningKind::GlobalOnly { statement: statement.clone() } });
+    }
+}
+
+/// DNS updates are not implemented: refuse a configuration under which dhcpd would
+/// send them. dhcpd 4.4 updates DNS when the global `ddns-update-style` is interim or
+/// standard and `ddns-updates` (on unless turned off) is on in the scope of the lease;
+/// leases come from subnets, pools and hosts, so those scopes are checked (a host's
+/// scope can turn updates back on for its client even in a pool that turns them off).
+fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+    let style = match config.ddns_update_style {
+        DdnsUpdateStyle::None => return,
+        DdnsUpdateStyle::Interim => "interim",
+        DdnsUpdateStyle::Standard => "standard",
+        DdnsUpdateStyle::AdHoc => {
+            if let Some(span) = &info.ddns_update_style {
+                errors.push(ConfigError::new(
+                    span,
+                    ErrorKind::InvalidValue {
+                        what: "ddns-update-style".into(),
+                        value: "ad-hoc".into(),
+                        reason: "ad-hoc is no longer supported (dhcpd 4.4 refuses it too)".into(),
+                    },
+                ));
+            }
+            return;
+        }
+    };
+    let on = config
+        .shared_networks
+        .iter()
+        .flat_map(|n| {
+            let subnets =
+                n.subnets.iter().filter(|s| s.effective.ddns.updates).map(|s| format!("subnet {}", s.network));
+            let pools = n
+                .pools
+                .iter()
+                .filter(|p| p.effective.ddns.updates)
+                .map(|p| format!("pool {}", p.ranges.first().map_or_else(String::new, |r| r.start.to_string())));
+            subnets.chain(pools)
+        })
+        .chain(config.hosts.iter().filter(|h| h.effective.ddns.updates).map(|h| format!("host {}", h.name)))
+        .next();
+    if let (Some(scope), Some(span)) = (on, &info.ddns_update_style) {
+        errors.push(ConfigError::new(span, ErrorKind::DdnsNotSupported { style: style.into(), scope }));
+    }
 }
 
 fn err(errors: &mut Vec<ConfigError>, span: &Span, kind: ErrorKind) {
@@ -193,22 +241,35 @@ fn peers(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: 
     }
 }
 
-/// A hardware address or a fixed address belongs to one host only.
-fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
+/// Host names are unique (dhcpd: "host NAME: already exists"). A hardware address or a
+/// fixed address on several hosts is allowed, as in dhcpd, with a warning: a client is
+/// answered from the first of its hosts with a fixed address on its network, and each
+/// client from its own host.
+fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
     let mut macs: HashMap<[u8; 6], (&str, &Span)> = HashMap::new();
     let mut fixed: HashMap<Ipv4Addr, (&str, &Span)> = HashMap::new();
+    let mut names: HashMap<&str, &Span> = HashMap::new();
     for (host, hi) in config.hosts.iter().zip(&info.hosts) {
+        match names.get(host.name.as_str()) {
+            Some(first) => err(
+                errors,
+                &hi.span,
+                ErrorKind::Duplicate { what: "host".into(), name: host.name.clone(), first: (*first).clone() },
+            ),
+            None => {
+                names.insert(&host.name, &hi.span);
+            }
+        }
         if let (Some(mac), Some(span)) = (host.hardware_ethernet, &hi.hardware) {
             match macs.get(&mac) {
-                Some((name, first)) => err(
-                    errors,
-                    span,
-                    ErrorKind::DuplicateHardware {
+                Some((name, first)) => warnings.push(Warning {
+                    span: span.clone(),
+                    kind: WarningKind::SharedHardware {
                         mac: mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
                         host: (*name).to_string(),
                         first: (*first).clone(),
                     },
-                ),
+                }),
                 None => {
                     macs.insert(mac, (&host.name, span));
                 }
@@ -216,15 +277,14 @@ fn hosts(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         }
         for (addr, span) in host.fixed_addresses.iter().zip(&hi.fixed) {
             match fixed.get(addr) {
-                Some((name, first)) => err(
-                    errors,
-                    span,
-                    ErrorKind::DuplicateFixedAddress {
+                Some((name, first)) => warnings.push(Warning {
+                    span: span.clone(),
+                    kind: WarningKind::SharedFixedAddress {
                         address: *addr,
                         host: (*name).to_string(),
                         first: (*first).clone(),
                     },
-                ),
+                }),
                 None => {
                     fixed.insert(*addr, (&host.name, span));
                 }

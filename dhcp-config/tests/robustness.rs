@@ -48,6 +48,79 @@ proptest! {
     }
 }
 
+/// The dhcpd-compatibility fixtures (DDNS, zones, keys, host names, option spaces,
+/// stray expressions...), as seeds for mutations of the newer grammar.
+fn compat_seeds() -> &'static [String] {
+    static SEEDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, .. ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_compat_fixtures_never_panic(
+        pick in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, proptest::sample::select(ALPHABET)), 1..6)
+    ) {
+        let seeds = compat_seeds();
+        prop_assume!(!seeds.is_empty());
+        let mut bytes = seeds[pick.index(seeds.len())].as_bytes().to_vec();
+        for (at, op, c) in edits {
+            if bytes.is_empty() {
+                break;
+            }
+            let i = at.index(bytes.len());
+            match op {
+                0 => { bytes.remove(i); }
+                1 => bytes.insert(i, c),
+                _ => bytes[i] = c,
+            }
+        }
+        fuzz_parse(&bytes);
+    }
+}
+
+/// Pieces of option definitions and values, assembled at random: records, arrays,
+/// spaces, encapsulations, with values that fit or not.
+const DEF_TYPES: &[&str] = &[
+    "{ boolean, integer 32, text }",
+    "array of { ip-address, unsigned integer 8 }",
+    "{ ip-address, array of unsigned integer 16 }",
+    "array of boolean",
+    "encapsulate vnd",
+    "{ }",
+    "array of { text }",
+    "ip-address",
+];
+const VALUES: &[&str] = &["1", "-1", "on", "\"x\"", "10.0.0.1", "host.test", "01:02", ",", "{", "}", "65536", ""];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_definitions_and_values_never_panic(
+        ty in proptest::sample::select(DEF_TYPES),
+        in_space in any::<bool>(),
+        values in proptest::collection::vec(proptest::sample::select(VALUES), 0..8),
+    ) {
+        let name = if in_space { "vnd.r" } else { "r" };
+        let text = format!(
+            "option space vnd;\noption {name} code 201 = {ty};\nvendor-option-space vnd;\n\
+             subnet 198.18.0.0 netmask 255.255.255.0 {{ option {name} {}; }}\n",
+            values.join(" ")
+        );
+        let _ = parse_str("t.conf", &text, &MemoryLoader::default());
+    }
+}
+
 #[test]
 fn deep_nesting_and_include_bombs_are_refused() {
     fuzz_parse("{".repeat(200_000).as_bytes());

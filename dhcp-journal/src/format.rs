@@ -2,9 +2,12 @@
 //!
 //! Layout facts (digest §7.2): statements are indented by two spaces, each record ends
 //! with `}` and a newline, a failover state block is preceded by an empty line, times are
-//! `W YYYY/MM/DD HH:MM:SS;` in UTC (W = weekday, 0 = Sunday).
+//! `W YYYY/MM/DD HH:MM:SS;` in UTC (W = weekday, 0 = Sunday), or `epoch N; # date` with
+//! dhcpd's `db-time-format local` ([`set_db_time_format`]).
 
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::date::gmtime;
 use crate::record::{Entry, FailoverStateRecord, HostRecord, LeaseRecord};
@@ -202,8 +205,44 @@ fn time_stmt(buf: &mut Vec<u8>, kw: &[u8], t: u32) {
     push_time(buf, t);
 }
 
-/// `W YYYY/MM/DD HH:MM:SS;` (UTC), including the semicolon.
+/// Whether times are written `epoch N; # local date` (dhcpd's `db-time-format local`)
+/// instead of UTC dates. Process-wide, as in dhcpd; set by the server from dhcpd.conf.
+static EPOCH_TIMES: AtomicBool = AtomicBool::new(false);
+/// Formats the local-time comment of an epoch time; given once by the server (reading
+/// the time zone is IO, which this crate leaves to its caller).
+static LOCAL_DATE: OnceLock<fn(u32) -> String> = OnceLock::new();
+
+/// dhcpd's `db-time-format`: `local_date` `Some` writes every time as `epoch N; #
+/// <local_date(N)>` from now on, `None` as UTC dates (`default`). The first function
+/// given stays (the time zone rules do not change while running).
+pub fn set_db_time_format(local_date: Option<fn(u32) -> String>) {
+    if let Some(f) = local_date {
+        let _ = LOCAL_DATE.set(f);
+    }
+    EPOCH_TIMES.store(local_date.is_some(), Ordering::Relaxed);
+}
+
+/// A time as dhcpd writes it with the `db-time-format` in force (see
+/// [`set_db_time_format`]), including the semicolon.
 pub fn push_time(buf: &mut Vec<u8>, t: u32) {
+    match LOCAL_DATE.get() {
+        Some(f) if EPOCH_TIMES.load(Ordering::Relaxed) => push_epoch_time(buf, t, *f),
+        _ => push_utc_time(buf, t),
+    }
+}
+
+/// `epoch N; # DATE` with DATE from `local_date` (dhcpd: `# %a %b %d %H:%M:%S %Y` in
+/// local time), as dhcpd writes times with `db-time-format local`.
+pub fn push_epoch_time(buf: &mut Vec<u8>, t: u32, local_date: fn(u32) -> String) {
+    buf.extend_from_slice(b"epoch ");
+    push_u64(buf, u64::from(t));
+    buf.extend_from_slice(b"; # ");
+    // The comment ends at the line's end: keep a newline out of it whatever the caller.
+    buf.extend(local_date(t).bytes().filter(|&b| b != b'\n' && b != b'\r'));
+}
+
+/// `W YYYY/MM/DD HH:MM:SS;` (UTC), including the semicolon.
+pub fn push_utc_time(buf: &mut Vec<u8>, t: u32) {
     let tm = gmtime(t);
     buf.push(b'0' + tm.wday as u8);
     buf.push(b' ');
@@ -298,6 +337,29 @@ mod tests {
         b.clear();
         push_quoted(&mut b, b"a \"b\\");
         assert_eq!(b, br#""a \"b\\""#);
+    }
+
+    #[test]
+    fn epoch_time_format() {
+        // dhcpd 4.4.3 with `db-time-format local` wrote, in a zone at UTC:
+        // `  starts epoch 1796608239; # Mon Dec 07 01:50:39 2026`.
+        let mut b = Vec::new();
+        push_epoch_time(&mut b, 1_796_608_239, |_| "Mon Dec 07 01:50:39 2026".to_string());
+        assert_eq!(b, b"epoch 1796608239; # Mon Dec 07 01:50:39 2026");
+        b.clear();
+        push_epoch_time(&mut b, 1_795_610_435, |_| "Wed Nov 25 13:40:35 2026\n".to_string());
+        assert_eq!(b, b"epoch 1795610435; # Wed Nov 25 13:40:35 2026");
+        // What dhcpd reads back: the time, the comment skipped.
+        let mut rec = header();
+        rec.extend_from_slice(b"lease 198.18.0.9 {\n  starts ");
+        rec.extend_from_slice(&b);
+        rec.extend_from_slice(b"\n  binding state active;\n}\n");
+        let parsed = crate::parse(&rec);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        match parsed.entries.first() {
+            Some(Entry::Lease(l)) => assert_eq!(l.starts, Some(1_795_610_435)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! - A string not closed on its own line is malformed (writers escape newlines, so lease
 //!   files never hold one in a string): a stray `"` damages one line, not the rest of the file.
 //! - `server-duid` and `authoring-byte-order` are read and ignored; `#` comments are skipped.
-//! - `epoch N;` times (dhcpd's `db-time-format local`) are read; we always write UTC dates.
+//! - `epoch N;` times (dhcpd's `db-time-format local`) are read, and written when the
+//!   server's dhcpd.conf says `db-time-format local`.
 
 use std::fmt;
 use std::net::Ipv4Addr;

@@ -52,15 +52,31 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
     let hosts = cfg
         .hosts
         .iter()
-        .map(|h| HostCfg {
-            name: h.name.clone(),
-            hardware_ethernet: h.hardware_ethernet,
-            client_identifier: h.client_identifier.clone(),
-            fixed_addresses: h.fixed_addresses.clone(),
-            params: params(&h.effective),
+        .map(|h| {
+            // The engine lays a host's values over the subnet's (or pool's): only what
+            // the host's own scope sets, as dhcpd evaluates it (`Host::own`).
+            let own = params(&h.own);
+            let mut p = params(&h.effective);
+            p.options = own.options;
+            p.next_server = own.next_server;
+            p.filename = own.filename;
+            p.server_name = own.server_name;
+            HostCfg {
+                name: h.name.clone(),
+                hardware_ethernet: h.hardware_ethernet,
+                client_identifier: h.client_identifier.clone(),
+                fixed_addresses: h.fixed_addresses.clone(),
+                params: p,
+            }
         })
         .collect();
-    EngineConfig { networks, hosts, global: params(&cfg.global), offer_hold_secs: 30 }
+    EngineConfig {
+        networks,
+        hosts,
+        global: params(&cfg.global),
+        offer_hold_secs: 30,
+        abandon_lease_secs: cfg.abandon_lease_time,
+    }
 }
 
 /// Why a reloaded configuration cannot be put in force while running.
@@ -280,6 +296,10 @@ fn covers(
     }
     at > end
 }
+
+#[cfg(test)]
+#[path = "conf_engine_tests.rs"]
+mod engine_tests;
 
 #[cfg(test)]
 mod tests {

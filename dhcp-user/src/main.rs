@@ -254,9 +254,19 @@ fn check_config(path: &std::path::Path) -> Result<()> {
     match dhcp_config::parse_file(path) {
         Ok(parsed) => {
             for w in &parsed.warnings {
-                eprintln!("warning: {w}");
+                // The warning's text says "warning:" after its position.
+                eprintln!("{w}");
             }
             let c = &parsed.config;
+            // dhcpd -t accepts a name that does not resolve (it looks names up when it
+            // answers); say which ones do not resolve now.
+            let mut resolved = c.clone();
+            for f in resolved.resolve_names(&mut dhcp_user::runtime::resolve::system_lookup) {
+                eprintln!(
+                    "warning: host name {} does not resolve now ({}); it adds no address while it does not (as in dhcpd)",
+                    f.name, f.reason
+                );
+            }
             // The TLS files are read at startup; a bad one is a configuration error too.
             let mut tls_errors = 0;
             for p in &c.failover_peers {

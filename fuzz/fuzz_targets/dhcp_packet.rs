@@ -27,6 +27,7 @@ fn engine() -> &'static Engine {
             hosts: vec![],
             global: Params::default(),
             offer_hold_secs: 30,
+            abandon_lease_secs: 86_400,
         })
     })
 }

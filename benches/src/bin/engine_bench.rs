@@ -35,6 +35,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         hosts: vec![],
         global: Params::default(),
         offer_hold_secs: 30,
+        abandon_lease_secs: 86_400,
     }
 }
 

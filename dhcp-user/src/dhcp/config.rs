@@ -103,6 +103,9 @@ pub struct EngineConfig {
     pub global: Params,
     /// Seconds an offered address stays reserved for the client it was offered to.
     pub offer_hold_secs: u32,
+    /// dhcpd's global `abandon-lease-time`: seconds a declined (abandoned) address stays
+    /// out of use (`u32::MAX`: `infinite`, i.e. until an operator frees it).
+    pub abandon_lease_secs: u32,
 }
 
 impl EngineConfig {

@@ -78,34 +78,48 @@ impl Outcome {
 /// it without a lock.
 struct Snapshot {
     cfg: Arc<EngineConfig>,
-    host_by_hw: HashMap<[u8; 6], usize>,
-    host_by_id: HashMap<Vec<u8>, usize>,
+    /// Hosts by hardware address, in file order: dhcpd allows several hosts for one
+    /// address (one machine with a fixed address on each of several networks).
+    host_by_hw: HashMap<[u8; 6], Vec<usize>>,
+    host_by_id: HashMap<Vec<u8>, Vec<usize>>,
 }
 
 impl Snapshot {
     fn new(cfg: EngineConfig) -> Snapshot {
-        let mut host_by_hw = HashMap::new();
-        let mut host_by_id = HashMap::new();
+        let mut host_by_hw: HashMap<[u8; 6], Vec<usize>> = HashMap::new();
+        let mut host_by_id: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (i, h) in cfg.hosts.iter().enumerate() {
             if let Some(hw) = h.hardware_ethernet {
-                host_by_hw.insert(hw, i);
+                host_by_hw.entry(hw).or_default().push(i);
             }
             if let Some(id) = &h.client_identifier {
-                host_by_id.insert(id.clone(), i);
+                host_by_id.entry(id.clone()).or_default().push(i);
             }
         }
         Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
     }
 
-    /// The configured host matching a request: client identifier first, then hardware address.
-    fn host_for(&self, req: &Message) -> Option<&HostCfg> {
-        if let Some(DhcpOption::ClientIdentifier(id)) = req.opts().get(OptionCode::ClientIdentifier)
-            && let Some(i) = self.host_by_id.get(id)
-        {
-            return self.cfg.hosts.get(*i);
-        }
-        let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
-        self.cfg.hosts.get(*self.host_by_hw.get(&hw)?)
+    /// The configured host matching a request on network `net`, as dhcpd picks it
+    /// (find_lease): the hosts of the client identifier if there are any, else those of
+    /// the hardware address, each in file order; the first with a fixed address on
+    /// `net` answers, else the first of them (the client is then known, and served from
+    /// the pools with that host's values).
+    fn host_for(&self, req: &Message, net: &Network) -> Option<&HostCfg> {
+        let by_id = match req.opts().get(OptionCode::ClientIdentifier) {
+            Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id),
+            _ => None,
+        };
+        let candidates = match by_id {
+            Some(ids) => ids.as_slice(),
+            None => {
+                let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+                self.host_by_hw.get(&hw)?.as_slice()
+            }
+        };
+        let hosts = || candidates.iter().filter_map(|i| self.cfg.hosts.get(*i));
+        hosts()
+            .find(|h| h.fixed_addresses.iter().any(|ip| net.subnets.iter().any(|s| s.contains(*ip))))
+            .or_else(|| hosts().next())
     }
 }
 
@@ -241,7 +255,7 @@ impl Engine {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
-        let host = match snap.host_for(&req) {
+        let host = match snap.host_for(&req, net) {
             Some(h) => Some(h),
             None => {
                 dynamic_host = self.dynamic_host_for(&req);
@@ -605,8 +619,9 @@ impl Engine {
         if !mine {
             return out;
         }
-        let hold = self.pool_of(c.net, lease.pool).map(|p| p.params.default_lease_secs).unwrap_or(86_400);
-        // Another host uses the address: abandon it (dhcpd: for the default lease time).
+        // Another host uses the address: abandon it for dhcpd's abandon-lease-time (one
+        // global value; `now + time` saturates at NEVER, as dhcpd caps it at MAX_TIME).
+        let hold = c.cfg.abandon_lease_secs;
         if let Some(l) = self.store.update(ip, |l| {
             l.state = BindingState::Abandoned;
             l.starts = now;

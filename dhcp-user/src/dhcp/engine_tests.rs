@@ -44,6 +44,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         }],
         global: params(),
         offer_hold_secs: 30,
+        abandon_lease_secs: 86_400,
     }
 }
 

@@ -6,10 +6,12 @@
 pub mod control;
 pub mod failover;
 pub mod journal;
+pub mod localtime;
 pub mod metrics;
 pub mod omapi;
 pub mod peer_link;
 pub mod reload;
+pub mod resolve;
 pub mod socket;
 
 use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
@@ -106,7 +108,12 @@ pub fn run(opts: RunOptions) -> Result<()> {
         tracing::warn!("{w}");
     }
     let config = parsed.config;
-    let engine = Arc::new(Engine::new(crate::conf::engine_config(&config)));
+    localtime::apply(&config);
+    // The engine gets the addresses of host names; the model kept for reloads keeps
+    // the names, so that each reload looks them up again.
+    let mut resolved = config.clone();
+    let names_failed = resolve::resolve_logged(&mut resolved) > 0;
+    let engine = Arc::new(Engine::new(crate::conf::engine_config(&resolved)));
 
     let (journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
         .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;
@@ -264,8 +271,18 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
+        // Host names in the configuration are looked up again as dhcpd's cache would:
+        // an hour after an answer, a minute after a failure (never with no names).
+        let first_lookup = if names_failed { 60 } else { 3600 };
+        let mut names_due = tokio::time::Instant::now() + Duration::from_secs(first_lookup);
         loop {
             tokio::select! {
+                _ = tokio::time::sleep_until(names_due) => {
+                    let reloader = reloader.clone();
+                    // getaddrinfo blocks: off the async thread.
+                    let next = tokio::task::spawn_blocking(move || reloader.refresh_names_logged()).await;
+                    names_due = tokio::time::Instant::now() + next.unwrap_or(Duration::from_secs(60));
+                }
                 _ = tick.tick() => {
                     let expired = engine.expire(now(), 10_000);
                     if !expired.is_empty() {

@@ -267,6 +267,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         hosts: Vec::new(),
         global: params,
         offer_hold_secs: 10,
+        abandon_lease_secs: 86_400,
     };
     let peer = PeerConfig {
         name: NAME.into(),

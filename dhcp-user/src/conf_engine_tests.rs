@@ -1,0 +1,485 @@
+//! dhcpd.conf text to the engine's answers: the statements whose effect on a reply
+//! (or on a lease) xdhcpd must reproduce, each checked on the DHCP messages it changes.
+
+use crate::dhcp::{Engine, Outcome, RequestMeta};
+use crate::lease::BindingState;
+use crate::time::Now;
+use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, Opcode, OptionCode};
+use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+use std::net::Ipv4Addr;
+
+const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true };
+
+/// The engine for `text`, host names looked up in a fixed table (as /etc/hosts would
+/// answer), the way the runtime loads a file.
+fn engine(text: &str) -> Engine {
+    let parsed = dhcp_config::parse_str("t.conf", text, &dhcp_config::MemoryLoader::default())
+        .unwrap_or_else(|e| panic!("does not load:\n{e}"));
+    let mut cfg = parsed.config;
+    cfg.resolve_names(&mut |name: &str| match name {
+        "ns1.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 53), Ipv4Addr::new(198, 18, 0, 54)]),
+        "tftp.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 69)]),
+        "printer.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 7)]),
+        _ => Err("host unknown".into()),
+    });
+    Engine::new(super::engine_config(&cfg))
+}
+
+fn mac(n: u8) -> [u8; 6] {
+    [0x52, 0x54, 0, 0, 0, n]
+}
+
+fn msg(t: MessageType, mac: [u8; 6], opts: Vec<DhcpOption>) -> Vec<u8> {
+    let mut m = Message::default();
+    m.set_opcode(Opcode::BootRequest).set_htype(HType::Eth).set_chaddr(&mac).set_xid(7).set_flags(Flags::default());
+    m.opts_mut().clear();
+    m.opts_mut().insert(DhcpOption::MessageType(t));
+    for o in opts {
+        m.opts_mut().insert(o);
+    }
+    let mut b = Vec::new();
+    m.encode(&mut Encoder::new(&mut b)).expect("encode");
+    b
+}
+
+fn reply(o: &Outcome) -> Message {
+    let r = o.reply.as_ref().expect("a reply");
+    Message::decode(&mut Decoder::new(&r.bytes)).expect("reply decodes")
+}
+
+fn offer(e: &Engine, m: [u8; 6]) -> Message {
+    reply(&e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![])))
+}
+
+const SUBNET: &str = "subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.100 198.18.0.110;\n}\n";
+
+#[test]
+fn host_names_give_the_addresses_they_resolve_to() {
+    let e = engine(&format!(
+        "option domain-name-servers ns1.lab.test, 198.18.0.1;\n\
+         next-server tftp.lab.test;\n\
+         option ntp-servers 198.18.0.2, nosuch.lab.test;\n\
+         {SUBNET}\
+         host printer {{ hardware ethernet 52:54:00:00:00:07; fixed-address printer.lab.test; }}\n\
+         host ghost {{ hardware ethernet 52:54:00:00:00:08; fixed-address 198.18.0.8, nosuch.lab.test; }}\n"
+    ));
+    let m = offer(&e, mac(7));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 7), "the fixed address a name resolves to");
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 69), "next-server by name");
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![
+            Ipv4Addr::new(198, 18, 0, 53),
+            Ipv4Addr::new(198, 18, 0, 54),
+            Ipv4Addr::new(198, 18, 0, 1)
+        ])),
+        "every address of the name, then the literal"
+    );
+    // A name that does not resolve adds nothing: dhcpd 4.4.3 keeps a failed lookup a
+    // minute as an empty answer, and its OFFERs then carry the rest of the list.
+    assert_eq!(m.opts().get(OptionCode::NtpServers), Some(&DhcpOption::NtpServers(vec![Ipv4Addr::new(198, 18, 0, 2)])));
+    // Same for a fixed-address list: the literal address stays.
+    assert_eq!(offer(&e, mac(8)).yiaddr(), Ipv4Addr::new(198, 18, 0, 8));
+}
+
+#[test]
+fn unquoted_domain_name_is_sent_as_written() {
+    let e = engine(&format!("option domain-name lab-test;\n{SUBNET}"));
+    assert_eq!(offer(&e, mac(1)).opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("lab-test".into())));
+}
+
+#[test]
+fn two_hosts_sharing_a_fixed_address_both_get_it() {
+    // dhcpd finds the host by the client's hardware address, then that host's address:
+    // each client is answered from its own host, so both are offered 198.18.0.5.
+    let e = engine(&format!(
+        "{SUBNET}host a {{ hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; option host-name \"a\"; }}\n\
+         host b {{ hardware ethernet 52:54:00:00:00:02; fixed-address 198.18.0.5; option host-name \"b\"; }}\n"
+    ));
+    for (n, name) in [(1, "a"), (2, "b")] {
+        let m = offer(&e, mac(n));
+        assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 5));
+        assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname(name.into())));
+    }
+}
+
+/// A client takes an address, then declines it: the abandoned lease's end.
+fn declined_until(text: &str) -> u32 {
+    let e = engine(text);
+    let ip = offer(&e, mac(1)).yiaddr();
+    let req = msg(
+        MessageType::Request,
+        mac(1),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+    );
+    assert_eq!(e.handle(Now::at(1000), &META, &req).reply.map(|r| r.msg_type), Some(MessageType::Ack));
+    let dec = msg(
+        MessageType::Decline,
+        mac(1),
+        vec![DhcpOption::RequestedIpAddress(ip), DhcpOption::ServerIdentifier(IFACE)],
+    );
+    let out = e.handle(Now::at(2000), &META, &dec);
+    assert_eq!(out.durable.len(), 1);
+    assert_eq!(out.durable[0].state, BindingState::Abandoned);
+    out.durable[0].ends
+}
+
+#[test]
+fn abandon_lease_time_sets_how_long_a_declined_address_is_out() {
+    // dhcpd's default is 86400 s whatever the lease times (abandon_lease_time).
+    assert_eq!(declined_until(&format!("default-lease-time 600;\n{SUBNET}")), 2000 + 86_400);
+    assert_eq!(declined_until(&format!("abandon-lease-time 3600;\n{SUBNET}")), 2000 + 3600);
+    assert_eq!(declined_until(&format!("abandon-lease-time infinite;\n{SUBNET}")), crate::time::NEVER);
+    // Only the global statement counts, as in dhcpd.
+    let inner = SUBNET.replace("range", "abandon-lease-time 60;\n  range");
+    assert_eq!(declined_until(&inner), 2000 + 86_400);
+}
+
+/// The configuration of `vendor_option_space_matches_dhcpd_bytes`, run through a real
+/// dhcpd 4.4.3 in a network namespace to capture its OFFERs.
+const VENDOR_SPACES: &str = "option space vnd;
+option vnd.a code 1 = text;
+option vnd.b code 2 = ip-address;
+option vnd.c code 18 = unsigned integer 16;
+option vnd.d code 35 = string;
+option vnd.e code 200 = array of unsigned integer 8;
+option vnd.z code 52 = text;
+option space wide code width 2 length width 2;
+option wide.x code 258 = text;
+option wide.y code 3 = unsigned integer 32;
+vendor-option-space vnd;
+option vnd.a \"global-a\";
+option vnd.c 513;
+default-lease-time 600;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option vnd.b 198.18.0.9;
+  option vnd.d 01:02:03;
+  option vnd.a \"subnet-a\";
+  option vnd.e 7, 8, 9;
+  option vnd.z \"z\";
+  option wide.y 70000;
+}
+host w {
+  hardware ethernet 52:54:00:00:00:02;
+  fixed-address 198.18.0.50;
+  vendor-option-space wide;
+  option wide.x \"wide-x\";
+  option wide.y 5;
+}
+";
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
+
+fn option_43(m: &Message) -> Option<Vec<u8>> {
+    match m.opts().get(OptionCode::VendorExtensions) {
+        Some(DhcpOption::VendorExtensions(v)) => Some(v.clone()),
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    }
+}
+
+#[test]
+fn vendor_option_space_matches_dhcpd_bytes() {
+    let e = engine(VENDOR_SPACES);
+    // dhcpd 4.4.3's OFFER to a client without a parameter request list: sub-options in
+    // dhcpd's hash-bucket order (18 before 1: same bucket, 18 stored later; 52 before 35
+    // likewise), the subnet's vnd.a in the global one's place.
+    let want = hex("1202020101087375626e65742d610204c612000934017a2303010203c803070809");
+    assert_eq!(option_43(&offer(&e, mac(1))), Some(want.clone()));
+    // Asked for in a parameter request list: the same bytes.
+    let prl = |codes: &[u8]| DhcpOption::ParameterRequestList(codes.iter().map(|c| OptionCode::from(*c)).collect());
+    let asked = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![prl(&[1, 3, 43])]));
+    assert_eq!(option_43(&reply(&asked)), Some(want));
+    // Not in the list: dhcpd sends no option 43, nor does xdhcpd.
+    let other = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![prl(&[1, 3])]));
+    assert_eq!(option_43(&reply(&other)), None);
+    // The host selects the space with 2-byte codes and lengths.
+    assert_eq!(option_43(&offer(&e, mac(2))), Some(hex("000300040000000501020006776964652d78")));
+}
+
+#[test]
+fn one_machine_with_a_fixed_address_on_each_network() {
+    // Two hosts of one hardware address: the one whose fixed address is on the network
+    // the request comes from answers, as dhcpd's find_host_for_network does.
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 { range 198.18.1.100 198.18.1.110; }\n\
+         host lab { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; option host-name \"lab\"; }\n\
+         host office { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.1.5; option host-name \"office\"; }\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 5));
+    assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("lab".into())));
+    // The same machine behind a relay on the other network.
+    let mut d = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, mac(1), vec![]))).expect("decode");
+    d.set_giaddr(Ipv4Addr::new(198, 18, 1, 254));
+    let mut b = Vec::new();
+    d.encode(&mut Encoder::new(&mut b)).expect("encode");
+    let m = reply(&e.handle(Now::at(1000), &META, &b));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 1, 5));
+    assert_eq!(m.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("office".into())));
+}
+
+/// iPXE's usual declarations (trimmed), as run through a real dhcpd 4.4.3.
+const IPXE: &str = "option space ipxe;
+option ipxe-encap-opts code 175 = encapsulate ipxe;
+option ipxe.priority code 1 = signed integer 8;
+option ipxe.no-pxedhcp code 176 = unsigned integer 8;
+option ipxe.bus-id code 177 = string;
+option ipxe.version code 235 = string;
+option ipxe.http code 19 = unsigned integer 8;
+option ipxe.no-pxedhcp 1;
+option ipxe.bus-id 01:02;
+option ipxe.version \"1.21\";
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option ipxe.priority -1;
+}
+";
+
+#[test]
+fn encapsulated_space_matches_dhcpd_bytes() {
+    let e = engine(IPXE);
+    let opt_175 = |m: &Message| match m.opts().get(OptionCode::from(175)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    // dhcpd's OFFER without a parameter request list, and with one asking for 175:
+    // 1 (subnet) before 235 (global) in their shared bucket, then 176, 177.
+    let want = hex("0101ffeb04312e3231b00101b1020102");
+    assert_eq!(opt_175(&offer(&e, mac(1))), Some(want.clone()));
+    let prl = |codes: &[u8]| DhcpOption::ParameterRequestList(codes.iter().map(|c| OptionCode::from(*c)).collect());
+    let asked = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![prl(&[1, 175])]));
+    assert_eq!(opt_175(&reply(&asked)), Some(want));
+    let other = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![prl(&[1, 3])]));
+    assert_eq!(opt_175(&reply(&other)), None);
+}
+
+#[test]
+fn record_options_match_dhcpd_bytes() {
+    // dhcp-options(5)'s record examples and friends; the bytes are dhcpd 4.4.3's OFFER.
+    let e = engine(
+        "option contrived-001 code 201 = { boolean, integer 32, text };
+option new-static-routes code 202 = array of {
+\tip-address, ip-address, ip-address, integer 8 };
+option tailed code 203 = { ip-address, array of unsigned integer 16 };
+option flags code 204 = array of boolean;
+option small code 205 = integer 8;
+option classless code 121 = array of unsigned integer 8;
+option contrived-001 on 1772 \"contrivance\";
+option new-static-routes 10.0.0.0 255.255.255.0 10.0.0.1 1, 10.0.1.0 255.255.255.0 10.0.0.2 -3;
+option tailed 198.18.0.7 1, 2, 65535;
+option flags on, off, true;
+option small -2;
+option classless 24, 198, 18, 5, 198, 18, 0, 1;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+}
+",
+    );
+    let m = offer(&e, mac(1));
+    // The wire bytes of an option (dhcproto decodes some codes, e.g. 121, into types).
+    let opt = |code: u8| {
+        let o = m.opts().get(OptionCode::from(code))?;
+        let mut b = Vec::new();
+        o.encode(&mut Encoder::new(&mut b)).ok()?;
+        b.get(2..).map(<[u8]>::to_vec)
+    };
+    assert_eq!(opt(201), Some(hex("01000006ec636f6e74726976616e6365")));
+    assert_eq!(opt(202), Some(hex("0a000000ffffff000a000001010a000100ffffff000a000002fd")));
+    assert_eq!(opt(203), Some(hex("c612000700010002ffff")));
+    assert_eq!(opt(204), Some(hex("010001")));
+    assert_eq!(opt(205), Some(hex("fe")));
+    assert_eq!(opt(121), Some(hex("18c61205c6120001")));
+}
+
+#[test]
+fn site_option_space_matches_dhcpd() {
+    // PXELINUX's classic declarations. dhcpd 4.4.3's OFFER carries 200 (below the
+    // site space's lowest code, 208), 208, 209 and 211 from the site space, and not
+    // wpad (252): from 208 up, codes come from the site space only.
+    let e = engine(
+        "option space pxelinux;
+option pxelinux.magic code 208 = string;
+option pxelinux.configfile code 209 = text;
+option pxelinux.pathprefix code 210 = text;
+option pxelinux.reboottime code 211 = unsigned integer 32;
+option wpad code 252 = text;
+option wpad \"http://wpad/wpad.dat\";
+option foo code 200 = text;
+option foo \"foo\";
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  site-option-space \"pxelinux\";
+  option pxelinux.magic f1:00:74:7e;
+  option pxelinux.configfile \"pxelinux.cfg/default\";
+  option pxelinux.reboottime 30;
+  filename \"pxelinux.0\";
+}
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(200), Some(hex("666f6f")));
+    assert_eq!(opt(208), Some(hex("f100747e")));
+    assert_eq!(opt(209), Some(hex("7078656c696e75782e6366672f64656661756c74")));
+    assert_eq!(opt(211), Some(hex("0000001e")));
+    assert_eq!(opt(210), None);
+    assert_eq!(opt(252), None, "shadowed by the site space");
+}
+
+#[test]
+fn domain_name_types_match_dhcpd_bytes() {
+    // dhcpd 4.4.3's OFFER: DNS wire format, no compression (not even in the domain-list
+    // it declares compressed for option 119's format).
+    let e = engine(
+        "option dn code 230 = domain-name;
+option dn host.example.com;
+option rd code 231 = { ip-address, domain-name };
+option rd 198.18.0.1 a.b.;
+option dl code 232 = domain-list;
+option dl \"a.example\", \"b.example\";
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(230), Some(hex("04686f7374076578616d706c6503636f6d00")));
+    assert_eq!(opt(231), Some(hex("c61200010161016200")));
+    assert_eq!(opt(232), Some(hex("0161076578616d706c65000162076578616d706c6500")));
+}
+
+#[test]
+fn host_names_in_records_give_their_first_address() {
+    // dhcp-options(5)'s own record example names its routers: a record is no "uniform"
+    // format, so dhcpd takes each name's first address (checked with dhcpd 4.4.3 and a
+    // name of two addresses in /etc/hosts). A name that does not resolve adds nothing;
+    // a record that is left empty is not sent.
+    let e = engine(
+        "option new-static-routes code 201 = array of { ip-address, ip-address, ip-address, integer 8 };
+option new-static-routes 10.0.0.0 255.255.255.0 ns1.lab.test 1, 10.0.1.0 255.255.255.0 tftp.lab.test 3;
+option broken code 202 = { ip-address };
+option broken nosuch.lab.test;
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+",
+    );
+    let m = offer(&e, mac(1));
+    let opt = |code: u8| match m.opts().get(OptionCode::from(code)) {
+        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
+        _ => None,
+    };
+    assert_eq!(opt(201), Some(hex("0a000000ffffff00c6120035010a000100ffffff00c612004503")));
+    assert_eq!(opt(202), None);
+}
+
+#[test]
+fn host_names_as_dhcpd_answers_them() {
+    // Run through dhcpd 4.4.3 in a namespace whose /etc/hosts gave ns1.lab.test two
+    // addresses (.53, .54), printer.lab.test .7, and nothing for nosuch.lab.test. Its
+    // OFFERs once each name had been looked up (a failed lookup is then kept a minute as
+    // an empty answer; only the very first evaluation of each list dropped it whole):
+    let e = engine(
+        "option domain-name-servers ns1.lab.test, 198.18.0.1;
+option rt code 201 = array of { ip-address, ip-address, ip-address, integer 8 };
+option rt 10.0.0.0 255.255.255.0 ns1.lab.test 1;
+option ntp-servers 198.18.0.2, nosuch.lab.test;
+option swap-server ns1.lab.test;
+next-server ns1.lab.test;
+subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }
+host printer { hardware ethernet 52:54:00:00:00:07; fixed-address printer.lab.test; }
+host multi { hardware ethernet 52:54:00:00:00:09; fixed-address ns1.lab.test; }
+host half { hardware ethernet 52:54:00:00:00:08; fixed-address 198.18.0.8, nosuch.lab.test; }
+",
+    );
+    let wire = |m: &Message, code: u8| {
+        let o = m.opts().get(OptionCode::from(code))?;
+        let mut b = Vec::new();
+        o.encode(&mut Encoder::new(&mut b)).ok()?;
+        b.get(2..).map(<[u8]>::to_vec)
+    };
+    for (n, yiaddr) in [(1, None), (7, Some([198, 18, 0, 7])), (9, Some([198, 18, 0, 53])), (8, Some([198, 18, 0, 8]))]
+    {
+        let m = offer(&e, mac(n));
+        if let Some(y) = yiaddr {
+            assert_eq!(m.yiaddr(), Ipv4Addr::from(y), "client {n}");
+        }
+        assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 53), "next-server: the first address");
+        assert_eq!(wire(&m, 6), Some(hex("c6120035c6120036c6120001")), "every address of the name");
+        assert_eq!(wire(&m, 201), Some(hex("0a000000ffffff00c612003501")), "a record: the first address");
+        assert_eq!(wire(&m, 16), Some(hex("c6120035")), "a single address: the first");
+        assert_eq!(wire(&m, 42), Some(hex("c6120002")), "the unresolvable name adds nothing");
+    }
+}
+
+#[test]
+fn hosts_of_the_client_identifier_come_before_those_of_the_hardware_address() {
+    // dhcpd's find_lease looks at the hardware address only when no host has the
+    // client's identifier: here the identifier's host (no fixed address on this
+    // network) makes the client known, and it gets a dynamic address, not the hardware
+    // address host's fixed one.
+    let e = engine(&format!(
+        "{SUBNET}host by-id {{ option dhcp-client-identifier \"client-a\"; fixed-address 198.18.5.5; }}\n\
+         host by-hw {{ hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }}\n"
+    ));
+    let with_id = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(1), vec![DhcpOption::ClientIdentifier(b"client-a".to_vec())]),
+    );
+    assert!((100..=110).contains(&reply(&with_id).yiaddr().octets()[3]));
+    assert_eq!(offer(&e, mac(1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 5), "without the identifier: by hardware");
+}
+
+#[test]
+fn a_hosts_values_come_after_its_subnets_as_in_dhcpd() {
+    // dhcpd evaluates the subnet's scope (global, shared-network, subnet), then the
+    // pool's, then the host's own statements and its groups', stopping at a scope the
+    // subnet's chain already evaluated: the global values a host inherits do not
+    // override the subnet's. dhcpd 4.4.3's OFFERs for this file:
+    let e = engine(
+        "option domain-name \"global\";
+option ntp-servers 198.18.0.2;
+subnet 198.18.0.0 netmask 255.255.255.0 {
+  range 198.18.0.100 198.18.0.110;
+  option domain-name \"subnet\";
+  option ntp-servers 198.18.0.3;
+}
+host plain { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.5; }
+group {
+  option domain-name \"group\";
+  host grouped { hardware ethernet 52:54:00:00:00:02; fixed-address 198.18.0.6; }
+  host dyn { hardware ethernet 52:54:00:00:00:03; }
+}
+host own { hardware ethernet 52:54:00:00:00:04; fixed-address 198.18.0.7; option ntp-servers 198.18.0.4; }
+",
+    );
+    let want = [
+        (1, "subnet", 3, Some(5)),
+        (2, "group", 3, Some(6)),
+        (3, "group", 3, None),
+        (4, "subnet", 4, Some(7)),
+        (9, "subnet", 3, None),
+    ];
+    for (n, domain, ntp, fixed) in want {
+        let m = offer(&e, mac(n));
+        assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName(domain.into())), "client {n}");
+        assert_eq!(
+            m.opts().get(OptionCode::NtpServers),
+            Some(&DhcpOption::NtpServers(vec![Ipv4Addr::new(198, 18, 0, ntp)])),
+            "client {n}"
+        );
+        if let Some(f) = fixed {
+            assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, f), "client {n}");
+        }
+    }
+}
