@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use std::process::Command;
 
 pub const TARGETS: &[&str] =
-    &["dhcp_packet", "frame_classify", "config_parse", "failover_decode", "lease_file", "link_guard"];
+    &["dhcp_packet", "frame_classify", "config_parse", "failover_decode", "lease_file", "link_guard", "relationship"];
 
 fn ensure_cargo_fuzz() -> Result<()> {
     let bin = root().join(".tools/bin/cargo-fuzz");
