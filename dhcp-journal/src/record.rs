@@ -45,6 +45,11 @@ impl BindingState {
         Self::Bootp,
     ];
 
+    /// Can be offered to a new client by a standalone server (the free-class states).
+    pub fn is_available(self) -> bool {
+        matches!(self, Self::Free | Self::Expired | Self::Released | Self::Backup)
+    }
+
     /// The name dhcpd writes in the lease file (`binding state NAME;`).
     pub fn name(self) -> &'static str {
         match self {

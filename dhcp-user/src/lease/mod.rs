@@ -8,41 +8,9 @@ pub use store::{LeaseStore, PoolId, Take};
 use crate::time::{NEVER, UnixSecs};
 use std::net::Ipv4Addr;
 
-/// Binding state of a lease (dhcpd's names and failover codes; draft-12 §12.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BindingState {
-    Free,
-    Active,
-    Expired,
-    Released,
-    Abandoned,
-    Reset,
-    Backup,
-    Reserved,
-    Bootp,
-}
-
-impl BindingState {
-    /// dhcpd's lease-file name.
-    pub fn name(self) -> &'static str {
-        match self {
-            BindingState::Free => "free",
-            BindingState::Active => "active",
-            BindingState::Expired => "expired",
-            BindingState::Released => "released",
-            BindingState::Abandoned => "abandoned",
-            BindingState::Reset => "reset",
-            BindingState::Backup => "backup",
-            BindingState::Reserved => "reserved",
-            BindingState::Bootp => "bootp",
-        }
-    }
-
-    /// Can be offered to a new client (by a standalone server).
-    pub fn is_available(self) -> bool {
-        matches!(self, BindingState::Free | BindingState::Expired | BindingState::Released | BindingState::Backup)
-    }
-}
+/// Binding state of a lease: one type for the lease file, the store and the failover rules
+/// (dhcpd's names; `failover::status_of` gives the wire codes).
+pub use dhcp_journal::BindingState;
 
 /// Who a lease belongs to: the client identifier (option 61) when the client sends one, else
 /// its hardware address. Byte 0 says which, so the two spaces never collide.

@@ -2,33 +2,13 @@
 
 use super::{BindingState, ClientKey, HwAddr, Lease};
 use crate::time::NEVER;
-use dhcp_journal::{BindingState as FileState, LeaseRecord};
+use dhcp_journal::LeaseRecord;
 
-fn to_file_state(s: BindingState) -> FileState {
+/// The state a lease loads in: dhcpd loads the legacy names as ACTIVE (plus a flag).
+fn loaded_state(s: BindingState) -> BindingState {
     match s {
-        BindingState::Free => FileState::Free,
-        BindingState::Active => FileState::Active,
-        BindingState::Expired => FileState::Expired,
-        BindingState::Released => FileState::Released,
-        BindingState::Abandoned => FileState::Abandoned,
-        BindingState::Reset => FileState::Reset,
-        BindingState::Backup => FileState::Backup,
-        BindingState::Reserved => FileState::Reserved,
-        BindingState::Bootp => FileState::Bootp,
-    }
-}
-
-fn from_file_state(s: FileState) -> BindingState {
-    match s {
-        FileState::Free => BindingState::Free,
-        FileState::Active => BindingState::Active,
-        FileState::Expired => BindingState::Expired,
-        FileState::Released => BindingState::Released,
-        FileState::Abandoned => BindingState::Abandoned,
-        FileState::Reset => BindingState::Reset,
-        FileState::Backup => BindingState::Backup,
-        // dhcpd loads the legacy names as ACTIVE (plus a flag).
-        FileState::Reserved | FileState::Bootp => BindingState::Active,
+        BindingState::Reserved | BindingState::Bootp => BindingState::Active,
+        s => s,
     }
 }
 
@@ -38,7 +18,7 @@ fn opt(t: u32) -> Option<u32> {
 
 /// The record dhcpd would write for this lease.
 pub fn to_record(l: &Lease) -> LeaseRecord {
-    let mut r = LeaseRecord::new(l.ip, to_file_state(l.state));
+    let mut r = LeaseRecord::new(l.ip, l.state);
     r.starts = opt(l.starts);
     r.ends = if l.ends == NEVER { None } else { Some(l.ends) };
     r.tstp = opt(l.tstp);
@@ -54,7 +34,7 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
 /// The lease a record describes (pool is fixed up by the store on restore).
 pub fn from_record(r: &LeaseRecord) -> Lease {
     let mut l = Lease::free(r.ip, 0);
-    l.state = from_file_state(r.binding_state);
+    l.state = loaded_state(r.binding_state);
     l.starts = r.starts.unwrap_or(0);
     l.ends = match r.ends {
         None => NEVER,
