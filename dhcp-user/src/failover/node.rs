@@ -137,6 +137,10 @@ pub struct Node {
     disk: Disk,
     close_requested: bool,
     trace: Vec<Trace>,
+    /// Writes fail (as an fsync error would) until this monotonic time, ms.
+    writes_fail_until: u64,
+    /// Local changes whose write failed: replicated once a later write makes them durable.
+    unreplicated: Vec<Lease>,
 }
 
 fn now_of(t: Time) -> Now {
@@ -167,7 +171,16 @@ impl Node {
             enforce_xdp: false,
         };
         let rel = Relationship::new(rel_cfg, persisted, engine.clone(), now);
-        let mut n = Node { cfg, engine, rel, disk, close_requested: false, trace: Vec::new() };
+        let mut n = Node {
+            cfg,
+            engine,
+            rel,
+            disk,
+            close_requested: false,
+            trace: Vec::new(),
+            writes_fail_until: 0,
+            unreplicated: Vec::new(),
+        };
         n.execute(now);
         n
     }
@@ -194,6 +207,34 @@ impl Node {
         &self.disk
     }
 
+    /// A disk fault: every write until `until_ms` (monotonic) fails as a failed fsync does.
+    /// What was appended stays queued, unsynced, and becomes durable with the next write
+    /// that succeeds (the journal's behaviour: a failed batch is retried with the next).
+    pub fn fail_writes_until(&mut self, until_ms: u64) {
+        self.writes_fail_until = until_ms;
+    }
+
+    /// No change waits for a write to succeed (nothing left to replicate once it does).
+    pub fn writes_settled(&self) -> bool {
+        self.unreplicated.is_empty()
+    }
+
+    /// Append-then-sync as the journal thread does; false when the sync fails. A sync that
+    /// succeeds also makes the records of failed ones durable, whose local changes are then
+    /// replicated (as the journal thread does).
+    fn sync(&mut self, now: Time) -> bool {
+        if now.mono_ms < self.writes_fail_until {
+            return false;
+        }
+        self.disk.sync();
+        for l in std::mem::take(&mut self.unreplicated) {
+            if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
+                self.rel.handle_local_change(now, &l);
+            }
+        }
+        true
+    }
+
     /// Drains what happened since the last call.
     pub fn take_trace(&mut self) -> Vec<Trace> {
         std::mem::take(&mut self.trace)
@@ -212,9 +253,10 @@ impl Node {
     pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool) -> Option<Reply> {
         let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast };
         let out = self.engine.handle(now_of(now), &meta, bytes);
-        self.commit_and_replicate(now, out.durable);
+        let durable = self.commit_and_replicate(now, out.durable);
         self.execute(now);
-        out.reply
+        // Not durable: the ACK must not go out (the client asks again).
+        if durable { out.reply } else { None }
     }
 
     /// The expiry sweep (the runtime's periodic tick), plus the relationship's tick.
@@ -222,26 +264,33 @@ impl Node {
         let mut expired = self.engine.expire(now_of(now), usize::MAX);
         // The store's iteration order is a hash order: make it deterministic.
         expired.sort_by_key(|l| u32::from(l.ip));
+        if expired.is_empty() && !self.unreplicated.is_empty() {
+            // The journal retries a failed write on its own, not only with the next commit.
+            self.sync(now);
+        }
         self.commit_and_replicate(now, expired);
         self.rel.handle_tick(now);
         self.execute(now);
     }
 
     /// The journal thread's part: append, sync, then hand the relationship's changes over.
-    fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) {
+    /// Returns false when the sync failed (nothing is replicated, no reply may go out).
+    fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) -> bool {
         if leases.is_empty() {
-            return;
+            return true;
         }
         for l in &leases {
             self.trace.push(Trace::Local(format!("{} {} ends {} tstp {}", l.ip, l.state.name(), l.ends, l.tstp)));
             self.disk.append(DiskEntry::Lease(l.clone()));
         }
-        self.disk.sync();
-        for l in &leases {
-            if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
-                self.rel.handle_local_change(now, l);
-            }
+        // Replicated once durable: now, or with the next write that succeeds.
+        self.unreplicated.extend(leases);
+        let ok = self.sync(now);
+        if !ok {
+            self.trace
+                .push(Trace::Event(format!("lease file write failed: {} leases not durable", self.unreplicated.len())));
         }
+        ok
     }
 
     // ----- failover inputs -----
@@ -299,8 +348,8 @@ impl Node {
                             }
                         }
                     }
-                    self.disk.sync();
-                    self.rel.handle_durable(now, token, true);
+                    let ok = self.sync(now);
+                    self.rel.handle_durable(now, token, ok);
                 }
                 Action::Record(leases) => {
                     for l in leases {
@@ -339,8 +388,7 @@ impl Node {
             | Note::Rejected { .. }
             | Note::SendingUpdates(_)
             | Note::PoolsChecked
-            | Note::StateWrite { .. }
-            | Note::BalanceNotWritten(_) => return,
+            | Note::StateWrite { .. } => return,
         };
         self.trace.push(t);
     }

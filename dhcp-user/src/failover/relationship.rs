@@ -13,15 +13,16 @@
 //! depends on. What a failed write means is decided here, once:
 //! - a state record: the relationship holds — no service, nothing sent — and writes it again
 //!   at every [`handle_tick`](Relationship::handle_tick) (`StateWrite`);
-//! - the partner's bindings: refused (reject reason MISC_REJECT), so the partner sends them
-//!   again;
-//! - pool-balancing moves: not offered to the partner.
+//! - the partner's bindings: not acked, and the connection closes, so the partner sends them
+//!   again after reconnecting (a refusal would be final: the simulation's disk faults showed
+//!   pairs left disagreeing);
+//! - pool-balancing moves: offered to the partner only once durable; a move whose write
+//!   failed is written again at each tick, and then the lease as it is by then is offered.
 
 use super::state_write::StateWrite;
 use super::{FailoverView, binding_of};
 use crate::dhcp::Engine;
 use crate::lease::Lease;
-use dhcp_failover::wire::RejectReason;
 use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, State, Time};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -105,8 +106,6 @@ pub enum Note {
         ok: bool,
         state: State,
     },
-    /// Pool-balancing moves that could not be written, hence not sent.
-    BalanceNotWritten(usize),
 }
 
 /// The relationship's settings besides the protocol's.
@@ -131,7 +130,7 @@ enum Waiting {
     },
     /// Pool-balancing moves, offered to the partner once durable.
     Balance {
-        moved: Vec<Lease>,
+        moved: Vec<Ipv4Addr>,
     },
 }
 
@@ -148,6 +147,8 @@ pub struct Relationship {
     actions: VecDeque<Action>,
     /// Unix time of the last state change (ours or the partner's).
     last_change: u32,
+    /// Pool-balancing moves whose write failed: written again at the next tick.
+    unoffered: Vec<Ipv4Addr>,
 }
 
 impl Relationship {
@@ -166,6 +167,7 @@ impl Relationship {
             requeue: None,
             actions: VecDeque::new(),
             last_change: now.unix,
+            unoffered: Vec::new(),
         };
         r.publish();
         r.process(now);
@@ -243,6 +245,10 @@ impl Relationship {
         self.refresh_partner_free();
         if self.state_write.unsaved() && self.waiting.is_none() {
             self.persist_state();
+        } else if !self.unoffered.is_empty() && self.waiting.is_none() {
+            let moved = std::mem::take(&mut self.unoffered);
+            let leases = moved.iter().filter_map(|ip| self.engine.store().get(*ip)).collect();
+            self.wait(Waiting::Balance { moved }, Persist::Leases(leases));
         }
         self.process(now);
     }
@@ -261,27 +267,31 @@ impl Relationship {
                 }
                 self.publish();
             }
-            Waiting::Bindings { accepted } => {
-                let reject = (!ok).then_some((RejectReason::MISC_REJECT, "lease file write failed"));
+            Waiting::Bindings { accepted } if ok => {
                 for ip in accepted {
-                    if let Err(e) = self.peer.ack_binding(now, ip, reject) {
+                    if let Err(e) = self.peer.ack_binding(now, ip, None) {
                         self.note(Note::Peer(format!("ack of {ip}: {e}")));
                     }
                 }
             }
-            Waiting::Balance { moved } => {
-                if ok {
-                    for l in &moved {
-                        self.peer.handle_lease_update(now, binding_of(l));
-                    }
-                } else {
-                    // They stay BACKUP in memory, unsent: FREE again after a restart, or sent
-                    // with the next resync (their tstp is ahead of what the partner acked).
-                    self.note(Note::BalanceNotWritten(moved.len()));
-                }
-                self.refresh_partner_free();
-                self.note(Note::PoolsChecked);
+            Waiting::Bindings { .. } => {
+                // Not acked, and the connection closes: the partner requeues what we did not
+                // ack and sends it again on the next connection. (A refusal would be final:
+                // a sender never repeats a refused update, and the pair would disagree.)
+                self.peer.handle_link_down(now);
+                self.actions.push_back(Action::Close(
+                    "lease file write failed; the partner will send its updates again".into(),
+                ));
             }
+            // The lease as it is now: a partner's update may have changed it meanwhile.
+            Waiting::Balance { moved } if ok => {
+                for ip in moved {
+                    if let Some(l) = self.engine.store().get(ip) {
+                        self.peer.handle_lease_update(now, binding_of(&l));
+                    }
+                }
+            }
+            Waiting::Balance { moved } => self.unoffered.extend(moved),
         }
         self.process(now);
     }
@@ -390,14 +400,14 @@ impl Relationship {
                     self.cfg.max_lease_misbalance,
                     self.cfg.hot_standby_reserve_percent,
                 );
-                if moved.is_empty() {
-                    self.refresh_partner_free();
-                    self.note(Note::PoolsChecked);
-                } else {
-                    // Only a durable move is offered: the partner may allocate what it
-                    // receives, and a crash here must not forget that it may.
+                self.refresh_partner_free();
+                self.note(Note::PoolsChecked);
+                if !moved.is_empty() {
+                    // Offered once durable: the partner may allocate what it receives, and a
+                    // crash must not forget that it may.
                     self.note(Note::Balanced(moved.clone()));
-                    self.wait(Waiting::Balance { moved: moved.clone() }, Persist::Leases(moved));
+                    let ips = moved.iter().map(|l| l.ip).collect();
+                    self.wait(Waiting::Balance { moved: ips }, Persist::Leases(moved));
                 }
             }
             Event::Connected => self.note(Note::Connected),

@@ -577,9 +577,6 @@ impl Rel {
                 peer = %name,
                 "failover peer {name}: could not write state {state} to the lease file; holding (no service, nothing sent to the partner) until it is written"
             ),
-            Note::BalanceNotWritten(n) => {
-                tracing::error!("failover peer {name}: pool balance not written to the lease file; {n} leases not sent")
-            }
         }
     }
 

@@ -91,6 +91,8 @@ pub fn compacted_entries<'a>(
 const COMPACT_GROWTH: u64 = 4;
 /// How long the journal waits for more commits before an fsync.
 const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
+/// How soon a failed write is tried again when no new commit arrives.
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Maximum jobs in one group commit.
 const MAX_BATCH: usize = 4096;
 
@@ -172,12 +174,26 @@ pub fn spawn(
         let mut waiters: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
         // Leases of the batch to log once durable; only gathered when the lease log is on.
         let mut durable_log: Vec<Lease> = Vec::new();
-        while let Ok(first) = rx.recv() {
+        loop {
+            // After a failed write, records wait in the file and changes wait for their
+            // replication: try again within a second even if nothing new arrives.
+            let first = if to_replicate.is_empty() && file.pending() == 0 {
+                match rx.recv() {
+                    Ok(j) => Some(j),
+                    Err(_) => break,
+                }
+            } else {
+                match rx.recv_timeout(RETRY_AFTER_FAILURE) {
+                    Ok(j) => Some(j),
+                    Err(channel::RecvTimeoutError::Timeout) => None,
+                    Err(channel::RecvTimeoutError::Disconnected) => break,
+                }
+            };
             let lease_log = tracing::enabled!(target: LEASE_LOG, tracing::Level::DEBUG);
             // Group commit window: gather what arrives within COMMIT_WINDOW of the first job,
             // so one fsync covers many ACKs under load (at the cost of that much latency).
             // One sleep, then drain: a wakeup per batch rather than per job.
-            let mut jobs = vec![first];
+            let mut jobs: Vec<Job> = first.into_iter().collect();
             std::thread::sleep(COMMIT_WINDOW);
             while jobs.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -234,11 +250,13 @@ pub fn spawn(
                     }
                 }
                 Err(e) => {
-                    // Not durable: the ACKs must not go out. Clients retry; say why loudly.
+                    // Not durable: the ACKs must not go out (clients retry); say why loudly.
+                    // The records stay queued in the file and become durable with the next
+                    // sync that succeeds: their changes are replicated then, not forgotten
+                    // (the simulation's disk faults showed partners left disagreeing).
                     tracing::error!("lease file write failed, {} replies withheld: {e}", replies.len());
                     stats.journal_error();
                     replies.clear();
-                    to_replicate.clear();
                     durable_log.clear();
                     for w in waiters.drain(..) {
                         let _ = w.send(false);

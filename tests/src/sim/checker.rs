@@ -284,7 +284,12 @@ impl Sim {
         self.nodes.iter().all(|n| {
             n.as_ref().is_some_and(|n| {
                 let p = n.peer();
-                p.state() == State::NORMAL && p.queued() == 0 && p.unacked() == 0 && p.acks_owed() == 0
+                p.state() == State::NORMAL
+                    && p.queued() == 0
+                    && p.unacked() == 0
+                    && p.acks_owed() == 0
+                    // Changes whose write failed are replicated once a write succeeds.
+                    && n.writes_settled()
             })
         })
     }

@@ -59,8 +59,9 @@ pub struct Swarm {
     pub link_latency_max: u64,
     /// Mean time between faults, ms.
     pub fault_gap: u64,
-    /// Relative weights: link reset, link stall, partition, crash, operator partner-down.
-    pub weights: [u32; 5],
+    /// Relative weights: link reset, link stall, partition, crash, operator partner-down,
+    /// disk fault (writes fail for a while).
+    pub weights: [u32; 6],
     /// Probability a restart finds the lease file gone (when that is survivable).
     pub p_lose_disk: f64,
     /// Longest a crashed server stays down, ms.
@@ -92,7 +93,7 @@ impl Swarm {
             },
             link_latency_max: r.range(1, 300),
             fault_gap: r.range(5, 120) * SEC,
-            weights: [weight(r), weight(r), weight(r), weight(r), weight(r)],
+            weights: [weight(r), weight(r), weight(r), weight(r), weight(r), weight(r)],
             p_lose_disk: if r.chance(0.5) { 0.0 } else { r.unit() * 0.6 },
             max_down: r.range(2, 150) * SEC,
             fault_phase: r.range(120, 400) * SEC,
@@ -741,6 +742,14 @@ impl Sim {
                     n.handle_operator(t, Command::PartnerDown);
                     self.chk.guard[down] = true;
                     self.line(What::Fault("operator partner-down on", up, 0));
+                }
+            }
+            5 => {
+                let ms = self.rng.range(SEC, 60 * SEC);
+                let until = self.now + ms;
+                if let Some(n) = self.nodes[side].as_mut() {
+                    n.fail_writes_until(until);
+                    self.line(What::Fault("disk fails", side, ms));
                 }
             }
             _ => {}
