@@ -303,6 +303,14 @@ pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
     // The partner acknowledged-by-sending this time: it is what we may rely on.
     l.tsfp = b.tstp;
     l.atsfp = b.tstp;
+    // A free-state lease taken from the partner leaves us nothing to send about it. A stale
+    // tstp of our own (from when we last granted it) would make it look un-acked (`tstp >
+    // atsfp`): we would send FREE with a potential expiry in the future, which a secondary
+    // refuses over EXPIRED, while our pending update beats its EXPIRED in the duel — a pair
+    // stuck disagreeing (simulation seeds 1837, 6409).
+    if matches!(state, BindingState::Free | BindingState::Backup) {
+        l.tstp = b.tstp;
+    }
     if b.cltt != 0 {
         l.cltt = b.cltt;
     }
