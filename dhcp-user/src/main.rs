@@ -315,7 +315,9 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
         let mode = prog.attach(iface, cli.xdp_mode)?;
         tracing::info!(iface, %mode, "XDP attached");
     }
+    // Both handlers before the "attached" line, which promises that a signal detaches cleanly.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let period =
         if cli.counters_interval == 0 { Duration::from_secs(3600) } else { Duration::from_secs(cli.counters_interval) };
     let mut tick = tokio::time::interval(period);
@@ -327,7 +329,7 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
             _ = tick.tick() => {
                 println!("{}", serde_json::json!({"event": "counters", "counters": prog.counters()?.to_json()}));
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
         }
     }

@@ -173,6 +173,11 @@ impl PairLab {
 
     /// One udhcpc exchange on `iface`: (address, server that answered).
     pub fn udhcpc(&self, iface: &str) -> Result<(String, String)> {
+        self.udhcpc_lease(iface).map(|l| (l.ip, l.server))
+    }
+
+    /// One udhcpc exchange on `iface`: what udhcpc reported.
+    pub fn udhcpc_lease(&self, iface: &str) -> Result<UdhcpcLease> {
         let out = self
             .cli
             .command("timeout")
@@ -183,12 +188,22 @@ impl PairLab {
             .with_context(|| format!("udhcpc on {iface}: no lease\n{text}"))?;
         let server =
             crate::lab::parse_after(&text, "obtained from ").with_context(|| format!("udhcpc: no server\n{text}"))?;
-        Ok((ip, server))
+        let lease_secs = crate::lab::parse_after(&text, "lease time ").and_then(|s| s.parse().ok());
+        Ok(UdhcpcLease { ip, server, lease_secs })
     }
 
     pub fn leases(&self, i: usize) -> String {
         std::fs::read_to_string(self.lease_file(i)).unwrap_or_default()
     }
+}
+
+/// udhcpc's report of one exchange ("lease of IP obtained from SERVER, lease time SECS").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UdhcpcLease {
+    pub ip: String,
+    pub server: String,
+    /// The granted lease time, when udhcpc printed it.
+    pub lease_secs: Option<u64>,
 }
 
 impl Drop for PairLab {

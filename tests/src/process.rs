@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,8 @@ pub struct Proc {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Output streams whose reader thread has not reached end of file yet.
+    open_streams: Arc<AtomicUsize>,
     pub name: String,
 }
 
@@ -20,21 +23,34 @@ impl Proc {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("spawning {name}"))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let open_streams = Arc::new(AtomicUsize::new(0));
         for (pipe, sink) in [
             (child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), lines.clone()),
             (child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), stderr.clone()),
         ] {
             if let Some(pipe) = pipe {
+                let open = open_streams.clone();
+                open.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
                     for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                         if let Ok(mut v) = sink.lock() {
                             v.push(line);
                         }
                     }
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         }
-        Ok(Proc { child, lines, stderr, name: name.to_string() })
+        Ok(Proc { child, lines, stderr, open_streams, name: name.to_string() })
+    }
+
+    /// After the child exited: wait until the reader threads have taken everything it wrote
+    /// (end of file on both pipes), at most until `deadline`. A fixed pause is not enough on a
+    /// loaded machine, where a reader thread may not run for longer than any pause chosen.
+    fn drain(&self, deadline: Instant) {
+        while self.open_streams.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -57,8 +73,8 @@ impl Proc {
                 return Ok(l);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                // Give the reader threads a moment to drain.
-                std::thread::sleep(Duration::from_millis(100));
+                // Its last lines may still be in the pipes: read them all before judging.
+                self.drain(start + timeout.max(Duration::from_secs(1)));
                 if let Some(l) = self.stdout_lines().into_iter().find(|l| pred(l)) {
                     return Ok(l);
                 }
@@ -105,7 +121,7 @@ impl Proc {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait()? {
-                std::thread::sleep(Duration::from_millis(50));
+                self.drain(start + timeout.max(Duration::from_secs(1)));
                 return Ok(s);
             }
             if start.elapsed() > timeout {

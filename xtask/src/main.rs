@@ -11,6 +11,7 @@ mod util;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use setup::Needs;
 use util::{cargo, root, step};
 
 #[derive(Parser)]
@@ -39,12 +40,10 @@ enum Cmd {
         args: Vec<String>,
     },
     /// The main job, live: a failover pair serving real clients in namespaces, a crash of the
-    /// primary, partner-down, recovery; torn down at the end.
-    Lab {
-        /// How long to run, in seconds.
-        #[arg(long, default_value_t = 8)]
-        secs: u64,
-    },
+    /// primary, partner-down, recovery; torn down at the end. Installs what it uses (the
+    /// toolchain, iproute2, udhcpc); every step checks its outcome and the first that fails
+    /// ends the lab with a non-zero exit naming it.
+    Lab,
     /// Deterministic simulation of a failover pair (release build), from seeds.
     Sim {
         /// Number of seeds (0..N).
@@ -94,7 +93,7 @@ enum BenchWhat {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Setup { no_apt } => setup::setup(!no_apt),
+        Cmd::Setup { no_apt } => setup::setup(if no_apt { Needs::Toolchain } else { Needs::Tests }),
         Cmd::Build => build_release(),
         Cmd::Test => test(),
         Cmd::Run { args } => {
@@ -104,17 +103,18 @@ fn main() -> Result<()> {
             let status = std::process::Command::new(bin).args(&args).status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Lab { secs } => {
+        Cmd::Lab => {
+            setup::setup(Needs::Lab)?;
             build_release()?;
-            lab::run(secs)
+            lab::run()
         }
         Cmd::Sim { seeds, seed } => sim::run(seeds, seed),
         Cmd::Fuzz { secs, target } => {
-            setup::setup(false)?;
+            setup::setup(Needs::Toolchain)?;
             fuzz::run(secs, target.as_deref())
         }
         Cmd::Bench { what, args } => {
-            setup::setup(true)?;
+            setup::setup(Needs::Tests)?;
             match what {
                 BenchWhat::Xdp => {
                     step("XDP program cost per packet (BPF_PROG_TEST_RUN) vs the same code natively");
@@ -164,7 +164,7 @@ fn main() -> Result<()> {
 }
 
 fn build_release() -> Result<()> {
-    setup::setup(false)?;
+    setup::setup(Needs::Toolchain)?;
     step("building the XDP program and xdhcpd (release)");
     cargo(&["build", "--release", "-p", "dhcp-user"])?;
     let obj = util::ebpf_object(true);
@@ -176,7 +176,7 @@ fn build_release() -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    setup::setup(true)?;
+    setup::setup(Needs::Tests)?;
     step("cargo fmt --check");
     cargo(&["fmt", "--all", "--", "--check"]).map_err(|e| e.context("formatting differs: run `cargo fmt --all`"))?;
     step("cargo clippy -D warnings");

@@ -5,8 +5,8 @@ use anyhow::{Context, Result, bail};
 use std::process::Command;
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
-/// Debian packages the tests and the lab use: real DHCP peers and clients, perfdhcp, tools.
-const APT_PACKAGES: &[&str] = &[
+/// Debian packages the tests use: real DHCP peers and clients, perfdhcp, tools.
+const TEST_PACKAGES: &[&str] = &[
     "iproute2",
     "isc-dhcp-server",
     "isc-dhcp-client",
@@ -18,12 +18,31 @@ const APT_PACKAGES: &[&str] = &[
     "systemd",
 ];
 
-pub fn setup(with_apt: bool) -> Result<()> {
+/// Debian packages `cargo xtask lab` runs: `ip` (namespaces, veth, bridge, macvlan),
+/// `udhcpc` (the clients) and `timeout` (coreutils, essential: always there).
+pub const LAB_PACKAGES: &[&str] = &["iproute2", "udhcpc"];
+
+/// What a command needs beyond the toolchain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The toolchain only (nightly rust-src, bpf-linker).
+    Toolchain,
+    /// The toolchain and the lab's Debian packages.
+    Lab,
+    /// The toolchain, every Debian package the tests use and the metrics test's parser.
+    Tests,
+}
+
+pub fn setup(needs: Needs) -> Result<()> {
     rust_src()?;
     bpf_linker()?;
-    if with_apt {
-        apt()?;
-        python_parser()?;
+    match needs {
+        Needs::Toolchain => {}
+        Needs::Lab => apt(LAB_PACKAGES)?,
+        Needs::Tests => {
+            apt(TEST_PACKAGES)?;
+            python_parser()?;
+        }
     }
     Ok(())
 }
@@ -113,8 +132,8 @@ fn bpf_linker() -> Result<()> {
     Ok(())
 }
 
-fn apt() -> Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES
+fn apt(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
@@ -130,12 +149,14 @@ fn apt() -> Result<()> {
         bail!("missing Debian packages {missing:?}; run as root or `sudo apt-get install {}`", missing.join(" "));
     }
     step(&format!("installing Debian packages: {}", missing.join(" ")));
-    let ok = Command::new("apt-get").arg("update").status()?.success();
+    let ok = Command::new("apt-get").args(["-o", "DPkg::Lock::Timeout=600", "update"]).status()?.success();
     if !ok {
         bail!("apt-get update failed");
     }
+    // Another apt run (unattended upgrades, a second setup) holds the dpkg lock for a while:
+    // wait for it, bounded, rather than failing at once.
     let ok = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends"])
+        .args(["-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()?

@@ -233,6 +233,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // The async side: failover relationships, control socket, signals, expiry sweep.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
+        // Handlers first: "ready" (below) tells supervisors and tests that a SIGTERM from now
+        // on is a clean stop (SHUTDOWN to the partner, lease file flushed, XDP left pinned).
+        // Until tokio installs its handler a signal has its default action and kills the
+        // process outright, so installing them after printing "ready" left a window in which
+        // a prompt SIGTERM killed the server instead of stopping it.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         for peer in &config.failover_peers {
             let persisted = states.get(&peer.name).map(failover::to_persisted);
             let tx = failover::spawn(
@@ -268,8 +276,6 @@ pub fn run(opts: RunOptions) -> Result<()> {
             serde_json::json!({"event": "ready", "workers": workers, "ifaces": ifaces.iter().map(|i| &i.name).collect::<Vec<_>>(), "xdp": xdp_modes, "failover": config.failover_peers.iter().map(|p| &p.name).collect::<Vec<_>>()})
         );
         tracing::info!(workers, "serving DHCP");
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut tick = tokio::time::interval(opts.expiry_interval);
         // Host names in the configuration are looked up again as dhcpd's cache would:
         // an hour after an answer, a minute after a failure (never with no names).
@@ -296,7 +302,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     // Parsing and adding ranges is file IO and CPU: off the async thread.
                     let _ = tokio::task::spawn_blocking(move || reloader.reload_logged("SIGHUP")).await;
                 }
-                _ = tokio::signal::ctrl_c() => break,
+                _ = int.recv() => break,
                 _ = term.recv() => break,
                 _ = omapi_shutdown.notified() => break,
             }
