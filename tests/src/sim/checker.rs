@@ -16,7 +16,9 @@
 //! Assumptions the fault injector respects (operator rules, not protocol guarantees): an
 //! operator declares partner-down only against a server that is down, never on a server that
 //! lost its lease file and has not resynchronised since, and the downed server comes back
-//! connected (partitions running at its restart end); a lease file is lost only when the
+//! connected (partitions running at its restart end, and no disk fault keeps the server in
+//! PARTNER-DOWN silent meanwhile: a server that cannot write its state holds and sends
+//! nothing, which to the returning partner is a dead link); a lease file is lost only when the
 //! partner knows every binding (nothing was queued or un-acked at the crash, the server has
 //! never been in PARTNER-DOWN, and the partner is not itself recovering from a lost file).
 //! Violating any of these loses or duplicates bindings with any failover implementation.

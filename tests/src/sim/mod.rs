@@ -747,7 +747,11 @@ impl Sim {
             5 => {
                 let ms = self.rng.range(SEC, 60 * SEC);
                 let until = self.now + ms;
-                if let Some(n) = self.nodes[side].as_mut() {
+                // Not while an operator's partner-down is in force (see the operator rules in
+                // `checker`): the server in PARTNER-DOWN must answer its partner's return.
+                if self.link_faults_allowed()
+                    && let Some(n) = self.nodes[side].as_mut()
+                {
                     n.fail_writes_until(until);
                     self.line(What::Fault("disk fails", side, ms));
                 }
@@ -796,6 +800,9 @@ impl Sim {
             // same pool blind: the split brain every failover manual warns about, not a bug.
             self.link.stalled_until = [self.now, self.now];
             self.link.partitioned_until = 0;
+            if let Some(n) = self.nodes[1 - i].as_mut() {
+                n.fail_writes_until(0);
+            }
             // A reconnect scheduled for the partition's end comes sooner (a second one is a
             // no-op once connected).
             self.link.reconnect_pending = false;
