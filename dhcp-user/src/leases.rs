@@ -22,7 +22,7 @@ pub struct Row {
     pub hostname: Option<String>,
     /// Unix seconds; `None` when not recorded.
     pub starts: Option<u32>,
-    /// Unix seconds; `None` for an infinite lease or when not recorded.
+    /// Unix seconds; `None` for an infinite lease, 0 when not set (a free address).
     pub ends: Option<u32>,
     /// Pool id as `xdhcpd status` numbers pools; `None` when no configuration says.
     pub pool: Option<u32>,
@@ -144,9 +144,13 @@ pub fn from_lease_file(bytes: &[u8], cfg: Option<&EngineConfig>, filter: &Filter
     rows
 }
 
-/// A Unix time as dhcpd writes it (`YYYY/MM/DD HH:MM:SS`, UTC).
+/// A Unix time as dhcpd writes it (`YYYY/MM/DD HH:MM:SS`, UTC); `never` for `None`, `-` for 0
+/// (not set: a free address has no end, which is not the same as an infinite lease).
 fn when(t: Option<u32>, never: &str) -> String {
     let Some(t) = t else { return never.to_string() };
+    if t == 0 {
+        return "-".to_string();
+    }
     let (days, secs) = (i64::from(t) / 86_400, i64::from(t) % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -259,5 +263,10 @@ lease 198.18.1.7 {\n  starts 4 2026/12/03 09:00:00;\n  ends 4 2026/12/03 09:10:0
         assert_eq!(t.lines().count(), 4, "{t}");
         assert!(t.lines().nth(1).is_some_and(|l| l.starts_with("198.18.0.100") && l.contains("Printer-1")), "{t}");
         assert!(t.lines().nth(2).is_some_and(|l| l.contains("free") && l.contains(" - ")), "{t}");
+        // A free address has no end time: shown as "-", neither "never" nor the epoch.
+        assert!(t.lines().nth(2).is_some_and(|l| !l.contains("1970") && !l.contains("never")), "{t}");
+        assert_eq!(when(Some(0), "never"), "-");
+        assert_eq!(when(None, "never"), "never");
+        assert_eq!(when(Some(1_733_227_200), "never"), "2024/12/03 12:00:00");
     }
 }
