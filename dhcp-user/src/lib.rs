@@ -9,6 +9,7 @@ pub mod conf;
 pub mod dhcp;
 pub mod failover;
 pub mod lease;
+pub mod leases;
 pub mod runtime;
 pub mod stats;
 pub mod time;

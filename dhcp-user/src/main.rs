@@ -103,6 +103,38 @@ enum Sub {
     /// Re-read the configuration file (as SIGHUP does) and print the outcome: what is in force
     /// now, or why the file was refused (the running configuration is then kept; exit 1).
     Reload,
+    /// List leases (like dhcp-lease-list), from the running server or, with --file, offline
+    /// from a lease file. Filters combine: all given must match.
+    Leases {
+        /// Read this dhcpd.leases instead of asking the server (read-only; safe on a running
+        /// server's file).
+        #[arg(long, value_name = "LEASE_FILE")]
+        file: Option<std::path::PathBuf>,
+        /// With --file: the configuration that numbers the pools (as `xdhcpd status` does).
+        #[arg(long, value_name = "DHCPD_CONF")]
+        config: Option<std::path::PathBuf>,
+        /// Binding state: active, free, backup, expired, released, abandoned, reset.
+        #[arg(long)]
+        state: Option<String>,
+        /// An address or a network (A.B.C.D/N).
+        #[arg(long)]
+        ip: Option<String>,
+        /// Hardware address (aa:bb:cc:dd:ee:ff).
+        #[arg(long)]
+        mac: Option<String>,
+        /// Client identifier, hex (01:aa:bb:...).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Pool number, as `xdhcpd status` lists pools.
+        #[arg(long)]
+        pool: Option<u32>,
+        /// Part of the client's hostname (case-insensitive).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// One JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a relationship (all if no name) into PARTNER-DOWN: the partner is known to be down.
     PartnerDown { name: Option<String> },
     /// Move a relationship (all if no name) to SHUTDOWN.
@@ -221,6 +253,42 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
             }
             if !all_normal {
                 std::process::exit(1);
+            }
+            Ok(())
+        }
+        Sub::Leases { file, config, state, ip, mac, client_id, pool, hostname, json } => {
+            let filter = dhcp_user::leases::Filter {
+                state: state.clone(),
+                ip: ip.clone(),
+                mac: mac.clone(),
+                client_id: client_id.clone(),
+                pool: *pool,
+                hostname: hostname.clone(),
+            };
+            filter.validate()?;
+            let rows = match file {
+                Some(path) => {
+                    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    let cfg = match config {
+                        Some(c) => Some(dhcp_user::conf::engine_config(
+                            &dhcp_config::parse_file(c).map_err(|e| anyhow::anyhow!("{e}"))?.config,
+                        )),
+                        None => None,
+                    };
+                    dhcp_user::leases::from_lease_file(&bytes, cfg.as_ref(), &filter)
+                }
+                None => {
+                    let v = request(socket, &format!("leases {}", serde_json::to_string(&filter)?))?;
+                    if v["ok"].as_bool() != Some(true) {
+                        bail!("the server refused: {}", v["error"].as_str().unwrap_or("unknown error"));
+                    }
+                    serde_json::from_value(v["leases"].clone()).context("the server's lease list")?
+                }
+            };
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", dhcp_user::leases::table(&rows));
             }
             Ok(())
         }

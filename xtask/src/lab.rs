@@ -11,7 +11,8 @@
 //!
 //! Network rules: test traffic only inside the namespaces created here, addresses from
 //! 198.18.0.0/15, every wait bounded in time and every loop in count. The namespaces, links,
-//! processes and files are Drop guards ([`PairLab`]), so they go on failure too; the last step
+//! processes and files are Drop guards ([`PairLab`]), so they go on failure too, and on
+//! Ctrl-C (SIGINT/SIGTERM end the lab at the next check instead of killing it); the last step
 //! checks that nothing is left.
 
 use crate::util::step;
@@ -20,6 +21,7 @@ use dhcp_common::{Hba, lb_hash};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use xdhcpd_tests::pair::{ADDR, PairLab, active_bindings, pair_config};
 
@@ -43,6 +45,31 @@ const RECOVERY_WITHIN: Duration = Duration::from_secs(60);
 const REPLICATED_WITHIN: Duration = Duration::from_secs(10);
 
 const ROLE: [&str; 2] = ["primary", "secondary"];
+
+/// Set by SIGINT/SIGTERM (Ctrl-C): the lab stops at the next check and still tears down.
+/// Without it a Ctrl-C would kill the lab before its Drop guards run, leaving namespaces
+/// and servers behind.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // An atomic store is async-signal-safe.
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic. Children get default dispositions
+        // back at exec, so the servers and clients are unaffected.
+        unsafe { libc::signal(sig, on_interrupt as *const () as libc::sighandler_t) };
+    }
+}
+
+fn check_interrupted() -> Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted (SIGINT/SIGTERM): stopping here and tearing down");
+    }
+    Ok(())
+}
 
 /// Client `n`'s MAC address.
 fn mac(n: u8) -> [u8; 6] {
@@ -82,6 +109,15 @@ struct Steps {
 
 impl Steps {
     fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+        self.run_inner(name, || check_interrupted().and_then(|()| f()))
+    }
+
+    /// [`Steps::run`] even after an interrupt: for the teardown check.
+    fn run_always<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+        self.run_inner(name, f)
+    }
+
+    fn run_inner<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
         let n = self.records.len() + 1;
         step(&format!("{n}. {name}"));
         let start = Instant::now();
@@ -239,6 +275,7 @@ fn wait_both_normal(lab: &PairLab, within: Duration) -> Result<Duration> {
         if states.iter().all(normal) {
             return Ok(start.elapsed());
         }
+        check_interrupted()?;
         if start.elapsed() > within {
             bail!("not NORMAL/NORMAL within {within:?}: primary {:?}, secondary {:?}", states[0], states[1]);
         }
@@ -253,6 +290,7 @@ fn wait_in_lease_file(lab: &PairLab, i: usize, ip: &str, hw: &str, within: Durat
         if active_bindings(&lab.leases(i)).get(ip).is_some_and(|h| h == hw) {
             return Ok(());
         }
+        check_interrupted()?;
         if start.elapsed() > within {
             bail!("the {}'s lease file has no active lease of {ip} for {hw} after {within:?}", ROLE[i]);
         }
@@ -307,6 +345,7 @@ fn clients(
 ) -> Result<[usize; 2]> {
     let mut answered = [0usize; 2];
     for n in range {
+        check_interrupted()?;
         let (name, m) = (format!("lab{n}"), mac_text(mac(n)));
         lab.add_client(&name, &m).with_context(|| format!("adding client interface {name}"))?;
         let asked = Instant::now();
@@ -358,12 +397,13 @@ fn clients(
 pub fn run() -> Result<()> {
     // SAFETY: single-threaded here; the lab uses the release build just made.
     unsafe { std::env::set_var("XDHCPD_BIN", crate::util::root().join("target/release/xdhcpd")) };
+    catch_interrupts();
     let started = Instant::now();
     let mut steps = Steps::default();
     let mut created = Created::default();
     let outcome = scenario(&mut steps, &mut created);
     // The lab was dropped when `scenario` returned, on success and on failure alike.
-    let teardown = steps.run("teardown: nothing left behind", || created.check_removed());
+    let teardown = steps.run_always("teardown: nothing left behind", || created.check_removed());
     step("summary");
     print!("{}", steps.summary(started.elapsed()));
     outcome.and(teardown)

@@ -127,6 +127,30 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
                 .collect();
             serde_json::json!({"ok": true, "relationships": out, "pools": pools, "stats": stats.to_json()})
         }
+        (Some("leases"), _) => {
+            // `leases {filter as JSON}`: filtered here, so a large store never crosses the
+            // socket whole.
+            let arg = cmd.strip_prefix("leases").map(str::trim).unwrap_or("");
+            let filter: crate::leases::Filter = if arg.is_empty() {
+                Default::default()
+            } else {
+                match serde_json::from_str(arg) {
+                    Ok(f) => f,
+                    Err(e) => return serde_json::json!({"ok": false, "error": format!("leases filter: {e}")}),
+                }
+            };
+            if let Err(e) = filter.validate() {
+                return serde_json::json!({"ok": false, "error": e.to_string()});
+            }
+            let rows: Vec<crate::leases::Row> = engine
+                .store()
+                .snapshot()
+                .iter()
+                .map(|l| crate::leases::Row::from_record(&crate::lease::record::to_record(l), Some(l.pool)))
+                .filter(|r| filter.matches(r))
+                .collect();
+            serde_json::json!({"ok": true, "leases": rows})
+        }
         (Some(c @ ("partner-down" | "shutdown")), name) => {
             let command = if c == "partner-down" { Command::PartnerDown } else { Command::Shutdown };
             let targets: Vec<_> =
@@ -140,7 +164,7 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
             serde_json::json!({"ok": true, "relationships": targets.iter().map(|(n, _)| n).collect::<Vec<_>>()})
         }
         _ => {
-            serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, reload, partner-down NAME, shutdown NAME")})
+            serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, reload, leases [FILTER], partner-down NAME, shutdown NAME")})
         }
     }
 }
