@@ -214,9 +214,10 @@ impl Node {
         self.writes_fail_until = until_ms;
     }
 
-    /// No change waits for a write to succeed (nothing left to replicate once it does).
+    /// No change waits for a write to succeed (nothing left to replicate or offer once it
+    /// does).
     pub fn writes_settled(&self) -> bool {
-        self.unreplicated.is_empty()
+        self.unreplicated.is_empty() && self.rel.writes_settled()
     }
 
     /// Append-then-sync as the journal thread does; false when the sync fails. A sync that

@@ -188,6 +188,12 @@ impl Relationship {
         !self.state_write.unsaved()
     }
 
+    /// Nothing waits for a write: no persist outstanding, the state written, no pool-balancing
+    /// move left to write again.
+    pub fn writes_settled(&self) -> bool {
+        self.waiting.is_none() && !self.state_write.unsaved() && self.unoffered.is_empty()
+    }
+
     pub fn last_change(&self) -> u32 {
         self.last_change
     }
