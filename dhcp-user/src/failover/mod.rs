@@ -42,7 +42,15 @@ impl FailoverView {
             ServiceLevel::Cooperating | ServiceLevel::NotCooperating => Some(own),
             // The partner's free leases only after the MCLT wait (digest §2.4).
             ServiceLevel::PartnerDown => {
-                Some(if now >= self.stos.saturating_add(self.mclt) { Take::Both { mclt: self.mclt } } else { own })
+                let partner_free = match self.role {
+                    Role::Primary => BindingState::Backup,
+                    Role::Secondary => BindingState::Free,
+                };
+                Some(if now >= self.stos.saturating_add(self.mclt) {
+                    Take::Both { mclt: self.mclt, partner_free }
+                } else {
+                    own
+                })
             }
         }
     }

@@ -42,6 +42,11 @@ pub enum Take {
     /// file vouches for nothing (the simulation showed all three).
     Both {
         mclt: u32,
+        /// The partner's free state (FREE for a secondary, BACKUP for a primary): such a
+        /// lease is taken only once `tsfp + mclt` has passed too (dhcpd's gate, digest §2.4):
+        /// the partner may have granted it up to MCLT beyond the potential expiry we last
+        /// acknowledged, while out of contact (the simulation showed the double binding).
+        partner_free: BindingState,
     },
 }
 
@@ -50,8 +55,9 @@ impl Take {
         let s = l.state;
         match self {
             Take::Any => s.is_available(),
-            Take::Both { mclt } => match s {
+            Take::Both { mclt, partner_free } => match s {
                 BindingState::Expired | BindingState::Released => now >= l.tstp.max(l.tsfp).saturating_add(mclt),
+                s if s == partner_free => now >= l.tsfp.saturating_add(mclt),
                 _ => s.is_available(),
             },
             // EXPIRED and RELEASED leases stay untouchable until the partner acknowledges them
@@ -462,6 +468,30 @@ mod tests {
         assert_eq!(s.allocate(0, &key(4), Take::Any, 0, 30), None);
         // Offers expire: at t=31 the addresses can be offered again.
         assert!(s.allocate(0, &key(4), Take::Any, 31, 60).is_some());
+    }
+
+    /// Simulation seed 15276: in PARTNER-DOWN a secondary took the primary's FREE lease whose
+    /// acknowledged potential expiry (tsfp) was still ahead, while the primary, out of
+    /// contact, had granted it up to tsfp + MCLT. dhcpd's gate: `tsfp + mclt` must have passed.
+    #[test]
+    fn partner_down_takes_a_partner_free_lease_only_after_tsfp_plus_mclt() {
+        let s = LeaseStore::new(1);
+        let ip = Ipv4Addr::new(198, 18, 0, 10);
+        s.add_range(0, ip, ip);
+        let mut l = Lease::free(ip, 0);
+        l.tsfp = 1_000;
+        assert!(s.restore(l));
+        let take = Take::Both { mclt: 30, partner_free: BindingState::Free };
+        assert_eq!(s.allocate(0, &key(1), take, 1_029, 1_059), None, "before tsfp + mclt");
+        assert_eq!(s.allocate(0, &key(1), take, 1_030, 1_060), Some(ip), "at tsfp + mclt");
+        // Our own free state is not gated (a BACKUP lease on a secondary).
+        let own = Ipv4Addr::new(198, 18, 0, 11);
+        s.add_range(0, own, own);
+        let mut b = Lease::free(own, 0);
+        b.state = BindingState::Backup;
+        b.tsfp = 5_000;
+        assert!(s.restore(b));
+        assert_eq!(s.allocate(0, &key(2), take, 1_030, 1_060), Some(own));
     }
 
     #[test]

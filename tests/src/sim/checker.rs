@@ -14,9 +14,11 @@
 //!   agree on every address's binding state (and client and end for bound ones).
 //!
 //! Assumptions the fault injector respects (operator rules, not protocol guarantees): an
-//! operator declares partner-down only against a server that is down, never on a server that
+//! operator declares partner-down only against a server that is down (and did not go down in
+//! PARTNER-DOWN itself: a double partner-down), never on a server that
 //! lost its lease file and has not resynchronised since, and the downed server comes back
-//! connected (partitions running at its restart end, and no disk fault keeps the server in
+//! connected (it restarts only while the server in PARTNER-DOWN is up, which does not crash
+//! before they have talked; partitions running at its restart end, and no disk fault keeps the server in
 //! PARTNER-DOWN silent meanwhile: a server that cannot write its state holds and sends
 //! nothing, which to the returning partner is a dead link); a lease file is lost only when the
 //! partner knows every binding (nothing was queued or un-acked at the crash, the server has

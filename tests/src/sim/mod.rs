@@ -484,7 +484,14 @@ impl Sim {
             }
             Ev::Restart(i) => {
                 if self.nodes[i].is_none() && self.stage == Stage::Faults {
-                    self.restart(i, true);
+                    if self.chk.guard[i] && self.nodes[1 - i].is_none() {
+                        // Declared down by the operator, it comes back connected (operator
+                        // rules in `checker`): not while the server in PARTNER-DOWN is itself
+                        // down, or it would serve unconnected while that one claims its leases.
+                        self.push(self.now + SEC, Ev::Restart(i));
+                    } else {
+                        self.restart(i, true);
+                    }
                 }
             }
             Ev::Heal => self.heal(),
@@ -725,7 +732,11 @@ impl Sim {
                 self.link.partitioned_until = self.now + ms;
                 self.link_reset();
             }
-            3 if self.nodes[side].is_some() => self.crash(side),
+            // Not the server in PARTNER-DOWN while its partner, declared down, is back but has
+            // not reconnected yet (it must come back connected: operator rules in `checker`).
+            3 if self.nodes[side].is_some() && !(self.chk.guard[1 - side] && self.nodes[1 - side].is_some()) => {
+                self.crash(side)
+            }
             4 => {
                 // Operator partner-down: only against a server that is really down, and not
                 // on a server that lost its lease file and has not resynchronised since (it
@@ -734,7 +745,15 @@ impl Sim {
                 let down = side;
                 let up = 1 - side;
                 let t = self.time(up);
+                // Nor against a server that went down in PARTNER-DOWN itself: it comes back
+                // claiming our free leases as we claim its own (a double partner-down, the
+                // split brain every manual warns about; seeds 11050, 15454).
+                let down_claims_ours = self.disks[down]
+                    .as_ref()
+                    .and_then(|d| d.state())
+                    .is_some_and(|p| p.my_state == State::PARTNER_DOWN);
                 if self.nodes[down].is_none()
+                    && !down_claims_ours
                     && !self.chk.needs_resync[up]
                     && let Some(n) = self.nodes[up].as_mut()
                     && n.peer().state() != State::PARTNER_DOWN
