@@ -335,35 +335,13 @@ fn reloads_during_traffic_never_hand_out_an_address_twice() {
 
 #[test]
 fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
-    use crate::failover::FailoverView;
-    use dhcp_failover::transitions::ServiceLevel;
     let mut cfg = config((100, 139));
     if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
         p.failover_peer = Some("lab".into());
     }
     let e = Engine::new(cfg);
     let hba = dhcp_common::Hba::from_split(128);
-    e.set_failover(
-        "lab",
-        FailoverView {
-            role: Role::Primary,
-            state: State::NORMAL,
-            partner_state: State::NORMAL,
-            service: ServiceLevel::Cooperating,
-            mclt: 60,
-            stos: 1000,
-            steering: dhcp_common::Steering {
-                hba,
-                lb_max_secs: 3,
-                role: dhcp_common::Role::Primary as u8,
-                state: State::NORMAL.0,
-                has_hba: 1,
-                partner_has_free: 1,
-                enforce: 0,
-                _pad: 0,
-            },
-        },
-    );
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     // 40 free leases, each last held by a client; the most recently used first, so that
     // least-recently-used order alone would pick the other half.
     let mut secondary_clients = 0;
@@ -394,35 +372,13 @@ fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
 /// overwritten: dhcpd's acceptance check refuses BACKUP over ACTIVE on a primary.
 #[test]
 fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
-    use crate::failover::FailoverView;
-    use dhcp_failover::transitions::ServiceLevel;
     use dhcp_failover::wire::BindingStatus;
     let mut cfg = config((100, 139));
     if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
         p.failover_peer = Some("lab".into());
     }
     let e = Arc::new(Engine::new(cfg));
-    e.set_failover(
-        "lab",
-        FailoverView {
-            role: Role::Primary,
-            state: State::NORMAL,
-            partner_state: State::NORMAL,
-            service: ServiceLevel::Cooperating,
-            mclt: 60,
-            stos: 1000,
-            steering: dhcp_common::Steering {
-                hba: dhcp_common::Hba::from_split(128),
-                lb_max_secs: 3,
-                role: dhcp_common::Role::Primary as u8,
-                state: State::NORMAL.0,
-                has_hba: 1,
-                partner_has_free: 1,
-                enforce: 0,
-                _pad: 0,
-            },
-        },
-    );
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     const ROUNDS: u32 = 100_000;
     let ip = Ipv4Addr::new(198, 18, 0, 100);
     let key = ClientKey::from_hw(1, &mac(1));

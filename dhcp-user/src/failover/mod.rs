@@ -31,6 +31,29 @@ pub struct FailoverView {
 }
 
 impl FailoverView {
+    /// A primary in NORMAL with its partner, split 128 (tests).
+    #[cfg(test)]
+    pub(crate) fn normal_primary_for_tests() -> FailoverView {
+        FailoverView {
+            role: Role::Primary,
+            state: State::NORMAL,
+            partner_state: State::NORMAL,
+            service: ServiceLevel::Cooperating,
+            mclt: 60,
+            stos: 1000,
+            steering: Steering {
+                hba: dhcp_common::Hba::from_split(128),
+                lb_max_secs: 3,
+                role: dhcp_common::Role::Primary as u8,
+                state: State::NORMAL.0,
+                has_hba: 1,
+                partner_has_free: 1,
+                enforce: 0,
+                _pad: 0,
+            },
+        }
+    }
+
     /// The free-state leases this server may allocate at `now` (None: no service).
     pub fn take(&self, now: u32) -> Option<Take> {
         let own = match self.role {

@@ -53,18 +53,9 @@ impl StateWrite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcp_failover::{Role, State};
 
     fn normal() -> FailoverView {
-        FailoverView {
-            role: Role::Primary,
-            state: State::NORMAL,
-            partner_state: State::NORMAL,
-            service: ServiceLevel::Cooperating,
-            mclt: 60,
-            stos: 1,
-            steering: dhcp_common::Steering::STANDALONE,
-        }
+        FailoverView::normal_primary_for_tests()
     }
 
     #[test]
