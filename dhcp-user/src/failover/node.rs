@@ -16,7 +16,7 @@ use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
 use crate::failover::FailoverView;
 use crate::lease::{Lease, record};
 use crate::time::Now;
-use dhcp_failover::{Command, Peer, PeerConfig, PersistedState, Time};
+use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Time};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -265,19 +265,18 @@ impl Node {
         let mut expired = self.engine.expire(now_of(now), usize::MAX);
         // The store's iteration order is a hash order: make it deterministic.
         expired.sort_by_key(|l| u32::from(l.ip));
-        if expired.is_empty() && !self.unreplicated.is_empty() {
-            // The journal retries a failed write on its own, not only with the next commit.
-            self.sync(now);
-        }
         self.commit_and_replicate(now, expired);
         self.rel.handle_tick(now);
         self.execute(now);
     }
 
     /// The journal thread's part: append, sync, then hand the relationship's changes over.
-    /// Returns false when the sync failed (nothing is replicated, no reply may go out).
+    /// Returns false when `leases` could not be made durable (nothing is replicated, no
+    /// reply may go out). With nothing new it still retries a failed write, as the journal
+    /// does on its own.
     fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) -> bool {
-        if leases.is_empty() {
+        let nothing_new = leases.is_empty();
+        if nothing_new && self.unreplicated.is_empty() {
             return true;
         }
         for l in &leases {
@@ -287,11 +286,11 @@ impl Node {
         // Replicated once durable: now, or with the next write that succeeds.
         self.unreplicated.extend(leases);
         let ok = self.sync(now);
-        if !ok {
+        if !ok && !nothing_new {
             self.trace
                 .push(Trace::Event(format!("lease file write failed: {} leases not durable", self.unreplicated.len())));
         }
-        ok
+        ok || nothing_new
     }
 
     // ----- failover inputs -----
@@ -370,11 +369,15 @@ impl Node {
 
     fn note(&mut self, n: Note) {
         let t = match n {
-            Note::StateChanged { from, to, stos } => Trace::Event(format!("state {from} -> {to} (stos {stos})")),
-            Note::PartnerStateChanged { from, to, stos } => {
+            Note::Peer(Event::StateChanged { from, to, stos }) => {
+                Trace::Event(format!("state {from} -> {to} (stos {stos})"))
+            }
+            Note::Peer(Event::PartnerStateChanged { from, to, stos }) => {
                 Trace::Event(format!("partner state {from} -> {to} (stos {stos})"))
             }
-            Note::Peer(s) => Trace::Event(s),
+            Note::Peer(Event::Log(_)) => return,
+            Note::Peer(other) => Trace::Event(format!("{other:?}")),
+            Note::AckFailed { ip, error } => Trace::Event(format!("ack of {ip}: {error}")),
             Note::Received { ip, tstp, status, accepted, why } => Trace::Received { ip, tstp, status, accepted, why },
             Note::Acked { ip, tstp } => Trace::Acked { ip, tstp },
             Note::Balanced(moved) => {
@@ -383,13 +386,7 @@ impl Node {
                 }
                 return;
             }
-            Note::Log(_)
-            | Note::Fatal(_)
-            | Note::Connected
-            | Note::Rejected { .. }
-            | Note::SendingUpdates(_)
-            | Note::PoolsChecked
-            | Note::StateWrite { .. } => return,
+            Note::SendingUpdates(_) | Note::PoolsChecked | Note::StateWrite { .. } => return,
         };
         self.trace.push(t);
     }

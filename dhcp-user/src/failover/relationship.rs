@@ -60,41 +60,16 @@ pub enum Action {
 /// Observations. Nothing in them needs an answer.
 #[derive(Debug)]
 pub enum Note {
-    StateChanged {
-        from: State,
-        to: State,
-        stos: u32,
-    },
-    PartnerStateChanged {
-        from: State,
-        to: State,
-        stos: u32,
-    },
-    /// Any other event of the peer, rendered (`Connected`, `SendAll`, `PoolCheck`, …).
-    Peer(String),
-    /// A dhcpd-style log line of the peer ("I move from X to Y").
-    Log(String),
-    Fatal(String),
-    Connected,
+    /// An event of the peer as it was handled (state changes, its dhcpd-style log lines,
+    /// `Connected`, `Fatal`, `BindingRejected`, …); the partner's updates and acks come as
+    /// [`Note::Received`] and [`Note::Acked`] instead.
+    Peer(Event),
+    /// Our ack of the partner's update of `ip` could not be queued.
+    AckFailed { ip: Ipv4Addr, error: String },
     /// A partner's update: applied (`why` is the stored lease) or refused (`why` says why).
-    Received {
-        ip: Ipv4Addr,
-        tstp: u32,
-        status: String,
-        accepted: bool,
-        why: String,
-    },
+    Received { ip: Ipv4Addr, tstp: u32, status: String, accepted: bool, why: String },
     /// The partner acknowledged our update of `ip` carrying `tstp`.
-    Acked {
-        ip: Ipv4Addr,
-        tstp: u32,
-    },
-    /// The partner refused our update of `ip`.
-    Rejected {
-        ip: Ipv4Addr,
-        reason: String,
-        message: String,
-    },
+    Acked { ip: Ipv4Addr, tstp: u32 },
     /// Updates queued for the partner in answer to its request or on entering NORMAL.
     SendingUpdates(usize),
     /// Pool balancing moved these leases to the secondary (not yet durable).
@@ -102,10 +77,7 @@ pub enum Note {
     /// Pool balancing ran; the pools' counts may have changed.
     PoolsChecked,
     /// Writing the state record succeeded again (`ok`) or failed (the relationship holds).
-    StateWrite {
-        ok: bool,
-        state: State,
-    },
+    StateWrite { ok: bool, state: State },
 }
 
 /// The relationship's settings besides the protocol's.
@@ -276,7 +248,7 @@ impl Relationship {
             Waiting::Bindings { accepted } if ok => {
                 for ip in accepted {
                     if let Err(e) = self.peer.ack_binding(now, ip, None) {
-                        self.note(Note::Peer(format!("ack of {ip}: {e}")));
+                        self.note(Note::AckFailed { ip, error: e.to_string() });
                     }
                 }
             }
@@ -358,22 +330,11 @@ impl Relationship {
     }
 
     fn handle_event(&mut self, now: Time, ev: Event) {
-        match &ev {
-            Event::Log(_)
-            | Event::BindingReceived { .. }
-            | Event::BindingAcked { .. }
-            | Event::StateChanged { .. }
-            | Event::PartnerStateChanged { .. } => {}
-            other => self.note(Note::Peer(format!("{other:?}"))),
+        if !matches!(ev, Event::BindingReceived { .. } | Event::BindingAcked { .. }) {
+            self.note(Note::Peer(ev.clone()));
         }
         match ev {
-            Event::StateChanged { from, to, stos } => {
-                self.note(Note::StateChanged { from, to, stos });
-                self.last_change = now.unix;
-                self.persist_state();
-            }
-            Event::PartnerStateChanged { from, to, stos } => {
-                self.note(Note::PartnerStateChanged { from, to, stos });
+            Event::StateChanged { .. } | Event::PartnerStateChanged { .. } => {
                 self.last_change = now.unix;
                 self.persist_state();
             }
@@ -385,9 +346,7 @@ impl Relationship {
                     self.actions.push_back(Action::Record(vec![l]));
                 }
             }
-            Event::BindingRejected { ip, reason, message } => {
-                self.note(Note::Rejected { ip, reason: reason.to_string(), message })
-            }
+            Event::BindingRejected { .. } | Event::Connected | Event::Fatal(_) | Event::Log(_) => {}
             Event::SendAll | Event::SendPending | Event::QueuePending => {
                 let pending_only = !matches!(ev, Event::SendAll);
                 let leases = self.engine.relationship_leases(&self.cfg.peer.name, pending_only);
@@ -416,10 +375,7 @@ impl Relationship {
                     self.wait(Waiting::Balance { moved: ips }, Persist::Leases(moved));
                 }
             }
-            Event::Connected => self.note(Note::Connected),
             Event::Disconnect { reason } => self.actions.push_back(Action::Close(format!("{reason:?}"))),
-            Event::Fatal(msg) => self.note(Note::Fatal(msg)),
-            Event::Log(line) => self.note(Note::Log(line)),
         }
     }
 

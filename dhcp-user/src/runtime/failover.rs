@@ -23,7 +23,7 @@ use dhcp_config::{Config, FailoverPeer, PeerAddress};
 use dhcp_failover::drift::{ConfigSections, diff};
 use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
-use dhcp_failover::{Command, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
+use dhcp_failover::{Command, Event, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
 use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -547,10 +547,16 @@ impl Rel {
         let name = &self.name;
         match n {
             // The peer's own Log lines carry dhcpd's "I move from X to Y".
-            Note::StateChanged { .. } | Note::PartnerStateChanged { .. } | Note::Peer(_) => {}
-            Note::Log(line) => tracing::info!(peer = %name, "{line}"),
-            Note::Fatal(msg) => tracing::error!("failover peer {name}: {msg}"),
-            Note::Connected => tracing::info!("failover peer {name}: connected"),
+            Note::Peer(Event::Log(line)) => tracing::info!(peer = %name, "{line}"),
+            Note::Peer(Event::Fatal(msg)) => tracing::error!("failover peer {name}: {msg}"),
+            Note::Peer(Event::Connected) => tracing::info!("failover peer {name}: connected"),
+            Note::Peer(Event::BindingRejected { ip, reason, message }) => {
+                // Not replicated: a later change of this address starts its own clock.
+                self.unacked_since.remove(&ip);
+                tracing::warn!("failover peer {name}: partner rejected update of {ip}: {reason} {message}");
+            }
+            Note::Peer(_) => {}
+            Note::AckFailed { ip, error } => tracing::debug!("failover peer {name}: ack of {ip}: {error}"),
             Note::Received { accepted: false, why, .. } => {
                 tracing::warn!("failover peer {name}: rejecting update: {why}")
             }
@@ -559,11 +565,6 @@ impl Rel {
                 if let Some(since) = self.unacked_since.remove(&ip) {
                     self.replication_lag.observe(since.elapsed());
                 }
-            }
-            Note::Rejected { ip, reason, message } => {
-                // Not replicated: a later change of this address starts its own clock.
-                self.unacked_since.remove(&ip);
-                tracing::warn!("failover peer {name}: partner rejected update of {ip}: {reason} {message}");
             }
             Note::SendingUpdates(n) => tracing::info!("failover peer {name}: sending {n} lease updates"),
             Note::Balanced(moved) => {
