@@ -354,7 +354,9 @@ impl Relationship {
                 for l in &leases {
                     self.peer.handle_lease_update(now, binding_of(l));
                 }
-                if !matches!(ev, Event::QueuePending) {
+                if matches!(ev, Event::QueuePending) {
+                    self.peer.pending_queued(now);
+                } else {
                     self.peer.updates_done(now);
                 }
             }
