@@ -165,6 +165,14 @@ pub fn on_partner_state(
             State::RECOVER | State::PARTNER_DOWN | State::COMMUNICATIONS_INTERRUPTED => {
                 t.send_updreqall = !i_am_in_startup;
             }
+            // A partner still in STARTUP announces its saved state, not a decision: it
+            // answers our RECOVER with PARTNER-DOWN as soon as it leaves STARTUP. dhcpd goes
+            // to POTENTIAL-CONFLICT here, and a server without its lease file then reaches
+            // NORMAL through conflict resolution, skipping the MCLT wait that protects the
+            // leases it granted before the loss (simulation seed 67110: an address handed to
+            // a second client while the first still held it). We wait for the real state.
+            State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE | State::NORMAL
+                if partner_startup => {}
             State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE | State::NORMAL => {
                 t.next = Some(State::POTENTIAL_CONFLICT)
             }

@@ -115,6 +115,13 @@ fn own_recover() {
     }
     for p in [S::POTENTIAL_CONFLICT, S::RESOLUTION_INTERRUPTED, S::CONFLICT_DONE, S::NORMAL] {
         assert_eq!(next(S::RECOVER, p), Some(S::POTENTIAL_CONFLICT), "{p}");
+        // Not on the saved state of a partner still in STARTUP (unlike dhcpd): it answers
+        // RECOVER with PARTNER-DOWN once started, and conflict resolution would let a server
+        // that lost its lease file skip the MCLT wait.
+        let t = on_partner_state(S::RECOVER, Role::Secondary, p, S::UNKNOWN, false, true);
+        assert_eq!(t.next, None, "{p} with the STARTUP flag");
+        let t = on_partner_state(S::RECOVER, Role::Secondary, p, S::UNKNOWN, true, true);
+        assert_eq!(t.next, Some(S::RECOVER), "{p} with the STARTUP flag, from our STARTUP");
     }
     assert_eq!(next(S::RECOVER, S::SHUTDOWN), Some(S::PARTNER_DOWN));
     for p in [S::PAUSED, S::RECOVER_DONE, S::RECOVER_WAIT] {
