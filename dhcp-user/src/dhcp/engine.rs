@@ -849,7 +849,12 @@ impl Engine {
                 if let Some(l) = self.store.update(*ip, |l| {
                     if l.state == BindingState::Free && l.offer.is_none() {
                         l.state = BindingState::Backup;
-                        l.tstp = now.unix;
+                        // Past what the partner last acknowledged, so that the move counts as
+                        // unsent (`tstp > atsfp`) until its own ack: the ack of the lease's
+                        // expiry carried a later potential expiry than now, and a move that
+                        // looked acked was never re-sent after a crash (sim seed 77041: the
+                        // pair disagreed, BACKUP on one side, FREE on the other).
+                        l.tstp = now.unix.max(l.atsfp.saturating_add(1));
                         l.starts = now.unix;
                         l.hostname = None;
                     }

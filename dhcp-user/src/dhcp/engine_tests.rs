@@ -365,6 +365,34 @@ fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
     assert!(moved.iter().all(|l| l.state == BindingState::Backup));
 }
 
+/// A lease freed by the partner's ack of its expiry carries that ack's potential expiry
+/// (`atsfp`), which may lie after now. Its move to BACKUP must still count as unsent until
+/// acked, so that entering NORMAL after a crash sends it again (sim seed 77041).
+#[test]
+fn a_balancing_move_stays_pending_until_acked() {
+    let mut cfg = config((100, 101));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    for i in 0..2u8 {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 100 + i), 0);
+        l.tstp = 6_045;
+        l.tsfp = 6_045;
+        l.atsfp = 6_045;
+        e.restore(l);
+    }
+    let moved = e.rebalance("lab", Now::at(6_000), 15, None);
+    assert_eq!(moved.len(), 1);
+    let ip = moved[0].ip;
+    let pending: Vec<_> = e.relationship_leases("lab", true).into_iter().map(|l| l.ip).collect();
+    assert_eq!(pending, vec![ip], "the move is pending");
+    let tstp = moved[0].tstp;
+    let _ = e.binding_acked(ip, tstp, false);
+    assert!(e.relationship_leases("lab", true).is_empty(), "acked, nothing pending");
+}
+
 /// Issue 10's second hole: a partner's update was checked against a copy of the lease and
 /// then written unconditionally, while a worker could bind the address in between. Here the
 /// primary's worker binds a FREE address while the secondary's update moves it to BACKUP.
