@@ -153,6 +153,13 @@ pub fn on_partner_state(
             State::PARTNER_DOWN => {
                 t.next = Some(if i_am_in_startup { State::RECOVER } else { State::POTENTIAL_CONFLICT })
             }
+            // A secondary enters NORMAL on the primary's UPDDONE while the primary waits in
+            // CONFLICT-DONE for our STATE: the pair's ordinary end of conflict resolution.
+            // Met again after our restart (partner state unknown), dhcpd calls it invalid and
+            // shuts down, and the pair stays SHUTDOWN / PARTNER-DOWN until an operator acts
+            // (simulation seeds 26408, 52661: a crash right after entering NORMAL). Our STATE
+            // NORMAL moves the primary on.
+            State::CONFLICT_DONE if role == Role::Secondary => {}
             State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE => {
                 t.log = Some("invalid state transition by peer");
                 t.next = Some(State::SHUTDOWN);

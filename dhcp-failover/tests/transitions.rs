@@ -94,6 +94,12 @@ fn own_normal() {
         assert_eq!(t.next, Some(S::SHUTDOWN));
         assert!(t.log.is_some());
     }
+    // A secondary that entered NORMAL on the primary's UPDDONE and restarted before its
+    // STATE went out meets the primary still in CONFLICT-DONE: it stays NORMAL (unlike dhcpd).
+    let t = on_partner_state(S::NORMAL, Role::Secondary, S::CONFLICT_DONE, S::UNKNOWN, true, false);
+    assert_eq!(t.next, Some(S::NORMAL));
+    let t = on_partner_state(S::NORMAL, Role::Secondary, S::CONFLICT_DONE, S::UNKNOWN, false, false);
+    assert_eq!(t.next, None);
     assert_eq!(next(S::NORMAL, S::RECOVER), Some(S::PARTNER_DOWN));
     assert_eq!(next(S::NORMAL, S::SHUTDOWN), Some(S::PARTNER_DOWN));
     assert_eq!(next(S::NORMAL, S::PAUSED), Some(S::COMMUNICATIONS_INTERRUPTED));
