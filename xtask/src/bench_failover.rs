@@ -263,6 +263,12 @@ pub fn failover(args: &[String]) -> Result<()> {
     let range_override = args.iter().position(|a| a == "--range").and_then(|i| args.get(i + 1)?.parse::<u32>().ok());
     // `--resync-only`: skip the rate ladder.
     let resync_only = args.iter().any(|a| a == "--resync-only");
+    // `--balance-only`: only a fresh xdhcpd pair's pool balancing.
+    if args.iter().any(|a| a == "--balance-only") {
+        let b = balance()?;
+        println!("    {}", b.describe());
+        return Ok(());
+    }
     let only: Vec<&str> =
         args.iter().map(String::as_str).filter(|a| !a.starts_with("--") && a.parse::<u32>().is_err()).collect();
     let mut rows = Vec::new();
@@ -402,6 +408,62 @@ fn resync(kind: Pair) -> Result<Resync> {
         }
     }
     Ok(Resync { took, held, done })
+}
+
+/// The pool of the balancing measurement: a /16's worth, as in issue 10's takeover trial.
+const BALANCE_POOL: u32 = 65_521;
+
+struct Balance {
+    /// From both NORMAL to the secondary holding its share, every update acked.
+    took: Duration,
+    backup: i64,
+    total: i64,
+    done: bool,
+}
+
+impl Balance {
+    fn describe(&self) -> String {
+        format!(
+            "pool balancing of a fresh pair ({} addresses, default max-unacked-updates): {} in {:.2} s              ({} backup leases, {:.0} moves/s)",
+            self.total,
+            if self.done { "done" } else { "NOT done" },
+            self.took.as_secs_f64(),
+            self.backup,
+            self.backup as f64 / self.took.as_secs_f64().max(1e-9)
+        )
+    }
+}
+
+/// A fresh xdhcpd pair (empty lease files, dhcpd's default `max-unacked-updates`) on a
+/// 65,521-address pool: time from both NORMAL until the secondary holds half the pool as
+/// BACKUP and both have nothing queued or unacked. A secondary without its share cannot
+/// serve its clients once the primary dies (issue 10's takeover trial).
+fn balance() -> Result<Balance> {
+    step(&format!("xdhcpd pair: pool balancing of a fresh pair, {BALANCE_POOL} addresses"));
+    let conf = |i| config(i, BALANCE_POOL).replace(" max-unacked-updates 1000;", "");
+    let mut lab = PairLab::new([conf(0), conf(1)])?;
+    lab.start(0, &[])?;
+    lab.start(1, &[])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
+    let t0 = Instant::now();
+    let pools = |i: usize| -> Option<(i64, i64, bool)> {
+        let v = lab.status(i).ok()?;
+        let r = &v["relationships"][0];
+        let settled = r["queued_updates"] == 0 && r["unacked_updates"] == 0;
+        let p = r["pools"].as_array()?.first()?.clone();
+        Some((p["backup"].as_i64()?, p["total"].as_i64()?, settled))
+    };
+    let mut last = (0, i64::from(BALANCE_POOL));
+    let done = wait_until(Duration::from_secs(120), || match (pools(0), pools(1)) {
+        (Some((_, _, s0)), Some((backup, total, s1))) => {
+            last = (backup, total);
+            s0 && s1 && backup >= total / 2
+        }
+        _ => false,
+    })
+    .is_ok();
+    Ok(Balance { took: t0.elapsed(), backup: last.0, total: last.1, done })
 }
 
 fn report(rows: &[Row]) -> Result<()> {

@@ -393,6 +393,42 @@ fn a_balancing_move_stays_pending_until_acked() {
     assert!(e.relationship_leases("lab", true).is_empty(), "acked, nothing pending");
 }
 
+/// A partner in RECOVER may have renewed clients out of contact up to `tsfp + mclt`, then lost
+/// the record: those leases stay bound until then, expired ones too (sim seed 76848).
+#[test]
+fn an_amnesic_partners_possible_grants_stay_bound_until_tsfp_plus_mclt() {
+    let mut cfg = config((100, 103));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = |i: u8| Ipv4Addr::new(198, 18, 0, 100 + i);
+    let lease = |i: u8, state: BindingState, ends: u32, tsfp: u32| {
+        let mut l = Lease::free(ip(i), 0);
+        l.state = state;
+        l.client = Some(ClientKey::from_hw(1, &mac(i)));
+        l.ends = ends;
+        l.tsfp = tsfp;
+        l
+    };
+    e.restore(lease(0, BindingState::Active, 1_100, 1_500)); // renewable to 1_560
+    e.restore(lease(1, BindingState::Expired, 900, 1_200)); // renewable to 1_260
+    e.restore(lease(2, BindingState::Expired, 800, 900)); // its 960 has passed
+    e.restore(lease(3, BindingState::Active, 2_000, 1_000)); // already bound past 1_060
+    let held = e.hold_for_amnesic_partner("lab", 1_000, 60);
+    let mut ips: Vec<_> = held.iter().map(|l| l.ip).collect();
+    ips.sort();
+    assert_eq!(ips, vec![ip(0), ip(1)]);
+    let l0 = e.store().get(ip(0)).unwrap();
+    assert_eq!((l0.state, l0.ends), (BindingState::Active, 1_560));
+    let l1 = e.store().get(ip(1)).unwrap();
+    assert_eq!((l1.state, l1.ends), (BindingState::Active, 1_260));
+    assert!(l1.tstp >= 1_260, "sent as bound until then");
+    assert_eq!(e.store().get(ip(2)).unwrap().state, BindingState::Expired);
+    assert_eq!(e.store().get(ip(3)).unwrap().ends, 2_000);
+}
+
 /// Issue 10's second hole: a partner's update was checked against a copy of the lease and
 /// then written unconditionally, while a worker could bind the address in between. Here the
 /// primary's worker binds a FREE address while the secondary's update moves it to BACKUP.
