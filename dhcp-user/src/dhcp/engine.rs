@@ -897,12 +897,15 @@ impl Engine {
                 if let Some(l) = self.store.update(*ip, |l| {
                     if l.state == BindingState::Free && l.offer.is_none() {
                         l.state = BindingState::Backup;
-                        // Past what the partner last acknowledged, so that the move counts as
-                        // unsent (`tstp > atsfp`) until its own ack: the ack of the lease's
-                        // expiry carried a later potential expiry than now, and a move that
-                        // looked acked was never re-sent after a crash (sim seed 77041: the
-                        // pair disagreed, BACKUP on one side, FREE on the other).
-                        l.tstp = now.unix.max(l.atsfp.saturating_add(1));
+                        // Not before now: a secondary refuses a free-state update of an
+                        // EXPIRED lease whose tstp lies ahead (sim seed 3317).
+                        l.tstp = now.unix;
+                        // Nothing of this state is acknowledged yet, so the move counts as
+                        // unsent (`tstp > atsfp`) until its own ack. The ack of the lease's
+                        // expiry may have carried a later potential expiry than now: the move
+                        // then looked acked and was never re-sent after a crash (sim seed
+                        // 77041: BACKUP on one side, FREE on the other).
+                        l.atsfp = 0;
                         l.starts = now.unix;
                         l.hostname = None;
                     }

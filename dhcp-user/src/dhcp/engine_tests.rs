@@ -389,6 +389,7 @@ fn a_balancing_move_stays_pending_until_acked() {
     let pending: Vec<_> = e.relationship_leases("lab", true).into_iter().map(|l| l.ip).collect();
     assert_eq!(pending, vec![ip], "the move is pending");
     let tstp = moved[0].tstp;
+    assert!(tstp <= 6_000, "a free-state update's tstp is not ahead (the secondary refuses it for an EXPIRED lease)");
     let _ = e.binding_acked(ip, tstp, false);
     assert!(e.relationship_leases("lab", true).is_empty(), "acked, nothing pending");
 }
