@@ -65,7 +65,11 @@ fn run_many(seeds: &Seeds) -> (Vec<Outcome>, Vec<Failure>) {
     }
     let ran = (ok.len() + failures.len()) as u64;
     if !failures.is_empty() {
-        eprintln!("{} of {ran} seeds failed: {:?}", failures.len(), failures.iter().map(|f| f.seed).collect::<Vec<_>>());
+        eprintln!(
+            "{} of {ran} seeds failed: {:?}",
+            failures.len(),
+            failures.iter().map(|f| f.seed).collect::<Vec<_>>()
+        );
     }
     (ok, failures)
 }
