@@ -265,7 +265,7 @@ pub fn failover(args: &[String]) -> Result<()> {
     let resync_only = args.iter().any(|a| a == "--resync-only");
     // `--balance-only`: only a fresh xdhcpd pair's pool balancing.
     if args.iter().any(|a| a == "--balance-only") {
-        let b = balance()?;
+        let b = balance(args.iter().any(|a| a == "--load"))?;
         println!("    {}", b.describe());
         return Ok(());
     }
@@ -417,19 +417,21 @@ struct Balance {
     /// From both NORMAL to the secondary holding its share, every update acked.
     took: Duration,
     backup: i64,
-    total: i64,
+    free: i64,
     done: bool,
+    under_load: bool,
 }
 
 impl Balance {
     fn describe(&self) -> String {
         format!(
-            "pool balancing of a fresh pair ({} addresses, default max-unacked-updates): {} in {:.2} s              ({} backup leases, {:.0} moves/s)",
-            self.total,
-            if self.done { "done" } else { "NOT done" },
+            "pool balancing of a fresh pair ({BALANCE_POOL} addresses, default max-unacked-updates{}): {} in {:.2} s \
+             (the secondary holds {} backup leases, the primary {} free)",
+            if self.under_load { ", clients arriving" } else { "" },
+            if self.done { "balanced" } else { "NOT balanced" },
             self.took.as_secs_f64(),
             self.backup,
-            self.backup as f64 / self.took.as_secs_f64().max(1e-9)
+            self.free
         )
     }
 }
@@ -438,32 +440,67 @@ impl Balance {
 /// 65,521-address pool: time from both NORMAL until the secondary holds half the pool as
 /// BACKUP and both have nothing queued or unacked. A secondary without its share cannot
 /// serve its clients once the primary dies (issue 10's takeover trial).
-fn balance() -> Result<Balance> {
+fn balance(under_load: bool) -> Result<Balance> {
     step(&format!("xdhcpd pair: pool balancing of a fresh pair, {BALANCE_POOL} addresses"));
     let conf = |i| config(i, BALANCE_POOL).replace(" max-unacked-updates 1000;", "");
     let mut lab = PairLab::new([conf(0), conf(1)])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
     lab.start(0, &[])?;
     lab.start(1, &[])?;
     lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
     lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
     let t0 = Instant::now();
+    // `--load`: an avalanche of 20,000 clients starts with NORMAL (a building's power comes
+    // back with the servers), bounded by perfdhcp's own exit time.
+    let load = under_load
+        .then(|| {
+            lab.cli
+                .command("perfdhcp")
+                .args(["-4", "--scenario", "avalanche", "-R", "20000", "-W", "30000000", "-l", "br0"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .transpose()
+        .context("starting perfdhcp")?;
+    // (backup, free, settled): balanced as the primary's own check sees it, nothing queued or
+    // unacked. Clients bound meanwhile use both halves, so "half the pool" is not the test.
     let pools = |i: usize| -> Option<(i64, i64, bool)> {
         let v = lab.status(i).ok()?;
         let r = &v["relationships"][0];
         let settled = r["queued_updates"] == 0 && r["unacked_updates"] == 0;
         let p = r["pools"].as_array()?.first()?.clone();
-        Some((p["backup"].as_i64()?, p["total"].as_i64()?, settled))
+        Some((p["backup"].as_i64()?, p["free"].as_i64()?, settled))
     };
+    // The primary moves leases only when the secondary lacks more than half of
+    // `max-lease-misbalance` (15 %) of the free leases.
+    let balanced = |backup: i64, free: i64| (free + backup) / 2 - backup <= (free + backup) * 15 / 200;
     let mut last = (0, i64::from(BALANCE_POOL));
+    let mut next_report = Duration::from_secs(1);
     let done = wait_until(Duration::from_secs(120), || match (pools(0), pools(1)) {
-        (Some((_, _, s0)), Some((backup, total, s1))) => {
-            last = (backup, total);
-            s0 && s1 && backup >= total / 2
+        (Some((_, _, s0)), Some((backup, free, s1))) => {
+            last = (backup, free);
+            if t0.elapsed() >= next_report {
+                println!("      {:>5.1} s: the secondary holds {backup} backup leases", t0.elapsed().as_secs_f64());
+                next_report += Duration::from_secs(1);
+            }
+            s0 && s1 && balanced(backup, free)
         }
         _ => false,
     })
     .is_ok();
-    Ok(Balance { took: t0.elapsed(), backup: last.0, total: last.1, done })
+    let took = t0.elapsed();
+    if let Some(mut p) = load {
+        // perfdhcp's avalanche ends when every client is bound; its report says how long.
+        if !matches!(p.try_wait(), Ok(Some(_))) {
+            let _ = p.kill();
+        }
+        let out = p.wait_with_output().context("perfdhcp")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let took = text.lines().find(|l| l.starts_with("It took")).unwrap_or("perfdhcp had not bound every client");
+        println!("    avalanche of 20,000 clients: {}", took.trim());
+    }
+    Ok(Balance { took, backup: last.0, free: last.1, done, under_load })
 }
 
 fn report(rows: &[Row]) -> Result<()> {
