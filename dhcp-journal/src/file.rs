@@ -26,6 +26,14 @@ pub struct JournalFile {
     len: u64,
     /// Written bytes whose fdatasync has not succeeded yet.
     unsynced: bool,
+    /// An fdatasync failed: what the file holds since its last durable point is unknown.
+    /// Linux reports a writeback error once and may drop the dirty pages; a retried
+    /// fdatasync then succeeds without writing them ("fsyncgate"). Nothing counts as durable
+    /// until [`compact`](Self::compact) has rewritten the whole file.
+    suspect: bool,
+    /// Test hook: the next fdatasync fails as a writeback error would.
+    #[cfg(test)]
+    fail_next_sync: bool,
 }
 
 /// `path` + `.tmp`: where compaction writes the new file before renaming it.
@@ -101,7 +109,19 @@ impl JournalFile {
             }
         };
         file.seek(SeekFrom::Start(len)).map_err(|e| JournalError::io("seek", &path, e))?;
-        Ok((Self { path, file, buf: Vec::with_capacity(64 * 1024), len, unsynced: false }, parsed))
+        Ok((
+            Self {
+                path,
+                file,
+                buf: Vec::with_capacity(64 * 1024),
+                len,
+                unsynced: false,
+                suspect: false,
+                #[cfg(test)]
+                fail_next_sync: false,
+            },
+            parsed,
+        ))
     }
 
     /// Queue a record; nothing is written until [`sync`](Self::sync).
@@ -118,9 +138,16 @@ impl JournalFile {
     /// bytes written (0 when nothing was queued).
     ///
     /// On a write error the file is cut back to its previous length and the records stay
-    /// queued, so a later `sync` retries them. On an fdatasync error the next `sync`
-    /// retries the fdatasync. Do not send the ACKs of a batch whose `sync` failed.
+    /// queued, so a later `sync` retries them. After an fdatasync error the file is
+    /// [suspect](Self::needs_rewrite): every later `sync` fails until a
+    /// [`compact`](Self::compact) has rewritten it. Do not send the ACKs of a batch whose
+    /// `sync` failed.
     pub fn sync(&mut self) -> io::Result<u64> {
+        if self.suspect {
+            return Err(io::Error::other(
+                "an earlier fdatasync of the lease file failed; it is rewritten before anything counts as durable",
+            ));
+        }
         let n = self.buf.len();
         if n > 0 {
             if let Err(e) = self.file.write_all(&self.buf) {
@@ -134,7 +161,15 @@ impl JournalFile {
             self.unsynced = true;
         }
         if self.unsynced {
-            self.file.sync_data()?;
+            #[cfg(test)]
+            if std::mem::take(&mut self.fail_next_sync) {
+                self.suspect = true;
+                return Err(io::Error::from_raw_os_error(5));
+            }
+            if let Err(e) = self.file.sync_data() {
+                self.suspect = true;
+                return Err(e);
+            }
             self.unsynced = false;
         }
         Ok(n as u64)
@@ -181,7 +216,15 @@ impl JournalFile {
         self.len = data.len() as u64;
         self.unsynced = false;
         sync_dir(parent_dir(&self.path))?;
+        // Only now: a rename that is not durable could bring the suspect file back.
+        self.suspect = false;
         Ok(self.len)
+    }
+
+    /// An fdatasync failed and no [`compact`](Self::compact) has rewritten the file since:
+    /// [`sync`](Self::sync) refuses until one has.
+    pub fn needs_rewrite(&self) -> bool {
+        self.suspect
     }
 
     pub fn path(&self) -> &Path {
@@ -196,5 +239,50 @@ impl JournalFile {
     /// True when the file holds no bytes (never the case after `open`, which writes a header).
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BindingState, LeaseRecord};
+
+    fn lease(ip: [u8; 4]) -> Entry {
+        Entry::Lease(LeaseRecord::new(std::net::Ipv4Addr::from(ip), BindingState::Active))
+    }
+
+    /// A failed fdatasync is never followed by a sync that claims durability for what it
+    /// failed to write: only a rewrite of the whole file ends the suspicion.
+    #[test]
+    fn after_a_failed_fdatasync_only_a_rewrite_makes_anything_durable() {
+        let dir = std::env::temp_dir().join(format!("xdhcpd-fsyncgate-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dhcpd.leases");
+        let (mut f, _) = JournalFile::open(&path).unwrap();
+        f.append(&lease([198, 18, 0, 10]));
+        f.sync().unwrap();
+        f.append(&lease([198, 18, 0, 11]));
+        f.fail_next_sync = true;
+        assert!(f.sync().is_err());
+        assert!(f.needs_rewrite());
+        // A retry would succeed on Linux without the dropped pages: it must not be tried.
+        f.append(&lease([198, 18, 0, 12]));
+        assert!(f.sync().is_err(), "a later batch is not durable either");
+        let everything = [lease([198, 18, 0, 10]), lease([198, 18, 0, 11])];
+        f.compact(everything.iter()).unwrap();
+        assert!(!f.needs_rewrite());
+        f.sync().unwrap();
+        let parsed = parse(&fs::read(&path).unwrap());
+        let ips: std::collections::BTreeSet<_> = parsed
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Lease(l) => Some(l.ip),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ips.len(), 3, "{ips:?}");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

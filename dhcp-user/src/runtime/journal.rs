@@ -232,6 +232,20 @@ pub fn spawn(
                 }
             }
             let t0 = Instant::now();
+            // After a failed fdatasync the file's recent bytes are unknown (the kernel may
+            // have dropped them and would not say so again): rewrite it whole from the store,
+            // which holds every change of the failed batches too, before anything more can
+            // count as durable.
+            if file.needs_rewrite() {
+                let entries = compacted_entries(states.values(), hosts.values(), &leases());
+                match file.compact(entries.iter()) {
+                    Ok(n) => {
+                        compacted = n.max(1);
+                        tracing::warn!(bytes = n, "lease file rewritten after a failed fdatasync");
+                    }
+                    Err(e) => tracing::error!("lease file rewrite after a failed fdatasync failed: {e}"),
+                }
+            }
             match file.sync() {
                 Ok(_) => {
                     stats.fsync(t0.elapsed());
@@ -251,9 +265,11 @@ pub fn spawn(
                 }
                 Err(e) => {
                     // Not durable: the ACKs must not go out (clients retry); say why loudly.
-                    // The records stay queued in the file and become durable with the next
-                    // sync that succeeds: their changes are replicated then, not forgotten
-                    // (the simulation's disk faults showed partners left disagreeing).
+                    // The records become durable with the next sync that succeeds (a write
+                    // error leaves them queued; an fdatasync error makes the next batch
+                    // rewrite the file from the store first): their changes are replicated
+                    // then, not forgotten (the simulation's disk faults showed partners left
+                    // disagreeing).
                     tracing::error!("lease file write failed, {} replies withheld: {e}", replies.len());
                     stats.journal_error();
                     replies.clear();
@@ -281,6 +297,11 @@ pub fn spawn(
             if stop {
                 break;
             }
+        }
+        if file.needs_rewrite()
+            && let Err(e) = file.compact(compacted_entries(states.values(), hosts.values(), &leases()).iter())
+        {
+            tracing::error!("lease file rewrite after a failed fdatasync failed: {e}");
         }
         if let Err(e) = file.sync() {
             tracing::error!("final lease file sync failed: {e}");
