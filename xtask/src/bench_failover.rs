@@ -263,6 +263,22 @@ pub fn failover(args: &[String]) -> Result<()> {
     let range_override = args.iter().position(|a| a == "--range").and_then(|i| args.get(i + 1)?.parse::<u32>().ok());
     // `--resync-only`: skip the rate ladder.
     let resync_only = args.iter().any(|a| a == "--resync-only");
+    // `--takeover`: a fresh pair under an avalanche of RFC 2131 clients, the primary killed.
+    if args.iter().any(|a| a == "--takeover") {
+        let mut runs = Vec::new();
+        for victim in [0, 1] {
+            for xdp in [false, true] {
+                let t = takeover(xdp, victim)?;
+                println!("    {}", t.describe());
+                runs.push(t);
+            }
+        }
+        step("takeover results (same run)");
+        for t in &runs {
+            println!("    {}", t.describe());
+        }
+        return Ok(());
+    }
     // `--balance-only`: only a fresh xdhcpd pair's pool balancing.
     if args.iter().any(|a| a == "--balance-only") {
         let b = balance(args.iter().any(|a| a == "--load"))?;
@@ -501,6 +517,81 @@ fn balance(under_load: bool) -> Result<Balance> {
         println!("    avalanche of 20,000 clients: {}", took.trim());
     }
     Ok(Balance { took, backup: last.0, free: last.1, done, under_load })
+}
+
+/// Clients of the takeover run, and when the primary dies (after both are NORMAL).
+const TAKEOVER_CLIENTS: u32 = 20_000;
+const TAKEOVER_KILL_AFTER: Duration = Duration::from_secs(2);
+
+struct Takeover {
+    xdp: bool,
+    /// 0: the primary was killed, 1: the secondary.
+    victim: usize,
+    /// dhcp_swarm's final JSON.
+    swarm: serde_json::Value,
+}
+
+impl Takeover {
+    fn describe(&self) -> String {
+        let v = &self.swarm;
+        format!(
+            "takeover (XDP {}): {} killed {} s into an avalanche of {} RFC 2131 clients: {} bound, {} unbound, \
+             the last bound at {:.1} s; ACKs by server {}; {} retransmissions, {} restarts from INIT; \
+             addresses acknowledged to two clients: {}",
+            if self.xdp { "on" } else { "off" },
+            if self.victim == 0 { "primary" } else { "secondary" },
+            TAKEOVER_KILL_AFTER.as_secs(),
+            v["clients"],
+            v["bound"],
+            v["unbound"],
+            v["last_bound_s"].as_f64().unwrap_or(0.0),
+            v["acks_by_server"],
+            v["retransmissions"],
+            v["restarts"],
+            v["doubled"].as_array().map(|d| d.len()).unwrap_or(0)
+        )
+    }
+}
+
+/// A fresh pair (65,521 addresses, defaults), an avalanche of 20,000 clients that behave as
+/// RFC 2131 clients do (`dhcp_swarm`: back to DISCOVER when REQUESTs go unanswered), and one
+/// member (`victim`) killed with SIGKILL 2 s in. The survivor may serve at once from its own backup
+/// leases (pool balancing decides how many it has by then); the rest wait for partner-down
+/// and the MCLT, which nobody declares here. Bounded: the swarm gives up after 120 s.
+fn takeover(xdp: bool, victim: usize) -> Result<Takeover> {
+    let who = if victim == 0 { "primary" } else { "secondary" };
+    step(&format!("xdhcpd pair: takeover under an avalanche, {who} killed, XDP {}", if xdp { "on" } else { "off" }));
+    crate::util::cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "dhcp_swarm"])?;
+    let conf = |i| config(i, BALANCE_POOL).replace(" max-unacked-updates 1000;", "");
+    let mut lab = PairLab::new([conf(0), conf(1)])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
+    let mode = if xdp { "skb" } else { "off" };
+    lab.start(0, &["--xdp-mode", mode])?;
+    lab.start(1, &["--xdp-mode", mode])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
+    let swarm_bin = root().join("target/release/dhcp_swarm");
+    let swarm = lab
+        .cli
+        .command(swarm_bin.to_str().context("path")?)
+        .args(["--iface", "br0", "--clients", &TAKEOVER_CLIENTS.to_string(), "--timeout", "120"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting dhcp_swarm")?;
+    std::thread::sleep(TAKEOVER_KILL_AFTER);
+    lab.kill(victim)?;
+    let out = swarm.wait_with_output().context("dhcp_swarm")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        println!("{text}");
+    }
+    let last = text.lines().rev().find(|l| l.starts_with('{')).context("dhcp_swarm printed no summary")?;
+    let swarm: serde_json::Value = serde_json::from_str(last).context("dhcp_swarm's summary")?;
+    let survivor = 1 - victim;
+    if let Ok((mine, partner)) = lab.states(survivor) {
+        println!("    the survivor is now {mine} (partner {partner})");
+    }
+    Ok(Takeover { xdp, victim, swarm })
 }
 
 fn report(rows: &[Row]) -> Result<()> {
