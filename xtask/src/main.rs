@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_failover;
+mod bench_operator;
 mod fuzz;
 mod lab;
 mod setup;
@@ -85,6 +86,9 @@ enum BenchWhat {
     /// Failover pairs side by side: xdhcpd, Kea HA, ISC dhcpd (rate, CPU, start-up, resync).
     /// Optional argument: only `xdhcpd`, `kea` or `dhcpd`.
     Failover,
+    /// What an operator asks: start to serving with 100,000 and 1,000,000 leases (xdhcpd and
+    /// dhcpd), crash detection with the defaults.
+    Operator,
     /// DISCOVER flood of partner-owned clients: absorbed rate and xdhcpd CPU, XDP vs fallback.
     Flood,
     /// SO_REUSEPORT delivery of broadcast, relayed and unicast requests over worker sockets.
@@ -151,6 +155,10 @@ fn main() -> Result<()> {
                 BenchWhat::Failover => {
                     build_release()?;
                     bench_failover::failover(&args)
+                }
+                BenchWhat::Operator => {
+                    build_release()?;
+                    bench_operator::operator(&args)
                 }
                 BenchWhat::Flood => {
                     build_release()?;

@@ -701,6 +701,7 @@ impl Engine {
     /// the primary, as dhcpd does. Returns the changed leases for the journal (and partner).
     pub fn expire(&self, now: Now, limit: usize) -> Vec<Lease> {
         let cfg = self.config();
+
         self.store
             .due_for_expiry(now.unix, limit)
             .into_iter()
@@ -709,8 +710,12 @@ impl Engine {
                 let next = match cfg.pool_peer(pool) {
                     None => BindingState::Free,
                     Some(peer) => {
-                        let view = self.failover_view(peer)?;
-                        if view.role == Role::Secondary && view.state == State::NORMAL {
+                        let leave = self
+                            .failover_view(peer)
+                            .is_none_or(|view| view.role == Role::Secondary && view.state == State::NORMAL);
+                        if leave {
+                            // Left bound for now: looked at again by the next sweep.
+                            self.store.requeue_expiry(ip);
                             return None;
                         }
                         BindingState::Expired

@@ -10,17 +10,45 @@
 //!   after a restore): the claim re-checks under the lease's shard lock and skips it. FIFO
 //!   order hands out the address freed longest ago, which keeps recently expired addresses
 //!   for their previous owners.
+//! - per pool, counts of leases by state, kept as every change is made (status, metrics and
+//!   the 5 s "does the partner have free leases" check read them without walking the pool);
+//! - an expiry index: (end, address) of every ACTIVE lease in min-heaps sharded by address,
+//!   so the expiry sweep costs what is due, not the size of the pools. An entry whose lease
+//!   was renewed or ended meanwhile is dropped when it comes up.
 
 use super::{BindingState, ClientKey, Lease, Offer};
 use crate::time::{NEVER, UnixSecs};
 use arc_swap::ArcSwap;
 use crossbeam::queue::SegQueue;
 use dashmap::DashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A pool's candidate free addresses: [FREE-class queue, BACKUP queue].
 type FreeQueues = [SegQueue<Ipv4Addr>; 2];
+
+/// A pool's lease counts by [`PoolCounts`] class: free, backup, active, abandoned, other.
+type Tally = [AtomicU64; 5];
+
+/// Shards of the expiry index (by address): workers binding at once rarely meet on a lock.
+const EXPIRY_SHARDS: usize = 16;
+
+/// (end, address) of ACTIVE leases, earliest first.
+type ExpiryHeap = BinaryHeap<Reverse<(UnixSecs, u32)>>;
+
+/// The [`PoolCounts`] class of a state (index into a [`Tally`]).
+fn class_of(s: BindingState) -> usize {
+    match s {
+        BindingState::Free | BindingState::Expired | BindingState::Released => 0,
+        BindingState::Backup => 1,
+        BindingState::Active | BindingState::Bootp => 2,
+        BindingState::Abandoned => 3,
+        BindingState::Reset | BindingState::Reserved => 4,
+    }
+}
 
 /// Index of a pool in the engine configuration.
 pub type PoolId = u32;
@@ -107,6 +135,10 @@ pub struct LeaseStore {
     /// Per pool: [FREE-class queue, BACKUP queue]. Swapped (never shrunk) when a reload adds
     /// pools, so allocation reads it without a lock.
     free: ArcSwap<Vec<Arc<FreeQueues>>>,
+    /// Per pool: counts by state class, changed with every lease change (same growth rule
+    /// as `free`).
+    tallies: ArcSwap<Vec<Arc<Tally>>>,
+    expiry: [Mutex<ExpiryHeap>; EXPIRY_SHARDS],
 }
 
 impl LeaseStore {
@@ -115,6 +147,50 @@ impl LeaseStore {
             leases: DashMap::with_hasher(Fixed::default()),
             by_client: DashMap::with_hasher(Fixed::default()),
             free: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(FreeQueues::default())).collect()),
+            tallies: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(Tally::default())).collect()),
+            expiry: std::array::from_fn(|_| Mutex::new(BinaryHeap::new())),
+        }
+    }
+
+    /// Book a lease's change of state (under its shard lock, so counts never go negative)
+    /// and index its end when it is bound with a new one.
+    fn changed(&self, pool: PoolId, ip: Ipv4Addr, old: Option<(BindingState, UnixSecs)>, new: &Lease) {
+        let tallies = self.tallies.load();
+        if let Some(t) = tallies.get(pool as usize) {
+            let to = class_of(new.state);
+            match old {
+                Some((from, _)) if class_of(from) == to => {}
+                Some((from, _)) => {
+                    t[class_of(from)].fetch_sub(1, Ordering::Relaxed);
+                    t[to].fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    t[to].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let newly_due = new.state == BindingState::Active
+            && new.ends != NEVER
+            && old.is_none_or(|(s, ends)| s != BindingState::Active || ends != new.ends);
+        if newly_due {
+            self.index_expiry(ip, new.ends);
+        }
+    }
+
+    fn index_expiry(&self, ip: Ipv4Addr, ends: UnixSecs) {
+        let n = u32::from(ip);
+        if let Ok(mut heap) = self.expiry[n as usize % EXPIRY_SHARDS].lock() {
+            heap.push(Reverse((ends, n)));
+        }
+    }
+
+    /// Look at `ip` again at the next sweep (it was due, and the sweep left it bound).
+    pub fn requeue_expiry(&self, ip: Ipv4Addr) {
+        if let Some(l) = self.get(ip)
+            && l.state == BindingState::Active
+            && l.ends != NEVER
+        {
+            self.index_expiry(ip, l.ends);
         }
     }
 
@@ -124,6 +200,13 @@ impl LeaseStore {
             let mut v: Vec<Arc<FreeQueues>> = cur.as_ref().clone();
             while v.len() < pools {
                 v.push(Arc::new(FreeQueues::default()));
+            }
+            v
+        });
+        self.tallies.rcu(|cur| {
+            let mut v: Vec<Arc<Tally>> = cur.as_ref().clone();
+            while v.len() < pools {
+                v.push(Arc::new(Tally::default()));
             }
             v
         });
@@ -145,7 +228,9 @@ impl LeaseStore {
             let mut fresh = false;
             self.leases.entry(ip).or_insert_with(|| {
                 fresh = true;
-                Lease::free(ip, pool)
+                let l = Lease::free(ip, pool);
+                self.changed(pool, ip, None, &l);
+                l
             });
             if fresh {
                 self.push_free(pool, ip);
@@ -183,6 +268,7 @@ impl LeaseStore {
             lease.queued = slot.queued;
             let old_hash = slot.client.as_ref().map(key_hash);
             let (pool, available) = (lease.pool, lease.state.is_available());
+            self.changed(pool, ip, Some((slot.state, slot.ends)), &lease);
             *slot = lease;
             (old_hash, pool, available)
         };
@@ -312,7 +398,9 @@ impl LeaseStore {
         let (old_client, lease) = {
             let mut l = self.leases.get_mut(&ip)?;
             let old = l.client.clone();
+            let before = (l.state, l.ends);
             f(&mut l);
+            self.changed(l.pool, ip, Some(before), &l);
             (old, l.clone())
         };
         if lease.state.is_available() {
@@ -330,9 +418,11 @@ impl LeaseStore {
         let (old_client, lease) = {
             let mut l = self.leases.get_mut(&ip)?;
             let old = l.client.clone();
+            let before = (l.state, l.ends);
             if let Err(e) = f(&mut l) {
                 return Some(Err(e));
             }
+            self.changed(l.pool, ip, Some(before), &l);
             (old, l.clone())
         };
         if lease.state.is_available() {
@@ -359,7 +449,9 @@ impl LeaseStore {
                 return None;
             }
             let old = l.client.clone();
+            let before = (l.state, l.ends);
             f(&mut l);
+            self.changed(l.pool, ip, Some(before), &l);
             (old, l.clone())
         };
         self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
@@ -367,34 +459,66 @@ impl LeaseStore {
     }
 
     /// Leases whose binding ended at or before `now`, for the expiry sweep.
+    /// Leases whose binding ended at or before `now`, for the expiry sweep (at most `limit`;
+    /// the rest stay indexed for the next sweep). Taken out of the index: a lease the sweep
+    /// leaves bound goes back with [`requeue_expiry`](Self::requeue_expiry).
     pub fn due_for_expiry(&self, now: UnixSecs, limit: usize) -> Vec<Ipv4Addr> {
-        self.leases
-            .iter()
-            .filter(|l| matches!(l.state, BindingState::Active) && l.ends != NEVER && l.ends <= now)
-            .take(limit)
-            .map(|l| l.ip)
-            .collect()
-    }
-
-    /// Counts by binding state for one pool: (total, free/available, active, other).
-    pub fn pool_counts(&self, pool: PoolId) -> PoolCounts {
-        let mut c = PoolCounts::default();
-        for l in self.leases.iter().filter(|l| l.pool == pool) {
-            c.count(l.state);
-        }
-        c
-    }
-
-    /// Counts of every pool in one pass over the store (index: pool id), for status and
-    /// metrics, which would otherwise walk every lease once per pool.
-    pub fn counts_by_pool(&self) -> Vec<PoolCounts> {
-        let mut v = vec![PoolCounts::default(); self.free.load().len()];
-        for l in self.leases.iter() {
-            if let Some(c) = v.get_mut(l.pool as usize) {
-                c.count(l.state);
+        let mut due = Vec::new();
+        for shard in &self.expiry {
+            // Popped under the index's lock, checked after it is released: a worker changing
+            // a lease holds the lease's shard lock and then takes this one, never the reverse.
+            let mut popped = Vec::new();
+            if let Ok(mut heap) = shard.lock() {
+                while due.len() + popped.len() < limit {
+                    match heap.peek() {
+                        Some(Reverse((ends, _))) if *ends <= now => {}
+                        _ => break,
+                    }
+                    if let Some(Reverse(e)) = heap.pop() {
+                        popped.push(e);
+                    }
+                }
+            }
+            for (ends, n) in popped {
+                let ip = Ipv4Addr::from(n);
+                // Renewed (a later entry exists), ended or freed meanwhile: nothing to do.
+                let still = self.leases.get(&ip).is_some_and(|l| {
+                    l.state == BindingState::Active && l.ends == ends && l.ends != NEVER && l.ends <= now
+                });
+                if still && !due.contains(&ip) {
+                    due.push(ip);
+                }
             }
         }
-        v
+        due
+    }
+
+    /// Some bound lease has ended at or before `now` and awaits the expiry sweep. Leaves the
+    /// index as it is (the simulator's quiescence check asks this).
+    pub fn any_due(&self, now: UnixSecs) -> bool {
+        self.expiry.iter().any(|shard| {
+            let candidates: Vec<(UnixSecs, u32)> = match shard.lock() {
+                Ok(heap) => heap.iter().map(|Reverse(e)| *e).filter(|(ends, _)| *ends <= now).collect(),
+                Err(_) => Vec::new(),
+            };
+            candidates.into_iter().any(|(ends, n)| {
+                self.leases.get(&Ipv4Addr::from(n)).is_some_and(|l| l.state == BindingState::Active && l.ends == ends)
+            })
+        })
+    }
+
+    /// Counts by binding state for one pool.
+    pub fn pool_counts(&self, pool: PoolId) -> PoolCounts {
+        let tallies = self.tallies.load();
+        let Some(t) = tallies.get(pool as usize) else { return PoolCounts::default() };
+        let n = |i: usize| t[i].load(Ordering::Relaxed);
+        let (free, backup, active, abandoned, other) = (n(0), n(1), n(2), n(3), n(4));
+        PoolCounts { total: free + backup + active + abandoned + other, free, backup, active, abandoned, other }
+    }
+
+    /// Counts of every pool (index: pool id), for status and metrics.
+    pub fn counts_by_pool(&self) -> Vec<PoolCounts> {
+        (0..self.tallies.load().len() as PoolId).map(|id| self.pool_counts(id)).collect()
     }
 
     /// Every lease (compaction, replication, tests).
@@ -416,6 +540,7 @@ pub struct PoolCounts {
 }
 
 impl PoolCounts {
+    #[cfg(test)]
     fn count(&mut self, s: BindingState) {
         self.total += 1;
         match s {
@@ -455,6 +580,79 @@ mod tests {
 
     fn key(n: u8) -> ClientKey {
         ClientKey::from_hw(1, &[0x52, 0x54, 0, 0, 0, n])
+    }
+
+    fn scanned_counts(s: &LeaseStore, pool: PoolId) -> PoolCounts {
+        let mut c = PoolCounts::default();
+        for l in s.leases.iter().filter(|l| l.pool == pool) {
+            c.count(l.state);
+        }
+        c
+    }
+
+    /// The counts kept as leases change equal a walk over the pool, through every kind of
+    /// change (ranges, restores, updates, refused updates, binds).
+    #[test]
+    fn kept_counts_equal_a_walk_over_the_pool() {
+        let s = LeaseStore::new(2);
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 40));
+        s.add_range(1, Ipv4Addr::new(198, 18, 1, 10), Ipv4Addr::new(198, 18, 1, 14));
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 30), Ipv4Addr::new(198, 18, 0, 50));
+        let ip = |n: u8| Ipv4Addr::new(198, 18, 0, n);
+        s.update(ip(10), |l| l.state = BindingState::Active);
+        s.update(ip(11), |l| l.state = BindingState::Backup);
+        s.update(ip(11), |l| l.state = BindingState::Backup);
+        let _ = s.try_update(ip(12), |_| Err::<(), ()>(()));
+        let _ = s.try_update(ip(13), |l| {
+            l.state = BindingState::Abandoned;
+            Ok::<(), ()>(())
+        });
+        let mut r = Lease::free(ip(14), 0);
+        r.state = BindingState::Reserved;
+        s.restore(r);
+        s.update_if_available(ip(15), &key(1), Take::Any, 0, |l| l.state = BindingState::Active);
+        s.update(ip(10), |l| l.state = BindingState::Expired);
+        s.ensure_pools(3);
+        for pool in 0..3 {
+            assert_eq!(s.pool_counts(pool), scanned_counts(&s, pool), "pool {pool}");
+        }
+        assert_eq!(s.counts_by_pool().len(), 3);
+    }
+
+    /// The expiry index yields what is due, once, and drops what was renewed or ended.
+    #[test]
+    fn the_expiry_index_finds_what_is_due_and_skips_renewed_leases() {
+        let s = LeaseStore::new(1);
+        s.add_range(0, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 19));
+        let ip = |n: u8| Ipv4Addr::new(198, 18, 0, n);
+        let bind = |n: u8, ends: u32| {
+            s.update(ip(n), |l| {
+                l.state = BindingState::Active;
+                l.ends = ends;
+            });
+        };
+        bind(10, 100);
+        bind(11, 200);
+        bind(12, 100);
+        bind(12, 300); // renewed: its first entry is stale
+        bind(13, 50);
+        s.update(ip(13), |l| l.state = BindingState::Released); // ended before its time
+        assert!(s.due_for_expiry(99, 10).is_empty());
+        assert_eq!(s.due_for_expiry(150, 10), vec![ip(10)]);
+        // Taken out: not again unless requeued (the sweep left it bound).
+        assert!(s.due_for_expiry(150, 10).is_empty());
+        s.requeue_expiry(ip(10));
+        assert_eq!(s.due_for_expiry(150, 10), vec![ip(10)]);
+        let mut later = s.due_for_expiry(1_000, 1);
+        later.extend(s.due_for_expiry(1_000, 10));
+        later.sort();
+        assert_eq!(later, vec![ip(11), ip(12)], "the limit leaves the rest for the next sweep");
+        // Restored leases are indexed too.
+        let mut r = Lease::free(ip(14), 0);
+        r.state = BindingState::Active;
+        r.ends = 500;
+        s.restore(r);
+        assert_eq!(s.due_for_expiry(500, 10), vec![ip(14)]);
     }
 
     #[test]

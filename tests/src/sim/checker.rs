@@ -277,8 +277,7 @@ impl Sim {
         // update, so with skewed clocks the stores legitimately differ until the slower clock
         // has passed the end. Wait for that (bounded by QUIESCE_BOUND_MS like the rest).
         let latest = (0..2).map(|i| self.time(i).unix).max().unwrap_or(0);
-        let in_transition =
-            self.nodes.iter().flatten().any(|n| !n.engine().store().due_for_expiry(latest, 1).is_empty());
+        let in_transition = self.nodes.iter().flatten().any(|n| n.engine().store().any_due(latest));
         if in_transition {
             return false;
         }
