@@ -15,7 +15,7 @@ pub struct Stats {
     fsyncs: AtomicU64,
     fsync_micros_total: AtomicU64,
     fsync_micros_max: AtomicU64,
-    fsync_latency: Histogram,
+    pub fsync_latency: Histogram,
     by_type_in: Mutex<std::collections::BTreeMap<String, u64>>,
     by_type_out: Mutex<std::collections::BTreeMap<String, u64>>,
     drops: Mutex<std::collections::BTreeMap<String, u64>>,
@@ -110,22 +110,32 @@ impl Histogram {
         self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// `{"buckets": [[le, cumulative count]...], "sum": seconds, "count": n}`; the +Inf
-    /// bucket is `count`.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The counts now, cumulative as Prometheus wants them.
+    pub fn snapshot(&self) -> HistogramSnapshot {
         let mut cumulative = 0u64;
         let mut buckets = Vec::with_capacity(LATENCY_BOUNDS.len());
         for (bound, n) in LATENCY_BOUNDS.iter().zip(&self.buckets) {
             cumulative += n.load(Ordering::Relaxed);
-            buckets.push(serde_json::json!([bound, cumulative]));
+            buckets.push((*bound, cumulative));
         }
         let count = cumulative + self.buckets.last().map(|n| n.load(Ordering::Relaxed)).unwrap_or(0);
-        serde_json::json!({
-            "buckets": buckets,
-            "sum": self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            "count": count,
-        })
+        HistogramSnapshot { buckets, sum: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6, count }
     }
+
+    /// `{"buckets": [[le, cumulative count]...], "sum": seconds, "count": n}`; the +Inf
+    /// bucket is `count`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.snapshot()).unwrap_or_default()
+    }
+}
+
+/// A [`Histogram`] read at one moment: `buckets` are (upper bound in seconds, cumulative
+/// count); the +Inf bucket is `count`. Serializes as `{"buckets": [[le, n]...], "sum", "count"}`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct HistogramSnapshot {
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: f64,
+    pub count: u64,
 }
 
 #[cfg(test)]

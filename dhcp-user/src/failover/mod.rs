@@ -8,6 +8,7 @@ pub mod config_digest;
 pub mod node;
 pub mod relationship;
 pub mod state_write;
+pub mod status;
 
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};
 use dhcp_common::Steering;

@@ -42,7 +42,7 @@ pub enum Input {
     /// An operator command (control socket, OMAPI).
     Operator(Command),
     /// Snapshot request for status.
-    Status(tokio::sync::oneshot::Sender<serde_json::Value>),
+    Status(tokio::sync::oneshot::Sender<crate::failover::status::RelationshipStatus>),
     /// Process exit: move to SHUTDOWN-style exit and persist.
     Exit(tokio::sync::oneshot::Sender<()>),
 }
@@ -681,51 +681,52 @@ impl Rel {
         }
     }
 
-    fn status(&self) -> serde_json::Value {
+    fn status(&self) -> crate::failover::status::RelationshipStatus {
+        use crate::failover::status::{LinkSecurity, Mode, PoolStatus, RelationshipStatus};
         let peer = self.rel.peer();
-        let pools: Vec<serde_json::Value> = self
+        let pools = self
             .pool_counts()
             .iter()
-            .map(|(id, free, backup, total)| {
-                let c = self.engine.store().pool_counts(*id);
-                serde_json::json!({"pool": id, "total": total, "free": free, "backup": backup, "active": c.active, "abandoned": c.abandoned,
-                    "in_use_percent": if *total > 0 { (c.active as f64) * 100.0 / (*total as f64) } else { 0.0 }})
+            .map(|&(pool, free, backup, total)| {
+                let c = self.engine.store().pool_counts(pool);
+                let in_use_percent = if total > 0 { (c.active as f64) * 100.0 / (total as f64) } else { 0.0 };
+                PoolStatus { pool, total, free, backup, active: c.active, abandoned: c.abandoned, in_use_percent }
             })
             .collect();
-        serde_json::json!({
-            "name": self.name,
-            "role": if peer.config().role == Role::Primary { "primary" } else { "secondary" },
-            // A secondary learns hot standby from the primary's HBA (every bucket the primary's).
-            "mode": if self.cfg.hot_standby_reserve_percent.is_some() || peer.hba() == Some([0xff; 32]) { "hot-standby" } else { "load-balance" },
-            "my_state": peer.state().to_string(),
-            "my_state_code": peer.state().0,
-            "partner_state_code": peer.partner_state().0,
-            "partner_state": peer.partner_state().to_string(),
-            "my_stos": peer.stos(),
-            "partner_stos": peer.partner_stos(),
-            "last_change": self.rel.last_change(),
-            "mclt": peer.mclt(),
-            "clock_skew_secs": peer.skew_secs(),
-            "partner_late_discovers_recent": self.liveness.recent(),
-            "link_up": peer.link_up(),
-            "communicating": peer.communicating(),
-            // What the engine acts on: none while the state is not durable.
-            "service": format!("{:?}", self.rel.view().service),
-            "state_written": self.rel.state_written(),
-            "unacked_updates": peer.unacked(),
-            "queued_updates": peer.queued(),
-            "acks_owed": peer.acks_owed(),
-            "replication_lag": self.replication_lag.to_json(),
-            "pools": pools,
-            "link_security": {
-                "auth_key": self.key.as_ref().map(|k| k.name.clone()),
-                "tls": self.tls.is_some(),
-                "refused_connections": self.link_errors,
-                "last_error": self.last_link_error,
+        // A secondary learns hot standby from the primary's HBA (every bucket the primary's).
+        let hot_standby = self.cfg.hot_standby_reserve_percent.is_some() || peer.hba() == Some([0xff; 32]);
+        RelationshipStatus {
+            name: self.name.clone(),
+            role: peer.config().role,
+            mode: if hot_standby { Mode::HotStandby } else { Mode::LoadBalance },
+            my_state: peer.state(),
+            my_state_code: peer.state(),
+            partner_state_code: peer.partner_state(),
+            partner_state: peer.partner_state(),
+            my_stos: peer.stos(),
+            partner_stos: peer.partner_stos(),
+            last_change: self.rel.last_change(),
+            mclt: peer.mclt(),
+            clock_skew_secs: peer.skew_secs(),
+            partner_late_discovers_recent: self.liveness.recent(),
+            link_up: peer.link_up(),
+            communicating: peer.communicating(),
+            service: format!("{:?}", self.rel.view().service),
+            state_written: self.rel.state_written(),
+            unacked_updates: peer.unacked(),
+            queued_updates: peer.queued(),
+            acks_owed: peer.acks_owed(),
+            replication_lag: self.replication_lag.snapshot(),
+            pools,
+            link_security: LinkSecurity {
+                auth_key: self.key.as_ref().map(|k| k.name.clone()),
+                tls: self.tls.is_some(),
+                refused_connections: self.link_errors,
+                last_error: self.last_link_error.clone(),
             },
-            "config_drift": self.drift,
-            "normal": peer.state() == State::NORMAL && peer.service() == ServiceLevel::Cooperating,
-        })
+            config_drift: self.drift.clone(),
+            normal: peer.state() == State::NORMAL && peer.service() == ServiceLevel::Cooperating,
+        }
     }
 }
 

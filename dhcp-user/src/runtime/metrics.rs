@@ -58,21 +58,16 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// The samples of one histogram (`Histogram::to_json`'s shape) with `labels` (`k="v",` each).
-fn histogram(out: &mut String, name: &str, labels: &str, h: &serde_json::Value) {
-    for b in h["buckets"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}le=\"{}\"}} {}",
-            b[0].as_f64().unwrap_or(f64::INFINITY),
-            b[1].as_u64().unwrap_or(0)
-        );
+fn histogram(out: &mut String, name: &str, labels: &str, h: &crate::stats::HistogramSnapshot) {
+    for (le, n) in &h.buckets {
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {n}");
     }
-    let count = h["count"].as_u64().unwrap_or(0);
+    let count = h.count;
     let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
     // `name{}` is not valid exposition text: no braces without labels.
     let own = labels.trim_end_matches(',');
     let own = if own.is_empty() { String::new() } else { format!("{{{own}}}") };
-    let _ = writeln!(out, "{name}_sum{own} {}", h["sum"].as_f64().unwrap_or(0.0));
+    let _ = writeln!(out, "{name}_sum{own} {}", h.sum);
     let _ = writeln!(out, "{name}_count{own} {count}");
 }
 
@@ -131,7 +126,7 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
         writeln!(out, "xdhcpd_journal_fsync_max_seconds {}", s["fsync_micros_max"].as_u64().unwrap_or(0) as f64 / 1e6);
 
     family(&mut out, "xdhcpd_journal_fsync_duration_seconds", "histogram", "Lease file fdatasync latency.");
-    histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &s["fsync_latency"]);
+    histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &stats.fsync_latency.snapshot());
 
     let counters = xdp.lock().ok().and_then(|x| x.as_ref().and_then(|p| p.counters().ok()));
     family(&mut out, "xdhcpd_xdp_packets_total", "counter", "Frames seen by the XDP program, by outcome.");
@@ -166,16 +161,17 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
     ] {
         family(&mut out, metric, "gauge", help);
         for r in &rel_status {
-            let peer = label(r["name"].as_str().unwrap_or("?"));
+            let peer = label(&r.name);
             let v = match metric {
-                "xdhcpd_failover_state" => r["my_state_code"].as_i64().unwrap_or(0),
-                "xdhcpd_failover_partner_state" => r["partner_state_code"].as_i64().unwrap_or(0),
-                "xdhcpd_failover_link_up" => i64::from(r["link_up"].as_bool().unwrap_or(false)),
-                "xdhcpd_failover_unacked_updates" => r["unacked_updates"].as_u64().unwrap_or(0) as i64,
-                "xdhcpd_failover_clock_skew_seconds" => r["clock_skew_secs"].as_i64().unwrap_or(0),
-                _ => r["queued_updates"].as_u64().unwrap_or(0) as i64,
+                "xdhcpd_failover_state" => i64::from(r.my_state.0),
+                "xdhcpd_failover_partner_state" => i64::from(r.partner_state.0),
+                "xdhcpd_failover_link_up" => i64::from(r.link_up),
+                "xdhcpd_failover_unacked_updates" => r.unacked_updates as i64,
+                "xdhcpd_failover_clock_skew_seconds" => r.clock_skew_secs.unwrap_or(0),
+                _ => r.queued_updates as i64,
             };
-            let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{}\"}} {v}", r["role"].as_str().unwrap_or("?"));
+            let role = if r.role == dhcp_failover::Role::Primary { "primary" } else { "secondary" };
+            let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{role}\"}} {v}");
         }
     }
     family(
@@ -185,8 +181,8 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
         "Time from a lease change being durable here (before its ACK) to the partner's BNDACK for it.",
     );
     for r in &rel_status {
-        let labels = format!("peer=\"{}\",", label(r["name"].as_str().unwrap_or("?")));
-        histogram(&mut out, "xdhcpd_failover_replication_lag_seconds", &labels, &r["replication_lag"]);
+        let labels = format!("peer=\"{}\",", label(&r.name));
+        histogram(&mut out, "xdhcpd_failover_replication_lag_seconds", &labels, &r.replication_lag);
     }
     family(
         &mut out,
@@ -195,14 +191,14 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
         "Peer connections refused by message authentication, the replay rule or the TLS handshake.",
     );
     for r in &rel_status {
-        let peer = label(r["name"].as_str().unwrap_or("?"));
-        let v = r["link_security"]["refused_connections"].as_u64().unwrap_or(0);
+        let peer = label(&r.name);
+        let v = r.link_security.refused_connections;
         let _ = writeln!(out, "xdhcpd_failover_link_refused_total{{peer=\"{peer}\"}} {v}");
     }
     family(&mut out, "xdhcpd_failover_config_drift", "gauge", "Configuration sections that differ from the partner's.");
     for r in &rel_status {
-        let peer = label(r["name"].as_str().unwrap_or("?"));
-        let v = r["config_drift"].as_array().map_or(0, Vec::len);
+        let peer = label(&r.name);
+        let v = r.config_drift.as_ref().map_or(0, Vec::len);
         let _ = writeln!(out, "xdhcpd_failover_config_drift{{peer=\"{peer}\"}} {v}");
     }
     out

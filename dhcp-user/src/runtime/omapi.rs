@@ -592,23 +592,10 @@ fn sender(shared: &Shared, name: &str) -> Option<UnboundedSender<Input>> {
     shared.rels.lock().ok()?.get(name).cloned()
 }
 
-async fn relationship_status(tx: &UnboundedSender<Input>) -> Option<serde_json::Value> {
+async fn relationship_status(tx: &UnboundedSender<Input>) -> Option<crate::failover::status::RelationshipStatus> {
     let (reply, wait) = tokio::sync::oneshot::channel();
     tx.send(Input::Status(reply)).ok()?;
     tokio::time::timeout(Duration::from_secs(2), wait).await.ok()?.ok()
-}
-
-/// A state name from the status JSON ("partner-down", "state-N") as its wire code.
-fn state_of(v: &serde_json::Value) -> u32 {
-    let s = v.as_str().unwrap_or("");
-    match s.parse::<State>() {
-        Ok(st) => u32::from(st.0),
-        Err(_) => s.strip_prefix("state-").and_then(|n| n.parse().ok()).unwrap_or(0),
-    }
-}
-
-fn json_u32(v: &serde_json::Value) -> u32 {
-    v.as_u64().map(|n| n.min(u64::from(u32::MAX)) as u32).unwrap_or(0)
 }
 
 fn address_value(a: &PeerAddress) -> Value {
@@ -634,23 +621,23 @@ async fn failover_object(shared: &Shared, objects: &mut Objects, name: &str) -> 
         ("local-address", address_value(&cfg.address)),
         ("local-port", Value::Int(u32::from(cfg.port))),
         ("max-outstanding-updates", Value::Int(cfg.max_unacked_updates)),
-        ("mclt", Value::Int(json_u32(&st["mclt"]))),
+        ("mclt", Value::Int(st.mclt)),
         ("load-balance-max-secs", Value::Int(cfg.load_balance_max_seconds)),
     ];
     if primary {
         v.push(("load-balance-hba", Value::Bytes(cfg.hba_or_default().to_vec())));
     }
     v.extend([
-        ("partner-state", Value::Int(state_of(&st["partner_state"]))),
-        ("local-state", Value::Int(state_of(&st["my_state"]))),
-        ("partner-stos", Value::Int(json_u32(&st["partner_stos"]))),
-        ("local-stos", Value::Int(json_u32(&st["my_stos"]))),
+        ("partner-state", Value::Int(u32::from(st.partner_state.0))),
+        ("local-state", Value::Int(u32::from(st.my_state.0))),
+        ("partner-stos", Value::Int(st.partner_stos)),
+        ("local-stos", Value::Int(st.my_stos)),
         ("hierarchy", Value::Int(if primary { 0 } else { 1 })),
         ("last-packet-sent", Value::Int(0)),
         ("last-timestamp-received", Value::Int(0)),
         ("skew", Value::Int(0)),
         ("max-response-delay", Value::Int(cfg.max_response_delay)),
-        ("cur-unacked-updates", Value::Int(json_u32(&st["unacked_updates"]))),
+        ("cur-unacked-updates", Value::Int(u32::try_from(st.unacked_updates).unwrap_or(u32::MAX))),
     ]);
     Response::object(handle, v)
 }
@@ -674,7 +661,7 @@ async fn set_local_state(shared: &Shared, name: &str, local_state: Option<u32>) 
     let deadline = tokio::time::Instant::now() + STATE_SETTLE;
     while tokio::time::Instant::now() < deadline {
         if let Some(st) = relationship_status(&tx).await
-            && state_of(&st["my_state"]) == u32::from(target.0)
+            && st.my_state == target
         {
             break;
         }
