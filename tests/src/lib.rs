@@ -6,6 +6,7 @@
 pub mod bpffs;
 pub mod frames;
 pub mod lab;
+pub mod migrate;
 pub mod netns;
 pub mod omshell;
 pub mod pair;
