@@ -5,6 +5,7 @@
 
 pub mod bpffs;
 pub mod frames;
+pub mod grafana;
 pub mod lab;
 pub mod migrate;
 pub mod netns;
