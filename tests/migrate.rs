@@ -24,9 +24,8 @@ fn a_dhcpd_pair_is_replaced_by_xdhcpd_while_clients_renew() -> Result<()> {
     }
     let mut m = Migration::new()?;
     let outcome = scenario(&mut m);
-    if outcome.is_err() {
-        eprintln!("{}", m.diagnostics());
-    }
+    // Shown on failure (and with --nocapture): the servers' logs and every client event.
+    eprintln!("{}", m.diagnostics());
     outcome
 }
 
@@ -40,7 +39,7 @@ fn scenario(m: &mut Migration) -> Result<()> {
     }
     // The clients exercise both servers: each replacement takes over renewals it must answer.
     for addr in ADDR {
-        assert!(bound.iter().any(|(_, _, s)| s == addr), "no client was bound by {addr}: {bound:?}");
+        anyhow::ensure!(bound.iter().any(|(_, _, s)| s == addr), "no client was bound by {addr}: {bound:?}");
     }
     m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
     let since = now_unix();
@@ -56,16 +55,18 @@ fn scenario(m: &mut Migration) -> Result<()> {
             r.normal,
             m.describe_states()
         );
-        assert_eq!(m.kind[i], Server::Xdhcpd);
+        anyhow::ensure!(m.kind[i] == Server::Xdhcpd, "{:?}", m.kind);
         // Every client renews through the new configuration, with nothing lost on the way,
         // and the renewals of the replaced server's clients are answered by xdhcpd.
         let since = now_unix();
         let answered = m.wait_renewals(since, RENEWED_WITHIN)?;
-        assert!(answered.contains(ADDR[i]), "no renewal answered by the new {} (xdhcpd): {answered:?}", ROLE[i]);
+        anyhow::ensure!(answered.contains(ADDR[i]), "no renewal answered by the new {} (xdhcpd): {answered:?}", ROLE[i]);
         m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
-        assert!(m.both_normal(), "{}", m.describe_states());
+        anyhow::ensure!(m.both_normal(), "{}", m.describe_states());
     }
     m.check_no_problems()?;
-    assert_eq!(m.kind, [Server::Xdhcpd, Server::Xdhcpd]);
+    anyhow::ensure!(m.kind == [Server::Xdhcpd, Server::Xdhcpd], "{:?}", m.kind);
+    let complaints = m.xdhcpd_complaints();
+    anyhow::ensure!(complaints.is_empty(), "xdhcpd warned about what dhcpd left it:\n{}", complaints.join("\n"));
     Ok(())
 }

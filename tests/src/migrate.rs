@@ -177,6 +177,8 @@ pub struct Migration {
     pub clients: Vec<Client>,
     pub pair: PairLab,
     pub kind: [Server; 2],
+    /// The log of each dhcpd that was replaced, up to its exit.
+    pub dhcpd_logs: [Vec<String>; 2],
 }
 
 /// How long one replacement took.
@@ -229,7 +231,7 @@ impl Migration {
             let events = pair.dir.join(format!("client{n}.events"));
             clients.push(Client { name: format!("client{n}"), mac, ifname, events, proc: None, ns });
         }
-        Ok(Migration { clients, pair, kind: [Server::Stopped; 2] })
+        Ok(Migration { clients, pair, kind: [Server::Stopped; 2], dhcpd_logs: [Vec::new(), Vec::new()] })
     }
 
     /// Start both dhcpd (secondary first, empty lease files) and wait until both say NORMAL.
@@ -307,6 +309,10 @@ impl Migration {
     /// lease file records of the clients' addresses.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
+        for (i, log) in self.dhcpd_logs.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+            let tail = &log[log.len().saturating_sub(40)..];
+            out.push_str(&format!("--- the replaced dhcpd {}, last 40 lines:\n{}\n", ROLE[i], tail.join("\n")));
+        }
         for i in 0..2 {
             out.push_str(&format!("--- {} ({}) log, last 80 lines:\n{}\n", ROLE[i], self.kind[i].name(), self.log_tail(i, 80)));
         }
@@ -396,6 +402,18 @@ impl Migration {
         out
     }
 
+    /// xdhcpd's warnings and errors (its log, both servers), but for those about XDP being
+    /// unavailable (a binary built without the eBPF program, a veth without generic XDP):
+    /// taking over dhcpd's files must not make it complain.
+    pub fn xdhcpd_complaints(&self) -> Vec<String> {
+        (0..2)
+            .filter(|&i| self.kind[i] == Server::Xdhcpd)
+            .flat_map(|i| {
+                self.pair.server_log(i).into_iter().filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("XDP")).map(move |l| format!("{}: {l}", ROLE[i]))
+            })
+            .collect()
+    }
+
     /// Fail with every problem seen so far, if any.
     pub fn check_no_problems(&self) -> Result<()> {
         let p = self.problems();
@@ -483,6 +501,7 @@ impl Migration {
             bail!("dhcpd exited with {status}:\n{}", log[log.len().saturating_sub(20)..].join("\n"));
         }
         let dhcpd_exit: Vec<String> = log[log.len().saturating_sub(12)..].to_vec();
+        self.dhcpd_logs[i] = log;
         let t = Instant::now();
         let conf = self.pair.dhcpd_config(i);
         self.pair.start_with_config(i, &conf, XDHCPD_ARGS, &[])?;

@@ -56,6 +56,25 @@ fn preflight() -> Result<((), String)> {
     Ok(((), found.join(", ")))
 }
 
+/// A log line without its terminal colours.
+fn strip_ansi(l: &str) -> String {
+    let mut out = String::new();
+    let mut chars = l.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // ESC [ ... m
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// One line per server: what runs there and its failover states.
 fn show(m: &Migration) {
     for i in 0..2 {
@@ -168,6 +187,12 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
                 for l in &r.dhcpd_exit {
                     println!("      {l}");
                 }
+                println!("    xdhcpd's first log lines:");
+                for l in m.pair.server_log(i).iter().filter(|l| {
+                    ["lease file loaded", "I move", "peer moves", "Both servers"].iter().any(|k| l.contains(k))
+                }) {
+                    println!("      {}", strip_ansi(l));
+                }
                 show(&m);
                 m.check_no_problems()?;
                 let line = format!(
@@ -208,11 +233,17 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
         }
         m.check_no_problems()?;
         m.check_lease_files(&[0, 1])?;
+        let complaints = m.xdhcpd_complaints();
+        if !complaints.is_empty() {
+            bail!("xdhcpd warned about what dhcpd left it:\n{}", complaints.join("\n"));
+        }
         let renewals: usize = m.clients.iter().map(|c| c.view().renewals.len()).sum();
         show(&m);
         Ok((
             (),
-            format!("{CLIENTS} clients kept their addresses through {renewals} renewals; no NAK, no lost address"),
+            format!(
+                "{CLIENTS} clients kept their addresses through {renewals} renewals; no NAK, no lost address; no xdhcpd warning"
+            ),
         ))
     })?;
 
