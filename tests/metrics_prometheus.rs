@@ -216,7 +216,14 @@ fn the_grafana_dashboard_queries_only_exported_metrics() -> Result<()> {
         exported.extend(samples.iter().cloned());
     }
     let missing: Vec<&String> = queried.iter().filter(|m| !exported.contains(*m)).collect();
-    assert!(missing.is_empty(), "the dashboard queries metrics xdhcpd does not export: {missing:?}\nexported: {exported:?}");
-    eprintln!("{} metrics queried by {} expressions, all exported; families without samples here: {empty:?}", queried.len(), exprs.len());
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics xdhcpd does not export: {missing:?}\nexported: {exported:?}"
+    );
+    eprintln!(
+        "{} metrics queried by {} expressions, all exported; families without samples here: {empty:?}",
+        queried.len(),
+        exprs.len()
+    );
     Ok(())
 }

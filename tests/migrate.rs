@@ -60,7 +60,11 @@ fn scenario(m: &mut Migration) -> Result<()> {
         // and the renewals of the replaced server's clients are answered by xdhcpd.
         let since = now_unix();
         let answered = m.wait_renewals(since, RENEWED_WITHIN)?;
-        anyhow::ensure!(answered.contains(ADDR[i]), "no renewal answered by the new {} (xdhcpd): {answered:?}", ROLE[i]);
+        anyhow::ensure!(
+            answered.contains(ADDR[i]),
+            "no renewal answered by the new {} (xdhcpd): {answered:?}",
+            ROLE[i]
+        );
         m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
         anyhow::ensure!(m.both_normal(), "{}", m.describe_states());
     }

@@ -269,10 +269,9 @@ impl Migration {
             if self.both_normal() {
                 return Ok(start.elapsed());
             }
-            for i in 0..2 {
-                if let Some(status) = self.pair.servers[i].as_mut().and_then(Proc::exited)
-                {
-                    bail!("the {} ({}) exited ({status}):\n{}", ROLE[i], self.kind[i].name(), self.log_tail(i, 30));
+            for (i, role) in ROLE.iter().enumerate() {
+                if let Some(status) = self.pair.servers[i].as_mut().and_then(Proc::exited) {
+                    bail!("the {role} ({}) exited ({status}):\n{}", self.kind[i].name(), self.log_tail(i, 30));
                 }
             }
             if start.elapsed() > within {
@@ -313,8 +312,12 @@ impl Migration {
             let tail = &log[log.len().saturating_sub(40)..];
             out.push_str(&format!("--- the replaced dhcpd {}, last 40 lines:\n{}\n", ROLE[i], tail.join("\n")));
         }
-        for i in 0..2 {
-            out.push_str(&format!("--- {} ({}) log, last 80 lines:\n{}\n", ROLE[i], self.kind[i].name(), self.log_tail(i, 80)));
+        for (i, role) in ROLE.iter().enumerate() {
+            out.push_str(&format!(
+                "--- {role} ({}) log, last 80 lines:\n{}\n",
+                self.kind[i].name(),
+                self.log_tail(i, 80)
+            ));
         }
         for c in &self.clients {
             out.push_str(&format!("--- {} ({}) events:\n", c.name, c.mac));
@@ -392,10 +395,14 @@ impl Migration {
             .iter()
             .flat_map(|c| c.view().problems.into_iter().map(move |p| format!("{} ({}): {p}", c.name, c.mac)))
             .collect();
-        for i in 0..2 {
+        for (i, role) in ROLE.iter().enumerate() {
             if self.kind[i] == Server::Dhcpd {
                 out.extend(
-                    self.pair.server_log(i).into_iter().filter(|l| l.contains("DHCPNAK")).map(|l| format!("{}: {l}", ROLE[i])),
+                    self.pair
+                        .server_log(i)
+                        .into_iter()
+                        .filter(|l| l.contains("DHCPNAK"))
+                        .map(|l| format!("{role}: {l}")),
                 );
             }
         }
@@ -409,7 +416,11 @@ impl Migration {
         (0..2)
             .filter(|&i| self.kind[i] == Server::Xdhcpd)
             .flat_map(|i| {
-                self.pair.server_log(i).into_iter().filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("XDP")).map(move |l| format!("{}: {l}", ROLE[i]))
+                self.pair
+                    .server_log(i)
+                    .into_iter()
+                    .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("XDP"))
+                    .map(move |l| format!("{}: {l}", ROLE[i]))
             })
             .collect()
     }

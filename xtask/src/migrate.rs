@@ -79,8 +79,16 @@ fn strip_ansi(l: &str) -> String {
 fn show(m: &Migration) {
     for i in 0..2 {
         let (mine, partner) = m.states(i);
+        // Where xdhcpd runs: its XDP attachments (none when built without the eBPF program).
+        let xdp = match m.kind[i] {
+            Server::Xdhcpd => m.pair.status(i).map_or(String::new(), |v| {
+                let attached = v["xdp"]["attached"].as_array().map_or(0, Vec::len);
+                if attached > 0 { "; XDP attached".to_string() } else { "; no XDP (userspace path)".to_string() }
+            }),
+            _ => String::new(),
+        };
         println!(
-            "    {:<9} {}: {:<9} {} / partner {}",
+            "    {:<9} {}: {:<9} {} / partner {}{xdp}",
             ROLE[i],
             ADDR[i],
             m.kind[i].name(),
@@ -137,7 +145,14 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
         &format!("create the lab: 2 server namespaces, a bridge, {CLIENTS} client namespaces, 198.18.0.0/24"),
         || {
             let m = Migration::new()?;
-            created.netns = m.pair.srv.iter().chain([&m.pair.cli]).chain(m.clients.iter().map(|c| &c.ns)).map(|n| n.name.clone()).collect();
+            created.netns = m
+                .pair
+                .srv
+                .iter()
+                .chain([&m.pair.cli])
+                .chain(m.clients.iter().map(|c| &c.ns))
+                .map(|n| n.name.clone())
+                .collect();
             created.dir = Some(m.pair.dir.clone());
             println!("    the primary's dhcpd.conf (read by dhcpd, then by xdhcpd):");
             for l in std::fs::read_to_string(m.pair.dir.join("s0.conf"))?.lines() {
@@ -154,19 +169,29 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
         Ok(((), format!("dhcpd NORMAL/NORMAL {:.2} s after the primary started", t.as_secs_f64())))
     })?;
 
-    steps.run(&format!("{CLIENTS} clients (udhcpc, renewing every {} s) bound by the dhcpd pair", LEASE_SECS / 2), || {
-        let bound = m.start_clients(BOUND_WITHIN)?;
-        for (name, ip, server) in &bound {
-            let role = ADDR.iter().position(|a| a == server).map_or("not a lab server", |i| ROLE[i]);
-            println!("    {name}: {ip:<15} from {server} ({role})");
-        }
-        let by = |i: usize| bound.iter().filter(|(_, _, s)| s == ADDR[i]).count();
-        if by(0) == 0 || by(1) == 0 {
-            bail!("the clients did not exercise both servers ({} primary, {} secondary)", by(0), by(1));
-        }
-        m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
-        Ok(((), format!("{CLIENTS} bound ({} by the primary, {} by the secondary), each in both lease files", by(0), by(1))))
-    })?;
+    steps.run(
+        &format!("{CLIENTS} clients (udhcpc, renewing every {} s) bound by the dhcpd pair", LEASE_SECS / 2),
+        || {
+            let bound = m.start_clients(BOUND_WITHIN)?;
+            for (name, ip, server) in &bound {
+                let role = ADDR.iter().position(|a| a == server).map_or("not a lab server", |i| ROLE[i]);
+                println!("    {name}: {ip:<15} from {server} ({role})");
+            }
+            let by = |i: usize| bound.iter().filter(|(_, _, s)| s == ADDR[i]).count();
+            if by(0) == 0 || by(1) == 0 {
+                bail!("the clients did not exercise both servers ({} primary, {} secondary)", by(0), by(1));
+            }
+            m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
+            Ok((
+                (),
+                format!(
+                    "{CLIENTS} bound ({} by the primary, {} by the secondary), each in both lease files",
+                    by(0),
+                    by(1)
+                ),
+            ))
+        },
+    )?;
 
     steps.run("every client renews with the dhcpd pair, nothing lost", || {
         let since = now_unix();
@@ -206,24 +231,28 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
                 Ok(((), line))
             },
         )?;
-        steps.run(&format!("every client renews through the xdhcpd {role}, nothing lost, every lease in both files"), || {
-            let since = now_unix();
-            let t = Instant::now();
-            let servers = m.wait_renewals(since, RENEWED_WITHIN)?;
-            show_clients(&m, since);
-            if !servers.contains(ADDR[i]) {
-                bail!("no renewal was answered by the new {role} (xdhcpd, {}): {servers:?}", ADDR[i]);
-            }
-            m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
-            if !m.both_normal() {
-                bail!("the pair left NORMAL: {}", m.describe_states());
-            }
-            timings.push(format!(
-                "every client renewed through the xdhcpd {role} within {:.1} s of its NORMAL",
-                t.elapsed().as_secs_f64()
-            ));
-            Ok(((), format!("all {CLIENTS} renewed (answered by {:?}); both lease files hold every lease", servers)))
-        })?;
+        steps.run(
+            &format!("every client renews through the xdhcpd {role}, nothing lost, every lease in both files"),
+            || {
+                let since = now_unix();
+                let t = Instant::now();
+                let servers = m.wait_renewals(since, RENEWED_WITHIN)?;
+                show_clients(&m, since);
+                if !servers.contains(ADDR[i]) {
+                    bail!("no renewal was answered by the new {role} (xdhcpd, {}): {servers:?}", ADDR[i]);
+                }
+                m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
+                if !m.both_normal() {
+                    bail!("the pair left NORMAL: {}", m.describe_states());
+                }
+                timings.push(format!(
+                    "every client renewed through the xdhcpd {role} within {:.1} s of its NORMAL",
+                    t.elapsed().as_secs_f64()
+                ));
+                let servers = servers.into_iter().collect::<Vec<_>>().join(" and ");
+                Ok(((), format!("all {CLIENTS} renewed (answered by {servers}); both lease files hold every lease")))
+            },
+        )?;
     }
 
     steps.run("final check: both servers are xdhcpd, no client was NAKed or lost its address", || {
