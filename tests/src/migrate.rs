@@ -498,6 +498,37 @@ impl Migration {
         }
     }
 
+    /// The way back stays open: ISC dhcpd accepts the lease file xdhcpd server `i` writes
+    /// (`dhcpd -T`, which parses the configuration and the lease file and exits, run on a copy
+    /// of the file taken now, with the dhcpd.conf dhcpd read).
+    /// Returns how many leases dhcpd kept from it.
+    pub fn dhcpd_reads_lease_file(&self, i: usize) -> Result<usize> {
+        let copy = self.pair.dir.join(format!("s{i}.leases.check"));
+        std::fs::copy(self.pair.lease_file(i), &copy).context("copying the lease file")?;
+        let out = std::process::Command::new("dhcpd")
+            .arg("-T")
+            .arg("-4")
+            .arg("-cf")
+            .arg(self.pair.dhcpd_config(i))
+            .arg("-lf")
+            .arg(&copy)
+            .output()
+            .context("running dhcpd -T")?;
+        let _ = std::fs::remove_file(&copy);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        // dhcpd -T exits 0 even on a corrupt file: judge by what it says. A parse error is
+        // "FILE line N: ...", then "Corrupt lease file - possible data loss!"; the end is
+        // "Wrote N leases to leases file." with every lease it kept.
+        let complaint = text.lines().find(|l| {
+            l.contains("orrupt") || l.contains(".check line ") || l.contains("Unexpected") || l.contains("expecting")
+        });
+        let wrote = crate::lab::parse_after(&text, "Wrote ").and_then(|n| n.parse::<usize>().ok());
+        match (out.status.success(), complaint, wrote) {
+            (true, None, Some(n)) if n >= self.clients.len() => Ok(n),
+            _ => bail!("dhcpd -T does not accept the {}'s lease file ({}):\n{text}", ROLE[i], out.status),
+        }
+    }
+
     /// Replace dhcpd server `i` by xdhcpd: SIGTERM dhcpd (as `systemctl stop`), start xdhcpd
     /// on the same dhcpd.conf and dhcpd.leases, wait for NORMAL/NORMAL.
     pub fn replace(&mut self, i: usize, normal_within: Duration) -> Result<Replacement> {

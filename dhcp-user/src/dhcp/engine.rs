@@ -866,6 +866,12 @@ impl Engine {
                     if l.state == BindingState::Free && l.offer.is_none() {
                         l.state = BindingState::Backup;
                         l.tstp = now.unix;
+                        // Not acknowledged yet, whatever the partner acknowledged before: a
+                        // partner's earlier update may have left an `atsfp` beyond `now`, and
+                        // `tstp > atsfp` is how a restart finds the updates still to send
+                        // (simulation seed 1809: the primary crashed with this move unsent
+                        // and, restarted, never sent it; BACKUP here, FREE on the secondary).
+                        l.atsfp = 0;
                         l.starts = now.unix;
                         l.hostname = None;
                     }

@@ -470,3 +470,36 @@ fn a_request_for_an_address_the_partner_owns_is_dropped_not_naked() {
     assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Ack));
     assert_eq!(out.durable.first().map(|l| l.state), Some(BindingState::Active));
 }
+
+/// Simulation seed 1809: the partner's update of a lease left `atsfp` beyond the time the
+/// primary then moved the lease to BACKUP by pool balancing; the primary crashed before
+/// sending the move and, restarted, did not count it among the updates to send (`tstp >
+/// atsfp`), so the pair agreed on NORMAL with the lease BACKUP on one side and FREE on the other.
+#[test]
+fn a_pool_balancing_move_stays_pending_until_acknowledged() {
+    let mut cfg = config((100, 139));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    for i in 0..40u8 {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 100 + i), 0);
+        // As the partner's update left it: acknowledged up to a time after the move.
+        l.starts = 5000;
+        l.tstp = 7000;
+        l.tsfp = 7000;
+        l.atsfp = 7000;
+        e.restore(l);
+    }
+    let moved = e.rebalance("lab", Now::at(6000), 15, None);
+    assert_eq!(moved.len(), 20);
+    let pending: Vec<Ipv4Addr> = e.relationship_leases("lab", true).iter().map(|l| l.ip).collect();
+    for l in &moved {
+        assert!(pending.contains(&l.ip), "{} moved to BACKUP but not pending: {pending:?}", l.ip);
+    }
+    // Once the partner acknowledges the move, it is no longer pending.
+    let first = moved[0].ip;
+    e.binding_acked(first, moved[0].tstp, false);
+    assert!(!e.relationship_leases("lab", true).iter().any(|l| l.ip == first));
+}
