@@ -255,7 +255,7 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
         )?;
     }
 
-    steps.run("final check: both servers are xdhcpd, no client was NAKed or lost its address", || {
+    steps.run("final check: both servers xdhcpd, no client NAKed or without its address, dhcpd reads the lease files", || {
         check_interrupted()?;
         if m.kind != [Server::Xdhcpd, Server::Xdhcpd] {
             bail!("the pair is {:?}", m.kind);
@@ -268,10 +268,15 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
         }
         let renewals: usize = m.clients.iter().map(|c| c.view().renewals.len()).sum();
         show(&m);
+        // The way back stays open: dhcpd accepts the lease files xdhcpd wrote.
+        for (i, role) in ROLE.iter().enumerate() {
+            let n = m.dhcpd_reads_lease_file(i)?;
+            println!("    dhcpd -T accepts the {role}'s lease file written by xdhcpd ({n} leases kept)");
+        }
         Ok((
             (),
             format!(
-                "{CLIENTS} clients kept their addresses through {renewals} renewals; no NAK, no lost address; no xdhcpd warning"
+                "{CLIENTS} clients kept their addresses through {renewals} renewals; no NAK, no lost address; no xdhcpd warning; dhcpd reads both lease files"
             ),
         ))
     })?;
