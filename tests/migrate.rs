@@ -71,9 +71,9 @@ fn scenario(m: &mut Migration) -> Result<()> {
     m.check_no_problems()?;
     anyhow::ensure!(m.kind == [Server::Xdhcpd, Server::Xdhcpd], "{:?}", m.kind);
     // The way back: dhcpd accepts both lease files xdhcpd wrote.
-    for i in 0..2 {
+    for (i, role) in ROLE.iter().enumerate() {
         let n = m.dhcpd_reads_lease_file(i)?;
-        eprintln!("dhcpd -T reads the {}'s lease file written by xdhcpd: {n} leases", ROLE[i]);
+        eprintln!("dhcpd -T reads the {role}'s lease file written by xdhcpd: {n} leases");
     }
     let complaints = m.xdhcpd_complaints();
     anyhow::ensure!(complaints.is_empty(), "xdhcpd warned about what dhcpd left it:\n{}", complaints.join("\n"));
