@@ -56,9 +56,13 @@ impl Server {
     }
 }
 
+/// An MCLT under busybox's 30 s floor: the secondary's clients renew after their lease ended
+/// on the servers (late renewals, [`Migration::with_mclt`]).
+pub const SHORT_MCLT: u32 = 10;
+
 /// The pair's dhcpd.conf for server `i`: [`pair_config`] with [`LEASE_SECS`] leases.
-pub fn migrate_config(i: usize) -> Result<String> {
-    let base = pair_config(i, MCLT, SPLIT, LB_MAX_SECS, 0);
+pub fn migrate_config(i: usize, mclt: u32) -> Result<String> {
+    let base = pair_config(i, mclt, SPLIT, LB_MAX_SECS, 0);
     let times = "default-lease-time 600;\nmax-lease-time 7200;";
     if !base.contains(times) {
         bail!("pair_config no longer sets the lease times this scenario replaces:\n{base}");
@@ -179,6 +183,9 @@ pub struct Migration {
     pub kind: [Server; 2],
     /// The log of each dhcpd that was replaced, up to its exit.
     pub dhcpd_logs: [Vec<String>; 2],
+    /// The flags xdhcpd starts with (the configuration, lease file, control socket and
+    /// interface come first and last): [`XDHCPD_ARGS`] unless changed.
+    pub xdhcpd_args: Vec<String>,
 }
 
 /// How long one replacement took.
@@ -216,7 +223,12 @@ pub fn dhcpd_states(log: &[String]) -> (Option<String>, Option<String>) {
 impl Migration {
     /// The namespaces, the bridge and the clients' namespaces; nothing started yet.
     pub fn new() -> Result<Migration> {
-        let pair = PairLab::new([migrate_config(0)?, migrate_config(1)?])?;
+        Migration::with_mclt(MCLT)
+    }
+
+    /// [`Migration::new`] with another MCLT in the primary's configuration.
+    pub fn with_mclt(mclt: u32) -> Result<Migration> {
+        let pair = PairLab::new([migrate_config(0, mclt)?, migrate_config(1, mclt)?])?;
         // Each client's address is alone in its namespace: no ARP answered for a neighbour's
         // address, no reply delivered to the wrong client.
         let mut clients = Vec::new();
@@ -231,7 +243,13 @@ impl Migration {
             let events = pair.dir.join(format!("client{n}.events"));
             clients.push(Client { name: format!("client{n}"), mac, ifname, events, proc: None, ns });
         }
-        Ok(Migration { clients, pair, kind: [Server::Stopped; 2], dhcpd_logs: [Vec::new(), Vec::new()] })
+        Ok(Migration {
+            clients,
+            pair,
+            kind: [Server::Stopped; 2],
+            dhcpd_logs: [Vec::new(), Vec::new()],
+            xdhcpd_args: XDHCPD_ARGS.iter().map(|a| a.to_string()).collect(),
+        })
     }
 
     /// Start both dhcpd (secondary first, empty lease files) and wait until both say NORMAL.
@@ -546,7 +564,8 @@ impl Migration {
         self.dhcpd_logs[i] = log;
         let t = Instant::now();
         let conf = self.pair.dhcpd_config(i);
-        self.pair.start_with_config(i, &conf, XDHCPD_ARGS, &[])?;
+        let args: Vec<&str> = self.xdhcpd_args.iter().map(String::as_str).collect();
+        self.pair.start_with_config(i, &conf, &args, &[])?;
         self.kind[i] = Server::Xdhcpd;
         let ready = t.elapsed();
         let normal = self.wait_normal(normal_within)?;
@@ -600,7 +619,7 @@ mod tests {
 
     #[test]
     fn the_config_has_the_short_leases() -> Result<()> {
-        let c = migrate_config(0)?;
+        let c = migrate_config(0, MCLT)?;
         assert!(c.contains(&format!("default-lease-time {LEASE_SECS};")), "{c}");
         Ok(())
     }
