@@ -186,6 +186,8 @@ pub struct Migration {
     /// The flags xdhcpd starts with (the configuration, lease file, control socket and
     /// interface come first and last): [`XDHCPD_ARGS`] unless changed.
     pub xdhcpd_args: Vec<String>,
+    /// Called at every poll of every wait; an error ends the wait (the lab's Ctrl-C).
+    pub interrupt: fn() -> Result<()>,
 }
 
 /// How long one replacement took.
@@ -249,6 +251,7 @@ impl Migration {
             kind: [Server::Stopped; 2],
             dhcpd_logs: [Vec::new(), Vec::new()],
             xdhcpd_args: XDHCPD_ARGS.iter().map(|a| a.to_string()).collect(),
+            interrupt: || Ok(()),
         })
     }
 
@@ -295,6 +298,7 @@ impl Migration {
             if start.elapsed() > within {
                 bail!("not NORMAL/NORMAL within {within:?}: {}", self.describe_states());
             }
+            (self.interrupt)()?;
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -402,6 +406,7 @@ impl Migration {
                     .collect();
                 bail!("clients without a lease after {within:?}:\n{}", missing.join("\n"));
             }
+            (self.interrupt)()?;
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -475,6 +480,7 @@ impl Migration {
                     .collect();
                 bail!("clients that did not renew within {within:?}: {late:?}");
             }
+            (self.interrupt)()?;
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -511,7 +517,10 @@ impl Migration {
             match self.check_lease_files(files) {
                 Ok(()) => return Ok(start.elapsed()),
                 Err(e) if start.elapsed() > within => return Err(e.context(format!("after {within:?}"))),
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                Err(_) => {
+                    (self.interrupt)()?;
+                    std::thread::sleep(Duration::from_millis(200))
+                }
             }
         }
     }

@@ -144,7 +144,9 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
     let mut m = steps.run(
         &format!("create the lab: 2 server namespaces, a bridge, {CLIENTS} client namespaces, 198.18.0.0/24"),
         || {
-            let m = Migration::new()?;
+            let mut m = Migration::new()?;
+            // Ctrl-C ends any wait at its next poll; the Drop guards then tear down.
+            m.interrupt = check_interrupted;
             created.netns = m
                 .pair
                 .srv
