@@ -2,11 +2,13 @@
 //! by xdhcpd one server at a time (secondary, then primary), each xdhcpd reading the same
 //! dhcpd.conf and dhcpd.leases its dhcpd used. No client may get a NAK or lose its address,
 //! every client must renew through each new server configuration, and both final lease files
-//! must hold every client's lease. The same scenario is `cargo xtask lab --migrate`.
+//! must hold every client's lease. The same scenario is `cargo xtask lab --migrate`. Then the
+//! way back: dhcpd replaces the xdhcpd secondary on the lease file xdhcpd wrote. A second
+//! test runs the migration with an MCLT under busybox udhcpc's lease floor (late renewals).
 
 use anyhow::Result;
 use std::time::Duration;
-use xdhcpd_tests::migrate::{ADDR, LEASE_SECS, Migration, ROLE, SHORT_MCLT, Server, now_unix};
+use xdhcpd_tests::migrate::{ADDR, LEASE_SECS, MCLT, Migration, ROLE, SHORT_MCLT, Server, now_unix};
 use xdhcpd_tests::require_root;
 
 /// A dhcpd pair from empty lease files took 1.2–21 s to NORMAL here (README).
@@ -16,17 +18,19 @@ const REPLACED_NORMAL_WITHIN: Duration = Duration::from_secs(60);
 /// A renewal comes every LEASE_SECS / 2; two periods, plus retries.
 const RENEWED_WITHIN: Duration = Duration::from_secs(2 * LEASE_SECS as u64 + 10);
 const REPLICATED_WITHIN: Duration = Duration::from_secs(10);
+/// Back to dhcpd: RECOVER, then the MCLT (30 s) in RECOVER-WAIT.
+const ROLLED_BACK_NORMAL_WITHIN: Duration = Duration::from_secs(2 * MCLT as u64 + 10);
 
 #[test]
-fn a_dhcpd_pair_is_replaced_by_xdhcpd_while_clients_renew() -> Result<()> {
+fn a_live_dhcpd_pair_is_migrated_and_the_secondary_rolled_back() -> Result<()> {
     if !require_root() {
         return Ok(());
     }
     let mut m = Migration::new()?;
-    let outcome = scenario(&mut m);
+    let outcome = scenario(&mut m).and_then(|_| roll_back_the_secondary(&mut m));
     // Shown on failure (and with --nocapture): the servers' logs and every client event.
     eprintln!("{}", m.diagnostics());
-    outcome.map(drop)
+    outcome
 }
 
 /// The migration; returns when (Unix time) the pair was NORMAL again after the primary's
@@ -84,6 +88,26 @@ fn scenario(m: &mut Migration) -> Result<f64> {
     let complaints = m.xdhcpd_complaints();
     anyhow::ensure!(complaints.is_empty(), "xdhcpd warned about what dhcpd left it:\n{}", complaints.join("\n"));
     Ok(primary_replaced)
+}
+
+/// The way back, live: after the migration, dhcpd replaces the xdhcpd secondary on the lease
+/// file xdhcpd wrote. xdhcpd's SIGTERM announces SHUTDOWN, so the primary goes PARTNER-DOWN
+/// and dhcpd comes back through RECOVER and waits the MCLT (30 s) before NORMAL; meanwhile the
+/// secondary's clients rebind to the primary. No client may be NAKed or lose its address.
+fn roll_back_the_secondary(m: &mut Migration) -> Result<()> {
+    let r = m.roll_back(1, ROLLED_BACK_NORMAL_WITHIN)?;
+    eprintln!(
+        "secondary rolled back to dhcpd: xdhcpd stopped in {:.2?}, NORMAL/NORMAL {:.2?} after dhcpd started ({})",
+        r.stop,
+        r.normal,
+        m.describe_states()
+    );
+    let since = now_unix();
+    m.wait_renewals(since, RENEWED_WITHIN)?;
+    m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
+    m.check_no_problems()?;
+    anyhow::ensure!(m.both_normal(), "{}", m.describe_states());
+    Ok(())
 }
 
 /// The incompatibility the migration found, as it showed. With an MCLT of 10 s the secondary

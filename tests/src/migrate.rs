@@ -556,6 +556,25 @@ impl Migration {
         }
     }
 
+    /// The way back: stop xdhcpd server `i` (SIGTERM) and start ISC dhcpd in its place on
+    /// the same dhcpd.conf and the lease file xdhcpd wrote; wait for NORMAL/NORMAL.
+    pub fn roll_back(&mut self, i: usize, normal_within: Duration) -> Result<Replacement> {
+        if self.kind[i] != Server::Xdhcpd {
+            bail!("the {} is {}, not xdhcpd", ROLE[i], self.kind[i].name());
+        }
+        let t = Instant::now();
+        let (_, log) = self.pair.stop(i, Duration::from_secs(20))?;
+        self.kind[i] = Server::Stopped;
+        let stop = t.elapsed();
+        let exit: Vec<String> = log[log.len().saturating_sub(12)..].to_vec();
+        let t = Instant::now();
+        self.pair.start_dhcpd_with_leases(i)?;
+        self.kind[i] = Server::Dhcpd;
+        let ready = t.elapsed();
+        let normal = self.wait_normal(normal_within)?;
+        Ok(Replacement { stop, ready, normal, dhcpd_exit: exit })
+    }
+
     /// Replace dhcpd server `i` by xdhcpd: SIGTERM dhcpd (as `systemctl stop`), start xdhcpd
     /// on the same dhcpd.conf and dhcpd.leases, wait for NORMAL/NORMAL.
     pub fn replace(&mut self, i: usize, normal_within: Duration) -> Result<Replacement> {
