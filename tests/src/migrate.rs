@@ -190,17 +190,17 @@ pub struct Migration {
     pub interrupt: fn() -> Result<()>,
 }
 
-/// How long one replacement took.
+/// How long one replacement took (dhcpd by xdhcpd, or back).
 #[derive(Clone, Debug)]
 pub struct Replacement {
-    /// SIGTERM to dhcpd's exit.
+    /// SIGTERM to the stopped server's exit.
     pub stop: Duration,
-    /// xdhcpd's start to its "ready" line.
+    /// The new server's start to its being ready (xdhcpd's "ready" line; dhcpd: spawned).
     pub ready: Duration,
-    /// xdhcpd ready to NORMAL/NORMAL on both sides.
+    /// Then to NORMAL/NORMAL on both sides.
     pub normal: Duration,
-    /// dhcpd's last log lines (its failover state moves at exit).
-    pub dhcpd_exit: Vec<String>,
+    /// The stopped server's last log lines (its failover state moves at exit).
+    pub exit_log: Vec<String>,
 }
 
 impl Replacement {
@@ -572,7 +572,7 @@ impl Migration {
         self.kind[i] = Server::Dhcpd;
         let ready = t.elapsed();
         let normal = self.wait_normal(normal_within)?;
-        Ok(Replacement { stop, ready, normal, dhcpd_exit: exit })
+        Ok(Replacement { stop, ready, normal, exit_log: exit })
     }
 
     /// Replace dhcpd server `i` by xdhcpd: SIGTERM dhcpd (as `systemctl stop`), start xdhcpd
@@ -588,7 +588,7 @@ impl Migration {
         if !status.success() && status.code().is_some() {
             bail!("dhcpd exited with {status}:\n{}", log[log.len().saturating_sub(20)..].join("\n"));
         }
-        let dhcpd_exit: Vec<String> = log[log.len().saturating_sub(12)..].to_vec();
+        let exit_log: Vec<String> = log[log.len().saturating_sub(12)..].to_vec();
         self.dhcpd_logs[i] = log;
         let t = Instant::now();
         let conf = self.pair.dhcpd_config(i);
@@ -597,7 +597,7 @@ impl Migration {
         self.kind[i] = Server::Xdhcpd;
         let ready = t.elapsed();
         let normal = self.wait_normal(normal_within)?;
-        Ok(Replacement { stop, ready, normal, dhcpd_exit })
+        Ok(Replacement { stop, ready, normal, exit_log })
     }
 }
 

@@ -8,7 +8,8 @@
 //! Every step checks its outcome: the pair NORMAL/NORMAL in time, no client NAKed or without
 //! its address at any moment (each client's script logs every udhcpc event), every client
 //! renewing through each new configuration (the replaced server's clients answered by
-//! xdhcpd), and each server's lease file holding every client's lease. The first failing
+//! xdhcpd), and each server's lease file holding every client's lease. Then the way back:
+//! dhcpd replaces the xdhcpd secondary on the lease file xdhcpd wrote. The first failing
 //! step ends the lab with a non-zero exit naming it; the summary gives each step's duration.
 //! The scenario itself is `xdhcpd_tests::migrate`, which `tests/migrate.rs` runs too.
 //!
@@ -29,6 +30,8 @@ const BOUND_WITHIN: Duration = Duration::from_secs(40);
 const REPLACED_NORMAL_WITHIN: Duration = Duration::from_secs(2 * MCLT as u64 + 10);
 /// A renewal comes every LEASE_SECS / 2; two periods, plus udhcpc's retries.
 const RENEWED_WITHIN: Duration = Duration::from_secs(2 * LEASE_SECS as u64 + 10);
+/// Back to dhcpd: it comes back through RECOVER and waits the MCLT before NORMAL.
+const ROLLED_BACK_NORMAL_WITHIN: Duration = Duration::from_secs(2 * MCLT as u64 + 10);
 /// A lease granted by one server reaches the partner's file by BNDUPD.
 const REPLICATED_WITHIN: Duration = Duration::from_secs(10);
 
@@ -211,7 +214,7 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
             || {
                 let r = m.replace(i, REPLACED_NORMAL_WITHIN)?;
                 println!("    dhcpd's last log lines:");
-                for l in &r.dhcpd_exit {
+                for l in &r.exit_log {
                     println!("      {l}");
                 }
                 println!("    xdhcpd's first log lines:");
@@ -279,6 +282,49 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
             (),
             format!(
                 "{CLIENTS} clients kept their addresses through {renewals} renewals; no NAK, no lost address; no xdhcpd warning; dhcpd reads both lease files"
+            ),
+        ))
+    })?;
+
+    steps.run(
+        &format!(
+            "the way back: dhcpd replaces the xdhcpd secondary on xdhcpd's lease file: NORMAL/NORMAL within {ROLLED_BACK_NORMAL_WITHIN:?}"
+        ),
+        || {
+            let r = m.roll_back(1, ROLLED_BACK_NORMAL_WITHIN)?;
+            println!("    xdhcpd's last log lines (SIGTERM announces SHUTDOWN; the primary goes PARTNER-DOWN):");
+            for l in r.exit_log.iter().filter(|l| ["I move", "peer moves", "shutting down"].iter().any(|k| l.contains(k))) {
+                println!("      {}", strip_ansi(l));
+            }
+            println!("    dhcpd's state moves:");
+            for l in m.pair.server_log(1).iter().filter(|l| l.contains("move") || l.contains("Both servers")) {
+                println!("      {l}");
+            }
+            show(&m);
+            m.check_no_problems()?;
+            let line = format!(
+                "back to dhcpd (secondary): xdhcpd stopped in {:.2} s, dhcpd NORMAL/NORMAL {:.2} s after it started (RECOVER, then the MCLT)",
+                r.stop.as_secs_f64(),
+                (r.ready + r.normal).as_secs_f64()
+            );
+            timings.push(line.clone());
+            Ok(((), line))
+        },
+    )?;
+    steps.run("every client renews with the xdhcpd primary and the dhcpd secondary, nothing lost", || {
+        let since = now_unix();
+        let servers = m.wait_renewals(since, RENEWED_WITHIN)?;
+        show_clients(&m, since);
+        m.wait_lease_files(&[0, 1], REPLICATED_WITHIN)?;
+        m.check_no_problems()?;
+        if !m.both_normal() {
+            bail!("the pair left NORMAL: {}", m.describe_states());
+        }
+        let servers = servers.into_iter().collect::<Vec<_>>().join(" and ");
+        Ok((
+            (),
+            format!(
+                "all {CLIENTS} renewed (answered by {servers}); no NAK, no lost address; both files hold every lease"
             ),
         ))
     })?;
