@@ -326,8 +326,8 @@ impl Migration {
         log[log.len().saturating_sub(n)..].join("\n")
     }
 
-    /// For a failure report: each server's last log lines, each client's events, and the
-    /// lease file records of the clients' addresses.
+    /// For a failure report: the replaced dhcpd's last log lines, each server's, and every
+    /// client's events.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
         for (i, log) in self.dhcpd_logs.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
@@ -375,9 +375,11 @@ impl Migration {
                      echo \"$(date +%s.%N) $1 ${{ip:--}} ${{serverid:--}} ${{lease:--}}\" >> {events}\n\
                      exit 0\n"
                 ),
-            )?;
+            )
+            .with_context(|| format!("writing {}", script.display()))?;
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("making {} executable", script.display()))?;
             let mut cmd = c.ns.command("udhcpc");
             // -t 5 -T 2: five DISCOVERs 2 s apart, then -A 2 s before trying again.
             cmd.args(["-f", "-t", "5", "-T", "2", "-A", "2", "-i", &c.ifname, "-s"]).arg(&script);
