@@ -1,26 +1,49 @@
 //! Deterministic simulation of a failover pair: 2,000 seeds per run (see `src/sim`).
-//! `SIM_SEEDS=N` runs more (or fewer), `SIM_SEED=S` runs one seed; a failure prints the seed
-//! and the event log (`cargo xtask sim --seed S` replays it in release).
+//! `SIM_SEEDS=N` runs more (or fewer), `SIM_SEED=S` runs one seed, `SIM_SECONDS=T` runs seeds
+//! 0, 1, 2, ... for T seconds (as many as fit; `cargo xtask sim --seconds T`, which CI runs); a
+//! failure prints the seed and the event log (`cargo xtask sim --seed S` replays it in release).
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use xdhcpd_tests::sim::{self, Failure, Outcome};
 
-fn seeds_from_env() -> (u64, u64) {
-    if let Some(s) = std::env::var("SIM_SEED").ok().and_then(|v| v.parse().ok()) {
-        return (s, 1);
-    }
-    let n = std::env::var("SIM_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
-    (0, n)
+/// Which seeds to run: `first..first+n`, stopping early at the deadline if there is one.
+struct Seeds {
+    first: u64,
+    n: u64,
+    deadline: Option<Instant>,
 }
 
-/// Runs `first..first+n` on all cores; returns the outcomes and the failures by seed.
-fn run_many(first: u64, n: u64) -> (Vec<Outcome>, Vec<Failure>) {
-    let threads = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(16) as u64;
+fn seeds_from_env() -> Seeds {
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    if let Some(s) = var("SIM_SEED") {
+        return Seeds { first: s, n: 1, deadline: None };
+    }
+    if let Some(t) = var("SIM_SECONDS") {
+        return Seeds { first: 0, n: u64::MAX, deadline: Some(Instant::now() + Duration::from_secs(t)) };
+    }
+    Seeds { first: 0, n: var("SIM_SEEDS").unwrap_or(2_000), deadline: None }
+}
+
+/// Runs the seeds on all cores, each thread taking the next seed until none is left or the
+/// deadline has passed; returns the outcomes and the failures by seed.
+fn run_many(seeds: &Seeds) -> (Vec<Outcome>, Vec<Failure>) {
+    let threads = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(16);
+    let next = AtomicU64::new(seeds.first);
+    let end = seeds.first.saturating_add(seeds.n);
     let results: Vec<Result<Outcome, Failure>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    (first..first + n).filter(|seed| seed % threads == t).map(sim::run_seed).collect::<Vec<_>>()
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    while seeds.deadline.is_none_or(|d| Instant::now() < d) {
+                        let seed = next.fetch_add(1, Ordering::Relaxed);
+                        if seed >= end {
+                            break;
+                        }
+                        out.push(sim::run_seed(seed));
+                    }
+                    out
                 })
             })
             .collect();
@@ -40,8 +63,13 @@ fn run_many(first: u64, n: u64) -> (Vec<Outcome>, Vec<Failure>) {
             eprintln!("FAIL {}: {}", f.seed, f.message.lines().take(2).collect::<Vec<_>>().join(" / "));
         }
     }
+    let ran = (ok.len() + failures.len()) as u64;
     if !failures.is_empty() {
-        eprintln!("{} of {n} seeds failed: {:?}", failures.len(), failures.iter().map(|f| f.seed).collect::<Vec<_>>());
+        eprintln!(
+            "{} of {ran} seeds failed: {:?}",
+            failures.len(),
+            failures.iter().map(|f| f.seed).collect::<Vec<_>>()
+        );
     }
     (ok, failures)
 }
@@ -55,19 +83,22 @@ const KNOWN_FAILING: &[u64] = &[];
 
 #[test]
 fn sim_seeds() {
-    let (first, n) = seeds_from_env();
+    let seeds = seeds_from_env();
     let t0 = Instant::now();
-    let (ok, failures) = run_many(first, n);
+    let (ok, failures) = run_many(&seeds);
     let el = t0.elapsed();
+    let ran = (ok.len() + failures.len()) as u64;
     let acks: u64 = ok.iter().map(|o| o.acks).sum();
     let crashes: u64 = ok.iter().map(|o| o.crashes).sum();
     let sim_s: u64 = ok.iter().map(|o| o.sim_ms / 1000).sum();
     eprintln!(
-        "sim: {} seeds passed in {:.2?} ({:.2} ms/seed): {sim_s} simulated s, {acks} ACKs, {crashes} crashes",
+        "sim: {} of {ran} seeds passed in {:.2?} ({:.0} seeds/s): {sim_s} simulated s, {acks} ACKs, {crashes} crashes",
         ok.len(),
         el,
-        el.as_secs_f64() * 1000.0 / n.max(1) as f64
+        ran as f64 / el.as_secs_f64().max(1e-9)
     );
+    assert!(ran > 0, "no seed ran");
+    let (first, n) = (seeds.first, ran);
     // A replay of one seed (SIM_SEED) fails on any violation, known or not.
     let single = n == 1;
     let fixed: Vec<u64> = KNOWN_FAILING

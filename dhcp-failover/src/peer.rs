@@ -229,7 +229,8 @@ pub enum Event {
     SendPending,
     /// We entered NORMAL: queue leases with `tstp > atsfp` and the EXPIRED queue (no
     /// `updates_done` needed). The in-memory queue survives link loss, so after a restart
-    /// this is what re-sends what the partner never acked.
+    /// this is what re-sends what the partner never acked. Then call
+    /// [`Peer::pending_queued`]: our STATE announcing NORMAL waits for it.
     QueuePending,
     /// Re-check the pool balance (NORMAL with a NORMAL partner, or POOLREQ).
     PoolCheck,
@@ -330,6 +331,10 @@ pub struct Peer {
     updreqall_sent: bool,
     /// Our STATE announcing NORMAL waits until every queued update is sent (see `set_state`).
     state_after_updates: bool,
+    /// We entered NORMAL and emitted [`Event::QueuePending`]; the caller has not yet queued
+    /// those leases ([`Peer::pending_queued`]), so an empty queue does not yet mean that
+    /// every update went out.
+    pending_unqueued: bool,
     /// Our UPDREQALL on the current link has not been answered by UPDDONE yet.
     updreqall_outstanding: bool,
     next_xid: u32,
@@ -401,6 +406,7 @@ impl Peer {
             to_ack: VecDeque::new(),
             upd_request: None,
             state_after_updates: false,
+            pending_unqueued: false,
             timers: Timers::default(),
             stos_override: None,
             cfg,
@@ -674,6 +680,13 @@ impl Peer {
         self.flush_updates(now);
     }
 
+    /// The caller has queued every lease for the last [`Event::QueuePending`]: the STATE
+    /// announcing NORMAL goes out once all of it is sent.
+    pub fn pending_queued(&mut self, now: Time) {
+        self.pending_unqueued = false;
+        self.flush_updates(now);
+    }
+
     /// The caller applied and committed the partner's BNDUPD for `ip` (the oldest one
     /// outstanding): send its BNDACK, or a NAK when `reject` is given.
     pub fn ack_binding(
@@ -873,6 +886,7 @@ impl Peer {
         self.upd_request = None;
         // A new connection announces the state in its handshake.
         self.state_after_updates = false;
+        self.pending_unqueued = false;
         for k in [TimerKind::ConnectWait, TimerKind::Contact, TimerKind::Receive] {
             self.timers.stop(k);
         }
@@ -942,7 +956,12 @@ impl Peer {
                 // partner's window must reach it before that STATE, or it allocates them again
                 // (the simulation's RECOVER-DONE -> NORMAL double binding). TCP keeps order, so
                 // sending the STATE right after the last queued update is enough.
-                self.state_after_updates = to == State::NORMAL && !self.queue.is_empty();
+                // After a restart the queue is empty: what the partner never acked is in the
+                // lease store, and the caller queues it on `QueuePending` (below). The STATE
+                // then waits for `pending_queued` too (seed 52357: a NORMAL sent ahead of a
+                // binding made in PARTNER-DOWN let the partner allocate that address again).
+                self.pending_unqueued = to == State::NORMAL && acts.rebalance_and_send_updates;
+                self.state_after_updates = to == State::NORMAL && (self.pending_unqueued || !self.queue.is_empty());
                 if !self.state_after_updates {
                     self.send_state(now);
                 }
@@ -980,7 +999,7 @@ impl Peer {
             self.send(now, &m);
             self.window.push(xid, b);
         }
-        if self.state_after_updates && self.queue.is_empty() {
+        if self.state_after_updates && !self.pending_unqueued && self.queue.is_empty() {
             self.state_after_updates = false;
             self.send_state(now);
         }

@@ -151,6 +151,8 @@ impl Side {
                     }
                     if matches!(ev, Event::SendPending) {
                         self.peer.updates_done(now);
+                    } else {
+                        self.peer.pending_queued(now);
                     }
                 }
                 Event::Disconnect { .. } => disconnect = true,

@@ -153,6 +153,13 @@ pub fn on_partner_state(
             State::PARTNER_DOWN => {
                 t.next = Some(if i_am_in_startup { State::RECOVER } else { State::POTENTIAL_CONFLICT })
             }
+            // A secondary enters NORMAL on the primary's UPDDONE while the primary waits in
+            // CONFLICT-DONE for our STATE: the pair's ordinary end of conflict resolution.
+            // Met again after our restart (partner state unknown), dhcpd calls it invalid and
+            // shuts down, and the pair stays SHUTDOWN / PARTNER-DOWN until an operator acts
+            // (simulation seeds 26408, 52661: a crash right after entering NORMAL). Our STATE
+            // NORMAL moves the primary on.
+            State::CONFLICT_DONE if role == Role::Secondary => {}
             State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE => {
                 t.log = Some("invalid state transition by peer");
                 t.next = Some(State::SHUTDOWN);
@@ -165,6 +172,14 @@ pub fn on_partner_state(
             State::RECOVER | State::PARTNER_DOWN | State::COMMUNICATIONS_INTERRUPTED => {
                 t.send_updreqall = !i_am_in_startup;
             }
+            // A partner still in STARTUP announces its saved state, not a decision: it
+            // answers our RECOVER with PARTNER-DOWN as soon as it leaves STARTUP. dhcpd goes
+            // to POTENTIAL-CONFLICT here, and a server without its lease file then reaches
+            // NORMAL through conflict resolution, skipping the MCLT wait that protects the
+            // leases it granted before the loss (simulation seed 67110: an address handed to
+            // a second client while the first still held it). We wait for the real state.
+            State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE | State::NORMAL
+                if partner_startup => {}
             State::POTENTIAL_CONFLICT | State::RESOLUTION_INTERRUPTED | State::CONFLICT_DONE | State::NORMAL => {
                 t.next = Some(State::POTENTIAL_CONFLICT)
             }

@@ -594,6 +594,10 @@ fn replay_dhcpd_primary_into_our_secondary() {
                     p.updates_done(now);
                     more = true;
                 }
+                Event::QueuePending => {
+                    p.pending_queued(now);
+                    more = true;
+                }
                 Event::Disconnect { reason } => panic!("disconnected: {reason:?}"),
                 _ => {}
             }

@@ -94,6 +94,12 @@ fn own_normal() {
         assert_eq!(t.next, Some(S::SHUTDOWN));
         assert!(t.log.is_some());
     }
+    // A secondary that entered NORMAL on the primary's UPDDONE and restarted before its
+    // STATE went out meets the primary still in CONFLICT-DONE: it stays NORMAL (unlike dhcpd).
+    let t = on_partner_state(S::NORMAL, Role::Secondary, S::CONFLICT_DONE, S::UNKNOWN, true, false);
+    assert_eq!(t.next, Some(S::NORMAL));
+    let t = on_partner_state(S::NORMAL, Role::Secondary, S::CONFLICT_DONE, S::UNKNOWN, false, false);
+    assert_eq!(t.next, None);
     assert_eq!(next(S::NORMAL, S::RECOVER), Some(S::PARTNER_DOWN));
     assert_eq!(next(S::NORMAL, S::SHUTDOWN), Some(S::PARTNER_DOWN));
     assert_eq!(next(S::NORMAL, S::PAUSED), Some(S::COMMUNICATIONS_INTERRUPTED));
@@ -115,6 +121,13 @@ fn own_recover() {
     }
     for p in [S::POTENTIAL_CONFLICT, S::RESOLUTION_INTERRUPTED, S::CONFLICT_DONE, S::NORMAL] {
         assert_eq!(next(S::RECOVER, p), Some(S::POTENTIAL_CONFLICT), "{p}");
+        // Not on the saved state of a partner still in STARTUP (unlike dhcpd): it answers
+        // RECOVER with PARTNER-DOWN once started, and conflict resolution would let a server
+        // that lost its lease file skip the MCLT wait.
+        let t = on_partner_state(S::RECOVER, Role::Secondary, p, S::UNKNOWN, false, true);
+        assert_eq!(t.next, None, "{p} with the STARTUP flag");
+        let t = on_partner_state(S::RECOVER, Role::Secondary, p, S::UNKNOWN, true, true);
+        assert_eq!(t.next, Some(S::RECOVER), "{p} with the STARTUP flag, from our STARTUP");
     }
     assert_eq!(next(S::RECOVER, S::SHUTDOWN), Some(S::PARTNER_DOWN));
     for p in [S::PAUSED, S::RECOVER_DONE, S::RECOVER_WAIT] {

@@ -26,6 +26,60 @@ pub struct JournalFile {
     len: u64,
     /// Written bytes whose fdatasync has not succeeded yet.
     unsynced: bool,
+    /// An fdatasync failed: what the file holds since its last durable point is unknown.
+    /// Linux reports a writeback error once and may drop the dirty pages; a retried
+    /// fdatasync then succeeds without writing them ("fsyncgate"). Nothing counts as durable
+    /// until [`compact`](Self::compact) has rewritten the whole file.
+    suspect: bool,
+    /// Records appended since [`begin_compaction`](Self::begin_compaction): they go to the
+    /// compacted file when it is [installed](Self::install).
+    shadow: Option<Vec<u8>>,
+    /// Test hook: the next fdatasync fails as a writeback error would.
+    #[cfg(test)]
+    fail_next_sync: bool,
+}
+
+/// A compacted lease file written beside the live one, complete and fsynced but not yet in
+/// place: [`write_compacted`] makes it (on any thread), [`JournalFile::install`] puts it in
+/// place.
+#[derive(Debug)]
+pub struct Compacted {
+    file: File,
+    len: u64,
+}
+
+/// `path` + `.compacting`: where a compaction written beside the live file goes.
+pub fn compacting_path(path: &Path) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(".compacting");
+    PathBuf::from(s)
+}
+
+/// Write a header plus `entries` to `path.compacting` and fsync it. Meant for another thread
+/// than the one appending to `path`: the live file is not touched, and nothing else writes
+/// `path.compacting` while one compaction is in flight.
+pub fn write_compacted<'a, I>(path: &Path, entries: I) -> Result<Compacted, JournalError>
+where
+    I: IntoIterator<Item = &'a Entry>,
+{
+    let mut data = header();
+    for e in entries {
+        write_entry(&mut data, e);
+    }
+    let tmp = compacting_path(path);
+    let written = (|| {
+        let mut f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        Ok::<File, io::Error>(f)
+    })();
+    match written {
+        Ok(file) => Ok(Compacted { file, len: data.len() as u64 }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(JournalError::io("write compacted file", &tmp, e))
+        }
+    }
 }
 
 /// `path` + `.tmp`: where compaction writes the new file before renaming it.
@@ -60,8 +114,9 @@ impl JournalFile {
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Parsed), JournalError> {
         let path = path.as_ref().to_path_buf();
         let tmp = tmp_path(&path);
-        // A crash during compaction can leave this behind; it was never renamed in.
+        // A crash during compaction can leave these behind; they were never renamed in.
         let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(compacting_path(&path));
 
         let bytes = match fs::read(&path) {
             Ok(b) => Some(b),
@@ -101,12 +156,73 @@ impl JournalFile {
             }
         };
         file.seek(SeekFrom::Start(len)).map_err(|e| JournalError::io("seek", &path, e))?;
-        Ok((Self { path, file, buf: Vec::with_capacity(64 * 1024), len, unsynced: false }, parsed))
+        Ok((
+            Self {
+                path,
+                file,
+                buf: Vec::with_capacity(64 * 1024),
+                len,
+                unsynced: false,
+                suspect: false,
+                shadow: None,
+                #[cfg(test)]
+                fail_next_sync: false,
+            },
+            parsed,
+        ))
     }
 
     /// Queue a record; nothing is written until [`sync`](Self::sync).
     pub fn append(&mut self, e: &Entry) {
+        let at = self.buf.len();
         write_entry(&mut self.buf, e);
+        if let Some(shadow) = self.shadow.as_mut() {
+            shadow.extend_from_slice(&self.buf[at..]);
+        }
+    }
+
+    /// A compaction is being written elsewhere ([`write_compacted`]) from a snapshot read
+    /// after this call: keep every record appended from now on for it.
+    pub fn begin_compaction(&mut self) {
+        self.shadow = Some(Vec::new());
+    }
+
+    /// The compaction begun by [`begin_compaction`](Self::begin_compaction) is given up.
+    pub fn abort_compaction(&mut self) {
+        self.shadow = None;
+        let _ = fs::remove_file(compacting_path(&self.path));
+    }
+
+    /// A compaction is in flight.
+    pub fn compacting(&self) -> bool {
+        self.shadow.is_some()
+    }
+
+    /// Put a compacted file in place: append the records appended here since
+    /// [`begin_compaction`](Self::begin_compaction) (newer than its snapshot, so they follow
+    /// it), fsync, rename it over `path`, fsync the directory. Call it when nothing is queued
+    /// (right after a successful [`sync`](Self::sync)), so that no record is written twice.
+    ///
+    /// A crash at any point leaves either the complete old file or the complete new one at
+    /// `path`; on an error before the rename the old file stays in use.
+    pub fn install(&mut self, c: Compacted) -> Result<u64, JournalError> {
+        let shadow = self.shadow.take().unwrap_or_default();
+        let tmp = compacting_path(&self.path);
+        let Compacted { mut file, len } = c;
+        if let Err(e) = file.write_all(&shadow).and_then(|()| file.sync_all()) {
+            let _ = fs::remove_file(&tmp);
+            return Err(JournalError::io("complete compacted file", &tmp, e));
+        }
+        if let Err(e) = fs::rename(&tmp, &self.path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(JournalError::io("rename compacted file over", &self.path, e));
+        }
+        self.file = file;
+        self.len = len + shadow.len() as u64;
+        self.unsynced = false;
+        sync_dir(parent_dir(&self.path))?;
+        self.suspect = false;
+        Ok(self.len)
     }
 
     /// Bytes queued by [`append`](Self::append) and not yet written.
@@ -118,9 +234,16 @@ impl JournalFile {
     /// bytes written (0 when nothing was queued).
     ///
     /// On a write error the file is cut back to its previous length and the records stay
-    /// queued, so a later `sync` retries them. On an fdatasync error the next `sync`
-    /// retries the fdatasync. Do not send the ACKs of a batch whose `sync` failed.
+    /// queued, so a later `sync` retries them. After an fdatasync error the file is
+    /// [suspect](Self::needs_rewrite): every later `sync` fails until a
+    /// [`compact`](Self::compact) has rewritten it. Do not send the ACKs of a batch whose
+    /// `sync` failed.
     pub fn sync(&mut self) -> io::Result<u64> {
+        if self.suspect {
+            return Err(io::Error::other(
+                "an earlier fdatasync of the lease file failed; it is rewritten before anything counts as durable",
+            ));
+        }
         let n = self.buf.len();
         if n > 0 {
             if let Err(e) = self.file.write_all(&self.buf) {
@@ -134,7 +257,15 @@ impl JournalFile {
             self.unsynced = true;
         }
         if self.unsynced {
-            self.file.sync_data()?;
+            #[cfg(test)]
+            if std::mem::take(&mut self.fail_next_sync) {
+                self.suspect = true;
+                return Err(io::Error::from_raw_os_error(5));
+            }
+            if let Err(e) = self.file.sync_data() {
+                self.suspect = true;
+                return Err(e);
+            }
             self.unsynced = false;
         }
         Ok(n as u64)
@@ -153,6 +284,8 @@ impl JournalFile {
     where
         I: IntoIterator<Item = &'a Entry>,
     {
+        // Complete in itself: a compaction in flight elsewhere is not needed any more.
+        self.shadow = None;
         let mut data = header();
         for e in entries {
             write_entry(&mut data, e);
@@ -181,7 +314,15 @@ impl JournalFile {
         self.len = data.len() as u64;
         self.unsynced = false;
         sync_dir(parent_dir(&self.path))?;
+        // Only now: a rename that is not durable could bring the suspect file back.
+        self.suspect = false;
         Ok(self.len)
+    }
+
+    /// An fdatasync failed and no [`compact`](Self::compact) has rewritten the file since:
+    /// [`sync`](Self::sync) refuses until one has.
+    pub fn needs_rewrite(&self) -> bool {
+        self.suspect
     }
 
     pub fn path(&self) -> &Path {
@@ -196,5 +337,87 @@ impl JournalFile {
     /// True when the file holds no bytes (never the case after `open`, which writes a header).
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BindingState, LeaseRecord};
+
+    fn lease(ip: [u8; 4]) -> Entry {
+        Entry::Lease(LeaseRecord::new(std::net::Ipv4Addr::from(ip), BindingState::Active))
+    }
+
+    /// A failed fdatasync is never followed by a sync that claims durability for what it
+    /// failed to write: only a rewrite of the whole file ends the suspicion.
+    #[test]
+    fn after_a_failed_fdatasync_only_a_rewrite_makes_anything_durable() {
+        let dir = std::env::temp_dir().join(format!("xdhcpd-fsyncgate-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dhcpd.leases");
+        let (mut f, _) = JournalFile::open(&path).unwrap();
+        f.append(&lease([198, 18, 0, 10]));
+        f.sync().unwrap();
+        f.append(&lease([198, 18, 0, 11]));
+        f.fail_next_sync = true;
+        assert!(f.sync().is_err());
+        assert!(f.needs_rewrite());
+        // A retry would succeed on Linux without the dropped pages: it must not be tried.
+        f.append(&lease([198, 18, 0, 12]));
+        assert!(f.sync().is_err(), "a later batch is not durable either");
+        let everything = [lease([198, 18, 0, 10]), lease([198, 18, 0, 11])];
+        f.compact(everything.iter()).unwrap();
+        assert!(!f.needs_rewrite());
+        f.sync().unwrap();
+        let parsed = parse(&fs::read(&path).unwrap());
+        let ips: std::collections::BTreeSet<_> = parsed
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Lease(l) => Some(l.ip),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ips.len(), 3, "{ips:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A compaction written beside the live file while records keep being appended: the
+    /// installed file holds the snapshot and, after it, every record appended meanwhile.
+    #[test]
+    fn a_compaction_written_beside_the_live_file_keeps_what_was_appended_meanwhile() {
+        let dir = std::env::temp_dir().join(format!("xdhcpd-bgcompact-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dhcpd.leases");
+        let (mut f, _) = JournalFile::open(&path).unwrap();
+        for i in 0..10 {
+            f.append(&lease([198, 18, 0, i]));
+        }
+        f.sync().unwrap();
+        f.begin_compaction();
+        // The snapshot (read after begin_compaction) and appends racing with its writing.
+        let snapshot: Vec<Entry> = (0..10).map(|i| lease([198, 18, 0, i])).collect();
+        f.append(&lease([198, 18, 1, 1]));
+        f.sync().unwrap();
+        let c = write_compacted(&path, snapshot.iter()).unwrap();
+        f.append(&Entry::Lease(LeaseRecord::new(std::net::Ipv4Addr::new(198, 18, 0, 3), BindingState::Free)));
+        f.sync().unwrap();
+        let len = f.install(c).unwrap();
+        assert!(!f.compacting());
+        assert_eq!(len, fs::metadata(&path).unwrap().len());
+        f.append(&lease([198, 18, 1, 2]));
+        f.sync().unwrap();
+        let state = crate::record::fold(parse(&fs::read(&path).unwrap()).entries);
+        let get =
+            |ip: [u8; 4]| state.leases.iter().find(|l| l.ip == std::net::Ipv4Addr::from(ip)).map(|l| l.binding_state);
+        assert_eq!(get([198, 18, 1, 1]), Some(BindingState::Active), "appended before the snapshot was written");
+        assert_eq!(get([198, 18, 0, 3]), Some(BindingState::Free), "a newer record wins over the snapshot");
+        assert_eq!(get([198, 18, 1, 2]), Some(BindingState::Active), "appended after the install");
+        assert_eq!(get([198, 18, 0, 9]), Some(BindingState::Active));
+        assert!(!compacting_path(&path).exists());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -263,6 +263,28 @@ pub fn failover(args: &[String]) -> Result<()> {
     let range_override = args.iter().position(|a| a == "--range").and_then(|i| args.get(i + 1)?.parse::<u32>().ok());
     // `--resync-only`: skip the rate ladder.
     let resync_only = args.iter().any(|a| a == "--resync-only");
+    // `--takeover`: a fresh pair under an avalanche of RFC 2131 clients, the primary killed.
+    if args.iter().any(|a| a == "--takeover") {
+        let mut runs = Vec::new();
+        for victim in [0, 1] {
+            for xdp in [false, true] {
+                let t = takeover(xdp, victim)?;
+                println!("    {}", t.describe());
+                runs.push(t);
+            }
+        }
+        step("takeover results (same run)");
+        for t in &runs {
+            println!("    {}", t.describe());
+        }
+        return Ok(());
+    }
+    // `--balance-only`: only a fresh xdhcpd pair's pool balancing.
+    if args.iter().any(|a| a == "--balance-only") {
+        let b = balance(args.iter().any(|a| a == "--load"))?;
+        println!("    {}", b.describe());
+        return Ok(());
+    }
     let only: Vec<&str> =
         args.iter().map(String::as_str).filter(|a| !a.starts_with("--") && a.parse::<u32>().is_err()).collect();
     let mut rows = Vec::new();
@@ -402,6 +424,174 @@ fn resync(kind: Pair) -> Result<Resync> {
         }
     }
     Ok(Resync { took, held, done })
+}
+
+/// The pool of the balancing measurement: a /16's worth, as in issue 10's takeover trial.
+const BALANCE_POOL: u32 = 65_521;
+
+struct Balance {
+    /// From both NORMAL to the secondary holding its share, every update acked.
+    took: Duration,
+    backup: i64,
+    free: i64,
+    done: bool,
+    under_load: bool,
+}
+
+impl Balance {
+    fn describe(&self) -> String {
+        format!(
+            "pool balancing of a fresh pair ({BALANCE_POOL} addresses, default max-unacked-updates{}): {} in {:.2} s \
+             (the secondary holds {} backup leases, the primary {} free)",
+            if self.under_load { ", clients arriving" } else { "" },
+            if self.done { "balanced" } else { "NOT balanced" },
+            self.took.as_secs_f64(),
+            self.backup,
+            self.free
+        )
+    }
+}
+
+/// A fresh xdhcpd pair (empty lease files, dhcpd's default `max-unacked-updates`) on a
+/// 65,521-address pool: time from both NORMAL until the secondary holds half the pool as
+/// BACKUP and both have nothing queued or unacked. A secondary without its share cannot
+/// serve its clients once the primary dies (issue 10's takeover trial).
+fn balance(under_load: bool) -> Result<Balance> {
+    step(&format!("xdhcpd pair: pool balancing of a fresh pair, {BALANCE_POOL} addresses"));
+    let conf = |i| config(i, BALANCE_POOL).replace(" max-unacked-updates 1000;", "");
+    let mut lab = PairLab::new([conf(0), conf(1)])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
+    lab.start(0, &[])?;
+    lab.start(1, &[])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
+    let t0 = Instant::now();
+    // `--load`: an avalanche of 20,000 clients starts with NORMAL (a building's power comes
+    // back with the servers), bounded by perfdhcp's own exit time.
+    let load = under_load
+        .then(|| {
+            lab.cli
+                .command("perfdhcp")
+                .args(["-4", "--scenario", "avalanche", "-R", "20000", "-W", "30000000", "-l", "br0"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .transpose()
+        .context("starting perfdhcp")?;
+    // (backup, free, settled): balanced as the primary's own check sees it, nothing queued or
+    // unacked. Clients bound meanwhile use both halves, so "half the pool" is not the test.
+    let pools = |i: usize| -> Option<(i64, i64, bool)> {
+        let v = lab.status(i).ok()?;
+        let r = &v["relationships"][0];
+        let settled = r["queued_updates"] == 0 && r["unacked_updates"] == 0;
+        let p = r["pools"].as_array()?.first()?.clone();
+        Some((p["backup"].as_i64()?, p["free"].as_i64()?, settled))
+    };
+    // The primary moves leases only when the secondary lacks more than half of
+    // `max-lease-misbalance` (15 %) of the free leases.
+    let balanced = |backup: i64, free: i64| (free + backup) / 2 - backup <= (free + backup) * 15 / 200;
+    let mut last = (0, i64::from(BALANCE_POOL));
+    let mut next_report = Duration::from_secs(1);
+    let done = wait_until(Duration::from_secs(120), || match (pools(0), pools(1)) {
+        (Some((_, _, s0)), Some((backup, free, s1))) => {
+            last = (backup, free);
+            if t0.elapsed() >= next_report {
+                println!("      {:>5.1} s: the secondary holds {backup} backup leases", t0.elapsed().as_secs_f64());
+                next_report += Duration::from_secs(1);
+            }
+            s0 && s1 && balanced(backup, free)
+        }
+        _ => false,
+    })
+    .is_ok();
+    let took = t0.elapsed();
+    if let Some(mut p) = load {
+        // perfdhcp's avalanche ends when every client is bound; its report says how long.
+        if !matches!(p.try_wait(), Ok(Some(_))) {
+            let _ = p.kill();
+        }
+        let out = p.wait_with_output().context("perfdhcp")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let took = text.lines().find(|l| l.starts_with("It took")).unwrap_or("perfdhcp had not bound every client");
+        println!("    avalanche of 20,000 clients: {}", took.trim());
+    }
+    Ok(Balance { took, backup: last.0, free: last.1, done, under_load })
+}
+
+/// Clients of the takeover run, and when the primary dies (after both are NORMAL).
+const TAKEOVER_CLIENTS: u32 = 20_000;
+const TAKEOVER_KILL_AFTER: Duration = Duration::from_secs(2);
+
+struct Takeover {
+    xdp: bool,
+    /// 0: the primary was killed, 1: the secondary.
+    victim: usize,
+    /// dhcp_swarm's final JSON.
+    swarm: serde_json::Value,
+}
+
+impl Takeover {
+    fn describe(&self) -> String {
+        let v = &self.swarm;
+        format!(
+            "takeover (XDP {}): {} killed {} s into an avalanche of {} RFC 2131 clients: {} bound, {} unbound, \
+             the last bound at {:.1} s; ACKs by server {}; {} retransmissions, {} restarts from INIT; \
+             addresses acknowledged to two clients: {}",
+            if self.xdp { "on" } else { "off" },
+            if self.victim == 0 { "primary" } else { "secondary" },
+            TAKEOVER_KILL_AFTER.as_secs(),
+            v["clients"],
+            v["bound"],
+            v["unbound"],
+            v["last_bound_s"].as_f64().unwrap_or(0.0),
+            v["acks_by_server"],
+            v["retransmissions"],
+            v["restarts"],
+            v["doubled"].as_array().map(|d| d.len()).unwrap_or(0)
+        )
+    }
+}
+
+/// A fresh pair (65,521 addresses, defaults), an avalanche of 20,000 clients that behave as
+/// RFC 2131 clients do (`dhcp_swarm`: back to DISCOVER when REQUESTs go unanswered), and one
+/// member (`victim`) killed with SIGKILL 2 s in. The survivor may serve at once from its own backup
+/// leases (pool balancing decides how many it has by then); the rest wait for partner-down
+/// and the MCLT, which nobody declares here. Bounded: the swarm gives up after 120 s.
+fn takeover(xdp: bool, victim: usize) -> Result<Takeover> {
+    let who = if victim == 0 { "primary" } else { "secondary" };
+    step(&format!("xdhcpd pair: takeover under an avalanche, {who} killed, XDP {}", if xdp { "on" } else { "off" }));
+    crate::util::cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "dhcp_swarm"])?;
+    let conf = |i| config(i, BALANCE_POOL).replace(" max-unacked-updates 1000;", "");
+    let mut lab = PairLab::new([conf(0), conf(1)])?;
+    lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
+    let mode = if xdp { "skb" } else { "off" };
+    lab.start(0, &["--xdp-mode", mode])?;
+    lab.start(1, &["--xdp-mode", mode])?;
+    lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
+    lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
+    let swarm_bin = root().join("target/release/dhcp_swarm");
+    let swarm = lab
+        .cli
+        .command(swarm_bin.to_str().context("path")?)
+        .args(["--iface", "br0", "--clients", &TAKEOVER_CLIENTS.to_string(), "--timeout", "120"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting dhcp_swarm")?;
+    std::thread::sleep(TAKEOVER_KILL_AFTER);
+    lab.kill(victim)?;
+    let out = swarm.wait_with_output().context("dhcp_swarm")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        println!("{text}");
+    }
+    let last = text.lines().rev().find(|l| l.starts_with('{')).context("dhcp_swarm printed no summary")?;
+    let swarm: serde_json::Value = serde_json::from_str(last).context("dhcp_swarm's summary")?;
+    let survivor = 1 - victim;
+    if let Ok((mine, partner)) = lab.states(survivor) {
+        println!("    the survivor is now {mine} (partner {partner})");
+    }
+    Ok(Takeover { xdp, victim, swarm })
 }
 
 fn report(rows: &[Row]) -> Result<()> {

@@ -60,6 +60,9 @@ enum Cmd {
         /// Replay one seed with its full event log.
         #[arg(long)]
         seed: Option<u64>,
+        /// Run seeds 0, 1, 2, ... for this many seconds instead (as many as fit).
+        #[arg(long)]
+        seconds: Option<u64>,
     },
     /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time each.
     Fuzz {
@@ -121,7 +124,7 @@ fn main() -> Result<()> {
             build_release()?;
             migrate::run()
         }
-        Cmd::Sim { seeds, seed } => sim::run(seeds, seed),
+        Cmd::Sim { seeds, seed, seconds } => sim::run(seeds, seed, seconds),
         Cmd::Fuzz { secs, target } => {
             setup::setup(Needs::Toolchain)?;
             fuzz::run(secs, target.as_deref())
@@ -201,6 +204,8 @@ fn test() -> Result<()> {
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("XDHCPD_BIN", &bin) };
     cargo(&["test", "--workspace", "--", "--test-threads", "2"])?;
+    step("simulation: as many seeds as fit in 120 s (release)");
+    sim::run(0, None, Some(120))?;
     step("fuzzing each target for 15 s");
     fuzz::run(15, None)?;
     step("all tests passed");

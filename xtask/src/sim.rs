@@ -1,55 +1,21 @@
-//! `cargo xtask sim --seeds N [--seed S]`: the deterministic failover-pair simulation
-//! (`tests/src/sim`) in release, many seeds on all cores, with a summary. A failure prints
-//! the seed, the violated invariant and the event log.
+//! `cargo xtask sim [--seeds N | --seed S | --seconds T]`: the deterministic failover-pair
+//! simulation (`tests/src/sim`, driven by `tests/sim.rs`) built in release and run on all
+//! cores: seeds 0..N, one seed with its whole event log, or as many seeds as fit in T seconds
+//! (what CI runs). It prints seeds/s and, on a failure, the seed, the violated invariant and
+//! the event log, and exits non-zero.
 
-use anyhow::{Result, bail};
-use std::time::Instant;
-use xdhcpd_tests::sim;
+use crate::util::cargo_with_env;
+use anyhow::Result;
 
-/// Runs seeds `0..seeds`, or only `seed` (printing its whole event log on failure).
-pub fn run(seeds: u64, seed: Option<u64>) -> Result<()> {
-    let (first, n) = match seed {
-        Some(s) => (s, 1),
-        None => (0, seeds),
+pub fn run(seeds: u64, seed: Option<u64>, seconds: Option<u64>) -> Result<()> {
+    let (key, value) = match (seed, seconds) {
+        (Some(s), _) => ("SIM_SEED", s),
+        (None, Some(t)) => ("SIM_SECONDS", t),
+        (None, None) => ("SIM_SEEDS", seeds),
     };
-    let threads = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1) as u64;
-    let t0 = Instant::now();
-    let results: Vec<Result<sim::Outcome, sim::Failure>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || (first..first + n).filter(|x| x % threads == t).map(sim::run_seed).collect::<Vec<_>>())
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    });
-    let el = t0.elapsed();
-    let mut failures: Vec<sim::Failure> = results.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
-    failures.sort_by_key(|f| f.seed);
-    let ok: Vec<&sim::Outcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let sim_s: u64 = ok.iter().map(|o| o.sim_ms / 1000).sum();
-    let acks: u64 = ok.iter().map(|o| o.acks).sum();
-    let crashes: u64 = ok.iter().map(|o| o.crashes).sum();
-    let steps: u64 = ok.iter().map(|o| o.steps).sum();
-    println!(
-        "sim: {n} seeds from {first} in {el:.2?} ({:.2} ms/seed, {threads} threads): {} passed, {} failed; \
-         {sim_s} simulated s, {steps} steps, {acks} ACKs, {crashes} crashes",
-        el.as_secs_f64() * 1000.0 / n.max(1) as f64,
-        ok.len(),
-        failures.len()
-    );
-    if let (Some(o), Some(_)) = (ok.first(), seed) {
-        println!("seed {}: passed, event log hash {:016x}, {} lines", o.seed, o.hash, o.lines);
-    }
-    for f in &failures {
-        println!("FAILED seed {}: {}", f.seed, f.message.lines().next().unwrap_or(""));
-    }
-    if let Some(f) = failures.first() {
-        if seed.is_some() {
-            println!("{f}");
-        } else {
-            println!("replay one with: cargo xtask sim --seed {}", f.seed);
-        }
-        bail!("{} of {n} seeds failed", failures.len());
-    }
-    Ok(())
+    let value = value.to_string();
+    cargo_with_env(
+        &["test", "--release", "-p", "xdhcpd-tests", "--test", "sim", "--", "sim_seeds", "--exact", "--nocapture"],
+        &[(key, value.as_str()), ("SIM_SUMMARY", "1")],
+    )
 }

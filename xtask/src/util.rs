@@ -13,10 +13,16 @@ pub fn step(what: &str) {
 
 /// Run cargo in the workspace root with the project's tool dir on PATH.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+/// `cargo` with extra environment variables.
+pub fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
         .current_dir(root())
         .env("PATH", path_with_tools())
+        .envs(env.iter().copied())
         .status()?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));

@@ -742,6 +742,54 @@ impl Engine {
             .collect()
     }
 
+    /// The partner is in RECOVER: it lost its bindings (or says it may have). What it granted
+    /// or renewed out of contact, before the loss, we know only by the potential expiry it
+    /// had from us (`tsfp`): it may have given a client up to `tsfp + mclt` (the MCLT rule,
+    /// `lease_time_allowed`). Its acks vouch for nothing from now on (it acks any expiry), so
+    /// every lease of the relationship a client may still hold that long stays bound to its
+    /// last client until then: an ACTIVE lease's end moves there, an EXPIRED one is bound
+    /// again. The full update the partner asks for then carries the hold to it too.
+    /// Simulation seed 76848: the recovered partner acked an expiry, the lease went free,
+    /// and was granted again while the client the partner had renewed still held it.
+    /// Returns the changed leases (for the journal).
+    pub fn hold_for_amnesic_partner(&self, peer: &str, now: u32, mclt: u32) -> Vec<Lease> {
+        let cfg = self.config();
+        let ips: Vec<Ipv4Addr> = self
+            .store
+            .snapshot()
+            .into_iter()
+            .filter(|l| cfg.pool_peer(l.pool) == Some(peer))
+            .filter(|l| matches!(l.state, BindingState::Active | BindingState::Expired))
+            .filter(|l| l.client.is_some() || l.hw.is_some())
+            .filter(|l| l.tsfp != 0 && l.tsfp.saturating_add(mclt) > now)
+            .map(|l| l.ip)
+            .collect();
+        ips.into_iter()
+            .filter_map(|ip| {
+                let mut changed = false;
+                let l = self.store.update(ip, |l| {
+                    let until = if l.tsfp >= dhcp_failover::transitions::MAX_TIME {
+                        NEVER
+                    } else {
+                        l.tsfp.saturating_add(mclt)
+                    };
+                    let held = match l.state {
+                        BindingState::Active => l.ends != NEVER && l.ends < until,
+                        BindingState::Expired => until > now,
+                        _ => false,
+                    };
+                    if held {
+                        l.state = BindingState::Active;
+                        l.ends = until;
+                        l.tstp = l.tstp.max(until.min(dhcp_failover::transitions::MAX_TIME));
+                        changed = true;
+                    }
+                })?;
+                changed.then_some(l)
+            })
+            .collect()
+    }
+
     /// A partner's BNDUPD: check it (digest §4.3), apply it. The caller journals the lease,
     /// then acks; on `Err` it rejects with the reason. `own_pending` is our own un-acked
     /// update of the same lease, if any (from `dhcp_failover::Event::BindingReceived`): when it
@@ -865,12 +913,14 @@ impl Engine {
                 if let Some(l) = self.store.update(*ip, |l| {
                     if l.state == BindingState::Free && l.offer.is_none() {
                         l.state = BindingState::Backup;
+                        // Not before now: a secondary refuses a free-state update of an
+                        // EXPIRED lease whose tstp lies ahead (sim seed 3317).
                         l.tstp = now.unix;
-                        // Not acknowledged yet, whatever the partner acknowledged before: a
-                        // partner's earlier update may have left an `atsfp` beyond `now`, and
-                        // `tstp > atsfp` is how a restart finds the updates still to send
-                        // (simulation seed 1809: the primary crashed with this move unsent
-                        // and, restarted, never sent it; BACKUP here, FREE on the secondary).
+                        // Nothing of this state is acknowledged yet, so the move counts as
+                        // unsent (`tstp > atsfp`) until its own ack. The ack of the lease's
+                        // expiry may have carried a later potential expiry than now: the move
+                        // then looked acked and was never re-sent after a crash (sim seeds
+                        // 77041 and 1809: BACKUP on one side, FREE on the other).
                         l.atsfp = 0;
                         l.starts = now.unix;
                         l.hostname = None;

@@ -365,6 +365,71 @@ fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
     assert!(moved.iter().all(|l| l.state == BindingState::Backup));
 }
 
+/// A lease freed by the partner's ack of its expiry carries that ack's potential expiry
+/// (`atsfp`), which may lie after now. Its move to BACKUP must still count as unsent until
+/// acked, so that entering NORMAL after a crash sends it again (sim seed 77041).
+#[test]
+fn a_balancing_move_stays_pending_until_acked() {
+    let mut cfg = config((100, 101));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    for i in 0..2u8 {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 100 + i), 0);
+        l.tstp = 6_045;
+        l.tsfp = 6_045;
+        l.atsfp = 6_045;
+        e.restore(l);
+    }
+    let moved = e.rebalance("lab", Now::at(6_000), 15, None);
+    assert_eq!(moved.len(), 1);
+    let ip = moved[0].ip;
+    let pending: Vec<_> = e.relationship_leases("lab", true).into_iter().map(|l| l.ip).collect();
+    assert_eq!(pending, vec![ip], "the move is pending");
+    let tstp = moved[0].tstp;
+    assert!(tstp <= 6_000, "a free-state update's tstp is not ahead (the secondary refuses it for an EXPIRED lease)");
+    let _ = e.binding_acked(ip, tstp, false);
+    assert!(e.relationship_leases("lab", true).is_empty(), "acked, nothing pending");
+}
+
+/// A partner in RECOVER may have renewed clients out of contact up to `tsfp + mclt`, then lost
+/// the record: those leases stay bound until then, expired ones too (sim seed 76848).
+#[test]
+fn an_amnesic_partners_possible_grants_stay_bound_until_tsfp_plus_mclt() {
+    let mut cfg = config((100, 103));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = |i: u8| Ipv4Addr::new(198, 18, 0, 100 + i);
+    let lease = |i: u8, state: BindingState, ends: u32, tsfp: u32| {
+        let mut l = Lease::free(ip(i), 0);
+        l.state = state;
+        l.client = Some(ClientKey::from_hw(1, &mac(i)));
+        l.ends = ends;
+        l.tsfp = tsfp;
+        l
+    };
+    e.restore(lease(0, BindingState::Active, 1_100, 1_500)); // renewable to 1_560
+    e.restore(lease(1, BindingState::Expired, 900, 1_200)); // renewable to 1_260
+    e.restore(lease(2, BindingState::Expired, 800, 900)); // its 960 has passed
+    e.restore(lease(3, BindingState::Active, 2_000, 1_000)); // already bound past 1_060
+    let held = e.hold_for_amnesic_partner("lab", 1_000, 60);
+    let mut ips: Vec<_> = held.iter().map(|l| l.ip).collect();
+    ips.sort();
+    assert_eq!(ips, vec![ip(0), ip(1)]);
+    let l0 = e.store().get(ip(0)).unwrap();
+    assert_eq!((l0.state, l0.ends), (BindingState::Active, 1_560));
+    let l1 = e.store().get(ip(1)).unwrap();
+    assert_eq!((l1.state, l1.ends), (BindingState::Active, 1_260));
+    assert!(l1.tstp >= 1_260, "sent as bound until then");
+    assert_eq!(e.store().get(ip(2)).unwrap().state, BindingState::Expired);
+    assert_eq!(e.store().get(ip(3)).unwrap().ends, 2_000);
+}
+
 /// Issue 10's second hole: a partner's update was checked against a copy of the lease and
 /// then written unconditionally, while a worker could bind the address in between. Here the
 /// primary's worker binds a FREE address while the secondary's update moves it to BACKUP.
@@ -469,37 +534,4 @@ fn a_request_for_an_address_the_partner_owns_is_dropped_not_naked() {
     let out = renew(BindingState::Free);
     assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Ack));
     assert_eq!(out.durable.first().map(|l| l.state), Some(BindingState::Active));
-}
-
-/// Simulation seed 1809: the partner's update of a lease left `atsfp` beyond the time the
-/// primary then moved the lease to BACKUP by pool balancing; the primary crashed before
-/// sending the move and, restarted, did not count it among the updates to send (`tstp >
-/// atsfp`), so the pair agreed on NORMAL with the lease BACKUP on one side and FREE on the other.
-#[test]
-fn a_pool_balancing_move_stays_pending_until_acknowledged() {
-    let mut cfg = config((100, 139));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
-    let e = Engine::new(cfg);
-    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
-    for i in 0..40u8 {
-        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, 100 + i), 0);
-        // As the partner's update left it: acknowledged up to a time after the move.
-        l.starts = 5000;
-        l.tstp = 7000;
-        l.tsfp = 7000;
-        l.atsfp = 7000;
-        e.restore(l);
-    }
-    let moved = e.rebalance("lab", Now::at(6000), 15, None);
-    assert_eq!(moved.len(), 20);
-    let pending: Vec<Ipv4Addr> = e.relationship_leases("lab", true).iter().map(|l| l.ip).collect();
-    for l in &moved {
-        assert!(pending.contains(&l.ip), "{} moved to BACKUP but not pending: {pending:?}", l.ip);
-    }
-    // Once the partner acknowledges the move, it is no longer pending.
-    let first = moved[0].ip;
-    e.binding_acked(first, moved[0].tstp, false);
-    assert!(!e.relationship_leases("lab", true).iter().any(|l| l.ip == first));
 }

@@ -386,6 +386,7 @@ impl Node {
                 }
                 return;
             }
+            Note::Held(ips) => Trace::Event(format!("held for the amnesic partner: {ips:?}")),
             Note::SendingUpdates(_) | Note::PoolsChecked | Note::StateWrite { .. } => return,
         };
         self.trace.push(t);

@@ -78,6 +78,9 @@ pub enum Note {
     PoolsChecked,
     /// Writing the state record succeeded again (`ok`) or failed (the relationship holds).
     StateWrite { ok: bool, state: State },
+    /// The partner entered RECOVER: these leases stay bound until what it may have granted
+    /// before losing its bindings has ended (`Engine::hold_for_amnesic_partner`).
+    Held(Vec<Ipv4Addr>),
 }
 
 /// The relationship's settings besides the protocol's.
@@ -334,6 +337,17 @@ impl Relationship {
             self.note(Note::Peer(ev.clone()));
         }
         match ev {
+            Event::PartnerStateChanged { to: State::RECOVER, .. } => {
+                self.last_change = now.unix;
+                // Written ahead of the state record, in the same journal order: durable by
+                // the time the state is.
+                let held = self.engine.hold_for_amnesic_partner(&self.cfg.peer.name, now.unix, self.peer.mclt());
+                if !held.is_empty() {
+                    self.note(Note::Held(held.iter().map(|l| l.ip).collect()));
+                    self.actions.push_back(Action::Record(held));
+                }
+                self.persist_state();
+            }
             Event::StateChanged { .. } | Event::PartnerStateChanged { .. } => {
                 self.last_change = now.unix;
                 self.persist_state();
@@ -354,7 +368,9 @@ impl Relationship {
                 for l in &leases {
                     self.peer.handle_lease_update(now, binding_of(l));
                 }
-                if !matches!(ev, Event::QueuePending) {
+                if matches!(ev, Event::QueuePending) {
+                    self.peer.pending_queued(now);
+                } else {
                     self.peer.updates_done(now);
                 }
             }

@@ -571,6 +571,11 @@ impl Rel {
                 tracing::info!("failover peer {name}: pool balance: {} leases to the secondary", moved.len())
             }
             Note::PoolsChecked => self.log_pools(),
+            Note::Held(ips) => tracing::warn!(
+                "failover peer {name}: partner in recover (it may have lost its lease file): {} leases it may have \
+                 renewed stay bound until tsfp + MCLT",
+                ips.len()
+            ),
             Note::StateWrite { ok: true, state } => {
                 tracing::info!("failover peer {name}: state {state} written; resuming")
             }

@@ -63,7 +63,12 @@ pub type Replicator = Arc<dyn Fn(&Lease) + Send + Sync>;
 /// server took it on the async thread and lost hundreds of acknowledged leases per
 /// compaction under load (a newer store state that is not durable yet only makes the file
 /// more conservative: an address held that a client may not have got).
-pub type LeaseSource = Box<dyn Fn() -> Vec<Lease> + Send>;
+///
+/// The periodic rewrite reads it on a compactor thread instead, after the journal thread has
+/// begun the compaction (`JournalFile::begin_compaction`): every record appended from then
+/// on is kept and follows the snapshot in the new file, and everything appended before is in
+/// the store already, so the same argument holds while the journal goes on committing.
+pub type LeaseSource = Arc<dyn Fn() -> Vec<Lease> + Send + Sync>;
 
 /// The whole lease file as it is rewritten: failover state records first (dhcpd's layout),
 /// hosts created over OMAPI, then one record per address that was ever used.
@@ -169,6 +174,8 @@ pub fn spawn(
     let (tx, rx): (ChanSender<Job>, Receiver<Job>) = channel::bounded(65_536);
     let mut compacted = file.len().max(1);
     let thread = std::thread::Builder::new().name("journal".into()).spawn(move || {
+        // The compaction being written on its own thread, if any: its result arrives here.
+        let mut background: Option<Receiver<Result<dhcp_journal::file::Compacted, dhcp_journal::JournalError>>> = None;
         let mut replies: Vec<(Reply, u32)> = Vec::new();
         let mut to_replicate: Vec<Lease> = Vec::new();
         let mut waiters: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
@@ -177,7 +184,7 @@ pub fn spawn(
         loop {
             // After a failed write, records wait in the file and changes wait for their
             // replication: try again within a second even if nothing new arrives.
-            let first = if to_replicate.is_empty() && file.pending() == 0 {
+            let first = if to_replicate.is_empty() && file.pending() == 0 && background.is_none() {
                 match rx.recv() {
                     Ok(j) => Some(j),
                     Err(_) => break,
@@ -232,7 +239,24 @@ pub fn spawn(
                 }
             }
             let t0 = Instant::now();
-            match file.sync() {
+            // After a failed fdatasync the file's recent bytes are unknown (the kernel may
+            // have dropped them and would not say so again): rewrite it whole from the store,
+            // which holds every change of the failed batches too, before anything more can
+            // count as durable.
+            if file.needs_rewrite() {
+                // Complete in itself: a compaction in flight is dropped.
+                background = None;
+                let entries = compacted_entries(states.values(), hosts.values(), &leases());
+                match file.compact(entries.iter()) {
+                    Ok(n) => {
+                        compacted = n.max(1);
+                        tracing::warn!(bytes = n, "lease file rewritten after a failed fdatasync");
+                    }
+                    Err(e) => tracing::error!("lease file rewrite after a failed fdatasync failed: {e}"),
+                }
+            }
+            let synced = file.sync();
+            match &synced {
                 Ok(_) => {
                     stats.fsync(t0.elapsed());
                     for l in durable_log.drain(..) {
@@ -251,9 +275,11 @@ pub fn spawn(
                 }
                 Err(e) => {
                     // Not durable: the ACKs must not go out (clients retry); say why loudly.
-                    // The records stay queued in the file and become durable with the next
-                    // sync that succeeds: their changes are replicated then, not forgotten
-                    // (the simulation's disk faults showed partners left disagreeing).
+                    // The records become durable with the next sync that succeeds (a write
+                    // error leaves them queued; an fdatasync error makes the next batch
+                    // rewrite the file from the store first): their changes are replicated
+                    // then, not forgotten (the simulation's disk faults showed partners left
+                    // disagreeing).
                     tracing::error!("lease file write failed, {} replies withheld: {e}", replies.len());
                     stats.journal_error();
                     replies.clear();
@@ -263,24 +289,64 @@ pub fn spawn(
                     }
                 }
             }
-            // Here, after this batch's records are written and synced, and from the store as
-            // it is now: see `LeaseSource` for why nothing durable can be dropped.
-            let grown = file.len() > COMPACT_GROWTH * compacted.max(64 * 1024);
-            if compact_now || grown {
-                let entries = compacted_entries(states.values(), hosts.values(), &leases());
-                match file.compact(entries.iter()) {
-                    Ok(n) => {
-                        compacted = n.max(1);
-                        tracing::info!(bytes = n, "lease file compacted");
+            // A compaction written meanwhile goes in place here, between batches, with
+            // nothing queued (the batch was just synced): see `LeaseSource` for why nothing
+            // durable can be dropped.
+            if synced.is_ok()
+                && let Some(rx) = &background
+            {
+                match rx.try_recv() {
+                    Ok(Ok(c)) => {
+                        background = None;
+                        match file.install(c) {
+                            Ok(n) => {
+                                compacted = n.max(1);
+                                tracing::info!(bytes = n, "lease file compacted");
+                            }
+                            Err(e) => tracing::error!("lease file compaction failed (old file kept): {e}"),
+                        }
                     }
+                    Ok(Err(e)) => {
+                        background = None;
+                        file.abort_compaction();
+                        tracing::error!("lease file compaction failed (old file kept): {e}");
+                    }
+                    Err(channel::TryRecvError::Empty) => {}
+                    Err(channel::TryRecvError::Disconnected) => {
+                        background = None;
+                        file.abort_compaction();
+                    }
+                }
+            }
+            // Rewriting a file of a million leases takes long enough to hold ACKs back for
+            // hundreds of milliseconds: the snapshot is formatted and written on its own
+            // thread while batches go on here, and the file is swapped in when ready.
+            let grown = file.len() > COMPACT_GROWTH * compacted.max(64 * 1024);
+            if (compact_now || grown) && background.is_none() && !file.needs_rewrite() {
+                file.begin_compaction();
+                let (tx, rx) = channel::bounded(1);
+                let (states, hosts, leases, path) =
+                    (states.clone(), hosts.clone(), leases.clone(), file.path().to_path_buf());
+                let spawned = std::thread::Builder::new().name("compactor".into()).spawn(move || {
+                    let entries = compacted_entries(states.values(), hosts.values(), &leases());
+                    let _ = tx.send(dhcp_journal::file::write_compacted(&path, entries.iter()));
+                });
+                match spawned {
+                    Ok(_) => background = Some(rx),
                     Err(e) => {
-                        tracing::error!("lease file compaction failed (old file kept): {e}")
+                        file.abort_compaction();
+                        tracing::error!("lease file compaction not started: {e}");
                     }
                 }
             }
             if stop {
                 break;
             }
+        }
+        if file.needs_rewrite()
+            && let Err(e) = file.compact(compacted_entries(states.values(), hosts.values(), &leases()).iter())
+        {
+            tracing::error!("lease file rewrite after a failed fdatasync failed: {e}");
         }
         if let Err(e) = file.sync() {
             tracing::error!("final lease file sync failed: {e}");
@@ -365,7 +431,7 @@ mod tests {
         let source = store.clone();
         let journal = spawn(
             file,
-            Box::new(move || source.snapshot()),
+            Arc::new(move || source.snapshot()),
             Arc::new(NoReplies),
             Arc::new(Stats::default()),
             Arc::new(|_: &Lease| {}),

@@ -174,7 +174,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
     let leases: journal::LeaseSource = {
         let engine = engine.clone();
-        Box::new(move || engine.store().snapshot())
+        Arc::new(move || engine.store().snapshot())
     };
     let journal =
         journal::spawn(journal_file, leases, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
