@@ -152,3 +152,78 @@ fn check_histogram(m: &Samples, name: &str, labels: &[(&str, &str)]) -> Result<(
     anyhow::ensure!(sum >= 0.0, "{name}: sum {sum}");
     Ok(())
 }
+
+/// The metric families a scrape declares, parsed by prometheus_client: (family name, type,
+/// the names of its samples).
+fn families(ns: &Netns, addr: &str) -> Result<Vec<(String, String, Vec<String>)>> {
+    let script = format!(
+        "import json, urllib.request\n\
+         from prometheus_client.parser import text_string_to_metric_families\n\
+         text = urllib.request.urlopen('http://{addr}/metrics', timeout=5).read().decode()\n\
+         print(json.dumps([[f.name, f.type, [s.name for s in f.samples]] for f in text_string_to_metric_families(text)]))\n"
+    );
+    let out = ns.command("python3").args(["-c", &script]).output()?;
+    anyhow::ensure!(out.status.success(), "parser failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).context("parser output")
+}
+
+/// contrib/grafana/xdhcpd.json queries only metrics that a running xdhcpd (a failover pair
+/// that served clients) exports: each metric name in each panel's and variable's PromQL is a
+/// sample name of the scrape, or the sample name a declared family has when it has samples
+/// (`_total` of a counter, `_bucket`/`_sum`/`_count` of a histogram: the XDP counters are empty
+/// in a binary built without the eBPF program).
+#[test]
+fn the_grafana_dashboard_queries_only_exported_metrics() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let path = xdhcpd_tests::workspace_root().join("contrib/grafana/xdhcpd.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+    let exprs = xdhcpd_tests::grafana::expressions(&dashboard);
+    let mut queried = std::collections::BTreeSet::new();
+    for e in &exprs {
+        let names = xdhcpd_tests::grafana::metric_names(e).with_context(|| format!("PromQL {e:?}"))?;
+        anyhow::ensure!(!names.is_empty() || e.is_empty(), "PromQL selecting no metric: {e:?}");
+        queried.extend(names);
+    }
+    // Every family of the README's list has a panel.
+    assert!(queried.len() >= 15, "{} metrics queried: {queried:?}", queried.len());
+
+    let mut lab = PairLab::new([pair_config(0, 10, 128, 3, 0), pair_config(1, 10, 128, 3, 0)])?;
+    lab.start(0, &["--xdp-mode", "skb", "--xdp-no-pin", "--metrics", "127.0.0.1:9167"])?;
+    lab.start(1, &["--xdp-mode", "skb", "--xdp-no-pin"])?;
+    lab.wait_state(0, "normal", Some("normal"), std::time::Duration::from_secs(20))?;
+    for n in 1..=2u8 {
+        let name = format!("g{n}");
+        lab.add_client(&name, &format!("52:54:00:00:52:{n:02x}"))?;
+        lab.udhcpc(&name)?;
+    }
+    let fams = families(&lab.srv[0], "127.0.0.1:9167")?;
+    let mut exported = std::collections::BTreeSet::new();
+    let mut empty = Vec::new();
+    for (name, kind, samples) in &fams {
+        if samples.is_empty() {
+            empty.push(name.clone());
+            let names: Vec<String> = match kind.as_str() {
+                "counter" => vec![format!("{name}_total")],
+                "histogram" => ["_bucket", "_sum", "_count"].iter().map(|s| format!("{name}{s}")).collect(),
+                _ => vec![name.clone()],
+            };
+            exported.extend(names);
+        }
+        exported.extend(samples.iter().cloned());
+    }
+    let missing: Vec<&String> = queried.iter().filter(|m| !exported.contains(*m)).collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries metrics xdhcpd does not export: {missing:?}\nexported: {exported:?}"
+    );
+    eprintln!(
+        "{} metrics queried by {} expressions, all exported; families without samples here: {empty:?}",
+        queried.len(),
+        exprs.len()
+    );
+    Ok(())
+}

@@ -5,7 +5,9 @@
 
 pub mod bpffs;
 pub mod frames;
+pub mod grafana;
 pub mod lab;
+pub mod migrate;
 pub mod netns;
 pub mod omshell;
 pub mod pair;

@@ -5,7 +5,7 @@
 use crate::netns::{self, Netns};
 use crate::process::Proc;
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub const ADDR: [&str; 2] = ["198.18.0.1", "198.18.0.2"];
@@ -65,11 +65,17 @@ impl PairLab {
 
     /// `start` with extra environment variables for the server (e.g. `RUST_LOG`).
     pub fn start_env(&mut self, i: usize, extra: &[&str], env: &[(&str, &str)]) -> Result<()> {
+        self.start_with_config(i, &self.dir.join(format!("s{i}.conf")), extra, env)
+    }
+
+    /// xdhcpd as server `i` reading the configuration `conf` (e.g. [`PairLab::dhcpd_config`],
+    /// the file a dhcpd that ran here read) and the lease file [`PairLab::lease_file`].
+    pub fn start_with_config(&mut self, i: usize, conf: &Path, extra: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let bin = crate::xdhcpd_bin()?;
         let mut cmd = self.srv[i].command(bin.to_str().context("path")?);
         cmd.envs(env.iter().copied());
         let p = |p: PathBuf| p.to_string_lossy().into_owned();
-        cmd.args(["-c", &p(self.dir.join(format!("s{i}.conf"))), "-l", &p(self.lease_file(i))]);
+        cmd.args(["-c", &p(conf.to_path_buf()), "-l", &p(self.lease_file(i))]);
         cmd.args(["--control-socket", &p(self.socket(i))]);
         cmd.args(extra);
         cmd.arg(&self.ifs[i]);
@@ -88,7 +94,7 @@ impl PairLab {
 
     /// [`PairLab::start_dhcpd`] on the lease file already in place.
     pub fn start_dhcpd_with_leases(&mut self, i: usize) -> Result<()> {
-        let conf = self.dir.join(format!("d{i}.conf"));
+        let conf = self.dhcpd_config(i);
         let text = std::fs::read_to_string(self.dir.join(format!("s{i}.conf")))?;
         std::fs::write(&conf, text.replacen("authoritative;", "authoritative;\nping-check false;", 1))?;
         let p = |p: PathBuf| p.to_string_lossy().into_owned();
@@ -107,6 +113,20 @@ impl PairLab {
         cmd.arg(&self.ifs[i]);
         self.servers[i] = Some(Proc::spawn(&format!("dhcpd-{i}"), cmd)?);
         Ok(())
+    }
+
+    /// The dhcpd.conf a dhcpd started as server `i` reads: `s{i}.conf` plus `ping-check false`.
+    pub fn dhcpd_config(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("d{i}.conf"))
+    }
+
+    /// SIGTERM server `i` (dhcpd or xdhcpd), as `systemctl stop` does, and wait for its exit.
+    /// Returns its exit status and its log (stderr lines).
+    pub fn stop(&mut self, i: usize, within: Duration) -> Result<(std::process::ExitStatus, Vec<String>)> {
+        let Some(mut p) = self.servers[i].take() else { bail!("server {i} is not running") };
+        p.signal(libc::SIGTERM);
+        let status = p.wait_exit(within).with_context(|| format!("stopping server {i} ({})", p.name))?;
+        Ok((status, p.stderr_lines()))
     }
 
     /// dhcpd's own log lines (stderr) of server `i`.

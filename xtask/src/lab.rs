@@ -56,7 +56,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-fn catch_interrupts() {
+pub(crate) fn catch_interrupts() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic. Children get default dispositions
         // back at exec, so the servers and clients are unaffected.
@@ -64,7 +64,7 @@ fn catch_interrupts() {
     }
 }
 
-fn check_interrupted() -> Result<()> {
+pub(crate) fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
         bail!("interrupted (SIGINT/SIGTERM): stopping here and tearing down");
     }
@@ -103,17 +103,17 @@ struct Record {
 /// The steps run so far. [`Steps::run`] prints a header, times the step, prints and records
 /// its outcome, and turns a failure into an error that names the step.
 #[derive(Default)]
-struct Steps {
+pub(crate) struct Steps {
     records: Vec<Record>,
 }
 
 impl Steps {
-    fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+    pub(crate) fn run<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
         self.run_inner(name, || check_interrupted().and_then(|()| f()))
     }
 
     /// [`Steps::run`] even after an interrupt: for the teardown check.
-    fn run_always<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
+    pub(crate) fn run_always<T>(&mut self, name: &str, f: impl FnOnce() -> Result<(T, String)>) -> Result<T> {
         self.run_inner(name, f)
     }
 
@@ -138,7 +138,7 @@ impl Steps {
     }
 
     /// The summary: one line per step (time, ok/FAILED, what it showed), then the verdict.
-    fn summary(&self, total: Duration) -> String {
+    pub(crate) fn summary(&self, total: Duration) -> String {
         let mut out = String::new();
         for (i, r) in self.records.iter().enumerate() {
             let (mark, text) = match &r.result {
@@ -176,13 +176,13 @@ impl Steps {
 
 /// What the lab created, remembered so that the last step can check it is all gone.
 #[derive(Default)]
-struct Created {
-    netns: Vec<String>,
-    dir: Option<PathBuf>,
+pub(crate) struct Created {
+    pub(crate) netns: Vec<String>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 impl Created {
-    fn check_removed(&self) -> Result<((), String)> {
+    pub(crate) fn check_removed(&self) -> Result<((), String)> {
         if self.netns.is_empty() && self.dir.is_none() {
             return Ok(((), "nothing had been created".into()));
         }
@@ -237,7 +237,7 @@ fn preflight() -> Result<((), String)> {
     Ok(((), found.join(", ")))
 }
 
-fn is_executable(p: &Path) -> bool {
+pub(crate) fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
@@ -396,7 +396,7 @@ fn clients(
 /// Run the lab: the steps, the teardown check and the summary. Err names the failed step.
 pub fn run() -> Result<()> {
     // SAFETY: single-threaded here; the lab uses the release build just made.
-    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::root().join("target/release/xdhcpd")) };
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
     catch_interrupts();
     let started = Instant::now();
     let mut steps = Steps::default();

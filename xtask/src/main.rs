@@ -6,6 +6,7 @@ mod bench_failover;
 mod bench_operator;
 mod fuzz;
 mod lab;
+mod migrate;
 mod setup;
 mod sim;
 mod util;
@@ -44,7 +45,14 @@ enum Cmd {
     /// primary, partner-down, recovery; torn down at the end. Installs what it uses (the
     /// toolchain, iproute2, udhcpc); every step checks its outcome and the first that fails
     /// ends the lab with a non-zero exit naming it.
-    Lab,
+    Lab {
+        /// The live migration instead: a real ISC dhcpd failover pair serving renewing
+        /// clients is replaced by xdhcpd one server at a time (same dhcpd.conf and
+        /// dhcpd.leases); no client may be NAKed or lose its address. Installs
+        /// isc-dhcp-server too.
+        #[arg(long)]
+        migrate: bool,
+    },
     /// Deterministic simulation of a failover pair (release build), from seeds.
     Sim {
         /// Number of seeds (0..N).
@@ -110,10 +118,15 @@ fn main() -> Result<()> {
             let status = std::process::Command::new(bin).args(&args).status()?;
             std::process::exit(status.code().unwrap_or(1));
         }
-        Cmd::Lab => {
+        Cmd::Lab { migrate: false } => {
             setup::setup(Needs::Lab)?;
             build_release()?;
             lab::run()
+        }
+        Cmd::Lab { migrate: true } => {
+            setup::setup(Needs::Migrate)?;
+            build_release()?;
+            migrate::run()
         }
         Cmd::Sim { seeds, seed, seconds } => sim::run(seeds, seed, seconds),
         Cmd::Fuzz { secs, target } => {

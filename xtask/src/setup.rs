@@ -21,6 +21,8 @@ const TEST_PACKAGES: &[&str] = &[
 /// Debian packages `cargo xtask lab` runs: `ip` (namespaces, veth, bridge, macvlan),
 /// `udhcpc` (the clients) and `timeout` (coreutils, essential: always there).
 pub const LAB_PACKAGES: &[&str] = &["iproute2", "udhcpc"];
+/// `cargo xtask lab --migrate`: the lab's, and the ISC dhcpd pair it replaces.
+pub const MIGRATE_PACKAGES: &[&str] = &["iproute2", "udhcpc", "isc-dhcp-server"];
 
 /// What a command needs beyond the toolchain.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum Needs {
     Toolchain,
     /// The toolchain and the lab's Debian packages.
     Lab,
+    /// The toolchain, the lab's Debian packages and ISC dhcpd (`lab --migrate`).
+    Migrate,
     /// The toolchain, every Debian package the tests use and the metrics test's parser.
     Tests,
 }
@@ -39,6 +43,7 @@ pub fn setup(needs: Needs) -> Result<()> {
     match needs {
         Needs::Toolchain => {}
         Needs::Lab => apt(LAB_PACKAGES)?,
+        Needs::Migrate => apt(MIGRATE_PACKAGES)?,
         Needs::Tests => {
             apt(TEST_PACKAGES)?;
             python_parser()?;

@@ -30,6 +30,15 @@ pub fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` when set (relative to the workspace root),
+/// else `target/` in the workspace.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => root().join(d),
+        None => root().join("target"),
+    }
+}
+
 /// PATH with `.tools/bin` (bpf-linker) in front.
 pub fn path_with_tools() -> std::ffi::OsString {
     let mut dirs = vec![root().join(".tools/bin")];
@@ -41,7 +50,7 @@ pub fn path_with_tools() -> std::ffi::OsString {
 
 /// The most recent embedded eBPF object from a dhcp-user build.
 pub fn ebpf_object(release: bool) -> Option<PathBuf> {
-    let dir = root().join(if release { "target/release/build" } else { "target/debug/build" });
+    let dir = target_dir().join(if release { "release/build" } else { "debug/build" });
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())

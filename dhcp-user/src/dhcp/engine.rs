@@ -53,6 +53,10 @@ pub enum DropReason {
     PartnersClient,
     /// The failover state gives no DHCP service (startup, recover, conflict, shutdown...).
     FailoverNoService,
+    /// REQUEST for a failover pool's address in a free state the partner owns (FREE on a
+    /// secondary, BACKUP on a primary, EXPIRED/RELEASED not yet acknowledged): dhcpd's
+    /// "lease owned by peer" / "lease in transition state", silent as there.
+    OwnedByPartner,
 }
 
 /// What to do with one request.
@@ -552,6 +556,18 @@ impl Engine {
             Some(DhcpOption::Hostname(h)) => Some(h.clone().into_boxed_str()),
             _ => None,
         };
+        // A failover pool's address that is free but not ours to allocate: dhcpd stays silent
+        // ("lease owned by peer", "lease in transition state"), and so do we. A NAK would take
+        // the address from a client that the partner, which owns it, still answers: e.g. a
+        // renewal that comes after the lease expired reaches the secondary, the primary owns
+        // the address again, and the client's REBIND broadcast is answered by the primary.
+        if pool.failover_peer.is_some()
+            && let Some(l) = self.store.get(ip)
+            && l.state.is_available()
+            && !take.allows(&l, now)
+        {
+            return Outcome::drop(c.msg_type, DropReason::OwnedByPartner);
+        }
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
             let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
@@ -908,8 +924,8 @@ impl Engine {
                         // Nothing of this state is acknowledged yet, so the move counts as
                         // unsent (`tstp > atsfp`) until its own ack. The ack of the lease's
                         // expiry may have carried a later potential expiry than now: the move
-                        // then looked acked and was never re-sent after a crash (sim seed
-                        // 77041: BACKUP on one side, FREE on the other).
+                        // then looked acked and was never re-sent after a crash (sim seeds
+                        // 77041 and 1809: BACKUP on one side, FREE on the other).
                         l.atsfp = 0;
                         l.starts = now.unix;
                         l.hostname = None;

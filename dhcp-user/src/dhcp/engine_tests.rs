@@ -498,3 +498,40 @@ fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
         &both[..both.len().min(3)]
     );
 }
+
+/// Found by the live migration (tests/migrate.rs): a client renewing after its lease expired
+/// asked a server for an address that had gone back to the partner's free state, and got a
+/// NAK; dhcpd 4.4 drops such a REQUEST ("lease owned by peer", "lease in transition state"),
+/// so that the client rebinds by broadcast and the owner answers. Here a primary in NORMAL:
+/// BACKUP is the secondary's, EXPIRED waits for the partner's acknowledgement, FREE is ours.
+#[test]
+fn a_request_for_an_address_the_partner_owns_is_dropped_not_naked() {
+    let mut cfg = config((100, 139));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = Ipv4Addr::new(198, 18, 0, 100);
+    let renew = |state: BindingState| {
+        let mut l = Lease::free(ip, 0);
+        l.state = state;
+        l.client = Some(ClientKey::from_hw(1, &mac(1)));
+        l.starts = 4000;
+        l.ends = 4600;
+        e.restore(l);
+        let mut req = msg(MessageType::Request, mac(1), vec![]);
+        req.set_ciaddr(ip);
+        e.handle(Now::at(5000), &RequestMeta { broadcast: false, ..META }, &bytes(&req))
+    };
+    for state in [BindingState::Backup, BindingState::Expired, BindingState::Released] {
+        let out = renew(state);
+        assert!(out.reply.is_none(), "{state:?}: {:?}", out.reply.map(|r| r.msg_type));
+        assert_eq!(out.dropped, Some(DropReason::OwnedByPartner), "{state:?}");
+        assert!(out.durable.is_empty(), "{state:?}");
+    }
+    // The primary's own FREE lease of the same client: renewed.
+    let out = renew(BindingState::Free);
+    assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Ack));
+    assert_eq!(out.durable.first().map(|l| l.state), Some(BindingState::Active));
+}
