@@ -645,30 +645,32 @@ impl Peer {
         self.flush_updates(now);
     }
 
-    /// Our own update of `ip` the partner has not acked yet (queued, or sent and un-acked):
-    /// what a partner's update of the same lease "duels" with (digest §2.7).
+    /// Our own update of `ip` that the partner's update of it crosses (digest §2.7): the
+    /// oldest one in flight (superseded or not; not withdrawn), since the partner meets that one first while
+    /// its own is un-acked, so both sides decide the same pair. Deciding against a newer one
+    /// queued here instead, the partner applied our older in-flight binding while we applied
+    /// its update (simulation seed 83109). Else the one queued.
     fn pending_update(&self, ip: Ipv4Addr) -> Option<&Binding> {
-        self.queue.get(ip).or_else(|| self.window.live(ip))
+        self.window.first(ip).or_else(|| self.queue.get(ip))
     }
 
-    /// Our update that the partner's update of `ip` crosses: one queued or in flight now
-    /// (queued since receipt, e.g. by pool balancing on the same state change, it would
-    /// otherwise go out after we applied theirs, and undo it on the partner), else the one
-    /// un-acked at receipt (`own_pending` of [`Event::BindingReceived`]). The engine decides
-    /// the duel; if the partner's wins, call [`Peer::withdraw_update`] with it.
+    /// Our update that the partner's update of `ip` crosses: the one in flight or queued at
+    /// receipt (`own_pending` of [`Event::BindingReceived`], captured then because an ack
+    /// read in the same bytes can clear it), else one queued since (e.g. by pool balancing on
+    /// the same state change: it would otherwise go out after we applied theirs, and undo it
+    /// on the partner). The engine decides the duel; if the partner's wins, call
+    /// [`Peer::withdraw_update`] with it.
     pub fn crossing_update(&self, ip: Ipv4Addr, own_pending: Option<Binding>) -> Option<Binding> {
-        self.pending_update(ip).cloned().or(own_pending)
+        own_pending.or_else(|| self.pending_update(ip).cloned())
     }
 
-    /// The partner's update won the duel with `own` (from [`Event::BindingReceived`]): drop
-    /// ours (unsent it is removed; in flight, its ack will report nothing and it is never
-    /// retransmitted). A newer change of the lease queued since is kept.
+    /// The partner's update won the duel with `own`: drop every update of ours for that
+    /// lease (unsent ones are removed; in flight, their acks report nothing and they are never
+    /// retransmitted). Each was made before the partner's update was applied over it, and
+    /// would undo it on the partner.
     pub fn withdraw_update(&mut self, own: &Binding) {
-        if self.queue.get(own.ip) == Some(own) {
-            self.queue.remove(own.ip);
-        } else if self.window.live(own.ip) == Some(own) {
-            self.window.supersede(own.ip);
-        }
+        self.queue.remove(own.ip);
+        self.window.withdraw(own.ip);
     }
 
     /// The caller has queued everything for the last [`Event::SendAll`] /

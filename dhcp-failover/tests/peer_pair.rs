@@ -708,3 +708,30 @@ fn normal_is_announced_only_after_the_updates_queued_in_partner_down() {
     assert!(normal > last_update, "{l:?}");
     assert!(p.b.all_acked());
 }
+
+/// A partner's update crosses the oldest of ours in flight for that lease, even one a newer
+/// change of ours superseded: the partner meets that one first, so both decide the same pair
+/// (simulation seed 83109). Once ours lost (withdrawn), no later update of theirs crosses it.
+#[test]
+fn a_crossing_update_meets_our_oldest_update_in_flight() {
+    let mut p = normal_pair();
+    p.b.auto_ack = false;
+    let v1 = test_binding(1, START_UNIX + 700);
+    let mut v2 = v1.clone();
+    v2.ends += 100;
+    v2.tstp += 100;
+    p.update(Role::Primary, v1.clone());
+    p.update(Role::Primary, v2.clone());
+    assert_eq!(p.a.peer.unacked(), 2, "both in flight, the first superseded");
+    let mut theirs = v1.clone();
+    theirs.status = dhcp_failover::wire::BindingStatus::RELEASED;
+    p.update(Role::Secondary, theirs);
+    let crossed = p.a.events.iter().rev().find_map(|e| match e {
+        Event::BindingReceived { own_pending, .. } => Some(own_pending.clone()),
+        _ => None,
+    });
+    assert_eq!(crossed, Some(Some(v1.clone())), "the oldest in flight, not the newer v2");
+    assert_eq!(p.a.peer.crossing_update(v1.ip, None), Some(v1.clone()));
+    p.a.peer.withdraw_update(&v1);
+    assert_eq!(p.a.peer.crossing_update(v1.ip, None), None, "withdrawn: nothing of ours crosses any more");
+}

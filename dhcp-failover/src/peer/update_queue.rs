@@ -81,6 +81,9 @@ pub(crate) struct InFlight {
     /// A newer update of the same IP was queued after this one was sent: its ack frees the
     /// window slot but reports nothing, and it is not retransmitted.
     pub(crate) superseded: bool,
+    /// It lost a duel with the partner's update of the same IP (`Peer::withdraw_update`):
+    /// the partner refuses it, so no later update of the partner's crosses it.
+    pub(crate) withdrawn: bool,
 }
 
 /// The un-acked window, in send order. Acks come almost always in send order, so the front
@@ -101,7 +104,7 @@ impl Window {
     }
 
     pub(crate) fn push(&mut self, xid: u32, binding: Binding) {
-        self.items.push_back(InFlight { xid, binding, superseded: false });
+        self.items.push_back(InFlight { xid, binding, superseded: false, withdrawn: false });
     }
 
     /// Marks every in-flight update of `ip` superseded.
@@ -118,6 +121,20 @@ impl Window {
         }
         let i = self.items.iter().position(|f| f.xid == xid)?;
         self.items.remove(i)
+    }
+
+    /// Marks every in-flight update of `ip` withdrawn (and superseded).
+    pub(crate) fn withdraw(&mut self, ip: Ipv4Addr) {
+        for f in self.items.iter_mut().filter(|f| f.binding.ip == ip) {
+            f.superseded = true;
+            f.withdrawn = true;
+        }
+    }
+
+    /// The oldest in-flight update of `ip` not withdrawn, superseded or not: the partner
+    /// receives it first.
+    pub(crate) fn first(&self, ip: Ipv4Addr) -> Option<&Binding> {
+        self.items.iter().find(|f| f.binding.ip == ip && !f.withdrawn).map(|f| &f.binding)
     }
 
     /// The newest live (not superseded) in-flight update of `ip`.
