@@ -371,7 +371,25 @@ impl Lowerer {
             own = scope_effective(&own, g);
         }
         let own = scope_effective(&own, items);
+        // Whether the host's own scope sets a flag at all (an `off` there overrides an
+        // `on` of the subnet, which `own`'s default could not tell from "not set").
+        let own_flag = |pick: fn(&Param) -> Option<bool>| {
+            groups.iter().copied().chain(std::iter::once(items)).flatten().fold(None, |acc, i| match i {
+                Item::Param(p) => pick(p).or(acc),
+                _ => acc,
+            })
+        };
+        let own_use_host_decl_names = own_flag(|p| match p {
+            Param::UseHostDeclNames(v) => Some(*v),
+            _ => None,
+        });
+        let own_one_lease_per_client = own_flag(|p| match p {
+            Param::OneLeasePerClient(v) => Some(*v),
+            _ => None,
+        });
         let mut host = Host {
+            own_use_host_decl_names,
+            own_one_lease_per_client,
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,

@@ -252,9 +252,11 @@ pub struct Effective {
     /// `server-identifier NAME;`: a host name, resolved by [`Config::resolve_names`]
     /// into [`Effective::server_identifier`] (first address).
     pub server_identifier_name: Option<String>,
-    /// `ping-check` (dhcpd default true).
+    /// `ping-check` (dhcpd's default is true: it pings an address before offering it).
+    /// xdhcpd never pings: `ping-check true` is refused at load, and the default is a
+    /// documented difference (docs/DHCPD_CONF.md).
     pub ping_check: bool,
-    /// `ping-timeout`, seconds (dhcpd default 1).
+    /// `ping-timeout`, seconds (dhcpd default 1); no effect in xdhcpd (it does not ping).
     pub ping_timeout: u32,
     /// `log-facility NAME;` (syslog facility name, as written).
     pub log_facility: Option<String>,
@@ -262,7 +264,7 @@ pub struct Effective {
     pub one_lease_per_client: bool,
     /// `update-static-leases` (default false; meaningful with DDNS only).
     pub update_static_leases: bool,
-    /// `get-lease-hostnames` (default false).
+    /// `get-lease-hostnames` (default false; `true` is refused at load).
     pub get_lease_hostnames: bool,
     /// `use-host-decl-names` (default false).
     pub use_host_decl_names: bool,
@@ -714,6 +716,12 @@ pub struct Host {
     /// already gave), on [`Effective::default`]. Its options, `next-server`,
     /// `filename` and `server-name` override the subnet's per code.
     pub own: Effective,
+    /// `use-host-decl-names` as the host's own statements and enclosing groups set it
+    /// (`None`: not set there, the subnet's or pool's value stands).
+    pub own_use_host_decl_names: Option<bool>,
+    /// `one-lease-per-client` as the host's own statements and groups set it (`None`:
+    /// not set there).
+    pub own_one_lease_per_client: Option<bool>,
 }
 
 /// This server's role in a failover relationship.

@@ -14,6 +14,8 @@ fn params(e: &Effective) -> Params {
         next_server: e.next_server,
         filename: e.filename.clone(),
         server_name: e.server_name.clone(),
+        use_host_decl_names: Some(e.use_host_decl_names),
+        one_lease_per_client: Some(e.one_lease_per_client),
     }
 }
 
@@ -61,6 +63,10 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             p.next_server = own.next_server;
             p.filename = own.filename;
             p.server_name = own.server_name;
+            // Flags only where the host's own scope sets them: elsewhere the subnet's
+            // or pool's value stands (dhcpd evaluates them in the merged scope).
+            p.use_host_decl_names = h.own_use_host_decl_names;
+            p.one_lease_per_client = h.own_one_lease_per_client;
             HostCfg {
                 name: h.name.clone(),
                 hardware_ethernet: h.hardware_ethernet,

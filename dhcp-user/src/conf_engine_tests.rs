@@ -483,3 +483,123 @@ host own { hardware ethernet 52:54:00:00:00:04; fixed-address 198.18.0.7; option
         }
     }
 }
+
+/// DISCOVER then REQUEST of the offered address, from `mac`, through `meta`; the
+/// REQUEST's outcome.
+fn dora_via(e: &Engine, meta: &RequestMeta, now: u32, m: [u8; 6]) -> Outcome {
+    let o = e.handle(Now::at(now), meta, &msg(MessageType::Discover, m, vec![]));
+    let ip = reply(&o).yiaddr();
+    let sid = reply(&o).opts().get(OptionCode::ServerIdentifier).cloned().expect("server id");
+    e.handle(Now::at(now), meta, &msg(MessageType::Request, m, vec![sid, DhcpOption::RequestedIpAddress(ip)]))
+}
+
+fn host_name(m: &Message) -> Option<String> {
+    match m.opts().get(OptionCode::Hostname) {
+        Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn use_host_decl_names_sends_the_host_declarations_name() {
+    let hosts = "host printer { hardware ethernet 52:54:00:00:00:07; fixed-address 198.18.0.7; }\n\
+                 host named { hardware ethernet 52:54:00:00:00:08; fixed-address 198.18.0.8; option host-name \"own\"; }\n\
+                 host quiet { hardware ethernet 52:54:00:00:00:09; fixed-address 198.18.0.9; use-host-decl-names off; }\n\
+                 host laptop { hardware ethernet 52:54:00:00:00:0a; }\n\
+                 host elsewhere { hardware ethernet 52:54:00:00:00:0b; fixed-address 10.9.9.9; }\n";
+    let e = engine(&format!("use-host-decl-names on;\n{SUBNET}{hosts}"));
+    // A fixed address: the declaration's name, in the OFFER and in the ACK.
+    assert_eq!(host_name(&offer(&e, mac(7))).as_deref(), Some("printer"));
+    let ack = dora_via(&e, &META, 1000, mac(7));
+    assert_eq!(host_name(&reply(&ack)).as_deref(), Some("printer"));
+    // An option host-name in force wins (dhcpd adds the name only when there is none).
+    assert_eq!(host_name(&offer(&e, mac(8))).as_deref(), Some("own"));
+    // Turned off in the host's own scope.
+    assert_eq!(host_name(&offer(&e, mac(9))), None);
+    // A dynamic lease of a host without a fixed address: dhcpd hangs that host on the
+    // lease, so its name is sent too.
+    assert_eq!(host_name(&offer(&e, mac(0x0a))).as_deref(), Some("laptop"));
+    // A host whose fixed address is on another network is not the dynamic lease's host.
+    assert_eq!(host_name(&offer(&e, mac(0x0b))), None);
+    // An unknown client has no host declaration.
+    assert_eq!(host_name(&offer(&e, mac(1))), None);
+    // Off (dhcpd's default): no name.
+    let e = engine(&format!("{SUBNET}{hosts}"));
+    assert_eq!(host_name(&offer(&e, mac(7))), None);
+    assert_eq!(host_name(&offer(&e, mac(0x0a))), None);
+    // On in the host only.
+    let e = engine(&format!("{SUBNET}host p {{ hardware ethernet 52:54:00:00:00:07; use-host-decl-names on; }}\n"));
+    assert_eq!(host_name(&offer(&e, mac(7))).as_deref(), Some("p"));
+}
+
+/// Two networks: the client's own (`IFACE`) and one behind a relay.
+const TWO_NETWORKS: &str = "subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.100 198.18.0.110; }\n\
+                            subnet 198.18.1.0 netmask 255.255.255.0 { range 198.18.1.100 198.18.1.110; }\n";
+
+/// A client binds an address on `IFACE`'s network, then moves behind the relay and
+/// requests one there: the REQUEST's outcome and the first lease afterwards.
+fn move_networks(e: &Engine, m: [u8; 6]) -> (Outcome, crate::lease::Lease) {
+    let first = dora_via(e, &META, 1000, m);
+    assert_eq!(first.reply.as_ref().map(|r| r.msg_type), Some(MessageType::Ack));
+    let first_ip = reply(&first).yiaddr();
+    // Relayed: a giaddr on the other network.
+    let relay = Ipv4Addr::new(198, 18, 1, 1);
+    let with_giaddr = |t: MessageType, opts: Vec<DhcpOption>| {
+        let mut m = Message::decode(&mut Decoder::new(&msg(t, m, opts))).expect("decodes");
+        m.set_giaddr(relay);
+        let mut b = Vec::new();
+        m.encode(&mut Encoder::new(&mut b)).expect("encode");
+        b
+    };
+    let o = e.handle(Now::at(2000), &META, &with_giaddr(MessageType::Discover, vec![]));
+    let ip = reply(&o).yiaddr();
+    assert_eq!(ip.octets()[2], 1, "an address of the relay's network");
+    let req = with_giaddr(
+        MessageType::Request,
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+    );
+    let out = e.handle(Now::at(2000), &META, &req);
+    assert_eq!(out.reply.as_ref().map(|r| r.msg_type), Some(MessageType::Ack));
+    let before = e.store().get(first_ip).expect("first lease");
+    (out, before)
+}
+
+#[test]
+fn one_lease_per_client_releases_the_other_lease_on_request() {
+    let e = engine(&format!("one-lease-per-client true;\n{TWO_NETWORKS}"));
+    let (out, first) = move_networks(&e, mac(1));
+    assert_eq!(first.state, BindingState::Free, "released on the new REQUEST");
+    assert_eq!(first.ends, 2000);
+    // The release is journalled with the new binding, before the ACK leaves.
+    let states: Vec<(Ipv4Addr, BindingState)> = out.durable.iter().map(|l| (l.ip, l.state)).collect();
+    assert_eq!(states.len(), 2, "{states:?}");
+    assert!(states.contains(&(first.ip, BindingState::Free)), "{states:?}");
+
+    // Off (dhcpd's default): the client keeps both.
+    let e = engine(TWO_NETWORKS);
+    let (out, first) = move_networks(&e, mac(1));
+    assert_eq!(first.state, BindingState::Active);
+    assert_eq!(out.durable.len(), 1);
+}
+
+#[test]
+fn one_lease_per_client_in_a_failover_pool_releases_through_the_partner() {
+    let text = format!(
+        "one-lease-per-client true;\n\
+         failover peer \"lab\" {{ primary; address 198.18.0.1; peer address 198.18.0.2; mclt 60; split 128; }}\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {{ pool {{ failover peer \"lab\"; range 198.18.0.100 198.18.0.110; }} }}\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 {{ range 198.18.1.100 198.18.1.110; }}\n"
+    );
+    let e = engine(&text);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    // A client this primary serves by the load-balancing hash.
+    let m = (1..=64)
+        .map(mac)
+        .find(|m| e.handle(Now::at(900), &META, &msg(MessageType::Discover, *m, vec![])).reply.is_some())
+        .expect("some client hashes to the primary");
+    let (out, first) = move_networks(&e, m);
+    // RELEASED, not free: free only once the partner acknowledges the update, which the
+    // journal sends it with every durable record (the normal release path).
+    assert_eq!(first.state, BindingState::Released);
+    assert!(out.durable.iter().any(|l| l.ip == first.ip && l.state == BindingState::Released));
+}

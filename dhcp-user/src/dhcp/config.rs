@@ -17,6 +17,12 @@ pub struct Params {
     pub next_server: Option<Ipv4Addr>,
     pub filename: Option<String>,
     pub server_name: Option<String>,
+    /// `use-host-decl-names`: send a host declaration's name as host-name (option 12).
+    /// `None`: not set in this scope (a host's), the enclosing value stands; off if none.
+    pub use_host_decl_names: Option<bool>,
+    /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
+    /// `None` as for `use_host_decl_names`.
+    pub one_lease_per_client: Option<bool>,
 }
 
 impl Default for Params {
@@ -32,6 +38,8 @@ impl Default for Params {
             next_server: None,
             filename: None,
             server_name: None,
+            use_host_decl_names: None,
+            one_lease_per_client: None,
         }
     }
 }

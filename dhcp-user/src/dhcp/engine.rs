@@ -346,7 +346,7 @@ impl Engine {
         let host = c.host?;
         host.fixed_addresses.iter().find_map(|ip| {
             let subnet = c.net.subnets.iter().find(|s| s.contains(*ip))?;
-            Some((*ip, merge(&subnet.params, &host.params)))
+            Some((*ip, with_host_decl_name(merge(&subnet.params, &host.params), Some(host))))
         })
     }
 
@@ -466,7 +466,7 @@ impl Engine {
         let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
-        let params = merge_host(&pool.params, c.host);
+        let params = with_host_decl_name(merge_host(&pool.params, c.host), dynamic_lease_host(c.host));
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -538,13 +538,22 @@ impl Engine {
             let secs = self.lease_secs(c, &params);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                durable: self.release_other_lease(c, ip, &params).into_iter().collect(),
                 ..Outcome::default()
             };
         }
         let Some((pool, take)) = self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(_, p, t)| (p, t)) else {
-            return self.nak(c);
+            // dhcpd releases the other leases before its permission checks: a client that
+            // asks for a lease has forgotten its old one, whether it gets this one or not.
+            // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
+            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| merge_host(&p.params, c.host));
+            let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
+            let mut out = self.nak(c);
+            out.durable.extend(released);
+            return out;
         };
-        let params = merge_host(&pool.params, c.host);
+        let params = with_host_decl_name(merge_host(&pool.params, c.host), dynamic_lease_host(c.host));
+        let released = self.release_other_lease(c, ip, &params);
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
         let mut secs = desired;
@@ -577,11 +586,40 @@ impl Engine {
         match bound {
             Some(lease) => Outcome {
                 reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
-                durable: vec![lease],
+                durable: released.into_iter().chain([lease]).collect(),
                 ..Outcome::default()
             },
-            None => self.nak(c),
+            None => {
+                let mut out = self.nak(c);
+                out.durable.extend(released);
+                out
+            }
         }
+    }
+
+    /// `one-lease-per-client on` (dhcpd's ack_lease, DHCPREQUEST only): the client asks
+    /// for `ip`, so it has forgotten any other lease it held; that lease is released (as
+    /// a DHCPRELEASE would: RELEASED in a failover pool, so the partner hears of it
+    /// through the journal's replication). dhcpd releases every other lease of the
+    /// client in a bound state; the store indexes one lease per client (its latest), and
+    /// with the flag on a client never holds more than that one besides `ip`.
+    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Option<Lease> {
+        if params.one_lease_per_client != Some(true) {
+            return None;
+        }
+        let other = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)?;
+        let failover = c.cfg.pool_peer(other.pool).is_some();
+        let now = c.now.unix;
+        let released = self.store.update(other.ip, |l| {
+            // Re-checked under the lease's lock: another worker may have changed it.
+            if l.client.as_ref() == Some(&c.key) && l.state == BindingState::Active {
+                release_in_place(l, failover, now);
+            }
+        })?;
+        (released.state != BindingState::Active).then(|| {
+            tracing::debug!(released = %other.ip, requested = %ip, "one-lease-per-client: other lease released");
+            released
+        })
     }
 
     fn release(&self, c: &Ctx) -> Outcome {
@@ -595,10 +633,7 @@ impl Engine {
             && let Some(l) = self.store.update(ip, |l| {
                 // Standalone: straight back to free (the client key stays for affinity).
                 // Failover: RELEASED until the partner acknowledges, then free.
-                l.state = if failover { BindingState::Released } else { BindingState::Free };
-                l.ends = now;
-                l.tstp = now;
-                l.cltt = now;
+                release_in_place(l, failover, now);
             })
         {
             out.durable.push(l);
@@ -691,7 +726,7 @@ impl Engine {
         let params = pools
             .iter()
             .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| merge_host(&p.params, c.host))
+            .map(|(_, p, _)| with_host_decl_name(merge_host(&p.params, c.host), dynamic_lease_host(c.host)))
             .unwrap_or_default();
         Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
@@ -913,7 +948,42 @@ fn merge(base: &Params, over: &Params) -> Params {
     if over.filename.is_some() {
         p.filename = over.filename.clone();
     }
+    p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
+    p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
     p
+}
+
+/// dhcpd's `use_host_decl_name` (server/dhcp.c, for OFFER, ACK and BOOTP replies): with
+/// `use-host-decl-names on` in the client's merged scope, a client whose lease has a host
+/// declaration gets that declaration's name as host-name (option 12), unless an option
+/// host-name is already in force. The name is sent without a terminating NUL.
+fn with_host_decl_name(mut params: Params, host: Option<&HostCfg>) -> Params {
+    if let Some(h) = host
+        && params.use_host_decl_names == Some(true)
+        && params.option(12).is_none()
+        && !h.name.is_empty()
+    {
+        let at = params.options.partition_point(|(c, _)| *c < 12);
+        params.options.insert(at, (12, h.name.as_bytes().to_vec()));
+    }
+    params
+}
+
+/// The host dhcpd hangs on a *dynamic* lease (ack_lease): a host of the client with no
+/// fixed address. A host whose fixed addresses are all on other networks makes the
+/// client known, but is not the lease's host.
+fn dynamic_lease_host(host: Option<&HostCfg>) -> Option<&HostCfg> {
+    host.filter(|h| h.fixed_addresses.is_empty())
+}
+
+/// A release as dhcpd's release_lease makes it: standalone, straight back to free (the
+/// client key stays, for affinity); in a failover pool RELEASED, which the journal
+/// replicates to the partner, and free once it acknowledges.
+fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
+    l.state = if failover { BindingState::Released } else { BindingState::Free };
+    l.ends = now;
+    l.tstp = now;
+    l.cltt = now;
 }
 
 fn finish(m: Message, req: &Message, t: MessageType, yiaddr: Ipv4Addr) -> Reply {
