@@ -21,6 +21,7 @@
 //! ```
 
 pub mod error;
+pub mod expr;
 mod keywords;
 mod lexer;
 mod lower;
