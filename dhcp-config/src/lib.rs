@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
-    AddrRange, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
+    Action, AddrRange, Class, ClientUpdates, Config, Dynamic, Permit, Subclass, Target, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
     KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
     SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
 };
@@ -114,7 +114,8 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     if !errors.is_empty() {
         return Err(ConfigErrors { errors, warnings });
     }
-    let (config, info) = lower::lower(&items);
+    let (mut config, info) = lower::lower(&items);
+    config.classes = std::mem::take(&mut parser.classes);
     validate::validate(&config, &info, &mut errors, &mut warnings);
     if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }
 }

@@ -11,7 +11,7 @@ use crate::error::Span;
 use crate::model::{
     AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
-    Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, split_to_hba,
+    Dynamic, Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
 use crate::model::{HostAddr, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
@@ -63,11 +63,31 @@ pub(crate) struct Info {
 fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
     let mut e = parent.clone();
     for item in items {
+        // What this unconditional statement sets overrides every per-packet statement
+        // executed before it (dhcpd runs a scope's statements in order).
+        let target = match item {
+            Item::Param(Param::Filename(_)) => Some(Target::Filename),
+            Item::Param(Param::ServerName(_)) => Some(Target::ServerName),
+            Item::Param(Param::NextServer(_)) => Some(Target::NextServer),
+            Item::Param(Param::DefaultLeaseTime(_)) => Some(Target::DefaultLeaseTime),
+            Item::Param(Param::MaxLeaseTime(_)) => Some(Target::MaxLeaseTime),
+            Item::Param(Param::MinLeaseTime(_)) => Some(Target::MinLeaseTime),
+            Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
+            _ => None,
+        };
+        if let Some(t) = target {
+            for d in &mut e.dynamic {
+                if let Err(at) = d.shadowed.binary_search(&t) {
+                    d.shadowed.insert(at, t);
+                }
+            }
+        }
         match item {
             Item::Param(p) => apply(&mut e, p),
             Item::Option { code, data } => e.set_option(*code, data.clone()),
             Item::NamedOption { code, value } => e.set_named_option(*code, value.clone()),
             Item::SpaceOption { space, code, data } => e.set_space_option(space, *code, data.clone()),
+            Item::Dynamic(action) => e.dynamic.push(Dynamic { action: action.clone(), shadowed: Vec::new() }),
             _ => {}
         }
     }
@@ -328,6 +348,14 @@ impl Lowerer {
         });
         let ranges: Vec<&Item> = items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
         self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
+        // The pool's permit lists (dhcpd's permit_list and prohibit_list).
+        if let Some(pool) = self.config.shared_networks.get_mut(sn).and_then(|n| n.pools.last_mut()) {
+            for i in items {
+                if let Item::Permit { allow, permit } = i {
+                    if *allow { pool.permits.push(*permit) } else { pool.prohibits.push(*permit) }
+                }
+            }
+        }
     }
 
     fn push_pool(
@@ -339,7 +367,15 @@ impl Lowerer {
         effective: Effective,
         failover: Option<(String, Span)>,
     ) {
-        let mut pool = Pool { subnet_index, ranges: Vec::new(), failover_peer: None, dynamic_bootp: false, effective };
+        let mut pool = Pool {
+            subnet_index,
+            ranges: Vec::new(),
+            failover_peer: None,
+            dynamic_bootp: false,
+            effective,
+            permits: Vec::new(),
+            prohibits: Vec::new(),
+        };
         let mut info = PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network };
         for r in ranges {
             if let Item::Range(r) = r {

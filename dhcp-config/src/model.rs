@@ -7,6 +7,8 @@
 
 use std::net::Ipv4Addr;
 
+pub use crate::expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
+
 /// dhcpd's `default-lease-time` when none is configured (12 hours).
 pub const DEFAULT_LEASE_TIME: u32 = 43_200;
 /// dhcpd's `max-lease-time` when none is configured (24 hours).
@@ -64,6 +66,9 @@ pub struct Config {
     pub abandon_lease_time: u32,
     /// The global scope's values.
     pub global: Effective,
+    /// `class` declarations with their subclasses, in file order (the order dhcpd
+    /// classifies a packet in).
+    pub classes: Vec<Class>,
 }
 
 impl Default for Config {
@@ -82,6 +87,7 @@ impl Default for Config {
             db_time_format_local: false,
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
+            classes: Vec::new(),
         }
     }
 }
@@ -303,6 +309,10 @@ pub struct Effective {
     /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
     /// (outer scopes first, then file order; a new value for a code keeps its place).
     pub space_options: Vec<SpaceOptionValue>,
+    /// Statements of this scope and the enclosing ones whose effect depends on the
+    /// client (`if` blocks, `option NAME = expression;`), in the order dhcpd executes
+    /// them; each overrides the values above unless shadowed (see [`Dynamic`]).
+    pub dynamic: Vec<Dynamic>,
 }
 
 impl Default for Effective {
@@ -334,6 +344,7 @@ impl Default for Effective {
             vendor_option_space: None,
             site_option_space: None,
             space_options: Vec::new(),
+            dynamic: Vec::new(),
         }
     }
 }
@@ -687,9 +698,125 @@ pub struct Pool {
     /// Whether any range was written `range dynamic-bootp A B;` (never together with
     /// a failover peer).
     pub dynamic_bootp: bool,
-    /// The pool's values (its permit list is in `allow_unknown_clients` and
-    /// `allow_dynamic_bootp`).
+    /// The pool's values.
     pub effective: Effective,
+    /// `allow ...;` in the pool: when there is any, only clients matching one of them
+    /// may use the pool (dhcpd's permit list).
+    pub permits: Vec<Permit>,
+    /// `deny ...;` in the pool: clients matching one of them may not use it.
+    pub prohibits: Vec<Permit>,
+}
+
+/// A pool permit (`allow X;` / `deny X;` inside a `pool`), as dhcpd's get_permit reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// `known-clients`, `known clients`: a host declaration matches the client.
+    KnownClients,
+    /// `unknown-clients`, `unknown clients`.
+    UnknownClients,
+    /// `all clients`.
+    AllClients,
+    /// `dynamic bootp clients`: a BOOTP request (no DHCP message type).
+    DynamicBootpClients,
+    /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
+    /// member of its class too.
+    Members(usize),
+}
+
+/// A `class "NAME" { ... }` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    /// The class name.
+    pub name: String,
+    /// `match if EXPR;`
+    pub match_if: Option<BoolExpr>,
+    /// `match EXPR;`: the value looked up among the subclasses.
+    pub submatch: Option<DataExpr>,
+    /// `subclass "NAME" DATA [{ ... }]` declarations.
+    pub subclasses: Vec<Subclass>,
+    /// The class's statements, executed for its members after the pool's scope and
+    /// before the host's.
+    pub actions: Vec<Action>,
+}
+
+/// `subclass "CLASS" DATA [{ ... }]`: members are the clients whose `match` value is DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subclass {
+    /// The value `match` must give.
+    pub data: Vec<u8>,
+    /// The subclass's own statements, executed after its class's.
+    pub actions: Vec<Action>,
+}
+
+/// A statement executed per packet: in a class, or inside an `if`, or setting an
+/// option from an expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `option NAME VALUE;`
+    Option { code: u8, data: Vec<u8> },
+    /// `option NAME = EXPR;` (a null value sets nothing).
+    OptionExpr { code: u8, expr: DataExpr },
+    /// `filename "x";`
+    Filename(String),
+    /// `server-name "x";`
+    ServerName(String),
+    /// `next-server ADDRESS;`
+    NextServer(Ipv4Addr),
+    /// `default-lease-time N;`
+    DefaultLeaseTime(u32),
+    /// `max-lease-time N;`
+    MaxLeaseTime(u32),
+    /// `min-lease-time N;`
+    MinLeaseTime(u32),
+    /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
+    If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
+}
+
+/// What an [`Action`] sets, to tell which later statements override it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// An option code.
+    Option(u8),
+    /// `filename`
+    Filename,
+    /// `server-name`
+    ServerName,
+    /// `next-server`
+    NextServer,
+    /// `default-lease-time`
+    DefaultLeaseTime,
+    /// `max-lease-time`
+    MaxLeaseTime,
+    /// `min-lease-time`
+    MinLeaseTime,
+}
+
+impl Action {
+    /// Everything this action may set.
+    pub fn targets(&self, out: &mut Vec<Target>) {
+        match self {
+            Action::Option { code, .. } | Action::OptionExpr { code, .. } => out.push(Target::Option(*code)),
+            Action::Filename(_) => out.push(Target::Filename),
+            Action::ServerName(_) => out.push(Target::ServerName),
+            Action::NextServer(_) => out.push(Target::NextServer),
+            Action::DefaultLeaseTime(_) => out.push(Target::DefaultLeaseTime),
+            Action::MaxLeaseTime(_) => out.push(Target::MaxLeaseTime),
+            Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
+            Action::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|a| a.targets(out)),
+        }
+    }
+}
+
+/// A per-packet statement in a scope chain. dhcpd executes a scope's statements in
+/// order, outer scopes first, each replacing earlier values; the unconditional ones are
+/// already folded into [`Effective`], so `shadowed` lists what statements written
+/// *after* this one set unconditionally: those win over it whatever it evaluates to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dynamic {
+    /// The statement.
+    pub action: Action,
+    /// Targets a later unconditional statement of the chain sets (sorted).
+    pub shadowed: Vec<Target>,
 }
 
 /// A `host NAME { }`.

@@ -9,8 +9,9 @@ use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
+use crate::expr::ExprParser;
 use crate::model::{
-    ClientUpdates, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
+    Action, Class, ClientUpdates, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -123,6 +124,10 @@ pub(crate) enum Item {
     /// `abandon-lease-time SECONDS;` (dhcpd reads it in the global scope only).
     AbandonLeaseTime(u32, Span),
     Zone(Zone),
+    /// A statement executed per packet (`if`, `option NAME = expression;`).
+    Dynamic(Action),
+    /// `allow X;` (`allow: true`) or `deny X;` inside a pool.
+    Permit { allow: bool, permit: Permit },
 }
 
 /// `subnet A netmask M { ... }`
@@ -198,6 +203,7 @@ enum Scope {
     Pool,
     Group,
     Host,
+    Class,
 }
 
 impl Scope {
@@ -209,6 +215,7 @@ impl Scope {
             Scope::Pool => "a pool",
             Scope::Group => "a group",
             Scope::Host => "a host",
+            Scope::Class => "a class",
         }
     }
 }
@@ -216,13 +223,8 @@ impl Scope {
 /// Statements ISC dhcpd 4.4 accepts that we deliberately do not implement. They are
 /// rejected by name: silently ignoring e.g. a `class` would change who gets leases.
 const UNSUPPORTED: &[&str] = &[
-    "class",
-    "subclass",
     "match",
     "spawn",
-    "if",
-    "elsif",
-    "else",
     "on",
     "set",
     "unset",
@@ -557,6 +559,10 @@ pub(crate) struct Parser {
     spaces: Vec<OptionSpace>,
     /// Option definitions in those spaces: (space, lower-case name) to (code, type).
     space_defs: std::collections::HashMap<(String, String), (u32, options::OptionType)>,
+    /// `class` declarations so far, with their subclasses (global whatever their scope).
+    pub classes: Vec<Class>,
+    /// Where each class was declared (parallel to `classes`).
+    class_spans: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -569,6 +575,8 @@ impl Parser {
             key_names: std::collections::HashSet::new(),
             spaces: Vec::new(),
             space_defs: std::collections::HashMap::new(),
+            classes: Vec::new(),
+            class_spans: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -675,14 +683,250 @@ impl Parser {
 
     fn items(&mut self, stmts: &[RawStmt], scope: Scope) -> Vec<Item> {
         let mut items = Vec::new();
-        for s in stmts {
-            match self.stmt(s, scope) {
-                Ok(Some(item)) => items.push(item),
-                Ok(None) => {}
-                Err(e) => self.errors.push(e),
+        let mut i = 0;
+        while let Some(s) = stmts.get(i) {
+            match head_word(s).as_deref() {
+                Some("if") => {
+                    let rest = stmts.get(i..).unwrap_or_default();
+                    i += chain_len(rest);
+                    match self.if_chain(rest, 1, scope) {
+                        Ok(a) => items.push(Item::Dynamic(a)),
+                        Err(e) => self.errors.push(e),
+                    }
+                }
+                Some("elsif" | "else") => {
+                    i += 1;
+                    self.errors.push(stray_else(s));
+                }
+                _ => {
+                    i += 1;
+                    match self.stmt(s, scope) {
+                        Ok(Some(item)) => items.push(item),
+                        Ok(None) => {}
+                        Err(e) => self.errors.push(e),
+                    }
+                }
             }
         }
         items
+    }
+
+    /// The statements of an `if` block or a class, as per-packet actions. Errors are
+    /// collected; the actions read are returned.
+    fn actions(&mut self, stmts: &[RawStmt], scope: Scope) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(s) = stmts.get(i) {
+            match head_word(s).as_deref() {
+                Some("if") => {
+                    let rest = stmts.get(i..).unwrap_or_default();
+                    i += chain_len(rest);
+                    match self.if_chain(rest, 1, scope) {
+                        Ok(a) => out.push(a),
+                        Err(e) => self.errors.push(e),
+                    }
+                    continue;
+                }
+                Some("elsif" | "else") => {
+                    i += 1;
+                    self.errors.push(stray_else(s));
+                    continue;
+                }
+                _ => i += 1,
+            }
+            let action = match self.stmt(s, scope) {
+                Ok(Some(item)) => match item {
+                    Item::Dynamic(a) => Some(a),
+                    Item::Option { code, data } => Some(Action::Option { code, data }),
+                    Item::Param(Param::Filename(f)) => Some(Action::Filename(f)),
+                    Item::Param(Param::ServerName(n)) => Some(Action::ServerName(n)),
+                    Item::Param(Param::NextServer(HostAddr::Ip(a))) => Some(Action::NextServer(a)),
+                    Item::Param(Param::DefaultLeaseTime(v)) => Some(Action::DefaultLeaseTime(v)),
+                    Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
+                    Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
+                    _ => None,
+                },
+                Ok(None) => None,
+                Err(e) => {
+                    self.errors.push(e);
+                    continue;
+                }
+            };
+            match action {
+                Some(a) => out.push(a),
+                // Never accepted and dropped: a statement the per-packet engine cannot
+                // execute yet is refused where it is written.
+                None => self.errors.push(ConfigError::new(
+                    s.span(),
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(s),
+                        reason: format!(
+                            "inside {} only option, filename, server-name, next-server (an address) and lease time statements are supported yet",
+                            if scope == Scope::Class { "a class" } else { "an `if` block" }
+                        ),
+                    },
+                )),
+            }
+        }
+        out
+    }
+
+    /// `if COND { ... }` at `stmts[0]` (the condition after `skip` head words: 1 for
+    /// `if` and `elsif`, 2 for `else if`), with the `elsif`/`else` statements after it.
+    fn if_chain(&mut self, stmts: &[RawStmt], skip: usize, scope: Scope) -> Result<Action, ConfigError> {
+        let Some(s) = stmts.first() else {
+            return Err(ConfigError::new(&Span::start_of("?"), ErrorKind::UnexpectedCloseBrace));
+        };
+        let tokens = s.tokens.get(skip..).unwrap_or_default();
+        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+        let cond = p.boolean()?;
+        let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
+            let at = tokens.get(p.position()).map_or(&s.end, |t| &t.span);
+            let found = tokens.get(p.position()).map_or_else(|| s.end_text.to_string(), Token::describe);
+            return Err(ConfigError::new(
+                at,
+                ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
+            ));
+        };
+        let then = self.actions(block, scope);
+        let rest = stmts.get(1..).unwrap_or_default();
+        let otherwise = match rest.first() {
+            Some(next) if head_word(next).as_deref() == Some("elsif") => vec![self.if_chain(rest, 1, scope)?],
+            Some(next) if head_word(next).as_deref() == Some("else") => {
+                match next.tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase).as_deref() {
+                    Some("if") => vec![self.if_chain(rest, 2, scope)?],
+                    _ => match (&next.block, next.tokens.len()) {
+                        (Some(b), 1) => self.actions(b, scope),
+                        _ => {
+                            let mut c = Cursor::new(next);
+                            c.pos = 1;
+                            return Err(c.expected("'{' or 'if'"));
+                        }
+                    },
+                }
+            }
+            _ => Vec::new(),
+        };
+        Ok(Action::If { cond, then, otherwise })
+    }
+
+    /// `class "NAME" { match if ...; match ...; statements }`
+    fn class(&mut self, name: String, span: Span, block: &[RawStmt]) -> Result<(), ConfigError> {
+        if let Some(first) = self.classes.iter().position(|c| c.name == name).and_then(|i| self.class_spans.get(i)) {
+            return Err(ConfigError::new(
+                &span,
+                ErrorKind::Duplicate { what: "class".into(), name, first: first.clone() },
+            ));
+        }
+        let mut class = Class { name, match_if: None, submatch: None, subclasses: Vec::new(), actions: Vec::new() };
+        let mut rest: Vec<RawStmt> = Vec::new();
+        for s in block {
+            match head_word(s).as_deref() {
+                Some("match") => {
+                    let r = (|| {
+                        let is_if = s.tokens.get(1).and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("if"));
+                        let tokens = s.tokens.get(if is_if { 2 } else { 1 }..).unwrap_or_default();
+                        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                        if is_if {
+                            class.match_if = Some(p.boolean()?);
+                        } else {
+                            class.submatch = Some(p.data_arg()?);
+                        }
+                        let mut c = Cursor::new(s);
+                        c.pos = p.position() + if is_if { 2 } else { 1 };
+                        c.end()
+                    })();
+                    if let Err(e) = r {
+                        self.errors.push(e);
+                    }
+                }
+                Some("spawn") | Some("lease") => self.errors.push(ConfigError::new(
+                    s.span(),
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(s),
+                        reason: "spawned (billing) classes and lease limits are not supported yet".into(),
+                    },
+                )),
+                _ => rest.push(s.clone()),
+            }
+        }
+        class.actions = self.actions(&rest, Scope::Class);
+        self.classes.push(class);
+        self.class_spans.push(span);
+        Ok(())
+    }
+
+    /// `subclass "CLASS" DATA;` or `subclass "CLASS" DATA { statements }`.
+    fn subclass(&mut self, c: &mut Cursor<'_>) -> Result<(), ConfigError> {
+        let name_tok = c.peek();
+        let name = c.name("a class name")?;
+        let index = self.classes.iter().position(|k| k.name == name).ok_or_else(|| {
+            let span = name_tok.map_or(&c.stmt.end, |t| &t.span);
+            invalid(span, "class", &name, "no such class (a class is declared before its subclasses)")
+        })?;
+        let t = c.next().ok_or_else(|| c.expected("the subclass's value (a string or colon-separated hex)"))?;
+        let data = match &t.kind {
+            TokenKind::Str(b) => b.clone(),
+            _ => options::parse_hex_bytes(&t.text).ok_or_else(|| {
+                invalid(&t.span, "subclass value", &t.text, "expected a string or colon-separated hex bytes")
+            })?,
+        };
+        let actions = match &c.stmt.block {
+            Some(b) if c.peek().is_none() => self.actions(b, Scope::Class),
+            _ => {
+                c.end()?;
+                Vec::new()
+            }
+        };
+        if let Some(class) = self.classes.get_mut(index) {
+            class.subclasses.push(Subclass { data, actions });
+        }
+        Ok(())
+    }
+
+    /// `allow X;` / `deny X;` in a pool: a permit, as dhcpd's get_permit reads it.
+    fn permit(&mut self, c: &mut Cursor<'_>, allow: bool) -> Result<Option<Item>, ConfigError> {
+        let s = c.stmt;
+        let words: Vec<String> =
+            s.tokens.iter().skip(1).filter_map(|t| t.word().map(str::to_ascii_lowercase)).collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let permit = match words.as_slice() {
+            ["unknown-clients"] | ["unknown", "clients"] => Permit::UnknownClients,
+            ["known-clients"] | ["known", "clients"] => Permit::KnownClients,
+            ["all", "clients"] => Permit::AllClients,
+            ["dynamic", "bootp", "clients"] => Permit::DynamicBootpClients,
+            ["members", "of"] => {
+                let name_tok = s.tokens.get(3);
+                c.pos = 3;
+                let name = c.string("a quoted class name")?;
+                let index = self.classes.iter().position(|k| k.name == name).ok_or_else(|| {
+                    invalid(name_tok.map_or(&s.end, |t| &t.span), "class", &name, "no such class")
+                })?;
+                Permit::Members(index)
+            }
+            ["authenticated", "clients"] | ["unauthenticated", "clients"] | ["after", ..] => {
+                return Err(ConfigError::new(
+                    s.span(),
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(s),
+                        reason: "this pool permit is not supported yet".into(),
+                    },
+                ));
+            }
+            ["client-updates"] => {
+                return Err(ConfigError::new(
+                    s.span(),
+                    ErrorKind::NotAllowedHere { statement: "client-updates".into(), scope: Scope::Pool.describe().into() },
+                ));
+            }
+            _ => {
+                c.pos = 1;
+                return Err(c.expected("a permit type (known-clients, unknown-clients, all clients, dynamic bootp clients, members of \"CLASS\")"));
+            }
+        };
+        c.pos = s.tokens.len();
+        c.end()?;
+        Ok(Some(Item::Permit { allow, permit }))
     }
 
     /// Errors unless `scope` is one of `allowed`.
@@ -915,6 +1159,19 @@ impl Parser {
                     _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
                 }
             }
+            "allow" | "deny" if scope == S::Pool => self.permit(&mut c, kw == "allow"),
+            "class" => {
+                Self::allow(s, "class", scope, &[S::Global, S::Group])?;
+                let name = c.name("a quoted class name")?;
+                let block = c.block()?;
+                self.class(name, head.span.clone(), block)?;
+                Ok(None)
+            }
+            "subclass" => {
+                Self::allow(s, "subclass", scope, &[S::Global, S::Group])?;
+                self.subclass(&mut c)?;
+                Ok(None)
+            }
             "allow" | "deny" => {
                 let allow = kw == "allow";
                 let what: Vec<String> = c.rest().iter().map(|t| t.text.to_ascii_lowercase()).collect();
@@ -1146,6 +1403,30 @@ impl Parser {
             let mut at_end = Cursor::new(stmt);
             at_end.pos = stmt.tokens.len();
             return Err(at_end.expected("';'"));
+        }
+        if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
+            // `option NAME = EXPR;`: the option's bytes are the expression's value,
+            // computed for each client.
+            if matches!(def.code, 54 | 61 | 82) || matches!(def.code, 50..=59) {
+                return Err(ConfigError::new(
+                    &name_tok.span,
+                    ErrorKind::NotYetSupported {
+                        statement: stmt_text(stmt),
+                        reason: "this option cannot be set from an expression (xdhcpd sets it itself)".into(),
+                    },
+                ));
+            }
+            c.pos += 1;
+            let tokens = c.rest();
+            let mut p = ExprParser::new(tokens, &stmt.end, &self.options);
+            let expr = p.data_arg()?;
+            if let Some(t) = tokens.get(p.position()) {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
+                ));
+            }
+            return Ok(Some(Item::Dynamic(Action::OptionExpr { code: def.code, expr })));
         }
         let data = match options::encode_value(def.ty, c.rest(), &stmt.end)? {
             Encoded::Bytes(data) => data,
@@ -1611,6 +1892,44 @@ fn is_inert_expression(stmt: &RawStmt) -> bool {
     }
 }
 
+/// The statement's first word, lower-cased.
+fn head_word(s: &RawStmt) -> Option<String> {
+    s.tokens.first().and_then(Token::word).map(str::to_ascii_lowercase)
+}
+
+/// How many statements an `if` chain at `stmts[0]` spans: the `if` and the `elsif` /
+/// `else` statements right after it (an `else` without `if` ends it).
+fn chain_len(stmts: &[RawStmt]) -> usize {
+    let mut n = 1;
+    while let Some(s) = stmts.get(n) {
+        match head_word(s).as_deref() {
+            Some("elsif") => n += 1,
+            Some("else") => {
+                n += 1;
+                let else_if = s.tokens.get(1).and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("if"));
+                if !else_if {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    n
+}
+
+/// `elsif` or `else` with no `if` block before it (dhcpd: "expecting a declaration").
+fn stray_else(s: &RawStmt) -> ConfigError {
+    let head = s.tokens.first();
+    ConfigError::new(
+        s.span(),
+        ErrorKind::Expected {
+            expected: "a statement ('elsif' and 'else' follow an 'if' block)".into(),
+            after: String::new(),
+            found: head.map_or_else(String::new, Token::describe),
+        },
+    )
+}
+
 /// A failover `address`: an IPv4 literal, or a host name for the server to resolve.
 fn peer_addr(c: &mut Cursor<'_>) -> Result<PeerAddress, ConfigError> {
     Ok(match c.host_addr()?.0 {
@@ -1645,10 +1964,12 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore booting;\nclass \"x\" { match if true; }\n");
-        assert_eq!(e.len(), 2);
+        let (_, e) = parse("ignore booting;\nclass \"x\" { match if true; spawn with hardware; }\n");
+        assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore booting` is not supported");
-        assert!(matches!(&e[1].kind, ErrorKind::Unsupported { statement } if statement == "class \"x\""));
+        // Inside a class, what is not implemented yet is refused where it is written.
+        assert!(e[1].to_string().starts_with("t.conf:2:22: `true` is not supported yet"), "{}", e[1]);
+        assert!(e[2].to_string().starts_with("t.conf:2:28: `spawn with hardware` is not supported yet"), "{}", e[2]);
     }
 
     #[test]

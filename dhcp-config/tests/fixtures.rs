@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use dhcp_config::{
+use dhcp_config::{Permit, 
     AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Role, WarningKind, parse_file, parse_str,
     split_to_hba,
 };
@@ -111,7 +111,8 @@ fn anchors_bench_pair() {
     let peer = c.failover_peer("anc-fo").expect("peer");
     assert_eq!((peer.mclt, peer.split), (Some(3600), Some(128)));
     let pool = only_pool(c);
-    assert!(!pool.effective.allow_dynamic_bootp);
+    // `deny dynamic bootp clients;` in a pool is a permit (dhcpd's prohibit list).
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients]);
     assert_eq!(pool.ranges, vec![range("198.18.1.0", "198.19.255.254")]);
     assert_eq!(c.shared_networks[0].subnets[0].prefix_len, 15);
 
@@ -135,7 +136,7 @@ fn openbsd_pair_with_include() {
     assert_eq!(pool.ranges, vec![range("192.168.13.32", "192.168.13.47")]);
     assert_eq!(pool.effective.option(3), Some(&[192, 168, 13, 1][..]));
     assert_eq!(pool.effective.option(28), Some(&[192, 168, 13, 255][..]));
-    assert!(!pool.effective.allow_dynamic_bootp);
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients]);
 
     let c = load_openbsd("openbsd-secondary.conf").config;
     let peer = c.failover_peer("dhcp-failover").expect("peer");
@@ -263,7 +264,8 @@ fn kitchen_sink_inheritance() {
     let pool = &campus.pools[1];
     assert_eq!(pool.subnet_index, 0);
     assert_eq!(pool.effective.max_lease_time, 1800);
-    assert!(!pool.effective.allow_unknown_clients && !pool.effective.allow_dynamic_bootp);
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients, Permit::UnknownClients]);
+    assert!(pool.permits.is_empty());
     assert_eq!(pool.effective.option(15), Some(&b"campus.example.org"[..]));
     assert_eq!(pool.effective.option(250), Some(&[10, 1, 0, 5, 10, 1, 0, 6][..]));
     assert_eq!(pool.effective.next_server, Some(ip("10.1.0.7")));
