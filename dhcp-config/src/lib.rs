@@ -34,6 +34,7 @@ mod validate;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Config, Dynamic, Permit, Subclass, Target, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,

@@ -16,6 +16,7 @@ fn params(e: &Effective) -> Params {
         server_name: e.server_name.clone(),
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
+        dynamic: std::sync::Arc::from(e.dynamic.clone()),
     }
 }
 
@@ -45,6 +46,8 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                         dynamic_bootp: p.dynamic_bootp && p.effective.allow_bootp,
                         failover_peer: p.failover_peer.clone(),
                         params: params(&p.effective),
+                        permits: p.permits.clone(),
+                        prohibits: p.prohibits.clone(),
                     })
                     .collect(),
                 first_pool_id,
@@ -67,6 +70,9 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             // or pool's value stands (dhcpd evaluates them in the merged scope).
             p.use_host_decl_names = h.own_use_host_decl_names;
             p.one_lease_per_client = h.own_one_lease_per_client;
+            // The host's own per-packet statements, run after its classes' (the pool's
+            // chain has run by then).
+            p.dynamic = own.dynamic;
             HostCfg {
                 name: h.name.clone(),
                 hardware_ethernet: h.hardware_ethernet,
@@ -82,6 +88,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         global: params(&cfg.global),
         offer_hold_secs: 30,
         abandon_lease_secs: cfg.abandon_lease_time,
+        classes: cfg.classes.clone(),
     }
 }
 

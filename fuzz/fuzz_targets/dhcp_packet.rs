@@ -21,6 +21,8 @@ fn engine() -> &'static Engine {
                     dynamic_bootp: true,
                     failover_peer: None,
                     params,
+                    permits: Vec::new(),
+                    prohibits: Vec::new(),
                 }],
                 first_pool_id: 0,
             }],

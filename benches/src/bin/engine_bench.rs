@@ -29,6 +29,8 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
                 dynamic_bootp: false,
                 failover_peer: None,
                 params,
+                permits: Vec::new(),
+                prohibits: Vec::new(),
             }],
             first_pool_id: 0,
         }],
@@ -36,6 +38,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         global: Params::default(),
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
+        classes: Vec::new(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The configuration as the engine uses it: networks, subnets, pools and hosts with their
 //! effective parameters already resolved (built from the dhcpd.conf model in `crate::conf`).
 
+use dhcp_config::{Class, Dynamic, Permit};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Parameters effective in a scope (global → shared-network → subnet → pool / host).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +25,9 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// The scope chain's per-packet statements (`if` blocks, `option NAME = expr;`), run
+    /// over the values above for each request (shared: cloning Params copies a pointer).
+    pub dynamic: Arc<[Dynamic]>,
 }
 
 impl Default for Params {
@@ -40,6 +45,7 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            dynamic: Arc::from(Vec::new()),
         }
     }
 }
@@ -76,6 +82,10 @@ pub struct PoolCfg {
     pub dynamic_bootp: bool,
     pub failover_peer: Option<String>,
     pub params: Params,
+    /// `allow ...;` in the pool: with any, only clients matching one may use it.
+    pub permits: Vec<Permit>,
+    /// `deny ...;` in the pool: clients matching one may not use it.
+    pub prohibits: Vec<Permit>,
 }
 
 impl PoolCfg {
@@ -114,6 +124,8 @@ pub struct EngineConfig {
     /// dhcpd's global `abandon-lease-time`: seconds a declined (abandoned) address stays
     /// out of use (`u32::MAX`: `infinite`, i.e. until an operator frees it).
     pub abandon_lease_secs: u32,
+    /// `class` declarations, in file order (the order packets are classified in).
+    pub classes: Vec<Class>,
 }
 
 impl EngineConfig {

@@ -1,6 +1,7 @@
 //! The DHCP engine: RFC 2131 server behaviour over the lease store. Shared by all workers
 //! (`&self`), deterministic given (request, lease state, config, now).
 
+use super::classify::{self, Classes};
 use super::config::{EngineConfig, HostCfg, Network, Params, PoolCfg};
 use super::reply::{self, Reply};
 use crate::failover::{self as fo, FailoverView, Refusal};
@@ -147,6 +148,34 @@ struct Ctx<'a> {
     host: Option<&'a HostCfg>,
     server_id: Ipv4Addr,
     msg_type: Option<MessageType>,
+    /// The request as received, for expressions.
+    raw: &'a [u8],
+    /// The classes the request joined.
+    classes: Classes,
+}
+
+impl Ctx<'_> {
+    /// The request as expressions see it (`known`: a host declaration matches).
+    fn packet(&self) -> dhcp_config::Packet<'_> {
+        dhcp_config::Packet::new(self.raw, self.host.is_some())
+    }
+
+    /// The values in force for this client, in dhcpd's order (ack_lease): the scope
+    /// chain `base` (already folded) and its per-packet statements, the client's classes
+    /// (the first joined wins), then its host's own statements and their per-packet
+    /// statements, and finally the host declaration's name when `use-host-decl-names`
+    /// asks for it (`lease_host`: the host dhcpd hangs on the lease).
+    fn params(&self, base: &Params, lease_host: Option<&HostCfg>) -> Params {
+        let pkt = self.packet();
+        let mut p = base.clone();
+        classify::run_dynamic(&base.dynamic, &mut p, &pkt);
+        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
+        if let Some(h) = self.host {
+            p = merge(&p, &h.params);
+            classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
+        }
+        with_host_decl_name(p, lease_host)
+    }
 }
 
 impl Engine {
@@ -287,7 +316,14 @@ impl Engine {
             Some(None) if all_failover => return Outcome::drop(msg_type, DropReason::FailoverNoService),
             _ => None,
         };
-        let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type };
+        // dhcpd classifies a packet before it looks for the client's host declaration,
+        // so `known` is false in a class's match (its classify_client comes first).
+        let classes = if cfg.classes.is_empty() {
+            Classes::default()
+        } else {
+            classify::classify(&cfg.classes, &dhcp_config::Packet::new(bytes, false))
+        };
+        let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type, raw: bytes, classes };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
             Some(MessageType::Discover) => self.discover(&ctx),
@@ -346,7 +382,7 @@ impl Engine {
         let host = c.host?;
         host.fixed_addresses.iter().find_map(|ip| {
             let subnet = c.net.subnets.iter().find(|s| s.contains(*ip))?;
-            Some((*ip, with_host_decl_name(merge(&subnet.params, &host.params), Some(host))))
+            Some((*ip, c.params(&subnet.params, Some(host))))
         })
     }
 
@@ -365,11 +401,14 @@ impl Engine {
     /// Pools of the network this client may draw from, with what it may take from each.
     fn usable_pools<'n>(&'n self, c: &'n Ctx<'n>) -> impl Iterator<Item = (PoolId, &'n PoolCfg, Take)> + 'n {
         let known = c.host.is_some();
+        // A BOOTP request is what dhcpd's `dynamic bootp clients` permit matches.
+        let bootp = c.msg_type.is_none();
         c.net
             .pools
             .iter()
             .enumerate()
             .filter(move |(_, p)| known || p.allow_unknown_clients)
+            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes))
             .filter_map(move |(i, p)| Some((c.net.first_pool_id + i as u32, p, self.take_for(c, p)?)))
     }
 
@@ -466,7 +505,7 @@ impl Engine {
         let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
-        let params = with_host_decl_name(merge_host(&pool.params, c.host), dynamic_lease_host(c.host));
+        let params = c.params(&pool.params, dynamic_lease_host(c.host));
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -546,13 +585,13 @@ impl Engine {
             // dhcpd releases the other leases before its permission checks: a client that
             // asks for a lease has forgotten its old one, whether it gets this one or not.
             // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
-            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| merge_host(&p.params, c.host));
+            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None));
             let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
             let mut out = self.nak(c);
             out.durable.extend(released);
             return out;
         };
-        let params = with_host_decl_name(merge_host(&pool.params, c.host), dynamic_lease_host(c.host));
+        let params = c.params(&pool.params, dynamic_lease_host(c.host));
         let released = self.release_other_lease(c, ip, &params);
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
@@ -676,7 +715,8 @@ impl Engine {
         let Some(subnet) = subnet else {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
-        let params = merge_host(&subnet.params, c.host);
+        // dhcpd's dhcpinform adds no host declaration name.
+        let params = c.params(&subnet.params, None);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
@@ -726,7 +766,7 @@ impl Engine {
         let params = pools
             .iter()
             .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| with_host_decl_name(merge_host(&p.params, c.host), dynamic_lease_host(c.host)))
+            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host)))
             .unwrap_or_default();
         Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
@@ -924,14 +964,6 @@ pub fn client_key(req: &Message) -> ClientKey {
     match req.opts().get(OptionCode::ClientIdentifier) {
         Some(DhcpOption::ClientIdentifier(id)) if !id.is_empty() => ClientKey::from_client_id(id),
         _ => ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[])),
-    }
-}
-
-/// Scope parameters with a host's options laid over them.
-fn merge_host(base: &Params, host: Option<&HostCfg>) -> Params {
-    match host {
-        Some(h) => merge(base, &h.params),
-        None => base.clone(),
     }
 }
 

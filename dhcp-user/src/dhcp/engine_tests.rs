@@ -32,6 +32,8 @@ fn config(range: (u8, u8)) -> EngineConfig {
                 dynamic_bootp: false,
                 failover_peer: None,
                 params: params(),
+                permits: Vec::new(),
+                prohibits: Vec::new(),
             }],
             first_pool_id: 0,
         }],
@@ -45,6 +47,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         global: params(),
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
+        classes: Vec::new(),
     }
 }
 
@@ -268,6 +271,8 @@ fn replaced_config_serves_new_options_and_new_pools_and_keeps_leases() {
             dynamic_bootp: false,
             failover_peer: None,
             params: params(),
+            permits: Vec::new(),
+            prohibits: Vec::new(),
         }],
         first_pool_id: 1,
     });

@@ -1,0 +1,154 @@
+//! Classes, pool permits and per-packet statements (dhcp-eval(5)), as dhcpd applies them.
+//!
+//! The expressions were compiled when the configuration was read (`dhcp_config::expr`);
+//! here they are only evaluated, on the raw request bytes. Nothing allocates unless a
+//! statement sets a value: classification fills a fixed array.
+
+use super::config::{Params, PoolCfg};
+use dhcp_config::{Action, Class, Dynamic, Packet, Permit, Target};
+
+/// dhcpd's PACKET_MAX_CLASSES: a packet joins at most this many classes (more are
+/// logged and ignored by dhcpd).
+pub const MAX_CLASSES: usize = 5;
+
+/// The classes a packet belongs to, in the order it joined them: (class index,
+/// subclass index within it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Classes {
+    joined: [(u16, Option<u16>); MAX_CLASSES],
+    len: usize,
+}
+
+impl Classes {
+    fn push(&mut self, class: usize, sub: Option<usize>) {
+        let (Ok(class), Ok(sub)) = (u16::try_from(class), sub.map(u16::try_from).transpose()) else {
+            return;
+        };
+        if let Some(slot) = self.joined.get_mut(self.len) {
+            *slot = (class, sub);
+            self.len += 1;
+        }
+    }
+
+    /// (class, subclass) pairs, in joining order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (usize, Option<usize>)> + '_ {
+        self.joined.iter().take(self.len).map(|(c, s)| (usize::from(*c), s.map(usize::from)))
+    }
+
+    /// Whether the packet is in class `class` (directly or through one of its subclasses).
+    pub fn contains(&self, class: usize) -> bool {
+        self.iter().any(|(c, _)| c == class)
+    }
+
+    /// Whether the packet joined no class.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// dhcpd's check_collection: every class in file order; `match if` decides membership,
+/// or, with a `match` expression, whether to look its value up among the subclasses.
+/// dhcpd classifies before it looks up host declarations, so `known` is false here
+/// (`pkt` must say so).
+pub fn classify(classes: &[Class], pkt: &Packet<'_>) -> Classes {
+    let mut out = Classes::default();
+    for (i, class) in classes.iter().enumerate() {
+        if let Some(cond) = &class.match_if {
+            if !cond.holds(pkt) {
+                continue;
+            }
+            if class.submatch.is_none() {
+                out.push(i, None);
+                continue;
+            }
+        }
+        let Some(sub) = &class.submatch else { continue };
+        // An empty or null value matches no subclass (dhcpd: `status && data.len`).
+        let Some(value) = sub.eval(pkt).filter(|v| !v.is_empty()) else { continue };
+        if let Some(j) = class.subclasses.iter().position(|s| s.data == *value) {
+            out.push(i, Some(j));
+        }
+    }
+    out
+}
+
+/// dhcpd's permitted(): whether one of `list` matches the client.
+fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> bool {
+    list.iter().any(|p| match p {
+        Permit::KnownClients => known,
+        Permit::UnknownClients => !known,
+        Permit::AllClients => true,
+        Permit::DynamicBootpClients => bootp,
+        Permit::Members(c) => classes.contains(*c),
+    })
+}
+
+/// Whether a client may draw from `pool`: no deny matches it, and when the pool has
+/// allows, one of them does.
+pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes) -> bool {
+    !matches_any(&pool.prohibits, known, bootp, classes)
+        && (pool.permits.is_empty() || matches_any(&pool.permits, known, bootp, classes))
+}
+
+fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
+    let at = p.options.binary_search_by_key(&code, |(c, _)| *c);
+    match (at, data) {
+        (Ok(i), Some(d)) => {
+            if let Some(slot) = p.options.get_mut(i) {
+                slot.1 = d;
+            }
+        }
+        (Err(i), Some(d)) => p.options.insert(i, (code, d)),
+        // An option set from a null expression is not sent (dhcpd evaluates it when it
+        // builds the reply and leaves it out), and it replaced the earlier value.
+        (Ok(i), None) => {
+            p.options.remove(i);
+        }
+        (Err(_), None) => {}
+    }
+}
+
+/// Executes `actions` on `p` for the packet, skipping what `shadowed` lists (set by a
+/// later unconditional statement of the scope chain, which wins).
+pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet<'_>) {
+    let live = |t: Target| shadowed.binary_search(&t).is_err();
+    for a in actions {
+        match a {
+            Action::Option { code, data } if live(Target::Option(*code)) => set_option(p, *code, Some(data.clone())),
+            Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
+                set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
+            }
+            Action::Filename(f) if live(Target::Filename) => p.filename = Some(f.clone()),
+            Action::ServerName(s) if live(Target::ServerName) => p.server_name = Some(s.clone()),
+            Action::NextServer(a) if live(Target::NextServer) => p.next_server = Some(*a),
+            Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
+            Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
+            Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
+            Action::If { cond, then, otherwise } => {
+                let branch = if cond.holds(pkt) { then } else { otherwise };
+                run(branch, shadowed, p, pkt);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The per-packet statements of a scope chain, in order.
+pub fn run_dynamic(dynamic: &[Dynamic], p: &mut Params, pkt: &Packet<'_>) {
+    for d in dynamic {
+        run(std::slice::from_ref(&d.action), &d.shadowed, p, pkt);
+    }
+}
+
+/// The statements of the packet's classes, as dhcpd's ack_lease executes them: from
+/// the last class joined to the first (so the first one's values win), each class's
+/// own statements then its subclass's.
+pub fn run_classes(all: &[Class], joined: &Classes, p: &mut Params, pkt: &Packet<'_>) {
+    for (c, sub) in joined.iter().rev() {
+        let Some(class) = all.get(c) else { continue };
+        run(&class.actions, &[], p, pkt);
+        if let Some(s) = sub.and_then(|s| class.subclasses.get(s)) {
+            run(&s.actions, &[], p, pkt);
+        }
+    }
+}
