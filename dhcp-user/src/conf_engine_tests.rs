@@ -603,3 +603,158 @@ fn one_lease_per_client_in_a_failover_pool_releases_through_the_partner() {
     assert_eq!(first.state, BindingState::Released);
     assert!(out.durable.iter().any(|l| l.ip == first.ip && l.state == BindingState::Released));
 }
+
+/// A raw option for a request.
+fn opt(code: u8, data: &[u8]) -> DhcpOption {
+    DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::from(code), data.to_vec()))
+}
+
+fn offer_with(e: &Engine, m: [u8; 6], opts: Vec<DhcpOption>) -> Message {
+    reply(&e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts)))
+}
+
+fn file(m: &Message) -> String {
+    String::from_utf8_lossy(m.fname().unwrap_or_default()).trim_end_matches('\0').to_string()
+}
+
+fn domain(m: &Message) -> Option<String> {
+    match m.opts().get(OptionCode::DomainName) {
+        Some(DhcpOption::DomainName(d)) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// The PXE configuration shape the issue names: an architecture option, a PXE class
+/// and iPXE's user class.
+const PXE: &str = "option arch code 93 = unsigned integer 16;\n\
+    class \"pxe\" { match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; next-server 198.18.0.5; }\n\
+    subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+      range 198.18.0.100 198.18.0.110;\n\
+      if option arch = 00:07 { filename \"x64.efi\"; }\n\
+      elsif option arch = 00:09 { filename \"x64-bc.efi\"; }\n\
+      else { filename \"pxelinux.0\"; }\n\
+      if exists user-class and option user-class = \"iPXE\" { filename \"http://boot.lab.test/menu.ipxe\"; }\n\
+    }\n";
+
+#[test]
+fn pxe_offers_depend_on_the_client_as_in_dhcpd() {
+    let e = engine(PXE);
+    let pxe_class = opt(60, b"PXEClient:Arch:00007:UNDI:003016");
+    let efi = offer_with(&e, mac(1), vec![pxe_class.clone(), opt(93, &[0, 7])]);
+    assert_eq!(file(&efi), "x64.efi");
+    assert_eq!(efi.siaddr(), Ipv4Addr::new(198, 18, 0, 5), "the pxe class's next-server");
+    assert_eq!(file(&offer_with(&e, mac(2), vec![pxe_class.clone(), opt(93, &[0, 9])])), "x64-bc.efi");
+    let bios = offer_with(&e, mac(3), vec![pxe_class, opt(93, &[0, 0])]);
+    assert_eq!(file(&bios), "pxelinux.0");
+    // iPXE (its user class NUL-terminated, as some builds send it): the later `if` of
+    // the same scope wins.
+    assert_eq!(file(&offer_with(&e, mac(4), vec![opt(77, b"iPXE\0"), opt(93, &[0, 7])])), "http://boot.lab.test/menu.ipxe");
+    // Not PXE: no class, so no next-server; no arch, so the else branch.
+    let plain = offer_with(&e, mac(5), vec![opt(60, b"MSFT 5.0")]);
+    assert_eq!(plain.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(file(&plain), "pxelinux.0");
+}
+
+#[test]
+fn pools_admit_class_members_as_their_permits_say() {
+    let e = engine(
+        "class \"phones\" { match if substring (option vendor-class-identifier, 0, 7) = \"Polycom\"; option domain-name \"voice.test\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           option domain-name \"data.test\";\n\
+           pool { allow members of \"phones\"; range 198.18.0.100 198.18.0.104; }\n\
+           pool { deny members of \"phones\"; range 198.18.0.200 198.18.0.204; }\n\
+         }\n",
+    );
+    let phone = offer_with(&e, mac(1), vec![opt(60, b"Polycom-VVX")]);
+    assert_eq!(phone.yiaddr().octets()[3] / 100, 1, "{}", phone.yiaddr());
+    assert_eq!(domain(&phone).as_deref(), Some("voice.test"), "the class's option overrides the subnet's");
+    let pc = offer_with(&e, mac(2), vec![opt(60, b"MSFT 5.0")]);
+    assert_eq!(pc.yiaddr().octets()[3] / 100, 2, "{}", pc.yiaddr());
+    assert_eq!(domain(&pc).as_deref(), Some("data.test"));
+}
+
+#[test]
+fn known_and_unknown_clients_permits_split_the_pools() {
+    // In a pool, `allow unknown-clients` is a permit: only unknown clients may use it
+    // (dhcpd's get_permit), not "unknown clients too".
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { allow known-clients; range 198.18.0.100 198.18.0.104; }\n\
+           pool { allow unknown-clients; range 198.18.0.200 198.18.0.204; }\n\
+         }\n\
+         host laptop { hardware ethernet 52:54:00:00:00:07; }\n",
+    );
+    assert_eq!(offer(&e, mac(7)).yiaddr().octets()[3] / 100, 1);
+    assert_eq!(offer(&e, mac(1)).yiaddr().octets()[3] / 100, 2);
+    // Deny all clients: nobody.
+    let e = engine(&SUBNET.replace("range", "pool { deny all clients; range").replace(";\n}", "; }\n}"));
+    let out = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
+    assert_eq!(out.dropped, Some(crate::dhcp::DropReason::UnknownClientDenied));
+}
+
+#[test]
+fn subclasses_match_on_the_hardware_address() {
+    let e = engine(&format!(
+        "class \"vip\" {{ match hardware; option domain-name \"vip.test\"; }}\n\
+         subclass \"vip\" 1:52:54:00:00:00:01 {{ option host-name \"one\"; }}\n\
+         subclass \"vip\" 1:52:54:00:00:00:02;\n{SUBNET}"
+    ));
+    let one = offer(&e, mac(1));
+    assert_eq!((domain(&one).as_deref(), host_name(&one).as_deref()), (Some("vip.test"), Some("one")));
+    let two = offer(&e, mac(2));
+    assert_eq!((domain(&two).as_deref(), host_name(&two)), (Some("vip.test"), None));
+    let other = offer(&e, mac(3));
+    assert_eq!((domain(&other), host_name(&other)), (None, None));
+}
+
+#[test]
+fn statement_order_decides_as_in_dhcpd() {
+    let e = engine(
+        "if exists user-class { filename \"global-if\"; option domain-name \"global-if.test\"; }\n\
+         class \"c\" { match if option user-class = \"c\"; option domain-name \"class.test\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           range 198.18.0.100 198.18.0.110;\n\
+           filename \"subnet\";\n\
+           if option user-class = \"late\" { filename \"subnet-if\"; }\n\
+         }\n\
+         host h { hardware ethernet 52:54:00:00:00:07; option domain-name \"host.test\"; }\n",
+    );
+    // The subnet's unconditional filename comes after the global `if`: it wins; the
+    // global `if`'s domain-name, which nothing later sets, stays.
+    let m = offer_with(&e, mac(1), vec![opt(77, b"x")]);
+    assert_eq!((file(&m).as_str(), domain(&m).as_deref()), ("subnet", Some("global-if.test")));
+    // An `if` after the subnet's filename, in the same scope, wins over it.
+    assert_eq!(file(&offer_with(&e, mac(2), vec![opt(77, b"late")])), "subnet-if");
+    // A class comes after the scope chain; a host after the class.
+    assert_eq!(domain(&offer_with(&e, mac(3), vec![opt(77, b"c")])).as_deref(), Some("class.test"));
+    assert_eq!(domain(&offer_with(&e, mac(7), vec![opt(77, b"c")])).as_deref(), Some("host.test"));
+}
+
+#[test]
+fn options_set_from_expressions() {
+    let e = engine(&SUBNET.replace(
+        "range",
+        "option host-name = concat (\"pc-\", binary-to-ascii (16, 8, \"-\", substring (hardware, 1, 6)));\n  \
+         option domain-name = pick-first-value (option domain-name, \"fallback.test\");\n  range",
+    ));
+    let m = offer(&e, mac(0x1a));
+    assert_eq!(host_name(&m).as_deref(), Some("pc-52-54-0-0-0-1a"));
+    // The client's own option (a request's domain-name) is what `option` reads.
+    assert_eq!(domain(&m).as_deref(), Some("fallback.test"));
+    let m = offer_with(&e, mac(1), vec![opt(15, b"client.test")]);
+    assert_eq!(domain(&m).as_deref(), Some("client.test"));
+}
+
+#[test]
+fn known_is_false_in_class_matches_but_true_in_scopes() {
+    // dhcpd classifies a packet before it looks up the host, so `match if known` never
+    // matches; an `if known` in a scope is evaluated later and sees the host.
+    let e = engine(&format!(
+        "class \"k\" {{ match if known; option domain-name \"class.test\"; }}\n\
+         if known {{ filename \"known\"; }} else {{ filename \"unknown\"; }}\n{SUBNET}\
+         host h {{ hardware ethernet 52:54:00:00:00:07; }}\n"
+    ));
+    let m = offer(&e, mac(7));
+    assert_eq!((domain(&m), file(&m).as_str()), (None, "known"));
+    assert_eq!(file(&offer(&e, mac(1))), "unknown");
+}
