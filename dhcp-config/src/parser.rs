@@ -488,11 +488,17 @@ impl<'s> Cursor<'s> {
 /// Joins token texts as they would be written (`a, b`), for messages.
 fn join_tokens(tokens: &[Token]) -> String {
     let mut s = String::new();
+    let mut prev: Option<&TokenKind> = None;
     for t in tokens {
-        if !s.is_empty() && t.kind != TokenKind::Comma {
+        // Written as people write them: `f(a, b)`, `a != b`.
+        let glued = matches!(t.kind, TokenKind::Comma | TokenKind::RParen)
+            || matches!(prev, Some(TokenKind::LParen))
+            || (matches!(prev, Some(TokenKind::Bang)) && t.kind == TokenKind::Equals);
+        if !s.is_empty() && !glued {
             s.push(' ');
         }
         s.push_str(&t.text);
+        prev = Some(&t.kind);
     }
     s
 }
@@ -1324,7 +1330,7 @@ impl Parser {
             _ if is_inert_expression(s) => {
                 self.warnings.push(Warning {
                     span: head.span.clone(),
-                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s).replace(" ! =", " !=") },
+                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s) },
                 });
                 Ok(None)
             }
