@@ -414,7 +414,26 @@ enum Any {
     Num(NumExpr),
 }
 
+/// What the parser expects where it reads a number: dhcpd reads a bare number as an
+/// integer in a numeric context only; elsewhere it is a colon-separated hex list of one
+/// element (`= 01` after a data expression is the byte 0x01).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Boolean,
+    Data,
+    Numeric,
+}
+
 impl Any {
+    /// The context the right side of `=` is read in (dhcpd: the left side's).
+    fn context(&self) -> Ctx {
+        match self {
+            Any::Bool(_) => Ctx::Boolean,
+            Any::Data(_) => Ctx::Data,
+            Any::Num(_) => Ctx::Numeric,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Any::Bool(_) => "a boolean expression",
@@ -468,7 +487,7 @@ impl<'t> ExprParser<'t> {
     /// A whole boolean expression (the rest of the tokens need not be consumed).
     pub(crate) fn boolean(&mut self) -> Result<BoolExpr, ConfigError> {
         let at = self.span();
-        match self.or()? {
+        match self.or(Ctx::Boolean)? {
             Any::Bool(b) => Ok(b),
             other => Err(ConfigError::new(
                 at,
@@ -529,15 +548,15 @@ impl<'t> ExprParser<'t> {
         r
     }
 
-    fn or(&mut self) -> Result<Any, ConfigError> {
+    fn or(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
         self.nested(|s| {
             let at = s.span();
-            let mut left = s.and()?;
+            let mut left = s.and(ctx)?;
             while s.peek_word().as_deref() == Some("or") {
                 s.pos += 1;
                 let l = s.want_bool(left, at)?;
                 let rat = s.span();
-                let r = s.and()?;
+                let r = s.and(Ctx::Boolean)?;
                 let r = s.want_bool(r, rat)?;
                 left = Any::Bool(BoolExpr::Or(Box::new(l), Box::new(r)));
             }
@@ -545,15 +564,15 @@ impl<'t> ExprParser<'t> {
         })
     }
 
-    fn and(&mut self) -> Result<Any, ConfigError> {
+    fn and(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
         self.nested(|s| {
             let at = s.span();
-            let mut left = s.equality()?;
+            let mut left = s.equality(ctx)?;
             while s.peek_word().as_deref() == Some("and") {
                 s.pos += 1;
                 let l = s.want_bool(left, at)?;
                 let rat = s.span();
-                let r = s.equality()?;
+                let r = s.equality(Ctx::Boolean)?;
                 let r = s.want_bool(r, rat)?;
                 left = Any::Bool(BoolExpr::And(Box::new(l), Box::new(r)));
             }
@@ -561,10 +580,10 @@ impl<'t> ExprParser<'t> {
         })
     }
 
-    fn equality(&mut self) -> Result<Any, ConfigError> {
+    fn equality(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
         self.nested(|s| {
             let at = s.span();
-            let left = s.unary()?;
+            let left = s.unary(ctx)?;
             let negate = match (s.peek().map(|t| &t.kind), s.tokens.get(s.pos + 1).map(|t| &t.kind)) {
                 (Some(TokenKind::Equals), _) => false,
                 (Some(TokenKind::Bang), Some(TokenKind::Equals)) => {
@@ -586,7 +605,7 @@ impl<'t> ExprParser<'t> {
             };
             s.pos += 1; // the `=`
             let rat = s.span();
-            let right = s.unary()?;
+            let right = s.unary(left.context())?;
             match (left, right) {
                 (Any::Data(l), Any::Data(r)) => {
                     Ok(Any::Bool(BoolExpr::DataEq { left: Box::new(l), right: Box::new(r), negate }))
@@ -594,10 +613,11 @@ impl<'t> ExprParser<'t> {
                 (Any::Num(l), Any::Num(r)) => {
                     Ok(Any::Bool(BoolExpr::NumEq { left: Box::new(l), right: Box::new(r), negate }))
                 }
-                (Any::Data(_), r) => Err(ConfigError::new(
+                (l @ (Any::Data(_) | Any::Num(_)), r) => Err(ConfigError::new(
                     rat,
                     ErrorKind::Expected {
-                        expected: "a data expression".into(),
+                        expected: if matches!(l, Any::Data(_)) { "a data expression" } else { "a numeric expression" }
+                            .into(),
                         after: "=".into(),
                         found: r.kind().into(),
                     },
@@ -614,16 +634,16 @@ impl<'t> ExprParser<'t> {
         })
     }
 
-    fn unary(&mut self) -> Result<Any, ConfigError> {
+    fn unary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
         self.nested(|s| {
             if s.peek_word().as_deref() == Some("not") {
                 s.pos += 1;
                 let at = s.span();
-                let e = s.unary()?;
+                let e = s.unary(Ctx::Boolean)?;
                 let b = s.want_bool(e, at)?;
                 return Ok(Any::Bool(BoolExpr::Not(Box::new(b))));
             }
-            s.primary()
+            s.primary(ctx)
         })
     }
 
@@ -640,12 +660,12 @@ impl<'t> ExprParser<'t> {
     /// A whole data expression (also a function's data argument).
     pub(crate) fn data_arg(&mut self) -> Result<DataExpr, ConfigError> {
         let at = self.span();
-        let e = self.or()?;
+        let e = self.or(Ctx::Data)?;
         self.want_data(e, at)
     }
     fn num_arg(&mut self) -> Result<NumExpr, ConfigError> {
         let at = self.span();
-        let e = self.or()?;
+        let e = self.or(Ctx::Numeric)?;
         self.want_num(e, at)
     }
     fn width(&mut self) -> Result<u8, ConfigError> {
@@ -685,7 +705,7 @@ impl<'t> ExprParser<'t> {
         Ok(OptionRef::Dhcp { code: def.code, strip_nuls })
     }
 
-    fn primary(&mut self) -> Result<Any, ConfigError> {
+    fn primary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
         let Some(t) = self.peek() else {
             return Err(self.expected("an expression"));
         };
@@ -696,7 +716,7 @@ impl<'t> ExprParser<'t> {
             }
             TokenKind::LParen => {
                 self.pos += 1;
-                let e = self.or()?;
+                let e = self.or(ctx)?;
                 self.close()?;
                 return Ok(e);
             }
@@ -820,7 +840,7 @@ impl<'t> ExprParser<'t> {
                     },
                 ));
             }
-            w if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
+            w if ctx == Ctx::Numeric && !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
                 let n = w.parse::<u32>().map_err(|_| {
                     ConfigError::new(
                         &t.span,
@@ -833,8 +853,11 @@ impl<'t> ExprParser<'t> {
                 })?;
                 Any::Num(NumExpr::Const(n))
             }
-            _ => match crate::options::parse_hex_bytes(&t.text).filter(|_| t.text.contains(':')) {
-                // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`).
+            _ => match crate::options::parse_hex_bytes(&t.text)
+                .filter(|_| t.text.contains(':') || t.text.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`), or a
+                // number outside a numeric context (dhcpd's parse_cshl: `01`, `3`).
                 Some(bytes) => Any::Data(DataExpr::Const(bytes)),
                 None => {
                     // Anything else would be a variable or a function of dhcpd's.
@@ -964,8 +987,11 @@ mod tests {
         assert!(e.to_string().contains("leased-address"), "{e}");
         let e = parse_bool("option nosuch = \"x\"").expect_err("unknown option");
         assert!(matches!(e.kind, ErrorKind::UnknownOption { .. }), "{e}");
-        let e = parse_bool("option host-name = 3").expect_err("type");
-        assert!(e.to_string().contains("a data expression"), "{e}");
+        // A number after a data expression is a hex byte, as dhcpd reads it.
+        assert_eq!(holds("substring (hardware, 0, 1) = 01", &packet(&[])), Some(true));
+        assert_eq!(holds("substring (hardware, 2, 1) = 10", &packet(&[])), Some(false), "0x10, not ten");
+        let e = parse_bool("extract-int (option host-name, 8) = \"a\"").expect_err("type");
+        assert!(e.to_string().contains("a numeric expression"), "{e}");
         let e = parse_bool("option host-name").expect_err("not boolean");
         assert!(e.to_string().contains("boolean"), "{e}");
         let deep = format!("{}known{}", "(".repeat(100), ")".repeat(100));

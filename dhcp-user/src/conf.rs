@@ -265,6 +265,10 @@ pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
     if grown > 0 {
         parts.push(format!("{grown} addresses added"));
     }
+    if old.classes != new.classes {
+        let names = |c: &EngineConfig| c.classes.iter().map(|k| k.name.clone()).collect::<Vec<_>>();
+        parts.push(format!("classes changed (now: {})", names(new).join(", ")));
+    }
     let mut scopes = Vec::new();
     if old.global != new.global {
         scopes.push("global".to_string());
@@ -277,6 +281,8 @@ pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
             a.params != b.params
                 || a.allow_unknown_clients != b.allow_unknown_clients
                 || a.dynamic_bootp != b.dynamic_bootp
+                || a.permits != b.permits
+                || a.prohibits != b.prohibits
         });
         if subnets_changed || pools_changed {
             scopes.push(format!("network {}", on.name));
@@ -347,6 +353,21 @@ mod tests {
         let (_, pool) = cfg.pool(0).expect("pool 0");
         assert_eq!(pool.ranges, vec![("198.18.0.10".parse().unwrap(), "198.18.0.30".parse().unwrap())]);
         assert_eq!(pool.params.option(15), Some(&b"b.test"[..]));
+    }
+
+    #[test]
+    fn classes_and_permits_apply_live_and_are_described() {
+        let classes = format!(
+            "class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; }}\n{}",
+            BASE.replace("range 198.18.0.10 198.18.0.20;", "pool { allow members of \"pxe\"; range 198.18.0.10 198.18.0.20; }")
+        );
+        let two_pools = BASE.replace("range 198.18.0.10 198.18.0.20;", "pool { range 198.18.0.10 198.18.0.20; }");
+        let cfg = reload(&two_pools, &classes).expect("applies");
+        assert_eq!(cfg.classes.len(), 1);
+        assert_eq!(
+            describe_changes(&engine_config(&model(&two_pools)), &cfg),
+            "classes changed (now: pxe); parameters changed in network 198.18.0.0"
+        );
     }
 
     #[test]
