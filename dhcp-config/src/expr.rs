@@ -51,6 +51,8 @@ pub enum BoolExpr {
     Exists(OptionRef),
     /// `known`: a host declaration matches the client.
     Known,
+    /// `static`: the lease is a fixed address of a host declaration.
+    Static,
 }
 
 /// A data expression.
@@ -84,6 +86,11 @@ pub enum DataExpr {
     PickFirst(Vec<DataExpr>),
     /// `reverse (width, data)`: the data's groups of `width` bytes in reverse order.
     Reverse(Box<NumExpr>, Box<DataExpr>),
+    /// `leased-address`: the address being offered or acknowledged (null before there
+    /// is one, e.g. in a class's match).
+    LeasedAddress,
+    /// `host-decl-name`: the name of the lease's host declaration (null without one).
+    HostDeclName,
 }
 
 /// A numeric expression (dhcpd's are 32-bit unsigned).
@@ -102,6 +109,11 @@ pub struct Packet<'a> {
     raw: &'a [u8],
     /// Whether a host declaration matches the client (dhcp-eval's `known`).
     pub known: bool,
+    /// The lease being answered, once there is one: its address, and whether it is a
+    /// host's fixed address (`static`).
+    lease: Option<([u8; 4], bool)>,
+    /// The name of the lease's host declaration (`host-decl-name`).
+    host_name: Option<&'a str>,
 }
 
 /// Offset of the options after the BOOTP header and the magic cookie.
@@ -112,7 +124,13 @@ impl<'a> Packet<'a> {
     /// A view of a BOOTP/DHCP message as received (any bytes are fine: a malformed
     /// packet simply has fewer options).
     pub fn new(raw: &'a [u8], known: bool) -> Self {
-        Packet { raw, known }
+        Packet { raw, known, lease: None, host_name: None }
+    }
+
+    /// The same request, answered with the lease of `address` (`fixed`: a host's fixed
+    /// address) whose host declaration is `host_name`, if any.
+    pub fn with_lease(self, address: std::net::Ipv4Addr, fixed: bool, host_name: Option<&'a str>) -> Self {
+        Packet { lease: Some((address.octets(), fixed)), host_name, ..self }
     }
 
     /// The options area, when the packet has the DHCP magic cookie.
@@ -241,6 +259,7 @@ impl BoolExpr {
             BoolExpr::Not(a) => a.eval(p).map(|v| !v),
             BoolExpr::Exists(r) => Some(p.option(*r).is_some()),
             BoolExpr::Known => Some(p.known),
+            BoolExpr::Static => Some(p.lease.is_some_and(|(_, fixed)| fixed)),
         }
     }
 
@@ -301,6 +320,8 @@ impl DataExpr {
                 p.raw.get(start..end).map(Cow::Borrowed)
             }
             DataExpr::PickFirst(list) => list.iter().find_map(|d| d.eval(p)),
+            DataExpr::LeasedAddress => p.lease.map(|(a, _)| Cow::Owned(a.to_vec())),
+            DataExpr::HostDeclName => p.host_name.map(|n| Cow::Borrowed(n.as_bytes())),
             DataExpr::Reverse(width, d) => {
                 let (width, d) = (width.eval(p)?, d.eval(p)?);
                 // dhcpd: a width of 0 or one that does not divide the length is null.
@@ -376,11 +397,8 @@ const AGENT_OPTIONS: &[(&str, u8)] = &[
 /// dhcp-eval(5) functions and operands xdhcpd does not evaluate yet: refused by name
 /// rather than misread as a variable.
 const NOT_YET: &[&str] = &[
-    "static",
     "config-option",
-    "leased-address",
     "lease-time",
-    "host-decl-name",
     "filename",
     "server-name",
     "client-state",
@@ -728,6 +746,9 @@ impl<'t> ExprParser<'t> {
         let e = match word.as_str() {
             "exists" => Any::Bool(BoolExpr::Exists(self.option_ref()?)),
             "known" => Any::Bool(BoolExpr::Known),
+            "static" => Any::Bool(BoolExpr::Static),
+            "leased-address" => Any::Data(DataExpr::LeasedAddress),
+            "host-decl-name" => Any::Data(DataExpr::HostDeclName),
             "option" => Any::Data(DataExpr::Option(self.option_ref()?)),
             "hardware" => Any::Data(DataExpr::Hardware),
             "null" => Any::Data(DataExpr::Null),
@@ -977,14 +998,19 @@ mod tests {
         yes("substring (option host-name, 10, 2) = \"\"");
         // Out of the packet: null.
         yes("packet (5000, 1) = null");
+        // Before there is a lease (classification): nulls and false.
+        yes("leased-address = null and host-decl-name = null and not static");
+        let leased = Packet::new(&p, true).with_lease(std::net::Ipv4Addr::new(10, 0, 0, 7), true, Some("printer"));
+        let b = parse_bool("leased-address = 0a:00:00:07 and host-decl-name = \"printer\" and static").expect("parses");
+        assert_eq!(b.eval(&leased), Some(true));
     }
 
     #[test]
     fn refusals_name_the_construct() {
         let e = parse_bool("option host-name ~= \"a\"").expect_err("regex");
         assert!(e.to_string().contains("regular expression"), "{e}");
-        let e = parse_bool("leased-address = 1:2:3:4").expect_err("not yet");
-        assert!(e.to_string().contains("leased-address"), "{e}");
+        let e = parse_bool("lease-time = 5").expect_err("not yet");
+        assert!(e.to_string().contains("lease-time"), "{e}");
         let e = parse_bool("option nosuch = \"x\"").expect_err("unknown option");
         assert!(matches!(e.kind, ErrorKind::UnknownOption { .. }), "{e}");
         // A number after a data expression is a hex byte, as dhcpd reads it.

@@ -758,3 +758,18 @@ fn known_is_false_in_class_matches_but_true_in_scopes() {
     assert_eq!((domain(&m), file(&m).as_str()), (None, "known"));
     assert_eq!(file(&offer(&e, mac(1))), "unknown");
 }
+
+#[test]
+fn lease_operands_see_the_address_being_answered() {
+    let e = engine(&format!(
+        "option host-name = concat (\"ip-\", binary-to-ascii (10, 8, \"-\", leased-address));\n\
+         if static {{ option domain-name = host-decl-name; }}\n{SUBNET}\
+         host printer {{ hardware ethernet 52:54:00:00:00:07; fixed-address 198.18.0.7; }}\n"
+    ));
+    let fixed = offer(&e, mac(7));
+    assert_eq!(host_name(&fixed).as_deref(), Some("ip-198-18-0-7"));
+    assert_eq!(domain(&fixed).as_deref(), Some("printer"), "static, and the host's name");
+    let dynamic = offer(&e, mac(1));
+    assert_eq!(host_name(&dynamic), Some(format!("ip-{}", dynamic.yiaddr().to_string().replace('.', "-"))));
+    assert_eq!(domain(&dynamic), None, "not static");
+}

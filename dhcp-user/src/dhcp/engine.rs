@@ -165,8 +165,11 @@ impl Ctx<'_> {
     /// (the first joined wins), then its host's own statements and their per-packet
     /// statements, and finally the host declaration's name when `use-host-decl-names`
     /// asks for it (`lease_host`: the host dhcpd hangs on the lease).
-    fn params(&self, base: &Params, lease_host: Option<&HostCfg>) -> Params {
-        let pkt = self.packet();
+    fn params(&self, base: &Params, lease_host: Option<&HostCfg>, lease: Option<(Ipv4Addr, bool)>) -> Params {
+        let mut pkt = self.packet();
+        if let Some((ip, fixed)) = lease {
+            pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
+        }
         let mut p = base.clone();
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
         classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
@@ -382,7 +385,7 @@ impl Engine {
         let host = c.host?;
         host.fixed_addresses.iter().find_map(|ip| {
             let subnet = c.net.subnets.iter().find(|s| s.contains(*ip))?;
-            Some((*ip, c.params(&subnet.params, Some(host))))
+            Some((*ip, c.params(&subnet.params, Some(host), Some((*ip, true)))))
         })
     }
 
@@ -505,7 +508,7 @@ impl Engine {
         let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
-        let params = c.params(&pool.params, dynamic_lease_host(c.host));
+        let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -585,13 +588,13 @@ impl Engine {
             // dhcpd releases the other leases before its permission checks: a client that
             // asks for a lease has forgotten its old one, whether it gets this one or not.
             // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
-            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None));
+            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
             let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
             let mut out = self.nak(c);
             out.durable.extend(released);
             return out;
         };
-        let params = c.params(&pool.params, dynamic_lease_host(c.host));
+        let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
         let released = self.release_other_lease(c, ip, &params);
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
@@ -716,7 +719,7 @@ impl Engine {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
         // dhcpd's dhcpinform adds no host declaration name.
-        let params = c.params(&subnet.params, None);
+        let params = c.params(&subnet.params, None, None);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
@@ -766,7 +769,7 @@ impl Engine {
         let params = pools
             .iter()
             .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host)))
+            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host), Some((ip, false))))
             .unwrap_or_default();
         Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
