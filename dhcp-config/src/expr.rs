@@ -53,6 +53,47 @@ pub enum BoolExpr {
     Known,
     /// `static`: the lease is a fixed address of a host declaration.
     Static,
+    /// `data ~= "regex"` (`~~`: case-insensitive).
+    Matches(Box<DataExpr>, Pattern),
+}
+
+/// A regular expression of `~=` / `~~`, compiled at load. dhcpd compiles POSIX extended
+/// regular expressions (regcomp with REG_EXTENDED) on C strings; this is the `regex`
+/// crate's syntax on bytes with Unicode off (a `.` is one byte, as in dhcpd's C locale),
+/// which reads the same for the patterns people write (`^MSFT`, `[0-9]+`,
+/// `[[:alpha:]]`). A pattern it cannot compile is refused at load.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    case_insensitive: bool,
+    re: regex::bytes::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.case_insensitive == other.case_insensitive
+    }
+}
+
+impl Eq for Pattern {}
+
+impl Pattern {
+    /// Compiles `source` (`~~`: `case_insensitive`).
+    pub fn new(source: &str, case_insensitive: bool) -> Result<Self, String> {
+        let re = regex::bytes::RegexBuilder::new(source)
+            .unicode(false)
+            .case_insensitive(case_insensitive)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Pattern { source: source.to_string(), case_insensitive, re })
+    }
+
+    /// Whether the pattern matches `data` up to its first NUL (regexec reads a C string).
+    pub fn is_match(&self, data: &[u8]) -> bool {
+        let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+        self.re.is_match(data.get(..end).unwrap_or_default())
+    }
 }
 
 /// A data expression.
@@ -260,6 +301,8 @@ impl BoolExpr {
             BoolExpr::Exists(r) => Some(p.option(*r).is_some()),
             BoolExpr::Known => Some(p.known),
             BoolExpr::Static => Some(p.lease.is_some_and(|(_, fixed)| fixed)),
+            // A null left side makes the match null (tree.c: `return bleft && bright`).
+            BoolExpr::Matches(d, pattern) => d.eval(p).map(|v| pattern.is_match(&v)),
         }
     }
 
@@ -609,14 +652,8 @@ impl<'t> ExprParser<'t> {
                     true
                 }
                 _ => {
-                    if s.peek().is_some_and(|t| t.text.starts_with('~')) {
-                        return Err(ConfigError::new(
-                            s.span(),
-                            ErrorKind::NotYetSupported {
-                                statement: "~= / ~~".into(),
-                                reason: "regular expression matches are not supported yet".into(),
-                            },
-                        ));
+                    if let Some(op) = s.peek().filter(|t| t.text == "~" || t.text == "~~") {
+                        return s.regex(left, at, op);
                     }
                     return Ok(left);
                 }
@@ -650,6 +687,37 @@ impl<'t> ExprParser<'t> {
                 )),
             }
         })
+    }
+
+    /// `data ~= "pattern"` or `data ~~ "pattern"` (the lexer gives `~` or `~~`, then
+    /// `=` for `~=`). The pattern must be a string: it is compiled here, once.
+    fn regex(&mut self, left: Any, at: &Span, op: &Token) -> Result<Any, ConfigError> {
+        let case_insensitive = op.text == "~~";
+        self.pos += 1;
+        if !case_insensitive {
+            self.expect(TokenKind::Equals, "'=' (in '~=')")?;
+        }
+        let left = self.want_data(left, at)?;
+        let t = self.peek().ok_or_else(|| self.expected("a quoted regular expression"))?;
+        let TokenKind::Str(bytes) = &t.kind else {
+            return Err(ConfigError::new(
+                &t.span,
+                ErrorKind::NotYetSupported {
+                    statement: t.text.clone(),
+                    reason: "the right side of ~= / ~~ must be a quoted regular expression".into(),
+                },
+            ));
+        };
+        self.pos += 1;
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        let source = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
+        let pattern = Pattern::new(&source, case_insensitive).map_err(|reason| {
+            ConfigError::new(
+                &t.span,
+                ErrorKind::InvalidValue { what: "regular expression".into(), value: source.clone(), reason },
+            )
+        })?;
+        Ok(Any::Bool(BoolExpr::Matches(Box::new(left), pattern)))
     }
 
     fn unary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
@@ -1006,9 +1074,24 @@ mod tests {
     }
 
     #[test]
+    fn regular_expressions() {
+        let p = packet(&[(60, b"MSFT 5.0"), (12, b"host\0tail")]);
+        assert_eq!(holds("option vendor-class-identifier ~= \"^MSFT\"", &p), Some(true));
+        assert_eq!(holds("option vendor-class-identifier ~= \"^msft\"", &p), Some(false));
+        assert_eq!(holds("option vendor-class-identifier ~~ \"^msft [0-9]\\.[[:digit:]]$\"", &p), Some(true));
+        // Matched as a C string: up to the first NUL.
+        assert_eq!(holds("option host-name ~= \"tail\"", &p), Some(false));
+        // A null left side: null, so false in an `if`.
+        assert_eq!(holds("option user-class ~= \".*\"", &p), None);
+        assert_eq!(holds("not (option user-class ~= \".*\")", &p), None);
+    }
+
+    #[test]
     fn refusals_name_the_construct() {
-        let e = parse_bool("option host-name ~= \"a\"").expect_err("regex");
-        assert!(e.to_string().contains("regular expression"), "{e}");
+        let e = parse_bool("option host-name ~= option domain-name").expect_err("regex from data");
+        assert!(e.to_string().contains("quoted regular expression"), "{e}");
+        let e = parse_bool("option host-name ~= \"(\"").expect_err("bad regex");
+        assert!(e.to_string().contains("invalid regular expression"), "{e}");
         let e = parse_bool("lease-time = 5").expect_err("not yet");
         assert!(e.to_string().contains("lease-time"), "{e}");
         let e = parse_bool("option nosuch = \"x\"").expect_err("unknown option");
