@@ -11,7 +11,7 @@ use crate::error::Span;
 use crate::model::{
     AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
-    Dynamic, Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
+    Dynamic, Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
 use crate::model::{HostAddr, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
@@ -72,6 +72,9 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::DefaultLeaseTime(_)) => Some(Target::DefaultLeaseTime),
             Item::Param(Param::MaxLeaseTime(_)) => Some(Target::MaxLeaseTime),
             Item::Param(Param::MinLeaseTime(_)) => Some(Target::MinLeaseTime),
+            Item::Param(Param::AllowBooting(_)) => Some(Target::Flag(Flag::AllowBooting)),
+            Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
+            Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             _ => None,
         };
@@ -132,6 +135,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
         Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
         Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
+        Param::AllowBooting(v) => e.allow_booting = *v,
         Param::NextServer(HostAddr::Ip(v)) => {
             e.next_server = Some(*v);
             e.next_server_name = None;
@@ -423,7 +427,12 @@ impl Lowerer {
             Param::OneLeasePerClient(v) => Some(*v),
             _ => None,
         });
+        let own_allow_booting = own_flag(|p| match p {
+            Param::AllowBooting(v) => Some(*v),
+            _ => None,
+        });
         let mut host = Host {
+            own_allow_booting,
             own_use_host_decl_names,
             own_one_lease_per_client,
             name: name.to_string(),

@@ -274,6 +274,8 @@ pub struct Effective {
     pub get_lease_hostnames: bool,
     /// `use-host-decl-names` (default false).
     pub use_host_decl_names: bool,
+    /// `allow booting` / `deny booting` / `ignore booting` (default allow).
+    pub allow_booting: bool,
     /// `next-server IP;` (siaddr).
     pub next_server: Option<Ipv4Addr>,
     /// `next-server NAME;`: a host name, resolved by [`Config::resolve_names`] into
@@ -331,6 +333,7 @@ impl Default for Effective {
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,
+            allow_booting: true,
             next_server: None,
             next_server_name: None,
             filename: None,
@@ -768,6 +771,8 @@ pub enum Action {
     MaxLeaseTime(u32),
     /// `min-lease-time N;`
     MinLeaseTime(u32),
+    /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
+    Flag(Flag, bool),
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
     If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
 }
@@ -789,6 +794,20 @@ pub enum Target {
     MaxLeaseTime,
     /// `min-lease-time`
     MinLeaseTime,
+    /// A flag.
+    Flag(Flag),
+}
+
+/// Per-client flags a class or an `if` may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flag {
+    /// `allow booting` (true) / `deny booting`, `ignore booting` (false): dhcpd drops a
+    /// DISCOVER, REQUEST or BOOTP request of a client for which it ends up false.
+    AllowBooting,
+    /// `use-host-decl-names`
+    UseHostDeclNames,
+    /// `one-lease-per-client`
+    OneLeasePerClient,
 }
 
 impl Action {
@@ -802,6 +821,7 @@ impl Action {
             Action::DefaultLeaseTime(_) => out.push(Target::DefaultLeaseTime),
             Action::MaxLeaseTime(_) => out.push(Target::MaxLeaseTime),
             Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
+            Action::Flag(f, _) => out.push(Target::Flag(*f)),
             Action::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|a| a.targets(out)),
         }
     }
@@ -849,6 +869,10 @@ pub struct Host {
     /// `one-lease-per-client` as the host's own statements and groups set it (`None`:
     /// not set there).
     pub own_one_lease_per_client: Option<bool>,
+    /// `allow|deny|ignore booting` as the host's own statements and groups set it
+    /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
+    /// machine out.
+    pub own_allow_booting: Option<bool>,
 }
 
 /// This server's role in a failover relationship.

@@ -11,7 +11,7 @@ use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
 use crate::expr::ExprParser;
 use crate::model::{
-    Action, Class, ClientUpdates, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
+    Action, Class, ClientUpdates, Flag, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -31,6 +31,7 @@ pub(crate) enum Param {
     UpdateStaticLeases(bool),
     GetLeaseHostnames(bool),
     UseHostDeclNames(bool),
+    AllowBooting(bool),
     NextServer(HostAddr),
     Filename(String),
     ServerName(String),
@@ -750,6 +751,9 @@ impl Parser {
                     Item::Param(Param::DefaultLeaseTime(v)) => Some(Action::DefaultLeaseTime(v)),
                     Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
                     Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
+                    Item::Param(Param::AllowBooting(v)) => Some(Action::Flag(Flag::AllowBooting, v)),
+                    Item::Param(Param::UseHostDeclNames(v)) => Some(Action::Flag(Flag::UseHostDeclNames, v)),
+                    Item::Param(Param::OneLeasePerClient(v)) => Some(Action::Flag(Flag::OneLeasePerClient, v)),
                     _ => None,
                 },
                 Ok(None) => None,
@@ -767,7 +771,7 @@ impl Parser {
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
                         reason: format!(
-                            "inside {} only option, filename, server-name, next-server (an address) and lease time statements are supported yet",
+                            "inside {} only option, filename, server-name, next-server (an address), lease time, allow/deny/ignore booting, use-host-decl-names and one-lease-per-client statements are supported yet",
                             if scope == Scope::Class { "a class" } else { "an `if` block" }
                         ),
                     },
@@ -1161,6 +1165,9 @@ impl Parser {
                 let what: Vec<String> = c.rest().iter().map(|t| t.text.to_ascii_lowercase()).collect();
                 match what.join(" ").as_str() {
                     "client-updates" => ddns(DdnsParam::ClientUpdates(ClientUpdates::Ignore), &c),
+                    // dhcpd ignores the client without logging it; the effect on the
+                    // answer is deny's.
+                    "booting" => param(Param::AllowBooting(false), &c),
                     "" => Err(c.expected("what to ignore")),
                     _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
                 }
@@ -1185,6 +1192,7 @@ impl Parser {
                     "unknown-clients" | "unknown clients" => Param::AllowUnknownClients(allow),
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
+                    "booting" => Param::AllowBooting(allow),
                     // In a pool, allow/deny are permits, and dhcpd knows no such permit.
                     "client-updates" if scope == S::Pool => {
                         return Err(ConfigError::new(
@@ -1970,9 +1978,9 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore booting;\nclass \"x\" { match if true; spawn with hardware; }\n");
+        let (_, e) = parse("ignore declines;\nclass \"x\" { match if true; spawn with hardware; }\n");
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore booting` is not supported");
+        assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore declines` is not supported");
         // Inside a class, what is not implemented yet is refused where it is written.
         assert!(e[1].to_string().starts_with("t.conf:2:22: `true` is not supported yet"), "{}", e[1]);
         assert!(e[2].to_string().starts_with("t.conf:2:28: `spawn with hardware` is not supported yet"), "{}", e[2]);

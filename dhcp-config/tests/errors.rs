@@ -35,7 +35,7 @@ fn several_errors_are_collected() {
 
 #[test]
 fn unsupported_statements_are_named() {
-    assert_eq!(one("allow booting;"), "dhcpd.conf:1:1: `allow booting` is not supported");
+    assert_eq!(one("allow leasequery;"), "dhcpd.conf:1:1: `allow leasequery` is not supported");
     assert_eq!(one("on commit { set x = 1; }"), "dhcpd.conf:1:1: `on commit` is not supported");
     assert_eq!(
         one("option agent.circuit-id \"x\";"),

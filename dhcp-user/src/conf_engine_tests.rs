@@ -773,3 +773,31 @@ fn lease_operands_see_the_address_being_answered() {
     assert_eq!(host_name(&dynamic), Some(format!("ip-{}", dynamic.yiaddr().to_string().replace('.', "-"))));
     assert_eq!(domain(&dynamic), None, "not static");
 }
+
+#[test]
+fn deny_booting_shuts_a_client_out_from_a_host_class_or_if() {
+    let e = engine(&format!(
+        "class \"blocked\" {{ match hardware; }}\n\
+         subclass \"blocked\" 1:52:54:00:00:00:02 {{ deny booting; }}\n\
+         if option user-class = \"bad\" {{ ignore booting; }}\n{SUBNET}\
+         host banned {{ hardware ethernet 52:54:00:00:00:07; fixed-address 198.18.0.7; deny booting; }}\n\
+         host lazy {{ hardware ethernet 52:54:00:00:00:08; deny booting; }}\n\
+         host exempt {{ hardware ethernet 52:54:00:00:00:02; allow booting; }}\n"
+    ));
+    let discover = |m: [u8; 6], opts: Vec<DhcpOption>| e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts));
+    use crate::dhcp::DropReason::BootingDenied;
+    assert_eq!(discover(mac(7), vec![]).dropped, Some(BootingDenied), "a host with a fixed address");
+    assert_eq!(discover(mac(8), vec![]).dropped, Some(BootingDenied), "a host without one");
+    assert_eq!(discover(mac(1), vec![opt(77, b"bad")]).dropped, Some(BootingDenied), "an if");
+    // The subclass denies, but the host comes after the classes and allows.
+    assert!(discover(mac(2), vec![]).reply.is_some());
+    assert!(discover(mac(1), vec![]).reply.is_some());
+    // A REQUEST is dropped too, without a NAK, and binds nothing.
+    let req = msg(
+        MessageType::Request,
+        mac(8),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(Ipv4Addr::new(198, 18, 0, 100))],
+    );
+    let out = e.handle(Now::at(1000), &META, &req);
+    assert_eq!((out.dropped, out.durable.len()), (Some(BootingDenied), 0));
+}

@@ -5,7 +5,7 @@
 //! statement sets a value: classification fills a fixed array.
 
 use super::config::{Params, PoolCfg};
-use dhcp_config::{Action, Class, Dynamic, Packet, Permit, Target};
+use dhcp_config::{Action, Class, Dynamic, Flag, Packet, Permit, Target};
 
 /// dhcpd's PACKET_MAX_CLASSES: a packet joins at most this many classes (more are
 /// logged and ignored by dhcpd).
@@ -124,6 +124,11 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
+            Action::Flag(f, v) if live(Target::Flag(*f)) => match f {
+                Flag::AllowBooting => p.allow_booting = Some(*v),
+                Flag::UseHostDeclNames => p.use_host_decl_names = Some(*v),
+                Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
+            },
             Action::If { cond, then, otherwise } => {
                 let branch = if cond.holds(pkt) { then } else { otherwise };
                 run(branch, shadowed, p, pkt);

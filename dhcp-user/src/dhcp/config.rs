@@ -25,6 +25,9 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
+    /// request. `None` as for `use_host_decl_names` (allowed if none).
+    pub allow_booting: Option<bool>,
     /// The scope chain's per-packet statements (`if` blocks, `option NAME = expr;`), run
     /// over the values above for each request (shared: cloning Params copies a pointer).
     pub dynamic: Arc<[Dynamic]>,
@@ -45,6 +48,7 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            allow_booting: None,
             dynamic: Arc::from(Vec::new()),
         }
     }

@@ -54,6 +54,8 @@ pub enum DropReason {
     PartnersClient,
     /// The failover state gives no DHCP service (startup, recover, conflict, shutdown...).
     FailoverNoService,
+    /// `deny booting` / `ignore booting` in force for the client (a host, class or scope).
+    BootingDenied,
 }
 
 /// What to do with one request.
@@ -473,6 +475,9 @@ impl Engine {
 
     fn discover(&self, c: &Ctx) -> Outcome {
         if let Some((ip, params)) = self.fixed_address(c) {
+            if booting_denied(&params) {
+                return Outcome::drop(c.msg_type, DropReason::BootingDenied);
+            }
             let secs = self.lease_secs(c, &params);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
@@ -509,6 +514,10 @@ impl Engine {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
         let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
+        if booting_denied(&params) {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(c.msg_type, DropReason::BootingDenied);
+        }
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -577,10 +586,14 @@ impl Engine {
         if let Some((fixed, params)) = self.fixed_address(c)
             && fixed == ip
         {
+            let released = self.release_other_lease(c, ip, &params).into_iter().collect();
+            if booting_denied(&params) {
+                return Outcome { durable: released, ..Outcome::drop(c.msg_type, DropReason::BootingDenied) };
+            }
             let secs = self.lease_secs(c, &params);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
-                durable: self.release_other_lease(c, ip, &params).into_iter().collect(),
+                durable: released,
                 ..Outcome::default()
             };
         }
@@ -596,6 +609,10 @@ impl Engine {
         };
         let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
         let released = self.release_other_lease(c, ip, &params);
+        // dhcpd drops the request silently (no NAK) once the other lease is released.
+        if booting_denied(&params) {
+            return Outcome { durable: released.into_iter().collect(), ..Outcome::drop(c.msg_type, DropReason::BootingDenied) };
+        }
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
         let mut secs = desired;
@@ -738,6 +755,9 @@ impl Engine {
             finish(m, c.req, MessageType::Ack, ip)
         };
         if let Some((ip, params)) = self.fixed_address(c) {
+            if booting_denied(&params) {
+                return Outcome::drop(None, DropReason::BootingDenied);
+            }
             return Outcome { reply: Some(reply_for(ip, &params)), ..Outcome::default() };
         }
         let now = c.now.unix;
@@ -753,6 +773,17 @@ impl Engine {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
         let take = pools.iter().find(|(_, p, _)| p.contains(ip)).map(|(_, _, t)| *t).unwrap_or(Take::Any);
+        // The client's values decide before the address is bound (dhcpd checks booting
+        // in ack_lease, before it commits the lease).
+        let params = pools
+            .iter()
+            .find(|(_, p, _)| p.contains(ip))
+            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host), Some((ip, false))))
+            .unwrap_or_default();
+        if booting_denied(&params) {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(None, DropReason::BootingDenied);
+        }
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
         let Some(lease) = self.store.update_if_available(ip, &c.key, take, now, |l| {
             // BOOTP leases never end (dhcpd: `ends never`).
@@ -766,11 +797,6 @@ impl Engine {
         }) else {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
-        let params = pools
-            .iter()
-            .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host), Some((ip, false))))
-            .unwrap_or_default();
         Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
 
@@ -985,7 +1011,14 @@ fn merge(base: &Params, over: &Params) -> Params {
     }
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
+    p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
+}
+
+/// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
+/// bootp) drop the request ("booting disallowed").
+fn booting_denied(params: &Params) -> bool {
+    params.allow_booting == Some(false)
 }
 
 /// dhcpd's `use_host_decl_name` (server/dhcp.c, for OFFER, ACK and BOOTP replies): with
