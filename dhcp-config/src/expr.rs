@@ -256,6 +256,18 @@ impl<'a> Packet<'a> {
 /// A data value in evaluation.
 type Value<'a> = Option<Cow<'a, [u8]>>;
 
+/// `d[start..end]`, borrowed when `d` is (the bounds are already clamped).
+fn slice(d: Cow<'_, [u8]>, start: usize, end: usize) -> Cow<'_, [u8]> {
+    match d {
+        Cow::Borrowed(b) => Cow::Borrowed(b.get(start..end).unwrap_or_default()),
+        Cow::Owned(mut v) => {
+            v.truncate(end);
+            v.drain(..start.min(v.len()));
+            Cow::Owned(v)
+        }
+    }
+}
+
 fn bounded(v: Vec<u8>) -> Value<'static> {
     (v.len() <= MAX_VALUE).then_some(Cow::Owned(v))
 }
@@ -314,10 +326,11 @@ impl BoolExpr {
 }
 
 impl DataExpr {
-    /// The value (None: null), as dhcpd's evaluate_data_expression.
-    pub fn eval<'a>(&self, p: &Packet<'a>) -> Value<'a> {
+    /// The value (None: null), as dhcpd's evaluate_data_expression. Constants and
+    /// parts of the packet are borrowed, not copied.
+    pub fn eval<'a>(&'a self, p: &Packet<'a>) -> Value<'a> {
         match self {
-            DataExpr::Const(v) => Some(Cow::Owned(v.clone())),
+            DataExpr::Const(v) => Some(Cow::Borrowed(v.as_slice())),
             DataExpr::Null => None,
             DataExpr::Option(r) => p.option(*r),
             DataExpr::Hardware => p.hardware().map(Cow::Owned),
@@ -326,12 +339,14 @@ impl DataExpr {
                 // Past the end: empty (not null).
                 let start = usize::try_from(off).unwrap_or(usize::MAX).min(d.len());
                 let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)).min(d.len());
-                Some(Cow::Owned(d.get(start..end).unwrap_or_default().to_vec()))
+                Some(slice(d, start, end))
             }
             DataExpr::Suffix(d, len) => {
                 let (d, len) = (d.eval(p)?, len.eval(p)?);
                 let keep = usize::try_from(len).unwrap_or(usize::MAX).min(d.len());
-                Some(Cow::Owned(d.get(d.len() - keep..).unwrap_or_default().to_vec()))
+                let start = d.len() - keep;
+                let end = d.len();
+                Some(slice(d, start, end))
             }
             DataExpr::Lcase(d) => Some(Cow::Owned(d.eval(p)?.to_ascii_lowercase())),
             DataExpr::Ucase(d) => Some(Cow::Owned(d.eval(p)?.to_ascii_uppercase())),

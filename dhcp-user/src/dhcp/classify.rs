@@ -6,6 +6,36 @@
 
 use super::config::{Params, PoolCfg};
 use dhcp_config::{Action, Class, Dynamic, Flag, Packet, Permit, Target};
+use std::collections::HashMap;
+
+/// Each class's subclasses by value (dhcpd keeps them in a hash table too): a
+/// subclass table of thousands of hardware addresses costs one lookup per packet.
+#[derive(Debug, Default)]
+pub struct SubclassIndex {
+    by_value: Vec<HashMap<Box<[u8]>, usize>>,
+}
+
+impl SubclassIndex {
+    /// Indexes `classes`' subclasses; of two with the same value, the first declared
+    /// answers.
+    pub fn new(classes: &[Class]) -> Self {
+        let by_value = classes
+            .iter()
+            .map(|c| {
+                let mut m: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(c.subclasses.len());
+                for (j, s) in c.subclasses.iter().enumerate() {
+                    m.entry(s.data.clone().into_boxed_slice()).or_insert(j);
+                }
+                m
+            })
+            .collect();
+        SubclassIndex { by_value }
+    }
+
+    fn find(&self, class: usize, value: &[u8]) -> Option<usize> {
+        self.by_value.get(class)?.get(value).copied()
+    }
+}
 
 /// dhcpd's PACKET_MAX_CLASSES: a packet joins at most this many classes (more are
 /// logged and ignored by dhcpd).
@@ -50,7 +80,7 @@ impl Classes {
 /// or, with a `match` expression, whether to look its value up among the subclasses.
 /// dhcpd classifies before it looks up host declarations, so `known` is false here
 /// (`pkt` must say so).
-pub fn classify(classes: &[Class], pkt: &Packet<'_>) -> Classes {
+pub fn classify(classes: &[Class], index: &SubclassIndex, pkt: &Packet<'_>) -> Classes {
     let mut out = Classes::default();
     for (i, class) in classes.iter().enumerate() {
         if let Some(cond) = &class.match_if {
@@ -65,7 +95,7 @@ pub fn classify(classes: &[Class], pkt: &Packet<'_>) -> Classes {
         let Some(sub) = &class.submatch else { continue };
         // An empty or null value matches no subclass (dhcpd: `status && data.len`).
         let Some(value) = sub.eval(pkt).filter(|v| !v.is_empty()) else { continue };
-        if let Some(j) = class.subclasses.iter().position(|s| s.data == *value) {
+        if let Some(j) = index.find(i, &value) {
             out.push(i, Some(j));
         }
     }

@@ -85,6 +85,7 @@ struct Snapshot {
     /// address (one machine with a fixed address on each of several networks).
     host_by_hw: HashMap<[u8; 6], Vec<usize>>,
     host_by_id: HashMap<Vec<u8>, Vec<usize>>,
+    subclasses: classify::SubclassIndex,
 }
 
 impl Snapshot {
@@ -99,7 +100,8 @@ impl Snapshot {
                 host_by_id.entry(id.clone()).or_default().push(i);
             }
         }
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
+        let subclasses = classify::SubclassIndex::new(&cfg.classes);
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, subclasses }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -326,7 +328,7 @@ impl Engine {
         let classes = if cfg.classes.is_empty() {
             Classes::default()
         } else {
-            classify::classify(&cfg.classes, &dhcp_config::Packet::new(bytes, false))
+            classify::classify(&cfg.classes, &snap.subclasses, &dhcp_config::Packet::new(bytes, false))
         };
         let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type, raw: bytes, classes };
         let mut out = match msg_type {
