@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use model::{
-    Action, AddrRange, Class, Flag, ClientUpdates, Config, Dynamic, Permit, Subclass, Target, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
+    Action, AddrRange, Class, Flag, LogLevel, ClientUpdates, Config, Dynamic, Permit, Subclass, Target, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
     KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
     SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
 };

@@ -773,6 +773,8 @@ pub enum Action {
     MinLeaseTime(u32),
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
+    /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
+    Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
     If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
 }
@@ -796,6 +798,17 @@ pub enum Target {
     MinLeaseTime,
     /// A flag.
     Flag(Flag),
+}
+
+/// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `error`
+    Error,
+    /// `info` (also when no priority is written)
+    Info,
+    /// `debug`
+    Debug,
 }
 
 /// Per-client flags a class or an `if` may set.
@@ -822,6 +835,7 @@ impl Action {
             Action::MaxLeaseTime(_) => out.push(Target::MaxLeaseTime),
             Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
             Action::Flag(f, _) => out.push(Target::Flag(*f)),
+            Action::Log { .. } => {}
             Action::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|a| a.targets(out)),
         }
     }

@@ -11,7 +11,7 @@ use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::lexer::{Token, TokenKind};
 use crate::expr::ExprParser;
 use crate::model::{
-    Action, Class, ClientUpdates, Flag, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
+    Action, Class, ClientUpdates, Flag, LogLevel, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -231,7 +231,6 @@ const UNSUPPORTED: &[&str] = &[
     "unset",
     "eval",
     "execute",
-    "log",
     "return",
     "switch",
     "case",
@@ -771,7 +770,7 @@ impl Parser {
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
                         reason: format!(
-                            "inside {} only option, filename, server-name, next-server (an address), lease time, allow/deny/ignore booting, use-host-decl-names and one-lease-per-client statements are supported yet",
+                            "inside {} only option, filename, server-name, next-server (an address), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
                             if scope == Scope::Class { "a class" } else { "an `if` block" }
                         ),
                     },
@@ -818,6 +817,45 @@ impl Parser {
             _ => Vec::new(),
         };
         Ok(Action::If { cond, then, otherwise })
+    }
+
+    /// `log (PRIORITY, EXPR);` or `log (EXPR);` (dhcp-eval(5); priority info by default).
+    fn log(&self, s: &RawStmt) -> Result<Action, ConfigError> {
+        let tokens = s.tokens.get(1..).unwrap_or_default();
+        let mut c = Cursor::new(s);
+        c.pos = 1;
+        if tokens.first().map(|t| &t.kind) != Some(&TokenKind::LParen) {
+            return Err(c.expected("'('"));
+        }
+        let priority = tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase);
+        let has_priority = tokens.get(2).is_some_and(|t| t.kind == TokenKind::Comma)
+            && matches!(priority.as_deref(), Some("fatal" | "error" | "info" | "debug"));
+        let level = match priority.as_deref().filter(|_| has_priority) {
+            Some("fatal") => {
+                // dhcpd's log_fatal ends the server: a client's packet must not do that.
+                return Err(ConfigError::new(
+                    s.span(),
+                    ErrorKind::NotSupported {
+                        statement: stmt_text(s),
+                        reason: "a fatal log makes dhcpd exit; use error".into(),
+                    },
+                ));
+            }
+            Some("error") => LogLevel::Error,
+            Some("debug") => LogLevel::Debug,
+            _ => LogLevel::Info,
+        };
+        let start = if has_priority { 3 } else { 1 };
+        let inner = tokens.get(start..).unwrap_or_default();
+        let mut p = ExprParser::new(inner, &s.end, &self.options);
+        let expr = p.data_arg()?;
+        c.pos = 1 + start + p.position();
+        if c.peek().map(|t| &t.kind) != Some(&TokenKind::RParen) {
+            return Err(c.expected("')'"));
+        }
+        c.pos += 1;
+        c.end()?;
+        Ok(Action::Log { level, expr })
     }
 
     /// `class "NAME" { match if ...; match ...; statements }`
@@ -1173,6 +1211,7 @@ impl Parser {
                 }
             }
             "allow" | "deny" if scope == S::Pool => self.permit(&mut c, kw == "allow"),
+            "log" => self.log(s).map(|a| Some(Item::Dynamic(a))),
             "class" => {
                 Self::allow(s, "class", scope, &[S::Global, S::Group])?;
                 let name = c.name("a quoted class name")?;

@@ -801,3 +801,46 @@ fn deny_booting_shuts_a_client_out_from_a_host_class_or_if() {
     let out = e.handle(Now::at(1000), &META, &req);
     assert_eq!((out.dropped, out.durable.len()), (Some(BootingDenied), 0));
 }
+
+/// A writer for a test subscriber: what is logged, in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn log_statements_log_when_they_run() {
+    let e = engine(&format!(
+        "log (info, concat (\"request from \", binary-to-ascii (16, 8, \":\", substring (hardware, 1, 6))));\n\
+         class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; log (error, \"pxe client\"); }}\n\
+         if exists host-name {{ log (debug, option host-name); }}\n{SUBNET}"
+    ));
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        offer_with(&e, mac(0xab), vec![opt(60, b"PXEClient:Arch:00000")]);
+        offer_with(&e, mac(2), vec![opt(12, b"laptop")]);
+    });
+    let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("conf_log")).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].contains("INFO") && lines[0].ends_with("request from 52:54:0:0:0:ab"), "{}", lines[0]);
+    assert!(lines[1].contains("ERROR") && lines[1].ends_with("pxe client"), "{}", lines[1]);
+    assert!(lines[2].ends_with("request from 52:54:0:0:0:2"), "{}", lines[2]);
+    assert!(lines[3].contains("DEBUG") && lines[3].ends_with("laptop"), "{}", lines[3]);
+}

@@ -159,12 +159,25 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::UseHostDeclNames => p.use_host_decl_names = Some(*v),
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
             },
+            Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
             Action::If { cond, then, otherwise } => {
                 let branch = if cond.holds(pkt) { then } else { otherwise };
                 run(branch, shadowed, p, pkt);
             }
             _ => {}
         }
+    }
+}
+
+/// A `log` statement's line (target `xdhcpd::conf_log`; lossy UTF-8, at most 1,024
+/// bytes, as dhcpd's log buffer cuts a line too). A null value logs nothing.
+fn log(level: dhcp_config::LogLevel, value: Option<&[u8]>) {
+    let Some(v) = value else { return };
+    let text = String::from_utf8_lossy(v.get(..1024).unwrap_or(v));
+    match level {
+        dhcp_config::LogLevel::Error => tracing::error!(target: "xdhcpd::conf_log", "{text}"),
+        dhcp_config::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
+        dhcp_config::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
     }
 }
 

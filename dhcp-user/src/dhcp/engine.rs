@@ -386,11 +386,14 @@ impl Engine {
 
     /// A reserved address of this host on this network.
     fn fixed_address(&self, c: &Ctx) -> Option<(Ipv4Addr, Params)> {
-        let host = c.host?;
-        host.fixed_addresses.iter().find_map(|ip| {
-            let subnet = c.net.subnets.iter().find(|s| s.contains(*ip))?;
-            Some((*ip, c.params(&subnet.params, Some(host), Some((*ip, true)))))
-        })
+        let ip = Self::fixed_ip(c)?;
+        let subnet = c.net.subnets.iter().find(|s| s.contains(ip))?;
+        Some((ip, c.params(&subnet.params, c.host, Some((ip, true)))))
+    }
+
+    /// The reserved address alone (no statement is executed to find it).
+    fn fixed_ip(c: &Ctx) -> Option<Ipv4Addr> {
+        c.host?.fixed_addresses.iter().copied().find(|ip| c.net.subnets.iter().any(|s| s.contains(*ip)))
     }
 
     fn pool_of<'n>(&self, net: &'n Network, id: PoolId) -> Option<&'n PoolCfg> {
@@ -558,7 +561,7 @@ impl Engine {
                 Outcome::drop(c.msg_type, DropReason::NoRecord)
             };
         }
-        if let Some((fixed, _)) = self.fixed_address(c) {
+        if let Some(fixed) = Self::fixed_ip(c) {
             return if fixed == ip {
                 self.ack_or_nak(c, ip)
             } else if authoritative {
