@@ -543,7 +543,8 @@ impl<'t> ExprParser<'t> {
 
     fn expected(&self, what: &str) -> ConfigError {
         let found = self.peek().map_or_else(|| "the end of the statement".to_string(), Token::describe);
-        let after = self.tokens.get(..self.pos).map(|t| t.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "));
+        let after =
+            self.tokens.get(..self.pos).map(|t| t.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "));
         ConfigError::new(
             self.span(),
             ErrorKind::Expected { expected: what.to_string(), after: after.unwrap_or_default(), found },
@@ -581,7 +582,11 @@ impl<'t> ExprParser<'t> {
             Any::Data(d) => Ok(d),
             other => Err(ConfigError::new(
                 at,
-                ErrorKind::Expected { expected: "a data expression".into(), after: String::new(), found: other.kind().into() },
+                ErrorKind::Expected {
+                    expected: "a data expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
             )),
         }
     }
@@ -799,7 +804,10 @@ impl<'t> ExprParser<'t> {
                 },
             ));
         }
-        let def = self.options.get(&name).ok_or_else(|| ConfigError::new(&t.span, ErrorKind::UnknownOption { name: t.text.clone() }))?;
+        let def = self
+            .options
+            .get(&name)
+            .ok_or_else(|| ConfigError::new(&t.span, ErrorKind::UnknownOption { name: t.text.clone() }))?;
         // dhcpd removes trailing NULs from the options its tables call text ("t"),
         // user-class among them (xdhcpd's table encodes that one as bytes).
         let strip_nuls = matches!(def.ty, OptionType::Text) || def.code == 77;

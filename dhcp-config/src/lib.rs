@@ -34,12 +34,12 @@ mod validate;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
+pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
 pub use model::{
-    Action, AddrRange, Class, Flag, LogLevel, ClientUpdates, Config, Dynamic, Permit, Subclass, Target, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
-    KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
-    SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
+    Action, AddrRange, Class, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, FailoverPeer,
+    Flag, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls,
+    Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target, ValuePart, Zone, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

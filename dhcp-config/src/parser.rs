@@ -8,10 +8,11 @@
 use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
-use crate::lexer::{Token, TokenKind};
 use crate::expr::ExprParser;
+use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    Action, Class, ClientUpdates, Flag, LogLevel, Permit, Subclass, DdnsUpdateStyle, HostAddr, KeyAlgorithm, NamedValue, OptionSpace, PeerAddress, Role, ValuePart, Zone,
+    Action, Class, ClientUpdates, DdnsUpdateStyle, Flag, HostAddr, KeyAlgorithm, LogLevel, NamedValue, OptionSpace,
+    PeerAddress, Permit, Role, Subclass, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -128,7 +129,10 @@ pub(crate) enum Item {
     /// A statement executed per packet (`if`, `option NAME = expression;`).
     Dynamic(Action),
     /// `allow X;` (`allow: true`) or `deny X;` inside a pool.
-    Permit { allow: bool, permit: Permit },
+    Permit {
+        allow: bool,
+        permit: Permit,
+    },
 }
 
 /// `subnet A netmask M { ... }`
@@ -947,9 +951,10 @@ impl Parser {
                 let name_tok = s.tokens.get(3);
                 c.pos = 3;
                 let name = c.string("a quoted class name")?;
-                let index = self.classes.iter().position(|k| k.name == name).ok_or_else(|| {
-                    invalid(name_tok.map_or(&s.end, |t| &t.span), "class", &name, "no such class")
-                })?;
+                let index =
+                    self.classes.iter().position(|k| k.name == name).ok_or_else(|| {
+                        invalid(name_tok.map_or(&s.end, |t| &t.span), "class", &name, "no such class")
+                    })?;
                 Permit::Members(index)
             }
             ["authenticated", "clients"] | ["unauthenticated", "clients"] | ["after", ..] => {
@@ -964,7 +969,10 @@ impl Parser {
             ["client-updates"] => {
                 return Err(ConfigError::new(
                     s.span(),
-                    ErrorKind::NotAllowedHere { statement: "client-updates".into(), scope: Scope::Pool.describe().into() },
+                    ErrorKind::NotAllowedHere {
+                        statement: "client-updates".into(),
+                        scope: Scope::Pool.describe().into(),
+                    },
                 ));
             }
             _ => {
@@ -1041,8 +1049,9 @@ impl Parser {
                     span: head.span.clone(),
                     kind: WarningKind::NoEffect {
                         statement: stmt_text(s),
-                        reason: "xdhcpd sends no ICMP echo before an offer (ping-check), so there is nothing to time out"
-                            .into(),
+                        reason:
+                            "xdhcpd sends no ICMP echo before an offer (ping-check), so there is nothing to time out"
+                                .into(),
                     },
                 });
                 param(Param::PingTimeout(v), &c)

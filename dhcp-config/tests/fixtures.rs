@@ -3,9 +3,9 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use dhcp_config::{Permit, 
-    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Role, WarningKind, parse_file, parse_str,
-    split_to_hba,
+use dhcp_config::{
+    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Permit, Role, WarningKind, parse_file,
+    parse_str, split_to_hba,
 };
 
 fn fixture_path(name: &str) -> PathBuf {

@@ -361,7 +361,10 @@ mod tests {
     fn classes_and_permits_apply_live_and_are_described() {
         let classes = format!(
             "class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; }}\n{}",
-            BASE.replace("range 198.18.0.10 198.18.0.20;", "pool { allow members of \"pxe\"; range 198.18.0.10 198.18.0.20; }")
+            BASE.replace(
+                "range 198.18.0.10 198.18.0.20;",
+                "pool { allow members of \"pxe\"; range 198.18.0.10 198.18.0.20; }"
+            )
         );
         let two_pools = BASE.replace("range 198.18.0.10 198.18.0.20;", "pool { range 198.18.0.10 198.18.0.20; }");
         let cfg = reload(&two_pools, &classes).expect("applies");

@@ -584,13 +584,11 @@ fn one_lease_per_client_releases_the_other_lease_on_request() {
 
 #[test]
 fn one_lease_per_client_in_a_failover_pool_releases_through_the_partner() {
-    let text = format!(
-        "one-lease-per-client true;\n\
-         failover peer \"lab\" {{ primary; address 198.18.0.1; peer address 198.18.0.2; mclt 60; split 128; }}\n\
-         subnet 198.18.0.0 netmask 255.255.255.0 {{ pool {{ failover peer \"lab\"; range 198.18.0.100 198.18.0.110; }} }}\n\
-         subnet 198.18.1.0 netmask 255.255.255.0 {{ range 198.18.1.100 198.18.1.110; }}\n"
-    );
-    let e = engine(&text);
+    let text = "one-lease-per-client true;\n\
+         failover peer \"lab\" { primary; address 198.18.0.1; peer address 198.18.0.2; mclt 60; split 128; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { pool { failover peer \"lab\"; range 198.18.0.100 198.18.0.110; } }\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 { range 198.18.1.100 198.18.1.110; }\n";
+    let e = engine(text);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     // A client this primary serves by the load-balancing hash.
     let m = (1..=64)
@@ -648,7 +646,10 @@ fn pxe_offers_depend_on_the_client_as_in_dhcpd() {
     assert_eq!(file(&bios), "pxelinux.0");
     // iPXE (its user class NUL-terminated, as some builds send it): the later `if` of
     // the same scope wins.
-    assert_eq!(file(&offer_with(&e, mac(4), vec![opt(77, b"iPXE\0"), opt(93, &[0, 7])])), "http://boot.lab.test/menu.ipxe");
+    assert_eq!(
+        file(&offer_with(&e, mac(4), vec![opt(77, b"iPXE\0"), opt(93, &[0, 7])])),
+        "http://boot.lab.test/menu.ipxe"
+    );
     // Not PXE: no class, so no next-server; no arch, so the else branch.
     let plain = offer_with(&e, mac(5), vec![opt(60, b"MSFT 5.0")]);
     assert_eq!(plain.siaddr(), Ipv4Addr::UNSPECIFIED);
@@ -784,7 +785,8 @@ fn deny_booting_shuts_a_client_out_from_a_host_class_or_if() {
          host lazy {{ hardware ethernet 52:54:00:00:00:08; deny booting; }}\n\
          host exempt {{ hardware ethernet 52:54:00:00:00:02; allow booting; }}\n"
     ));
-    let discover = |m: [u8; 6], opts: Vec<DhcpOption>| e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts));
+    let discover =
+        |m: [u8; 6], opts: Vec<DhcpOption>| e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts));
     use crate::dhcp::DropReason::BootingDenied;
     assert_eq!(discover(mac(7), vec![]).dropped, Some(BootingDenied), "a host with a fixed address");
     assert_eq!(discover(mac(8), vec![]).dropped, Some(BootingDenied), "a host without one");

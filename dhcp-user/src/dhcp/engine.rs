@@ -606,7 +606,8 @@ impl Engine {
             // dhcpd releases the other leases before its permission checks: a client that
             // asks for a lease has forgotten its old one, whether it gets this one or not.
             // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
-            let pool_params = c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
+            let pool_params =
+                c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
             let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
             let mut out = self.nak(c);
             out.durable.extend(released);
@@ -616,7 +617,10 @@ impl Engine {
         let released = self.release_other_lease(c, ip, &params);
         // dhcpd drops the request silently (no NAK) once the other lease is released.
         if booting_denied(&params) {
-            return Outcome { durable: released.into_iter().collect(), ..Outcome::drop(c.msg_type, DropReason::BootingDenied) };
+            return Outcome {
+                durable: released.into_iter().collect(),
+                ..Outcome::drop(c.msg_type, DropReason::BootingDenied)
+            };
         }
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;

@@ -471,7 +471,7 @@ fn expressions_never_panic_on_any_packet() {
         if i % 3 != 0 && p.len() > 240 {
             p.truncate(243);
             for _ in 0..(next() % 12) {
-                let code = [60, 77, 93, 82, 12, 15, 55, (next() % 256) as u64][(next() % 8) as usize] as u8;
+                let code = [60, 77, 93, 82, 12, 15, 55, next() % 256][(next() % 8) as usize] as u8;
                 let len = (next() % 40) as u8;
                 p.push(code);
                 p.push(len);
