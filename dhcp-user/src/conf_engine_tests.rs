@@ -846,3 +846,43 @@ fn log_statements_log_when_they_run() {
     assert!(lines[2].ends_with("request from 52:54:0:0:0:2"), "{}", lines[2]);
     assert!(lines[3].contains("DEBUG") && lines[3].ends_with("laptop"), "{}", lines[3]);
 }
+
+/// dhcpd 4.4.3's OFFERs for `testdata/dhcpd-classes.conf` (captured with
+/// `dhcp-config/tests/compat/capture-offers.py` on `testdata/dhcpd-classes-clients.json`:
+/// real dhcpd in a namespace, raw DISCOVERs): per client, the options it sent (code,
+/// bytes), then dhcpd's pool (first address of the range), siaddr, file, host-name (12)
+/// and domain-name (15). Which free address of the pool is offered is allowed to differ.
+#[test]
+fn classes_and_conditions_match_dhcpd_offers() {
+    let e = engine(include_str!("dhcp/testdata/dhcpd-classes.conf"));
+    let prl =
+        DhcpOption::ParameterRequestList([1u8, 3, 6, 12, 15, 66, 67].iter().map(|c| OptionCode::from(*c)).collect());
+    const PXE: &[u8] = b"PXEClient:Arch:00007:UNDI:003016";
+    type Sent = &'static [(u8, &'static [u8])];
+    let cases: [(u8, Sent, u8, [u8; 4], &str, &str, Option<&str>); 8] = [
+        (0x01, &[(60, PXE), (93, &[0, 7])], 200, [198, 18, 0, 5], "x64.efi", "pc-52-54-0-0-0-1", None),
+        (0x02, &[(60, PXE), (93, &[0, 9])], 200, [198, 18, 0, 5], "x64-bc.efi", "pc-52-54-0-0-0-2", None),
+        (
+            0x03,
+            &[(77, b"iPXE\0"), (93, &[0, 7])],
+            200,
+            [0; 4],
+            "http://boot.lab.test/menu.ipxe",
+            "pc-52-54-0-0-0-3",
+            Some("global-if.test"),
+        ),
+        (0x04, &[(60, b"Polycom-VVX")], 100, [0; 4], "pxelinux.0", "pc-52-54-0-0-0-4", Some("voice.test")),
+        (0x0a, &[], 200, [0; 4], "pxelinux.0", "ten", Some("vip.test")),
+        (0x07, &[(77, b"c")], 200, [0; 4], "pxelinux.0", "pc-52-54-0-0-0-7", Some("host.test")),
+        (0x08, &[(77, b"x")], 200, [0; 4], "pxelinux.0", "pc-52-54-0-0-0-8", Some("global-if.test")),
+        (0x09, &[(93, &[0, 0])], 200, [0; 4], "pxelinux.0", "pc-52-54-0-0-0-9", None),
+    ];
+    for (n, sent, pool, siaddr, filename, name, dom) in cases {
+        let mut opts: Vec<DhcpOption> = sent.iter().map(|(c, d)| opt(*c, d)).collect();
+        opts.push(prl.clone());
+        let m = offer_with(&e, mac(n), opts);
+        let got = (m.yiaddr().octets()[3] / 100 * 100, m.siaddr(), file(&m), host_name(&m), domain(&m));
+        let want = (pool, Ipv4Addr::from(siaddr), filename.to_string(), Some(name.to_string()), dom.map(String::from));
+        assert_eq!(got, want, "client {n:02x}");
+    }
+}
