@@ -38,8 +38,9 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind
 pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, FailoverPeer,
-    Flag, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls,
-    Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target, ValuePart, Zone, split_to_hba,
+    Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress,
+    PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target, ValuePart, Zone,
+    split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

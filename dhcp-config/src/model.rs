@@ -773,6 +773,8 @@ pub enum Action {
     MinLeaseTime(u32),
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
+    /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
+    HeaderExpr { field: HeaderField, expr: DataExpr },
     /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
     Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
@@ -798,6 +800,17 @@ pub enum Target {
     MinLeaseTime,
     /// A flag.
     Flag(Flag),
+}
+
+/// A BOOTP header field set from an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderField {
+    /// `file` (`filename`)
+    Filename,
+    /// `sname` (`server-name`)
+    ServerName,
+    /// `siaddr` (`next-server`): the value must be 4 bytes.
+    NextServer,
 }
 
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
@@ -836,6 +849,9 @@ impl Action {
             Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
             Action::Flag(f, _) => out.push(Target::Flag(*f)),
             Action::Log { .. } => {}
+            Action::HeaderExpr { field: HeaderField::Filename, .. } => out.push(Target::Filename),
+            Action::HeaderExpr { field: HeaderField::ServerName, .. } => out.push(Target::ServerName),
+            Action::HeaderExpr { field: HeaderField::NextServer, .. } => out.push(Target::NextServer),
             Action::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|a| a.targets(out)),
         }
     }

@@ -11,8 +11,8 @@ use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
 use crate::expr::ExprParser;
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
-    Action, Class, ClientUpdates, DdnsUpdateStyle, Flag, HostAddr, KeyAlgorithm, LogLevel, NamedValue, OptionSpace,
-    PeerAddress, Permit, Role, Subclass, ValuePart, Zone,
+    Action, Class, ClientUpdates, DdnsUpdateStyle, Flag, HeaderField, HostAddr, KeyAlgorithm, LogLevel, NamedValue,
+    OptionSpace, PeerAddress, Permit, Role, Subclass, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -774,7 +774,7 @@ impl Parser {
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
                         reason: format!(
-                            "inside {} only option, filename, server-name, next-server (an address), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
+                            "inside {} only option, filename, server-name, next-server (an address or `= expression`), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
                             if scope == Scope::Class { "a class" } else { "an `if` block" }
                         ),
                     },
@@ -1013,7 +1013,20 @@ impl Parser {
         let kw = word.to_ascii_lowercase();
         if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals) && crate::keywords::is_server_option(&kw) {
             // dhcpd sets a server option from an expression this way (evaluated for
-            // each client); expressions are not implemented yet.
+            // each client): the BOOTP header fields are, the other parameters not yet.
+            if matches!(kw.as_str(), "filename" | "server-name" | "next-server") {
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                let field = match kw.as_str() {
+                    "filename" => HeaderField::Filename,
+                    "server-name" => HeaderField::ServerName,
+                    _ => HeaderField::NextServer,
+                };
+                return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr })));
+            }
             return Err(ConfigError::new(
                 &head.span,
                 ErrorKind::NotYetSupported {

@@ -886,3 +886,20 @@ fn classes_and_conditions_match_dhcpd_offers() {
         assert_eq!(got, want, "client {n:02x}");
     }
 }
+
+#[test]
+fn header_fields_set_from_expressions() {
+    let e = engine(&SUBNET.replace(
+        "range",
+        "filename = concat (\"boot/\", binary-to-ascii (16, 8, \"-\", substring (hardware, 1, 6)));\n  \
+         next-server = pick-first-value (option agent.link-selection, c6:12:00:45);\n  \
+         server-name = option host-name;\n  range",
+    ));
+    let m = offer_with(&e, mac(0x2f), vec![opt(12, b"pc")]);
+    assert_eq!(file(&m), "boot/52-54-0-0-0-2f");
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 0x45));
+    assert_eq!(String::from_utf8_lossy(m.sname().unwrap_or_default()).trim_end_matches('\0'), "pc");
+    // A null value leaves the field empty.
+    let m = offer(&e, mac(1));
+    assert!(m.sname().is_none_or(|s| s.iter().all(|b| *b == 0)), "{:?}", m.sname());
+}

@@ -5,7 +5,7 @@
 //! statement sets a value: classification fills a fixed array.
 
 use super::config::{Params, PoolCfg};
-use dhcp_config::{Action, Class, Dynamic, Flag, Packet, Permit, Target};
+use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, Target};
 use std::collections::HashMap;
 
 /// Each class's subclasses by value (dhcpd keeps them in a hash table too): a
@@ -160,12 +160,33 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
+            Action::HeaderExpr { field, expr } if live(header_target(*field)) => {
+                // A null value leaves the field empty (dhcpd writes nothing for an
+                // expression that fails); siaddr takes exactly four bytes.
+                let v = expr.eval(pkt);
+                match field {
+                    HeaderField::Filename => p.filename = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                    HeaderField::ServerName => p.server_name = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                    HeaderField::NextServer => {
+                        p.next_server =
+                            v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok()).map(std::net::Ipv4Addr::from)
+                    }
+                }
+            }
             Action::If { cond, then, otherwise } => {
                 let branch = if cond.holds(pkt) { then } else { otherwise };
                 run(branch, shadowed, p, pkt);
             }
             _ => {}
         }
+    }
+}
+
+fn header_target(f: HeaderField) -> Target {
+    match f {
+        HeaderField::Filename => Target::Filename,
+        HeaderField::ServerName => Target::ServerName,
+        HeaderField::NextServer => Target::NextServer,
     }
 }
 
