@@ -40,7 +40,7 @@ pub use model::{
     Action, AddrRange, Class, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, FailoverPeer,
     Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress,
     PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target, ValuePart, Zone,
-    split_to_hba,
+    encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

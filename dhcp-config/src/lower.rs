@@ -76,6 +76,8 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
+            Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
+            Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
             _ => None,
         };
         if let Some(t) = target {
@@ -484,6 +486,7 @@ impl Lowerer {
             let mut built: Vec<(u8, Vec<u8>)> = Vec::new();
             if let Some(v) = e.vendor_encapsulation(&spaces) {
                 built.push((43, v));
+                e.option43_built = true;
             }
             for (code, space) in &encapsulations {
                 if e.option(*code).is_none()

@@ -311,6 +311,10 @@ pub struct Effective {
     /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
     /// (outer scopes first, then file order; a new value for a code keeps its place).
     pub space_options: Vec<SpaceOptionValue>,
+    /// Whether option 43 in [`Effective::options`] was built from `vendor-option-space`
+    /// (not written as `option vendor-encapsulated-options`): a class or an `if` that
+    /// changes the space's options builds it again for its client.
+    pub option43_built: bool,
     /// Statements of this scope and the enclosing ones whose effect depends on the
     /// client (`if` blocks, `option NAME = expression;`), in the order dhcpd executes
     /// them; each overrides the values above unless shadowed (see [`Dynamic`]).
@@ -347,6 +351,7 @@ impl Default for Effective {
             vendor_option_space: None,
             site_option_space: None,
             space_options: Vec::new(),
+            option43_built: false,
             dynamic: Vec::new(),
         }
     }
@@ -402,34 +407,7 @@ impl Effective {
     /// The options of space `name` in force in this scope, encapsulated as dhcpd does
     /// (see [`Effective::vendor_encapsulation`]); `None` when there are none.
     pub fn space_encapsulation(&self, name: &str, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
-        let space = spaces.iter().find(|s| s.name == name)?;
-        let mut subs: Vec<(usize, u32, &[u8])> = self
-            .space_options
-            .iter()
-            .filter(|o| o.space == name && !o.data.is_empty())
-            .enumerate()
-            .map(|(i, o)| (i, o.code, o.data.as_slice()))
-            .collect();
-        if subs.is_empty() {
-            return None;
-        }
-        let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
-        // Bucket order; within a bucket, the latest stored first.
-        subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
-        let mut out = Vec::new();
-        for (_, code, data) in subs {
-            match space.code_width {
-                1 => out.push(code as u8),
-                2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
-                _ => out.extend_from_slice(&code.to_be_bytes()),
-            }
-            match space.length_width {
-                1 => out.push(data.len() as u8),
-                _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
-            }
-            out.extend_from_slice(data);
-        }
-        Some(out)
+        encapsulate(name, &self.space_options, spaces)
     }
 
     /// Applies `site-option-space` as dhcpd does when it answers: it takes every code from
@@ -467,6 +445,39 @@ impl Effective {
             Err(i) => self.named_options.insert(i, (code, value)),
         }
     }
+}
+
+/// The options of space `name` among `options`, encapsulated as dhcpd does (see
+/// [`Effective::vendor_encapsulation`]); `None` when there are none or the space is not
+/// declared. Also used per packet, when a class or an `if` sets options of a space.
+pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+    let space = spaces.iter().find(|s| s.name == name)?;
+    let mut subs: Vec<(usize, u32, &[u8])> = options
+        .iter()
+        .filter(|o| o.space == name && !o.data.is_empty())
+        .enumerate()
+        .map(|(i, o)| (i, o.code, o.data.as_slice()))
+        .collect();
+    if subs.is_empty() {
+        return None;
+    }
+    let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
+    // Bucket order; within a bucket, the latest stored first.
+    subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+    let mut out = Vec::new();
+    for (_, code, data) in subs {
+        match space.code_width {
+            1 => out.push(code as u8),
+            2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
+            _ => out.extend_from_slice(&code.to_be_bytes()),
+        }
+        match space.length_width {
+            1 => out.push(data.len() as u8),
+            _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
+        }
+        out.extend_from_slice(data);
+    }
+    Some(out)
 }
 
 /// An `option space NAME [code width N] [length width N] [hash size N];` declaration.
@@ -773,6 +784,11 @@ pub enum Action {
     MinLeaseTime(u32),
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
+    /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
+    /// client's `vendor-option-space` names it).
+    SpaceOption { space: String, code: u32, data: Vec<u8> },
+    /// `vendor-option-space NAME;`
+    VendorOptionSpace(String),
     /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
     HeaderExpr { field: HeaderField, expr: DataExpr },
     /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
@@ -800,6 +816,12 @@ pub enum Target {
     MinLeaseTime,
     /// A flag.
     Flag(Flag),
+    /// `vendor-option-space`
+    VendorOptionSpace,
+    /// An option of an option space, by code (whatever the space: a later statement for
+    /// the same code of another space shadows too, which only makes the per-packet one
+    /// lose in that rare case).
+    SpaceOption(u32),
 }
 
 /// A BOOTP header field set from an expression.
@@ -849,6 +871,8 @@ impl Action {
             Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
             Action::Flag(f, _) => out.push(Target::Flag(*f)),
             Action::Log { .. } => {}
+            Action::SpaceOption { code, .. } => out.push(Target::SpaceOption(*code)),
+            Action::VendorOptionSpace(_) => out.push(Target::VendorOptionSpace),
             Action::HeaderExpr { field: HeaderField::Filename, .. } => out.push(Target::Filename),
             Action::HeaderExpr { field: HeaderField::ServerName, .. } => out.push(Target::ServerName),
             Action::HeaderExpr { field: HeaderField::NextServer, .. } => out.push(Target::NextServer),

@@ -755,6 +755,8 @@ impl Parser {
                     Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
                     Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
                     Item::Param(Param::AllowBooting(v)) => Some(Action::Flag(Flag::AllowBooting, v)),
+                    Item::SpaceOption { space, code, data } => Some(Action::SpaceOption { space, code, data }),
+                    Item::Param(Param::VendorOptionSpace(n)) => Some(Action::VendorOptionSpace(n)),
                     Item::Param(Param::UseHostDeclNames(v)) => Some(Action::Flag(Flag::UseHostDeclNames, v)),
                     Item::Param(Param::OneLeasePerClient(v)) => Some(Action::Flag(Flag::OneLeasePerClient, v)),
                     _ => None,
@@ -774,7 +776,7 @@ impl Parser {
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
                         reason: format!(
-                            "inside {} only option, filename, server-name, next-server (an address or `= expression`), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
+                            "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server (an address or `= expression`), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
                             if scope == Scope::Class { "a class" } else { "an `if` block" }
                         ),
                     },

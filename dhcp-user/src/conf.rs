@@ -18,6 +18,9 @@ fn params(e: &Effective) -> Params {
         one_lease_per_client: Some(e.one_lease_per_client),
         allow_booting: Some(e.allow_booting),
         dynamic: std::sync::Arc::from(e.dynamic.clone()),
+        vendor_option_space: e.vendor_option_space.clone(),
+        space_options: std::sync::Arc::new(e.space_options.clone()),
+        option43_explicit: e.option(43).is_some() && !e.option43_built,
     }
 }
 
@@ -91,6 +94,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         offer_hold_secs: 30,
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
+        option_spaces: cfg.option_spaces.clone(),
     }
 }
 

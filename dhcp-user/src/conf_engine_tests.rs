@@ -903,3 +903,39 @@ fn header_fields_set_from_expressions() {
     let m = offer(&e, mac(1));
     assert!(m.sname().is_none_or(|s| s.iter().all(|b| *b == 0)), "{:?}", m.sname());
 }
+
+/// The PXE class of many published configurations (`vendor-option-space PXE` and PXE
+/// sub-options in the class, more in the subnet), through dhcpd 4.4.3: option 43 and 60
+/// of its OFFERs (captured as in `classes_and_conditions_match_dhcpd_offers`).
+#[test]
+fn vendor_option_space_in_a_class_matches_dhcpd() {
+    let e = engine(include_str!("dhcp/testdata/dhcpd-pxe-space.conf"));
+    let prl =
+        DhcpOption::ParameterRequestList([1u8, 3, 6, 43, 60, 12, 15].iter().map(|c| OptionCode::from(*c)).collect());
+    let raw_option = |m: &Message, code: u8| -> Option<Vec<u8>> {
+        m.opts().get(OptionCode::from(code)).map(|o| {
+            let mut b = Vec::new();
+            let _ = o.encode(&mut Encoder::new(&mut b));
+            b.get(2..).unwrap_or_default().to_vec()
+        })
+    };
+    let pxe = opt(60, b"PXEClient:Arch:00000:UNDI:002001");
+    let cases: [(u8, Vec<DhcpOption>, Option<&str>, Option<&str>); 4] = [
+        (1, vec![pxe.clone()], Some("010400000000020206de060108"), Some("505845436c69656e74")),
+        (
+            2,
+            vec![pxe.clone(), opt(77, b"menu")],
+            Some("010400000000020206de0601080907800004426f6f74"),
+            Some("505845436c69656e74"),
+        ),
+        (3, vec![pxe, opt(77, b"explicit")], Some("010203"), Some("505845436c69656e74")),
+        (4, vec![], None, None),
+    ];
+    for (n, mut opts, o43, o60) in cases {
+        opts.push(prl.clone());
+        let m = offer_with(&e, mac(n), opts);
+        let hex = |v: Option<Vec<u8>>| v.map(|v| v.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        assert_eq!(hex(raw_option(&m, 43)).as_deref(), o43, "client {n}: option 43");
+        assert_eq!(hex(raw_option(&m, 60)).as_deref(), o60, "client {n}: option 60");
+    }
+}

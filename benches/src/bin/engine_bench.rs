@@ -41,6 +41,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
+        option_spaces: Vec::new(),
     }
 }
 

@@ -144,7 +144,25 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
     let live = |t: Target| shadowed.binary_search(&t).is_err();
     for a in actions {
         match a {
-            Action::Option { code, data } if live(Target::Option(*code)) => set_option(p, *code, Some(data.clone())),
+            Action::Option { code, data } if live(Target::Option(*code)) => {
+                p.option43_explicit |= *code == 43;
+                set_option(p, *code, Some(data.clone()))
+            }
+            Action::SpaceOption { space, code, data } if live(Target::SpaceOption(*code)) => {
+                // A new value keeps its code's place (dhcpd replaces it in its slot).
+                let opts = std::sync::Arc::make_mut(&mut p.space_options);
+                match opts.iter_mut().find(|o| o.space == *space && o.code == *code) {
+                    Some(o) => o.data = data.clone(),
+                    None => opts.push(dhcp_config::SpaceOptionValue {
+                        space: space.clone(),
+                        code: *code,
+                        data: data.clone(),
+                    }),
+                }
+            }
+            Action::VendorOptionSpace(name) if live(Target::VendorOptionSpace) => {
+                p.vendor_option_space = Some(name.clone());
+            }
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
                 set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
@@ -199,6 +217,34 @@ fn log(level: dhcp_config::LogLevel, value: Option<&[u8]>) {
         dhcp_config::LogLevel::Error => tracing::error!(target: "xdhcpd::conf_log", "{text}"),
         dhcp_config::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
         dhcp_config::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
+    }
+}
+
+/// What option 43 is built from, to tell whether per-packet statements changed it.
+pub struct SpaceMark {
+    vendor: Option<String>,
+    /// Held so that the first change copies the list (a new pointer), whoever else
+    /// shares it.
+    options: std::sync::Arc<Vec<dhcp_config::SpaceOptionValue>>,
+}
+
+impl SpaceMark {
+    pub fn of(p: &Params) -> Self {
+        SpaceMark { vendor: p.vendor_option_space.clone(), options: std::sync::Arc::clone(&p.space_options) }
+    }
+
+    /// Builds option 43 again, as dhcpd builds it when it answers, when the statements
+    /// run since `self` changed the vendor space or its options (a shared list is
+    /// copied when first changed, so a new pointer means a change), unless option 43 is
+    /// written explicitly.
+    pub fn rebuild_43(&self, p: &mut Params, spaces: &[dhcp_config::OptionSpace]) {
+        let changed = self.vendor != p.vendor_option_space || !std::sync::Arc::ptr_eq(&self.options, &p.space_options);
+        if !changed || p.option43_explicit {
+            return;
+        }
+        let built =
+            p.vendor_option_space.as_deref().and_then(|n| dhcp_config::encapsulate(n, &p.space_options, spaces));
+        set_option(p, 43, built);
     }
 }
 

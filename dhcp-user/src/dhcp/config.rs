@@ -1,7 +1,7 @@
 //! The configuration as the engine uses it: networks, subnets, pools and hosts with their
 //! effective parameters already resolved (built from the dhcpd.conf model in `crate::conf`).
 
-use dhcp_config::{Class, Dynamic, Permit};
+use dhcp_config::{Class, Dynamic, OptionSpace, Permit, SpaceOptionValue};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -31,6 +31,14 @@ pub struct Params {
     /// The scope chain's per-packet statements (`if` blocks, `option NAME = expr;`), run
     /// over the values above for each request (shared: cloning Params copies a pointer).
     pub dynamic: Arc<[Dynamic]>,
+    /// `vendor-option-space` in force: when a class or an `if` changes it or the space
+    /// options below, option 43 is built again for the client.
+    pub vendor_option_space: Option<String>,
+    /// `option SPACE.NAME` values in force (shared until a per-packet statement adds one).
+    pub space_options: Arc<Vec<SpaceOptionValue>>,
+    /// Option 43 was written as such (`option vendor-encapsulated-options`), so the
+    /// space's options do not make it up.
+    pub option43_explicit: bool,
 }
 
 impl Default for Params {
@@ -50,6 +58,9 @@ impl Default for Params {
             one_lease_per_client: None,
             allow_booting: None,
             dynamic: Arc::from(Vec::new()),
+            vendor_option_space: None,
+            space_options: Arc::new(Vec::new()),
+            option43_explicit: false,
         }
     }
 }
@@ -130,6 +141,8 @@ pub struct EngineConfig {
     pub abandon_lease_secs: u32,
     /// `class` declarations, in file order (the order packets are classified in).
     pub classes: Vec<Class>,
+    /// `option space` declarations (to build option 43 per packet).
+    pub option_spaces: Vec<OptionSpace>,
 }
 
 impl EngineConfig {

@@ -175,11 +175,17 @@ impl Ctx<'_> {
             pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
         }
         let mut p = base.clone();
+        let mark = classify::SpaceMark::of(&p);
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
         classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
+        mark.rebuild_43(&mut p, &self.cfg.option_spaces);
         if let Some(h) = self.host {
+            // A host's own option 43 (written, or built from its own space options)
+            // replaces the one above as a whole (see docs/DHCPD_CONF.md).
             p = merge(&p, &h.params);
+            let mark = classify::SpaceMark::of(&p);
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
+            mark.rebuild_43(&mut p, &self.cfg.option_spaces);
         }
         with_host_decl_name(p, lease_host)
     }

@@ -48,6 +48,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
+        option_spaces: Vec::new(),
     }
 }
 

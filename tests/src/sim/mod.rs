@@ -272,6 +272,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         offer_hold_secs: 10,
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
+        option_spaces: Vec::new(),
     };
     let peer = PeerConfig {
         name: NAME.into(),
