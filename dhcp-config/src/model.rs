@@ -744,8 +744,11 @@ pub struct Class {
     pub name: String,
     /// `match if EXPR;`
     pub match_if: Option<BoolExpr>,
-    /// `match EXPR;`: the value looked up among the subclasses.
+    /// `match EXPR;` or `spawn with EXPR;`: the value looked up among the subclasses.
     pub submatch: Option<DataExpr>,
+    /// `spawn with`: a value no subclass has makes a new subclass (dhcpd spawns one,
+    /// with the class's statements), so any non-empty value joins the class.
+    pub spawning: bool,
     /// `subclass "NAME" DATA [{ ... }]` declarations.
     pub subclasses: Vec<Subclass>,
     /// The class's statements, executed for its members after the pool's scope and

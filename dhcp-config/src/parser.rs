@@ -872,33 +872,55 @@ impl Parser {
                 ErrorKind::Duplicate { what: "class".into(), name, first: first.clone() },
             ));
         }
-        let mut class = Class { name, match_if: None, submatch: None, subclasses: Vec::new(), actions: Vec::new() };
+        let mut class = Class {
+            name,
+            match_if: None,
+            submatch: None,
+            spawning: false,
+            subclasses: Vec::new(),
+            actions: Vec::new(),
+        };
         let mut rest: Vec<RawStmt> = Vec::new();
         for s in block {
             match head_word(s).as_deref() {
-                Some("match") => {
+                Some(head @ ("match" | "spawn")) => {
                     let r = (|| {
-                        let is_if = s.tokens.get(1).and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("if"));
-                        let tokens = s.tokens.get(if is_if { 2 } else { 1 }..).unwrap_or_default();
+                        let second = s.tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase);
+                        let is_if = head == "match" && second.as_deref() == Some("if");
+                        let spawn = head == "spawn";
+                        if spawn && second.as_deref() != Some("with") {
+                            let mut c = Cursor::new(s);
+                            c.pos = 1;
+                            return Err(c.expected("'with'"));
+                        }
+                        // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`.
+                        let twice = if is_if { class.match_if.is_some() } else { class.submatch.is_some() };
+                        if twice {
+                            let what = if is_if { "match if" } else { "match/spawn with" };
+                            return Err(invalid(s.span(), "class statement", what, "a class has only one"));
+                        }
+                        let skip = if is_if || spawn { 2 } else { 1 };
+                        let tokens = s.tokens.get(skip..).unwrap_or_default();
                         let mut p = ExprParser::new(tokens, &s.end, &self.options);
                         if is_if {
                             class.match_if = Some(p.boolean()?);
                         } else {
                             class.submatch = Some(p.data_arg()?);
+                            class.spawning = spawn;
                         }
                         let mut c = Cursor::new(s);
-                        c.pos = p.position() + if is_if { 2 } else { 1 };
+                        c.pos = p.position() + skip;
                         c.end()
                     })();
                     if let Err(e) = r {
                         self.errors.push(e);
                     }
                 }
-                Some("spawn") | Some("lease") => self.errors.push(ConfigError::new(
+                Some("lease") => self.errors.push(ConfigError::new(
                     s.span(),
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
-                        reason: "spawned (billing) classes and lease limits are not supported yet".into(),
+                        reason: "lease limits (billing classes) are not supported yet".into(),
                     },
                 )),
                 _ => rest.push(s.clone()),
@@ -2041,12 +2063,12 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore declines;\nclass \"x\" { match if true; spawn with hardware; }\n");
+        let (_, e) = parse("ignore declines;\nclass \"x\" { match if true; lease limit 2; }\n");
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore declines` is not supported");
         // Inside a class, what is not implemented yet is refused where it is written.
         assert!(e[1].to_string().starts_with("t.conf:2:22: `true` is not supported yet"), "{}", e[1]);
-        assert!(e[2].to_string().starts_with("t.conf:2:28: `spawn with hardware` is not supported yet"), "{}", e[2]);
+        assert!(e[2].to_string().starts_with("t.conf:2:28: `lease limit 2` is not supported yet"), "{}", e[2]);
     }
 
     #[test]

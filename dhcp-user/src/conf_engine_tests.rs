@@ -859,7 +859,9 @@ fn classes_and_conditions_match_dhcpd_offers() {
         DhcpOption::ParameterRequestList([1u8, 3, 6, 12, 15, 66, 67].iter().map(|c| OptionCode::from(*c)).collect());
     const PXE: &[u8] = b"PXEClient:Arch:00007:UNDI:003016";
     type Sent = &'static [(u8, &'static [u8])];
-    let cases: [(u8, Sent, u8, [u8; 4], &str, &str, Option<&str>); 8] = [
+    /// Client, what it sends, then dhcpd's pool, siaddr, file, host-name, domain-name.
+    type Case = (u8, Sent, u8, [u8; 4], &'static str, &'static str, Option<&'static str>);
+    let cases: [Case; 8] = [
         (0x01, &[(60, PXE), (93, &[0, 7])], 200, [198, 18, 0, 5], "x64.efi", "pc-52-54-0-0-0-1", None),
         (0x02, &[(60, PXE), (93, &[0, 9])], 200, [198, 18, 0, 5], "x64-bc.efi", "pc-52-54-0-0-0-2", None),
         (
@@ -920,7 +922,9 @@ fn vendor_option_space_in_a_class_matches_dhcpd() {
         })
     };
     let pxe = opt(60, b"PXEClient:Arch:00000:UNDI:002001");
-    let cases: [(u8, Vec<DhcpOption>, Option<&str>, Option<&str>); 4] = [
+    /// Client, what it sends, then dhcpd's option 43 and 60 (hex).
+    type Case = (u8, Vec<DhcpOption>, Option<&'static str>, Option<&'static str>);
+    let cases: [Case; 4] = [
         (1, vec![pxe.clone()], Some("010400000000020206de060108"), Some("505845436c69656e74")),
         (
             2,
@@ -938,4 +942,30 @@ fn vendor_option_space_in_a_class_matches_dhcpd() {
         assert_eq!(hex(raw_option(&m, 43)).as_deref(), o43, "client {n}: option 43");
         assert_eq!(hex(raw_option(&m, 60)).as_deref(), o60, "client {n}: option 60");
     }
+}
+
+/// A DISCOVER from `m` relayed with a relay agent information option (82) holding
+/// circuit id `cid`, written by hand: dhcproto writes an option 82 given as raw bytes
+/// twice, which a server reads as one (RFC 3396) twice as long.
+fn discover_with_circuit(e: &Engine, m: [u8; 6], cid: &[u8]) -> Outcome {
+    let mut b = msg(MessageType::Discover, m, vec![]);
+    let end = b.iter().rposition(|x| *x == 255).expect("end option");
+    let mut o82 = vec![82, cid.len() as u8 + 2, 1, cid.len() as u8];
+    o82.extend_from_slice(cid);
+    b.splice(end..end, o82);
+    e.handle(Now::at(1000), &META, &b)
+}
+
+#[test]
+fn spawning_classes_admit_any_value() {
+    let e = engine(include_str!("../../dhcp-config/tests/compat/spawn-with.conf"));
+    // A known subclass value: its statements after the class's.
+    let m = reply(&discover_with_circuit(&e, mac(1), b"eth0/1"));
+    assert_eq!((domain(&m).as_deref(), host_name(&m).as_deref()), (Some("port.test"), Some("port1")));
+    // Any other value spawns a subclass: a member, with the class's statements only.
+    let m = reply(&discover_with_circuit(&e, mac(2), b"eth0/7"));
+    assert_eq!((domain(&m).as_deref(), host_name(&m)), (Some("port.test"), None));
+    // No circuit id: no member, and the pool admits members only.
+    let out = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![]));
+    assert_eq!(out.dropped, Some(crate::dhcp::DropReason::UnknownClientDenied));
 }

@@ -97,6 +97,10 @@ pub fn classify(classes: &[Class], index: &SubclassIndex, pkt: &Packet<'_>) -> C
         let Some(value) = sub.eval(pkt).filter(|v| !v.is_empty()) else { continue };
         if let Some(j) = index.find(i, &value) {
             out.push(i, Some(j));
+        } else if class.spawning {
+            // dhcpd's spawned subclass has the class's statements only; without a
+            // lease limit nothing else tells it from the class.
+            out.push(i, None);
         }
     }
     out
