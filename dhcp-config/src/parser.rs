@@ -935,7 +935,7 @@ impl Parser {
     /// `subclass "CLASS" DATA;` or `subclass "CLASS" DATA { statements }`.
     fn subclass(&mut self, c: &mut Cursor<'_>) -> Result<(), ConfigError> {
         let name_tok = c.peek();
-        let name = c.name("a class name")?;
+        let name = c.string("a quoted class name")?;
         let index = self.classes.iter().position(|k| k.name == name).ok_or_else(|| {
             let span = name_tok.map_or(&c.stmt.end, |t| &t.span);
             invalid(span, "class", &name, "no such class (a class is declared before its subclasses)")
@@ -1260,7 +1260,8 @@ impl Parser {
             "log" => self.log(s).map(|a| Some(Item::Dynamic(a))),
             "class" => {
                 Self::allow(s, "class", scope, &[S::Global, S::Group])?;
-                let name = c.name("a quoted class name")?;
+                // dhcpd: a quoted string only ("Expecting class name").
+                let name = c.string("a quoted class name")?;
                 let block = c.block()?;
                 self.class(name, head.span.clone(), block)?;
                 Ok(None)
