@@ -132,6 +132,9 @@ pub enum DataExpr {
     LeasedAddress,
     /// `host-decl-name`: the name of the lease's host declaration (null without one).
     HostDeclName,
+    /// A variable (`set NAME = ...;`): its value in this request, else in the lease's
+    /// binding scope, else null.
+    Variable(String),
 }
 
 /// A numeric expression (dhcpd's are 32-bit unsigned).
@@ -155,6 +158,36 @@ pub struct Packet<'a> {
     lease: Option<([u8; 4], bool)>,
     /// The name of the lease's host declaration (`host-decl-name`).
     host_name: Option<&'a str>,
+    /// The variables in force: set by this request's statements, or kept with the lease.
+    vars: Option<&'a std::cell::RefCell<Vars>>,
+}
+
+/// Variables of a binding scope (dhcpd's `set`): name and data value, in the order set.
+/// Few per lease, so a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vars(pub Vec<(String, Vec<u8>)>);
+
+impl Vars {
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// Sets `name` (a new value keeps its place); `None` removes it (`unset`).
+    pub fn set(&mut self, name: &str, value: Option<Vec<u8>>) {
+        match (self.0.iter().position(|(n, _)| n == name), value) {
+            (Some(i), Some(v)) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = v;
+                }
+            }
+            (None, Some(v)) => self.0.push((name.to_string(), v)),
+            (Some(i), None) => {
+                self.0.remove(i);
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 /// Offset of the options after the BOOTP header and the magic cookie.
@@ -165,13 +198,24 @@ impl<'a> Packet<'a> {
     /// A view of a BOOTP/DHCP message as received (any bytes are fine: a malformed
     /// packet simply has fewer options).
     pub fn new(raw: &'a [u8], known: bool) -> Self {
-        Packet { raw, known, lease: None, host_name: None }
+        Packet { raw, known, lease: None, host_name: None, vars: None }
     }
 
     /// The same request, answered with the lease of `address` (`fixed`: a host's fixed
     /// address) whose host declaration is `host_name`, if any.
     pub fn with_lease(self, address: std::net::Ipv4Addr, fixed: bool, host_name: Option<&'a str>) -> Self {
         Packet { lease: Some((address.octets(), fixed)), host_name, ..self }
+    }
+
+    /// The same request with `vars` in force (they are read by variable references and
+    /// written by `set`).
+    pub fn with_vars(self, vars: &'a std::cell::RefCell<Vars>) -> Self {
+        Packet { vars: Some(vars), ..self }
+    }
+
+    /// The variables in force, to change (`set`); `None` without any (classification).
+    pub fn vars(&self) -> Option<&'a std::cell::RefCell<Vars>> {
+        self.vars
     }
 
     /// The options area, when the packet has the DHCP magic cookie.
@@ -380,6 +424,10 @@ impl DataExpr {
             DataExpr::PickFirst(list) => list.iter().find_map(|d| d.eval(p)),
             DataExpr::LeasedAddress => p.lease.map(|(a, _)| Cow::Owned(a.to_vec())),
             DataExpr::HostDeclName => p.host_name.map(|n| Cow::Borrowed(n.as_bytes())),
+            // Copied out: a later `set` may change the variable.
+            DataExpr::Variable(name) => {
+                p.vars?.try_borrow().ok()?.get(name).map(|v| Cow::Owned(v.to_vec()))
+            }
             DataExpr::Reverse(width, d) => {
                 let (width, d) = (width.eval(p)?, d.eval(p)?);
                 // dhcpd: a width of 0 or one that does not divide the length is null.
@@ -440,6 +488,11 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
         }
     }
     Some(out)
+}
+
+/// A name dhcpd's lexer reads as one NAME: a letter, then letters, digits, `-`, `_`.
+pub(crate) fn is_variable_name(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_alphabetic()) && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Relay agent sub-options dhcpd names in its `agent` space (common/tables.c).
@@ -763,6 +816,22 @@ impl<'t> ExprParser<'t> {
     fn close(&mut self) -> Result<(), ConfigError> {
         self.expect(TokenKind::RParen, "')'")
     }
+    /// The value of `set NAME = VALUE;`: dhcpd reads any type there (a bare number is
+    /// numeric); xdhcpd keeps data values only.
+    pub(crate) fn set_value(&mut self) -> Result<DataExpr, ConfigError> {
+        let at = self.span();
+        match self.or(Ctx::Numeric)? {
+            Any::Data(d) => Ok(d),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::NotYetSupported {
+                    statement: format!("set ... = {}", other.kind()),
+                    reason: "variables hold data values only so far".into(),
+                },
+            )),
+        }
+    }
+
     /// A whole data expression (also a function's data argument).
     pub(crate) fn data_arg(&mut self) -> Result<DataExpr, ConfigError> {
         let at = self.span();
@@ -971,13 +1040,20 @@ impl<'t> ExprParser<'t> {
                 // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`), or a
                 // number outside a numeric context (dhcpd's parse_cshl: `01`, `3`).
                 Some(bytes) => Any::Data(DataExpr::Const(bytes)),
+                None if is_variable_name(&t.text)
+                    && !crate::keywords::is_not_inert_head(&t.text)
+                    && self.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) =>
+                {
+                    Any::Data(DataExpr::Variable(t.text.clone()))
+                }
                 None => {
-                    // Anything else would be a variable or a function of dhcpd's.
+                    // A keyword of dhcpd's in an operand's place, or a function call
+                    // (`define`d functions are not supported).
                     return Err(ConfigError::new(
                         &t.span,
                         ErrorKind::NotYetSupported {
                             statement: t.text.clone(),
-                            reason: "variables and this operand are not supported in expressions yet".into(),
+                            reason: "this operand (a dhcpd keyword, or a function call) is not supported in expressions yet".into(),
                         },
                     ));
                 }

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
-pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
+pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, FailoverPeer,
     Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress,

@@ -7,7 +7,7 @@
 
 use std::net::Ipv4Addr;
 
-pub use crate::expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet};
+pub use crate::expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 
 /// dhcpd's `default-lease-time` when none is configured (12 hours).
 pub const DEFAULT_LEASE_TIME: u32 = 43_200;
@@ -794,6 +794,9 @@ pub enum Action {
     VendorOptionSpace(String),
     /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
     HeaderExpr { field: HeaderField, expr: DataExpr },
+    /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
+    /// scope, readable by later expressions and kept with the lease.
+    Set { name: String, expr: Option<DataExpr> },
     /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
     Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
@@ -873,7 +876,7 @@ impl Action {
             Action::MaxLeaseTime(_) => out.push(Target::MaxLeaseTime),
             Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
             Action::Flag(f, _) => out.push(Target::Flag(*f)),
-            Action::Log { .. } => {}
+            Action::Log { .. } | Action::Set { .. } => {}
             Action::SpaceOption { code, .. } => out.push(Target::SpaceOption(*code)),
             Action::VendorOptionSpace(_) => out.push(Target::VendorOptionSpace),
             Action::HeaderExpr { field: HeaderField::Filename, .. } => out.push(Target::Filename),

@@ -231,8 +231,6 @@ const UNSUPPORTED: &[&str] = &[
     "match",
     "spawn",
     "on",
-    "set",
-    "unset",
     "eval",
     "execute",
     "return",
@@ -1258,6 +1256,27 @@ impl Parser {
             }
             "allow" | "deny" if scope == S::Pool => self.permit(&mut c, kw == "allow"),
             "log" => self.log(s).map(|a| Some(Item::Dynamic(a))),
+            "set" | "unset" => {
+                let name_tok = c.word("a variable name")?;
+                if !crate::expr::is_variable_name(&name_tok.text) {
+                    return Err(invalid(&name_tok.span, "variable name", &name_tok.text, "expected a name"));
+                }
+                let expr = if kw == "set" {
+                    match c.peek() {
+                        Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
+                        _ => return Err(c.expected("'='")),
+                    }
+                    let tokens = s.tokens.get(c.pos..).unwrap_or_default();
+                    let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                    let e = p.set_value()?;
+                    c.pos += p.position();
+                    Some(e)
+                } else {
+                    None
+                };
+                c.end()?;
+                Ok(Some(Item::Dynamic(Action::Set { name: name_tok.text.clone(), expr })))
+            }
             "class" => {
                 Self::allow(s, "class", scope, &[S::Global, S::Group])?;
                 // dhcpd: a quoted string only ("Expecting class name").

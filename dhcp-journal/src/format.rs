@@ -99,6 +99,14 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
         push_quoted(buf, vc.as_bytes());
         buf.push(b';');
     }
+    // As dhcpd's write_binding_scope writes a data value: quoted, non-printables octal.
+    for (name, value) in &l.vars {
+        buf.extend_from_slice(b"\n  set ");
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b" = ");
+        push_quoted(buf, value);
+        buf.push(b';');
+    }
     if let Some(h) = &l.client_hostname {
         buf.extend_from_slice(b"\n  client-hostname ");
         push_quoted(buf, h.as_bytes());

@@ -446,9 +446,13 @@ impl<'a> Parser<'a> {
                 b"hardware" => self.hardware().map(|h| l.hardware = Some(h)),
                 b"uid" => self.uid().map(|u| l.uid = u),
                 b"client-hostname" => self.string_value("client-hostname").map(|s| l.client_hostname = Some(s)),
-                b"set" => match self.set_vendor_class()? {
-                    Some(v) => {
-                        l.vendor_class = Some(v);
+                b"set" => match self.set_var()? {
+                    Some((name, v)) if name == b"vendor-class-identifier" => {
+                        l.vendor_class = Some(bytes_to_string(v));
+                        Ok(())
+                    }
+                    Some((name, v)) => {
+                        l.vars.push((bytes_to_string(name.to_vec()), v));
                         Ok(())
                     }
                     None => {
@@ -480,7 +484,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `set NAME = …;` other than vendor-class-identifier: warn and skip.
+    /// `set NAME = …;` with a value other than a string: warn and skip.
     fn skip_set(&mut self, stmt: usize) -> R<()> {
         self.pos = stmt;
         self.tok()?; // `set`
@@ -495,13 +499,23 @@ impl<'a> Parser<'a> {
         self.skip_statement()
     }
 
-    /// After `set`: `vendor-class-identifier = "…";` → Some(value); anything else → None
-    /// (the caller rewinds and skips).
-    fn set_vendor_class(&mut self) -> R<Option<String>> {
-        if !matches!(self.tok()?, Tok::Word(b"vendor-class-identifier")) {
+    /// After `set`: `NAME = "…";` → Some((NAME, value)); anything else (numbers,
+    /// booleans: dhcpd's other binding types) → None (the caller rewinds and skips).
+    fn set_var(&mut self) -> R<Option<(&'a [u8], Vec<u8>)>> {
+        let Tok::Word(name) = self.tok()? else {
             return Ok(None);
-        }
-        if !matches!(self.tok()?, Tok::Word(b"=")) {
+        };
+        // The lexer may glue `=` to the name (`x=`).
+        let name = match name.strip_suffix(b"=") {
+            Some(n) => n,
+            None => {
+                if !matches!(self.tok()?, Tok::Word(b"=")) {
+                    return Ok(None);
+                }
+                name
+            }
+        };
+        if name.is_empty() {
             return Ok(None);
         }
         let Tok::Str(raw) = self.tok()? else {
@@ -512,7 +526,7 @@ impl<'a> Parser<'a> {
             None => Err(Stop::Eof),
             Some(b';') => {
                 self.pos += 1;
-                Ok(Some(bytes_to_string(unescape(raw))))
+                Ok(Some((name, unescape(raw))))
             }
             Some(_) => Ok(None),
         }

@@ -226,6 +226,9 @@ pub struct LeaseRecord {
     pub client_hostname: Option<String>,
     /// Stored as `set vendor-class-identifier = "…";` (a dhcpd binding-scope variable).
     pub vendor_class: Option<String>,
+    /// The other binding-scope variables with a data value, `set NAME = "…";` (dhcpd's
+    /// `set` statements), in file order.
+    pub vars: Vec<(String, Vec<u8>)>,
 }
 
 impl LeaseRecord {
@@ -248,6 +251,7 @@ impl LeaseRecord {
             uid: None,
             client_hostname: None,
             vendor_class: None,
+            vars: Vec::new(),
         }
     }
 

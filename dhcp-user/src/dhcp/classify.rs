@@ -182,6 +182,14 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
+            Action::Set { name, expr } => {
+                // A null value leaves the variable without a value (dhcpd then writes
+                // nothing for it); the value is computed before the scope is changed.
+                let value = expr.as_ref().and_then(|e| e.eval(pkt)).map(|v| v.into_owned());
+                if let Some(mut vars) = pkt.vars().and_then(|v| v.try_borrow_mut().ok()) {
+                    vars.set(name, value);
+                }
+            }
             Action::HeaderExpr { field, expr } if live(header_target(*field)) => {
                 // A null value leaves the field empty (dhcpd writes nothing for an
                 // expression that fails); siaddr takes exactly four bytes.
