@@ -55,6 +55,10 @@ pub enum BoolExpr {
     Static,
     /// `data ~= "regex"` (`~~`: case-insensitive).
     Matches(Box<DataExpr>, Pattern),
+    /// A variable where a boolean is expected (dhcpd accepts it: `match if true;` reads
+    /// a variable named `true`). Variables hold data here, which dhcpd evaluates as a
+    /// boolean to null ("binding type ... in evaluate_boolean_expression"): always null.
+    Variable(String),
 }
 
 /// A regular expression of `~=` / `~~`, compiled at load. dhcpd compiles POSIX extended
@@ -317,6 +321,19 @@ fn bounded(v: Vec<u8>) -> Value<'static> {
 }
 
 impl BoolExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            BoolExpr::DataEq { left, right, .. } => left.reads_variables() || right.reads_variables(),
+            BoolExpr::NumEq { left, right, .. } => left.reads_variables() || right.reads_variables(),
+            BoolExpr::And(a, b) | BoolExpr::Or(a, b) => a.reads_variables() || b.reads_variables(),
+            BoolExpr::Not(a) => a.reads_variables(),
+            BoolExpr::Matches(d, _) => d.reads_variables(),
+            BoolExpr::Exists(_) | BoolExpr::Known | BoolExpr::Static => false,
+            BoolExpr::Variable(_) => true,
+        }
+    }
+
     /// The value (None: null), as dhcpd's evaluate_boolean_expression.
     pub fn eval(&self, p: &Packet<'_>) -> Option<bool> {
         match self {
@@ -359,6 +376,7 @@ impl BoolExpr {
             BoolExpr::Static => Some(p.lease.is_some_and(|(_, fixed)| fixed)),
             // A null left side makes the match null (tree.c: `return bleft && bright`).
             BoolExpr::Matches(d, pattern) => d.eval(p).map(|v| pattern.is_match(&v)),
+            BoolExpr::Variable(_) => None,
         }
     }
 
@@ -370,6 +388,32 @@ impl BoolExpr {
 }
 
 impl DataExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            DataExpr::Variable(_) => true,
+            DataExpr::Const(_)
+            | DataExpr::Null
+            | DataExpr::Option(_)
+            | DataExpr::Hardware
+            | DataExpr::LeasedAddress
+            | DataExpr::HostDeclName => false,
+            DataExpr::Substring(d, a, b) => d.reads_variables() || a.reads_variables() || b.reads_variables(),
+            DataExpr::Suffix(d, n) | DataExpr::Reverse(n, d) => d.reads_variables() || n.reads_variables(),
+            DataExpr::Lcase(d) | DataExpr::Ucase(d) => d.reads_variables(),
+            DataExpr::Concat(a, b) => a.reads_variables() || b.reads_variables(),
+            DataExpr::BinaryToAscii { base, width, separator, data } => {
+                base.reads_variables()
+                    || width.reads_variables()
+                    || separator.reads_variables()
+                    || data.reads_variables()
+            }
+            DataExpr::EncodeInt(n, _) => n.reads_variables(),
+            DataExpr::Packet(a, b) => a.reads_variables() || b.reads_variables(),
+            DataExpr::PickFirst(list) => list.iter().any(DataExpr::reads_variables),
+        }
+    }
+
     /// The value (None: null), as dhcpd's evaluate_data_expression. Constants and
     /// parts of the packet are borrowed, not copied.
     pub fn eval<'a>(&'a self, p: &Packet<'a>) -> Value<'a> {
@@ -425,9 +469,7 @@ impl DataExpr {
             DataExpr::LeasedAddress => p.lease.map(|(a, _)| Cow::Owned(a.to_vec())),
             DataExpr::HostDeclName => p.host_name.map(|n| Cow::Borrowed(n.as_bytes())),
             // Copied out: a later `set` may change the variable.
-            DataExpr::Variable(name) => {
-                p.vars?.try_borrow().ok()?.get(name).map(|v| Cow::Owned(v.to_vec()))
-            }
+            DataExpr::Variable(name) => p.vars?.try_borrow().ok()?.get(name).map(|v| Cow::Owned(v.to_vec())),
             DataExpr::Reverse(width, d) => {
                 let (width, d) = (width.eval(p)?, d.eval(p)?);
                 // dhcpd: a width of 0 or one that does not divide the length is null.
@@ -439,6 +481,14 @@ impl DataExpr {
 }
 
 impl NumExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            NumExpr::Const(_) => false,
+            NumExpr::ExtractInt(d, _) => d.reads_variables(),
+        }
+    }
+
     /// The value (None: null).
     pub fn eval(&self, p: &Packet<'_>) -> Option<u32> {
         match self {
@@ -492,7 +542,8 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
 
 /// A name dhcpd's lexer reads as one NAME: a letter, then letters, digits, `-`, `_`.
 pub(crate) fn is_variable_name(w: &str) -> bool {
-    w.starts_with(|c: char| c.is_ascii_alphabetic()) && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Relay agent sub-options dhcpd names in its `agent` space (common/tables.c).
@@ -619,6 +670,7 @@ impl<'t> ExprParser<'t> {
         let at = self.span();
         match self.or(Ctx::Boolean)? {
             Any::Bool(b) => Ok(b),
+            Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
             other => Err(ConfigError::new(
                 at,
                 ErrorKind::Expected {
@@ -661,6 +713,7 @@ impl<'t> ExprParser<'t> {
     fn want_bool(&self, e: Any, at: &Span) -> Result<BoolExpr, ConfigError> {
         match e {
             Any::Bool(b) => Ok(b),
+            Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
             other => Err(ConfigError::new(
                 at,
                 ErrorKind::Expected {
@@ -1034,30 +1087,32 @@ impl<'t> ExprParser<'t> {
                 })?;
                 Any::Num(NumExpr::Const(n))
             }
-            _ => match crate::options::parse_hex_bytes(&t.text)
-                .filter(|_| t.text.contains(':') || t.text.bytes().all(|b| b.is_ascii_hexdigit()))
-            {
-                // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`), or a
-                // number outside a numeric context (dhcpd's parse_cshl: `01`, `3`).
-                Some(bytes) => Any::Data(DataExpr::Const(bytes)),
-                None if is_variable_name(&t.text)
-                    && !crate::keywords::is_not_inert_head(&t.text)
-                    && self.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) =>
+            _ => {
+                match crate::options::parse_hex_bytes(&t.text)
+                    .filter(|_| t.text.contains(':') || t.text.bytes().all(|b| b.is_ascii_hexdigit()))
                 {
-                    Any::Data(DataExpr::Variable(t.text.clone()))
-                }
-                None => {
-                    // A keyword of dhcpd's in an operand's place, or a function call
-                    // (`define`d functions are not supported).
-                    return Err(ConfigError::new(
+                    // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`), or a
+                    // number outside a numeric context (dhcpd's parse_cshl: `01`, `3`).
+                    Some(bytes) => Any::Data(DataExpr::Const(bytes)),
+                    None if is_variable_name(&t.text)
+                        && !crate::keywords::is_not_inert_head(&t.text)
+                        && self.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) =>
+                    {
+                        Any::Data(DataExpr::Variable(t.text.clone()))
+                    }
+                    None => {
+                        // A keyword of dhcpd's in an operand's place, or a function call
+                        // (`define`d functions are not supported).
+                        return Err(ConfigError::new(
                         &t.span,
                         ErrorKind::NotYetSupported {
                             statement: t.text.clone(),
                             reason: "this operand (a dhcpd keyword, or a function call) is not supported in expressions yet".into(),
                         },
                     ));
+                    }
                 }
-            },
+            }
         };
         Ok(e)
     }

@@ -93,6 +93,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether a statement anywhere sets or reads a variable (`set`, a variable in an
+    /// expression): the server then keeps binding scopes with the leases.
+    pub fn uses_variables(&self) -> bool {
+        let scope = |e: &Effective| e.dynamic.iter().any(|d| d.action.uses_variables());
+        scope(&self.global)
+            || self
+                .shared_networks
+                .iter()
+                .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
+            || self.hosts.iter().any(|h| scope(&h.own))
+            || self.classes.iter().any(|c| {
+                c.match_if.as_ref().is_some_and(BoolExpr::reads_variables)
+                    || c.submatch.as_ref().is_some_and(DataExpr::reads_variables)
+                    || c.actions.iter().chain(c.subclasses.iter().flat_map(|s| &s.actions)).any(Action::uses_variables)
+            })
+    }
+
     /// The failover peer named `name`.
     pub fn failover_peer(&self, name: &str) -> Option<&FailoverPeer> {
         self.failover_peers.iter().find(|p| p.name == name)
@@ -865,6 +882,20 @@ pub enum Flag {
 }
 
 impl Action {
+    /// Whether the action sets or reads a variable (its own or a nested one's).
+    pub fn uses_variables(&self) -> bool {
+        match self {
+            Action::Set { .. } => true,
+            Action::OptionExpr { expr, .. } | Action::HeaderExpr { expr, .. } | Action::Log { expr, .. } => {
+                expr.reads_variables()
+            }
+            Action::If { cond, then, otherwise } => {
+                cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
+            }
+            _ => false,
+        }
+    }
+
     /// Everything this action may set.
     pub fn targets(&self, out: &mut Vec<Target>) {
         match self {

@@ -1448,17 +1448,20 @@ impl Parser {
                 Ok(None)
             }
             // `NAME = expression;` with a longer expression: dhcpd evaluates it (an eval
-            // statement); expressions are not implemented yet.
-            _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.text == "!")
+            // statement) and discards the value. Expressions have no side effect here
+            // (function calls are refused), so it changes nothing: read it, and warn.
+            _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.kind == TokenKind::Bang)
                 && !crate::keywords::is_not_inert_head(word) =>
             {
-                Err(ConfigError::new(
-                    &head.span,
-                    ErrorKind::NotYetSupported {
-                        statement: stmt_text(s),
-                        reason: "expression statements are not supported yet".into(),
-                    },
-                ))
+                let mut p = ExprParser::new(&s.tokens, &s.end, &self.options);
+                p.boolean()?;
+                c.pos = p.position();
+                c.end()?;
+                self.warnings.push(Warning {
+                    span: head.span.clone(),
+                    kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s) },
+                });
+                Ok(None)
             }
             _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
@@ -2083,12 +2086,12 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore declines;\nclass \"x\" { match if true; lease limit 2; }\n");
+        let (_, e) = parse("ignore declines;\nclass \"x\" { match if config-option x; lease limit 2; }\n");
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore declines` is not supported");
         // Inside a class, what is not implemented yet is refused where it is written.
-        assert!(e[1].to_string().starts_with("t.conf:2:22: `true` is not supported yet"), "{}", e[1]);
-        assert!(e[2].to_string().starts_with("t.conf:2:28: `lease limit 2` is not supported yet"), "{}", e[2]);
+        assert!(e[1].to_string().starts_with("t.conf:2:22: `config-option` is not supported yet"), "{}", e[1]);
+        assert!(e[2].to_string().starts_with("t.conf:2:39: `lease limit 2` is not supported yet"), "{}", e[2]);
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
+        uses_vars: cfg.uses_variables(),
     }
 }
 

@@ -969,3 +969,41 @@ fn spawning_classes_admit_any_value() {
     let out = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(3), vec![]));
     assert_eq!(out.dropped, Some(crate::dhcp::DropReason::UnknownClientDenied));
 }
+
+#[test]
+fn variables_are_read_after_set_and_kept_with_the_lease() {
+    let e = engine(&format!(
+        "set vendor-string = option vendor-class-identifier;\n\
+         set visits = concat (pick-first-value (visits, \"\"), \"x\");\n\
+         if substring (vendor-string, 0, 9) = \"PXEClient\" {{ filename \"pxelinux.0\"; }}\n\
+         option domain-name = concat (visits, \".test\");\n{SUBNET}"
+    ));
+    let pxe = opt(60, b"PXEClient:Arch:00000");
+    // Read back in the same request.
+    assert_eq!(file(&offer_with(&e, mac(1), vec![pxe.clone()])), "pxelinux.0");
+    // Kept with the lease by the ACK, and seen by the next request of the same client.
+    let ack = |t: u32| {
+        let o = reply(&e.handle(Now::at(t), &META, &msg(MessageType::Discover, mac(1), vec![pxe.clone()])));
+        let req = vec![pxe.clone(), DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())];
+        let out = e.handle(Now::at(t), &META, &msg(MessageType::Request, mac(1), req));
+        (reply(&out), out.durable)
+    };
+    let (first, durable) = ack(1000);
+    assert_eq!(domain(&first).as_deref(), Some("x.test"));
+    let lease = durable.iter().find(|l| l.ip == first.yiaddr()).expect("the bound lease");
+    let vars = lease.vars.as_deref().expect("variables kept");
+    assert_eq!(vars.get("vendor-string"), Some(&b"PXEClient:Arch:00000"[..]));
+    assert_eq!(vars.get("visits"), Some(&b"x"[..]));
+    // Written to the lease file as dhcpd writes them.
+    let mut buf = Vec::new();
+    dhcp_journal::format::write_lease(&mut buf, &crate::lease::record::to_record(lease));
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.contains("  set vendor-string = \"PXEClient:Arch:00000\";\n"), "{text}");
+    assert!(text.contains("  set visits = \"x\";\n"), "{text}");
+    let again = offer_with(&e, mac(1), vec![pxe.clone()]);
+    assert_eq!(domain(&again).as_deref(), Some("xx.test"), "the OFFER sees the lease's variables too");
+    let (second, _) = ack(2000);
+    assert_eq!(domain(&second).as_deref(), Some("xx.test"), "the lease's variables, one more x");
+    // Another client does not see them.
+    assert_eq!(domain(&offer(&e, mac(2))).as_deref(), Some("x.test"));
+}

@@ -42,6 +42,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
         option_spaces: Vec::new(),
+        uses_vars: false,
     }
 }
 

@@ -143,6 +143,9 @@ pub struct EngineConfig {
     pub classes: Vec<Class>,
     /// `option space` declarations (to build option 43 per packet).
     pub option_spaces: Vec<OptionSpace>,
+    /// Whether some statement sets or reads a variable (then the lease's binding scope
+    /// is looked up for each answer).
+    pub uses_vars: bool,
 }
 
 impl EngineConfig {

@@ -170,7 +170,20 @@ impl Ctx<'_> {
     /// statements, and finally the host declaration's name when `use-host-decl-names`
     /// asks for it (`lease_host`: the host dhcpd hangs on the lease).
     fn params(&self, base: &Params, lease_host: Option<&HostCfg>, lease: Option<(Ipv4Addr, bool)>) -> Params {
-        let mut pkt = self.packet();
+        self.params_vars(base, lease_host, lease, None).0
+    }
+
+    /// [`Ctx::params`], with the binding scope: `prior` are the variables the lease kept
+    /// from its last binding of this client; returned with the `set`s of this request.
+    fn params_vars(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+    ) -> (Params, dhcp_config::Vars) {
+        let vars = std::cell::RefCell::new(prior.unwrap_or_default());
+        let mut pkt = self.packet().with_vars(&vars);
         if let Some((ip, fixed)) = lease {
             pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
         }
@@ -187,7 +200,7 @@ impl Ctx<'_> {
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
             mark.rebuild_43(&mut p, &self.cfg.option_spaces);
         }
-        with_host_decl_name(p, lease_host)
+        (with_host_decl_name(p, lease_host), vars.into_inner())
     }
 }
 
@@ -390,6 +403,20 @@ impl Engine {
         self.dynamic_hosts.read().map(|h| h.clone()).unwrap_or_default()
     }
 
+    /// The variables `ip`'s lease kept from its last binding, when that binding was this
+    /// client's (another client's binding scope is not this one's). Looked up only when
+    /// the configuration uses variables.
+    fn prior_vars(&self, c: &Ctx, ip: Ipv4Addr) -> Option<dhcp_config::Vars> {
+        if !c.cfg.uses_vars {
+            return None;
+        }
+        let l = self.store.get(ip)?;
+        if l.client.as_ref() != Some(&c.key) {
+            return None;
+        }
+        l.vars.map(|v| *v)
+    }
+
     /// A reserved address of this host on this network.
     fn fixed_address(&self, c: &Ctx) -> Option<(Ipv4Addr, Params)> {
         let ip = Self::fixed_ip(c)?;
@@ -524,7 +551,10 @@ impl Engine {
         let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
-        let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
+        // The offered lease's binding scope too, when it was this client's (dhcpd's
+        // OFFER evaluates with the lease's scope); what the OFFER sets is not kept.
+        let (params, _) =
+            c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
         if booting_denied(&params) {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(c.msg_type, DropReason::BootingDenied);
@@ -619,7 +649,8 @@ impl Engine {
             out.durable.extend(released);
             return out;
         };
-        let params = c.params(&pool.params, dynamic_lease_host(c.host), Some((ip, false)));
+        let (params, vars) =
+            c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
         let released = self.release_other_lease(c, ip, &params);
         // dhcpd drops the request silently (no NAK) once the other lease is released.
         if booting_denied(&params) {
@@ -636,7 +667,10 @@ impl Engine {
             _ => None,
         };
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
+            // The binding scope as this request left it (dhcpd writes it with the lease).
+            l.vars = vars.clone();
             let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
             secs = given;
             if pool.failover_peer.is_some() {
@@ -790,11 +824,14 @@ impl Engine {
         let take = pools.iter().find(|(_, p, _)| p.contains(ip)).map(|(_, _, t)| *t).unwrap_or(Take::Any);
         // The client's values decide before the address is bound (dhcpd checks booting
         // in ack_lease, before it commits the lease).
-        let params = pools
+        let (params, vars) = pools
             .iter()
             .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| c.params(&p.params, dynamic_lease_host(c.host), Some((ip, false))))
+            .map(|(_, p, _)| {
+                c.params_vars(&p.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip))
+            })
             .unwrap_or_default();
+        let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
         if booting_denied(&params) {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(None, DropReason::BootingDenied);
@@ -808,6 +845,7 @@ impl Engine {
             l.cltt = now;
             l.client = Some(c.key.clone());
             l.hw = Some(hw);
+            l.vars = vars;
             l.offer = None;
         }) else {
             return Outcome::drop(None, DropReason::NoFreeAddress);

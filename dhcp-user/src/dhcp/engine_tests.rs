@@ -49,6 +49,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
         option_spaces: Vec::new(),
+        uses_vars: false,
     }
 }
 

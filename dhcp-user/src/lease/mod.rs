@@ -100,6 +100,9 @@ pub struct Lease {
     pub client: Option<ClientKey>,
     pub hw: Option<HwAddr>,
     pub hostname: Option<Box<str>>,
+    /// Binding-scope variables (`set NAME = ...;` of the configuration, run when the lease
+    /// was bound), kept in the lease file as dhcpd keeps them. Boxed: most leases have none.
+    pub vars: Option<Box<dhcp_config::Vars>>,
     /// In-memory only: an outstanding offer.
     pub offer: Option<Offer>,
     /// In-memory only: bit q set = the address is in its pool's free queue q.
@@ -121,6 +124,7 @@ impl Lease {
             client: None,
             hw: None,
             hostname: None,
+            vars: None,
             offer: None,
             queued: 0,
         }

@@ -273,6 +273,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         abandon_lease_secs: 86_400,
         classes: Vec::new(),
         option_spaces: Vec::new(),
+        uses_vars: false,
     };
     let peer = PeerConfig {
         name: NAME.into(),
