@@ -93,6 +93,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether some class or subclass has a lease limit (then leases are billed).
+    pub fn has_lease_limits(&self) -> bool {
+        self.classes.iter().any(|c| c.lease_limit.is_some() || c.subclasses.iter().any(|s| s.lease_limit.is_some()))
+    }
+
     /// Whether a statement anywhere sets or reads a variable (`set`, a variable in an
     /// expression): the server then keeps binding scopes with the leases.
     pub fn uses_variables(&self) -> bool {
@@ -766,6 +771,9 @@ pub struct Class {
     /// `spawn with`: a value no subclass has makes a new subclass (dhcpd spawns one,
     /// with the class's statements), so any non-empty value joins the class.
     pub spawning: bool,
+    /// `lease limit N;`: at most N leases billed to the class at once (for a spawning
+    /// class, to each spawned subclass).
+    pub lease_limit: Option<u32>,
     /// `subclass "NAME" DATA [{ ... }]` declarations.
     pub subclasses: Vec<Subclass>,
     /// The class's statements, executed for its members after the pool's scope and
@@ -780,6 +788,8 @@ pub struct Subclass {
     pub data: Vec<u8>,
     /// The subclass's own statements, executed after its class's.
     pub actions: Vec<Action>,
+    /// Its lease limit: its own `lease limit`, else its class's.
+    pub lease_limit: Option<u32>,
 }
 
 /// A statement executed per packet: in a class, or inside an `if`, or setting an

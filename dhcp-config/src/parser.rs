@@ -875,6 +875,7 @@ impl Parser {
             match_if: None,
             submatch: None,
             spawning: false,
+            lease_limit: None,
             subclasses: Vec::new(),
             actions: Vec::new(),
         };
@@ -914,13 +915,10 @@ impl Parser {
                         self.errors.push(e);
                     }
                 }
-                Some("lease") => self.errors.push(ConfigError::new(
-                    s.span(),
-                    ErrorKind::NotYetSupported {
-                        statement: stmt_text(s),
-                        reason: "lease limits (billing classes) are not supported yet".into(),
-                    },
-                )),
+                Some("lease") => match lease_limit(s) {
+                    Ok(n) => class.lease_limit = Some(n),
+                    Err(e) => self.errors.push(e),
+                },
                 _ => rest.push(s.clone()),
             }
         }
@@ -945,15 +943,30 @@ impl Parser {
                 invalid(&t.span, "subclass value", &t.text, "expected a string or colon-separated hex bytes")
             })?,
         };
+        // A subclass has its class's lease limit unless it sets its own (dhcpd).
+        let mut limit = self.classes.get(index).and_then(|k| k.lease_limit);
         let actions = match &c.stmt.block {
-            Some(b) if c.peek().is_none() => self.actions(b, Scope::Class),
+            Some(b) if c.peek().is_none() => {
+                let mut rest = Vec::new();
+                for s in b {
+                    if head_word(s).as_deref() == Some("lease") {
+                        match lease_limit(s) {
+                            Ok(n) => limit = Some(n),
+                            Err(e) => self.errors.push(e),
+                        }
+                    } else {
+                        rest.push(s.clone());
+                    }
+                }
+                self.actions(&rest, Scope::Class)
+            }
             _ => {
                 c.end()?;
                 Vec::new()
             }
         };
         if let Some(class) = self.classes.get_mut(index) {
-            class.subclasses.push(Subclass { data, actions });
+            class.subclasses.push(Subclass { data, actions, lease_limit: limit });
         }
         Ok(())
     }
@@ -2012,6 +2025,17 @@ fn is_inert_expression(stmt: &RawStmt) -> bool {
         [name, bang, eq, value] => is_name(name) && bang.text == "!" && eq.kind == TokenKind::Equals && is_value(value),
         _ => false,
     }
+}
+
+/// `lease limit N;` in a class or subclass (dhcpd: "expecting \"limit\"", "expecting a
+/// number").
+fn lease_limit(s: &RawStmt) -> Result<u32, ConfigError> {
+    let mut c = Cursor::new(s);
+    c.pos = 1;
+    c.keyword("limit")?;
+    let n: u32 = c.int("a number")?;
+    c.end()?;
+    Ok(n)
 }
 
 /// The statement's first word, lower-cased.

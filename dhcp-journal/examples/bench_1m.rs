@@ -30,6 +30,7 @@ fn lease(i: u32) -> LeaseRecord {
         client_hostname: Some(format!("host-{i}")),
         vendor_class: None,
         vars: Vec::new(),
+        billing: None,
     }
 }
 

@@ -446,6 +446,17 @@ impl<'a> Parser<'a> {
                 b"hardware" => self.hardware().map(|h| l.hardware = Some(h)),
                 b"uid" => self.uid().map(|u| l.uid = u),
                 b"client-hostname" => self.string_value("client-hostname").map(|s| l.client_hostname = Some(s)),
+                b"billing" => match self.billing()? {
+                    Some(b) => {
+                        l.billing = Some(b);
+                        Ok(())
+                    }
+                    None => {
+                        self.unknown(stmt, b"billing");
+                        self.pos = stmt;
+                        self.skip_statement()
+                    }
+                },
                 b"set" => match self.set_var()? {
                     Some((name, v)) if name == b"vendor-class-identifier" => {
                         l.vendor_class = Some(bytes_to_string(v));
@@ -482,6 +493,43 @@ impl<'a> Parser<'a> {
         };
         self.out.entries.push(Entry::Lease(l));
         Ok(())
+    }
+
+    /// After `billing`: `class "NAME";` or `subclass "NAME" "VALUE"|HEX;` → Some; anything
+    /// else → None (the caller rewinds, warns and skips).
+    fn billing(&mut self) -> R<Option<(String, Option<Vec<u8>>)>> {
+        let sub = match self.tok()? {
+            Tok::Word(b"class") => false,
+            Tok::Word(b"subclass") => true,
+            _ => return Ok(None),
+        };
+        let Tok::Str(name) = self.tok()? else {
+            return Ok(None);
+        };
+        let name = bytes_to_string(unescape(name));
+        let value = if sub {
+            match self.tok()? {
+                Tok::Str(raw) => Some(unescape(raw)),
+                Tok::Word(w) => match w.strip_suffix(b";") {
+                    // A hex value glued to its `;`.
+                    Some(h) => {
+                        let v = parse_hex_colon(h);
+                        return Ok(v.map(|v| (name, Some(v))));
+                    }
+                    None => match parse_hex_colon(w) {
+                        Some(v) => Some(v),
+                        None => return Ok(None),
+                    },
+                },
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
+        match self.tok()? {
+            Tok::Semi => Ok(Some((name, value))),
+            _ => Ok(None),
+        }
     }
 
     /// `set NAME = …;` with a value other than a string: warn and skip.

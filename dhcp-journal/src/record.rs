@@ -229,6 +229,9 @@ pub struct LeaseRecord {
     /// The other binding-scope variables with a data value, `set NAME = "…";` (dhcpd's
     /// `set` statements), in file order.
     pub vars: Vec<(String, Vec<u8>)>,
+    /// `billing class "NAME";` (`None` value) or `billing subclass "NAME" VALUE;`: the
+    /// class (with a lease limit) the lease is billed to.
+    pub billing: Option<(String, Option<Vec<u8>>)>,
 }
 
 impl LeaseRecord {
@@ -252,6 +255,7 @@ impl LeaseRecord {
             client_hostname: None,
             vendor_class: None,
             vars: Vec::new(),
+            billing: None,
         }
     }
 

@@ -84,6 +84,7 @@ fn primary_lease_file_l() {
         client_hostname: None,
         vendor_class: None,
         vars: Vec::new(),
+        billing: None,
     };
     assert_eq!(**first, expected);
 

@@ -51,7 +51,8 @@ lease 10.0.0.6 {
             k => panic!("unexpected {k:?}"),
         })
         .collect();
-    assert_eq!(unknown, ["option", "on", "billing"]);
+    assert_eq!(unknown, ["option", "on"]);
+    assert_eq!(l.billing, Some(("c".to_string(), None)));
     assert_eq!(parsed.warnings[0].line, 10);
     assert!(parsed.warnings[0].to_string().contains("line 10"));
 }

@@ -29,6 +29,7 @@ pub fn lease(i: u32) -> LeaseRecord {
         client_hostname: if i.is_multiple_of(4) { Some(format!("host-{i}")) } else { None },
         vendor_class: None,
         vars: Vec::new(),
+        billing: None,
     }
 }
 
