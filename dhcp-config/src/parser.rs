@@ -2033,7 +2033,7 @@ fn lease_limit(s: &RawStmt) -> Result<u32, ConfigError> {
     let mut c = Cursor::new(s);
     c.pos = 1;
     c.keyword("limit")?;
-    let n: u32 = c.int("a number")?;
+    let n: u32 = c.int("lease limit")?;
     c.end()?;
     Ok(n)
 }
@@ -2110,12 +2110,12 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore declines;\nclass \"x\" { match if config-option x; lease limit 2; }\n");
+        let (_, e) = parse("ignore declines;\nclass \"x\" { match if config-option x; execute (\"x\"); }\n");
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore declines` is not supported");
         // Inside a class, what is not implemented yet is refused where it is written.
         assert!(e[1].to_string().starts_with("t.conf:2:22: `config-option` is not supported yet"), "{}", e[1]);
-        assert!(e[2].to_string().starts_with("t.conf:2:39: `lease limit 2` is not supported yet"), "{}", e[2]);
+        assert!(e[2].to_string().starts_with("t.conf:2:39: `execute (\"x\")` is not supported"), "{}", e[2]);
     }
 
     #[test]

@@ -65,8 +65,7 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
     // `set NAME = "…";` variables: dhcpd names, any bytes.
     let vars = prop::collection::vec(("[a-z][a-z0-9_-]{0,10}", prop::collection::vec(any::<u8>(), 0..20)), 0..3);
     // `billing class "…";` or `billing subclass "…" VALUE;` (a value is never empty).
-    let billing =
-        prop::option::of((any::<String>(), prop::option::of(prop::collection::vec(any::<u8>(), 1..12))));
+    let billing = prop::option::of((any::<String>(), prop::option::of(prop::collection::vec(any::<u8>(), 1..12))));
     (any::<u32>(), times, states, rest, (vars, billing)).prop_map(
         |(ip, (starts, ends, tstp, tsfp, atsfp, cltt), (bs, nbs, rbs, reserved, bootp), rest, (vars, billing))| {
             let (hardware, uid, client_hostname, vendor_class) = rest;

@@ -96,6 +96,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
         uses_vars: cfg.uses_variables(),
+        has_lease_limits: cfg.has_lease_limits(),
     }
 }
 

@@ -1007,3 +1007,71 @@ fn variables_are_read_after_set_and_kept_with_the_lease() {
     // Another client does not see them.
     assert_eq!(domain(&offer(&e, mac(2))).as_deref(), Some("x.test"));
 }
+
+/// DORA through a relay with circuit id `cid`; the REQUEST's outcome.
+fn dora_with_circuit(e: &Engine, m: [u8; 6], cid: &[u8], now: u32) -> Outcome {
+    let with_circuit = |t: MessageType, opts: Vec<DhcpOption>| {
+        let mut b = msg(t, m, opts);
+        let end = b.iter().rposition(|x| *x == 255).expect("end option");
+        let mut o82 = vec![82, cid.len() as u8 + 2, 1, cid.len() as u8];
+        o82.extend_from_slice(cid);
+        b.splice(end..end, o82);
+        b
+    };
+    let o = e.handle(Now::at(now), &META, &with_circuit(MessageType::Discover, vec![]));
+    let Some(r) = o.reply else { return o };
+    let ip = Message::decode(&mut Decoder::new(&r.bytes)).expect("offer").yiaddr();
+    let req = with_circuit(
+        MessageType::Request,
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+    );
+    e.handle(Now::at(now), &META, &req)
+}
+
+#[test]
+fn lease_limits_bill_leases_to_classes_as_dhcpd() {
+    let conf = "class \"per-port\" { match if exists agent.circuit-id; spawn with option agent.circuit-id; lease limit 1; }\n\
+                class \"vip\" { match hardware; lease limit 2; }\n\
+                subclass \"vip\" 1:52:54:00:00:00:0a { lease limit 3; }\n";
+    let e = engine(&format!("{conf}{SUBNET}"));
+    use crate::dhcp::DropReason::LeaseLimitReached;
+    // One lease per port: the first client of port 1 gets one, the second none.
+    let a = dora_with_circuit(&e, mac(1), b"eth0/1", 1000);
+    assert_eq!(a.reply.as_ref().map(|r| r.msg_type), Some(MessageType::Ack));
+    let billed = a.durable.iter().find(|l| l.state == BindingState::Active).and_then(|l| l.billing.clone());
+    assert_eq!(billed.as_deref().map(|b| (&*b.class, b.subclass.as_deref())), Some(("per-port", Some(&b"eth0/1"[..]))));
+    assert_eq!(dora_with_circuit(&e, mac(2), b"eth0/1", 1000).dropped, Some(LeaseLimitReached));
+    // Another port, its own spawned subclass.
+    assert!(dora_with_circuit(&e, mac(2), b"eth0/2", 1000).reply.is_some());
+    // The first client renews: still billed, still granted.
+    assert!(dora_with_circuit(&e, mac(1), b"eth0/1", 1100).reply.is_some());
+    // Once it releases, the port has room again.
+    let ip = reply(&a).yiaddr();
+    let rel = {
+        let mut m = Message::decode(&mut Decoder::new(&msg(
+            MessageType::Release,
+            mac(1),
+            vec![DhcpOption::ServerIdentifier(IFACE)],
+        )))
+        .expect("decodes");
+        m.set_ciaddr(ip);
+        let mut b = Vec::new();
+        m.encode(&mut Encoder::new(&mut b)).expect("encode");
+        b
+    };
+    e.handle(Now::at(1200), &META, &rel);
+    assert!(dora_with_circuit(&e, mac(3), b"eth0/1", 1300).reply.is_some());
+
+    // The billing is written to the lease file and read back: after a restart the
+    // port is still full.
+    let e2 = engine(&format!("{conf}{SUBNET}"));
+    let bound = e.store().snapshot().into_iter().filter(|l| l.state == BindingState::Active).collect::<Vec<_>>();
+    for l in &bound {
+        let mut buf = Vec::new();
+        dhcp_journal::format::write_lease(&mut buf, &crate::lease::record::to_record(l));
+        let parsed = dhcp_journal::parse::parse(&buf);
+        let Some(dhcp_journal::Entry::Lease(r)) = parsed.entries.first() else { panic!("no lease in {buf:?}") };
+        assert!(e2.restore(crate::lease::record::from_record(r)));
+    }
+    assert_eq!(dora_with_circuit(&e2, mac(4), b"eth0/1", 1400).dropped, Some(LeaseLimitReached));
+}

@@ -43,6 +43,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         classes: Vec::new(),
         option_spaces: Vec::new(),
         uses_vars: false,
+        has_lease_limits: false,
     }
 }
 

@@ -43,9 +43,12 @@ pub const MAX_CLASSES: usize = 5;
 
 /// The classes a packet belongs to, in the order it joined them: (class index,
 /// subclass index within it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Classes {
     joined: [(u16, Option<u16>); MAX_CLASSES],
+    /// For a class joined by spawning, with a lease limit: the spawned subclass's value
+    /// (its billing key). Nothing is allocated otherwise.
+    spawned: [Option<Box<[u8]>>; MAX_CLASSES],
     len: usize,
 }
 
@@ -68,6 +71,11 @@ impl Classes {
     /// Whether the packet is in class `class` (directly or through one of its subclasses).
     pub fn contains(&self, class: usize) -> bool {
         self.iter().any(|(c, _)| c == class)
+    }
+
+    /// The value of the subclass spawned for the `i`-th class joined, if any.
+    pub fn spawned(&self, i: usize) -> Option<&[u8]> {
+        self.spawned.get(i)?.as_deref()
     }
 
     /// Whether the packet joined no class.
@@ -98,9 +106,15 @@ pub fn classify(classes: &[Class], index: &SubclassIndex, pkt: &Packet<'_>) -> C
         if let Some(j) = index.find(i, &value) {
             out.push(i, Some(j));
         } else if class.spawning {
-            // dhcpd's spawned subclass has the class's statements only; without a
-            // lease limit nothing else tells it from the class.
+            // dhcpd's spawned subclass has the class's statements only; with a lease
+            // limit, its value is what its leases are billed to.
+            let at = out.len;
             out.push(i, None);
+            if class.lease_limit.is_some()
+                && let Some(slot) = out.spawned.get_mut(at)
+            {
+                *slot = Some(value.into_owned().into_boxed_slice());
+            }
         }
     }
     out

@@ -146,6 +146,8 @@ pub struct EngineConfig {
     /// Whether some statement sets or reads a variable (then the lease's binding scope
     /// is looked up for each answer).
     pub uses_vars: bool,
+    /// Whether some class has a lease limit (then bindings are billed to classes).
+    pub has_lease_limits: bool,
 }
 
 impl EngineConfig {

@@ -5,7 +5,7 @@ use super::classify::{self, Classes};
 use super::config::{EngineConfig, HostCfg, Network, Params, PoolCfg};
 use super::reply::{self, Reply};
 use crate::failover::{self as fo, FailoverView, Refusal};
-use crate::lease::{BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
+use crate::lease::{Billing, BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
 use crate::time::{NEVER, Now};
 use arc_swap::ArcSwap;
 use dhcp_common::{Classified, Verdict, classify_bootp, decide};
@@ -56,6 +56,9 @@ pub enum DropReason {
     FailoverNoService,
     /// `deny booting` / `ignore booting` in force for the client (a host, class or scope).
     BootingDenied,
+    /// Every class of the client with a `lease limit` has reached it (dhcpd: "no
+    /// available billing").
+    LeaseLimitReached,
 }
 
 /// What to do with one request.
@@ -137,6 +140,11 @@ pub struct Engine {
     /// Hosts added at run time (OMAPI `create` on a host object). Consulted after the
     /// configured hosts; few, so a list.
     dynamic_hosts: RwLock<Vec<HostCfg>>,
+    /// The leases billed to each billing class (`lease limit`), at most the limit each.
+    /// Entries are checked against the store when a class is billed (a lease released,
+    /// expired or taken by another client no longer counts), so no other path has to
+    /// unbill, and a class whose leases are all gone is dropped.
+    billed: dashmap::DashMap<Billing, Vec<Ipv4Addr>>,
 }
 
 /// Everything the handlers need about a decoded request.
@@ -219,6 +227,7 @@ impl Engine {
             store,
             failover: RwLock::new(HashMap::new()),
             dynamic_hosts: RwLock::new(Vec::new()),
+            billed: dashmap::DashMap::new(),
         }
     }
 
@@ -559,6 +568,10 @@ impl Engine {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(c.msg_type, DropReason::BootingDenied);
         }
+        if self.billing_for(c, ip, false).is_err() {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(c.msg_type, DropReason::LeaseLimitReached);
+        }
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -659,6 +672,13 @@ impl Engine {
                 ..Outcome::drop(c.msg_type, DropReason::BootingDenied)
             };
         }
+        let Ok(billing) = self.billing_for(c, ip, true) else {
+            return Outcome {
+                durable: released.into_iter().collect(),
+                ..Outcome::drop(c.msg_type, DropReason::LeaseLimitReached)
+            };
+        };
+        let billing = billing.map(Box::new);
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
         let mut secs = desired;
@@ -671,6 +691,7 @@ impl Engine {
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
             // The binding scope as this request left it (dhcpd writes it with the lease).
             l.vars = vars.clone();
+            l.billing = billing.clone();
             let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
             secs = given;
             if pool.failover_peer.is_some() {
@@ -845,6 +866,7 @@ impl Engine {
             l.cltt = now;
             l.client = Some(c.key.clone());
             l.hw = Some(hw);
+            l.billing = None;
             l.vars = vars;
             l.offer = None;
         }) else {
@@ -1021,7 +1043,78 @@ impl Engine {
 
     /// Load a lease from the lease file (or the partner).
     pub fn restore(&self, lease: Lease) -> bool {
-        self.store.restore(lease)
+        let billed = lease.billing.as_deref().filter(|_| lease.state == BindingState::Active).cloned();
+        let ip = lease.ip;
+        let restored = self.store.restore(lease);
+        if restored && let Some(b) = billed {
+            let mut entry = self.billed.entry(b).or_default();
+            if !entry.contains(&ip) {
+                entry.push(ip);
+            }
+        }
+        restored
+    }
+
+    /// dhcpd's billing (ack_lease, "per-class billing"): a lease already billed to one
+    /// of the client's classes stays billed to it; otherwise the first of the client's
+    /// classes with a `lease limit` that has room is billed (`commit`: recorded, for an
+    /// ACK; an OFFER only checks, as dhcpd unbills an offer). `Err` when the client has
+    /// classes with limits and all are full: dhcpd then drops the request. Fixed
+    /// addresses are never billed.
+    fn billing_for(&self, c: &Ctx, ip: Ipv4Addr, commit: bool) -> Result<Option<Billing>, ()> {
+        if !c.cfg.has_lease_limits || c.classes.is_empty() {
+            return Ok(None);
+        }
+        // The billing classes of this client, in joining order, with their limits.
+        let keys: Vec<(Billing, u32)> = c
+            .classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (class, sub))| {
+                let k = c.cfg.classes.get(class)?;
+                let (value, limit) = match sub.and_then(|s| k.subclasses.get(s)) {
+                    Some(s) => (Some(s.data.clone().into_boxed_slice()), s.lease_limit),
+                    None => (c.classes.spawned(i).map(Into::into), k.lease_limit),
+                };
+                Some((Billing { class: k.name.as_str().into(), subclass: value }, limit?))
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let current = self.store.get(ip).filter(|l| l.client.as_ref() == Some(&c.key)).and_then(|l| l.billing);
+        if let Some(b) = current.filter(|b| keys.iter().any(|(k, _)| k == b.as_ref())) {
+            return Ok(Some(*b));
+        }
+        for (key, limit) in keys {
+            if self.try_bill(&key, ip, limit, commit) {
+                return Ok(Some(key));
+            }
+        }
+        Err(())
+    }
+
+    /// Whether `key` has room for `ip` (or bills it already), recording it if `commit`.
+    fn try_bill(&self, key: &Billing, ip: Ipv4Addr, limit: u32, commit: bool) -> bool {
+        let mut entry = self.billed.entry(key.clone()).or_default();
+        // Only leases still bound and billed to this class count.
+        entry.retain(|a| {
+            *a == ip
+                || self
+                    .store
+                    .get(*a)
+                    .is_some_and(|l| l.state == BindingState::Active && l.billing.as_deref() == Some(key))
+        });
+        let room = entry.contains(&ip) || entry.len() < limit as usize;
+        if room && commit && !entry.contains(&ip) {
+            entry.push(ip);
+        }
+        let empty = entry.is_empty();
+        drop(entry);
+        if empty {
+            self.billed.remove_if(key, |_, v| v.is_empty());
+        }
+        room
     }
 
     /// Load many leases on every core (startup from a large lease file). Returns how many

@@ -50,6 +50,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         classes: Vec::new(),
         option_spaces: Vec::new(),
         uses_vars: false,
+        has_lease_limits: false,
     }
 }
 

@@ -361,6 +361,8 @@ pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
     // protocol does not carry them, so another client's binding starts without any.
     if l.client != client_before {
         l.vars = None;
+        // Billing is this server's own bookkeeping of its bindings (dhcpd's too).
+        l.billing = None;
     }
     l.offer = None;
 }

@@ -73,6 +73,16 @@ impl HwAddr {
     }
 }
 
+/// A billing class: a class with a lease limit, or one of its subclasses (declared or
+/// spawned), by name and value, so that it survives reloads and restarts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Billing {
+    /// The class's name.
+    pub class: Box<str>,
+    /// The subclass's value (`None`: the class itself).
+    pub subclass: Option<Box<[u8]>>,
+}
+
 /// An address offered but not yet requested: reserved in memory for a few seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
@@ -103,6 +113,8 @@ pub struct Lease {
     /// Binding-scope variables (`set NAME = ...;` of the configuration, run when the lease
     /// was bound), kept in the lease file as dhcpd keeps them. Boxed: most leases have none.
     pub vars: Option<Box<dhcp_config::Vars>>,
+    /// The class (with a `lease limit`) this lease is billed to, as dhcpd bills it.
+    pub billing: Option<Box<Billing>>,
     /// In-memory only: an outstanding offer.
     pub offer: Option<Offer>,
     /// In-memory only: bit q set = the address is in its pool's free queue q.
@@ -125,6 +137,7 @@ impl Lease {
             hw: None,
             hostname: None,
             vars: None,
+            billing: None,
             offer: None,
             queued: 0,
         }

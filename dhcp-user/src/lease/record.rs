@@ -28,6 +28,12 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
     r.hardware = l.hw.map(|h| (h.htype, h.as_slice().to_vec()));
     r.uid = l.client.as_ref().and_then(|k| k.client_id()).map(<[u8]>::to_vec);
     r.client_hostname = l.hostname.as_deref().map(str::to_string);
+    // dhcpd writes the billing of a lease that has not ended, i.e. a bound one.
+    r.billing = l
+        .billing
+        .as_deref()
+        .filter(|_| l.state == BindingState::Active)
+        .map(|b| (b.class.to_string(), b.subclass.as_deref().map(<[u8]>::to_vec)));
     for (name, value) in l.vars.iter().flat_map(|v| v.0.iter()) {
         // dhcpd's own vendor-class-identifier variable has a field of its own.
         if name == "vendor-class-identifier" {
@@ -67,6 +73,9 @@ pub fn from_record(r: &LeaseRecord) -> Lease {
         vars.set(name, Some(value.clone()));
     }
     l.vars = (!vars.0.is_empty()).then(|| Box::new(vars));
+    l.billing = r.billing.as_ref().map(|(class, sub)| {
+        Box::new(super::Billing { class: class.as_str().into(), subclass: sub.as_deref().map(Into::into) })
+    });
     l
 }
 

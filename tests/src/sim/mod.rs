@@ -274,6 +274,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         classes: Vec::new(),
         option_spaces: Vec::new(),
         uses_vars: false,
+        has_lease_limits: false,
     };
     let peer = PeerConfig {
         name: NAME.into(),
