@@ -598,6 +598,46 @@ enum Any {
     Num(NumExpr),
 }
 
+/// A binary operator of dhcp-eval(5) that xdhcpd evaluates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BinOp {
+    And,
+    Or,
+    /// `=` (`negate`: `!=`)
+    Eq {
+        negate: bool,
+    },
+    /// `~=` (`~~`: case-insensitive)
+    Matches {
+        case_insensitive: bool,
+    },
+}
+
+impl BinOp {
+    /// dhcpd's op_val: the higher takes the rest of the expression as its right side.
+    fn rank(self) -> u8 {
+        match self {
+            BinOp::And | BinOp::Or => 3,
+            BinOp::Eq { .. } | BinOp::Matches { .. } => 4,
+        }
+    }
+
+    /// dhcpd's op_context: how the operand after this operator reads when it starts a
+    /// sub-expression (a number is data there, except after arithmetic).
+    fn operand_context(self) -> Ctx {
+        match self {
+            BinOp::And | BinOp::Or => Ctx::Boolean,
+            BinOp::Eq { .. } | BinOp::Matches { .. } => Ctx::Data,
+        }
+    }
+}
+
+/// A right-hand operand: an expression, or the pattern of `~=` / `~~`.
+enum Operand {
+    Expr(Any),
+    Pattern(Pattern),
+}
+
 /// What the parser expects where it reads a number: dhcpd reads a bare number as an
 /// integer in a numeric context only; elsewhere it is a colon-separated hex list of one
 /// element (`= 01` after a data expression is the byte 0x01).
@@ -672,7 +712,7 @@ impl<'t> ExprParser<'t> {
     /// A whole boolean expression (the rest of the tokens need not be consumed).
     pub(crate) fn boolean(&mut self) -> Result<BoolExpr, ConfigError> {
         let at = self.span();
-        match self.or(Ctx::Boolean)? {
+        match self.binary(Ctx::Boolean, None)? {
             Any::Bool(b) => Ok(b),
             Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
             other => Err(ConfigError::new(
@@ -739,59 +779,99 @@ impl<'t> ExprParser<'t> {
         r
     }
 
-    fn or(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
-        self.nested(|s| {
-            let at = s.span();
-            let mut left = s.and(ctx)?;
-            while s.peek_word().as_deref() == Some("or") {
-                s.pos += 1;
-                let l = s.want_bool(left, at)?;
-                let rat = s.span();
-                let r = s.and(Ctx::Boolean)?;
-                let r = s.want_bool(r, rat)?;
-                left = Any::Bool(BoolExpr::Or(Box::new(l), Box::new(r)));
-            }
-            Ok(left)
-        })
-    }
-
-    fn and(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
-        self.nested(|s| {
-            let at = s.span();
-            let mut left = s.equality(ctx)?;
-            while s.peek_word().as_deref() == Some("and") {
-                s.pos += 1;
-                let l = s.want_bool(left, at)?;
-                let rat = s.span();
-                let r = s.equality(Ctx::Boolean)?;
-                let r = s.want_bool(r, rat)?;
-                left = Any::Bool(BoolExpr::And(Box::new(l), Box::new(r)));
-            }
-            Ok(left)
-        })
-    }
-
-    fn equality(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
-        self.nested(|s| {
-            let at = s.span();
-            let left = s.unary(ctx)?;
-            let negate = match (s.peek().map(|t| &t.kind), s.tokens.get(s.pos + 1).map(|t| &t.kind)) {
-                (Some(TokenKind::Equals), _) => false,
-                (Some(TokenKind::Bang), Some(TokenKind::Equals)) => {
-                    s.pos += 1;
-                    true
-                }
-                _ => {
-                    if let Some(op) = s.peek().filter(|t| t.text == "~" || t.text == "~~") {
-                        return s.regex(left, at, op);
+    /// A binary expression, parsed as dhcpd's parse_expression parses it (common/parse.c),
+    /// which is not the usual precedence: `and` and `or` bind alike, left to right, and
+    /// an operator of a higher rank (`=`, `!=`, `~=`, `~~` over `and`/`or`) takes the
+    /// *whole rest* of the expression as its right side, so `a and b = c or d` is
+    /// `a and ((b = c) or d)`, and `a or b and c` is `(a or b) and c`. Checked against
+    /// dhcpd 4.4.3's answers (`precedence_is_dhcpds`). `pending`: a left side and its
+    /// operator already read (dhcpd's `plhs`/`binop`). `ctx`: how a bare number reads.
+    fn binary(&mut self, ctx: Ctx, pending: Option<(Any, Span, BinOp)>) -> Result<Any, ConfigError> {
+        self.nested(move |s| {
+            let (mut ctx, mut pending) = (ctx, pending);
+            loop {
+                let rat = s.span().clone();
+                let rhs = match pending.as_ref().map(|p| p.2) {
+                    Some(BinOp::Matches { case_insensitive }) => Operand::Pattern(s.pattern(case_insensitive)?),
+                    _ => Operand::Expr(s.unary(ctx)?),
+                };
+                let mut next = s.peek_op()?;
+                let Some((lhs, lat, op)) = pending.take() else {
+                    let Operand::Expr(rhs) = rhs else {
+                        return Err(s.expected("an expression"));
+                    };
+                    let Some((nop, n)) = next else { return Ok(rhs) };
+                    // dhcpd reads the next operand in the context of this one.
+                    ctx = rhs.context();
+                    s.pos += n;
+                    pending = Some((rhs, rat, nop));
+                    continue;
+                };
+                let rhs = match (rhs, next) {
+                    (Operand::Expr(r), Some((nop, n))) if op.rank() < nop.rank() => {
+                        s.pos += n;
+                        next = None;
+                        Operand::Expr(s.binary(nop.operand_context(), Some((r, rat.clone(), nop)))?)
                     }
-                    return Ok(left);
+                    (r, _) => r,
+                };
+                let combined = s.combine(lhs, &lat, op, rhs, &rat)?;
+                match next {
+                    None => return Ok(combined),
+                    Some((nop, n)) => {
+                        ctx = combined.context();
+                        s.pos += n;
+                        pending = Some((combined, lat, nop));
+                    }
                 }
-            };
-            s.pos += 1; // the `=`
-            let rat = s.span();
-            let right = s.unary(left.context())?;
-            match (left, right) {
+            }
+        })
+    }
+
+    /// The binary operator at the cursor (not consumed) and how many tokens it takes.
+    fn peek_op(&self) -> Result<Option<(BinOp, usize)>, ConfigError> {
+        let Some(t) = self.peek() else { return Ok(None) };
+        let next_is_eq = self.tokens.get(self.pos + 1).is_some_and(|t| t.kind == TokenKind::Equals);
+        Ok(match (&t.kind, t.text.to_ascii_lowercase().as_str()) {
+            (TokenKind::Word, "and") => Some((BinOp::And, 1)),
+            (TokenKind::Word, "or") => Some((BinOp::Or, 1)),
+            (TokenKind::Equals, _) => Some((BinOp::Eq { negate: false }, 1)),
+            (TokenKind::Bang, _) if next_is_eq => Some((BinOp::Eq { negate: true }, 2)),
+            (TokenKind::Word, "~") if next_is_eq => Some((BinOp::Matches { case_insensitive: false }, 2)),
+            (TokenKind::Word, "~~") => Some((BinOp::Matches { case_insensitive: true }, 1)),
+            (TokenKind::Word, "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^") => {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::NotYetSupported {
+                        statement: t.text.clone(),
+                        reason: "arithmetic and bit operators are not supported yet".into(),
+                    },
+                ));
+            }
+            _ => None,
+        })
+    }
+
+    /// `lhs op rhs`, with dhcpd's type rules.
+    fn combine(&self, lhs: Any, lat: &Span, op: BinOp, rhs: Operand, rat: &Span) -> Result<Any, ConfigError> {
+        let rhs = match (op, rhs) {
+            (BinOp::Matches { .. }, Operand::Pattern(pattern)) => {
+                let left = self.want_data(lhs, lat)?;
+                return Ok(Any::Bool(BoolExpr::Matches(Box::new(left), pattern)));
+            }
+            (_, Operand::Expr(r)) => r,
+            (_, Operand::Pattern(_)) => return Err(self.expected("an expression")),
+        };
+        match op {
+            BinOp::And | BinOp::Or => {
+                let (l, r) = (self.want_bool(lhs, lat)?, self.want_bool(rhs, rat)?);
+                Ok(Any::Bool(if op == BinOp::And {
+                    BoolExpr::And(Box::new(l), Box::new(r))
+                } else {
+                    BoolExpr::Or(Box::new(l), Box::new(r))
+                }))
+            }
+            BinOp::Eq { negate } => match (lhs, rhs) {
                 (Any::Data(l), Any::Data(r)) => {
                     Ok(Any::Bool(BoolExpr::DataEq { left: Box::new(l), right: Box::new(r), negate }))
                 }
@@ -808,26 +888,20 @@ impl<'t> ExprParser<'t> {
                     },
                 )),
                 (l, _) => Err(ConfigError::new(
-                    at,
+                    lat,
                     ErrorKind::Expected {
                         expected: "a data or numeric expression".into(),
                         after: String::new(),
                         found: l.kind().into(),
                     },
                 )),
-            }
-        })
+            },
+            BinOp::Matches { .. } => Err(self.expected("a quoted regular expression")),
+        }
     }
 
-    /// `data ~= "pattern"` or `data ~~ "pattern"` (the lexer gives `~` or `~~`, then
-    /// `=` for `~=`). The pattern must be a string: it is compiled here, once.
-    fn regex(&mut self, left: Any, at: &Span, op: &Token) -> Result<Any, ConfigError> {
-        let case_insensitive = op.text == "~~";
-        self.pos += 1;
-        if !case_insensitive {
-            self.expect(TokenKind::Equals, "'=' (in '~=')")?;
-        }
-        let left = self.want_data(left, at)?;
+    /// The right side of `~=` / `~~`: a quoted regular expression, compiled here, once.
+    fn pattern(&mut self, case_insensitive: bool) -> Result<Pattern, ConfigError> {
         let t = self.peek().ok_or_else(|| self.expected("a quoted regular expression"))?;
         let TokenKind::Str(bytes) = &t.kind else {
             return Err(ConfigError::new(
@@ -841,13 +915,12 @@ impl<'t> ExprParser<'t> {
         self.pos += 1;
         let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
         let source = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
-        let pattern = Pattern::new(&source, case_insensitive).map_err(|reason| {
+        Pattern::new(&source, case_insensitive).map_err(|reason| {
             ConfigError::new(
                 &t.span,
                 ErrorKind::InvalidValue { what: "regular expression".into(), value: source.clone(), reason },
             )
-        })?;
-        Ok(Any::Bool(BoolExpr::Matches(Box::new(left), pattern)))
+        })
     }
 
     fn unary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
@@ -877,7 +950,7 @@ impl<'t> ExprParser<'t> {
     /// numeric); xdhcpd keeps data values only.
     pub(crate) fn set_value(&mut self) -> Result<DataExpr, ConfigError> {
         let at = self.span();
-        match self.or(Ctx::Numeric)? {
+        match self.binary(Ctx::Numeric, None)? {
             Any::Data(d) => Ok(d),
             other => Err(ConfigError::new(
                 at,
@@ -892,12 +965,12 @@ impl<'t> ExprParser<'t> {
     /// A whole data expression (also a function's data argument).
     pub(crate) fn data_arg(&mut self) -> Result<DataExpr, ConfigError> {
         let at = self.span();
-        let e = self.or(Ctx::Data)?;
+        let e = self.binary(Ctx::Data, None)?;
         self.want_data(e, at)
     }
     fn num_arg(&mut self) -> Result<NumExpr, ConfigError> {
         let at = self.span();
-        let e = self.or(Ctx::Numeric)?;
+        let e = self.binary(Ctx::Numeric, None)?;
         self.want_num(e, at)
     }
     fn width(&mut self) -> Result<u8, ConfigError> {
@@ -951,7 +1024,7 @@ impl<'t> ExprParser<'t> {
             }
             TokenKind::LParen => {
                 self.pos += 1;
-                let e = self.or(ctx)?;
+                let e = self.binary(ctx, None)?;
                 self.close()?;
                 return Ok(e);
             }

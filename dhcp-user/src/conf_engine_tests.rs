@@ -1075,3 +1075,36 @@ fn lease_limits_bill_leases_to_classes_as_dhcpd() {
     }
     assert_eq!(dora_with_circuit(&e2, mac(4), b"eth0/1", 1400).dropped, Some(LeaseLimitReached));
 }
+
+/// dhcpd parses `and`, `or` and `=` with its own precedence (see `ExprParser::binary`):
+/// these conditions, run through dhcpd 4.4.3 (capture-offers.py), took the branches
+/// below for three clients; a conventional precedence would differ for clients 1 and 2.
+#[test]
+fn precedence_is_dhcpds() {
+    let e = engine(&SUBNET.replace(
+        "range",
+        "if exists user-class and option user-class = \"iPXE\" or option host-name = \"h\" { filename \"A\"; } else { filename \"B\"; }\n  \
+         if option host-name = \"h\" or exists user-class and option domain-name = \"d\" { option root-path \"C\"; } else { option root-path \"D\"; }\n  \
+         if known or not exists user-class and exists host-name { option merit-dump \"E\"; } else { option merit-dump \"F\"; }\n  range",
+    ));
+    let text = |m: &Message, code: u8| -> Option<String> {
+        m.opts().get(OptionCode::from(code)).map(|o| {
+            let mut b = Vec::new();
+            let _ = o.encode(&mut Encoder::new(&mut b));
+            String::from_utf8_lossy(b.get(2..).unwrap_or_default()).into_owned()
+        })
+    };
+    let cases: [(u8, Vec<DhcpOption>, &str, &str, &str); 3] = [
+        (1, vec![opt(12, b"h")], "B", "D", "E"),
+        (2, vec![opt(77, b"x"), opt(15, b"d")], "B", "C", "F"),
+        (3, vec![opt(12, b"h"), opt(77, b"x")], "A", "D", "F"),
+    ];
+    for (n, opts, f, root, merit) in cases {
+        let m = offer_with(&e, mac(n), opts);
+        assert_eq!(
+            (file(&m), text(&m, 17).as_deref(), text(&m, 14).as_deref()),
+            (f.to_string(), Some(root), Some(merit)),
+            "client {n}"
+        );
+    }
+}
