@@ -905,27 +905,6 @@ impl Action {
             _ => false,
         }
     }
-
-    /// Everything this action may set.
-    pub fn targets(&self, out: &mut Vec<Target>) {
-        match self {
-            Action::Option { code, .. } | Action::OptionExpr { code, .. } => out.push(Target::Option(*code)),
-            Action::Filename(_) => out.push(Target::Filename),
-            Action::ServerName(_) => out.push(Target::ServerName),
-            Action::NextServer(_) => out.push(Target::NextServer),
-            Action::DefaultLeaseTime(_) => out.push(Target::DefaultLeaseTime),
-            Action::MaxLeaseTime(_) => out.push(Target::MaxLeaseTime),
-            Action::MinLeaseTime(_) => out.push(Target::MinLeaseTime),
-            Action::Flag(f, _) => out.push(Target::Flag(*f)),
-            Action::Log { .. } | Action::Set { .. } => {}
-            Action::SpaceOption { code, .. } => out.push(Target::SpaceOption(*code)),
-            Action::VendorOptionSpace(_) => out.push(Target::VendorOptionSpace),
-            Action::HeaderExpr { field: HeaderField::Filename, .. } => out.push(Target::Filename),
-            Action::HeaderExpr { field: HeaderField::ServerName, .. } => out.push(Target::ServerName),
-            Action::HeaderExpr { field: HeaderField::NextServer, .. } => out.push(Target::NextServer),
-            Action::If { then, otherwise, .. } => then.iter().chain(otherwise).for_each(|a| a.targets(out)),
-        }
-    }
 }
 
 /// A per-packet statement in a scope chain. dhcpd executes a scope's statements in
