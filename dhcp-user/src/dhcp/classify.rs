@@ -139,6 +139,9 @@ pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes) ->
 }
 
 fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
+    // dhcpd sends no option whose value is empty (checked: `substring ("hello", 10, 2)`
+    // gives no option at all in its OFFER).
+    let data = data.filter(|d| !d.is_empty());
     let at = p.options.binary_search_by_key(&code, |(c, _)| *c);
     match (at, data) {
         (Ok(i), Some(d)) => {
