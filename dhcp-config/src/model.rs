@@ -129,7 +129,10 @@ impl Config {
     /// would look up.
     pub fn has_names(&self) -> bool {
         let scope = |e: &Effective| {
-            !e.named_options.is_empty() || e.next_server_name.is_some() || e.server_identifier_name.is_some()
+            !e.named_options.is_empty()
+                || e.next_server_name.is_some()
+                || e.server_identifier_name.is_some()
+                || e.dynamic.iter().any(|d| has_named(std::slice::from_ref(&d.action)))
         };
         scope(&self.global)
             || self
@@ -137,6 +140,7 @@ impl Config {
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
             || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
+            || self.classes.iter().any(|c| has_named(&c.actions) || c.subclasses.iter().any(|s| has_named(&s.actions)))
     }
 
     /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
@@ -173,8 +177,23 @@ impl Config {
                 h.fixed_addresses = r.list(&parts, true);
             }
         }
+        for c in &mut self.classes {
+            r.actions(&mut c.actions);
+            for s in &mut c.subclasses {
+                r.actions(&mut s.actions);
+            }
+        }
         r.failures
     }
+}
+
+/// Whether `actions` (or nested ones) hold host names to look up.
+fn has_named(actions: &[Action]) -> bool {
+    actions.iter().any(|a| match a {
+        Action::NamedOption { .. } | Action::NextServerName(_) => true,
+        Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
+        _ => false,
+    })
 }
 
 /// A host name that did not resolve, with the resolver's reason.
@@ -245,7 +264,41 @@ impl Resolver<'_> {
         out
     }
 
+    /// Host names in per-packet statements (classes, `if` blocks), nested ones too.
+    fn actions(&mut self, actions: &mut Vec<Action>) {
+        let mut out = Vec::with_capacity(actions.len());
+        for a in std::mem::take(actions) {
+            match a {
+                Action::NamedOption { code, value } => {
+                    out.push(Action::Option { code, data: self.value(&value.parts) });
+                }
+                Action::NextServerName(n) => {
+                    if let Some(ip) = self.name(&n).and_then(|a| a.first().copied()) {
+                        out.push(Action::NextServer(ip));
+                    }
+                }
+                Action::If { cond, mut then, mut otherwise } => {
+                    self.actions(&mut then);
+                    self.actions(&mut otherwise);
+                    out.push(Action::If { cond, then, otherwise });
+                }
+                other => out.push(other),
+            }
+        }
+        *actions = out;
+    }
+
     fn scope(&mut self, e: &mut Effective) {
+        let mut dynamic = std::mem::take(&mut e.dynamic);
+        for d in &mut dynamic {
+            let mut one = vec![std::mem::replace(&mut d.action, Action::Filename(String::new()))];
+            self.actions(&mut one);
+            // A statement that resolved to nothing (a next-server name that did not
+            // resolve) becomes an empty `if`: it sets nothing.
+            d.action =
+                one.pop().unwrap_or(Action::If { cond: BoolExpr::Known, then: Vec::new(), otherwise: Vec::new() });
+        }
+        e.dynamic = dynamic;
         for (code, value) in std::mem::take(&mut e.named_options) {
             // dhcpd sends no option whose value is empty.
             let bytes = self.value(&value.parts);
@@ -819,6 +872,13 @@ pub enum Action {
     SpaceOption { space: String, code: u32, data: Vec<u8> },
     /// `vendor-option-space NAME;`
     VendorOptionSpace(String),
+    /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
+    /// [`Action::Option`] (an empty value, a name that did not resolve, sends no option).
+    NamedOption { code: u8, value: NamedValue },
+    /// `next-server NAME;`, until [`Config::resolve_names`] turns it into
+    /// [`Action::NextServer`] (or drops it when the name does not resolve: as if not
+    /// written, as dhcpd does).
+    NextServerName(String),
     /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
     HeaderExpr { field: HeaderField, expr: DataExpr },
     /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding

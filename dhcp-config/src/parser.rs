@@ -749,6 +749,10 @@ impl Parser {
                     Item::Param(Param::Filename(f)) => Some(Action::Filename(f)),
                     Item::Param(Param::ServerName(n)) => Some(Action::ServerName(n)),
                     Item::Param(Param::NextServer(HostAddr::Ip(a))) => Some(Action::NextServer(a)),
+                    // Host names: looked up with the configuration's other names
+                    // (`Config::resolve_names`).
+                    Item::Param(Param::NextServer(HostAddr::Name(n))) => Some(Action::NextServerName(n)),
+                    Item::NamedOption { code, value } => Some(Action::NamedOption { code, value }),
                     Item::Param(Param::DefaultLeaseTime(v)) => Some(Action::DefaultLeaseTime(v)),
                     Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
                     Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
@@ -774,7 +778,7 @@ impl Parser {
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
                         reason: format!(
-                            "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server (an address or `= expression`), lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
+                            "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
                             if scope == Scope::Class { "a class" } else { "an `if` block" }
                         ),
                     },

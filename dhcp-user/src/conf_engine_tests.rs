@@ -1209,3 +1209,24 @@ fn data_functions_match_dhcpd() {
         }
     }
 }
+
+#[test]
+fn host_names_in_classes_and_ifs_give_their_addresses() {
+    let e = engine(&format!(
+        "class \"pxe\" {{ match if exists user-class; next-server tftp.lab.test; \
+           option domain-name-servers ns1.lab.test, nosuch.lab.test; }}\n\
+         if option host-name = \"a\" {{ next-server nosuch.lab.test; option ntp-servers nosuch.lab.test; }}\n{SUBNET}"
+    ));
+    let m = offer_with(&e, mac(1), vec![opt(77, b"x")]);
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 69));
+    // Every address of the name; the name that does not resolve adds nothing.
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![Ipv4Addr::new(198, 18, 0, 53), Ipv4Addr::new(198, 18, 0, 54)]))
+    );
+    // A next-server name that does not resolve is as if not written; an option left
+    // empty is not sent.
+    let m = offer_with(&e, mac(2), vec![opt(12, b"a")]);
+    assert_eq!(m.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(m.opts().get(OptionCode::NtpServers), None);
+}
