@@ -164,6 +164,8 @@ pub struct Packet<'a> {
     host_name: Option<&'a str>,
     /// The variables in force: set by this request's statements, or kept with the lease.
     vars: Option<&'a std::cell::RefCell<Vars>>,
+    /// Where `execute` and `on` statements leave what they ask for.
+    effects: Option<&'a std::cell::RefCell<crate::model::Effects>>,
 }
 
 /// Variables of a binding scope (dhcpd's `set`): name and data value, in the order set.
@@ -202,7 +204,7 @@ impl<'a> Packet<'a> {
     /// A view of a BOOTP/DHCP message as received (any bytes are fine: a malformed
     /// packet simply has fewer options).
     pub fn new(raw: &'a [u8], known: bool) -> Self {
-        Packet { raw, known, lease: None, host_name: None, vars: None }
+        Packet { raw, known, lease: None, host_name: None, vars: None, effects: None }
     }
 
     /// The same request, answered with the lease of `address` (`fixed`: a host's fixed
@@ -215,6 +217,16 @@ impl<'a> Packet<'a> {
     /// written by `set`).
     pub fn with_vars(self, vars: &'a std::cell::RefCell<Vars>) -> Self {
         Packet { vars: Some(vars), ..self }
+    }
+
+    /// The same request, `execute` and `on` statements recorded in `effects`.
+    pub fn with_effects(self, effects: &'a std::cell::RefCell<crate::model::Effects>) -> Self {
+        Packet { effects: Some(effects), ..self }
+    }
+
+    /// Where `execute` and `on` statements record what they ask for.
+    pub fn effects(&self) -> Option<&'a std::cell::RefCell<crate::model::Effects>> {
+        self.effects
     }
 
     /// The variables in force, to change (`set`); `None` without any (classification).

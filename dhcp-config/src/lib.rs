@@ -37,10 +37,10 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
 pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
-    Action, AddrRange, Class, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, FailoverPeer,
-    Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue, OptionSpace, PeerAddress,
-    PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target, ValuePart, Zone,
-    encapsulate, split_to_hba,
+    Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
+    Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue,
+    OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target,
+    ValuePart, Zone, encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

@@ -884,6 +884,12 @@ pub enum Action {
     /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
     /// scope, readable by later expressions and kept with the lease.
     Set { name: String, expr: Option<DataExpr> },
+    /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
+    /// event happens (the last such statement run for an event replaces the earlier).
+    On { events: Events, actions: Vec<Action> },
+    /// `execute ("PROGRAM", EXPR, ...);`: run PROGRAM (no shell) with the values as
+    /// arguments, each time the statement runs.
+    Execute { program: String, args: Vec<DataExpr> },
     /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
     Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
@@ -928,6 +934,40 @@ pub enum HeaderField {
     NextServer,
 }
 
+/// The events of an `on` statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Events {
+    /// `commit`: the lease is granted (DHCPACK).
+    pub commit: bool,
+    /// `release`: the client releases it (or `one-lease-per-client` does).
+    pub release: bool,
+    /// `expiry`: it ends.
+    pub expiry: bool,
+}
+
+/// A program to run, with its arguments (each a value's bytes), from `execute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The program's path, as written.
+    pub program: String,
+    /// The arguments.
+    pub args: Vec<Vec<u8>>,
+}
+
+/// What per-packet statements leave besides option values: programs to run and the
+/// lease's event statements (`on`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// `execute` statements run, in order.
+    pub commands: Vec<Command>,
+    /// The `on commit` statements in force (run once the lease is granted).
+    pub on_commit: Option<Vec<Action>>,
+    /// The `on release` statements in force (kept with the lease).
+    pub on_release: Option<Vec<Action>>,
+    /// The `on expiry` statements in force (kept with the lease).
+    pub on_expiry: Option<Vec<Action>>,
+}
+
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -962,6 +1002,8 @@ impl Action {
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
             }
+            Action::On { actions, .. } => actions.iter().any(Action::uses_variables),
+            Action::Execute { args, .. } => args.iter().any(DataExpr::reads_variables),
             _ => false,
         }
     }

@@ -209,6 +209,8 @@ enum Scope {
     Group,
     Host,
     Class,
+    /// Inside `on commit|release|expiry { }`.
+    OnEvent,
 }
 
 impl Scope {
@@ -221,6 +223,7 @@ impl Scope {
             Scope::Group => "a group",
             Scope::Host => "a host",
             Scope::Class => "a class",
+            Scope::OnEvent => "an `on` block",
         }
     }
 }
@@ -230,9 +233,8 @@ impl Scope {
 const UNSUPPORTED: &[&str] = &[
     "match",
     "spawn",
-    "on",
     "eval",
-    "execute",
+    "define",
     "return",
     "switch",
     "case",
@@ -769,6 +771,12 @@ impl Parser {
                     continue;
                 }
             };
+            // An event's statements run after the answer is built: only those with an
+            // effect then (variables, logs, programs, conditions) are accepted there.
+            let action = action.filter(|a| {
+                scope != Scope::OnEvent
+                    || matches!(a, Action::Set { .. } | Action::Log { .. } | Action::Execute { .. } | Action::If { .. })
+            });
             match action {
                 Some(a) => out.push(a),
                 // Never accepted and dropped: a statement the per-packet engine cannot
@@ -777,10 +785,13 @@ impl Parser {
                     s.span(),
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
-                        reason: format!(
-                            "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client and log statements are supported yet",
-                            if scope == Scope::Class { "a class" } else { "an `if` block" }
-                        ),
+                        reason: match scope {
+                            Scope::OnEvent => "inside an `on` block only set, unset, log, execute and if statements are supported (the others would act after the answer is built)".to_string(),
+                            _ => format!(
+                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, set, log, execute, on and if statements are supported yet",
+                                if scope == Scope::Class { "a class" } else { "an `if` block" }
+                            ),
+                        },
                     },
                 )),
             }
@@ -825,6 +836,32 @@ impl Parser {
             _ => Vec::new(),
         };
         Ok(Action::If { cond, then, otherwise })
+    }
+
+    /// `execute ("PROGRAM", EXPR, ...);` (dhcpd.conf(5)): the program a string, the
+    /// arguments data expressions.
+    fn execute(&self, s: &RawStmt) -> Result<Action, ConfigError> {
+        let mut c = Cursor::new(s);
+        c.pos = 1;
+        if c.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) {
+            return Err(c.expected("'('"));
+        }
+        c.pos += 1;
+        let program = c.string("the quoted path of a program")?;
+        let mut args = Vec::new();
+        while c.peek().map(|t| &t.kind) == Some(&TokenKind::Comma) {
+            c.pos += 1;
+            let tokens = s.tokens.get(c.pos..).unwrap_or_default();
+            let mut p = ExprParser::new(tokens, &s.end, &self.options);
+            args.push(p.data_arg()?);
+            c.pos += p.position();
+        }
+        if c.peek().map(|t| &t.kind) != Some(&TokenKind::RParen) {
+            return Err(c.expected("')'"));
+        }
+        c.pos += 1;
+        c.end()?;
+        Ok(Action::Execute { program, args })
     }
 
     /// `log (PRIORITY, EXPR);` or `log (EXPR);` (dhcp-eval(5); priority info by default).
@@ -1273,6 +1310,41 @@ impl Parser {
             }
             "allow" | "deny" if scope == S::Pool => self.permit(&mut c, kw == "allow"),
             "log" => self.log(s).map(|a| Some(Item::Dynamic(a))),
+            "execute" => self.execute(s).map(|a| Some(Item::Dynamic(a))),
+            "on" => {
+                let mut events = crate::model::Events::default();
+                let words: Vec<&Token> = s.tokens.iter().skip(1).collect();
+                for (i, t) in words.iter().enumerate() {
+                    let w = t.word().map(str::to_ascii_lowercase).unwrap_or_default();
+                    let ok = match (i % 2, w.as_str()) {
+                        (0, "commit") => {
+                            events.commit = true;
+                            true
+                        }
+                        (0, "release") => {
+                            events.release = true;
+                            true
+                        }
+                        (0, "expiry") => {
+                            events.expiry = true;
+                            true
+                        }
+                        (1, "or") => true,
+                        _ => false,
+                    };
+                    if !ok || (i % 2 == 1 && i + 1 == words.len()) {
+                        c.pos = i + 1;
+                        return Err(c.expected("commit, release or expiry (joined by 'or')"));
+                    }
+                }
+                if words.is_empty() {
+                    return Err(c.expected("commit, release or expiry"));
+                }
+                c.pos = s.tokens.len();
+                let block = c.block()?;
+                let actions = self.actions(block, Scope::OnEvent);
+                Ok(Some(Item::Dynamic(Action::On { events, actions })))
+            }
             "set" | "unset" => {
                 let name_tok = c.word("a variable name")?;
                 if !crate::expr::is_variable_name(&name_tok.text) {
@@ -2114,12 +2186,12 @@ mod tests {
 
     #[test]
     fn unsupported_is_named() {
-        let (_, e) = parse("ignore declines;\nclass \"x\" { match if config-option x; execute (\"x\"); }\n");
+        let (_, e) = parse("ignore declines;\nclass \"x\" { match if config-option x; define f (a) { } }\n");
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: `ignore declines` is not supported");
         // Inside a class, what is not implemented yet is refused where it is written.
         assert!(e[1].to_string().starts_with("t.conf:2:22: `config-option` is not supported yet"), "{}", e[1]);
-        assert!(e[2].to_string().starts_with("t.conf:2:39: `execute (\"x\")` is not supported"), "{}", e[2]);
+        assert!(e[2].to_string().starts_with("t.conf:2:39: `define f (a)` is not supported"), "{}", e[2]);
     }
 
     #[test]

@@ -1230,3 +1230,68 @@ fn host_names_in_classes_and_ifs_give_their_addresses() {
     assert_eq!(m.siaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(m.opts().get(OptionCode::NtpServers), None);
 }
+
+#[test]
+fn event_statements_queue_their_programs() {
+    let e = engine(&SUBNET.replace(
+        "range",
+        "execute (\"/bin/true\", \"answer\");\n  \
+         on commit { set ip = binary-to-ascii (10, 8, \".\", leased-address); execute (\"/usr/local/bin/hook\", \"commit\", ip); }\n  \
+         on release or expiry { execute (\"/usr/local/bin/hook\", \"gone\", ip, option host-name); }\n  \
+         default-lease-time 600;\n  range",
+    ));
+    let hooks = e.hooks();
+    let argv = |c: &dhcp_config::Command| {
+        std::iter::once(c.program.clone())
+            .chain(c.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()))
+            .collect::<Vec<_>>()
+    };
+    // A DISCOVER runs the scope's statements: the plain `execute`, not `on commit`.
+    let o = offer(&e, mac(1));
+    assert_eq!(hooks.take().iter().map(argv).collect::<Vec<_>>(), [["/bin/true", "answer"]]);
+    // The ACK: the scope's `execute` again, then `on commit` with the variable it set.
+    let req = msg(
+        MessageType::Request,
+        mac(1),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())],
+    );
+    let ack = e.handle(Now::at(1000), &META, &req);
+    let ip = o.yiaddr().to_string();
+    assert_eq!(
+        hooks.take().iter().map(argv).collect::<Vec<_>>(),
+        [
+            vec!["/bin/true".to_string(), "answer".into()],
+            vec!["/usr/local/bin/hook".into(), "commit".into(), ip.clone()]
+        ]
+    );
+    let lease = ack.durable.iter().find(|l| l.ip == o.yiaddr()).expect("bound");
+    assert_eq!(lease.vars.as_deref().and_then(|v| v.get("ip")), Some(ip.as_bytes()));
+    // The release runs `on release` with the lease's variables and the RELEASE packet.
+    let mut rel =
+        Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(1), vec![opt(12, b"pc1")]))).expect("decodes");
+    rel.set_ciaddr(o.yiaddr());
+    let mut b = Vec::new();
+    rel.encode(&mut Encoder::new(&mut b)).expect("encode");
+    e.handle(Now::at(1100), &META, &b);
+    assert_eq!(
+        hooks.take().iter().map(argv).collect::<Vec<_>>(),
+        [["/usr/local/bin/hook", "gone", ip.as_str(), "pc1"]]
+    );
+    // An expiry runs `on expiry` (no packet: the host-name is null, an empty argument).
+    let o = offer(&e, mac(2));
+    let req = msg(
+        MessageType::Request,
+        mac(2),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())],
+    );
+    e.handle(Now::at(1000), &META, &req);
+    hooks.take();
+    let expired = e.expire(Now::at(1000 + 601), 100);
+    assert!(expired.iter().any(|l| l.ip == o.yiaddr()));
+    assert_eq!(
+        hooks.take().iter().map(argv).collect::<Vec<_>>(),
+        [["/usr/local/bin/hook", "gone", o.yiaddr().to_string().as_str(), ""]]
+    );
+    // Once run, the event statements are gone with the binding.
+    assert!(e.expire(Now::at(5000), 100).is_empty() && hooks.take().is_empty());
+}

@@ -199,6 +199,29 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
+            Action::On { events, actions } => {
+                // The last `on` run for an event replaces the earlier (dhcpd's on_star).
+                if let Some(mut guard) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    let fx = &mut *guard;
+                    for (on, slot) in [
+                        (events.commit, &mut fx.on_commit),
+                        (events.release, &mut fx.on_release),
+                        (events.expiry, &mut fx.on_expiry),
+                    ] {
+                        if on {
+                            *slot = Some(actions.clone());
+                        }
+                    }
+                }
+            }
+            Action::Execute { program, args } => {
+                // A null argument is an empty one; the values are computed first.
+                let args: Vec<Vec<u8>> =
+                    args.iter().map(|a| a.eval(pkt).map(|v| v.into_owned()).unwrap_or_default()).collect();
+                if let Some(mut fx) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.commands.push(dhcp_config::Command { program: program.clone(), args });
+                }
+            }
             Action::Set { name, expr } => {
                 // A null value leaves the variable without a value (dhcpd then writes
                 // nothing for it); the value is computed before the scope is changed.
@@ -274,6 +297,61 @@ impl SpaceMark {
         let built =
             p.vendor_option_space.as_deref().and_then(|n| dhcp_config::encapsulate(n, &p.space_options, spaces));
         set_option(p, 43, built);
+    }
+}
+
+/// Runs an event's statements (`on commit|release|expiry`): only variables, logs,
+/// programs and conditions act there.
+pub fn run_event(actions: &[Action], pkt: &Packet<'_>) {
+    let mut scratch = Params::default();
+    run(actions, &[], &mut scratch, pkt);
+}
+
+/// Programs `execute` asked for, waiting for the runtime to run them (off the request
+/// path: an answer never waits for a program). Bounded: beyond [`HookQueue::MAX`]
+/// waiting, further ones are dropped and counted.
+#[derive(Debug, Default)]
+pub struct HookQueue {
+    waiting: std::sync::Mutex<std::collections::VecDeque<dhcp_config::Command>>,
+    ready: tokio::sync::Notify,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl HookQueue {
+    /// Most programs waiting at once.
+    pub const MAX: usize = 1024;
+
+    /// Queues `commands` for the runtime.
+    pub fn push(&self, commands: Vec<dhcp_config::Command>) {
+        if commands.is_empty() {
+            return;
+        }
+        if let Ok(mut q) = self.waiting.lock() {
+            for c in commands {
+                if q.len() >= Self::MAX {
+                    self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(program = %c.program, "execute: too many programs waiting; this one is not run");
+                    continue;
+                }
+                q.push_back(c);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// The programs waiting, oldest first.
+    pub fn take(&self) -> Vec<dhcp_config::Command> {
+        self.waiting.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// Resolves when programs were queued since the last call.
+    pub async fn ready(&self) {
+        self.ready.notified().await;
+    }
+
+    /// Programs dropped because too many were waiting.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

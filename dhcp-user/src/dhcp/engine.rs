@@ -145,6 +145,8 @@ pub struct Engine {
     /// expired or taken by another client no longer counts), so no other path has to
     /// unbill, and a class whose leases are all gone is dropped.
     billed: dashmap::DashMap<Billing, Vec<Ipv4Addr>>,
+    /// Programs `execute` asked for, for the runtime to run.
+    hooks: Arc<classify::HookQueue>,
 }
 
 /// Everything the handlers need about a decoded request.
@@ -164,6 +166,8 @@ struct Ctx<'a> {
     raw: &'a [u8],
     /// The classes the request joined.
     classes: Classes,
+    /// Where `execute` statements queue their programs.
+    hooks: &'a classify::HookQueue,
 }
 
 impl Ctx<'_> {
@@ -181,6 +185,45 @@ impl Ctx<'_> {
         self.params_vars(base, lease_host, lease, None).0
     }
 
+    /// [`Ctx::params_vars`] with the `on` statements that were run: the event statements
+    /// the lease takes (`execute` statements are queued as they run, as dhcpd runs them
+    /// each time the scopes are executed).
+    fn evaluate(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+    ) -> (Params, dhcp_config::Vars, dhcp_config::Effects) {
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let (p, vars) = self.params_inner(base, lease_host, lease, prior, &effects);
+        let mut effects = effects.into_inner();
+        self.hooks.push(std::mem::take(&mut effects.commands));
+        (p, vars, effects)
+    }
+
+    /// Runs the `on commit` statements of a lease about to be granted (`vars`: its
+    /// binding scope, updated by them). Returns the scope and the programs to queue
+    /// once the lease is granted.
+    fn commit(
+        &self,
+        on_commit: Option<&[dhcp_config::Action]>,
+        vars: dhcp_config::Vars,
+        lease: (Ipv4Addr, bool),
+        lease_host: Option<&HostCfg>,
+    ) -> (dhcp_config::Vars, Vec<dhcp_config::Command>) {
+        let Some(actions) = on_commit else { return (vars, Vec::new()) };
+        let vars = std::cell::RefCell::new(vars);
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let pkt = self.packet().with_vars(&vars).with_effects(&effects).with_lease(
+            lease.0,
+            lease.1,
+            lease_host.map(|h| h.name.as_str()),
+        );
+        classify::run_event(actions, &pkt);
+        (vars.into_inner(), effects.into_inner().commands)
+    }
+
     /// [`Ctx::params`], with the binding scope: `prior` are the variables the lease kept
     /// from its last binding of this client; returned with the `set`s of this request.
     fn params_vars(
@@ -190,8 +233,20 @@ impl Ctx<'_> {
         lease: Option<(Ipv4Addr, bool)>,
         prior: Option<dhcp_config::Vars>,
     ) -> (Params, dhcp_config::Vars) {
+        let (p, vars, _) = self.evaluate(base, lease_host, lease, prior);
+        (p, vars)
+    }
+
+    fn params_inner(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+        effects: &std::cell::RefCell<dhcp_config::Effects>,
+    ) -> (Params, dhcp_config::Vars) {
         let vars = std::cell::RefCell::new(prior.unwrap_or_default());
-        let mut pkt = self.packet().with_vars(&vars);
+        let mut pkt = self.packet().with_vars(&vars).with_effects(effects);
         if let Some((ip, fixed)) = lease {
             pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
         }
@@ -228,6 +283,7 @@ impl Engine {
             failover: RwLock::new(HashMap::new()),
             dynamic_hosts: RwLock::new(Vec::new()),
             billed: dashmap::DashMap::new(),
+            hooks: Arc::new(classify::HookQueue::default()),
         }
     }
 
@@ -358,7 +414,20 @@ impl Engine {
         } else {
             classify::classify(&cfg.classes, &snap.subclasses, &dhcp_config::Packet::new(bytes, false))
         };
-        let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type, raw: bytes, classes };
+        let ctx = Ctx {
+            now,
+            cfg,
+            fo,
+            req: &req,
+            key,
+            net,
+            host,
+            server_id,
+            msg_type,
+            raw: bytes,
+            classes,
+            hooks: &self.hooks,
+        };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
             Some(MessageType::Discover) => self.discover(&ctx),
@@ -428,9 +497,15 @@ impl Engine {
 
     /// A reserved address of this host on this network.
     fn fixed_address(&self, c: &Ctx) -> Option<(Ipv4Addr, Params)> {
+        self.fixed_address_effects(c).map(|(ip, p, _)| (ip, p))
+    }
+
+    /// [`Engine::fixed_address`] with what its statements left (`on commit`).
+    fn fixed_address_effects(&self, c: &Ctx) -> Option<(Ipv4Addr, Params, dhcp_config::Effects)> {
         let ip = Self::fixed_ip(c)?;
         let subnet = c.net.subnets.iter().find(|s| s.contains(ip))?;
-        Some((ip, c.params(&subnet.params, c.host, Some((ip, true)))))
+        let (p, _, effects) = c.evaluate(&subnet.params, c.host, Some((ip, true)), None);
+        Some((ip, p, effects))
     }
 
     /// The reserved address alone (no statement is executed to find it).
@@ -637,7 +712,7 @@ impl Engine {
 
     /// Bind `ip` to the client and ACK, or NAK if it cannot have it.
     fn ack_or_nak(&self, c: &Ctx, ip: Ipv4Addr) -> Outcome {
-        if let Some((fixed, params)) = self.fixed_address(c)
+        if let Some((fixed, params, effects)) = self.fixed_address_effects(c)
             && fixed == ip
         {
             let released = self.release_other_lease(c, ip, &params).into_iter().collect();
@@ -645,6 +720,11 @@ impl Engine {
                 return Outcome { durable: released, ..Outcome::drop(c.msg_type, DropReason::BootingDenied) };
             }
             let secs = self.lease_secs(c, &params);
+            // dhcpd runs `on commit` for a fixed address's lease too (its variables are
+            // not kept: the lease is in no lease file).
+            let (_, commands) =
+                c.commit(effects.on_commit.as_deref(), dhcp_config::Vars::default(), (ip, true), c.host);
+            c.hooks.push(commands);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
                 durable: released,
@@ -662,8 +742,8 @@ impl Engine {
             out.durable.extend(released);
             return out;
         };
-        let (params, vars) =
-            c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
+        let (params, vars, effects) =
+            c.evaluate(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
         let released = self.release_other_lease(c, ip, &params);
         // dhcpd drops the request silently (no NAK) once the other lease is released.
         if booting_denied(&params) {
@@ -687,11 +767,17 @@ impl Engine {
             _ => None,
         };
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        // `on commit` runs as the lease is granted, and may set variables it keeps.
+        let (vars, commit_commands) =
+            c.commit(effects.on_commit.as_deref(), vars, (ip, false), dynamic_lease_host(c.host));
         let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
+        let on_events = (effects.on_release.is_some() || effects.on_expiry.is_some())
+            .then(|| Arc::new(crate::lease::LeaseEvents { release: effects.on_release, expiry: effects.on_expiry }));
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
             // The binding scope as this request left it (dhcpd writes it with the lease).
             l.vars = vars.clone();
             l.billing = billing.clone();
+            l.on_events = on_events.clone();
             let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
             secs = given;
             if pool.failover_peer.is_some() {
@@ -713,11 +799,14 @@ impl Engine {
             l.offer = None;
         });
         match bound {
-            Some(lease) => Outcome {
-                reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
-                durable: released.into_iter().chain([lease]).collect(),
-                ..Outcome::default()
-            },
+            Some(lease) => {
+                c.hooks.push(commit_commands);
+                Outcome {
+                    reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                    durable: released.into_iter().chain([lease]).collect(),
+                    ..Outcome::default()
+                }
+            }
             None => {
                 let mut out = self.nak(c);
                 out.durable.extend(released);
@@ -739,12 +828,15 @@ impl Engine {
         let other = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)?;
         let failover = c.cfg.pool_peer(other.pool).is_some();
         let now = c.now.unix;
+        let mut events = None;
         let released = self.store.update(other.ip, |l| {
             // Re-checked under the lease's lock: another worker may have changed it.
             if l.client.as_ref() == Some(&c.key) && l.state == BindingState::Active {
+                events = l.on_events.take();
                 release_in_place(l, failover, now);
             }
         })?;
+        self.lease_event(c.raw, c.host.is_some(), &released, events.and_then(|e| e.release.clone()));
         (released.state != BindingState::Active).then(|| {
             tracing::debug!(released = %other.ip, requested = %ip, "one-lease-per-client: other lease released");
             released
@@ -755,6 +847,7 @@ impl Engine {
         let ip = c.req.ciaddr();
         let mut out = Outcome::drop(c.msg_type, DropReason::NoReplyExpected);
         let now = c.now.unix;
+        let mut events = None;
         if let Some(l) = self.store.get(ip)
             && l.client.as_ref() == Some(&c.key)
             && l.is_bound_at(now)
@@ -762,12 +855,34 @@ impl Engine {
             && let Some(l) = self.store.update(ip, |l| {
                 // Standalone: straight back to free (the client key stays for affinity).
                 // Failover: RELEASED until the partner acknowledges, then free.
+                events = l.on_events.take();
                 release_in_place(l, failover, now);
             })
         {
+            self.lease_event(c.raw, c.host.is_some(), &l, events.and_then(|e| e.release.clone()));
             out.durable.push(l);
         }
         out
+    }
+
+    /// Runs a lease's `on release` / `on expiry` statements (`raw`: the request that
+    /// caused it, empty for an expiry) with its variables; their programs are queued.
+    /// What they set is not kept (the binding has ended).
+    fn lease_event(&self, raw: &[u8], known: bool, lease: &Lease, actions: Option<Vec<dhcp_config::Action>>) {
+        let Some(actions) = actions else { return };
+        let vars = std::cell::RefCell::new(lease.vars.as_deref().cloned().unwrap_or_default());
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let pkt = dhcp_config::Packet::new(raw, known)
+            .with_vars(&vars)
+            .with_effects(&effects)
+            .with_lease(lease.ip, false, None);
+        classify::run_event(&actions, &pkt);
+        self.hooks.push(effects.into_inner().commands);
+    }
+
+    /// The programs `execute` statements queued, for the runtime to run.
+    pub fn hooks(&self) -> Arc<classify::HookQueue> {
+        Arc::clone(&self.hooks)
     }
 
     fn decline(&self, c: &Ctx) -> Outcome {
@@ -895,11 +1010,16 @@ impl Engine {
                         BindingState::Expired
                     }
                 };
-                self.store.update(ip, |l| {
+                let mut events = None;
+                let l = self.store.update(ip, |l| {
                     if l.state == BindingState::Active && l.ends != NEVER && l.ends <= now.unix {
                         l.state = next;
+                        events = l.on_events.take();
                     }
-                })
+                })?;
+                // No request caused it: the statements see no packet.
+                self.lease_event(&[], false, &l, events.and_then(|e| e.expiry.clone()));
+                Some(l)
             })
             .filter(|l| matches!(l.state, BindingState::Free | BindingState::Expired))
             .collect()

@@ -361,8 +361,10 @@ pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
     // protocol does not carry them, so another client's binding starts without any.
     if l.client != client_before {
         l.vars = None;
-        // Billing is this server's own bookkeeping of its bindings (dhcpd's too).
+        // Billing is this server's own bookkeeping of its bindings (dhcpd's too), and so
+        // are the event statements of the binding.
         l.billing = None;
+        l.on_events = None;
     }
     l.offer = None;
 }
