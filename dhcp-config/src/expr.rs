@@ -958,6 +958,24 @@ impl<'t> ExprParser<'t> {
     fn close(&mut self) -> Result<(), ConfigError> {
         self.expect(TokenKind::RParen, "')'")
     }
+    /// A `switch` value (`numeric`: a bare number is a number, as dhcpd reads the
+    /// switch's own expression) or a `case` value in the switch's type.
+    pub(crate) fn switch_value(&mut self, numeric: bool) -> Result<crate::model::SwitchValue, ConfigError> {
+        let at = self.span();
+        match self.binary(if numeric { Ctx::Numeric } else { Ctx::Data }, None)? {
+            Any::Data(d) => Ok(crate::model::SwitchValue::Data(d)),
+            Any::Num(n) => Ok(crate::model::SwitchValue::Num(n)),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::Expected {
+                    expected: "a data or numeric expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
+            )),
+        }
+    }
+
     /// The value of `set NAME = VALUE;`: dhcpd reads any type there (a bare number is
     /// numeric); xdhcpd keeps data values only.
     pub(crate) fn set_value(&mut self) -> Result<DataExpr, ConfigError> {

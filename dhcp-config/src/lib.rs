@@ -39,8 +39,8 @@ pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
     Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue,
-    OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet, Target,
-    ValuePart, Zone, encapsulate, split_to_hba,
+    OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet,
+    SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

@@ -192,6 +192,8 @@ fn has_named(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
         Action::NamedOption { .. } | Action::NextServerName(_) => true,
         Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
+        Action::On { actions, .. } => has_named(actions),
+        Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
         _ => false,
     })
 }
@@ -281,6 +283,12 @@ impl Resolver<'_> {
                     self.actions(&mut then);
                     self.actions(&mut otherwise);
                     out.push(Action::If { cond, then, otherwise });
+                }
+                Action::Switch { value, mut arms } => {
+                    for a in &mut arms {
+                        self.actions(&mut a.actions);
+                    }
+                    out.push(Action::Switch { value, arms });
                 }
                 other => out.push(other),
             }
@@ -881,6 +889,10 @@ pub enum Action {
     NextServerName(String),
     /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
     HeaderExpr { field: HeaderField, expr: DataExpr },
+    /// `switch (EXPR) { case VALUE: ... break; default: ... }`: the statements from the
+    /// matching case (else from `default`) on, through the following cases, up to a
+    /// `break` (dhcp-eval(5)).
+    Switch { value: SwitchValue, arms: Vec<SwitchArm> },
     /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
     /// scope, readable by later expressions and kept with the lease.
     Set { name: String, expr: Option<DataExpr> },
@@ -932,6 +944,26 @@ pub enum HeaderField {
     ServerName,
     /// `siaddr` (`next-server`): the value must be 4 bytes.
     NextServer,
+}
+
+/// The value of a `switch` or of a `case` (all of one type in a switch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchValue {
+    /// A data expression.
+    Data(DataExpr),
+    /// A numeric expression.
+    Num(NumExpr),
+}
+
+/// One `case` (or `default`) of a `switch`, with the statements up to the next label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchArm {
+    /// The case's value; `None` for `default`.
+    pub label: Option<SwitchValue>,
+    /// Its statements (before a `break`).
+    pub actions: Vec<Action>,
+    /// Whether a `break` ends them (else execution goes on into the next case).
+    pub breaks: bool,
 }
 
 /// The events of an `on` statement.
@@ -1003,6 +1035,16 @@ impl Action {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
             }
             Action::On { actions, .. } => actions.iter().any(Action::uses_variables),
+            Action::Switch { value, arms } => {
+                let reads = |v: &SwitchValue| match v {
+                    SwitchValue::Data(d) => d.reads_variables(),
+                    SwitchValue::Num(n) => n.reads_variables(),
+                };
+                reads(value)
+                    || arms
+                        .iter()
+                        .any(|a| a.label.as_ref().is_some_and(reads) || a.actions.iter().any(Action::uses_variables))
+            }
             Action::Execute { args, .. } => args.iter().any(DataExpr::reads_variables),
             _ => false,
         }

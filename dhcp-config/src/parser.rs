@@ -236,7 +236,6 @@ const UNSUPPORTED: &[&str] = &[
     "eval",
     "define",
     "return",
-    "switch",
     "case",
     "default",
     "known",
@@ -838,6 +837,118 @@ impl Parser {
         Ok(Action::If { cond, then, otherwise })
     }
 
+    /// `switch (EXPR) { case VALUE: statements [break;] ... default: statements }`. The
+    /// first stage cut the block at `;`, so a label is the start of a statement:
+    /// `case "a": max-lease-time 60;` (the lexer keeps a `:` in the word before it).
+    fn switch(&mut self, s: &RawStmt, scope: Scope) -> Result<Action, ConfigError> {
+        let tokens = s.tokens.get(1..).unwrap_or_default();
+        if tokens.first().map(|t| &t.kind) != Some(&TokenKind::LParen) {
+            let mut c = Cursor::new(s);
+            c.pos = 1;
+            return Err(c.expected("'('"));
+        }
+        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+        let value = p.switch_value(true)?;
+        let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
+            let mut c = Cursor::new(s);
+            c.pos = 1 + p.position();
+            return Err(c.expected("'{'"));
+        };
+        let numeric = matches!(value, crate::model::SwitchValue::Num(_));
+        // Each arm: its label and its statements (cut at a `break`).
+        let mut arms: Vec<(Option<crate::model::SwitchValue>, Vec<RawStmt>, bool)> = Vec::new();
+        for st in block {
+            let head = head_word(st);
+            let (label, rest): (Option<Option<crate::model::SwitchValue>>, Vec<Token>) = match head.as_deref() {
+                Some("case") => {
+                    // The label runs up to the `:` (a word of its own, or the end of one).
+                    let Some(colon) = st.tokens.iter().position(|t| t.text.ends_with(':')).filter(|i| *i > 0) else {
+                        let mut c = Cursor::new(st);
+                        c.pos = st.tokens.len();
+                        return Err(c.expected("':' after the case's value"));
+                    };
+                    let mut label: Vec<Token> = st.tokens.get(1..=colon).unwrap_or_default().to_vec();
+                    if let Some(last) = label.last_mut() {
+                        last.text.pop();
+                        if last.text.is_empty() {
+                            label.pop();
+                        }
+                    }
+                    // dhcpd's lexer reads `:` as a token of its own, so a colon-separated
+                    // hex value runs into the case's `:` ("expecting hexadecimal number").
+                    if label.last().is_some_and(|t| t.kind == TokenKind::Word && t.text.contains(':')) {
+                        return Err(invalid(
+                            st.span(),
+                            "case",
+                            &stmt_text(st),
+                            "a colon-separated hex value cannot end a case label (dhcpd reads its `:` as more hex)",
+                        ));
+                    }
+                    let mut lp = ExprParser::new(&label, &st.end, &self.options);
+                    let v = lp.switch_value(numeric)?;
+                    if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
+                        return Err(invalid(
+                            st.span(),
+                            "case",
+                            &stmt_text(st),
+                            "a case's value is one expression of the switch's type",
+                        ));
+                    }
+                    (Some(Some(v)), st.tokens.get(colon + 1..).unwrap_or_default().to_vec())
+                }
+                Some("default") | Some("default:") => {
+                    let skip = if head.as_deref() == Some("default:") {
+                        1
+                    } else if st.tokens.get(1).is_some_and(|t| t.text == ":") {
+                        2
+                    } else {
+                        let mut c = Cursor::new(st);
+                        c.pos = 1;
+                        return Err(c.expected("':'"));
+                    };
+                    (Some(None), st.tokens.get(skip..).unwrap_or_default().to_vec())
+                }
+                _ => (None, st.tokens.clone()),
+            };
+            if let Some(label) = label {
+                arms.push((label, Vec::new(), false));
+            }
+            let Some(arm) = arms.last_mut() else {
+                // Execution starts at a case: dhcpd accepts these and never runs them.
+                self.warnings.push(Warning {
+                    span: st.span().clone(),
+                    kind: WarningKind::NoEffect {
+                        statement: stmt_text(st),
+                        reason: "before the first case of a switch, it never runs (as in dhcpd)".into(),
+                    },
+                });
+                continue;
+            };
+            if rest.is_empty() && st.block.is_none() {
+                continue;
+            }
+            if rest.first().and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("break")) && rest.len() == 1 {
+                arm.2 = true;
+                continue;
+            }
+            // Statements after a `break` never run, in dhcpd as here.
+            if !arm.2 {
+                arm.1.push(RawStmt {
+                    tokens: rest,
+                    end: st.end.clone(),
+                    end_text: st.end_text,
+                    block: st.block.clone(),
+                });
+            }
+        }
+        let mut out = Vec::with_capacity(arms.len());
+        for (label, stmts, breaks) in arms {
+            let actions = self.actions(&stmts, scope);
+            out.push(crate::model::SwitchArm { label, actions, breaks });
+        }
+        Ok(Action::Switch { value, arms: out })
+    }
+
     /// `execute ("PROGRAM", EXPR, ...);` (dhcpd.conf(5)): the program a string, the
     /// arguments data expressions.
     fn execute(&self, s: &RawStmt) -> Result<Action, ConfigError> {
@@ -1310,6 +1421,7 @@ impl Parser {
             }
             "allow" | "deny" if scope == S::Pool => self.permit(&mut c, kw == "allow"),
             "log" => self.log(s).map(|a| Some(Item::Dynamic(a))),
+            "switch" => self.switch(s, scope).map(|a| Some(Item::Dynamic(a))),
             "execute" => self.execute(s).map(|a| Some(Item::Dynamic(a))),
             "on" => {
                 let mut events = crate::model::Events::default();

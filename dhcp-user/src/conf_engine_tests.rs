@@ -1295,3 +1295,29 @@ fn event_statements_queue_their_programs() {
     // Once run, the event statements are gone with the binding.
     assert!(e.expire(Now::at(5000), 100).is_empty() && hooks.take().is_empty());
 }
+
+/// `switch` with fall-through and `break`, on data and on a number: dhcpd 4.4.3's OFFERs
+/// for `testdata/dhcpd-switch.conf` (dhcp-eval(5)'s example; captured with
+/// capture-offers.py): file, lease time (51) and domain-name (15).
+#[test]
+fn switch_matches_dhcpd() {
+    let e = engine(include_str!("dhcp/testdata/dhcpd-switch.conf"));
+    let prl =
+        DhcpOption::ParameterRequestList([1u8, 3, 6, 12, 15, 17, 18].iter().map(|c| OptionCode::from(*c)).collect());
+    let secs = |m: &Message| match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => *t,
+        _ => 0,
+    };
+    let cases: [(u8, Vec<DhcpOption>, &str, u32, &str); 4] = [
+        // "accounting" falls through into "sales": its max-lease-time, sales's domain.
+        (1, vec![opt(77, b"accounting"), opt(57, &[5, 0xdc])], "x", 17600, "sales.example.org"),
+        (2, vec![opt(77, b"sales")], "y", 43200, "sales.example.org"),
+        (3, vec![opt(77, b"ef")], "y", 43200, "misc.example.org"),
+        (4, vec![], "y", 43200, "misc.example.org"),
+    ];
+    for (n, mut opts, f, lease, dom) in cases {
+        opts.push(prl.clone());
+        let m = offer_with(&e, mac(n), opts);
+        assert_eq!((file(&m), secs(&m), domain(&m)), (f.to_string(), lease, Some(dom.to_string())), "client {n}");
+    }
+}
