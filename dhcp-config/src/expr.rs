@@ -965,12 +965,13 @@ impl<'t> ExprParser<'t> {
         match self.binary(if numeric { Ctx::Numeric } else { Ctx::Data }, None)? {
             Any::Data(d) => Ok(crate::model::SwitchValue::Data(d)),
             Any::Num(n) => Ok(crate::model::SwitchValue::Num(n)),
+            // dhcpd reads one, and then evaluates it as data or as a number, which a
+            // boolean is not: refused rather than guessed.
             other => Err(ConfigError::new(
                 at,
-                ErrorKind::Expected {
-                    expected: "a data or numeric expression".into(),
-                    after: String::new(),
-                    found: other.kind().into(),
+                ErrorKind::NotYetSupported {
+                    statement: format!("switch or case on {}", other.kind()),
+                    reason: "switch values are data or numbers".into(),
                 },
             )),
         }

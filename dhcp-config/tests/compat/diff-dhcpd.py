@@ -22,7 +22,12 @@ INNER = ["", "ddns-updates off;", "option s.a \"y\";", "vendor-option-space s;",
  "if known { filename \"a\"; } else { filename \"b\"; }", "if option user-class = \"iPXE\" { filename \"x\"; } elsif exists user-class { deny booting; }",
  "if not exists vendor-class-identifier { option host-name = concat (\"h-\", suffix (binary-to-ascii (16, 8, \"\", hardware), 4)); }",
  "if static or known { log (info, \"x\"); } else if option host-name ~~ \"^pc\" { next-server = 01:02:03:04; }",
- "if known { range 198.18.0.50 198.18.0.51; }", "if (known { filename \"a\"; }", "elsif known { filename \"a\"; }"]
+ "if known { range 198.18.0.50 198.18.0.51; }", "if (known { filename \"a\"; }", "elsif known { filename \"a\"; }",
+ "switch (option user-class) { case \"a\": filename \"a\"; case \"b\": break; default: filename \"c\"; }",
+ "switch (extract-int (option dhcp-max-message-size, 16)) { case 1500: filename \"x\"; break; }",
+ "switch (option user-class) { case 1500: filename \"x\"; }", "switch (known) { case 1: break; }",
+ "on commit { set ip = binary-to-ascii (10, 8, \".\", leased-address); execute (\"/bin/true\", ip); }",
+ "on release or expiry { log (info, \"x\"); }", "on commit or { }", "on commit { option domain-name \"x\"; }"]
 # An invalid regular expression: dhcpd accepts it (and never matches), xdhcpd refuses it.
 DELIBERATE = ("does not support yet", "not supported yet", "is not supported", "invalid regular expression")
 
