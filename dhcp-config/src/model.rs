@@ -297,16 +297,16 @@ impl Resolver<'_> {
     }
 
     fn scope(&mut self, e: &mut Effective) {
-        let mut dynamic = std::mem::take(&mut e.dynamic);
-        for d in &mut dynamic {
-            let mut one = vec![std::mem::replace(&mut d.action, Action::Filename(String::new()))];
-            self.actions(&mut one);
-            // A statement that resolved to nothing (a next-server name that did not
-            // resolve) becomes an empty `if`: it sets nothing.
-            d.action =
-                one.pop().unwrap_or(Action::If { cond: BoolExpr::Known, then: Vec::new(), otherwise: Vec::new() });
-        }
-        e.dynamic = dynamic;
+        // A statement that resolves to nothing (a next-server name that did not resolve)
+        // is dropped: as if not written.
+        e.dynamic = std::mem::take(&mut e.dynamic)
+            .into_iter()
+            .filter_map(|d| {
+                let mut one = vec![d.action];
+                self.actions(&mut one);
+                one.pop().map(|action| Dynamic { action, shadowed: d.shadowed })
+            })
+            .collect();
         for (code, value) in std::mem::take(&mut e.named_options) {
             // dhcpd sends no option whose value is empty.
             let bytes = self.value(&value.parts);
