@@ -493,3 +493,54 @@ fn expressions_never_panic_on_any_packet() {
     }
     assert!(replies > 100 && drops > 100, "replies {replies}, drops {drops}");
 }
+
+/// The same configuration, with whole exchanges: random clients (some relayed with
+/// random circuit ids, so lease limits bill and refuse) DISCOVER, REQUEST, RELEASE and
+/// expire; every statement kind runs, never a panic, and the queue of programs stays
+/// within its bound.
+#[test]
+fn exchanges_through_every_statement_kind_never_panic() {
+    let conf = include_str!("testdata/classes.conf");
+    let parsed = dhcp_config::parse_str("classes.conf", conf, &dhcp_config::MemoryLoader::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(crate::conf::engine_config(&parsed.config));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut acks = 0;
+    for i in 0..2000u32 {
+        let m = mac((next() % 40) as u8);
+        let mut opts = vec![];
+        if next() % 2 == 0 {
+            opts.push(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::from(77), b"iPXE".to_vec())));
+        }
+        let mut d = bytes(&msg(MessageType::Discover, m, opts.clone()));
+        if next() % 3 == 0 {
+            // A relay agent option with a random circuit id, written once by hand.
+            let end = d.iter().rposition(|x| *x == 255).unwrap_or(d.len());
+            let cid = [b'p', (next() % 3) as u8];
+            d.splice(end..end, [82, 4, 1, 2, cid[0], cid[1]]);
+        }
+        let now = 1000 + i * 10;
+        let Some(offer) = e.handle(Now::at(now), &META, &d).reply else { continue };
+        let ip = decode(&offer).yiaddr();
+        let mut req_opts = opts;
+        req_opts.push(DhcpOption::ServerIdentifier(IFACE));
+        req_opts.push(DhcpOption::RequestedIpAddress(ip));
+        if e.handle(Now::at(now), &META, &bytes(&msg(MessageType::Request, m, req_opts))).reply.is_some() {
+            acks += 1;
+        }
+        if next() % 4 == 0 {
+            let mut rel = msg(MessageType::Release, m, vec![]);
+            rel.set_ciaddr(ip);
+            e.handle(Now::at(now), &META, &bytes(&rel));
+        }
+        e.expire(Now::at(now), 100);
+    }
+    assert!(acks > 100, "{acks} leases granted");
+    assert!(e.hooks().take().len() <= super::classify::HookQueue::MAX);
+}
