@@ -29,9 +29,18 @@ pub enum OptionRef {
     /// A DHCP option (RFC 2132 code), with dhcpd's treatment of text options: trailing
     /// NULs removed (`strip_nuls`, RFC 2132 section 2).
     Dhcp { code: u8, strip_nuls: bool },
-    /// A sub-option of the relay agent information option (82): `agent.circuit-id` (1),
-    /// `agent.remote-id` (2), ...
-    Agent(u8),
+    /// A sub-option inside a DHCP option: of the relay agent information option (82),
+    /// `agent.circuit-id` (1), `agent.remote-id` (2), ...; or of an option space that an
+    /// option encapsulates (`option NAME code N = encapsulate SPACE;`, e.g. iPXE's 175),
+    /// `SPACE.NAME` read from the client's option N, with the space's widths.
+    Sub { outer: u8, code: u32, code_width: u8, length_width: u8, strip_nuls: bool },
+}
+
+impl OptionRef {
+    /// A relay agent information sub-option.
+    pub const fn agent(code: u8) -> Self {
+        OptionRef::Sub { outer: 82, code: code as u32, code_width: 1, length_width: 1, strip_nuls: false }
+    }
 }
 
 /// A boolean expression.
@@ -271,6 +280,32 @@ impl<'a> Packet<'a> {
         found
     }
 
+    /// Sub-option `code` of an encapsulated area, with the space's code and length
+    /// widths (1, 2 or 4; 1 or 2); instances concatenated. A record running past the end
+    /// ends the walk.
+    fn find_sub<'b>(area: &'b [u8], code: u32, code_width: u8, length_width: u8) -> Option<Cow<'b, [u8]>> {
+        let (cw, lw) = (usize::from(code_width), usize::from(length_width));
+        let be = |b: &[u8]| b.iter().fold(0u32, |n, x| (n << 8) | u32::from(*x));
+        let mut found: Option<Cow<'b, [u8]>> = None;
+        let mut i = 0;
+        while let Some(head) = area.get(i..i + cw + lw) {
+            let (c, len) = (be(head.get(..cw)?), be(head.get(cw..)?) as usize);
+            let data = area.get(i + cw + lw..i + cw + lw + len)?;
+            if c == code {
+                found = Some(match found {
+                    None => Cow::Borrowed(data),
+                    Some(prev) => {
+                        let mut v = prev.into_owned();
+                        v.extend_from_slice(data);
+                        Cow::Owned(v)
+                    }
+                });
+            }
+            i += cw + lw + len;
+        }
+        found
+    }
+
     /// The client's option, as an expression sees it.
     pub fn option(&self, r: OptionRef) -> Option<Cow<'a, [u8]>> {
         match r {
@@ -288,12 +323,19 @@ impl<'a> Packet<'a> {
                     }
                 })
             }
-            OptionRef::Agent(sub) => {
-                let agent = Self::find(self.options_area(), 82)?;
-                match agent {
-                    Cow::Borrowed(b) => Self::find(b, sub),
-                    Cow::Owned(o) => Self::find(&o, sub).map(|v| Cow::Owned(v.into_owned())),
+            OptionRef::Sub { outer, code, code_width, length_width, strip_nuls } => {
+                let area = Self::find(self.options_area(), outer)?;
+                let v = match area {
+                    Cow::Borrowed(b) => Self::find_sub(b, code, code_width, length_width),
+                    Cow::Owned(o) => {
+                        Self::find_sub(&o, code, code_width, length_width).map(|v| Cow::Owned(v.into_owned()))
+                    }
+                }?;
+                if !strip_nuls {
+                    return Some(v);
                 }
+                let keep = v.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+                Some(Cow::Owned(v.get(..keep).unwrap_or_default().to_vec()))
             }
         }
     }
@@ -601,6 +643,8 @@ pub(crate) struct ExprParser<'t> {
     end: &'t Span,
     options: &'t OptionTable,
     depth: usize,
+    /// Options of encapsulated spaces by (space, name), lower case.
+    spaces: Option<&'t std::collections::HashMap<(String, String), OptionRef>>,
 }
 
 /// An expression of any of the three types, before the context says which it needs.
@@ -681,7 +725,12 @@ impl Any {
 
 impl<'t> ExprParser<'t> {
     pub(crate) fn new(tokens: &'t [Token], end: &'t Span, options: &'t OptionTable) -> Self {
-        ExprParser { tokens, pos: 0, end, options, depth: 0 }
+        ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None }
+    }
+
+    /// The same parser, reading `SPACE.NAME` options through `spaces`.
+    pub(crate) fn with_spaces(self, spaces: &'t std::collections::HashMap<(String, String), OptionRef>) -> Self {
+        ExprParser { spaces: Some(spaces), ..self }
     }
 
     /// How many tokens were read.
@@ -1024,13 +1073,16 @@ impl<'t> ExprParser<'t> {
             if space == "agent"
                 && let Some((_, code)) = AGENT_OPTIONS.iter().find(|(n, _)| *n == sub)
             {
-                return Ok(OptionRef::Agent(*code));
+                return Ok(OptionRef::agent(*code));
+            }
+            if let Some(r) = self.spaces.and_then(|m| m.get(&(space.to_string(), sub.to_string()))) {
+                return Ok(*r);
             }
             return Err(ConfigError::new(
                 &t.span,
                 ErrorKind::NotYetSupported {
                     statement: format!("option {}", t.text),
-                    reason: "expressions read DHCP options and agent.circuit-id/remote-id/agent-id/link-selection/subscriber-id only so far".into(),
+                    reason: "expressions read DHCP options, agent.circuit-id/remote-id/agent-id/link-selection/subscriber-id, and options of a space an option encapsulates (declared before) only so far".into(),
                 },
             ));
         }

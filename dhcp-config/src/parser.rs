@@ -568,6 +568,10 @@ pub(crate) struct Parser {
     spaces: Vec<OptionSpace>,
     /// Option definitions in those spaces: (space, lower-case name) to (code, type).
     space_defs: std::collections::HashMap<(String, String), (u32, options::OptionType)>,
+    /// Options of the spaces that an option encapsulates, as expressions read them from
+    /// a client's packet: (space, lower-case name) to the sub-option (kept up to date
+    /// as definitions are read, so an expression sees those before it, as in dhcpd).
+    space_refs: std::collections::HashMap<(String, String), crate::expr::OptionRef>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
     /// Where each class was declared (parallel to `classes`).
@@ -584,6 +588,7 @@ impl Parser {
             key_names: std::collections::HashSet::new(),
             spaces: Vec::new(),
             space_defs: std::collections::HashMap::new(),
+            space_refs: std::collections::HashMap::new(),
             classes: Vec::new(),
             class_spans: Vec::new(),
             errors: Vec::new(),
@@ -604,6 +609,30 @@ impl Parser {
         }
         items.append(&mut self.hoisted);
         items
+    }
+
+    /// Rebuilds `space_refs` from the encapsulations and space definitions read so far.
+    fn index_space_refs(&mut self) {
+        let mut refs = std::collections::HashMap::new();
+        for item in &self.hoisted {
+            let Item::Encapsulation { code: outer, space } = item else { continue };
+            let Some(sp) = self.spaces.iter().find(|s| s.name == *space) else { continue };
+            for ((s, name), (code, ty)) in &self.space_defs {
+                if s == space {
+                    refs.insert(
+                        (s.to_ascii_lowercase(), name.clone()),
+                        crate::expr::OptionRef::Sub {
+                            outer: *outer,
+                            code: *code,
+                            code_width: sp.code_width,
+                            length_width: sp.length_width,
+                            strip_nuls: matches!(ty, options::OptionType::Text),
+                        },
+                    );
+                }
+            }
+        }
+        self.space_refs = refs;
     }
 
     /// `zone NAME { primary A[, B]; secondary ...; primary6 ...; secondary6 ...; key K; }`
@@ -805,7 +834,7 @@ impl Parser {
             return Err(ConfigError::new(&Span::start_of("?"), ErrorKind::UnexpectedCloseBrace));
         };
         let tokens = s.tokens.get(skip..).unwrap_or_default();
-        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
         let cond = p.boolean()?;
         let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
             let at = tokens.get(p.position()).map_or(&s.end, |t| &t.span);
@@ -847,7 +876,7 @@ impl Parser {
             c.pos = 1;
             return Err(c.expected("'('"));
         }
-        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
         let value = p.switch_value(true)?;
         let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
             let mut c = Cursor::new(s);
@@ -884,7 +913,7 @@ impl Parser {
                             "a colon-separated hex value cannot end a case label (dhcpd reads its `:` as more hex)",
                         ));
                     }
-                    let mut lp = ExprParser::new(&label, &st.end, &self.options);
+                    let mut lp = ExprParser::new(&label, &st.end, &self.options).with_spaces(&self.space_refs);
                     let v = lp.switch_value(numeric)?;
                     if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
                         return Err(invalid(
@@ -963,7 +992,7 @@ impl Parser {
         while c.peek().map(|t| &t.kind) == Some(&TokenKind::Comma) {
             c.pos += 1;
             let tokens = s.tokens.get(c.pos..).unwrap_or_default();
-            let mut p = ExprParser::new(tokens, &s.end, &self.options);
+            let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
             args.push(p.data_arg()?);
             c.pos += p.position();
         }
@@ -1003,7 +1032,7 @@ impl Parser {
         };
         let start = if has_priority { 3 } else { 1 };
         let inner = tokens.get(start..).unwrap_or_default();
-        let mut p = ExprParser::new(inner, &s.end, &self.options);
+        let mut p = ExprParser::new(inner, &s.end, &self.options).with_spaces(&self.space_refs);
         let expr = p.data_arg()?;
         c.pos = 1 + start + p.position();
         if c.peek().map(|t| &t.kind) != Some(&TokenKind::RParen) {
@@ -1052,7 +1081,7 @@ impl Parser {
                         }
                         let skip = if is_if || spawn { 2 } else { 1 };
                         let tokens = s.tokens.get(skip..).unwrap_or_default();
-                        let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                         if is_if {
                             class.match_if = Some(p.boolean()?);
                         } else {
@@ -1203,7 +1232,7 @@ impl Parser {
             // each client): the BOOTP header fields are, the other parameters not yet.
             if matches!(kw.as_str(), "filename" | "server-name" | "next-server") {
                 let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                 let expr = p.data_arg()?;
                 c.pos = 2 + p.position();
                 c.end()?;
@@ -1468,7 +1497,7 @@ impl Parser {
                         _ => return Err(c.expected("'='")),
                     }
                     let tokens = s.tokens.get(c.pos..).unwrap_or_default();
-                    let mut p = ExprParser::new(tokens, &s.end, &self.options);
+                    let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                     let e = p.set_value()?;
                     c.pos += p.position();
                     Some(e)
@@ -1654,7 +1683,7 @@ impl Parser {
             _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.kind == TokenKind::Bang)
                 && !crate::keywords::is_not_inert_head(word) =>
             {
-                let mut p = ExprParser::new(&s.tokens, &s.end, &self.options);
+                let mut p = ExprParser::new(&s.tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                 p.boolean()?;
                 c.pos = p.position();
                 c.end()?;
@@ -1715,6 +1744,7 @@ impl Parser {
                     self.hoisted.push(Item::Encapsulation { code, space });
                 }
             }
+            self.index_space_refs();
             return Ok(None);
         }
         let def = self
@@ -1741,7 +1771,7 @@ impl Parser {
             }
             c.pos += 1;
             let tokens = c.rest();
-            let mut p = ExprParser::new(tokens, &stmt.end, &self.options);
+            let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
             let expr = p.data_arg()?;
             if let Some(t) = tokens.get(p.position()) {
                 return Err(ConfigError::new(
@@ -1935,6 +1965,7 @@ impl Parser {
                 return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
             };
             self.space_defs.insert(key, (code, ty));
+            self.index_space_refs();
             return Ok(None);
         }
         let Some(&(code, ty)) = self.space_defs.get(&key) else {

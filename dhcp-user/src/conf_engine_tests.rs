@@ -1321,3 +1321,30 @@ fn switch_matches_dhcpd() {
         assert_eq!((file(&m), secs(&m), domain(&m)), (f.to_string(), lease, Some(dom.to_string())), "client {n}");
     }
 }
+
+/// iPXE's usual chainloading configuration: `exists ipxe.http` and `option
+/// ipxe.version` read from the client's option 175 (which `encapsulate ipxe` declares):
+/// dhcpd 4.4.3's OFFERs for `testdata/dhcpd-ipxe.conf` (captured with
+/// capture-offers.py): file and root-path (17).
+#[test]
+fn ipxe_encapsulated_options_match_dhcpd() {
+    let e = engine(include_str!("dhcp/testdata/dhcpd-ipxe.conf"));
+    let prl = DhcpOption::ParameterRequestList([1u8, 3, 6, 12, 15, 17].iter().map(|c| OptionCode::from(*c)).collect());
+    let root = |m: &Message| match m.opts().get(OptionCode::RootPath) {
+        Some(DhcpOption::RootPath(p)) => Some(p.clone()),
+        _ => None,
+    };
+    // Option 175: http (19) = 1, version (235) "1.21." and a stray byte dhcpd ignores.
+    let ipxe_http = opt(175, &[0x13, 1, 1, 0xeb, 5, b'1', b'.', b'2', b'1', b'.', b'1']);
+    let cases: [(u8, Vec<DhcpOption>, &str, Option<&str>); 4] = [
+        (1, vec![opt(77, b"iPXE"), opt(93, &[0, 7]), ipxe_http], "http://boot/efi.ipxe", Some("v1.21.")),
+        (2, vec![opt(77, b"iPXE"), opt(93, &[0, 7]), opt(175, &[0x10, 1, 1])], "http://boot/menu.ipxe", None),
+        (3, vec![opt(93, &[0, 7])], "ipxe.efi", None),
+        (4, vec![], "undionly.kpxe", None),
+    ];
+    for (n, mut opts, f, r) in cases {
+        opts.push(prl.clone());
+        let m = offer_with(&e, mac(n), opts);
+        assert_eq!((file(&m), root(&m)), (f.to_string(), r.map(String::from)), "client {n}");
+    }
+}
