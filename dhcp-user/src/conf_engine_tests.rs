@@ -1348,3 +1348,31 @@ fn ipxe_encapsulated_options_match_dhcpd() {
         assert_eq!((file(&m), root(&m)), (f.to_string(), r.map(String::from)), "client {n}");
     }
 }
+
+#[test]
+fn the_vendor_class_is_kept_with_the_lease_as_dhcpd_keeps_it() {
+    let e = engine(SUBNET);
+    let vc = opt(60, b"MSFT 5.0");
+    let o = offer_with(&e, mac(1), vec![vc.clone()]);
+    let req = msg(
+        MessageType::Request,
+        mac(1),
+        vec![vc, DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())],
+    );
+    let out = e.handle(Now::at(1000), &META, &req);
+    let lease = out.durable.iter().find(|l| l.ip == o.yiaddr()).expect("bound");
+    let record = crate::lease::record::to_record(lease);
+    assert_eq!(record.vendor_class.as_deref(), Some("MSFT 5.0"));
+    let mut buf = Vec::new();
+    dhcp_journal::format::write_lease(&mut buf, &record);
+    assert!(String::from_utf8_lossy(&buf).contains("  set vendor-class-identifier = \"MSFT 5.0\";\n"));
+    // A client without one has none.
+    let o = offer(&e, mac(2));
+    let req = msg(
+        MessageType::Request,
+        mac(2),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())],
+    );
+    let out = e.handle(Now::at(1000), &META, &req);
+    assert!(out.durable.iter().all(|l| l.vars.is_none()));
+}

@@ -767,6 +767,14 @@ impl Engine {
             _ => None,
         };
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        // dhcpd keeps the client's vendor-class-identifier in the lease's binding scope
+        // (for DHCPLEASEQUERY), after the scopes' statements and before `on commit`;
+        // its lease file shows it as `set vendor-class-identifier = "...";`.
+        let mut vars = vars;
+        let vci = dhcp_config::OptionRef::Dhcp { code: 60, strip_nuls: false };
+        if let Some(v) = c.packet().option(vci).filter(|v| !v.is_empty()) {
+            vars.set("vendor-class-identifier", Some(v.into_owned()));
+        }
         // `on commit` runs as the lease is granted, and may set variables it keeps.
         let (vars, commit_commands) =
             c.commit(effects.on_commit.as_deref(), vars, (ip, false), dynamic_lease_host(c.host));
