@@ -594,12 +594,15 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
     Some(out)
 }
 
-/// A name dhcpd's lexer reads as one NAME: a letter, then letters, digits, `-`, `_`;
+/// A name dhcpd's lexer reads as one NAME: a letter, then one or more letters, digits,
+/// `-`, `_`;
 /// but not a letter followed by hex digits only (`x1`, `abc`), which dhcpd's lexer
 /// reads as a number-or-name that its expression parser then refuses as hex (checked
 /// with `dhcpd -t`; a valid hex byte such as `ab` is data, see `primary`).
 pub(crate) fn is_variable_name(w: &str) -> bool {
-    w.starts_with(|c: char| c.is_ascii_alphabetic())
+    // One letter is a number to dhcpd's lexer ("Bogus number v", checked).
+    w.len() > 1
+        && w.starts_with(|c: char| c.is_ascii_alphabetic())
         && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !(w.len() > 1 && w.chars().skip(1).all(|c| c.is_ascii_hexdigit()))
 }

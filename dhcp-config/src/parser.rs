@@ -1488,7 +1488,11 @@ impl Parser {
             }
             "set" | "unset" => {
                 let name_tok = c.word("a variable name")?;
-                if !crate::expr::is_variable_name(&name_tok.text) {
+                // dhcpd takes any name or number-like word here (`set x`, `set ab`),
+                // even those it cannot read back in an expression.
+                let is_name = name_tok.text.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && name_tok.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !is_name {
                     return Err(invalid(&name_tok.span, "variable name", &name_tok.text, "expected a name"));
                 }
                 let expr = if kw == "set" {

@@ -214,6 +214,6 @@ fn deep_nesting_and_include_bombs_are_refused() {
 /// The soup harness above can accept: a variable fits every place of `with_expressions`.
 #[test]
 fn expression_places_accept_a_variable() {
-    let parsed = parse_str("t.conf", &with_expressions("x"), &MemoryLoader::default());
+    let parsed = parse_str("t.conf", &with_expressions("xv"), &MemoryLoader::default());
     assert!(parsed.is_ok(), "{:?}", parsed.err().map(|e| e.to_string()));
 }
