@@ -888,7 +888,7 @@ pub enum Action {
     /// written, as dhcpd does).
     NextServerName(String),
     /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
-    HeaderExpr { field: HeaderField, expr: DataExpr },
+    HeaderExpr { field: HeaderField, expr: std::sync::Arc<DataExpr> },
     /// `switch (EXPR) { case VALUE: ... break; default: ... }`: the statements from the
     /// matching case (else from `default`) on, through the following cases, up to a
     /// `break` (dhcp-eval(5)).
@@ -1028,9 +1028,8 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
-            Action::OptionExpr { expr, .. } | Action::HeaderExpr { expr, .. } | Action::Log { expr, .. } => {
-                expr.reads_variables()
-            }
+            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } => expr.reads_variables(),
+            Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
             }

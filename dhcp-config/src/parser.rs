@@ -1241,7 +1241,7 @@ impl Parser {
                     "server-name" => HeaderField::ServerName,
                     _ => HeaderField::NextServer,
                 };
-                return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr })));
+                return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr: std::sync::Arc::new(expr) })));
             }
             return Err(ConfigError::new(
                 &head.span,

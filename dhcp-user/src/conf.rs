@@ -21,6 +21,7 @@ fn params(e: &Effective) -> Params {
         vendor_option_space: e.vendor_option_space.clone(),
         space_options: std::sync::Arc::new(e.space_options.clone()),
         option43_explicit: e.option(43).is_some() && !e.option43_built,
+        header_exprs: [None, None, None],
     }
 }
 

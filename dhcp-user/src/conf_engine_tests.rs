@@ -1376,3 +1376,18 @@ fn the_vendor_class_is_kept_with_the_lease_as_dhcpd_keeps_it() {
     let out = e.handle(Now::at(1000), &META, &req);
     assert!(out.durable.iter().all(|l| l.vars.is_none()));
 }
+
+/// When expressions are evaluated: dhcpd 4.4.3's OFFERs for `testdata/dhcpd-lazy.conf`
+/// (captured with capture-offers.py): `filename = EXPR` is computed when the reply is
+/// built, so it sees a variable set after it ("f-late"), while `option host-name = EXPR`
+/// was not sent (its variable unset where it ran); a plain option-host-name set later
+/// wins.
+#[test]
+fn header_expressions_are_computed_last_as_in_dhcpd() {
+    let e = engine(include_str!("dhcp/testdata/dhcpd-lazy.conf"));
+    let prl = DhcpOption::ParameterRequestList([1u8, 3, 6, 12, 15, 17].iter().map(|c| OptionCode::from(*c)).collect());
+    let m = offer_with(&e, mac(1), vec![prl.clone()]);
+    assert_eq!((file(&m), host_name(&m)), ("f-late".to_string(), None));
+    let m = offer_with(&e, mac(2), vec![prl, opt(77, b"x")]);
+    assert_eq!((file(&m), host_name(&m)), ("f-late".to_string(), Some("static".to_string())));
+}

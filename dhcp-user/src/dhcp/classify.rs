@@ -187,9 +187,18 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
                 set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
-            Action::Filename(f) if live(Target::Filename) => p.filename = Some(f.clone()),
-            Action::ServerName(s) if live(Target::ServerName) => p.server_name = Some(s.clone()),
-            Action::NextServer(a) if live(Target::NextServer) => p.next_server = Some(*a),
+            Action::Filename(f) if live(Target::Filename) => {
+                p.filename = Some(f.clone());
+                p.header_exprs[0] = None;
+            }
+            Action::ServerName(s) if live(Target::ServerName) => {
+                p.server_name = Some(s.clone());
+                p.header_exprs[1] = None;
+            }
+            Action::NextServer(a) if live(Target::NextServer) => {
+                p.next_server = Some(*a);
+                p.header_exprs[2] = None;
+            }
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
@@ -231,16 +240,9 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 }
             }
             Action::HeaderExpr { field, expr } if live(header_target(*field)) => {
-                // A null value leaves the field empty (dhcpd writes nothing for an
-                // expression that fails); siaddr takes exactly four bytes.
-                let v = expr.eval(pkt);
-                match field {
-                    HeaderField::Filename => p.filename = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
-                    HeaderField::ServerName => p.server_name = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
-                    HeaderField::NextServer => {
-                        p.next_server =
-                            v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok()).map(std::net::Ipv4Addr::from)
-                    }
+                // Evaluated last (`finish_headers`), as dhcpd evaluates it.
+                if let Some(slot) = p.header_exprs.get_mut(header_slot(*field)) {
+                    *slot = Some(std::sync::Arc::clone(expr));
                 }
             }
             Action::If { cond, then, otherwise } => {
@@ -269,6 +271,31 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// The `Params::header_exprs` slot of a field.
+fn header_slot(f: HeaderField) -> usize {
+    match f {
+        HeaderField::Filename => 0,
+        HeaderField::ServerName => 1,
+        HeaderField::NextServer => 2,
+    }
+}
+
+/// Computes the header fields set from expressions, once every statement has run: a
+/// null value leaves the field empty (dhcpd writes nothing for an expression that
+/// fails); siaddr takes exactly four bytes.
+pub fn finish_headers(p: &mut Params, pkt: &Packet<'_>) {
+    let exprs = std::mem::take(&mut p.header_exprs);
+    for (i, e) in exprs.iter().enumerate() {
+        let Some(e) = e else { continue };
+        let v = e.eval(pkt);
+        match i {
+            0 => p.filename = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+            1 => p.server_name = v.map(|v| String::from_utf8_lossy(&v).into_owned()),
+            _ => p.next_server = v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok()).map(std::net::Ipv4Addr::from),
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct Params {
     /// Option 43 was written as such (`option vendor-encapsulated-options`), so the
     /// space's options do not make it up.
     pub option43_explicit: bool,
+    /// `filename = EXPR;` and the like, by field (file, sname, siaddr): dhcpd evaluates
+    /// these when it builds the reply, after every statement (a variable set later is
+    /// seen), so they are computed last. A plain value set later drops the expression.
+    pub header_exprs: [Option<Arc<dhcp_config::DataExpr>>; 3],
 }
 
 impl Default for Params {
@@ -61,6 +65,7 @@ impl Default for Params {
             vendor_option_space: None,
             space_options: Arc::new(Vec::new()),
             option43_explicit: false,
+            header_exprs: [None, None, None],
         }
     }
 }

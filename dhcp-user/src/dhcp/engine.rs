@@ -263,6 +263,7 @@ impl Ctx<'_> {
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
             mark.rebuild_43(&mut p, &self.cfg.option_spaces);
         }
+        classify::finish_headers(&mut p, &pkt);
         (with_host_decl_name(p, lease_host), vars.into_inner())
     }
 }
@@ -1279,9 +1280,14 @@ fn merge(base: &Params, over: &Params) -> Params {
         }
     }
     p.options.sort_by_key(|(c, _)| *c);
-    p.next_server = over.next_server.or(p.next_server);
+    // The host's own values replace what the scopes and classes set, expressions too.
+    if over.next_server.is_some() {
+        p.next_server = over.next_server;
+        p.header_exprs[2] = None;
+    }
     if over.filename.is_some() {
         p.filename = over.filename.clone();
+        p.header_exprs[0] = None;
     }
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
