@@ -130,3 +130,38 @@ fn relayed_clients_via_perfdhcp() -> Result<()> {
     assert!(!leases.contains("lease 198.18.0.1"), "no address from the wrong subnet:\n{leases}");
     Ok(())
 }
+
+/// A class and an `on commit` hook in a real server: udhcpc's vendor class is kept in
+/// the lease file, and the program `execute` names runs (no shell) once the lease is
+/// granted.
+#[test]
+fn classes_and_hooks_in_a_running_server() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let out = std::env::temp_dir().join(format!("xdhcpd-hook-{}", std::process::id()));
+    std::fs::create_dir_all(&out)?;
+    let config = default_config(600).replace(
+        "  option domain-name \"lab.test\";\n",
+        &format!(
+            "  option domain-name \"lab.test\";\n  \
+             on commit {{ execute (\"/usr/bin/touch\", concat (\"{}/committed-\", binary-to-ascii (10, 8, \".\", leased-address))); }}\n",
+            out.display()
+        ),
+    ) // The class only puts classification on the served path here.
+        + "class \"busybox\" { match if substring (option vendor-class-identifier, 0, 5) = \"udhcp\"; option domain-name \"busybox.test\"; }\n";
+    let mut lab = Lab::new(&config)?;
+    lab.start_server(&["--xdp-mode", "off"])?;
+    lab.add_client_iface("c1", "52:54:00:00:00:01")?;
+    let ip = lab.udhcpc_once("c1")?;
+    let marker = out.join(format!("committed-{ip}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(marker.exists(), "{} was not created by the on commit hook", marker.display());
+    assert!(lab.lease_text().contains("set vendor-class-identifier = \"udhcp"), "{}", lab.lease_text());
+    lab.stop_server()?;
+    std::fs::remove_dir_all(&out).context("hook directory")?;
+    Ok(())
+}

@@ -87,6 +87,10 @@ pub enum ErrorKind {
     /// A statement ISC dhcpd knows, refused until xdhcpd implements what it does.
     #[error("`{statement}` is not supported yet: {reason}")]
     NotYetSupported { statement: String, reason: String },
+    /// A statement ISC dhcpd knows, refused for good with the reason (what dhcpd does
+    /// with it that xdhcpd will not do).
+    #[error("`{statement}` is not supported: {reason}")]
+    NotSupported { statement: String, reason: String },
     /// A configuration under which dhcpd would send DNS updates.
     #[error(
         "`ddns-update-style {style}` with ddns-updates on ({scope}) makes dhcpd send dynamic DNS (DDNS) updates, which xdhcpd does not support yet; use `ddns-update-style none;`, or `ddns-updates off;` in every scope"
@@ -188,6 +192,9 @@ pub enum WarningKind {
     /// in dhcpd, it has no effect there.
     #[error("'{statement}' is only read in the global scope; here it has no effect (as in dhcpd)")]
     GlobalOnly { statement: String },
+    /// A statement that xdhcpd reads but that changes nothing it does, with why.
+    #[error("`{statement}` has no effect: {reason}")]
+    NoEffect { statement: String, reason: String },
     /// A stray expression statement (`NAME = "value";`): dhcpd evaluates it and
     /// discards the result, so it has no effect.
     #[error("`{text}` is an expression whose value nothing uses; it has no effect (as in dhcpd)")]

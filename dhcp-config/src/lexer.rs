@@ -27,6 +27,12 @@ pub(crate) enum TokenKind {
     Comma,
     /// `=`
     Equals,
+    /// `(` (dhcpd's lexer cuts words there too: `substring(option x, 0, 9)`)
+    LParen,
+    /// `)`
+    RParen,
+    /// `!` (as in `!=`)
+    Bang,
 }
 
 /// One token with its source text (strings keep their quotes) and position.
@@ -54,7 +60,7 @@ impl Token {
 
 /// Characters that end a word.
 fn is_delimiter(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '{' | '}' | ';' | ',' | '=' | '"' | '#')
+    c.is_whitespace() || matches!(c, '{' | '}' | ';' | ',' | '=' | '"' | '#' | '(' | ')' | '!')
 }
 
 /// Splits `text` into tokens. Lexical errors (only unterminated strings can occur) are
@@ -96,6 +102,9 @@ pub(crate) fn tokenize(file: &Arc<str>, text: &str, errors: &mut Vec<ConfigError
             ';' => Some(TokenKind::Semi),
             ',' => Some(TokenKind::Comma),
             '=' => Some(TokenKind::Equals),
+            '(' => Some(TokenKind::LParen),
+            ')' => Some(TokenKind::RParen),
+            '!' => Some(TokenKind::Bang),
             _ => None,
         };
         if let Some(kind) = punct {

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod error;
+pub mod expr;
 mod keywords;
 mod lexer;
 mod lower;
@@ -34,10 +35,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
+pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
-    AddrRange, ClientUpdates, Config, DdnsParams, DdnsUpdateStyle, Effective, FailoverPeer, Host, HostAddr, Key,
-    KeyAlgorithm, NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Pool, Role, SharedNetwork,
-    SpaceOptionValue, Subnet, ValuePart, Zone, split_to_hba,
+    Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
+    Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue,
+    OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet,
+    SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.
@@ -113,7 +116,8 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     if !errors.is_empty() {
         return Err(ConfigErrors { errors, warnings });
     }
-    let (config, info) = lower::lower(&items);
+    let (mut config, info) = lower::lower(&items);
+    config.classes = std::mem::take(&mut parser.classes);
     validate::validate(&config, &info, &mut errors, &mut warnings);
     if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }
 }

@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use crate::error::Span;
 use crate::model::{
     AddrRange, Config, DEFAULT_FAILOVER_PORT, DEFAULT_MAX_BALANCE, DEFAULT_MAX_LEASE_MISBALANCE,
-    DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE,
-    Effective, FailoverPeer, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, split_to_hba,
+    DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE, Dynamic,
+    Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
 use crate::model::{HostAddr, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
@@ -63,11 +63,36 @@ pub(crate) struct Info {
 fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
     let mut e = parent.clone();
     for item in items {
+        // What this unconditional statement sets overrides every per-packet statement
+        // executed before it (dhcpd runs a scope's statements in order).
+        let target = match item {
+            Item::Param(Param::Filename(_)) => Some(Target::Filename),
+            Item::Param(Param::ServerName(_)) => Some(Target::ServerName),
+            Item::Param(Param::NextServer(_)) => Some(Target::NextServer),
+            Item::Param(Param::DefaultLeaseTime(_)) => Some(Target::DefaultLeaseTime),
+            Item::Param(Param::MaxLeaseTime(_)) => Some(Target::MaxLeaseTime),
+            Item::Param(Param::MinLeaseTime(_)) => Some(Target::MinLeaseTime),
+            Item::Param(Param::AllowBooting(_)) => Some(Target::Flag(Flag::AllowBooting)),
+            Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
+            Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
+            Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
+            Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
+            Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
+            _ => None,
+        };
+        if let Some(t) = target {
+            for d in &mut e.dynamic {
+                if let Err(at) = d.shadowed.binary_search(&t) {
+                    d.shadowed.insert(at, t);
+                }
+            }
+        }
         match item {
             Item::Param(p) => apply(&mut e, p),
             Item::Option { code, data } => e.set_option(*code, data.clone()),
             Item::NamedOption { code, value } => e.set_named_option(*code, value.clone()),
             Item::SpaceOption { space, code, data } => e.set_space_option(space, *code, data.clone()),
+            Item::Dynamic(action) => e.dynamic.push(Dynamic { action: action.clone(), shadowed: Vec::new() }),
             _ => {}
         }
     }
@@ -112,6 +137,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
         Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
         Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
+        Param::AllowBooting(v) => e.allow_booting = *v,
         Param::NextServer(HostAddr::Ip(v)) => {
             e.next_server = Some(*v);
             e.next_server_name = None;
@@ -328,6 +354,14 @@ impl Lowerer {
         });
         let ranges: Vec<&Item> = items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
         self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
+        // The pool's permit lists (dhcpd's permit_list and prohibit_list).
+        if let Some(pool) = self.config.shared_networks.get_mut(sn).and_then(|n| n.pools.last_mut()) {
+            for i in items {
+                if let Item::Permit { allow, permit } = i {
+                    if *allow { pool.permits.push(*permit) } else { pool.prohibits.push(*permit) }
+                }
+            }
+        }
     }
 
     fn push_pool(
@@ -339,7 +373,15 @@ impl Lowerer {
         effective: Effective,
         failover: Option<(String, Span)>,
     ) {
-        let mut pool = Pool { subnet_index, ranges: Vec::new(), failover_peer: None, dynamic_bootp: false, effective };
+        let mut pool = Pool {
+            subnet_index,
+            ranges: Vec::new(),
+            failover_peer: None,
+            dynamic_bootp: false,
+            effective,
+            permits: Vec::new(),
+            prohibits: Vec::new(),
+        };
         let mut info = PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network };
         for r in ranges {
             if let Item::Range(r) = r {
@@ -371,7 +413,30 @@ impl Lowerer {
             own = scope_effective(&own, g);
         }
         let own = scope_effective(&own, items);
+        // Whether the host's own scope sets a flag at all (an `off` there overrides an
+        // `on` of the subnet, which `own`'s default could not tell from "not set").
+        let own_flag = |pick: fn(&Param) -> Option<bool>| {
+            groups.iter().copied().chain(std::iter::once(items)).flatten().fold(None, |acc, i| match i {
+                Item::Param(p) => pick(p).or(acc),
+                _ => acc,
+            })
+        };
+        let own_use_host_decl_names = own_flag(|p| match p {
+            Param::UseHostDeclNames(v) => Some(*v),
+            _ => None,
+        });
+        let own_one_lease_per_client = own_flag(|p| match p {
+            Param::OneLeasePerClient(v) => Some(*v),
+            _ => None,
+        });
+        let own_allow_booting = own_flag(|p| match p {
+            Param::AllowBooting(v) => Some(*v),
+            _ => None,
+        });
         let mut host = Host {
+            own_allow_booting,
+            own_use_host_decl_names,
+            own_one_lease_per_client,
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,
@@ -421,6 +486,7 @@ impl Lowerer {
             let mut built: Vec<(u8, Vec<u8>)> = Vec::new();
             if let Some(v) = e.vendor_encapsulation(&spaces) {
                 built.push((43, v));
+                e.option43_built = true;
             }
             for (code, space) in &encapsulations {
                 if e.option(*code).is_none()

@@ -7,6 +7,8 @@
 
 use std::net::Ipv4Addr;
 
+pub use crate::expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
+
 /// dhcpd's `default-lease-time` when none is configured (12 hours).
 pub const DEFAULT_LEASE_TIME: u32 = 43_200;
 /// dhcpd's `max-lease-time` when none is configured (24 hours).
@@ -64,6 +66,9 @@ pub struct Config {
     pub abandon_lease_time: u32,
     /// The global scope's values.
     pub global: Effective,
+    /// `class` declarations with their subclasses, in file order (the order dhcpd
+    /// classifies a packet in).
+    pub classes: Vec<Class>,
 }
 
 impl Default for Config {
@@ -82,11 +87,34 @@ impl Default for Config {
             db_time_format_local: false,
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
+            classes: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// Whether some class or subclass has a lease limit (then leases are billed).
+    pub fn has_lease_limits(&self) -> bool {
+        self.classes.iter().any(|c| c.lease_limit.is_some() || c.subclasses.iter().any(|s| s.lease_limit.is_some()))
+    }
+
+    /// Whether a statement anywhere sets or reads a variable (`set`, a variable in an
+    /// expression): the server then keeps binding scopes with the leases.
+    pub fn uses_variables(&self) -> bool {
+        let scope = |e: &Effective| e.dynamic.iter().any(|d| d.action.uses_variables());
+        scope(&self.global)
+            || self
+                .shared_networks
+                .iter()
+                .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
+            || self.hosts.iter().any(|h| scope(&h.own))
+            || self.classes.iter().any(|c| {
+                c.match_if.as_ref().is_some_and(BoolExpr::reads_variables)
+                    || c.submatch.as_ref().is_some_and(DataExpr::reads_variables)
+                    || c.actions.iter().chain(c.subclasses.iter().flat_map(|s| &s.actions)).any(Action::uses_variables)
+            })
+    }
+
     /// The failover peer named `name`.
     pub fn failover_peer(&self, name: &str) -> Option<&FailoverPeer> {
         self.failover_peers.iter().find(|p| p.name == name)
@@ -101,7 +129,10 @@ impl Config {
     /// would look up.
     pub fn has_names(&self) -> bool {
         let scope = |e: &Effective| {
-            !e.named_options.is_empty() || e.next_server_name.is_some() || e.server_identifier_name.is_some()
+            !e.named_options.is_empty()
+                || e.next_server_name.is_some()
+                || e.server_identifier_name.is_some()
+                || e.dynamic.iter().any(|d| has_named(std::slice::from_ref(&d.action)))
         };
         scope(&self.global)
             || self
@@ -109,6 +140,7 @@ impl Config {
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
             || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
+            || self.classes.iter().any(|c| has_named(&c.actions) || c.subclasses.iter().any(|s| has_named(&s.actions)))
     }
 
     /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
@@ -145,8 +177,25 @@ impl Config {
                 h.fixed_addresses = r.list(&parts, true);
             }
         }
+        for c in &mut self.classes {
+            r.actions(&mut c.actions);
+            for s in &mut c.subclasses {
+                r.actions(&mut s.actions);
+            }
+        }
         r.failures
     }
+}
+
+/// Whether `actions` (or nested ones) hold host names to look up.
+fn has_named(actions: &[Action]) -> bool {
+    actions.iter().any(|a| match a {
+        Action::NamedOption { .. } | Action::NextServerName(_) => true,
+        Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
+        Action::On { actions, .. } => has_named(actions),
+        Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
+        _ => false,
+    })
 }
 
 /// A host name that did not resolve, with the resolver's reason.
@@ -217,7 +266,47 @@ impl Resolver<'_> {
         out
     }
 
+    /// Host names in per-packet statements (classes, `if` blocks), nested ones too.
+    fn actions(&mut self, actions: &mut Vec<Action>) {
+        let mut out = Vec::with_capacity(actions.len());
+        for a in std::mem::take(actions) {
+            match a {
+                Action::NamedOption { code, value } => {
+                    out.push(Action::Option { code, data: self.value(&value.parts) });
+                }
+                Action::NextServerName(n) => {
+                    if let Some(ip) = self.name(&n).and_then(|a| a.first().copied()) {
+                        out.push(Action::NextServer(ip));
+                    }
+                }
+                Action::If { cond, mut then, mut otherwise } => {
+                    self.actions(&mut then);
+                    self.actions(&mut otherwise);
+                    out.push(Action::If { cond, then, otherwise });
+                }
+                Action::Switch { value, mut arms } => {
+                    for a in &mut arms {
+                        self.actions(&mut a.actions);
+                    }
+                    out.push(Action::Switch { value, arms });
+                }
+                other => out.push(other),
+            }
+        }
+        *actions = out;
+    }
+
     fn scope(&mut self, e: &mut Effective) {
+        // A statement that resolves to nothing (a next-server name that did not resolve)
+        // is dropped: as if not written.
+        e.dynamic = std::mem::take(&mut e.dynamic)
+            .into_iter()
+            .filter_map(|d| {
+                let mut one = vec![d.action];
+                self.actions(&mut one);
+                one.pop().map(|action| Dynamic { action, shadowed: d.shadowed })
+            })
+            .collect();
         for (code, value) in std::mem::take(&mut e.named_options) {
             // dhcpd sends no option whose value is empty.
             let bytes = self.value(&value.parts);
@@ -252,9 +341,11 @@ pub struct Effective {
     /// `server-identifier NAME;`: a host name, resolved by [`Config::resolve_names`]
     /// into [`Effective::server_identifier`] (first address).
     pub server_identifier_name: Option<String>,
-    /// `ping-check` (dhcpd default true).
+    /// `ping-check` (dhcpd's default is true: it pings an address before offering it).
+    /// xdhcpd never pings: `ping-check true` is refused at load, and the default is a
+    /// documented difference (docs/DHCPD_CONF.md).
     pub ping_check: bool,
-    /// `ping-timeout`, seconds (dhcpd default 1).
+    /// `ping-timeout`, seconds (dhcpd default 1); no effect in xdhcpd (it does not ping).
     pub ping_timeout: u32,
     /// `log-facility NAME;` (syslog facility name, as written).
     pub log_facility: Option<String>,
@@ -262,10 +353,12 @@ pub struct Effective {
     pub one_lease_per_client: bool,
     /// `update-static-leases` (default false; meaningful with DDNS only).
     pub update_static_leases: bool,
-    /// `get-lease-hostnames` (default false).
+    /// `get-lease-hostnames` (default false; `true` is refused at load).
     pub get_lease_hostnames: bool,
     /// `use-host-decl-names` (default false).
     pub use_host_decl_names: bool,
+    /// `allow booting` / `deny booting` / `ignore booting` (default allow).
+    pub allow_booting: bool,
     /// `next-server IP;` (siaddr).
     pub next_server: Option<Ipv4Addr>,
     /// `next-server NAME;`: a host name, resolved by [`Config::resolve_names`] into
@@ -301,6 +394,14 @@ pub struct Effective {
     /// `option SPACE.NAME VALUE;` values, in the order dhcpd first stores each code
     /// (outer scopes first, then file order; a new value for a code keeps its place).
     pub space_options: Vec<SpaceOptionValue>,
+    /// Whether option 43 in [`Effective::options`] was built from `vendor-option-space`
+    /// (not written as `option vendor-encapsulated-options`): a class or an `if` that
+    /// changes the space's options builds it again for its client.
+    pub option43_built: bool,
+    /// Statements of this scope and the enclosing ones whose effect depends on the
+    /// client (`if` blocks, `option NAME = expression;`), in the order dhcpd executes
+    /// them; each overrides the values above unless shadowed (see [`Dynamic`]).
+    pub dynamic: Vec<Dynamic>,
 }
 
 impl Default for Effective {
@@ -319,6 +420,7 @@ impl Default for Effective {
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,
+            allow_booting: true,
             next_server: None,
             next_server_name: None,
             filename: None,
@@ -332,6 +434,8 @@ impl Default for Effective {
             vendor_option_space: None,
             site_option_space: None,
             space_options: Vec::new(),
+            option43_built: false,
+            dynamic: Vec::new(),
         }
     }
 }
@@ -386,34 +490,7 @@ impl Effective {
     /// The options of space `name` in force in this scope, encapsulated as dhcpd does
     /// (see [`Effective::vendor_encapsulation`]); `None` when there are none.
     pub fn space_encapsulation(&self, name: &str, spaces: &[OptionSpace]) -> Option<Vec<u8>> {
-        let space = spaces.iter().find(|s| s.name == name)?;
-        let mut subs: Vec<(usize, u32, &[u8])> = self
-            .space_options
-            .iter()
-            .filter(|o| o.space == name && !o.data.is_empty())
-            .enumerate()
-            .map(|(i, o)| (i, o.code, o.data.as_slice()))
-            .collect();
-        if subs.is_empty() {
-            return None;
-        }
-        let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
-        // Bucket order; within a bucket, the latest stored first.
-        subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
-        let mut out = Vec::new();
-        for (_, code, data) in subs {
-            match space.code_width {
-                1 => out.push(code as u8),
-                2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
-                _ => out.extend_from_slice(&code.to_be_bytes()),
-            }
-            match space.length_width {
-                1 => out.push(data.len() as u8),
-                _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
-            }
-            out.extend_from_slice(data);
-        }
-        Some(out)
+        encapsulate(name, &self.space_options, spaces)
     }
 
     /// Applies `site-option-space` as dhcpd does when it answers: it takes every code from
@@ -451,6 +528,39 @@ impl Effective {
             Err(i) => self.named_options.insert(i, (code, value)),
         }
     }
+}
+
+/// The options of space `name` among `options`, encapsulated as dhcpd does (see
+/// [`Effective::vendor_encapsulation`]); `None` when there are none or the space is not
+/// declared. Also used per packet, when a class or an `if` sets options of a space.
+pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+    let space = spaces.iter().find(|s| s.name == name)?;
+    let mut subs: Vec<(usize, u32, &[u8])> = options
+        .iter()
+        .filter(|o| o.space == name && !o.data.is_empty())
+        .enumerate()
+        .map(|(i, o)| (i, o.code, o.data.as_slice()))
+        .collect();
+    if subs.is_empty() {
+        return None;
+    }
+    let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
+    // Bucket order; within a bucket, the latest stored first.
+    subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+    let mut out = Vec::new();
+    for (_, code, data) in subs {
+        match space.code_width {
+            1 => out.push(code as u8),
+            2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
+            _ => out.extend_from_slice(&code.to_be_bytes()),
+        }
+        match space.length_width {
+            1 => out.push(data.len() as u8),
+            _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
+        }
+        out.extend_from_slice(data);
+    }
+    Some(out)
 }
 
 /// An `option space NAME [code width N] [length width N] [hash size N];` declaration.
@@ -685,9 +795,271 @@ pub struct Pool {
     /// Whether any range was written `range dynamic-bootp A B;` (never together with
     /// a failover peer).
     pub dynamic_bootp: bool,
-    /// The pool's values (its permit list is in `allow_unknown_clients` and
-    /// `allow_dynamic_bootp`).
+    /// The pool's values.
     pub effective: Effective,
+    /// `allow ...;` in the pool: when there is any, only clients matching one of them
+    /// may use the pool (dhcpd's permit list).
+    pub permits: Vec<Permit>,
+    /// `deny ...;` in the pool: clients matching one of them may not use it.
+    pub prohibits: Vec<Permit>,
+}
+
+/// A pool permit (`allow X;` / `deny X;` inside a `pool`), as dhcpd's get_permit reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// `known-clients`, `known clients`: a host declaration matches the client.
+    KnownClients,
+    /// `unknown-clients`, `unknown clients`.
+    UnknownClients,
+    /// `all clients`.
+    AllClients,
+    /// `dynamic bootp clients`: a BOOTP request (no DHCP message type).
+    DynamicBootpClients,
+    /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
+    /// member of its class too.
+    Members(usize),
+}
+
+/// A `class "NAME" { ... }` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    /// The class name.
+    pub name: String,
+    /// `match if EXPR;`
+    pub match_if: Option<BoolExpr>,
+    /// `match EXPR;` or `spawn with EXPR;`: the value looked up among the subclasses.
+    pub submatch: Option<DataExpr>,
+    /// `spawn with`: a value no subclass has makes a new subclass (dhcpd spawns one,
+    /// with the class's statements), so any non-empty value joins the class.
+    pub spawning: bool,
+    /// `lease limit N;`: at most N leases billed to the class at once (for a spawning
+    /// class, to each spawned subclass).
+    pub lease_limit: Option<u32>,
+    /// `subclass "NAME" DATA [{ ... }]` declarations.
+    pub subclasses: Vec<Subclass>,
+    /// The class's statements, executed for its members after the pool's scope and
+    /// before the host's.
+    pub actions: Vec<Action>,
+}
+
+/// `subclass "CLASS" DATA [{ ... }]`: members are the clients whose `match` value is DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subclass {
+    /// The value `match` must give.
+    pub data: Vec<u8>,
+    /// The subclass's own statements, executed after its class's.
+    pub actions: Vec<Action>,
+    /// Its lease limit: its own `lease limit`, else its class's.
+    pub lease_limit: Option<u32>,
+}
+
+/// A statement executed per packet: in a class, or inside an `if`, or setting an
+/// option from an expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `option NAME VALUE;`
+    Option { code: u8, data: Vec<u8> },
+    /// `option NAME = EXPR;` (a null value sets nothing).
+    OptionExpr { code: u8, expr: DataExpr },
+    /// `filename "x";`
+    Filename(String),
+    /// `server-name "x";`
+    ServerName(String),
+    /// `next-server ADDRESS;`
+    NextServer(Ipv4Addr),
+    /// `default-lease-time N;`
+    DefaultLeaseTime(u32),
+    /// `max-lease-time N;`
+    MaxLeaseTime(u32),
+    /// `min-lease-time N;`
+    MinLeaseTime(u32),
+    /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
+    Flag(Flag, bool),
+    /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
+    /// client's `vendor-option-space` names it).
+    SpaceOption { space: String, code: u32, data: Vec<u8> },
+    /// `vendor-option-space NAME;`
+    VendorOptionSpace(String),
+    /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
+    /// [`Action::Option`] (an empty value, a name that did not resolve, sends no option).
+    NamedOption { code: u8, value: NamedValue },
+    /// `next-server NAME;`, until [`Config::resolve_names`] turns it into
+    /// [`Action::NextServer`] (or drops it when the name does not resolve: as if not
+    /// written, as dhcpd does).
+    NextServerName(String),
+    /// `filename = EXPR;`, `server-name = EXPR;`, `next-server = EXPR;`.
+    HeaderExpr { field: HeaderField, expr: std::sync::Arc<DataExpr> },
+    /// `switch (EXPR) { case VALUE: ... break; default: ... }`: the statements from the
+    /// matching case (else from `default`) on, through the following cases, up to a
+    /// `break` (dhcp-eval(5)).
+    Switch { value: SwitchValue, arms: Vec<SwitchArm> },
+    /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
+    /// scope, readable by later expressions and kept with the lease.
+    Set { name: String, expr: Option<DataExpr> },
+    /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
+    /// event happens (the last such statement run for an event replaces the earlier).
+    On { events: Events, actions: Vec<Action> },
+    /// `execute ("PROGRAM", EXPR, ...);`: run PROGRAM (no shell) with the values as
+    /// arguments, each time the statement runs.
+    Execute { program: String, args: Vec<DataExpr> },
+    /// `log (PRIORITY, EXPR);`: the value is logged each time the statement runs.
+    Log { level: LogLevel, expr: DataExpr },
+    /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
+    If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
+}
+
+/// What an [`Action`] sets, to tell which later statements override it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// An option code.
+    Option(u8),
+    /// `filename`
+    Filename,
+    /// `server-name`
+    ServerName,
+    /// `next-server`
+    NextServer,
+    /// `default-lease-time`
+    DefaultLeaseTime,
+    /// `max-lease-time`
+    MaxLeaseTime,
+    /// `min-lease-time`
+    MinLeaseTime,
+    /// A flag.
+    Flag(Flag),
+    /// `vendor-option-space`
+    VendorOptionSpace,
+    /// An option of an option space, by code (whatever the space: a later statement for
+    /// the same code of another space shadows too, which only makes the per-packet one
+    /// lose in that rare case).
+    SpaceOption(u32),
+}
+
+/// A BOOTP header field set from an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderField {
+    /// `file` (`filename`)
+    Filename,
+    /// `sname` (`server-name`)
+    ServerName,
+    /// `siaddr` (`next-server`): the value must be 4 bytes.
+    NextServer,
+}
+
+/// The value of a `switch` or of a `case` (all of one type in a switch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchValue {
+    /// A data expression.
+    Data(DataExpr),
+    /// A numeric expression.
+    Num(NumExpr),
+}
+
+/// One `case` (or `default`) of a `switch`, with the statements up to the next label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchArm {
+    /// The case's value; `None` for `default`.
+    pub label: Option<SwitchValue>,
+    /// Its statements (before a `break`).
+    pub actions: Vec<Action>,
+    /// Whether a `break` ends them (else execution goes on into the next case).
+    pub breaks: bool,
+}
+
+/// The events of an `on` statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Events {
+    /// `commit`: the lease is granted (DHCPACK).
+    pub commit: bool,
+    /// `release`: the client releases it (or `one-lease-per-client` does).
+    pub release: bool,
+    /// `expiry`: it ends.
+    pub expiry: bool,
+}
+
+/// A program to run, with its arguments (each a value's bytes), from `execute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The program's path, as written.
+    pub program: String,
+    /// The arguments.
+    pub args: Vec<Vec<u8>>,
+}
+
+/// What per-packet statements leave besides option values: programs to run and the
+/// lease's event statements (`on`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// `execute` statements run, in order.
+    pub commands: Vec<Command>,
+    /// The `on commit` statements in force (run once the lease is granted).
+    pub on_commit: Option<Vec<Action>>,
+    /// The `on release` statements in force (kept with the lease).
+    pub on_release: Option<Vec<Action>>,
+    /// The `on expiry` statements in force (kept with the lease).
+    pub on_expiry: Option<Vec<Action>>,
+}
+
+/// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// `error`
+    Error,
+    /// `info` (also when no priority is written)
+    Info,
+    /// `debug`
+    Debug,
+}
+
+/// Per-client flags a class or an `if` may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flag {
+    /// `allow booting` (true) / `deny booting`, `ignore booting` (false): dhcpd drops a
+    /// DISCOVER, REQUEST or BOOTP request of a client for which it ends up false.
+    AllowBooting,
+    /// `use-host-decl-names`
+    UseHostDeclNames,
+    /// `one-lease-per-client`
+    OneLeasePerClient,
+}
+
+impl Action {
+    /// Whether the action sets or reads a variable (its own or a nested one's).
+    pub fn uses_variables(&self) -> bool {
+        match self {
+            Action::Set { .. } => true,
+            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } => expr.reads_variables(),
+            Action::HeaderExpr { expr, .. } => expr.reads_variables(),
+            Action::If { cond, then, otherwise } => {
+                cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
+            }
+            Action::On { actions, .. } => actions.iter().any(Action::uses_variables),
+            Action::Switch { value, arms } => {
+                let reads = |v: &SwitchValue| match v {
+                    SwitchValue::Data(d) => d.reads_variables(),
+                    SwitchValue::Num(n) => n.reads_variables(),
+                };
+                reads(value)
+                    || arms
+                        .iter()
+                        .any(|a| a.label.as_ref().is_some_and(reads) || a.actions.iter().any(Action::uses_variables))
+            }
+            Action::Execute { args, .. } => args.iter().any(DataExpr::reads_variables),
+            _ => false,
+        }
+    }
+}
+
+/// A per-packet statement in a scope chain. dhcpd executes a scope's statements in
+/// order, outer scopes first, each replacing earlier values; the unconditional ones are
+/// already folded into [`Effective`], so `shadowed` lists what statements written
+/// *after* this one set unconditionally: those win over it whatever it evaluates to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dynamic {
+    /// The statement.
+    pub action: Action,
+    /// Targets a later unconditional statement of the chain sets (sorted).
+    pub shadowed: Vec<Target>,
 }
 
 /// A `host NAME { }`.
@@ -714,6 +1086,16 @@ pub struct Host {
     /// already gave), on [`Effective::default`]. Its options, `next-server`,
     /// `filename` and `server-name` override the subnet's per code.
     pub own: Effective,
+    /// `use-host-decl-names` as the host's own statements and enclosing groups set it
+    /// (`None`: not set there, the subnet's or pool's value stands).
+    pub own_use_host_decl_names: Option<bool>,
+    /// `one-lease-per-client` as the host's own statements and groups set it (`None`:
+    /// not set there).
+    pub own_one_lease_per_client: Option<bool>,
+    /// `allow|deny|ignore booting` as the host's own statements and groups set it
+    /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
+    /// machine out.
+    pub own_allow_booting: Option<bool>,
 }
 
 /// This server's role in a failover relationship.

@@ -4,8 +4,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use dhcp_config::{
-    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Role, WarningKind, parse_file, parse_str,
-    split_to_hba,
+    AddrRange, Config, KeyAlgorithm, MemoryLoader, Parsed, PeerAddress, Permit, Role, WarningKind, parse_file,
+    parse_str, split_to_hba,
 };
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -111,7 +111,8 @@ fn anchors_bench_pair() {
     let peer = c.failover_peer("anc-fo").expect("peer");
     assert_eq!((peer.mclt, peer.split), (Some(3600), Some(128)));
     let pool = only_pool(c);
-    assert!(!pool.effective.allow_dynamic_bootp);
+    // `deny dynamic bootp clients;` in a pool is a permit (dhcpd's prohibit list).
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients]);
     assert_eq!(pool.ranges, vec![range("198.18.1.0", "198.19.255.254")]);
     assert_eq!(c.shared_networks[0].subnets[0].prefix_len, 15);
 
@@ -135,7 +136,7 @@ fn openbsd_pair_with_include() {
     assert_eq!(pool.ranges, vec![range("192.168.13.32", "192.168.13.47")]);
     assert_eq!(pool.effective.option(3), Some(&[192, 168, 13, 1][..]));
     assert_eq!(pool.effective.option(28), Some(&[192, 168, 13, 255][..]));
-    assert!(!pool.effective.allow_dynamic_bootp);
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients]);
 
     let c = load_openbsd("openbsd-secondary.conf").config;
     let peer = c.failover_peer("dhcp-failover").expect("peer");
@@ -225,10 +226,15 @@ fn windows_hot_standby_extension() {
 #[test]
 fn kitchen_sink_inheritance() {
     let p = load("kitchen-sink.conf");
-    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // xdhcpd does not ping (`ping-check true` is refused), so `ping-timeout` is read
+    // with a warning that it changes nothing.
+    let warnings: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("`ping-timeout 2` has no effect"), "{warnings:?}");
     let c = &p.config;
     let g = &c.global;
     assert_eq!((g.min_lease_time, g.ping_timeout), (60, 2));
+    assert!(!g.ping_check && !g.get_lease_hostnames);
     assert!(g.one_lease_per_client && g.use_host_decl_names && !g.update_static_leases);
     assert_eq!(g.log_facility.as_deref(), Some("local7"));
     assert_eq!(g.server_identifier, Some(ip("10.0.0.1")));
@@ -258,7 +264,8 @@ fn kitchen_sink_inheritance() {
     let pool = &campus.pools[1];
     assert_eq!(pool.subnet_index, 0);
     assert_eq!(pool.effective.max_lease_time, 1800);
-    assert!(!pool.effective.allow_unknown_clients && !pool.effective.allow_dynamic_bootp);
+    assert_eq!(pool.prohibits, vec![Permit::DynamicBootpClients, Permit::UnknownClients]);
+    assert!(pool.permits.is_empty());
     assert_eq!(pool.effective.option(15), Some(&b"campus.example.org"[..]));
     assert_eq!(pool.effective.option(250), Some(&[10, 1, 0, 5, 10, 1, 0, 6][..]));
     assert_eq!(pool.effective.next_server, Some(ip("10.1.0.7")));

@@ -8,8 +8,81 @@ const VALID: &str = include_str!("fixtures/kitchen-sink.conf");
 /// Characters that matter to the grammar, so mutations hit interesting paths.
 const ALPHABET: &[u8] = b"{};,=\"#\\ \n0123456789.:abcdefx-%";
 
+/// Words of dhcp-eval(5) expressions, so that soups of them reach every corner of the
+/// expression parser (types, nesting, operators, refusals).
+const EXPR_WORDS: &[&str] = &[
+    "substring",
+    "(",
+    ")",
+    ",",
+    "option",
+    "host-name",
+    "vendor-class-identifier",
+    "hardware",
+    "=",
+    "!",
+    "and",
+    "or",
+    "not",
+    "exists",
+    "known",
+    "static",
+    "\"a\"",
+    "01:02",
+    "5",
+    "4294967296",
+    "concat",
+    "binary-to-ascii",
+    "~",
+    "~~",
+    "suffix",
+    "packet",
+    "extract-int",
+    "encode-int",
+    "8",
+    "16",
+    "32",
+    "pick-first-value",
+    "null",
+    "leased-address",
+    "host-decl-name",
+    "reverse",
+    "lcase",
+    "ucase",
+    "x",
+    "v1",
+    "agent.circuit-id",
+    "agent.nosuch",
+    "\"(\"",
+    "lease-time",
+];
+
+/// A configuration with `soup` in every place an expression goes.
+fn with_expressions(soup: &str) -> String {
+    format!(
+        "class \"c\" {{ match if {soup}; }}\nclass \"d\" {{ match {soup}; }}\nsubclass \"d\" 01;\n\
+         if {soup} {{ filename \"a\"; }} elsif {soup} {{ log ({soup}); }}\nset v = {soup};\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {{ option host-name = {soup}; filename = {soup}; range 198.18.0.10 198.18.0.20; }}\n"
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// Whatever the words, the reader accepts or names problems inside the file.
+    #[test]
+    fn expression_soup_is_accepted_or_refused_with_positions(
+        words in proptest::collection::vec(proptest::sample::select(EXPR_WORDS), 0..24)
+    ) {
+        let text = with_expressions(&words.join(" "));
+        if let Err(e) = parse_str("t.conf", &text, &MemoryLoader::default()) {
+            let lines = u32::try_from(text.lines().count()).unwrap_or(u32::MAX);
+            prop_assert!(!e.errors.is_empty());
+            for err in &e.errors {
+                prop_assert!(err.span.line >= 1 && err.span.line <= lines + 1, "{err} in\n{text}");
+            }
+        }
+    }
 
     #[test]
     fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -136,4 +209,11 @@ fn deep_nesting_and_include_bombs_are_refused() {
     }
     let e = parse_str("root", "include \"f0\";", &loader).expect_err("too deep");
     assert!(e.to_string().contains("includes nested more than"), "{e}");
+}
+
+/// The soup harness above can accept: a variable fits every place of `with_expressions`.
+#[test]
+fn expression_places_accept_a_variable() {
+    let parsed = parse_str("t.conf", &with_expressions("xv"), &MemoryLoader::default());
+    assert!(parsed.is_ok(), "{:?}", parsed.err().map(|e| e.to_string()));
 }

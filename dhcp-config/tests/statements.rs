@@ -199,3 +199,16 @@ fn db_time_format_is_the_last_one_written_anywhere() {
     assert!(load(&inner).config.db_time_format_local);
     assert!(!load(&format!("db-time-format local;\ndb-time-format default;\n{SUBNET}")).config.db_time_format_local);
 }
+
+#[test]
+fn lease_limits_of_classes_and_subclasses() {
+    let text = include_str!("compat/class-spawn.conf");
+    let c = dhcp_config::parse_str("t.conf", text, &dhcp_config::MemoryLoader::default()).expect("loads").config;
+    assert!(c.has_lease_limits());
+    let billing = &c.classes[0];
+    assert_eq!((billing.lease_limit, billing.spawning), (Some(2), true));
+    let vip = &c.classes[1];
+    // A subclass has its class's limit unless it sets its own.
+    let limits: Vec<Option<u32>> = vip.subclasses.iter().map(|s| s.lease_limit).collect();
+    assert_eq!((vip.lease_limit, limits), (Some(1), vec![Some(3), Some(1)]));
+}

@@ -29,6 +29,8 @@ fn lease(i: u32) -> LeaseRecord {
         uid: Some(uid),
         client_hostname: Some(format!("host-{i}")),
         vendor_class: None,
+        vars: Vec::new(),
+        billing: None,
     }
 }
 

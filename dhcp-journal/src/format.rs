@@ -86,6 +86,29 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
     if l.bootp {
         buf.extend_from_slice(b"\n  dynamic-bootp;");
     }
+    // Where dhcpd's write_lease puts it; a subclass's value as its print_hash_string
+    // writes it: quoted when printable, else colon-separated hex.
+    if let Some((class, value)) = &l.billing {
+        match value {
+            None => {
+                buf.extend_from_slice(b"\n  billing class ");
+                push_quoted(buf, class.as_bytes());
+                buf.push(b';');
+            }
+            Some(v) => {
+                buf.extend_from_slice(b"\n  billing subclass ");
+                push_quoted(buf, class.as_bytes());
+                buf.push(b' ');
+                if !v.is_empty() && v.iter().all(|c| is_print(*c)) {
+                    push_quoted(buf, v);
+                } else {
+                    let hex: Vec<String> = v.iter().map(|b| format!("{b:02x}")).collect();
+                    buf.extend_from_slice(hex.join(":").as_bytes());
+                }
+                buf.push(b';');
+            }
+        }
+    }
     if let Some((htype, addr)) = &l.hardware {
         hardware_stmt(buf, *htype, addr);
     }
@@ -97,6 +120,14 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
     if let Some(vc) = &l.vendor_class {
         buf.extend_from_slice(b"\n  set vendor-class-identifier = ");
         push_quoted(buf, vc.as_bytes());
+        buf.push(b';');
+    }
+    // As dhcpd's write_binding_scope writes a data value: quoted, non-printables octal.
+    for (name, value) in &l.vars {
+        buf.extend_from_slice(b"\n  set ");
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b" = ");
+        push_quoted(buf, value);
         buf.push(b';');
     }
     if let Some(h) = &l.client_hostname {

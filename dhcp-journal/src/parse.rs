@@ -446,9 +446,24 @@ impl<'a> Parser<'a> {
                 b"hardware" => self.hardware().map(|h| l.hardware = Some(h)),
                 b"uid" => self.uid().map(|u| l.uid = u),
                 b"client-hostname" => self.string_value("client-hostname").map(|s| l.client_hostname = Some(s)),
-                b"set" => match self.set_vendor_class()? {
-                    Some(v) => {
-                        l.vendor_class = Some(v);
+                b"billing" => match self.billing()? {
+                    Some(b) => {
+                        l.billing = Some(b);
+                        Ok(())
+                    }
+                    None => {
+                        self.unknown(stmt, b"billing");
+                        self.pos = stmt;
+                        self.skip_statement()
+                    }
+                },
+                b"set" => match self.set_var()? {
+                    Some((name, v)) if name == b"vendor-class-identifier" => {
+                        l.vendor_class = Some(bytes_to_string(v));
+                        Ok(())
+                    }
+                    Some((name, v)) => {
+                        l.vars.push((bytes_to_string(name.to_vec()), v));
                         Ok(())
                     }
                     None => {
@@ -480,7 +495,44 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `set NAME = …;` other than vendor-class-identifier: warn and skip.
+    /// After `billing`: `class "NAME";` or `subclass "NAME" "VALUE"|HEX;` → Some; anything
+    /// else → None (the caller rewinds, warns and skips).
+    fn billing(&mut self) -> R<Option<(String, Option<Vec<u8>>)>> {
+        let sub = match self.tok()? {
+            Tok::Word(b"class") => false,
+            Tok::Word(b"subclass") => true,
+            _ => return Ok(None),
+        };
+        let Tok::Str(name) = self.tok()? else {
+            return Ok(None);
+        };
+        let name = bytes_to_string(unescape(name));
+        let value = if sub {
+            match self.tok()? {
+                Tok::Str(raw) => Some(unescape(raw)),
+                Tok::Word(w) => match w.strip_suffix(b";") {
+                    // A hex value glued to its `;`.
+                    Some(h) => {
+                        let v = parse_hex_colon(h);
+                        return Ok(v.map(|v| (name, Some(v))));
+                    }
+                    None => match parse_hex_colon(w) {
+                        Some(v) => Some(v),
+                        None => return Ok(None),
+                    },
+                },
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
+        match self.tok()? {
+            Tok::Semi => Ok(Some((name, value))),
+            _ => Ok(None),
+        }
+    }
+
+    /// `set NAME = …;` with a value other than a string: warn and skip.
     fn skip_set(&mut self, stmt: usize) -> R<()> {
         self.pos = stmt;
         self.tok()?; // `set`
@@ -495,13 +547,23 @@ impl<'a> Parser<'a> {
         self.skip_statement()
     }
 
-    /// After `set`: `vendor-class-identifier = "…";` → Some(value); anything else → None
-    /// (the caller rewinds and skips).
-    fn set_vendor_class(&mut self) -> R<Option<String>> {
-        if !matches!(self.tok()?, Tok::Word(b"vendor-class-identifier")) {
+    /// After `set`: `NAME = "…";` → Some((NAME, value)); anything else (numbers,
+    /// booleans: dhcpd's other binding types) → None (the caller rewinds and skips).
+    fn set_var(&mut self) -> R<Option<(&'a [u8], Vec<u8>)>> {
+        let Tok::Word(name) = self.tok()? else {
             return Ok(None);
-        }
-        if !matches!(self.tok()?, Tok::Word(b"=")) {
+        };
+        // The lexer may glue `=` to the name (`x=`).
+        let name = match name.strip_suffix(b"=") {
+            Some(n) => n,
+            None => {
+                if !matches!(self.tok()?, Tok::Word(b"=")) {
+                    return Ok(None);
+                }
+                name
+            }
+        };
+        if name.is_empty() {
             return Ok(None);
         }
         let Tok::Str(raw) = self.tok()? else {
@@ -512,7 +574,7 @@ impl<'a> Parser<'a> {
             None => Err(Stop::Eof),
             Some(b';') => {
                 self.pos += 1;
-                Ok(Some(bytes_to_string(unescape(raw))))
+                Ok(Some((name, unescape(raw))))
             }
             Some(_) => Ok(None),
         }

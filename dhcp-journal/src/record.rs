@@ -226,6 +226,12 @@ pub struct LeaseRecord {
     pub client_hostname: Option<String>,
     /// Stored as `set vendor-class-identifier = "…";` (a dhcpd binding-scope variable).
     pub vendor_class: Option<String>,
+    /// The other binding-scope variables with a data value, `set NAME = "…";` (dhcpd's
+    /// `set` statements), in file order.
+    pub vars: Vec<(String, Vec<u8>)>,
+    /// `billing class "NAME";` (`None` value) or `billing subclass "NAME" VALUE;`: the
+    /// class (with a lease limit) the lease is billed to.
+    pub billing: Option<(String, Option<Vec<u8>>)>,
 }
 
 impl LeaseRecord {
@@ -248,6 +254,8 @@ impl LeaseRecord {
             uid: None,
             client_hostname: None,
             vendor_class: None,
+            vars: Vec::new(),
+            billing: None,
         }
     }
 

@@ -83,6 +83,8 @@ fn primary_lease_file_l() {
         uid: Some(vec![0x01, b'R', b'T', 0x00, 0xaa, 0xbb, 0x10]),
         client_hostname: None,
         vendor_class: None,
+        vars: Vec::new(),
+        billing: None,
     };
     assert_eq!(**first, expected);
 

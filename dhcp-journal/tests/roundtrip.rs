@@ -62,8 +62,12 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
         any::<bool>(),
     );
     let rest = (hardware(), bytes_opt(), prop::option::of(any::<String>()), prop::option::of(any::<String>()));
-    (any::<u32>(), times, states, rest).prop_map(
-        |(ip, (starts, ends, tstp, tsfp, atsfp, cltt), (bs, nbs, rbs, reserved, bootp), rest)| {
+    // `set NAME = "…";` variables: dhcpd names, any bytes.
+    let vars = prop::collection::vec(("[a-z][a-z0-9_-]{0,10}", prop::collection::vec(any::<u8>(), 0..20)), 0..3);
+    // `billing class "…";` or `billing subclass "…" VALUE;` (a value is never empty).
+    let billing = prop::option::of((any::<String>(), prop::option::of(prop::collection::vec(any::<u8>(), 1..12))));
+    (any::<u32>(), times, states, rest, (vars, billing)).prop_map(
+        |(ip, (starts, ends, tstp, tsfp, atsfp, cltt), (bs, nbs, rbs, reserved, bootp), rest, (vars, billing))| {
             let (hardware, uid, client_hostname, vendor_class) = rest;
             LeaseRecord {
                 ip: Ipv4Addr::from(ip),
@@ -82,6 +86,8 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
                 uid,
                 client_hostname,
                 vendor_class,
+                vars,
+                billing,
             }
         },
     )

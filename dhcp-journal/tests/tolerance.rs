@@ -38,6 +38,8 @@ lease 10.0.0.6 {
     assert_eq!(l.next_binding_state, Some(BindingState::Free));
     assert_eq!(l.uid.as_deref(), Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10][..]));
     assert_eq!(l.vendor_class.as_deref(), Some("MSFT 5.0"));
+    // Other variables with a string value are kept (dhcpd's binding scope).
+    assert_eq!(l.vars, [("ddns-fwd-name".to_string(), b"x.example.".to_vec())]);
     assert_eq!(l.client_hostname.as_deref(), Some("pc \"one\""));
     let Entry::Lease(l6) = &parsed.entries[1] else { panic!() };
     assert_eq!(l6.starts, Some(1_795_610_435));
@@ -49,9 +51,10 @@ lease 10.0.0.6 {
             k => panic!("unexpected {k:?}"),
         })
         .collect();
-    assert_eq!(unknown, ["set ddns-fwd-name", "option", "on", "billing"]);
-    assert_eq!(parsed.warnings[0].line, 8);
-    assert!(parsed.warnings[0].to_string().contains("line 8"));
+    assert_eq!(unknown, ["option", "on"]);
+    assert_eq!(l.billing, Some(("c".to_string(), None)));
+    assert_eq!(parsed.warnings[0].line, 10);
+    assert!(parsed.warnings[0].to_string().contains("line 10"));
 }
 
 #[test]

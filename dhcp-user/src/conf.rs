@@ -14,6 +14,14 @@ fn params(e: &Effective) -> Params {
         next_server: e.next_server,
         filename: e.filename.clone(),
         server_name: e.server_name.clone(),
+        use_host_decl_names: Some(e.use_host_decl_names),
+        one_lease_per_client: Some(e.one_lease_per_client),
+        allow_booting: Some(e.allow_booting),
+        dynamic: std::sync::Arc::from(e.dynamic.clone()),
+        vendor_option_space: e.vendor_option_space.clone(),
+        space_options: std::sync::Arc::new(e.space_options.clone()),
+        option43_explicit: e.option(43).is_some() && !e.option43_built,
+        header_exprs: [None, None, None],
     }
 }
 
@@ -43,6 +51,8 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                         dynamic_bootp: p.dynamic_bootp && p.effective.allow_bootp,
                         failover_peer: p.failover_peer.clone(),
                         params: params(&p.effective),
+                        permits: p.permits.clone(),
+                        prohibits: p.prohibits.clone(),
                     })
                     .collect(),
                 first_pool_id,
@@ -61,6 +71,14 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             p.next_server = own.next_server;
             p.filename = own.filename;
             p.server_name = own.server_name;
+            // Flags only where the host's own scope sets them: elsewhere the subnet's
+            // or pool's value stands (dhcpd evaluates them in the merged scope).
+            p.use_host_decl_names = h.own_use_host_decl_names;
+            p.one_lease_per_client = h.own_one_lease_per_client;
+            p.allow_booting = h.own_allow_booting;
+            // The host's own per-packet statements, run after its classes' (the pool's
+            // chain has run by then).
+            p.dynamic = own.dynamic;
             HostCfg {
                 name: h.name.clone(),
                 hardware_ethernet: h.hardware_ethernet,
@@ -76,6 +94,10 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         global: params(&cfg.global),
         offer_hold_secs: 30,
         abandon_lease_secs: cfg.abandon_lease_time,
+        classes: cfg.classes.clone(),
+        option_spaces: cfg.option_spaces.clone(),
+        uses_vars: cfg.uses_variables(),
+        has_lease_limits: cfg.has_lease_limits(),
     }
 }
 
@@ -252,6 +274,10 @@ pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
     if grown > 0 {
         parts.push(format!("{grown} addresses added"));
     }
+    if old.classes != new.classes {
+        let names = |c: &EngineConfig| c.classes.iter().map(|k| k.name.clone()).collect::<Vec<_>>();
+        parts.push(format!("classes changed (now: {})", names(new).join(", ")));
+    }
     let mut scopes = Vec::new();
     if old.global != new.global {
         scopes.push("global".to_string());
@@ -264,6 +290,8 @@ pub fn describe_changes(old: &EngineConfig, new: &EngineConfig) -> String {
             a.params != b.params
                 || a.allow_unknown_clients != b.allow_unknown_clients
                 || a.dynamic_bootp != b.dynamic_bootp
+                || a.permits != b.permits
+                || a.prohibits != b.prohibits
         });
         if subnets_changed || pools_changed {
             scopes.push(format!("network {}", on.name));
@@ -334,6 +362,24 @@ mod tests {
         let (_, pool) = cfg.pool(0).expect("pool 0");
         assert_eq!(pool.ranges, vec![("198.18.0.10".parse().unwrap(), "198.18.0.30".parse().unwrap())]);
         assert_eq!(pool.params.option(15), Some(&b"b.test"[..]));
+    }
+
+    #[test]
+    fn classes_and_permits_apply_live_and_are_described() {
+        let classes = format!(
+            "class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; }}\n{}",
+            BASE.replace(
+                "range 198.18.0.10 198.18.0.20;",
+                "pool { allow members of \"pxe\"; range 198.18.0.10 198.18.0.20; }"
+            )
+        );
+        let two_pools = BASE.replace("range 198.18.0.10 198.18.0.20;", "pool { range 198.18.0.10 198.18.0.20; }");
+        let cfg = reload(&two_pools, &classes).expect("applies");
+        assert_eq!(cfg.classes.len(), 1);
+        assert_eq!(
+            describe_changes(&engine_config(&model(&two_pools)), &cfg),
+            "classes changed (now: pxe); parameters changed in network 198.18.0.0"
+        );
     }
 
     #[test]

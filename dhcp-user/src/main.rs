@@ -349,12 +349,13 @@ fn check_config(path: &std::path::Path) -> Result<()> {
                 std::process::exit(1);
             }
             println!(
-                "{}: OK ({} shared networks, {} pools, {} hosts, {} failover peers)",
+                "{}: OK ({} shared networks, {} pools, {} hosts, {} failover peers, {} classes)",
                 path.display(),
                 c.shared_networks.len(),
                 c.shared_networks.iter().map(|n| n.pools.len()).sum::<usize>(),
                 c.hosts.len(),
-                c.failover_peers.len()
+                c.failover_peers.len(),
+                c.classes.len()
             );
             Ok(())
         }

@@ -1,34 +1,22 @@
 //! Any UDP payload through the DHCP engine: a reply or a counted drop, never a panic.
+//! The configuration is class-heavy so that every packet also goes through
+//! classification, pool permits and per-packet expressions (`dhcp_config::expr`).
 #![no_main]
-use dhcp_user::dhcp::{Engine, EngineConfig, Network, Params, PoolCfg, RequestMeta, SubnetCfg};
+use dhcp_user::dhcp::{Engine, RequestMeta};
 use dhcp_user::time::Now;
 use libfuzzer_sys::fuzz_target;
 use std::net::Ipv4Addr;
 use std::sync::OnceLock;
 
+/// The same configuration as `dhcp-user`'s `expressions_never_panic_on_any_packet` test.
+const CONF: &str = include_str!("../../dhcp-user/src/dhcp/testdata/classes.conf");
+
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
     E.get_or_init(|| {
-        let params = Params { authoritative: true, options: vec![(3, vec![198, 18, 0, 1])], ..Params::default() };
-        Engine::new(EngineConfig {
-            networks: vec![Network {
-                name: "fuzz".into(),
-                subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 24, params: params.clone() }],
-                pools: vec![PoolCfg {
-                    subnet: 0,
-                    ranges: vec![(Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 40))],
-                    allow_unknown_clients: true,
-                    dynamic_bootp: true,
-                    failover_peer: None,
-                    params,
-                }],
-                first_pool_id: 0,
-            }],
-            hosts: vec![],
-            global: Params::default(),
-            offer_hold_secs: 30,
-            abandon_lease_secs: 86_400,
-        })
+        let parsed = dhcp_config::parse_str("classes.conf", CONF, &dhcp_config::MemoryLoader::default())
+            .unwrap_or_else(|e| panic!("fuzz configuration does not load: {e}"));
+        Engine::new(dhcp_user::conf::engine_config(&parsed.config))
     })
 }
 

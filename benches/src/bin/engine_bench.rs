@@ -1,7 +1,9 @@
 //! `cargo xtask bench engine`: the lease engine alone (no sockets).
 //! - allocations per second (DISCOVER + REQUEST through `Engine::handle`) on 1 and 2 threads,
 //! - memory per lease with 1,000,000 leases (resident set growth / leases),
-//! - load time of a 1,000,000-lease dhcpd.leases file (parse + fold + restore).
+//! - load time of a 1,000,000-lease dhcpd.leases file (parse + fold + restore),
+//! - classes: CPU per lease with a class-heavy dhcpd.conf beside a plain one, same run
+//!   (`engine_bench classes` runs only this part).
 
 use dhcp_user::dhcp::Engine;
 use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, RequestMeta, SubnetCfg};
@@ -29,6 +31,8 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
                 dynamic_bootp: false,
                 failover_peer: None,
                 params,
+                permits: Vec::new(),
+                prohibits: Vec::new(),
             }],
             first_pool_id: 0,
         }],
@@ -36,6 +40,10 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         global: Params::default(),
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
+        classes: Vec::new(),
+        option_spaces: Vec::new(),
+        uses_vars: false,
+        has_lease_limits: false,
     }
 }
 
@@ -82,7 +90,116 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// A plain configuration and a class-heavy one (PXE, iPXE and VoIP classes by vendor
+/// and user class, a subclass table on the hardware address, `if`/`elsif` on the PXE
+/// architecture, an option from an expression, pool permits, 500 hosts), same pool.
+fn class_configs() -> (String, String) {
+    let subnet = |inner: &str| {
+        format!(
+            "subnet 198.18.0.0 netmask 255.254.0.0 {{\n  authoritative;\n  default-lease-time 86400;\n  max-lease-time 86400;\n{inner}}}\n"
+        )
+    };
+    let plain = subnet("  range 198.18.0.0 198.19.255.255;\n");
+    let mut heavy = String::from(
+        "option arch code 93 = unsigned integer 16;\n\
+         class \"pxe\" { match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; next-server 198.18.0.5; }\n\
+         class \"ipxe\" { match if exists user-class and option user-class = \"iPXE\"; filename \"http://boot/menu.ipxe\"; }\n\
+         class \"polycom\" { match if substring (option vendor-class-identifier, 0, 7) = \"Polycom\"; option tftp-server-name \"10.0.0.9\"; }\n\
+         class \"cisco\" { match if option vendor-class-identifier ~~ \"^cisco (ip phone|systems)\"; option domain-name \"voice.test\"; }\n\
+         class \"aps\" { match hardware; }\n",
+    );
+    for i in 0..200u32 {
+        heavy.push_str(&format!("subclass \"aps\" 1:02:00:00:00:{:02x}:{:02x};\n", i >> 8, i & 0xff));
+    }
+    heavy.push_str(&subnet(
+        "  if option arch = 00:07 { filename \"x64.efi\"; } elsif option arch = 00:09 { filename \"bc.efi\"; } else { filename \"pxelinux.0\"; }\n\
+           option host-name = concat (\"pc-\", binary-to-ascii (16, 8, \"-\", substring (hardware, 1, 6)));\n\
+           pool { deny members of \"aps\"; range 198.18.0.0 198.19.255.255; }\n",
+    ));
+    for i in 0..500u32 {
+        heavy.push_str(&format!(
+            "host h{i} {{ hardware ethernet 02:01:00:00:{:02x}:{:02x}; fixed-address 198.19.{}.{}; }}\n",
+            i >> 8,
+            i & 0xff,
+            200 + i / 250,
+            i % 250 + 1
+        ));
+    }
+    (plain, heavy)
+}
+
+/// The vendor/user class options client `n` sends (a mix: PXE, iPXE, phones, none).
+fn client_options(n: u32) -> Vec<DhcpOption> {
+    let raw = |code: u8, data: &[u8]| {
+        DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(dhcproto::v4::OptionCode::from(code), data.to_vec()))
+    };
+    match n % 4 {
+        0 => vec![raw(60, b"PXEClient:Arch:00007:UNDI:003016"), raw(93, &[0, 7])],
+        1 => vec![raw(77, b"iPXE"), raw(93, &[0, 0])],
+        2 => vec![raw(60, b"Cisco IP Phone 7945")],
+        _ => vec![raw(60, b"MSFT 5.0")],
+    }
+}
+
+/// CPU seconds of this process (user + system), from /proc/self/stat.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn classes_bench() -> anyhow::Result<()> {
+    let n: u32 = 50_000;
+    println!("== classes: CPU per lease, plain vs class-heavy dhcpd.conf ({n} clients each, same run)");
+    let (plain, heavy) = class_configs();
+    let engine = |text: &str| -> anyhow::Result<Engine> {
+        let parsed = dhcp_config::parse_str("bench.conf", text, &dhcp_config::MemoryLoader::default())
+            .map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+        Ok(Engine::new(dhcp_user::conf::engine_config(&parsed.config)))
+    };
+    // Two rounds each, interleaved, so that a busy machine weighs on both alike.
+    let mut per_lease = [0.0f64; 2];
+    for round in 0..2u32 {
+        for (i, text) in [&plain, &heavy].into_iter().enumerate() {
+            let e = engine(text)?;
+            let (t, cpu) = (Instant::now(), cpu_secs());
+            let mut bound = 0u32;
+            for c in round * n..(round + 1) * n {
+                let opts = client_options(c);
+                let offer = e.handle(Now::at(1_000), &META, &msg(MessageType::Discover, c, opts.clone()));
+                let Some(r) = offer.reply else { continue };
+                let Ok(m) = Message::decode(&mut Decoder::new(&r.bytes)) else { continue };
+                let mut req_opts = opts;
+                req_opts.push(DhcpOption::ServerIdentifier(META.iface_addr));
+                req_opts.push(DhcpOption::RequestedIpAddress(m.yiaddr()));
+                if !e.handle(Now::at(1_000), &META, &msg(MessageType::Request, c, req_opts)).durable.is_empty() {
+                    bound += 1;
+                }
+            }
+            let cpu = cpu_secs() - cpu;
+            per_lease[i] += cpu / f64::from(bound.max(1)) / 2.0;
+            println!(
+                "    round {round} {}: {bound} leases, {:.2} s wall, {:.1} us CPU/lease",
+                if i == 0 { "plain" } else { "class-heavy" },
+                t.elapsed().as_secs_f64(),
+                cpu * 1e6 / f64::from(bound.max(1))
+            );
+        }
+    }
+    println!(
+        "    CPU per lease: plain {:.1} us, class-heavy {:.1} us ({:+.1}%)",
+        per_lease[0] * 1e6,
+        per_lease[1] * 1e6,
+        (per_lease[1] / per_lease[0] - 1.0) * 100.0
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("classes") {
+        return classes_bench();
+    }
     let n: u32 = 100_000;
     println!("== allocations (DISCOVER+REQUEST through Engine::handle, {n} clients, 131,072-address pool)");
     for threads in [1u32, 2] {
@@ -147,5 +264,5 @@ fn main() -> anyhow::Result<()> {
         total.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    classes_bench()
 }

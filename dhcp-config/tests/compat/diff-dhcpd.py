@@ -3,7 +3,8 @@
 abandon-lease-time, db-time-format, option spaces, records, stray expressions) in
 random combinations, each file checked by `dhcpd -t` and `xdhcpd --check`; prints the
 files where the verdicts differ, except xdhcpd's deliberate refusals (DDNS on,
-expressions, record types it does not support, an undeclared site-option-space).
+expressions it does not evaluate yet, record types it does not support, an undeclared
+site-option-space). Classes, permits, conditions and expressions are in the mix too.
 
     python3 diff-dhcpd.py [SEED] [COUNT] [XDHCPD]   (default 1 200 target/debug/xdhcpd)
 """
@@ -13,8 +14,22 @@ SEED = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 COUNT = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 XDHCPD = sys.argv[3] if len(sys.argv) > 3 else "target/debug/xdhcpd"
 SUBNET = "subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.10 198.18.0.20;\n  %s\n}\n"
-INNER = ["", "ddns-updates off;", "option s.a \"y\";", "vendor-option-space s;"]
-DELIBERATE = ("does not support yet", "not supported yet", "is not supported")
+INNER = ["", "ddns-updates off;", "option s.a \"y\";", "vendor-option-space s;",
+ # classes, permits, conditions (issue 11, second slice)
+ "pool { allow members of \"c1\"; range 198.18.0.30 198.18.0.40; }", "pool { deny members of \"c2\"; allow known-clients; range 198.18.0.30 198.18.0.40; }",
+ "pool { allow unknown clients; deny dynamic bootp clients; range 198.18.0.30 198.18.0.40; }", "pool { allow bootp; range 198.18.0.30 198.18.0.40; }",
+ "pool { deny all clients; allow members of \"nosuch\"; range 198.18.0.30 198.18.0.40; }",
+ "if known { filename \"a\"; } else { filename \"b\"; }", "if option user-class = \"iPXE\" { filename \"x\"; } elsif exists user-class { deny booting; }",
+ "if not exists vendor-class-identifier { option host-name = concat (\"h-\", suffix (binary-to-ascii (16, 8, \"\", hardware), 4)); }",
+ "if static or known { log (info, \"x\"); } else if option host-name ~~ \"^pc\" { next-server = 01:02:03:04; }",
+ "if known { range 198.18.0.50 198.18.0.51; }", "if (known { filename \"a\"; }", "elsif known { filename \"a\"; }",
+ "switch (option user-class) { case \"a\": filename \"a\"; case \"b\": break; default: filename \"c\"; }",
+ "switch (extract-int (option dhcp-max-message-size, 16)) { case 1500: filename \"x\"; break; }",
+ "switch (option user-class) { case 1500: filename \"x\"; }", "switch (known) { case 1: break; }",
+ "on commit { set ip = binary-to-ascii (10, 8, \".\", leased-address); execute (\"/bin/true\", ip); }",
+ "on release or expiry { log (info, \"x\"); }", "on commit or { }", "on commit { option domain-name \"x\"; }"]
+# An invalid regular expression: dhcpd accepts it (and never matches), xdhcpd refuses it.
+DELIBERATE = ("does not support yet", "not supported yet", "is not supported", "invalid regular expression")
 
 stmts=[
  "ddns-update-style none;","ddns-update-style interim;","ddns-update-style standard;","ddns-update-style ad-hoc;","ddns-update-style;","ddns-update-style \"none\";",
@@ -41,6 +56,15 @@ stmts=[
  "group { ddns-update-style interim; abandon-lease-time 5; }","shared-network n { ddns-updates off; subnet 198.18.1.0 netmask 255.255.255.0 { } }",
  "option q code 226 = array of { ip-address, text };","option q2 code 227 = { ip-address, array of boolean };","option q2 1.2.3.4 on, off;",
  "option q3 code 228 = { boolean, integer 32, text }; option q3 on -5 x;","option q4 code 229 = { domain-name };",
+ "class \"c1\" { match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; next-server 198.18.0.5; }",
+ "class \"c2\" { match hardware; } subclass \"c2\" 1:52:54:00:00:00:01; subclass \"c2\" \"x\" { option host-name \"x\"; }",
+ "class \"c1\" { match option agent.circuit-id; spawn with option agent.remote-id; }", "class \"c3\" { spawn with option agent.circuit-id; lease limit 3; }",
+ "class \"c3\" { match if known; match if static; }", "subclass \"c9\" 01;", "class c4 { match if option host-name = 3; }",
+ "class \"c5\" { match if extract-int (option host-name, 8) = \"a\"; }", "class \"c6\" { match if option host-name ~= \"(\"; }",
+ "class \"c7\" { match if leased-address = 1:2:3:4 and host-decl-name = \"h\"; ignore booting; log (debug, option host-name); }",
+ "class \"c8\" { match if lease-time = 5; }", "class \"c8\" { match if option foo.bar = 1; }", "class \"c8\" { match pick-first-value (option host-name, null); option s.a \"c\"; vendor-option-space s; }",
+ "if exists host-name { option domain-name \"a.test\"; }", "log (fatal, \"x\");", "log (\"x\")", "filename = concat (\"a\", \"b\");", "default-lease-time = encode-int (5, 32);",
+ "deny booting;", "ignore booting;", "allow booting;",
  "foo;","foo = bar;","x1 = 2;","routers = -1;","vendor-string = option vendor-class-identifier;","option u code 225 = array of integer 16;","option u -1, 2;",
 ]
 

@@ -137,11 +137,6 @@ impl Window {
         self.items.iter().find(|f| f.binding.ip == ip && !f.withdrawn).map(|f| &f.binding)
     }
 
-    /// The newest live (not superseded) in-flight update of `ip`.
-    pub(crate) fn live(&self, ip: Ipv4Addr) -> Option<&Binding> {
-        self.items.iter().rev().find(|f| f.binding.ip == ip && !f.superseded).map(|f| &f.binding)
-    }
-
     /// Is an update with this xid in flight, and for which IP?
     pub(crate) fn ip_of(&self, xid: u32) -> Option<Ipv4Addr> {
         match self.items.front() {

@@ -28,6 +28,8 @@ pub fn lease(i: u32) -> LeaseRecord {
         uid: Some(uid),
         client_hostname: if i.is_multiple_of(4) { Some(format!("host-{i}")) } else { None },
         vendor_class: None,
+        vars: Vec::new(),
+        billing: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The configuration as the engine uses it: networks, subnets, pools and hosts with their
 //! effective parameters already resolved (built from the dhcpd.conf model in `crate::conf`).
 
+use dhcp_config::{Class, Dynamic, OptionSpace, Permit, SpaceOptionValue};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Parameters effective in a scope (global → shared-network → subnet → pool / host).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +19,30 @@ pub struct Params {
     pub next_server: Option<Ipv4Addr>,
     pub filename: Option<String>,
     pub server_name: Option<String>,
+    /// `use-host-decl-names`: send a host declaration's name as host-name (option 12).
+    /// `None`: not set in this scope (a host's), the enclosing value stands; off if none.
+    pub use_host_decl_names: Option<bool>,
+    /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
+    /// `None` as for `use_host_decl_names`.
+    pub one_lease_per_client: Option<bool>,
+    /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
+    /// request. `None` as for `use_host_decl_names` (allowed if none).
+    pub allow_booting: Option<bool>,
+    /// The scope chain's per-packet statements (`if` blocks, `option NAME = expr;`), run
+    /// over the values above for each request (shared: cloning Params copies a pointer).
+    pub dynamic: Arc<[Dynamic]>,
+    /// `vendor-option-space` in force: when a class or an `if` changes it or the space
+    /// options below, option 43 is built again for the client.
+    pub vendor_option_space: Option<String>,
+    /// `option SPACE.NAME` values in force (shared until a per-packet statement adds one).
+    pub space_options: Arc<Vec<SpaceOptionValue>>,
+    /// Option 43 was written as such (`option vendor-encapsulated-options`), so the
+    /// space's options do not make it up.
+    pub option43_explicit: bool,
+    /// `filename = EXPR;` and the like, by field (file, sname, siaddr): dhcpd evaluates
+    /// these when it builds the reply, after every statement (a variable set later is
+    /// seen), so they are computed last. A plain value set later drops the expression.
+    pub header_exprs: [Option<Arc<dhcp_config::DataExpr>>; 3],
 }
 
 impl Default for Params {
@@ -32,6 +58,14 @@ impl Default for Params {
             next_server: None,
             filename: None,
             server_name: None,
+            use_host_decl_names: None,
+            one_lease_per_client: None,
+            allow_booting: None,
+            dynamic: Arc::from(Vec::new()),
+            vendor_option_space: None,
+            space_options: Arc::new(Vec::new()),
+            option43_explicit: false,
+            header_exprs: [None, None, None],
         }
     }
 }
@@ -68,6 +102,10 @@ pub struct PoolCfg {
     pub dynamic_bootp: bool,
     pub failover_peer: Option<String>,
     pub params: Params,
+    /// `allow ...;` in the pool: with any, only clients matching one may use it.
+    pub permits: Vec<Permit>,
+    /// `deny ...;` in the pool: clients matching one may not use it.
+    pub prohibits: Vec<Permit>,
 }
 
 impl PoolCfg {
@@ -106,6 +144,15 @@ pub struct EngineConfig {
     /// dhcpd's global `abandon-lease-time`: seconds a declined (abandoned) address stays
     /// out of use (`u32::MAX`: `infinite`, i.e. until an operator frees it).
     pub abandon_lease_secs: u32,
+    /// `class` declarations, in file order (the order packets are classified in).
+    pub classes: Vec<Class>,
+    /// `option space` declarations (to build option 43 per packet).
+    pub option_spaces: Vec<OptionSpace>,
+    /// Whether some statement sets or reads a variable (then the lease's binding scope
+    /// is looked up for each answer).
+    pub uses_vars: bool,
+    /// Whether some class has a lease limit (then bindings are billed to classes).
+    pub has_lease_limits: bool,
 }
 
 impl EngineConfig {

@@ -1,10 +1,11 @@
 //! The DHCP engine: RFC 2131 server behaviour over the lease store. Shared by all workers
 //! (`&self`), deterministic given (request, lease state, config, now).
 
+use super::classify::{self, Classes};
 use super::config::{EngineConfig, HostCfg, Network, Params, PoolCfg};
 use super::reply::{self, Reply};
 use crate::failover::{self as fo, FailoverView, Refusal};
-use crate::lease::{BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
+use crate::lease::{Billing, BindingState, ClientKey, HwAddr, Lease, LeaseStore, PoolId, Take};
 use crate::time::{NEVER, Now};
 use arc_swap::ArcSwap;
 use dhcp_common::{Classified, Verdict, classify_bootp, decide};
@@ -57,6 +58,11 @@ pub enum DropReason {
     /// secondary, BACKUP on a primary, EXPIRED/RELEASED not yet acknowledged): dhcpd's
     /// "lease owned by peer" / "lease in transition state", silent as there.
     OwnedByPartner,
+    /// `deny booting` / `ignore booting` in force for the client (a host, class or scope).
+    BootingDenied,
+    /// Every class of the client with a `lease limit` has reached it (dhcpd: "no
+    /// available billing").
+    LeaseLimitReached,
 }
 
 /// What to do with one request.
@@ -86,6 +92,7 @@ struct Snapshot {
     /// address (one machine with a fixed address on each of several networks).
     host_by_hw: HashMap<[u8; 6], Vec<usize>>,
     host_by_id: HashMap<Vec<u8>, Vec<usize>>,
+    subclasses: classify::SubclassIndex,
 }
 
 impl Snapshot {
@@ -100,7 +107,8 @@ impl Snapshot {
                 host_by_id.entry(id.clone()).or_default().push(i);
             }
         }
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id }
+        let subclasses = classify::SubclassIndex::new(&cfg.classes);
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, subclasses }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -136,6 +144,13 @@ pub struct Engine {
     /// Hosts added at run time (OMAPI `create` on a host object). Consulted after the
     /// configured hosts; few, so a list.
     dynamic_hosts: RwLock<Vec<HostCfg>>,
+    /// The leases billed to each billing class (`lease limit`), at most the limit each.
+    /// Entries are checked against the store when a class is billed (a lease released,
+    /// expired or taken by another client no longer counts), so no other path has to
+    /// unbill, and a class whose leases are all gone is dropped.
+    billed: dashmap::DashMap<Billing, Vec<Ipv4Addr>>,
+    /// Programs `execute` asked for, for the runtime to run.
+    hooks: Arc<classify::HookQueue>,
 }
 
 /// Everything the handlers need about a decoded request.
@@ -151,6 +166,110 @@ struct Ctx<'a> {
     host: Option<&'a HostCfg>,
     server_id: Ipv4Addr,
     msg_type: Option<MessageType>,
+    /// The request as received, for expressions.
+    raw: &'a [u8],
+    /// The classes the request joined.
+    classes: Classes,
+    /// Where `execute` statements queue their programs.
+    hooks: &'a classify::HookQueue,
+}
+
+impl Ctx<'_> {
+    /// The request as expressions see it (`known`: a host declaration matches).
+    fn packet(&self) -> dhcp_config::Packet<'_> {
+        dhcp_config::Packet::new(self.raw, self.host.is_some())
+    }
+
+    /// The values in force for this client, in dhcpd's order (ack_lease): the scope
+    /// chain `base` (already folded) and its per-packet statements, the client's classes
+    /// (the first joined wins), then its host's own statements and their per-packet
+    /// statements, and finally the host declaration's name when `use-host-decl-names`
+    /// asks for it (`lease_host`: the host dhcpd hangs on the lease).
+    fn params(&self, base: &Params, lease_host: Option<&HostCfg>, lease: Option<(Ipv4Addr, bool)>) -> Params {
+        self.params_vars(base, lease_host, lease, None).0
+    }
+
+    /// [`Ctx::params_vars`] with the `on` statements that were run: the event statements
+    /// the lease takes (`execute` statements are queued as they run, as dhcpd runs them
+    /// each time the scopes are executed).
+    fn evaluate(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+    ) -> (Params, dhcp_config::Vars, dhcp_config::Effects) {
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let (p, vars) = self.params_inner(base, lease_host, lease, prior, &effects);
+        let mut effects = effects.into_inner();
+        self.hooks.push(std::mem::take(&mut effects.commands));
+        (p, vars, effects)
+    }
+
+    /// Runs the `on commit` statements of a lease about to be granted (`vars`: its
+    /// binding scope, updated by them). Returns the scope and the programs to queue
+    /// once the lease is granted.
+    fn commit(
+        &self,
+        on_commit: Option<&[dhcp_config::Action]>,
+        vars: dhcp_config::Vars,
+        lease: (Ipv4Addr, bool),
+        lease_host: Option<&HostCfg>,
+    ) -> (dhcp_config::Vars, Vec<dhcp_config::Command>) {
+        let Some(actions) = on_commit else { return (vars, Vec::new()) };
+        let vars = std::cell::RefCell::new(vars);
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let pkt = self.packet().with_vars(&vars).with_effects(&effects).with_lease(
+            lease.0,
+            lease.1,
+            lease_host.map(|h| h.name.as_str()),
+        );
+        classify::run_event(actions, &pkt);
+        (vars.into_inner(), effects.into_inner().commands)
+    }
+
+    /// [`Ctx::params`], with the binding scope: `prior` are the variables the lease kept
+    /// from its last binding of this client; returned with the `set`s of this request.
+    fn params_vars(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+    ) -> (Params, dhcp_config::Vars) {
+        let (p, vars, _) = self.evaluate(base, lease_host, lease, prior);
+        (p, vars)
+    }
+
+    fn params_inner(
+        &self,
+        base: &Params,
+        lease_host: Option<&HostCfg>,
+        lease: Option<(Ipv4Addr, bool)>,
+        prior: Option<dhcp_config::Vars>,
+        effects: &std::cell::RefCell<dhcp_config::Effects>,
+    ) -> (Params, dhcp_config::Vars) {
+        let vars = std::cell::RefCell::new(prior.unwrap_or_default());
+        let mut pkt = self.packet().with_vars(&vars).with_effects(effects);
+        if let Some((ip, fixed)) = lease {
+            pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
+        }
+        let mut p = base.clone();
+        let mark = classify::SpaceMark::of(&p);
+        classify::run_dynamic(&base.dynamic, &mut p, &pkt);
+        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
+        mark.rebuild_43(&mut p, &self.cfg.option_spaces);
+        if let Some(h) = self.host {
+            // A host's own option 43 (written, or built from its own space options)
+            // replaces the one above as a whole (see docs/DHCPD_CONF.md).
+            p = merge(&p, &h.params);
+            let mark = classify::SpaceMark::of(&p);
+            classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
+            mark.rebuild_43(&mut p, &self.cfg.option_spaces);
+        }
+        classify::finish_headers(&mut p, &pkt);
+        (with_host_decl_name(p, lease_host), vars.into_inner())
+    }
 }
 
 impl Engine {
@@ -168,6 +287,8 @@ impl Engine {
             store,
             failover: RwLock::new(HashMap::new()),
             dynamic_hosts: RwLock::new(Vec::new()),
+            billed: dashmap::DashMap::new(),
+            hooks: Arc::new(classify::HookQueue::default()),
         }
     }
 
@@ -291,7 +412,27 @@ impl Engine {
             Some(None) if all_failover => return Outcome::drop(msg_type, DropReason::FailoverNoService),
             _ => None,
         };
-        let ctx = Ctx { now, cfg, fo, req: &req, key, net, host, server_id, msg_type };
+        // dhcpd classifies a packet before it looks for the client's host declaration,
+        // so `known` is false in a class's match (its classify_client comes first).
+        let classes = if cfg.classes.is_empty() {
+            Classes::default()
+        } else {
+            classify::classify(&cfg.classes, &snap.subclasses, &dhcp_config::Packet::new(bytes, false))
+        };
+        let ctx = Ctx {
+            now,
+            cfg,
+            fo,
+            req: &req,
+            key,
+            net,
+            host,
+            server_id,
+            msg_type,
+            raw: bytes,
+            classes,
+            hooks: &self.hooks,
+        };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
             Some(MessageType::Discover) => self.discover(&ctx),
@@ -345,13 +486,36 @@ impl Engine {
         self.dynamic_hosts.read().map(|h| h.clone()).unwrap_or_default()
     }
 
+    /// The variables `ip`'s lease kept from its last binding, when that binding was this
+    /// client's (another client's binding scope is not this one's). Looked up only when
+    /// the configuration uses variables.
+    fn prior_vars(&self, c: &Ctx, ip: Ipv4Addr) -> Option<dhcp_config::Vars> {
+        if !c.cfg.uses_vars {
+            return None;
+        }
+        let l = self.store.get(ip)?;
+        if l.client.as_ref() != Some(&c.key) {
+            return None;
+        }
+        l.vars.map(|v| *v)
+    }
+
     /// A reserved address of this host on this network.
     fn fixed_address(&self, c: &Ctx) -> Option<(Ipv4Addr, Params)> {
-        let host = c.host?;
-        host.fixed_addresses.iter().find_map(|ip| {
-            let subnet = c.net.subnets.iter().find(|s| s.contains(*ip))?;
-            Some((*ip, merge(&subnet.params, &host.params)))
-        })
+        self.fixed_address_effects(c).map(|(ip, p, _)| (ip, p))
+    }
+
+    /// [`Engine::fixed_address`] with what its statements left (`on commit`).
+    fn fixed_address_effects(&self, c: &Ctx) -> Option<(Ipv4Addr, Params, dhcp_config::Effects)> {
+        let ip = Self::fixed_ip(c)?;
+        let subnet = c.net.subnets.iter().find(|s| s.contains(ip))?;
+        let (p, _, effects) = c.evaluate(&subnet.params, c.host, Some((ip, true)), None);
+        Some((ip, p, effects))
+    }
+
+    /// The reserved address alone (no statement is executed to find it).
+    fn fixed_ip(c: &Ctx) -> Option<Ipv4Addr> {
+        c.host?.fixed_addresses.iter().copied().find(|ip| c.net.subnets.iter().any(|s| s.contains(*ip)))
     }
 
     fn pool_of<'n>(&self, net: &'n Network, id: PoolId) -> Option<&'n PoolCfg> {
@@ -369,11 +533,14 @@ impl Engine {
     /// Pools of the network this client may draw from, with what it may take from each.
     fn usable_pools<'n>(&'n self, c: &'n Ctx<'n>) -> impl Iterator<Item = (PoolId, &'n PoolCfg, Take)> + 'n {
         let known = c.host.is_some();
+        // A BOOTP request is what dhcpd's `dynamic bootp clients` permit matches.
+        let bootp = c.msg_type.is_none();
         c.net
             .pools
             .iter()
             .enumerate()
             .filter(move |(_, p)| known || p.allow_unknown_clients)
+            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes))
             .filter_map(move |(i, p)| Some((c.net.first_pool_id + i as u32, p, self.take_for(c, p)?)))
     }
 
@@ -435,6 +602,9 @@ impl Engine {
 
     fn discover(&self, c: &Ctx) -> Outcome {
         if let Some((ip, params)) = self.fixed_address(c) {
+            if booting_denied(&params) {
+                return Outcome::drop(c.msg_type, DropReason::BootingDenied);
+            }
             let secs = self.lease_secs(c, &params);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
@@ -470,7 +640,18 @@ impl Engine {
         let Some(pool) = in_net(ip).and_then(|(id, _)| self.pool_of(c.net, id)) else {
             return Outcome::drop(c.msg_type, DropReason::NoFreeAddress);
         };
-        let params = merge_host(&pool.params, c.host);
+        // The offered lease's binding scope too, when it was this client's (dhcpd's
+        // OFFER evaluates with the lease's scope); what the OFFER sets is not kept.
+        let (params, _) =
+            c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
+        if booting_denied(&params) {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(c.msg_type, DropReason::BootingDenied);
+        }
+        if self.billing_for(c, ip, false).is_err() {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(c.msg_type, DropReason::LeaseLimitReached);
+        }
         let desired = self.lease_secs(c, &params);
         let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
@@ -509,7 +690,7 @@ impl Engine {
                 Outcome::drop(c.msg_type, DropReason::NoRecord)
             };
         }
-        if let Some((fixed, _)) = self.fixed_address(c) {
+        if let Some(fixed) = Self::fixed_ip(c) {
             return if fixed == ip {
                 self.ack_or_nak(c, ip)
             } else if authoritative {
@@ -536,19 +717,53 @@ impl Engine {
 
     /// Bind `ip` to the client and ACK, or NAK if it cannot have it.
     fn ack_or_nak(&self, c: &Ctx, ip: Ipv4Addr) -> Outcome {
-        if let Some((fixed, params)) = self.fixed_address(c)
+        if let Some((fixed, params, effects)) = self.fixed_address_effects(c)
             && fixed == ip
         {
+            let released = self.release_other_lease(c, ip, &params).into_iter().collect();
+            if booting_denied(&params) {
+                return Outcome { durable: released, ..Outcome::drop(c.msg_type, DropReason::BootingDenied) };
+            }
             let secs = self.lease_secs(c, &params);
+            // dhcpd runs `on commit` for a fixed address's lease too (its variables are
+            // not kept: the lease is in no lease file).
+            let (_, commands) =
+                c.commit(effects.on_commit.as_deref(), dhcp_config::Vars::default(), (ip, true), c.host);
+            c.hooks.push(commands);
             return Outcome {
                 reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                durable: released,
                 ..Outcome::default()
             };
         }
         let Some((pool, take)) = self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(_, p, t)| (p, t)) else {
-            return self.nak(c);
+            // dhcpd releases the other leases before its permission checks: a client that
+            // asks for a lease has forgotten its old one, whether it gets this one or not.
+            // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
+            let pool_params =
+                c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
+            let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
+            let mut out = self.nak(c);
+            out.durable.extend(released);
+            return out;
         };
-        let params = merge_host(&pool.params, c.host);
+        let (params, vars, effects) =
+            c.evaluate(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
+        let released = self.release_other_lease(c, ip, &params);
+        // dhcpd drops the request silently (no NAK) once the other lease is released.
+        if booting_denied(&params) {
+            return Outcome {
+                durable: released.into_iter().collect(),
+                ..Outcome::drop(c.msg_type, DropReason::BootingDenied)
+            };
+        }
+        let Ok(billing) = self.billing_for(c, ip, true) else {
+            return Outcome {
+                durable: released.into_iter().collect(),
+                ..Outcome::drop(c.msg_type, DropReason::LeaseLimitReached)
+            };
+        };
+        let billing = billing.map(Box::new);
         let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
         let mut secs = desired;
@@ -569,7 +784,25 @@ impl Engine {
             return Outcome::drop(c.msg_type, DropReason::OwnedByPartner);
         }
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+        // dhcpd keeps the client's vendor-class-identifier in the lease's binding scope
+        // (for DHCPLEASEQUERY), after the scopes' statements and before `on commit`;
+        // its lease file shows it as `set vendor-class-identifier = "...";`.
+        let mut vars = vars;
+        let vci = dhcp_config::OptionRef::Dhcp { code: 60, strip_nuls: false };
+        if let Some(v) = c.packet().option(vci).filter(|v| !v.is_empty()) {
+            vars.set("vendor-class-identifier", Some(v.into_owned()));
+        }
+        // `on commit` runs as the lease is granted, and may set variables it keeps.
+        let (vars, commit_commands) =
+            c.commit(effects.on_commit.as_deref(), vars, (ip, false), dynamic_lease_host(c.host));
+        let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
+        let on_events = (effects.on_release.is_some() || effects.on_expiry.is_some())
+            .then(|| Arc::new(crate::lease::LeaseEvents { release: effects.on_release, expiry: effects.on_expiry }));
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
+            // The binding scope as this request left it (dhcpd writes it with the lease).
+            l.vars = vars.clone();
+            l.billing = billing.clone();
+            l.on_events = on_events.clone();
             let (given, tstp) = self.grant(c, pool, desired, l.tsfp);
             secs = given;
             if pool.failover_peer.is_some() {
@@ -591,19 +824,55 @@ impl Engine {
             l.offer = None;
         });
         match bound {
-            Some(lease) => Outcome {
-                reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
-                durable: vec![lease],
-                ..Outcome::default()
-            },
-            None => self.nak(c),
+            Some(lease) => {
+                c.hooks.push(commit_commands);
+                Outcome {
+                    reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                    durable: released.into_iter().chain([lease]).collect(),
+                    ..Outcome::default()
+                }
+            }
+            None => {
+                let mut out = self.nak(c);
+                out.durable.extend(released);
+                out
+            }
         }
+    }
+
+    /// `one-lease-per-client on` (dhcpd's ack_lease, DHCPREQUEST only): the client asks
+    /// for `ip`, so it has forgotten any other lease it held; that lease is released (as
+    /// a DHCPRELEASE would: RELEASED in a failover pool, so the partner hears of it
+    /// through the journal's replication). dhcpd releases every other lease of the
+    /// client in a bound state; the store indexes one lease per client (its latest), and
+    /// with the flag on a client never holds more than that one besides `ip`.
+    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Option<Lease> {
+        if params.one_lease_per_client != Some(true) {
+            return None;
+        }
+        let other = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)?;
+        let failover = c.cfg.pool_peer(other.pool).is_some();
+        let now = c.now.unix;
+        let mut events = None;
+        let released = self.store.update(other.ip, |l| {
+            // Re-checked under the lease's lock: another worker may have changed it.
+            if l.client.as_ref() == Some(&c.key) && l.state == BindingState::Active {
+                events = l.on_events.take();
+                release_in_place(l, failover, now);
+            }
+        })?;
+        self.lease_event(c.raw, c.host.is_some(), &released, events.and_then(|e| e.release.clone()));
+        (released.state != BindingState::Active).then(|| {
+            tracing::debug!(released = %other.ip, requested = %ip, "one-lease-per-client: other lease released");
+            released
+        })
     }
 
     fn release(&self, c: &Ctx) -> Outcome {
         let ip = c.req.ciaddr();
         let mut out = Outcome::drop(c.msg_type, DropReason::NoReplyExpected);
         let now = c.now.unix;
+        let mut events = None;
         if let Some(l) = self.store.get(ip)
             && l.client.as_ref() == Some(&c.key)
             && l.is_bound_at(now)
@@ -611,15 +880,34 @@ impl Engine {
             && let Some(l) = self.store.update(ip, |l| {
                 // Standalone: straight back to free (the client key stays for affinity).
                 // Failover: RELEASED until the partner acknowledges, then free.
-                l.state = if failover { BindingState::Released } else { BindingState::Free };
-                l.ends = now;
-                l.tstp = now;
-                l.cltt = now;
+                events = l.on_events.take();
+                release_in_place(l, failover, now);
             })
         {
+            self.lease_event(c.raw, c.host.is_some(), &l, events.and_then(|e| e.release.clone()));
             out.durable.push(l);
         }
         out
+    }
+
+    /// Runs a lease's `on release` / `on expiry` statements (`raw`: the request that
+    /// caused it, empty for an expiry) with its variables; their programs are queued.
+    /// What they set is not kept (the binding has ended).
+    fn lease_event(&self, raw: &[u8], known: bool, lease: &Lease, actions: Option<Vec<dhcp_config::Action>>) {
+        let Some(actions) = actions else { return };
+        let vars = std::cell::RefCell::new(lease.vars.as_deref().cloned().unwrap_or_default());
+        let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
+        let pkt = dhcp_config::Packet::new(raw, known)
+            .with_vars(&vars)
+            .with_effects(&effects)
+            .with_lease(lease.ip, false, None);
+        classify::run_event(&actions, &pkt);
+        self.hooks.push(effects.into_inner().commands);
+    }
+
+    /// The programs `execute` statements queued, for the runtime to run.
+    pub fn hooks(&self) -> Arc<classify::HookQueue> {
+        Arc::clone(&self.hooks)
     }
 
     fn decline(&self, c: &Ctx) -> Outcome {
@@ -657,7 +945,8 @@ impl Engine {
         let Some(subnet) = subnet else {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
-        let params = merge_host(&subnet.params, c.host);
+        // dhcpd's dhcpinform adds no host declaration name.
+        let params = c.params(&subnet.params, None, None);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
@@ -676,6 +965,9 @@ impl Engine {
             finish(m, c.req, MessageType::Ack, ip)
         };
         if let Some((ip, params)) = self.fixed_address(c) {
+            if booting_denied(&params) {
+                return Outcome::drop(None, DropReason::BootingDenied);
+            }
             return Outcome { reply: Some(reply_for(ip, &params)), ..Outcome::default() };
         }
         let now = c.now.unix;
@@ -691,6 +983,20 @@ impl Engine {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
         let take = pools.iter().find(|(_, p, _)| p.contains(ip)).map(|(_, _, t)| *t).unwrap_or(Take::Any);
+        // The client's values decide before the address is bound (dhcpd checks booting
+        // in ack_lease, before it commits the lease).
+        let (params, vars) = pools
+            .iter()
+            .find(|(_, p, _)| p.contains(ip))
+            .map(|(_, p, _)| {
+                c.params_vars(&p.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip))
+            })
+            .unwrap_or_default();
+        let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
+        if booting_denied(&params) {
+            self.store.cancel_offer(ip, &c.key);
+            return Outcome::drop(None, DropReason::BootingDenied);
+        }
         let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
         let Some(lease) = self.store.update_if_available(ip, &c.key, take, now, |l| {
             // BOOTP leases never end (dhcpd: `ends never`).
@@ -700,15 +1006,12 @@ impl Engine {
             l.cltt = now;
             l.client = Some(c.key.clone());
             l.hw = Some(hw);
+            l.billing = None;
+            l.vars = vars;
             l.offer = None;
         }) else {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
-        let params = pools
-            .iter()
-            .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| merge_host(&p.params, c.host))
-            .unwrap_or_default();
         Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
     }
 
@@ -737,11 +1040,16 @@ impl Engine {
                         BindingState::Expired
                     }
                 };
-                self.store.update(ip, |l| {
+                let mut events = None;
+                let l = self.store.update(ip, |l| {
                     if l.state == BindingState::Active && l.ends != NEVER && l.ends <= now.unix {
                         l.state = next;
+                        events = l.on_events.take();
                     }
-                })
+                })?;
+                // No request caused it: the statements see no packet.
+                self.lease_event(&[], false, &l, events.and_then(|e| e.expiry.clone()));
+                Some(l)
             })
             .filter(|l| matches!(l.state, BindingState::Free | BindingState::Expired))
             .collect()
@@ -941,7 +1249,78 @@ impl Engine {
 
     /// Load a lease from the lease file (or the partner).
     pub fn restore(&self, lease: Lease) -> bool {
-        self.store.restore(lease)
+        let billed = lease.billing.as_deref().filter(|_| lease.state == BindingState::Active).cloned();
+        let ip = lease.ip;
+        let restored = self.store.restore(lease);
+        if restored && let Some(b) = billed {
+            let mut entry = self.billed.entry(b).or_default();
+            if !entry.contains(&ip) {
+                entry.push(ip);
+            }
+        }
+        restored
+    }
+
+    /// dhcpd's billing (ack_lease, "per-class billing"): a lease already billed to one
+    /// of the client's classes stays billed to it; otherwise the first of the client's
+    /// classes with a `lease limit` that has room is billed (`commit`: recorded, for an
+    /// ACK; an OFFER only checks, as dhcpd unbills an offer). `Err` when the client has
+    /// classes with limits and all are full: dhcpd then drops the request. Fixed
+    /// addresses are never billed.
+    fn billing_for(&self, c: &Ctx, ip: Ipv4Addr, commit: bool) -> Result<Option<Billing>, ()> {
+        if !c.cfg.has_lease_limits || c.classes.is_empty() {
+            return Ok(None);
+        }
+        // The billing classes of this client, in joining order, with their limits.
+        let keys: Vec<(Billing, u32)> = c
+            .classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (class, sub))| {
+                let k = c.cfg.classes.get(class)?;
+                let (value, limit) = match sub.and_then(|s| k.subclasses.get(s)) {
+                    Some(s) => (Some(s.data.clone().into_boxed_slice()), s.lease_limit),
+                    None => (c.classes.spawned(i).map(Into::into), k.lease_limit),
+                };
+                Some((Billing { class: k.name.as_str().into(), subclass: value }, limit?))
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let current = self.store.get(ip).filter(|l| l.client.as_ref() == Some(&c.key)).and_then(|l| l.billing);
+        if let Some(b) = current.filter(|b| keys.iter().any(|(k, _)| k == b.as_ref())) {
+            return Ok(Some(*b));
+        }
+        for (key, limit) in keys {
+            if self.try_bill(&key, ip, limit, commit) {
+                return Ok(Some(key));
+            }
+        }
+        Err(())
+    }
+
+    /// Whether `key` has room for `ip` (or bills it already), recording it if `commit`.
+    fn try_bill(&self, key: &Billing, ip: Ipv4Addr, limit: u32, commit: bool) -> bool {
+        let mut entry = self.billed.entry(key.clone()).or_default();
+        // Only leases still bound and billed to this class count.
+        entry.retain(|a| {
+            *a == ip
+                || self
+                    .store
+                    .get(*a)
+                    .is_some_and(|l| l.state == BindingState::Active && l.billing.as_deref() == Some(key))
+        });
+        let room = entry.contains(&ip) || entry.len() < limit as usize;
+        if room && commit && !entry.contains(&ip) {
+            entry.push(ip);
+        }
+        let empty = entry.is_empty();
+        drop(entry);
+        if empty {
+            self.billed.remove_if(key, |_, v| v.is_empty());
+        }
+        room
     }
 
     /// Load many leases on every core (startup from a large lease file). Returns how many
@@ -969,14 +1348,6 @@ pub fn client_key(req: &Message) -> ClientKey {
     }
 }
 
-/// Scope parameters with a host's options laid over them.
-fn merge_host(base: &Params, host: Option<&HostCfg>) -> Params {
-    match host {
-        Some(h) => merge(base, &h.params),
-        None => base.clone(),
-    }
-}
-
 fn merge(base: &Params, over: &Params) -> Params {
     let mut p = base.clone();
     for (code, v) in &over.options {
@@ -986,11 +1357,58 @@ fn merge(base: &Params, over: &Params) -> Params {
         }
     }
     p.options.sort_by_key(|(c, _)| *c);
-    p.next_server = over.next_server.or(p.next_server);
+    // The host's own values replace what the scopes and classes set, expressions too.
+    if over.next_server.is_some() {
+        p.next_server = over.next_server;
+        p.header_exprs[2] = None;
+    }
     if over.filename.is_some() {
         p.filename = over.filename.clone();
+        p.header_exprs[0] = None;
     }
+    p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
+    p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
+    p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
+}
+
+/// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
+/// bootp) drop the request ("booting disallowed").
+fn booting_denied(params: &Params) -> bool {
+    params.allow_booting == Some(false)
+}
+
+/// dhcpd's `use_host_decl_name` (server/dhcp.c, for OFFER, ACK and BOOTP replies): with
+/// `use-host-decl-names on` in the client's merged scope, a client whose lease has a host
+/// declaration gets that declaration's name as host-name (option 12), unless an option
+/// host-name is already in force. The name is sent without a terminating NUL.
+fn with_host_decl_name(mut params: Params, host: Option<&HostCfg>) -> Params {
+    if let Some(h) = host
+        && params.use_host_decl_names == Some(true)
+        && params.option(12).is_none()
+        && !h.name.is_empty()
+    {
+        let at = params.options.partition_point(|(c, _)| *c < 12);
+        params.options.insert(at, (12, h.name.as_bytes().to_vec()));
+    }
+    params
+}
+
+/// The host dhcpd hangs on a *dynamic* lease (ack_lease): a host of the client with no
+/// fixed address. A host whose fixed addresses are all on other networks makes the
+/// client known, but is not the lease's host.
+fn dynamic_lease_host(host: Option<&HostCfg>) -> Option<&HostCfg> {
+    host.filter(|h| h.fixed_addresses.is_empty())
+}
+
+/// A release as dhcpd's release_lease makes it: standalone, straight back to free (the
+/// client key stays, for affinity); in a failover pool RELEASED, which the journal
+/// replicates to the partner, and free once it acknowledges.
+fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
+    l.state = if failover { BindingState::Released } else { BindingState::Free };
+    l.ends = now;
+    l.tstp = now;
+    l.cltt = now;
 }
 
 fn finish(m: Message, req: &Message, t: MessageType, yiaddr: Ipv4Addr) -> Reply {

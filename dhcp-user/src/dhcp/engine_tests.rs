@@ -32,6 +32,8 @@ fn config(range: (u8, u8)) -> EngineConfig {
                 dynamic_bootp: false,
                 failover_peer: None,
                 params: params(),
+                permits: Vec::new(),
+                prohibits: Vec::new(),
             }],
             first_pool_id: 0,
         }],
@@ -45,6 +47,10 @@ fn config(range: (u8, u8)) -> EngineConfig {
         global: params(),
         offer_hold_secs: 30,
         abandon_lease_secs: 86_400,
+        classes: Vec::new(),
+        option_spaces: Vec::new(),
+        uses_vars: false,
+        has_lease_limits: false,
     }
 }
 
@@ -268,6 +274,8 @@ fn replaced_config_serves_new_options_and_new_pools_and_keeps_leases() {
             dynamic_bootp: false,
             failover_peer: None,
             params: params(),
+            permits: Vec::new(),
+            prohibits: Vec::new(),
         }],
         first_pool_id: 1,
     });
@@ -534,4 +542,107 @@ fn a_request_for_an_address_the_partner_owns_is_dropped_not_naked() {
     let out = renew(BindingState::Free);
     assert_eq!(out.reply.map(|r| r.msg_type), Some(MessageType::Ack));
     assert_eq!(out.durable.first().map(|l| l.state), Some(BindingState::Active));
+}
+
+/// The packet fuzz target's check, run here on every build: requests built from a
+/// deterministic pseudo-random stream (valid DHCP headers with random options, and raw
+/// garbage) through a class-heavy configuration are each answered or dropped, never a
+/// panic, and evaluation of its expressions terminates.
+#[test]
+fn expressions_never_panic_on_any_packet() {
+    let conf = include_str!("testdata/classes.conf");
+    let parsed = dhcp_config::parse_str("classes.conf", conf, &dhcp_config::MemoryLoader::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(crate::conf::engine_config(&parsed.config));
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut replies, mut drops) = (0, 0);
+    for i in 0..3000u32 {
+        let mut p = if i % 3 == 0 {
+            (0..(next() % 700)).map(|_| next() as u8).collect::<Vec<u8>>()
+        } else {
+            let mut m = msg(MessageType::Discover, mac((next() % 9) as u8), vec![]);
+            if i % 5 == 0 {
+                m.set_giaddr(Ipv4Addr::new(198, 18, 0, 1));
+            }
+            bytes(&m)
+        };
+        // Random options (codes, lengths that may run past the end) after the cookie.
+        if i % 3 != 0 && p.len() > 240 {
+            p.truncate(243);
+            for _ in 0..(next() % 12) {
+                let code = [60, 77, 93, 82, 12, 15, 55, next() % 256][(next() % 8) as usize] as u8;
+                let len = (next() % 40) as u8;
+                p.push(code);
+                p.push(len);
+                p.extend((0..len).map(|_| next() as u8));
+            }
+            if next() % 4 != 0 {
+                p.push(255);
+            }
+        }
+        let out = e.handle(Now::at(1000 + i), &META, &p);
+        if out.reply.is_some() {
+            replies += 1;
+        } else {
+            drops += 1;
+        }
+    }
+    assert!(replies > 100 && drops > 100, "replies {replies}, drops {drops}");
+}
+
+/// The same configuration, with whole exchanges: random clients (some relayed with
+/// random circuit ids, so lease limits bill and refuse) DISCOVER, REQUEST, RELEASE and
+/// expire; every statement kind runs, never a panic, and the queue of programs stays
+/// within its bound.
+#[test]
+fn exchanges_through_every_statement_kind_never_panic() {
+    let conf = include_str!("testdata/classes.conf");
+    let parsed = dhcp_config::parse_str("classes.conf", conf, &dhcp_config::MemoryLoader::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(crate::conf::engine_config(&parsed.config));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut acks = 0;
+    for i in 0..2000u32 {
+        let m = mac((next() % 40) as u8);
+        let mut opts = vec![];
+        if next() % 2 == 0 {
+            opts.push(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::from(77), b"iPXE".to_vec())));
+        }
+        let mut d = bytes(&msg(MessageType::Discover, m, opts.clone()));
+        if next() % 3 == 0 {
+            // A relay agent option with a random circuit id, written once by hand.
+            let end = d.iter().rposition(|x| *x == 255).unwrap_or(d.len());
+            let cid = [b'p', (next() % 3) as u8];
+            d.splice(end..end, [82, 4, 1, 2, cid[0], cid[1]]);
+        }
+        let now = 1000 + i * 10;
+        let Some(offer) = e.handle(Now::at(now), &META, &d).reply else { continue };
+        let ip = decode(&offer).yiaddr();
+        let mut req_opts = opts;
+        req_opts.push(DhcpOption::ServerIdentifier(IFACE));
+        req_opts.push(DhcpOption::RequestedIpAddress(ip));
+        if e.handle(Now::at(now), &META, &bytes(&msg(MessageType::Request, m, req_opts))).reply.is_some() {
+            acks += 1;
+        }
+        if next() % 4 == 0 {
+            let mut rel = msg(MessageType::Release, m, vec![]);
+            rel.set_ciaddr(ip);
+            e.handle(Now::at(now), &META, &bytes(&rel));
+        }
+        e.expire(Now::at(now), 100);
+    }
+    assert!(acks > 100, "{acks} leases granted");
+    assert!(e.hooks().take().len() <= super::classify::HookQueue::MAX);
 }

@@ -329,6 +329,7 @@ const ENDS_TOLERANCE_SECS: u32 = 2;
 
 /// Apply an accepted binding to a lease (times, client, state).
 pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
+    let client_before = l.client.clone();
     l.state = state;
     l.starts = b.starts;
     l.ends = if b.ends >= dhcp_failover::transitions::MAX_TIME { crate::time::NEVER } else { b.ends };
@@ -357,6 +358,15 @@ pub fn apply(l: &mut Lease, b: &Binding, state: BindingState) {
         _ if matches!(state, BindingState::Free | BindingState::Backup | BindingState::Reset) => l.client.clone(),
         _ => None,
     };
+    // Binding-scope variables belong to the binding they were set for; the failover
+    // protocol does not carry them, so another client's binding starts without any.
+    if l.client != client_before {
+        l.vars = None;
+        // Billing is this server's own bookkeeping of its bindings (dhcpd's too), and so
+        // are the event statements of the binding.
+        l.billing = None;
+        l.on_events = None;
+    }
     l.offer = None;
 }
 
@@ -387,6 +397,22 @@ mod tests {
             cltt: 1000,
             ip_flags: IpFlags::NONE,
         }
+    }
+
+    #[test]
+    fn a_partners_binding_of_another_client_drops_the_variables() {
+        let mut vars = dhcp_config::Vars::default();
+        vars.set("vendor-string", Some(b"PXEClient".to_vec()));
+        // The same client renewed by the partner: its binding scope stays.
+        let mut l = lease(BindingState::Active, 5000);
+        l.vars = Some(Box::new(vars.clone()));
+        apply(&mut l, &binding(BindingStatus::ACTIVE, 6000), BindingState::Active);
+        assert_eq!(l.vars.as_deref(), Some(&vars));
+        // Another client: the protocol carries no variables, so none are left.
+        let mut other = binding(BindingStatus::ACTIVE, 6000);
+        other.chaddr = Some(vec![1, 0x52, 0x54, 0, 0, 0, 9]);
+        apply(&mut l, &other, BindingState::Active);
+        assert_eq!(l.vars, None);
     }
 
     #[test]

@@ -73,6 +73,23 @@ impl HwAddr {
     }
 }
 
+/// The event statements a lease keeps (`on release`, `on expiry`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LeaseEvents {
+    pub release: Option<Vec<dhcp_config::Action>>,
+    pub expiry: Option<Vec<dhcp_config::Action>>,
+}
+
+/// A billing class: a class with a lease limit, or one of its subclasses (declared or
+/// spawned), by name and value, so that it survives reloads and restarts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Billing {
+    /// The class's name.
+    pub class: Box<str>,
+    /// The subclass's value (`None`: the class itself).
+    pub subclass: Option<Box<[u8]>>,
+}
+
 /// An address offered but not yet requested: reserved in memory for a few seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Offer {
@@ -100,6 +117,14 @@ pub struct Lease {
     pub client: Option<ClientKey>,
     pub hw: Option<HwAddr>,
     pub hostname: Option<Box<str>>,
+    /// Binding-scope variables (`set NAME = ...;` of the configuration, run when the lease
+    /// was bound), kept in the lease file as dhcpd keeps them. Boxed: most leases have none.
+    pub vars: Option<Box<dhcp_config::Vars>>,
+    /// The class (with a `lease limit`) this lease is billed to, as dhcpd bills it.
+    pub billing: Option<Box<Billing>>,
+    /// In-memory only: the `on release` / `on expiry` statements in force when the lease
+    /// was granted (dhcpd also writes them to its lease file; xdhcpd does not yet).
+    pub on_events: Option<std::sync::Arc<LeaseEvents>>,
     /// In-memory only: an outstanding offer.
     pub offer: Option<Offer>,
     /// In-memory only: bit q set = the address is in its pool's free queue q.
@@ -121,6 +146,9 @@ impl Lease {
             client: None,
             hw: None,
             hostname: None,
+            vars: None,
+            billing: None,
+            on_events: None,
             offer: None,
             queued: 0,
         }

@@ -28,6 +28,20 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
     r.hardware = l.hw.map(|h| (h.htype, h.as_slice().to_vec()));
     r.uid = l.client.as_ref().and_then(|k| k.client_id()).map(<[u8]>::to_vec);
     r.client_hostname = l.hostname.as_deref().map(str::to_string);
+    // dhcpd writes the billing of a lease that has not ended, i.e. a bound one.
+    r.billing = l
+        .billing
+        .as_deref()
+        .filter(|_| l.state == BindingState::Active)
+        .map(|b| (b.class.to_string(), b.subclass.as_deref().map(<[u8]>::to_vec)));
+    for (name, value) in l.vars.iter().flat_map(|v| v.0.iter()) {
+        // dhcpd's own vendor-class-identifier variable has a field of its own.
+        if name == "vendor-class-identifier" {
+            r.vendor_class = Some(String::from_utf8_lossy(value).into_owned());
+        } else {
+            r.vars.push((name.clone(), value.clone()));
+        }
+    }
     r
 }
 
@@ -51,6 +65,17 @@ pub fn from_record(r: &LeaseRecord) -> Lease {
         _ => None,
     };
     l.hostname = r.client_hostname.as_deref().map(Into::into);
+    let mut vars = dhcp_config::Vars::default();
+    if let Some(vc) = &r.vendor_class {
+        vars.set("vendor-class-identifier", Some(vc.as_bytes().to_vec()));
+    }
+    for (name, value) in &r.vars {
+        vars.set(name, Some(value.clone()));
+    }
+    l.vars = (!vars.0.is_empty()).then(|| Box::new(vars));
+    l.billing = r.billing.as_ref().map(|(class, sub)| {
+        Box::new(super::Billing { class: class.as_str().into(), subclass: sub.as_deref().map(Into::into) })
+    });
     l
 }
 
@@ -69,6 +94,10 @@ mod tests {
         l.hw = Some(HwAddr::new(1, &[0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
         l.client = Some(ClientKey::from_client_id(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10]));
         l.hostname = Some("laptop".into());
+        let mut vars = dhcp_config::Vars::default();
+        vars.set("vendor-class-identifier", Some(b"MSFT 5.0".to_vec()));
+        vars.set("circuit", Some(vec![b'a', 0, 0xff, b'"']));
+        l.vars = Some(Box::new(vars));
         let mut buf = Vec::new();
         dhcp_journal::format::write_lease(&mut buf, &to_record(&l));
         let parsed = dhcp_journal::parse::parse(&buf);

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod failover;
+pub mod hooks;
 pub mod journal;
 pub mod localtime;
 pub mod metrics;
@@ -241,6 +242,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        // Programs of `execute` statements, run off the request path.
+        tokio::spawn(hooks::serve(engine.hooks()));
         for peer in &config.failover_peers {
             let persisted = states.get(&peer.name).map(failover::to_persisted);
             let tx = failover::spawn(

@@ -539,7 +539,12 @@ fn open_host(
                 hardware_ethernet: None,
                 client_identifier: None,
                 fixed_addresses: Vec::new(),
-                params: shared.engine.config().global.clone(),
+                params: crate::dhcp::Params {
+                    // The host has no statements of its own: the global scope's per-packet
+                    // ones already ran in the client's scope chain.
+                    dynamic: std::sync::Arc::from(Vec::new()),
+                    ..shared.engine.config().global.clone()
+                },
             };
             if let Err(r) = apply_host_attrs(&mut h, &attrs) {
                 return r;
@@ -701,6 +706,7 @@ pub fn host_from_record(r: &dhcp_journal::HostRecord, global: &crate::dhcp::Para
         hardware_ethernet: r.hardware.as_ref().and_then(|(_, b)| <[u8; 6]>::try_from(b.as_slice()).ok()),
         client_identifier: r.uid.clone(),
         fixed_addresses: r.fixed_address.into_iter().collect(),
-        params: global.clone(),
+        // No statements of its own (see `host` above).
+        params: crate::dhcp::Params { dynamic: std::sync::Arc::from(Vec::new()), ..global.clone() },
     }
 }

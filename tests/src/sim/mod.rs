@@ -262,6 +262,8 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
                 dynamic_bootp: false,
                 failover_peer: Some(NAME.into()),
                 params: params.clone(),
+                permits: Vec::new(),
+                prohibits: Vec::new(),
             }],
             first_pool_id: 0,
         }],
@@ -269,6 +271,10 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         global: params,
         offer_hold_secs: 10,
         abandon_lease_secs: 86_400,
+        classes: Vec::new(),
+        option_spaces: Vec::new(),
+        uses_vars: false,
+        has_lease_limits: false,
     };
     let peer = PeerConfig {
         name: NAME.into(),

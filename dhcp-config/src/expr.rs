@@ -1,0 +1,1463 @@
+//! dhcp-eval(5) expressions: compiled once, when the configuration is read, into a
+//! typed tree; evaluated for each packet with no text work.
+//!
+//! Three types, as in dhcpd: boolean, data and numeric. Type errors are found at load
+//! (`option x = extract-int(...)`-like mix-ups are refused with their position), so
+//! evaluation only ever meets well-typed trees. Evaluation follows dhcpd's
+//! `evaluate_*_expression` (common/tree.c): a value may be *null* (a missing option, an
+//! out-of-range `packet`), booleans are three-valued (`and`/`or` as dhcpd combines
+//! nulls), and an `if` or `match if` whose condition is null counts as false.
+//!
+//! Bounds: a tree is at most [`MAX_DEPTH`] deep (refused at load otherwise), and every
+//! data value is at most [`MAX_VALUE`] bytes (a larger one evaluates to null), so a
+//! hostile packet cannot make evaluation allocate without bound, loop or panic.
+
+use std::borrow::Cow;
+
+use crate::error::{ConfigError, ErrorKind, Span};
+use crate::lexer::{Token, TokenKind};
+use crate::options::{OptionTable, OptionType};
+
+/// Deepest expression accepted (nesting of operators and function calls).
+pub const MAX_DEPTH: usize = 32;
+/// Largest data value an evaluation produces; larger results are null.
+pub const MAX_VALUE: usize = 65_535;
+
+/// Which packet option an expression reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptionRef {
+    /// A DHCP option (RFC 2132 code), with dhcpd's treatment of text options: trailing
+    /// NULs removed (`strip_nuls`, RFC 2132 section 2).
+    Dhcp { code: u8, strip_nuls: bool },
+    /// A sub-option inside a DHCP option: of the relay agent information option (82),
+    /// `agent.circuit-id` (1), `agent.remote-id` (2), ...; or of an option space that an
+    /// option encapsulates (`option NAME code N = encapsulate SPACE;`, e.g. iPXE's 175),
+    /// `SPACE.NAME` read from the client's option N, with the space's widths.
+    Sub { outer: u8, code: u32, code_width: u8, length_width: u8, strip_nuls: bool },
+}
+
+impl OptionRef {
+    /// A relay agent information sub-option.
+    pub const fn agent(code: u8) -> Self {
+        OptionRef::Sub { outer: 82, code: code as u32, code_width: 1, length_width: 1, strip_nuls: false }
+    }
+}
+
+/// A boolean expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoolExpr {
+    /// `a = b` (`negate`: `a != b`) on data.
+    DataEq { left: Box<DataExpr>, right: Box<DataExpr>, negate: bool },
+    /// `a = b` (`negate`: `a != b`) on numbers.
+    NumEq { left: Box<NumExpr>, right: Box<NumExpr>, negate: bool },
+    /// `a and b`
+    And(Box<BoolExpr>, Box<BoolExpr>),
+    /// `a or b`
+    Or(Box<BoolExpr>, Box<BoolExpr>),
+    /// `not a`
+    Not(Box<BoolExpr>),
+    /// `exists OPTION`: the client sent the option.
+    Exists(OptionRef),
+    /// `known`: a host declaration matches the client.
+    Known,
+    /// `static`: the lease is a fixed address of a host declaration.
+    Static,
+    /// `data ~= "regex"` (`~~`: case-insensitive).
+    Matches(Box<DataExpr>, Pattern),
+    /// A variable where a boolean is expected (dhcpd accepts it: `match if true;` reads
+    /// a variable named `true`). Variables hold data here, which dhcpd evaluates as a
+    /// boolean to null ("binding type ... in evaluate_boolean_expression"): always null.
+    Variable(String),
+}
+
+/// A regular expression of `~=` / `~~`, compiled at load. dhcpd compiles POSIX extended
+/// regular expressions (regcomp with REG_EXTENDED) on C strings; this is the `regex`
+/// crate's syntax on bytes with Unicode off (a `.` is one byte, as in dhcpd's C locale),
+/// which reads the same for the patterns people write (`^MSFT`, `[0-9]+`,
+/// `[[:alpha:]]`). A pattern it cannot compile is refused at load.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    case_insensitive: bool,
+    re: regex::bytes::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.case_insensitive == other.case_insensitive
+    }
+}
+
+impl Eq for Pattern {}
+
+impl Pattern {
+    /// Compiles `source` (`~~`: `case_insensitive`).
+    pub fn new(source: &str, case_insensitive: bool) -> Result<Self, String> {
+        let re = regex::bytes::RegexBuilder::new(source)
+            .unicode(false)
+            .case_insensitive(case_insensitive)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Pattern { source: source.to_string(), case_insensitive, re })
+    }
+
+    /// Whether the pattern matches `data` up to its first NUL (regexec reads a C string).
+    pub fn is_match(&self, data: &[u8]) -> bool {
+        let end = data.iter().position(|b| *b == 0).unwrap_or(data.len());
+        self.re.is_match(data.get(..end).unwrap_or_default())
+    }
+}
+
+/// A data expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataExpr {
+    /// A string or a colon-separated hex list.
+    Const(Vec<u8>),
+    /// `null`
+    Null,
+    /// `option NAME`: the option as the client sent it.
+    Option(OptionRef),
+    /// `hardware`: htype, then chaddr (hlen bytes).
+    Hardware,
+    /// `substring (data, offset, length)`
+    Substring(Box<DataExpr>, Box<NumExpr>, Box<NumExpr>),
+    /// `suffix (data, length)`
+    Suffix(Box<DataExpr>, Box<NumExpr>),
+    /// `lcase (data)`
+    Lcase(Box<DataExpr>),
+    /// `ucase (data)`
+    Ucase(Box<DataExpr>),
+    /// `concat (a, b, ...)`, as nested pairs.
+    Concat(Box<DataExpr>, Box<DataExpr>),
+    /// `binary-to-ascii (base, width, separator, data)`
+    BinaryToAscii { base: Box<NumExpr>, width: Box<NumExpr>, separator: Box<DataExpr>, data: Box<DataExpr> },
+    /// `encode-int (number, 8|16|32)`
+    EncodeInt(Box<NumExpr>, u8),
+    /// `packet (offset, length)`: bytes of the raw packet.
+    Packet(Box<NumExpr>, Box<NumExpr>),
+    /// `pick-first-value (a, b, ...)`: the first that is not null.
+    PickFirst(Vec<DataExpr>),
+    /// `reverse (width, data)`: the data's groups of `width` bytes in reverse order.
+    Reverse(Box<NumExpr>, Box<DataExpr>),
+    /// `leased-address`: the address being offered or acknowledged (null before there
+    /// is one, e.g. in a class's match).
+    LeasedAddress,
+    /// `host-decl-name`: the name of the lease's host declaration (null without one).
+    HostDeclName,
+    /// A variable (`set NAME = ...;`): its value in this request, else in the lease's
+    /// binding scope, else null.
+    Variable(String),
+}
+
+/// A numeric expression (dhcpd's are 32-bit unsigned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumExpr {
+    /// A decimal number.
+    Const(u32),
+    /// `extract-int (data, 8|16|32)`: a big-endian integer from the data's first bytes.
+    ExtractInt(Box<DataExpr>, u8),
+}
+
+/// What one packet offers to expressions. Options are read from the raw bytes when an
+/// expression asks for them (no decoding of the whole packet for evaluation).
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    raw: &'a [u8],
+    /// Whether a host declaration matches the client (dhcp-eval's `known`).
+    pub known: bool,
+    /// The lease being answered, once there is one: its address, and whether it is a
+    /// host's fixed address (`static`).
+    lease: Option<([u8; 4], bool)>,
+    /// The name of the lease's host declaration (`host-decl-name`).
+    host_name: Option<&'a str>,
+    /// The variables in force: set by this request's statements, or kept with the lease.
+    vars: Option<&'a std::cell::RefCell<Vars>>,
+    /// Where `execute` and `on` statements leave what they ask for.
+    effects: Option<&'a std::cell::RefCell<crate::model::Effects>>,
+}
+
+/// Variables of a binding scope (dhcpd's `set`): name and data value, in the order set.
+/// Few per lease, so a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vars(pub Vec<(String, Vec<u8>)>);
+
+impl Vars {
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// Sets `name` (a new value keeps its place); `None` removes it (`unset`).
+    pub fn set(&mut self, name: &str, value: Option<Vec<u8>>) {
+        match (self.0.iter().position(|(n, _)| n == name), value) {
+            (Some(i), Some(v)) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = v;
+                }
+            }
+            (None, Some(v)) => self.0.push((name.to_string(), v)),
+            (Some(i), None) => {
+                self.0.remove(i);
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// Offset of the options after the BOOTP header and the magic cookie.
+const OPTIONS_AT: usize = 240;
+const COOKIE: [u8; 4] = [99, 130, 83, 99];
+
+impl<'a> Packet<'a> {
+    /// A view of a BOOTP/DHCP message as received (any bytes are fine: a malformed
+    /// packet simply has fewer options).
+    pub fn new(raw: &'a [u8], known: bool) -> Self {
+        Packet { raw, known, lease: None, host_name: None, vars: None, effects: None }
+    }
+
+    /// The same request, answered with the lease of `address` (`fixed`: a host's fixed
+    /// address) whose host declaration is `host_name`, if any.
+    pub fn with_lease(self, address: std::net::Ipv4Addr, fixed: bool, host_name: Option<&'a str>) -> Self {
+        Packet { lease: Some((address.octets(), fixed)), host_name, ..self }
+    }
+
+    /// The same request with `vars` in force (they are read by variable references and
+    /// written by `set`).
+    pub fn with_vars(self, vars: &'a std::cell::RefCell<Vars>) -> Self {
+        Packet { vars: Some(vars), ..self }
+    }
+
+    /// The same request, `execute` and `on` statements recorded in `effects`.
+    pub fn with_effects(self, effects: &'a std::cell::RefCell<crate::model::Effects>) -> Self {
+        Packet { effects: Some(effects), ..self }
+    }
+
+    /// Where `execute` and `on` statements record what they ask for.
+    pub fn effects(&self) -> Option<&'a std::cell::RefCell<crate::model::Effects>> {
+        self.effects
+    }
+
+    /// The variables in force, to change (`set`); `None` without any (classification).
+    pub fn vars(&self) -> Option<&'a std::cell::RefCell<Vars>> {
+        self.vars
+    }
+
+    /// The options area, when the packet has the DHCP magic cookie.
+    fn options_area(&self) -> &'a [u8] {
+        match self.raw.get(OPTIONS_AT - 4..OPTIONS_AT) {
+            Some(c) if c == COOKIE => self.raw.get(OPTIONS_AT..).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+
+    /// Option `code` of an options area: its data, the instances concatenated (RFC
+    /// 3396, as dhcpd stores a repeated option).
+    fn find<'b>(area: &'b [u8], code: u8) -> Option<Cow<'b, [u8]>> {
+        let mut found: Option<Cow<'b, [u8]>> = None;
+        let mut i = 0;
+        while let Some(&c) = area.get(i) {
+            match c {
+                0 => i += 1,
+                255 => break,
+                _ => {
+                    let len = usize::from(*area.get(i + 1)?);
+                    let data = area.get(i + 2..i + 2 + len)?;
+                    if c == code {
+                        found = Some(match found {
+                            None => Cow::Borrowed(data),
+                            Some(prev) => {
+                                let mut v = prev.into_owned();
+                                v.extend_from_slice(data);
+                                Cow::Owned(v)
+                            }
+                        });
+                    }
+                    i += 2 + len;
+                }
+            }
+        }
+        found
+    }
+
+    /// Sub-option `code` of an encapsulated area, with the space's code and length
+    /// widths (1, 2 or 4; 1 or 2); instances concatenated. A record running past the end
+    /// ends the walk.
+    fn find_sub<'b>(area: &'b [u8], code: u32, code_width: u8, length_width: u8) -> Option<Cow<'b, [u8]>> {
+        let (cw, lw) = (usize::from(code_width), usize::from(length_width));
+        let be = |b: &[u8]| b.iter().fold(0u32, |n, x| (n << 8) | u32::from(*x));
+        let mut found: Option<Cow<'b, [u8]>> = None;
+        let mut i = 0;
+        while let Some(head) = area.get(i..i + cw + lw) {
+            let (c, len) = (be(head.get(..cw)?), be(head.get(cw..)?) as usize);
+            let data = area.get(i + cw + lw..i + cw + lw + len)?;
+            if c == code {
+                found = Some(match found {
+                    None => Cow::Borrowed(data),
+                    Some(prev) => {
+                        let mut v = prev.into_owned();
+                        v.extend_from_slice(data);
+                        Cow::Owned(v)
+                    }
+                });
+            }
+            i += cw + lw + len;
+        }
+        found
+    }
+
+    /// The client's option, as an expression sees it.
+    pub fn option(&self, r: OptionRef) -> Option<Cow<'a, [u8]>> {
+        match r {
+            OptionRef::Dhcp { code, strip_nuls } => {
+                let v = Self::find(self.options_area(), code)?;
+                if !strip_nuls {
+                    return Some(v);
+                }
+                let keep = v.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+                Some(match v {
+                    Cow::Borrowed(b) => Cow::Borrowed(b.get(..keep).unwrap_or_default()),
+                    Cow::Owned(mut o) => {
+                        o.truncate(keep);
+                        Cow::Owned(o)
+                    }
+                })
+            }
+            OptionRef::Sub { outer, code, code_width, length_width, strip_nuls } => {
+                let area = Self::find(self.options_area(), outer)?;
+                let v = match area {
+                    Cow::Borrowed(b) => Self::find_sub(b, code, code_width, length_width),
+                    Cow::Owned(o) => {
+                        Self::find_sub(&o, code, code_width, length_width).map(|v| Cow::Owned(v.into_owned()))
+                    }
+                }?;
+                if !strip_nuls {
+                    return Some(v);
+                }
+                let keep = v.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+                Some(Cow::Owned(v.get(..keep).unwrap_or_default().to_vec()))
+            }
+        }
+    }
+
+    /// htype then chaddr (hlen bytes), or null for an impossible hlen (dhcpd's check).
+    fn hardware(&self) -> Option<Vec<u8>> {
+        let htype = *self.raw.get(1)?;
+        let hlen = usize::from(*self.raw.get(2)?);
+        if hlen > 16 {
+            return None;
+        }
+        let chaddr = self.raw.get(28..28 + hlen)?;
+        let mut v = Vec::with_capacity(hlen + 1);
+        v.push(htype);
+        v.extend_from_slice(chaddr);
+        Some(v)
+    }
+}
+
+/// A data value in evaluation.
+type Value<'a> = Option<Cow<'a, [u8]>>;
+
+/// `d[start..end]`, borrowed when `d` is (the bounds are already clamped).
+fn slice(d: Cow<'_, [u8]>, start: usize, end: usize) -> Cow<'_, [u8]> {
+    match d {
+        Cow::Borrowed(b) => Cow::Borrowed(b.get(start..end).unwrap_or_default()),
+        Cow::Owned(mut v) => {
+            v.truncate(end);
+            v.drain(..start.min(v.len()));
+            Cow::Owned(v)
+        }
+    }
+}
+
+fn bounded(v: Vec<u8>) -> Value<'static> {
+    (v.len() <= MAX_VALUE).then_some(Cow::Owned(v))
+}
+
+impl BoolExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            BoolExpr::DataEq { left, right, .. } => left.reads_variables() || right.reads_variables(),
+            BoolExpr::NumEq { left, right, .. } => left.reads_variables() || right.reads_variables(),
+            BoolExpr::And(a, b) | BoolExpr::Or(a, b) => a.reads_variables() || b.reads_variables(),
+            BoolExpr::Not(a) => a.reads_variables(),
+            BoolExpr::Matches(d, _) => d.reads_variables(),
+            BoolExpr::Exists(_) | BoolExpr::Known | BoolExpr::Static => false,
+            BoolExpr::Variable(_) => true,
+        }
+    }
+
+    /// The value (None: null), as dhcpd's evaluate_boolean_expression.
+    pub fn eval(&self, p: &Packet<'_>) -> Option<bool> {
+        match self {
+            BoolExpr::DataEq { left, right, negate } => {
+                // Both null count as equal, one null as different (tree.c expr_equal).
+                let eq = match (left.eval(p), right.eval(p)) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => true,
+                    _ => false,
+                };
+                Some(eq != *negate)
+            }
+            BoolExpr::NumEq { left, right, negate } => {
+                let eq = match (left.eval(p), right.eval(p)) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => true,
+                    _ => false,
+                };
+                Some(eq != *negate)
+            }
+            BoolExpr::And(a, b) => match a.eval(p) {
+                // dhcpd evaluates the right side only after a true left side, and a
+                // null on either side makes the whole null.
+                Some(true) => b.eval(p),
+                _ => None,
+            },
+            BoolExpr::Or(a, b) => {
+                let l = a.eval(p);
+                if l == Some(true) {
+                    return Some(true);
+                }
+                match (l, b.eval(p)) {
+                    (None, None) => None,
+                    (l, r) => Some(l.unwrap_or(false) || r.unwrap_or(false)),
+                }
+            }
+            BoolExpr::Not(a) => a.eval(p).map(|v| !v),
+            BoolExpr::Exists(r) => Some(p.option(*r).is_some()),
+            BoolExpr::Known => Some(p.known),
+            BoolExpr::Static => Some(p.lease.is_some_and(|(_, fixed)| fixed)),
+            // A null left side makes the match null (tree.c: `return bleft && bright`).
+            BoolExpr::Matches(d, pattern) => d.eval(p).map(|v| pattern.is_match(&v)),
+            BoolExpr::Variable(_) => None,
+        }
+    }
+
+    /// dhcpd's evaluate_boolean_expression_result: null is false (for `if` and
+    /// `match if`).
+    pub fn holds(&self, p: &Packet<'_>) -> bool {
+        self.eval(p).unwrap_or(false)
+    }
+}
+
+impl DataExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            DataExpr::Variable(_) => true,
+            DataExpr::Const(_)
+            | DataExpr::Null
+            | DataExpr::Option(_)
+            | DataExpr::Hardware
+            | DataExpr::LeasedAddress
+            | DataExpr::HostDeclName => false,
+            DataExpr::Substring(d, a, b) => d.reads_variables() || a.reads_variables() || b.reads_variables(),
+            DataExpr::Suffix(d, n) | DataExpr::Reverse(n, d) => d.reads_variables() || n.reads_variables(),
+            DataExpr::Lcase(d) | DataExpr::Ucase(d) => d.reads_variables(),
+            DataExpr::Concat(a, b) => a.reads_variables() || b.reads_variables(),
+            DataExpr::BinaryToAscii { base, width, separator, data } => {
+                base.reads_variables()
+                    || width.reads_variables()
+                    || separator.reads_variables()
+                    || data.reads_variables()
+            }
+            DataExpr::EncodeInt(n, _) => n.reads_variables(),
+            DataExpr::Packet(a, b) => a.reads_variables() || b.reads_variables(),
+            DataExpr::PickFirst(list) => list.iter().any(DataExpr::reads_variables),
+        }
+    }
+
+    /// The value (None: null), as dhcpd's evaluate_data_expression. Constants and
+    /// parts of the packet are borrowed, not copied.
+    pub fn eval<'a>(&'a self, p: &Packet<'a>) -> Value<'a> {
+        match self {
+            DataExpr::Const(v) => Some(Cow::Borrowed(v.as_slice())),
+            DataExpr::Null => None,
+            DataExpr::Option(r) => p.option(*r),
+            DataExpr::Hardware => p.hardware().map(Cow::Owned),
+            DataExpr::Substring(d, off, len) => {
+                let (d, off, len) = (d.eval(p)?, off.eval(p)?, len.eval(p)?);
+                // Past the end: empty (not null).
+                let start = usize::try_from(off).unwrap_or(usize::MAX).min(d.len());
+                let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)).min(d.len());
+                Some(slice(d, start, end))
+            }
+            DataExpr::Suffix(d, len) => {
+                let (d, len) = (d.eval(p)?, len.eval(p)?);
+                let keep = usize::try_from(len).unwrap_or(usize::MAX).min(d.len());
+                let start = d.len() - keep;
+                let end = d.len();
+                Some(slice(d, start, end))
+            }
+            DataExpr::Lcase(d) => Some(Cow::Owned(d.eval(p)?.to_ascii_lowercase())),
+            DataExpr::Ucase(d) => Some(Cow::Owned(d.eval(p)?.to_ascii_uppercase())),
+            DataExpr::Concat(a, b) => {
+                let (a, b) = (a.eval(p)?, b.eval(p)?);
+                if a.len() + b.len() > MAX_VALUE {
+                    return None;
+                }
+                let mut v = a.into_owned();
+                v.extend_from_slice(&b);
+                Some(Cow::Owned(v))
+            }
+            DataExpr::BinaryToAscii { base, width, separator, data } => {
+                let (base, width, sep, data) = (base.eval(p)?, width.eval(p)?, separator.eval(p)?, data.eval(p)?);
+                binary_to_ascii(base, width, &sep, &data).and_then(bounded)
+            }
+            DataExpr::EncodeInt(n, width) => {
+                let n = n.eval(p)?;
+                Some(Cow::Owned(match width {
+                    8 => vec![n as u8],
+                    16 => (n as u16).to_be_bytes().to_vec(),
+                    _ => n.to_be_bytes().to_vec(),
+                }))
+            }
+            DataExpr::Packet(off, len) => {
+                let (off, len) = (off.eval(p)?, len.eval(p)?);
+                let start = usize::try_from(off).ok().filter(|s| *s < p.raw.len())?;
+                let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)).min(p.raw.len());
+                p.raw.get(start..end).map(Cow::Borrowed)
+            }
+            DataExpr::PickFirst(list) => list.iter().find_map(|d| d.eval(p)),
+            DataExpr::LeasedAddress => p.lease.map(|(a, _)| Cow::Owned(a.to_vec())),
+            DataExpr::HostDeclName => p.host_name.map(|n| Cow::Borrowed(n.as_bytes())),
+            // Copied out: a later `set` may change the variable.
+            DataExpr::Variable(name) => p.vars?.try_borrow().ok()?.get(name).map(|v| Cow::Owned(v.to_vec())),
+            DataExpr::Reverse(width, d) => {
+                let (width, d) = (width.eval(p)?, d.eval(p)?);
+                // dhcpd: a width of 0 or one that does not divide the length is null.
+                let w = usize::try_from(width).ok().filter(|w| *w > 0 && d.len() % *w == 0)?;
+                Some(Cow::Owned(d.chunks(w).rev().flatten().copied().collect()))
+            }
+        }
+    }
+}
+
+impl NumExpr {
+    /// Whether a variable is read somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            NumExpr::Const(_) => false,
+            NumExpr::ExtractInt(d, _) => d.reads_variables(),
+        }
+    }
+
+    /// The value (None: null).
+    pub fn eval(&self, p: &Packet<'_>) -> Option<u32> {
+        match self {
+            NumExpr::Const(n) => Some(*n),
+            NumExpr::ExtractInt(d, width) => {
+                let d = d.eval(p)?;
+                match width {
+                    8 => d.first().map(|b| u32::from(*b)),
+                    16 => d.get(..2).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+                    _ => d.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                }
+            }
+        }
+    }
+}
+
+/// dhcpd's binary-to-ascii: each `width`-bit group (8, 16 or 32) of `data` in `base`
+/// (2 to 16), separated by `sep`. Other widths or bases are null, as in dhcpd.
+fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    if !(2..=16).contains(&base) {
+        return None;
+    }
+    let step = match width {
+        8 => 1,
+        16 => 2,
+        32 => 4,
+        _ => return None,
+    };
+    let digits = b"0123456789abcdef";
+    let mut out = Vec::new();
+    for (i, group) in data.chunks_exact(step).enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        let mut n = group.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b));
+        let mut text = Vec::new();
+        loop {
+            text.push(digits[(n % base) as usize]);
+            n /= base;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(text.iter().rev());
+        if out.len() > MAX_VALUE {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A name dhcpd's lexer reads as one NAME: a letter, then one or more letters, digits,
+/// `-`, `_`;
+/// but not a letter followed by hex digits only (`x1`, `abc`), which dhcpd's lexer
+/// reads as a number-or-name that its expression parser then refuses as hex (checked
+/// with `dhcpd -t`; a valid hex byte such as `ab` is data, see `primary`).
+pub(crate) fn is_variable_name(w: &str) -> bool {
+    // One letter is a number to dhcpd's lexer ("Bogus number v", checked).
+    w.len() > 1
+        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !(w.len() > 1 && w.chars().skip(1).all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Relay agent sub-options dhcpd names in its `agent` space (common/tables.c).
+const AGENT_OPTIONS: &[(&str, u8)] = &[
+    ("circuit-id", 1),
+    ("remote-id", 2),
+    ("agent-id", 3),
+    ("docsis-device-class", 4),
+    ("link-selection", 5),
+    ("subscriber-id", 6),
+];
+
+/// dhcp-eval(5) functions and operands xdhcpd does not evaluate yet: refused by name
+/// rather than misread as a variable.
+const NOT_YET: &[&str] = &[
+    "config-option",
+    "lease-time",
+    "filename",
+    "server-name",
+    "client-state",
+    "gethostname",
+    "v6relay",
+    "defined",
+    "variable-exists",
+    "dns-update",
+    "dns-delete",
+    "ns-update",
+    "encapsulate",
+    "gethostbyname",
+    "auth",
+    "updated-dns-rr",
+];
+
+/// Reads expressions from a statement's tokens.
+pub(crate) struct ExprParser<'t> {
+    tokens: &'t [Token],
+    pos: usize,
+    /// Where the statement ends, for "expected X, found ';'".
+    end: &'t Span,
+    options: &'t OptionTable,
+    depth: usize,
+    /// Options of encapsulated spaces by (space, name), lower case.
+    spaces: Option<&'t std::collections::HashMap<(String, String), OptionRef>>,
+}
+
+/// An expression of any of the three types, before the context says which it needs.
+enum Any {
+    Bool(BoolExpr),
+    Data(DataExpr),
+    Num(NumExpr),
+}
+
+/// A binary operator of dhcp-eval(5) that xdhcpd evaluates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BinOp {
+    And,
+    Or,
+    /// `=` (`negate`: `!=`)
+    Eq {
+        negate: bool,
+    },
+    /// `~=` (`~~`: case-insensitive)
+    Matches {
+        case_insensitive: bool,
+    },
+}
+
+impl BinOp {
+    /// dhcpd's op_val: the higher takes the rest of the expression as its right side.
+    fn rank(self) -> u8 {
+        match self {
+            BinOp::And | BinOp::Or => 3,
+            BinOp::Eq { .. } | BinOp::Matches { .. } => 4,
+        }
+    }
+
+    /// dhcpd's op_context: how the operand after this operator reads when it starts a
+    /// sub-expression (a number is data there, except after arithmetic).
+    fn operand_context(self) -> Ctx {
+        match self {
+            BinOp::And | BinOp::Or => Ctx::Boolean,
+            BinOp::Eq { .. } | BinOp::Matches { .. } => Ctx::Data,
+        }
+    }
+}
+
+/// A right-hand operand: an expression, or the pattern of `~=` / `~~`.
+enum Operand {
+    Expr(Any),
+    Pattern(Pattern),
+}
+
+/// What the parser expects where it reads a number: dhcpd reads a bare number as an
+/// integer in a numeric context only; elsewhere it is a colon-separated hex list of one
+/// element (`= 01` after a data expression is the byte 0x01).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Boolean,
+    Data,
+    Numeric,
+}
+
+impl Any {
+    /// The context the right side of `=` is read in (dhcpd: the left side's).
+    fn context(&self) -> Ctx {
+        match self {
+            Any::Bool(_) => Ctx::Boolean,
+            Any::Data(_) => Ctx::Data,
+            Any::Num(_) => Ctx::Numeric,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Any::Bool(_) => "a boolean expression",
+            Any::Data(_) => "a data expression",
+            Any::Num(_) => "a numeric expression",
+        }
+    }
+}
+
+impl<'t> ExprParser<'t> {
+    pub(crate) fn new(tokens: &'t [Token], end: &'t Span, options: &'t OptionTable) -> Self {
+        ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None }
+    }
+
+    /// The same parser, reading `SPACE.NAME` options through `spaces`.
+    pub(crate) fn with_spaces(self, spaces: &'t std::collections::HashMap<(String, String), OptionRef>) -> Self {
+        ExprParser { spaces: Some(spaces), ..self }
+    }
+
+    /// How many tokens were read.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn peek(&self) -> Option<&'t Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn peek_word(&self) -> Option<String> {
+        self.peek().and_then(Token::word).map(str::to_ascii_lowercase)
+    }
+
+    fn span(&self) -> &'t Span {
+        self.peek().map_or(self.end, |t| &t.span)
+    }
+
+    fn expected(&self, what: &str) -> ConfigError {
+        let found = self.peek().map_or_else(|| "the end of the statement".to_string(), Token::describe);
+        let after =
+            self.tokens.get(..self.pos).map(|t| t.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "));
+        ConfigError::new(
+            self.span(),
+            ErrorKind::Expected { expected: what.to_string(), after: after.unwrap_or_default(), found },
+        )
+    }
+
+    fn expect(&mut self, kind: TokenKind, what: &str) -> Result<(), ConfigError> {
+        match self.peek() {
+            Some(t) if t.kind == kind => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(self.expected(what)),
+        }
+    }
+
+    /// A whole boolean expression (the rest of the tokens need not be consumed).
+    pub(crate) fn boolean(&mut self) -> Result<BoolExpr, ConfigError> {
+        let at = self.span();
+        match self.binary(Ctx::Boolean, None)? {
+            Any::Bool(b) => Ok(b),
+            Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::Expected {
+                    expected: "a boolean expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
+            )),
+        }
+    }
+
+    fn want_data(&self, e: Any, at: &Span) -> Result<DataExpr, ConfigError> {
+        match e {
+            Any::Data(d) => Ok(d),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::Expected {
+                    expected: "a data expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
+            )),
+        }
+    }
+
+    fn want_num(&self, e: Any, at: &Span) -> Result<NumExpr, ConfigError> {
+        match e {
+            Any::Num(n) => Ok(n),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::Expected {
+                    expected: "a numeric expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
+            )),
+        }
+    }
+
+    fn want_bool(&self, e: Any, at: &Span) -> Result<BoolExpr, ConfigError> {
+        match e {
+            Any::Bool(b) => Ok(b),
+            Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::Expected {
+                    expected: "a boolean expression".into(),
+                    after: String::new(),
+                    found: other.kind().into(),
+                },
+            )),
+        }
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, ConfigError>) -> Result<T, ConfigError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ConfigError::new(self.span(), ErrorKind::NestingTooDeep { max: MAX_DEPTH }));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    /// A binary expression, parsed as dhcpd's parse_expression parses it (common/parse.c),
+    /// which is not the usual precedence: `and` and `or` bind alike, left to right, and
+    /// an operator of a higher rank (`=`, `!=`, `~=`, `~~` over `and`/`or`) takes the
+    /// *whole rest* of the expression as its right side, so `a and b = c or d` is
+    /// `a and ((b = c) or d)`, and `a or b and c` is `(a or b) and c`. Checked against
+    /// dhcpd 4.4.3's answers (`precedence_is_dhcpds`). `pending`: a left side and its
+    /// operator already read (dhcpd's `plhs`/`binop`). `ctx`: how a bare number reads.
+    fn binary(&mut self, ctx: Ctx, pending: Option<(Any, Span, BinOp)>) -> Result<Any, ConfigError> {
+        self.nested(move |s| {
+            let (mut ctx, mut pending) = (ctx, pending);
+            loop {
+                let rat = s.span().clone();
+                let rhs = match pending.as_ref().map(|p| p.2) {
+                    Some(BinOp::Matches { case_insensitive }) => Operand::Pattern(s.pattern(case_insensitive)?),
+                    _ => Operand::Expr(s.unary(ctx)?),
+                };
+                let mut next = s.peek_op()?;
+                let Some((lhs, lat, op)) = pending.take() else {
+                    let Operand::Expr(rhs) = rhs else {
+                        return Err(s.expected("an expression"));
+                    };
+                    let Some((nop, n)) = next else { return Ok(rhs) };
+                    // dhcpd reads the next operand in the context of this one.
+                    ctx = rhs.context();
+                    s.pos += n;
+                    pending = Some((rhs, rat, nop));
+                    continue;
+                };
+                let rhs = match (rhs, next) {
+                    (Operand::Expr(r), Some((nop, n))) if op.rank() < nop.rank() => {
+                        s.pos += n;
+                        next = None;
+                        Operand::Expr(s.binary(nop.operand_context(), Some((r, rat.clone(), nop)))?)
+                    }
+                    (r, _) => r,
+                };
+                let combined = s.combine(lhs, &lat, op, rhs, &rat)?;
+                match next {
+                    None => return Ok(combined),
+                    Some((nop, n)) => {
+                        ctx = combined.context();
+                        s.pos += n;
+                        pending = Some((combined, lat, nop));
+                    }
+                }
+            }
+        })
+    }
+
+    /// The binary operator at the cursor (not consumed) and how many tokens it takes.
+    fn peek_op(&self) -> Result<Option<(BinOp, usize)>, ConfigError> {
+        let Some(t) = self.peek() else { return Ok(None) };
+        let next_is_eq = self.tokens.get(self.pos + 1).is_some_and(|t| t.kind == TokenKind::Equals);
+        Ok(match (&t.kind, t.text.to_ascii_lowercase().as_str()) {
+            (TokenKind::Word, "and") => Some((BinOp::And, 1)),
+            (TokenKind::Word, "or") => Some((BinOp::Or, 1)),
+            (TokenKind::Equals, _) => Some((BinOp::Eq { negate: false }, 1)),
+            (TokenKind::Bang, _) if next_is_eq => Some((BinOp::Eq { negate: true }, 2)),
+            (TokenKind::Word, "~") if next_is_eq => Some((BinOp::Matches { case_insensitive: false }, 2)),
+            (TokenKind::Word, "~~") => Some((BinOp::Matches { case_insensitive: true }, 1)),
+            (TokenKind::Word, "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^") => {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::NotYetSupported {
+                        statement: t.text.clone(),
+                        reason: "arithmetic and bit operators are not supported yet".into(),
+                    },
+                ));
+            }
+            _ => None,
+        })
+    }
+
+    /// `lhs op rhs`, with dhcpd's type rules.
+    fn combine(&self, lhs: Any, lat: &Span, op: BinOp, rhs: Operand, rat: &Span) -> Result<Any, ConfigError> {
+        let rhs = match (op, rhs) {
+            (BinOp::Matches { .. }, Operand::Pattern(pattern)) => {
+                let left = self.want_data(lhs, lat)?;
+                return Ok(Any::Bool(BoolExpr::Matches(Box::new(left), pattern)));
+            }
+            (_, Operand::Expr(r)) => r,
+            (_, Operand::Pattern(_)) => return Err(self.expected("an expression")),
+        };
+        match op {
+            BinOp::And | BinOp::Or => {
+                let (l, r) = (self.want_bool(lhs, lat)?, self.want_bool(rhs, rat)?);
+                Ok(Any::Bool(if op == BinOp::And {
+                    BoolExpr::And(Box::new(l), Box::new(r))
+                } else {
+                    BoolExpr::Or(Box::new(l), Box::new(r))
+                }))
+            }
+            BinOp::Eq { negate } => match (lhs, rhs) {
+                (Any::Data(l), Any::Data(r)) => {
+                    Ok(Any::Bool(BoolExpr::DataEq { left: Box::new(l), right: Box::new(r), negate }))
+                }
+                (Any::Num(l), Any::Num(r)) => {
+                    Ok(Any::Bool(BoolExpr::NumEq { left: Box::new(l), right: Box::new(r), negate }))
+                }
+                (l @ (Any::Data(_) | Any::Num(_)), r) => Err(ConfigError::new(
+                    rat,
+                    ErrorKind::Expected {
+                        expected: if matches!(l, Any::Data(_)) { "a data expression" } else { "a numeric expression" }
+                            .into(),
+                        after: "=".into(),
+                        found: r.kind().into(),
+                    },
+                )),
+                (l, _) => Err(ConfigError::new(
+                    lat,
+                    ErrorKind::Expected {
+                        expected: "a data or numeric expression".into(),
+                        after: String::new(),
+                        found: l.kind().into(),
+                    },
+                )),
+            },
+            BinOp::Matches { .. } => Err(self.expected("a quoted regular expression")),
+        }
+    }
+
+    /// The right side of `~=` / `~~`: a quoted regular expression, compiled here, once.
+    fn pattern(&mut self, case_insensitive: bool) -> Result<Pattern, ConfigError> {
+        let t = self.peek().ok_or_else(|| self.expected("a quoted regular expression"))?;
+        let TokenKind::Str(bytes) = &t.kind else {
+            return Err(ConfigError::new(
+                &t.span,
+                ErrorKind::NotYetSupported {
+                    statement: t.text.clone(),
+                    reason: "the right side of ~= / ~~ must be a quoted regular expression".into(),
+                },
+            ));
+        };
+        self.pos += 1;
+        let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+        let source = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
+        Pattern::new(&source, case_insensitive).map_err(|reason| {
+            ConfigError::new(
+                &t.span,
+                ErrorKind::InvalidValue { what: "regular expression".into(), value: source.clone(), reason },
+            )
+        })
+    }
+
+    fn unary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
+        self.nested(|s| {
+            if s.peek_word().as_deref() == Some("not") {
+                s.pos += 1;
+                let at = s.span();
+                let e = s.unary(Ctx::Boolean)?;
+                let b = s.want_bool(e, at)?;
+                return Ok(Any::Bool(BoolExpr::Not(Box::new(b))));
+            }
+            s.primary(ctx)
+        })
+    }
+
+    /// `(` args `)` where each argument is parsed by the matching closure.
+    fn open(&mut self) -> Result<(), ConfigError> {
+        self.expect(TokenKind::LParen, "'('")
+    }
+    fn comma(&mut self) -> Result<(), ConfigError> {
+        self.expect(TokenKind::Comma, "','")
+    }
+    fn close(&mut self) -> Result<(), ConfigError> {
+        self.expect(TokenKind::RParen, "')'")
+    }
+    /// A `switch` value (`numeric`: a bare number is a number, as dhcpd reads the
+    /// switch's own expression) or a `case` value in the switch's type.
+    pub(crate) fn switch_value(&mut self, numeric: bool) -> Result<crate::model::SwitchValue, ConfigError> {
+        let at = self.span();
+        match self.binary(if numeric { Ctx::Numeric } else { Ctx::Data }, None)? {
+            Any::Data(d) => Ok(crate::model::SwitchValue::Data(d)),
+            Any::Num(n) => Ok(crate::model::SwitchValue::Num(n)),
+            // dhcpd reads one, and then evaluates it as data or as a number, which a
+            // boolean is not: refused rather than guessed.
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::NotYetSupported {
+                    statement: format!("switch or case on {}", other.kind()),
+                    reason: "switch values are data or numbers".into(),
+                },
+            )),
+        }
+    }
+
+    /// The value of `set NAME = VALUE;`: dhcpd reads any type there (a bare number is
+    /// numeric); xdhcpd keeps data values only.
+    pub(crate) fn set_value(&mut self) -> Result<DataExpr, ConfigError> {
+        let at = self.span();
+        match self.binary(Ctx::Numeric, None)? {
+            Any::Data(d) => Ok(d),
+            other => Err(ConfigError::new(
+                at,
+                ErrorKind::NotYetSupported {
+                    statement: format!("set ... = {}", other.kind()),
+                    reason: "variables hold data values only so far".into(),
+                },
+            )),
+        }
+    }
+
+    /// A whole data expression (also a function's data argument).
+    pub(crate) fn data_arg(&mut self) -> Result<DataExpr, ConfigError> {
+        let at = self.span();
+        let e = self.binary(Ctx::Data, None)?;
+        self.want_data(e, at)
+    }
+    fn num_arg(&mut self) -> Result<NumExpr, ConfigError> {
+        let at = self.span();
+        let e = self.binary(Ctx::Numeric, None)?;
+        self.want_num(e, at)
+    }
+    fn width(&mut self) -> Result<u8, ConfigError> {
+        let t = self.peek().ok_or_else(|| self.expected("8, 16 or 32"))?;
+        match t.text.as_str() {
+            "8" | "16" | "32" => {
+                self.pos += 1;
+                Ok(t.text.parse().unwrap_or(32))
+            }
+            _ => Err(self.expected("8, 16 or 32")),
+        }
+    }
+
+    /// An option name after `option` or `exists`.
+    fn option_ref(&mut self) -> Result<OptionRef, ConfigError> {
+        let t = self.peek().filter(|t| t.kind == TokenKind::Word).ok_or_else(|| self.expected("an option name"))?;
+        self.pos += 1;
+        let name = t.text.to_ascii_lowercase();
+        if let Some((space, sub)) = name.split_once('.') {
+            if space == "agent"
+                && let Some((_, code)) = AGENT_OPTIONS.iter().find(|(n, _)| *n == sub)
+            {
+                return Ok(OptionRef::agent(*code));
+            }
+            if let Some(r) = self.spaces.and_then(|m| m.get(&(space.to_string(), sub.to_string()))) {
+                return Ok(*r);
+            }
+            return Err(ConfigError::new(
+                &t.span,
+                ErrorKind::NotYetSupported {
+                    statement: format!("option {}", t.text),
+                    reason: "expressions read DHCP options, agent.circuit-id/remote-id/agent-id/link-selection/subscriber-id, and options of a space an option encapsulates (declared before) only so far".into(),
+                },
+            ));
+        }
+        let def = self
+            .options
+            .get(&name)
+            .ok_or_else(|| ConfigError::new(&t.span, ErrorKind::UnknownOption { name: t.text.clone() }))?;
+        // dhcpd removes trailing NULs from the options its tables call text ("t"),
+        // user-class among them (xdhcpd's table encodes that one as bytes).
+        let strip_nuls = matches!(def.ty, OptionType::Text) || def.code == 77;
+        Ok(OptionRef::Dhcp { code: def.code, strip_nuls })
+    }
+
+    fn primary(&mut self, ctx: Ctx) -> Result<Any, ConfigError> {
+        let Some(t) = self.peek() else {
+            return Err(self.expected("an expression"));
+        };
+        match &t.kind {
+            TokenKind::Str(bytes) => {
+                self.pos += 1;
+                return Ok(Any::Data(DataExpr::Const(bytes.clone())));
+            }
+            TokenKind::LParen => {
+                self.pos += 1;
+                let e = self.binary(ctx, None)?;
+                self.close()?;
+                return Ok(e);
+            }
+            TokenKind::Word => {}
+            _ => return Err(self.expected("an expression")),
+        }
+        let word = t.text.to_ascii_lowercase();
+        self.pos += 1;
+        let e = match word.as_str() {
+            "exists" => Any::Bool(BoolExpr::Exists(self.option_ref()?)),
+            "known" => Any::Bool(BoolExpr::Known),
+            "static" => Any::Bool(BoolExpr::Static),
+            "leased-address" => Any::Data(DataExpr::LeasedAddress),
+            "host-decl-name" => Any::Data(DataExpr::HostDeclName),
+            "option" => Any::Data(DataExpr::Option(self.option_ref()?)),
+            "hardware" => Any::Data(DataExpr::Hardware),
+            "null" => Any::Data(DataExpr::Null),
+            "substring" => {
+                self.open()?;
+                let d = self.data_arg()?;
+                self.comma()?;
+                let o = self.num_arg()?;
+                self.comma()?;
+                let l = self.num_arg()?;
+                self.close()?;
+                Any::Data(DataExpr::Substring(Box::new(d), Box::new(o), Box::new(l)))
+            }
+            "suffix" => {
+                self.open()?;
+                let d = self.data_arg()?;
+                self.comma()?;
+                let l = self.num_arg()?;
+                self.close()?;
+                Any::Data(DataExpr::Suffix(Box::new(d), Box::new(l)))
+            }
+            "lcase" | "ucase" => {
+                self.open()?;
+                let d = Box::new(self.data_arg()?);
+                self.close()?;
+                Any::Data(if word == "lcase" { DataExpr::Lcase(d) } else { DataExpr::Ucase(d) })
+            }
+            "concat" => {
+                self.open()?;
+                let mut d = self.data_arg()?;
+                // dhcpd wants at least two.
+                self.comma()?;
+                loop {
+                    let next = self.data_arg()?;
+                    d = DataExpr::Concat(Box::new(d), Box::new(next));
+                    if self.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                        self.pos += 1;
+                        continue;
+                    }
+                    break;
+                }
+                self.close()?;
+                Any::Data(d)
+            }
+            "pick-first-value" => {
+                self.open()?;
+                let mut list = vec![self.data_arg()?];
+                while self.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                    self.pos += 1;
+                    list.push(self.data_arg()?);
+                }
+                self.close()?;
+                Any::Data(DataExpr::PickFirst(list))
+            }
+            "binary-to-ascii" => {
+                self.open()?;
+                let base = self.num_arg()?;
+                self.comma()?;
+                let width = self.num_arg()?;
+                self.comma()?;
+                let separator = self.data_arg()?;
+                self.comma()?;
+                let data = self.data_arg()?;
+                self.close()?;
+                Any::Data(DataExpr::BinaryToAscii {
+                    base: Box::new(base),
+                    width: Box::new(width),
+                    separator: Box::new(separator),
+                    data: Box::new(data),
+                })
+            }
+            "encode-int" => {
+                self.open()?;
+                let n = self.num_arg()?;
+                self.comma()?;
+                let w = self.width()?;
+                self.close()?;
+                Any::Data(DataExpr::EncodeInt(Box::new(n), w))
+            }
+            "extract-int" => {
+                self.open()?;
+                let d = self.data_arg()?;
+                self.comma()?;
+                let w = self.width()?;
+                self.close()?;
+                Any::Num(NumExpr::ExtractInt(Box::new(d), w))
+            }
+            "packet" => {
+                self.open()?;
+                let o = self.num_arg()?;
+                self.comma()?;
+                let l = self.num_arg()?;
+                self.close()?;
+                Any::Data(DataExpr::Packet(Box::new(o), Box::new(l)))
+            }
+            "reverse" => {
+                self.open()?;
+                let w = self.num_arg()?;
+                self.comma()?;
+                let d = self.data_arg()?;
+                self.close()?;
+                Any::Data(DataExpr::Reverse(Box::new(w), Box::new(d)))
+            }
+            w if NOT_YET.contains(&w) => {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::NotYetSupported {
+                        statement: t.text.clone(),
+                        reason: "this dhcp-eval(5) operand is not supported yet".into(),
+                    },
+                ));
+            }
+            w if ctx == Ctx::Numeric && !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
+                let n = w.parse::<u32>().map_err(|_| {
+                    ConfigError::new(
+                        &t.span,
+                        ErrorKind::InvalidValue {
+                            what: "number".into(),
+                            value: t.text.clone(),
+                            reason: "larger than 32 bits".into(),
+                        },
+                    )
+                })?;
+                Any::Num(NumExpr::Const(n))
+            }
+            _ => {
+                match crate::options::parse_hex_bytes(&t.text)
+                    .filter(|_| t.text.contains(':') || t.text.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    // A colon-separated hex list (`00:07`, `1:52:54:00:12:34:56`), or a
+                    // number outside a numeric context (dhcpd's parse_cshl: `01`, `3`).
+                    Some(bytes) => Any::Data(DataExpr::Const(bytes)),
+                    None if is_variable_name(&t.text)
+                        && !crate::keywords::is_not_inert_head(&t.text)
+                        && self.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) =>
+                    {
+                        Any::Data(DataExpr::Variable(t.text.clone()))
+                    }
+                    None => {
+                        // A keyword of dhcpd's in an operand's place, or a function call
+                        // (`define`d functions are not supported).
+                        return Err(ConfigError::new(
+                        &t.span,
+                        ErrorKind::NotYetSupported {
+                            statement: t.text.clone(),
+                            reason: "this operand (a dhcpd keyword, or a function call) is not supported in expressions yet".into(),
+                        },
+                    ));
+                    }
+                }
+            }
+        };
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexer::tokenize;
+    use std::sync::Arc;
+
+    fn parse_bool(text: &str) -> Result<BoolExpr, ConfigError> {
+        let file: Arc<str> = Arc::from("t.conf");
+        let mut errors = Vec::new();
+        let tokens = tokenize(&file, text, &mut errors);
+        assert!(errors.is_empty());
+        let end = Span::start_of("t.conf");
+        let table = OptionTable::standard();
+        let mut p = ExprParser::new(&tokens, &end, &table);
+        let b = p.boolean()?;
+        assert_eq!(p.position(), tokens.len(), "all of {text:?} read");
+        Ok(b)
+    }
+
+    fn holds(text: &str, packet: &[u8]) -> Option<bool> {
+        parse_bool(text).unwrap_or_else(|e| panic!("{text}: {e}")).eval(&Packet::new(packet, false))
+    }
+
+    /// A DHCPDISCOVER from 52:54:00:00:00:01 with the given options (code, data).
+    fn packet(options: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut p = vec![0u8; 240];
+        p[0] = 1;
+        p[1] = 1;
+        p[2] = 6;
+        p[28..34].copy_from_slice(&[0x52, 0x54, 0, 0, 0, 1]);
+        p[236..240].copy_from_slice(&COOKIE);
+        p.extend_from_slice(&[53, 1, 1]);
+        for (c, d) in options {
+            p.push(*c);
+            p.push(d.len() as u8);
+            p.extend_from_slice(d);
+        }
+        p.push(255);
+        p
+    }
+
+    #[test]
+    fn pxe_conditions() {
+        let pxe = packet(&[(60, b"PXEClient:Arch:00007:UNDI:003016"), (93, &[0, 7])]);
+        let plain = packet(&[(60, b"MSFT 5.0")]);
+        let cond = "substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"";
+        assert_eq!(holds(cond, &pxe), Some(true));
+        assert_eq!(holds(cond, &plain), Some(false));
+        // A user-defined option read as bytes.
+        let file: Arc<str> = Arc::from("t.conf");
+        let mut errors = Vec::new();
+        let tokens = tokenize(&file, "option arch = 00:07", &mut errors);
+        let mut table = OptionTable::standard();
+        table.define(crate::options::OptionDef { name: "arch".into(), code: 93, ty: OptionType::U16 });
+        let end = Span::start_of("t.conf");
+        let b = ExprParser::new(&tokens, &end, &table).boolean().expect("parses");
+        assert!(b.holds(&Packet::new(&pxe, false)));
+        assert!(!b.holds(&Packet::new(&plain, false)), "a missing option is null, not equal to data");
+        // Numeric comparison.
+        let u = "extract-int (option vendor-class-identifier, 8) = 80";
+        assert_eq!(holds(u, &pxe), Some(true));
+    }
+
+    #[test]
+    fn null_logic_as_dhcpd() {
+        let p = packet(&[(77, b"iPXE\0")]);
+        // user-class is text in dhcpd: the trailing NUL goes.
+        assert_eq!(holds("exists user-class and option user-class = \"iPXE\"", &p), Some(true));
+        let none = packet(&[]);
+        // dhcpd's `and` is null (not false) once its left side is false; `if` then
+        // takes the else branch all the same.
+        assert_eq!(holds("exists user-class and option user-class = \"iPXE\"", &none), None);
+        // Two nulls are equal; null and data are not.
+        assert_eq!(holds("option user-class = option host-name", &none), Some(true));
+        assert_eq!(holds("option user-class != \"x\"", &none), Some(true));
+        assert_eq!(holds("not exists user-class", &none), Some(true));
+        assert_eq!(holds("exists user-class or option host-name = \"a\"", &none), Some(false));
+        assert_eq!(holds("(known or exists user-class) and not known", &p), Some(true));
+    }
+
+    #[test]
+    fn data_functions() {
+        let p = packet(&[(12, b"Host-A"), (82, &[1, 3, b'c', b'i', b'd', 2, 2, 0xab, 0xcd])]);
+        let yes = |e: &str| assert_eq!(holds(e, &p), Some(true), "{e}");
+        yes("hardware = 1:52:54:00:00:00:01");
+        yes("substring (hardware, 1, 3) = 52:54:00");
+        yes("suffix (option host-name, 1) = \"A\"");
+        yes("lcase (option host-name) = \"host-a\"");
+        yes("ucase (option host-name) = \"HOST-A\"");
+        yes("concat (\"x\", option host-name, \"y\") = \"xHost-Ay\"");
+        yes("binary-to-ascii (16, 8, \":\", substring (hardware, 1, 6)) = \"52:54:0:0:0:1\"");
+        yes("binary-to-ascii (10, 8, \".\", 0a:0:0:1) = \"10.0.0.1\"");
+        yes("encode-int (258, 16) = 01:02");
+        yes("extract-int (01:02:03:04, 32) = 16909060");
+        yes("pick-first-value (option user-class, option host-name) = \"Host-A\"");
+        yes("reverse (1, 01:02:03) = 03:02:01");
+        yes("option agent.circuit-id = \"cid\"");
+        yes("option agent.remote-id = ab:cd");
+        yes("packet (0, 2) = 01:01");
+        yes("substring (option host-name, 10, 2) = \"\"");
+        // Out of the packet: null.
+        yes("packet (5000, 1) = null");
+        // Before there is a lease (classification): nulls and false.
+        yes("leased-address = null and host-decl-name = null and not static");
+        let leased = Packet::new(&p, true).with_lease(std::net::Ipv4Addr::new(10, 0, 0, 7), true, Some("printer"));
+        let b = parse_bool("leased-address = 0a:00:00:07 and host-decl-name = \"printer\" and static").expect("parses");
+        assert_eq!(b.eval(&leased), Some(true));
+    }
+
+    #[test]
+    fn regular_expressions() {
+        let p = packet(&[(60, b"MSFT 5.0"), (12, b"host\0tail")]);
+        assert_eq!(holds("option vendor-class-identifier ~= \"^MSFT\"", &p), Some(true));
+        assert_eq!(holds("option vendor-class-identifier ~= \"^msft\"", &p), Some(false));
+        assert_eq!(holds("option vendor-class-identifier ~~ \"^msft [0-9]\\.[[:digit:]]$\"", &p), Some(true));
+        // Matched as a C string: up to the first NUL.
+        assert_eq!(holds("option host-name ~= \"tail\"", &p), Some(false));
+        // A null left side: null, so false in an `if`.
+        assert_eq!(holds("option user-class ~= \".*\"", &p), None);
+        assert_eq!(holds("not (option user-class ~= \".*\")", &p), None);
+    }
+
+    #[test]
+    fn refusals_name_the_construct() {
+        let e = parse_bool("option host-name ~= option domain-name").expect_err("regex from data");
+        assert!(e.to_string().contains("quoted regular expression"), "{e}");
+        let e = parse_bool("option host-name ~= \"(\"").expect_err("bad regex");
+        assert!(e.to_string().contains("invalid regular expression"), "{e}");
+        let e = parse_bool("lease-time = 5").expect_err("not yet");
+        assert!(e.to_string().contains("lease-time"), "{e}");
+        let e = parse_bool("option nosuch = \"x\"").expect_err("unknown option");
+        assert!(matches!(e.kind, ErrorKind::UnknownOption { .. }), "{e}");
+        // A number after a data expression is a hex byte, as dhcpd reads it.
+        assert_eq!(holds("substring (hardware, 0, 1) = 01", &packet(&[])), Some(true));
+        assert_eq!(holds("substring (hardware, 2, 1) = 10", &packet(&[])), Some(false), "0x10, not ten");
+        let e = parse_bool("extract-int (option host-name, 8) = \"a\"").expect_err("type");
+        assert!(e.to_string().contains("a numeric expression"), "{e}");
+        let e = parse_bool("option host-name").expect_err("not boolean");
+        assert!(e.to_string().contains("boolean"), "{e}");
+        let deep = format!("{}known{}", "(".repeat(100), ")".repeat(100));
+        assert!(matches!(parse_bool(&deep).expect_err("deep").kind, ErrorKind::NestingTooDeep { .. }));
+    }
+
+    #[test]
+    fn evaluation_never_panics_on_any_packet() {
+        let exprs = [
+            "substring (option vendor-class-identifier, 4294967295, 4294967295) = \"\"",
+            "suffix (hardware, 4294967295) = packet (4294967295, 4294967295)",
+            "binary-to-ascii (2, 8, \"::\", packet (0, 4294967295)) = null",
+            "reverse (0, hardware) = reverse (7, packet (0, 300))",
+            "extract-int (option agent.circuit-id, 32) = extract-int (packet (1, 1), 16)",
+            "concat (packet (0, 65535), packet (0, 65535)) = option host-name",
+        ];
+        let compiled: Vec<BoolExpr> = exprs.iter().map(|e| parse_bool(e).expect("parses")).collect();
+        // Deterministic pseudo-random packets of every length up to 600, some with the
+        // cookie, some with option lengths running past the end.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..600usize {
+            let mut p: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            if len >= 240 && len % 2 == 0 {
+                p[236..240].copy_from_slice(&COOKIE);
+            }
+            for b in &compiled {
+                let v = b.eval(&Packet::new(&p, len % 3 == 0));
+                assert_eq!(v, b.eval(&Packet::new(&p, len % 3 == 0)), "deterministic");
+                seen.insert(v);
+            }
+        }
+        // The corpus reaches both outcomes, so the expressions were really evaluated.
+        assert!(seen.contains(&Some(true)) && seen.contains(&Some(false)), "{seen:?}");
+    }
+}
