@@ -157,8 +157,8 @@ pub trait ReplySink: Send + Sync + 'static {
     fn send(&self, reply: &Reply, ifindex: u32);
 }
 
-/// Starts the journal thread. The file is first rewritten from `leases` (a restart starts
-/// from a compact file); an error there is returned, since nothing was served yet.
+/// Starts the journal thread. Its first job rewrites the file from `leases` (a restart
+/// leaves a compact file behind it), beside the first commits.
 pub fn spawn(
     mut file: JournalFile,
     leases: LeaseSource,
@@ -168,10 +168,12 @@ pub fn spawn(
     mut states: std::collections::BTreeMap<String, FailoverStateRecord>,
     mut hosts: std::collections::BTreeMap<String, HostRecord>,
 ) -> Result<Journal> {
-    file.compact(compacted_entries(states.values(), hosts.values(), &leases()).iter())
-        .map_err(|e| anyhow::anyhow!("compacting the lease file: {e}"))?;
     // Bounded: if the disk stalls, workers block instead of queueing without limit.
     let (tx, rx): (ChanSender<Job>, Receiver<Job>) = channel::bounded(65_536);
+    // The file as read (its torn tail already cut by `JournalFile::open`) is appended to at
+    // once; its rewrite from the store runs beside the first batches instead of before them
+    // (a million leases took seconds before the server could answer).
+    tx.send(Job::Compact).map_err(|e| anyhow::anyhow!("journal queue: {e}"))?;
     let mut compacted = file.len().max(1);
     let thread = std::thread::Builder::new().name("journal".into()).spawn(move || {
         // The compaction being written on its own thread, if any: its result arrives here.
