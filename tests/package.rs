@@ -77,14 +77,19 @@ fn installed() -> bool {
 }
 
 /// Purges the package and removes what the test itself created, also when the test fails.
-struct Installed;
+struct Installed {
+    /// /run/xdhcpd did not exist before (else it is left as found).
+    created_run_dir: bool,
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
         let _ = Command::new("dpkg").args(["-P", "xdhcpd"]).env("DEBIAN_FRONTEND", "noninteractive").output();
         let _ = std::fs::remove_file(CONF);
         let _ = std::fs::remove_dir(CONF_DIR);
-        let _ = std::fs::remove_dir_all(RUN_DIR);
+        if self.created_run_dir {
+            let _ = std::fs::remove_dir_all(RUN_DIR);
+        }
         let _ = std::fs::remove_dir_all(LEASE_DIR);
     }
 }
@@ -111,12 +116,19 @@ fn package_installs_runs_and_purges_clean() -> Result<()> {
         );
         return Ok(());
     };
-    if installed() || Path::new(CONF_DIR).exists() || Path::new(LEASE_DIR).exists() || Path::new(RUN_DIR).exists() {
+    if installed() || Path::new(CONF_DIR).exists() || Path::new(LEASE_DIR).exists() {
         bail!(
-            "xdhcpd is installed here or {CONF_DIR}, {LEASE_DIR} or {RUN_DIR} exists: the test does not touch an existing installation"
+            "xdhcpd is installed here or {CONF_DIR} or {LEASE_DIR} exists: the test does not touch an existing installation"
         );
     }
-    let guard = Installed;
+    // The unit's control socket is the binary's default one: no other xdhcpd may be serving
+    // it (a stale socket file left by a killed run is replaced, as xdhcpd replaces it).
+    let socket = format!("{RUN_DIR}/control.sock");
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        bail!("an xdhcpd is running with the default control socket {socket}: stop it first");
+    }
+    let created_run_dir = !Path::new(RUN_DIR).exists();
+    let guard = Installed { created_run_dir };
 
     // 1. Install.
     let (ok, text) = run(Command::new("dpkg").arg("-i").arg(&deb).env("DEBIAN_FRONTEND", "noninteractive"))?;
@@ -179,10 +191,12 @@ fn package_installs_runs_and_purges_clean() -> Result<()> {
     // 6. Run it as the unit would: the administrator's configuration in /etc/xdhcpd, the
     //    RuntimeDirectory created, ExecStartPre then ExecStart, in a namespace whose only
     //    broadcast interface is a veth on 198.18.0.0/24 (ExecStart names no interface).
-    let mut lab = Lab::new(&default_config(600))?;
+    let lab = Lab::new(&default_config(600))?;
     std::fs::write(CONF, default_config(600))?;
-    std::fs::create_dir(RUN_DIR)?;
-    std::fs::set_permissions(RUN_DIR, std::fs::Permissions::from_mode(0o750))?;
+    if created_run_dir {
+        std::fs::create_dir(RUN_DIR)?;
+        std::fs::set_permissions(RUN_DIR, std::fs::Permissions::from_mode(0o750))?;
+    }
     let argv = |cmd: &str| cmd.split_whitespace().map(String::from).collect::<Vec<_>>();
     let pre = argv(start_pre);
     let (ok, text) = run(lab.srv.command(&pre[0]).args(&pre[1..]))?;
@@ -226,7 +240,10 @@ fn package_installs_runs_and_purges_clean() -> Result<()> {
     let status = server.wait_exit(Duration::from_secs(10))?;
     assert!(status.success(), "xdhcpd exited {status}");
     drop(lab);
-    std::fs::remove_dir_all(RUN_DIR)?; // systemd removes its RuntimeDirectory at stop
+    assert!(!Path::new(&socket).exists(), "{socket} left after a clean stop");
+    if created_run_dir {
+        std::fs::remove_dir_all(RUN_DIR)?; // systemd removes its RuntimeDirectory at stop
+    }
 
     // 7. Purge: every packaged file and the lease directory are gone; the configuration the
     //    administrator wrote stays (it is not the package's).

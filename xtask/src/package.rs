@@ -43,7 +43,9 @@ pub fn package() -> Result<PathBuf> {
     let staged = stage.join("usr/sbin/xdhcpd");
     match Command::new("strip").arg("--strip-debug").arg(&staged).status() {
         Ok(s) if s.success() => {}
-        other => println!("    WARNING: strip --strip-debug failed ({other:?}): the binary keeps its debug information"),
+        other => {
+            println!("    WARNING: strip --strip-debug failed ({other:?}): the binary keeps its debug information")
+        }
     }
     let unit = std::fs::read_to_string(r.join("contrib/xdhcpd.service"))?;
     put(&stage, UNIT_PATH, packaged_unit(&unit)?.as_bytes(), 0o644)?;
