@@ -217,10 +217,12 @@ fn package_installs_runs_and_purges_clean() -> Result<()> {
         _ => true,
     };
     assert!(attached, "no XDP: {ready}");
+    eprintln!("installed xdhcpd ready: {ready}");
 
     // A client gets a lease, recorded in the packaged lease directory.
     let ip = lab.udhcpc_once(&lab.cli_if)?;
     assert!(ip.starts_with("198.18.0."), "{ip}");
+    eprintln!("client bound {ip}");
     let leases = std::fs::read_to_string(format!("{LEASE_DIR}/dhcpd.leases"))?;
     assert!(leases.contains(&format!("lease {ip} {{")), "{ip} not in {LEASE_DIR}/dhcpd.leases:\n{leases}");
     // The installed CLI reaches it on the unit's control socket (the binary's default).
