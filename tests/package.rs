@@ -247,7 +247,16 @@ fn package_installs_runs_and_purges_clean() -> Result<()> {
         std::fs::remove_dir_all(RUN_DIR)?; // systemd removes its RuntimeDirectory at stop
     }
 
-    // 7. Purge: every packaged file and the lease directory are gone; the configuration the
+    // 7. Remove (not purge): the package's files go, the leases stay.
+    let (ok, text) = run(Command::new("dpkg").args(["-r", "xdhcpd"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    assert!(ok, "dpkg -r xdhcpd:\n{text}");
+    for f in FILES.iter().filter(|f| !f.contains("/doc/")) {
+        assert!(!Path::new(f).exists(), "{f} left after dpkg -r");
+    }
+    let kept = std::fs::read_to_string(format!("{LEASE_DIR}/dhcpd.leases"))?;
+    assert!(kept.contains(&format!("lease {ip} {{")), "dpkg -r must keep the leases:\n{kept}");
+
+    // 8. Purge: every packaged file and the lease directory are gone; the configuration the
     //    administrator wrote stays (it is not the package's).
     let (ok, text) = run(Command::new("dpkg").args(["-P", "xdhcpd"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
     assert!(ok, "dpkg -P xdhcpd:\n{text}");

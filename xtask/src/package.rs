@@ -104,7 +104,11 @@ pub fn packaged_unit(unit: &str) -> Result<String> {
     let head = "# systemd unit for xdhcpd, from the Debian package (see xdhcpd(8)).\n\
                 # Configuration /etc/xdhcpd/dhcpd.conf, leases /var/lib/xdhcpd/dhcpd.leases.\n\
                 # Enable: systemctl enable --now xdhcpd. Reload: systemctl reload xdhcpd.\n";
-    Ok(head.to_string() + &body.join("\n").replace("/usr/local/sbin/xdhcpd", "/usr/sbin/xdhcpd") + "\n")
+    let body = body.join("\n").replace("/usr/local/sbin/xdhcpd", "/usr/sbin/xdhcpd").replace(
+        "Documentation=file:///usr/share/doc/xdhcpd/README.md",
+        "Documentation=man:xdhcpd(8) man:xdhcpd-dhcpd.conf(5) file:///usr/share/doc/xdhcpd/README.md",
+    );
+    Ok(head.to_string() + &body + "\n")
 }
 
 fn copyright() -> String {
