@@ -368,5 +368,12 @@ fn man_page_lists_every_flag_and_subcommand() -> Result<()> {
         }
     }
     assert!(missing.is_empty(), "missing from contrib/man/xdhcpd.8: {missing:?}");
+    // Both pages name the version being packaged.
+    let version = format!("\"xdhcpd {}\"", env!("CARGO_PKG_VERSION"));
+    for page in ["xdhcpd.8", "xdhcpd-dhcpd.conf.5"] {
+        let src = std::fs::read_to_string(xdhcpd_tests::workspace_root().join("contrib/man").join(page))?;
+        let th = src.lines().find(|l| l.starts_with(".TH ")).context(".TH")?;
+        assert!(th.contains(&version), "{page}: {th} does not name {version}");
+    }
     Ok(())
 }
