@@ -7,6 +7,7 @@ mod bench_operator;
 mod fuzz;
 mod lab;
 mod migrate;
+mod package;
 mod setup;
 mod sim;
 mod util;
@@ -34,8 +35,12 @@ enum Cmd {
     },
     /// Build the XDP program and xdhcpd (release).
     Build,
-    /// Everything CI runs: setup, fmt check, clippy -D warnings, unit and integration tests.
+    /// Everything CI runs: setup, fmt check, clippy -D warnings, the Debian package, unit and
+    /// integration tests (one installs and purges the package).
     Test,
+    /// Build the Debian package (release build, XDP program embedded):
+    /// target/debian/xdhcpd_<version>_<arch>.deb, built with dpkg-deb.
+    Package,
     /// Build (release) and run xdhcpd with the given arguments.
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -111,6 +116,10 @@ fn main() -> Result<()> {
         Cmd::Setup { no_apt } => setup::setup(if no_apt { Needs::Toolchain } else { Needs::Tests }),
         Cmd::Build => build_release(),
         Cmd::Test => test(),
+        Cmd::Package => {
+            build_release()?;
+            package::package().map(|_| ())
+        }
         Cmd::Run { args } => {
             build_release()?;
             let bin = root().join("target/release/xdhcpd");
@@ -205,12 +214,18 @@ fn test() -> Result<()> {
     cargo(&["fmt", "--all", "--", "--check"]).map_err(|e| e.context("formatting differs: run `cargo fmt --all`"))?;
     step("cargo clippy -D warnings");
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    step("the Debian package (release build), installed and purged by tests/package.rs");
+    build_release()?;
+    let deb = package::package()?;
     step("building xdhcpd (debug) for the integration tests");
     cargo(&["build", "-p", "dhcp-user"])?;
     step("unit, property and integration tests");
-    let bin = root().join("target/debug/xdhcpd");
+    let bin = util::target_dir().join("debug/xdhcpd");
     // SAFETY: single-threaded at this point.
-    unsafe { std::env::set_var("XDHCPD_BIN", &bin) };
+    unsafe {
+        std::env::set_var("XDHCPD_BIN", &bin);
+        std::env::set_var("XDHCPD_DEB", &deb);
+    }
     cargo(&["test", "--workspace", "--", "--test-threads", "2"])?;
     step("simulation: as many seeds as fit in 120 s (release)");
     sim::run(0, None, Some(120))?;
