@@ -46,21 +46,7 @@ fn startup_log(read: impl Fn() -> String) -> String {
         std::thread::sleep(Duration::from_millis(20));
         raw = read();
     }
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ params final-byte
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    xdhcpd_tests::process::strip_ansi(&raw)
 }
 
 /// Whether the interface runs an XDP program, as `ip link` shows it.

@@ -726,6 +726,14 @@ impl Any {
     }
 }
 
+/// `expected` was wanted (after `after`, if any) where an expression of another type stands.
+fn mismatch(at: &Span, expected: &str, after: &str, found: &Any) -> ConfigError {
+    ConfigError::new(
+        at,
+        ErrorKind::Expected { expected: expected.into(), after: after.into(), found: found.kind().into() },
+    )
+}
+
 impl<'t> ExprParser<'t> {
     pub(crate) fn new(tokens: &'t [Token], end: &'t Span, options: &'t OptionTable) -> Self {
         ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None }
@@ -776,45 +784,21 @@ impl<'t> ExprParser<'t> {
     /// A whole boolean expression (the rest of the tokens need not be consumed).
     pub(crate) fn boolean(&mut self) -> Result<BoolExpr, ConfigError> {
         let at = self.span();
-        match self.binary(Ctx::Boolean, None)? {
-            Any::Bool(b) => Ok(b),
-            Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::Expected {
-                    expected: "a boolean expression".into(),
-                    after: String::new(),
-                    found: other.kind().into(),
-                },
-            )),
-        }
+        let e = self.binary(Ctx::Boolean, None)?;
+        self.want_bool(e, at)
     }
 
     fn want_data(&self, e: Any, at: &Span) -> Result<DataExpr, ConfigError> {
         match e {
             Any::Data(d) => Ok(d),
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::Expected {
-                    expected: "a data expression".into(),
-                    after: String::new(),
-                    found: other.kind().into(),
-                },
-            )),
+            other => Err(mismatch(at, "a data expression", "", &other)),
         }
     }
 
     fn want_num(&self, e: Any, at: &Span) -> Result<NumExpr, ConfigError> {
         match e {
             Any::Num(n) => Ok(n),
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::Expected {
-                    expected: "a numeric expression".into(),
-                    after: String::new(),
-                    found: other.kind().into(),
-                },
-            )),
+            other => Err(mismatch(at, "a numeric expression", "", &other)),
         }
     }
 
@@ -822,14 +806,7 @@ impl<'t> ExprParser<'t> {
         match e {
             Any::Bool(b) => Ok(b),
             Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::Expected {
-                    expected: "a boolean expression".into(),
-                    after: String::new(),
-                    found: other.kind().into(),
-                },
-            )),
+            other => Err(mismatch(at, "a boolean expression", "", &other)),
         }
     }
 
@@ -942,23 +919,13 @@ impl<'t> ExprParser<'t> {
                 (Any::Num(l), Any::Num(r)) => {
                     Ok(Any::Bool(BoolExpr::NumEq { left: Box::new(l), right: Box::new(r), negate }))
                 }
-                (l @ (Any::Data(_) | Any::Num(_)), r) => Err(ConfigError::new(
+                (l @ (Any::Data(_) | Any::Num(_)), r) => Err(mismatch(
                     rat,
-                    ErrorKind::Expected {
-                        expected: if matches!(l, Any::Data(_)) { "a data expression" } else { "a numeric expression" }
-                            .into(),
-                        after: "=".into(),
-                        found: r.kind().into(),
-                    },
+                    if matches!(l, Any::Data(_)) { "a data expression" } else { "a numeric expression" },
+                    "=",
+                    &r,
                 )),
-                (l, _) => Err(ConfigError::new(
-                    lat,
-                    ErrorKind::Expected {
-                        expected: "a data or numeric expression".into(),
-                        after: String::new(),
-                        found: l.kind().into(),
-                    },
-                )),
+                (l, _) => Err(mismatch(lat, "a data or numeric expression", "", &l)),
             },
             BinOp::Matches { .. } => Err(self.expected("a quoted regular expression")),
         }

@@ -146,3 +146,21 @@ impl Drop for Proc {
         }
     }
 }
+
+/// A log line without its terminal colours (CSI sequences: ESC [ parameters final-letter).
+pub fn strip_ansi(l: &str) -> String {
+    let mut out = String::with_capacity(l.len());
+    let mut chars = l.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

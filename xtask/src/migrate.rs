@@ -59,25 +59,6 @@ fn preflight() -> Result<((), String)> {
     Ok(((), found.join(", ")))
 }
 
-/// A log line without its terminal colours.
-fn strip_ansi(l: &str) -> String {
-    let mut out = String::new();
-    let mut chars = l.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // ESC [ ... m
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// One line per server: what runs there and its failover states.
 fn show(m: &Migration) {
     for i in 0..2 {
@@ -221,7 +202,7 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
                 for l in m.pair.server_log(i).iter().filter(|l| {
                     ["lease file loaded", "I move", "peer moves", "Both servers"].iter().any(|k| l.contains(k))
                 }) {
-                    println!("      {}", strip_ansi(l));
+                    println!("      {}", xdhcpd_tests::process::strip_ansi(l));
                 }
                 show(&m);
                 m.check_no_problems()?;
@@ -294,7 +275,7 @@ fn scenario(steps: &mut Steps, created: &mut Created, timings: &mut Vec<String>)
             let r = m.roll_back(1, ROLLED_BACK_NORMAL_WITHIN)?;
             println!("    xdhcpd's last log lines (SIGTERM announces SHUTDOWN; the primary goes PARTNER-DOWN):");
             for l in r.exit_log.iter().filter(|l| ["I move", "peer moves", "shutting down"].iter().any(|k| l.contains(k))) {
-                println!("      {}", strip_ansi(l));
+                println!("      {}", xdhcpd_tests::process::strip_ansi(l));
             }
             println!("    dhcpd's state moves:");
             for l in m.pair.server_log(1).iter().filter(|l| l.contains("move") || l.contains("Both servers")) {

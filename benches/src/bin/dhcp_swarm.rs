@@ -24,6 +24,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+use xdhcpd_tests::sim::rng::Rng;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -87,24 +88,11 @@ fn args() -> Result<Args> {
     Ok(a)
 }
 
-/// A small deterministic generator (xorshift): the ±1 s jitter and the xids.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    fn jitter(&mut self) -> f64 {
-        (self.next() % 2000) as f64 / 1000.0 - 1.0
-    }
-}
-
 fn backoff(tries: u32, scale: f64, rng: &mut Rng) -> Duration {
+    // ±1 s (RFC 2131 §4.1's randomisation).
+    let jitter = rng.unit() * 2.0 - 1.0;
     let base = 4.0 * f64::from(1u32 << tries.saturating_sub(1).min(4));
-    Duration::from_secs_f64(((base + rng.jitter()) * scale).max(0.05))
+    Duration::from_secs_f64(((base + jitter) * scale).max(0.05))
 }
 
 fn encode(c: &Client, t: MessageType) -> Vec<u8> {
@@ -141,7 +129,8 @@ fn main() -> Result<()> {
     let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, 67);
 
     let t0 = Instant::now();
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    // Deterministic: the ±1 s jitter and the xids of one run repeat in the next.
+    let mut rng = Rng::new(0x5eed_1234_abcd_0001);
     let mut clients: Vec<Client> = (0..a.clients)
         .map(|i| Client {
             mac: [0x02, 0x5a, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8],
@@ -194,7 +183,7 @@ fn main() -> Result<()> {
                 restarts += 1;
             }
             if c.phase == Phase::Selecting && c.tries == 0 {
-                c.xid = rng.next() as u32;
+                c.xid = rng.next_u64() as u32;
                 c.attempt_start = now;
             }
             let t = if c.phase == Phase::Selecting { MessageType::Discover } else { MessageType::Request };
