@@ -24,7 +24,7 @@ use dhcp_failover::drift::{ConfigSections, diff};
 use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{Command, Event, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
-use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
+use dhcp_journal::FailoverStateRecord;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -98,9 +98,9 @@ fn now_time(epoch: Instant) -> Time {
 
 pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
     PersistedState {
-        my_state: State(r.my_state.code()),
+        my_state: r.my_state,
         my_stos: r.my_stos,
-        partner_state: State(r.partner_state.code()),
+        partner_state: r.partner_state,
         partner_stos: r.partner_stos,
         mclt: r.mclt.unwrap_or(0),
     }
@@ -109,9 +109,9 @@ pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
 fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord {
     FailoverStateRecord {
         peer: name.to_string(),
-        my_state: FileState::from_code(p.my_state.0).unwrap_or(FileState::Unknown),
+        my_state: p.my_state,
         my_stos: p.my_stos,
-        partner_state: FileState::from_code(p.partner_state.0).unwrap_or(FileState::Unknown),
+        partner_state: p.partner_state,
         partner_stos: p.partner_stos,
         // dhcpd records the MCLT only on a secondary (it adopted the primary's).
         mclt: (role == Role::Secondary).then_some(p.mclt),
@@ -121,14 +121,11 @@ fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord 
 fn peer_config(cfg: &FailoverPeer) -> PeerConfig {
     PeerConfig {
         name: cfg.name.clone(),
-        role: match cfg.role {
-            dhcp_config::Role::Primary => Role::Primary,
-            dhcp_config::Role::Secondary => Role::Secondary,
-        },
+        role: cfg.role,
         mclt: cfg.mclt.unwrap_or(0),
         hba: match cfg.role {
-            dhcp_config::Role::Primary => Some(cfg.hba_or_default()),
-            dhcp_config::Role::Secondary => None,
+            Role::Primary => Some(cfg.hba_or_default()),
+            Role::Secondary => None,
         },
         max_unacked_updates: cfg.max_unacked_updates,
         max_response_delay: cfg.max_response_delay,

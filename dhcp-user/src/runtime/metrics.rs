@@ -170,7 +170,7 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
                 "xdhcpd_failover_clock_skew_seconds" => r.clock_skew_secs.unwrap_or(0),
                 _ => r.queued_updates as i64,
             };
-            let role = if r.role == dhcp_failover::Role::Primary { "primary" } else { "secondary" };
+            let role = r.role.name();
             let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{role}\"}} {v}");
         }
     }
