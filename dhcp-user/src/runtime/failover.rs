@@ -17,6 +17,7 @@ use super::journal::JournalHandle;
 use super::peer_link::{self, BoxStream, Tls};
 use crate::dhcp::Engine;
 use crate::failover::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
+use crate::failover::status::RelationshipStatus;
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
 use dhcp_config::{Config, FailoverPeer, PeerAddress};
@@ -42,12 +43,37 @@ pub enum Input {
     /// An operator command (control socket, OMAPI).
     Operator(Command),
     /// Snapshot request for status.
-    Status(tokio::sync::oneshot::Sender<crate::failover::status::RelationshipStatus>),
+    Status(tokio::sync::oneshot::Sender<RelationshipStatus>),
     /// Process exit: move to SHUTDOWN-style exit and persist.
     Exit(tokio::sync::oneshot::Sender<()>),
 }
 
 pub type Xdp = Arc<Mutex<Option<XdpProgram>>>;
+
+/// The failover relationships' input channels, by peer name: how the control socket, OMAPI
+/// and `/metrics` reach the relationship tasks.
+pub type Rels = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Input>>>>;
+
+/// How long a reader of the status waits for a relationship's task to answer.
+const STATUS_WAIT: Duration = Duration::from_secs(2);
+
+/// One relationship's status, from its task; `None` when it does not answer in time.
+pub async fn status_of(tx: &mpsc::UnboundedSender<Input>) -> Option<RelationshipStatus> {
+    let (reply, wait) = tokio::sync::oneshot::channel();
+    tx.send(Input::Status(reply)).ok()?;
+    tokio::time::timeout(STATUS_WAIT, wait).await.ok()?.ok()
+}
+
+/// Every relationship's status (those that answer in time), as `xdhcpd status` and
+/// `/metrics` read it.
+pub async fn statuses(rels: &Rels) -> Vec<RelationshipStatus> {
+    let senders: Vec<_> = rels.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+    let mut out = Vec::with_capacity(senders.len());
+    for tx in &senders {
+        out.extend(status_of(tx).await);
+    }
+    out
+}
 
 /// dhcpd retries a dropped link after about 5 s; a refused connect() later.
 const RECONNECT: Duration = Duration::from_secs(5);

@@ -22,15 +22,14 @@ use dhcp_omapi::{
 };
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The failover relationships' input channels, by peer name (shared with `run()`).
-pub type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
+pub use super::failover::Rels;
 
 /// At most this many OMAPI connections at once (dhcpd has no limit; omshell opens one).
 const MAX_CONNECTIONS: usize = 32;
@@ -597,12 +596,6 @@ fn sender(shared: &Shared, name: &str) -> Option<UnboundedSender<Input>> {
     shared.rels.lock().ok()?.get(name).cloned()
 }
 
-async fn relationship_status(tx: &UnboundedSender<Input>) -> Option<crate::failover::status::RelationshipStatus> {
-    let (reply, wait) = tokio::sync::oneshot::channel();
-    tx.send(Input::Status(reply)).ok()?;
-    tokio::time::timeout(Duration::from_secs(2), wait).await.ok()?.ok()
-}
-
 fn address_value(a: &PeerAddress) -> Value {
     match a {
         PeerAddress::Ip(ip) => Value::Ip(*ip),
@@ -614,7 +607,7 @@ async fn failover_object(shared: &Shared, objects: &mut Objects, name: &str) -> 
     let (Some(tx), Some(cfg)) = (sender(shared, name), shared.peers.iter().find(|p| p.name == name)) else {
         return Response::not_found();
     };
-    let Some(st) = relationship_status(&tx).await else {
+    let Some(st) = super::failover::status_of(&tx).await else {
         return status(ResultCode::UNEXPECTED, "failover relationship does not answer");
     };
     let handle = objects.handle_for(Obj::Failover(name.to_string()));
@@ -665,7 +658,7 @@ async fn set_local_state(shared: &Shared, name: &str, local_state: Option<u32>) 
     // Let the change land (it is persisted first) so that a following refresh shows it.
     let deadline = tokio::time::Instant::now() + STATE_SETTLE;
     while tokio::time::Instant::now() < deadline {
-        if let Some(st) = relationship_status(&tx).await
+        if let Some(st) = super::failover::status_of(&tx).await
             && st.my_state == target
         {
             break;
