@@ -83,7 +83,8 @@ pub enum Role {
 }
 
 impl Role {
-    /// The value in the BPF steering map.
+    /// The value in the BPF steering map; also dhcpd's `hierarchy` (FAILOVER_PRIMARY = 0,
+    /// FAILOVER_SECONDARY = 1) as OMAPI's failover-state object shows it.
     pub const fn code(self) -> u8 {
         self as u8
     }
@@ -159,6 +160,27 @@ impl BindingState {
     /// Parse a lease-file name (exact, lowercase as dhcpd writes it).
     pub fn from_name(name: &[u8]) -> Option<Self> {
         Self::ALL.iter().copied().find(|s| s.name().as_bytes() == name)
+    }
+
+    /// dhcpd's internal `FTS_*` number (FTS_FREE = 1 … FTS_BOOTP = 9): what OMAPI carries as a
+    /// lease's `state`.
+    pub const fn fts_code(self) -> u8 {
+        match self {
+            Self::Free => 1,
+            Self::Active => 2,
+            Self::Expired => 3,
+            Self::Released => 4,
+            Self::Abandoned => 5,
+            Self::Reset => 6,
+            Self::Backup => 7,
+            Self::Reserved => 8,
+            Self::Bootp => 9,
+        }
+    }
+
+    /// The state an `FTS_*` number means (1..=9), `None` for any other number.
+    pub fn from_fts_code(code: u8) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.fts_code() == code)
     }
 
     /// The failover `binding-status` code (digest §4.1: 1 FREE … 7 BACKUP). RESERVED and
@@ -244,8 +266,13 @@ mod tests {
     fn every_binding_state_round_trips_by_name_and_wire_code() {
         for s in BindingState::ALL {
             assert_eq!(BindingState::from_name(s.name().as_bytes()), Some(s));
+            assert_eq!(BindingState::from_fts_code(s.fts_code()), Some(s));
             assert_eq!(s.to_string(), s.name());
         }
+        let fts: std::vec::Vec<u8> = BindingState::ALL.iter().map(|s| s.fts_code()).collect();
+        assert_eq!(fts, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(BindingState::from_fts_code(0), None);
+        assert_eq!(BindingState::from_fts_code(10), None);
         // The seven wire states come back as themselves; RESERVED and BOOTP go as ACTIVE.
         for s in &BindingState::ALL[..7] {
             assert_eq!(BindingState::from_wire_code(s.wire_code()), Some(*s));

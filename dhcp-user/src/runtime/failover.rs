@@ -255,7 +255,7 @@ impl Rel {
         tracing::info!(
             "failover peer {}: {} {local}:{} <-> {remote}:{}{}{}",
             self.name,
-            if self.role() == Role::Primary { "primary" } else { "secondary" },
+            self.role().name(),
             self.cfg.port,
             self.cfg.peer_port,
             if self.tls.is_some() { ", TLS" } else { "" },
