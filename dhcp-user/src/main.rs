@@ -396,7 +396,7 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                println!("{}", serde_json::json!({"event": "counters", "counters": prog.counters()?.to_json()}));
+                println!("{}", serde_json::json!({"event": "counters", "counters": prog.counters()?}));
             }
             _ = int.recv() => break,
             _ = term.recv() => break,
@@ -405,6 +405,6 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
     let counters = prog.counters()?;
     prog.detach_all()?;
     tracing::info!("XDP detached");
-    println!("{}", serde_json::json!({"event": "detached", "counters": counters.to_json()}));
+    println!("{}", serde_json::json!({"event": "detached", "counters": counters}));
     Ok(())
 }
