@@ -568,6 +568,8 @@ pub(crate) enum Encoded {
 /// Encodes like [`encode`], except that an address option written with host names
 /// gives the list to look up instead of bytes.
 pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Result<Encoded, ConfigError> {
+    let values = join_split_hex(values);
+    let values: &[Token] = &values;
     if let T::Record(r) = &ty
         && !values.is_empty()
     {
@@ -652,9 +654,40 @@ fn encode_domain(tok: &Token, name: &[u8], out: &mut Vec<u8>) -> Result<(), Conf
     Ok(())
 }
 
+/// Joins colon-separated hex that continues over blanks or lines (`2:4:` then `AC:11:41:1:`
+/// on the next line, as dhcp-options(5)'s vendor-encapsulated-options example writes it):
+/// dhcpd's lexer makes each colon its own token, so whitespace around one does not end
+/// the value. A word ending or starting with a colon is glued to its neighbour.
+fn join_split_hex(values: &[Token]) -> std::borrow::Cow<'_, [Token]> {
+    let splits = values.windows(2).any(|w| {
+        w[0].kind == TokenKind::Word
+            && w[1].kind == TokenKind::Word
+            && (w[0].text.ends_with(':') || w[1].text.starts_with(':'))
+    });
+    if !splits {
+        return std::borrow::Cow::Borrowed(values);
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(values.len());
+    for t in values {
+        match out.last_mut() {
+            Some(prev)
+                if prev.kind == TokenKind::Word
+                    && t.kind == TokenKind::Word
+                    && (prev.text.ends_with(':') || t.text.starts_with(':')) =>
+            {
+                prev.text.push_str(&t.text)
+            }
+            _ => out.push(t.clone()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Encodes the value tokens of `option NAME VALUE, ...;` for an option of type `ty`.
 /// `after` is the span to blame when the value is missing.
 pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+    let values = join_split_hex(values);
+    let values: &[Token] = &values;
     // Split on commas; most types take one token per element.
     let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
     let missing = || {

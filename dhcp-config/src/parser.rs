@@ -1938,6 +1938,13 @@ impl Parser {
         scope: Scope,
     ) -> Result<Option<Item>, ConfigError> {
         let stmt = c.stmt;
+        // DHCPv6 options (dhcp-options(5) defines and sets them in the same file): a DHCPv4
+        // server, as dhcpd run with -4, never sends them, so they change no answer.
+        if ["dhcp6", "isc6"].contains(&space_name.to_ascii_lowercase().as_str()) {
+            c.pos = stmt.tokens.len();
+            c.end()?;
+            return Ok(None);
+        }
         let Some(space) = self.spaces.iter().find(|s| s.name == space_name).cloned() else {
             // dhcpd's own spaces (agent, server, fqdn, vendor, ...) hold options xdhcpd
             // does not implement; any other space is simply not declared.
