@@ -222,10 +222,25 @@ fn subnets_of(config: &dhcp_config::Config) -> Vec<(Net, bool)> {
     v
 }
 
+/// The subnet added to a file that declares none (see [`prepare`]).
+const LAB_SUBNET: &str = "subnet 198.18.0.0 netmask 255.255.255.0 {\n  pool { range 198.18.0.100 198.18.0.200; }\n}\n";
+
 /// Prepare corpus text (includes already resolved) for the answers run.
 pub fn prepare(text: &str, dir: &Path) -> Result<Prepared> {
-    let original = dhcp_config::parse_str("corpus.conf", text, &dhcp_config::FsLoader)
+    let mut original = dhcp_config::parse_str("corpus.conf", text, &dhcp_config::FsLoader)
         .map_err(|e| anyhow::anyhow!("xdhcpd refuses the file: {e}"))?;
+    // A file of global statements only (option definitions, classes, a manual page's
+    // example) serves nobody as written: one subnet with a pool is added at the end, so that
+    // its statements reach clients. Both servers get the same text.
+    let with_subnet;
+    let text = if subnets_of(&original.config).is_empty() {
+        with_subnet = format!("{text}\n{LAB_SUBNET}");
+        original = dhcp_config::parse_str("corpus.conf", &with_subnet, &dhcp_config::FsLoader)
+            .map_err(|e| anyhow::anyhow!("xdhcpd refuses the file with a subnet added: {e}"))?;
+        with_subnet.as_str()
+    } else {
+        text
+    };
     let nets = subnets_of(&original.config);
     if nets.is_empty() {
         bail!("no subnet declared");
