@@ -701,10 +701,14 @@ impl Known {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, why)| why.as_str())
     }
 
-    /// Listed keys of `kind` ("verdict" or "answer") not in `seen`.
-    pub fn stale(&self, kind: &str, seen: &BTreeSet<String>) -> Vec<String> {
+    /// Listed keys of `kind` ("verdict" or "answer") for one of `files` (the files this run
+    /// looked at: `COMPAT_FILES` may leave some out) that are not in `seen`.
+    pub fn stale(&self, kind: &str, files: &[PathBuf], seen: &BTreeSet<String>) -> Vec<String> {
+        let run: BTreeSet<String> =
+            files.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
         self.entries
             .iter()
+            .filter(|(k, _)| k.split_whitespace().next().is_some_and(|f| run.contains(f)))
             .filter(|(k, _)| k.split_whitespace().nth(1) == Some(kind) && !seen.contains(k))
             .map(|(k, _)| k.clone())
             .collect()
