@@ -84,7 +84,7 @@ fn start(t: &Topology, s: Server) -> Result<Proc> {
         Server::Xdhcpd | Server::XdhcpdClasses => {
             let conf = t.dir.join("xdhcpd.conf");
             std::fs::write(&conf, if s == Server::Xdhcpd { DHCPD_CONF.to_string() } else { class_heavy_conf() })?;
-            let mut c = t.srv.command(&p(&root().join("target/release/xdhcpd")));
+            let mut c = t.srv.command(&p(&crate::util::target_dir().join("release/xdhcpd")));
             c.args(["-c", &p(&conf), "-l", &p(&leases), &t.srv_if]);
             let mut proc = Proc::spawn("xdhcpd", c)?;
             proc.wait_line(Duration::from_secs(20), |l| l.contains("\"ready\""))?;
@@ -231,11 +231,17 @@ pub(crate) fn require_tools(tools: &[&str]) -> Result<()> {
     Ok(())
 }
 
-pub fn server(_args: &[String]) -> Result<()> {
+pub fn server(args: &[String]) -> Result<()> {
     require_tools(&["perfdhcp", "kea-dhcp4", "dhcpd"])?;
     let t = topology()?;
     let mut rows = Vec::new();
-    for s in [Server::Xdhcpd, Server::XdhcpdClasses, Server::Kea, Server::Dhcpd] {
+    // `bench server xdhcpd`: only xdhcpd's two runs (plain and class-heavy).
+    let servers: &[Server] = if args.iter().any(|a| a == "xdhcpd") {
+        &[Server::Xdhcpd, Server::XdhcpdClasses]
+    } else {
+        &[Server::Xdhcpd, Server::XdhcpdClasses, Server::Kea, Server::Dhcpd]
+    };
+    for &s in servers {
         step(&format!("{}: rate ladder {RATES:?}, {STEP_SECS} s each", s.name()));
         let mut best = (0u32, Perf::default());
         for &rate in RATES {
@@ -455,7 +461,7 @@ pub fn takeover(_args: &[String]) -> Result<()> {
             .replace("range 198.18.0.100 198.18.0.199", "range 198.18.1.0 198.18.255.254")
     };
     // SAFETY: single-threaded here.
-    unsafe { std::env::set_var("XDHCPD_BIN", root().join("target/release/xdhcpd")) };
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
     let mut rows = Vec::new();
     for mode in ["skb", "off"] {
         step(&format!("takeover with XDP {mode}: 200 clients/s for 20 s, kill -9 of the primary at 6 s"));
@@ -560,7 +566,7 @@ pub fn flood(args: &[String]) -> Result<()> {
     const FLOOD_FRAMES: u64 = 5_000_000;
     let secs: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5).clamp(1, 30);
     // SAFETY: single-threaded here.
-    unsafe { std::env::set_var("XDHCPD_BIN", root().join("target/release/xdhcpd")) };
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
     // 1,024 distinct clients whose bucket the secondary owns (split 128: buckets 128..=255).
     let frames: Vec<Vec<u8>> = (0..=u16::MAX)
         .map(|i| [0x52, 0x54, 0x00, 0xf1, (i >> 8) as u8, i as u8])

@@ -132,7 +132,7 @@ fn main() -> Result<()> {
         }
         Cmd::Run { args } => {
             build_release()?;
-            let bin = root().join("target/release/xdhcpd");
+            let bin = crate::util::target_dir().join("release/xdhcpd");
             step(&format!("running {} {}", bin.display(), args.join(" ")));
             let status = std::process::Command::new(bin).args(&args).status()?;
             std::process::exit(status.code().unwrap_or(1));
@@ -159,12 +159,12 @@ fn main() -> Result<()> {
                 BenchWhat::Xdp => {
                     step("XDP program cost per packet (BPF_PROG_TEST_RUN) vs the same code natively");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "xdp_bench"])?;
-                    util::run(&root().join("target/release/xdp_bench"), &args)
+                    util::run(&crate::util::target_dir().join("release/xdp_bench"), &args)
                 }
                 BenchWhat::Engine => {
                     step("engine alone: allocations/s, memory per lease, 1M-lease file load");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "engine_bench"])?;
-                    util::run(&root().join("target/release/engine_bench"), &[])?;
+                    util::run(&crate::util::target_dir().join("release/engine_bench"), &[])?;
                     step("criterion: classification and decision");
                     let mut a = vec!["bench", "-p", "xdhcpd-benches"];
                     if !args.is_empty() {
@@ -200,7 +200,7 @@ fn main() -> Result<()> {
                 BenchWhat::Steer => {
                     step("steering: how SO_REUSEPORT spreads DHCP requests over worker sockets");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "steer_bench"])?;
-                    util::run(&root().join("target/release/steer_bench"), &args)
+                    util::run(&crate::util::target_dir().join("release/steer_bench"), &args)
                 }
             }
         }
