@@ -13,7 +13,7 @@
 //!
 //! The resync of a partner that lost its lease file is `bench failover --resync-only`.
 
-use crate::util::{root, step};
+use crate::util::step;
 use anyhow::{Context, Result, bail};
 use dhcp_journal::{BindingState, Entry, LeaseRecord};
 use std::net::Ipv4Addr;
