@@ -1419,8 +1419,11 @@ fn options_go_in_dhcpds_order() {
         codes(vec![prl(&[1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])]),
         vec![53, 54, 51, 1, 28, 3, 15, 6]
     );
-    // A PXE client's list: routers and DNS in its order, the subnet mask it did not ask for last.
-    assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 3, 6, 1]);
+    // A list without the mask: dhcpd appends it, then swaps it with the routers that came
+    // first (RFC 2132 §3.3), as a real dhcpd 4.4.3 answers (compat harness); the same for a
+    // list asking the routers before the mask.
+    assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 1, 6, 3]);
+    assert_eq!(codes(vec![prl(&[3, 6, 15, 1, 28])]), vec![53, 54, 51, 1, 6, 15, 3, 28]);
     // No list: the fixed head (mask, routers, DNS), then dhcpd's hash-table order (code
     // modulo 17: 28 falls in bucket 11, 15 in bucket 15), as a real dhcpd sends them.
     assert_eq!(codes(vec![]), vec![53, 54, 51, 1, 3, 6, 28, 15]);

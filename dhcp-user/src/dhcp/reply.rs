@@ -110,17 +110,19 @@ pub fn add_lease_times(m: &mut Message, lease_secs: u32, params: &Params) {
     }
 }
 
-/// The options of a reply to `req`, in the order dhcpd 4.4 sends them (common/options.c,
-/// cons_options): message type, server identifier, lease, renewal and rebinding times,
-/// message, requested address, then the parameter request list in the client's order (a
-/// configured `option dhcp-parameter-request-list` replaces the client's), then the subnet
-/// mask for a DISCOVER or REQUEST that did not ask for it. Only those are sent. Without a
-/// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
-/// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent information comes last.
 /// Buckets of dhcpd's option hash table (OPTION_HASH_SIZE in dhcpd 4.4's headers): the order
 /// of options no request list ranks.
 const DHCPD_OPTION_HASH_SIZE: u8 = 17;
 
+/// The options of a reply to `req`, in the order dhcpd 4.4 sends them (common/options.c,
+/// cons_options): message type, server identifier, lease, renewal and rebinding times,
+/// message, requested address, then the parameter request list in the client's order (a
+/// configured `option dhcp-parameter-request-list` replaces the client's), then the subnet
+/// mask for a DISCOVER or REQUEST that did not ask for it (the mask then trades places with
+/// the routers if they came first, as dhcpd does). Only those are sent. Without a
+/// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
+/// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent
+/// information comes last.
 fn option_order(m: &Message, req: &Message) -> Vec<u8> {
     let mut order: Vec<u8> = vec![53, 54, 51, 58, 59, 56, 50, 92];
     let configured_prl = match m.opts().get(OptionCode::ParameterRequestList) {
@@ -163,6 +165,13 @@ fn option_order(m: &Message, req: &Message) -> Vec<u8> {
     order.push(82);
     let mut seen = [false; 256];
     order.retain(|c| !std::mem::replace(&mut seen[usize::from(*c)], true));
+    // RFC 2132 §3.3: the subnet mask goes before the routers. dhcpd enforces it by swapping
+    // the two places when the list has the routers first (so `3, 6, 1` sends `1, 6, 3`).
+    if let (Some(r), Some(m)) = (order.iter().position(|c| *c == 3), order.iter().position(|c| *c == 1))
+        && r < m
+    {
+        order.swap(r, m);
+    }
     order
 }
 

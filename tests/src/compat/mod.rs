@@ -314,6 +314,10 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     v.push(discover("plain client", next()));
     v.push(discover("client with a host name", next()).option(12, b"compat-host".to_vec()));
     v.push(discover("client with a client id", next()).option(61, vec![1, 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]));
+    // Request lists in other orders: routers before the mask, and no mask at all (dhcpd
+    // appends the mask to a DISCOVER's or REQUEST's list, then puts it before the routers).
+    v.push(Request::new("client asking routers before the mask", next(), Some(1)).option(55, vec![3, 6, 15, 1, 28]));
+    v.push(Request::new("client not asking for the mask", next(), Some(1)).option(55, vec![3, 6, 12, 15]));
     let mut broadcast = discover("client asking for broadcast", next());
     broadcast.flags = 0x8000;
     v.push(broadcast);
