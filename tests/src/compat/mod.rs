@@ -17,6 +17,7 @@
 //!   interop tests, not here.
 
 pub mod packet;
+pub mod pairs;
 pub mod translate;
 
 use crate::netns::{Netns, unique, veth};

@@ -1,0 +1,259 @@
+//! Failover configurations from the corpus run as a pair, xdhcpd with a real ISC dhcpd 4.4
+//! partner (issue 11): each primary/secondary pair of `tests/corpus/dhcpd.conf/` (see
+//! `xdhcpd_tests::compat::pairs`) is translated with one address map and run twice, dhcpd
+//! primary with xdhcpd secondary, then xdhcpd primary with dhcpd secondary. Each run checks:
+//! both servers reach NORMAL (xdhcpd's status, dhcpd's "Both servers normal"), the pools are
+//! balanced (the secondary holds about half of the free addresses as BACKUP, on both sides),
+//! relayed clients get their address from the server the RFC 3074 hash picks and from that one
+//! only, and every binding reaches both lease files.
+//!
+//! A difference is a failure unless `tests/corpus/dhcpd.conf/DIFFERENCES` lists it as
+//! `FILE pair: REASON` (FILE: the primary's file), as the other compat tests do.
+
+use anyhow::{Context, Result, bail};
+use dhcp_common::{Hba, lb_hash};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+use xdhcpd_tests::compat::pairs::{
+    CorpusPairs, TranslatedPair, client_id, corpus_pairs, file_name, relay_exchange, translate_pair,
+};
+use xdhcpd_tests::compat::{Known, corpus_files};
+use xdhcpd_tests::pair::{PairLab, active_bindings, lease_records};
+
+/// Clients per relay.
+const CLIENTS: u8 = 4;
+
+/// What one run found: report lines, and differences from what dhcpd would do.
+#[derive(Default)]
+struct Outcome {
+    report: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn role(i: usize) -> &'static str {
+    if i == 0 { "primary" } else { "secondary" }
+}
+
+/// (backup, free) over the failover pools of xdhcpd's status.
+fn xdhcpd_balance(lab: &PairLab, i: usize) -> Result<(u64, u64)> {
+    let status = lab.status(i)?;
+    let pools = status["pools"].as_array().context("status has no pools")?;
+    let (mut backup, mut free) = (0, 0);
+    for p in pools {
+        backup += p["counts"]["backup"].as_u64().unwrap_or(0);
+        free += p["counts"]["free"].as_u64().unwrap_or(0);
+    }
+    Ok((backup, free))
+}
+
+/// (backup, free) in a dhcpd.leases text (last record of each lease).
+fn file_balance(text: &str) -> (u64, u64) {
+    let records = lease_records(text);
+    let count = |s: &str| records.values().filter(|(state, _)| state == s).count() as u64;
+    (count("backup"), count("free"))
+}
+
+/// Whether `backup` is about half of the pool's free addresses (dhcpd's pool balancing moves
+/// (free - backup) / 2; max-lease-misbalance lets it stop up to 15% short).
+fn balanced((backup, free): (u64, u64)) -> bool {
+    let all = backup + free;
+    all > 0 && backup * 100 >= all * 35 && backup * 100 <= all * 65
+}
+
+fn tail(lines: &[String], n: usize) -> String {
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// One run of `t`: xdhcpd as server `x` (0 primary, 1 secondary), dhcpd as the other.
+fn run(t: &TranslatedPair, x: usize) -> Result<Outcome> {
+    let d = 1 - x;
+    let mut out = Outcome::default();
+    let cidrs = t.servers.map(|a| format!("{a}/{}", t.prefix));
+    let mut lab = PairLab::with_addresses(t.texts.clone(), [&cidrs[0], &cidrs[1]])?;
+    // Replies to a relay go to its giaddr, in another subnet than the servers': each server
+    // reaches the test space on its link, and the client namespace owns the relay addresses.
+    for i in 0..2 {
+        lab.srv[i].exec(&["ip", "route", "add", "198.18.0.0/15", "dev", &lab.ifs[i]])?;
+    }
+    lab.cli.exec(&["ip", "route", "add", "198.18.0.0/15", "dev", "br0"])?;
+    for (giaddr, _) in &t.relays {
+        lab.cli.exec(&["ip", "addr", "add", &format!("{giaddr}/32"), "dev", "br0"])?;
+    }
+
+    lab.start_dhcpd(d)?;
+    let started = Instant::now();
+    // The answers are userspace's either way; `off` also runs where xdhcpd was built without
+    // its XDP program (no bpf-linker), like the compat benches.
+    lab.start(x, &["--xdp-mode", "off"])?;
+    let diag = |lab: &PairLab| {
+        format!(
+            "dhcpd log:\n{}\nxdhcpd log:\n{}",
+            tail(&lab.server_log(d), 30),
+            tail(&lab.servers[x].as_ref().map(|p| p.stdout_lines()).unwrap_or_default(), 30)
+        )
+    };
+    // Two fresh servers skip the MCLT wait (dhcpd's RECOVER → RECOVER-DONE when the partner
+    // is in RECOVER too), so the written mclt (3600 s in the EMF pair) stays as it is.
+    let normal = lab.wait_state(x, "normal", Some("normal"), Duration::from_secs(60)).with_context(|| diag(&lab))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lab.server_log(d).iter().any(|l| l.contains("Both servers normal")) {
+        if Instant::now() > deadline {
+            bail!("xdhcpd is NORMAL but dhcpd never logged \"Both servers normal\"\n{}", diag(&lab));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    out.report.push(format!("NORMAL/NORMAL {:.1?} after xdhcpd started (dhcpd: {:.1?})", normal, started.elapsed()));
+
+    // Pool balancing: the primary hands about half of the free addresses to the secondary.
+    // Done when both sides count the same BACKUP leases (the sender records a lease as BACKUP
+    // when it queues the update, the receiver when it arrives): before that, the secondary
+    // may have nothing yet to offer in a pool, and a client would see no answer at all.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (xb, db) = loop {
+        let (xb, db) = (xdhcpd_balance(&lab, x)?, file_balance(&lab.leases(d)));
+        if balanced(xb) && xb == db {
+            break (xb, db);
+        }
+        if Instant::now() > deadline {
+            out.problems
+                .push(format!("pools not balanced after 90 s: xdhcpd {xb:?}, dhcpd lease file {db:?} (backup, free)"));
+            break (xb, db);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    out.report.push(format!(
+        "balanced {:.1?} after start: xdhcpd backup {} of {}, dhcpd's lease file backup {} of {}",
+        started.elapsed(),
+        xb.0,
+        xb.0 + xb.1,
+        db.0,
+        db.0 + db.1
+    ));
+
+    // Relayed clients: only the server the hash picks answers, and it acknowledges.
+    let hba = Hba(t.peer.hba.context("the primary has neither split nor hba")?);
+    let mut served = Vec::new();
+    for (r, (giaddr, ranges)) in t.relays.iter().enumerate() {
+        for n in 1..=CLIENTS {
+            let mac = [0x52, 0x54, 0x00, 0x00, 0x31 + r as u8, n];
+            let want = if hba.primary_serves(lb_hash(&client_id(mac))) { t.servers[0] } else { t.servers[1] };
+            let name = |a: Ipv4Addr| {
+                if a == t.servers[x] { format!("xdhcpd ({})", role(x)) } else { format!("dhcpd ({})", role(d)) }
+            };
+            let got = relay_exchange(
+                &lab.cli.name,
+                *giaddr,
+                t.servers,
+                mac,
+                0x5000_0000 + (r as u32) * 256 + u32::from(n) * 2,
+            )?;
+            let offers: Vec<Ipv4Addr> =
+                got.offers.iter().filter(|(_, r)| r.kind() == Some(2)).map(|(s, _)| *s).collect();
+            let acks: Vec<&(Ipv4Addr, _)> = got.acks.iter().filter(|(_, r)| r.kind() == Some(5)).collect();
+            let who = format!("client {mac:02x?} via {giaddr}");
+            if offers != [want] {
+                out.problems.push(format!(
+                    "{who}: OFFER from {:?}, the hash picks {}",
+                    offers.iter().map(|a| name(*a)).collect::<Vec<_>>(),
+                    name(want)
+                ));
+                continue;
+            }
+            match acks.as_slice() {
+                [(s, ack)] if *s == want && ranges.iter().any(|r| r.contains(ack.yiaddr)) => {
+                    served.push((ack.yiaddr.to_string(), mac.map(|b| format!("{b:02x}")).join(":"), *s));
+                }
+                _ => out.problems.push(format!(
+                    "{who}: REQUEST answered by {:?} (wanted one ACK from {} in the relay's pool)",
+                    got.acks
+                        .iter()
+                        .map(|(s, r)| format!("{} {:?} {}", name(*s), r.kind(), r.yiaddr))
+                        .collect::<Vec<_>>(),
+                    name(want)
+                )),
+            }
+        }
+    }
+    let by_x = served.iter().filter(|(_, _, s)| *s == t.servers[x]).count();
+    out.report.push(format!(
+        "{} relayed clients served through {} relays: {by_x} by xdhcpd, {} by dhcpd",
+        served.len(),
+        t.relays.len(),
+        served.len() - by_x
+    ));
+
+    // Every binding reaches both lease files (the server's own, and the partner's by BNDUPD).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let missing: Vec<String> = (0..2)
+            .flat_map(|i| {
+                let active = active_bindings(&lab.leases(i));
+                let who = if i == x { "xdhcpd" } else { "dhcpd" };
+                served
+                    .iter()
+                    .filter(move |(ip, mac, _)| active.get(ip) != Some(mac))
+                    .map(move |(ip, _, _)| format!("{who} lacks {ip}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if missing.is_empty() {
+            out.report.push(format!("all {} bindings in both lease files", served.len()));
+            break;
+        }
+        if Instant::now() > deadline {
+            out.problems.push(format!("bindings missing from lease files after 15 s: {}", missing.join(", ")));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    if !out.problems.is_empty() {
+        out.problems.push(diag(&lab));
+    }
+    Ok(out)
+}
+
+#[test]
+fn corpus_pairs_run_with_dhcpd() {
+    if !xdhcpd_tests::require_root() {
+        return;
+    }
+    let known = Known::load().expect("DIFFERENCES");
+    let CorpusPairs { pairs, unpaired } = corpus_pairs(&corpus_files().expect("corpus")).expect("pairing");
+    let (mut problems, mut seen) = (Vec::new(), BTreeSet::new());
+    for (path, why) in &unpaired {
+        println!("not run as a pair: {}: {why}", file_name(path));
+    }
+    for pair in &pairs {
+        let key = format!("{} pair", file_name(&pair.files[0]));
+        println!("{} + {} (failover peer {:?})", file_name(&pair.files[0]), file_name(&pair.files[1]), pair.peer);
+        let t = translate_pair(pair, 2).unwrap_or_else(|e| panic!("{key}: translating: {e:#}"));
+        assert!(!t.relays.is_empty(), "{key}: no failover pool to relay clients to");
+        let mut found = Vec::new();
+        for x in [1, 0] {
+            let label = format!("dhcpd {} + xdhcpd {}", role(1 - x), role(x));
+            match run(&t, x) {
+                Ok(o) => {
+                    for l in &o.report {
+                        println!("  {label}: {l}");
+                    }
+                    found.extend(o.problems.into_iter().map(|p| format!("{label}: {p}")));
+                }
+                Err(e) => found.push(format!("{label}: {e:#}")),
+            }
+        }
+        if found.is_empty() {
+            continue;
+        }
+        seen.insert(key.clone());
+        match known.reason(&key) {
+            Some(why) => println!("  known  {key}: {why}\n         {}", found.join("\n         ")),
+            None => problems.push(format!("{key}:\n    {}", found.join("\n    "))),
+        }
+    }
+    for k in known.stale("pair", &seen) {
+        problems.push(format!("{k} is listed in DIFFERENCES but the pair runs as dhcpd's would now: remove it"));
+    }
+    assert!(!pairs.is_empty(), "no failover pair in the corpus");
+    assert!(problems.is_empty(), "{} pairs differ:\n{}", problems.len(), problems.join("\n"));
+}
