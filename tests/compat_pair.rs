@@ -312,6 +312,7 @@ fn corpus_pairs_run_with_dhcpd() {
     for k in known.stale("pair", &seen) {
         problems.push(format!("{k} is listed in DIFFERENCES but the pair runs as dhcpd's would now: remove it"));
     }
-    assert!(!pairs.is_empty(), "no failover pair in the corpus");
+    // `COMPAT_FILES` (cargo xtask compat --files) may leave a pair's partner out.
+    assert!(!pairs.is_empty() || std::env::var_os("COMPAT_FILES").is_some(), "no failover pair in the corpus");
     assert!(problems.is_empty(), "{} pairs differ:\n{}", problems.len(), problems.join("\n"));
 }
