@@ -242,3 +242,34 @@ fn send_collect(sock: &UdpSocket, req: &Request, xid: u32, servers: [Ipv4Addr; 2
 pub fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The EMF 2014 pair: found as one relationship, and one map puts both failover addresses
+    /// in the same translated subnet, each file naming the other's address as its peer.
+    #[test]
+    fn emf_pair_lines_up_after_translation() {
+        let files = super::super::corpus_files().expect("corpus");
+        let found = corpus_pairs(&files).expect("pairing");
+        let emf =
+            found.pairs.iter().find(|p| file_name(&p.files[0]).starts_with("012-")).expect("the EMF pair is paired");
+        assert!(file_name(&emf.files[1]).starts_with("057-"));
+        let t = translate_pair(emf, 2).expect("translates");
+        assert_eq!(t.prefix, 26);
+        assert_ne!(t.servers[0], t.servers[1]);
+        for (i, text) in t.texts.iter().enumerate() {
+            let c = parse_text(text).expect("parses");
+            let peer = &c.failover_peers[0];
+            assert_eq!(peer.address.ip(), Some(t.servers[i]));
+            assert_eq!(peer.peer_address.ip(), Some(t.servers[1 - i]));
+            assert!(text.starts_with("ping-check false;"));
+        }
+        assert_eq!(t.relays.len(), 2);
+        for (giaddr, ranges) in &t.relays {
+            assert!(!ranges.iter().any(|r| r.contains(*giaddr)));
+            assert!(u32::from(*giaddr) >> 17 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17);
+        }
+    }
+}
