@@ -4,8 +4,11 @@
 //! primary with xdhcpd secondary, then xdhcpd primary with dhcpd secondary. Each run checks:
 //! both servers reach NORMAL (xdhcpd's status, dhcpd's "Both servers normal"), the pools are
 //! balanced (the secondary holds about half of the free addresses as BACKUP, on both sides),
-//! relayed clients get their address from the server the RFC 3074 hash picks and from that one
-//! only, and every binding reaches both lease files.
+//! relayed clients (DISCOVER/REQUEST sent as a relay with both servers as helpers, then real
+//! udhcpc clients behind a relay agent) get their address from the server the RFC 3074 hash
+//! picks and from that one only, each server logs "Both servers normal" once, and every
+//! binding reaches both lease files. Two dhcpds run the same checks first: the translated
+//! pair must work between them, and their times are the baseline printed beside ours.
 //!
 //! A difference is a failure unless `tests/corpus/dhcpd.conf/DIFFERENCES` lists it as
 //! `FILE pair: REASON` (FILE: the primary's file), as the other compat tests do.
@@ -21,9 +24,12 @@ use xdhcpd_tests::compat::pairs::{
 use xdhcpd_tests::compat::{Known, corpus_files};
 use xdhcpd_tests::pair::{PairLab, active_bindings, lease_records};
 use xdhcpd_tests::process::strip_ansi;
+use xdhcpd_tests::relay::Relay;
 
 /// Clients per relay.
 const CLIENTS: u8 = 4;
+/// udhcpc clients behind the relay agent.
+const UDHCPC: u8 = 4;
 
 /// What one run found: report lines, and differences from what dhcpd would do.
 #[derive(Default)]
@@ -90,8 +96,8 @@ fn run(t: &TranslatedPair, who: [Impl; 2]) -> Result<Outcome> {
         lab.srv[i].exec(&["ip", "route", "add", "198.18.0.0/15", "dev", &lab.ifs[i]])?;
     }
     lab.cli.exec(&["ip", "route", "add", "198.18.0.0/15", "dev", "br0"])?;
-    for (giaddr, _) in &t.relays {
-        lab.cli.exec(&["ip", "addr", "add", &format!("{giaddr}/32"), "dev", "br0"])?;
+    for r in &t.relays {
+        lab.cli.exec(&["ip", "addr", "add", &format!("{}/32", r.giaddr), "dev", "br0"])?;
     }
     let name = |i: usize| format!("{} ({})", if who[i] == Impl::Dhcpd { "dhcpd" } else { "xdhcpd" }, role(i));
     // Both write their log to stderr (xdhcpd's events go to stdout).
@@ -184,7 +190,8 @@ fn run(t: &TranslatedPair, who: [Impl; 2]) -> Result<Outcome> {
         None => a.to_string(),
     };
     let mut served = Vec::new();
-    for (r, (giaddr, ranges)) in t.relays.iter().enumerate() {
+    for (r, site) in t.relays.iter().enumerate() {
+        let (giaddr, ranges) = (&site.giaddr, &site.ranges);
         for n in 1..=CLIENTS {
             let mac = [0x52, 0x54, 0x00, 0x00, 0x31 + r as u8, n];
             let want = if hba.primary_serves(lb_hash(&client_id(mac))) { t.servers[0] } else { t.servers[1] };
@@ -223,6 +230,41 @@ fn run(t: &TranslatedPair, who: [Impl; 2]) -> Result<Outcome> {
         served.len(),
         t.relays.len(),
         served.len() - by_primary
+    ));
+
+    // Real clients: udhcpc behind a relay agent in the first relayed subnet (the pair's own
+    // subnet may have no pool, as in the EMF pair). udhcpc sends `01` + its MAC as client id.
+    let site = t.relays.first().context("no relayed subnet")?;
+    let iface = xdhcpd_tests::netns::unique("uc");
+    let _relay = Relay::start(&lab.cli, "br0", &iface, site.spare, site.prefix, t.servers.to_vec())?;
+    let mut by_udhcpc = [0; 2];
+    for n in 1..=UDHCPC {
+        let mac = [0x52, 0x54, 0x00, 0x00, 0x3f, n];
+        let mac_text = mac.map(|b| format!("{b:02x}")).join(":");
+        lab.cli.exec(&["ip", "link", "set", "dev", &iface, "address", &mac_text])?;
+        let want = if hba.primary_serves(lb_hash(&client_id(mac))) { 0 } else { 1 };
+        match lab.udhcpc(&iface) {
+            Ok((ip, server)) => {
+                let in_pool = ip.parse().is_ok_and(|a| site.ranges.iter().any(|r| r.contains(a)));
+                if server != t.servers[want].to_string() || !in_pool {
+                    out.problems.push(format!(
+                        "udhcpc {mac_text} via relay {}: {ip} from {server}, wanted an address of the pool from {}",
+                        site.spare,
+                        name(want)
+                    ));
+                    continue;
+                }
+                by_udhcpc[want] += 1;
+                served.push((ip, mac_text, t.servers[want]));
+            }
+            Err(e) => out.problems.push(format!("udhcpc {mac_text} via relay {}: {e:#}", site.spare)),
+        }
+    }
+    out.report.push(format!(
+        "{} udhcpc clients through a relay agent: {} by the primary, {} by the secondary",
+        by_udhcpc[0] + by_udhcpc[1],
+        by_udhcpc[0],
+        by_udhcpc[1]
     ));
 
     // Every binding reaches both lease files (the server's own, and the partner's by BNDUPD).

@@ -99,9 +99,20 @@ pub struct TranslatedPair {
     pub prefix: u8,
     /// The primary's relationship as xdhcpd reads it (split/hba, mclt).
     pub peer: dhcp_config::FailoverPeer,
-    /// Relay addresses (giaddr), one in each of up to `max_relays` subnets with a failover pool
-    /// open to every client, and that pool's ranges.
-    pub relays: Vec<(Ipv4Addr, Vec<dhcp_config::AddrRange>)>,
+    /// Relay sites, one in each of up to `max_relays` subnets with a failover pool open to
+    /// every client.
+    pub relays: Vec<RelaySite>,
+}
+
+/// A subnet clients are relayed from.
+#[derive(Debug, Clone)]
+pub struct RelaySite {
+    /// The relay's address (giaddr) in the subnet, and a second free one (for a second relay).
+    pub giaddr: Ipv4Addr,
+    pub spare: Ipv4Addr,
+    pub prefix: u8,
+    /// The failover pool's ranges.
+    pub ranges: Vec<dhcp_config::AddrRange>,
 }
 
 /// Translate both files of `pair` with one address map.
@@ -156,11 +167,11 @@ pub fn translate_pair(pair: &CorpusPair, max_relays: usize) -> Result<Translated
             }
             let first = u32::from(net.network) + 1;
             let last = first + ((1u64 << (32 - u32::from(net.prefix))) as u32).saturating_sub(3);
-            let free = (first..=last)
+            let mut free = (first..=last)
                 .map(Ipv4Addr::from)
-                .find(|a| !used.contains(a) && !pool.ranges.iter().any(|r| r.contains(*a)));
-            if let Some(giaddr) = free {
-                relays.push((giaddr, pool.ranges.clone()));
+                .filter(|a| !used.contains(a) && !pool.ranges.iter().any(|r| r.contains(*a)));
+            if let (Some(giaddr), Some(spare)) = (free.next(), free.next()) {
+                relays.push(RelaySite { giaddr, spare, prefix: net.prefix, ranges: pool.ranges.clone() });
             }
         }
     }
@@ -267,9 +278,11 @@ mod tests {
             assert!(text.starts_with("ping-check false;"));
         }
         assert_eq!(t.relays.len(), 2);
-        for (giaddr, ranges) in &t.relays {
-            assert!(!ranges.iter().any(|r| r.contains(*giaddr)));
-            assert!(u32::from(*giaddr) >> 17 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17);
+        for r in &t.relays {
+            for a in [r.giaddr, r.spare] {
+                assert!(!r.ranges.iter().any(|range| range.contains(a)));
+                assert!(u32::from(a) >> 17 == u32::from(Ipv4Addr::new(198, 18, 0, 0)) >> 17);
+            }
         }
     }
 }
