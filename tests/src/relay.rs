@@ -111,8 +111,11 @@ fn bind_to_device(sock: &UdpSocket, ifname: &str) -> Result<()> {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        // A relay that failed shows as clients without an answer: say why.
+        if let Some(t) = self.thread.take()
+            && let Ok(Err(e)) = t.join()
+        {
+            eprintln!("relay in {}: {e:#}", self.ns.name);
         }
     }
 }
