@@ -73,7 +73,8 @@ enum Cmd {
     /// The differential harness of issue 11: every file of tests/corpus/dhcpd.conf through
     /// `dhcpd -t` and `xdhcpd --check` (verdicts), then, as root, each accepted file served by
     /// the real dhcpd and by xdhcpd in namespaces and a battery of client packets compared
-    /// field by field (answers). Prints both tables; known differences are listed in
+    /// field by field (answers), and each failover pair of the corpus run with xdhcpd and a
+    /// real dhcpd partner in both roles. Prints the tables; known differences are listed in
     /// tests/corpus/dhcpd.conf/DIFFERENCES.
     Compat {
         /// Only these corpus files (comma-separated prefixes, e.g. `001,025`).
@@ -232,7 +233,9 @@ fn compat(files: Option<String>) -> Result<()> {
         }
     }
     step("verdicts and answers against dhcpd");
-    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_corpus", "--", "--nocapture", "--test-threads", "1"])
+    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_corpus", "--", "--nocapture", "--test-threads", "1"])?;
+    step("failover pairs of the corpus with a dhcpd partner");
+    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_pair", "--", "--nocapture"])
 }
 
 fn test() -> Result<()> {

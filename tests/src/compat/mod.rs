@@ -13,10 +13,11 @@
 //!   `ping-check false;` in front (dhcpd pings before each offer by default and xdhcpd does
 //!   not ping; without it every dhcpd offer waits a second for an echo that never comes).
 //! - **Failover declarations are taken out** for the answers run (a server alone with a
-//!   failover peer waits for its partner instead of answering); pairs are compared in the
-//!   interop tests, not here.
+//!   failover peer waits for its partner instead of answering); the corpus's failover pairs
+//!   run as pairs, xdhcpd with a dhcpd partner, in `tests/compat_pair.rs` ([`pairs`]).
 
 pub mod packet;
+pub mod pairs;
 pub mod translate;
 
 use crate::netns::{Netns, unique, veth};
@@ -682,9 +683,10 @@ impl Drop for Scratch {
 }
 
 /// The differences from dhcpd that are known and not fixed yet, each with its reason
-/// (`tests/corpus/dhcpd.conf/DIFFERENCES`): lines `FILE verdict: REASON` or
-/// `FILE answer LABEL: REASON`. A difference not listed fails the harness, and so does a
-/// listed one that no longer happens (the list only shrinks).
+/// (`tests/corpus/dhcpd.conf/DIFFERENCES`): lines `FILE verdict: REASON`,
+/// `FILE answer LABEL: REASON` or `FILE pair: REASON` (FILE: a failover pair's primary). A
+/// difference not listed fails the harness, and so does a listed one that no longer happens
+/// (the list only shrinks).
 pub struct Known {
     entries: Vec<(String, String)>,
 }
@@ -705,7 +707,7 @@ impl Known {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, why)| why.as_str())
     }
 
-    /// Listed keys of `kind` ("verdict" or "answer") for one of `files` (the files this run
+    /// Listed keys of `kind` ("verdict", "answer" or "pair") for one of `files` (the files this run
     /// looked at: `COMPAT_FILES` may leave some out) that are not in `seen`.
     pub fn stale(&self, kind: &str, files: &[PathBuf], seen: &BTreeSet<String>) -> Vec<String> {
         let run: BTreeSet<String> =

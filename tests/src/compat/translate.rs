@@ -36,7 +36,7 @@ impl Net {
     fn size(self) -> u64 {
         1u64 << (32 - u32::from(self.prefix))
     }
-    fn contains(self, a: Ipv4Addr) -> bool {
+    pub fn contains(self, a: Ipv4Addr) -> bool {
         let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
         u32::from(a) & mask == u32::from(self.network)
     }
