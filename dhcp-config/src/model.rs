@@ -341,11 +341,11 @@ pub struct Effective {
     /// `server-identifier NAME;`: a host name, resolved by [`Config::resolve_names`]
     /// into [`Effective::server_identifier`] (first address).
     pub server_identifier_name: Option<String>,
-    /// `ping-check` (dhcpd's default is true: it pings an address before offering it).
-    /// xdhcpd never pings: `ping-check true` is refused at load, and the default is a
-    /// documented difference (docs/DHCPD_CONF.md).
+    /// `ping-check`: send an ICMP echo to an address before offering it, and abandon it if
+    /// something answers. dhcpd's default is true; xdhcpd's is false (a documented
+    /// difference, docs/DHCPD_CONF.md): `ping-check true;` turns it on.
     pub ping_check: bool,
-    /// `ping-timeout`, seconds (dhcpd default 1); no effect in xdhcpd (it does not ping).
+    /// `ping-timeout`, seconds (dhcpd default 1): how long an offer waits for an echo reply.
     pub ping_timeout: u32,
     /// `log-facility NAME;` (syslog facility name, as written).
     pub log_facility: Option<String>,
@@ -413,7 +413,7 @@ impl Default for Effective {
             authoritative: false,
             server_identifier: None,
             server_identifier_name: None,
-            ping_check: true,
+            ping_check: false,
             ping_timeout: 1,
             log_facility: None,
             one_lease_per_client: false,

@@ -1295,18 +1295,6 @@ impl Parser {
             }
             "ping-timeout" => {
                 let v = c.int("a number of seconds")?;
-                // dhcpd waits this long for an echo reply before offering; xdhcpd sends
-                // no echo (see `ping-check` below), so the value changes nothing: say so
-                // rather than keep it silently.
-                self.warnings.push(Warning {
-                    span: head.span.clone(),
-                    kind: WarningKind::NoEffect {
-                        statement: stmt_text(s),
-                        reason:
-                            "xdhcpd sends no ICMP echo before an offer (ping-check), so there is nothing to time out"
-                                .into(),
-                    },
-                });
                 param(Param::PingTimeout(v), &c)
             }
             "authoritative" => param(Param::Authoritative(true), &c),
@@ -1337,18 +1325,8 @@ impl Parser {
             "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
                 // dhcpd's flag format wants a value: `ping-check;` is an error there.
                 let v = c.flag()?;
-                // Turned on, these two make dhcpd do network I/O while it answers (an
-                // ICMP echo and a wait; a reverse DNS lookup), which xdhcpd does not do:
-                // refused rather than accepted and ignored.
-                if v && kw == "ping-check" {
-                    return Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::NotYetSupported {
-                            statement: stmt_text(s),
-                            reason: "xdhcpd sends no ICMP echo to an address before offering it; write `ping-check false;` (see docs/DHCPD_CONF.md)".into(),
-                        },
-                    ));
-                }
+                // Turned on, this one makes dhcpd do a reverse DNS lookup while it answers,
+                // which xdhcpd does not do: refused rather than accepted and ignored.
                 if v && kw == "get-lease-hostnames" {
                     return Err(ConfigError::new(
                         &head.span,

@@ -22,6 +22,8 @@ fn params(e: &Effective) -> Params {
         space_options: std::sync::Arc::new(e.space_options.clone()),
         option43_explicit: e.option(43).is_some() && !e.option43_built,
         header_exprs: [None, None, None],
+        ping_check: e.ping_check,
+        ping_timeout_ms: e.ping_timeout.saturating_mul(1000),
     }
 }
 

@@ -1519,3 +1519,37 @@ fn bootp_options_overflow_into_the_file_field_as_dhcpd_packs_them() {
     assert_eq!(tlvs(&b[108..236]), vec![125]);
     assert_eq!(b.len(), 300, "a 64-byte vendor area: the packet is the BOOTP minimum");
 }
+
+/// `ping-check true`: an OFFER of a free address carries a probe (the runtime pings before
+/// sending it); the client's own active lease is offered at once, as dhcpd's do_ping_check
+/// decides; an answered probe abandons the address and it is not offered again.
+#[test]
+fn ping_check_probes_free_addresses_and_abandons_answered_ones() {
+    let e = engine(&format!("ping-check true;\nping-timeout 2;\n{SUBNET}"));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
+    let probe = o.probe.clone().expect("a free address is probed");
+    assert_eq!(probe.timeout_ms, 2000);
+    assert_eq!(reply(&o).yiaddr(), probe.ip);
+    let lease = e.probe_answered(&probe, Now::at(1001)).expect("abandoned");
+    assert_eq!(lease.state, BindingState::Abandoned);
+    let again = offer(&e, mac(1));
+    assert_ne!(again.yiaddr(), probe.ip, "an abandoned address is not offered");
+    // Without ping-check, no probe.
+    let quiet = engine(SUBNET);
+    assert!(quiet.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());
+    // A bound client asking again: its active lease, no echo.
+    let (o, ip) = {
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
+        let ip = reply(&o).yiaddr();
+        let req = msg(
+            MessageType::Request,
+            mac(2),
+            vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+        );
+        (e.handle(Now::at(1000), &META, &req), ip)
+    };
+    assert!(!o.durable.is_empty(), "bound");
+    let renewed = e.handle(Now::at(1010), &META, &msg(MessageType::Discover, mac(2), vec![]));
+    assert_eq!(reply(&renewed).yiaddr(), ip);
+    assert!(renewed.probe.is_none(), "the client's active lease is offered without an echo");
+}

@@ -43,6 +43,11 @@ pub struct Params {
     /// these when it builds the reply, after every statement (a variable set later is
     /// seen), so they are computed last. A plain value set later drops the expression.
     pub header_exprs: [Option<Arc<dhcp_config::DataExpr>>; 3],
+    /// `ping-check`: an OFFER of an address not in use waits for an ICMP echo to it to go
+    /// unanswered ([`crate::dhcp::Probe`]).
+    pub ping_check: bool,
+    /// `ping-timeout`, in milliseconds: how long that wait is.
+    pub ping_timeout_ms: u32,
 }
 
 impl Default for Params {
@@ -66,6 +71,8 @@ impl Default for Params {
             space_options: Arc::new(Vec::new()),
             option43_explicit: false,
             header_exprs: [None, None, None],
+            ping_check: false,
+            ping_timeout_ms: 1000,
         }
     }
 }
@@ -153,6 +160,18 @@ pub struct EngineConfig {
     pub uses_vars: bool,
     /// Whether some class has a lease limit (then bindings are billed to classes).
     pub has_lease_limits: bool,
+}
+
+impl EngineConfig {
+    /// Some scope turns `ping-check` on.
+    pub fn pings(&self) -> bool {
+        self.global.ping_check
+            || self.hosts.iter().any(|h| h.params.ping_check)
+            || self
+                .networks
+                .iter()
+                .any(|n| n.subnets.iter().any(|s| s.params.ping_check) || n.pools.iter().any(|p| p.params.ping_check))
+    }
 }
 
 impl EngineConfig {

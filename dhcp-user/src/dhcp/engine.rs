@@ -68,10 +68,29 @@ pub enum DropReason {
     InformNotAuthoritative,
 }
 
+/// dhcpd's `ping-check`: before the OFFER of `ip` goes out, an ICMP echo is sent to it;
+/// the OFFER is sent once `timeout_ms` pass without an echo reply. A reply means another
+/// host uses the address: [`Engine::probe_answered`] abandons it and the OFFER is dropped
+/// (the client's next DISCOVER gets another address), as dhcpd's lease_pinged does. The
+/// engine only decides; the runtime sends, waits and calls back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub ip: Ipv4Addr,
+    pub timeout_ms: u32,
+    /// The client the address is offered to.
+    pub client: ClientKey,
+}
+
+/// dhcpd's default `ping-cltt-secs`: an address its own client used this recently is
+/// offered again without an echo.
+const PING_CLTT_SECS: u32 = 60;
+
 /// What to do with one request.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub reply: Option<Reply>,
+    /// Hold `reply` until this probe finds the address silent ([`Probe`]).
+    pub probe: Option<Probe>,
     /// Lease records that must be in the lease file (written and fsynced) before `reply` is
     /// sent: the durability rule of an ACK.
     pub durable: Vec<Lease>,
@@ -656,9 +675,43 @@ impl Engine {
             return Outcome::drop(c.msg_type, DropReason::LeaseLimitReached);
         }
         let desired = self.lease_secs(c, &params);
-        let tsfp = self.store.get(ip).map(|l| l.tsfp).unwrap_or(0);
+        let stored = self.store.get(ip);
+        let tsfp = stored.as_ref().map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
-        Outcome { reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)), ..Outcome::default() }
+        let probe = stored.filter(|l| params.ping_check && should_ping(l, &c.key, now)).map(|_| Probe {
+            ip,
+            timeout_ms: params.ping_timeout_ms,
+            client: c.key.clone(),
+        });
+        Outcome {
+            reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
+            probe,
+            ..Outcome::default()
+        }
+    }
+
+    /// Something answered the echo of a [`Probe`]: the address is in use by a host without
+    /// a lease. If it is still offered to the probe's client, it is abandoned for
+    /// `abandon-lease-time` (as dhcpd's "pinged before offer") and the lease returned, to be
+    /// journalled (and replicated, in a failover pool) like a DECLINE's.
+    pub fn probe_answered(&self, probe: &Probe, now: Now) -> Option<Lease> {
+        let hold = self.snap.load().cfg.abandon_lease_secs;
+        let still_offered =
+            self.store.get(probe.ip).is_some_and(|l| l.offer.as_ref().map(|o| &o.client) == Some(&probe.client));
+        if !still_offered {
+            return None;
+        }
+        let lease = self.store.update(probe.ip, |l| {
+            l.state = BindingState::Abandoned;
+            l.starts = now.unix;
+            l.ends = now.plus(hold);
+            l.client = None;
+            l.offer = None;
+        });
+        if lease.is_some() {
+            tracing::warn!(ip = %probe.ip, "ICMP echo reply before the offer: address abandoned (in use by another host)");
+        }
+        lease
     }
 
     fn request(&self, c: &Ctx) -> Outcome {
@@ -1386,6 +1439,19 @@ fn merge(base: &Params, over: &Params) -> Params {
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
     p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
+}
+
+/// dhcpd's do_ping_check: no echo for an active lease; an address its own client used
+/// within `ping-cltt-secs` is offered again at once (unless abandoned); any other is pinged.
+fn should_ping(lease: &Lease, client: &ClientKey, now: u32) -> bool {
+    if lease.state == BindingState::Active {
+        return false;
+    }
+    let same_client = lease.client.as_ref() == Some(client);
+    !(same_client
+        && lease.cltt != 0
+        && lease.state != BindingState::Abandoned
+        && now.saturating_sub(lease.cltt) < PING_CLTT_SECS)
 }
 
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and

@@ -11,6 +11,7 @@ pub mod localtime;
 pub mod metrics;
 pub mod omapi;
 pub mod peer_link;
+pub mod ping;
 pub mod reload;
 pub mod resolve;
 pub mod socket;
@@ -180,11 +181,23 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let journal =
         journal::spawn(journal_file, leases, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
 
+    // ping-check: the thread and its raw socket start whenever they can (a reload may turn
+    // ping-check on). Without CAP_NET_RAW they cannot: a configuration that pings then fails
+    // to start, naming the reason; one that does not is only warned.
+    let pinger = match ping::Pinger::spawn(engine.clone(), sender.clone(), journal.handle()) {
+        Ok(p) => Some(p),
+        Err(e) if engine.config().pings() => return Err(e),
+        Err(e) => {
+            tracing::warn!("{e:#}: a configuration with ping-check on will offer without pinging");
+            None
+        }
+    };
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
     for n in 0..workers {
         let (engine, sock, sender, stats, stop, journal) =
             (engine.clone(), sock.clone(), sender.clone(), stats.clone(), stop.clone(), journal.handle());
+        let pinger = pinger.clone();
         let ifaces: HashMap<u32, Iface> = ifaces.iter().map(|i| (i.index, i.clone())).collect();
         let coalesce = opts.coalesce;
         handles.push(std::thread::Builder::new().name(format!("dhcp-worker-{n}")).spawn(move || {
@@ -220,8 +233,19 @@ pub fn run(opts: RunOptions) -> Result<()> {
                 };
                 let meta = RequestMeta { iface_addr: iface.addr, broadcast: rx.dst == Ipv4Addr::BROADCAST };
                 let Some(data) = buf.get(..rx.len) else { continue };
-                let out = engine.handle(now(), &meta, data);
+                let mut out = engine.handle(now(), &meta, data);
                 stats.record(&out);
+                // An OFFER that must wait for its ping-check goes to the ping thread.
+                if let Some(probe) = out.probe.take() {
+                    match (pinger.as_ref(), out.reply.take()) {
+                        (Some(p), Some(reply)) => p.submit(probe, reply, rx.ifindex),
+                        (None, reply) => {
+                            tracing::warn!(ip = %probe.ip, "ping-check: no ICMP socket, offered without an echo");
+                            out.reply = reply;
+                        }
+                        (Some(_), None) => {}
+                    }
+                }
                 match (out.reply, out.durable.is_empty()) {
                     (Some(reply), true) => sender.send(&reply, rx.ifindex),
                     (reply, false) => journal.commit(out.durable, reply.map(|r| (r, rx.ifindex))),
