@@ -132,6 +132,8 @@ fn apply(e: &mut Effective, p: &Param) {
         }
         Param::PingCheck(v) => e.ping_check = *v,
         Param::PingTimeout(v) => e.ping_timeout = *v,
+        Param::PingTimeoutMs(v) => e.ping_timeout_ms = *v,
+        Param::PingClttSecs(v) => e.ping_cltt_secs = *v,
         Param::LogFacility(v) => e.log_facility = Some(v.clone()),
         Param::OneLeasePerClient(v) => e.one_lease_per_client = *v,
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,

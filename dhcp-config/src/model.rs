@@ -347,6 +347,11 @@ pub struct Effective {
     pub ping_check: bool,
     /// `ping-timeout`, seconds (dhcpd default 1): how long an offer waits for an echo reply.
     pub ping_timeout: u32,
+    /// `ping-timeout-ms`: the same in milliseconds; when above 0 it wins (dhcpd 4.4).
+    pub ping_timeout_ms: u32,
+    /// `ping-cltt-secs` (dhcpd default 60): an address its own client used this recently
+    /// is offered again without an echo.
+    pub ping_cltt_secs: u32,
     /// `log-facility NAME;` (syslog facility name, as written).
     pub log_facility: Option<String>,
     /// `one-lease-per-client` (default false).
@@ -415,6 +420,8 @@ impl Default for Effective {
             server_identifier_name: None,
             ping_check: false,
             ping_timeout: 1,
+            ping_timeout_ms: 0,
+            ping_cltt_secs: 60,
             log_facility: None,
             one_lease_per_client: false,
             update_static_leases: false,

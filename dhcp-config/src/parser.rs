@@ -27,6 +27,8 @@ pub(crate) enum Param {
     ServerIdentifier(HostAddr),
     PingCheck(bool),
     PingTimeout(u32),
+    PingTimeoutMs(u32),
+    PingClttSecs(u32),
     LogFacility(String),
     OneLeasePerClient(bool),
     UpdateStaticLeases(bool),
@@ -274,8 +276,6 @@ const UNSUPPORTED: &[&str] = &[
     "min-secs",
     "use-lease-addr-for-default-route",
     "dont-use-fsync",
-    "ping-cltt-secs",
-    "ping-timeout-ms",
     "check-secs-byte-order",
     "server-id-check",
     "persist-eui-64-leases",
@@ -1296,6 +1296,14 @@ impl Parser {
             "ping-timeout" => {
                 let v = c.int("a number of seconds")?;
                 param(Param::PingTimeout(v), &c)
+            }
+            "ping-timeout-ms" => {
+                let v = c.int("a number of milliseconds")?;
+                param(Param::PingTimeoutMs(v), &c)
+            }
+            "ping-cltt-secs" => {
+                let v = c.int("a number of seconds")?;
+                param(Param::PingClttSecs(v), &c)
             }
             "authoritative" => param(Param::Authoritative(true), &c),
             "not" => {

@@ -1534,6 +1534,10 @@ fn ping_check_probes_free_addresses_and_abandons_answered_ones() {
     assert_eq!(lease.state, BindingState::Abandoned);
     let again = offer(&e, mac(1));
     assert_ne!(again.yiaddr(), probe.ip, "an abandoned address is not offered");
+    // `ping-timeout-ms` wins over `ping-timeout` (dhcpd 4.4).
+    let ms = engine(&format!("ping-check true;\nping-timeout 2;\nping-timeout-ms 250;\n{SUBNET}"));
+    let o = ms.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
+    assert_eq!(o.probe.map(|p| p.timeout_ms), Some(250));
     // Without ping-check, no probe.
     let quiet = engine(SUBNET);
     assert!(quiet.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());

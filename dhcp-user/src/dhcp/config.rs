@@ -46,8 +46,10 @@ pub struct Params {
     /// `ping-check`: an OFFER of an address not in use waits for an ICMP echo to it to go
     /// unanswered ([`crate::dhcp::Probe`]).
     pub ping_check: bool,
-    /// `ping-timeout`, in milliseconds: how long that wait is.
+    /// `ping-timeout` (or `ping-timeout-ms`), in milliseconds: how long that wait is.
     pub ping_timeout_ms: u32,
+    /// `ping-cltt-secs`: the client's own address used this recently is not pinged.
+    pub ping_cltt_secs: u32,
 }
 
 impl Default for Params {
@@ -73,6 +75,7 @@ impl Default for Params {
             header_exprs: [None, None, None],
             ping_check: false,
             ping_timeout_ms: 1000,
+            ping_cltt_secs: 60,
         }
     }
 }

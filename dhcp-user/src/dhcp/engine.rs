@@ -81,10 +81,6 @@ pub struct Probe {
     pub client: ClientKey,
 }
 
-/// dhcpd's default `ping-cltt-secs`: an address its own client used this recently is
-/// offered again without an echo.
-const PING_CLTT_SECS: u32 = 60;
-
 /// What to do with one request.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -678,11 +674,9 @@ impl Engine {
         let stored = self.store.get(ip);
         let tsfp = stored.as_ref().map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
-        let probe = stored.filter(|l| params.ping_check && should_ping(l, &c.key, now)).map(|_| Probe {
-            ip,
-            timeout_ms: params.ping_timeout_ms,
-            client: c.key.clone(),
-        });
+        let probe = stored
+            .filter(|l| params.ping_check && should_ping(l, &c.key, now, params.ping_cltt_secs))
+            .map(|_| Probe { ip, timeout_ms: params.ping_timeout_ms, client: c.key.clone() });
         Outcome {
             reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
             probe,
@@ -1443,7 +1437,7 @@ fn merge(base: &Params, over: &Params) -> Params {
 
 /// dhcpd's do_ping_check: no echo for an active lease; an address its own client used
 /// within `ping-cltt-secs` is offered again at once (unless abandoned); any other is pinged.
-fn should_ping(lease: &Lease, client: &ClientKey, now: u32) -> bool {
+fn should_ping(lease: &Lease, client: &ClientKey, now: u32, cltt_secs: u32) -> bool {
     if lease.state == BindingState::Active {
         return false;
     }
@@ -1451,7 +1445,7 @@ fn should_ping(lease: &Lease, client: &ClientKey, now: u32) -> bool {
     !(same_client
         && lease.cltt != 0
         && lease.state != BindingState::Abandoned
-        && now.saturating_sub(lease.cltt) < PING_CLTT_SECS)
+        && now.saturating_sub(lease.cltt) < cltt_secs)
 }
 
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
