@@ -22,6 +22,16 @@ fn params(e: &Effective) -> Params {
         space_options: std::sync::Arc::new(e.space_options.clone()),
         option43_explicit: e.option(43).is_some() && !e.option43_built,
         header_exprs: [None, None, None],
+        ddns: std::sync::Arc::new(e.ddns.clone()),
+    }
+}
+
+/// The update style in force (`ad-hoc` is refused at load).
+pub fn ddns_style(cfg: &Config) -> Option<crate::ddns::Style> {
+    match cfg.ddns_update_style {
+        dhcp_config::DdnsUpdateStyle::Interim => Some(crate::ddns::Style::Interim),
+        dhcp_config::DdnsUpdateStyle::Standard => Some(crate::ddns::Style::Standard),
+        dhcp_config::DdnsUpdateStyle::None | dhcp_config::DdnsUpdateStyle::AdHoc => None,
     }
 }
 
@@ -96,8 +106,10 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
-        uses_vars: cfg.uses_variables(),
+        // DNS updates keep their names in the lease's binding scope, as dhcpd does.
+        uses_vars: cfg.uses_variables() || ddns_style(cfg).is_some(),
         has_lease_limits: cfg.has_lease_limits(),
+        ddns_style: ddns_style(cfg),
     }
 }
 

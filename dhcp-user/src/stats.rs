@@ -19,6 +19,56 @@ pub struct Stats {
     by_type_in: Mutex<std::collections::BTreeMap<String, u64>>,
     by_type_out: Mutex<std::collections::BTreeMap<String, u64>>,
     drops: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Dynamic DNS (`runtime::ddns`).
+    pub ddns: DdnsStats,
+}
+
+/// Dynamic DNS counters: `xdhcpd status --json` (`stats.ddns`) and `/metrics`.
+#[derive(Default)]
+pub struct DdnsStats {
+    /// Update messages sent (retransmissions included).
+    pub sent: AtomicU64,
+    /// Updates answered NOERROR.
+    pub succeeded: AtomicU64,
+    /// Updates that failed for good (refused, not authorized, no zone, a bad answer's
+    /// TSIG...); each one is logged.
+    pub failed: AtomicU64,
+    /// Retransmissions after a timeout, an unreachable server or SERVFAIL.
+    pub retried: AtomicU64,
+    /// Jobs waiting or in progress (gauge).
+    pub queued: AtomicU64,
+    /// Names held by another client (RFC 4703): left alone.
+    pub conflicts: AtomicU64,
+    /// Jobs not queued because the queue was full.
+    pub dropped: AtomicU64,
+    /// Answers dropped as not acceptable (wrong id, malformed, bad TSIG).
+    pub bad_answers: AtomicU64,
+    /// The last failure, for `xdhcpd status`.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl DdnsStats {
+    pub fn fail(&self, why: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        serde_json::json!({
+            "sent": n(&self.sent),
+            "succeeded": n(&self.succeeded),
+            "failed": n(&self.failed),
+            "retried": n(&self.retried),
+            "queued": n(&self.queued),
+            "conflicts": n(&self.conflicts),
+            "dropped": n(&self.dropped),
+            "bad_answers": n(&self.bad_answers),
+            "last_error": self.last_error.lock().ok().and_then(|e| e.clone()),
+        })
+    }
 }
 
 fn bump(m: &Mutex<std::collections::BTreeMap<String, u64>>, k: String) {
@@ -77,6 +127,7 @@ impl Stats {
             "in": map(&self.by_type_in),
             "out": map(&self.by_type_out),
             "dropped": map(&self.drops),
+            "ddns": self.ddns.to_json(),
         })
     }
 }

@@ -119,6 +119,8 @@ pub struct Outcome {
 pub enum Progress {
     /// Send [`Exchange::request`] again, for the next step.
     Next,
+    /// The server could not do it now (SERVFAIL): send the same step again later.
+    Retry,
     Finished(Outcome),
 }
 
@@ -241,6 +243,9 @@ impl Exchange {
         let (id, mac) = self.sent.clone().ok_or_else(|| DdnsError::BadAnswer("no request in flight".into()))?;
         let rcode = check_answer(bytes, id, self.key.as_ref(), &mac)?;
         self.sent = None;
+        if rcode == ResponseCode::ServFail {
+            return Ok(Progress::Retry);
+        }
         let Some((step, part)) = self.steps.get(self.at).cloned() else {
             return Ok(Progress::Finished(std::mem::take(&mut self.outcome)));
         };

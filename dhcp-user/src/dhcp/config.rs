@@ -43,6 +43,8 @@ pub struct Params {
     /// these when it builds the reply, after every statement (a variable set later is
     /// seen), so they are computed last. A plain value set later drops the expression.
     pub header_exprs: [Option<Arc<dhcp_config::DataExpr>>; 3],
+    /// The scope's DNS-update statements (in force when [`EngineConfig::ddns_style`] is set).
+    pub ddns: Arc<dhcp_config::DdnsParams>,
 }
 
 impl Default for Params {
@@ -66,6 +68,7 @@ impl Default for Params {
             space_options: Arc::new(Vec::new()),
             option43_explicit: false,
             header_exprs: [None, None, None],
+            ddns: Arc::new(dhcp_config::DdnsParams::default()),
         }
     }
 }
@@ -153,6 +156,8 @@ pub struct EngineConfig {
     pub uses_vars: bool,
     /// Whether some class has a lease limit (then bindings are billed to classes).
     pub has_lease_limits: bool,
+    /// `ddns-update-style interim|standard`: leases get DNS updates (see `crate::ddns`).
+    pub ddns_style: Option<crate::ddns::Style>,
 }
 
 impl EngineConfig {

@@ -158,6 +158,7 @@ fn removal_deletes_our_a_then_the_guard_then_the_ptr() {
         }
         match ex.handle_answer(&z, &answer(&req, ResponseCode::NoError, None, &[])).unwrap() {
             Progress::Next => {}
+            Progress::Retry => panic!("NOERROR is no reason to retry"),
             Progress::Finished(o) => break o,
         }
     };
@@ -251,4 +252,16 @@ fn garbage_answers_are_errors_not_panics() {
     }
     let _ = ex.handle_answer(&z, &[]);
     let _ = ex.handle_answer(&z, &[0u8; 11]);
+}
+
+#[test]
+fn servfail_retries_the_same_step() {
+    let z = zones(None);
+    let mut ex = Exchange::new(Job::Add(add_job(Style::Interim)), &z);
+    let req = ex.request(&z, 1, 0).unwrap();
+    assert_eq!(ex.handle_answer(&z, &answer(&req, ResponseCode::ServFail, None, &[])), Ok(Progress::Retry));
+    assert_eq!(ex.step(), Some(Step::FwdAdd1));
+    let req = ex.request(&z, 2, 0).unwrap();
+    assert_eq!(ex.handle_answer(&z, &answer(&req, ResponseCode::NoError, None, &[])), Ok(Progress::Next));
+    assert_eq!(ex.step(), Some(Step::PtrAdd));
 }
