@@ -2,7 +2,7 @@
 //! program's own cost is measured with BPF_PROG_TEST_RUN by `cargo xtask bench xdp`).
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use dhcp_common::{Hba, Role, Steering, classify, decide, hash::lb_hash, maps::action, state};
+use dhcp_common::{FailoverState, Hba, Role, Steering, classify, decide, hash::lb_hash, maps::action};
 
 fn frame(options: &[u8]) -> Vec<u8> {
     let mut f = vec![0xff; 6];
@@ -29,8 +29,8 @@ fn bench(c: &mut Criterion) {
     let steering = Steering {
         hba: Hba::from_split(128),
         lb_max_secs: 3,
-        role: Role::Secondary as u8,
-        state: state::NORMAL,
+        role: Role::Secondary.code(),
+        state: FailoverState::NORMAL.get(),
         has_hba: 1,
         partner_has_free: 1,
         enforce: 1,

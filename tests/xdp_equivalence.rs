@@ -7,7 +7,7 @@
 //! states and `secs` values. Verdicts and the counter bumped must match.
 
 use anyhow::Result;
-use dhcp_common::{Hba, Role, Steering, classify, maps::action, state};
+use dhcp_common::{FailoverState, Hba, Role, Steering, classify, maps::action};
 use dhcp_user::xdp::{XDP_DROP, XDP_PASS, XdpProgram};
 use xdhcpd_tests::{frames, require_root};
 
@@ -112,8 +112,8 @@ fn steerings() -> Vec<Steering> {
             v.push(Steering {
                 hba: Hba::from_split(split),
                 lb_max_secs: 3,
-                role: role as u8,
-                state: state::NORMAL,
+                role: role.code(),
+                state: FailoverState::NORMAL.get(),
                 has_hba: 1,
                 partner_has_free: 1,
                 enforce: 1,
@@ -122,8 +122,8 @@ fn steerings() -> Vec<Steering> {
         }
     }
     let base = v[4];
-    v.push(Steering { state: state::COMMUNICATIONS_INTERRUPTED, ..base });
-    v.push(Steering { state: state::PARTNER_DOWN, ..base });
+    v.push(Steering { state: FailoverState::COMMUNICATIONS_INTERRUPTED.get(), ..base });
+    v.push(Steering { state: FailoverState::PARTNER_DOWN.get(), ..base });
     v.push(Steering { lb_max_secs: 0, ..base });
     v.push(Steering { partner_has_free: 0, ..base });
     v.push(Steering { enforce: 0, ..base });

@@ -13,15 +13,7 @@
 
 use crate::frame::{MsgKind, RequestView};
 use crate::hba::Hba;
-use crate::state;
-
-/// This server's role in the failover relationship.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Primary = 0,
-    Secondary = 1,
-}
+use crate::state::{FailoverState, Role};
 
 /// What userspace tells the decision (and the XDP program, through a map).
 #[repr(C)]
@@ -31,9 +23,9 @@ pub struct Steering {
     pub hba: Hba,
     /// `load balance max seconds`; 0 turns balancing off (dhcpd's default).
     pub lb_max_secs: u16,
-    /// [`Role`] as u8 (0 primary, 1 secondary).
+    /// [`Role::code`] (0 primary, 1 secondary).
     pub role: u8,
-    /// My failover state (wire code, see [`crate::state`]).
+    /// My failover state ([`FailoverState`]'s wire code).
     pub state: u8,
     /// 0 until an HBA is known (a secondary learns it from CONNECT): then no bucket is mine.
     pub has_hba: u8,
@@ -49,8 +41,8 @@ impl Steering {
     pub const STANDALONE: Steering = Steering {
         hba: Hba::ALL_PRIMARY,
         lb_max_secs: 0,
-        role: Role::Primary as u8,
-        state: state::PARTNER_DOWN,
+        role: Role::Primary.code(),
+        state: FailoverState::PARTNER_DOWN.get(),
         has_hba: 1,
         partner_has_free: 0,
         enforce: 0,
@@ -58,7 +50,7 @@ impl Steering {
     };
 
     pub fn role(&self) -> Role {
-        if self.role == Role::Secondary as u8 { Role::Secondary } else { Role::Primary }
+        if self.role == Role::Secondary.code() { Role::Secondary } else { Role::Primary }
     }
 }
 
@@ -105,7 +97,7 @@ pub fn decide(steering: &Steering, req: &RequestView) -> Verdict {
         MsgKind::Discover | MsgKind::BootpRequest => {}
         MsgKind::OtherDhcp(_) => return Verdict::AnswerNotBalancedKind,
     }
-    if steering.state != state::NORMAL {
+    if steering.state != FailoverState::NORMAL.get() {
         return Verdict::AnswerNotBalancedState;
     }
     if bucket_is_mine(steering, req.bucket) {
@@ -132,8 +124,8 @@ mod tests {
         Steering {
             hba,
             lb_max_secs: lbms,
-            role: role as u8,
-            state: state::NORMAL,
+            role: role.code(),
+            state: FailoverState::NORMAL.get(),
             has_hba: 1,
             partner_has_free: 1,
             enforce: 1,
@@ -166,7 +158,7 @@ mod tests {
     #[test]
     fn outside_normal_everything_is_answered() {
         let mut s = steering(Role::Secondary, Hba::ALL_PRIMARY, 3);
-        s.state = state::COMMUNICATIONS_INTERRUPTED;
+        s.state = FailoverState::COMMUNICATIONS_INTERRUPTED.get();
         assert_eq!(decide(&s, &discover(5, 0)), Verdict::AnswerNotBalancedState);
     }
 

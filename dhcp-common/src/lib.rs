@@ -10,8 +10,13 @@
 //! - [`frame`]: classification of a raw Ethernet frame into a [`frame::RequestView`].
 //! - [`decision`]: *the* load-balancing decision ("do I answer this DISCOVER?").
 //! - [`maps`]: `#[repr(C)]` layouts of the BPF maps userspace writes and reads.
+//! - [`state`]: the failover vocabulary every crate shares: [`FailoverState`], [`Role`],
+//!   [`BindingState`], each with its wire, BPF and lease-file spellings.
+//! - [`open_enum!`]: the shape of an open wire code (unknown values survive).
 #![no_std]
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::panic, clippy::unwrap_used))]
+
+mod open_enum;
 
 pub mod decision;
 pub mod frame;
@@ -20,7 +25,8 @@ pub mod hba;
 pub mod maps;
 pub mod state;
 
-pub use decision::{Role, Steering, Verdict, decide};
+pub use decision::{Steering, Verdict, decide};
 pub use frame::{Bytes, Classified, MsgKind, RequestView, classify, classify_bootp};
 pub use hash::lb_hash;
 pub use hba::Hba;
+pub use state::{BindingState, FailoverState, ParseStateError, Role};

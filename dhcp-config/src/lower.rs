@@ -262,6 +262,7 @@ impl Lowerer {
                             Item::Subnet(d) => self.subnet(d, &e, sn),
                             Item::Pool { items, .. } => self.pool(items, &e, sn, None),
                             Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
+                            Item::Group { items } => self.inner_group(items, &e, &[], Some(sn)),
                             _ => {}
                         }
                     }
@@ -341,6 +342,30 @@ impl Lowerer {
             match item {
                 Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
                 Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
+                Item::Group { items } => self.inner_group(items, &e, &[], None),
+                _ => {}
+            }
+        }
+    }
+
+    /// A `group` inside a shared-network, a subnet or a pool (dhcpd allows them there,
+    /// mostly to give a set of hosts common values). Its hosts see the enclosing scope plus
+    /// the group; dhcpd evaluates the group's statements again for them, after the subnet's
+    /// (the same rule as for a host in a global group, see [`Lowerer::host`]). A subnet
+    /// written in a group of a shared-network belongs to that shared-network (`sn`).
+    fn inner_group(&mut self, items: &[Item], eff: &Effective, groups: &[&[Item]], sn: Option<usize>) {
+        let e = scope_effective(eff, items);
+        let mut inner = groups.to_vec();
+        inner.push(items);
+        for item in items {
+            match item {
+                Item::Host { name, span, items } => self.host(name, span, items, &e, &inner),
+                Item::Group { items } => self.inner_group(items, &e, &inner, sn),
+                Item::Subnet(d) => {
+                    if let Some(sn) = sn {
+                        self.subnet(d, &e, sn);
+                    }
+                }
                 _ => {}
             }
         }

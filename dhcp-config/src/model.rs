@@ -1101,14 +1101,9 @@ pub struct Host {
     pub own_sets_ddns: bool,
 }
 
-/// This server's role in a failover relationship.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// `primary;`
-    Primary,
-    /// `secondary;`
-    Secondary,
-}
+/// This server's role in a failover relationship (`primary;` / `secondary;`): defined once,
+/// in `dhcp-common`, for the protocol, the server and the XDP program.
+pub use dhcp_common::Role;
 
 /// A failover address: an IPv4 literal, or a DNS name (dhcpd resolves it at start;
 /// this crate does no DNS, so the server must).

@@ -377,6 +377,52 @@ const STANDARD: &[(&str, u8, OptionType)] = &[
     ("vivso", 125, T::String),
     ("pxe-system-type", 93, T::U16Array),
     ("default-url", 114, T::Text),
+    // The rest of dhcpd 4.4's table (common/tables.c) that a simple type expresses.
+    ("policy-filter", 21, T::IpPairs),
+    ("dhcp-option-overload", 52, T::U8),
+    ("dhcp-message-type", 53, T::U8),
+    ("dhcp-parameter-request-list", 55, T::U8Array),
+    ("nwip-domain", 62, T::Text),
+    ("nds-servers", 85, T::IpArray),
+    ("nds-tree-name", 86, T::Text),
+    ("nds-context", 87, T::Text),
+    ("bcms-controller-names", 88, T::DomainList),
+    ("bcms-controller-address", 89, T::IpArray),
+    ("client-last-transaction-time", 91, T::U32),
+    ("associated-ip", 92, T::IpArray),
+    ("geoconf-civic", 99, T::String),
+    ("pcode", 100, T::Text),
+    ("tcode", 101, T::Text),
+    ("v6-only-preferred", 108, T::U32),
+    ("netinfo-server-address", 112, T::IpArray),
+    ("netinfo-server-tag", 113, T::Text),
+    ("auto-config", 116, T::U8),
+    ("name-service-search", 117, T::U16Array),
+    ("pxe-undefined-1", 128, T::String),
+    ("pxe-undefined-2", 129, T::String),
+    ("pxe-undefined-3", 130, T::String),
+    ("pxe-undefined-4", 131, T::String),
+    ("pxe-undefined-5", 132, T::String),
+    ("pxe-undefined-6", 133, T::String),
+    ("pxe-undefined-7", 134, T::String),
+    ("pxe-undefined-8", 135, T::String),
+    ("ipv4-address-andsf", 142, T::IpArray),
+    ("tftp-server-address", 150, T::IpArray),
+    ("v4-captive-portal", 160, T::Text),
+    ("loader-configfile", 209, T::Text),
+    ("loader-pathprefix", 210, T::Text),
+    ("loader-reboottime", 211, T::U32),
+];
+
+/// dhcpd's standard options whose type is a record, written as `option ... code N = {...}`
+/// would write it (fields between commas).
+const STANDARD_RECORDS: &[(&str, u8, &[&str])] = &[
+    ("slp-directory-agent", 78, &["boolean", "array of ip-address"]),
+    ("slp-service-scope", 79, &["boolean", "text"]),
+    ("pxe-interface-id", 94, &["unsigned integer 8", "unsigned integer 8", "unsigned integer 8"]),
+    ("pxe-client-id", 97, &["unsigned integer 8", "string"]),
+    ("v4-portparams", 159, &["unsigned integer 8", "unsigned integer 8", "unsigned integer 16"]),
+    ("pxelinux-magic", 208, &["unsigned integer 8", "unsigned integer 8", "unsigned integer 8", "unsigned integer 8"]),
 ];
 
 /// The option names known while reading a file: dhcpd's standard ones plus those the
@@ -392,6 +438,13 @@ impl OptionTable {
         let mut by_name = HashMap::new();
         for &(name, code, ty) in STANDARD {
             by_name.insert(name.to_string(), OptionDef { name: name.to_string(), code, ty });
+        }
+        for &(name, code, fields) in STANDARD_RECORDS {
+            let groups: Vec<Vec<String>> =
+                fields.iter().map(|f| f.split_whitespace().map(str::to_string).collect()).collect();
+            if let Ok(r) = parse_record(false, &groups) {
+                by_name.insert(name.to_string(), OptionDef { name: name.to_string(), code, ty: T::Record(r) });
+            }
         }
         // `client-identifier` is accepted as a short alias of option 61.
         by_name.insert(

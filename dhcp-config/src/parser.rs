@@ -228,6 +228,10 @@ impl Scope {
     }
 }
 
+/// Where dhcpd reads `class` and `subclass` declarations: anywhere but inside a class.
+const CLASS_SCOPES: &[Scope] =
+    &[Scope::Global, Scope::Group, Scope::SharedNetwork, Scope::Subnet, Scope::Pool, Scope::Host];
+
 /// Statements ISC dhcpd 4.4 accepts that we deliberately do not implement. They are
 /// rejected by name: silently ignoring e.g. a `class` would change who gets leases.
 const UNSUPPORTED: &[&str] = &[
@@ -1512,7 +1516,9 @@ impl Parser {
                 Ok(Some(Item::Dynamic(Action::Set { name: name_tok.text.clone(), expr })))
             }
             "class" => {
-                Self::allow(s, "class", scope, &[S::Global, S::Group])?;
+                // dhcpd: anywhere but in a class. A class is global wherever it is
+                // declared (see docs/DHCPD_CONF.md for the one difference this leaves).
+                Self::allow(s, "class", scope, CLASS_SCOPES)?;
                 // dhcpd: a quoted string only ("Expecting class name").
                 let name = c.string("a quoted class name")?;
                 let block = c.block()?;
@@ -1520,7 +1526,7 @@ impl Parser {
                 Ok(None)
             }
             "subclass" => {
-                Self::allow(s, "subclass", scope, &[S::Global, S::Group])?;
+                Self::allow(s, "subclass", scope, CLASS_SCOPES)?;
                 self.subclass(&mut c)?;
                 Ok(None)
             }
@@ -1578,7 +1584,12 @@ impl Parser {
                 Ok(Some(Item::Pool { items }))
             }
             "group" => {
-                Self::allow(s, "group", scope, &[S::Global, S::Group])?;
+                // dhcpd: anywhere but in a host or a class, with an optional name (used
+                // by OMAPI only).
+                Self::allow(s, "group", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet, S::Pool])?;
+                if c.peek().is_some_and(|t| t.word().is_some() || matches!(t.kind, TokenKind::Str(_))) {
+                    c.pos += 1;
+                }
                 let block = c.block()?;
                 let items = self.items(block, S::Group);
                 Ok(Some(Item::Group { items }))

@@ -12,7 +12,8 @@ use std::net::Ipv4Addr;
 
 use crate::peer::{Event, Peer, PeerConfig, PersistedState, Time};
 use crate::state::{Role, State};
-use crate::wire::{Binding, BindingStatus, IpFlags, Message, decode};
+use crate::wire::{Binding, IpFlags, Message, decode};
+use dhcp_common::BindingState;
 
 /// The configuration the harness uses by default for `role` (relationship "fo-test",
 /// MCLT 120, HBA = primary serves buckets 0–127, max-unacked 10, max-response-delay 30).
@@ -39,7 +40,7 @@ pub fn test_binding(n: u16, tstp: u32) -> Binding {
     let [hi, lo] = n.to_be_bytes();
     Binding {
         ip: Ipv4Addr::new(10, 0, hi, lo),
-        status: BindingStatus::ACTIVE,
+        status: BindingState::Active.into(),
         client_id: None,
         chaddr: Some(vec![1, 0x52, 0x54, 0, 0, hi, lo]),
         ends: tstp.saturating_sub(60),

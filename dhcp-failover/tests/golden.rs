@@ -4,10 +4,10 @@
 
 use std::net::Ipv4Addr;
 
+use dhcp_common::BindingState;
 use dhcp_failover::State;
 use dhcp_failover::wire::{
-    Binding, BindingStatus, IpFlags, LinkParams, Message, MessageType, OptionCode, RejectReason, ServerFlags, decode,
-    encode_to_vec,
+    Binding, IpFlags, LinkParams, Message, MessageType, OptionCode, RejectReason, ServerFlags, decode, encode_to_vec,
 };
 
 const LOGS: &[(&str, &str)] = &[
@@ -234,13 +234,13 @@ fn dhcpd_state_messages() {
 fn dhcpd_bndupd_backup_and_active() {
     let all = first("BNDUPD", true);
     let (backup, _) = decode(&all[0].raw).unwrap();
-    assert_eq!(backup.binding_status, Some(BindingStatus::BACKUP));
+    assert_eq!(backup.binding_status, Some(BindingState::Backup.into()));
     assert_eq!(backup.assigned_ip, Some(Ipv4Addr::new(10, 9, 0, 100)));
     assert_eq!(backup.lease_expiration, Some(0));
     assert_eq!(backup.cltt, None);
     let b = Binding {
         ip: Ipv4Addr::new(10, 9, 0, 100),
-        status: BindingStatus::BACKUP,
+        status: BindingState::Backup.into(),
         client_id: None,
         chaddr: None,
         ends: 0,
@@ -254,7 +254,7 @@ fn dhcpd_bndupd_backup_and_active() {
     // The 79-byte ACTIVE update from peer_lb.log.
     let active = all.iter().find(|c| c.raw.len() == 79).expect("active BNDUPD");
     let (m, _) = decode(&active.raw).unwrap();
-    assert_eq!(m.binding_status, Some(BindingStatus::ACTIVE));
+    assert_eq!(m.binding_status, Some(BindingState::Active.into()));
     assert_eq!(m.client_id.as_deref(), Some(&hex::decode("01525400aabb10").unwrap()[..]));
     let (htype, mac) = m.chaddr_parts().unwrap();
     assert_eq!((htype, mac), (1, &hex::decode("525400aabb10").unwrap()[..]));
@@ -263,7 +263,7 @@ fn dhcpd_bndupd_backup_and_active() {
     assert_eq!(m.cltt, Some(m.time));
     let b = Binding {
         ip: m.assigned_ip.unwrap(),
-        status: BindingStatus::ACTIVE,
+        status: BindingState::Active.into(),
         client_id: m.client_id.clone(),
         chaddr: m.chaddr.clone(),
         ends: m.time + 120,

@@ -1,6 +1,7 @@
 //! Two `Peer`s back to back (the `testing::Pair` harness), single-peer edge cases, and a
 //! replay of a real dhcpd message sequence into a `Peer`.
 
+use dhcp_common::BindingState;
 use std::net::Ipv4Addr;
 
 use dhcp_failover::peer::{CONNECT_WAIT_MS, STARTUP_MS};
@@ -724,7 +725,7 @@ fn a_crossing_update_meets_our_oldest_update_in_flight() {
     p.update(Role::Primary, v2.clone());
     assert_eq!(p.a.peer.unacked(), 2, "both in flight, the first superseded");
     let mut theirs = v1.clone();
-    theirs.status = dhcp_failover::wire::BindingStatus::RELEASED;
+    theirs.status = BindingState::Released.into();
     p.update(Role::Secondary, theirs);
     let crossed = p.a.events.iter().rev().find_map(|e| match e {
         Event::BindingReceived { own_pending, .. } => Some(own_pending.clone()),

@@ -143,11 +143,11 @@ pub fn write_failover_state(buf: &mut Vec<u8>, f: &FailoverStateRecord) {
     buf.extend_from_slice(b"\nfailover peer ");
     push_quoted(buf, f.peer.as_bytes());
     buf.extend_from_slice(b" state {\n  my state ");
-    buf.extend_from_slice(f.my_state.name().as_bytes());
+    buf.extend_from_slice(f.my_state.lease_file_name().as_bytes());
     buf.extend_from_slice(b" at ");
     push_time(buf, f.my_stos);
     buf.extend_from_slice(b"\n  partner state ");
-    buf.extend_from_slice(f.partner_state.name().as_bytes());
+    buf.extend_from_slice(f.partner_state.lease_file_name().as_bytes());
     buf.extend_from_slice(b" at ");
     push_time(buf, f.partner_stos);
     if let Some(m) = f.mclt {

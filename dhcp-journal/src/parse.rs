@@ -711,8 +711,8 @@ impl<'a> Parser<'a> {
                 WarningKind::Malformed("failover state block without my/partner state (unknown-state used)")
             });
         }
-        let (my_state, my_stos) = my.unwrap_or((FailoverState::Unknown, 0));
-        let (partner_state, partner_stos) = partner.unwrap_or((FailoverState::Unknown, 0));
+        let (my_state, my_stos) = my.unwrap_or((FailoverState::UNKNOWN, 0));
+        let (partner_state, partner_stos) = partner.unwrap_or((FailoverState::UNKNOWN, 0));
         self.out.entries.push(Entry::FailoverState(FailoverStateRecord {
             peer,
             my_state,

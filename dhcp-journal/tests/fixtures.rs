@@ -113,9 +113,9 @@ fn primary_lease_file_l() {
     assert_eq!(l100.tsfp, Some(t(12, 40, 30)));
 
     let fo = &state.failover["fo-test"];
-    assert_eq!(fo.my_state, FailoverState::CommunicationsInterrupted);
+    assert_eq!(fo.my_state, FailoverState::COMMUNICATIONS_INTERRUPTED);
     assert_eq!(fo.my_stos, t(12, 41, 0));
-    assert_eq!(fo.partner_state, FailoverState::Normal);
+    assert_eq!(fo.partner_state, FailoverState::NORMAL);
     assert_eq!(fo.partner_stos, t(12, 40, 30));
     assert_eq!(fo.mclt, None);
 }
@@ -126,7 +126,7 @@ fn secondary_lease_file_s_has_mclt() {
     let state = fold(parsed.entries);
     let fo = &state.failover["fo-test"];
     assert_eq!(fo.mclt, Some(120));
-    assert_eq!(fo.my_state, FailoverState::CommunicationsInterrupted);
+    assert_eq!(fo.my_state, FailoverState::COMMUNICATIONS_INTERRUPTED);
     assert_eq!(fo.my_stos, t(12, 38, 49));
     let l = &state.leases[&Ipv4Addr::new(10, 9, 0, 100)];
     assert_eq!(l.tstp, None);
@@ -150,7 +150,7 @@ fn omapi_host_o() {
             deleted: false,
         }
     );
-    assert_eq!(state.failover["fo-test"].partner_state, FailoverState::Unknown);
+    assert_eq!(state.failover["fo-test"].partner_state, FailoverState::UNKNOWN);
 }
 
 #[test]
@@ -164,6 +164,6 @@ fn potential_conflict_p() {
             _ => None,
         })
         .collect();
-    assert!(states.contains(&(FailoverState::ConflictDone, FailoverState::PotentialConflict)));
-    assert_eq!(states.last(), Some(&(FailoverState::CommunicationsInterrupted, FailoverState::Normal)));
+    assert!(states.contains(&(FailoverState::CONFLICT_DONE, FailoverState::POTENTIAL_CONFLICT)));
+    assert_eq!(states.last(), Some(&(FailoverState::COMMUNICATIONS_INTERRUPTED, FailoverState::NORMAL)));
 }

@@ -167,9 +167,9 @@ fn truncation_at_every_offset_of_the_last_record() {
     let mut entries = common::leases(4);
     entries.push(Entry::FailoverState(dhcp_journal::FailoverStateRecord {
         peer: "fo-test".into(),
-        my_state: dhcp_journal::FailoverState::Normal,
+        my_state: dhcp_journal::FailoverState::NORMAL,
         my_stos: 1_795_610_435,
-        partner_state: dhcp_journal::FailoverState::Normal,
+        partner_state: dhcp_journal::FailoverState::NORMAL,
         partner_stos: 1_795_610_435,
         mclt: Some(3600),
     }));

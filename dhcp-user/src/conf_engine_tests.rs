@@ -1445,3 +1445,44 @@ fn ddns_updates_ride_on_the_durable_record_not_the_ack() {
     let kept = released.vars.as_deref().expect("variables kept");
     assert!(crate::ddns::plan::has_records(kept));
 }
+
+/// The option order and set of dhcpd 4.4.3's OFFER, as the differential harness
+/// (tests/compat_corpus.rs) captured it for corpus file 025: message type, server id, lease
+/// time, then the client's request list in its order (only what is configured), nothing
+/// unasked but the subnet mask, and no renewal/rebinding times unless configured.
+#[test]
+fn options_go_in_dhcpds_order() {
+    let e = engine(&format!(
+        "option routers 198.18.0.254; option subnet-mask 255.255.255.0;\n\
+         option broadcast-address 198.18.0.255; option domain-name \"d\";\n\
+         option domain-name-servers 198.18.0.53;\n{SUBNET}"
+    ));
+    let codes = |opts: Vec<DhcpOption>| -> Vec<u8> {
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), opts));
+        let b = &o.reply.as_ref().expect("an offer").bytes;
+        let mut out = Vec::new();
+        let mut i = 240;
+        while i < b.len() && b[i] != 255 {
+            out.push(b[i]);
+            i += 2 + usize::from(b[i + 1]);
+        }
+        out
+    };
+    let prl = |list: &[u8]| DhcpOption::ParameterRequestList(list.iter().map(|c| OptionCode::from(*c)).collect());
+    assert_eq!(
+        codes(vec![prl(&[1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])]),
+        vec![53, 54, 51, 1, 28, 3, 15, 6]
+    );
+    // A PXE client's list: routers and DNS in its order, the subnet mask it did not ask for last.
+    assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 3, 6, 1]);
+    // No list: the fixed head (mask, routers, DNS), then the rest by code.
+    assert_eq!(codes(vec![]), vec![53, 54, 51, 1, 3, 6, 15, 28]);
+    // Renewal and rebinding times go out when configured (and below the lease time).
+    let e = engine(&format!(
+        "default-lease-time 600; option dhcp-renewal-time 100; option dhcp-rebinding-time 900;\n{SUBNET}"
+    ));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![prl(&[1, 58, 59])]));
+    let m = reply(&o);
+    assert_eq!(m.opts().get(OptionCode::Renewal), Some(&DhcpOption::Renewal(100)));
+    assert_eq!(m.opts().get(OptionCode::Rebinding), None, "900 s is not below the 600 s lease");
+}

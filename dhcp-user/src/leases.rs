@@ -79,7 +79,7 @@ impl Filter {
             parse_net(ip).ok_or_else(|| FilterError::Ip(ip.clone()))?;
         }
         if let Some(s) = &self.state
-            && dhcp_journal::record::BindingState::from_name(s.to_ascii_lowercase().as_bytes()).is_none()
+            && crate::lease::BindingState::from_name(s.to_ascii_lowercase().as_bytes()).is_none()
         {
             return Err(FilterError::State(s.clone()));
         }

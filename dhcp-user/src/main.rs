@@ -250,6 +250,23 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                         c["abandoned"]
                     );
                 }
+                let d = &v["stats"]["ddns"];
+                let n = |k: &str| d[k].as_u64().unwrap_or(0);
+                if ["sent", "failed", "queued", "dropped"].iter().any(|k| n(k) > 0) {
+                    println!(
+                        "dynamic DNS: sent {} succeeded {} failed {} retried {} queued {} conflicts {} dropped {}",
+                        n("sent"),
+                        n("succeeded"),
+                        n("failed"),
+                        n("retried"),
+                        n("queued"),
+                        n("conflicts"),
+                        n("dropped")
+                    );
+                    if let Some(e) = d["last_error"].as_str() {
+                        println!("  last DNS update error: {e}");
+                    }
+                }
             }
             if !all_normal {
                 std::process::exit(1);
@@ -396,7 +413,7 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                println!("{}", serde_json::json!({"event": "counters", "counters": prog.counters()?.to_json()}));
+                println!("{}", serde_json::json!({"event": "counters", "counters": prog.counters()?}));
             }
             _ = int.recv() => break,
             _ = term.recv() => break,
@@ -405,6 +422,6 @@ async fn run_xdp_only(cli: &Cli) -> Result<()> {
     let counters = prog.counters()?;
     prog.detach_all()?;
     tracing::info!("XDP detached");
-    println!("{}", serde_json::json!({"event": "detached", "counters": counters.to_json()}));
+    println!("{}", serde_json::json!({"event": "detached", "counters": counters}));
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::dhcp::{DropReason, Outcome};
 use dhcproto::v4::MessageType;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,22 +17,23 @@ pub struct Stats {
     fsync_micros_total: AtomicU64,
     fsync_micros_max: AtomicU64,
     pub fsync_latency: Histogram,
-    by_type_in: Mutex<std::collections::BTreeMap<String, u64>>,
-    by_type_out: Mutex<std::collections::BTreeMap<String, u64>>,
-    drops: Mutex<std::collections::BTreeMap<String, u64>>,
+    by_type_in: Mutex<BTreeMap<String, u64>>,
+    by_type_out: Mutex<BTreeMap<String, u64>>,
+    drops: Mutex<BTreeMap<String, u64>>,
     /// Dynamic DNS (`runtime::ddns`).
     pub ddns: DdnsStats,
 }
 
-/// Dynamic DNS counters: `xdhcpd status --json` (`stats.ddns`) and `/metrics`.
+/// Dynamic DNS counters: `xdhcpd status` (`stats.ddns`) and `/metrics` (`xdhcpd_ddns_*`).
 #[derive(Default)]
 pub struct DdnsStats {
     /// Update messages sent (retransmissions included).
     pub sent: AtomicU64,
-    /// Updates answered NOERROR.
+    /// Update messages answered NOERROR (or with an answer that ends the step as RFC 4703
+    /// says, e.g. YXDOMAIN before a conflict check).
     pub succeeded: AtomicU64,
-    /// Updates that failed for good (refused, not authorized, no zone, a bad answer's
-    /// TSIG...); each one is logged.
+    /// Updates that failed for good (refused, not authorized, no zone, a bad TSIG...);
+    /// each one is logged.
     pub failed: AtomicU64,
     /// Retransmissions after a timeout, an unreachable server or SERVFAIL.
     pub retried: AtomicU64,
@@ -48,6 +50,7 @@ pub struct DdnsStats {
 }
 
 impl DdnsStats {
+    /// Counts a failure and keeps its description as the last error.
     pub fn fail(&self, why: String) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut e) = self.last_error.lock() {
@@ -55,23 +58,37 @@ impl DdnsStats {
         }
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn snapshot(&self) -> DdnsSnapshot {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        serde_json::json!({
-            "sent": n(&self.sent),
-            "succeeded": n(&self.succeeded),
-            "failed": n(&self.failed),
-            "retried": n(&self.retried),
-            "queued": n(&self.queued),
-            "conflicts": n(&self.conflicts),
-            "dropped": n(&self.dropped),
-            "bad_answers": n(&self.bad_answers),
-            "last_error": self.last_error.lock().ok().and_then(|e| e.clone()),
-        })
+        DdnsSnapshot {
+            sent: n(&self.sent),
+            succeeded: n(&self.succeeded),
+            failed: n(&self.failed),
+            retried: n(&self.retried),
+            queued: n(&self.queued),
+            conflicts: n(&self.conflicts),
+            dropped: n(&self.dropped),
+            bad_answers: n(&self.bad_answers),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+        }
     }
 }
 
-fn bump(m: &Mutex<std::collections::BTreeMap<String, u64>>, k: String) {
+/// [`DdnsStats`] read at one moment (the `ddns` object of `xdhcpd status`'s `stats`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct DdnsSnapshot {
+    pub sent: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub queued: u64,
+    pub conflicts: u64,
+    pub dropped: u64,
+    pub bad_answers: u64,
+    pub last_error: Option<String>,
+}
+
+fn bump(m: &Mutex<BTreeMap<String, u64>>, k: String) {
     if let Ok(mut m) = m.lock() {
         *m.entry(k).or_default() += 1;
     }
@@ -111,25 +128,51 @@ impl Stats {
         self.fsync_latency.observe(d);
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        let map = |m: &Mutex<std::collections::BTreeMap<String, u64>>| {
-            m.lock().map(|m| serde_json::json!(*m)).unwrap_or_default()
-        };
-        serde_json::json!({
-            "received": self.received.load(Ordering::Relaxed),
-            "ignored_other_interface": self.ignored_iface.load(Ordering::Relaxed),
-            "send_errors": self.send_errors.load(Ordering::Relaxed),
-            "journal_errors": self.journal_errors.load(Ordering::Relaxed),
-            "fsyncs": self.fsyncs.load(Ordering::Relaxed),
-            "fsync_micros_total": self.fsync_micros_total.load(Ordering::Relaxed),
-            "fsync_micros_max": self.fsync_micros_max.load(Ordering::Relaxed),
-            "fsync_latency": self.fsync_latency.to_json(),
-            "in": map(&self.by_type_in),
-            "out": map(&self.by_type_out),
-            "dropped": map(&self.drops),
-            "ddns": self.ddns.to_json(),
-        })
+    /// The counters now: what `xdhcpd status` shows as `stats` and `/metrics` exposes.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let counts = |m: &Mutex<BTreeMap<String, u64>>| m.lock().map(|m| m.clone()).unwrap_or_default();
+        StatsSnapshot {
+            received: self.received.load(Ordering::Relaxed),
+            ignored_other_interface: self.ignored_iface.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+            journal_errors: self.journal_errors.load(Ordering::Relaxed),
+            fsyncs: self.fsyncs.load(Ordering::Relaxed),
+            fsync_micros_total: self.fsync_micros_total.load(Ordering::Relaxed),
+            fsync_micros_max: self.fsync_micros_max.load(Ordering::Relaxed),
+            fsync_latency: self.fsync_latency.snapshot(),
+            received_by_type: counts(&self.by_type_in),
+            sent_by_type: counts(&self.by_type_out),
+            dropped: counts(&self.drops),
+            ddns: self.ddns.snapshot(),
+        }
     }
+}
+
+/// [`Stats`] read at one moment. Serializes as the `stats` object of `xdhcpd status` (the
+/// field names are that JSON's keys).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct StatsSnapshot {
+    /// DHCP messages received.
+    pub received: u64,
+    /// Requests that arrived on an interface we do not serve.
+    pub ignored_other_interface: u64,
+    pub send_errors: u64,
+    pub journal_errors: u64,
+    /// Lease file group commits (fdatasync).
+    pub fsyncs: u64,
+    pub fsync_micros_total: u64,
+    pub fsync_micros_max: u64,
+    pub fsync_latency: HistogramSnapshot,
+    /// Messages received by type (`discover`, `request`, …, `bootp_or_invalid`).
+    #[serde(rename = "in")]
+    pub received_by_type: BTreeMap<String, u64>,
+    /// Messages sent by type.
+    #[serde(rename = "out")]
+    pub sent_by_type: BTreeMap<String, u64>,
+    /// Requests not answered, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// Dynamic DNS updates.
+    pub ddns: DdnsSnapshot,
 }
 
 fn drop_label(r: DropReason) -> String {
@@ -172,12 +215,6 @@ impl Histogram {
         let count = cumulative + self.buckets.last().map(|n| n.load(Ordering::Relaxed)).unwrap_or(0);
         HistogramSnapshot { buckets, sum: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6, count }
     }
-
-    /// `{"buckets": [[le, cumulative count]...], "sum": seconds, "count": n}`; the +Inf
-    /// bucket is `count`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self.snapshot()).unwrap_or_default()
-    }
 }
 
 /// A [`Histogram`] read at one moment: `buckets` are (upper bound in seconds, cumulative
@@ -199,7 +236,7 @@ mod tests {
         h.observe(Duration::from_micros(300));
         h.observe(Duration::from_millis(3));
         h.observe(Duration::from_secs(120));
-        let j = h.to_json();
+        let j = serde_json::to_value(h.snapshot()).expect("serializes");
         assert_eq!(j["count"], 3);
         assert_eq!(j["buckets"][0], serde_json::json!([0.0005, 1]));
         // 3 ms falls in the 5 ms bucket, and every later bucket includes it.
@@ -207,5 +244,37 @@ mod tests {
         assert_eq!(j["buckets"][15], serde_json::json!([60.0, 2]));
         let sum = j["sum"].as_f64().unwrap_or(0.0);
         assert!((sum - 120.0033).abs() < 1e-6, "{sum}");
+    }
+
+    /// `xdhcpd status` shows the snapshot as `stats`: these keys, the per-type counts as
+    /// objects. Scripts and `/metrics`-less dashboards read them.
+    #[test]
+    fn the_snapshot_serializes_to_the_status_keys() {
+        let stats = Stats::default();
+        stats.sent(MessageType::Offer);
+        stats.fsync(Duration::from_millis(1));
+        let v = serde_json::to_value(stats.snapshot()).expect("serializes");
+        let keys: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "ddns",
+                "dropped",
+                "fsync_latency",
+                "fsync_micros_max",
+                "fsync_micros_total",
+                "fsyncs",
+                "ignored_other_interface",
+                "in",
+                "journal_errors",
+                "out",
+                "received",
+                "send_errors"
+            ]
+        );
+        assert_eq!(v["out"]["offer"], 1);
+        assert_eq!(v["fsyncs"], 1);
+        assert_eq!(v["in"], serde_json::json!({}));
+        assert_eq!(v["fsync_latency"]["count"], 1);
     }
 }

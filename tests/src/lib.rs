@@ -4,6 +4,7 @@
 //! Network rule: traffic only inside namespaces created here, addresses from 198.18.0.0/15.
 
 pub mod bpffs;
+pub mod compat;
 pub mod frames;
 pub mod grafana;
 pub mod lab;

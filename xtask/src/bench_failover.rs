@@ -358,9 +358,9 @@ fn big_lease_file(path: &Path, n: u32) -> Result<()> {
     let mut buf = dhcp_journal::header();
     let st = FailoverStateRecord {
         peer: "bench".into(),
-        my_state: FailoverState::CommunicationsInterrupted,
+        my_state: FailoverState::COMMUNICATIONS_INTERRUPTED,
         my_stos: now - 60,
-        partner_state: FailoverState::Normal,
+        partner_state: FailoverState::NORMAL,
         partner_stos: now - 60,
         mclt: None,
     };

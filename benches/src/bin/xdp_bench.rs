@@ -2,7 +2,7 @@
 //! BPF_PROG_TEST_RUN (repeat N), for representative packets, next to the same classification
 //! and decision run natively in userspace in the same process (the baseline for the ratio).
 
-use dhcp_common::{Hba, Role, Steering, classify, maps::action, state};
+use dhcp_common::{FailoverState, Hba, Role, Steering, classify, maps::action};
 use dhcp_user::xdp::XdpProgram;
 use std::time::Instant;
 use xdhcpd_tests::frames;
@@ -12,8 +12,8 @@ fn main() -> anyhow::Result<()> {
     let steering = Steering {
         hba: Hba::from_split(128),
         lb_max_secs: 3,
-        role: Role::Secondary as u8,
-        state: state::NORMAL,
+        role: Role::Secondary.code(),
+        state: FailoverState::NORMAL.get(),
         has_hba: 1,
         partner_has_free: 1,
         enforce: 1,

@@ -164,12 +164,13 @@ pub(crate) fn requeue(window: &mut Window, queue: &mut UpdateQueue) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{BindingStatus, IpFlags};
+    use crate::wire::IpFlags;
+    use dhcp_common::BindingState;
 
     fn b(last: u8, tstp: u32) -> Binding {
         Binding {
             ip: Ipv4Addr::new(10, 0, 0, last),
-            status: BindingStatus::ACTIVE,
+            status: BindingState::Active.into(),
             client_id: None,
             chaddr: None,
             ends: 0,

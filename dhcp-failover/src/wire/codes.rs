@@ -3,76 +3,7 @@
 //! Every type here is a newtype over the raw wire value with named constants, so a value this
 //! crate does not know (a newer peer, a corrupted message) survives decode → encode unchanged.
 
-/// Defines an open enum: `pub struct $name(pub $repr)` with named constants, `name()`,
-/// `is_known()`, `Display` (the name, or the number when unknown) and conversions.
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident($repr:ty), unknown_fmt = $unk:literal {
-            $( $(#[$cmeta:meta])* $konst:ident = $val:expr, $text:literal; )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(pub $repr);
-
-        impl $name {
-            $( $(#[$cmeta])* #[doc = concat!("`", stringify!($val), "` = ", $text)] pub const $konst: $name = $name($val); )*
-
-            /// Every named value, in numeric order.
-            pub const ALL: &'static [$name] = &[ $( $name($val) ),* ];
-
-            /// The name, or `None` for a value without a name.
-            pub const fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $val => Some($text), )*
-                    _ => None,
-                }
-            }
-
-            /// True when the value has a named constant.
-            pub const fn is_known(self) -> bool {
-                self.name().is_some()
-            }
-
-            /// The raw wire value.
-            pub const fn get(self) -> $repr {
-                self.0
-            }
-        }
-
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                match self.name() {
-                    Some(n) => f.write_str(n),
-                    None => write!(f, $unk, self.0),
-                }
-            }
-        }
-
-        impl core::fmt::Debug for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({}={})", stringify!($name), n, self.0),
-                    None => write!(f, "{}({})", stringify!($name), self.0),
-                }
-            }
-        }
-
-        impl From<$repr> for $name {
-            fn from(v: $repr) -> Self {
-                $name(v)
-            }
-        }
-
-        impl From<$name> for $repr {
-            fn from(v: $name) -> Self {
-                v.0
-            }
-        }
-    };
-}
-pub(crate) use open_enum;
+use dhcp_common::{BindingState, open_enum};
 
 open_enum! {
     /// Failover message type (header byte 2). Numbering as dhcpd/draft-12 use it:
@@ -157,16 +88,55 @@ open_enum! {
     }
 }
 
-open_enum! {
-    /// Binding status (option 3) [digest §4.1]; the display names are dhcpd's lease-file names.
-    BindingStatus(u8), unknown_fmt = "binding-status-{}" {
-        FREE = 1, "free";
-        ACTIVE = 2, "active";
-        EXPIRED = 3, "expired";
-        RELEASED = 4, "released";
-        ABANDONED = 5, "abandoned";
-        RESET = 6, "reset";
-        BACKUP = 7, "backup";
+/// Binding status (option 3) [digest §4.1] as received: the wire code of a [`BindingState`]
+/// (`BindingState::wire_code`), kept as the byte so that a code this crate does not know
+/// survives decode → encode. [`state`](Self::state) reads it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct BindingStatus(pub u8);
+
+impl BindingStatus {
+    /// The binding state this code means, `None` for a code outside 1..=7.
+    pub const fn state(self) -> Option<BindingState> {
+        BindingState::from_wire_code(self.0)
+    }
+}
+
+impl From<BindingState> for BindingStatus {
+    /// RESERVED and BOOTP leases go as ACTIVE (their flags travel in IP-flags).
+    fn from(state: BindingState) -> BindingStatus {
+        BindingStatus(state.wire_code())
+    }
+}
+
+/// A `binding-status` code that names no binding state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown binding status {0}")]
+pub struct UnknownBindingStatus(pub u8);
+
+impl TryFrom<BindingStatus> for BindingState {
+    type Error = UnknownBindingStatus;
+
+    fn try_from(status: BindingStatus) -> Result<BindingState, UnknownBindingStatus> {
+        status.state().ok_or(UnknownBindingStatus(status.0))
+    }
+}
+
+/// dhcpd's lease-file name, or `binding-status-N` for a code without one.
+impl core::fmt::Display for BindingStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.state() {
+            Some(state) => f.write_str(state.name()),
+            None => write!(f, "binding-status-{}", self.0),
+        }
+    }
+}
+
+impl core::fmt::Debug for BindingStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.state() {
+            Some(state) => write!(f, "BindingStatus({}={})", state.name(), self.0),
+            None => write!(f, "BindingStatus({})", self.0),
+        }
     }
 }
 
@@ -205,5 +175,32 @@ impl IpFlags {
     /// True when the BOOTP bit is set.
     pub const fn is_bootp(self) -> bool {
         self.0 & 2 != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_status_round_trips_every_state_and_keeps_unknown_codes() {
+        for state in BindingState::ALL {
+            let status = BindingStatus::from(state);
+            let back = BindingState::try_from(status).expect("a state's code is known");
+            // RESERVED and BOOTP travel as ACTIVE.
+            let expected = if matches!(state, BindingState::Reserved | BindingState::Bootp) {
+                BindingState::Active
+            } else {
+                state
+            };
+            assert_eq!(back, expected);
+            assert_eq!(status.to_string(), expected.name());
+        }
+        for code in [0u8, 8, 9, 200, 255] {
+            let status = BindingStatus(code);
+            assert_eq!(BindingState::try_from(status), Err(UnknownBindingStatus(code)));
+            assert_eq!(status.to_string(), format!("binding-status-{code}"));
+            assert_eq!(status.0, code, "the byte is kept for re-encoding");
+        }
     }
 }

@@ -37,7 +37,7 @@ mod message;
 mod option;
 pub mod raw;
 
-pub use codes::{BindingStatus, IpFlags, MessageType, OptionCode, RejectReason, ServerFlags};
+pub use codes::{BindingStatus, IpFlags, MessageType, OptionCode, RejectReason, ServerFlags, UnknownBindingStatus};
 pub use error::{DecodeError, EncodeError};
 pub use header::{HEADER_LEN, Header, MAX_MESSAGE_LEN, MIN_MESSAGE_LEN, frame_len};
 pub use message::{Binding, LinkParams, Message, PROTOCOL_VERSION, decode, encode, encode_to_vec};

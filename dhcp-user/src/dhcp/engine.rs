@@ -577,13 +577,13 @@ impl Engine {
             m.set_ciaddr(c.req.ciaddr());
         }
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
-        reply::add_lease_times(&mut m, lease_secs);
+        reply::add_lease_times(&mut m, lease_secs, params);
         if params.option(1).is_none()
             && let Some(mask) = self.subnet_mask(c.net, ip)
         {
             m.opts_mut().insert(DhcpOption::SubnetMask(mask));
         }
-        reply::add_options(&mut m, c.req, params);
+        reply::add_options(&mut m, params);
         finish(m, c.req, t, ip)
     }
 
@@ -987,7 +987,7 @@ impl Engine {
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
-        reply::add_options(&mut m, c.req, &params);
+        reply::add_options(&mut m, &params);
         Outcome { reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
     }
 
@@ -998,7 +998,7 @@ impl Engine {
             if let Some(mask) = self.subnet_mask(c.net, ip) {
                 m.opts_mut().insert(DhcpOption::SubnetMask(mask));
             }
-            reply::add_options(&mut m, c.req, params);
+            reply::add_options(&mut m, params);
             finish(m, c.req, MessageType::Ack, ip)
         };
         if let Some((ip, params)) = self.fixed_address(c) {
@@ -1450,7 +1450,7 @@ fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
 
 fn finish(m: Message, req: &Message, t: MessageType, yiaddr: Ipv4Addr) -> Reply {
     let dest = reply::destination(req, t, yiaddr);
-    let bytes = reply::encode(&m).unwrap_or_default();
+    let bytes = reply::encode(&m, req).unwrap_or_default();
     Reply { bytes, dest, msg_type: t }
 }
 

@@ -446,7 +446,6 @@ fn an_amnesic_partners_possible_grants_stay_bound_until_tsfp_plus_mclt() {
 /// overwritten: dhcpd's acceptance check refuses BACKUP over ACTIVE on a primary.
 #[test]
 fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
-    use dhcp_failover::wire::BindingStatus;
     let mut cfg = config((100, 139));
     if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
         p.failover_peer = Some("lab".into());
@@ -465,7 +464,7 @@ fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
                 barrier.wait();
                 let b = Binding {
                     ip,
-                    status: BindingStatus::BACKUP,
+                    status: BindingState::Backup.into(),
                     client_id: None,
                     chaddr: None,
                     ends: 0,

@@ -13,7 +13,7 @@ pub mod status;
 use crate::lease::{BindingState, ClientKey, HwAddr, Lease, Take};
 use dhcp_common::Steering;
 use dhcp_failover::transitions::ServiceLevel;
-use dhcp_failover::wire::{Binding, BindingStatus, IpFlags};
+use dhcp_failover::wire::{Binding, IpFlags};
 use dhcp_failover::{Role, State};
 
 /// What the engine needs to know about a relationship, published by the runtime whenever the
@@ -45,8 +45,8 @@ impl FailoverView {
             steering: Steering {
                 hba: dhcp_common::Hba::from_split(128),
                 lb_max_secs: 3,
-                role: dhcp_common::Role::Primary as u8,
-                state: State::NORMAL.0,
+                role: Role::Primary.code(),
+                state: State::NORMAL.get(),
                 has_hba: 1,
                 partner_has_free: 1,
                 enforce: 0,
@@ -96,42 +96,14 @@ pub fn view_of(peer: &dhcp_failover::Peer, partner_has_free: bool, enforce: bool
         steering: Steering {
             hba: dhcp_common::Hba(hba.unwrap_or([0; 32])),
             lb_max_secs: peer.config().load_balance_max_secs.min(u32::from(u16::MAX)) as u16,
-            role: match role {
-                Role::Primary => dhcp_common::Role::Primary as u8,
-                Role::Secondary => dhcp_common::Role::Secondary as u8,
-            },
-            state: peer.state().0,
+            role: role.code(),
+            state: peer.state().get(),
             has_hba: u8::from(hba.is_some()),
             partner_has_free: u8::from(partner_has_free),
             enforce: u8::from(enforce),
             _pad: 0,
         },
     }
-}
-
-pub fn status_of(s: BindingState) -> BindingStatus {
-    match s {
-        BindingState::Free => BindingStatus::FREE,
-        BindingState::Active | BindingState::Bootp | BindingState::Reserved => BindingStatus::ACTIVE,
-        BindingState::Expired => BindingStatus::EXPIRED,
-        BindingState::Released => BindingStatus::RELEASED,
-        BindingState::Abandoned => BindingStatus::ABANDONED,
-        BindingState::Reset => BindingStatus::RESET,
-        BindingState::Backup => BindingStatus::BACKUP,
-    }
-}
-
-pub fn state_of(s: BindingStatus) -> Option<BindingState> {
-    Some(match s {
-        BindingStatus::FREE => BindingState::Free,
-        BindingStatus::ACTIVE => BindingState::Active,
-        BindingStatus::EXPIRED => BindingState::Expired,
-        BindingStatus::RELEASED => BindingState::Released,
-        BindingStatus::ABANDONED => BindingState::Abandoned,
-        BindingStatus::RESET => BindingState::Reset,
-        BindingStatus::BACKUP => BindingState::Backup,
-        _ => return None,
-    })
 }
 
 /// The BNDUPD for a lease, as dhcpd fills it (digest §1.5).
@@ -143,7 +115,7 @@ pub fn binding_of(l: &Lease) -> Binding {
     });
     Binding {
         ip: l.ip,
-        status: status_of(l.state),
+        status: l.state.into(),
         client_id: l.client.as_ref().and_then(|k| k.client_id()).map(<[u8]>::to_vec),
         chaddr,
         ends: if l.ends == crate::time::NEVER { dhcp_failover::transitions::MAX_TIME } else { l.ends },
@@ -196,9 +168,7 @@ pub fn answer_refusal(
 /// dhcpd's acceptance check for a partner's BNDUPD (digest §4.3). Returns the state to store.
 pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u32) -> Result<BindingState, Refusal> {
     use dhcp_failover::wire::RejectReason as R;
-    let Some(incoming) = state_of(b.status) else {
-        return Err((R::MISSING_BINDINFO, format!("{}: unknown binding status {}", b.ip, b.status.0)));
-    };
+    let incoming = BindingState::try_from(b.status).map_err(|e| (R::MISSING_BINDINFO, format!("{}: {e}", b.ip)))?;
     if matches!(incoming, BindingState::Active | BindingState::Expired | BindingState::Released) && b.chaddr.is_none() {
         return Err((R::MISSING_BINDINFO, format!("{}: no hardware address for {}", b.ip, incoming.name())));
     }
@@ -263,7 +233,7 @@ pub fn accept(current: &Lease, b: &Binding, receiver: Role, normal: bool, now: u
 ///   entered (its `ends` lies after the other's start of state), else the end wins;
 /// * two non-bound states: the primary's wins (it owns the pool's free leases).
 pub fn own_update_wins(own: &Binding, incoming: &Binding, me: Role) -> bool {
-    let bound = |b: &Binding| b.status == BindingStatus::ACTIVE;
+    let bound = |b: &Binding| b.status.state() == Some(BindingState::Active);
     let mine_on_tie = me == Role::Primary;
     match (bound(own), bound(incoming)) {
         // The same client renewed with both (a broadcast REQUEST while rebinding): it may
@@ -281,7 +251,8 @@ pub fn own_update_wins(own: &Binding, incoming: &Binding, me: Role) -> bool {
 
 /// Was the client of `binding` still holding it when `other` entered its (non-bound) state?
 fn binding_outlives(binding: &Binding, other: &Binding) -> bool {
-    let entered = if other.status == BindingStatus::EXPIRED { other.ends } else { other.starts.max(other.cltt) };
+    let entered =
+        if other.status.state() == Some(BindingState::Expired) { other.ends } else { other.starts.max(other.cltt) };
     binding.ends > entered
 }
 
@@ -385,10 +356,10 @@ mod tests {
         l
     }
 
-    fn binding(status: BindingStatus, tstp: u32) -> Binding {
+    fn binding(state: BindingState, tstp: u32) -> Binding {
         Binding {
             ip: Ipv4Addr::new(198, 18, 0, 10),
-            status,
+            status: state.into(),
             client_id: None,
             chaddr: Some(vec![1, 0x52, 0x54, 0, 0, 0, 1]),
             ends: 5000,
@@ -406,10 +377,10 @@ mod tests {
         // The same client renewed by the partner: its binding scope stays.
         let mut l = lease(BindingState::Active, 5000);
         l.vars = Some(Box::new(vars.clone()));
-        apply(&mut l, &binding(BindingStatus::ACTIVE, 6000), BindingState::Active);
+        apply(&mut l, &binding(BindingState::Active, 6000), BindingState::Active);
         assert_eq!(l.vars.as_deref(), Some(&vars));
         // Another client: the protocol carries no variables, so none are left.
-        let mut other = binding(BindingStatus::ACTIVE, 6000);
+        let mut other = binding(BindingState::Active, 6000);
         other.chaddr = Some(vec![1, 0x52, 0x54, 0, 0, 0, 9]);
         apply(&mut l, &other, BindingState::Active);
         assert_eq!(l.vars, None);
@@ -418,17 +389,17 @@ mod tests {
     #[test]
     fn primary_refuses_expiry_of_active_from_secondary() {
         let l = lease(BindingState::Active, 5000);
-        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Primary, true, 1000).is_err());
-        assert!(accept(&l, &binding(BindingStatus::FREE, 0), Role::Primary, true, 1000).is_err());
-        assert_eq!(accept(&l, &binding(BindingStatus::RELEASED, 0), Role::Primary, true, 1000), Ok(BindingState::Free));
+        assert!(accept(&l, &binding(BindingState::Expired, 0), Role::Primary, true, 1000).is_err());
+        assert!(accept(&l, &binding(BindingState::Free, 0), Role::Primary, true, 1000).is_err());
+        assert_eq!(accept(&l, &binding(BindingState::Released, 0), Role::Primary, true, 1000), Ok(BindingState::Free));
     }
 
     #[test]
     fn secondary_accepts_expiry_when_due() {
         let l = lease(BindingState::Active, 1050);
-        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_ok());
+        assert!(accept(&l, &binding(BindingState::Expired, 0), Role::Secondary, true, 1000).is_ok());
         let l = lease(BindingState::Active, 5000);
-        assert!(accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 1000).is_err());
+        assert!(accept(&l, &binding(BindingState::Expired, 0), Role::Secondary, true, 1000).is_err());
     }
 
     #[test]
@@ -436,10 +407,10 @@ mod tests {
         // A RELEASE of another client's binding, or an expiry of an older binding.
         let mut l = lease(BindingState::Active, 9000);
         l.client = Some(ClientKey::from_hw(1, &[0x52, 0x54, 0, 0, 0, 2]));
-        let r = accept(&l, &binding(BindingStatus::RELEASED, 0), Role::Primary, true, 1000);
+        let r = accept(&l, &binding(BindingState::Released, 0), Role::Primary, true, 1000);
         assert_eq!(r.map_err(|e| e.0), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
         let l = lease(BindingState::Active, 9000);
-        let r = accept(&l, &binding(BindingStatus::EXPIRED, 0), Role::Secondary, true, 9000);
+        let r = accept(&l, &binding(BindingState::Expired, 0), Role::Secondary, true, 9000);
         assert_eq!(r.map_err(|e| e.0), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
     }
 
@@ -447,7 +418,7 @@ mod tests {
     fn dueling_updates_have_one_winner_on_both_sides() {
         // Every ordered pair of crossing updates: exactly one side keeps its own.
         let mut cases = Vec::new();
-        for status in [BindingStatus::ACTIVE, BindingStatus::EXPIRED, BindingStatus::RELEASED, BindingStatus::BACKUP] {
+        for status in [BindingState::Active, BindingState::Expired, BindingState::Released, BindingState::Backup] {
             for (ends, starts, cltt) in [(5000, 1000, 1000), (1200, 1200, 1100), (9000, 900, 900)] {
                 let mut b = binding(status, 0);
                 (b.ends, b.starts, b.cltt) = (ends, starts, cltt);
@@ -465,14 +436,14 @@ mod tests {
 
     #[test]
     fn dueling_renewal_beats_expiry_of_the_previous_binding() {
-        let mut renewal = binding(BindingStatus::ACTIVE, 0);
+        let mut renewal = binding(BindingState::Active, 0);
         (renewal.ends, renewal.cltt) = (9000, 4000);
-        let mut expiry = binding(BindingStatus::EXPIRED, 0);
+        let mut expiry = binding(BindingState::Expired, 0);
         (expiry.ends, expiry.starts) = (5000, 1000);
         assert!(own_update_wins(&renewal, &expiry, Role::Secondary));
         assert!(!own_update_wins(&expiry, &renewal, Role::Primary));
         // Two free-state changes: the primary's stands.
-        let backup = binding(BindingStatus::BACKUP, 0);
+        let backup = binding(BindingState::Backup, 0);
         assert!(own_update_wins(&backup, &expiry, Role::Primary));
         assert!(!own_update_wins(&expiry, &backup, Role::Secondary));
     }
@@ -480,7 +451,7 @@ mod tests {
     #[test]
     fn free_leases_take_anything() {
         let l = lease(BindingState::Free, 0);
-        for s in [BindingStatus::ACTIVE, BindingStatus::BACKUP, BindingStatus::ABANDONED] {
+        for s in [BindingState::Active, BindingState::Backup, BindingState::Abandoned] {
             assert!(accept(&l, &binding(s, 0), Role::Secondary, true, 1000).is_ok());
         }
     }
@@ -488,7 +459,7 @@ mod tests {
     #[test]
     fn active_without_chaddr_is_missing_info() {
         let l = lease(BindingState::Free, 0);
-        let mut b = binding(BindingStatus::ACTIVE, 0);
+        let mut b = binding(BindingState::Active, 0);
         b.chaddr = None;
         assert_eq!(
             accept(&l, &b, Role::Primary, true, 0).map_err(|e| e.0),

@@ -80,7 +80,7 @@ pub struct LinkSecurity {
 }
 
 fn role_name<S: Serializer>(r: &Role, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(if *r == Role::Primary { "primary" } else { "secondary" })
+    s.serialize_str(r.name())
 }
 
 fn state_name<S: Serializer>(st: &State, s: S) -> Result<S::Ok, S::Error> {
@@ -88,7 +88,7 @@ fn state_name<S: Serializer>(st: &State, s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn state_code<S: Serializer>(st: &State, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u8(st.0)
+    s.serialize_u8(st.get())
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ pub use store::{LeaseStore, PoolId, Take};
 use crate::time::{NEVER, UnixSecs};
 use std::net::Ipv4Addr;
 
-/// Binding state of a lease: one type for the lease file, the store and the failover rules
-/// (dhcpd's names; `failover::status_of` gives the wire codes).
-pub use dhcp_journal::BindingState;
+/// Binding state of a lease: one type (in `dhcp-common`) for the lease file, the store, the
+/// failover rules and the wire (`BindingStatus::from`, `BindingState::try_from`).
+pub use dhcp_common::BindingState;
 
 /// Who a lease belongs to: the client identifier (option 61) when the client sends one, else
 /// its hardware address. Byte 0 says which, so the two spaces never collide.

@@ -3,19 +3,21 @@
 //! with what is in force or why the file was refused), `partner-down NAME`, `shutdown NAME`.
 //! Used by `xdhcpd status`, `xdhcpd reload` and `xdhcpd partner-down`.
 
-use super::failover::Input;
+use super::failover::{Input, Rels};
 use super::reload::Reloader;
 use crate::dhcp::Engine;
-use crate::stats::Stats;
+use crate::failover::status::RelationshipStatus;
+use crate::lease::store::PoolCounts;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::xdp::Counters;
 use dhcp_failover::Command;
-use std::collections::HashMap;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc::UnboundedSender;
-
-type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
 
 pub struct Control {
     listener: Option<UnixListener>,
@@ -65,12 +67,11 @@ impl Control {
         // XDP counters are read here (map reads, no await while holding the lock).
         let xdp = self.xdp.lock().ok().and_then(|x| {
             let prog = x.as_ref()?;
-            let attached: Vec<String> = prog.attachments().map(|(i, m)| format!("{i}:{m}")).collect();
-            // How each interface got its program: attached, adopted (left pinned by the
-            // previous run, no gap) or replaced.
-            let origins: serde_json::Map<String, serde_json::Value> =
-                prog.origins().map(|(i, o)| (i.to_string(), o.to_string().into())).collect();
-            Some(serde_json::json!({"attached": attached, "origins": origins, "counters": prog.counters().ok()?.to_json()}))
+            Some(XdpStatus {
+                attached: prog.attachments().map(|(i, m)| format!("{i}:{m}")).collect(),
+                origins: prog.origins().map(|(i, o)| (i.to_string(), o.to_string())).collect(),
+                counters: prog.counters().ok()?,
+            })
         });
         tokio::spawn(async move {
             let (r, mut w) = conn.into_split();
@@ -79,18 +80,13 @@ impl Control {
             if tokio::time::timeout(std::time::Duration::from_secs(5), reader.read_line(&mut line)).await.is_err() {
                 return;
             }
-            let mut reply = if line.trim() == "reload" {
+            let reply = if line.trim() == "reload" {
                 tokio::task::spawn_blocking(move || reloader.reload_logged("control socket"))
                     .await
                     .unwrap_or_else(|e| serde_json::json!({"ok": false, "error": format!("reload task: {e}")}))
             } else {
-                handle(line.trim(), &rels, &stats, &engine).await
+                handle(line.trim(), &rels, &stats, &engine, xdp).await
             };
-            if let Some(obj) = reply.as_object_mut()
-                && obj.contains_key("relationships")
-            {
-                obj.insert("xdp".into(), xdp.unwrap_or(serde_json::Value::Null));
-            }
             let _ = w.write_all(format!("{reply}\n").as_bytes()).await;
         });
     }
@@ -104,28 +100,66 @@ fn senders(rels: &Rels) -> Vec<(String, UnboundedSender<Input>)> {
     rels.lock().map(|r| r.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
 
-async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde_json::Value {
+/// The reply to `status`.
+#[derive(Serialize)]
+struct StatusReply {
+    ok: bool,
+    relationships: Vec<RelationshipStatus>,
+    pools: Vec<PoolStatus>,
+    stats: StatsSnapshot,
+    /// `null` when no XDP program is attached or its counters cannot be read.
+    xdp: Option<XdpStatus>,
+}
+
+/// One pool in `status`.
+#[derive(Serialize)]
+struct PoolStatus {
+    pool: u32,
+    network: String,
+    failover_peer: Option<String>,
+    counts: PoolCounts,
+}
+
+/// The XDP program in `status`.
+#[derive(Serialize)]
+struct XdpStatus {
+    /// `interface:mode` of each attachment.
+    attached: Vec<String>,
+    /// How each interface got its program: attached, adopted (left pinned by the previous
+    /// run, no gap) or replaced.
+    origins: BTreeMap<String, String>,
+    counters: Counters,
+}
+
+/// Answers one command. Replies are built from typed parts and turned into one
+/// `serde_json::Value` here, at the socket: its objects print their keys in sorted order, as
+/// the socket's replies always have.
+async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine, xdp: Option<XdpStatus>) -> serde_json::Value {
     let mut words = cmd.split_whitespace();
     match (words.next(), words.next()) {
         (Some("status"), _) => {
-            let mut out = Vec::new();
-            for (_, tx) in senders(rels) {
-                let (reply, wait) = tokio::sync::oneshot::channel();
-                if tx.send(Input::Status(reply)).is_ok()
-                    && let Ok(Ok(v)) = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await
-                {
-                    out.push(v);
-                }
-            }
             let counts = engine.store().counts_by_pool();
-            let pools: Vec<serde_json::Value> = engine
+            let pools = engine
                 .config()
                 .networks
                 .iter()
                 .flat_map(|n| n.pools.iter().enumerate().map(move |(i, p)| (n.first_pool_id + i as u32, n, p)))
-                .map(|(id, n, p)| serde_json::json!({"pool": id, "network": n.name, "failover_peer": p.failover_peer, "counts": counts.get(id as usize).copied().unwrap_or_default()}))
+                .map(|(id, n, p)| PoolStatus {
+                    pool: id,
+                    network: n.name.clone(),
+                    failover_peer: p.failover_peer.clone(),
+                    counts: counts.get(id as usize).copied().unwrap_or_default(),
+                })
                 .collect();
-            serde_json::json!({"ok": true, "relationships": out, "pools": pools, "stats": stats.to_json()})
+            let reply = StatusReply {
+                ok: true,
+                relationships: super::failover::statuses(rels).await,
+                pools,
+                stats: stats.snapshot(),
+                xdp,
+            };
+            serde_json::to_value(reply)
+                .unwrap_or_else(|e| serde_json::json!({"ok": false, "error": format!("status: {e}")}))
         }
         (Some("leases"), _) => {
             // `leases {filter as JSON}`: filtered here, so a large store never crosses the
@@ -161,7 +195,8 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine) -> serde
             for (_, tx) in &targets {
                 let _ = tx.send(Input::Operator(command));
             }
-            serde_json::json!({"ok": true, "relationships": targets.iter().map(|(n, _)| n).collect::<Vec<_>>()})
+            // This reply has always carried the XDP status too.
+            serde_json::json!({"ok": true, "relationships": targets.iter().map(|(n, _)| n).collect::<Vec<_>>(), "xdp": xdp})
         }
         _ => {
             serde_json::json!({"ok": false, "error": format!("unknown command {cmd:?}; try status, reload, leases [FILTER], partner-down NAME, shutdown NAME")})

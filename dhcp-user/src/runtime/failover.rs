@@ -17,6 +17,7 @@ use super::journal::JournalHandle;
 use super::peer_link::{self, BoxStream, Tls};
 use crate::dhcp::Engine;
 use crate::failover::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
+use crate::failover::status::RelationshipStatus;
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
 use dhcp_config::{Config, FailoverPeer, PeerAddress};
@@ -24,7 +25,7 @@ use dhcp_failover::drift::{ConfigSections, diff};
 use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{Command, Event, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
-use dhcp_journal::{FailoverState as FileState, FailoverStateRecord};
+use dhcp_journal::FailoverStateRecord;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -42,12 +43,37 @@ pub enum Input {
     /// An operator command (control socket, OMAPI).
     Operator(Command),
     /// Snapshot request for status.
-    Status(tokio::sync::oneshot::Sender<crate::failover::status::RelationshipStatus>),
+    Status(tokio::sync::oneshot::Sender<RelationshipStatus>),
     /// Process exit: move to SHUTDOWN-style exit and persist.
     Exit(tokio::sync::oneshot::Sender<()>),
 }
 
 pub type Xdp = Arc<Mutex<Option<XdpProgram>>>;
+
+/// The failover relationships' input channels, by peer name: how the control socket, OMAPI
+/// and `/metrics` reach the relationship tasks.
+pub type Rels = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Input>>>>;
+
+/// How long a reader of the status waits for a relationship's task to answer.
+const STATUS_WAIT: Duration = Duration::from_secs(2);
+
+/// One relationship's status, from its task; `None` when it does not answer in time.
+pub async fn status_of(tx: &mpsc::UnboundedSender<Input>) -> Option<RelationshipStatus> {
+    let (reply, wait) = tokio::sync::oneshot::channel();
+    tx.send(Input::Status(reply)).ok()?;
+    tokio::time::timeout(STATUS_WAIT, wait).await.ok()?.ok()
+}
+
+/// Every relationship's status (those that answer in time), as `xdhcpd status` and
+/// `/metrics` read it.
+pub async fn statuses(rels: &Rels) -> Vec<RelationshipStatus> {
+    let senders: Vec<_> = rels.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
+    let mut out = Vec::with_capacity(senders.len());
+    for tx in &senders {
+        out.extend(status_of(tx).await);
+    }
+    out
+}
 
 /// dhcpd retries a dropped link after about 5 s; a refused connect() later.
 const RECONNECT: Duration = Duration::from_secs(5);
@@ -98,9 +124,9 @@ fn now_time(epoch: Instant) -> Time {
 
 pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
     PersistedState {
-        my_state: State(r.my_state.code()),
+        my_state: r.my_state,
         my_stos: r.my_stos,
-        partner_state: State(r.partner_state.code()),
+        partner_state: r.partner_state,
         partner_stos: r.partner_stos,
         mclt: r.mclt.unwrap_or(0),
     }
@@ -109,9 +135,9 @@ pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
 fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord {
     FailoverStateRecord {
         peer: name.to_string(),
-        my_state: FileState::from_code(p.my_state.0).unwrap_or(FileState::Unknown),
+        my_state: p.my_state,
         my_stos: p.my_stos,
-        partner_state: FileState::from_code(p.partner_state.0).unwrap_or(FileState::Unknown),
+        partner_state: p.partner_state,
         partner_stos: p.partner_stos,
         // dhcpd records the MCLT only on a secondary (it adopted the primary's).
         mclt: (role == Role::Secondary).then_some(p.mclt),
@@ -121,14 +147,11 @@ fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord 
 fn peer_config(cfg: &FailoverPeer) -> PeerConfig {
     PeerConfig {
         name: cfg.name.clone(),
-        role: match cfg.role {
-            dhcp_config::Role::Primary => Role::Primary,
-            dhcp_config::Role::Secondary => Role::Secondary,
-        },
+        role: cfg.role,
         mclt: cfg.mclt.unwrap_or(0),
         hba: match cfg.role {
-            dhcp_config::Role::Primary => Some(cfg.hba_or_default()),
-            dhcp_config::Role::Secondary => None,
+            Role::Primary => Some(cfg.hba_or_default()),
+            Role::Secondary => None,
         },
         max_unacked_updates: cfg.max_unacked_updates,
         max_response_delay: cfg.max_response_delay,
@@ -232,7 +255,7 @@ impl Rel {
         tracing::info!(
             "failover peer {}: {} {local}:{} <-> {remote}:{}{}{}",
             self.name,
-            if self.role() == Role::Primary { "primary" } else { "secondary" },
+            self.role().name(),
             self.cfg.port,
             self.cfg.peer_port,
             if self.tls.is_some() { ", TLS" } else { "" },

@@ -4,18 +4,14 @@
 //! unacked updates, replication lag (histogram per relationship), journal fsyncs and their
 //! latency (histogram).
 
-use super::failover::{Input, Xdp};
+use super::failover::{Rels, Xdp};
 use crate::dhcp::Engine;
 use crate::stats::Stats;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::UnboundedSender;
-
-type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
 
 pub fn spawn(addr: SocketAddr, rels: Rels, stats: Arc<Stats>, engine: Arc<Engine>, xdp: Xdp) {
     tokio::spawn(async move {
@@ -57,7 +53,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The samples of one histogram (`Histogram::to_json`'s shape) with `labels` (`k="v",` each).
+/// The samples of one histogram with `labels` (`k="v",` each).
 fn histogram(out: &mut String, name: &str, labels: &str, h: &crate::stats::HistogramSnapshot) {
     for (le, n) in &h.buckets {
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {n}");
@@ -77,7 +73,7 @@ fn label(v: &str) -> String {
 
 async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> String {
     let mut out = String::new();
-    let s = stats.to_json();
+    let s = stats.snapshot();
 
     family(&mut out, "xdhcpd_leases", "gauge", "Addresses by pool and binding state.");
     let counts = engine.store().counts_by_pool();
@@ -100,54 +96,70 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
             }
         }
     }
-    for (metric, key, help) in [
-        ("xdhcpd_dhcp_messages_received_total", "in", "DHCP messages received, by type."),
-        ("xdhcpd_dhcp_messages_sent_total", "out", "DHCP messages sent, by type."),
-        ("xdhcpd_dhcp_dropped_total", "dropped", "Requests not answered, by reason."),
+    for (metric, label_name, counts, help) in [
+        ("xdhcpd_dhcp_messages_received_total", "type", &s.received_by_type, "DHCP messages received, by type."),
+        ("xdhcpd_dhcp_messages_sent_total", "type", &s.sent_by_type, "DHCP messages sent, by type."),
+        ("xdhcpd_dhcp_dropped_total", "reason", &s.dropped, "Requests not answered, by reason."),
     ] {
         family(&mut out, metric, "counter", help);
-        let lbl = if key == "dropped" { "reason" } else { "type" };
-        if let Some(m) = s[key].as_object() {
-            for (k, v) in m {
-                let _ = writeln!(out, "{metric}{{{lbl}=\"{}\"}} {}", label(k), v.as_u64().unwrap_or(0));
-            }
+        for (k, v) in counts {
+            let _ = writeln!(out, "{metric}{{{label_name}=\"{}\"}} {v}", label(k));
         }
     }
     family(&mut out, "xdhcpd_journal_fsyncs_total", "counter", "Lease file group commits (fdatasync).");
-    let _ = writeln!(out, "xdhcpd_journal_fsyncs_total {}", s["fsyncs"].as_u64().unwrap_or(0));
+    let _ = writeln!(out, "xdhcpd_journal_fsyncs_total {}", s.fsyncs);
     family(&mut out, "xdhcpd_journal_fsync_seconds_total", "counter", "Time spent in lease file fdatasync.");
-    let _ = writeln!(
-        out,
-        "xdhcpd_journal_fsync_seconds_total {}",
-        s["fsync_micros_total"].as_u64().unwrap_or(0) as f64 / 1e6
-    );
+    let _ = writeln!(out, "xdhcpd_journal_fsync_seconds_total {}", s.fsync_micros_total as f64 / 1e6);
     family(&mut out, "xdhcpd_journal_fsync_max_seconds", "gauge", "Longest lease file fdatasync.");
-    let _ =
-        writeln!(out, "xdhcpd_journal_fsync_max_seconds {}", s["fsync_micros_max"].as_u64().unwrap_or(0) as f64 / 1e6);
+    let _ = writeln!(out, "xdhcpd_journal_fsync_max_seconds {}", s.fsync_micros_max as f64 / 1e6);
 
     family(&mut out, "xdhcpd_journal_fsync_duration_seconds", "histogram", "Lease file fdatasync latency.");
-    histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &stats.fsync_latency.snapshot());
+    histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &s.fsync_latency);
+
+    let d = &s.ddns;
+    for (metric, kind, v, help) in [
+        ("xdhcpd_ddns_sent_total", "counter", d.sent, "DNS update messages sent (retransmissions included)."),
+        ("xdhcpd_ddns_succeeded_total", "counter", d.succeeded, "DNS update messages answered with success."),
+        (
+            "xdhcpd_ddns_failed_total",
+            "counter",
+            d.failed,
+            "DNS updates that failed for good (refused, bad key, no zone...).",
+        ),
+        (
+            "xdhcpd_ddns_retried_total",
+            "counter",
+            d.retried,
+            "DNS update retransmissions (timeout, unreachable, SERVFAIL).",
+        ),
+        (
+            "xdhcpd_ddns_conflicts_total",
+            "counter",
+            d.conflicts,
+            "DNS names held by another client, left alone (RFC 4703).",
+        ),
+        ("xdhcpd_ddns_dropped_total", "counter", d.dropped, "DNS update jobs not queued: the queue was full."),
+        (
+            "xdhcpd_ddns_bad_answers_total",
+            "counter",
+            d.bad_answers,
+            "DNS answers dropped (wrong id, malformed, bad TSIG).",
+        ),
+        ("xdhcpd_ddns_queued", "gauge", d.queued, "DNS update jobs waiting or in progress."),
+    ] {
+        family(&mut out, metric, kind, help);
+        let _ = writeln!(out, "{metric} {v}");
+    }
 
     let counters = xdp.lock().ok().and_then(|x| x.as_ref().and_then(|p| p.counters().ok()));
     family(&mut out, "xdhcpd_xdp_packets_total", "counter", "Frames seen by the XDP program, by outcome.");
-    if let Some(c) = counters
-        && let Some(m) = c.to_json().as_object()
-    {
-        for (k, v) in m {
-            let _ = writeln!(out, "xdhcpd_xdp_packets_total{{outcome=\"{}\"}} {}", label(k), v.as_u64().unwrap_or(0));
+    if let Some(c) = counters {
+        for (k, v) in c.by_name() {
+            let _ = writeln!(out, "xdhcpd_xdp_packets_total{{outcome=\"{}\"}} {v}", label(k));
         }
     }
 
-    let senders: Vec<_> = rels.lock().map(|r| r.values().cloned().collect()).unwrap_or_default();
-    let mut rel_status = Vec::new();
-    for tx in senders {
-        let (reply, wait) = tokio::sync::oneshot::channel();
-        if tx.send(Input::Status(reply)).is_ok()
-            && let Ok(Ok(v)) = tokio::time::timeout(std::time::Duration::from_secs(2), wait).await
-        {
-            rel_status.push(v);
-        }
-    }
+    let rel_status = super::failover::statuses(rels).await;
     for (metric, help) in [
         (
             "xdhcpd_failover_state",
@@ -170,7 +182,7 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
                 "xdhcpd_failover_clock_skew_seconds" => r.clock_skew_secs.unwrap_or(0),
                 _ => r.queued_updates as i64,
             };
-            let role = if r.role == dhcp_failover::Role::Primary { "primary" } else { "secondary" };
+            let role = r.role.name();
             let _ = writeln!(out, "{metric}{{peer=\"{peer}\",role=\"{role}\"}} {v}");
         }
     }

@@ -351,7 +351,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     {
         tracing::warn!("XDP at exit: {e}");
     }
-    println!("{}", serde_json::json!({"event": "stopped", "stats": stats.to_json()}));
+    println!("{}", serde_json::json!({"event": "stopped", "stats": stats.snapshot()}));
     Ok(())
 }
 

@@ -16,21 +16,20 @@ use super::failover::Input;
 use crate::dhcp::{Engine, HostCfg};
 use crate::lease::{BindingState, Lease};
 use dhcp_config::{FailoverPeer, PeerAddress};
-use dhcp_failover::{Command, State};
+use dhcp_failover::{Command, Role, State};
 use dhcp_omapi::{
     Action, HostAttrs, Key, LeaseLookup, ObjectType, Request, Response, ResultCode, Session, SessionConfig, Value,
 };
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The failover relationships' input channels, by peer name (shared with `run()`).
-pub type Rels = Arc<Mutex<HashMap<String, UnboundedSender<Input>>>>;
+pub use super::failover::Rels;
 
 /// At most this many OMAPI connections at once (dhcpd has no limit; omshell opens one).
 const MAX_CONNECTIONS: usize = 32;
@@ -332,21 +331,6 @@ async fn refresh(shared: &Shared, objects: &mut Objects, obj: Obj) -> Response {
 // ---------------------------------------------------------------------------------------
 // lease
 
-/// dhcpd's binding-state codes (FTS_FREE = 1 ... FTS_BOOTP = 9) as OMAPI carries them.
-fn state_code(s: BindingState) -> u32 {
-    match s {
-        BindingState::Free => 1,
-        BindingState::Active => 2,
-        BindingState::Expired => 3,
-        BindingState::Released => 4,
-        BindingState::Abandoned => 5,
-        BindingState::Reset => 6,
-        BindingState::Backup => 7,
-        BindingState::Reserved => 8,
-        BindingState::Bootp => 9,
-    }
-}
-
 /// Pick the one lease among `cands` (bound ones win); MULTIPLE if that is ambiguous.
 fn pick(mut cands: Vec<Lease>) -> Result<Option<Lease>, Response> {
     if cands.len() > 1 {
@@ -406,7 +390,8 @@ fn find_lease(shared: &Shared, objects: &Objects, q: &LeaseLookup) -> Result<Lea
 
 fn lease_object(objects: &mut Objects, l: &Lease) -> Response {
     let handle = objects.handle_for(Obj::Lease(l.ip));
-    let mut v: Vec<(&str, Value)> = vec![("state", Value::Int(state_code(l.state))), ("ip-address", Value::Ip(l.ip))];
+    let mut v: Vec<(&str, Value)> =
+        vec![("state", Value::Int(u32::from(l.state.fts_code()))), ("ip-address", Value::Ip(l.ip))];
     if let Some(id) = l.client.as_ref().and_then(|c| c.client_id()) {
         v.push(("dhcp-client-identifier", Value::Bytes(id.to_vec())));
     }
@@ -597,12 +582,6 @@ fn sender(shared: &Shared, name: &str) -> Option<UnboundedSender<Input>> {
     shared.rels.lock().ok()?.get(name).cloned()
 }
 
-async fn relationship_status(tx: &UnboundedSender<Input>) -> Option<crate::failover::status::RelationshipStatus> {
-    let (reply, wait) = tokio::sync::oneshot::channel();
-    tx.send(Input::Status(reply)).ok()?;
-    tokio::time::timeout(Duration::from_secs(2), wait).await.ok()?.ok()
-}
-
 fn address_value(a: &PeerAddress) -> Value {
     match a {
         PeerAddress::Ip(ip) => Value::Ip(*ip),
@@ -614,11 +593,11 @@ async fn failover_object(shared: &Shared, objects: &mut Objects, name: &str) -> 
     let (Some(tx), Some(cfg)) = (sender(shared, name), shared.peers.iter().find(|p| p.name == name)) else {
         return Response::not_found();
     };
-    let Some(st) = relationship_status(&tx).await else {
+    let Some(st) = super::failover::status_of(&tx).await else {
         return status(ResultCode::UNEXPECTED, "failover relationship does not answer");
     };
     let handle = objects.handle_for(Obj::Failover(name.to_string()));
-    let primary = cfg.role == dhcp_config::Role::Primary;
+    let primary = cfg.role == Role::Primary;
     let mut v: Vec<(&str, Value)> = vec![
         ("name", Value::Str(name.to_string())),
         ("partner-address", address_value(&cfg.peer_address)),
@@ -633,11 +612,11 @@ async fn failover_object(shared: &Shared, objects: &mut Objects, name: &str) -> 
         v.push(("load-balance-hba", Value::Bytes(cfg.hba_or_default().to_vec())));
     }
     v.extend([
-        ("partner-state", Value::Int(u32::from(st.partner_state.0))),
-        ("local-state", Value::Int(u32::from(st.my_state.0))),
+        ("partner-state", Value::Int(u32::from(st.partner_state.get()))),
+        ("local-state", Value::Int(u32::from(st.my_state.get()))),
         ("partner-stos", Value::Int(st.partner_stos)),
         ("local-stos", Value::Int(st.my_stos)),
-        ("hierarchy", Value::Int(if primary { 0 } else { 1 })),
+        ("hierarchy", Value::Int(u32::from(cfg.role.code()))),
         ("last-packet-sent", Value::Int(0)),
         ("last-timestamp-received", Value::Int(0)),
         ("skew", Value::Int(0)),
@@ -649,11 +628,13 @@ async fn failover_object(shared: &Shared, objects: &mut Objects, name: &str) -> 
 
 async fn set_local_state(shared: &Shared, name: &str, local_state: Option<u32>) -> Response {
     let Some(tx) = sender(shared, name) else { return Response::not_found() };
-    let (command, target) = match local_state {
+    // The state's wire code; a number no state has is refused below.
+    let wanted = local_state.map(|code| u8::try_from(code).map_or(State::UNKNOWN, State));
+    let (command, target) = match wanted {
         // dhcpd: every other attribute "succeeds" without effect.
         None => return Response::ok(),
-        Some(4) => (Command::PartnerDown, State::PARTNER_DOWN),
-        Some(8) => (Command::Shutdown, State::SHUTDOWN),
+        Some(State::PARTNER_DOWN) => (Command::PartnerDown, State::PARTNER_DOWN),
+        Some(State::SHUTDOWN) => (Command::Shutdown, State::SHUTDOWN),
         Some(_) => {
             return status(ResultCode::INVALIDARG, "only local-state 4 (partner-down) and 8 (shutdown) can be set");
         }
@@ -665,7 +646,7 @@ async fn set_local_state(shared: &Shared, name: &str, local_state: Option<u32>) 
     // Let the change land (it is persisted first) so that a following refresh shows it.
     let deadline = tokio::time::Instant::now() + STATE_SETTLE;
     while tokio::time::Instant::now() < deadline {
-        if let Some(st) = relationship_status(&tx).await
+        if let Some(st) = super::failover::status_of(&tx).await
             && st.my_state == target
         {
             break;

@@ -20,6 +20,7 @@ use dhcp_common::{
     Steering,
     maps::{COUNTERS_MAP, PROGRAM_NAME, STEERING_ACTIVE_MAP, STEERING_MAP, counter},
 };
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -98,14 +99,16 @@ impl Counters {
         self.0.iter().sum()
     }
 
-    /// `{"not_dhcp": n, ...}` for logs, status and tests.
-    pub fn to_json(&self) -> serde_json::Value {
-        let map: serde_json::Map<String, serde_json::Value> = counter::NAMES
-            .iter()
-            .zip(self.0.iter())
-            .map(|(name, v)| ((*name).to_string(), serde_json::Value::from(*v)))
-            .collect();
-        serde_json::Value::Object(map)
+    /// Each counter by its name (`counter::NAMES`), sorted by name: how `/metrics` lists them.
+    pub fn by_name(&self) -> BTreeMap<&'static str, u64> {
+        counter::NAMES.iter().copied().zip(self.0.iter().copied()).collect()
+    }
+}
+
+/// `{"not_dhcp": n, ...}` for logs, `xdhcpd status` and tests.
+impl serde::Serialize for Counters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.by_name().serialize(s)
     }
 }
 
@@ -594,3 +597,22 @@ fn ifindex_of(iface: &str) -> Result<u32, XdpError> {
 /// XDP action codes (linux/bpf.h).
 pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `xdhcpd status` (`xdp.counters`), the log events and `/metrics` name each counter as
+    /// `counter::NAMES` does.
+    #[test]
+    fn counters_serialize_by_name() {
+        let mut c = Counters::default();
+        c.0[counter::DROP_PARTNER as usize] = 7;
+        let v = serde_json::to_value(c).expect("serializes");
+        let map = v.as_object().expect("an object");
+        assert_eq!(map.len(), counter::NAMES.len());
+        assert_eq!(v["drop_partner"], 7);
+        assert_eq!(v["not_dhcp"], 0);
+        assert_eq!(c.by_name().get("drop_partner"), Some(&7));
+    }
+}
