@@ -58,6 +58,14 @@ impl DdnsStats {
         }
     }
 
+    /// Keeps `why` as the last error without counting a failure (an answer dropped, an
+    /// update retried).
+    pub fn note(&self, why: String) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+
     pub fn snapshot(&self) -> DdnsSnapshot {
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         DdnsSnapshot {

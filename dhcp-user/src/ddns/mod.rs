@@ -67,4 +67,8 @@ pub enum DdnsError {
     BadAnswer(String),
     #[error("answer's TSIG does not verify: {0}")]
     BadTsig(String),
+    /// The server could not verify our signature and said so (a TSIG error of RFC 8945:
+    /// BADSIG, BADKEY, BADTIME...): a wrong key or clock, not worth sending again.
+    #[error("the server refused our TSIG signature: {0}")]
+    TsigRefused(String),
 }

@@ -241,7 +241,11 @@ impl Exchange {
     /// (wrong id, malformed, bad TSIG): the caller drops it and keeps waiting or retries.
     pub fn handle_answer(&mut self, zones: &Zones, bytes: &[u8]) -> Result<Progress, DdnsError> {
         let (id, mac) = self.sent.clone().ok_or_else(|| DdnsError::BadAnswer("no request in flight".into()))?;
-        let rcode = check_answer(bytes, id, self.key.as_ref(), &mac)?;
+        let (rcode, refusal) = match check_answer(bytes, id, self.key.as_ref(), &mac) {
+            Ok(rcode) => (rcode, None),
+            Err(e @ DdnsError::TsigRefused(_)) => (ResponseCode::NotAuth, Some(e.to_string())),
+            Err(e) => return Err(e),
+        };
         self.sent = None;
         if rcode == ResponseCode::ServFail {
             return Ok(Progress::Retry);
@@ -255,7 +259,10 @@ impl Exchange {
             (Step::FwdAdd1 | Step::FwdAdd2, ResponseCode::NoError) => {
                 o.done += 1;
                 if let Part::Add(AddJob { fwd: Some(f), .. }) = &part {
-                    o.vars.push((vars::FWD_NAME, Some(f.name.to_ascii().into_bytes())));
+                    // As dhcpd writes it: `set ddns-fwd-name = "laptop.example.test";`
+                    // (the reverse name keeps its final dot, as in dhcpd's files).
+                    let fwd = f.name.to_ascii();
+                    o.vars.push((vars::FWD_NAME, Some(fwd.trim_end_matches('.').as_bytes().to_vec())));
                     let (n, v) = f.guard.lease_var();
                     o.vars.push((n, Some(v)));
                 }
@@ -307,7 +314,7 @@ impl Exchange {
                 }
             }
             (s, rc) => {
-                o.failed.push((s, format!("server answered {rc}")));
+                o.failed.push((s, refusal.unwrap_or_else(|| format!("server answered {rc}"))));
                 // dhcpd does the reverse update only after a forward one that worked.
                 if matches!(s, Step::FwdAdd1 | Step::FwdAdd2) {
                     while self.steps.get(next).is_some_and(|(s, _)| *s == Step::PtrAdd) {
@@ -497,11 +504,16 @@ fn check_answer(bytes: &[u8], id: u16, key: Option<&TsigKey>, req_mac: &[u8]) ->
     let RData::TSIG(tsig) = &rec.data else {
         return Err(DdnsError::BadTsig("the last record is not a TSIG".into()));
     };
-    if let Some(err) = tsig.error {
-        return Err(DdnsError::BadTsig(format!("server reports {err:?}")));
-    }
     if rec.name != key.name {
         return Err(DdnsError::BadTsig(format!("signed with key {}", rec.name)));
+    }
+    // BADSIG and BADKEY come back with an empty MAC (the server could not sign with a key
+    // it could not verify, RFC 8945 5.3.2): the server's word on our signature. BIND does
+    // the same with an unsigned NOTAUTH (above).
+    if let Some(err) = tsig.error
+        && tsig.mac.is_empty()
+    {
+        return Err(DdnsError::TsigRefused(format!("{err:?} ({rcode})")));
     }
     let mut tbv = Vec::with_capacity(bytes.len() + req_mac.len() + 64);
     let mut e = BinEncoder::new(&mut tbv);
@@ -522,6 +534,10 @@ fn check_answer(bytes: &[u8], id: u16, key: Option<&TsigKey>, req_mac: &[u8]) ->
     let want = mac(key.algorithm, &key.secret, &tbv)?;
     if want.len() != tsig.mac.len() || !constant_eq(&want, &tsig.mac) {
         return Err(DdnsError::BadTsig("MAC mismatch".into()));
+    }
+    // A signed TSIG error (BADTIME): the server's word too.
+    if let Some(err) = tsig.error {
+        return Err(DdnsError::TsigRefused(format!("{err:?} ({rcode})")));
     }
     Ok(rcode)
 }

@@ -186,6 +186,7 @@ async fn run(ctx: &Ctx, job: Job) {
             Ok(Progress::Retry) | Err(_) => {
                 // No (acceptable) answer, or SERVFAIL: the next server, after a pause.
                 ctx.stats.ddns.retried.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.ddns.note(format!("{ip} {step:?}: no answer from {server}, retrying"));
                 tracing::warn!(%ip, ?step, %server, "no answer to a DNS update, trying again in {backoff:?}");
                 server_turn += 1;
                 tokio::time::sleep(backoff).await;
@@ -222,9 +223,7 @@ async fn exchange(ctx: &Ctx, ex: &mut Exchange, server: SocketAddrV4, req: &[u8]
             Err(e) => {
                 ctx.stats.ddns.bad_answers.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%server, "DNS answer dropped: {e}");
-                if let ddns::DdnsError::BadTsig(_) = e {
-                    ctx.stats.ddns.fail(format!("{server}: {e}"));
-                }
+                ctx.stats.ddns.note(format!("{server}: answer dropped: {e}"));
             }
         }
     }
