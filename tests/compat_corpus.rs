@@ -111,7 +111,12 @@ fn corpus_answers_match_dhcpd() {
             for (stage, dr, xr) in [("first reply", &d.0, &x.0), ("reply to REQUEST", &d.1, &x.1)] {
                 match (dr, xr) {
                     (None, None) => {}
-                    (Some(a), None) => diffs.push(format!("{stage}: dhcpd {}, xdhcpd none", kind_name(a.kind()))),
+                    (Some(a), None) => diffs.push(format!(
+                        "{stage}: dhcpd {} (yiaddr {}, options {:?}), xdhcpd none",
+                        kind_name(a.kind()),
+                        a.yiaddr,
+                        a.options.iter().map(|(c, _)| *c).collect::<Vec<_>>()
+                    )),
                     (None, Some(b)) => diffs.push(format!("{stage}: dhcpd none, xdhcpd {}", kind_name(b.kind()))),
                     (Some(a), Some(b)) => {
                         diffs.extend(differences(&prepared.config, a, b).into_iter().map(|s| format!("{stage}: {s}")))

@@ -381,6 +381,10 @@ impl Lowerer {
         self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
         // The pool's permit lists (dhcpd's permit_list and prohibit_list).
         if let Some(pool) = self.config.shared_networks.get_mut(sn).and_then(|n| n.pools.last_mut()) {
+            // dhcpd prohibits dynamic BOOTP clients only in the ad-hoc pool it makes for ranges
+            // written outside a `pool` without `dynamic-bootp`; an explicit pool serves them
+            // unless its own permits say otherwise.
+            pool.dynamic_bootp = true;
             for i in items {
                 if let Item::Permit { allow, permit } = i {
                     if *allow { pool.permits.push(*permit) } else { pool.prohibits.push(*permit) }

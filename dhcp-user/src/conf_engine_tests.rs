@@ -1475,8 +1475,9 @@ fn options_go_in_dhcpds_order() {
     );
     // A PXE client's list: routers and DNS in its order, the subnet mask it did not ask for last.
     assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 3, 6, 1]);
-    // No list: the fixed head (mask, routers, DNS), then the rest by code.
-    assert_eq!(codes(vec![]), vec![53, 54, 51, 1, 3, 6, 15, 28]);
+    // No list: the fixed head (mask, routers, DNS), then dhcpd's hash-table order (code
+    // modulo 17: 28 falls in bucket 11, 15 in bucket 15), as a real dhcpd sends them.
+    assert_eq!(codes(vec![]), vec![53, 54, 51, 1, 3, 6, 28, 15]);
     // Renewal and rebinding times go out when configured (and below the lease time).
     let e = engine(&format!(
         "default-lease-time 600; option dhcp-renewal-time 100; option dhcp-rebinding-time 900;\n{SUBNET}"
@@ -1485,4 +1486,60 @@ fn options_go_in_dhcpds_order() {
     let m = reply(&o);
     assert_eq!(m.opts().get(OptionCode::Renewal), Some(&DhcpOption::Renewal(100)));
     assert_eq!(m.opts().get(OptionCode::Rebinding), None, "900 s is not below the 600 s lease");
+}
+
+fn inform_from(e: &Engine, ciaddr: Ipv4Addr) -> Outcome {
+    let mut m = Message::decode(&mut Decoder::new(&msg(MessageType::Inform, mac(9), vec![]))).expect("decodes");
+    m.set_ciaddr(ciaddr);
+    let mut b = Vec::new();
+    m.encode(&mut Encoder::new(&mut b)).expect("encode");
+    e.handle(Now::at(1000), &META, &b)
+}
+
+#[test]
+fn inform_is_answered_only_where_authoritative_with_the_subnet_mask() {
+    let client = Ipv4Addr::new(198, 18, 0, 20);
+    let quiet = engine(&format!("option routers 198.18.0.254;\n{SUBNET}"));
+    let o = inform_from(&quiet, client);
+    assert!(o.reply.is_none(), "dhcpd 4.4 ignores an INFORM where it is not authoritative");
+    assert_eq!(o.dropped, Some(crate::dhcp::DropReason::InformNotAuthoritative));
+    let auth = engine(&format!("authoritative; option routers 198.18.0.254;\n{SUBNET}"));
+    let m = reply(&inform_from(&auth, client));
+    assert_eq!(m.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(m.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
+}
+
+fn bootp(e: &Engine, m: [u8; 6]) -> Outcome {
+    let mut req = Message::default();
+    req.set_opcode(Opcode::BootRequest).set_htype(HType::Eth).set_chaddr(&m).set_xid(8);
+    req.opts_mut().clear();
+    let mut b = Vec::new();
+    req.encode(&mut Encoder::new(&mut b)).expect("encode");
+    e.handle(Now::at(1000), &META, &b)
+}
+
+#[test]
+fn dynamic_bootp_comes_from_explicit_pools_as_in_dhcpd() {
+    // A range outside a pool: dhcpd's ad-hoc pool prohibits dynamic BOOTP clients.
+    let bare = engine(SUBNET);
+    assert_eq!(bootp(&bare, mac(1)).dropped, Some(crate::dhcp::DropReason::BootpNotAllowed));
+    // The same range in a `pool`: served, unless the pool denies them.
+    let pooled = engine("subnet 198.18.0.0 netmask 255.255.255.0 { pool { range 198.18.0.100 198.18.0.110; } }\n");
+    let m = reply(&bootp(&pooled, mac(1)));
+    assert!((100..=110).contains(&m.yiaddr().octets()[3]), "{}", m.yiaddr());
+    let denied = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { deny dynamic bootp clients; range 198.18.0.100 198.18.0.110; } }\n",
+    );
+    assert!(bootp(&denied, mac(1)).reply.is_none());
+}
+
+#[test]
+fn a_hosts_server_name_fills_sname_of_its_dynamic_lease() {
+    let e = engine(&format!(
+        "host toccata {{ hardware ethernet 52:54:00:00:00:05; server-name \"boot.lab.test\"; filename \"x\"; }}\n{SUBNET}"
+    ));
+    let m = offer(&e, mac(5));
+    assert_eq!(String::from_utf8_lossy(m.sname().unwrap_or_default()).trim_end_matches('\0'), "boot.lab.test");
+    assert_eq!(file(&m), "x");
 }

@@ -63,6 +63,9 @@ pub enum DropReason {
     /// Every class of the client with a `lease limit` has reached it (dhcpd: "no
     /// available billing").
     LeaseLimitReached,
+    /// INFORM for a subnet this server is not authoritative for (dhcpd 4.4 stays silent:
+    /// "not authoritative for subnet").
+    InformNotAuthoritative,
 }
 
 /// What to do with one request.
@@ -982,11 +985,18 @@ impl Engine {
         let Some(subnet) = subnet else {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
+        // dhcpd answers no INFORM for a subnet it is not authoritative for: another server
+        // may own the configuration of that network.
+        if !subnet.params.authoritative {
+            return Outcome::drop(c.msg_type, DropReason::InformNotAuthoritative);
+        }
         // dhcpd's dhcpinform adds no host declaration name.
         let params = c.params(&subnet.params, None, None);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
+        // As dhcpd does, the subnet's mask unless an option gives one.
+        m.opts_mut().insert(DhcpOption::SubnetMask(Ipv4Addr::from(subnet.mask())));
         reply::add_options(&mut m, &params);
         Outcome { reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
     }
@@ -1402,6 +1412,10 @@ fn merge(base: &Params, over: &Params) -> Params {
     if over.filename.is_some() {
         p.filename = over.filename.clone();
         p.header_exprs[0] = None;
+    }
+    if over.server_name.is_some() {
+        p.server_name = over.server_name.clone();
+        p.header_exprs[1] = None;
     }
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);

@@ -116,7 +116,11 @@ pub fn add_lease_times(m: &mut Message, lease_secs: u32, params: &Params) {
 /// configured `option dhcp-parameter-request-list` replaces the client's), then the subnet
 /// mask for a DISCOVER or REQUEST that did not ask for it. Only those are sent. Without a
 /// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
-/// name, FQDN, then every other option by code. The relay agent information comes last.
+/// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent information comes last.
+/// Buckets of dhcpd's option hash table (OPTION_HASH_SIZE in dhcpd 4.4's headers): the order
+/// of options no request list ranks.
+const DHCPD_OPTION_HASH_SIZE: u8 = 17;
+
 fn option_order(m: &Message, req: &Message) -> Vec<u8> {
     let mut order: Vec<u8> = vec![53, 54, 51, 58, 59, 56, 50, 92];
     let configured_prl = match m.opts().get(OptionCode::ParameterRequestList) {
@@ -146,7 +150,14 @@ fn option_order(m: &Message, req: &Message) -> Vec<u8> {
         }
         None => {
             order.extend([1, 3, 6, 12, 81]);
-            order.extend(m.opts().iter().map(|(c, _)| u8::from(*c)).filter(|c| *c != 82 && *c != 55));
+            // Then dhcpd walks its option hash table: buckets by code modulo 17, each bucket
+            // newest insertion first. Insertion follows the scopes from global inward, and
+            // the codes that share a bucket in practice (15/66, 16/67, 1/18) have the more
+            // specific option higher: higher code first within a bucket matches that.
+            let mut rest: Vec<u8> =
+                m.opts().iter().map(|(c, _)| u8::from(*c)).filter(|c| *c != 82 && *c != 55).collect();
+            rest.sort_by_key(|c| (c % DHCPD_OPTION_HASH_SIZE, std::cmp::Reverse(*c)));
+            order.extend(rest);
         }
     }
     order.push(82);

@@ -65,19 +65,19 @@ pub fn corpus_text(path: &Path, inline: bool) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("include") {
-            if let Some(original) = rest.split('"').nth(1) {
-                let base = original.rsplit('/').next().unwrap_or(original);
-                let local = dir.join(format!("{stem}.inc-{base}"));
-                if local.is_file() && inline {
-                    out.push_str(&std::fs::read_to_string(&local)?);
-                    out.push('\n');
-                    continue;
-                }
-                if local.is_file() {
-                    out.push_str(&line.replacen(original, &local.to_string_lossy(), 1));
-                    continue;
-                }
+        if let Some(rest) = trimmed.strip_prefix("include")
+            && let Some(original) = rest.split('"').nth(1)
+        {
+            let base = original.rsplit('/').next().unwrap_or(original);
+            let local = dir.join(format!("{stem}.inc-{base}"));
+            if local.is_file() && inline {
+                out.push_str(&std::fs::read_to_string(&local)?);
+                out.push('\n');
+                continue;
+            }
+            if local.is_file() {
+                out.push_str(&line.replacen(original, &local.to_string_lossy(), 1));
+                continue;
             }
         }
         out.push_str(line);
@@ -206,8 +206,9 @@ pub struct Prepared {
     pub home: Net,
     pub server: Ipv4Addr,
     pub relays: Vec<Ipv4Addr>,
-    /// An address of the home subnet for INFORM, outside every range.
-    pub inform_from: Ipv4Addr,
+    /// An address of the home subnet for INFORM, outside every range (none when the ranges
+    /// fill the subnet: the battery then has no INFORM).
+    pub inform_from: Option<Ipv4Addr>,
 }
 
 fn subnets_of(config: &dhcp_config::Config) -> Vec<(Net, bool)> {
@@ -251,8 +252,8 @@ pub fn prepare(text: &str, dir: &Path) -> Result<Prepared> {
     let mut taken = BTreeSet::new();
     let server = free_in(home, &taken).context("no free address for the server in its subnet")?;
     taken.insert(server);
-    let inform_from = free_in(home, &taken).context("no free address for an INFORM client")?;
-    taken.insert(inform_from);
+    let inform_from = free_in(home, &taken);
+    taken.extend(inform_from);
     let mut relays = Vec::new();
     for (n, _) in translated.iter().filter(|(n, _)| *n != home).take(24) {
         if let Some(a) = free_in(*n, &taken) {
@@ -328,18 +329,15 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     for h in p.config.hosts.iter().take(12) {
         let Some(chaddr) = h.hardware_ethernet else { continue };
         let mut r = discover(&format!("host {}", h.name), chaddr);
-        if let Some(fixed) = h.fixed_addresses.first() {
-            if let Some(i) = subnets.iter().position(|n| u32::from(*fixed) & mask(n.prefix) == u32::from(n.network)) {
-                if subnets[i] != p.home {
-                    let relay = p
-                        .relays
-                        .iter()
-                        .find(|r| u32::from(**r) & mask(subnets[i].prefix) == u32::from(subnets[i].network));
-                    match relay {
-                        Some(g) => r.giaddr = *g,
-                        None => continue,
-                    }
-                }
+        if let Some(fixed) = h.fixed_addresses.first()
+            && let Some(i) = subnets.iter().position(|n| u32::from(*fixed) & mask(n.prefix) == u32::from(n.network))
+            && subnets[i] != p.home
+        {
+            let relay =
+                p.relays.iter().find(|r| u32::from(**r) & mask(subnets[i].prefix) == u32::from(subnets[i].network));
+            match relay {
+                Some(g) => r.giaddr = *g,
+                None => continue,
             }
         }
         v.push(r);
@@ -350,9 +348,11 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
         r = r.option(82, [vec![1, 6], b"port-1".to_vec(), vec![2, 6], mac(i as u32).to_vec()].concat());
         v.push(r);
     }
-    let mut inform = Request::new("INFORM", next(), Some(8)).option(55, PRL.to_vec());
-    inform.ciaddr = p.inform_from;
-    v.push(inform);
+    if let Some(ciaddr) = p.inform_from {
+        let mut inform = Request::new("INFORM", next(), Some(8)).option(55, PRL.to_vec());
+        inform.ciaddr = ciaddr;
+        v.push(inform);
+    }
     v.push(Request::new("BOOTP client", next(), None));
     v
 }
@@ -387,7 +387,7 @@ impl Bench {
         srv.exec(&["ip", "route", "add", "198.18.0.0/15", "dev", &srv_if])?;
         // The client side answers ARP for the relays and the INFORM client, so that replies
         // sent to them leave the server.
-        for a in p.relays.iter().chain([&p.inform_from]) {
+        for a in p.relays.iter().chain(p.inform_from.as_ref()) {
             cli.exec(&["ip", "addr", "add", &format!("{a}/32"), "dev", &cli_if])?;
         }
         let server_mac = link_mac(&srv, &srv_if)?;
@@ -560,10 +560,10 @@ impl RawSocket {
             if n <= 0 {
                 continue;
             }
-            if let Some(r) = Reply::from_frame(&buf[..n as usize]) {
-                if r.xid == xid {
-                    return Ok(Some(r));
-                }
+            if let Some(r) = Reply::from_frame(&buf[..n as usize])
+                && r.xid == xid
+            {
+                return Ok(Some(r));
             }
         }
         Ok(None)
