@@ -150,6 +150,11 @@ fn var(rec: &str, name: &str) -> Option<String> {
         .find_map(|l| l.trim().strip_prefix(&format!("set {name} = \"")).map(|v| v.trim_end_matches("\";").to_string()))
 }
 
+/// A one-record answer.
+fn one(ip: &str) -> Vec<String> {
+    vec![ip.to_string()]
+}
+
 fn rev_name(ip: &str) -> String {
     let mut o: Vec<&str> = ip.split('.').collect();
     o.reverse();
@@ -174,8 +179,8 @@ fn interim_records_appear_on_ack_and_go_on_release() -> Result<()> {
 
     for (name, ip) in [("laptop", &ip1), ("desk", &ip2)] {
         let fqdn = format!("{name}.{FWD}");
-        let a = l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == [ip.clone()])?;
-        assert_eq!(a, [ip.clone()], "A of {fqdn}\n{}", l.context());
+        let a = l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(ip))?;
+        assert_eq!(a, one(ip), "A of {fqdn}\n{}", l.context());
         let ptr = l.named.wait_for(&rev_name(ip), "PTR", DNS_WAIT, |v| !v.is_empty())?;
         assert_eq!(ptr, [format!("{fqdn}.")], "PTR of {ip}\n{}", l.context());
         // The lease file, as dhcpd writes it: what a restart (or an operator) needs to
@@ -200,7 +205,7 @@ fn interim_records_appear_on_ack_and_go_on_release() -> Result<()> {
     let rec = l.lease_record(&ip1, |r| r.contains("binding state free") && !r.contains("ddns-fwd-name"))?;
     assert!(!rec.contains("ddns-rev-name"), "{rec}");
     // The other client's records stand.
-    assert_eq!(l.named.dig(&format!("desk.{FWD}"), "A")?, [ip2.clone()]);
+    assert_eq!(l.named.dig(&format!("desk.{FWD}"), "A")?, one(&ip2));
 
     // Counters: 2 adds of 2 messages (A+TXT, PTR) and a removal of 3 (A, TXT, PTR).
     let s = l.status()?;
@@ -245,7 +250,7 @@ fn expiry_removes_the_records() -> Result<()> {
     let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let ip = xdhcpd_tests::lab::parse_after(&text, "lease of ").with_context(|| format!("no lease:\n{text}"))?;
     let fqdn = format!("gone.{FWD}");
-    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == [ip.clone()])?, [ip.clone()], "{}", l.context());
+    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(&ip))?, one(&ip), "{}", l.context());
     // 6 s lease, 1 s sweeps: gone well within the wait.
     assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v.is_empty())?, Vec::<String>::new(), "{}", l.context());
     assert_eq!(l.named.wait_for(&fqdn, "TXT", DNS_WAIT, |v| v.is_empty())?, Vec::<String>::new());
@@ -264,7 +269,7 @@ fn standard_style_guards_with_dhcid() -> Result<()> {
     let l = DdnsLab::new("standard", 600, &key(SECRET))?;
     let (mut c, ip) = l.client("s1", "52:54:00:00:62:01", &["-x", "hostname:std"])?;
     let fqdn = format!("std.{FWD}");
-    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == [ip.clone()])?, [ip.clone()], "{}", l.context());
+    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(&ip))?, one(&ip), "{}", l.context());
     let dhcid = l.named.wait_for(&fqdn, "DHCID", DNS_WAIT, |v| !v.is_empty())?;
     assert_eq!(dhcid.len(), 1, "{dhcid:?}");
     assert!(l.named.dig(&fqdn, "TXT")?.is_empty(), "no TXT guard in standard style");
