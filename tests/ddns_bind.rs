@@ -320,3 +320,53 @@ fn a_wrong_tsig_key_is_refused_by_bind_and_reported() -> Result<()> {
     eprintln!("client served in {served_in:?} with every DNS update refused");
     Ok(())
 }
+
+/// The DNS server stopped: clients are served as fast as with it up (the updates wait
+/// in the queue, retried with back-off and counted), and once it is back every update
+/// is done.
+#[test]
+fn updates_wait_for_a_stopped_dns_server() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = DdnsLab::new("interim", 600, &key(SECRET))?;
+    // One client with DNS up, for the time a lease takes here.
+    let t0 = Instant::now();
+    let (_a, ip_a) = l.client("u1", "52:54:00:00:64:01", &["-x", "hostname:up"])?;
+    let with_dns = t0.elapsed();
+    assert_eq!(l.named.wait_for(&format!("up.{FWD}"), "A", DNS_WAIT, |v| v == one(&ip_a))?, one(&ip_a));
+    l.named.stop()?;
+    let mut down = Vec::new();
+    let t0 = Instant::now();
+    for i in 0..3u8 {
+        let (c, ip) = l.client(
+            &format!("u{}", i + 2),
+            &format!("52:54:00:00:64:{:02x}", i + 2),
+            &["-x", &format!("hostname:down{i}")],
+        )?;
+        down.push((c, ip));
+    }
+    let without_dns = t0.elapsed() / 3;
+    eprintln!("a lease took {with_dns:?} with DNS up, {without_dns:?} each with it down");
+    // Served without waiting for DNS: each of these took no longer than the DNS timeout.
+    assert!(without_dns < Duration::from_secs(2), "{without_dns:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    let s = l.status()?;
+    let d = &s["stats"]["ddns"];
+    assert!(d["retried"].as_u64().unwrap_or(0) >= 1, "{d}");
+    assert_eq!(d["queued"], 3, "three jobs wait: {d}");
+    assert_eq!(d["failed"], 0, "{d}");
+    l.named.run()?;
+    // Back-off doubles from 1 s up to 60 s; these waited a few seconds, so the next try
+    // comes within about 8 s.
+    for (i, (_, ip)) in down.iter().enumerate() {
+        let fqdn = format!("down{i}.{FWD}");
+        let a = l.named.wait_for(&fqdn, "A", Duration::from_secs(40), |v| v == one(ip))?;
+        assert_eq!(a, one(ip), "{fqdn}\n{}", l.context());
+        assert_eq!(l.named.wait_for(&rev_name(ip), "PTR", DNS_WAIT, |v| !v.is_empty())?, [format!("{fqdn}.")]);
+    }
+    let s = l.status()?;
+    assert_eq!(s["stats"]["ddns"]["queued"], 0, "{}", s["stats"]["ddns"]);
+    assert_eq!(s["stats"]["ddns"]["failed"], 0, "{}", s["stats"]["ddns"]);
+    Ok(())
+}

@@ -65,13 +65,31 @@ impl Named {
         if !check.status.success() {
             bail!("named-checkconf: {}", String::from_utf8_lossy(&check.stdout));
         }
-        let mut cmd = ns.command("named");
-        cmd.args(["-g", "-4", "-n", "1", "-c"]).arg(&conf_path);
+        let mut named = Named { dir: dir.to_path_buf(), addr: addr.to_string(), ns_name: ns.name.clone(), proc: None };
+        named.run()?;
+        Ok(named)
+    }
+
+    /// Starts `named` with the configuration written by [`Named::start`] (again after
+    /// [`Named::stop`]: the zones as it left them).
+    pub fn run(&mut self) -> Result<()> {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns_name, "named", "-g", "-4", "-n", "1", "-c"])
+            .arg(self.dir.join("named.conf"));
         let p = Proc::spawn("named", cmd)?;
         p.wait_stderr_line(Duration::from_secs(20), |l| l.contains("running"))
             .with_context(|| format!("named did not start:\n{}", p.stderr_lines().join("\n")))?;
-        let named = Named { dir: dir.to_path_buf(), addr: addr.to_string(), ns_name: ns.name.clone(), proc: Some(p) };
-        Ok(named)
+        self.proc = Some(p);
+        Ok(())
+    }
+
+    /// Stops `named` (SIGTERM, waited for): its address answers nothing until [`Named::run`].
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut p) = self.proc.take() {
+            p.signal(libc::SIGTERM);
+            p.wait_exit(Duration::from_secs(10))?;
+        }
+        Ok(())
     }
 
     /// `dig +short NAME TYPE` against this server; the answers, one a line (sorted).
