@@ -51,8 +51,13 @@ impl DdnsLab {
         let lab = Lab::new(&config(style, lease_secs, server_key))?;
         let named = Named::start(&lab.srv, &lab.dir.join("named"), SERVER_IP, &key(SECRET), &[(FWD, ""), (REV, "")])?;
         let mut l = DdnsLab { lab, named };
-        let sock = l.socket();
-        l.lab.start_server(&[
+        l.start_server()?;
+        Ok(l)
+    }
+
+    fn start_server(&mut self) -> Result<()> {
+        let sock = self.socket();
+        self.lab.start_server(&[
             "--xdp-mode",
             "off",
             "--expiry-interval",
@@ -61,8 +66,7 @@ impl DdnsLab {
             "127.0.0.1:9167",
             "--control-socket",
             sock.to_str().context("path")?,
-        ])?;
-        Ok(l)
+        ])
     }
 
     fn socket(&self) -> PathBuf {
@@ -368,5 +372,34 @@ fn updates_wait_for_a_stopped_dns_server() -> Result<()> {
     let s = l.status()?;
     assert_eq!(s["stats"]["ddns"]["queued"], 0, "{}", s["stats"]["ddns"]);
     assert_eq!(s["stats"]["ddns"]["failed"], 0, "{}", s["stats"]["ddns"]);
+    Ok(())
+}
+
+/// A release while the DNS server is down, then a stop: the removal was not done, the lease
+/// file still names the records, and the restarted server removes them.
+#[test]
+fn a_removal_left_at_a_stop_is_done_after_the_restart() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut l = DdnsLab::new("interim", 600, &key(SECRET))?;
+    let (mut c, ip) = l.client("r1", "52:54:00:00:65:01", &["-x", "hostname:restart"])?;
+    let fqdn = format!("restart.{FWD}");
+    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(&ip))?, one(&ip), "{}", l.context());
+    l.lease_record(&ip, |r| r.contains("set ddns-rev-name"))?;
+    l.named.stop()?;
+    c.signal(libc::SIGTERM);
+    c.wait_exit(Duration::from_secs(10))?;
+    // Released (durable), its removal waiting for the DNS server.
+    let rec = l.lease_record(&ip, |r| r.contains("binding state free"))?;
+    assert!(rec.contains("set ddns-fwd-name"), "{rec}");
+    l.lab.stop_server()?;
+    l.named.run()?;
+    assert_eq!(l.named.dig(&fqdn, "A")?, one(&ip), "the records are still there");
+    l.start_server()?;
+    assert_eq!(l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v.is_empty())?, Vec::<String>::new(), "{}", l.context());
+    assert_eq!(l.named.wait_for(&rev_name(&ip), "PTR", DNS_WAIT, |v| v.is_empty())?, Vec::<String>::new());
+    let rec = l.lease_record(&ip, |r| !r.contains("ddns-fwd-name"))?;
+    assert!(!rec.contains("ddns-rev-name"), "{rec}");
     Ok(())
 }

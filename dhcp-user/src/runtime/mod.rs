@@ -259,6 +259,21 @@ pub fn run(opts: RunOptions) -> Result<()> {
             let local = ddns_local_address(&resolved);
             ddns::start(ddns_rx, ddns_queue.clone(), zones, local, engine.clone(), journal.handle());
             tracing::info!(style = ?engine.config().ddns_style, "dynamic DNS updates on");
+            // Leases that ended with their records still in DNS (a removal not done before
+            // the last stop): the lease file says what to remove.
+            let ended: Vec<crate::lease::Lease> = engine
+                .store()
+                .snapshot()
+                .into_iter()
+                .filter(|l| !matches!(l.state, crate::lease::BindingState::Active | crate::lease::BindingState::Bootp))
+                .filter(|l| l.vars.as_deref().is_some_and(crate::ddns::plan::has_records))
+                .collect();
+            for l in &ended {
+                ddns_queue.lease_durable(l, &engine);
+            }
+            if !ended.is_empty() {
+                tracing::info!(n = ended.len(), "removal of the DNS records of leases that ended before the start queued");
+            }
         }
         for peer in &config.failover_peers {
             let persisted = states.get(&peer.name).map(failover::to_persisted);
