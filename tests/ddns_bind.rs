@@ -403,3 +403,78 @@ fn a_removal_left_at_a_stop_is_done_after_the_restart() -> Result<()> {
     assert!(!rec.contains("ddns-rev-name"), "{rec}");
     Ok(())
 }
+
+/// Measurement, not a check (run by hand: `cargo test -p xdhcpd-tests --test ddns_bind --
+/// --ignored --nocapture`): perfdhcp as a relay against one server, DNS updates off, then
+/// on with BIND, same load. perfdhcp sends one host name for every client, so after the
+/// first every client's name is held by another (RFC 4703): each job is two update
+/// messages (add, then the conflict check), no PTR. Prints ACKs/s both ways (the clients in 198.19.0.0/16, still inside 198.18.0.0/15) and the
+/// update messages/s the queue sustained.
+#[test]
+#[ignore = "measurement; run by hand with --ignored --nocapture"]
+fn measure_lease_rate_with_and_without_ddns() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let relayed = "subnet 198.19.0.0 netmask 255.255.0.0 {\n  range 198.19.0.10 198.19.255.250;\n}\n";
+    // Offered DORA rate (XDHCPD_DDNS_RATE, default 400/s), for 10 s.
+    let rate = std::env::var("XDHCPD_DDNS_RATE").unwrap_or_else(|_| "400".into());
+    let run = |style: &str| -> Result<(f64, serde_json::Value, Duration)> {
+        // XDHCPD_DDNS_NO_CONFLICT=1: `update-conflict-detection false`, so every job writes
+        // (the A replaced, the PTR added) instead of stopping at the other client's guard.
+        let checks = if std::env::var_os("XDHCPD_DDNS_NO_CONFLICT").is_some() {
+            "update-conflict-detection false;\n"
+        } else {
+            ""
+        };
+        let conf = checks.to_string()
+            + &config(style, 3600, &key(SECRET)).replace(&format!("zone {REV}."), "zone 19.198.in-addr.arpa.")
+            + relayed;
+        let lab = Lab::new(&conf)?;
+        let named = Named::start(
+            &lab.srv,
+            &lab.dir.join("named"),
+            SERVER_IP,
+            &key(SECRET),
+            &[(FWD, ""), ("19.198.in-addr.arpa", "")],
+        )?;
+        let mut l = DdnsLab { lab, named };
+        l.start_server()?;
+        l.lab.cli.exec(&["ip", "addr", "add", "198.19.0.1/16", "dev", &l.lab.cli_if])?;
+        l.lab.srv.exec(&["ip", "route", "add", "198.19.0.0/16", "dev", &l.lab.srv_if])?;
+        let t0 = Instant::now();
+        let out = l
+            .lab
+            .cli
+            .command("timeout")
+            .args(["60", "perfdhcp", "-4", "-r", &rate, "-p", "10", "-R", "60000", "-o", "12,7065726631"])
+            .args(["-l", "198.19.0.1", SERVER_IP])
+            .output()?;
+        let secs = t0.elapsed().as_secs_f64();
+        anyhow::ensure!(out.status.code().is_some(), "perfdhcp: {}", String::from_utf8_lossy(&out.stderr));
+        let s = l.status()?;
+        let acks = s["stats"]["out"]["ack"].as_u64().unwrap_or(0) as f64;
+        // Until the queue is empty (bounded).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let d = l.status()?["stats"]["ddns"].clone();
+            if d["queued"] == 0 || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let drained = t0.elapsed();
+        let s = l.status()?;
+        Ok((acks / secs, s["stats"]["ddns"].clone(), drained))
+    };
+    let (off, _, _) = run("none")?;
+    let (on, d, drained) = run("interim")?;
+    let sent = d["sent"].as_f64().unwrap_or(0.0);
+    eprintln!(
+        "ACKs/s: DDNS off {off:.0}, DDNS on {on:.0}; DNS update messages {sent} in {:.1} s from the first \
+         request to an empty queue ({:.0}/s); ddns counters {d}",
+        drained.as_secs_f64(),
+        sent / drained.as_secs_f64()
+    );
+    Ok(())
+}
