@@ -157,6 +157,37 @@ pub enum NumExpr {
     Const(u32),
     /// `extract-int (data, 8|16|32)`: a big-endian integer from the data's first bytes.
     ExtractInt(Box<DataExpr>, u8),
+    /// `a + b`, `a * b`, `a / b`, `a % b`, `a & b`, `a | b`, `a ^ b` (dhcpd has no usable
+    /// `-`: see `peek_op`).
+    Arith(ArithOp, Box<NumExpr>, Box<NumExpr>),
+}
+
+/// dhcp-eval(5)'s arithmetic and bit operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Mul,
+    Div,
+    Rem,
+    BitAnd,
+    BitOr,
+    BitXor,
+}
+
+impl ArithOp {
+    /// dhcpd computes in `unsigned long` (64 bits here): sums and products wrap there; a
+    /// division or remainder by zero is null ("divide by zero" in its debug log).
+    fn apply(self, a: u64, b: u64) -> Option<u64> {
+        Some(match self {
+            ArithOp::Add => a.wrapping_add(b),
+            ArithOp::Mul => a.wrapping_mul(b),
+            ArithOp::Div => a.checked_div(b)?,
+            ArithOp::Rem => a.checked_rem(b)?,
+            ArithOp::BitAnd => a & b,
+            ArithOp::BitOr => a | b,
+            ArithOp::BitXor => a ^ b,
+        })
+    }
 }
 
 /// What one packet offers to expressions. Options are read from the raw bytes when an
@@ -503,14 +534,14 @@ impl DataExpr {
             }
             DataExpr::BinaryToAscii { base, width, separator, data } => {
                 let (base, width, sep, data) = (base.eval(p)?, width.eval(p)?, separator.eval(p)?, data.eval(p)?);
-                binary_to_ascii(base, width, &sep, &data).and_then(bounded)
+                binary_to_ascii(u32::try_from(base).ok()?, u32::try_from(width).ok()?, &sep, &data).and_then(bounded)
             }
             DataExpr::EncodeInt(n, width) => {
                 let n = n.eval(p)?;
                 Some(Cow::Owned(match width {
                     8 => vec![n as u8],
                     16 => (n as u16).to_be_bytes().to_vec(),
-                    _ => n.to_be_bytes().to_vec(),
+                    _ => (n as u32).to_be_bytes().to_vec(),
                 }))
             }
             DataExpr::Packet(off, len) => {
@@ -540,21 +571,23 @@ impl NumExpr {
         match self {
             NumExpr::Const(_) => false,
             NumExpr::ExtractInt(d, _) => d.reads_variables(),
+            NumExpr::Arith(_, a, b) => a.reads_variables() || b.reads_variables(),
         }
     }
 
-    /// The value (None: null).
-    pub fn eval(&self, p: &Packet<'_>) -> Option<u32> {
+    /// The value (None: null). Either operand null makes an operation null, as in dhcpd.
+    pub fn eval(&self, p: &Packet<'_>) -> Option<u64> {
         match self {
-            NumExpr::Const(n) => Some(*n),
+            NumExpr::Const(n) => Some(u64::from(*n)),
             NumExpr::ExtractInt(d, width) => {
                 let d = d.eval(p)?;
                 match width {
-                    8 => d.first().map(|b| u32::from(*b)),
-                    16 => d.get(..2).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
-                    _ => d.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                    8 => d.first().map(|b| u64::from(*b)),
+                    16 => d.get(..2).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
+                    _ => d.get(..4).map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
                 }
             }
+            NumExpr::Arith(op, a, b) => op.apply(a.eval(p)?, b.eval(p)?),
         }
     }
 }
@@ -670,6 +703,8 @@ enum BinOp {
     Matches {
         case_insensitive: bool,
     },
+    /// An arithmetic or bit operator.
+    Arith(ArithOp),
 }
 
 impl BinOp {
@@ -678,6 +713,11 @@ impl BinOp {
         match self {
             BinOp::And | BinOp::Or => 3,
             BinOp::Eq { .. } | BinOp::Matches { .. } => 4,
+            // dhcpd's op_val: `+` 2, `* / %` 1, and the bit operators 100 (marked there
+            // as needing "sane precedences"): `a * b + c` is `a * (b + c)` in dhcpd.
+            BinOp::Arith(ArithOp::Add) => 2,
+            BinOp::Arith(ArithOp::Mul | ArithOp::Div | ArithOp::Rem) => 1,
+            BinOp::Arith(ArithOp::BitAnd | ArithOp::BitOr | ArithOp::BitXor) => 100,
         }
     }
 
@@ -687,6 +727,7 @@ impl BinOp {
         match self {
             BinOp::And | BinOp::Or => Ctx::Boolean,
             BinOp::Eq { .. } | BinOp::Matches { .. } => Ctx::Data,
+            BinOp::Arith(_) => Ctx::Numeric,
         }
     }
 }
@@ -880,15 +921,15 @@ impl<'t> ExprParser<'t> {
             (TokenKind::Bang, _) if next_is_eq => Some((BinOp::Eq { negate: true }, 2)),
             (TokenKind::Word, "~") if next_is_eq => Some((BinOp::Matches { case_insensitive: false }, 2)),
             (TokenKind::Word, "~~") => Some((BinOp::Matches { case_insensitive: true }, 1)),
-            (TokenKind::Word, "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^") => {
-                return Err(ConfigError::new(
-                    &t.span,
-                    ErrorKind::NotYetSupported {
-                        statement: t.text.clone(),
-                        reason: "arithmetic and bit operators are not supported yet".into(),
-                    },
-                ));
-            }
+            (TokenKind::Word, "+") => Some((BinOp::Arith(ArithOp::Add), 1)),
+            // No `-`: dhcpd's lexer reads a lone `-` as a name (names may hold dashes), so
+            // `10 - 2` is "comma expected" there (checked with dhcpd -t); refused alike.
+            (TokenKind::Word, "*") => Some((BinOp::Arith(ArithOp::Mul), 1)),
+            (TokenKind::Word, "/") => Some((BinOp::Arith(ArithOp::Div), 1)),
+            (TokenKind::Word, "%") => Some((BinOp::Arith(ArithOp::Rem), 1)),
+            (TokenKind::Word, "&") => Some((BinOp::Arith(ArithOp::BitAnd), 1)),
+            (TokenKind::Word, "|") => Some((BinOp::Arith(ArithOp::BitOr), 1)),
+            (TokenKind::Word, "^") => Some((BinOp::Arith(ArithOp::BitXor), 1)),
             _ => None,
         })
     }
@@ -928,6 +969,10 @@ impl<'t> ExprParser<'t> {
                 (l, _) => Err(mismatch(lat, "a data or numeric expression", "", &l)),
             },
             BinOp::Matches { .. } => Err(self.expected("a quoted regular expression")),
+            BinOp::Arith(a) => {
+                let (l, r) = (self.want_num(lhs, lat)?, self.want_num(rhs, rat)?);
+                Ok(Any::Num(NumExpr::Arith(a, Box::new(l), Box::new(r))))
+            }
         }
     }
 
@@ -1287,6 +1332,38 @@ mod tests {
         }
         p.push(255);
         p
+    }
+
+    /// Arithmetic as dhcpd 4.4.3 computes it, precedence quirks included: `+` (op_val 2)
+    /// takes the rest of the expression after `*` (1), the bit operators (100) go left to
+    /// right. The same expressions as options of `tests/corpus/dhcpd.conf/probe-arithmetic.conf`
+    /// got the same bytes from a real dhcpd and from xdhcpd (compat harness).
+    #[test]
+    fn arithmetic_is_dhcpds() {
+        let p = packet(&[]);
+        let is = |expr: &str, n: u32| {
+            let text = format!("encode-int ({expr}, 32) = {}", hex(&n.to_be_bytes()));
+            assert_eq!(holds(&text, &p), Some(true), "{expr} should be {n}");
+        };
+        is("2 * 3 + 4", 14);
+        is("1 + 2 * 3", 9);
+        is("7 / 2", 3);
+        is("6 & 3 | 8", 10);
+        is("12 ^ 10 & 6", 6);
+        is("extract-int (option dhcp-message-type, 8) + 1", 2);
+        // Division by zero is null, and so is everything built on it; `7 % 0 + 1` is
+        // `7 % (0 + 1)` in dhcpd, so 0.
+        assert_eq!(holds("encode-int (7 % 0, 32) = null", &p), Some(true));
+        assert_eq!(holds("encode-int (1 + 7 % 0, 32) = null", &p), Some(true));
+        is("7 % 0 + 1", 0);
+        // `-` is a name to dhcpd's lexer, not an operator.
+        assert!(parse_bool("encode-int (10 - 2, 32) = 00:00:00:08").is_err());
+        // Operands must be numbers.
+        assert!(parse_bool("encode-int (option host-name + 1, 32) = 00").is_err());
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
     }
 
     #[test]

@@ -530,6 +530,13 @@ impl Effective {
     }
 }
 
+/// The bucket of dhcpd's option hash tables (includes/dhcpd.h `compute_option_hash`, 17
+/// buckets): where it has no other order (no parameter request list, an option space's
+/// sub-options), dhcpd sends options bucket by bucket, the latest stored first in each.
+pub fn option_hash_bucket(code: u32) -> u32 {
+    ((code & 31) + ((code >> 5) & 31)) % 17
+}
+
 /// The options of space `name` among `options`, encapsulated as dhcpd does (see
 /// [`Effective::vendor_encapsulation`]); `None` when there are none or the space is not
 /// declared. Also used per packet, when a class or an `if` sets options of a space.
@@ -544,9 +551,8 @@ pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpa
     if subs.is_empty() {
         return None;
     }
-    let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
     // Bucket order; within a bucket, the latest stored first.
-    subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+    subs.sort_by_key(|&(i, code, _)| (option_hash_bucket(code), std::cmp::Reverse(i)));
     let mut out = Vec::new();
     for (_, code, data) in subs {
         match space.code_width {

@@ -46,9 +46,13 @@ pub enum OptionType {
     String,
     /// `true`/`false` (also `on`/`off`), one byte 1/0.
     Boolean,
-    /// Comma-separated quoted domain names, RFC 1035 encoded without compression
-    /// (option 119, RFC 3397).
+    /// Comma-separated quoted domain names, RFC 1035 encoded without compression (dhcpd's
+    /// `domain-list`, format `D`).
     DomainList,
+    /// The same with RFC 1035 compression, pointers relative to the option's data (dhcpd's
+    /// `domain-list compressed`, format `Dc`: domain-search 119 as RFC 3397 asks, and
+    /// sip-ua-cs-domains 141).
+    DomainListCompressed,
     /// One domain name, unquoted (`host.example.com`), sent in DNS wire format without
     /// compression (dhcpd's `domain-name` type).
     DomainName,
@@ -372,7 +376,8 @@ const STANDARD: &[(&str, u8, OptionType)] = &[
     ("user-class", 77, T::String),
     ("uap-servers", 98, T::Text),
     ("subnet-selection", 118, T::IpAddress),
-    ("domain-search", 119, T::DomainList),
+    ("domain-search", 119, T::DomainListCompressed),
+    ("sip-ua-cs-domains", 141, T::DomainListCompressed),
     ("vivco", 124, T::String),
     ("vivso", 125, T::String),
     ("pxe-system-type", 93, T::U16Array),
@@ -491,6 +496,7 @@ pub(crate) fn parse_type(words: &[&str]) -> Option<OptionType> {
         ["string"] => T::String,
         ["boolean"] | ["flag"] => T::Boolean,
         ["domain-list"] => T::DomainList,
+        ["domain-list", "compressed"] => T::DomainListCompressed,
         ["domain-name"] => T::DomainName,
         ["integer", "8"] => T::I8,
         ["integer", "16"] => T::I16,
@@ -568,6 +574,8 @@ pub(crate) enum Encoded {
 /// Encodes like [`encode`], except that an address option written with host names
 /// gives the list to look up instead of bytes.
 pub(crate) fn encode_value(ty: OptionType, values: &[Token], after: &Span) -> Result<Encoded, ConfigError> {
+    let values = join_split_hex(values);
+    let values: &[Token] = &values;
     if let T::Record(r) = &ty
         && !values.is_empty()
     {
@@ -652,9 +660,85 @@ fn encode_domain(tok: &Token, name: &[u8], out: &mut Vec<u8>) -> Result<(), Conf
     Ok(())
 }
 
+/// Joins colon-separated hex that continues over blanks or lines (`2:4:` then `AC:11:41:1:`
+/// on the next line, as dhcp-options(5)'s vendor-encapsulated-options example writes it):
+/// dhcpd's lexer makes each colon its own token, so whitespace around one does not end
+/// the value. A word ending or starting with a colon is glued to its neighbour.
+fn join_split_hex(values: &[Token]) -> std::borrow::Cow<'_, [Token]> {
+    let splits = values.windows(2).any(|w| {
+        w[0].kind == TokenKind::Word
+            && w[1].kind == TokenKind::Word
+            && (w[0].text.ends_with(':') || w[1].text.starts_with(':'))
+    });
+    if !splits {
+        return std::borrow::Cow::Borrowed(values);
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(values.len());
+    for t in values {
+        match out.last_mut() {
+            Some(prev)
+                if prev.kind == TokenKind::Word
+                    && t.kind == TokenKind::Word
+                    && (prev.text.ends_with(':') || t.text.starts_with(':')) =>
+            {
+                prev.text.push_str(&t.text)
+            }
+            _ => out.push(t.clone()),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Encodes one domain name with RFC 1035 §4.1.4 compression: the longest suffix already
+/// written (compared without regard to case, as dhcpd's resolver code does) becomes a
+/// pointer, offsets counted from the start of the option's data (RFC 3397 §2). `suffixes`
+/// remembers where every suffix written so far starts.
+fn encode_domain_compressed(
+    tok: &Token,
+    name: &[u8],
+    out: &mut Vec<u8>,
+    suffixes: &mut Vec<(Vec<u8>, u16)>,
+) -> Result<(), ConfigError> {
+    // Validate (label and name lengths) the way the uncompressed form does.
+    let mut plain = Vec::new();
+    encode_domain(tok, name, &mut plain)?;
+    let labels: Vec<&[u8]> = name.split(|&b| b == b'.').filter(|l| !l.is_empty()).collect();
+    let key = |from: usize| -> Vec<u8> { labels[from..].join(&b'.').to_ascii_lowercase() };
+    for i in 0..labels.len() {
+        if let Some((_, at)) = suffixes.iter().find(|(k, _)| *k == key(i)) {
+            let at = *at;
+            for (j, label) in labels[..i].iter().enumerate() {
+                remember(suffixes, key(j), out.len());
+                out.push(label.len() as u8);
+                out.extend_from_slice(label);
+            }
+            out.extend_from_slice(&(0xc000 | at).to_be_bytes());
+            return Ok(());
+        }
+    }
+    for (j, label) in labels.iter().enumerate() {
+        remember(suffixes, key(j), out.len());
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
+    Ok(())
+}
+
+/// A suffix starting at `at` can be pointed to if the offset fits a pointer's 14 bits.
+fn remember(suffixes: &mut Vec<(Vec<u8>, u16)>, key: Vec<u8>, at: usize) {
+    if let Ok(at) = u16::try_from(at)
+        && at < 0x4000
+    {
+        suffixes.push((key, at));
+    }
+}
+
 /// Encodes the value tokens of `option NAME VALUE, ...;` for an option of type `ty`.
 /// `after` is the span to blame when the value is missing.
 pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<Vec<u8>, ConfigError> {
+    let values = join_split_hex(values);
+    let values: &[Token] = &values;
     // Split on commas; most types take one token per element.
     let groups: Vec<&[Token]> = values.split(|t| t.kind == TokenKind::Comma).collect();
     let missing = || {
@@ -673,12 +757,17 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
     if let T::Record(r) = &ty {
         return encode_record_bytes(r, values, after);
     }
-    let is_array = matches!(ty, T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList);
+    let is_array = matches!(
+        ty,
+        T::IpArray | T::IpPairs | T::U8Array | T::U16Array | T::U32Array | T::DomainList | T::DomainListCompressed
+    );
     if !is_array && groups.len() > 1 {
         let comma = values.iter().find(|t| t.kind == TokenKind::Comma).unwrap_or(&values[0]);
         return Err(invalid(comma, "option value", "this option takes a single value"));
     }
     let mut out = Vec::new();
+    // Where each name suffix already written starts (compressed domain lists).
+    let mut suffixes: Vec<(Vec<u8>, u16)> = Vec::new();
     for group in groups {
         let per = if ty == T::IpPairs { 2 } else { 1 };
         if group.len() != per {
@@ -727,6 +816,10 @@ pub(crate) fn encode(ty: OptionType, values: &[Token], after: &Span) -> Result<V
             },
             T::DomainList => match &tok.kind {
                 TokenKind::Str(b) => encode_domain(tok, b, &mut out)?,
+                _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
+            },
+            T::DomainListCompressed => match &tok.kind {
+                TokenKind::Str(b) => encode_domain_compressed(tok, b, &mut out, &mut suffixes)?,
                 _ => return Err(invalid(tok, "domain name", "expected a quoted domain name")),
             },
             // dhcpd reads a host name here (labels of name characters or digits), not a
@@ -788,6 +881,19 @@ mod tests {
         assert_eq!(enc(T::Text, "1abc").ok(), Some(b"1abc".to_vec()));
         assert!(enc(T::Text, "123").is_err());
         assert!(enc(T::Text, "-").is_err());
+    }
+
+    /// dhcp-options(5)'s domain-search example, as a real dhcpd 4.4.3 sends it (captured by
+    /// the compat harness: `man-dhcp-options.5-05.conf`).
+    #[test]
+    fn domain_search_is_compressed_as_dhcpd_sends_it() {
+        let v = enc(T::DomainListCompressed, "\"example.com\", \"sales.example.com\", \"eng.example.com\"").ok();
+        let want = b"\x07example\x03com\x00\x05sales\xc0\x00\x03eng\xc0\x00".to_vec();
+        assert_eq!(v, Some(want));
+        // Case does not matter for a match; a deeper suffix is found too.
+        let v = enc(T::DomainListCompressed, "\"a.b.Example.COM\", \"c.b.example.com\"").ok();
+        let want = b"\x01a\x01b\x07Example\x03COM\x00\x01c\xc0\x02".to_vec();
+        assert_eq!(v, Some(want));
     }
 
     #[test]

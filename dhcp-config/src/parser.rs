@@ -838,11 +838,31 @@ impl Parser {
             return Err(ConfigError::new(&Span::start_of("?"), ErrorKind::UnexpectedCloseBrace));
         };
         let tokens = s.tokens.get(skip..).unwrap_or_default();
-        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+        // dhcpd's parse_if_statement: a `(` right after `if` belongs to the statement, not
+        // to the expression: the condition inside must be boolean and end at its `)`, and
+        // the block must follow at once (`if (a) and b {` is "left brace expected" there;
+        // `if (x * 2) = 3 {` "Expecting a boolean expression").
+        let paren = tokens.first().is_some_and(|t| t.kind == TokenKind::LParen);
+        let inner = if paren { tokens.get(1..).unwrap_or_default() } else { tokens };
+        let mut p = ExprParser::new(inner, &s.end, &self.options).with_spaces(&self.space_refs);
         let cond = p.boolean()?;
-        let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
-            let at = tokens.get(p.position()).map_or(&s.end, |t| &t.span);
-            let found = tokens.get(p.position()).map_or_else(|| s.end_text.to_string(), Token::describe);
+        let mut end = p.position() + usize::from(paren);
+        if paren {
+            match tokens.get(end) {
+                Some(t) if t.kind == TokenKind::RParen => end += 1,
+                other => {
+                    let at = other.map_or(&s.end, |t| &t.span);
+                    let found = other.map_or_else(|| s.end_text.to_string(), Token::describe);
+                    return Err(ConfigError::new(
+                        at,
+                        ErrorKind::Expected { expected: "')'".into(), after: stmt_text(s), found },
+                    ));
+                }
+            }
+        }
+        let Some(block) = s.block.as_ref().filter(|_| end == tokens.len()) else {
+            let at = tokens.get(end).map_or(&s.end, |t| &t.span);
+            let found = tokens.get(end).map_or_else(|| s.end_text.to_string(), Token::describe);
             return Err(ConfigError::new(
                 at,
                 ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
@@ -1938,6 +1958,13 @@ impl Parser {
         scope: Scope,
     ) -> Result<Option<Item>, ConfigError> {
         let stmt = c.stmt;
+        // DHCPv6 options (dhcp-options(5) defines and sets them in the same file): a DHCPv4
+        // server, as dhcpd run with -4, never sends them, so they change no answer.
+        if ["dhcp6", "isc6"].contains(&space_name.to_ascii_lowercase().as_str()) {
+            c.pos = stmt.tokens.len();
+            c.end()?;
+            return Ok(None);
+        }
         let Some(space) = self.spaces.iter().find(|s| s.name == space_name).cloned() else {
             // dhcpd's own spaces (agent, server, fqdn, vendor, ...) hold options xdhcpd
             // does not implement; any other space is simply not declared.

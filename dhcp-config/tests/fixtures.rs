@@ -287,8 +287,9 @@ fn kitchen_sink_inheritance() {
     assert!(p.dynamic_bootp);
     assert_eq!(p.ranges, vec![range("10.2.1.1", "10.2.1.10"), range("10.2.2.2", "10.2.2.2")]);
     assert_eq!(p.effective.option(26), Some(&[0x23, 0x28][..]));
+    // Compressed as dhcpd sends option 119: "lab" then a pointer to "example.org" at 0.
     let mut search = b"\x07example\x03org\x00".to_vec();
-    search.extend_from_slice(b"\x03lab\x07example\x03org\x00");
+    search.extend_from_slice(b"\x03lab\xc0\x00");
     assert_eq!(p.effective.option(119), Some(&search[..]));
 
     assert_eq!(c.hosts.len(), 4);

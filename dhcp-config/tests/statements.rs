@@ -212,3 +212,16 @@ fn lease_limits_of_classes_and_subclasses() {
     let limits: Vec<Option<u32>> = vip.subclasses.iter().map(|s| s.lease_limit).collect();
     assert_eq!((vip.lease_limit, limits), (Some(1), vec![Some(3), Some(1)]));
 }
+
+/// dhcp-options(5)'s own example writes option 43 as colon-separated hex broken over lines;
+/// dhcpd's lexer reads each colon as a token, so the blanks do not end the value. DHCPv6
+/// options in the same file are read and never sent (a DHCPv4 server, as dhcpd -4).
+#[test]
+fn hex_continues_over_lines_and_dhcp6_options_change_nothing() {
+    let text = "option vendor-encapsulated-options\n    2:4:\n\tAC:11:41:1:\n    3:2:\n\t73:75;\n\
+                option dhcp6.some-server code 1234 = array of ip6-address;\n\
+                option dhcp6.some-server 3ffe:bbbb:aaaa:aaaa::1, 3ffe:bbbb:aaaa:aaaa::2;\n";
+    let c = load(text).config;
+    assert_eq!(c.global.option(43), Some(&[2, 4, 0xac, 0x11, 0x41, 1, 3, 2, 0x73, 0x75][..]));
+    assert_eq!(c.global.options.len(), 1, "{:?}", c.global.options);
+}

@@ -1173,6 +1173,7 @@ impl Peer {
         let in_startup = self.state == State::STARTUP;
         let my = if in_startup { self.saved } else { self.state };
         let old = self.partner_state;
+        let was = self.state;
         let t = on_partner_state(my, self.cfg.role, new, old, in_startup, partner_startup);
         let first = !self.communicating;
         self.communicating = true;
@@ -1216,7 +1217,9 @@ impl Peer {
         if t.pool_check {
             self.events.push_back(Event::PoolCheck);
         }
-        if !t.skipped && new != old && new == State::NORMAL && self.state == State::NORMAL {
+        // Only when we were NORMAL already: a move into NORMAL on this message has said it
+        // (set_state, with the partner's NORMAL recorded above), and dhcpd says it once.
+        if !t.skipped && new != old && new == State::NORMAL && was == State::NORMAL && self.state == State::NORMAL {
             self.log(format!("failover peer {}: Both servers normal", self.cfg.name));
         }
         self.flush_updates(now);

@@ -100,6 +100,10 @@ fn both_fresh_reach_normal_like_live_dhcpd() {
         ] {
             assert!(logs.contains(&want), "{want} not in {logs:?}");
         }
+        // Once, as dhcpd says it: the STATE that moves the partner to NORMAL can also move us
+        // there, and that is one event, not two (seen against dhcpd in tests/compat_pair.rs).
+        let both = logs.iter().filter(|l| **l == "failover peer fo-test: Both servers normal").count();
+        assert_eq!(both, 1, "{logs:?}");
         assert_eq!(side.persisted.my_state, S::NORMAL);
         assert_eq!(side.persisted.partner_state, S::NORMAL);
         assert_eq!(side.peer.service(), ServiceLevel::Cooperating);
@@ -569,8 +573,11 @@ fn parse_capture(text: &str) -> (Vec<(u32, Vec<u8>)>, Vec<Message>) {
     (dhcpd, peer)
 }
 
-#[test]
-fn replay_dhcpd_primary_into_our_secondary() {
+/// The capture's dhcpd primary replayed into our secondary: (our peer, our messages, our
+/// log lines). dhcpd's UPDDONE for our UPDREQALL (the scripted peer never sent one) arrives
+/// before dhcpd's next change of state, or with `upddone_late` just before its STATE(NORMAL):
+/// a partner with a full lease file to send finishes after it has entered RECOVER-DONE.
+fn replay_into_secondary(upddone_late: bool) -> (Peer, Vec<Message>, Vec<Message>, Vec<String>) {
     let (dhcpd, expected) = parse_capture(include_str!("captures/peer_sec.log"));
     let start = dhcpd[0].0;
     let at = |unix: u32| Time { unix, mono_ms: u64::from(unix - start) * 1000 };
@@ -582,7 +589,8 @@ fn replay_dhcpd_primary_into_our_secondary() {
     // answered by then.
     let mut owed_upddone: Vec<u32> = Vec::new();
     let mut dhcpd_state = None;
-    let step = |p: &mut Peer, now: Time, ours: &mut Vec<Message>, owed: &mut Vec<u32>| loop {
+    let mut logs: Vec<String> = Vec::new();
+    let step = |p: &mut Peer, now: Time, ours: &mut Vec<Message>, owed: &mut Vec<u32>, logs: &mut Vec<String>| loop {
         let (out, ev) = drain(p);
         let mut more = false;
         for e in ev {
@@ -600,6 +608,7 @@ fn replay_dhcpd_primary_into_our_secondary() {
                     more = true;
                 }
                 Event::Disconnect { reason } => panic!("disconnected: {reason:?}"),
+                Event::Log(l) => logs.push(l),
                 _ => {}
             }
         }
@@ -614,27 +623,39 @@ fn replay_dhcpd_primary_into_our_secondary() {
             break;
         }
     };
-    step(&mut p, at(start), &mut ours, &mut owed_upddone);
+    step(&mut p, at(start), &mut ours, &mut owed_upddone, &mut logs);
     for (unix, raw) in &dhcpd {
         let now = at(*unix);
         p.handle_timeout(now);
-        step(&mut p, now, &mut ours, &mut owed_upddone);
+        step(&mut p, now, &mut ours, &mut owed_upddone, &mut logs);
         let m = decode(raw).unwrap().0;
-        if m.msg_type == T::STATE && dhcpd_state.is_some() && m.server_state != dhcpd_state {
+        let due = if upddone_late {
+            m.server_state == Some(S::NORMAL)
+        } else {
+            dhcpd_state.is_some() && m.server_state != dhcpd_state
+        };
+        if m.msg_type == T::STATE && due {
             let owed = std::mem::take(&mut owed_upddone);
             for xid in owed {
                 p.handle_bytes(now, &encode_to_vec(&Message::upddone(now.unix, xid)).unwrap());
-                step(&mut p, now, &mut ours, &mut owed_upddone);
+                step(&mut p, now, &mut ours, &mut owed_upddone, &mut logs);
             }
         }
         if m.msg_type == T::STATE {
             dhcpd_state = m.server_state;
         }
         p.handle_bytes(now, raw);
-        step(&mut p, now, &mut ours, &mut owed_upddone);
+        step(&mut p, now, &mut ours, &mut owed_upddone, &mut logs);
     }
+    (p, ours, expected, logs)
+}
+
+#[test]
+fn replay_dhcpd_primary_into_our_secondary() {
+    let (p, ours, expected, logs) = replay_into_secondary(false);
     assert_eq!(p.state(), S::NORMAL);
     assert_eq!(p.partner_state(), S::NORMAL);
+    assert_eq!(logs.iter().filter(|l| l.ends_with("Both servers normal")).count(), 1, "{logs:?}");
     // Same replies, same order (CONTACTs are clock-driven; our extra STATE(6) after
     // leaving startup and our UPDREQALLs are what dhcpd itself does and the script did not).
     let key = |m: &Message| (m.msg_type, m.server_state, m.xid_if_echo());
@@ -671,6 +692,18 @@ fn replay_dhcpd_primary_into_our_secondary() {
             h
         })
     );
+}
+
+/// dhcpd's STATE(NORMAL) reaching our secondary in RECOVER-DONE moves it to NORMAL as well:
+/// one event, logged once as dhcpd logs it (tests/compat_pair.rs saw "Both servers normal"
+/// twice against a dhcpd primary whose full update of 16,268 leases ended after its
+/// RECOVER-DONE).
+#[test]
+fn both_servers_normal_is_logged_once_when_the_partner_gets_there_first() {
+    let (p, _, _, logs) = replay_into_secondary(true);
+    assert_eq!((p.state(), p.partner_state()), (S::NORMAL, S::NORMAL), "{logs:?}");
+    assert!(logs.iter().any(|l| l.ends_with("I move from recover-done to normal")), "{logs:?}");
+    assert_eq!(logs.iter().filter(|l| l.ends_with("Both servers normal")).count(), 1, "{logs:?}");
 }
 
 /// The simulation's RECOVER-DONE -> NORMAL double binding: the secondary, in PARTNER-DOWN,

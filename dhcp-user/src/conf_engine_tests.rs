@@ -1473,8 +1473,11 @@ fn options_go_in_dhcpds_order() {
         codes(vec![prl(&[1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])]),
         vec![53, 54, 51, 1, 28, 3, 15, 6]
     );
-    // A PXE client's list: routers and DNS in its order, the subnet mask it did not ask for last.
-    assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 3, 6, 1]);
+    // A list without the mask: dhcpd appends it, then swaps it with the routers that came
+    // first (RFC 2132 §3.3), as a real dhcpd 4.4.3 answers (compat harness); the same for a
+    // list asking the routers before the mask.
+    assert_eq!(codes(vec![prl(&[3, 6, 43, 60, 66, 67])]), vec![53, 54, 51, 1, 6, 3]);
+    assert_eq!(codes(vec![prl(&[3, 6, 15, 1, 28])]), vec![53, 54, 51, 1, 6, 15, 3, 28]);
     // No list: the fixed head (mask, routers, DNS), then dhcpd's hash-table order (code
     // modulo 17: 28 falls in bucket 11, 15 in bucket 15), as a real dhcpd sends them.
     assert_eq!(codes(vec![]), vec![53, 54, 51, 1, 3, 6, 28, 15]);
@@ -1542,4 +1545,31 @@ fn a_hosts_server_name_fills_sname_of_its_dynamic_lease() {
     let m = offer(&e, mac(5));
     assert_eq!(String::from_utf8_lossy(m.sname().unwrap_or_default()).trim_end_matches('\0'), "boot.lab.test");
     assert_eq!(file(&m), "x");
+}
+
+/// dhcp-options(5)'s option 43 and vivso example to a BOOTP client (a 300-byte request, so a
+/// 64-byte vendor area): dhcpd 4.4.3 sent the mask and option 43 in the vendor area, option
+/// 52 = 1, and vivso (125) in the `file` field (compat harness, `man-dhcp-options.5-21.conf`).
+#[test]
+fn bootp_options_overflow_into_the_file_field_as_dhcpd_packs_them() {
+    let e = engine(
+        "option vendor-encapsulated-options 2:4:AC:11:41:1: 3:12:73:75:6e:64:68:63:70:2d:73:65:72:76:65:72:31:37:2d:31: \
+         4:12:2f:65:78:70:6f:72:74:2f:72:6f:6f:74:2f:69:38:36:70:63;\n\
+         option vivso 00:00:09:bf:0E:01:0c:48:65:6c:6c:6f:20:77:6f:72:6c:64:21;\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { pool { range 198.18.0.100 198.18.0.110; } }\n",
+    );
+    let out = bootp(&e, mac(1));
+    let b = &out.reply.as_ref().expect("a BOOTP reply").bytes;
+    let tlvs = |area: &[u8]| -> Vec<u8> {
+        let (mut codes, mut i) = (Vec::new(), 0);
+        while i + 1 < area.len() && area[i] != 255 {
+            codes.push(area[i]);
+            i += 2 + usize::from(area[i + 1]);
+        }
+        codes
+    };
+    assert_eq!(tlvs(&b[240..]), vec![1, 43, 52]);
+    assert_eq!(b[240 + 6 + 48..240 + 6 + 48 + 3], [52, 1, 1], "overload: file");
+    assert_eq!(tlvs(&b[108..236]), vec![125]);
+    assert_eq!(b.len(), 300, "a 64-byte vendor area: the packet is the BOOTP minimum");
 }

@@ -14,6 +14,7 @@ pub mod netns;
 pub mod omshell;
 pub mod pair;
 pub mod process;
+pub mod relay;
 pub mod sim;
 
 use std::path::PathBuf;

@@ -33,6 +33,12 @@ pub fn pair_config(i: usize, mclt: u32, split: u16, lbms: u32, auto_partner_down
 
 impl PairLab {
     pub fn new(configs: [String; 2]) -> Result<PairLab> {
+        PairLab::with_addresses(configs, [&format!("{}/24", ADDR[0]), &format!("{}/24", ADDR[1])])
+    }
+
+    /// A lab whose servers have the addresses `cidrs` (address/prefix, primary first): a
+    /// corpus pair's configurations name their own (translated) failover addresses.
+    pub fn with_addresses(configs: [String; 2], cidrs: [&str; 2]) -> Result<PairLab> {
         let srv = [Netns::new("fp")?, Netns::new("fs")?];
         let cli = Netns::new("fc")?;
         cli.exec(&["ip", "link", "add", "br0", "type", "bridge"])?;
@@ -40,7 +46,7 @@ impl PairLab {
         let ifs = [netns::unique("fv"), netns::unique("fv")];
         for i in 0..2 {
             let port = format!("bp{i}");
-            netns::veth(&srv[i], &ifs[i], Some(&format!("{}/24", ADDR[i])), &cli, &port, None)?;
+            netns::veth(&srv[i], &ifs[i], Some(cidrs[i]), &cli, &port, None)?;
             cli.exec(&["ip", "link", "set", &port, "master", "br0"])?;
         }
         let dir = std::env::temp_dir().join(netns::unique("xdhcpd-pair-"));
@@ -235,6 +241,12 @@ impl Drop for PairLab {
 
 /// Active bindings in a dhcpd.leases text: ip → hardware address (last record per ip wins).
 pub fn active_bindings(text: &str) -> std::collections::BTreeMap<String, String> {
+    lease_records(text).into_iter().filter(|(_, (s, _))| s == "active").map(|(ip, (_, hw))| (ip, hw)).collect()
+}
+
+/// The last record of every lease in a dhcpd.leases text: ip → (binding state, hardware
+/// address, empty when none).
+pub fn lease_records(text: &str) -> std::collections::BTreeMap<String, (String, String)> {
     let mut last: std::collections::BTreeMap<String, (String, String)> = Default::default();
     let mut cur_ip: Option<String> = None;
     let (mut state, mut hw) = (String::new(), String::new());
@@ -254,5 +266,5 @@ pub fn active_bindings(text: &str) -> std::collections::BTreeMap<String, String>
             last.insert(ip, (state.clone(), hw.clone()));
         }
     }
-    last.into_iter().filter(|(_, (s, _))| s == "active").map(|(ip, (_, hw))| (ip, hw)).collect()
+    last
 }

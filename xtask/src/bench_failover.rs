@@ -258,7 +258,7 @@ struct Row {
 pub fn failover(args: &[String]) -> Result<()> {
     crate::bench::require_tools(&["perfdhcp", "kea-dhcp4", "dhcpd"])?;
     // SAFETY: single-threaded here.
-    unsafe { std::env::set_var("XDHCPD_BIN", root().join("target/release/xdhcpd")) };
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
     // `--range N`: every ladder step uses a range of N addresses (pool-size scaling).
     let range_override = args.iter().position(|a| a == "--range").and_then(|i| args.get(i + 1)?.parse::<u32>().ok());
     // `--resync-only`: skip the rate ladder.
@@ -570,7 +570,7 @@ fn takeover(xdp: bool, victim: usize) -> Result<Takeover> {
     lab.start(1, &["--xdp-mode", mode])?;
     lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(60))?;
     lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(60))?;
-    let swarm_bin = root().join("target/release/dhcp_swarm");
+    let swarm_bin = crate::util::target_dir().join("release/dhcp_swarm");
     let swarm = lab
         .cli
         .command(swarm_bin.to_str().context("path")?)

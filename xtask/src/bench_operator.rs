@@ -13,7 +13,7 @@
 //!
 //! The resync of a partner that lost its lease file is `bench failover --resync-only`.
 
-use crate::util::{root, step};
+use crate::util::step;
 use anyhow::{Context, Result, bail};
 use dhcp_journal::{BindingState, Entry, LeaseRecord};
 use std::net::Ipv4Addr;
@@ -74,7 +74,7 @@ fn start_to_serving(server: Server, n: u32) -> Result<(Duration, Duration)> {
         let bound = Duration::from_secs(300);
         let (_server, ready) = match server {
             Server::Xdhcpd => {
-                let mut c = srv.command(&p(&root().join("target/release/xdhcpd")));
+                let mut c = srv.command(&p(&crate::util::target_dir().join("release/xdhcpd")));
                 c.args(["-c", &p(&conf), "-l", &p(&leases), "--xdp-mode", "off", &srv_if]);
                 let mut proc = Proc::spawn("xdhcpd", c)?;
                 proc.wait_line(bound, |l| l.contains("\"ready\""))?;
@@ -156,7 +156,7 @@ fn crash_detection(silent: bool) -> Result<Duration> {
 pub fn operator(_args: &[String]) -> Result<()> {
     crate::bench::require_tools(&["dhcpd", "udhcpc"])?;
     // SAFETY: single-threaded here.
-    unsafe { std::env::set_var("XDHCPD_BIN", root().join("target/release/xdhcpd")) };
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
     let mut lines = Vec::new();
     for &n in SIZES {
         for server in [Server::Xdhcpd, Server::Dhcpd] {

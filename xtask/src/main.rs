@@ -73,7 +73,8 @@ enum Cmd {
     /// The differential harness of issue 11: every file of tests/corpus/dhcpd.conf through
     /// `dhcpd -t` and `xdhcpd --check` (verdicts), then, as root, each accepted file served by
     /// the real dhcpd and by xdhcpd in namespaces and a battery of client packets compared
-    /// field by field (answers). Prints both tables; known differences are listed in
+    /// field by field (answers), and each failover pair of the corpus run with xdhcpd and a
+    /// real dhcpd partner in both roles. Prints the tables; known differences are listed in
     /// tests/corpus/dhcpd.conf/DIFFERENCES.
     Compat {
         /// Only these corpus files (comma-separated prefixes, e.g. `001,025`).
@@ -132,7 +133,7 @@ fn main() -> Result<()> {
         }
         Cmd::Run { args } => {
             build_release()?;
-            let bin = root().join("target/release/xdhcpd");
+            let bin = crate::util::target_dir().join("release/xdhcpd");
             step(&format!("running {} {}", bin.display(), args.join(" ")));
             let status = std::process::Command::new(bin).args(&args).status()?;
             std::process::exit(status.code().unwrap_or(1));
@@ -159,12 +160,12 @@ fn main() -> Result<()> {
                 BenchWhat::Xdp => {
                     step("XDP program cost per packet (BPF_PROG_TEST_RUN) vs the same code natively");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "xdp_bench"])?;
-                    util::run(&root().join("target/release/xdp_bench"), &args)
+                    util::run(&crate::util::target_dir().join("release/xdp_bench"), &args)
                 }
                 BenchWhat::Engine => {
                     step("engine alone: allocations/s, memory per lease, 1M-lease file load");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "engine_bench"])?;
-                    util::run(&root().join("target/release/engine_bench"), &[])?;
+                    util::run(&crate::util::target_dir().join("release/engine_bench"), &[])?;
                     step("criterion: classification and decision");
                     let mut a = vec!["bench", "-p", "xdhcpd-benches"];
                     if !args.is_empty() {
@@ -200,7 +201,7 @@ fn main() -> Result<()> {
                 BenchWhat::Steer => {
                     step("steering: how SO_REUSEPORT spreads DHCP requests over worker sockets");
                     cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "steer_bench"])?;
-                    util::run(&root().join("target/release/steer_bench"), &args)
+                    util::run(&crate::util::target_dir().join("release/steer_bench"), &args)
                 }
             }
         }
@@ -232,7 +233,9 @@ fn compat(files: Option<String>) -> Result<()> {
         }
     }
     step("verdicts and answers against dhcpd");
-    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_corpus", "--", "--nocapture", "--test-threads", "1"])
+    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_corpus", "--", "--nocapture", "--test-threads", "1"])?;
+    step("failover pairs of the corpus with a dhcpd partner");
+    cargo(&["test", "-p", "xdhcpd-tests", "--test", "compat_pair", "--", "--nocapture"])
 }
 
 fn test() -> Result<()> {

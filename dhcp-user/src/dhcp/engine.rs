@@ -587,13 +587,13 @@ impl Engine {
             m.opts_mut().insert(DhcpOption::SubnetMask(mask));
         }
         reply::add_options(&mut m, params);
-        finish(m, c.req, t, ip)
+        finish(m, c, t, ip, true)
     }
 
     fn nak(&self, c: &Ctx) -> Outcome {
         let mut m = reply::base_reply(c.req, Some(MessageType::Nak));
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
-        Outcome { reply: Some(finish(m, c.req, MessageType::Nak, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
+        Outcome { reply: Some(finish(m, c, MessageType::Nak, Ipv4Addr::UNSPECIFIED, false)), ..Outcome::default() }
     }
 
     fn requested_ip(req: &Message) -> Option<Ipv4Addr> {
@@ -998,24 +998,26 @@ impl Engine {
         // As dhcpd does, the subnet's mask unless an option gives one.
         m.opts_mut().insert(DhcpOption::SubnetMask(Ipv4Addr::from(subnet.mask())));
         reply::add_options(&mut m, &params);
-        Outcome { reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
+        Outcome { reply: Some(finish(m, c, MessageType::Ack, Ipv4Addr::UNSPECIFIED, false)), ..Outcome::default() }
     }
 
     fn bootp(&self, c: &Ctx) -> Outcome {
-        let reply_for = |ip: Ipv4Addr, params: &Params| {
+        // A host's fixed address is answered as dhcpd's bootp() does, without overloading
+        // `file`/`sname`; a dynamic binding through its ack_lease, which may.
+        let reply_for = |ip: Ipv4Addr, params: &Params, overload: bool| {
             let mut m = reply::base_reply(c.req, None);
             m.set_yiaddr(ip);
             if let Some(mask) = self.subnet_mask(c.net, ip) {
                 m.opts_mut().insert(DhcpOption::SubnetMask(mask));
             }
             reply::add_options(&mut m, params);
-            finish(m, c.req, MessageType::Ack, ip)
+            finish(m, c, MessageType::Ack, ip, overload)
         };
         if let Some((ip, params)) = self.fixed_address(c) {
             if booting_denied(&params) {
                 return Outcome::drop(None, DropReason::BootingDenied);
             }
-            return Outcome { reply: Some(reply_for(ip, &params)), ..Outcome::default() };
+            return Outcome { reply: Some(reply_for(ip, &params, false)), ..Outcome::default() };
         }
         let now = c.now.unix;
         let pools: Vec<(PoolId, &PoolCfg, Take)> = self.usable_pools(c).filter(|(_, p, _)| p.dynamic_bootp).collect();
@@ -1059,7 +1061,7 @@ impl Engine {
         }) else {
             return Outcome::drop(None, DropReason::NoFreeAddress);
         };
-        Outcome { reply: Some(reply_for(ip, &params)), durable: vec![lease], ..Outcome::default() }
+        Outcome { reply: Some(reply_for(ip, &params, true)), durable: vec![lease], ..Outcome::default() }
     }
 
     /// Expiry sweep: bound leases past their end go back to free (standalone) or to EXPIRED
@@ -1462,9 +1464,12 @@ fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
     l.cltt = now;
 }
 
-fn finish(m: Message, req: &Message, t: MessageType, yiaddr: Ipv4Addr) -> Reply {
-    let dest = reply::destination(req, t, yiaddr);
-    let bytes = reply::encode(&m, req).unwrap_or_default();
+/// The reply's bytes and destination. `overload`: its options may spill into empty `file`
+/// and `sname` fields (see [`reply::Packing`]).
+fn finish(m: Message, c: &Ctx, t: MessageType, yiaddr: Ipv4Addr, overload: bool) -> Reply {
+    let dest = reply::destination(c.req, t, yiaddr);
+    let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload };
+    let bytes = reply::encode(&m, c.req, packing).unwrap_or_default();
     Reply { bytes, dest, msg_type: t }
 }
 

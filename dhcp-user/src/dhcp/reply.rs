@@ -114,13 +114,11 @@ pub fn add_lease_times(m: &mut Message, lease_secs: u32, params: &Params) {
 /// cons_options): message type, server identifier, lease, renewal and rebinding times,
 /// message, requested address, then the parameter request list in the client's order (a
 /// configured `option dhcp-parameter-request-list` replaces the client's), then the subnet
-/// mask for a DISCOVER or REQUEST that did not ask for it. Only those are sent. Without a
+/// mask for a DISCOVER or REQUEST that did not ask for it (the mask then trades places with
+/// the routers if they came first, as dhcpd does). Only those are sent. Without a
 /// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
-/// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent information comes last.
-/// Buckets of dhcpd's option hash table (OPTION_HASH_SIZE in dhcpd 4.4's headers): the order
-/// of options no request list ranks.
-const DHCPD_OPTION_HASH_SIZE: u8 = 17;
-
+/// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent
+/// information comes last.
 fn option_order(m: &Message, req: &Message) -> Vec<u8> {
     let mut order: Vec<u8> = vec![53, 54, 51, 58, 59, 56, 50, 92];
     let configured_prl = match m.opts().get(OptionCode::ParameterRequestList) {
@@ -150,41 +148,250 @@ fn option_order(m: &Message, req: &Message) -> Vec<u8> {
         }
         None => {
             order.extend([1, 3, 6, 12, 81]);
-            // Then dhcpd walks its option hash table: buckets by code modulo 17, each bucket
-            // newest insertion first. Insertion follows the scopes from global inward, and
-            // the codes that share a bucket in practice (15/66, 16/67, 1/18) have the more
-            // specific option higher: higher code first within a bucket matches that.
+            // Then dhcpd walks its option hash table (`option_hash_bucket`), each bucket
+            // newest insertion first. Insertion follows the scopes from global inward; the
+            // scopes are merged by now, so within a bucket the higher code goes first, which
+            // for the codes that share one in practice (15/66, 16/67) is the more specific
+            // option, set later.
             let mut rest: Vec<u8> =
                 m.opts().iter().map(|(c, _)| u8::from(*c)).filter(|c| *c != 82 && *c != 55).collect();
-            rest.sort_by_key(|c| (c % DHCPD_OPTION_HASH_SIZE, std::cmp::Reverse(*c)));
+            rest.sort_by_key(|c| (dhcp_config::model::option_hash_bucket(u32::from(*c)), std::cmp::Reverse(*c)));
             order.extend(rest);
+            // dhcpd always ends this list with the vendor options (only where absent does
+            // this change anything: which entry is last, see [`pack`]).
+            order.push(43);
         }
     }
     order.push(82);
     let mut seen = [false; 256];
     order.retain(|c| !std::mem::replace(&mut seen[usize::from(*c)], true));
+    // RFC 2132 §3.3: the subnet mask goes before the routers. dhcpd enforces it by swapping
+    // the two places when the list has the routers first (so `3, 6, 1` sends `1, 6, 3`).
+    if let (Some(r), Some(m)) = (order.iter().position(|c| *c == 3), order.iter().position(|c| *c == 1))
+        && r < m
+    {
+        order.swap(r, m);
+    }
     order
 }
 
-/// Serialize, options in dhcpd's order ([`option_order`]). Errors cannot come from our own
-/// messages in practice; they are reported.
-pub fn encode(m: &Message, req: &Message) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
+/// How a reply's options are packed (dhcpd's cons_options arguments).
+#[derive(Clone, Copy, Debug)]
+pub struct Packing {
+    /// Length of the request as received: a BOOTP client's vendor area is as long as the
+    /// one it sent (at least 64 bytes).
+    pub request_len: usize,
+    /// A BOOTP reply (no DHCP message type in the request).
+    pub bootp: bool,
+    /// Options may spill into the `file` and `sname` fields when those are empty (option
+    /// 52): dhcpd's OFFER, ACK and dynamic BOOTP replies; not NAK, INFORM or the BOOTP reply
+    /// to a host with a fixed address.
+    pub overload: bool,
+}
+
+/// dhcpd's packet sizes (includes/dhcp.h): the fixed BOOTP part, the IP and UDP headers,
+/// the option space of a 576-byte and of a 1500-byte packet, the `file` and `sname` fields.
+const FIXED_NON_UDP: usize = 236;
+const FIXED_LEN: usize = FIXED_NON_UDP + 28;
+const MIN_OPTION_LEN: usize = 576 - FIXED_LEN;
+const MAX_OPTION_LEN: usize = 1500 - FIXED_LEN;
+const FILE_LEN: usize = 128;
+const SNAME_LEN: usize = 64;
+/// Where `sname` and `file` sit in the fixed part.
+const SNAME_AT: usize = 44;
+const FILE_AT: usize = 108;
+
+/// An option's value as it would be sent (several instances of one code, RFC 3396, joined).
+fn option_value(m: &Message, code: u8) -> Option<Vec<u8>> {
+    let opt = m.opts().get(OptionCode::from(code))?;
+    let mut tlv = Vec::new();
+    opt.encode(&mut Encoder::new(&mut tlv)).ok()?;
+    let mut value = Vec::new();
+    let mut i = 0;
+    while let (Some(&c), Some(&len)) = (tlv.get(i), tlv.get(i + 1)) {
+        let data = tlv.get(i + 2..i + 2 + usize::from(len))?;
+        if c == code {
+            value.extend_from_slice(data);
+        }
+        i += 2 + usize::from(len);
+    }
+    Some(value)
+}
+
+/// The options area, packed as dhcpd's cons_options and store_options pack it: the main
+/// area is the client's maximum message size (option 57), else 312 bytes (a 576-byte
+/// packet), or for BOOTP the size of the client's own vendor area (at least 64 bytes);
+/// an option that does not fit goes to the `file` field, then to `sname` when those are
+/// free and overloading is allowed, longer values are split across areas, and option 52
+/// says which fields hold options. The relay agent information is kept room for and goes
+/// last. Returns the options (cookie first) and the `file`/`sname` contents if used.
+fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>) {
+    let mms = match req.opts().get(OptionCode::MaxMessageSize) {
+        Some(DhcpOption::MaxMessageSize(n)) => usize::from(*n),
+        _ => 0,
+    };
+    let mut mb_size = if mms != 0 {
+        if mms < 576 {
+            MIN_OPTION_LEN
+        } else if mms > 1500 {
+            MAX_OPTION_LEN
+        } else {
+            mms - FIXED_LEN
+        }
+    } else if packing.bootp {
+        if packing.request_len >= 64 + FIXED_NON_UDP { packing.request_len - FIXED_NON_UDP } else { 64 }
+    } else {
+        MIN_OPTION_LEN
+    };
+    let agent = option_value(m, 82).filter(|v| !v.is_empty() && v.len() <= 255);
+    let agent_size = agent.as_ref().map_or(0, |a| 2 + a.len());
+    mb_size = (mb_size + agent_size).min(MAX_OPTION_LEN);
+    let mut mb_max = if mb_size > agent_size { mb_size - agent_size } else { mb_size };
+    let empty = |f: Option<&[u8]>| f.is_none_or(|f| f.iter().all(|b| *b == 0));
+    let (file_free, sname_free) = (packing.overload && empty(m.fname()), packing.overload && empty(m.sname()));
+    let of1 = mb_max;
+    if file_free {
+        mb_max += FILE_LEN;
+    }
+    let of2 = mb_max;
+    if sname_free {
+        mb_max += SNAME_LEN;
+    }
+    // store_options, with its indices relative to the end of the cookie.
+    let buflen = mb_max.saturating_sub(4);
+    let first = if file_free { of1 - 4 } else { 0 };
+    let second = if sname_free { of2 - 4 } else { 0 };
+    let (mut bufend, mut sbufend) = (buflen, buflen);
+    if first != 0 {
+        bufend = first;
+        if second != 0 {
+            sbufend = second;
+        }
+    } else if second != 0 {
+        bufend = second;
+    }
+    let list: Vec<u8> = option_order(m, req).into_iter().filter(|c| *c != 82).collect();
+    let mut buf = vec![0u8; buflen];
+    let (mut bufix, mut six, mut tix) = (0usize, 0usize, 0usize);
+    for (i, &code) in list.iter().enumerate() {
+        let Some(od) = option_value(m, code).filter(|v| !v.is_empty()) else { continue };
+        let mut length = od.len();
+        let mut splitup = length > 255;
+        let (optstart, soptstart, toptstart) = (bufix, six, tix);
+        let mut ix = 0;
+        let last = i + 1 == list.len();
+        while length > 0 {
+            #[derive(Clone, Copy)]
+            enum Area {
+                Main,
+                File,
+                Sname,
+            }
+            let mut incr = length;
+            let area = if !splitup
+                && ((six == 0 && tix == 0 && last && bufix + 2 + length < bufend) || bufix + 5 + length < bufend)
+            {
+                Area::Main
+            } else if !splitup && first != 0 && first + six + 3 + length < sbufend {
+                Area::File
+            } else if !splitup && second != 0 && second + tix + 3 + length < buflen {
+                Area::Sname
+            } else {
+                splitup = true;
+                if bufix + 6 < bufend {
+                    incr = bufend - bufix - 5;
+                    Area::Main
+                } else if first != 0 && first + six + 4 < sbufend {
+                    incr = sbufend - (first + six) - 3;
+                    Area::File
+                } else if second != 0 && second + tix + 4 < buflen {
+                    incr = buflen - (second + tix) - 3;
+                    Area::Sname
+                } else {
+                    // No room anywhere: the option is left out, as dhcpd leaves it.
+                    (bufix, six, tix) = (optstart, soptstart, toptstart);
+                    break;
+                }
+            };
+            let incr = incr.min(length).min(255);
+            let at = match area {
+                Area::Main => bufix,
+                Area::File => first + six,
+                Area::Sname => second + tix,
+            };
+            let Some(slot) = buf.get_mut(at..at + 2 + incr) else { break };
+            slot[0] = code;
+            slot[1] = incr as u8;
+            slot[2..].copy_from_slice(od.get(ix..ix + incr).unwrap_or_default());
+            length -= incr;
+            ix += incr;
+            match area {
+                Area::Main => bufix += 2 + incr,
+                Area::File => six += 2 + incr,
+                Area::Sname => tix += 2 + incr,
+            }
+        }
+    }
+    let mut overload = 0u8;
+    let mut file = None;
+    let mut sname = None;
+    // The spill areas end with END and PAD (zero) up to their size.
+    let mut close = |from: usize, used: usize, end: usize, len: usize| -> Option<Vec<u8>> {
+        if let Some(e) = buf.get_mut(from + used) {
+            *e = 255;
+        }
+        if let Some(rest) = buf.get_mut(from + used + 1..end) {
+            rest.fill(0);
+        }
+        buf.get(from..from + len).map(<[u8]>::to_vec)
+    };
+    if first != 0 && six > 0 {
+        overload |= 1;
+        file = close(first, six, sbufend, FILE_LEN);
+    }
+    if second != 0 && tix > 0 {
+        overload |= 2;
+        sname = close(second, tix, buflen, SNAME_LEN);
+    }
+    let mut out = Vec::with_capacity(mb_size);
+    out.extend_from_slice(&[99, 130, 83, 99]);
+    out.extend_from_slice(buf.get(..bufix).unwrap_or_default());
+    if overload != 0 {
+        out.extend_from_slice(&[52, 1, overload]);
+    }
+    if let Some(a) = agent {
+        if mb_size >= out.len() + agent_size {
+            out.push(82);
+            out.push(a.len() as u8);
+            out.extend_from_slice(&a);
+        } else {
+            tracing::warn!("the relay agent information does not fit in the reply: left out");
+        }
+    }
+    if out.len() < mb_size {
+        out.push(255);
+    }
+    (out, file, sname)
+}
+
+/// Serialize, options in dhcpd's order ([`option_order`]) and packed as dhcpd packs them
+/// ([`pack`]). Errors cannot come from our own messages in practice; they are reported.
+pub fn encode(m: &Message, req: &Message, packing: Packing) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
     let mut header = m.clone();
     header.opts_mut().clear();
     let mut buf = Vec::with_capacity(576);
     // With no options, dhcproto writes the fixed fields and the magic cookie only.
     header.encode(&mut Encoder::new(&mut buf))?;
-    // An Encoder writes from the start of its buffer: the options get their own.
-    let mut options = Vec::with_capacity(312);
-    let mut e = Encoder::new(&mut options);
-    for code in option_order(m, req) {
-        if let Some(opt) = m.opts().get(OptionCode::from(code)) {
-            opt.encode(&mut e)?;
+    buf.truncate(FIXED_NON_UDP);
+    let (options, file, sname) = pack(m, req, packing);
+    for (field, at) in [(file, FILE_AT), (sname, SNAME_AT)] {
+        if let (Some(f), Some(slot)) = (field.as_ref(), buf.get_mut(at..at + field.as_ref().map_or(0, Vec::len))) {
+            slot.copy_from_slice(f);
         }
     }
-    DhcpOption::End.encode(&mut e)?;
     buf.extend_from_slice(&options);
-    // Pad to the BOOTP minimum of 300 bytes: some old clients and relays insist.
+    // Pad to the BOOTP minimum of 300 bytes (dhcpd's BOOTP_MIN_LEN): some old clients and
+    // relays insist.
     if buf.len() < 300 {
         buf.resize(300, 0);
     }

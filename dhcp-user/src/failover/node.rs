@@ -15,8 +15,10 @@ use super::relationship::{Action, Note, Persist, Relationship, RelationshipConfi
 use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
 use crate::failover::FailoverView;
 use crate::lease::{Lease, record};
+use crate::runtime::failover::{state_record, to_persisted};
 use crate::time::Now;
-use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, Time};
+use dhcp_failover::{Command, Event, Peer, PeerConfig, Time};
+use dhcp_journal::FailoverStateRecord;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -36,79 +38,91 @@ pub struct NodeConfig {
     pub hot_standby_reserve_percent: Option<u8>,
 }
 
-/// One record of the in-memory lease file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DiskEntry {
-    /// A lease record (stored as the lease file would: through `to_record`/`from_record`).
-    Lease(Lease),
-    /// The relationship's `failover peer … state` record.
-    State(PersistedState),
-}
-
-/// The in-memory lease file: an append-only log with a sync point. Everything before
-/// `synced` survives a crash; the unsynced tail may be lost (all or a prefix of it).
-#[derive(Clone, Debug, Default)]
+/// The in-memory lease file: the bytes the journal would write (dhcpd.leases text, through
+/// dhcp-journal's writer) and a sync point. Everything before `synced` survives a crash; of
+/// the unsynced tail a crash keeps any prefix, which may end in the middle of a record (a
+/// torn write). A restart reads it as `JournalFile::open` does: parsed by the real parser,
+/// a torn last record cut off, the records folded.
+#[derive(Clone, Debug)]
 pub struct Disk {
-    entries: Vec<DiskEntry>,
+    bytes: Vec<u8>,
     synced: usize,
 }
 
+impl Default for Disk {
+    fn default() -> Disk {
+        Disk { bytes: dhcp_journal::header(), synced: 0 }
+    }
+}
+
 impl Disk {
-    /// Appends a record (not yet durable).
-    pub fn append(&mut self, e: DiskEntry) {
-        self.entries.push(e);
+    /// Appends a lease record (not yet durable).
+    pub fn append_lease(&mut self, l: &Lease) {
+        dhcp_journal::format::write_lease(&mut self.bytes, &record::to_record(l));
+    }
+
+    /// Appends the relationship's `failover peer … state` record (not yet durable).
+    pub fn append_state(&mut self, r: &FailoverStateRecord) {
+        dhcp_journal::format::write_failover_state(&mut self.bytes, r);
     }
 
     /// fsync: everything appended so far is durable.
     pub fn sync(&mut self) {
-        self.synced = self.entries.len();
+        self.synced = self.bytes.len();
     }
 
-    /// Number of records not yet synced.
+    /// Bytes not yet synced.
     pub fn unsynced(&self) -> usize {
-        self.entries.len().saturating_sub(self.synced)
+        self.bytes.len().saturating_sub(self.synced)
     }
 
-    /// A crash: the unsynced tail is lost except its first `keep` records (a torn write
-    /// keeps a prefix). What remains is durable.
+    /// A crash: the unsynced tail is lost except its first `keep` bytes (a torn write keeps
+    /// a prefix, possibly part of a record). What remains is on disk.
     pub fn crash(&mut self, keep: usize) {
-        let len = self.synced.saturating_add(keep).min(self.entries.len());
-        self.entries.truncate(len);
+        let len = self.synced.saturating_add(keep).min(self.bytes.len());
+        self.bytes.truncate(len);
         self.synced = len;
     }
 
-    /// All records, oldest first.
-    pub fn entries(&self) -> &[DiskEntry] {
-        &self.entries
-    }
-
-    /// The latest record per lease, as a restart would load them (ordered by address).
-    pub fn leases(&self) -> BTreeMap<Ipv4Addr, Lease> {
-        let mut m = BTreeMap::new();
-        for e in &self.entries {
-            if let DiskEntry::Lease(l) = e {
-                m.insert(l.ip, l.clone());
-            }
+    /// What a restart reads (`JournalFile::open`): the records parsed, a torn record at
+    /// the end cut off the file, then folded (the last record per lease and per peer).
+    pub fn load(&mut self) -> dhcp_journal::record::State {
+        let parsed = dhcp_journal::parse(&self.bytes);
+        if let Some(off) = parsed.torn_at {
+            self.bytes.truncate(off);
+            self.synced = self.synced.min(off);
         }
-        m
+        dhcp_journal::record::fold(parsed.entries)
     }
 
-    /// The latest failover state record.
-    pub fn state(&self) -> Option<PersistedState> {
-        self.entries.iter().rev().find_map(|e| match e {
-            DiskEntry::State(s) => Some(*s),
-            DiskEntry::Lease(_) => None,
-        })
+    /// Rewrites the file compactly from what was loaded (what the runtime does at startup):
+    /// the state records, then one record per lease. Durable.
+    pub fn compact(&mut self, state: &dhcp_journal::record::State) {
+        let mut bytes = dhcp_journal::header();
+        let mut peers: Vec<&FailoverStateRecord> = state.failover.values().collect();
+        peers.sort_by(|a, b| a.peer.cmp(&b.peer));
+        for r in peers {
+            dhcp_journal::format::write_failover_state(&mut bytes, r);
+        }
+        let mut leases: Vec<&dhcp_journal::LeaseRecord> = state.leases.iter().collect();
+        leases.sort_by_key(|r| u32::from(r.ip));
+        for r in leases {
+            dhcp_journal::format::write_lease(&mut bytes, r);
+        }
+        self.synced = bytes.len();
+        self.bytes = bytes;
     }
 
-    /// Rewrites the file compactly (what the runtime does at startup): the state record,
-    /// then one record per lease. Durable.
-    pub fn compact(&mut self) {
-        let state = self.state();
-        let mut entries: Vec<DiskEntry> = state.into_iter().map(DiskEntry::State).collect();
-        entries.extend(self.leases().into_values().map(DiskEntry::Lease));
-        self.entries = entries;
-        self.synced = self.entries.len();
+    /// The failover state record a restart would load (the last one written).
+    pub fn state(&self) -> Option<FailoverStateRecord> {
+        let state = dhcp_journal::record::fold(dhcp_journal::parse(&self.bytes).entries);
+        state.failover.into_values().next()
+    }
+
+    /// The leases a restart would load, by address.
+    pub fn leases(&self) -> BTreeMap<Ipv4Addr, Lease> {
+        let state = dhcp_journal::record::fold(dhcp_journal::parse(&self.bytes).entries);
+        state.leases.iter().map(|r| (r.ip, record::from_record(r))).collect()
     }
 }
 
@@ -158,12 +172,12 @@ impl Node {
     pub fn restart(cfg: NodeConfig, disk: Disk, lose_disk: bool, now: Time) -> Node {
         let mut disk = if lose_disk { Disk::default() } else { disk };
         let engine = Arc::new(Engine::new(cfg.engine.clone()));
-        for l in disk.leases().into_values() {
-            // Through the lease file's record format, as a real restart reads it.
-            engine.restore(record::from_record(&record::to_record(&l)));
+        let loaded = disk.load();
+        for r in loaded.leases.iter() {
+            engine.restore(record::from_record(r));
         }
-        let persisted = disk.state();
-        disk.compact();
+        let persisted = loaded.failover.get(&cfg.peer.name).map(to_persisted);
+        disk.compact(&loaded);
         let rel_cfg = RelationshipConfig {
             peer: cfg.peer.clone(),
             max_lease_misbalance: cfg.max_lease_misbalance,
@@ -281,7 +295,7 @@ impl Node {
         }
         for l in &leases {
             self.trace.push(Trace::Local(format!("{} {} ends {} tstp {}", l.ip, l.state.name(), l.ends, l.tstp)));
-            self.disk.append(DiskEntry::Lease(l.clone()));
+            self.disk.append_lease(l);
         }
         // Replicated once durable: now, or with the next write that succeeds.
         self.unreplicated.extend(leases);
@@ -341,10 +355,12 @@ impl Node {
             match action {
                 Action::Persist { token, what } => {
                     match what {
-                        Persist::State(p) => self.disk.append(DiskEntry::State(p)),
+                        Persist::State(p) => {
+                            self.disk.append_state(&state_record(&self.cfg.peer.name, &p, self.cfg.peer.role))
+                        }
                         Persist::Leases(leases) => {
-                            for l in leases {
-                                self.disk.append(DiskEntry::Lease(l));
+                            for l in &leases {
+                                self.disk.append_lease(l);
                             }
                         }
                     }
@@ -352,8 +368,8 @@ impl Node {
                     self.rel.handle_durable(now, token, ok);
                 }
                 Action::Record(leases) => {
-                    for l in leases {
-                        self.disk.append(DiskEntry::Lease(l));
+                    for l in &leases {
+                        self.disk.append_lease(l);
                     }
                 }
                 // The engine already acts on it; there is no NIC here.
@@ -390,5 +406,53 @@ impl Node {
             Note::SendingUpdates(_) | Note::PoolsChecked | Note::StateWrite { .. } => return,
         };
         self.trace.push(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease::{BindingState, ClientKey};
+
+    fn bound(last: u8) -> Lease {
+        let mut l = Lease::free(Ipv4Addr::new(198, 18, 0, last), 0);
+        l.state = BindingState::Active;
+        l.starts = 1_000_000;
+        l.ends = 1_000_600;
+        l.cltt = l.starts;
+        l.client = Some(ClientKey::from_client_id(&[1, 2, 3, last]));
+        l
+    }
+
+    /// Every cut of an unsynced record, byte by byte: the restart keeps what was synced,
+    /// drops the torn record, and the file it goes on appending to parses whole.
+    #[test]
+    fn a_torn_write_loses_only_the_unsynced_record() {
+        let mut whole = Disk::default();
+        whole.append_lease(&bound(1));
+        whole.sync();
+        whole.append_lease(&bound(2));
+        let tail = whole.unsynced();
+        assert!(tail > 100);
+        for keep in 0..tail {
+            let mut d = whole.clone();
+            d.crash(keep);
+            let loaded = d.load();
+            let ips: Vec<Ipv4Addr> = loaded.leases.iter().map(|r| r.ip).collect();
+            // Only the closing brace makes the record whole (the newline after it may be lost).
+            let expected: &[u8] = if keep + 1 >= tail { &[1, 2] } else { &[1] };
+            let expected: Vec<Ipv4Addr> = expected.iter().map(|n| Ipv4Addr::new(198, 18, 0, *n)).collect();
+            assert_eq!(ips, expected, "cut after {keep} of {tail} bytes");
+            // Appending after the cut yields a file whose every record parses.
+            d.append_lease(&bound(3));
+            d.sync();
+            let again = d.leases();
+            assert!(
+                again.contains_key(&Ipv4Addr::new(198, 18, 0, 1)) && again.contains_key(&Ipv4Addr::new(198, 18, 0, 3))
+            );
+        }
+        let mut d = whole.clone();
+        d.crash(tail);
+        assert_eq!(d.load().leases.len(), 2, "the whole record kept is loaded");
     }
 }

@@ -132,7 +132,9 @@ pub fn to_persisted(r: &FailoverStateRecord) -> PersistedState {
     }
 }
 
-fn to_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord {
+/// The lease file's state record of a relationship (also what the simulator's lease file
+/// writes).
+pub fn state_record(name: &str, p: &PersistedState, role: Role) -> FailoverStateRecord {
     FailoverStateRecord {
         peer: name.to_string(),
         my_state: p.my_state,
@@ -531,7 +533,7 @@ impl Rel {
             match action {
                 Action::Persist { token, what } => {
                     let ok = match what {
-                        Persist::State(p) => self.journal.state_wait(to_record(&self.name, &p, self.role())).await,
+                        Persist::State(p) => self.journal.state_wait(state_record(&self.name, &p, self.role())).await,
                         // The partner's bindings and pool-balancing moves: not replicated back.
                         Persist::Leases(leases) => self.journal.commit_wait(leases, false).await,
                     };

@@ -13,10 +13,11 @@
 //!   `ping-check false;` in front (dhcpd pings before each offer by default and xdhcpd does
 //!   not ping; without it every dhcpd offer waits a second for an echo that never comes).
 //! - **Failover declarations are taken out** for the answers run (a server alone with a
-//!   failover peer waits for its partner instead of answering); pairs are compared in the
-//!   interop tests, not here.
+//!   failover peer waits for its partner instead of answering); the corpus's failover pairs
+//!   run as pairs, xdhcpd with a dhcpd partner, in `tests/compat_pair.rs` ([`pairs`]).
 
 pub mod packet;
+pub mod pairs;
 pub mod translate;
 
 use crate::netns::{Netns, unique, veth};
@@ -222,10 +223,25 @@ fn subnets_of(config: &dhcp_config::Config) -> Vec<(Net, bool)> {
     v
 }
 
+/// The subnet added to a file that declares none (see [`prepare`]).
+const LAB_SUBNET: &str = "subnet 198.18.0.0 netmask 255.255.255.0 {\n  pool { range 198.18.0.100 198.18.0.200; }\n}\n";
+
 /// Prepare corpus text (includes already resolved) for the answers run.
 pub fn prepare(text: &str, dir: &Path) -> Result<Prepared> {
-    let original = dhcp_config::parse_str("corpus.conf", text, &dhcp_config::FsLoader)
+    let mut original = dhcp_config::parse_str("corpus.conf", text, &dhcp_config::FsLoader)
         .map_err(|e| anyhow::anyhow!("xdhcpd refuses the file: {e}"))?;
+    // A file of global statements only (option definitions, classes, a manual page's
+    // example) serves nobody as written: one subnet with a pool is added at the end, so that
+    // its statements reach clients. Both servers get the same text.
+    let with_subnet;
+    let text = if subnets_of(&original.config).is_empty() {
+        with_subnet = format!("{text}\n{LAB_SUBNET}");
+        original = dhcp_config::parse_str("corpus.conf", &with_subnet, &dhcp_config::FsLoader)
+            .map_err(|e| anyhow::anyhow!("xdhcpd refuses the file with a subnet added: {e}"))?;
+        with_subnet.as_str()
+    } else {
+        text
+    };
     let nets = subnets_of(&original.config);
     if nets.is_empty() {
         bail!("no subnet declared");
@@ -299,6 +315,10 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     v.push(discover("plain client", next()));
     v.push(discover("client with a host name", next()).option(12, b"compat-host".to_vec()));
     v.push(discover("client with a client id", next()).option(61, vec![1, 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]));
+    // Request lists in other orders: routers before the mask, and no mask at all (dhcpd
+    // appends the mask to a DISCOVER's or REQUEST's list, then puts it before the routers).
+    v.push(Request::new("client asking routers before the mask", next(), Some(1)).option(55, vec![3, 6, 15, 1, 28]));
+    v.push(Request::new("client not asking for the mask", next(), Some(1)).option(55, vec![3, 6, 12, 15]));
     let mut broadcast = discover("client asking for broadcast", next());
     broadcast.flags = 0x8000;
     v.push(broadcast);
@@ -663,9 +683,10 @@ impl Drop for Scratch {
 }
 
 /// The differences from dhcpd that are known and not fixed yet, each with its reason
-/// (`tests/corpus/dhcpd.conf/DIFFERENCES`): lines `FILE verdict: REASON` or
-/// `FILE answer LABEL: REASON`. A difference not listed fails the harness, and so does a
-/// listed one that no longer happens (the list only shrinks).
+/// (`tests/corpus/dhcpd.conf/DIFFERENCES`): lines `FILE verdict: REASON`,
+/// `FILE answer LABEL: REASON` or `FILE pair: REASON` (FILE: a failover pair's primary). A
+/// difference not listed fails the harness, and so does a listed one that no longer happens
+/// (the list only shrinks).
 pub struct Known {
     entries: Vec<(String, String)>,
 }
@@ -686,10 +707,14 @@ impl Known {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, why)| why.as_str())
     }
 
-    /// Listed keys of `kind` ("verdict" or "answer") not in `seen`.
-    pub fn stale(&self, kind: &str, seen: &BTreeSet<String>) -> Vec<String> {
+    /// Listed keys of `kind` ("verdict", "answer" or "pair") for one of `files` (the files this run
+    /// looked at: `COMPAT_FILES` may leave some out) that are not in `seen`.
+    pub fn stale(&self, kind: &str, files: &[PathBuf], seen: &BTreeSet<String>) -> Vec<String> {
+        let run: BTreeSet<String> =
+            files.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
         self.entries
             .iter()
+            .filter(|(k, _)| k.split_whitespace().next().is_some_and(|f| run.contains(f)))
             .filter(|(k, _)| k.split_whitespace().nth(1) == Some(kind) && !seen.contains(k))
             .map(|(k, _)| k.clone())
             .collect()

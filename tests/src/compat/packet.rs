@@ -118,7 +118,11 @@ impl Reply {
         if src_port != 67 {
             return None;
         }
-        let b = udp.get(8..)?;
+        Reply::from_payload(dst_ip, dst_port, udp.get(8..)?)
+    }
+
+    /// Parse a BOOTP reply `b` received (e.g. on a relay's UDP socket) for `dst_ip:dst_port`.
+    pub fn from_payload(dst_ip: Ipv4Addr, dst_port: u16, b: &[u8]) -> Option<Reply> {
         if b.len() < 240 || b[0] != 2 || b[236..240] != [99, 130, 83, 99] {
             return None;
         }

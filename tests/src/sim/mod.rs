@@ -5,7 +5,8 @@
 //! [`dhcp_user::failover::node::Node`]s (the real engine and failover peer, glued as in
 //! production) serve simulated DHCP clients over a lossy, duplicating, reordering LAN and
 //! talk over a simulated TCP link that stalls, resets and partitions; servers crash (losing
-//! the unsynced tail of their lease file, sometimes the whole file) and restart; an operator
+//! the unsynced tail of their lease file, or all but a prefix of it that may end inside a
+//! record, sometimes the whole file) and restart; an operator
 //! declares partner-down. Invariants ([`checker`]) run after every step; a failure carries
 //! the seed and the event log.
 //!
@@ -154,7 +155,7 @@ impl fmt::Display for Line {
             What::Link(s, side) => write!(f, "link: {s} ({})", who(*side)),
             What::Fault(s, side, ms) => write!(f, "FAULT {s} {} {ms}ms", who(*side)),
             What::Crash { srv, kept, lost } => {
-                write!(f, "CRASH {} (unsynced tail: {kept} kept, {lost} lost)", who(*srv))
+                write!(f, "CRASH {} (unsynced tail: {kept} bytes kept, {lost} lost)", who(*srv))
             }
             What::Restart { srv, lose_disk } => {
                 write!(f, "RESTART {}{}", who(*srv), if *lose_disk { " WITHOUT its lease file" } else { "" })
