@@ -91,11 +91,6 @@ pub enum ErrorKind {
     /// with it that xdhcpd will not do).
     #[error("`{statement}` is not supported: {reason}")]
     NotSupported { statement: String, reason: String },
-    /// A configuration under which dhcpd would send DNS updates.
-    #[error(
-        "`ddns-update-style {style}` with ddns-updates on ({scope}) makes dhcpd send dynamic DNS (DDNS) updates, which xdhcpd does not support yet; use `ddns-update-style none;`, or `ddns-updates off;` in every scope"
-    )]
-    DdnsNotSupported { style: String, scope: String },
     /// A statement nobody knows.
     #[error("unknown statement '{name}'")]
     UnknownStatement { name: String },

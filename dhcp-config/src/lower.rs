@@ -464,8 +464,15 @@ impl Lowerer {
             Param::AllowBooting(v) => Some(*v),
             _ => None,
         });
+        let own_sets_ddns = groups
+            .iter()
+            .copied()
+            .chain(std::iter::once(items))
+            .flatten()
+            .any(|i| matches!(i, Item::Param(Param::Ddns(_) | Param::UpdateStaticLeases(_))));
         let mut host = Host {
             own_allow_booting,
+            own_sets_ddns,
             own_use_host_decl_names,
             own_one_lease_per_client,
             name: name.to_string(),

@@ -1109,6 +1109,9 @@ pub struct Host {
     /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
     /// machine out.
     pub own_allow_booting: Option<bool>,
+    /// Whether the host's own statements or enclosing groups write any DNS-update
+    /// statement (`ddns-*`, `update-static-leases`, `client-updates`...).
+    pub own_sets_ddns: bool,
 }
 
 /// This server's role in a failover relationship (`primary;` / `secondary;`): defined once,

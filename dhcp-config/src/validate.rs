@@ -21,16 +21,17 @@ pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigErro
     }
 }
 
-/// DNS updates are not implemented: refuse a configuration under which dhcpd would
-/// send them. dhcpd 4.4 updates DNS when the global `ddns-update-style` is interim or
-/// standard and `ddns-updates` (on unless turned off) is on in the scope of the lease;
-/// leases come from subnets, pools and hosts, so those scopes are checked (a host's
-/// scope can turn updates back on for its client even in a pool that turns them off).
+/// DNS updates (dhcpd 4.4 does them when the global `ddns-update-style` is interim or
+/// standard and `ddns-updates`, on unless turned off, is on in the lease's scope).
+/// xdhcpd does them too, except for the parts below, which are refused by name rather
+/// than ignored: dual-stack mixed mode, `fqdn-reply true` (xdhcpd sends no option 81
+/// back), `update-static-leases true` (fixed addresses get no update), DNS-update
+/// statements in host declarations, a `ddns-local-address4` that differs between
+/// scopes or is a host name, and zone servers given as host names.
 fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
-    let style = match config.ddns_update_style {
+    match config.ddns_update_style {
         DdnsUpdateStyle::None => return,
-        DdnsUpdateStyle::Interim => "interim",
-        DdnsUpdateStyle::Standard => "standard",
+        DdnsUpdateStyle::Interim | DdnsUpdateStyle::Standard => {}
         DdnsUpdateStyle::AdHoc => {
             if let Some(span) = &info.ddns_update_style {
                 errors.push(ConfigError::new(
@@ -44,24 +45,75 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
             }
             return;
         }
+    }
+    let Some(span) = &info.ddns_update_style else { return };
+    let mut refuse = |statement: &str, reason: &str| {
+        let kind = ErrorKind::NotYetSupported { statement: statement.into(), reason: reason.into() };
+        if !errors.iter().any(|e| e.kind == kind) {
+            errors.push(ConfigError::new(span, kind));
+        }
     };
-    let on = config
-        .shared_networks
-        .iter()
-        .flat_map(|n| {
-            let subnets =
-                n.subnets.iter().filter(|s| s.effective.ddns.updates).map(|s| format!("subnet {}", s.network));
-            let pools = n
-                .pools
-                .iter()
-                .filter(|p| p.effective.ddns.updates)
-                .map(|p| format!("pool {}", p.ranges.first().map_or_else(String::new, |r| r.start.to_string())));
+    let scopes = std::iter::once(("global scope".to_string(), &config.global)).chain(
+        config.shared_networks.iter().flat_map(|n| {
+            let subnets = n.subnets.iter().map(|s| (format!("subnet {}", s.network), &s.effective));
+            let pools = n.pools.iter().map(|p| {
+                (format!("pool {}", p.ranges.first().map_or_else(String::new, |r| r.start.to_string())), &p.effective)
+            });
             subnets.chain(pools)
-        })
-        .chain(config.hosts.iter().filter(|h| h.effective.ddns.updates).map(|h| format!("host {}", h.name)))
-        .next();
-    if let (Some(scope), Some(span)) = (on, &info.ddns_update_style) {
-        errors.push(ConfigError::new(span, ErrorKind::DdnsNotSupported { style: style.into(), scope }));
+        }),
+    );
+    for (scope, e) in scopes {
+        let d = &e.ddns;
+        if !d.updates {
+            continue;
+        }
+        if d.dual_stack_mixed_mode == Some(true) {
+            refuse("ddns-dual-stack-mixed-mode true", &format!("dual-stack mixed mode is not implemented ({scope})"));
+        }
+        if d.fqdn_reply == Some(true) {
+            refuse("fqdn-reply true", &format!("xdhcpd sends no client FQDN option (81) in its replies ({scope})"));
+        }
+        if e.update_static_leases {
+            refuse("update-static-leases true", &format!("fixed-address leases get no DNS update in xdhcpd ({scope})"));
+        }
+        if d.local_address4 != config.global.ddns.local_address4 {
+            refuse("ddns-local-address4", &format!("only one source address, set in the global scope ({scope})"));
+        }
+    }
+    if let Some(crate::model::HostAddr::Name(n)) = &config.global.ddns.local_address4 {
+        refuse("ddns-local-address4", &format!("an IPv4 address is needed, not the host name {n}"));
+    }
+    // In a failover pair the server that ends a lease must remove what its partner added;
+    // that needs the DNS state passed along with the binding updates, not built yet.
+    for n in &config.shared_networks {
+        for p in n.pools.iter().filter(|p| p.effective.ddns.updates) {
+            if let Some(peer) = &p.failover_peer {
+                refuse(
+                    "DNS updates in a failover pool",
+                    &format!(
+                        "pool {} of failover peer \"{peer}\": a server ending a lease its partner updated DNS for \
+                         would leave the records behind; use `ddns-updates off;` in failover pools",
+                        p.ranges.first().map_or_else(String::new, |r| r.start.to_string())
+                    ),
+                );
+            }
+        }
+    }
+    for h in &config.hosts {
+        // A host's statements apply to its client after the pool's (dhcpd's ack_lease);
+        // xdhcpd takes the DNS-update statements of the lease's subnet and pool only, so
+        // any written in a host (or its groups) is refused rather than ignored.
+        if h.own_sets_ddns {
+            refuse(
+                "DNS-update statements in a host declaration",
+                &format!("host {}: set them in the subnet or pool", h.name),
+            );
+        }
+    }
+    for z in &config.zones {
+        if z.primary.iter().chain(&z.secondary).any(|a| matches!(a, crate::model::HostAddr::Name(_))) {
+            refuse("zone primary/secondary by host name", &format!("zone {}: give IPv4 addresses", z.name));
+        }
     }
 }
 

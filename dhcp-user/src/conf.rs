@@ -25,6 +25,16 @@ fn params(e: &Effective) -> Params {
         ping_check: e.ping_check,
         ping_timeout_ms: if e.ping_timeout_ms > 0 { e.ping_timeout_ms } else { e.ping_timeout.saturating_mul(1000) },
         ping_cltt_secs: e.ping_cltt_secs,
+        ddns: std::sync::Arc::new(e.ddns.clone()),
+    }
+}
+
+/// The update style in force (`ad-hoc` is refused at load).
+pub fn ddns_style(cfg: &Config) -> Option<crate::ddns::Style> {
+    match cfg.ddns_update_style {
+        dhcp_config::DdnsUpdateStyle::Interim => Some(crate::ddns::Style::Interim),
+        dhcp_config::DdnsUpdateStyle::Standard => Some(crate::ddns::Style::Standard),
+        dhcp_config::DdnsUpdateStyle::None | dhcp_config::DdnsUpdateStyle::AdHoc => None,
     }
 }
 
@@ -99,8 +109,10 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
-        uses_vars: cfg.uses_variables(),
+        // DNS updates keep their names in the lease's binding scope, as dhcpd does.
+        uses_vars: cfg.uses_variables() || ddns_style(cfg).is_some(),
         has_lease_limits: cfg.has_lease_limits(),
+        ddns_style: ddns_style(cfg),
     }
 }
 
@@ -127,6 +139,8 @@ pub enum ReloadRefused {
         "shared network \"{network}\", pool {index}: range {start} - {end} shrunk or removed; leases in it would be lost (restart to remove it deliberately)"
     )]
     RangeRemoved { network: String, index: usize, start: std::net::Ipv4Addr, end: std::net::Ipv4Addr },
+    #[error("{0} changed; the DNS update task (its zones, servers and source address) needs a restart")]
+    Ddns(&'static str),
 }
 
 /// The fields of a failover peer declaration that differ between two versions.
@@ -196,6 +210,17 @@ pub fn reloaded_engine_config(
         return Err(ReloadRefused::Omapi("omapi-key or a key declaration"));
     }
 
+    // The DNS update task is set up at start (runtime::ddns); the per-scope `ddns-*`
+    // statements change live with the rest of the engine configuration.
+    if old_model.ddns_update_style != new_model.ddns_update_style {
+        return Err(ReloadRefused::Ddns("ddns-update-style"));
+    }
+    if old_model.zones != new_model.zones {
+        return Err(ReloadRefused::Ddns("a zone declaration"));
+    }
+    if old_model.global.ddns.local_address4 != new_model.global.ddns.local_address4 {
+        return Err(ReloadRefused::Ddns("ddns-local-address4"));
+    }
     let mut fresh = engine_config(new_model);
     for on in &old.networks {
         let Some(nn) = fresh.networks.iter().find(|n| n.name == on.name) else {
@@ -421,6 +446,18 @@ mod tests {
         assert!(matches!(err, ReloadRefused::PoolCountChanged { before: 1, after: 2, .. }), "{err}");
         let omapi = format!("omapi-port 7911;\n{BASE}");
         assert_eq!(reload(BASE, &omapi).expect_err("omapi"), ReloadRefused::Omapi("omapi-port"));
+    }
+
+    /// The DNS update task is set up at start: turning DDNS on or off, or changing its
+    /// zones, needs a restart; the per-scope names change live.
+    #[test]
+    fn ddns_task_changes_are_refused_names_apply() {
+        let on = format!("ddns-update-style interim;\nddns-domainname \"a.test\";\n{BASE}");
+        assert_eq!(reload(BASE, &on).expect_err("style"), ReloadRefused::Ddns("ddns-update-style"));
+        let zone = format!("zone a.test. {{ primary 198.18.0.53; }}\n{on}");
+        assert_eq!(reload(&on, &zone).expect_err("zone"), ReloadRefused::Ddns("a zone declaration"));
+        let renamed = zone.replace("ddns-domainname \"a.test\"", "ddns-domainname \"b.test\"");
+        assert!(reload(&zone, &renamed).is_ok());
     }
 
     #[test]

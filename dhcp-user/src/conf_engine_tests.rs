@@ -1392,6 +1392,60 @@ fn header_expressions_are_computed_last_as_in_dhcpd() {
     assert_eq!((file(&m), host_name(&m)), ("f-late".to_string(), Some("static".to_string())));
 }
 
+/// DDNS: the ACK's lease record (what the journal makes durable before anything is
+/// sent to DNS) carries the updates dhcpd would do; the ACK itself is unchanged; a
+/// renewal that keeps the name does nothing (update-optimization), and the release's
+/// record is what the runtime turns into a removal (its variables are kept).
+#[test]
+fn ddns_updates_ride_on_the_durable_record_not_the_ack() {
+    let conf = format!(
+        "ddns-update-style interim;\nddns-domainname \"example.test\";\n\
+         key k {{ algorithm hmac-sha256; secret \"c2VjcmV0c2VjcmV0c2VjcmV0\"; }}\n\
+         zone example.test. {{ primary 198.18.0.53; key k; }}\n{SUBNET}"
+    );
+    let e = engine(&conf);
+    let plain = engine(SUBNET);
+    let m = mac(3);
+    let host = DhcpOption::Hostname("laptop".into());
+    let ip = offer(&e, m).yiaddr();
+    let req = msg(
+        MessageType::Request,
+        m,
+        vec![DhcpOption::RequestedIpAddress(ip), DhcpOption::ServerIdentifier(IFACE), host.clone()],
+    );
+    let out = e.handle(Now::at(1000), &META, &req);
+    let lease = out.durable.iter().find(|l| l.ip == ip).expect("the bound lease is durable first");
+    let Some(job) = lease.ddns.as_deref() else { panic!("no DNS job on the record") };
+    let crate::ddns::Job::Add(a) = job else { panic!("expected an add: {job:?}") };
+    assert_eq!(a.fwd.as_ref().map(|f| f.name.to_ascii()), Some("laptop.example.test.".into()));
+    assert_eq!(a.rev_name.to_ascii(), format!("{}.0.18.198.in-addr.arpa.", ip.octets()[3]));
+    // Same ACK as without DDNS (same options, same address).
+    let _ = offer(&plain, m);
+    let out_plain = plain.handle(Now::at(1000), &META, &req);
+    assert_eq!(reply(&out).opts(), reply(&out_plain).opts());
+    // The runtime writes what it added into the lease; a renewal then does nothing.
+    e.store().update(ip, |l| {
+        let mut v = l.vars.take().map(|b| *b).unwrap_or_default();
+        v.set("ddns-fwd-name", Some(b"laptop.example.test.".to_vec()));
+        v.set("ddns-txt", Some(b"00abc".to_vec()));
+        v.set("ddns-rev-name", Some(a.rev_name.to_ascii().into_bytes()));
+        l.vars = Some(Box::new(v));
+    });
+    let again = e.handle(Now::at(1200), &META, &req);
+    let renewed = again.durable.iter().find(|l| l.ip == ip).expect("renewed");
+    assert!(renewed.ddns.is_none(), "same name: update-optimization skips it");
+    // A release keeps the variables on the record, for the removal.
+    let mut rel = Message::decode(&mut Decoder::new(&msg(MessageType::Release, m, vec![]))).expect("decode");
+    rel.set_ciaddr(ip);
+    let mut b = Vec::new();
+    rel.encode(&mut Encoder::new(&mut b)).expect("encode");
+    let out = e.handle(Now::at(1300), &META, &b);
+    let released = out.durable.iter().find(|l| l.ip == ip).expect("release is durable");
+    assert_ne!(released.state, BindingState::Active);
+    let kept = released.vars.as_deref().expect("variables kept");
+    assert!(crate::ddns::plan::has_records(kept));
+}
+
 /// The option order and set of dhcpd 4.4.3's OFFER, as the differential harness
 /// (tests/compat_corpus.rs) captured it for corpus file 025: message type, server id, lease
 /// time, then the client's request list in its order (only what is configured), nothing

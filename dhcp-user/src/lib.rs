@@ -6,6 +6,7 @@
 //! IO boundary: protocol logic is sans-IO (events in, actions out, explicit clock); only the
 //! runtime touches sockets, files and clocks.
 pub mod conf;
+pub mod ddns;
 pub mod dhcp;
 pub mod failover;
 pub mod lease;

@@ -250,6 +250,23 @@ fn control_command(socket: &std::path::Path, sub: &Sub) -> Result<()> {
                         c["abandoned"]
                     );
                 }
+                let d = &v["stats"]["ddns"];
+                let n = |k: &str| d[k].as_u64().unwrap_or(0);
+                if ["sent", "failed", "queued", "dropped"].iter().any(|k| n(k) > 0) {
+                    println!(
+                        "dynamic DNS: sent {} succeeded {} failed {} retried {} queued {} conflicts {} dropped {}",
+                        n("sent"),
+                        n("succeeded"),
+                        n("failed"),
+                        n("retried"),
+                        n("queued"),
+                        n("conflicts"),
+                        n("dropped")
+                    );
+                    if let Some(e) = d["last_error"].as_str() {
+                        println!("  last DNS update error: {e}");
+                    }
+                }
             }
             if !all_normal {
                 std::process::exit(1);

@@ -20,6 +20,80 @@ pub struct Stats {
     by_type_in: Mutex<BTreeMap<String, u64>>,
     by_type_out: Mutex<BTreeMap<String, u64>>,
     drops: Mutex<BTreeMap<String, u64>>,
+    /// Dynamic DNS (`runtime::ddns`).
+    pub ddns: DdnsStats,
+}
+
+/// Dynamic DNS counters: `xdhcpd status` (`stats.ddns`) and `/metrics` (`xdhcpd_ddns_*`).
+#[derive(Default)]
+pub struct DdnsStats {
+    /// Update messages sent (retransmissions included).
+    pub sent: AtomicU64,
+    /// Update messages answered NOERROR (or with an answer that ends the step as RFC 4703
+    /// says, e.g. YXDOMAIN before a conflict check).
+    pub succeeded: AtomicU64,
+    /// Updates that failed for good (refused, not authorized, no zone, a bad TSIG...);
+    /// each one is logged.
+    pub failed: AtomicU64,
+    /// Retransmissions after a timeout, an unreachable server or SERVFAIL.
+    pub retried: AtomicU64,
+    /// Jobs waiting or in progress (gauge).
+    pub queued: AtomicU64,
+    /// Names held by another client (RFC 4703): left alone.
+    pub conflicts: AtomicU64,
+    /// Jobs not queued because the queue was full.
+    pub dropped: AtomicU64,
+    /// Answers dropped as not acceptable (wrong id, malformed, bad TSIG).
+    pub bad_answers: AtomicU64,
+    /// The last failure, for `xdhcpd status`.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl DdnsStats {
+    /// Counts a failure and keeps its description as the last error.
+    pub fn fail(&self, why: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+
+    /// Keeps `why` as the last error without counting a failure (an answer dropped, an
+    /// update retried).
+    pub fn note(&self, why: String) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+
+    pub fn snapshot(&self) -> DdnsSnapshot {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DdnsSnapshot {
+            sent: n(&self.sent),
+            succeeded: n(&self.succeeded),
+            failed: n(&self.failed),
+            retried: n(&self.retried),
+            queued: n(&self.queued),
+            conflicts: n(&self.conflicts),
+            dropped: n(&self.dropped),
+            bad_answers: n(&self.bad_answers),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+}
+
+/// [`DdnsStats`] read at one moment (the `ddns` object of `xdhcpd status`'s `stats`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct DdnsSnapshot {
+    pub sent: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub queued: u64,
+    pub conflicts: u64,
+    pub dropped: u64,
+    pub bad_answers: u64,
+    pub last_error: Option<String>,
 }
 
 fn bump(m: &Mutex<BTreeMap<String, u64>>, k: String) {
@@ -77,6 +151,7 @@ impl Stats {
             received_by_type: counts(&self.by_type_in),
             sent_by_type: counts(&self.by_type_out),
             dropped: counts(&self.drops),
+            ddns: self.ddns.snapshot(),
         }
     }
 }
@@ -104,6 +179,8 @@ pub struct StatsSnapshot {
     pub sent_by_type: BTreeMap<String, u64>,
     /// Requests not answered, by reason.
     pub dropped: BTreeMap<String, u64>,
+    /// Dynamic DNS updates.
+    pub ddns: DdnsSnapshot,
 }
 
 fn drop_label(r: DropReason) -> String {
@@ -189,6 +266,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "ddns",
                 "dropped",
                 "fsync_latency",
                 "fsync_micros_max",

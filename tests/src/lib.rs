@@ -3,6 +3,7 @@
 //!
 //! Network rule: traffic only inside namespaces created here, addresses from 198.18.0.0/15.
 
+pub mod bind;
 pub mod bpffs;
 pub mod compat;
 pub mod frames;

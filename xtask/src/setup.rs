@@ -16,6 +16,9 @@ const TEST_PACKAGES: &[&str] = &[
     "tcpdump",
     "time",
     "systemd",
+    // Dynamic DNS tests: BIND 9 (`named`, `named-checkconf`) and `dig`.
+    "bind9",
+    "bind9-dnsutils",
 ];
 
 /// Debian packages `cargo xtask lab` runs: `ip` (namespaces, veth, bridge, macvlan),

@@ -44,6 +44,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         option_spaces: Vec::new(),
         uses_vars: false,
         has_lease_limits: false,
+        ddns_style: None,
     }
 }
 

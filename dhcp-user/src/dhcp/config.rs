@@ -50,6 +50,8 @@ pub struct Params {
     pub ping_timeout_ms: u32,
     /// `ping-cltt-secs`: the client's own address used this recently is not pinged.
     pub ping_cltt_secs: u32,
+    /// The scope's DNS-update statements (in force when [`EngineConfig::ddns_style`] is set).
+    pub ddns: Arc<dhcp_config::DdnsParams>,
 }
 
 impl Default for Params {
@@ -76,6 +78,7 @@ impl Default for Params {
             ping_check: false,
             ping_timeout_ms: 1000,
             ping_cltt_secs: 60,
+            ddns: Arc::new(dhcp_config::DdnsParams::default()),
         }
     }
 }
@@ -163,6 +166,8 @@ pub struct EngineConfig {
     pub uses_vars: bool,
     /// Whether some class has a lease limit (then bindings are billed to classes).
     pub has_lease_limits: bool,
+    /// `ddns-update-style interim|standard`: leases get DNS updates (see `crate::ddns`).
+    pub ddns_style: Option<crate::ddns::Style>,
 }
 
 impl EngineConfig {

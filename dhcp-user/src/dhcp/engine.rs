@@ -874,8 +874,11 @@ impl Engine {
             l.offer = None;
         });
         match bound {
-            Some(lease) => {
+            Some(mut lease) => {
                 c.hooks.push(commit_commands);
+                // The DNS updates go with the record to the journal and start once it is
+                // durable, never before the ACK (runtime::ddns).
+                lease.ddns = self.ddns_plan(c, &params, &lease);
                 Outcome {
                     reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
                     durable: released.into_iter().chain([lease]).collect(),
@@ -886,6 +889,40 @@ impl Engine {
                 let mut out = self.nak(c);
                 out.durable.extend(released);
                 out
+            }
+        }
+    }
+
+    /// The DNS updates of a binding just made (dhcpd's `ddns_updates`, see `crate::ddns`).
+    fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> Option<Arc<crate::ddns::Job>> {
+        let style = c.cfg.ddns_style?;
+        let pkt = c.packet();
+        let fqdn = pkt.option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false });
+        let host_name = pkt.option(dhcp_config::OptionRef::Dhcp { code: 12, strip_nuls: true });
+        let hw = lease.hw.unwrap_or_else(|| HwAddr::new(0, &[]));
+        let host_decl_name =
+            dynamic_lease_host(c.host).filter(|_| params.use_host_decl_names == Some(true)).map(|h| h.name.as_str());
+        let input = crate::ddns::plan::BindInput {
+            style,
+            params: &params.ddns,
+            ip: lease.ip,
+            fqdn: fqdn.as_deref().and_then(crate::ddns::plan::ClientFqdn::parse),
+            host_name: host_name.as_deref(),
+            config_host_name: params.option(12),
+            config_domain_name: params.option(15),
+            host_decl_name,
+            client_id: c.key.client_id(),
+            htype: hw.htype,
+            chaddr: hw.as_slice(),
+            now: c.now.unix,
+            ends: lease.ends,
+            prior: lease.vars.as_deref(),
+        };
+        match crate::ddns::plan_bind(&input) {
+            Ok(job) => job.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(ip = %lease.ip, "no DNS update: {e}");
+                None
             }
         }
     }

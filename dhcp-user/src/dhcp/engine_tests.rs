@@ -51,6 +51,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         option_spaces: Vec::new(),
         uses_vars: false,
         has_lease_limits: false,
+        ddns_style: None,
     }
 }
 

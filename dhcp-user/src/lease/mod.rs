@@ -129,6 +129,9 @@ pub struct Lease {
     pub offer: Option<Offer>,
     /// In-memory only: bit q set = the address is in its pool's free queue q.
     pub queued: u8,
+    /// Only on the copy handed to the journal: the DNS updates this change calls for,
+    /// started once it is durable (`runtime::ddns`). Never kept in the store.
+    pub ddns: Option<std::sync::Arc<crate::ddns::Job>>,
 }
 
 impl Lease {
@@ -151,6 +154,7 @@ impl Lease {
             on_events: None,
             offer: None,
             queued: 0,
+            ddns: None,
         }
     }
 

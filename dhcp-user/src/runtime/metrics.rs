@@ -116,6 +116,41 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
     family(&mut out, "xdhcpd_journal_fsync_duration_seconds", "histogram", "Lease file fdatasync latency.");
     histogram(&mut out, "xdhcpd_journal_fsync_duration_seconds", "", &s.fsync_latency);
 
+    let d = &s.ddns;
+    for (metric, kind, v, help) in [
+        ("xdhcpd_ddns_sent_total", "counter", d.sent, "DNS update messages sent (retransmissions included)."),
+        ("xdhcpd_ddns_succeeded_total", "counter", d.succeeded, "DNS update messages answered with success."),
+        (
+            "xdhcpd_ddns_failed_total",
+            "counter",
+            d.failed,
+            "DNS updates that failed for good (refused, bad key, no zone...).",
+        ),
+        (
+            "xdhcpd_ddns_retried_total",
+            "counter",
+            d.retried,
+            "DNS update retransmissions (timeout, unreachable, SERVFAIL).",
+        ),
+        (
+            "xdhcpd_ddns_conflicts_total",
+            "counter",
+            d.conflicts,
+            "DNS names held by another client, left alone (RFC 4703).",
+        ),
+        ("xdhcpd_ddns_dropped_total", "counter", d.dropped, "DNS update jobs not queued: the queue was full."),
+        (
+            "xdhcpd_ddns_bad_answers_total",
+            "counter",
+            d.bad_answers,
+            "DNS answers dropped (wrong id, malformed, bad TSIG).",
+        ),
+        ("xdhcpd_ddns_queued", "gauge", d.queued, "DNS update jobs waiting or in progress."),
+    ] {
+        family(&mut out, metric, kind, help);
+        let _ = writeln!(out, "{metric} {v}");
+    }
+
     let counters = xdp.lock().ok().and_then(|x| x.as_ref().and_then(|p| p.counters().ok()));
     family(&mut out, "xdhcpd_xdp_packets_total", "counter", "Frames seen by the XDP program, by outcome.");
     if let Some(c) = counters {

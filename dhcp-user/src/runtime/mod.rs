@@ -4,6 +4,7 @@
 //! (group commit) and only then sends the batch's replies.
 
 pub mod control;
+pub mod ddns;
 pub mod failover;
 pub mod hooks;
 pub mod journal;
@@ -155,14 +156,23 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // Committed changes of failover pools go to their relationship's task.
     let relationships: Arc<std::sync::Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<failover::Input>>>> =
         Arc::new(std::sync::Mutex::new(HashMap::new()));
+    // DNS updates: queued by the journal thread once a change is durable (so never
+    // before its ACK, and never on a worker's path), run by a task of the async side.
+    let (ddns_queue, ddns_rx) = ddns::queue(stats.clone());
+    let ddns_on = engine.config().ddns_style.is_some();
     let replicator: journal::Replicator = {
-        let (engine, rels) = (engine.clone(), relationships.clone());
+        let (engine, rels, ddns_queue) = (engine.clone(), relationships.clone(), ddns_queue.clone());
         Arc::new(move |l: &crate::lease::Lease| {
             if let Some(peer) = engine.relationship_of(l.pool)
                 && let Ok(rels) = rels.lock()
                 && let Some(tx) = rels.get(&peer)
             {
-                let _ = tx.send(failover::Input::LeaseChanged(l.clone()));
+                let mut l = l.clone();
+                l.ddns = None;
+                let _ = tx.send(failover::Input::LeaseChanged(l));
+            }
+            if ddns_on {
+                ddns_queue.lease_durable(l, &engine);
             }
         })
     };
@@ -268,6 +278,27 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Programs of `execute` statements, run off the request path.
         tokio::spawn(hooks::serve(engine.hooks()));
+        if ddns_on {
+            let zones = crate::ddns::update::Zones::from_config(&resolved)?;
+            let local = ddns_local_address(&resolved);
+            ddns::start(ddns_rx, ddns_queue.clone(), zones, local, engine.clone(), journal.handle());
+            tracing::info!(style = ?engine.config().ddns_style, "dynamic DNS updates on");
+            // Leases that ended with their records still in DNS (a removal not done before
+            // the last stop): the lease file says what to remove.
+            let ended: Vec<crate::lease::Lease> = engine
+                .store()
+                .snapshot()
+                .into_iter()
+                .filter(|l| !matches!(l.state, crate::lease::BindingState::Active | crate::lease::BindingState::Bootp))
+                .filter(|l| l.vars.as_deref().is_some_and(crate::ddns::plan::has_records))
+                .collect();
+            for l in &ended {
+                ddns_queue.lease_durable(l, &engine);
+            }
+            if !ended.is_empty() {
+                tracing::info!(n = ended.len(), "removal of the DNS records of leases that ended before the start queued");
+            }
+        }
         for peer in &config.failover_peers {
             let persisted = states.get(&peer.name).map(failover::to_persisted);
             let tx = failover::spawn(
@@ -361,6 +392,14 @@ pub fn run(opts: RunOptions) -> Result<()> {
     }
     println!("{}", serde_json::json!({"event": "stopped", "stats": stats.snapshot()}));
     Ok(())
+}
+
+/// `ddns-local-address4` of the global scope (the source address of DNS updates).
+fn ddns_local_address(cfg: &dhcp_config::Config) -> Option<Ipv4Addr> {
+    match &cfg.global.ddns.local_address4 {
+        Some(dhcp_config::HostAddr::Ip(ip)) => Some(*ip),
+        _ => None,
+    }
 }
 
 fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {

@@ -276,6 +276,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         option_spaces: Vec::new(),
         uses_vars: false,
         has_lease_limits: false,
+        ddns_style: None,
     };
     let peer = PeerConfig {
         name: NAME.into(),

@@ -1,0 +1,284 @@
+//! Dynamic DNS, the IO side: a bounded queue of jobs fed by the journal thread once a
+//! lease change is durable (never on a request's path), run against the zones' servers
+//! over UDP with retransmission and back-off, one job at a time per address (an add and
+//! the removal that follows it stay in order) and a few addresses at once. What a job
+//! did is written back into the lease's binding scope (`set ddns-fwd-name = ...;` in the
+//! lease file) so that a restart knows what to remove.
+
+use crate::ddns::update::{Exchange, Progress, Zones};
+use crate::ddns::{self, Job};
+use crate::dhcp::Engine;
+use crate::lease::{BindingState, Lease};
+use crate::runtime::journal::JournalHandle;
+use crate::stats::Stats;
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Jobs waiting at most (beyond: dropped, counted and logged).
+pub const QUEUE: usize = 16_384;
+/// Addresses whose jobs run at once.
+const CONCURRENT: usize = 16;
+/// Wait for an answer before sending again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Back-off between retransmissions: doubles from 1 s up to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The handle the journal's callback uses: queue a job, never wait.
+#[derive(Clone)]
+pub struct DdnsQueue {
+    tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+impl DdnsQueue {
+    /// Queue the DNS work a durable lease change calls for, if any.
+    pub fn lease_durable(&self, l: &Lease, engine: &Engine) {
+        if let Some(job) = job_for(l, engine) {
+            self.push(job);
+        }
+    }
+
+    fn push(&self, job: Job) {
+        match self.tx.try_send(job) {
+            Ok(()) => {
+                self.stats.ddns.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.ddns.dropped.fetch_add(1, Ordering::Relaxed);
+                let why = e.to_string();
+                tracing::error!("DNS update for {} not queued ({QUEUE} jobs waiting): {why}", e.into_inner().ip());
+            }
+        }
+    }
+}
+
+/// The job for a durable lease record: its new binding's updates, or the removal of
+/// what an ended binding had added.
+fn job_for(l: &Lease, engine: &Engine) -> Option<Job> {
+    if let Some(job) = &l.ddns {
+        return Some((**job).clone());
+    }
+    if matches!(l.state, BindingState::Active | BindingState::Bootp) {
+        return None;
+    }
+    let vars = l.vars.as_deref()?;
+    if !ddns::plan::has_records(vars) {
+        return None;
+    }
+    let cfg = engine.config();
+    let params = cfg.pool(l.pool).map(|(_, p)| p.params.ddns.clone()).unwrap_or_default();
+    ddns::plan_end(l.ip, vars, &params).map(Job::Remove)
+}
+
+/// The queue (for the journal's callback, which may run before the task starts) and
+/// its receiving end (for [`start`]).
+pub fn queue(stats: Arc<Stats>) -> (DdnsQueue, mpsc::Receiver<Job>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (DdnsQueue { tx, stats }, rx)
+}
+
+/// Starts the DDNS task (inside the tokio runtime).
+pub fn start(
+    rx: mpsc::Receiver<Job>,
+    queue: DdnsQueue,
+    zones: Zones,
+    local: Option<Ipv4Addr>,
+    engine: Arc<Engine>,
+    journal: JournalHandle,
+) {
+    let stats = queue.stats.clone();
+    let ctx = Arc::new(Ctx { zones, local, engine, journal, stats, queue });
+    tokio::spawn(dispatch(rx, ctx));
+}
+
+struct Ctx {
+    zones: Zones,
+    local: Option<Ipv4Addr>,
+    engine: Arc<Engine>,
+    journal: JournalHandle,
+    stats: Arc<Stats>,
+    queue: DdnsQueue,
+}
+
+/// One job per address at a time, in arrival order; at most [`CONCURRENT`] addresses.
+async fn dispatch(mut rx: mpsc::Receiver<Job>, ctx: Arc<Ctx>) {
+    let mut waiting: HashMap<Ipv4Addr, VecDeque<Job>> = HashMap::new();
+    let mut ready: VecDeque<Ipv4Addr> = VecDeque::new();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < CONCURRENT
+            && let Some(ip) = ready.pop_front()
+        {
+            if let Some(job) = waiting.get_mut(&ip).and_then(VecDeque::pop_front) {
+                let ctx = ctx.clone();
+                running.spawn(async move {
+                    run(&ctx, job).await;
+                    ip
+                });
+            }
+        }
+        tokio::select! {
+            job = rx.recv() => {
+                let Some(job) = job else { break };
+                let ip = job.ip();
+                let q = waiting.entry(ip).or_default();
+                q.push_back(job);
+                // A new address is ready; one with a job running or queued already
+                // waits for its turn.
+                if q.len() == 1 && !ready.contains(&ip) {
+                    ready.push_back(ip);
+                }
+            }
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                let Ok(ip) = done else { continue };
+                ctx.stats.ddns.queued.fetch_sub(1, Ordering::Relaxed);
+                match waiting.get(&ip) {
+                    Some(q) if !q.is_empty() => ready.push_back(ip),
+                    _ => {
+                        waiting.remove(&ip);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs one job to its end, retrying what can succeed later.
+async fn run(ctx: &Ctx, job: Job) {
+    let ip = job.ip();
+    let adds = matches!(job, Job::Add(_) | Job::Replace(..));
+    let mut ex = Exchange::new(job, &ctx.zones);
+    let mut backoff = Duration::from_secs(1);
+    let mut server_turn = 0usize;
+    let outcome = loop {
+        if ex.is_finished() {
+            break ex.finish();
+        }
+        let Some(zone) = ex.zone(&ctx.zones) else { break ex.finish() };
+        let servers = zone.servers.clone();
+        let Some(server) = servers.get(server_turn % servers.len().max(1)).copied() else { break ex.finish() };
+        let id: u16 = rand_id();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let step = ex.step();
+        let req = match ex.request(&ctx.zones, id, now) {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.stats.ddns.fail(format!("{ip}: {e}"));
+                tracing::error!(%ip, "DNS update not sent: {e}");
+                break ex.finish();
+            }
+        };
+        ctx.stats.ddns.sent.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%ip, ?step, %server, "DNS update: {}", ddns::update::describe(&req));
+        match exchange(ctx, &mut ex, server, &req).await {
+            Ok(Progress::Finished(o)) => {
+                ctx.stats.ddns.succeeded.fetch_add(1, Ordering::Relaxed);
+                break o;
+            }
+            Ok(Progress::Next) => {
+                ctx.stats.ddns.succeeded.fetch_add(1, Ordering::Relaxed);
+                backoff = Duration::from_secs(1);
+            }
+            Ok(Progress::Retry) | Err(_) => {
+                // No (acceptable) answer, or SERVFAIL: the next server, after a pause.
+                ctx.stats.ddns.retried.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.ddns.note(format!("{ip} {step:?}: no answer from {server}, retrying"));
+                tracing::warn!(%ip, ?step, %server, "no answer to a DNS update, trying again in {backoff:?}");
+                server_turn += 1;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    if outcome.conflict {
+        ctx.stats.ddns.conflicts.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%ip, "DNS name held by another client (RFC 4703 conflict): not updated");
+    }
+    for (step, why) in &outcome.failed {
+        ctx.stats.ddns.fail(format!("{ip} {step:?}: {why}"));
+        tracing::error!(%ip, ?step, "DNS update failed: {why}");
+    }
+    keep(ctx, ip, adds, outcome);
+}
+
+/// Sends `req` and waits for its answer. `Err`: nothing acceptable came back in time.
+async fn exchange(ctx: &Ctx, ex: &mut Exchange, server: SocketAddrV4, req: &[u8]) -> std::io::Result<Progress> {
+    let bind = SocketAddr::from((ctx.local.unwrap_or(Ipv4Addr::UNSPECIFIED), 0));
+    let sock = tokio::net::UdpSocket::bind(bind).await?;
+    sock.connect(server).await?;
+    sock.send(req).await?;
+    let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer")),
+        };
+        match ex.handle_answer(&ctx.zones, buf.get(..n).unwrap_or(&[])) {
+            Ok(p) => return Ok(p),
+            Err(e) => {
+                ctx.stats.ddns.bad_answers.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%server, "DNS answer dropped: {e}");
+                ctx.stats.ddns.note(format!("{server}: answer dropped: {e}"));
+            }
+        }
+    }
+}
+
+/// Writes what a job did into the lease's binding scope (and the lease file). An add
+/// whose lease ended meanwhile is undone instead.
+fn keep(ctx: &Ctx, ip: Ipv4Addr, adds: bool, outcome: ddns::Outcome) {
+    if outcome.vars.is_empty() {
+        return;
+    }
+    let mut ended = None;
+    let mut pool = None;
+    let updated = ctx.engine.store().update(ip, |l| {
+        pool = Some(l.pool);
+        let bound = matches!(l.state, BindingState::Active | BindingState::Bootp);
+        if adds && !bound {
+            // The binding ended while its records were being added: remove them.
+            let mut v = dhcp_config::Vars::default();
+            for (n, val) in &outcome.vars {
+                v.set(n, val.clone());
+            }
+            ended = Some(v);
+            return;
+        }
+        if !adds && bound {
+            // A new binding since: its own variables stand.
+            return;
+        }
+        let mut v = l.vars.take().map(|b| *b).unwrap_or_default();
+        for (n, val) in &outcome.vars {
+            v.set(n, val.clone());
+        }
+        l.vars = (!v.0.is_empty()).then(|| Box::new(v));
+    });
+    if let Some(v) = ended {
+        let cfg = ctx.engine.config();
+        let params = pool.and_then(|p| cfg.pool(p)).map(|(_, p)| p.params.ddns.clone()).unwrap_or_default();
+        if let Some(r) = ddns::plan_end(ip, &v, &params) {
+            ctx.queue.push(Job::Remove(r));
+        }
+        return;
+    }
+    if let Some(mut l) = updated {
+        l.ddns = None;
+        ctx.journal.commit_local(vec![l]);
+    }
+}
+
+fn rand_id() -> u16 {
+    let mut b = [0u8; 2];
+    if getrandom::fill(&mut b).is_err() {
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        return t as u16;
+    }
+    u16::from_be_bytes(b)
+}
