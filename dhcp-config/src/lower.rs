@@ -13,7 +13,7 @@ use crate::model::{
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE, Dynamic,
     Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
-use crate::model::{HostAddr, Zone};
+use crate::model::{HostAddr, InterfaceBinding, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
 
 /// Positions of a subnet.
@@ -57,6 +57,9 @@ pub(crate) struct Info {
     pub ddns_update_style: Option<Span>,
     /// Global-only statements written in another scope: (statement, position).
     pub global_only: Vec<(String, Span)>,
+    /// A second `interface` statement for a shared network: (position, the first one's
+    /// interface).
+    pub second_interfaces: Vec<(Span, String)>,
 }
 
 /// The effective values of a scope: the parent's, then this scope's own statements.
@@ -218,7 +221,7 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
 
 /// Builds the model from the AST.
 pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
-    let mut l = Lowerer { config: Config::default(), info: Info::default() };
+    let mut l = Lowerer { config: Config::default(), info: Info::default(), interface_names: Default::default() };
     let global = scope_effective(&Effective::default(), items);
     l.config.global = global.clone();
     for item in items {
@@ -245,6 +248,8 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
 struct Lowerer {
     config: Config,
     info: Info,
+    /// Interfaces named by an `interface` statement so far (dhcpd's interface list).
+    interface_names: std::collections::HashSet<String>,
 }
 
 impl Lowerer {
@@ -263,6 +268,7 @@ impl Lowerer {
                             Item::Pool { items, .. } => self.pool(items, &e, sn, None),
                             Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                             Item::Group { items } => self.inner_group(items, &e, &[], Some(sn)),
+                            Item::Interface(name, span) => self.interface(name, span, sn),
                             _ => {}
                         }
                     }
@@ -340,11 +346,26 @@ impl Lowerer {
         }
         for item in &d.items {
             match item {
+                Item::Interface(name, span) => self.interface(name, span, sn),
                 Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
                 Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                 Item::Group { items } => self.inner_group(items, &e, &[], None),
                 _ => {}
             }
+        }
+    }
+
+    /// `interface NAME;` in shared network `sn` (or one of its subnets), as dhcpd's
+    /// new_shared_network_interface takes it: an error if the network already has an
+    /// interface, nothing if another statement named the interface before, else the
+    /// interface is tied to the network.
+    fn interface(&mut self, name: &str, span: &Span, sn: usize) {
+        if let Some(first) = self.config.interfaces.iter().find(|b| b.shared_network == sn) {
+            self.info.second_interfaces.push((span.clone(), first.name.clone()));
+            return;
+        }
+        if self.interface_names.insert(name.to_string()) {
+            self.config.interfaces.push(InterfaceBinding { name: name.to_string(), shared_network: sn });
         }
     }
 

@@ -69,6 +69,25 @@ pub struct Config {
     /// `class` declarations with their subclasses, in file order (the order dhcpd
     /// classifies a packet in).
     pub classes: Vec<Class>,
+    /// `interface NAME;` statements that took effect, in file order: each ties an
+    /// interface to a shared network (see [`InterfaceBinding`]).
+    pub interfaces: Vec<InterfaceBinding>,
+}
+
+/// `interface NAME;` in a shared-network (or in one of its subnets): dhcpd listens on
+/// that interface and serves a request received there without a relay from that shared
+/// network, whatever the interface's address. As in dhcpd (server/mdb.c,
+/// new_shared_network_interface), the first statement naming an interface ties it; a
+/// later one naming it again (in another shared network) has no effect; an interface
+/// the server is told to serve on its command line is not tied at all (its address
+/// picks its network); and only the named interfaces are served when the command line
+/// names none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceBinding {
+    /// The interface name (at most 15 characters, as dhcpd keeps it).
+    pub name: String,
+    /// Index into [`Config::shared_networks`].
+    pub shared_network: usize,
 }
 
 impl Default for Config {
@@ -88,6 +107,7 @@ impl Default for Config {
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
             classes: Vec::new(),
+            interfaces: Vec::new(),
         }
     }
 }

@@ -128,6 +128,9 @@ pub(crate) enum Item {
     Zone(Zone),
     /// A statement executed per packet (`if`, `option NAME = expression;`).
     Dynamic(Action),
+    /// `interface NAME;` in a shared-network or a subnet: ties that interface to the
+    /// (enclosing) shared network.
+    Interface(String, Span),
     /// `allow X;` (`allow: true`) or `deny X;` inside a pool.
     Permit {
         allow: bool,
@@ -1668,6 +1671,20 @@ impl Parser {
                     self.hoisted.push(Item::Key(k));
                 }
                 Ok(None)
+            }
+            "interface" => {
+                // dhcpd reads it in a shared-network or a subnet only (its own parse
+                // loops), and takes the next token as the name, whatever it is.
+                Self::allow(s, "interface", scope, &[S::SharedNetwork, S::Subnet])?;
+                let t = c.next().ok_or_else(|| c.expected("an interface name"))?;
+                let name = match &t.kind {
+                    TokenKind::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                    _ => t.text.clone(),
+                };
+                c.end()?;
+                // dhcpd keeps at most 15 characters (its interface name buffer).
+                let name: String = name.chars().take(15).collect();
+                Ok(Some(Item::Interface(name, head.span.clone())))
             }
             "omapi-port" => {
                 Self::allow(s, "omapi-port", scope, &[S::Global])?;

@@ -212,3 +212,39 @@ fn lease_limits_of_classes_and_subclasses() {
     let limits: Vec<Option<u32>> = vip.subclasses.iter().map(|s| s.lease_limit).collect();
     assert_eq!((vip.lease_limit, limits), (Some(1), vec![Some(3), Some(1)]));
 }
+
+#[test]
+fn interface_statements_tie_interfaces_to_shared_networks() {
+    let c = load(
+        "shared-network lab {\n  interface \"br-lab\";\n  subnet 198.18.0.0 netmask 255.255.255.0 { }\n}\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 { interface eth1; }\n\
+         subnet 198.18.2.0 netmask 255.255.255.0 { interface eth1; }\n\
+         subnet 198.18.3.0 netmask 255.255.255.0 { interface averyveryverylongname; }\n",
+    )
+    .config;
+    let tied: Vec<(&str, &str)> =
+        c.interfaces.iter().map(|b| (b.name.as_str(), c.shared_networks[b.shared_network].name.as_str())).collect();
+    // The second statement naming eth1 has no effect (dhcpd finds the interface already
+    // in its list); names are cut to 15 characters.
+    assert_eq!(tied, [("br-lab", "lab"), ("eth1", "198.18.1.0"), ("averyveryverylo", "198.18.3.0")]);
+}
+
+#[test]
+fn a_shared_network_takes_one_interface() {
+    for text in [
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1; interface eth2; }\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1; interface eth1; }\n",
+        "shared-network x { interface eth1; subnet 198.18.0.0 netmask 255.255.255.0 { interface eth2; } }\n",
+    ] {
+        let e = parse_str("t.conf", text, &MemoryLoader::default()).expect_err(text);
+        assert!(e.to_string().contains("can't be connected to two interfaces"), "{e}");
+    }
+    // dhcpd reads it in a shared-network or a subnet only.
+    for text in [
+        "interface eth1;\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { pool { interface eth1; range 198.18.0.5 198.18.0.6; } }\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1 eth2; }\n",
+    ] {
+        assert!(parse_str("t.conf", text, &MemoryLoader::default()).is_err(), "{text}");
+    }
+}

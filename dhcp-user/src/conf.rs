@@ -98,6 +98,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         option_spaces: cfg.option_spaces.clone(),
         uses_vars: cfg.uses_variables(),
         has_lease_limits: cfg.has_lease_limits(),
+        tied_interfaces: cfg.interfaces.iter().map(|b| (b.name.clone(), b.shared_network)).collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use std::net::Ipv4Addr;
 
 const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true };
+const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true, tied_iface: None };
 
 /// The engine for `text`, host names looked up in a fixed table (as /etc/hosts would
 /// answer), the way the runtime loads a file.
@@ -1431,4 +1431,45 @@ fn options_go_in_dhcpds_order() {
     let m = reply(&o);
     assert_eq!(m.opts().get(OptionCode::Renewal), Some(&DhcpOption::Renewal(100)));
     assert_eq!(m.opts().get(OptionCode::Rebinding), None, "900 s is not below the 600 s lease");
+}
+
+#[test]
+fn a_tied_interface_serves_its_shared_network() {
+    // `interface eth1;` ties eth1 to 198.18.5.0/24: a request received there without a
+    // relay is served from that network, whatever the interface's address (dhcpd's
+    // locate_network takes the interface's shared network).
+    let e = engine(&format!(
+        "{SUBNET}subnet 198.18.5.0 netmask 255.255.255.0 {{\n  interface eth1;\n  range 198.18.5.10 198.18.5.20;\n}}\n"
+    ));
+    let tied = RequestMeta { tied_iface: Some(crate::dhcp::IfName::new("eth1")), ..META };
+    let discover = msg(MessageType::Discover, mac(1), vec![]);
+    let m = reply(&e.handle(Now::at(1000), &tied, &discover));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 5, 10));
+    // Another interface (or one the command line names, so not tied): its address.
+    assert_eq!(offer(&e, mac(2)).yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    let other = RequestMeta { tied_iface: Some(crate::dhcp::IfName::new("eth2")), ..META };
+    let discover4 = msg(MessageType::Discover, mac(4), vec![]);
+    assert_eq!(reply(&e.handle(Now::at(1000), &other, &discover4)).yiaddr(), Ipv4Addr::new(198, 18, 0, 101));
+    // A relayed request is served from the relay's network.
+    let mut relayed = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, mac(3), vec![]))).expect("msg");
+    relayed.set_giaddr(Ipv4Addr::new(198, 18, 0, 1));
+    let mut b = Vec::new();
+    relayed.encode(&mut Encoder::new(&mut b)).expect("encode");
+    assert_eq!(reply(&e.handle(Now::at(1000), &tied, &b)).yiaddr(), Ipv4Addr::new(198, 18, 0, 102));
+    assert_eq!(crate::dhcp::IfName::new("averyveryverylongname").as_str(), "averyveryverylo");
+}
+
+#[test]
+fn inform_is_answered_only_where_authoritative() {
+    let inform = |text: &str| {
+        let e = engine(text);
+        let mut m = Message::decode(&mut Decoder::new(&msg(MessageType::Inform, mac(1), vec![]))).expect("msg");
+        m.set_ciaddr(Ipv4Addr::new(198, 18, 0, 50));
+        let mut b = Vec::new();
+        m.encode(&mut Encoder::new(&mut b)).expect("encode");
+        e.handle(Now::at(1000), &META, &b).reply.map(|r| r.msg_type)
+    };
+    // dhcpd's dhcpinform: "not authoritative for subnet", and no answer.
+    assert_eq!(inform(SUBNET), None);
+    assert_eq!(inform(&format!("authoritative;\n{SUBNET}")), Some(MessageType::Ack));
 }

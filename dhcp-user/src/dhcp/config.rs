@@ -153,12 +153,20 @@ pub struct EngineConfig {
     pub uses_vars: bool,
     /// Whether some class has a lease limit (then bindings are billed to classes).
     pub has_lease_limits: bool,
+    /// `interface NAME;` statements in force: (interface, index into `networks`).
+    pub tied_interfaces: Vec<(String, usize)>,
 }
 
 impl EngineConfig {
     /// The network serving `ip` (a giaddr or the receiving interface's address).
     pub fn network_for(&self, ip: Ipv4Addr) -> Option<(usize, &Network)> {
         self.networks.iter().enumerate().find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))
+    }
+
+    /// The network an `interface` statement ties interface `name` to.
+    pub fn tied_network(&self, name: &str) -> Option<&Network> {
+        let (_, i) = self.tied_interfaces.iter().find(|(n, _)| n == name)?;
+        self.networks.get(*i)
     }
 
     /// Total pools across networks.

@@ -26,6 +26,39 @@ pub struct RequestMeta {
     pub iface_addr: Ipv4Addr,
     /// Sent to a broadcast address (distinguishes REBINDING from RENEWING).
     pub broadcast: bool,
+    /// The receiving interface's name when the server serves it because an `interface`
+    /// statement names it (and the command line does not): a request received there
+    /// without a relay is served from the shared network the statement ties it to.
+    pub tied_iface: Option<IfName>,
+}
+
+/// An interface name, kept inline (at most 15 bytes, as the kernel's) so that
+/// [`RequestMeta`] stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IfName {
+    bytes: [u8; 15],
+    len: u8,
+}
+
+impl IfName {
+    /// `name`, cut to 15 bytes (at a character boundary).
+    pub fn new(name: &str) -> IfName {
+        let mut end = name.len().min(15);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; 15];
+        let src = name.as_bytes().get(..end).unwrap_or_default();
+        if let Some(dst) = bytes.get_mut(..src.len()) {
+            dst.copy_from_slice(src);
+        }
+        IfName { bytes, len: end as u8 }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes.get(..usize::from(self.len)).unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 /// Why a request got no reply. Used as a metrics label and in debug logs.
@@ -63,6 +96,9 @@ pub enum DropReason {
     /// Every class of the client with a `lease limit` has reached it (dhcpd: "no
     /// available billing").
     LeaseLimitReached,
+    /// An INFORM from a subnet this server is not authoritative for (dhcpd answers
+    /// INFORMs only where `authoritative;` is in force).
+    NotAuthoritative,
 }
 
 /// What to do with one request.
@@ -376,7 +412,10 @@ impl Engine {
         let snap = self.snap.load();
         let cfg: &EngineConfig = &snap.cfg;
         let select_by = if req.giaddr().is_unspecified() { meta.iface_addr } else { req.giaddr() };
-        let Some((_, net)) = cfg.network_for(select_by) else {
+        // dhcpd (locate_network): without a relay, the receiving interface's shared
+        // network, which an `interface` statement may have tied it to.
+        let tied = meta.tied_iface.filter(|_| req.giaddr().is_unspecified()).and_then(|n| cfg.tied_network(n.as_str()));
+        let Some(net) = tied.or_else(|| cfg.network_for(select_by).map(|(_, n)| n)) else {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
@@ -945,6 +984,10 @@ impl Engine {
         let Some(subnet) = subnet else {
             return Outcome::drop(c.msg_type, DropReason::UnknownNetwork);
         };
+        // dhcpd's dhcpinform: "not authoritative for subnet", no answer.
+        if !subnet.params.authoritative {
+            return Outcome::drop(c.msg_type, DropReason::NotAuthoritative);
+        }
         // dhcpd's dhcpinform adds no host declaration name.
         let params = c.params(&subnet.params, None, None);
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));

@@ -65,19 +65,19 @@ pub fn corpus_text(path: &Path, inline: bool) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("include") {
-            if let Some(original) = rest.split('"').nth(1) {
-                let base = original.rsplit('/').next().unwrap_or(original);
-                let local = dir.join(format!("{stem}.inc-{base}"));
-                if local.is_file() && inline {
-                    out.push_str(&std::fs::read_to_string(&local)?);
-                    out.push('\n');
-                    continue;
-                }
-                if local.is_file() {
-                    out.push_str(&line.replacen(original, &local.to_string_lossy(), 1));
-                    continue;
-                }
+        if let Some(rest) = trimmed.strip_prefix("include")
+            && let Some(original) = rest.split('"').nth(1)
+        {
+            let base = original.rsplit('/').next().unwrap_or(original);
+            let local = dir.join(format!("{stem}.inc-{base}"));
+            if local.is_file() && inline {
+                out.push_str(&std::fs::read_to_string(&local)?);
+                out.push('\n');
+                continue;
+            }
+            if local.is_file() {
+                out.push_str(&line.replacen(original, &local.to_string_lossy(), 1));
+                continue;
             }
         }
         out.push_str(line);
@@ -208,6 +208,12 @@ pub struct Prepared {
     pub relays: Vec<Ipv4Addr>,
     /// An address of the home subnet for INFORM, outside every range.
     pub inform_from: Ipv4Addr,
+    /// The interfaces `interface` statements name, each with an address (a /32) of the
+    /// shared network it is tied to: both servers must find them to start. The one tied
+    /// to the home network is the server's interface itself ([`Prepared::home_if`]).
+    pub tied: Vec<(String, Ipv4Addr)>,
+    /// The name an `interface` statement gives the home network's interface, if any.
+    pub home_if: Option<String>,
 }
 
 fn subnets_of(config: &dhcp_config::Config) -> Vec<(Net, bool)> {
@@ -260,7 +266,20 @@ pub fn prepare(text: &str, dir: &Path) -> Result<Prepared> {
             relays.push(a);
         }
     }
-    Ok(Prepared { text, config, home, server, relays, inform_from })
+    let (mut tied, mut home_if) = (Vec::new(), None);
+    for b in &config.interfaces {
+        let Some(sn) = config.shared_networks.get(b.shared_network) else { continue };
+        if sn.subnets.iter().any(|s| s.network == home.network && s.prefix_len == home.prefix) {
+            home_if = Some(b.name.clone());
+            continue;
+        }
+        let net = sn.subnets.first();
+        let addr = net.and_then(|s| free_in(Net { network: s.network, prefix: s.prefix_len }, &taken));
+        let addr = addr.with_context(|| format!("no free address for interface {}", b.name))?;
+        taken.insert(addr);
+        tied.push((b.name.clone(), addr));
+    }
+    Ok(Prepared { text, config, home, server, relays, inform_from, tied, home_if })
 }
 
 /// Strings of `text` that follow `key` on the same line (quoted), e.g. the vendor classes a
@@ -328,18 +347,15 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     for h in p.config.hosts.iter().take(12) {
         let Some(chaddr) = h.hardware_ethernet else { continue };
         let mut r = discover(&format!("host {}", h.name), chaddr);
-        if let Some(fixed) = h.fixed_addresses.first() {
-            if let Some(i) = subnets.iter().position(|n| u32::from(*fixed) & mask(n.prefix) == u32::from(n.network)) {
-                if subnets[i] != p.home {
-                    let relay = p
-                        .relays
-                        .iter()
-                        .find(|r| u32::from(**r) & mask(subnets[i].prefix) == u32::from(subnets[i].network));
-                    match relay {
-                        Some(g) => r.giaddr = *g,
-                        None => continue,
-                    }
-                }
+        if let Some(fixed) = h.fixed_addresses.first()
+            && let Some(i) = subnets.iter().position(|n| u32::from(*fixed) & mask(n.prefix) == u32::from(n.network))
+            && subnets[i] != p.home
+        {
+            let relay =
+                p.relays.iter().find(|r| u32::from(**r) & mask(subnets[i].prefix) == u32::from(subnets[i].network));
+            match relay {
+                Some(g) => r.giaddr = *g,
+                None => continue,
             }
         }
         v.push(r);
@@ -382,13 +398,23 @@ impl Bench {
     pub fn start(which: Server, p: &Prepared, dir: &Path) -> Result<Bench> {
         let srv = Netns::new("xcs")?;
         let cli = Netns::new("xcc")?;
-        let (srv_if, cli_if) = (unique("xcs"), unique("xcc"));
+        // The server's interface takes the name an `interface` statement gives it.
+        let (srv_if, cli_if) = (p.home_if.clone().unwrap_or_else(|| unique("xcs")), unique("xcc"));
         veth(&srv, &srv_if, Some(&format!("{}/{}", p.server, p.home.prefix)), &cli, &cli_if, None)?;
         srv.exec(&["ip", "route", "add", "198.18.0.0/15", "dev", &srv_if])?;
         // The client side answers ARP for the relays and the INFORM client, so that replies
         // sent to them leave the server.
         for a in p.relays.iter().chain([&p.inform_from]) {
             cli.exec(&["ip", "addr", "add", &format!("{a}/32"), "dev", &cli_if])?;
+        }
+        // Interfaces named by `interface` statements, with an address on their network
+        // (a /32: no route of theirs takes the replies meant for the client side).
+        for (name, addr) in &p.tied {
+            let peer = unique("xct");
+            srv.exec(&["ip", "link", "add", name, "type", "veth", "peer", "name", &peer])?;
+            srv.exec(&["ip", "addr", "add", &format!("{addr}/32"), "dev", name])?;
+            srv.exec(&["ip", "link", "set", name, "up"])?;
+            srv.exec(&["ip", "link", "set", &peer, "up"])?;
         }
         let server_mac = link_mac(&srv, &srv_if)?;
         let conf = dir.join("translated.conf");
@@ -560,10 +586,10 @@ impl RawSocket {
             if n <= 0 {
                 continue;
             }
-            if let Some(r) = Reply::from_frame(&buf[..n as usize]) {
-                if r.xid == xid {
-                    return Ok(Some(r));
-                }
+            if let Some(r) = Reply::from_frame(&buf[..n as usize])
+                && r.xid == xid
+            {
+                return Ok(Some(r));
             }
         }
         Ok(None)

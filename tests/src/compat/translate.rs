@@ -160,10 +160,11 @@ pub fn literals(text: &str) -> Vec<((usize, usize), Ipv4Addr)> {
             // and digits (`1.2.3.4.5`); a sentence's full stop after it is fine.
             let candidate = text[start..j].trim_end_matches('.');
             let followed_by_word = j < b.len() && is_word(b[j]) && b[j] != b'.';
-            if !followed_by_word && candidate.split('.').count() == 4 {
-                if let Ok(a) = candidate.parse::<Ipv4Addr>() {
-                    found.push(((start, start + candidate.len()), a));
-                }
+            if !followed_by_word
+                && candidate.split('.').count() == 4
+                && let Ok(a) = candidate.parse::<Ipv4Addr>()
+            {
+                found.push(((start, start + candidate.len()), a));
             }
             i = j;
             continue;

@@ -275,6 +275,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         option_spaces: Vec::new(),
         uses_vars: false,
         has_lease_limits: false,
+        tied_interfaces: Vec::new(),
     };
     let peer = PeerConfig {
         name: NAME.into(),
