@@ -33,6 +33,11 @@ pub(crate) struct PoolInfo {
     pub dynamic_bootp: Option<Span>,
     /// Declared directly in a shared-network: its subnet is found from its ranges.
     pub in_shared_network: bool,
+    /// For a pool declared directly in a shared-network, its statements: its values are
+    /// those of the subnet its ranges are in plus its own (dhcpd's ack_lease runs the
+    /// subnet's scopes, then the pool's own up to the shared network), known once the
+    /// shared network's subnets are.
+    pub shared_items: Option<Vec<Item>>,
 }
 
 /// Positions of a host.
@@ -399,7 +404,22 @@ impl Lowerer {
             _ => None,
         });
         let ranges: Vec<&Item> = items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
-        self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
+        self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e.clone(), failover);
+        if subnet.is_none()
+            && let Some(info) = self.info.pools.get_mut(sn).and_then(|p| p.last_mut())
+        {
+            info.shared_items = Some(items.to_vec());
+        }
+        // A host declared in the pool: dhcpd clones the pool's group for it, so the
+        // pool's statements are evaluated again for its client after the subnet's (for a
+        // fixed address, whose lease has no pool), as a `group`'s would be.
+        for item in items {
+            match item {
+                Item::Host { name, span, items: host_items } => self.host(name, span, host_items, &e, &[items]),
+                Item::Group { items: group } => self.inner_group(group, &e, &[items], None),
+                _ => {}
+            }
+        }
         // The pool's permit lists (dhcpd's permit_list and prohibit_list).
         if let Some(pool) = self.config.shared_networks.get_mut(sn).and_then(|n| n.pools.last_mut()) {
             for i in items {
@@ -428,7 +448,8 @@ impl Lowerer {
             permits: Vec::new(),
             prohibits: Vec::new(),
         };
-        let mut info = PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network };
+        let mut info =
+            PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network, shared_items: None };
         for r in ranges {
             if let Item::Range(r) = r {
                 pool.ranges.push(AddrRange { start: r.start, end: r.end });
@@ -488,6 +509,7 @@ impl Lowerer {
             client_identifier: None,
             fixed_addresses: Vec::new(),
             fixed_address_names: None,
+            fixed_address_declared: items.iter().any(|i| matches!(i, Item::FixedAddress(_))),
             effective: scope_effective(eff, items),
             own,
         };
@@ -567,6 +589,9 @@ impl Lowerer {
                 let first: Option<Ipv4Addr> = pool.ranges.first().map(|r| r.start);
                 if let Some(i) = first.and_then(|a| shared.subnets.iter().position(|s| s.contains(a))) {
                     pool.subnet_index = i;
+                    if let (Some(subnet), Some(items)) = (shared.subnets.get(i), &info.shared_items) {
+                        pool.effective = scope_effective(&subnet.effective, items);
+                    }
                 }
             }
         }

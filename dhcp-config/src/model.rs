@@ -881,6 +881,10 @@ pub enum Action {
     Option { code: u8, data: Vec<u8> },
     /// `option NAME = EXPR;` (a null value sets nothing).
     OptionExpr { code: u8, expr: DataExpr },
+    /// `append NAME VALUE;` / `prepend NAME VALUE;` (also `= EXPR`): the value is put
+    /// after (before) the option's value in force when the statement runs, or is the
+    /// value when none is (dhcpd's set_option: a concat of the two).
+    Append { code: u8, expr: DataExpr, prepend: bool },
     /// `filename "x";`
     Filename(String),
     /// `server-name "x";`
@@ -1048,7 +1052,9 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
-            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } => expr.reads_variables(),
+            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } | Action::Append { expr, .. } => {
+                expr.reads_variables()
+            }
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
@@ -1098,6 +1104,10 @@ pub struct Host {
     /// The `fixed-address` list as written when it names a host: looked up as a whole
     /// by [`Config::resolve_names`] (a name that does not resolve adds no address).
     pub fixed_address_names: Option<Vec<HostAddr>>,
+    /// Whether the host has a `fixed-address` statement, whatever its names resolved
+    /// to: dhcpd never hangs such a host on a dynamic lease (its statements are not run
+    /// for one), even when its address expression gives nothing.
+    pub fixed_address_declared: bool,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
     /// What dhcpd applies for this host's client *after* the subnet's (and pool's)

@@ -581,8 +581,6 @@ pub(crate) struct Parser {
     space_refs: std::collections::HashMap<(String, String), crate::expr::OptionRef>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
-    /// Where each class was declared (parallel to `classes`).
-    class_spans: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -597,7 +595,6 @@ impl Parser {
             space_defs: std::collections::HashMap::new(),
             space_refs: std::collections::HashMap::new(),
             classes: Vec::new(),
-            class_spans: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -1050,23 +1047,27 @@ impl Parser {
         Ok(Action::Log { level, expr })
     }
 
-    /// `class "NAME" { match if ...; match ...; statements }`
-    fn class(&mut self, name: String, span: Span, block: &[RawStmt]) -> Result<(), ConfigError> {
-        if let Some(first) = self.classes.iter().position(|c| c.name == name).and_then(|i| self.class_spans.get(i)) {
-            return Err(ConfigError::new(
-                &span,
-                ErrorKind::Duplicate { what: "class".into(), name, first: first.clone() },
-            ));
-        }
-        let mut class = Class {
-            name,
-            match_if: None,
-            submatch: None,
-            spawning: false,
-            lease_limit: None,
-            subclasses: Vec::new(),
-            actions: Vec::new(),
+    /// `class "NAME" { match if ...; match ...; statements }`. A class declared again
+    /// is reopened, as dhcpd's parse_class_declaration does: it keeps its place in the
+    /// classification order, a `match if`, `match`/`spawn with` or `lease limit` of the
+    /// new declaration replaces the class's, and its statements are added after the
+    /// class's own.
+    fn class(&mut self, name: String, block: &[RawStmt]) -> Result<(), ConfigError> {
+        let existing = self.classes.iter().position(|c| c.name == name);
+        let mut class = match existing.and_then(|i| self.classes.get(i)) {
+            Some(c) => c.clone(),
+            None => Class {
+                name,
+                match_if: None,
+                submatch: None,
+                spawning: false,
+                lease_limit: None,
+                subclasses: Vec::new(),
+                actions: Vec::new(),
+            },
         };
+        // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`, per declaration.
+        let (mut matched, mut submatched) = (false, false);
         let mut rest: Vec<RawStmt> = Vec::new();
         for s in block {
             match head_word(s).as_deref() {
@@ -1080,8 +1081,7 @@ impl Parser {
                             c.pos = 1;
                             return Err(c.expected("'with'"));
                         }
-                        // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`.
-                        let twice = if is_if { class.match_if.is_some() } else { class.submatch.is_some() };
+                        let twice = if is_if { matched } else { submatched };
                         if twice {
                             let what = if is_if { "match if" } else { "match/spawn with" };
                             return Err(invalid(s.span(), "class statement", what, "a class has only one"));
@@ -1091,9 +1091,12 @@ impl Parser {
                         let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                         if is_if {
                             class.match_if = Some(p.boolean()?);
+                            matched = true;
                         } else {
                             class.submatch = Some(p.data_arg()?);
-                            class.spawning = spawn;
+                            // dhcpd sets `spawning` for `spawn with` and never clears it.
+                            class.spawning |= spawn;
+                            submatched = true;
                         }
                         let mut c = Cursor::new(s);
                         c.pos = p.position() + skip;
@@ -1110,9 +1113,12 @@ impl Parser {
                 _ => rest.push(s.clone()),
             }
         }
-        class.actions = self.actions(&rest, Scope::Class);
-        self.classes.push(class);
-        self.class_spans.push(span);
+        let actions = self.actions(&rest, Scope::Class);
+        class.actions.extend(actions);
+        match existing.and_then(|i| self.classes.get_mut(i)) {
+            Some(slot) => *slot = class,
+            None => self.classes.push(class),
+        }
         Ok(())
     }
 
@@ -1265,15 +1271,18 @@ impl Parser {
         let ddns = |p: DdnsParam, c: &Cursor<'_>| param(Param::Ddns(p), c);
         match kw.as_str() {
             "default-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::DefaultLeaseTime(v), &c)
             }
             "max-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::MaxLeaseTime(v), &c)
             }
             "min-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::MinLeaseTime(v), &c)
             }
             "ping-timeout" => {
@@ -1525,7 +1534,7 @@ impl Parser {
                 // dhcpd: a quoted string only ("Expecting class name").
                 let name = c.string("a quoted class name")?;
                 let block = c.block()?;
-                self.class(name, head.span.clone(), block)?;
+                self.class(name, block)?;
                 Ok(None)
             }
             "subclass" => {
@@ -1564,6 +1573,40 @@ impl Parser {
                 param(p, &c)
             }
             "option" => self.option(&mut c, scope),
+            "append" | "prepend" => {
+                // dhcpd: `append|prepend OPTION VALUE;` (or `= EXPR`), read as an option
+                // statement and run in order with the others (set_option).
+                let prepend = kw == "prepend";
+                if c.peek().is_some_and(|t| t.word().is_some_and(|w| w.eq_ignore_ascii_case("space"))) {
+                    return Err(c.expected("an option name"));
+                }
+                if s.tokens.get(2).and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("code")) {
+                    let mut at = Cursor::new(s);
+                    at.pos = 2;
+                    return Err(at.expected("an option value"));
+                }
+                let not_yet = |what: &str| {
+                    Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotYetSupported { statement: stmt_text(s), reason: what.to_string() },
+                    ))
+                };
+                let (code, expr) = match self.option(&mut c, scope)? {
+                    Some(Item::Option { code, data }) => (code, crate::expr::DataExpr::Const(data)),
+                    Some(Item::Dynamic(Action::OptionExpr { code, expr })) => (code, expr),
+                    Some(Item::NamedOption { .. }) => {
+                        return not_yet("a host name in an appended value is not supported yet; write the address");
+                    }
+                    Some(Item::SpaceOption { .. }) => {
+                        return not_yet("appending to an option of an option space is not supported yet");
+                    }
+                    _ => return not_yet("xdhcpd sets this option itself"),
+                };
+                if matches!(code, 50..=54 | 56..=59 | 61 | 82) {
+                    return not_yet("xdhcpd sets this option itself");
+                }
+                Ok(Some(Item::Dynamic(Action::Append { code, expr, prepend })))
+            }
             "shared-network" => {
                 Self::allow(s, "shared-network", scope, &[S::Global, S::Group])?;
                 let name = c.name("a shared-network name")?;
@@ -1612,7 +1655,9 @@ impl Parser {
                 Ok(Some(Item::Range(RangeDecl { start, end, dynamic_bootp, span: head.span.clone() })))
             }
             "host" => {
-                Self::allow(s, "host", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet])?;
+                // dhcpd: anywhere but in a host or a class. Declared in a pool, a host is
+                // global too, and the pool's statements are among its enclosing scopes.
+                Self::allow(s, "host", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet, S::Pool])?;
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
@@ -1792,7 +1837,9 @@ impl Parser {
         if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
             // `option NAME = EXPR;`: the option's bytes are the expression's value,
             // computed for each client.
-            if matches!(def.code, 54 | 61 | 82) || matches!(def.code, 50..=59) {
+            // 55 (the parameter request list) orders the reply: set per packet, it
+            // replaces the client's list, as a value written in the file does.
+            if matches!(def.code, 50..=54 | 56..=59 | 61 | 82) {
                 return Err(ConfigError::new(
                     &name_tok.span,
                     ErrorKind::NotYetSupported {

@@ -248,3 +248,58 @@ fn a_shared_network_takes_one_interface() {
         assert!(parse_str("t.conf", text, &MemoryLoader::default()).is_err(), "{text}");
     }
 }
+
+#[test]
+fn a_host_in_a_pool_is_global_with_the_pool_as_an_enclosing_scope() {
+    let c = load(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n  option domain-name \"subnet.test\";\n  pool {\n    range 198.18.0.10 198.18.0.20;\n    next-server 198.18.0.22;\n    option domain-name \"pool.test\";\n    host h { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.56; }\n    group { host g { hardware ethernet 52:54:00:00:00:02; } }\n  }\n}\n",
+    )
+    .config;
+    let names: Vec<&str> = c.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["h", "g"]);
+    for h in &c.hosts {
+        // What dhcpd evaluates again for the host after the subnet: the pool's statements.
+        assert_eq!(h.own.next_server, Some(ip("198.18.0.22")), "{}", h.name);
+        assert_eq!(h.own.option(15), Some(&b"pool.test"[..]), "{}", h.name);
+    }
+    assert_eq!(c.hosts[0].fixed_addresses, [ip("198.18.0.56")]);
+}
+
+#[test]
+fn a_class_declared_again_is_reopened() {
+    // dhcpd's parse_class_declaration finds the class by name and updates it: same place
+    // in the classification order, the new `match if` replaces the old, the statements
+    // are added after the class's own.
+    let c = load(
+        "class \"a\" { match if option host-name = \"x\"; option domain-name \"one\"; }\n\
+         class \"b\" { match if option host-name = \"b\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.10 198.18.0.20;\n\
+           class \"a\" { match if option host-name = \"y\"; lease limit 3; option domain-search \"two.test\"; } }\n",
+    )
+    .config;
+    let names: Vec<&str> = c.classes.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let a = &c.classes[0];
+    assert_eq!(a.actions.len(), 2);
+    assert_eq!(a.lease_limit, Some(3));
+    // One `match if` per declaration.
+    let twice = "class \"a\" { match if option host-name = \"x\"; match if option host-name = \"y\"; }\n";
+    assert!(parse_str("t.conf", twice, &MemoryLoader::default()).is_err());
+}
+
+#[test]
+fn append_and_prepend_are_read_as_option_statements() {
+    let c = load(&format!(
+        "append domain-name \"x\";\nprepend domain-name-servers 198.18.0.1, 198.18.0.2;\n\
+         append dhcp-parameter-request-list = concat (option dhcp-parameter-request-list, d0);\n{SUBNET}"
+    ))
+    .config;
+    assert_eq!(c.global.dynamic.len(), 3);
+    assert!(matches!(
+        &c.global.dynamic[1].action,
+        dhcp_config::Action::Append { code: 6, prepend: true, expr: dhcp_config::DataExpr::Const(v) } if v.len() == 8
+    ));
+    for bad in ["append nosuch \"x\";\n", "append domain-name;\n", "append wpad code 252 = text;\n"] {
+        assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
+    }
+}

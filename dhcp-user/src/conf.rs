@@ -84,6 +84,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                 hardware_ethernet: h.hardware_ethernet,
                 client_identifier: h.client_identifier.clone(),
                 fixed_addresses: h.fixed_addresses.clone(),
+                fixed_address_declared: h.fixed_address_declared,
                 params: p,
             }
         })

@@ -1472,4 +1472,176 @@ fn inform_is_answered_only_where_authoritative() {
     // dhcpd's dhcpinform: "not authoritative for subnet", and no answer.
     assert_eq!(inform(SUBNET), None);
     assert_eq!(inform(&format!("authoritative;\n{SUBNET}")), Some(MessageType::Ack));
+    // dhcpinform adds the subnet's mask when no option gives one.
+    let e = engine(&format!("authoritative;\n{SUBNET}"));
+    let mut m = Message::decode(&mut Decoder::new(&msg(MessageType::Inform, mac(1), vec![prl(&[1, 3])]))).expect("msg");
+    m.set_ciaddr(Ipv4Addr::new(198, 18, 0, 50));
+    let mut b = Vec::new();
+    m.encode(&mut Encoder::new(&mut b)).expect("encode");
+    let r = reply(&e.handle(Now::at(1000), &META, &b));
+    assert_eq!(r.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
+}
+
+#[test]
+fn a_host_declared_in_a_pool_answers_with_the_pools_values() {
+    // dhcpd parses a host in a pool as a global host whose group is a clone of the
+    // pool's: its fixed-address lease (no pool) runs the subnet's statements, then the
+    // host's group chain, pool included.
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n  option domain-name \"subnet.test\";\n  pool {\n    range 198.18.0.100 198.18.0.110;\n    next-server 198.18.0.22;\n    option domain-name \"pool.test\";\n    host h { option dhcp-client-identifier \"FOC1947R143\"; fixed-address 198.18.0.56; }\n  }\n}\n",
+    );
+    let id = DhcpOption::ClientIdentifier(b"FOC1947R143".to_vec());
+    let m = reply(&e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![id])));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 56));
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 22));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("pool.test".into())));
+    // Another client gets a pool address, with the pool's values too.
+    let m = offer(&e, mac(2));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("pool.test".into())));
+}
+
+#[test]
+fn a_class_declared_twice_is_one_class_with_the_second_match() {
+    // As dhcpd: the second declaration reopens the class; its `match if` replaces the
+    // first, and its statements run after the first declaration's (so they win).
+    let e = engine(&format!(
+        "class \"pxe\" {{ match if option host-name = \"old\"; next-server 198.18.0.9; filename \"a.efi\"; }}\n\
+         {SUBNET}class \"pxe\" {{ match if option host-name = \"new\"; filename \"b.efi\"; }}\n"
+    ));
+    let named = |n: &[u8], m| {
+        reply(&e.handle(
+            Now::at(1000),
+            &META,
+            &msg(MessageType::Discover, mac(m), vec![DhcpOption::Hostname(String::from_utf8_lossy(n).into_owned())]),
+        ))
+    };
+    let m = named(b"new", 1);
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 9));
+    assert!(m.fname().is_some_and(|f| f.starts_with(b"b.efi\0")), "{:?}", m.fname());
+    let m = named(b"old", 2);
+    assert_eq!(m.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert!(m.fname().is_none_or(|f| f.iter().all(|b| *b == 0)), "{:?}", m.fname());
+}
+
+/// The option codes of a reply, in order.
+fn reply_codes(o: &Outcome) -> Vec<u8> {
+    let b = &o.reply.as_ref().expect("a reply").bytes;
+    let mut out = Vec::new();
+    let mut i = 240;
+    while i + 1 < b.len() && b[i] != 255 {
+        out.push(b[i]);
+        i += 2 + usize::from(b[i + 1]);
+    }
+    out
+}
+
+fn prl(list: &[u8]) -> DhcpOption {
+    DhcpOption::ParameterRequestList(list.iter().map(|c| OptionCode::from(*c)).collect())
+}
+
+#[test]
+fn append_and_prepend_add_to_the_value_in_force() {
+    // dhcpd's set_option: append concatenates after the value the earlier statements
+    // left (outer scopes, classes run later), prepend before; with none, it is the value.
+    let e = engine(
+        "option domain-name \"a\";\nappend domain-name \".g\";\n\
+         class \"c\" { match if option host-name = \"c\"; prepend domain-name \"c.\"; append nis-domain \"n\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.100 198.18.0.110;\n  append domain-name \".s\";\n\
+           append domain-name-servers 198.18.0.53;\n}\n\
+         host h { hardware ethernet 52:54:00:00:00:09; append domain-name \".h\"; }\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("a.g.s".into())));
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![Ipv4Addr::new(198, 18, 0, 53)])),
+        "nothing to append to: the value itself"
+    );
+    let classed =
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![DhcpOption::Hostname("c".into())]));
+    let m = reply(&classed);
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("c.a.g.s".into())));
+    assert_eq!(m.opts().get(OptionCode::NisDomain), Some(&DhcpOption::NisDomain("n".into())));
+    assert_eq!(offer(&e, mac(9)).opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("a.g.s.h".into())));
+    // A later plain value replaces what was appended.
+    let e =
+        engine(&format!("append domain-name \"x\";\n{}", SUBNET.replace("range", "option domain-name \"s\"; range")));
+    assert_eq!(offer(&e, mac(1)).opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("s".into())));
+}
+
+#[test]
+fn an_appended_parameter_request_list_orders_the_reply() {
+    // Corpus file 059: `append dhcp-parameter-request-list ...` with no list in force sets
+    // the list, which then replaces the client's (dhcpd looks the option state up first).
+    let e = engine(&format!(
+        "option routers 198.18.0.254; option domain-name \"d\"; option domain-name-servers 198.18.0.53;\n\
+         {}",
+        SUBNET.replace("range", "append dhcp-parameter-request-list 15, 3;\n  range")
+    ));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![prl(&[3, 6, 15])]));
+    assert_eq!(reply_codes(&o), vec![53, 54, 51, 15, 3, 1]);
+}
+
+#[test]
+fn a_parameter_request_list_from_an_expression_orders_the_reply() {
+    // Corpus files 032 and 049: the client's list with the PXELINUX codes added, per
+    // packet.
+    let e = engine(&format!(
+        "option space pxelinux;\noption pxelinux.magic code 208 = string;\noption pxelinux.configfile code 209 = text;\n\
+         site-option-space \"pxelinux\";\noption pxelinux.magic f1:00:74:7e;\noption pxelinux.configfile \"c\";\n\
+         option routers 198.18.0.254; option domain-name-servers 198.18.0.53;\n\
+         if exists dhcp-parameter-request-list {{\n  option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, d0, d1);\n}}\n{SUBNET}"
+    ));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![prl(&[6, 3])]));
+    assert_eq!(reply_codes(&o), vec![53, 54, 51, 6, 3, 208, 209, 1]);
+    // Without a list the condition fails: dhcpd's default order.
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
+    assert_eq!(&reply_codes(&o)[..5], &[53, 54, 51, 1, 3]);
+}
+
+#[test]
+fn an_infinite_lease_time_is_offered_up_to_dhcpds_max_time() {
+    // Corpus file 032: `max-lease-time -1; default-lease-time -1;` (lease time format:
+    // -1 is infinite). dhcpd's ack_lease offers an infinite lease until MAX_TIME
+    // (0x7fffffff) and says so in option 51 as the time left until then.
+    let e = engine(&format!("max-lease-time -1;\ndefault-lease-time -1;\n{SUBNET}"));
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(0x7fff_ffff - 1000)));
+    // A finite time that would go past it stops a second before.
+    let e = engine(&format!("max-lease-time 4000000000;\ndefault-lease-time 4000000000;\n{SUBNET}"));
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(0x7fff_fffe - 1000)));
+}
+
+#[test]
+fn a_pool_of_a_shared_network_has_its_subnets_values() {
+    // Corpus file 017: dhcpd's ack_lease runs the subnet's scopes (global, shared
+    // network, subnet), then the pool's own statements up to the shared network.
+    let e = engine(
+        "shared-network n {\n  option domain-name \"shared\";\n  subnet 198.18.0.0 netmask 255.255.255.0 {\n    option routers 198.18.0.1;\n    option domain-name \"subnet\";\n  }\n  pool {\n    range 198.18.0.100 198.18.0.110;\n    option domain-name-servers 198.18.0.53;\n  }\n}\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    assert_eq!(m.opts().get(OptionCode::Router), Some(&DhcpOption::Router(vec![Ipv4Addr::new(198, 18, 0, 1)])));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("subnet".into())));
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![Ipv4Addr::new(198, 18, 0, 53)]))
+    );
+}
+
+#[test]
+fn a_host_with_a_fixed_address_gives_no_values_to_a_dynamic_lease() {
+    // Corpus file 049: a host whose fixed-address name does not resolve (or whose address
+    // is on another network) makes the client known, but dhcpd's ack_lease hangs only a
+    // host *without* fixed-address on a dynamic lease: the host's statements do not run.
+    let e = engine(&format!(
+        "filename \"global\";\n{SUBNET}\
+         group {{ filename \"group\"; host a {{ hardware ethernet 52:54:00:00:00:01; fixed-address nosuch.lab.test; }} }}\n\
+         group {{ filename \"group\"; host b {{ hardware ethernet 52:54:00:00:00:02; }} }}\n"
+    ));
+    let file = |m: &Message| m.fname().map(|f| String::from_utf8_lossy(f).trim_end_matches('\0').to_string());
+    assert_eq!(file(&offer(&e, mac(1))).as_deref(), Some("global"));
+    assert_eq!(file(&offer(&e, mac(2))).as_deref(), Some("group"));
 }

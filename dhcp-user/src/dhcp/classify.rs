@@ -187,6 +187,19 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
                 set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
+            Action::Append { code, expr, prepend } if live(Target::Option(*code)) => {
+                // dhcpd's set_option: with no value in force the statement's value is
+                // the option's; otherwise the concat of the two, null if either is.
+                p.option43_explicit |= *code == 43;
+                let new = expr.eval(pkt);
+                let value = match (p.option(*code), new) {
+                    (None, new) => new.map(|v| v.into_owned()),
+                    (Some(old), Some(new)) if *prepend => Some([new.as_ref(), old].concat()),
+                    (Some(old), Some(new)) => Some([old, new.as_ref()].concat()),
+                    (Some(_), None) => None,
+                };
+                set_option(p, *code, value);
+            }
             Action::Filename(f) if live(Target::Filename) => {
                 p.filename = Some(f.clone());
                 p.header_exprs[0] = None;

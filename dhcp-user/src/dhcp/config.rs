@@ -131,6 +131,9 @@ pub struct HostCfg {
     pub hardware_ethernet: Option<[u8; 6]>,
     pub client_identifier: Option<Vec<u8>>,
     pub fixed_addresses: Vec<Ipv4Addr>,
+    /// A `fixed-address` statement is written (its names may have resolved to nothing):
+    /// the host is then never the host of a dynamic lease.
+    pub fixed_address_declared: bool,
     pub params: Params,
 }
 

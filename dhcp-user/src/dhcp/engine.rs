@@ -295,7 +295,10 @@ impl Ctx<'_> {
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
         classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
         mark.rebuild_43(&mut p, &self.cfg.option_spaces);
-        if let Some(h) = self.host {
+        // The host dhcpd runs the statements of: the lease's (for a dynamic lease, a
+        // host without fixed address only); without a lease (INFORM), the client's.
+        let host = if lease.is_some() { lease_host } else { self.host };
+        if let Some(h) = host {
             // A host's own option 43 (written, or built from its own space options)
             // replaces the one above as a whole (see docs/DHCPD_CONF.md).
             p = merge(&p, &h.params);
@@ -616,7 +619,7 @@ impl Engine {
             m.set_ciaddr(c.req.ciaddr());
         }
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
-        reply::add_lease_times(&mut m, lease_secs, params);
+        reply::add_lease_times(&mut m, offered_lease_secs(c.now.unix, lease_secs), params);
         if params.option(1).is_none()
             && let Some(mask) = self.subnet_mask(c.net, ip)
         {
@@ -993,6 +996,10 @@ impl Engine {
         let mut m = reply::base_reply(c.req, Some(MessageType::Ack));
         m.set_ciaddr(ciaddr);
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
+        // dhcpinform: the subnet's mask when no option gives one.
+        if params.option(1).is_none() {
+            m.opts_mut().insert(DhcpOption::SubnetMask(Ipv4Addr::from(subnet.mask())));
+        }
         reply::add_options(&mut m, &params);
         Outcome { reply: Some(finish(m, c.req, MessageType::Ack, Ipv4Addr::UNSPECIFIED)), ..Outcome::default() }
     }
@@ -1415,6 +1422,17 @@ fn merge(base: &Params, over: &Params) -> Params {
     p
 }
 
+/// dhcpd's MAX_TIME: its leases end at the latest at this Unix time (2038).
+const MAX_TIME: u32 = 0x7fff_ffff;
+
+/// The lease time a reply says (option 51), as dhcpd's ack_lease computes it: the
+/// expiry it offers minus now, where an infinite lease (`u32::MAX`) expires at MAX_TIME
+/// and any other at most a second before it.
+fn offered_lease_secs(now: u32, secs: u32) -> u32 {
+    let expiry = if secs == u32::MAX { MAX_TIME } else { now.saturating_add(secs).min(MAX_TIME - 1) };
+    expiry.saturating_sub(now)
+}
+
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
 /// bootp) drop the request ("booting disallowed").
 fn booting_denied(params: &Params) -> bool {
@@ -1441,7 +1459,7 @@ fn with_host_decl_name(mut params: Params, host: Option<&HostCfg>) -> Params {
 /// fixed address. A host whose fixed addresses are all on other networks makes the
 /// client known, but is not the lease's host.
 fn dynamic_lease_host(host: Option<&HostCfg>) -> Option<&HostCfg> {
-    host.filter(|h| h.fixed_addresses.is_empty())
+    host.filter(|h| h.fixed_addresses.is_empty() && !h.fixed_address_declared)
 }
 
 /// A release as dhcpd's release_lease makes it: standalone, straight back to free (the

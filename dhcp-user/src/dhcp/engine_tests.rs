@@ -42,6 +42,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
             hardware_ethernet: Some([0x52, 0x54, 0, 0, 0, 0x99]),
             client_identifier: None,
             fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
+            fixed_address_declared: true,
             params: Params::default(),
         }],
         global: params(),

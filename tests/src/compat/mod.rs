@@ -657,9 +657,18 @@ pub fn differences(config: &dhcp_config::Config, d: &Reply, x: &Reply) -> Vec<St
     field("file", String::from_utf8_lossy(&d.file).into(), String::from_utf8_lossy(&x.file).into());
     let codes = |r: &Reply| r.options.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(",");
     field("option order", codes(d), codes(x));
+    // An infinite lease's time is what is left until dhcpd's MAX_TIME (2038), so it
+    // depends on the moment of the answer: the two servers answer a few seconds apart.
+    let until_max_time = |v: &[u8]| {
+        <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes).filter(|t| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            (0x7fff_ffff_u64.saturating_sub(now)).abs_diff(u64::from(*t)) < 600
+        })
+    };
     for (code, data) in &d.options {
         match x.option(*code) {
             Some(xd) if xd == data.as_slice() => {}
+            Some(xd) if *code == 51 && until_max_time(data).is_some() && until_max_time(xd).is_some() => {}
             Some(xd) => diffs.push(format!("option {code}: dhcpd {}, xdhcpd {}", hex(data), hex(xd))),
             None => {}
         }
