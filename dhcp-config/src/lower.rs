@@ -510,6 +510,10 @@ impl Lowerer {
             fixed_addresses: Vec::new(),
             fixed_address_names: None,
             fixed_address_declared: items.iter().any(|i| matches!(i, Item::FixedAddress(_))),
+            identifier: items.iter().find_map(|i| match i {
+                Item::HostIdentifier(option, value, _) => Some((*option, value.clone())),
+                _ => None,
+            }),
             effective: scope_effective(eff, items),
             own,
         };

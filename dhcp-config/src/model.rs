@@ -1108,6 +1108,10 @@ pub struct Host {
     /// to: dhcpd never hangs such a host on a dynamic lease (its statements are not run
     /// for one), even when its address expression gives nothing.
     pub fixed_address_declared: bool,
+    /// `host-identifier option NAME VALUE;`: the option (as the client sends it) and the
+    /// value that identify the host, after the client identifier and the hardware
+    /// address (dhcpd's find_hosts_by_option).
+    pub identifier: Option<(OptionRef, Vec<u8>)>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
     /// What dhcpd applies for this host's client *after* the subnet's (and pool's)

@@ -101,6 +101,9 @@ pub(crate) enum Item {
     FixedAddress(Vec<(HostAddr, Span)>),
     /// `option dhcp-client-identifier X;` inside a host: identifies the host.
     ClientId(Vec<u8>),
+    /// `host-identifier option NAME VALUE;` inside a host: the host of the clients whose
+    /// option NAME has that value.
+    HostIdentifier(crate::expr::OptionRef, Vec<u8>, Span),
     FailoverPeer(Box<PeerDecl>),
     /// `failover peer "name";` inside a pool.
     FailoverRef(String, Span),
@@ -1661,6 +1664,12 @@ impl Parser {
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
+                // dhcpd: "only one host-identifier allowed per host".
+                if let Some(Item::HostIdentifier(_, _, at)) =
+                    items.iter().filter(|i| matches!(i, Item::HostIdentifier(..))).nth(1)
+                {
+                    return Err(invalid(at, "host-identifier", &name, "only one host-identifier allowed per host"));
+                }
                 Ok(Some(Item::Host { name, span: head.span.clone(), items }))
             }
             "hardware" => {
@@ -1676,6 +1685,42 @@ impl Parser {
                     })?;
                 c.end()?;
                 Ok(Some(Item::Hardware(bytes, mac.span.clone())))
+            }
+            "host-identifier" => {
+                Self::allow(s, "host-identifier", scope, &[S::Host])?;
+                let t = c.word("'option'")?;
+                if t.text.eq_ignore_ascii_case("v6relopt") {
+                    return Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotSupported {
+                            statement: stmt_text(s),
+                            reason: "v6relopt identifies DHCPv6 clients; xdhcpd serves DHCPv4".into(),
+                        },
+                    ));
+                }
+                if !t.text.eq_ignore_ascii_case("option") {
+                    c.pos -= 1;
+                    return Err(c.expected("'option' (host-identifier must be an option)"));
+                }
+                let name_tok = c.word("an option name")?;
+                let tokens = std::slice::from_ref(name_tok);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let option = p.option_ref()?;
+                // The value in the option's format (dhcpd's parse_option_data): a DHCP
+                // option's type, a space option's, string or hex for the agent's.
+                let lower = name_tok.text.to_ascii_lowercase();
+                let ty = match lower.split_once('.') {
+                    None => self.options.get(&lower).map(|d| d.ty),
+                    Some((space, sub)) => self.space_defs.get(&(space.to_string(), sub.to_string())).map(|(_, ty)| *ty),
+                }
+                .unwrap_or(options::OptionType::String);
+                let rest = c.rest();
+                if rest.is_empty() {
+                    return Err(c.expected("the option's value"));
+                }
+                let value = options::encode(ty, rest, &s.end)?;
+                c.end()?;
+                Ok(Some(Item::HostIdentifier(option, value, head.span.clone())))
             }
             "fixed-address" => {
                 Self::allow(s, "fixed-address", scope, &[S::Host])?;

@@ -303,3 +303,22 @@ fn append_and_prepend_are_read_as_option_statements() {
         assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn host_identifier_is_read_in_the_options_format() {
+    let c = load(&format!(
+        "{SUBNET}host a {{ host-identifier option agent.circuit-id 1:3:30:2e:33; fixed-address 198.18.0.23; }}\n\
+         host b {{ host-identifier option host-name \"pc7\"; }}\n"
+    ))
+    .config;
+    assert_eq!(c.hosts[0].identifier, Some((dhcp_config::OptionRef::agent(1), vec![1, 3, 0x30, 0x2e, 0x33])));
+    assert!(matches!(&c.hosts[1].identifier, Some((dhcp_config::OptionRef::Dhcp { code: 12, .. }, v)) if v == b"pc7"));
+    for bad in [
+        "host a { host-identifier option host-name \"x\"; host-identifier option host-name \"y\"; }\n",
+        "host a { host-identifier host-name \"x\"; }\n",
+        "host-identifier option host-name \"x\";\n",
+        "host a { host-identifier option nosuch \"x\"; }\n",
+    ] {
+        assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
+    }
+}

@@ -85,6 +85,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                 client_identifier: h.client_identifier.clone(),
                 fixed_addresses: h.fixed_addresses.clone(),
                 fixed_address_declared: h.fixed_address_declared,
+                identifier: h.identifier.clone(),
                 params: p,
             }
         })

@@ -1645,3 +1645,30 @@ fn a_host_with_a_fixed_address_gives_no_values_to_a_dynamic_lease() {
     assert_eq!(file(&offer(&e, mac(1))).as_deref(), Some("global"));
     assert_eq!(file(&offer(&e, mac(2))).as_deref(), Some("group"));
 }
+
+#[test]
+fn host_identifier_option_matches_hosts_by_the_options_value() {
+    // Corpus file 056: `host-identifier option agent.circuit-id ...;` identifies a host by
+    // the relay's circuit id (dhcpd's find_hosts_by_option, tried after the client
+    // identifier and the hardware address).
+    let e = engine(&format!(
+        "{SUBNET}host port3 {{ host-identifier option agent.circuit-id 1:3:30:2e:33; fixed-address 198.18.0.23; }}\n\
+         host port4 {{ host-identifier option agent.circuit-id \"port-4\"; fixed-address 198.18.0.24; }}\n\
+         host byname {{ host-identifier option host-name \"pc7\"; fixed-address 198.18.0.27; }}\n"
+    ));
+    let relayed = |m: [u8; 6], circuit: &[u8]| {
+        let agent = [vec![1, circuit.len() as u8], circuit.to_vec()].concat();
+        let o82 = DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::from(82), agent));
+        let mut req = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, m, vec![o82]))).expect("msg");
+        req.set_giaddr(Ipv4Addr::new(198, 18, 0, 1));
+        let mut b = Vec::new();
+        req.encode(&mut Encoder::new(&mut b)).expect("encode");
+        reply(&e.handle(Now::at(1000), &META, &b)).yiaddr()
+    };
+    assert_eq!(relayed(mac(1), &[1, 3, 0x30, 0x2e, 0x33]), Ipv4Addr::new(198, 18, 0, 23));
+    assert_eq!(relayed(mac(2), b"port-4"), Ipv4Addr::new(198, 18, 0, 24));
+    assert_eq!(relayed(mac(3), b"port-9"), Ipv4Addr::new(198, 18, 0, 100), "no host: a pool address");
+    let named =
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![DhcpOption::Hostname("pc7".into())]));
+    assert_eq!(reply(&named).yiaddr(), Ipv4Addr::new(198, 18, 0, 27));
+}

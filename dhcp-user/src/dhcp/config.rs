@@ -134,6 +134,8 @@ pub struct HostCfg {
     /// A `fixed-address` statement is written (its names may have resolved to nothing):
     /// the host is then never the host of a dynamic lease.
     pub fixed_address_declared: bool,
+    /// `host-identifier option NAME VALUE;`: the option read from the request and its value.
+    pub identifier: Option<(dhcp_config::OptionRef, Vec<u8>)>,
     pub params: Params,
 }
 

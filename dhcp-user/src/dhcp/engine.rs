@@ -119,6 +119,9 @@ impl Outcome {
     }
 }
 
+/// Host indexes (into `EngineConfig::hosts`, file order) by an identifying value.
+type HostsByValue = HashMap<Vec<u8>, Vec<usize>>;
+
 /// One configuration with its host indexes. Immutable: a reload builds a new one and swaps
 /// it in whole, so a request sees one configuration from start to end and the hot path reads
 /// it without a lock.
@@ -128,6 +131,9 @@ struct Snapshot {
     /// address (one machine with a fixed address on each of several networks).
     host_by_hw: HashMap<[u8; 6], Vec<usize>>,
     host_by_id: HashMap<Vec<u8>, Vec<usize>>,
+    /// Hosts by `host-identifier` option: for each option (in the order hosts first name
+    /// it, as dhcpd's host_id_info list), its values' hosts in file order.
+    host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)>,
     subclasses: classify::SubclassIndex,
 }
 
@@ -135,6 +141,7 @@ impl Snapshot {
     fn new(cfg: EngineConfig) -> Snapshot {
         let mut host_by_hw: HashMap<[u8; 6], Vec<usize>> = HashMap::new();
         let mut host_by_id: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)> = Vec::new();
         for (i, h) in cfg.hosts.iter().enumerate() {
             if let Some(hw) = h.hardware_ethernet {
                 host_by_hw.entry(hw).or_default().push(i);
@@ -142,9 +149,21 @@ impl Snapshot {
             if let Some(id) = &h.client_identifier {
                 host_by_id.entry(id.clone()).or_default().push(i);
             }
+            if let Some((option, value)) = &h.identifier {
+                let at = match host_by_option.iter().position(|(o, _)| o == option) {
+                    Some(at) => at,
+                    None => {
+                        host_by_option.push((*option, HashMap::new()));
+                        host_by_option.len() - 1
+                    }
+                };
+                if let Some((_, m)) = host_by_option.get_mut(at) {
+                    m.entry(value.clone()).or_default().push(i);
+                }
+            }
         }
         let subclasses = classify::SubclassIndex::new(&cfg.classes);
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, subclasses }
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -152,18 +171,25 @@ impl Snapshot {
     /// the hardware address, each in file order; the first with a fixed address on
     /// `net` answers, else the first of them (the client is then known, and served from
     /// the pools with that host's values).
-    fn host_for(&self, req: &Message, net: &Network) -> Option<&HostCfg> {
+    /// Last, the hosts of a `host-identifier` option whose value the request carries
+    /// (`raw`: the request as received).
+    fn host_for(&self, req: &Message, raw: &[u8], net: &Network) -> Option<&HostCfg> {
         let by_id = match req.opts().get(OptionCode::ClientIdentifier) {
             Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id),
             _ => None,
         };
-        let candidates = match by_id {
-            Some(ids) => ids.as_slice(),
-            None => {
-                let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
-                self.host_by_hw.get(&hw)?.as_slice()
-            }
+        let by_hw = || {
+            let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+            self.host_by_hw.get(&hw)
         };
+        let by_option = || {
+            if self.host_by_option.is_empty() {
+                return None;
+            }
+            let pkt = dhcp_config::Packet::new(raw, false);
+            self.host_by_option.iter().find_map(|(option, hosts)| hosts.get(pkt.option(*option)?.as_ref()))
+        };
+        let candidates = by_id.or_else(by_hw).or_else(by_option)?.as_slice();
         let hosts = || candidates.iter().filter_map(|i| self.cfg.hosts.get(*i));
         hosts()
             .find(|h| h.fixed_addresses.iter().any(|ip| net.subnets.iter().any(|s| s.contains(*ip))))
@@ -422,7 +448,7 @@ impl Engine {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
-        let host = match snap.host_for(&req, net) {
+        let host = match snap.host_for(&req, bytes, net) {
             Some(h) => Some(h),
             None => {
                 dynamic_host = self.dynamic_host_for(&req);

@@ -43,6 +43,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
             client_identifier: None,
             fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
             fixed_address_declared: true,
+            identifier: None,
             params: Params::default(),
         }],
         global: params(),

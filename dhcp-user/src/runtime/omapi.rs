@@ -525,6 +525,7 @@ fn open_host(
                 client_identifier: None,
                 fixed_addresses: Vec::new(),
                 fixed_address_declared: false,
+                identifier: None,
                 params: crate::dhcp::Params {
                     // The host has no statements of its own: the global scope's per-packet
                     // ones already ran in the client's scope chain.
@@ -689,6 +690,7 @@ pub fn host_from_record(r: &dhcp_journal::HostRecord, global: &crate::dhcp::Para
         client_identifier: r.uid.clone(),
         fixed_addresses: r.fixed_address.into_iter().collect(),
         fixed_address_declared: false,
+        identifier: None,
         // No statements of its own (see `host` above).
         params: crate::dhcp::Params { dynamic: std::sync::Arc::from(Vec::new()), ..global.clone() },
     }
