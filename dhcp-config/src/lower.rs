@@ -159,6 +159,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::AllowBootp(v) => e.allow_bootp = *v,
         Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
         Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
+        Param::Duplicates(v) => e.duplicates = *v,
         Param::VendorOptionSpace(v) => e.vendor_option_space = Some(v.clone()),
         Param::SiteOptionSpace(v) => e.site_option_space = Some(v.clone()),
         Param::Ddns(d) => {

@@ -371,6 +371,10 @@ pub struct Effective {
     pub log_facility: Option<String>,
     /// `one-lease-per-client` (default false).
     pub one_lease_per_client: bool,
+    /// `allow duplicates` (dhcpd's default) / `deny duplicates`: with
+    /// `one-lease-per-client`, a DHCPREQUEST of a client matching a host without client
+    /// identifier also releases the other leases of its hardware address.
+    pub duplicates: bool,
     /// `update-static-leases` (default false; meaningful with DDNS only).
     pub update_static_leases: bool,
     /// `get-lease-hostnames` (default false; `true` is refused at load).
@@ -437,6 +441,7 @@ impl Default for Effective {
             ping_timeout: 1,
             log_facility: None,
             one_lease_per_client: false,
+            duplicates: true,
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,

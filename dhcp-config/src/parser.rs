@@ -39,6 +39,8 @@ pub(crate) enum Param {
     AllowBootp(bool),
     AllowUnknownClients(bool),
     AllowDynamicBootp(bool),
+    /// `allow|deny|ignore duplicates`.
+    Duplicates(bool),
     Ddns(DdnsParam),
     VendorOptionSpace(String),
     SiteOptionSpace(String),
@@ -1463,6 +1465,7 @@ impl Parser {
                     // dhcpd ignores the client without logging it; the effect on the
                     // answer is deny's.
                     "booting" => param(Param::AllowBooting(false), &c),
+                    "duplicates" => param(Param::Duplicates(false), &c),
                     "" => Err(c.expected("what to ignore")),
                     _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
                 }
@@ -1553,6 +1556,7 @@ impl Parser {
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
                     "booting" => Param::AllowBooting(allow),
+                    "duplicates" => Param::Duplicates(allow),
                     // In a pool, allow/deny are permits, and dhcpd knows no such permit.
                     "client-updates" if scope == S::Pool => {
                         return Err(ConfigError::new(

@@ -322,3 +322,12 @@ fn host_identifier_is_read_in_the_options_format() {
         assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn duplicates_is_a_scope_flag() {
+    let c = load(&format!("deny duplicates;\n{}", SUBNET.replace("range", "allow duplicates; range"))).config;
+    assert!(!c.global.duplicates);
+    assert!(c.shared_networks[0].subnets[0].effective.duplicates);
+    assert!(!load(&format!("ignore duplicates;\n{SUBNET}")).config.global.duplicates);
+    assert!(load(SUBNET).config.global.duplicates, "dhcpd's default");
+}

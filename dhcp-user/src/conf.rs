@@ -16,6 +16,7 @@ fn params(e: &Effective) -> Params {
         server_name: e.server_name.clone(),
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
+        duplicates: e.duplicates,
         allow_booting: Some(e.allow_booting),
         dynamic: std::sync::Arc::from(e.dynamic.clone()),
         vendor_option_space: e.vendor_option_space.clone(),

@@ -1672,3 +1672,39 @@ fn host_identifier_option_matches_hosts_by_the_options_value() {
         e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![DhcpOption::Hostname("pc7".into())]));
     assert_eq!(reply(&named).yiaddr(), Ipv4Addr::new(198, 18, 0, 27));
 }
+
+#[test]
+fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
+    // dhcpd.conf(5) and find_lease: with one-lease-per-client, a DHCPREQUEST of a client
+    // matching a host by its MAC (a host without client identifier) also releases the
+    // other leases of that hardware address, whatever their client identifiers, under
+    // `deny duplicates`; `allow duplicates` (the default) keeps them.
+    let run = |text: &str| {
+        let e = engine(text);
+        let dora = |id: &[u8], now: u32| {
+            let cid = DhcpOption::ClientIdentifier(id.to_vec());
+            let o = e.handle(Now::at(now), &META, &msg(MessageType::Discover, mac(1), vec![cid.clone()]));
+            let ip = reply(&o).yiaddr();
+            let req = msg(
+                MessageType::Request,
+                mac(1),
+                vec![cid, DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+            );
+            let out = e.handle(Now::at(now), &META, &req);
+            assert_eq!(out.reply.as_ref().map(|r| r.msg_type), Some(MessageType::Ack));
+            (ip, out)
+        };
+        let (first, _) = dora(b"\x01os-one", 1000);
+        let (second, out) = dora(b"\x01os-two", 2000);
+        assert_ne!(first, second);
+        (e.store().get(first).map(|l| l.state), out.durable.len())
+    };
+    let host = "host pc { hardware ethernet 52:54:00:00:00:01; }\n";
+    let deny = format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}{host}");
+    assert_eq!(run(&deny), (Some(BindingState::Free), 2), "released with the new binding");
+    let allow = format!("one-lease-per-client on;\n{SUBNET}{host}");
+    assert_eq!(run(&allow), (Some(BindingState::Active), 1));
+    // Without a host, or without one-lease-per-client, nothing is released.
+    assert_eq!(run(&format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}")).0, Some(BindingState::Active));
+    assert_eq!(run(&format!("deny duplicates;\n{SUBNET}{host}")).0, Some(BindingState::Active));
+}

@@ -25,6 +25,8 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// `allow|deny duplicates` (allowed by default).
+    pub duplicates: bool,
     /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
     /// request. `None` as for `use_host_decl_names` (allowed if none).
     pub allow_booting: Option<bool>,
@@ -60,6 +62,7 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            duplicates: true,
             allow_booting: None,
             dynamic: Arc::from(Vec::new()),
             vendor_option_space: None,

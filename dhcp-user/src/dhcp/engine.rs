@@ -810,7 +810,7 @@ impl Engine {
             // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
             let pool_params =
                 c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
-            let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
+            let released = pool_params.map(|p| self.release_other_lease(c, ip, &p)).unwrap_or_default();
             let mut out = self.nak(c);
             out.durable.extend(released);
             return out;
@@ -914,24 +914,48 @@ impl Engine {
     /// through the journal's replication). dhcpd releases every other lease of the
     /// client in a bound state; the store indexes one lease per client (its latest), and
     /// with the flag on a client never holds more than that one besides `ip`.
-    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Option<Lease> {
+    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Vec<Lease> {
         if params.one_lease_per_client != Some(true) {
-            return None;
+            return Vec::new();
         }
-        let other = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)?;
-        let failover = c.cfg.pool_peer(other.pool).is_some();
+        let mut out = Vec::new();
+        if let Some(other) = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)
+        {
+            out.extend(self.release_bound(c, other.ip, ip, |l| l.client.as_ref() == Some(&c.key)));
+        }
+        // dhcpd (find_lease): with `deny duplicates`, a client matching a host declared
+        // without client identifier releases every other lease of its hardware address
+        // too, whatever their client identifiers.
+        if !params.duplicates
+            && c.host.is_some_and(|h| h.client_identifier.is_none())
+            && let Some(hw) = c.req.chaddr().get(..usize::from(c.req.hlen()).min(16))
+        {
+            let hw = HwAddr::new(u8::from(c.req.htype()), hw);
+            for other in self.store.bound_with_hw(&hw) {
+                if other != ip && !out.iter().any(|l: &Lease| l.ip == other) {
+                    out.extend(self.release_bound(c, other, ip, |l| l.hw == Some(hw)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Releases bound lease `other` (for the client's request of `ip`) if `whose` still
+    /// holds for it under its lock; runs its `on release` statements.
+    fn release_bound(&self, c: &Ctx, other: Ipv4Addr, ip: Ipv4Addr, whose: impl Fn(&Lease) -> bool) -> Option<Lease> {
+        let failover = self.store.get(other).is_some_and(|l| c.cfg.pool_peer(l.pool).is_some());
         let now = c.now.unix;
         let mut events = None;
-        let released = self.store.update(other.ip, |l| {
+        let released = self.store.update(other, |l| {
             // Re-checked under the lease's lock: another worker may have changed it.
-            if l.client.as_ref() == Some(&c.key) && l.state == BindingState::Active {
+            if whose(l) && l.state == BindingState::Active {
                 events = l.on_events.take();
                 release_in_place(l, failover, now);
             }
         })?;
         self.lease_event(c.raw, c.host.is_some(), &released, events.and_then(|e| e.release.clone()));
         (released.state != BindingState::Active).then(|| {
-            tracing::debug!(released = %other.ip, requested = %ip, "one-lease-per-client: other lease released");
+            tracing::debug!(released = %other, requested = %ip, "one-lease-per-client: other lease released");
             released
         })
     }
