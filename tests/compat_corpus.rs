@@ -135,8 +135,12 @@ fn corpus_answers_match_dhcpd() {
         }
         println!("{:<48} {file_agreed:>3} of {:>3} answers the same", name(path), requests.len());
     }
+    // Only the files of this run can show a line stale (COMPAT_FILES may pick a few).
+    let run: BTreeSet<String> = files.iter().map(|p| name(p)).collect();
     for k in known.stale("answer", &seen) {
-        problems.push(format!("{k} is listed in DIFFERENCES but the answers agree now: remove it"));
+        if k.split_whitespace().next().is_some_and(|f| run.contains(f)) {
+            problems.push(format!("{k} is listed in DIFFERENCES but the answers agree now: remove it"));
+        }
     }
     for s in &skipped {
         println!("  not compared: {s}");

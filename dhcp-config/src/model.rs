@@ -559,6 +559,14 @@ impl Effective {
 /// [`Effective::vendor_encapsulation`]); `None` when there are none or the space is not
 /// declared. Also used per packet, when a class or an `if` sets options of a space.
 pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+    encapsulate_at(name, options, spaces, 0)
+}
+
+/// Deepest nesting of encapsulated spaces followed (a space may, written so, contain
+/// itself).
+const MAX_ENCAPSULATION_DEPTH: usize = 8;
+
+fn encapsulate_at(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace], depth: usize) -> Option<Vec<u8>> {
     let space = spaces.iter().find(|s| s.name == name)?;
     let mut subs: Vec<(usize, u32, &[u8])> = options
         .iter()
@@ -566,14 +574,27 @@ pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpa
         .enumerate()
         .map(|(i, o)| (i, o.code, o.data.as_slice()))
         .collect();
-    if subs.is_empty() {
-        return None;
-    }
     let bucket = |code: u32| ((code & 31) + ((code >> 5) & 31)) % 17;
     // Bucket order; within a bucket, the latest stored first.
     subs.sort_by_key(|&(i, code, _)| (bucket(code), std::cmp::Reverse(i)));
+    // Then the spaces encapsulated in this one whose sub-option has no value of its
+    // own, in the order the spaces were declared (dhcpd's search_subencapsulation);
+    // one with nothing to carry is left out.
+    let nested: Vec<(u32, Vec<u8>)> = if depth < MAX_ENCAPSULATION_DEPTH {
+        space
+            .encapsulations
+            .iter()
+            .filter(|(code, _)| !options.iter().any(|o| o.space == name && o.code == *code))
+            .filter_map(|(code, inner)| Some((*code, encapsulate_at(inner, options, spaces, depth + 1)?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if subs.is_empty() && nested.is_empty() {
+        return None;
+    }
     let mut out = Vec::new();
-    for (_, code, data) in subs {
+    let mut put = |code: u32, data: &[u8]| {
         match space.code_width {
             1 => out.push(code as u8),
             2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
@@ -584,6 +605,12 @@ pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpa
             _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
         }
         out.extend_from_slice(data);
+    };
+    for (_, code, data) in subs {
+        put(code, data);
+    }
+    for (code, data) in &nested {
+        put(*code, data);
     }
     Some(out)
 }
@@ -599,6 +626,9 @@ pub struct OptionSpace {
     pub length_width: u8,
     /// The lowest code defined in the space (for `site-option-space`).
     pub min_code: Option<u32>,
+    /// `option NAME.SUB code N = encapsulate INNER;` in this space: (N, INNER). Sub-option
+    /// N carries INNER's options in force, unless it is given a value itself.
+    pub encapsulations: Vec<(u32, String)>,
 }
 
 /// One `option SPACE.NAME VALUE;` in force in a scope.

@@ -319,6 +319,7 @@ const UNSUPPORTED: &[&str] = &[
     "prefix-length-mode",
     "primary6",
     "secondary6",
+    "ignore-client-uids",
 ];
 
 /// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
@@ -584,6 +585,9 @@ pub(crate) struct Parser {
     /// a client's packet: (space, lower-case name) to the sub-option (kept up to date
     /// as definitions are read, so an expression sees those before it, as in dhcpd).
     space_refs: std::collections::HashMap<(String, String), crate::expr::OptionRef>,
+    /// `option SPACE.NAME code N = encapsulate INNER;`: INNER to (SPACE, N), the last one
+    /// for each INNER (dhcpd's `enc_opt`).
+    space_encaps: std::collections::HashMap<String, (String, u32)>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
     pub errors: Vec<ConfigError>,
@@ -599,6 +603,7 @@ impl Parser {
             spaces: Vec::new(),
             space_defs: std::collections::HashMap::new(),
             space_refs: std::collections::HashMap::new(),
+            space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -610,10 +615,20 @@ impl Parser {
         let mut items = self.items(stmts, Scope::Global);
         // The lowest code defined in each space, over the whole file (dhcpd computes
         // it when it first needs it, after reading everything).
+        // The spaces in declaration order (dhcpd's universe indexes), for the order
+        // sub-encapsulations are appended in.
+        let order: Vec<String> = self.spaces.iter().map(|s| s.name.clone()).collect();
         for item in &mut self.hoisted {
             if let Item::OptionSpace(space) = item {
                 space.min_code =
                     self.space_defs.iter().filter(|((s, _), _)| *s == space.name).map(|(_, (code, _))| *code).min();
+                space.encapsulations = order
+                    .iter()
+                    .filter_map(|inner| match self.space_encaps.get(inner) {
+                        Some((outer, code)) if *outer == space.name => Some((*code, inner.clone())),
+                        _ => None,
+                    })
+                    .collect();
             }
         }
         items.append(&mut self.hoisted);
@@ -2002,7 +2017,13 @@ impl Parser {
         if !options::is_dhcpd_identifier(&name_tok.text) {
             return Err(invalid(&name_tok.span, "option space name", &name_tok.text, "expected a name"));
         }
-        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1, min_code: None };
+        let mut space = OptionSpace {
+            name: name_tok.text.clone(),
+            code_width: 1,
+            length_width: 1,
+            min_code: None,
+            encapsulations: Vec::new(),
+        };
         while let Some(t) = c.next() {
             match t.text.to_ascii_lowercase().as_str() {
                 "code" | "length" => {
@@ -2088,9 +2109,14 @@ impl Parser {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
                 _ => return Err(c.expected("'='")),
             }
-            let DefType::Plain(ty) = self.definition_type(c, name_span)? else {
-                // An encapsulation inside an encapsulated space.
-                return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
+            let ty = match self.definition_type(c, name_span)? {
+                DefType::Plain(ty) => ty,
+                DefType::Encapsulate(inner) => {
+                    // Made of INNER's options unless given a value (bytes) itself; dhcpd
+                    // keeps the last encapsulation of a space (its `enc_opt`).
+                    self.space_encaps.insert(inner, (space.name.clone(), code));
+                    options::OptionType::String
+                }
             };
             self.space_defs.insert(key, (code, ty));
             self.index_space_refs();

@@ -331,3 +331,25 @@ fn duplicates_is_a_scope_flag() {
     assert!(!load(&format!("ignore duplicates;\n{SUBNET}")).config.global.duplicates);
     assert!(load(SUBNET).config.global.duplicates, "dhcpd's default");
 }
+
+#[test]
+fn an_option_of_a_space_may_encapsulate_another_space() {
+    let c = load(&format!(
+        "option space onie code width 1 length width 1;\noption onie.installer_url code 1 = text;\n\
+         option space vivso code width 4 length width 1;\noption vivso.onie code 42623 = encapsulate onie;\n\
+         option vivso.iana code 0 = string;\noption op125 code 125 = encapsulate vivso;\n\
+         option onie.installer_url \"u\";\n{SUBNET}"
+    ))
+    .config;
+    let vivso = c.option_spaces.iter().find(|s| s.name == "vivso").expect("vivso");
+    assert_eq!(vivso.encapsulations, [(42623, "onie".to_string())]);
+    assert_eq!(c.global.option(125), Some(&[0, 0, 0xa6, 0x7f, 3, 1, 1, b'u'][..]));
+    // Given a value itself, the sub-option carries it instead.
+    let c = load(&format!(
+        "option space onie;\noption onie.x code 1 = text;\noption space vivso code width 4 length width 1;\n\
+         option vivso.onie code 42623 = encapsulate onie;\noption op125 code 125 = encapsulate vivso;\n\
+         option onie.x \"u\";\noption vivso.onie 07:07;\n{SUBNET}"
+    ))
+    .config;
+    assert_eq!(c.global.option(125), Some(&[0, 0, 0xa6, 0x7f, 2, 7, 7][..]));
+}

@@ -99,6 +99,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
+        encapsulations: cfg.encapsulations.clone(),
         uses_vars: cfg.uses_variables(),
         has_lease_limits: cfg.has_lease_limits(),
         tied_interfaces: cfg.interfaces.iter().map(|b| (b.name.clone(), b.shared_network)).collect(),

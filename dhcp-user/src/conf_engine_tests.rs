@@ -1708,3 +1708,59 @@ fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
     assert_eq!(run(&format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}")).0, Some(BindingState::Active));
     assert_eq!(run(&format!("deny duplicates;\n{SUBNET}{host}")).0, Some(BindingState::Active));
 }
+
+/// Corpus files 064 and 074 (ONIE's documentation): option 125 made of a space of
+/// enterprise numbers (4-byte codes), one of which encapsulates ONIE's own space.
+const VIVSO_SPACES: &str = "option space onie code width 1 length width 1;\n\
+    option onie.installer_url code 1 = text;\n\
+    option onie.machine code 3 = text;\n\
+    option space vivso code width 4 length width 1;\n\
+    option vivso.onie code 42623 = encapsulate onie;\n\
+    option vivso.iana code 0 = string;\n\
+    option op125 code 125 = encapsulate vivso;\n";
+
+#[test]
+fn a_space_encapsulated_in_a_space_is_built_as_dhcpd_builds_it() {
+    // The class's options make up option 125 for its members only (built again per
+    // packet): the space's own options first, then the encapsulated space's sub-option
+    // (dhcpd's hashed_option_space_encapsulate, then search_subencapsulation).
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           option vivso.iana 01:01:01;\n  option onie.installer_url \"http://x/i\";\n}}\n{SUBNET}"
+    ));
+    let ask = |m: [u8; 6], vendor: Option<&str>| {
+        let mut opts = vec![prl(&[1, 125])];
+        if let Some(v) = vendor {
+            opts.push(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
+        }
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts));
+        reply(&o).opts().get(OptionCode::from(125)).cloned()
+    };
+    let want = [&[0, 0, 0, 0, 3, 1, 1, 1][..], &[0, 0, 0xa6, 0x7f, 12, 1, 10], b"http://x/i"].concat();
+    match ask(mac(1), Some("onie_vendor:x86_64")) {
+        Some(DhcpOption::Unknown(u)) => assert_eq!(u.data(), want.as_slice()),
+        other => panic!("option 125: {other:?}"),
+    }
+    assert_eq!(ask(mac(2), None), None, "not a member: nothing to carry");
+}
+
+#[test]
+fn an_encapsulating_option_is_built_again_when_a_class_sets_its_spaces_options() {
+    // Corpus file 002: `option JNPR-encapsulation code 43 = encapsulate JNPR;` and a class
+    // setting a JNPR option: option 43 for the class's members.
+    let e = engine(&format!(
+        "option space JNPR;\noption JNPR.config-file-name code 1 = text;\n\
+         option JNPR-encapsulation code 43 = encapsulate JNPR;\n\
+         class \"j\" {{ match if substring (option vendor-class-identifier, 0, 7) = \"Juniper\"; \
+         option JNPR.config-file-name \"c.j2\"; }}\n{SUBNET}"
+    ));
+    let o = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(1), vec![prl(&[1, 43]), DhcpOption::ClassIdentifier(b"Juniper-ex".to_vec())]),
+    );
+    assert_eq!(
+        reply(&o).opts().get(OptionCode::VendorExtensions),
+        Some(&DhcpOption::VendorExtensions([&[1u8, 4][..], b"c.j2"].concat()))
+    );
+}

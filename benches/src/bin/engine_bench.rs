@@ -45,6 +45,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         uses_vars: false,
         has_lease_limits: false,
         tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     }
 }
 

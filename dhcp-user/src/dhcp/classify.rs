@@ -350,9 +350,24 @@ impl SpaceMark {
     /// run since `self` changed the vendor space or its options (a shared list is
     /// copied when first changed, so a new pointer means a change), unless option 43 is
     /// written explicitly.
-    pub fn rebuild_43(&self, p: &mut Params, spaces: &[dhcp_config::OptionSpace]) {
-        let changed = self.vendor != p.vendor_option_space || !std::sync::Arc::ptr_eq(&self.options, &p.space_options);
-        if !changed || p.option43_explicit {
+    ///
+    /// The same for the options defined as `encapsulate SPACE` (`encapsulations`: code and
+    /// space): when the statements changed the space options, such an option is built
+    /// again from them, unless its value is not the one the earlier space options made
+    /// (then it was written as such).
+    pub fn rebuild_43(&self, p: &mut Params, spaces: &[dhcp_config::OptionSpace], encapsulations: &[(u8, String)]) {
+        let options_changed = !std::sync::Arc::ptr_eq(&self.options, &p.space_options);
+        if options_changed {
+            for (code, space) in encapsulations {
+                let before = dhcp_config::encapsulate(space, &self.options, spaces);
+                if p.option(*code) == before.as_deref() {
+                    set_option(p, *code, dhcp_config::encapsulate(space, &p.space_options, spaces));
+                }
+            }
+        }
+        let changed = self.vendor != p.vendor_option_space || options_changed;
+        let vendor_space = self.vendor.is_some() || p.vendor_option_space.is_some();
+        if !changed || !vendor_space || p.option43_explicit {
             return;
         }
         let built =

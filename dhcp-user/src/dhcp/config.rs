@@ -156,6 +156,9 @@ pub struct EngineConfig {
     pub classes: Vec<Class>,
     /// `option space` declarations (to build option 43 per packet).
     pub option_spaces: Vec<OptionSpace>,
+    /// `option NAME code N = encapsulate SPACE;`: (N, SPACE), built again per packet
+    /// when a class or an `if` sets options of SPACE.
+    pub encapsulations: Vec<(u8, String)>,
     /// Whether some statement sets or reads a variable (then the lease's binding scope
     /// is looked up for each answer).
     pub uses_vars: bool,

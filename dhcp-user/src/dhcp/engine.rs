@@ -320,7 +320,7 @@ impl Ctx<'_> {
         let mark = classify::SpaceMark::of(&p);
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
         classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
-        mark.rebuild_43(&mut p, &self.cfg.option_spaces);
+        mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         // The host dhcpd runs the statements of: the lease's (for a dynamic lease, a
         // host without fixed address only); without a lease (INFORM), the client's.
         let host = if lease.is_some() { lease_host } else { self.host };
@@ -330,7 +330,7 @@ impl Ctx<'_> {
             p = merge(&p, &h.params);
             let mark = classify::SpaceMark::of(&p);
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
-            mark.rebuild_43(&mut p, &self.cfg.option_spaces);
+            mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         }
         classify::finish_headers(&mut p, &pkt);
         (with_host_decl_name(p, lease_host), vars.into_inner())

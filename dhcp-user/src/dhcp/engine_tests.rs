@@ -54,6 +54,7 @@ fn config(range: (u8, u8)) -> EngineConfig {
         uses_vars: false,
         has_lease_limits: false,
         tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     }
 }
 

@@ -276,6 +276,7 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         uses_vars: false,
         has_lease_limits: false,
         tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     };
     let peer = PeerConfig {
         name: NAME.into(),
