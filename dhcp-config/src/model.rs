@@ -568,9 +568,11 @@ const MAX_ENCAPSULATION_DEPTH: usize = 8;
 
 fn encapsulate_at(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace], depth: usize) -> Option<Vec<u8>> {
     let space = spaces.iter().find(|s| s.name == name)?;
+    // A value the space's length width cannot say (one computed per client) is left out.
+    let max = if space.length_width == 1 { 255 } else { 65_535 };
     let mut subs: Vec<(usize, u32, &[u8])> = options
         .iter()
-        .filter(|o| o.space == name && !o.data.is_empty())
+        .filter(|o| o.space == name && !o.data.is_empty() && o.data.len() <= max)
         .enumerate()
         .map(|(i, o)| (i, o.code, o.data.as_slice()))
         .collect();
@@ -937,6 +939,8 @@ pub enum Action {
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
     /// client's `vendor-option-space` names it).
     SpaceOption { space: String, code: u32, data: Vec<u8> },
+    /// `option SPACE.NAME = EXPR;` (a null value removes the sub-option).
+    SpaceOptionExpr { space: String, code: u32, expr: DataExpr },
     /// `vendor-option-space NAME;`
     VendorOptionSpace(String),
     /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
@@ -1087,9 +1091,10 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
-            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } | Action::Append { expr, .. } => {
-                expr.reads_variables()
-            }
+            Action::OptionExpr { expr, .. }
+            | Action::Log { expr, .. }
+            | Action::Append { expr, .. }
+            | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)

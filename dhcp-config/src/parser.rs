@@ -2133,6 +2133,20 @@ impl Parser {
             at_end.pos = stmt.tokens.len();
             return Err(at_end.expected("';'"));
         }
+        if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
+            // `option SPACE.NAME = EXPR;`: the sub-option's bytes, computed per client.
+            c.pos += 1;
+            let tokens = c.rest();
+            let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
+            let expr = p.data_arg()?;
+            if let Some(t) = tokens.get(p.position()) {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
+                ));
+            }
+            return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space: space.name, code, expr })));
+        }
         let data = options::encode(ty, c.rest(), &stmt.end)?;
         let limit = if space.length_width == 1 { 255 } else { 65_535 };
         if data.len() > limit {

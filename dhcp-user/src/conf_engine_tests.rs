@@ -1764,3 +1764,26 @@ fn an_encapsulating_option_is_built_again_when_a_class_sets_its_spaces_options()
         Some(&DhcpOption::VendorExtensions([&[1u8, 4][..], b"c.j2"].concat()))
     );
 }
+
+#[test]
+fn a_space_option_set_from_an_expression_goes_into_its_encapsulation() {
+    // Corpus file 064: `option onie.installer_url = "...";` in a class.
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           option onie.installer_url = concat (\"http://x/\", substring (option vendor-class-identifier, 12, 6));\n}}\n{SUBNET}"
+    ));
+    let o = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(
+            MessageType::Discover,
+            mac(1),
+            vec![prl(&[1, 125]), DhcpOption::ClassIdentifier(b"onie_vendor:x86_64-dell".to_vec())],
+        ),
+    );
+    let want = [&[0, 0, 0xa6, 0x7f, 17, 1, 15][..], b"http://x/x86_64"].concat();
+    match reply(&o).opts().get(OptionCode::from(125)) {
+        Some(DhcpOption::Unknown(u)) => assert_eq!(u.data(), want.as_slice()),
+        other => panic!("option 125: {other:?}"),
+    }
+}

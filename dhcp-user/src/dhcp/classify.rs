@@ -159,6 +159,25 @@ fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
     }
 }
 
+/// Sets (`None`: removes) an option of an option space; a new value keeps its code's
+/// place (dhcpd replaces it in its slot).
+fn set_space_option(p: &mut Params, space: &str, code: u32, data: Option<Vec<u8>>) {
+    let opts = std::sync::Arc::make_mut(&mut p.space_options);
+    let at = opts.iter().position(|o| o.space == space && o.code == code);
+    match (at, data) {
+        (Some(i), Some(d)) => {
+            if let Some(o) = opts.get_mut(i) {
+                o.data = d;
+            }
+        }
+        (None, Some(d)) => opts.push(dhcp_config::SpaceOptionValue { space: space.to_string(), code, data: d }),
+        (Some(i), None) => {
+            opts.remove(i);
+        }
+        (None, None) => {}
+    }
+}
+
 /// Executes `actions` on `p` for the packet, skipping what `shadowed` lists (set by a
 /// later unconditional statement of the scope chain, which wins).
 pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet<'_>) {
@@ -170,16 +189,10 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 set_option(p, *code, Some(data.clone()))
             }
             Action::SpaceOption { space, code, data } if live(Target::SpaceOption(*code)) => {
-                // A new value keeps its code's place (dhcpd replaces it in its slot).
-                let opts = std::sync::Arc::make_mut(&mut p.space_options);
-                match opts.iter_mut().find(|o| o.space == *space && o.code == *code) {
-                    Some(o) => o.data = data.clone(),
-                    None => opts.push(dhcp_config::SpaceOptionValue {
-                        space: space.clone(),
-                        code: *code,
-                        data: data.clone(),
-                    }),
-                }
+                set_space_option(p, space, *code, Some(data.clone()));
+            }
+            Action::SpaceOptionExpr { space, code, expr } if live(Target::SpaceOption(*code)) => {
+                set_space_option(p, space, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
             Action::VendorOptionSpace(name) if live(Target::VendorOptionSpace) => {
                 p.vendor_option_space = Some(name.clone());
