@@ -153,6 +153,9 @@ pub enum ErrorKind {
     /// Two declarations with the same name.
     #[error("{what} \"{name}\" is already declared at {first}")]
     Duplicate { what: String, name: String, first: Span },
+    /// A second `interface` statement for one shared network (its subnets included).
+    #[error("a subnet or shared network can't be connected to two interfaces (\"{first}\" already is, as dhcpd says)")]
+    SecondInterface { first: String },
     /// `omapi-key NAME` naming no `key NAME { }`.
     #[error("key \"{name}\" is not declared")]
     UnknownKey { name: String },

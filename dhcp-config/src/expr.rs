@@ -1080,7 +1080,7 @@ impl<'t> ExprParser<'t> {
     }
 
     /// An option name after `option` or `exists`.
-    fn option_ref(&mut self) -> Result<OptionRef, ConfigError> {
+    pub(crate) fn option_ref(&mut self) -> Result<OptionRef, ConfigError> {
         let t = self.peek().filter(|t| t.kind == TokenKind::Word).ok_or_else(|| self.expected("an option name"))?;
         self.pos += 1;
         let name = t.text.to_ascii_lowercase();

@@ -38,9 +38,9 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind
 pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
-    Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, Key, KeyAlgorithm, LogLevel, NameFailure, NamedValue,
-    OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue, Subclass, Subnet,
-    SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
+    Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, InterfaceBinding, Key, KeyAlgorithm, LogLevel,
+    NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue,
+    Subclass, Subnet, SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.

@@ -13,7 +13,7 @@ use crate::model::{
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE, Dynamic,
     Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
-use crate::model::{HostAddr, Zone};
+use crate::model::{HostAddr, InterfaceBinding, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
 
 /// Positions of a subnet.
@@ -33,6 +33,11 @@ pub(crate) struct PoolInfo {
     pub dynamic_bootp: Option<Span>,
     /// Declared directly in a shared-network: its subnet is found from its ranges.
     pub in_shared_network: bool,
+    /// For a pool declared directly in a shared-network, its statements: its values are
+    /// those of the subnet its ranges are in plus its own (dhcpd's ack_lease runs the
+    /// subnet's scopes, then the pool's own up to the shared network), known once the
+    /// shared network's subnets are.
+    pub shared_items: Option<Vec<Item>>,
 }
 
 /// Positions of a host.
@@ -57,6 +62,9 @@ pub(crate) struct Info {
     pub ddns_update_style: Option<Span>,
     /// Global-only statements written in another scope: (statement, position).
     pub global_only: Vec<(String, Span)>,
+    /// A second `interface` statement for a shared network: (position, the first one's
+    /// interface).
+    pub second_interfaces: Vec<(Span, String)>,
 }
 
 /// The effective values of a scope: the parent's, then this scope's own statements.
@@ -153,6 +161,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::AllowBootp(v) => e.allow_bootp = *v,
         Param::AllowUnknownClients(v) => e.allow_unknown_clients = *v,
         Param::AllowDynamicBootp(v) => e.allow_dynamic_bootp = *v,
+        Param::Duplicates(v) => e.duplicates = *v,
         Param::VendorOptionSpace(v) => e.vendor_option_space = Some(v.clone()),
         Param::SiteOptionSpace(v) => e.site_option_space = Some(v.clone()),
         Param::Ddns(d) => {
@@ -220,7 +229,7 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
 
 /// Builds the model from the AST.
 pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
-    let mut l = Lowerer { config: Config::default(), info: Info::default() };
+    let mut l = Lowerer { config: Config::default(), info: Info::default(), interface_names: Default::default() };
     let global = scope_effective(&Effective::default(), items);
     l.config.global = global.clone();
     for item in items {
@@ -247,6 +256,8 @@ pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
 struct Lowerer {
     config: Config,
     info: Info,
+    /// Interfaces named by an `interface` statement so far (dhcpd's interface list).
+    interface_names: std::collections::HashSet<String>,
 }
 
 impl Lowerer {
@@ -265,6 +276,7 @@ impl Lowerer {
                             Item::Pool { items, .. } => self.pool(items, &e, sn, None),
                             Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                             Item::Group { items } => self.inner_group(items, &e, &[], Some(sn)),
+                            Item::Interface(name, span) => self.interface(name, span, sn),
                             _ => {}
                         }
                     }
@@ -342,11 +354,26 @@ impl Lowerer {
         }
         for item in &d.items {
             match item {
+                Item::Interface(name, span) => self.interface(name, span, sn),
                 Item::Pool { items, .. } => self.pool(items, &e, sn, Some(subnet_index)),
                 Item::Host { name, span, items } => self.host(name, span, items, &e, &[]),
                 Item::Group { items } => self.inner_group(items, &e, &[], None),
                 _ => {}
             }
+        }
+    }
+
+    /// `interface NAME;` in shared network `sn` (or one of its subnets), as dhcpd's
+    /// new_shared_network_interface takes it: an error if the network already has an
+    /// interface, nothing if another statement named the interface before, else the
+    /// interface is tied to the network.
+    fn interface(&mut self, name: &str, span: &Span, sn: usize) {
+        if let Some(first) = self.config.interfaces.iter().find(|b| b.shared_network == sn) {
+            self.info.second_interfaces.push((span.clone(), first.name.clone()));
+            return;
+        }
+        if self.interface_names.insert(name.to_string()) {
+            self.config.interfaces.push(InterfaceBinding { name: name.to_string(), shared_network: sn });
         }
     }
 
@@ -380,7 +407,22 @@ impl Lowerer {
             _ => None,
         });
         let ranges: Vec<&Item> = items.iter().filter(|i| matches!(i, Item::Range(_))).collect();
-        self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e, failover);
+        self.push_pool(sn, subnet.unwrap_or(0), subnet.is_none(), &ranges, e.clone(), failover);
+        if subnet.is_none()
+            && let Some(info) = self.info.pools.get_mut(sn).and_then(|p| p.last_mut())
+        {
+            info.shared_items = Some(items.to_vec());
+        }
+        // A host declared in the pool: dhcpd clones the pool's group for it, so the
+        // pool's statements are evaluated again for its client after the subnet's (for a
+        // fixed address, whose lease has no pool), as a `group`'s would be.
+        for item in items {
+            match item {
+                Item::Host { name, span, items: host_items } => self.host(name, span, host_items, &e, &[items]),
+                Item::Group { items: group } => self.inner_group(group, &e, &[items], None),
+                _ => {}
+            }
+        }
         // The pool's permit lists (dhcpd's permit_list and prohibit_list).
         if let Some(pool) = self.config.shared_networks.get_mut(sn).and_then(|n| n.pools.last_mut()) {
             // dhcpd prohibits dynamic BOOTP clients only in the ad-hoc pool it makes for ranges
@@ -413,7 +455,8 @@ impl Lowerer {
             permits: Vec::new(),
             prohibits: Vec::new(),
         };
-        let mut info = PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network };
+        let mut info =
+            PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network, shared_items: None };
         for r in ranges {
             if let Item::Range(r) = r {
                 pool.ranges.push(AddrRange { start: r.start, end: r.end });
@@ -480,6 +523,11 @@ impl Lowerer {
             client_identifier: None,
             fixed_addresses: Vec::new(),
             fixed_address_names: None,
+            fixed_address_declared: items.iter().any(|i| matches!(i, Item::FixedAddress(_))),
+            identifier: items.iter().find_map(|i| match i {
+                Item::HostIdentifier(option, value, _) => Some((*option, value.clone())),
+                _ => None,
+            }),
             effective: scope_effective(eff, items),
             own,
         };
@@ -559,6 +607,9 @@ impl Lowerer {
                 let first: Option<Ipv4Addr> = pool.ranges.first().map(|r| r.start);
                 if let Some(i) = first.and_then(|a| shared.subnets.iter().position(|s| s.contains(a))) {
                     pool.subnet_index = i;
+                    if let (Some(subnet), Some(items)) = (shared.subnets.get(i), &info.shared_items) {
+                        pool.effective = scope_effective(&subnet.effective, items);
+                    }
                 }
             }
         }

@@ -69,6 +69,25 @@ pub struct Config {
     /// `class` declarations with their subclasses, in file order (the order dhcpd
     /// classifies a packet in).
     pub classes: Vec<Class>,
+    /// `interface NAME;` statements that took effect, in file order: each ties an
+    /// interface to a shared network (see [`InterfaceBinding`]).
+    pub interfaces: Vec<InterfaceBinding>,
+}
+
+/// `interface NAME;` in a shared-network (or in one of its subnets): dhcpd listens on
+/// that interface and serves a request received there without a relay from that shared
+/// network, whatever the interface's address. As in dhcpd (server/mdb.c,
+/// new_shared_network_interface), the first statement naming an interface ties it; a
+/// later one naming it again (in another shared network) has no effect; an interface
+/// the server is told to serve on its command line is not tied at all (its address
+/// picks its network); and only the named interfaces are served when the command line
+/// names none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceBinding {
+    /// The interface name (at most 15 characters, as dhcpd keeps it).
+    pub name: String,
+    /// Index into [`Config::shared_networks`].
+    pub shared_network: usize,
 }
 
 impl Default for Config {
@@ -88,6 +107,7 @@ impl Default for Config {
             abandon_lease_time: DEFAULT_ABANDON_LEASE_TIME,
             global: Effective::default(),
             classes: Vec::new(),
+            interfaces: Vec::new(),
         }
     }
 }
@@ -356,6 +376,10 @@ pub struct Effective {
     pub log_facility: Option<String>,
     /// `one-lease-per-client` (default false).
     pub one_lease_per_client: bool,
+    /// `allow duplicates` (dhcpd's default) / `deny duplicates`: with
+    /// `one-lease-per-client`, a DHCPREQUEST of a client matching a host without client
+    /// identifier also releases the other leases of its hardware address.
+    pub duplicates: bool,
     /// `update-static-leases` (default false; meaningful with DDNS only).
     pub update_static_leases: bool,
     /// `get-lease-hostnames` (default false; `true` is refused at load).
@@ -424,6 +448,7 @@ impl Default for Effective {
             ping_cltt_secs: 60,
             log_facility: None,
             one_lease_per_client: false,
+            duplicates: true,
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,
@@ -548,20 +573,43 @@ pub fn option_hash_bucket(code: u32) -> u32 {
 /// [`Effective::vendor_encapsulation`]); `None` when there are none or the space is not
 /// declared. Also used per packet, when a class or an `if` sets options of a space.
 pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace]) -> Option<Vec<u8>> {
+    encapsulate_at(name, options, spaces, 0)
+}
+
+/// Deepest nesting of encapsulated spaces followed (a space may, written so, contain
+/// itself).
+const MAX_ENCAPSULATION_DEPTH: usize = 8;
+
+fn encapsulate_at(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpace], depth: usize) -> Option<Vec<u8>> {
     let space = spaces.iter().find(|s| s.name == name)?;
+    // A value the space's length width cannot say (one computed per client) is left out.
+    let max = if space.length_width == 1 { 255 } else { 65_535 };
     let mut subs: Vec<(usize, u32, &[u8])> = options
         .iter()
-        .filter(|o| o.space == name && !o.data.is_empty())
+        .filter(|o| o.space == name && !o.data.is_empty() && o.data.len() <= max)
         .enumerate()
         .map(|(i, o)| (i, o.code, o.data.as_slice()))
         .collect();
-    if subs.is_empty() {
-        return None;
-    }
     // Bucket order; within a bucket, the latest stored first.
     subs.sort_by_key(|&(i, code, _)| (option_hash_bucket(code), std::cmp::Reverse(i)));
+    // Then the spaces encapsulated in this one whose sub-option has no value of its
+    // own, in the order the spaces were declared (dhcpd's search_subencapsulation);
+    // one with nothing to carry is left out.
+    let nested: Vec<(u32, Vec<u8>)> = if depth < MAX_ENCAPSULATION_DEPTH {
+        space
+            .encapsulations
+            .iter()
+            .filter(|(code, _)| !options.iter().any(|o| o.space == name && o.code == *code))
+            .filter_map(|(code, inner)| Some((*code, encapsulate_at(inner, options, spaces, depth + 1)?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if subs.is_empty() && nested.is_empty() {
+        return None;
+    }
     let mut out = Vec::new();
-    for (_, code, data) in subs {
+    let mut put = |code: u32, data: &[u8]| {
         match space.code_width {
             1 => out.push(code as u8),
             2 => out.extend_from_slice(&(code as u16).to_be_bytes()),
@@ -572,6 +620,12 @@ pub fn encapsulate(name: &str, options: &[SpaceOptionValue], spaces: &[OptionSpa
             _ => out.extend_from_slice(&(data.len() as u16).to_be_bytes()),
         }
         out.extend_from_slice(data);
+    };
+    for (_, code, data) in subs {
+        put(code, data);
+    }
+    for (code, data) in &nested {
+        put(*code, data);
     }
     Some(out)
 }
@@ -587,6 +641,9 @@ pub struct OptionSpace {
     pub length_width: u8,
     /// The lowest code defined in the space (for `site-option-space`).
     pub min_code: Option<u32>,
+    /// `option NAME.SUB code N = encapsulate INNER;` in this space: (N, INNER). Sub-option
+    /// N carries INNER's options in force, unless it is given a value itself.
+    pub encapsulations: Vec<(u32, String)>,
 }
 
 /// One `option SPACE.NAME VALUE;` in force in a scope.
@@ -874,6 +931,10 @@ pub enum Action {
     Option { code: u8, data: Vec<u8> },
     /// `option NAME = EXPR;` (a null value sets nothing).
     OptionExpr { code: u8, expr: DataExpr },
+    /// `append NAME VALUE;` / `prepend NAME VALUE;` (also `= EXPR`): the value is put
+    /// after (before) the option's value in force when the statement runs, or is the
+    /// value when none is (dhcpd's set_option: a concat of the two).
+    Append { code: u8, expr: DataExpr, prepend: bool },
     /// `filename "x";`
     Filename(String),
     /// `server-name "x";`
@@ -891,6 +952,8 @@ pub enum Action {
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
     /// client's `vendor-option-space` names it).
     SpaceOption { space: String, code: u32, data: Vec<u8> },
+    /// `option SPACE.NAME = EXPR;` (a null value removes the sub-option).
+    SpaceOptionExpr { space: String, code: u32, expr: DataExpr },
     /// `vendor-option-space NAME;`
     VendorOptionSpace(String),
     /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
@@ -1041,7 +1104,10 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
-            Action::OptionExpr { expr, .. } | Action::Log { expr, .. } => expr.reads_variables(),
+            Action::OptionExpr { expr, .. }
+            | Action::Log { expr, .. }
+            | Action::Append { expr, .. }
+            | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
@@ -1091,6 +1157,14 @@ pub struct Host {
     /// The `fixed-address` list as written when it names a host: looked up as a whole
     /// by [`Config::resolve_names`] (a name that does not resolve adds no address).
     pub fixed_address_names: Option<Vec<HostAddr>>,
+    /// Whether the host has a `fixed-address` statement, whatever its names resolved
+    /// to: dhcpd never hangs such a host on a dynamic lease (its statements are not run
+    /// for one), even when its address expression gives nothing.
+    pub fixed_address_declared: bool,
+    /// `host-identifier option NAME VALUE;`: the option (as the client sends it) and the
+    /// value that identify the host, after the client identifier and the hardware
+    /// address (dhcpd's find_hosts_by_option).
+    pub identifier: Option<(OptionRef, Vec<u8>)>,
     /// Values for this host: its enclosing scopes plus its own statements.
     pub effective: Effective,
     /// What dhcpd applies for this host's client *after* the subnet's (and pool's)

@@ -41,6 +41,8 @@ pub(crate) enum Param {
     AllowBootp(bool),
     AllowUnknownClients(bool),
     AllowDynamicBootp(bool),
+    /// `allow|deny|ignore duplicates`.
+    Duplicates(bool),
     Ddns(DdnsParam),
     VendorOptionSpace(String),
     SiteOptionSpace(String),
@@ -103,6 +105,9 @@ pub(crate) enum Item {
     FixedAddress(Vec<(HostAddr, Span)>),
     /// `option dhcp-client-identifier X;` inside a host: identifies the host.
     ClientId(Vec<u8>),
+    /// `host-identifier option NAME VALUE;` inside a host: the host of the clients whose
+    /// option NAME has that value.
+    HostIdentifier(crate::expr::OptionRef, Vec<u8>, Span),
     FailoverPeer(Box<PeerDecl>),
     /// `failover peer "name";` inside a pool.
     FailoverRef(String, Span),
@@ -130,6 +135,9 @@ pub(crate) enum Item {
     Zone(Zone),
     /// A statement executed per packet (`if`, `option NAME = expression;`).
     Dynamic(Action),
+    /// `interface NAME;` in a shared-network or a subnet: ties that interface to the
+    /// (enclosing) shared network.
+    Interface(String, Span),
     /// `allow X;` (`allow: true`) or `deny X;` inside a pool.
     Permit {
         allow: bool,
@@ -311,6 +319,7 @@ const UNSUPPORTED: &[&str] = &[
     "prefix-length-mode",
     "primary6",
     "secondary6",
+    "ignore-client-uids",
 ];
 
 /// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
@@ -576,10 +585,11 @@ pub(crate) struct Parser {
     /// a client's packet: (space, lower-case name) to the sub-option (kept up to date
     /// as definitions are read, so an expression sees those before it, as in dhcpd).
     space_refs: std::collections::HashMap<(String, String), crate::expr::OptionRef>,
+    /// `option SPACE.NAME code N = encapsulate INNER;`: INNER to (SPACE, N), the last one
+    /// for each INNER (dhcpd's `enc_opt`).
+    space_encaps: std::collections::HashMap<String, (String, u32)>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
-    /// Where each class was declared (parallel to `classes`).
-    class_spans: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -593,8 +603,8 @@ impl Parser {
             spaces: Vec::new(),
             space_defs: std::collections::HashMap::new(),
             space_refs: std::collections::HashMap::new(),
+            space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
-            class_spans: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -605,10 +615,20 @@ impl Parser {
         let mut items = self.items(stmts, Scope::Global);
         // The lowest code defined in each space, over the whole file (dhcpd computes
         // it when it first needs it, after reading everything).
+        // The spaces in declaration order (dhcpd's universe indexes), for the order
+        // sub-encapsulations are appended in.
+        let order: Vec<String> = self.spaces.iter().map(|s| s.name.clone()).collect();
         for item in &mut self.hoisted {
             if let Item::OptionSpace(space) = item {
                 space.min_code =
                     self.space_defs.iter().filter(|((s, _), _)| *s == space.name).map(|(_, (code, _))| *code).min();
+                space.encapsulations = order
+                    .iter()
+                    .filter_map(|inner| match self.space_encaps.get(inner) {
+                        Some((outer, code)) if *outer == space.name => Some((*code, inner.clone())),
+                        _ => None,
+                    })
+                    .collect();
             }
         }
         items.append(&mut self.hoisted);
@@ -1067,23 +1087,27 @@ impl Parser {
         Ok(Action::Log { level, expr })
     }
 
-    /// `class "NAME" { match if ...; match ...; statements }`
-    fn class(&mut self, name: String, span: Span, block: &[RawStmt]) -> Result<(), ConfigError> {
-        if let Some(first) = self.classes.iter().position(|c| c.name == name).and_then(|i| self.class_spans.get(i)) {
-            return Err(ConfigError::new(
-                &span,
-                ErrorKind::Duplicate { what: "class".into(), name, first: first.clone() },
-            ));
-        }
-        let mut class = Class {
-            name,
-            match_if: None,
-            submatch: None,
-            spawning: false,
-            lease_limit: None,
-            subclasses: Vec::new(),
-            actions: Vec::new(),
+    /// `class "NAME" { match if ...; match ...; statements }`. A class declared again
+    /// is reopened, as dhcpd's parse_class_declaration does: it keeps its place in the
+    /// classification order, a `match if`, `match`/`spawn with` or `lease limit` of the
+    /// new declaration replaces the class's, and its statements are added after the
+    /// class's own.
+    fn class(&mut self, name: String, block: &[RawStmt]) -> Result<(), ConfigError> {
+        let existing = self.classes.iter().position(|c| c.name == name);
+        let mut class = match existing.and_then(|i| self.classes.get(i)) {
+            Some(c) => c.clone(),
+            None => Class {
+                name,
+                match_if: None,
+                submatch: None,
+                spawning: false,
+                lease_limit: None,
+                subclasses: Vec::new(),
+                actions: Vec::new(),
+            },
         };
+        // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`, per declaration.
+        let (mut matched, mut submatched) = (false, false);
         let mut rest: Vec<RawStmt> = Vec::new();
         for s in block {
             match head_word(s).as_deref() {
@@ -1097,8 +1121,7 @@ impl Parser {
                             c.pos = 1;
                             return Err(c.expected("'with'"));
                         }
-                        // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`.
-                        let twice = if is_if { class.match_if.is_some() } else { class.submatch.is_some() };
+                        let twice = if is_if { matched } else { submatched };
                         if twice {
                             let what = if is_if { "match if" } else { "match/spawn with" };
                             return Err(invalid(s.span(), "class statement", what, "a class has only one"));
@@ -1108,9 +1131,12 @@ impl Parser {
                         let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
                         if is_if {
                             class.match_if = Some(p.boolean()?);
+                            matched = true;
                         } else {
                             class.submatch = Some(p.data_arg()?);
-                            class.spawning = spawn;
+                            // dhcpd sets `spawning` for `spawn with` and never clears it.
+                            class.spawning |= spawn;
+                            submatched = true;
                         }
                         let mut c = Cursor::new(s);
                         c.pos = p.position() + skip;
@@ -1127,9 +1153,12 @@ impl Parser {
                 _ => rest.push(s.clone()),
             }
         }
-        class.actions = self.actions(&rest, Scope::Class);
-        self.classes.push(class);
-        self.class_spans.push(span);
+        let actions = self.actions(&rest, Scope::Class);
+        class.actions.extend(actions);
+        match existing.and_then(|i| self.classes.get_mut(i)) {
+            Some(slot) => *slot = class,
+            None => self.classes.push(class),
+        }
         Ok(())
     }
 
@@ -1282,15 +1311,18 @@ impl Parser {
         let ddns = |p: DdnsParam, c: &Cursor<'_>| param(Param::Ddns(p), c);
         match kw.as_str() {
             "default-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::DefaultLeaseTime(v), &c)
             }
             "max-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::MaxLeaseTime(v), &c)
             }
             "min-lease-time" => {
-                let v = c.int("a number of seconds")?;
+                // dhcpd's lease time format (`T`): `infinite`, and -1 for it too.
+                let v = c.lease_time()?;
                 param(Param::MinLeaseTime(v), &c)
             }
             "ping-timeout" => {
@@ -1454,6 +1486,7 @@ impl Parser {
                     // dhcpd ignores the client without logging it; the effect on the
                     // answer is deny's.
                     "booting" => param(Param::AllowBooting(false), &c),
+                    "duplicates" => param(Param::Duplicates(false), &c),
                     "" => Err(c.expected("what to ignore")),
                     _ => Err(ConfigError::new(&head.span, ErrorKind::Unsupported { statement: stmt_text(s) })),
                 }
@@ -1528,7 +1561,7 @@ impl Parser {
                 // dhcpd: a quoted string only ("Expecting class name").
                 let name = c.string("a quoted class name")?;
                 let block = c.block()?;
-                self.class(name, head.span.clone(), block)?;
+                self.class(name, block)?;
                 Ok(None)
             }
             "subclass" => {
@@ -1544,6 +1577,7 @@ impl Parser {
                     "dynamic bootp clients" => Param::AllowDynamicBootp(allow),
                     "bootp" => Param::AllowBootp(allow),
                     "booting" => Param::AllowBooting(allow),
+                    "duplicates" => Param::Duplicates(allow),
                     // In a pool, allow/deny are permits, and dhcpd knows no such permit.
                     "client-updates" if scope == S::Pool => {
                         return Err(ConfigError::new(
@@ -1567,6 +1601,40 @@ impl Parser {
                 param(p, &c)
             }
             "option" => self.option(&mut c, scope),
+            "append" | "prepend" => {
+                // dhcpd: `append|prepend OPTION VALUE;` (or `= EXPR`), read as an option
+                // statement and run in order with the others (set_option).
+                let prepend = kw == "prepend";
+                if c.peek().is_some_and(|t| t.word().is_some_and(|w| w.eq_ignore_ascii_case("space"))) {
+                    return Err(c.expected("an option name"));
+                }
+                if s.tokens.get(2).and_then(Token::word).is_some_and(|w| w.eq_ignore_ascii_case("code")) {
+                    let mut at = Cursor::new(s);
+                    at.pos = 2;
+                    return Err(at.expected("an option value"));
+                }
+                let not_yet = |what: &str| {
+                    Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotYetSupported { statement: stmt_text(s), reason: what.to_string() },
+                    ))
+                };
+                let (code, expr) = match self.option(&mut c, scope)? {
+                    Some(Item::Option { code, data }) => (code, crate::expr::DataExpr::Const(data)),
+                    Some(Item::Dynamic(Action::OptionExpr { code, expr })) => (code, expr),
+                    Some(Item::NamedOption { .. }) => {
+                        return not_yet("a host name in an appended value is not supported yet; write the address");
+                    }
+                    Some(Item::SpaceOption { .. }) => {
+                        return not_yet("appending to an option of an option space is not supported yet");
+                    }
+                    _ => return not_yet("xdhcpd sets this option itself"),
+                };
+                if matches!(code, 50..=54 | 56..=59 | 61 | 82) {
+                    return not_yet("xdhcpd sets this option itself");
+                }
+                Ok(Some(Item::Dynamic(Action::Append { code, expr, prepend })))
+            }
             "shared-network" => {
                 Self::allow(s, "shared-network", scope, &[S::Global, S::Group])?;
                 let name = c.name("a shared-network name")?;
@@ -1615,10 +1683,18 @@ impl Parser {
                 Ok(Some(Item::Range(RangeDecl { start, end, dynamic_bootp, span: head.span.clone() })))
             }
             "host" => {
-                Self::allow(s, "host", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet])?;
+                // dhcpd: anywhere but in a host or a class. Declared in a pool, a host is
+                // global too, and the pool's statements are among its enclosing scopes.
+                Self::allow(s, "host", scope, &[S::Global, S::Group, S::SharedNetwork, S::Subnet, S::Pool])?;
                 let name = c.name("a host name")?;
                 let block = c.block()?;
                 let items = self.items(block, S::Host);
+                // dhcpd: "only one host-identifier allowed per host".
+                if let Some(Item::HostIdentifier(_, _, at)) =
+                    items.iter().filter(|i| matches!(i, Item::HostIdentifier(..))).nth(1)
+                {
+                    return Err(invalid(at, "host-identifier", &name, "only one host-identifier allowed per host"));
+                }
                 Ok(Some(Item::Host { name, span: head.span.clone(), items }))
             }
             "hardware" => {
@@ -1634,6 +1710,42 @@ impl Parser {
                     })?;
                 c.end()?;
                 Ok(Some(Item::Hardware(bytes, mac.span.clone())))
+            }
+            "host-identifier" => {
+                Self::allow(s, "host-identifier", scope, &[S::Host])?;
+                let t = c.word("'option'")?;
+                if t.text.eq_ignore_ascii_case("v6relopt") {
+                    return Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotSupported {
+                            statement: stmt_text(s),
+                            reason: "v6relopt identifies DHCPv6 clients; xdhcpd serves DHCPv4".into(),
+                        },
+                    ));
+                }
+                if !t.text.eq_ignore_ascii_case("option") {
+                    c.pos -= 1;
+                    return Err(c.expected("'option' (host-identifier must be an option)"));
+                }
+                let name_tok = c.word("an option name")?;
+                let tokens = std::slice::from_ref(name_tok);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let option = p.option_ref()?;
+                // The value in the option's format (dhcpd's parse_option_data): a DHCP
+                // option's type, a space option's, string or hex for the agent's.
+                let lower = name_tok.text.to_ascii_lowercase();
+                let ty = match lower.split_once('.') {
+                    None => self.options.get(&lower).map(|d| d.ty),
+                    Some((space, sub)) => self.space_defs.get(&(space.to_string(), sub.to_string())).map(|(_, ty)| *ty),
+                }
+                .unwrap_or(options::OptionType::String);
+                let rest = c.rest();
+                if rest.is_empty() {
+                    return Err(c.expected("the option's value"));
+                }
+                let value = options::encode(ty, rest, &s.end)?;
+                c.end()?;
+                Ok(Some(Item::HostIdentifier(option, value, head.span.clone())))
             }
             "fixed-address" => {
                 Self::allow(s, "fixed-address", scope, &[S::Host])?;
@@ -1674,6 +1786,20 @@ impl Parser {
                     self.hoisted.push(Item::Key(k));
                 }
                 Ok(None)
+            }
+            "interface" => {
+                // dhcpd reads it in a shared-network or a subnet only (its own parse
+                // loops), and takes the next token as the name, whatever it is.
+                Self::allow(s, "interface", scope, &[S::SharedNetwork, S::Subnet])?;
+                let t = c.next().ok_or_else(|| c.expected("an interface name"))?;
+                let name = match &t.kind {
+                    TokenKind::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                    _ => t.text.clone(),
+                };
+                c.end()?;
+                // dhcpd keeps at most 15 characters (its interface name buffer).
+                let name: String = name.chars().take(15).collect();
+                Ok(Some(Item::Interface(name, head.span.clone())))
             }
             "omapi-port" => {
                 Self::allow(s, "omapi-port", scope, &[S::Global])?;
@@ -1781,7 +1907,9 @@ impl Parser {
         if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
             // `option NAME = EXPR;`: the option's bytes are the expression's value,
             // computed for each client.
-            if matches!(def.code, 54 | 61 | 82) || matches!(def.code, 50..=59) {
+            // 55 (the parameter request list) orders the reply: set per packet, it
+            // replaces the client's list, as a value written in the file does.
+            if matches!(def.code, 50..=54 | 56..=59 | 61 | 82) {
                 return Err(ConfigError::new(
                     &name_tok.span,
                     ErrorKind::NotYetSupported {
@@ -1895,7 +2023,13 @@ impl Parser {
         if !options::is_dhcpd_identifier(&name_tok.text) {
             return Err(invalid(&name_tok.span, "option space name", &name_tok.text, "expected a name"));
         }
-        let mut space = OptionSpace { name: name_tok.text.clone(), code_width: 1, length_width: 1, min_code: None };
+        let mut space = OptionSpace {
+            name: name_tok.text.clone(),
+            code_width: 1,
+            length_width: 1,
+            min_code: None,
+            encapsulations: Vec::new(),
+        };
         while let Some(t) = c.next() {
             match t.text.to_ascii_lowercase().as_str() {
                 "code" | "length" => {
@@ -1988,9 +2122,14 @@ impl Parser {
                 Some(t) if t.kind == TokenKind::Equals => c.pos += 1,
                 _ => return Err(c.expected("'='")),
             }
-            let DefType::Plain(ty) = self.definition_type(c, name_span)? else {
-                // An encapsulation inside an encapsulated space.
-                return Err(ConfigError::new(name_span, ErrorKind::Unsupported { statement: stmt_text(stmt) }));
+            let ty = match self.definition_type(c, name_span)? {
+                DefType::Plain(ty) => ty,
+                DefType::Encapsulate(inner) => {
+                    // Made of INNER's options unless given a value (bytes) itself; dhcpd
+                    // keeps the last encapsulation of a space (its `enc_opt`).
+                    self.space_encaps.insert(inner, (space.name.clone(), code));
+                    options::OptionType::String
+                }
             };
             self.space_defs.insert(key, (code, ty));
             self.index_space_refs();
@@ -2006,6 +2145,20 @@ impl Parser {
             let mut at_end = Cursor::new(stmt);
             at_end.pos = stmt.tokens.len();
             return Err(at_end.expected("';'"));
+        }
+        if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
+            // `option SPACE.NAME = EXPR;`: the sub-option's bytes, computed per client.
+            c.pos += 1;
+            let tokens = c.rest();
+            let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
+            let expr = p.data_arg()?;
+            if let Some(t) = tokens.get(p.position()) {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
+                ));
+            }
+            return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space: space.name, code, expr })));
         }
         let data = options::encode(ty, c.rest(), &stmt.end)?;
         let limit = if space.length_width == 1 { 255 } else { 65_535 };

@@ -16,6 +16,9 @@ pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigErro
     hosts(config, info, errors, warnings);
     keys(config, info, errors);
     ddns(config, info, errors);
+    for (span, first) in &info.second_interfaces {
+        errors.push(ConfigError::new(span, ErrorKind::SecondInterface { first: first.clone() }));
+    }
     for (statement, span) in &info.global_only {
         warnings.push(Warning { span: span.clone(), kind: WarningKind::GlobalOnly { statement: statement.clone() } });
     }

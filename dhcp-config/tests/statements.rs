@@ -225,3 +225,144 @@ fn hex_continues_over_lines_and_dhcp6_options_change_nothing() {
     assert_eq!(c.global.option(43), Some(&[2, 4, 0xac, 0x11, 0x41, 1, 3, 2, 0x73, 0x75][..]));
     assert_eq!(c.global.options.len(), 1, "{:?}", c.global.options);
 }
+
+#[test]
+fn interface_statements_tie_interfaces_to_shared_networks() {
+    let c = load(
+        "shared-network lab {\n  interface \"br-lab\";\n  subnet 198.18.0.0 netmask 255.255.255.0 { }\n}\n\
+         subnet 198.18.1.0 netmask 255.255.255.0 { interface eth1; }\n\
+         subnet 198.18.2.0 netmask 255.255.255.0 { interface eth1; }\n\
+         subnet 198.18.3.0 netmask 255.255.255.0 { interface averyveryverylongname; }\n",
+    )
+    .config;
+    let tied: Vec<(&str, &str)> =
+        c.interfaces.iter().map(|b| (b.name.as_str(), c.shared_networks[b.shared_network].name.as_str())).collect();
+    // The second statement naming eth1 has no effect (dhcpd finds the interface already
+    // in its list); names are cut to 15 characters.
+    assert_eq!(tied, [("br-lab", "lab"), ("eth1", "198.18.1.0"), ("averyveryverylo", "198.18.3.0")]);
+}
+
+#[test]
+fn a_shared_network_takes_one_interface() {
+    for text in [
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1; interface eth2; }\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1; interface eth1; }\n",
+        "shared-network x { interface eth1; subnet 198.18.0.0 netmask 255.255.255.0 { interface eth2; } }\n",
+    ] {
+        let e = parse_str("t.conf", text, &MemoryLoader::default()).expect_err(text);
+        assert!(e.to_string().contains("can't be connected to two interfaces"), "{e}");
+    }
+    // dhcpd reads it in a shared-network or a subnet only.
+    for text in [
+        "interface eth1;\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { pool { interface eth1; range 198.18.0.5 198.18.0.6; } }\n",
+        "subnet 198.18.0.0 netmask 255.255.255.0 { interface eth1 eth2; }\n",
+    ] {
+        assert!(parse_str("t.conf", text, &MemoryLoader::default()).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn a_host_in_a_pool_is_global_with_the_pool_as_an_enclosing_scope() {
+    let c = load(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n  option domain-name \"subnet.test\";\n  pool {\n    range 198.18.0.10 198.18.0.20;\n    next-server 198.18.0.22;\n    option domain-name \"pool.test\";\n    host h { hardware ethernet 52:54:00:00:00:01; fixed-address 198.18.0.56; }\n    group { host g { hardware ethernet 52:54:00:00:00:02; } }\n  }\n}\n",
+    )
+    .config;
+    let names: Vec<&str> = c.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["h", "g"]);
+    for h in &c.hosts {
+        // What dhcpd evaluates again for the host after the subnet: the pool's statements.
+        assert_eq!(h.own.next_server, Some(ip("198.18.0.22")), "{}", h.name);
+        assert_eq!(h.own.option(15), Some(&b"pool.test"[..]), "{}", h.name);
+    }
+    assert_eq!(c.hosts[0].fixed_addresses, [ip("198.18.0.56")]);
+}
+
+#[test]
+fn a_class_declared_again_is_reopened() {
+    // dhcpd's parse_class_declaration finds the class by name and updates it: same place
+    // in the classification order, the new `match if` replaces the old, the statements
+    // are added after the class's own.
+    let c = load(
+        "class \"a\" { match if option host-name = \"x\"; option domain-name \"one\"; }\n\
+         class \"b\" { match if option host-name = \"b\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { range 198.18.0.10 198.18.0.20;\n\
+           class \"a\" { match if option host-name = \"y\"; lease limit 3; option domain-search \"two.test\"; } }\n",
+    )
+    .config;
+    let names: Vec<&str> = c.classes.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let a = &c.classes[0];
+    assert_eq!(a.actions.len(), 2);
+    assert_eq!(a.lease_limit, Some(3));
+    // One `match if` per declaration.
+    let twice = "class \"a\" { match if option host-name = \"x\"; match if option host-name = \"y\"; }\n";
+    assert!(parse_str("t.conf", twice, &MemoryLoader::default()).is_err());
+}
+
+#[test]
+fn append_and_prepend_are_read_as_option_statements() {
+    let c = load(&format!(
+        "append domain-name \"x\";\nprepend domain-name-servers 198.18.0.1, 198.18.0.2;\n\
+         append dhcp-parameter-request-list = concat (option dhcp-parameter-request-list, d0);\n{SUBNET}"
+    ))
+    .config;
+    assert_eq!(c.global.dynamic.len(), 3);
+    assert!(matches!(
+        &c.global.dynamic[1].action,
+        dhcp_config::Action::Append { code: 6, prepend: true, expr: dhcp_config::DataExpr::Const(v) } if v.len() == 8
+    ));
+    for bad in ["append nosuch \"x\";\n", "append domain-name;\n", "append wpad code 252 = text;\n"] {
+        assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn host_identifier_is_read_in_the_options_format() {
+    let c = load(&format!(
+        "{SUBNET}host a {{ host-identifier option agent.circuit-id 1:3:30:2e:33; fixed-address 198.18.0.23; }}\n\
+         host b {{ host-identifier option host-name \"pc7\"; }}\n"
+    ))
+    .config;
+    assert_eq!(c.hosts[0].identifier, Some((dhcp_config::OptionRef::agent(1), vec![1, 3, 0x30, 0x2e, 0x33])));
+    assert!(matches!(&c.hosts[1].identifier, Some((dhcp_config::OptionRef::Dhcp { code: 12, .. }, v)) if v == b"pc7"));
+    for bad in [
+        "host a { host-identifier option host-name \"x\"; host-identifier option host-name \"y\"; }\n",
+        "host a { host-identifier host-name \"x\"; }\n",
+        "host-identifier option host-name \"x\";\n",
+        "host a { host-identifier option nosuch \"x\"; }\n",
+    ] {
+        assert!(parse_str("t.conf", bad, &MemoryLoader::default()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn duplicates_is_a_scope_flag() {
+    let c = load(&format!("deny duplicates;\n{}", SUBNET.replace("range", "allow duplicates; range"))).config;
+    assert!(!c.global.duplicates);
+    assert!(c.shared_networks[0].subnets[0].effective.duplicates);
+    assert!(!load(&format!("ignore duplicates;\n{SUBNET}")).config.global.duplicates);
+    assert!(load(SUBNET).config.global.duplicates, "dhcpd's default");
+}
+
+#[test]
+fn an_option_of_a_space_may_encapsulate_another_space() {
+    let c = load(&format!(
+        "option space onie code width 1 length width 1;\noption onie.installer_url code 1 = text;\n\
+         option space vivso code width 4 length width 1;\noption vivso.onie code 42623 = encapsulate onie;\n\
+         option vivso.iana code 0 = string;\noption op125 code 125 = encapsulate vivso;\n\
+         option onie.installer_url \"u\";\n{SUBNET}"
+    ))
+    .config;
+    let vivso = c.option_spaces.iter().find(|s| s.name == "vivso").expect("vivso");
+    assert_eq!(vivso.encapsulations, [(42623, "onie".to_string())]);
+    assert_eq!(c.global.option(125), Some(&[0, 0, 0xa6, 0x7f, 3, 1, 1, b'u'][..]));
+    // Given a value itself, the sub-option carries it instead.
+    let c = load(&format!(
+        "option space onie;\noption onie.x code 1 = text;\noption space vivso code width 4 length width 1;\n\
+         option vivso.onie code 42623 = encapsulate onie;\noption op125 code 125 = encapsulate vivso;\n\
+         option onie.x \"u\";\noption vivso.onie 07:07;\n{SUBNET}"
+    ))
+    .config;
+    assert_eq!(c.global.option(125), Some(&[0, 0, 0xa6, 0x7f, 2, 7, 7][..]));
+}

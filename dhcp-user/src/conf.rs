@@ -16,6 +16,7 @@ fn params(e: &Effective) -> Params {
         server_name: e.server_name.clone(),
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
+        duplicates: e.duplicates,
         allow_booting: Some(e.allow_booting),
         dynamic: std::sync::Arc::from(e.dynamic.clone()),
         vendor_option_space: e.vendor_option_space.clone(),
@@ -97,6 +98,8 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
                 hardware_ethernet: h.hardware_ethernet,
                 client_identifier: h.client_identifier.clone(),
                 fixed_addresses: h.fixed_addresses.clone(),
+                fixed_address_declared: h.fixed_address_declared,
+                identifier: h.identifier.clone(),
                 params: p,
             }
         })
@@ -109,10 +112,12 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         abandon_lease_secs: cfg.abandon_lease_time,
         classes: cfg.classes.clone(),
         option_spaces: cfg.option_spaces.clone(),
+        encapsulations: cfg.encapsulations.clone(),
         // DNS updates keep their names in the lease's binding scope, as dhcpd does.
         uses_vars: cfg.uses_variables() || ddns_style(cfg).is_some(),
         has_lease_limits: cfg.has_lease_limits(),
         ddns_style: ddns_style(cfg),
+        tied_interfaces: cfg.interfaces.iter().map(|b| (b.name.clone(), b.shared_network)).collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use std::net::Ipv4Addr;
 
 const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true };
+const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true, tied_iface: None };
 
 /// The engine for `text`, host names looked up in a fixed table (as /etc/hosts would
 /// answer), the way the runtime loads a file.
@@ -1610,4 +1610,361 @@ fn ping_check_probes_free_addresses_and_abandons_answered_ones() {
     let renewed = e.handle(Now::at(1010), &META, &msg(MessageType::Discover, mac(2), vec![]));
     assert_eq!(reply(&renewed).yiaddr(), ip);
     assert!(renewed.probe.is_none(), "the client's active lease is offered without an echo");
+}
+
+#[test]
+fn a_tied_interface_serves_its_shared_network() {
+    // `interface eth1;` ties eth1 to 198.18.5.0/24: a request received there without a
+    // relay is served from that network, whatever the interface's address (dhcpd's
+    // locate_network takes the interface's shared network).
+    let e = engine(&format!(
+        "{SUBNET}subnet 198.18.5.0 netmask 255.255.255.0 {{\n  interface eth1;\n  range 198.18.5.10 198.18.5.20;\n}}\n"
+    ));
+    let tied = RequestMeta { tied_iface: Some(crate::dhcp::IfName::new("eth1")), ..META };
+    let discover = msg(MessageType::Discover, mac(1), vec![]);
+    let m = reply(&e.handle(Now::at(1000), &tied, &discover));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 5, 10));
+    // Another interface (or one the command line names, so not tied): its address.
+    assert_eq!(offer(&e, mac(2)).yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    let other = RequestMeta { tied_iface: Some(crate::dhcp::IfName::new("eth2")), ..META };
+    let discover4 = msg(MessageType::Discover, mac(4), vec![]);
+    assert_eq!(reply(&e.handle(Now::at(1000), &other, &discover4)).yiaddr(), Ipv4Addr::new(198, 18, 0, 101));
+    // A relayed request is served from the relay's network.
+    let mut relayed = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, mac(3), vec![]))).expect("msg");
+    relayed.set_giaddr(Ipv4Addr::new(198, 18, 0, 1));
+    let mut b = Vec::new();
+    relayed.encode(&mut Encoder::new(&mut b)).expect("encode");
+    assert_eq!(reply(&e.handle(Now::at(1000), &tied, &b)).yiaddr(), Ipv4Addr::new(198, 18, 0, 102));
+    assert_eq!(crate::dhcp::IfName::new("averyveryverylongname").as_str(), "averyveryverylo");
+}
+
+#[test]
+fn inform_is_answered_only_where_authoritative() {
+    let inform = |text: &str| {
+        let e = engine(text);
+        let mut m = Message::decode(&mut Decoder::new(&msg(MessageType::Inform, mac(1), vec![]))).expect("msg");
+        m.set_ciaddr(Ipv4Addr::new(198, 18, 0, 50));
+        let mut b = Vec::new();
+        m.encode(&mut Encoder::new(&mut b)).expect("encode");
+        e.handle(Now::at(1000), &META, &b).reply.map(|r| r.msg_type)
+    };
+    // dhcpd's dhcpinform: "not authoritative for subnet", and no answer.
+    assert_eq!(inform(SUBNET), None);
+    assert_eq!(inform(&format!("authoritative;\n{SUBNET}")), Some(MessageType::Ack));
+    // dhcpinform adds the subnet's mask when no option gives one.
+    let e = engine(&format!("authoritative;\n{SUBNET}"));
+    let mut m = Message::decode(&mut Decoder::new(&msg(MessageType::Inform, mac(1), vec![prl(&[1, 3])]))).expect("msg");
+    m.set_ciaddr(Ipv4Addr::new(198, 18, 0, 50));
+    let mut b = Vec::new();
+    m.encode(&mut Encoder::new(&mut b)).expect("encode");
+    let r = reply(&e.handle(Now::at(1000), &META, &b));
+    assert_eq!(r.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
+}
+
+#[test]
+fn a_host_declared_in_a_pool_answers_with_the_pools_values() {
+    // dhcpd parses a host in a pool as a global host whose group is a clone of the
+    // pool's: its fixed-address lease (no pool) runs the subnet's statements, then the
+    // host's group chain, pool included.
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n  option domain-name \"subnet.test\";\n  pool {\n    range 198.18.0.100 198.18.0.110;\n    next-server 198.18.0.22;\n    option domain-name \"pool.test\";\n    host h { option dhcp-client-identifier \"FOC1947R143\"; fixed-address 198.18.0.56; }\n  }\n}\n",
+    );
+    let id = DhcpOption::ClientIdentifier(b"FOC1947R143".to_vec());
+    let m = reply(&e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![id])));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 56));
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 22));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("pool.test".into())));
+    // Another client gets a pool address, with the pool's values too.
+    let m = offer(&e, mac(2));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("pool.test".into())));
+}
+
+#[test]
+fn a_class_declared_twice_is_one_class_with_the_second_match() {
+    // As dhcpd: the second declaration reopens the class; its `match if` replaces the
+    // first, and its statements run after the first declaration's (so they win).
+    let e = engine(&format!(
+        "class \"pxe\" {{ match if option host-name = \"old\"; next-server 198.18.0.9; filename \"a.efi\"; }}\n\
+         {SUBNET}class \"pxe\" {{ match if option host-name = \"new\"; filename \"b.efi\"; }}\n"
+    ));
+    let named = |n: &[u8], m| {
+        reply(&e.handle(
+            Now::at(1000),
+            &META,
+            &msg(MessageType::Discover, mac(m), vec![DhcpOption::Hostname(String::from_utf8_lossy(n).into_owned())]),
+        ))
+    };
+    let m = named(b"new", 1);
+    assert_eq!(m.siaddr(), Ipv4Addr::new(198, 18, 0, 9));
+    assert!(m.fname().is_some_and(|f| f.starts_with(b"b.efi\0")), "{:?}", m.fname());
+    let m = named(b"old", 2);
+    assert_eq!(m.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert!(m.fname().is_none_or(|f| f.iter().all(|b| *b == 0)), "{:?}", m.fname());
+}
+
+/// The option codes of a reply, in order.
+fn reply_codes(o: &Outcome) -> Vec<u8> {
+    let b = &o.reply.as_ref().expect("a reply").bytes;
+    let mut out = Vec::new();
+    let mut i = 240;
+    while i + 1 < b.len() && b[i] != 255 {
+        out.push(b[i]);
+        i += 2 + usize::from(b[i + 1]);
+    }
+    out
+}
+
+fn prl(list: &[u8]) -> DhcpOption {
+    DhcpOption::ParameterRequestList(list.iter().map(|c| OptionCode::from(*c)).collect())
+}
+
+#[test]
+fn append_and_prepend_add_to_the_value_in_force() {
+    // dhcpd's set_option: append concatenates after the value the earlier statements
+    // left (outer scopes, classes run later), prepend before; with none, it is the value.
+    let e = engine(
+        "option domain-name \"a\";\nappend domain-name \".g\";\n\
+         class \"c\" { match if option host-name = \"c\"; prepend domain-name \"c.\"; append nis-domain \"n\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.100 198.18.0.110;\n  append domain-name \".s\";\n\
+           append domain-name-servers 198.18.0.53;\n}\n\
+         host h { hardware ethernet 52:54:00:00:00:09; append domain-name \".h\"; }\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("a.g.s".into())));
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![Ipv4Addr::new(198, 18, 0, 53)])),
+        "nothing to append to: the value itself"
+    );
+    let classed =
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![DhcpOption::Hostname("c".into())]));
+    let m = reply(&classed);
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("c.a.g.s".into())));
+    assert_eq!(m.opts().get(OptionCode::NisDomain), Some(&DhcpOption::NisDomain("n".into())));
+    assert_eq!(offer(&e, mac(9)).opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("a.g.s.h".into())));
+    // A later plain value replaces what was appended.
+    let e =
+        engine(&format!("append domain-name \"x\";\n{}", SUBNET.replace("range", "option domain-name \"s\"; range")));
+    assert_eq!(offer(&e, mac(1)).opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("s".into())));
+}
+
+#[test]
+fn an_appended_parameter_request_list_orders_the_reply() {
+    // Corpus file 059: `append dhcp-parameter-request-list ...` with no list in force sets
+    // the list, which then replaces the client's (dhcpd looks the option state up first).
+    let e = engine(&format!(
+        "option routers 198.18.0.254; option domain-name \"d\"; option domain-name-servers 198.18.0.53;\n\
+         {}",
+        SUBNET.replace("range", "append dhcp-parameter-request-list 15, 3;\n  range")
+    ));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![prl(&[3, 6, 15])]));
+    // The mask appended for a DISCOVER trades places with the routers (dhcpd's rule).
+    assert_eq!(reply_codes(&o), vec![53, 54, 51, 15, 1, 3]);
+}
+
+#[test]
+fn a_parameter_request_list_from_an_expression_orders_the_reply() {
+    // Corpus files 032 and 049: the client's list with the PXELINUX codes added, per
+    // packet.
+    let e = engine(&format!(
+        "option space pxelinux;\noption pxelinux.magic code 208 = string;\noption pxelinux.configfile code 209 = text;\n\
+         site-option-space \"pxelinux\";\noption pxelinux.magic f1:00:74:7e;\noption pxelinux.configfile \"c\";\n\
+         option routers 198.18.0.254; option domain-name-servers 198.18.0.53;\n\
+         if exists dhcp-parameter-request-list {{\n  option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, d0, d1);\n}}\n{SUBNET}"
+    ));
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![prl(&[6, 3])]));
+    // The mask appended for a DISCOVER trades places with the routers (dhcpd's rule).
+    assert_eq!(reply_codes(&o), vec![53, 54, 51, 6, 1, 208, 209, 3]);
+    // Without a list the condition fails: dhcpd's default order.
+    let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
+    assert_eq!(&reply_codes(&o)[..5], &[53, 54, 51, 1, 3]);
+}
+
+#[test]
+fn an_infinite_lease_time_is_offered_up_to_dhcpds_max_time() {
+    // Corpus file 032: `max-lease-time -1; default-lease-time -1;` (lease time format:
+    // -1 is infinite). dhcpd's ack_lease offers an infinite lease until MAX_TIME
+    // (0x7fffffff) and says so in option 51 as the time left until then.
+    let e = engine(&format!("max-lease-time -1;\ndefault-lease-time -1;\n{SUBNET}"));
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(0x7fff_ffff - 1000)));
+    // A finite time that would go past it stops a second before.
+    let e = engine(&format!("max-lease-time 4000000000;\ndefault-lease-time 4000000000;\n{SUBNET}"));
+    let m = offer(&e, mac(1));
+    assert_eq!(m.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(0x7fff_fffe - 1000)));
+}
+
+#[test]
+fn a_pool_of_a_shared_network_has_its_subnets_values() {
+    // Corpus file 017: dhcpd's ack_lease runs the subnet's scopes (global, shared
+    // network, subnet), then the pool's own statements up to the shared network.
+    let e = engine(
+        "shared-network n {\n  option domain-name \"shared\";\n  subnet 198.18.0.0 netmask 255.255.255.0 {\n    option routers 198.18.0.1;\n    option domain-name \"subnet\";\n  }\n  pool {\n    range 198.18.0.100 198.18.0.110;\n    option domain-name-servers 198.18.0.53;\n  }\n}\n",
+    );
+    let m = offer(&e, mac(1));
+    assert_eq!(m.yiaddr(), Ipv4Addr::new(198, 18, 0, 100));
+    assert_eq!(m.opts().get(OptionCode::Router), Some(&DhcpOption::Router(vec![Ipv4Addr::new(198, 18, 0, 1)])));
+    assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("subnet".into())));
+    assert_eq!(
+        m.opts().get(OptionCode::DomainNameServer),
+        Some(&DhcpOption::DomainNameServer(vec![Ipv4Addr::new(198, 18, 0, 53)]))
+    );
+}
+
+#[test]
+fn a_host_with_a_fixed_address_gives_no_values_to_a_dynamic_lease() {
+    // Corpus file 049: a host whose fixed-address name does not resolve (or whose address
+    // is on another network) makes the client known, but dhcpd's ack_lease hangs only a
+    // host *without* fixed-address on a dynamic lease: the host's statements do not run.
+    let e = engine(&format!(
+        "filename \"global\";\n{SUBNET}\
+         group {{ filename \"group\"; host a {{ hardware ethernet 52:54:00:00:00:01; fixed-address nosuch.lab.test; }} }}\n\
+         group {{ filename \"group\"; host b {{ hardware ethernet 52:54:00:00:00:02; }} }}\n"
+    ));
+    let file = |m: &Message| m.fname().map(|f| String::from_utf8_lossy(f).trim_end_matches('\0').to_string());
+    assert_eq!(file(&offer(&e, mac(1))).as_deref(), Some("global"));
+    assert_eq!(file(&offer(&e, mac(2))).as_deref(), Some("group"));
+}
+
+#[test]
+fn host_identifier_option_matches_hosts_by_the_options_value() {
+    // Corpus file 056: `host-identifier option agent.circuit-id ...;` identifies a host by
+    // the relay's circuit id (dhcpd's find_hosts_by_option, tried after the client
+    // identifier and the hardware address).
+    let e = engine(&format!(
+        "{SUBNET}host port3 {{ host-identifier option agent.circuit-id 1:3:30:2e:33; fixed-address 198.18.0.23; }}\n\
+         host port4 {{ host-identifier option agent.circuit-id \"port-4\"; fixed-address 198.18.0.24; }}\n\
+         host byname {{ host-identifier option host-name \"pc7\"; fixed-address 198.18.0.27; }}\n"
+    ));
+    let relayed = |m: [u8; 6], circuit: &[u8]| {
+        let agent = [vec![1, circuit.len() as u8], circuit.to_vec()].concat();
+        let o82 = DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::from(82), agent));
+        let mut req = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, m, vec![o82]))).expect("msg");
+        req.set_giaddr(Ipv4Addr::new(198, 18, 0, 1));
+        let mut b = Vec::new();
+        req.encode(&mut Encoder::new(&mut b)).expect("encode");
+        reply(&e.handle(Now::at(1000), &META, &b)).yiaddr()
+    };
+    assert_eq!(relayed(mac(1), &[1, 3, 0x30, 0x2e, 0x33]), Ipv4Addr::new(198, 18, 0, 23));
+    assert_eq!(relayed(mac(2), b"port-4"), Ipv4Addr::new(198, 18, 0, 24));
+    assert_eq!(relayed(mac(3), b"port-9"), Ipv4Addr::new(198, 18, 0, 100), "no host: a pool address");
+    let named =
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(4), vec![DhcpOption::Hostname("pc7".into())]));
+    assert_eq!(reply(&named).yiaddr(), Ipv4Addr::new(198, 18, 0, 27));
+}
+
+#[test]
+fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
+    // dhcpd.conf(5) and find_lease: with one-lease-per-client, a DHCPREQUEST of a client
+    // matching a host by its MAC (a host without client identifier) also releases the
+    // other leases of that hardware address, whatever their client identifiers, under
+    // `deny duplicates`; `allow duplicates` (the default) keeps them.
+    let run = |text: &str| {
+        let e = engine(text);
+        let dora = |id: &[u8], now: u32| {
+            let cid = DhcpOption::ClientIdentifier(id.to_vec());
+            let o = e.handle(Now::at(now), &META, &msg(MessageType::Discover, mac(1), vec![cid.clone()]));
+            let ip = reply(&o).yiaddr();
+            let req = msg(
+                MessageType::Request,
+                mac(1),
+                vec![cid, DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+            );
+            let out = e.handle(Now::at(now), &META, &req);
+            assert_eq!(out.reply.as_ref().map(|r| r.msg_type), Some(MessageType::Ack));
+            (ip, out)
+        };
+        let (first, _) = dora(b"\x01os-one", 1000);
+        let (second, out) = dora(b"\x01os-two", 2000);
+        assert_ne!(first, second);
+        (e.store().get(first).map(|l| l.state), out.durable.len())
+    };
+    let host = "host pc { hardware ethernet 52:54:00:00:00:01; }\n";
+    let deny = format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}{host}");
+    assert_eq!(run(&deny), (Some(BindingState::Free), 2), "released with the new binding");
+    let allow = format!("one-lease-per-client on;\n{SUBNET}{host}");
+    assert_eq!(run(&allow), (Some(BindingState::Active), 1));
+    // Without a host, or without one-lease-per-client, nothing is released.
+    assert_eq!(run(&format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}")).0, Some(BindingState::Active));
+    assert_eq!(run(&format!("deny duplicates;\n{SUBNET}{host}")).0, Some(BindingState::Active));
+}
+
+/// Corpus files 064 and 074 (ONIE's documentation): option 125 made of a space of
+/// enterprise numbers (4-byte codes), one of which encapsulates ONIE's own space.
+const VIVSO_SPACES: &str = "option space onie code width 1 length width 1;\n\
+    option onie.installer_url code 1 = text;\n\
+    option onie.machine code 3 = text;\n\
+    option space vivso code width 4 length width 1;\n\
+    option vivso.onie code 42623 = encapsulate onie;\n\
+    option vivso.iana code 0 = string;\n\
+    option op125 code 125 = encapsulate vivso;\n";
+
+#[test]
+fn a_space_encapsulated_in_a_space_is_built_as_dhcpd_builds_it() {
+    // The class's options make up option 125 for its members only (built again per
+    // packet): the space's own options first, then the encapsulated space's sub-option
+    // (dhcpd's hashed_option_space_encapsulate, then search_subencapsulation).
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           option vivso.iana 01:01:01;\n  option onie.installer_url \"http://x/i\";\n}}\n{SUBNET}"
+    ));
+    let ask = |m: [u8; 6], vendor: Option<&str>| {
+        let mut opts = vec![prl(&[1, 125])];
+        if let Some(v) = vendor {
+            opts.push(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
+        }
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, opts));
+        reply(&o).opts().get(OptionCode::from(125)).cloned()
+    };
+    let want = [&[0, 0, 0, 0, 3, 1, 1, 1][..], &[0, 0, 0xa6, 0x7f, 12, 1, 10], b"http://x/i"].concat();
+    match ask(mac(1), Some("onie_vendor:x86_64")) {
+        Some(DhcpOption::Unknown(u)) => assert_eq!(u.data(), want.as_slice()),
+        other => panic!("option 125: {other:?}"),
+    }
+    assert_eq!(ask(mac(2), None), None, "not a member: nothing to carry");
+}
+
+#[test]
+fn an_encapsulating_option_is_built_again_when_a_class_sets_its_spaces_options() {
+    // Corpus file 002: `option JNPR-encapsulation code 43 = encapsulate JNPR;` and a class
+    // setting a JNPR option: option 43 for the class's members.
+    let e = engine(&format!(
+        "option space JNPR;\noption JNPR.config-file-name code 1 = text;\n\
+         option JNPR-encapsulation code 43 = encapsulate JNPR;\n\
+         class \"j\" {{ match if substring (option vendor-class-identifier, 0, 7) = \"Juniper\"; \
+         option JNPR.config-file-name \"c.j2\"; }}\n{SUBNET}"
+    ));
+    let o = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(1), vec![prl(&[1, 43]), DhcpOption::ClassIdentifier(b"Juniper-ex".to_vec())]),
+    );
+    assert_eq!(
+        reply(&o).opts().get(OptionCode::VendorExtensions),
+        Some(&DhcpOption::VendorExtensions([&[1u8, 4][..], b"c.j2"].concat()))
+    );
+}
+
+#[test]
+fn a_space_option_set_from_an_expression_goes_into_its_encapsulation() {
+    // Corpus file 064: `option onie.installer_url = "...";` in a class.
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           option onie.installer_url = concat (\"http://x/\", substring (option vendor-class-identifier, 12, 6));\n}}\n{SUBNET}"
+    ));
+    let o = e.handle(
+        Now::at(1000),
+        &META,
+        &msg(
+            MessageType::Discover,
+            mac(1),
+            vec![prl(&[1, 125]), DhcpOption::ClassIdentifier(b"onie_vendor:x86_64-dell".to_vec())],
+        ),
+    );
+    let want = [&[0, 0, 0xa6, 0x7f, 17, 1, 15][..], b"http://x/x86_64"].concat();
+    match reply(&o).opts().get(OptionCode::from(125)) {
+        Some(DhcpOption::Unknown(u)) => assert_eq!(u.data(), want.as_slice()),
+        other => panic!("option 125: {other:?}"),
+    }
 }

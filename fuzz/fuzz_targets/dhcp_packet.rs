@@ -21,6 +21,6 @@ fn engine() -> &'static Engine {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let meta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true };
+    let meta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true, tied_iface: None };
     let _ = engine().handle(Now::at(1_000_000), &meta, data);
 });

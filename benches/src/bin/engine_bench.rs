@@ -14,7 +14,7 @@ use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-const META: RequestMeta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true };
+const META: RequestMeta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true, tied_iface: None };
 
 fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
     let params =
@@ -45,6 +45,8 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         uses_vars: false,
         has_lease_limits: false,
         ddns_style: None,
+        tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     }
 }
 

@@ -159,6 +159,25 @@ fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
     }
 }
 
+/// Sets (`None`: removes) an option of an option space; a new value keeps its code's
+/// place (dhcpd replaces it in its slot).
+fn set_space_option(p: &mut Params, space: &str, code: u32, data: Option<Vec<u8>>) {
+    let opts = std::sync::Arc::make_mut(&mut p.space_options);
+    let at = opts.iter().position(|o| o.space == space && o.code == code);
+    match (at, data) {
+        (Some(i), Some(d)) => {
+            if let Some(o) = opts.get_mut(i) {
+                o.data = d;
+            }
+        }
+        (None, Some(d)) => opts.push(dhcp_config::SpaceOptionValue { space: space.to_string(), code, data: d }),
+        (Some(i), None) => {
+            opts.remove(i);
+        }
+        (None, None) => {}
+    }
+}
+
 /// Executes `actions` on `p` for the packet, skipping what `shadowed` lists (set by a
 /// later unconditional statement of the scope chain, which wins).
 pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet<'_>) {
@@ -170,22 +189,29 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 set_option(p, *code, Some(data.clone()))
             }
             Action::SpaceOption { space, code, data } if live(Target::SpaceOption(*code)) => {
-                // A new value keeps its code's place (dhcpd replaces it in its slot).
-                let opts = std::sync::Arc::make_mut(&mut p.space_options);
-                match opts.iter_mut().find(|o| o.space == *space && o.code == *code) {
-                    Some(o) => o.data = data.clone(),
-                    None => opts.push(dhcp_config::SpaceOptionValue {
-                        space: space.clone(),
-                        code: *code,
-                        data: data.clone(),
-                    }),
-                }
+                set_space_option(p, space, *code, Some(data.clone()));
+            }
+            Action::SpaceOptionExpr { space, code, expr } if live(Target::SpaceOption(*code)) => {
+                set_space_option(p, space, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
             Action::VendorOptionSpace(name) if live(Target::VendorOptionSpace) => {
                 p.vendor_option_space = Some(name.clone());
             }
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
                 set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
+            }
+            Action::Append { code, expr, prepend } if live(Target::Option(*code)) => {
+                // dhcpd's set_option: with no value in force the statement's value is
+                // the option's; otherwise the concat of the two, null if either is.
+                p.option43_explicit |= *code == 43;
+                let new = expr.eval(pkt);
+                let value = match (p.option(*code), new) {
+                    (None, new) => new.map(|v| v.into_owned()),
+                    (Some(old), Some(new)) if *prepend => Some([new.as_ref(), old].concat()),
+                    (Some(old), Some(new)) => Some([old, new.as_ref()].concat()),
+                    (Some(_), None) => None,
+                };
+                set_option(p, *code, value);
             }
             Action::Filename(f) if live(Target::Filename) => {
                 p.filename = Some(f.clone());
@@ -337,9 +363,24 @@ impl SpaceMark {
     /// run since `self` changed the vendor space or its options (a shared list is
     /// copied when first changed, so a new pointer means a change), unless option 43 is
     /// written explicitly.
-    pub fn rebuild_43(&self, p: &mut Params, spaces: &[dhcp_config::OptionSpace]) {
-        let changed = self.vendor != p.vendor_option_space || !std::sync::Arc::ptr_eq(&self.options, &p.space_options);
-        if !changed || p.option43_explicit {
+    ///
+    /// The same for the options defined as `encapsulate SPACE` (`encapsulations`: code and
+    /// space): when the statements changed the space options, such an option is built
+    /// again from them, unless its value is not the one the earlier space options made
+    /// (then it was written as such).
+    pub fn rebuild_43(&self, p: &mut Params, spaces: &[dhcp_config::OptionSpace], encapsulations: &[(u8, String)]) {
+        let options_changed = !std::sync::Arc::ptr_eq(&self.options, &p.space_options);
+        if options_changed {
+            for (code, space) in encapsulations {
+                let before = dhcp_config::encapsulate(space, &self.options, spaces);
+                if p.option(*code) == before.as_deref() {
+                    set_option(p, *code, dhcp_config::encapsulate(space, &p.space_options, spaces));
+                }
+            }
+        }
+        let changed = self.vendor != p.vendor_option_space || options_changed;
+        let vendor_space = self.vendor.is_some() || p.vendor_option_space.is_some();
+        if !changed || !vendor_space || p.option43_explicit {
             return;
         }
         let built =

@@ -25,6 +25,8 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// `allow|deny duplicates` (allowed by default).
+    pub duplicates: bool,
     /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
     /// request. `None` as for `use_host_decl_names` (allowed if none).
     pub allow_booting: Option<bool>,
@@ -69,6 +71,7 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            duplicates: true,
             allow_booting: None,
             dynamic: Arc::from(Vec::new()),
             vendor_option_space: None,
@@ -144,6 +147,11 @@ pub struct HostCfg {
     pub hardware_ethernet: Option<[u8; 6]>,
     pub client_identifier: Option<Vec<u8>>,
     pub fixed_addresses: Vec<Ipv4Addr>,
+    /// A `fixed-address` statement is written (its names may have resolved to nothing):
+    /// the host is then never the host of a dynamic lease.
+    pub fixed_address_declared: bool,
+    /// `host-identifier option NAME VALUE;`: the option read from the request and its value.
+    pub identifier: Option<(dhcp_config::OptionRef, Vec<u8>)>,
     pub params: Params,
 }
 
@@ -161,6 +169,9 @@ pub struct EngineConfig {
     pub classes: Vec<Class>,
     /// `option space` declarations (to build option 43 per packet).
     pub option_spaces: Vec<OptionSpace>,
+    /// `option NAME code N = encapsulate SPACE;`: (N, SPACE), built again per packet
+    /// when a class or an `if` sets options of SPACE.
+    pub encapsulations: Vec<(u8, String)>,
     /// Whether some statement sets or reads a variable (then the lease's binding scope
     /// is looked up for each answer).
     pub uses_vars: bool,
@@ -168,6 +179,8 @@ pub struct EngineConfig {
     pub has_lease_limits: bool,
     /// `ddns-update-style interim|standard`: leases get DNS updates (see `crate::ddns`).
     pub ddns_style: Option<crate::ddns::Style>,
+    /// `interface NAME;` statements in force: (interface, index into `networks`).
+    pub tied_interfaces: Vec<(String, usize)>,
 }
 
 impl EngineConfig {
@@ -186,6 +199,12 @@ impl EngineConfig {
     /// The network serving `ip` (a giaddr or the receiving interface's address).
     pub fn network_for(&self, ip: Ipv4Addr) -> Option<(usize, &Network)> {
         self.networks.iter().enumerate().find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))
+    }
+
+    /// The network an `interface` statement ties interface `name` to.
+    pub fn tied_network(&self, name: &str) -> Option<&Network> {
+        let (_, i) = self.tied_interfaces.iter().find(|(n, _)| n == name)?;
+        self.networks.get(*i)
     }
 
     /// Total pools across networks.

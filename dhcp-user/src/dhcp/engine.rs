@@ -26,6 +26,39 @@ pub struct RequestMeta {
     pub iface_addr: Ipv4Addr,
     /// Sent to a broadcast address (distinguishes REBINDING from RENEWING).
     pub broadcast: bool,
+    /// The receiving interface's name when the server serves it because an `interface`
+    /// statement names it (and the command line does not): a request received there
+    /// without a relay is served from the shared network the statement ties it to.
+    pub tied_iface: Option<IfName>,
+}
+
+/// An interface name, kept inline (at most 15 bytes, as the kernel's) so that
+/// [`RequestMeta`] stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IfName {
+    bytes: [u8; 15],
+    len: u8,
+}
+
+impl IfName {
+    /// `name`, cut to 15 bytes (at a character boundary).
+    pub fn new(name: &str) -> IfName {
+        let mut end = name.len().min(15);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; 15];
+        let src = name.as_bytes().get(..end).unwrap_or_default();
+        if let Some(dst) = bytes.get_mut(..src.len()) {
+            dst.copy_from_slice(src);
+        }
+        IfName { bytes, len: end as u8 }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes.get(..usize::from(self.len)).unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 /// Why a request got no reply. Used as a metrics label and in debug logs.
@@ -101,6 +134,9 @@ impl Outcome {
     }
 }
 
+/// Host indexes (into `EngineConfig::hosts`, file order) by an identifying value.
+type HostsByValue = HashMap<Vec<u8>, Vec<usize>>;
+
 /// One configuration with its host indexes. Immutable: a reload builds a new one and swaps
 /// it in whole, so a request sees one configuration from start to end and the hot path reads
 /// it without a lock.
@@ -110,6 +146,9 @@ struct Snapshot {
     /// address (one machine with a fixed address on each of several networks).
     host_by_hw: HashMap<[u8; 6], Vec<usize>>,
     host_by_id: HashMap<Vec<u8>, Vec<usize>>,
+    /// Hosts by `host-identifier` option: for each option (in the order hosts first name
+    /// it, as dhcpd's host_id_info list), its values' hosts in file order.
+    host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)>,
     subclasses: classify::SubclassIndex,
 }
 
@@ -117,6 +156,7 @@ impl Snapshot {
     fn new(cfg: EngineConfig) -> Snapshot {
         let mut host_by_hw: HashMap<[u8; 6], Vec<usize>> = HashMap::new();
         let mut host_by_id: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)> = Vec::new();
         for (i, h) in cfg.hosts.iter().enumerate() {
             if let Some(hw) = h.hardware_ethernet {
                 host_by_hw.entry(hw).or_default().push(i);
@@ -124,9 +164,21 @@ impl Snapshot {
             if let Some(id) = &h.client_identifier {
                 host_by_id.entry(id.clone()).or_default().push(i);
             }
+            if let Some((option, value)) = &h.identifier {
+                let at = match host_by_option.iter().position(|(o, _)| o == option) {
+                    Some(at) => at,
+                    None => {
+                        host_by_option.push((*option, HashMap::new()));
+                        host_by_option.len() - 1
+                    }
+                };
+                if let Some((_, m)) = host_by_option.get_mut(at) {
+                    m.entry(value.clone()).or_default().push(i);
+                }
+            }
         }
         let subclasses = classify::SubclassIndex::new(&cfg.classes);
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, subclasses }
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -134,18 +186,25 @@ impl Snapshot {
     /// the hardware address, each in file order; the first with a fixed address on
     /// `net` answers, else the first of them (the client is then known, and served from
     /// the pools with that host's values).
-    fn host_for(&self, req: &Message, net: &Network) -> Option<&HostCfg> {
+    /// Last, the hosts of a `host-identifier` option whose value the request carries
+    /// (`raw`: the request as received).
+    fn host_for(&self, req: &Message, raw: &[u8], net: &Network) -> Option<&HostCfg> {
         let by_id = match req.opts().get(OptionCode::ClientIdentifier) {
             Some(DhcpOption::ClientIdentifier(id)) => self.host_by_id.get(id),
             _ => None,
         };
-        let candidates = match by_id {
-            Some(ids) => ids.as_slice(),
-            None => {
-                let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
-                self.host_by_hw.get(&hw)?.as_slice()
-            }
+        let by_hw = || {
+            let hw: [u8; 6] = req.chaddr().get(..6)?.try_into().ok()?;
+            self.host_by_hw.get(&hw)
         };
+        let by_option = || {
+            if self.host_by_option.is_empty() {
+                return None;
+            }
+            let pkt = dhcp_config::Packet::new(raw, false);
+            self.host_by_option.iter().find_map(|(option, hosts)| hosts.get(pkt.option(*option)?.as_ref()))
+        };
+        let candidates = by_id.or_else(by_hw).or_else(by_option)?.as_slice();
         let hosts = || candidates.iter().filter_map(|i| self.cfg.hosts.get(*i));
         hosts()
             .find(|h| h.fixed_addresses.iter().any(|ip| net.subnets.iter().any(|s| s.contains(*ip))))
@@ -276,14 +335,17 @@ impl Ctx<'_> {
         let mark = classify::SpaceMark::of(&p);
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
         classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
-        mark.rebuild_43(&mut p, &self.cfg.option_spaces);
-        if let Some(h) = self.host {
+        mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
+        // The host dhcpd runs the statements of: the lease's (for a dynamic lease, a
+        // host without fixed address only); without a lease (INFORM), the client's.
+        let host = if lease.is_some() { lease_host } else { self.host };
+        if let Some(h) = host {
             // A host's own option 43 (written, or built from its own space options)
             // replaces the one above as a whole (see docs/DHCPD_CONF.md).
             p = merge(&p, &h.params);
             let mark = classify::SpaceMark::of(&p);
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
-            mark.rebuild_43(&mut p, &self.cfg.option_spaces);
+            mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         }
         classify::finish_headers(&mut p, &pkt);
         (with_host_decl_name(p, lease_host), vars.into_inner())
@@ -394,11 +456,14 @@ impl Engine {
         let snap = self.snap.load();
         let cfg: &EngineConfig = &snap.cfg;
         let select_by = if req.giaddr().is_unspecified() { meta.iface_addr } else { req.giaddr() };
-        let Some((_, net)) = cfg.network_for(select_by) else {
+        // dhcpd (locate_network): without a relay, the receiving interface's shared
+        // network, which an `interface` statement may have tied it to.
+        let tied = meta.tied_iface.filter(|_| req.giaddr().is_unspecified()).and_then(|n| cfg.tied_network(n.as_str()));
+        let Some(net) = tied.or_else(|| cfg.network_for(select_by).map(|(_, n)| n)) else {
             return Outcome::drop(msg_type, DropReason::UnknownNetwork);
         };
         let dynamic_host;
-        let host = match snap.host_for(&req, net) {
+        let host = match snap.host_for(&req, bytes, net) {
             Some(h) => Some(h),
             None => {
                 dynamic_host = self.dynamic_host_for(&req);
@@ -595,7 +660,7 @@ impl Engine {
             m.set_ciaddr(c.req.ciaddr());
         }
         m.opts_mut().insert(DhcpOption::ServerIdentifier(c.server_id));
-        reply::add_lease_times(&mut m, lease_secs, params);
+        reply::add_lease_times(&mut m, offered_lease_secs(c.now.unix, lease_secs), params);
         if params.option(1).is_none()
             && let Some(mask) = self.subnet_mask(c.net, ip)
         {
@@ -792,7 +857,7 @@ impl Engine {
             // (Only for an address of a pool here: dhcpd gets that far only with a lease.)
             let pool_params =
                 c.net.pools.iter().find(|p| p.contains(ip)).map(|p| c.params(&p.params, None, Some((ip, false))));
-            let released = pool_params.and_then(|p| self.release_other_lease(c, ip, &p));
+            let released = pool_params.map(|p| self.release_other_lease(c, ip, &p)).unwrap_or_default();
             let mut out = self.nak(c);
             out.durable.extend(released);
             return out;
@@ -933,24 +998,48 @@ impl Engine {
     /// through the journal's replication). dhcpd releases every other lease of the
     /// client in a bound state; the store indexes one lease per client (its latest), and
     /// with the flag on a client never holds more than that one besides `ip`.
-    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Option<Lease> {
+    fn release_other_lease(&self, c: &Ctx, ip: Ipv4Addr, params: &Params) -> Vec<Lease> {
         if params.one_lease_per_client != Some(true) {
-            return None;
+            return Vec::new();
         }
-        let other = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)?;
-        let failover = c.cfg.pool_peer(other.pool).is_some();
+        let mut out = Vec::new();
+        if let Some(other) = self.store.lookup_client(&c.key).filter(|l| l.ip != ip && l.state == BindingState::Active)
+        {
+            out.extend(self.release_bound(c, other.ip, ip, |l| l.client.as_ref() == Some(&c.key)));
+        }
+        // dhcpd (find_lease): with `deny duplicates`, a client matching a host declared
+        // without client identifier releases every other lease of its hardware address
+        // too, whatever their client identifiers.
+        if !params.duplicates
+            && c.host.is_some_and(|h| h.client_identifier.is_none())
+            && let Some(hw) = c.req.chaddr().get(..usize::from(c.req.hlen()).min(16))
+        {
+            let hw = HwAddr::new(u8::from(c.req.htype()), hw);
+            for other in self.store.bound_with_hw(&hw) {
+                if other != ip && !out.iter().any(|l: &Lease| l.ip == other) {
+                    out.extend(self.release_bound(c, other, ip, |l| l.hw == Some(hw)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Releases bound lease `other` (for the client's request of `ip`) if `whose` still
+    /// holds for it under its lock; runs its `on release` statements.
+    fn release_bound(&self, c: &Ctx, other: Ipv4Addr, ip: Ipv4Addr, whose: impl Fn(&Lease) -> bool) -> Option<Lease> {
+        let failover = self.store.get(other).is_some_and(|l| c.cfg.pool_peer(l.pool).is_some());
         let now = c.now.unix;
         let mut events = None;
-        let released = self.store.update(other.ip, |l| {
+        let released = self.store.update(other, |l| {
             // Re-checked under the lease's lock: another worker may have changed it.
-            if l.client.as_ref() == Some(&c.key) && l.state == BindingState::Active {
+            if whose(l) && l.state == BindingState::Active {
                 events = l.on_events.take();
                 release_in_place(l, failover, now);
             }
         })?;
         self.lease_event(c.raw, c.host.is_some(), &released, events.and_then(|e| e.release.clone()));
         (released.state != BindingState::Active).then(|| {
-            tracing::debug!(released = %other.ip, requested = %ip, "one-lease-per-client: other lease released");
+            tracing::debug!(released = %other, requested = %ip, "one-lease-per-client: other lease released");
             released
         })
     }
@@ -1485,6 +1574,17 @@ fn should_ping(lease: &Lease, client: &ClientKey, now: u32, cltt_secs: u32) -> b
         && now.saturating_sub(lease.cltt) < cltt_secs)
 }
 
+/// dhcpd's MAX_TIME: its leases end at the latest at this Unix time (2038).
+const MAX_TIME: u32 = 0x7fff_ffff;
+
+/// The lease time a reply says (option 51), as dhcpd's ack_lease computes it: the
+/// expiry it offers minus now, where an infinite lease (`u32::MAX`) expires at MAX_TIME
+/// and any other at most a second before it.
+fn offered_lease_secs(now: u32, secs: u32) -> u32 {
+    let expiry = if secs == u32::MAX { MAX_TIME } else { now.saturating_add(secs).min(MAX_TIME - 1) };
+    expiry.saturating_sub(now)
+}
+
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
 /// bootp) drop the request ("booting disallowed").
 fn booting_denied(params: &Params) -> bool {
@@ -1511,7 +1611,7 @@ fn with_host_decl_name(mut params: Params, host: Option<&HostCfg>) -> Params {
 /// fixed address. A host whose fixed addresses are all on other networks makes the
 /// client known, but is not the lease's host.
 fn dynamic_lease_host(host: Option<&HostCfg>) -> Option<&HostCfg> {
-    host.filter(|h| h.fixed_addresses.is_empty())
+    host.filter(|h| h.fixed_addresses.is_empty() && !h.fixed_address_declared)
 }
 
 /// A release as dhcpd's release_lease makes it: standalone, straight back to free (the

@@ -8,7 +8,7 @@ use dhcproto::v4::{Flags, HType};
 use dhcproto::{Encodable, Encoder};
 
 const IFACE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true };
+const META: RequestMeta = RequestMeta { iface_addr: IFACE, broadcast: true, tied_iface: None };
 
 fn params() -> Params {
     Params {
@@ -42,6 +42,8 @@ fn config(range: (u8, u8)) -> EngineConfig {
             hardware_ethernet: Some([0x52, 0x54, 0, 0, 0, 0x99]),
             client_identifier: None,
             fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
+            fixed_address_declared: true,
+            identifier: None,
             params: Params::default(),
         }],
         global: params(),
@@ -52,6 +54,8 @@ fn config(range: (u8, u8)) -> EngineConfig {
         uses_vars: false,
         has_lease_limits: false,
         ddns_style: None,
+        tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     }
 }
 
@@ -212,8 +216,11 @@ fn relayed_requests_use_giaddr() {
     let e = Engine::new(config((10, 20)));
     let mut d = msg(MessageType::Discover, mac(7), vec![]);
     d.set_giaddr(Ipv4Addr::new(198, 18, 0, 254));
-    let out =
-        e.handle(Now::at(0), &RequestMeta { iface_addr: Ipv4Addr::new(198, 19, 0, 1), broadcast: false }, &bytes(&d));
+    let out = e.handle(
+        Now::at(0),
+        &RequestMeta { iface_addr: Ipv4Addr::new(198, 19, 0, 1), broadcast: false, tied_iface: None },
+        &bytes(&d),
+    );
     let r = out.reply.expect("offer");
     assert_eq!(r.dest, Destination::Relay(Ipv4Addr::new(198, 18, 0, 254)));
     let mut unknown = d.clone();
@@ -294,7 +301,7 @@ fn replaced_config_serves_new_options_and_new_pools_and_keeps_leases() {
     let m = decode(&ack.reply.expect("ack after reload"));
     assert_eq!(m.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("reloaded.test".into())));
     // The new network's pool (id 1) has its own free queue.
-    let relayed = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 1, 1), broadcast: true };
+    let relayed = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 1, 1), broadcast: true, tied_iface: None };
     let offer = e.handle(Now::at(1002), &relayed, &bytes(&msg(MessageType::Discover, mac(3), vec![])));
     assert_eq!(decode(&offer.reply.expect("offer from the new pool")).yiaddr(), Ipv4Addr::new(198, 18, 1, 10));
 }

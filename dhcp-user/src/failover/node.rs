@@ -266,7 +266,7 @@ impl Node {
     /// One DHCP request (UDP payload to port 67). Durable leases are journaled and synced
     /// before the reply is returned, then queued for the partner.
     pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool) -> Option<Reply> {
-        let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast };
+        let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast, tied_iface: None };
         let out = self.engine.handle(now_of(now), &meta, bytes);
         let durable = self.commit_and_replicate(now, out.durable);
         self.execute(now);

@@ -301,6 +301,16 @@ impl LeaseStore {
         }
     }
 
+    /// The bound leases of hardware address `hw` (a scan of every lease: only `deny
+    /// duplicates` asks, on a DHCPREQUEST of a client with one-lease-per-client).
+    pub fn bound_with_hw(&self, hw: &super::HwAddr) -> Vec<Ipv4Addr> {
+        self.leases
+            .iter()
+            .filter(|l| l.state == BindingState::Active && l.hw.as_ref() == Some(hw))
+            .map(|l| l.ip)
+            .collect()
+    }
+
     pub fn get(&self, ip: Ipv4Addr) -> Option<Lease> {
         self.leases.get(&ip).map(|l| l.clone())
     }

@@ -17,7 +17,7 @@ pub mod reload;
 pub mod resolve;
 pub mod socket;
 
-use crate::dhcp::{Destination, Engine, Reply, RequestMeta};
+use crate::dhcp::{Destination, Engine, IfName, Reply, RequestMeta};
 use crate::stats::Stats;
 use crate::time::Now;
 use crate::xdp::{self, AttachMode, XdpProgram};
@@ -62,6 +62,9 @@ pub struct Iface {
     pub name: String,
     pub index: u32,
     pub addr: Ipv4Addr,
+    /// Served because an `interface` statement names it (not the command line): its
+    /// requests are served from the shared network the statement ties it to.
+    pub tied: bool,
 }
 
 /// Sends replies: shared by workers (non-durable replies) and the journal thread.
@@ -137,7 +140,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         state.failover.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     tracing::info!(leases = engine.store().len(), restored, file = %opts.lease_file.display(), "lease file loaded");
 
-    let ifaces = select_ifaces(&opts.ifaces)?;
+    let ifaces = select_ifaces(&opts.ifaces, &config)?;
     let stats = Arc::new(Stats::default());
     let sock = Arc::new(DhcpSocket::bind(opts.port)?);
     sock.set_read_timeout(200)?;
@@ -241,7 +244,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     stats.ignored_iface();
                     continue;
                 };
-                let meta = RequestMeta { iface_addr: iface.addr, broadcast: rx.dst == Ipv4Addr::BROADCAST };
+                let meta = RequestMeta {
+                    iface_addr: iface.addr,
+                    broadcast: rx.dst == Ipv4Addr::BROADCAST,
+                    tied_iface: iface.tied.then(|| IfName::new(&iface.name)),
+                };
                 let Some(data) = buf.get(..rx.len) else { continue };
                 let mut out = engine.handle(now(), &meta, data);
                 stats.record(&out);
@@ -402,23 +409,54 @@ fn ddns_local_address(cfg: &dhcp_config::Config) -> Option<Ipv4Addr> {
     }
 }
 
-fn select_ifaces(names: &[String]) -> Result<Vec<Iface>> {
+fn select_ifaces(names: &[String], config: &dhcp_config::Config) -> Result<Vec<Iface>> {
     let all = socket::interfaces()?;
-    let chosen: Vec<Iface> = if names.is_empty() {
-        all.into_iter()
+    let iface = |n: &str, tied: bool| {
+        all.iter().find(|(name, ..)| name == n).map(|(name, index, addr, _)| Iface {
+            name: name.clone(),
+            index: *index,
+            addr: *addr,
+            tied,
+        })
+    };
+    // As dhcpd: with no interface on the command line, every broadcast interface, unless
+    // `interface` statements name some (then those only).
+    let mut chosen: Vec<Iface> = if names.is_empty() && config.interfaces.is_empty() {
+        all.iter()
             .filter(|(_, _, _, bcast)| *bcast)
-            .map(|(name, index, addr, _)| Iface { name, index, addr })
+            .map(|(name, index, addr, _)| Iface { name: name.clone(), index: *index, addr: *addr, tied: false })
             .collect()
     } else {
         let mut v = Vec::new();
         for n in names {
-            match all.iter().find(|(name, ..)| name == n) {
-                Some((name, index, addr, _)) => v.push(Iface { name: name.clone(), index: *index, addr: *addr }),
+            match iface(n, false) {
+                Some(i) => v.push(i),
                 None => bail!("interface {n} not found or has no IPv4 address"),
             }
         }
         v
     };
+    // An interface named by an `interface` statement (and not on the command line, which
+    // makes dhcpd ignore the statement) is served too, tied to its shared network.
+    for b in config.interfaces.iter().filter(|b| !names.contains(&b.name)) {
+        let Some(i) = iface(&b.name, true) else {
+            bail!(
+                "interface {} (named by an `interface` statement in dhcpd.conf) not found or has no IPv4 address",
+                b.name
+            );
+        };
+        // dhcpd refuses to start when the interface's address is on another network.
+        let on = config.shared_networks.iter().position(|sn| {
+            sn.subnets.iter().any(|s| {
+                let mask = if s.prefix_len == 0 { 0 } else { u32::MAX << (32 - u32::from(s.prefix_len.min(32))) };
+                u32::from(i.addr) & mask == u32::from(s.network) & mask
+            })
+        });
+        if on.is_some_and(|n| n != b.shared_network) {
+            bail!("interface {} matches multiple shared networks (its address {} is on another one)", b.name, i.addr);
+        }
+        chosen.push(i);
+    }
     if chosen.is_empty() {
         bail!("no broadcast-capable IPv4 interface to serve; name one on the command line");
     }

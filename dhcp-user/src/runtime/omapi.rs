@@ -524,6 +524,8 @@ fn open_host(
                 hardware_ethernet: None,
                 client_identifier: None,
                 fixed_addresses: Vec::new(),
+                fixed_address_declared: false,
+                identifier: None,
                 params: crate::dhcp::Params {
                     // The host has no statements of its own: the global scope's per-packet
                     // ones already ran in the client's scope chain.
@@ -687,6 +689,8 @@ pub fn host_from_record(r: &dhcp_journal::HostRecord, global: &crate::dhcp::Para
         hardware_ethernet: r.hardware.as_ref().and_then(|(_, b)| <[u8; 6]>::try_from(b.as_slice()).ok()),
         client_identifier: r.uid.clone(),
         fixed_addresses: r.fixed_address.into_iter().collect(),
+        fixed_address_declared: false,
+        identifier: None,
         // No statements of its own (see `host` above).
         params: crate::dhcp::Params { dynamic: std::sync::Arc::from(Vec::new()), ..global.clone() },
     }

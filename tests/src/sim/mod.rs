@@ -277,6 +277,8 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         uses_vars: false,
         has_lease_limits: false,
         ddns_style: None,
+        tied_interfaces: Vec::new(),
+        encapsulations: Vec::new(),
     };
     let peer = PeerConfig {
         name: NAME.into(),
