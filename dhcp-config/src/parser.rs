@@ -1919,15 +1919,7 @@ impl Parser {
                 ));
             }
             c.pos += 1;
-            let tokens = c.rest();
-            let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
-            let expr = p.data_arg()?;
-            if let Some(t) = tokens.get(p.position()) {
-                return Err(ConfigError::new(
-                    &t.span,
-                    ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
-                ));
-            }
+            let expr = self.data_expr_to_end(c)?;
             return Ok(Some(Item::Dynamic(Action::OptionExpr { code: def.code, expr })));
         }
         let data = match options::encode_value(def.ty, c.rest(), &stmt.end)? {
@@ -2066,6 +2058,22 @@ impl Parser {
         Ok(None)
     }
 
+    /// The data expression that makes up the rest of the statement (`option NAME = EXPR;`,
+    /// `option SPACE.NAME = EXPR;`): anything after it is "expected ';'".
+    fn data_expr_to_end(&self, c: &mut Cursor<'_>) -> Result<crate::expr::DataExpr, ConfigError> {
+        let stmt = c.stmt;
+        let tokens = c.rest();
+        let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
+        let expr = p.data_arg()?;
+        if let Some(t) = tokens.get(p.position()) {
+            return Err(ConfigError::new(
+                &t.span,
+                ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
+            ));
+        }
+        Ok(expr)
+    }
+
     /// `option SPACE.NAME code N = TYPE;` or `option SPACE.NAME VALUE;` for a space the
     /// file declared.
     fn space_option(
@@ -2149,15 +2157,7 @@ impl Parser {
         if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
             // `option SPACE.NAME = EXPR;`: the sub-option's bytes, computed per client.
             c.pos += 1;
-            let tokens = c.rest();
-            let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
-            let expr = p.data_arg()?;
-            if let Some(t) = tokens.get(p.position()) {
-                return Err(ConfigError::new(
-                    &t.span,
-                    ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
-                ));
-            }
+            let expr = self.data_expr_to_end(c)?;
             return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space: space.name, code, expr })));
         }
         let data = options::encode(ty, c.rest(), &stmt.end)?;

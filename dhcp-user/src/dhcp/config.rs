@@ -193,9 +193,7 @@ impl EngineConfig {
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| s.params.ping_check) || n.pools.iter().any(|p| p.params.ping_check))
     }
-}
 
-impl EngineConfig {
     /// The network serving `ip` (a giaddr or the receiving interface's address).
     pub fn network_for(&self, ip: Ipv4Addr) -> Option<(usize, &Network)> {
         self.networks.iter().enumerate().find(|(_, n)| n.subnets.iter().any(|s| s.contains(ip)))

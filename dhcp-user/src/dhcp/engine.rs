@@ -749,6 +749,18 @@ impl Engine {
         }
     }
 
+    /// Marks `ip` abandoned for `hold` seconds from `now` (another host uses it: a DECLINE,
+    /// or an answered ping), free of any client or offer; the lease to journal.
+    fn abandon(&self, ip: Ipv4Addr, now: Now, hold: u32) -> Option<Lease> {
+        self.store.update(ip, |l| {
+            l.state = BindingState::Abandoned;
+            l.starts = now.unix;
+            l.ends = now.plus(hold);
+            l.client = None;
+            l.offer = None;
+        })
+    }
+
     /// Something answered the echo of a [`Probe`]: the address is in use by a host without
     /// a lease. If it is still offered to the probe's client, it is abandoned for
     /// `abandon-lease-time` (as dhcpd's "pinged before offer") and the lease returned, to be
@@ -760,13 +772,7 @@ impl Engine {
         if !still_offered {
             return None;
         }
-        let lease = self.store.update(probe.ip, |l| {
-            l.state = BindingState::Abandoned;
-            l.starts = now.unix;
-            l.ends = now.plus(hold);
-            l.client = None;
-            l.offer = None;
-        });
+        let lease = self.abandon(probe.ip, now, hold);
         if lease.is_some() {
             tracing::warn!(ip = %probe.ip, "ICMP echo reply before the offer: address abandoned (in use by another host)");
         }
@@ -1091,7 +1097,6 @@ impl Engine {
         let Some(ip) = Self::requested_ip(c.req) else {
             return out;
         };
-        let now = c.now.unix;
         let Some(lease) = self.store.get(ip) else {
             return out;
         };
@@ -1101,14 +1106,7 @@ impl Engine {
         }
         // Another host uses the address: abandon it for dhcpd's abandon-lease-time (one
         // global value; `now + time` saturates at NEVER, as dhcpd caps it at MAX_TIME).
-        let hold = c.cfg.abandon_lease_secs;
-        if let Some(l) = self.store.update(ip, |l| {
-            l.state = BindingState::Abandoned;
-            l.starts = now;
-            l.ends = c.now.plus(hold);
-            l.client = None;
-            l.offer = None;
-        }) {
+        if let Some(l) = self.abandon(ip, c.now, c.cfg.abandon_lease_secs) {
             tracing::warn!(%ip, "DHCPDECLINE: address abandoned (in use by another host)");
             out.durable.push(l);
         }
