@@ -4,14 +4,19 @@
 //!
 //! It exists for deterministic simulation (`tests/src/sim`): the simulator owns the network,
 //! the clock and the faults, and drives two `Node`s. The node executes the relationship's
-//! actions as the runtime does, synchronously:
-//! * a DHCP outcome's durable leases are appended and synced before the reply is returned,
-//!   then handed to the relationship as local changes (the journal's replicator);
-//! * `Persist` is appended and synced, then reported durable (`handle_durable`);
-//! * `Record` (the partner's acks) is appended without a sync: a crash may lose it, which
+//! actions as the runtime's journal thread does, with the fsync as a separate step the
+//! simulator schedules (it may take long, and anything may happen meanwhile):
+//! * a DHCP outcome's durable leases are appended, and its reply is held until the fsync
+//!   that covers them completes; then the leases are handed to the relationship as local
+//!   changes (the journal's replicator) and the reply is released;
+//! * `Persist` is appended and reported durable (`handle_durable`) when its fsync completes;
+//! * `Record` (the partner's acks) is appended without waiting: a crash may lose it, which
 //!   only makes the server send the update again.
+//!
+//! One fsync is in flight at a time ([`Node::sync_start`] .. [`Node::sync_end`]); what is
+//! appended meanwhile waits for the next one (group commit, as the journal batches).
 
-use super::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
+use super::relationship::{Action, Note, Persist, Relationship, RelationshipConfig, Token};
 use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
 use crate::failover::FailoverView;
 use crate::lease::{Lease, record};
@@ -69,6 +74,22 @@ impl Disk {
     /// fsync: everything appended so far is durable.
     pub fn sync(&mut self) {
         self.synced = self.bytes.len();
+    }
+
+    /// Bytes written so far (what an fsync begun now covers).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Always false: the file starts with its header.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// An fsync begun when the file was `len` bytes long completed: those bytes are durable
+    /// (what was appended after it began is not).
+    pub fn sync_to(&mut self, len: usize) {
+        self.synced = self.synced.max(len.min(self.bytes.len()));
     }
 
     /// Bytes not yet synced.
@@ -143,6 +164,21 @@ pub enum Trace {
     Local(String),
 }
 
+/// What waits for one fsync: replies (with the caller's tag), local changes to replicate
+/// and relationship persists to report durable.
+#[derive(Default)]
+struct Batch {
+    replies: Vec<(u64, Reply)>,
+    changes: Vec<Lease>,
+    tokens: Vec<Token>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.replies.is_empty() && self.changes.is_empty() && self.tokens.is_empty()
+    }
+}
+
 /// One simulated server.
 pub struct Node {
     cfg: NodeConfig,
@@ -155,6 +191,12 @@ pub struct Node {
     writes_fail_until: u64,
     /// Local changes whose write failed: replicated once a later write makes them durable.
     unreplicated: Vec<Lease>,
+    /// Appended, waiting for the next fsync.
+    pending: Batch,
+    /// The fsync in flight: the file length it covers and what waits for it.
+    in_flight: Option<(usize, Batch)>,
+    /// A failed write is tried again (the journal's retry after a failure), at the next tick.
+    retry_due: bool,
 }
 
 fn now_of(t: Time) -> Now {
@@ -194,8 +236,11 @@ impl Node {
             trace: Vec::new(),
             writes_fail_until: 0,
             unreplicated: Vec::new(),
+            pending: Batch::default(),
+            in_flight: None,
+            retry_due: false,
         };
-        n.execute(now);
+        n.execute();
         n
     }
 
@@ -228,26 +273,58 @@ impl Node {
         self.writes_fail_until = until_ms;
     }
 
-    /// No change waits for a write to succeed (nothing left to replicate or offer once it
-    /// does).
+    /// No change waits for a write to succeed or for an fsync (nothing left to replicate,
+    /// reply or offer once it does).
     pub fn writes_settled(&self) -> bool {
-        self.unreplicated.is_empty() && self.rel.writes_settled()
+        self.unreplicated.is_empty() && self.pending.is_empty() && self.in_flight.is_none() && self.rel.writes_settled()
     }
 
-    /// Append-then-sync as the journal thread does; false when the sync fails. A sync that
-    /// succeeds also makes the records of failed ones durable, whose local changes are then
-    /// replicated (as the journal thread does).
-    fn sync(&mut self, now: Time) -> bool {
-        if now.mono_ms < self.writes_fail_until {
+    /// Begins an fsync of everything appended so far, if something waits for one and none is
+    /// in flight. The caller completes it with [`Node::sync_end`] after whatever delay it
+    /// chooses (a disk stall is a long one).
+    pub fn sync_start(&mut self) -> bool {
+        let retry = self.retry_due && !self.unreplicated.is_empty();
+        if self.in_flight.is_some() || (self.pending.is_empty() && !retry) {
             return false;
         }
-        self.disk.sync();
-        for l in std::mem::take(&mut self.unreplicated) {
-            if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
-                self.rel.handle_local_change(now, &l);
+        self.retry_due = false;
+        self.in_flight = Some((self.disk.len(), std::mem::take(&mut self.pending)));
+        true
+    }
+
+    /// The fsync in flight completes: it succeeds unless writes fail at `now`. On success
+    /// what it covers is durable: changes are replicated (those of failed writes first),
+    /// replies are released (returned with their tags), persists reported durable. On
+    /// failure replies are withheld (clients ask again), changes wait for the next write
+    /// that succeeds, persists are reported failed.
+    pub fn sync_end(&mut self, now: Time) -> Vec<(u64, Reply)> {
+        let Some((cover, batch)) = self.in_flight.take() else { return Vec::new() };
+        let ok = now.mono_ms >= self.writes_fail_until;
+        let mut released = Vec::new();
+        if ok {
+            self.disk.sync_to(cover);
+            let changes: Vec<Lease> = std::mem::take(&mut self.unreplicated).into_iter().chain(batch.changes).collect();
+            for l in changes {
+                if self.engine.relationship_of(l.pool).as_deref() == Some(self.cfg.peer.name.as_str()) {
+                    self.rel.handle_local_change(now, &l);
+                }
+            }
+            released = batch.replies;
+        } else {
+            self.unreplicated.extend(batch.changes);
+            if !self.unreplicated.is_empty() || !batch.replies.is_empty() {
+                self.trace.push(Trace::Event(format!(
+                    "lease file write failed: {} leases not durable, {} replies withheld",
+                    self.unreplicated.len(),
+                    batch.replies.len()
+                )));
             }
         }
-        true
+        for token in batch.tokens {
+            self.rel.handle_durable(now, token, ok);
+        }
+        self.execute();
+        released
     }
 
     /// Drains what happened since the last call.
@@ -263,15 +340,23 @@ impl Node {
 
     // ----- DHCP -----
 
-    /// One DHCP request (UDP payload to port 67). Durable leases are journaled and synced
-    /// before the reply is returned, then queued for the partner.
-    pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool) -> Option<Reply> {
+    /// One DHCP request (UDP payload to port 67). A reply that grants nothing durable is
+    /// returned at once; otherwise its leases are appended and the reply is held, with
+    /// `tag`, until the fsync that covers them ([`Node::sync_end`]) releases it.
+    pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool, tag: u64) -> Option<Reply> {
         let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast, tied_iface: None };
         let out = self.engine.handle(now_of(now), &meta, bytes);
-        let durable = self.commit_and_replicate(now, out.durable);
-        self.execute(now);
-        // Not durable: the ACK must not go out (the client asks again).
-        if durable { out.reply } else { None }
+        let immediate = if out.durable.is_empty() {
+            out.reply
+        } else {
+            self.commit(out.durable);
+            if let Some(r) = out.reply {
+                self.pending.replies.push((tag, r));
+            }
+            None
+        };
+        self.execute();
+        immediate
     }
 
     /// The expiry sweep (the runtime's periodic tick), plus the relationship's tick.
@@ -279,59 +364,48 @@ impl Node {
         let mut expired = self.engine.expire(now_of(now), usize::MAX);
         // The store's iteration order is a hash order: make it deterministic.
         expired.sort_by_key(|l| u32::from(l.ip));
-        self.commit_and_replicate(now, expired);
+        self.commit(expired);
+        // The journal tries a failed write again on its own (within a second).
+        self.retry_due = true;
         self.rel.handle_tick(now);
-        self.execute(now);
+        self.execute();
     }
 
-    /// The journal thread's part: append, sync, then hand the relationship's changes over.
-    /// Returns false when `leases` could not be made durable (nothing is replicated, no
-    /// reply may go out). With nothing new it still retries a failed write, as the journal
-    /// does on its own.
-    fn commit_and_replicate(&mut self, now: Time, leases: Vec<Lease>) -> bool {
-        let nothing_new = leases.is_empty();
-        if nothing_new && self.unreplicated.is_empty() {
-            return true;
-        }
+    /// The journal thread's part: append; the changes are replicated once the fsync that
+    /// covers them succeeds.
+    fn commit(&mut self, leases: Vec<Lease>) {
         for l in &leases {
             self.trace.push(Trace::Local(format!("{} {} ends {} tstp {}", l.ip, l.state.name(), l.ends, l.tstp)));
             self.disk.append_lease(l);
         }
-        // Replicated once durable: now, or with the next write that succeeds.
-        self.unreplicated.extend(leases);
-        let ok = self.sync(now);
-        if !ok && !nothing_new {
-            self.trace
-                .push(Trace::Event(format!("lease file write failed: {} leases not durable", self.unreplicated.len())));
-        }
-        ok || nothing_new
+        self.pending.changes.extend(leases);
     }
 
     // ----- failover inputs -----
 
     pub fn handle_link_up(&mut self, now: Time) {
         self.rel.handle_link_up(now);
-        self.execute(now);
+        self.execute();
     }
 
     pub fn handle_link_down(&mut self, now: Time) {
         self.rel.handle_link_down(now);
-        self.execute(now);
+        self.execute();
     }
 
     pub fn handle_bytes(&mut self, now: Time, data: &[u8]) {
         self.rel.handle_bytes(now, data);
-        self.execute(now);
+        self.execute();
     }
 
     pub fn handle_timeout(&mut self, now: Time) {
         self.rel.handle_timeout(now);
-        self.execute(now);
+        self.execute();
     }
 
     pub fn handle_operator(&mut self, now: Time, cmd: Command) {
         self.rel.handle_operator(now, cmd);
-        self.execute(now);
+        self.execute();
     }
 
     /// Bytes to write to the TCP stream.
@@ -350,7 +424,7 @@ impl Node {
 
     // ----- the executor (what `runtime::failover` does with sockets and the journal) -----
 
-    fn execute(&mut self, now: Time) {
+    fn execute(&mut self) {
         while let Some(action) = self.rel.poll_action() {
             match action {
                 Action::Persist { token, what } => {
@@ -364,8 +438,7 @@ impl Node {
                             }
                         }
                     }
-                    let ok = self.sync(now);
-                    self.rel.handle_durable(now, token, ok);
+                    self.pending.tokens.push(token);
                 }
                 Action::Record(leases) => {
                     for l in &leases {

@@ -4,7 +4,9 @@
 //! clock skew…), every fault, every client decision and every delay. Two
 //! [`dhcp_user::failover::node::Node`]s (the real engine and failover peer, glued as in
 //! production) serve simulated DHCP clients over a lossy, duplicating, reordering LAN and
-//! talk over a simulated TCP link that stalls, resets and partitions; servers crash (losing
+//! talk over a simulated TCP link that stalls, resets and partitions; every fsync takes a
+//! while (held replies, persists and replication wait for it while requests and partner
+//! messages go on), disks stall for seconds or fail; servers crash (losing
 //! the unsynced tail of their lease file, or all but a prefix of it that may end inside a
 //! record, sometimes the whole file) and restart; an operator
 //! declares partner-down. Invariants ([`checker`]) run after every step; a failure carries
@@ -61,8 +63,10 @@ pub struct Swarm {
     /// Mean time between faults, ms.
     pub fault_gap: u64,
     /// Relative weights: link reset, link stall, partition, crash, operator partner-down,
-    /// disk fault (writes fail for a while).
-    pub weights: [u32; 6],
+    /// disk fault (writes fail for a while), disk stall (fsyncs take seconds).
+    pub weights: [u32; 7],
+    /// Longest an fsync takes when the disk is not stalled, ms (0: at once).
+    pub fsync_max: u64,
     /// Probability a restart finds the lease file gone (when that is survivable).
     pub p_lose_disk: f64,
     /// Longest a crashed server stays down, ms.
@@ -94,7 +98,8 @@ impl Swarm {
             },
             link_latency_max: r.range(1, 300),
             fault_gap: r.range(5, 120) * SEC,
-            weights: [weight(r), weight(r), weight(r), weight(r), weight(r), weight(r)],
+            weights: [weight(r), weight(r), weight(r), weight(r), weight(r), weight(r), weight(r)],
+            fsync_max: if r.chance(0.3) { 0 } else { r.range(1, 60) },
             p_lose_disk: if r.chance(0.5) { 0.0 } else { r.unit() * 0.6 },
             max_down: r.range(2, 150) * SEC,
             fault_phase: r.range(120, 400) * SEC,
@@ -167,13 +172,38 @@ impl fmt::Display for Line {
 
 #[derive(Debug)]
 enum Ev {
-    ClientWake { c: usize, token: u64 },
-    ToServer { srv: usize, c: usize, bytes: Vec<u8>, broadcast: bool },
-    ToClient { c: usize, srv: usize, bytes: Vec<u8>, ends: u32 },
-    LinkBytes { to: usize, conn: u64, bytes: Vec<u8> },
-    LinkEof { to: usize, conn: u64 },
+    ClientWake {
+        c: usize,
+        token: u64,
+    },
+    ToServer {
+        srv: usize,
+        c: usize,
+        bytes: Vec<u8>,
+        broadcast: bool,
+    },
+    ToClient {
+        c: usize,
+        srv: usize,
+        bytes: Vec<u8>,
+        ends: u32,
+    },
+    LinkBytes {
+        to: usize,
+        conn: u64,
+        bytes: Vec<u8>,
+    },
+    LinkEof {
+        to: usize,
+        conn: u64,
+    },
     Reconnect,
     Tick(usize),
+    /// The fsync server `srv` began (in its incarnation `life`) completes.
+    SyncDone {
+        srv: usize,
+        life: u64,
+    },
     Fault,
     Restart(usize),
     Heal,
@@ -238,6 +268,25 @@ pub struct Sim {
     acks: u64,
     crashes: u64,
     chk: checker::Checker,
+    /// Each server's incarnation (a restart makes the fsyncs of the one before void).
+    life: [u64; 2],
+    /// fsyncs begun before this time end after it (a stalled disk), per server.
+    disk_stalled_until: [u64; 2],
+    /// Replies held for an fsync, by tag: what the checker needs when they go out.
+    held: BTreeMap<u64, Held>,
+}
+
+/// A reply held by a server until its leases are durable: the request's context.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    srv: usize,
+    c: usize,
+    req: u8,
+    /// The server's clock when it decided.
+    t: Time,
+    mclt: u32,
+    /// The requested address's tsfp before the request (the checker's MCLT rule).
+    tsfp_before: Option<(Ipv4Addr, u32)>,
 }
 
 fn pool_range(pool: u8) -> (Ipv4Addr, Ipv4Addr) {
@@ -343,6 +392,9 @@ impl Sim {
             acks: 0,
             crashes: 0,
             chk: checker::Checker::new(sw.clients),
+            life: [0, 0],
+            disk_stalled_until: [0, 0],
+            held: BTreeMap::new(),
             sw,
         };
         sim.line(What::Start(format!("{:?}", sim.sw)));
@@ -485,6 +537,21 @@ impl Sim {
                 }
                 self.push(self.now + 5 * SEC, Ev::Tick(i));
             }
+            Ev::SyncDone { srv, life } => {
+                if life != self.life[srv] {
+                    return;
+                }
+                let t = self.time(srv);
+                let released = match self.nodes[srv].as_mut() {
+                    Some(n) => n.sync_end(t),
+                    None => return,
+                };
+                for (tag, reply) in released {
+                    if let Some(h) = self.held.remove(&tag) {
+                        self.send_reply(h, reply);
+                    }
+                }
+            }
             Ev::Fault => {
                 if self.stage == Stage::Faults {
                     self.fault();
@@ -565,23 +632,31 @@ impl Sim {
         let t = self.time(srv);
         let Some(node) = self.nodes[srv].as_mut() else { return };
         let target = client::request_target(bytes);
-        let before = target.and_then(|ip| node.engine().store().get(ip));
-        let reply = node.handle_dhcp(t, bytes, broadcast);
-        let mclt = node.peer().mclt();
-        let req_type = describe_request(bytes);
-        let Some(reply) = reply else {
-            return;
-        };
+        let tsfp_before = target.map(|ip| (ip, node.engine().store().get(ip).map(|l| l.tsfp).unwrap_or(0)));
+        self.seq += 1;
+        let tag = self.seq;
+        let held = Held { srv, c, req: describe_request(bytes), t, mclt: node.peer().mclt(), tsfp_before };
+        match node.handle_dhcp(t, bytes, broadcast, tag) {
+            Some(reply) => self.send_reply(held, reply),
+            // Held until its leases are durable (or dropped, if nothing was to be sent).
+            None => {
+                self.held.insert(tag, held);
+            }
+        }
+    }
+
+    /// A server's reply goes out (at once, or once the fsync it waited for completed).
+    fn send_reply(&mut self, h: Held, reply: dhcp_user::dhcp::Reply) {
         let (rt, ip, secs) = client::describe_reply(&reply.bytes).unwrap_or((reply.msg_type, Ipv4Addr::UNSPECIFIED, 0));
-        self.line(What::Dhcp { srv, c, req: req_type, reply: u8::from(rt), ip, secs });
-        let ends = t.unix.saturating_add(secs);
+        self.line(What::Dhcp { srv: h.srv, c: h.c, req: h.req, reply: u8::from(rt), ip, secs });
+        let ends = h.t.unix.saturating_add(secs);
         if rt == MessageType::Ack {
-            let tsfp_before = before.filter(|l| l.ip == ip).map(|l| l.tsfp).unwrap_or(0);
-            if let Err(e) = self.chk.on_server_ack(srv, ip, secs, self.sw.lease_secs, mclt, tsfp_before, t.unix) {
+            let tsfp_before = h.tsfp_before.filter(|(at, _)| *at == ip).map(|(_, tsfp)| tsfp).unwrap_or(0);
+            if let Err(e) = self.chk.on_server_ack(h.srv, ip, secs, self.sw.lease_secs, h.mclt, tsfp_before, h.t.unix) {
                 self.chk.fail(e);
             }
         }
-        self.udp(Ev::ToClient { c, srv, bytes: reply.bytes, ends });
+        self.udp(Ev::ToClient { c: h.c, srv: h.srv, bytes: reply.bytes, ends });
     }
 
     // ----- the failover link -----
@@ -702,7 +777,19 @@ impl Sim {
             if close {
                 self.link_close(i);
             }
+            self.maybe_start_sync(i);
         }
+    }
+
+    /// Server `i` begins an fsync if something waits for one; it completes after the disk's
+    /// latency, or after a stall.
+    fn maybe_start_sync(&mut self, i: usize) {
+        let Some(n) = self.nodes[i].as_mut() else { return };
+        if !n.sync_start() {
+            return;
+        }
+        let at = (self.now + self.rng.range(0, self.sw.fsync_max)).max(self.disk_stalled_until[i]);
+        self.push(at, Ev::SyncDone { srv: i, life: self.life[i] });
     }
 
     // ----- faults -----
@@ -785,6 +872,14 @@ impl Sim {
                     self.line(What::Fault("disk fails", side, ms));
                 }
             }
+            6 => {
+                let ms = self.rng.range(SEC, 20 * SEC);
+                // As for a failing disk: not while an operator's partner-down is in force.
+                if self.link_faults_allowed() && self.nodes[side].is_some() {
+                    self.disk_stalled_until[side] = self.now + ms;
+                    self.line(What::Fault("disk stalls", side, ms));
+                }
+            }
             _ => {}
         }
     }
@@ -792,6 +887,10 @@ impl Sim {
     fn crash(&mut self, i: usize) {
         let Some(node) = self.nodes[i].take() else { return };
         self.crashes += 1;
+        // Its fsync in flight never completes, its held replies never go out.
+        self.life[i] += 1;
+        self.held.retain(|_, h| h.srv != i);
+        self.disk_stalled_until[i] = 0;
         // The partner knows every binding only if nothing was left to send.
         self.chk.unsynced_at_crash[i] = node.peer().queued() > 0 || node.peer().unacked() > 0;
         let mut disk = node.crash();
@@ -832,6 +931,7 @@ impl Sim {
             if let Some(n) = self.nodes[1 - i].as_mut() {
                 n.fail_writes_until(0);
             }
+            self.disk_stalled_until[1 - i] = 0;
             // A reconnect scheduled for the partition's end comes sooner (a second one is a
             // no-op once connected).
             self.link.reconnect_pending = false;
@@ -857,6 +957,7 @@ impl Sim {
         self.lan = Lan { loss: 0.0, dup: 0.0, delay_max: self.lan.delay_max.min(50) };
         self.link.stalled_until = [self.now, self.now];
         self.link.partitioned_until = 0;
+        self.disk_stalled_until = [0, 0];
         for i in 0..2 {
             if self.nodes[i].is_none() {
                 self.restart(i, false);
