@@ -58,7 +58,7 @@ impl Resync {
 const MCLT: u32 = 3600;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Pair {
+pub(crate) enum Pair {
     Xdhcpd,
     Kea,
     Dhcpd,
@@ -84,7 +84,7 @@ fn config(i: usize, size: u32) -> String {
     let (role, me, peer) = if i == 0 { ("primary", ADDR[0], ADDR[1]) } else { ("secondary", ADDR[1], ADDR[0]) };
     let primary_only = if i == 0 { format!("mclt {MCLT}; split 128;") } else { String::new() };
     format!(
-        "authoritative;\nddns-update-style none;\ndefault-lease-time 86400;\nmax-lease-time 86400;\n\
+        "authoritative;\nddns-update-style none;\nping-check false;\ndefault-lease-time 86400;\nmax-lease-time 86400;\n\
          failover peer \"bench\" {{\n  {role};\n  address {me}; port 647;\n  peer address {peer}; peer port 647;\n  \
          max-response-delay 30; max-unacked-updates 1000;\n  load balance max seconds 3;\n  {primary_only}\n}}\n\
          subnet 198.18.0.0 netmask 255.254.0.0 {{\n  pool {{\n    failover peer \"bench\";\n    deny dynamic bootp clients;\n    \
@@ -109,13 +109,18 @@ fn kea_config(lab: &PairLab, i: usize, size: u32) -> String {
 /// A fresh pair in its own namespaces, both servers able to allocate. Returns the lab and the
 /// start-up time (start of the first server to both ready).
 fn start_pair(kind: Pair, size: u32) -> Result<(PairLab, Duration)> {
+    start_pair_with(kind, size, &[])
+}
+
+/// `start_pair` with extra arguments for xdhcpd (e.g. `--xdp-mode off`).
+pub(crate) fn start_pair_with(kind: Pair, size: u32, xdhcpd_args: &[&str]) -> Result<(PairLab, Duration)> {
     let mut lab = PairLab::new([config(0, size), config(1, size)])?;
     lab.cli.exec(&["ip", "addr", "add", "198.18.0.50/24", "dev", "br0"])?;
     let t0 = Instant::now();
     match kind {
         Pair::Xdhcpd => {
-            lab.start(0, &[])?;
-            lab.start(1, &[])?;
+            lab.start(0, xdhcpd_args)?;
+            lab.start(1, xdhcpd_args)?;
             lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
             lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(30))?;
             // Both able to allocate: the secondary holds backup leases, and pool balancing's

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_failover;
 mod bench_operator;
+mod bench_restore;
 mod fuzz;
 mod lab;
 mod migrate;
@@ -117,6 +118,10 @@ enum BenchWhat {
     Flood,
     /// SO_REUSEPORT delivery of broadcast, relayed and unicast requests over worker sockets.
     Steer,
+    /// Power restoration: an avalanche of N clients (`--clients 10000,100000`) into xdhcpd
+    /// (alone, pair with XDP off and on), Kea (alone, HA) and ISC dhcpd (alone, pair).
+    /// Optional arguments: only `xdhcpd`, `kea` or `dhcpd`.
+    Restore,
     /// Redraw the chart of the last `bench server` run.
     Chart,
 }
@@ -197,6 +202,10 @@ fn main() -> Result<()> {
                 BenchWhat::Flood => {
                     build_release()?;
                     bench::flood(&args)
+                }
+                BenchWhat::Restore => {
+                    build_release()?;
+                    bench_restore::restore(&args)
                 }
                 BenchWhat::Steer => {
                     step("steering: how SO_REUSEPORT spreads DHCP requests over worker sockets");
