@@ -569,6 +569,22 @@ impl XdpProgram {
         let r = self.prog()?.test_run(opts).map_err(XdpError::TestRun)?;
         Ok((r.return_value, r.duration))
     }
+
+    /// Run the program over `repeat` live frames copied from `frame`
+    /// (BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18+): the kernel builds real xdp_frames from a page
+    /// pool, `batch` at a time as a driver's NAPI poll does, recycles the ones the program
+    /// drops and sends the passed ones up the stack. What a NIC driver would pay per frame,
+    /// without veth's skb cost. Returns the kernel's reported duration.
+    pub fn test_run_live(&mut self, frame: &[u8], repeat: u32, batch: u32) -> Result<std::time::Duration, XdpError> {
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            repeat: repeat.max(1),
+            attrs: aya::programs::TestRunAttrs::new().xdp_live_frames(batch),
+            ..TestRunOptions::new()
+        };
+        let r = self.prog()?.test_run(opts).map_err(XdpError::TestRun)?;
+        Ok(r.duration)
+    }
 }
 
 impl Drop for XdpProgram {
