@@ -134,6 +134,31 @@ impl Disk {
         self.bytes = bytes;
     }
 
+    /// The online compaction's snapshot, as the runtime writes it (`journal::compacted_entries`
+    /// from the failover state records appended so far and the store's leases), taken now.
+    pub fn compaction_snapshot(&self, leases: &[Lease]) -> Vec<u8> {
+        let appended = dhcp_journal::record::fold(dhcp_journal::parse(&self.bytes).entries);
+        let mut states: Vec<&FailoverStateRecord> = appended.failover.values().collect();
+        states.sort_by(|a, b| a.peer.cmp(&b.peer));
+        let mut leases = leases.to_vec();
+        leases.sort_by_key(|l| u32::from(l.ip));
+        let mut bytes = dhcp_journal::header();
+        for e in crate::runtime::journal::compacted_entries(states, [], &leases) {
+            dhcp_journal::write_entry(&mut bytes, &e);
+        }
+        bytes
+    }
+
+    /// Installs an online compaction (`JournalFile::install`): the snapshot, then every byte
+    /// appended since the compaction began at `began` (newer than the snapshot, so they follow
+    /// it), written, synced and renamed over the file: all of it durable.
+    pub fn install_compaction(&mut self, snapshot: Vec<u8>, began: usize) {
+        let since = self.bytes.get(began..).unwrap_or_default().to_vec();
+        self.bytes = snapshot;
+        self.bytes.extend_from_slice(&since);
+        self.synced = self.bytes.len();
+    }
+
     /// The failover state record a restart would load (the last one written).
     pub fn state(&self) -> Option<FailoverStateRecord> {
         let state = dhcp_journal::record::fold(dhcp_journal::parse(&self.bytes).entries);
@@ -197,6 +222,8 @@ pub struct Node {
     in_flight: Option<(usize, Batch)>,
     /// A failed write is tried again (the journal's retry after a failure), at the next tick.
     retry_due: bool,
+    /// The online compaction in flight: its snapshot and the file length when it began.
+    compaction: Option<(Vec<u8>, usize)>,
 }
 
 fn now_of(t: Time) -> Now {
@@ -239,6 +266,7 @@ impl Node {
             pending: Batch::default(),
             in_flight: None,
             retry_due: false,
+            compaction: None,
         };
         n.execute();
         n
@@ -277,6 +305,32 @@ impl Node {
     /// reply or offer once it does).
     pub fn writes_settled(&self) -> bool {
         self.unreplicated.is_empty() && self.pending.is_empty() && self.in_flight.is_none() && self.rel.writes_settled()
+    }
+
+    /// Begins an online compaction, as the journal thread does when the file has grown: the
+    /// snapshot (state records appended so far, the store's leases) is taken now, and records
+    /// appended from now on will follow it in the new file. It is put in place between
+    /// batches, once nothing waits for an fsync ([`Node::sync_end`], [`Node::tick`]).
+    pub fn begin_compaction(&mut self) -> bool {
+        if self.compaction.is_some() {
+            return false;
+        }
+        let began = self.disk.len();
+        let snapshot = self.disk.compaction_snapshot(&self.engine.store().snapshot());
+        self.compaction = Some((snapshot, began));
+        true
+    }
+
+    /// Puts the compaction in flight in place if nothing is queued or being synced (the
+    /// runtime installs it right after a successful fsync, with nothing queued).
+    fn maybe_install_compaction(&mut self, now: Time) {
+        if self.in_flight.is_some() || !self.pending.is_empty() || now.mono_ms < self.writes_fail_until {
+            return;
+        }
+        if let Some((snapshot, began)) = self.compaction.take() {
+            self.disk.install_compaction(snapshot, began);
+            self.trace.push(Trace::Event(format!("lease file compacted ({} bytes)", self.disk.len())));
+        }
     }
 
     /// Begins an fsync of everything appended so far, if something waits for one and none is
@@ -324,6 +378,9 @@ impl Node {
             self.rel.handle_durable(now, token, ok);
         }
         self.execute();
+        if ok {
+            self.maybe_install_compaction(now);
+        }
         released
     }
 
@@ -367,6 +424,7 @@ impl Node {
         self.commit(expired);
         // The journal tries a failed write again on its own (within a second).
         self.retry_due = true;
+        self.maybe_install_compaction(now);
         self.rel.handle_tick(now);
         self.execute();
     }

@@ -6,7 +6,8 @@
 //! production) serve simulated DHCP clients over a lossy, duplicating, reordering LAN and
 //! talk over a simulated TCP link that stalls, resets and partitions; every fsync takes a
 //! while (held replies, persists and replication wait for it while requests and partner
-//! messages go on), disks stall for seconds or fail; servers crash (losing
+//! messages go on), disks stall for seconds or fail, lease files are compacted online at
+//! any moment (snapshot now, put in place later, as the journal does); servers crash (losing
 //! the unsynced tail of their lease file, or all but a prefix of it that may end inside a
 //! record, sometimes the whole file) and restart; an operator
 //! declares partner-down. Invariants ([`checker`]) run after every step; a failure carries
@@ -67,6 +68,9 @@ pub struct Swarm {
     pub weights: [u32; 7],
     /// Longest an fsync takes when the disk is not stalled, ms (0: at once).
     pub fsync_max: u64,
+    /// Chance, after each step, that a server begins an online compaction of its lease file
+    /// (put in place at its next quiet moment).
+    pub p_compact: f64,
     /// Probability a restart finds the lease file gone (when that is survivable).
     pub p_lose_disk: f64,
     /// Longest a crashed server stays down, ms.
@@ -100,6 +104,7 @@ impl Swarm {
             fault_gap: r.range(5, 120) * SEC,
             weights: [weight(r), weight(r), weight(r), weight(r), weight(r), weight(r), weight(r)],
             fsync_max: if r.chance(0.3) { 0 } else { r.range(1, 60) },
+            p_compact: if r.chance(0.3) { 0.0 } else { r.unit() * 0.02 },
             p_lose_disk: if r.chance(0.5) { 0.0 } else { r.unit() * 0.6 },
             max_down: r.range(2, 150) * SEC,
             fault_phase: r.range(120, 400) * SEC,
@@ -784,6 +789,11 @@ impl Sim {
     /// Server `i` begins an fsync if something waits for one; it completes after the disk's
     /// latency, or after a stall.
     fn maybe_start_sync(&mut self, i: usize) {
+        let compact = self.sw.p_compact > 0.0 && self.rng.chance(self.sw.p_compact);
+        let Some(n) = self.nodes[i].as_mut() else { return };
+        if compact && n.begin_compaction() {
+            self.line(What::Node { srv: i, text: "lease file compaction begins".into() });
+        }
         let Some(n) = self.nodes[i].as_mut() else { return };
         if !n.sync_start() {
             return;
