@@ -86,22 +86,6 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
     if let Some(crate::model::HostAddr::Name(n)) = &config.global.ddns.local_address4 {
         refuse("ddns-local-address4", &format!("an IPv4 address is needed, not the host name {n}"));
     }
-    // In a failover pair the server that ends a lease must remove what its partner added;
-    // that needs the DNS state passed along with the binding updates, not built yet.
-    for n in &config.shared_networks {
-        for p in n.pools.iter().filter(|p| p.effective.ddns.updates) {
-            if let Some(peer) = &p.failover_peer {
-                refuse(
-                    "DNS updates in a failover pool",
-                    &format!(
-                        "pool {} of failover peer \"{peer}\": a server ending a lease its partner updated DNS for \
-                         would leave the records behind; use `ddns-updates off;` in failover pools",
-                        p.ranges.first().map_or_else(String::new, |r| r.start.to_string())
-                    ),
-                );
-            }
-        }
-    }
     for h in &config.hosts {
         // A host's statements apply to its client after the pool's (dhcpd's ack_lease);
         // xdhcpd takes the DNS-update statements of the lease's subnet and pool only, so

@@ -50,6 +50,8 @@ pub mod vars {
     pub const REV_NAME: &str = "ddns-rev-name";
     /// The client's own name when the client updated its A record.
     pub const CLIENT_FQDN: &str = "ddns-client-fqdn";
+    /// Every variable of a lease's DNS state (what a failover partner is told).
+    pub const ALL: [&str; 5] = [FWD_NAME, TXT, DHCID, REV_NAME, CLIENT_FQDN];
 }
 
 /// Errors of the DDNS core (bad names, bad answers); never a panic.

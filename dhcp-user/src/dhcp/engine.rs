@@ -1304,6 +1304,7 @@ impl Engine {
         let view = self.failover_view(peer);
         let role = view.as_ref().map(|v| v.role).unwrap_or(Role::Primary);
         let normal = view.as_ref().map(|v| v.state == State::NORMAL).unwrap_or(false);
+        let mut removal = None;
         // Checked and applied under the lease's lock: a worker binding the address meanwhile
         // either went first (and the check sees its binding) or waits for this change.
         self.store
@@ -1320,10 +1321,30 @@ impl Engine {
                         format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
                     ));
                 }
+                let own = fo::ddns_vars(current.vars.as_deref());
+                let was_bound = matches!(current.state, BindingState::Active | BindingState::Bootp);
+                let client_before = current.client.clone();
                 fo::apply(current, b, state);
+                let client_changed = client_before.is_some() && current.client != client_before;
+                removal = fo::partner_ddns(current, own, was_bound, client_changed, &fo::PartnerDdns::of(b));
                 Ok(())
             })
             .unwrap_or_else(|| Err(illegal()))
+            .map(|mut l| {
+                // Queued once the change is durable, like our own ends (runtime::ddns).
+                if cfg.ddns_style.is_some()
+                    && let Some(r) = removal
+                {
+                    let params = cfg.pool(l.pool).map(|(_, p)| p.params.ddns.clone()).unwrap_or_default();
+                    if let Some(mut job) = crate::ddns::plan_end(l.ip, &r.vars, &params) {
+                        if !r.with_ptr {
+                            job.rev_name = None;
+                        }
+                        l.ddns = Some(Arc::new(crate::ddns::Job::Remove(job)));
+                    }
+                }
+                l
+            })
     }
 
     /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish

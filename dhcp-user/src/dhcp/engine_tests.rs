@@ -479,6 +479,7 @@ fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
                     starts: 5000 + round,
                     cltt: 0,
                     ip_flags: Default::default(),
+                    vendor: None,
                 };
                 accepted.push(e.apply_binding("lab", Now::at(6000 + round), &b, None).is_ok());
                 barrier.wait();
