@@ -459,6 +459,18 @@ impl PairDdns {
         Ok(p)
     }
 
+    /// xdhcpd as server `xdhcpd_index`, a real ISC dhcpd 4.4 as the other, both updating
+    /// BIND with the same configuration.
+    fn mixed(xdhcpd_index: usize) -> Result<PairDdns> {
+        let lab = PairLab::new([pair_ddns_config(0, 600, 30), pair_ddns_config(1, 600, 30)])?;
+        let named = Named::start(&lab.srv[0], &lab.dir.join("named"), ADDR[0], &key(SECRET), &[(FWD, ""), (REV, "")])?;
+        let mut p = PairDdns { lab, named };
+        p.lab.start_dhcpd(1 - xdhcpd_index)?;
+        p.lab.start(xdhcpd_index, &["--xdp-mode", "off", "--expiry-interval", "1"])?;
+        p.lab.wait_state(xdhcpd_index, "normal", Some("normal"), Duration::from_secs(30))?;
+        Ok(p)
+    }
+
     /// A udhcpc that stays on interface `iface` (foreground, releases on SIGTERM), with
     /// the configured address; (process, address, server that answered).
     fn client(&self, iface: &str, mac: &str, extra: &[&str]) -> Result<(Proc, String, String)> {
@@ -678,6 +690,68 @@ fn pair_both_servers_update_the_same_zones() -> Result<()> {
             p.context()
         );
     }
+    Ok(())
+}
+
+/// A mixed pair: xdhcpd primary, ISC dhcpd 4.4 secondary, both updating the same zones.
+/// Each adds its clients' A, PTR and TXT guard (the same guard format: either can tell its
+/// client's records from the other's); a name held by the other server's client is not
+/// taken by either (RFC 4703), and no release removes another client's records.
+#[test]
+fn mixed_pair_with_dhcpd_honours_each_others_guards() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let p = PairDdns::mixed(0)?;
+    let x1 = pair_client_of(0, 1);
+    let d1 = pair_client_of(1, 1);
+    let x2 = pair_client_of(0, x1 + 1);
+    let d2 = pair_client_of(1, d1 + 1);
+    let (mut ca, ip_a, s) = p.client("mx1", &pair_mac(x1), &["-x", "hostname:xname"])?;
+    assert_eq!(s, ADDR[0]);
+    let (mut cb, ip_b, s) = p.client("md1", &pair_mac(d1), &["-x", "hostname:dname"])?;
+    assert_eq!(s, ADDR[1]);
+    p.assert_present("xname", &ip_a)?;
+    p.assert_present("dname", &ip_b)?;
+    let guard = |name: &str| -> Result<String> { Ok(p.named.dig(&format!("{name}.{FWD}"), "TXT")?.join(" ")) };
+    for name in ["xname", "dname"] {
+        let g = guard(name)?;
+        assert!(g.starts_with("\"31") && g.len() == 36, "{name}: {g}");
+    }
+    // Each server's second client asks for the name the other server's client holds.
+    let (mut cc, ip_c, s) = p.client("mx2", &pair_mac(x2), &["-x", "hostname:dname"])?;
+    assert_eq!(s, ADDR[0]);
+    let (mut cd, ip_d, s) = p.client("md2", &pair_mac(d2), &["-x", "hostname:xname"])?;
+    assert_eq!(s, ADDR[1]);
+    let deadline = Instant::now() + DNS_WAIT;
+    while p.ddns_stats(0)?["conflicts"].as_u64().unwrap_or(0) == 0 {
+        anyhow::ensure!(Instant::now() < deadline, "xdhcpd saw no conflict\n{}", p.context());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // dhcpd's attempt at "xname" is over once it has logged it; give it the same time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.named.dig(&format!("dname.{FWD}"), "A")?, one(&ip_b), "{}", p.context());
+    assert_eq!(p.named.dig(&format!("xname.{FWD}"), "A")?, one(&ip_a), "{}", p.context());
+    // The conflicting clients got no PTR (dhcpd's order: no forward name, no reverse).
+    for ip in [&ip_c, &ip_d] {
+        assert_eq!(p.named.dig(&rev_name(ip), "PTR")?, Vec::<String>::new(), "PTR of {ip}\n{}", p.context());
+    }
+    // Their releases remove nothing of the others'.
+    for c in [&mut cc, &mut cd] {
+        c.signal(libc::SIGTERM);
+        c.wait_exit(Duration::from_secs(10))?;
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(p.named.dig(&format!("dname.{FWD}"), "A")?, one(&ip_b), "{}", p.context());
+    assert_eq!(p.named.dig(&format!("xname.{FWD}"), "A")?, one(&ip_a), "{}", p.context());
+    // Each release removes its own client's records, whichever server added them.
+    for c in [&mut ca, &mut cb] {
+        c.signal(libc::SIGTERM);
+        c.wait_exit(Duration::from_secs(10))?;
+    }
+    p.assert_gone("xname", &ip_a)?;
+    p.assert_gone("dname", &ip_b)?;
+    assert_eq!(p.ddns_stats(0)?["failed"], 0, "{}", p.context());
     Ok(())
 }
 
