@@ -654,3 +654,72 @@ fn exchanges_through_every_statement_kind_never_panic() {
     assert!(acks > 100, "{acks} leases granted");
     assert!(e.hooks().take().len() <= super::classify::HookQueue::MAX);
 }
+
+/// DDNS in a failover pool: a partner's release of a binding whose records this server
+/// added queues their removal here when the partner could not know them (a dhcpd partner,
+/// no option 29), and not when the partner said it holds the same names (it removes them).
+#[test]
+fn a_partners_release_removes_our_records_only_when_it_did_not_know_them() {
+    let mut cfg = config((100, 103));
+    cfg.ddns_style = Some(crate::ddns::Style::Interim);
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = Ipv4Addr::new(198, 18, 0, 100);
+    let names = vec![
+        ("ddns-fwd-name".to_string(), b"laptop.lab.test".to_vec()),
+        ("ddns-txt".to_string(), b"31aabbccddeeff00112233445566778899".to_vec()),
+        ("ddns-rev-name".to_string(), b"100.0.18.198.in-addr.arpa.".to_vec()),
+    ];
+    let bound = || {
+        let mut l = Lease::free(ip, 0);
+        l.state = BindingState::Active;
+        l.hw = Some(HwAddr::new(1, &mac(1)));
+        l.client = Some(ClientKey::from_hw(1, &mac(1)));
+        l.starts = 1_000;
+        l.ends = 1_600;
+        l.cltt = 1_000;
+        l.vars = Some(Box::new(dhcp_config::Vars(names.clone())));
+        l
+    };
+    let released = |vendor: Option<Vec<u8>>| Binding {
+        ip,
+        status: BindingState::Released.into(),
+        client_id: None,
+        chaddr: Some([&[1u8][..], &mac(1)].concat()),
+        ends: 1_200,
+        tstp: 1_200,
+        starts: 1_200,
+        cltt: 1_200,
+        ip_flags: Default::default(),
+        vendor,
+    };
+    let state = |vars: Vec<(String, Vec<u8>)>| dhcp_failover::wire::vendor::XdhcpdVendor { vars }.encode().ok();
+
+    // A dhcpd partner: the removal is ours, and the names stay until it is done.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(None), None).expect("accepted");
+    assert_eq!(l.state, BindingState::Free);
+    match l.ddns.as_deref() {
+        Some(crate::ddns::Job::Remove(r)) => {
+            assert_eq!(r.fwd.as_ref().map(|(n, _)| n.to_ascii()), Some("laptop.lab.test.".to_string()));
+            assert!(r.rev_name.is_some());
+        }
+        other => panic!("expected a removal, got {other:?}"),
+    }
+    assert!(e.store().get(ip).and_then(|l| l.vars).is_some());
+    assert!(e.store().get(ip).is_some_and(|l| l.ddns.is_none()), "the job is not kept in the store");
+
+    // An xdhcpd partner that knew nothing of them: ours to remove too.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(state(vec![])), None).expect("accepted");
+    assert!(l.ddns.is_some());
+
+    // An xdhcpd partner holding the same names removes them itself: we forget them.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(state(names.clone())), None).expect("accepted");
+    assert!(l.ddns.is_none());
+    assert_eq!(l.vars, None);
+}
