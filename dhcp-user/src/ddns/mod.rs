@@ -26,7 +26,7 @@ pub mod plan;
 pub mod update;
 
 pub use guard::Guard;
-pub use plan::{AddJob, Job, RemoveJob, plan_bind, plan_end};
+pub use plan::{AddJob, BindPlan, Job, RemoveJob, plan_bind, plan_bind_reply, plan_end};
 pub use update::{Exchange, Outcome, Step, ZoneServer};
 
 /// `ddns-update-style` values that do updates.

@@ -654,6 +654,11 @@ impl Engine {
 
     /// A full OFFER/ACK for `ip`.
     fn address_reply(&self, c: &Ctx, t: MessageType, ip: Ipv4Addr, params: &Params, lease_secs: u32) -> Reply {
+        finish(self.address_message(c, t, ip, params, lease_secs), c, t, ip, true)
+    }
+
+    /// The OFFER or ACK for `ip`, before it is encoded.
+    fn address_message(&self, c: &Ctx, t: MessageType, ip: Ipv4Addr, params: &Params, lease_secs: u32) -> Message {
         let mut m = reply::base_reply(c.req, Some(t));
         m.set_yiaddr(ip);
         if t == MessageType::Ack && !c.req.ciaddr().is_unspecified() {
@@ -667,7 +672,7 @@ impl Engine {
             m.opts_mut().insert(DhcpOption::SubnetMask(mask));
         }
         reply::add_options(&mut m, params);
-        finish(m, c, t, ip, true)
+        m
     }
 
     fn nak(&self, c: &Ctx) -> Outcome {
@@ -948,10 +953,18 @@ impl Engine {
             Some(mut lease) => {
                 c.hooks.push(commit_commands);
                 // The DNS updates go with the record to the journal and start once it is
-                // durable, never before the ACK (runtime::ddns).
-                lease.ddns = self.ddns_plan(c, &params, &lease);
+                // durable, never before the ACK (runtime::ddns); the ACK only answers the
+                // client's FQDN option with what the plan says.
+                let plan = self.ddns_plan(c, &params, &lease);
+                lease.ddns = plan.job.map(Arc::new);
+                let mut reply = self.address_message(c, MessageType::Ack, ip, &params, secs);
+                if let Some(fqdn) = plan.fqdn_reply {
+                    reply
+                        .opts_mut()
+                        .insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, fqdn)));
+                }
                 Outcome {
-                    reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                    reply: Some(finish(reply, c, MessageType::Ack, ip, true)),
                     durable: released.into_iter().chain([lease]).collect(),
                     ..Outcome::default()
                 }
@@ -965,8 +978,8 @@ impl Engine {
     }
 
     /// The DNS updates of a binding just made (dhcpd's `ddns_updates`, see `crate::ddns`).
-    fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> Option<Arc<crate::ddns::Job>> {
-        let style = c.cfg.ddns_style?;
+    fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> crate::ddns::BindPlan {
+        let Some(style) = c.cfg.ddns_style else { return crate::ddns::BindPlan::default() };
         let pkt = c.packet();
         let fqdn = pkt.option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false });
         let host_name = pkt.option(dhcp_config::OptionRef::Dhcp { code: 12, strip_nuls: true });
@@ -989,11 +1002,11 @@ impl Engine {
             ends: lease.ends,
             prior: lease.vars.as_deref(),
         };
-        match crate::ddns::plan_bind(&input) {
-            Ok(job) => job.map(Arc::new),
+        match crate::ddns::plan_bind_reply(&input) {
+            Ok(plan) => plan,
             Err(e) => {
                 tracing::warn!(ip = %lease.ip, "no DNS update: {e}");
-                None
+                crate::ddns::BindPlan::default()
             }
         }
     }

@@ -135,7 +135,10 @@ fn option_order(m: &Message, req: &Message) -> Vec<u8> {
                 order.push(118);
             }
             order.extend(prl.into_iter().filter(|c| *c != 82));
-            if req.opts().get(OptionCode::ClientFQDN).is_some() {
+            // dhcpd lists 81 last when the client sent one; only then does the reply carry
+            // one (dhcproto does not decode every option 81 a client sends: a name in
+            // text form, for one, so the reply's own option says it).
+            if req.opts().get(OptionCode::ClientFQDN).is_some() || m.opts().get(OptionCode::ClientFQDN).is_some() {
                 order.push(81);
             }
             let kind = match req.opts().get(OptionCode::MessageType) {
