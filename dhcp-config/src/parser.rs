@@ -1296,6 +1296,16 @@ impl Parser {
                 };
                 return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr: std::sync::Arc::new(expr) })));
             }
+            if kw == "ddns-hostname" {
+                // The name's host part, computed for each client (e.g. from its hardware
+                // address), as dhcpd's own default is an expression.
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                return Ok(Some(Item::Dynamic(Action::DdnsHostNameExpr(expr))));
+            }
             return Err(ConfigError::new(
                 &head.span,
                 ErrorKind::NotYetSupported {

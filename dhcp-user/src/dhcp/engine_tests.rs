@@ -723,3 +723,57 @@ fn a_partners_release_removes_our_records_only_when_it_did_not_know_them() {
     assert!(l.ddns.is_none());
     assert_eq!(l.vars, None);
 }
+
+/// `ddns-hostname = EXPR;` names each client from its own packet (here its hardware
+/// address, after the dhcpd.conf(5) example); an unconditional `ddns-hostname` written
+/// later in the client's scope chain wins over it. The ACK answers an FQDN client with
+/// the name used, S and O set (dhcpd's flags).
+#[test]
+fn ddns_hostname_from_an_expression_names_each_client() {
+    let conf = "ddns-update-style interim;\nddns-domainname \"lab.test\";\n\
+                ddns-hostname = concat (\"dyn-\", binary-to-ascii (16, 8, \"-\", substring (hardware, 1, 6)));\n\
+                subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.100 198.18.0.110;\n}\n\
+                subnet 198.18.1.0 netmask 255.255.255.0 {\n  ddns-hostname \"fixed\";\n  range 198.18.1.100 198.18.1.110;\n}\n";
+    let parsed =
+        dhcp_config::parse_str("t.conf", conf, &dhcp_config::MemoryLoader::default()).unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(crate::conf::engine_config(&parsed.config));
+    let fwd_of = |o: &Outcome| match o.durable.last().and_then(|l| l.ddns.as_deref()) {
+        Some(crate::ddns::Job::Add(a)) => a.fwd.as_ref().map(|f| f.name.to_ascii()),
+        other => panic!("expected an add, got {other:?}"),
+    };
+    let (_, out) = dora(&e, 1000, mac(1));
+    assert_eq!(fwd_of(&out).as_deref(), Some("dyn-52-54-0-0-0-1.lab.test."));
+    // The ACK to a client sending option 81 (S set, text form): S and O, the name used.
+    let fqdn =
+        DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, b"\x01\x00\x00pc".to_vec()));
+    let offer = e.handle(Now::at(1000), &META, &bytes(&msg(MessageType::Discover, mac(2), vec![fqdn.clone()])));
+    let offered = decode(&offer.reply.expect("offer"));
+    assert!(offered.opts().get(OptionCode::ClientFQDN).is_none(), "no option 81 in an OFFER (dhcpd's neither)");
+    let req = msg(
+        MessageType::Request,
+        mac(2),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(offered.yiaddr()), fqdn],
+    );
+    let out = e.handle(Now::at(1000), &META, &bytes(&req));
+    assert_eq!(fwd_of(&out).as_deref(), Some("dyn-52-54-0-0-0-2.lab.test."));
+    // Read from the bytes: dhcproto does not decode a text-form option 81.
+    let sent = out.reply.as_ref().map(|r| r.bytes.clone()).expect("ack");
+    let want = b"\x03\xff\xffdyn-52-54-0-0-0-2.lab.test";
+    let at = sent.windows(want.len()).position(|w| w == want).expect("option 81 in the ACK");
+    let raw = sent[at - 2..at + want.len()].to_vec();
+    assert_eq!(raw, [&[81u8, want.len() as u8][..], want].concat());
+    // In the subnet whose own statement comes later, the written name wins.
+    let relayed = |t: MessageType, opts: Vec<DhcpOption>| {
+        let mut m = msg(t, mac(3), opts);
+        m.set_giaddr(Ipv4Addr::new(198, 18, 1, 1));
+        bytes(&m)
+    };
+    let offer = e.handle(Now::at(1000), &META, &relayed(MessageType::Discover, vec![]));
+    let ip = decode(&offer.reply.expect("offer")).yiaddr();
+    let out = e.handle(
+        Now::at(1000),
+        &META,
+        &relayed(MessageType::Request, vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)]),
+    );
+    assert_eq!(fwd_of(&out).as_deref(), Some("fixed.lab.test."));
+}
