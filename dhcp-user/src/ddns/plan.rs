@@ -185,8 +185,9 @@ pub fn plan_bind(i: &BindInput<'_>) -> Result<Option<Job>, DdnsError> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BindPlan {
     pub job: Option<Job>,
-    /// Option 81's payload for the ACK (`None`: no option 81).
-    pub fqdn_reply: Option<Vec<u8>>,
+    /// The sub-options of dhcpd's fqdn space `ddns_updates` sets for the ACK's option 81
+    /// (code, value; `None`: it sets none). See [`encapsulate_fqdn`].
+    pub fqdn_reply: Option<Vec<(u32, Vec<u8>)>>,
 }
 
 /// [`plan_bind`] with the ACK's option 81. dhcpd answers a client's option 81 only where
@@ -274,46 +275,76 @@ pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
     })
 }
 
-/// Option 81 of the ACK, as dhcpd 4.4 forms it (server/ddns.c after `noerror`, and
-/// common/options.c `fqdn_option_space_encapsulate`), for a client that sent one:
+/// The sub-options of dhcpd's fqdn space that `ddns_updates` sets for the ACK (server/ddns.c
+/// after `noerror`), for a client that sent option 81:
 /// - `fqdn-reply false`: none;
-/// - `ignore client-updates` and the client's S clear: the "white lie", flags 0 (the
-///   client may update as it pleases), its own name; none if it sent no name;
+/// - `ignore client-updates` and the client's S clear: the "white lie", S and O clear
+///   (the client may update as it pleases) and its own name; none if it sent no name;
 /// - otherwise S and O both set when the server updates the A record, both clear when
 ///   the client does; the name the server used (the client's own when it updates).
 ///
-/// E as the client sent it, the name then in DNS wire form ending in the root label; both
-/// RCODEs 255 (RFC 4702 §3.2); N never set.
-fn fqdn_reply(i: &BindInput<'_>, server_updates_a: bool, name: Option<&str>) -> Option<Vec<u8>> {
+/// E as the client sent it; both RCODEs 255 (RFC 4702 §3.2). Codes: 1 no-client-update
+/// (the O flag), 2 server-update (S), 3 encoded (E), 4 and 5 the RCODEs, 8 the name.
+fn fqdn_reply(i: &BindInput<'_>, server_updates_a: bool, name: Option<&str>) -> Option<Vec<(u32, Vec<u8>)>> {
     let f = i.fqdn.as_ref()?;
     if i.params.fqdn_reply == Some(false) {
         return None;
     }
-    let (flags, name) = if matches!(i.params.client_updates, Some(ClientUpdates::Ignore)) && !f.server_update {
+    let (s, name) = if matches!(i.params.client_updates, Some(ClientUpdates::Ignore)) && !f.server_update {
         if f.fqdn_text.is_empty() {
             return None;
         }
         (0u8, Some(f.fqdn_text.as_str()))
     } else {
-        let s = u8::from(server_updates_a);
-        (s | (s << 1), name.filter(|n| !n.is_empty()))
+        (u8::from(server_updates_a), name.filter(|n| !n.is_empty()))
     };
-    let mut out = vec![flags | if f.encoded { 0x04 } else { 0 }, 255, 255];
+    let mut subs = vec![(2, vec![s]), (1, vec![s]), (3, vec![u8::from(f.encoded)]), (4, vec![255]), (5, vec![255])];
     if let Some(n) = name {
-        if f.encoded {
+        subs.push((8, n.as_bytes().to_vec()));
+    }
+    Some(subs)
+}
+
+/// Option 81 from the sub-options of dhcpd's fqdn space in force (the last value of a
+/// code wins), as common/options.c `fqdn_option_space_encapsulate` builds it: flags from
+/// no-client-update (2, dhcpd's O), server-update (1, S) and encoded (4, E); the two
+/// RCODEs (0 when unset); the name (fqdn.fqdn) as text, or in DNS wire form ending in the
+/// root label when encoded. `None` when none is set (no option).
+pub fn encapsulate_fqdn(subs: &[(u32, Vec<u8>)]) -> Option<Vec<u8>> {
+    if subs.is_empty() {
+        return None;
+    }
+    let get = |code: u32| subs.iter().rev().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice());
+    let on = |code: u32| get(code).and_then(|v| v.first()).is_some_and(|b| *b != 0);
+    let byte = |code: u32| get(code).and_then(|v| v.first()).copied().unwrap_or(0);
+    let mut flags = 0u8;
+    if on(1) {
+        flags |= 2;
+    }
+    if on(2) {
+        flags |= 1;
+    }
+    let encoded = on(3);
+    if encoded {
+        flags |= 4;
+    }
+    let mut out = vec![flags, byte(4), byte(5)];
+    match get(8).filter(|n| !n.is_empty()) {
+        Some(n) if encoded => {
             // dhcpd's fqdn_encode: labels up to a NUL, an empty label ending the name.
-            for label in n.split('\0').next().unwrap_or_default().split('.') {
-                let len = u8::try_from(label.len()).ok().filter(|l| *l <= 63)?;
+            let text = n.split(|b| *b == 0).next().unwrap_or_default();
+            for label in text.split(|b| *b == b'.') {
+                let len = u8::try_from(label.len()).ok()?;
                 out.push(len);
                 if len == 0 {
                     return Some(out);
                 }
-                out.extend_from_slice(label.as_bytes());
+                out.extend_from_slice(label);
             }
             out.push(0);
-        } else {
-            out.extend_from_slice(n.as_bytes());
         }
+        Some(n) => out.extend_from_slice(n),
+        None => {}
     }
     Some(out)
 }
@@ -502,7 +533,7 @@ mod tests {
     }
 
     fn reply(i: &BindInput<'_>) -> Option<Vec<u8>> {
-        plan_bind_reply(i).unwrap().fqdn_reply
+        plan_bind_reply(i).unwrap().fqdn_reply.and_then(|s| encapsulate_fqdn(&s))
     }
 
     #[test]
@@ -536,7 +567,7 @@ mod tests {
         i.fqdn = ClientFqdn::parse(b"\x00\x00\x00desk.other.test");
         let b = plan_bind_reply(&i).unwrap();
         assert_eq!(add(b.job).fwd.unwrap().name.to_ascii(), "desk.example.test.");
-        assert_eq!(b.fqdn_reply, Some(b"\x00\xff\xffdesk.other.test".to_vec()));
+        assert_eq!(b.fqdn_reply.and_then(|s| encapsulate_fqdn(&s)), Some(b"\x00\xff\xffdesk.other.test".to_vec()));
         // deny client-updates: the server updates, and says so.
         let p = DdnsParams { client_updates: Some(ClientUpdates::Deny), ..params() };
         let mut i = input(&p);
@@ -558,7 +589,7 @@ mod tests {
         i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
         let b = plan_bind_reply(&i).unwrap();
         assert_eq!(b.job, None);
-        assert_eq!(b.fqdn_reply, Some(b"\x03\xff\xfflaptop.example.test".to_vec()));
+        assert_eq!(b.fqdn_reply.and_then(|s| encapsulate_fqdn(&s)), Some(b"\x03\xff\xfflaptop.example.test".to_vec()));
         // No domain to make a name with: dhcpd gives up before its answer.
         let p = DdnsParams::default();
         let mut i = input(&p);
@@ -569,5 +600,17 @@ mod tests {
         let mut i = input(&p);
         i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
         assert_eq!(reply(&i), None);
+    }
+
+    #[test]
+    fn configured_fqdn_sub_options_make_option_81_as_dhcpd_encapsulates_them() {
+        assert_eq!(encapsulate_fqdn(&[]), None);
+        // dhcpd.conf's `option fqdn.no-client-update on; option fqdn.rcode2 255;`.
+        assert_eq!(encapsulate_fqdn(&[(1, vec![1]), (5, vec![255])]), Some(vec![0x02, 0, 255]));
+        // Encoded: the name in wire form with its root label; a trailing dot ends it too.
+        let subs = [(2, vec![1]), (3, vec![1]), (8, b"a.example.".to_vec())];
+        assert_eq!(encapsulate_fqdn(&subs), Some(b"\x05\x00\x00\x01a\x07example\x00".to_vec()));
+        // The last value of a code wins (ddns_updates' values over the configuration's).
+        assert_eq!(encapsulate_fqdn(&[(2, vec![1]), (2, vec![0])]), Some(vec![0, 0, 0]));
     }
 }

@@ -958,10 +958,21 @@ impl Engine {
                 let plan = self.ddns_plan(c, &params, &lease);
                 lease.ddns = plan.job.map(Arc::new);
                 let mut reply = self.address_message(c, MessageType::Ack, ip, &params, secs);
-                if let Some(fqdn) = plan.fqdn_reply {
-                    reply
-                        .opts_mut()
-                        .insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, fqdn)));
+                if let Some(subs) = plan.fqdn_reply {
+                    // What dhcpd's ddns_updates saves replaces the configuration's
+                    // `option fqdn.*` of the same sub-options.
+                    let mut all: Vec<(u32, Vec<u8>)> = params
+                        .space_options
+                        .iter()
+                        .filter(|o| o.space == "fqdn" && !subs.iter().any(|(c, _)| *c == o.code))
+                        .map(|o| (o.code, o.data.clone()))
+                        .collect();
+                    all.extend(subs);
+                    if let Some(v) = crate::ddns::plan::encapsulate_fqdn(&all) {
+                        reply
+                            .opts_mut()
+                            .insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, v)));
+                    }
                 }
                 Outcome {
                     reply: Some(finish(reply, c, MessageType::Ack, ip, true)),
@@ -1660,7 +1671,8 @@ fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
 /// and `sname` fields (see [`reply::Packing`]).
 fn finish(m: Message, c: &Ctx, t: MessageType, yiaddr: Ipv4Addr, overload: bool) -> Reply {
     let dest = reply::destination(c.req, t, yiaddr);
-    let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload };
+    let client_fqdn = c.packet().option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false }).is_some();
+    let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload, client_fqdn };
     let bytes = reply::encode(&m, c.req, packing).unwrap_or_default();
     Reply { bytes, dest, msg_type: t }
 }
