@@ -4,12 +4,18 @@
 //! get leases from xdhcpd; `dig` shows the A, PTR and guard records it added, and that a
 //! release or an expiry removes them. A wrong key is refused by BIND and reported by
 //! xdhcpd (status, /metrics) while clients are served as usual.
+//!
+//! In a failover pair (two xdhcpd, BIND in the primary's namespace, clients on the bridge
+//! between them): the server that grants updates DNS, and the records go when the lease
+//! ends on the other server, by release or by expiry, because the partners pass a lease's
+//! DNS state with its binding update.
 
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use xdhcpd_tests::bind::{Named, TsigKey};
 use xdhcpd_tests::lab::{Lab, SERVER_IP};
+use xdhcpd_tests::pair::{ADDR, PairLab, pair_config};
 use xdhcpd_tests::process::Proc;
 use xdhcpd_tests::require_root;
 
@@ -401,6 +407,351 @@ fn a_removal_left_at_a_stop_is_done_after_the_restart() -> Result<()> {
     assert_eq!(l.named.wait_for(&rev_name(&ip), "PTR", DNS_WAIT, |v| v.is_empty())?, Vec::<String>::new());
     let rec = l.lease_record(&ip, |r| !r.contains("ddns-fwd-name"))?;
     assert!(!rec.contains("ddns-rev-name"), "{rec}");
+    Ok(())
+}
+
+/// A failover pair of xdhcpd with DNS updates to one BIND (in the primary's namespace, on
+/// the primary's address, reached by the secondary over the bridge).
+struct PairDdns {
+    // Dropped first: the servers, then named, then the namespaces.
+    lab: PairLab,
+    named: Named,
+}
+
+/// The pair's configuration for server `i`: `pair_config` with DNS updates to BIND.
+fn pair_ddns_config(i: usize, lease_secs: u32, mclt: u32) -> String {
+    let k = key(SECRET);
+    let ddns = format!(
+        "ddns-update-style interim;\nddns-domainname \"{FWD}\";\nddns-rev-domainname \"in-addr.arpa\";\n{};\n\
+         zone {FWD}. {{ primary {}; key {}; }}\nzone {REV}. {{ primary {}; key {}; }}\n",
+        k.statement(),
+        ADDR[0],
+        k.name,
+        ADDR[0],
+        k.name
+    );
+    pair_config(i, mclt, 128, 3, 0).replace("ddns-update-style none;\n", &ddns).replace(
+        "default-lease-time 600;\nmax-lease-time 7200;",
+        &format!("default-lease-time {lease_secs};\nmax-lease-time {lease_secs};"),
+    )
+}
+
+/// The server (0 primary, 1 secondary) that answers pair client `n` (client id 01 + MAC).
+fn pair_server_of(n: u8) -> usize {
+    let id = [1, 0x52, 0x54, 0, 0, 0x66, n];
+    usize::from(!dhcp_common::Hba::from_split(128).primary_serves(dhcp_common::lb_hash(&id)))
+}
+
+fn pair_mac(n: u8) -> String {
+    format!("52:54:00:00:66:{n:02x}")
+}
+
+impl PairDdns {
+    fn new(lease_secs: u32, mclt: u32) -> Result<PairDdns> {
+        let lab = PairLab::new([pair_ddns_config(0, lease_secs, mclt), pair_ddns_config(1, lease_secs, mclt)])?;
+        let named = Named::start(&lab.srv[0], &lab.dir.join("named"), ADDR[0], &key(SECRET), &[(FWD, ""), (REV, "")])?;
+        let mut p = PairDdns { lab, named };
+        for i in [1, 0] {
+            p.lab.start(i, &["--xdp-mode", "off", "--expiry-interval", "1"])?;
+        }
+        p.lab.wait_state(0, "normal", Some("normal"), Duration::from_secs(30))?;
+        p.lab.wait_state(1, "normal", Some("normal"), Duration::from_secs(10))?;
+        Ok(p)
+    }
+
+    /// xdhcpd as server `xdhcpd_index`, a real ISC dhcpd 4.4 as the other, both updating
+    /// BIND with the same configuration.
+    fn mixed(xdhcpd_index: usize) -> Result<PairDdns> {
+        let lab = PairLab::new([pair_ddns_config(0, 600, 30), pair_ddns_config(1, 600, 30)])?;
+        let named = Named::start(&lab.srv[0], &lab.dir.join("named"), ADDR[0], &key(SECRET), &[(FWD, ""), (REV, "")])?;
+        let mut p = PairDdns { lab, named };
+        p.lab.start_dhcpd(1 - xdhcpd_index)?;
+        p.lab.start(xdhcpd_index, &["--xdp-mode", "off", "--expiry-interval", "1"])?;
+        p.lab.wait_state(xdhcpd_index, "normal", Some("normal"), Duration::from_secs(30))?;
+        Ok(p)
+    }
+
+    /// A udhcpc that stays on interface `iface` (foreground, releases on SIGTERM), with
+    /// the configured address; (process, address, server that answered).
+    fn client(&self, iface: &str, mac: &str, extra: &[&str]) -> Result<(Proc, String, String)> {
+        if self.lab.cli.exec(&["ip", "link", "show", iface]).is_err() {
+            self.lab.add_client(iface, mac)?;
+        }
+        let script = self.lab.dir.join("udhcpc.sh");
+        let events = self.lab.dir.join(format!("{iface}.events"));
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in\n  bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$subnet\" dev \"$interface\"; \
+                 echo \"$1 $ip $serverid\" >> {}/\"$interface\".events ;;\n  deconfig) ip addr flush dev \"$interface\" ;;\nesac\nexit 0\n",
+                self.lab.dir.display()
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+        let _ = std::fs::remove_file(&events);
+        let mut cmd = self.lab.cli.command("udhcpc");
+        cmd.args(["-f", "-R", "-t", "6", "-T", "2", "-i", iface]).args(extra).arg("-s").arg(&script);
+        let p = Proc::spawn("udhcpc", cmd)?;
+        let deadline = Instant::now() + Duration::from_secs(25);
+        loop {
+            let text = std::fs::read_to_string(&events).unwrap_or_default();
+            if let Some(rest) = text.lines().find_map(|l| l.strip_prefix("bound ")) {
+                let mut w = rest.split_whitespace();
+                let ip = w.next().unwrap_or_default().to_string();
+                let server = w.next().unwrap_or_default().to_string();
+                return Ok((p, ip, server));
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{iface}: no lease:\n{}", p.stderr_lines().join("\n"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for server `i`'s lease file's last record of `ip` to satisfy `want`.
+    fn lease_record(&self, i: usize, ip: &str, want: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + DNS_WAIT;
+        loop {
+            let rec = last_record(&self.lab.leases(i), ip).unwrap_or_default();
+            if want(&rec) {
+                return Ok(rec);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "server {i}: lease {ip} never became as expected; last record:\n{rec}\n{}",
+                self.context()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn ddns_stats(&self, i: usize) -> Result<serde_json::Value> {
+        Ok(self.lab.status(i)?["stats"]["ddns"].clone())
+    }
+
+    /// Both servers' DNS records gone for `name` at `ip`.
+    fn assert_gone(&self, name: &str, ip: &str) -> Result<()> {
+        let fqdn = format!("{name}.{FWD}");
+        let none = Vec::<String>::new();
+        assert_eq!(
+            self.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v.is_empty())?,
+            none,
+            "A of {fqdn}\n{}",
+            self.context()
+        );
+        assert_eq!(self.named.wait_for(&fqdn, "TXT", DNS_WAIT, |v| v.is_empty())?, none, "TXT of {fqdn}");
+        assert_eq!(self.named.wait_for(&rev_name(ip), "PTR", DNS_WAIT, |v| v.is_empty())?, none, "PTR of {ip}");
+        Ok(())
+    }
+
+    /// The records of `name` at `ip`: A, PTR and a TXT guard.
+    fn assert_present(&self, name: &str, ip: &str) -> Result<()> {
+        let fqdn = format!("{name}.{FWD}");
+        assert_eq!(
+            self.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(ip))?,
+            one(ip),
+            "A of {fqdn}\n{}",
+            self.context()
+        );
+        assert_eq!(self.named.wait_for(&rev_name(ip), "PTR", DNS_WAIT, |v| !v.is_empty())?, [format!("{fqdn}.")]);
+        assert_eq!(self.named.dig(&fqdn, "TXT")?.len(), 1, "TXT guard of {fqdn}");
+        Ok(())
+    }
+
+    fn context(&self) -> String {
+        let logs: Vec<String> = (0..2)
+            .map(|i| format!("server {i}:\n{}\nleases:\n{}", self.lab.server_log(i).join("\n"), self.lab.leases(i)))
+            .collect();
+        format!("named:\n{}\n{}", self.named.log(), logs.join("\n"))
+    }
+}
+
+/// The first pair client number (from `from`) that server `i` answers.
+fn pair_client_of(i: usize, from: u8) -> u8 {
+    (from..=255).find(|n| pair_server_of(*n) == i).unwrap_or(from)
+}
+
+/// A client bound by the secondary, which updates DNS; the primary learns the names with
+/// the binding update (its lease file keeps them, as dhcpd writes them). The secondary
+/// stops; the client comes back to the primary, which has nothing to update (the same
+/// names: update-optimization), and releases there: the primary removes every record the
+/// secondary added.
+#[test]
+fn pair_released_to_the_other_server_leaves_no_record() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut p = PairDdns::new(600, 30)?;
+    let n = pair_client_of(1, 1);
+    let (mut c, ip, server) = p.client("pr1", &pair_mac(n), &["-x", "hostname:roamer"])?;
+    assert_eq!(server, ADDR[1], "client {n} answered by the primary");
+    p.assert_present("roamer", &ip)?;
+    let secondary = p.ddns_stats(1)?;
+    assert!(secondary["sent"].as_u64().unwrap_or(0) >= 2, "{secondary}");
+    // The primary holds the secondary's names, in its lease file.
+    let rec = p.lease_record(0, &ip, |r| r.contains("set ddns-rev-name") && r.contains("binding state active"))?;
+    assert_eq!(var(&rec, "ddns-fwd-name").as_deref(), Some(format!("roamer.{FWD}").as_str()), "{rec}");
+    assert!(var(&rec, "ddns-txt").is_some_and(|t| t.starts_with("31")), "{rec}");
+    assert_eq!(p.ddns_stats(0)?["sent"], 0, "the primary did no update itself");
+
+    // The client stays quiet while the secondary goes away; then it asks the primary.
+    c.signal(libc::SIGKILL);
+    c.wait_exit(Duration::from_secs(5))?;
+    p.lab.stop(1, Duration::from_secs(20))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(p.lab.states(0)?.0.as_str(), "communications-interrupted" | "partner-down") {
+        anyhow::ensure!(Instant::now() < deadline, "primary still {:?}", p.lab.states(0)?);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (mut c, ip2, server) = p.client("pr1", &pair_mac(n), &["-x", "hostname:roamer", "-r", &ip])?;
+    assert_eq!((ip2.as_str(), server.as_str()), (ip.as_str(), ADDR[0]), "{}", p.context());
+    assert_eq!(p.ddns_stats(0)?["sent"], 0, "same names as the secondary's: nothing to update");
+    p.assert_present("roamer", &ip)?;
+
+    c.signal(libc::SIGTERM);
+    c.wait_exit(Duration::from_secs(10))?;
+    p.assert_gone("roamer", &ip)?;
+    let rec = p.lease_record(0, &ip, |r| !r.contains("binding state active") && !r.contains("ddns-fwd-name"))?;
+    assert!(!rec.contains("ddns-rev-name"), "{rec}");
+    let primary = p.ddns_stats(0)?;
+    assert!(primary["sent"].as_u64().unwrap_or(0) >= 3, "the primary removed A, TXT and PTR: {primary}");
+    assert_eq!(primary["failed"], 0, "{primary}\n{}", p.context());
+    Ok(())
+}
+
+/// A client bound by the secondary leaves without a release; in NORMAL the primary does
+/// the expiry (as dhcpd's primary does) and removes the records the secondary added.
+#[test]
+fn pair_expiry_on_the_other_server_removes_the_records() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let p = PairDdns::new(8, 8)?;
+    let n = pair_client_of(1, 1);
+    let (mut c, ip, server) = p.client("pe1", &pair_mac(n), &["-x", "hostname:leaver"])?;
+    // Gone without a release.
+    c.signal(libc::SIGKILL);
+    c.wait_exit(Duration::from_secs(5))?;
+    assert_eq!(server, ADDR[1], "client {n} answered by the primary");
+    p.assert_present("leaver", &ip)?;
+    let before = p.ddns_stats(0)?["sent"].as_u64().unwrap_or(0);
+    p.assert_gone("leaver", &ip)?;
+    let primary = p.ddns_stats(0)?;
+    assert!(primary["sent"].as_u64().unwrap_or(0) >= before + 3, "the primary removed them: {primary}");
+    assert_eq!(primary["failed"], 0, "{primary}\n{}", p.context());
+    // Both lease files end without the names.
+    for i in 0..2 {
+        p.lease_record(i, &ip, |r| !r.contains("binding state active") && !r.contains("ddns-fwd-name"))?;
+    }
+    Ok(())
+}
+
+/// Both servers of the pair update the same zones, each for the clients it serves; every
+/// client's records appear once, no update conflicts, and the releases remove them all.
+#[test]
+fn pair_both_servers_update_the_same_zones() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let p = PairDdns::new(600, 30)?;
+    let picks = [
+        pair_client_of(0, 1),
+        pair_client_of(0, pair_client_of(0, 1) + 1),
+        pair_client_of(1, 1),
+        pair_client_of(1, pair_client_of(1, 1) + 1),
+    ];
+    let mut clients = Vec::new();
+    for (k, n) in picks.iter().enumerate() {
+        let name = format!("host{k}");
+        let (c, ip, server) = p.client(&format!("pb{k}"), &pair_mac(*n), &["-x", &format!("hostname:{name}")])?;
+        assert_eq!(server, ADDR[pair_server_of(*n)], "client {n}");
+        clients.push((c, ip, name));
+    }
+    for (_, ip, name) in &clients {
+        p.assert_present(name, ip)?;
+    }
+    for i in 0..2 {
+        let d = p.ddns_stats(i)?;
+        assert!(d["sent"].as_u64().unwrap_or(0) >= 4, "server {i} updated for its two clients: {d}");
+        assert_eq!(d["conflicts"], 0, "{d}");
+    }
+    for (c, _, _) in &mut clients {
+        c.signal(libc::SIGTERM);
+        c.wait_exit(Duration::from_secs(10))?;
+    }
+    for (_, ip, name) in &clients {
+        p.assert_gone(name, ip)?;
+    }
+    for i in 0..2 {
+        let d = p.ddns_stats(i)?;
+        assert_eq!(
+            (d["failed"].clone(), d["conflicts"].clone()),
+            (0.into(), 0.into()),
+            "server {i}: {d}\n{}",
+            p.context()
+        );
+    }
+    Ok(())
+}
+
+/// A mixed pair: xdhcpd primary, ISC dhcpd 4.4 secondary, both updating the same zones.
+/// Each adds its clients' A, PTR and TXT guard (the same guard format: either can tell its
+/// client's records from the other's); a name held by the other server's client is not
+/// taken by either (RFC 4703), and no release removes another client's records.
+#[test]
+fn mixed_pair_with_dhcpd_honours_each_others_guards() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let p = PairDdns::mixed(0)?;
+    let x1 = pair_client_of(0, 1);
+    let d1 = pair_client_of(1, 1);
+    let x2 = pair_client_of(0, x1 + 1);
+    let d2 = pair_client_of(1, d1 + 1);
+    let (mut ca, ip_a, s) = p.client("mx1", &pair_mac(x1), &["-x", "hostname:xname"])?;
+    assert_eq!(s, ADDR[0]);
+    let (mut cb, ip_b, s) = p.client("md1", &pair_mac(d1), &["-x", "hostname:dname"])?;
+    assert_eq!(s, ADDR[1]);
+    p.assert_present("xname", &ip_a)?;
+    p.assert_present("dname", &ip_b)?;
+    let guard = |name: &str| -> Result<String> { Ok(p.named.dig(&format!("{name}.{FWD}"), "TXT")?.join(" ")) };
+    for name in ["xname", "dname"] {
+        let g = guard(name)?;
+        assert!(g.starts_with("\"31") && g.len() == 36, "{name}: {g}");
+    }
+    // Each server's second client asks for the name the other server's client holds.
+    let (mut cc, ip_c, s) = p.client("mx2", &pair_mac(x2), &["-x", "hostname:dname"])?;
+    assert_eq!(s, ADDR[0]);
+    let (mut cd, ip_d, s) = p.client("md2", &pair_mac(d2), &["-x", "hostname:xname"])?;
+    assert_eq!(s, ADDR[1]);
+    let deadline = Instant::now() + DNS_WAIT;
+    while p.ddns_stats(0)?["conflicts"].as_u64().unwrap_or(0) == 0 {
+        anyhow::ensure!(Instant::now() < deadline, "xdhcpd saw no conflict\n{}", p.context());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // dhcpd's attempt at "xname" is over once it has logged it; give it the same time.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.named.dig(&format!("dname.{FWD}"), "A")?, one(&ip_b), "{}", p.context());
+    assert_eq!(p.named.dig(&format!("xname.{FWD}"), "A")?, one(&ip_a), "{}", p.context());
+    // The conflicting clients got no PTR (dhcpd's order: no forward name, no reverse).
+    for ip in [&ip_c, &ip_d] {
+        assert_eq!(p.named.dig(&rev_name(ip), "PTR")?, Vec::<String>::new(), "PTR of {ip}\n{}", p.context());
+    }
+    // Their releases remove nothing of the others'.
+    for c in [&mut cc, &mut cd] {
+        c.signal(libc::SIGTERM);
+        c.wait_exit(Duration::from_secs(10))?;
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(p.named.dig(&format!("dname.{FWD}"), "A")?, one(&ip_b), "{}", p.context());
+    assert_eq!(p.named.dig(&format!("xname.{FWD}"), "A")?, one(&ip_a), "{}", p.context());
+    // Each release removes its own client's records, whichever server added them.
+    for c in [&mut ca, &mut cb] {
+        c.signal(libc::SIGTERM);
+        c.wait_exit(Duration::from_secs(10))?;
+    }
+    p.assert_gone("xname", &ip_a)?;
+    p.assert_gone("dname", &ip_b)?;
+    assert_eq!(p.ddns_stats(0)?["failed"], 0, "{}", p.context());
     Ok(())
 }
 

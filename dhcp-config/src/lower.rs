@@ -86,6 +86,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
+            Item::Param(Param::Ddns(DdnsParam::HostName(_))) => Some(Target::DdnsHostName),
             _ => None,
         };
         if let Some(t) = target {
@@ -507,12 +508,13 @@ impl Lowerer {
             Param::AllowBooting(v) => Some(*v),
             _ => None,
         });
-        let own_sets_ddns = groups
-            .iter()
-            .copied()
-            .chain(std::iter::once(items))
-            .flatten()
-            .any(|i| matches!(i, Item::Param(Param::Ddns(_) | Param::UpdateStaticLeases(_))));
+        let own_sets_ddns = groups.iter().copied().chain(std::iter::once(items)).flatten().any(|i| {
+            matches!(
+                i,
+                Item::Param(Param::Ddns(_) | Param::UpdateStaticLeases(_))
+                    | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_))
+            )
+        });
         let mut host = Host {
             own_allow_booting,
             own_sets_ddns,

@@ -931,6 +931,9 @@ pub enum Action {
     Option { code: u8, data: Vec<u8> },
     /// `option NAME = EXPR;` (a null value sets nothing).
     OptionExpr { code: u8, expr: DataExpr },
+    /// `ddns-hostname = EXPR;`: the host part of the client's DNS name (a null value
+    /// leaves it without one, as dhcpd does: no fallback to the client's names).
+    DdnsHostNameExpr(DataExpr),
     /// `append NAME VALUE;` / `prepend NAME VALUE;` (also `= EXPR`): the value is put
     /// after (before) the option's value in force when the statement runs, or is the
     /// value when none is (dhcpd's set_option: a concat of the two).
@@ -1009,6 +1012,8 @@ pub enum Target {
     /// the same code of another space shadows too, which only makes the per-packet one
     /// lose in that rare case).
     SpaceOption(u32),
+    /// `ddns-hostname`
+    DdnsHostName,
 }
 
 /// A BOOTP header field set from an expression.
@@ -1105,6 +1110,7 @@ impl Action {
         match self {
             Action::Set { .. } => true,
             Action::OptionExpr { expr, .. }
+            | Action::DdnsHostNameExpr(expr)
             | Action::Log { expr, .. }
             | Action::Append { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),

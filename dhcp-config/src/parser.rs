@@ -1296,6 +1296,16 @@ impl Parser {
                 };
                 return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr: std::sync::Arc::new(expr) })));
             }
+            if kw == "ddns-hostname" {
+                // The name's host part, computed for each client (e.g. from its hardware
+                // address), as dhcpd's own default is an expression.
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                return Ok(Some(Item::Dynamic(Action::DdnsHostNameExpr(expr))));
+            }
             return Err(ConfigError::new(
                 &head.span,
                 ErrorKind::NotYetSupported {
@@ -2093,6 +2103,12 @@ impl Parser {
             c.end()?;
             return Ok(None);
         }
+        if space_name.eq_ignore_ascii_case("fqdn")
+            && !is_definition
+            && !self.spaces.iter().any(|s| s.name == space_name)
+        {
+            return self.fqdn_option(c, name_span, sub_name);
+        }
         let Some(space) = self.spaces.iter().find(|s| s.name == space_name).cloned() else {
             // dhcpd's own spaces (agent, server, fqdn, vendor, ...) hold options xdhcpd
             // does not implement; any other space is simply not declared.
@@ -2171,6 +2187,45 @@ impl Parser {
             ));
         }
         Ok(Some(Item::SpaceOption { space: space.name, code, data }))
+    }
+
+    /// `option fqdn.NAME VALUE;` (or `= EXPR`): a sub-option of dhcpd's client FQDN space
+    /// (common/tables.c `fqdn_options`), from which dhcpd builds option 81 of a reply;
+    /// kept as options of the space `fqdn`.
+    fn fqdn_option(
+        &mut self,
+        c: &mut Cursor<'_>,
+        name_span: &Span,
+        sub_name: &str,
+    ) -> Result<Option<Item>, ConfigError> {
+        use options::OptionType as T;
+        const FQDN: [(&str, u32, T); 8] = [
+            ("no-client-update", 1, T::Boolean),
+            ("server-update", 2, T::Boolean),
+            ("encoded", 3, T::Boolean),
+            ("rcode1", 4, T::U8),
+            ("rcode2", 5, T::U8),
+            ("hostname", 6, T::Text),
+            ("domainname", 7, T::Text),
+            ("fqdn", 8, T::Text),
+        ];
+        let stmt = c.stmt;
+        let Some(&(_, code, ty)) = FQDN.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(sub_name)) else {
+            return Err(ConfigError::new(name_span, ErrorKind::UnknownOption { name: format!("fqdn.{sub_name}") }));
+        };
+        if !stmt.ends_with_semicolon() {
+            let mut at_end = Cursor::new(stmt);
+            at_end.pos = stmt.tokens.len();
+            return Err(at_end.expected("';'"));
+        }
+        let space = "fqdn".to_string();
+        if c.peek().is_some_and(|t| t.kind == TokenKind::Equals) {
+            c.pos += 1;
+            let expr = self.data_expr_to_end(c)?;
+            return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space, code, expr })));
+        }
+        let data = options::encode(ty, c.rest(), &stmt.end)?;
+        Ok(Some(Item::SpaceOption { space, code, data }))
     }
 
     /// The statements of a `failover peer "name" { }` block. Returns `None` when a

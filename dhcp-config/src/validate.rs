@@ -27,8 +27,7 @@ pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigErro
 /// DNS updates (dhcpd 4.4 does them when the global `ddns-update-style` is interim or
 /// standard and `ddns-updates`, on unless turned off, is on in the lease's scope).
 /// xdhcpd does them too, except for the parts below, which are refused by name rather
-/// than ignored: dual-stack mixed mode, `fqdn-reply true` (xdhcpd sends no option 81
-/// back), `update-static-leases true` (fixed addresses get no update), DNS-update
+/// than ignored: dual-stack mixed mode, `update-static-leases true` (fixed addresses get no update), DNS-update
 /// statements in host declarations, a `ddns-local-address4` that differs between
 /// scopes or is a host name, and zone servers given as host names.
 fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
@@ -73,9 +72,6 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         if d.dual_stack_mixed_mode == Some(true) {
             refuse("ddns-dual-stack-mixed-mode true", &format!("dual-stack mixed mode is not implemented ({scope})"));
         }
-        if d.fqdn_reply == Some(true) {
-            refuse("fqdn-reply true", &format!("xdhcpd sends no client FQDN option (81) in its replies ({scope})"));
-        }
         if e.update_static_leases {
             refuse("update-static-leases true", &format!("fixed-address leases get no DNS update in xdhcpd ({scope})"));
         }
@@ -85,22 +81,6 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
     }
     if let Some(crate::model::HostAddr::Name(n)) = &config.global.ddns.local_address4 {
         refuse("ddns-local-address4", &format!("an IPv4 address is needed, not the host name {n}"));
-    }
-    // In a failover pair the server that ends a lease must remove what its partner added;
-    // that needs the DNS state passed along with the binding updates, not built yet.
-    for n in &config.shared_networks {
-        for p in n.pools.iter().filter(|p| p.effective.ddns.updates) {
-            if let Some(peer) = &p.failover_peer {
-                refuse(
-                    "DNS updates in a failover pool",
-                    &format!(
-                        "pool {} of failover peer \"{peer}\": a server ending a lease its partner updated DNS for \
-                         would leave the records behind; use `ddns-updates off;` in failover pools",
-                        p.ranges.first().map_or_else(String::new, |r| r.start.to_string())
-                    ),
-                );
-            }
-        }
     }
     for h in &config.hosts {
         // A host's statements apply to its client after the pool's (dhcpd's ack_lease);

@@ -1249,6 +1249,7 @@ impl Peer {
             starts: to_local(m.start_time_of_state.unwrap_or(0), skew),
             cltt: to_local(m.cltt.unwrap_or(0), skew),
             ip_flags: m.ip_flags.unwrap_or(IpFlags::NONE),
+            vendor: m.vendor_specific,
         };
         self.to_ack.push_back((ip, m.xid));
         let own_pending = self.pending_update(ip).cloned();

@@ -48,6 +48,7 @@ pub fn test_binding(n: u16, tstp: u32) -> Binding {
         starts: tstp.saturating_sub(120),
         cltt: tstp.saturating_sub(120),
         ip_flags: IpFlags::NONE,
+        vendor: None,
     }
 }
 

@@ -248,6 +248,7 @@ fn dhcpd_bndupd_backup_and_active() {
         starts: backup.time,
         cltt: 0,
         ip_flags: IpFlags::NONE,
+        vendor: None,
     };
     assert_eq!(encode_to_vec(&Message::bndupd(backup.time, backup.xid, &b)).unwrap(), all[0].raw);
 
@@ -271,8 +272,22 @@ fn dhcpd_bndupd_backup_and_active() {
         starts: m.time,
         cltt: m.time,
         ip_flags: IpFlags::NONE,
+        vendor: None,
     };
     assert_eq!(encode_to_vec(&Message::bndupd(m.time, m.xid, &b)).unwrap(), active.raw);
+
+    // xdhcpd's DNS state rides in option 29 after dhcpd's options: dhcpd's bytes unchanged
+    // in front of it (a dhcpd partner skips option 29 in a BNDUPD, see wire::vendor).
+    let state = dhcp_failover::wire::vendor::XdhcpdVendor { vars: vec![("ddns-fwd-name".into(), b"a.test".to_vec())] };
+    let with = Binding { vendor: Some(state.encode().unwrap()), ..b };
+    let bytes = encode_to_vec(&Message::bndupd(m.time, m.xid, &with)).unwrap();
+    assert_eq!(&bytes[2..active.raw.len()], &active.raw[2..]);
+    assert_eq!(&bytes[active.raw.len()..active.raw.len() + 4], &[0, 29, 0, 30]);
+    let (back, _) = decode(&bytes).unwrap();
+    assert_eq!(back.vendor_specific, with.vendor);
+    assert!(back.ignored.is_empty());
+    let got = dhcp_failover::wire::vendor::XdhcpdVendor::decode(back.vendor_specific.as_deref().unwrap());
+    assert_eq!(got, Ok(Some(state)));
 
     // The 68-byte one has chaddr but no client-identifier.
     let noid = all.iter().find(|c| c.raw.len() == 68).expect("68-byte BNDUPD");

@@ -178,6 +178,7 @@ mod tests {
             starts: 0,
             cltt: 0,
             ip_flags: IpFlags::NONE,
+            vendor: None,
         }
     }
 

@@ -81,7 +81,8 @@ pub struct Message {
     pub tls_request: Option<u8>,
     /// 28 vendor-class-identifier (dhcpd: `isc-4.4.3-P1`).
     pub vendor_class: Option<Vec<u8>>,
-    /// 29 vendor-specific-options (dhcpd keeps it in no message type; never decoded).
+    /// 29 vendor-specific-options: dhcpd keeps it in no message type; xdhcpd reads it in
+    /// BNDUPD only ([`super::vendor::XdhcpdVendor`]).
     pub vendor_specific: Option<Vec<u8>>,
     /// Options the decoder skipped (unknown codes, or not allowed in this message type),
     /// for logging. Ignored by the encoder.
@@ -392,6 +393,10 @@ pub struct Binding {
     pub cltt: u32,
     /// IP-flags, sent only when nonzero.
     pub ip_flags: IpFlags,
+    /// vendor-specific-options (29), raw, sent if `Some`: between xdhcpd partners the
+    /// lease's DNS state ([`super::vendor::XdhcpdVendor`]); a dhcpd partner skips it and
+    /// never sends one.
+    pub vendor: Option<Vec<u8>>,
 }
 
 fn some_vec(b: &[u8]) -> Option<Vec<u8>> {
@@ -455,6 +460,7 @@ impl Message {
             start_time_of_state: Some(b.starts),
             cltt: (b.cltt != 0).then_some(b.cltt),
             ip_flags: (b.ip_flags.0 != 0).then_some(b.ip_flags),
+            vendor_specific: b.vendor.clone(),
             ..Message::new(MessageType::BNDUPD, time, xid)
         }
     }

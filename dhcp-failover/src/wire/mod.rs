@@ -26,6 +26,10 @@
 //! * **xid**: the caller owns the per-link counter. Responses echo the request's xid
 //!   (CONNECTACK, BNDACK, UPDDONE, POOLRESP); the constructors take it as a parameter.
 //!
+//! * **vendor-specific-options (29)** is xdhcpd's one extension: allowed in BNDUPD (dhcpd's
+//!   `fto_allowed[]` keeps it in no message, so a dhcpd partner skips it there), carrying
+//!   [`vendor::XdhcpdVendor`] (a lease's DNS-update variables) between xdhcpd partners.
+//!
 //! Things dhcpd does that callers must respect (not enforced here): send max-unacked and
 //! receive-timer in CONNECT/CONNECTACK; never send DDNS (dhcpd drops the link on any DDNS
 //! option); never put client-identifier in a BNDACK.
@@ -36,6 +40,7 @@ mod header;
 mod message;
 mod option;
 pub mod raw;
+pub mod vendor;
 
 pub use codes::{BindingStatus, IpFlags, MessageType, OptionCode, RejectReason, ServerFlags, UnknownBindingStatus};
 pub use error::{DecodeError, EncodeError};

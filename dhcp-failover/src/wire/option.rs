@@ -119,8 +119,10 @@ static SPECS: [OptionSpec; 30] = {
         s(C::TLS_REQUEST, U8, CONNECT),
         s(C::VENDOR_CLASS_IDENTIFIER, Bytes, CONNECT | CONNECTACK),
         // dhcpd's fto_allowed[] lists vendor-specific-options in no message type (the digest
-        // table says BNDUPD/BNDACK, the stables.c source says none): it is always dropped.
-        s(C::VENDOR_SPECIFIC_OPTIONS, Bytes, 0),
+        // table says BNDUPD/BNDACK, the stables.c source says none): dhcpd skips it in every
+        // message. xdhcpd's one departure from dhcpd's table: it keeps it in BNDUPD, where it
+        // carries a lease's DNS state between xdhcpd partners (`vendor`), harmless to dhcpd.
+        s(C::VENDOR_SPECIFIC_OPTIONS, Bytes, BNDUPD),
     ]
 };
 

@@ -26,7 +26,7 @@ pub mod plan;
 pub mod update;
 
 pub use guard::Guard;
-pub use plan::{AddJob, Job, RemoveJob, plan_bind, plan_end};
+pub use plan::{AddJob, BindPlan, Job, RemoveJob, plan_bind, plan_bind_reply, plan_end};
 pub use update::{Exchange, Outcome, Step, ZoneServer};
 
 /// `ddns-update-style` values that do updates.
@@ -50,6 +50,8 @@ pub mod vars {
     pub const REV_NAME: &str = "ddns-rev-name";
     /// The client's own name when the client updated its A record.
     pub const CLIENT_FQDN: &str = "ddns-client-fqdn";
+    /// Every variable of a lease's DNS state (what a failover partner is told).
+    pub const ALL: [&str; 5] = [FWD_NAME, TXT, DHCID, REV_NAME, CLIENT_FQDN];
 }
 
 /// Errors of the DDNS core (bad names, bad answers); never a panic.

@@ -22,6 +22,9 @@ pub struct ClientFqdn {
     pub encoded: bool,
     /// The name as text, without a trailing dot (may be a single label).
     pub name: String,
+    /// The name as dhcpd keeps it (`fqdn.fqdn`) and echoes it in its reply: the labels of
+    /// an encoded name joined by dots; a text name as sent, less one terminating NUL.
+    pub fqdn_text: String,
 }
 
 impl ClientFqdn {
@@ -31,7 +34,7 @@ impl ClientFqdn {
         let (&flags, rest) = payload.split_first()?;
         let name_bytes = rest.get(2..)?;
         let encoded = flags & 0x04 != 0;
-        let name = if encoded {
+        let (name, fqdn_text) = if encoded {
             let mut labels = Vec::new();
             let mut i = 0usize;
             while let Some(&len) = name_bytes.get(i) {
@@ -45,12 +48,14 @@ impl ClientFqdn {
                 labels.push(std::str::from_utf8(label).ok()?.to_string());
                 i += 1 + usize::from(len);
             }
-            labels.join(".")
+            let joined = labels.join(".");
+            (joined.clone(), joined)
         } else {
             let text = std::str::from_utf8(name_bytes).ok()?;
-            text.trim_end_matches('\0').trim_end_matches('.').to_string()
+            let as_kept = text.strip_suffix('\0').unwrap_or(text).to_string();
+            (text.trim_end_matches('\0').trim_end_matches('.').to_string(), as_kept)
         };
-        Some(ClientFqdn { server_update: flags & 0x01 != 0, no_update: flags & 0x08 != 0, encoded, name })
+        Some(ClientFqdn { server_update: flags & 0x01 != 0, no_update: flags & 0x08 != 0, encoded, name, fqdn_text })
     }
 
     /// `fqdn.hostname`: the first label.
@@ -172,9 +177,28 @@ pub fn default_ttl(now: u32, ends: u32) -> u32 {
 /// The updates a binding calls for, or `Ok(None)`. Errors are names DNS cannot hold
 /// (dhcpd logs them and does no update).
 pub fn plan_bind(i: &BindInput<'_>) -> Result<Option<Job>, DdnsError> {
+    plan_bind_reply(i).map(|b| b.job)
+}
+
+/// What dhcpd's `ddns_updates` decides for a binding: its DNS updates, and the client
+/// FQDN option (81) of the ACK.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindPlan {
+    pub job: Option<Job>,
+    /// The sub-options of dhcpd's fqdn space `ddns_updates` sets for the ACK's option 81
+    /// (code, value; `None`: it sets none). See [`encapsulate_fqdn`].
+    pub fqdn_reply: Option<Vec<(u32, Vec<u8>)>>,
+}
+
+/// [`plan_bind`] with the ACK's option 81. dhcpd answers a client's option 81 only where
+/// `ddns_updates` gets as far as its `noerror` label: an update planned, or none needed
+/// because the names are the lease's already (`update-optimization`); not when it gave up
+/// (no name, `do-forward-updates off`, a name too long), and never in an OFFER (it runs
+/// for the ACK only).
+pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
     let p = i.params;
     if !p.updates {
-        return Ok(None);
+        return Ok(BindPlan::default());
     }
     let conflict_detection = p.update_conflict_detection.unwrap_or(true);
     let guard_id_must_match = p.guard_id_must_match.unwrap_or(true);
@@ -186,7 +210,7 @@ pub fn plan_bind(i: &BindInput<'_>) -> Result<Option<Job>, DdnsError> {
         i.fqdn.as_ref().map(|f| f.name.clone())
     } else {
         if p.do_forward_updates == Some(false) {
-            return Ok(None);
+            return Ok(BindPlan::default());
         }
         let host = match &p.hostname {
             Some(h) => text(h),
@@ -212,18 +236,21 @@ pub fn plan_bind(i: &BindInput<'_>) -> Result<Option<Job>, DdnsError> {
         _ => false,
     };
     let optimize = p.update_optimization.unwrap_or(true);
+    // The name dhcpd echoes: the client's own as it sent it, else the one chosen here.
+    let reply_name = if client_does_a { i.fqdn.as_ref().map(|f| f.fqdn_text.clone()) } else { fwd_text.clone() };
+    let noerror = || BindPlan { job: None, fqdn_reply: fqdn_reply(i, !client_does_a, reply_name.as_deref()) };
     let mut remove_first = None;
     if prior_fwd.is_some() {
         if !same(&prior_fwd) {
             remove_first = prior.and_then(|v| plan_end(i.ip, v, p));
         } else if optimize {
-            return Ok(None);
+            return Ok(noerror());
         }
     } else if prior_client.is_some() && same(&prior_client) && optimize {
-        return Ok(None);
+        return Ok(noerror());
     }
     let Some(fwd_text) = fwd_text else {
-        return Ok(remove_first.map(Job::Remove));
+        return Ok(BindPlan { job: remove_first.map(Job::Remove), fqdn_reply: None });
     };
     let fwd_name = name(&fwd_text)?;
     let rev_domain = p.rev_domainname.as_deref().and_then(text).unwrap_or_else(|| "in-addr.arpa.".to_string());
@@ -239,10 +266,87 @@ pub fn plan_bind(i: &BindInput<'_>) -> Result<Option<Job>, DdnsError> {
     });
     let ptr_target = (p.do_reverse_updates != Some(false)).then_some(fwd_name);
     let add = AddJob { ip: i.ip, fwd, ptr_target, rev_name, ttl, conflict_detection, guard_id_must_match };
-    Ok(Some(match remove_first {
-        Some(r) => Job::Replace(r, add),
-        None => Job::Add(add),
-    }))
+    Ok(BindPlan {
+        job: Some(match remove_first {
+            Some(r) => Job::Replace(r, add),
+            None => Job::Add(add),
+        }),
+        ..noerror()
+    })
+}
+
+/// The sub-options of dhcpd's fqdn space that `ddns_updates` sets for the ACK (server/ddns.c
+/// after `noerror`), for a client that sent option 81:
+/// - `fqdn-reply false`: none;
+/// - `ignore client-updates` and the client's S clear: the "white lie", S and O clear
+///   (the client may update as it pleases) and its own name; none if it sent no name;
+/// - otherwise S and O both set when the server updates the A record, both clear when
+///   the client does; the name the server used (the client's own when it updates).
+///
+/// E as the client sent it; both RCODEs 255 (RFC 4702 §3.2). Codes: 1 no-client-update
+/// (the O flag), 2 server-update (S), 3 encoded (E), 4 and 5 the RCODEs, 8 the name.
+fn fqdn_reply(i: &BindInput<'_>, server_updates_a: bool, name: Option<&str>) -> Option<Vec<(u32, Vec<u8>)>> {
+    let f = i.fqdn.as_ref()?;
+    if i.params.fqdn_reply == Some(false) {
+        return None;
+    }
+    let (s, name) = if matches!(i.params.client_updates, Some(ClientUpdates::Ignore)) && !f.server_update {
+        if f.fqdn_text.is_empty() {
+            return None;
+        }
+        (0u8, Some(f.fqdn_text.as_str()))
+    } else {
+        (u8::from(server_updates_a), name.filter(|n| !n.is_empty()))
+    };
+    let mut subs = vec![(2, vec![s]), (1, vec![s]), (3, vec![u8::from(f.encoded)]), (4, vec![255]), (5, vec![255])];
+    if let Some(n) = name {
+        subs.push((8, n.as_bytes().to_vec()));
+    }
+    Some(subs)
+}
+
+/// Option 81 from the sub-options of dhcpd's fqdn space in force (the last value of a
+/// code wins), as common/options.c `fqdn_option_space_encapsulate` builds it: flags from
+/// no-client-update (2, dhcpd's O), server-update (1, S) and encoded (4, E); the two
+/// RCODEs (0 when unset); the name (fqdn.fqdn) as text, or in DNS wire form ending in the
+/// root label when encoded. `None` when none is set (no option).
+pub fn encapsulate_fqdn(subs: &[(u32, Vec<u8>)]) -> Option<Vec<u8>> {
+    if subs.is_empty() {
+        return None;
+    }
+    let get = |code: u32| subs.iter().rev().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice());
+    let on = |code: u32| get(code).and_then(|v| v.first()).is_some_and(|b| *b != 0);
+    let byte = |code: u32| get(code).and_then(|v| v.first()).copied().unwrap_or(0);
+    let mut flags = 0u8;
+    if on(1) {
+        flags |= 2;
+    }
+    if on(2) {
+        flags |= 1;
+    }
+    let encoded = on(3);
+    if encoded {
+        flags |= 4;
+    }
+    let mut out = vec![flags, byte(4), byte(5)];
+    match get(8).filter(|n| !n.is_empty()) {
+        Some(n) if encoded => {
+            // dhcpd's fqdn_encode: labels up to a NUL, an empty label ending the name.
+            let text = n.split(|b| *b == 0).next().unwrap_or_default();
+            for label in text.split(|b| *b == b'.') {
+                let len = u8::try_from(label.len()).ok()?;
+                out.push(len);
+                if len == 0 {
+                    return Some(out);
+                }
+                out.extend_from_slice(label);
+            }
+            out.push(0);
+        }
+        Some(n) => out.extend_from_slice(n),
+        None => {}
+    }
+    Some(out)
 }
 
 /// What to remove when a binding ends (release, expiry, another client taking the
@@ -426,5 +530,87 @@ mod tests {
         assert_eq!(r.fwd.unwrap().1, Guard::Dhcid(vec![0, 0, 1, 2]));
         assert_eq!(r.rev_name.unwrap().to_ascii(), "10.0.18.198.in-addr.arpa.");
         assert!(has_records(&kept));
+    }
+
+    fn reply(i: &BindInput<'_>) -> Option<Vec<u8>> {
+        plan_bind_reply(i).unwrap().fqdn_reply.and_then(|s| encapsulate_fqdn(&s))
+    }
+
+    #[test]
+    fn the_ack_answers_option_81_with_the_flags_dhcpd_sets() {
+        let p = params();
+        let mut i = input(&p);
+        // No option 81 from the client: none back.
+        assert_eq!(reply(&i), None);
+        // S set, encoded single label: the server updates, S and O set, E echoed, RCODEs
+        // 255, the name it used in wire form with the root label.
+        i.fqdn = ClientFqdn::parse(b"\x05\x00\x00\x06laptop\x00");
+        assert_eq!(reply(&i), Some(b"\x07\xff\xff\x06laptop\x07example\x04test\x00".to_vec()));
+        // Text form, S clear, no domain: the server still updates (no name to update
+        // itself), the name in text.
+        i.fqdn = ClientFqdn::parse(b"\x00\x00\x00laptop");
+        assert_eq!(reply(&i), Some(b"\x03\xff\xfflaptop.example.test".to_vec()));
+        // S clear with a domain: the client updates its A record, S and O clear, its name
+        // as it sent it (a trailing dot kept, one NUL dropped).
+        i.fqdn = ClientFqdn::parse(b"\x00\x00\x00desk.other.test.\x00");
+        assert_eq!(reply(&i), Some(b"\x00\xff\xffdesk.other.test.".to_vec()));
+        i.fqdn = ClientFqdn::parse(b"\x04\x00\x00\x04desk\x05other\x04test\x00");
+        assert_eq!(reply(&i), Some(b"\x04\xff\xff\x04desk\x05other\x04test\x00".to_vec()));
+    }
+
+    #[test]
+    fn option_81_in_the_other_cases_of_ddns_updates() {
+        // ignore client-updates: the "white lie", flags clear and the client's own name,
+        // while the server updates the name it chose.
+        let p = DdnsParams { client_updates: Some(ClientUpdates::Ignore), ..params() };
+        let mut i = input(&p);
+        i.fqdn = ClientFqdn::parse(b"\x00\x00\x00desk.other.test");
+        let b = plan_bind_reply(&i).unwrap();
+        assert_eq!(add(b.job).fwd.unwrap().name.to_ascii(), "desk.example.test.");
+        assert_eq!(b.fqdn_reply.and_then(|s| encapsulate_fqdn(&s)), Some(b"\x00\xff\xffdesk.other.test".to_vec()));
+        // deny client-updates: the server updates, and says so.
+        let p = DdnsParams { client_updates: Some(ClientUpdates::Deny), ..params() };
+        let mut i = input(&p);
+        i.fqdn = ClientFqdn::parse(b"\x00\x00\x00desk.other.test");
+        assert_eq!(reply(&i), Some(b"\x03\xff\xffdesk.example.test".to_vec()));
+        // fqdn-reply false: nothing back.
+        let p = DdnsParams { fqdn_reply: Some(false), ..params() };
+        let mut i = input(&p);
+        i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
+        assert!(plan_bind_reply(&i).unwrap().job.is_some());
+        assert_eq!(reply(&i), None);
+        // A renewal under the same names: no update, but the answer all the same.
+        let p = params();
+        let mut kept = Vars::default();
+        kept.set(vars::FWD_NAME, Some(b"laptop.example.test".to_vec()));
+        kept.set(vars::TXT, Some(b"00abc".to_vec()));
+        let mut i = input(&p);
+        i.prior = Some(&kept);
+        i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
+        let b = plan_bind_reply(&i).unwrap();
+        assert_eq!(b.job, None);
+        assert_eq!(b.fqdn_reply.and_then(|s| encapsulate_fqdn(&s)), Some(b"\x03\xff\xfflaptop.example.test".to_vec()));
+        // No domain to make a name with: dhcpd gives up before its answer.
+        let p = DdnsParams::default();
+        let mut i = input(&p);
+        i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
+        assert_eq!(plan_bind_reply(&i).unwrap(), BindPlan::default());
+        // DNS updates off in the scope: ddns_updates does not run.
+        let p = DdnsParams { updates: false, ..params() };
+        let mut i = input(&p);
+        i.fqdn = ClientFqdn::parse(b"\x01\x00\x00laptop");
+        assert_eq!(reply(&i), None);
+    }
+
+    #[test]
+    fn configured_fqdn_sub_options_make_option_81_as_dhcpd_encapsulates_them() {
+        assert_eq!(encapsulate_fqdn(&[]), None);
+        // dhcpd.conf's `option fqdn.no-client-update on; option fqdn.rcode2 255;`.
+        assert_eq!(encapsulate_fqdn(&[(1, vec![1]), (5, vec![255])]), Some(vec![0x02, 0, 255]));
+        // Encoded: the name in wire form with its root label; a trailing dot ends it too.
+        let subs = [(2, vec![1]), (3, vec![1]), (8, b"a.example.".to_vec())];
+        assert_eq!(encapsulate_fqdn(&subs), Some(b"\x05\x00\x00\x01a\x07example\x00".to_vec()));
+        // The last value of a code wins (ddns_updates' values over the configuration's).
+        assert_eq!(encapsulate_fqdn(&[(2, vec![1]), (2, vec![0])]), Some(vec![0, 0, 0]));
     }
 }

@@ -200,6 +200,12 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
                 set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
             }
+            Action::DdnsHostNameExpr(expr) if live(Target::DdnsHostName) => {
+                // Null: set but empty, so the plan takes no host name from the client
+                // either (dhcpd's ddns_updates: the option exists, its value does not).
+                std::sync::Arc::make_mut(&mut p.ddns).hostname =
+                    Some(expr.eval(pkt).map(|v| v.into_owned()).unwrap_or_default());
+            }
             Action::Append { code, expr, prepend } if live(Target::Option(*code)) => {
                 // dhcpd's set_option: with no value in force the statement's value is
                 // the option's; otherwise the concat of the two, null if either is.

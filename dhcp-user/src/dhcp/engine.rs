@@ -654,6 +654,11 @@ impl Engine {
 
     /// A full OFFER/ACK for `ip`.
     fn address_reply(&self, c: &Ctx, t: MessageType, ip: Ipv4Addr, params: &Params, lease_secs: u32) -> Reply {
+        finish(self.address_message(c, t, ip, params, lease_secs), c, t, ip, true)
+    }
+
+    /// The OFFER or ACK for `ip`, before it is encoded.
+    fn address_message(&self, c: &Ctx, t: MessageType, ip: Ipv4Addr, params: &Params, lease_secs: u32) -> Message {
         let mut m = reply::base_reply(c.req, Some(t));
         m.set_yiaddr(ip);
         if t == MessageType::Ack && !c.req.ciaddr().is_unspecified() {
@@ -667,7 +672,7 @@ impl Engine {
             m.opts_mut().insert(DhcpOption::SubnetMask(mask));
         }
         reply::add_options(&mut m, params);
-        finish(m, c, t, ip, true)
+        m
     }
 
     fn nak(&self, c: &Ctx) -> Outcome {
@@ -948,10 +953,29 @@ impl Engine {
             Some(mut lease) => {
                 c.hooks.push(commit_commands);
                 // The DNS updates go with the record to the journal and start once it is
-                // durable, never before the ACK (runtime::ddns).
-                lease.ddns = self.ddns_plan(c, &params, &lease);
+                // durable, never before the ACK (runtime::ddns); the ACK only answers the
+                // client's FQDN option with what the plan says.
+                let plan = self.ddns_plan(c, &params, &lease);
+                lease.ddns = plan.job.map(Arc::new);
+                let mut reply = self.address_message(c, MessageType::Ack, ip, &params, secs);
+                if let Some(subs) = plan.fqdn_reply {
+                    // What dhcpd's ddns_updates saves replaces the configuration's
+                    // `option fqdn.*` of the same sub-options.
+                    let mut all: Vec<(u32, Vec<u8>)> = params
+                        .space_options
+                        .iter()
+                        .filter(|o| o.space == "fqdn" && !subs.iter().any(|(c, _)| *c == o.code))
+                        .map(|o| (o.code, o.data.clone()))
+                        .collect();
+                    all.extend(subs);
+                    if let Some(v) = crate::ddns::plan::encapsulate_fqdn(&all) {
+                        reply
+                            .opts_mut()
+                            .insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, v)));
+                    }
+                }
                 Outcome {
-                    reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                    reply: Some(finish(reply, c, MessageType::Ack, ip, true)),
                     durable: released.into_iter().chain([lease]).collect(),
                     ..Outcome::default()
                 }
@@ -965,8 +989,8 @@ impl Engine {
     }
 
     /// The DNS updates of a binding just made (dhcpd's `ddns_updates`, see `crate::ddns`).
-    fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> Option<Arc<crate::ddns::Job>> {
-        let style = c.cfg.ddns_style?;
+    fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> crate::ddns::BindPlan {
+        let Some(style) = c.cfg.ddns_style else { return crate::ddns::BindPlan::default() };
         let pkt = c.packet();
         let fqdn = pkt.option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false });
         let host_name = pkt.option(dhcp_config::OptionRef::Dhcp { code: 12, strip_nuls: true });
@@ -989,11 +1013,11 @@ impl Engine {
             ends: lease.ends,
             prior: lease.vars.as_deref(),
         };
-        match crate::ddns::plan_bind(&input) {
-            Ok(job) => job.map(Arc::new),
+        match crate::ddns::plan_bind_reply(&input) {
+            Ok(plan) => plan,
             Err(e) => {
                 tracing::warn!(ip = %lease.ip, "no DNS update: {e}");
-                None
+                crate::ddns::BindPlan::default()
             }
         }
     }
@@ -1304,6 +1328,7 @@ impl Engine {
         let view = self.failover_view(peer);
         let role = view.as_ref().map(|v| v.role).unwrap_or(Role::Primary);
         let normal = view.as_ref().map(|v| v.state == State::NORMAL).unwrap_or(false);
+        let mut removal = None;
         // Checked and applied under the lease's lock: a worker binding the address meanwhile
         // either went first (and the check sees its binding) or waits for this change.
         self.store
@@ -1320,10 +1345,30 @@ impl Engine {
                         format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
                     ));
                 }
+                let own = fo::ddns_vars(current.vars.as_deref());
+                let was_bound = matches!(current.state, BindingState::Active | BindingState::Bootp);
+                let client_before = current.client.clone();
                 fo::apply(current, b, state);
+                let client_changed = client_before.is_some() && current.client != client_before;
+                removal = fo::partner_ddns(current, own, was_bound, client_changed, &fo::PartnerDdns::of(b));
                 Ok(())
             })
             .unwrap_or_else(|| Err(illegal()))
+            .map(|mut l| {
+                // Queued once the change is durable, like our own ends (runtime::ddns).
+                if cfg.ddns_style.is_some()
+                    && let Some(r) = removal
+                {
+                    let params = cfg.pool(l.pool).map(|(_, p)| p.params.ddns.clone()).unwrap_or_default();
+                    if let Some(mut job) = crate::ddns::plan_end(l.ip, &r.vars, &params) {
+                        if !r.with_ptr {
+                            job.rev_name = None;
+                        }
+                        l.ddns = Some(Arc::new(crate::ddns::Job::Remove(job)));
+                    }
+                }
+                l
+            })
     }
 
     /// The partner acknowledged our update of `ip` carrying `tstp`: record it, and finish
@@ -1626,7 +1671,8 @@ fn release_in_place(l: &mut Lease, failover: bool, now: u32) {
 /// and `sname` fields (see [`reply::Packing`]).
 fn finish(m: Message, c: &Ctx, t: MessageType, yiaddr: Ipv4Addr, overload: bool) -> Reply {
     let dest = reply::destination(c.req, t, yiaddr);
-    let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload };
+    let client_fqdn = c.packet().option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false }).is_some();
+    let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload, client_fqdn };
     let bytes = reply::encode(&m, c.req, packing).unwrap_or_default();
     Reply { bytes, dest, msg_type: t }
 }

@@ -479,6 +479,7 @@ fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
                     starts: 5000 + round,
                     cltt: 0,
                     ip_flags: Default::default(),
+                    vendor: None,
                 };
                 accepted.push(e.apply_binding("lab", Now::at(6000 + round), &b, None).is_ok());
                 barrier.wait();
@@ -652,4 +653,127 @@ fn exchanges_through_every_statement_kind_never_panic() {
     }
     assert!(acks > 100, "{acks} leases granted");
     assert!(e.hooks().take().len() <= super::classify::HookQueue::MAX);
+}
+
+/// DDNS in a failover pool: a partner's release of a binding whose records this server
+/// added queues their removal here when the partner could not know them (a dhcpd partner,
+/// no option 29), and not when the partner said it holds the same names (it removes them).
+#[test]
+fn a_partners_release_removes_our_records_only_when_it_did_not_know_them() {
+    let mut cfg = config((100, 103));
+    cfg.ddns_style = Some(crate::ddns::Style::Interim);
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = Ipv4Addr::new(198, 18, 0, 100);
+    let names = vec![
+        ("ddns-fwd-name".to_string(), b"laptop.lab.test".to_vec()),
+        ("ddns-txt".to_string(), b"31aabbccddeeff00112233445566778899".to_vec()),
+        ("ddns-rev-name".to_string(), b"100.0.18.198.in-addr.arpa.".to_vec()),
+    ];
+    let bound = || {
+        let mut l = Lease::free(ip, 0);
+        l.state = BindingState::Active;
+        l.hw = Some(HwAddr::new(1, &mac(1)));
+        l.client = Some(ClientKey::from_hw(1, &mac(1)));
+        l.starts = 1_000;
+        l.ends = 1_600;
+        l.cltt = 1_000;
+        l.vars = Some(Box::new(dhcp_config::Vars(names.clone())));
+        l
+    };
+    let released = |vendor: Option<Vec<u8>>| Binding {
+        ip,
+        status: BindingState::Released.into(),
+        client_id: None,
+        chaddr: Some([&[1u8][..], &mac(1)].concat()),
+        ends: 1_200,
+        tstp: 1_200,
+        starts: 1_200,
+        cltt: 1_200,
+        ip_flags: Default::default(),
+        vendor,
+    };
+    let state = |vars: Vec<(String, Vec<u8>)>| dhcp_failover::wire::vendor::XdhcpdVendor { vars }.encode().ok();
+
+    // A dhcpd partner: the removal is ours, and the names stay until it is done.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(None), None).expect("accepted");
+    assert_eq!(l.state, BindingState::Free);
+    match l.ddns.as_deref() {
+        Some(crate::ddns::Job::Remove(r)) => {
+            assert_eq!(r.fwd.as_ref().map(|(n, _)| n.to_ascii()), Some("laptop.lab.test.".to_string()));
+            assert!(r.rev_name.is_some());
+        }
+        other => panic!("expected a removal, got {other:?}"),
+    }
+    assert!(e.store().get(ip).and_then(|l| l.vars).is_some());
+    assert!(e.store().get(ip).is_some_and(|l| l.ddns.is_none()), "the job is not kept in the store");
+
+    // An xdhcpd partner that knew nothing of them: ours to remove too.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(state(vec![])), None).expect("accepted");
+    assert!(l.ddns.is_some());
+
+    // An xdhcpd partner holding the same names removes them itself: we forget them.
+    e.restore(bound());
+    let l = e.apply_binding("lab", Now::at(1_200), &released(state(names.clone())), None).expect("accepted");
+    assert!(l.ddns.is_none());
+    assert_eq!(l.vars, None);
+}
+
+/// `ddns-hostname = EXPR;` names each client from its own packet (here its hardware
+/// address, after the dhcpd.conf(5) example); an unconditional `ddns-hostname` written
+/// later in the client's scope chain wins over it. The ACK answers an FQDN client with
+/// the name used, S and O set (dhcpd's flags).
+#[test]
+fn ddns_hostname_from_an_expression_names_each_client() {
+    let conf = "ddns-update-style interim;\nddns-domainname \"lab.test\";\n\
+                ddns-hostname = concat (\"dyn-\", binary-to-ascii (16, 8, \"-\", substring (hardware, 1, 6)));\n\
+                subnet 198.18.0.0 netmask 255.255.255.0 {\n  range 198.18.0.100 198.18.0.110;\n}\n\
+                subnet 198.18.1.0 netmask 255.255.255.0 {\n  ddns-hostname \"fixed\";\n  range 198.18.1.100 198.18.1.110;\n}\n";
+    let parsed =
+        dhcp_config::parse_str("t.conf", conf, &dhcp_config::MemoryLoader::default()).unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(crate::conf::engine_config(&parsed.config));
+    let fwd_of = |o: &Outcome| match o.durable.last().and_then(|l| l.ddns.as_deref()) {
+        Some(crate::ddns::Job::Add(a)) => a.fwd.as_ref().map(|f| f.name.to_ascii()),
+        other => panic!("expected an add, got {other:?}"),
+    };
+    let (_, out) = dora(&e, 1000, mac(1));
+    assert_eq!(fwd_of(&out).as_deref(), Some("dyn-52-54-0-0-0-1.lab.test."));
+    // The ACK to a client sending option 81 (S set, text form): S and O, the name used.
+    let fqdn =
+        DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, b"\x01\x00\x00pc".to_vec()));
+    let offer = e.handle(Now::at(1000), &META, &bytes(&msg(MessageType::Discover, mac(2), vec![fqdn.clone()])));
+    let offered = decode(&offer.reply.expect("offer"));
+    assert!(offered.opts().get(OptionCode::ClientFQDN).is_none(), "no option 81 in an OFFER (dhcpd's neither)");
+    let req = msg(
+        MessageType::Request,
+        mac(2),
+        vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(offered.yiaddr()), fqdn],
+    );
+    let out = e.handle(Now::at(1000), &META, &bytes(&req));
+    assert_eq!(fwd_of(&out).as_deref(), Some("dyn-52-54-0-0-0-2.lab.test."));
+    // Read from the bytes: dhcproto does not decode a text-form option 81.
+    let sent = out.reply.as_ref().map(|r| r.bytes.clone()).expect("ack");
+    let want = b"\x03\xff\xffdyn-52-54-0-0-0-2.lab.test";
+    let at = sent.windows(want.len()).position(|w| w == want).expect("option 81 in the ACK");
+    let raw = sent[at - 2..at + want.len()].to_vec();
+    assert_eq!(raw, [&[81u8, want.len() as u8][..], want].concat());
+    // In the subnet whose own statement comes later, the written name wins.
+    let relayed = |t: MessageType, opts: Vec<DhcpOption>| {
+        let mut m = msg(t, mac(3), opts);
+        m.set_giaddr(Ipv4Addr::new(198, 18, 1, 1));
+        bytes(&m)
+    };
+    let offer = e.handle(Now::at(1000), &META, &relayed(MessageType::Discover, vec![]));
+    let ip = decode(&offer.reply.expect("offer")).yiaddr();
+    let out = e.handle(
+        Now::at(1000),
+        &META,
+        &relayed(MessageType::Request, vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)]),
+    );
+    assert_eq!(fwd_of(&out).as_deref(), Some("fixed.lab.test."));
 }

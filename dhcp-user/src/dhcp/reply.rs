@@ -82,6 +82,13 @@ pub fn add_options(m: &mut Message, params: &Params) {
             m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(OptionCode::from(*code), data.clone())));
         }
     }
+    // `option fqdn.*` in the configuration: option 81 made of them (dhcpd's fqdn space
+    // is in every reply's options; `encode` sends it only where dhcpd would).
+    let fqdn: Vec<(u32, Vec<u8>)> =
+        params.space_options.iter().filter(|o| o.space == "fqdn").map(|o| (o.code, o.data.clone())).collect();
+    if let Some(v) = crate::ddns::plan::encapsulate_fqdn(&fqdn) {
+        m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(OptionCode::ClientFQDN, v)));
+    }
     if let Some(ns) = params.next_server {
         m.set_siaddr(ns);
     }
@@ -119,7 +126,7 @@ pub fn add_lease_times(m: &mut Message, lease_secs: u32, params: &Params) {
 /// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
 /// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent
 /// information comes last.
-fn option_order(m: &Message, req: &Message) -> Vec<u8> {
+fn option_order(m: &Message, req: &Message, client_fqdn: bool) -> Vec<u8> {
     let mut order: Vec<u8> = vec![53, 54, 51, 58, 59, 56, 50, 92];
     let configured_prl = match m.opts().get(OptionCode::ParameterRequestList) {
         Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
@@ -135,7 +142,9 @@ fn option_order(m: &Message, req: &Message) -> Vec<u8> {
                 order.push(118);
             }
             order.extend(prl.into_iter().filter(|c| *c != 82));
-            if req.opts().get(OptionCode::ClientFQDN).is_some() {
+            // dhcpd lists 81 last when the client sent one (only then: `option fqdn.*`
+            // in the configuration gives every reply one, sent to those clients alone).
+            if client_fqdn {
                 order.push(81);
             }
             let kind = match req.opts().get(OptionCode::MessageType) {
@@ -187,6 +196,9 @@ pub struct Packing {
     /// 52): dhcpd's OFFER, ACK and dynamic BOOTP replies; not NAK, INFORM or the BOOTP reply
     /// to a host with a fixed address.
     pub overload: bool,
+    /// The request carried a client FQDN option (81), read from its bytes (dhcproto does
+    /// not decode every form a client sends, a name in text for one).
+    pub client_fqdn: bool,
 }
 
 /// dhcpd's packet sizes (includes/dhcp.h): the fixed BOOTP part, the IP and UDP headers,
@@ -270,7 +282,7 @@ fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8
     } else if second != 0 {
         bufend = second;
     }
-    let list: Vec<u8> = option_order(m, req).into_iter().filter(|c| *c != 82).collect();
+    let list: Vec<u8> = option_order(m, req, packing.client_fqdn).into_iter().filter(|c| *c != 82).collect();
     let mut buf = vec![0u8; buflen];
     let (mut bufix, mut six, mut tix) = (0usize, 0usize, 0usize);
     for (i, &code) in list.iter().enumerate() {

@@ -123,7 +123,122 @@ pub fn binding_of(l: &Lease) -> Binding {
         starts: l.starts,
         cltt: l.cltt,
         ip_flags: IpFlags::NONE,
+        vendor: vendor_of(l),
     }
+}
+
+/// A lease's DNS-update variables (`ddns-fwd-name`, ...), in their order.
+pub fn ddns_vars(v: Option<&dhcp_config::Vars>) -> Vec<(String, Vec<u8>)> {
+    v.map(|v| v.0.iter().filter(|(n, _)| crate::ddns::vars::ALL.contains(&n.as_str())).cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Option 29 of every BNDUPD: the lease's DNS state as this server holds it (empty when
+/// it holds none), so an xdhcpd partner that ends the lease knows what to remove. Sent
+/// always, so that its absence means a dhcpd partner; dhcpd skips it.
+fn vendor_of(l: &Lease) -> Option<Vec<u8>> {
+    let state = dhcp_failover::wire::vendor::XdhcpdVendor { vars: ddns_vars(l.vars.as_deref()) };
+    match state.encode() {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!(ip = %l.ip, "DNS state not passed to the failover partner: {e}");
+            None
+        }
+    }
+}
+
+/// What a partner's BNDUPD says about the lease's DNS records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartnerDdns {
+    /// No xdhcpd option 29: a dhcpd partner, which passes no DNS state.
+    Unknown,
+    /// An xdhcpd partner's DNS-update variables (empty: it holds none).
+    Known(Vec<(String, Vec<u8>)>),
+}
+
+impl PartnerDdns {
+    /// From option 29 of a partner's BNDUPD; a malformed one is logged and read as absent.
+    pub fn of(b: &Binding) -> PartnerDdns {
+        let Some(raw) = b.vendor.as_deref() else { return PartnerDdns::Unknown };
+        match dhcp_failover::wire::vendor::XdhcpdVendor::decode(raw) {
+            Ok(Some(v)) => PartnerDdns::Known(
+                v.vars.into_iter().filter(|(n, _)| crate::ddns::vars::ALL.contains(&n.as_str())).collect(),
+            ),
+            Ok(None) => PartnerDdns::Unknown,
+            Err(e) => {
+                tracing::warn!(ip = %b.ip, "partner's DNS state ignored: {e}");
+                PartnerDdns::Unknown
+            }
+        }
+    }
+}
+
+/// Records this server must remove after a partner's update: the variables naming them,
+/// and whether the address's PTR goes too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerEndRemoval {
+    pub vars: dhcp_config::Vars,
+    pub with_ptr: bool,
+}
+
+/// The DNS side of applying a partner's BNDUPD (after [`apply`]), one rule for both kinds
+/// of partner. `own` are the lease's DNS variables before the update, `was_bound` whether
+/// it was bound, `client_changed` whether the update names another client.
+///
+/// * Still bound to the same client: an xdhcpd partner's variables replace ours when it
+///   holds any (it did the latest update; `update-optimization` then sees the names on a
+///   renewal here). A dhcpd partner passes none: ours stay, as dhcpd keeps its own scope.
+/// * The binding ended (release, expiry, reclamation): the partner that ended it removes
+///   what it knows. When it told us the same records we hold, ours are dropped (one
+///   removal, not two racing: a late PTR deletion could hit the address's next holder).
+///   When we hold records it does not know (a dhcpd partner; or our update's variables had
+///   not reached it), we remove ours, as dhcpd does when a partner's update ends a lease
+///   it updated DNS for (server/mdb.c `make_binding_state_transition`).
+/// * Another client's binding: the old client's forward records, if we hold them, are
+///   removed (dhcpd's `ddns_removals` in `dhcp_failover_process_bind_update`); its PTR is
+///   left, since the address's new holder has its own, set by its server meanwhile.
+pub fn partner_ddns(
+    l: &mut Lease,
+    own: Vec<(String, Vec<u8>)>,
+    was_bound: bool,
+    client_changed: bool,
+    partner: &PartnerDdns,
+) -> Option<PartnerEndRemoval> {
+    let bound = matches!(l.state, BindingState::Active | BindingState::Bootp);
+    let own_vars = dhcp_config::Vars(own);
+    let own_has = crate::ddns::plan::has_records(&own_vars);
+    if client_changed {
+        if bound && let PartnerDdns::Known(s) = partner {
+            set_ddns_vars(l, s);
+        }
+        return own_has.then_some(PartnerEndRemoval { vars: own_vars, with_ptr: false });
+    }
+    if bound {
+        if let PartnerDdns::Known(s) = partner
+            && !s.is_empty()
+        {
+            set_ddns_vars(l, s);
+        }
+        return None;
+    }
+    if !was_bound {
+        return None;
+    }
+    match partner {
+        PartnerDdns::Known(s) if *s == own_vars.0 => {
+            set_ddns_vars(l, &[]);
+            None
+        }
+        _ => own_has.then_some(PartnerEndRemoval { vars: own_vars, with_ptr: true }),
+    }
+}
+
+/// Replaces the lease's DNS variables by `with`, keeping its other variables.
+fn set_ddns_vars(l: &mut Lease, with: &[(String, Vec<u8>)]) {
+    let mut v = l.vars.take().map(|b| *b).unwrap_or_default();
+    v.0.retain(|(n, _)| !crate::ddns::vars::ALL.contains(&n.as_str()));
+    v.0.extend(with.iter().cloned());
+    l.vars = (!v.0.is_empty()).then(|| Box::new(v));
 }
 
 /// Why a partner's update was refused: (reject reason, message), for the BNDACK.
@@ -367,6 +482,7 @@ mod tests {
             starts: 1000,
             cltt: 1000,
             ip_flags: IpFlags::NONE,
+            vendor: None,
         }
     }
 
@@ -465,5 +581,87 @@ mod tests {
             accept(&l, &b, Role::Primary, true, 0).map_err(|e| e.0),
             Err(dhcp_failover::wire::RejectReason::MISSING_BINDINFO)
         );
+    }
+
+    fn ddns_state(name: &str) -> Vec<(String, Vec<u8>)> {
+        vec![
+            (crate::ddns::vars::FWD_NAME.into(), format!("{name}.example.test").into_bytes()),
+            (crate::ddns::vars::TXT.into(), b"31abc".to_vec()),
+            (crate::ddns::vars::REV_NAME.into(), b"10.0.18.198.in-addr.arpa.".to_vec()),
+        ]
+    }
+
+    fn with_vars(mut l: Lease, vars: Vec<(String, Vec<u8>)>) -> Lease {
+        l.vars = Some(Box::new(dhcp_config::Vars(vars)));
+        l
+    }
+
+    #[test]
+    fn the_bndupd_carries_the_dns_state_and_only_it() {
+        let mut vars = ddns_state("laptop");
+        vars.insert(0, ("vendor-string".into(), b"PXEClient".to_vec()));
+        let l = with_vars(lease(BindingState::Active, 5000), vars);
+        let b = binding_of(&l);
+        assert_eq!(PartnerDdns::of(&b), PartnerDdns::Known(ddns_state("laptop")));
+        // No variables: the option still goes, empty, so the partner knows it is told.
+        let b = binding_of(&lease(BindingState::Active, 5000));
+        assert_eq!(PartnerDdns::of(&b), PartnerDdns::Known(vec![]));
+        // dhcpd sends no option 29; another vendor's or a malformed one counts as none.
+        let mut b = binding(BindingState::Active, 0);
+        assert_eq!(PartnerDdns::of(&b), PartnerDdns::Unknown);
+        b.vendor = Some(b"other".to_vec());
+        assert_eq!(PartnerDdns::of(&b), PartnerDdns::Unknown);
+        b.vendor = Some(b"xdhcpd\x01\x01\x00\x09".to_vec());
+        assert_eq!(PartnerDdns::of(&b), PartnerDdns::Unknown);
+    }
+
+    #[test]
+    fn a_renewal_by_an_xdhcpd_partner_brings_its_names() {
+        let mut l = with_vars(lease(BindingState::Active, 5000), ddns_state("old"));
+        let r = partner_ddns(&mut l, ddns_state("old"), true, false, &PartnerDdns::Known(ddns_state("new")));
+        assert_eq!(r, None);
+        assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("new"));
+        // An update that says nothing yet (its DNS work is still to come) leaves ours.
+        let r = partner_ddns(&mut l, ddns_state("new"), true, false, &PartnerDdns::Known(vec![]));
+        assert_eq!(r, None);
+        assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("new"));
+        // A dhcpd partner passes nothing: ours stay, as dhcpd keeps its own scope.
+        let r = partner_ddns(&mut l, ddns_state("new"), true, false, &PartnerDdns::Unknown);
+        assert_eq!(r, None);
+        assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("new"));
+    }
+
+    #[test]
+    fn an_end_is_removed_once_by_the_server_that_knows() {
+        // The partner ended it knowing our records: it removes them, we forget them.
+        let mut l = with_vars(lease(BindingState::Free, 5000), ddns_state("a"));
+        let r = partner_ddns(&mut l, ddns_state("a"), true, false, &PartnerDdns::Known(ddns_state("a")));
+        assert_eq!(r, None);
+        assert_eq!(l.vars, None);
+        // The partner did not know them (our update's BNDUPD had not reached it): we remove.
+        let mut l = with_vars(lease(BindingState::Free, 5000), ddns_state("a"));
+        let r = partner_ddns(&mut l, ddns_state("a"), true, false, &PartnerDdns::Known(vec![]));
+        assert_eq!(r, Some(PartnerEndRemoval { vars: dhcp_config::Vars(ddns_state("a")), with_ptr: true }));
+        // Kept until the removal succeeds (a restart would queue it again).
+        assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("a"));
+        // A dhcpd partner: we remove ours, as dhcpd does on its partner's release.
+        let mut l = with_vars(lease(BindingState::Free, 5000), ddns_state("a"));
+        let r = partner_ddns(&mut l, ddns_state("a"), true, false, &PartnerDdns::Unknown);
+        assert!(r.is_some_and(|r| r.with_ptr));
+        // Already ended here: nothing more (the removal was queued when it ended).
+        let mut l = with_vars(lease(BindingState::Free, 5000), ddns_state("a"));
+        assert_eq!(partner_ddns(&mut l, ddns_state("a"), false, false, &PartnerDdns::Unknown), None);
+        // Nothing of ours: nothing to remove, and the partner's names are its own to remove.
+        let mut l = lease(BindingState::Free, 5000);
+        assert_eq!(partner_ddns(&mut l, vec![], true, false, &PartnerDdns::Known(ddns_state("b"))), None);
+        assert_eq!(l.vars, None);
+    }
+
+    #[test]
+    fn another_clients_binding_removes_the_old_forward_records_only() {
+        let mut l = lease(BindingState::Active, 5000);
+        let r = partner_ddns(&mut l, ddns_state("old"), true, true, &PartnerDdns::Known(ddns_state("new")));
+        assert_eq!(r, Some(PartnerEndRemoval { vars: dhcp_config::Vars(ddns_state("old")), with_ptr: false }));
+        assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("new"));
     }
 }

@@ -269,7 +269,13 @@ fn keep(ctx: &Ctx, ip: Ipv4Addr, adds: bool, outcome: ddns::Outcome) {
     }
     if let Some(mut l) = updated {
         l.ddns = None;
-        ctx.journal.commit_local(vec![l]);
+        if adds && ctx.engine.relationship_of(l.pool).is_some() {
+            // The failover partner learns what was added (option 29 of the BNDUPD), so
+            // that it can remove it if it is the one to end the lease.
+            ctx.journal.commit(vec![l], None);
+        } else {
+            ctx.journal.commit_local(vec![l]);
+        }
     }
 }
 

@@ -49,8 +49,10 @@ fn log_lease(l: &Lease) {
     );
 }
 
-/// Where committed lease changes of failover pools go: the relationship's task.
-pub type Replicator = Arc<dyn Fn(&Lease) + Send + Sync>;
+/// What happens to a lease change once durable: `(lease, true)` for our own changes (to
+/// the failover partner, and their DNS work), `(lease, false)` for a change that is not
+/// replicated but carries DNS work (`Lease::ddns`: a removal a partner's update called for).
+pub type Replicator = Arc<dyn Fn(&Lease, bool) + Send + Sync>;
 
 /// What a compacted file is written from: every lease of the lease store.
 ///
@@ -179,7 +181,7 @@ pub fn spawn(
         // The compaction being written on its own thread, if any: its result arrives here.
         let mut background: Option<Receiver<Result<dhcp_journal::file::Compacted, dhcp_journal::JournalError>>> = None;
         let mut replies: Vec<(Reply, u32)> = Vec::new();
-        let mut to_replicate: Vec<Lease> = Vec::new();
+        let mut to_replicate: Vec<(Lease, bool)> = Vec::new();
         let mut waiters: Vec<tokio::sync::oneshot::Sender<bool>> = Vec::new();
         // Leases of the batch to log once durable; only gathered when the lease log is on.
         let mut durable_log: Vec<Lease> = Vec::new();
@@ -232,7 +234,9 @@ pub fn spawn(
                         }
                         replies.extend(reply);
                         if replicate {
-                            to_replicate.extend(records);
+                            to_replicate.extend(records.into_iter().map(|l| (l, true)));
+                        } else {
+                            to_replicate.extend(records.into_iter().filter(|l| l.ddns.is_some()).map(|l| (l, false)));
                         }
                         waiters.extend(done);
                     }
@@ -273,8 +277,8 @@ pub fn spawn(
                         log_lease(&l);
                     }
                     // dhcpd's order: lease written, update queued for the partner, then ACK.
-                    for l in to_replicate.drain(..) {
-                        replicator(&l);
+                    for (l, ours) in to_replicate.drain(..) {
+                        replicator(&l, ours);
                     }
                     for (reply, ifindex) in replies.drain(..) {
                         sender.send(&reply, ifindex);
@@ -444,7 +448,7 @@ mod tests {
             Arc::new(move || source.snapshot()),
             Arc::new(NoReplies),
             Arc::new(Stats::default()),
-            Arc::new(|_: &Lease| {}),
+            Arc::new(|_: &Lease, _| {}),
             Default::default(),
             Default::default(),
         )

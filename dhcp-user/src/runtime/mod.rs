@@ -165,8 +165,9 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let ddns_on = engine.config().ddns_style.is_some();
     let replicator: journal::Replicator = {
         let (engine, rels, ddns_queue) = (engine.clone(), relationships.clone(), ddns_queue.clone());
-        Arc::new(move |l: &crate::lease::Lease| {
-            if let Some(peer) = engine.relationship_of(l.pool)
+        Arc::new(move |l: &crate::lease::Lease, ours: bool| {
+            if ours
+                && let Some(peer) = engine.relationship_of(l.pool)
                 && let Ok(rels) = rels.lock()
                 && let Some(tx) = rels.get(&peer)
             {

@@ -334,6 +334,11 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     v.push(discover("plain client", next()));
     v.push(discover("client with a host name", next()).option(12, b"compat-host".to_vec()));
     v.push(discover("client with a client id", next()).option(61, vec![1, 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]));
+    // Client FQDN options (81): where DNS updates are on, dhcpd's ACK answers them with its
+    // flags and the name it used. One asks the server to update (S, wire form), one
+    // updates its own A record (S clear, a full name in text).
+    v.push(discover("client with an FQDN, S set", next()).option(81, b"\x05\x00\x00\x0bcompat-fqdn\x00".to_vec()));
+    v.push(discover("client with an FQDN, S clear", next()).option(81, b"\x00\x00\x00self.compat.test".to_vec()));
     // Request lists in other orders: routers before the mask, and no mask at all (dhcpd
     // appends the mask to a DISCOVER's or REQUEST's list, then puts it before the routers).
     v.push(Request::new("client asking routers before the mask", next(), Some(1)).option(55, vec![3, 6, 15, 1, 28]));
