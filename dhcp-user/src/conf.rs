@@ -81,7 +81,21 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             // the host's own scope sets, as dhcpd evaluates it (`Host::own`).
             let own = params(&h.own);
             let mut p = params(&h.effective);
-            p.options = own.options;
+            // Option spaces: only the host's own values, laid over the lease's scopes per
+            // space and code (dhcpd keeps one option state per reply, where the host's
+            // statements run last); the options built from spaces (43, `encapsulate`) are
+            // built again from the merged values, so the host's own build is left out here
+            // unless it wrote the option itself.
+            let built = |code: u8, v: &[u8]| {
+                (code == 43 && h.own.option43_built)
+                    || cfg.encapsulations.iter().any(|(c, space)| {
+                        *c == code && h.own.space_encapsulation(space, &cfg.option_spaces).as_deref() == Some(v)
+                    })
+            };
+            p.options = own.options.into_iter().filter(|(c, v)| !built(*c, v)).collect();
+            p.space_options = own.space_options;
+            p.vendor_option_space = own.vendor_option_space;
+            p.option43_explicit = own.option43_explicit;
             p.next_server = own.next_server;
             p.filename = own.filename;
             p.server_name = own.server_name;

@@ -1968,3 +1968,29 @@ fn a_space_option_set_from_an_expression_goes_into_its_encapsulation() {
         other => panic!("option 125: {other:?}"),
     }
 }
+
+/// A host without a fixed address, declared at the top (corpus 033, Juniper ZTP): its
+/// client's option 43 holds the host's sub-option and the subnet's, merged per code as
+/// dhcpd's one option state holds them (the differential harness compares the bytes with
+/// dhcpd 4.4.3's on that file); written by the host itself, option 43 is the host's alone.
+#[test]
+fn a_hosts_space_options_join_the_subnets() {
+    let conf = |host_43: &str| {
+        format!(
+            "option space ZTP;\n\
+             option ZTP.server-file code 1 = text;\n\
+             option ZTP.transfer-mode code 3 = text;\n\
+             option ZTP-encapsulation code 43 = encapsulate ZTP;\n\
+             subnet 198.18.0.0 netmask 255.255.255.0 {{\n  range 198.18.0.100 198.18.0.110;\n  \
+             option ZTP.transfer-mode \"tftp\";\n}}\n\
+             host dev {{ hardware ethernet 52:54:00:00:00:01; option ZTP.server-file \"dev.conf\"; {host_43} }}\n"
+        )
+    };
+    let e = engine(&conf(""));
+    // Sub-options in dhcpd's bucket order: code 1 (the host's), then 3 (the subnet's).
+    assert_eq!(option_43(&offer(&e, mac(1))), Some(hex("01086465762e636f6e66030474667470")));
+    // Another client: the subnet's alone.
+    assert_eq!(option_43(&offer(&e, mac(2))), Some(hex("030474667470")));
+    let e = engine(&conf("option ZTP-encapsulation 01:02;"));
+    assert_eq!(option_43(&offer(&e, mac(1))), Some(vec![1, 2]));
+}

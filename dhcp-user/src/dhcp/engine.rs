@@ -340,10 +340,11 @@ impl Ctx<'_> {
         // host without fixed address only); without a lease (INFORM), the client's.
         let host = if lease.is_some() { lease_host } else { self.host };
         if let Some(h) = host {
-            // A host's own option 43 (written, or built from its own space options)
-            // replaces the one above as a whole (see docs/DHCPD_CONF.md).
-            p = merge(&p, &h.params);
+            // The host's space options join the scopes' per space and code, and option
+            // 43 (or an `encapsulate` option) is built again from the merged values,
+            // unless the host writes it itself (see docs/DHCPD_CONF.md).
             let mark = classify::SpaceMark::of(&p);
+            p = merge(&p, &h.params);
             classify::run_dynamic(&h.params.dynamic, &mut p, &pkt);
             mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         }
@@ -1585,6 +1586,21 @@ fn merge(base: &Params, over: &Params) -> Params {
         }
     }
     p.options.sort_by_key(|(c, _)| *c);
+    // Space options per space and code: a host's value replaces the scopes' one in its
+    // place, a new code comes after them (dhcpd's one option state, host statements last).
+    if !over.space_options.is_empty() {
+        let opts = std::sync::Arc::make_mut(&mut p.space_options);
+        for o in over.space_options.iter() {
+            match opts.iter_mut().find(|x| x.space == o.space && x.code == o.code) {
+                Some(x) => x.data = o.data.clone(),
+                None => opts.push(o.clone()),
+            }
+        }
+    }
+    if over.vendor_option_space.is_some() {
+        p.vendor_option_space = over.vendor_option_space.clone();
+    }
+    p.option43_explicit |= over.option43_explicit;
     // The host's own values replace what the scopes and classes set, expressions too.
     if over.next_server.is_some() {
         p.next_server = over.next_server;
