@@ -125,8 +125,9 @@ pub struct Lease {
     /// In-memory only: the `on release` / `on expiry` statements in force when the lease
     /// was granted (dhcpd also writes them to its lease file; xdhcpd does not yet).
     pub on_events: Option<std::sync::Arc<LeaseEvents>>,
-    /// In-memory only: an outstanding offer.
-    pub offer: Option<Offer>,
+    /// In-memory only: an outstanding offer. Boxed: it lives seconds, and a bound lease
+    /// should not carry its 24 bytes (issue 14's bytes per lease).
+    pub offer: Option<Box<Offer>>,
     /// In-memory only: bit q set = the address is in its pool's free queue q.
     pub queued: u8,
     /// Only on the copy handed to the journal: the DNS updates this change calls for,
