@@ -255,6 +255,24 @@ struct Row {
     ack_max: f64,
     offer_p99: f64,
     offer_max: f64,
+    /// xdhcpd only, from its stats at exit: fsyncs, and those over 20 ms and over 100 ms
+    /// (the disk's part of the ACK latency: every ACK waits for its group's fsync).
+    fsyncs: Option<(u64, u64, u64)>,
+}
+
+/// (count, over 20 ms, over 100 ms) of xdhcpd's fsync latency histogram, from the `stopped`
+/// line it prints at exit (cumulative buckets).
+fn fsync_tail(lines: &[String]) -> Option<(u64, u64, u64)> {
+    let line = lines.iter().rev().find(|l| l.contains("\"stopped\""))?;
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let h = &v["stats"]["fsync_latency"];
+    let count = h["count"].as_u64()?;
+    let upto = |bound: f64| {
+        h["buckets"].as_array().and_then(|b| {
+            b.iter().find(|e| e[0].as_f64().is_some_and(|x| (x - bound).abs() < 1e-9)).and_then(|e| e[1].as_u64())
+        })
+    };
+    Some((count, count.saturating_sub(upto(0.02)?), count.saturating_sub(upto(0.1)?)))
 }
 
 fn run_one(t: &Topology, s: &Server, l: Layout, rate: u32, secs: u32) -> Result<Row> {
@@ -296,6 +314,7 @@ fn run_one(t: &Topology, s: &Server, l: Layout, rate: u32, secs: u32) -> Result<
     let rss_end = rss_mib(pid);
     proc.signal(libc::SIGTERM);
     let _ = proc.wait_exit(Duration::from_secs(10));
+    let fsyncs = fsync_tail(&proc.stdout_lines());
     let f = |a: &str, b: &str| res[a][b].as_f64().unwrap_or(0.0);
     let acks = res["acks"].as_u64().unwrap_or(0);
     Ok(Row {
@@ -313,6 +332,7 @@ fn run_one(t: &Topology, s: &Server, l: Layout, rate: u32, secs: u32) -> Result<
         ack_max: f("ack_ms", "max"),
         offer_p99: f("offer_ms", "p99"),
         offer_max: f("offer_ms", "max"),
+        fsyncs,
     })
 }
 
@@ -366,6 +386,9 @@ pub fn bigpool(args: &[String]) -> Result<()> {
                         r.discovers.saturating_sub(r.acks),
                         r.discovers
                     );
+                    if let Some((n, over20, over100)) = r.fsyncs {
+                        println!("    fsyncs {n}: {over20} over 20 ms, {over100} over 100 ms");
+                    }
                     rows.push(r);
                 }
                 Err(e) => println!("    failed: {e:#}"),
@@ -430,6 +453,8 @@ fn report(rows: &[Row], dir: &Path) -> Result<()> {
                 "rss_start_mib": r.rss_start, "rss_end_mib": r.rss_end, "cpu_ms_per_ack": r.cpu_ms_per_ack,
                 "acks": r.acks, "discovers": r.discovers, "ack_p50_ms": r.ack_p50, "ack_p99_ms": r.ack_p99,
                 "ack_max_ms": r.ack_max, "offer_p99_ms": r.offer_p99, "offer_max_ms": r.offer_max,
+                "fsyncs": r.fsyncs.map(|f| f.0), "fsyncs_over_20ms": r.fsyncs.map(|f| f.1),
+                "fsyncs_over_100ms": r.fsyncs.map(|f| f.2),
             })
         })
         .collect();

@@ -228,7 +228,9 @@ fn queue_bit(q: usize) -> u8 {
 type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
 pub struct LeaseStore {
-    leases: DashMap<Ipv4Addr, Lease, Fixed>,
+    /// Boxed: the table then holds 16 bytes per entry, and its slack (a hash table grows
+    /// by doubling, so it is 50–87% full) costs that, not a whole lease (issue 14).
+    leases: DashMap<Ipv4Addr, Box<Lease>, Fixed>,
     by_client: DashMap<u64, Ipv4Addr, Fixed>,
     /// The configured ranges (swapped when a reload adds one).
     ranges: ArcSwap<Ranges>,
@@ -370,7 +372,7 @@ impl LeaseStore {
     /// `true` with it when it was made here: the caller then queues it as a free candidate
     /// once the lock is released ([`made`](Self::made)), since the never-touched cursor will
     /// now pass it by.
-    fn slot(&self, ip: Ipv4Addr) -> Option<(dashmap::mapref::one::RefMut<'_, Ipv4Addr, Lease>, bool)> {
+    fn slot(&self, ip: Ipv4Addr) -> Option<(dashmap::mapref::one::RefMut<'_, Ipv4Addr, Box<Lease>>, bool)> {
         if let Some(l) = self.leases.get_mut(&ip) {
             return Some((l, false));
         }
@@ -378,7 +380,7 @@ impl LeaseStore {
         let mut made = false;
         let l = self.leases.entry(ip).or_insert_with(|| {
             made = true;
-            Lease::free(ip, pool)
+            Box::new(Lease::free(ip, pool))
         });
         Some((l, made))
     }
@@ -421,7 +423,7 @@ impl LeaseStore {
             let old_hash = slot.client.as_ref().map(key_hash);
             let (pool, available) = (lease.pool, lease.state.is_available());
             self.changed(pool, ip, Some((slot.state, slot.ends)), &lease);
-            *slot = lease;
+            **slot = lease;
             (old_hash, pool, available)
         };
         if old_hash != new_hash
@@ -466,7 +468,7 @@ impl LeaseStore {
     /// The lease of `ip`: its record, or a FREE lease never touched if a range holds it.
     pub fn get(&self, ip: Ipv4Addr) -> Option<Lease> {
         match self.leases.get(&ip) {
-            Some(l) => Some(l.clone()),
+            Some(l) => Some(Lease::clone(&l)),
             None => self.ranges.load().pool_of(ip).map(|pool| Lease::free(ip, pool)),
         }
     }
@@ -569,7 +571,7 @@ impl LeaseStore {
                 let mut l = Lease::free(ip, pool);
                 l.offer = Some(Box::new(Offer { client: key.clone(), expires }));
                 l.queued = queue_bit(0);
-                l
+                Box::new(l)
             });
             drop(l);
             if !made {
@@ -627,7 +629,7 @@ impl LeaseStore {
             let before = (l.state, l.ends);
             f(&mut l);
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone())
+            (old, Lease::clone(&l))
         };
         if lease.state.is_available() {
             self.push_free(lease.pool, ip);
@@ -652,7 +654,7 @@ impl LeaseStore {
                 return Some(Err(e));
             }
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone())
+            (old, Lease::clone(&l))
         };
         if lease.state.is_available() {
             self.push_free(lease.pool, ip);
@@ -684,7 +686,7 @@ impl LeaseStore {
             let before = (l.state, l.ends);
             f(&mut l);
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone(), made)
+            (old, Lease::clone(&l), made)
         };
         self.made(made, lease.pool, ip);
         self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
@@ -758,7 +760,7 @@ impl LeaseStore {
     /// addresses left out are FREE and never touched, implied by the ranges, and carry
     /// nothing a lease file or a partner needs.
     pub fn snapshot(&self) -> Vec<Lease> {
-        let mut v: Vec<Lease> = self.leases.iter().map(|l| l.clone()).collect();
+        let mut v: Vec<Lease> = self.leases.iter().map(|l| Lease::clone(&l)).collect();
         v.sort_by_key(|l| u32::from(l.ip));
         v
     }
