@@ -515,6 +515,7 @@ impl LeaseStore {
             // Never-touched addresses first (they are FREE: queue 0's state), as the FIFO
             // would have had them ahead of every address freed since the start.
             if qi == 0
+                && take.allows(&Lease::free(Ipv4Addr::UNSPECIFIED, pool), now)
                 && let Some(ip) = self.claim_fresh(pool, &qs.fresh, key, expires)
             {
                 return Some(ip);
@@ -549,10 +550,11 @@ impl LeaseStore {
         None
     }
 
-    /// The next never-touched address of `pool`, made a record offered to `key`. Any take
-    /// that draws from queue 0 may have it: it is FREE with nothing acknowledged (`tsfp` 0),
-    /// so neither the MCLT gate nor another client's offer stands in its way. The address
-    /// then joins the tail of queue 0 like any claimed one (a lapsed offer leaves it free).
+    /// The next never-touched address of `pool`, made a record offered to `key`. The caller
+    /// has checked that its take allows a never-touched lease (FREE, nothing acknowledged:
+    /// only PARTNER-DOWN's MCLT gate can refuse one, and then it refuses them all); no other
+    /// client's offer can stand in its way. The address then joins the tail of queue 0 like
+    /// any claimed one (a lapsed offer leaves it free).
     fn claim_fresh(&self, pool: PoolId, cursor: &AtomicU64, key: &ClientKey, expires: UnixSecs) -> Option<Ipv4Addr> {
         let ranges = self.ranges.load();
         let spans = ranges.pools.get(pool as usize)?;
@@ -990,6 +992,12 @@ mod tests {
         assert_eq!(pl.len(), 10);
         assert!(pl.contains(&(ip(10), BindingState::Free, 0)) && pl.contains(&(ip(11), BindingState::Backup, 5)));
         assert_eq!(s.allocate(0, &key(1), Take::Backup, 0, 30), Some(ip(11)));
+        // A secondary in PARTNER-DOWN takes the primary's FREE leases, untouched ones too,
+        // only once `tsfp + mclt` has passed (tsfp 0 for an untouched address).
+        let down = Take::Both { mclt: 100, partner_free: BindingState::Free };
+        assert_eq!(s.allocate(0, &key(2), down, 99, 130), Some(ip(11)), "its own BACKUP lease, its offer lapsed");
+        assert_eq!(s.allocate(0, &key(3), down, 99, 130), None);
+        assert_eq!(s.allocate(0, &key(3), down, 100, 130), Some(ip(10)));
     }
 
     #[test]
