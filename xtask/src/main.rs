@@ -2,6 +2,7 @@
 //! the namespace lab and the benchmarks. Each step says what it does and how to fix failures.
 
 mod bench;
+mod bench_bigpool;
 mod bench_failover;
 mod bench_operator;
 mod bench_restore;
@@ -124,6 +125,10 @@ enum BenchWhat {
     Restore,
     /// Redraw the chart of the last `bench server` run.
     Chart,
+    /// Pool size and subnet count (issue 14): 1,000,000 / 65,000 / 2,000 addresses and 2,000
+    /// relayed subnets at a fixed rate, xdhcpd beside Kea: start-up, RSS, CPU, ACK p50/p99/max.
+    /// Options: --secs N, --rate R, --baseline PATH (an older xdhcpd), --only xdhcpd, --layout L.
+    Bigpool,
 }
 
 fn main() -> Result<()> {
@@ -198,6 +203,11 @@ fn main() -> Result<()> {
                 BenchWhat::Operator => {
                     build_release()?;
                     bench_operator::operator(&args)
+                }
+                BenchWhat::Bigpool => {
+                    build_release()?;
+                    cargo(&["build", "--release", "-p", "xdhcpd-benches", "--bin", "relay_load"])?;
+                    bench_bigpool::bigpool(&args)
                 }
                 BenchWhat::Flood => {
                     build_release()?;

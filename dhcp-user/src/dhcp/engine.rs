@@ -1422,10 +1422,12 @@ impl Engine {
         }
         let mut moved = Vec::new();
         for id in self.relationship_pools(peer) {
-            let leases = self.store.pool_leases(id);
-            let free: Vec<_> = leases.iter().filter(|(_, s, _)| *s == BindingState::Free).collect();
-            let backup = leases.iter().filter(|(_, s, _)| *s == BindingState::Backup).count() as i64;
-            let total = free.len() as i64 + backup;
+            // The decision from the counts kept as leases change: a balanced pool (every
+            // check but the first few) costs nothing, where a walk over a million addresses
+            // every check held ACKs back (issue 14).
+            let (free, backup) = self.store.free_and_backup(id);
+            let (free, backup) = (free as i64, backup as i64);
+            let total = free + backup;
             let target_backup = match reserve_percent {
                 Some(pct) => (total * i64::from(pct) + 99) / 100,
                 None => total / 2,
@@ -1436,6 +1438,8 @@ impl Engine {
             if give <= 0 || (reserve_percent.is_none() && give <= thresh / 2) {
                 continue;
             }
+            let leases = self.store.pool_leases(id);
+            let free: Vec<_> = leases.iter().filter(|(_, s, _)| *s == BindingState::Free).collect();
             // MAC affinity (dhcpd's first balancing pass): leases whose last client the
             // secondary's hash serves go first, so a returning client finds its old address
             // on the server that answers it; then never-used and least recently used ones.

@@ -1,11 +1,19 @@
 //! The lease store shared by all workers: no global lock on the hot path.
 //!
-//! - `leases`: every address of every pool, sharded by dashmap (a lock per shard, held for
-//!   the few instructions of one update).
+//! - `ranges`: the configured ranges, each address belonging to one pool. An address that
+//!   has never been touched (FREE, never offered, never bound, never moved) has no record:
+//!   the range implies it, so a pool of a million addresses costs a few bytes per range, and
+//!   memory follows the leases, not the pool (issue 14).
+//! - `leases`: a record for every address that has one (it was offered, bound, restored from
+//!   the lease file or the partner, moved by pool balancing), sharded by dashmap (a lock per
+//!   shard, held for the few instructions of one update). A record, once made, stays.
 //! - `by_client`: hash of the client key → address, for "same client, same address". Only a
 //!   64-bit hash is kept (no second copy of the key per lease); a lookup verifies the lease's
 //!   own key, so a hash collision can only cost a client its affinity, never mix two up.
-//! - one lock-free FIFO of candidate free addresses per pool (crossbeam `SegQueue`). An
+//! - per pool, a cursor over its never-touched addresses, in range order: new clients get
+//!   those first, claimed with a compare-and-swap, so the pool is never walked;
+//! - one lock-free FIFO of candidate free addresses with a record per pool (crossbeam
+//!   `SegQueue`), drawn from once the cursor has passed the end of the pool. An
 //!   address may sit in a queue while no longer free (it was requested by address, or bound
 //!   after a restore): the claim re-checks under the lease's shard lock and skips it. FIFO
 //!   order hands out the address freed longest ago, which keeps recently expired addresses
@@ -27,11 +35,101 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// A pool's candidate free addresses: [FREE-class queue, BACKUP queue].
-type FreeQueues = [SegQueue<Ipv4Addr>; 2];
+/// A pool's candidate free addresses: [FREE-class queue, BACKUP queue] of addresses with a
+/// record, and the cursor over its never-touched ones (an index into [`PoolSpans`]).
+#[derive(Default)]
+struct FreeQueues {
+    queues: [SegQueue<Ipv4Addr>; 2],
+    fresh: AtomicU64,
+}
 
-/// A pool's lease counts by [`PoolCounts`] class: free, backup, active, abandoned, other.
-type Tally = [AtomicU64; 5];
+/// A pool's lease counts by [`PoolCounts`] class: free, backup, active, abandoned, other;
+/// then [`EXACTLY_FREE`].
+type Tally = [AtomicU64; 6];
+
+/// Index in a [`Tally`] of the leases in state FREE itself (pool balancing moves only those,
+/// and reads the count to see whether it has anything to do without walking the pool).
+const EXACTLY_FREE: usize = 5;
+
+/// The configured ranges. Never shrinks (a reload only adds ranges and pools).
+#[derive(Clone, Default)]
+struct Ranges {
+    /// Disjoint spans (first, last, pool), sorted by first address: the pool of an address.
+    spans: Vec<(u32, u32, PoolId)>,
+    /// Per pool, its spans in the order they were added (the never-touched cursor's order).
+    pools: Vec<PoolSpans>,
+}
+
+#[derive(Clone, Default)]
+struct PoolSpans {
+    spans: Vec<(u32, u32)>,
+    /// `ends[i]`: addresses in `spans[..=i]`.
+    ends: Vec<u64>,
+}
+
+impl PoolSpans {
+    fn total(&self) -> u64 {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// The `k`-th address of the pool, in range order.
+    fn nth(&self, k: u64) -> Option<Ipv4Addr> {
+        let i = self.ends.partition_point(|&e| e <= k);
+        let (first, _) = *self.spans.get(i)?;
+        let before = if i == 0 { 0 } else { self.ends[i - 1] };
+        u32::try_from(k - before).ok().and_then(|off| first.checked_add(off)).map(Ipv4Addr::from)
+    }
+
+    fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.spans.iter().flat_map(|&(a, b)| (a..=b).map(Ipv4Addr::from))
+    }
+}
+
+impl Ranges {
+    fn pool_of(&self, ip: Ipv4Addr) -> Option<PoolId> {
+        let n = u32::from(ip);
+        let i = self.spans.partition_point(|&(first, ..)| first <= n).checked_sub(1)?;
+        let (_, last, pool) = self.spans[i];
+        (n <= last).then_some(pool)
+    }
+
+    /// Add the addresses of `a..=b` no range holds yet to `pool`; returns how many.
+    fn add(&mut self, pool: PoolId, a: u32, b: u32) -> u64 {
+        // The parts of a..=b between the spans that overlap it.
+        let mut pieces = Vec::new();
+        let mut next = Some(a);
+        let start = self.spans.partition_point(|&(_, last, _)| last < a);
+        for &(first, last, _) in self.spans[start..].iter().take_while(|&&(first, ..)| first <= b) {
+            if let Some(n) = next
+                && n < first
+            {
+                pieces.push((n, first - 1));
+            }
+            next = last.checked_add(1).filter(|&n| n <= b);
+        }
+        if let Some(n) = next
+            && n <= b
+        {
+            pieces.push((n, b));
+        }
+        let mut added = 0;
+        let p = pool as usize;
+        if self.pools.len() <= p {
+            self.pools.resize_with(p + 1, PoolSpans::default);
+        }
+        for &(x, y) in &pieces {
+            let i = self.spans.partition_point(|&(first, ..)| first < x);
+            self.spans.insert(i, (x, y, pool));
+            let n = u64::from(y - x) + 1;
+            let ps = &mut self.pools[p];
+            let total = ps.total();
+            ps.spans.push((x, y));
+            ps.ends.push(total + n);
+            added += n;
+        }
+        added
+    }
+}
 
 /// Shards of the expiry index (by address): workers binding at once rarely meet on a lock.
 const EXPIRY_SHARDS: usize = 16;
@@ -130,10 +228,14 @@ fn queue_bit(q: usize) -> u8 {
 type Fixed = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
 pub struct LeaseStore {
-    leases: DashMap<Ipv4Addr, Lease, Fixed>,
+    /// Boxed: the table then holds 16 bytes per entry, and its slack (a hash table grows
+    /// by doubling, so it is 50–87% full) costs that, not a whole lease (issue 14).
+    leases: DashMap<Ipv4Addr, Box<Lease>, Fixed>,
     by_client: DashMap<u64, Ipv4Addr, Fixed>,
-    /// Per pool: [FREE-class queue, BACKUP queue]. Swapped (never shrunk) when a reload adds
-    /// pools, so allocation reads it without a lock.
+    /// The configured ranges (swapped when a reload adds one).
+    ranges: ArcSwap<Ranges>,
+    /// Per pool: [FREE-class queue, BACKUP queue] and the never-touched cursor. Swapped
+    /// (never shrunk) when a reload adds pools, so allocation reads it without a lock.
     free: ArcSwap<Vec<Arc<FreeQueues>>>,
     /// Per pool: counts by state class, changed with every lease change (same growth rule
     /// as `free`).
@@ -146,6 +248,7 @@ impl LeaseStore {
         LeaseStore {
             leases: DashMap::with_hasher(Fixed::default()),
             by_client: DashMap::with_hasher(Fixed::default()),
+            ranges: ArcSwap::from_pointee(Ranges::default()),
             free: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(FreeQueues::default())).collect()),
             tallies: ArcSwap::from_pointee((0..pools).map(|_| Arc::new(Tally::default())).collect()),
             expiry: std::array::from_fn(|_| Mutex::new(BinaryHeap::new())),
@@ -157,6 +260,19 @@ impl LeaseStore {
     fn changed(&self, pool: PoolId, ip: Ipv4Addr, old: Option<(BindingState, UnixSecs)>, new: &Lease) {
         let tallies = self.tallies.load();
         if let Some(t) = tallies.get(pool as usize) {
+            let exactly_free = |s: BindingState| s == BindingState::Free;
+            match old {
+                Some((from, _)) if exactly_free(from) && !exactly_free(new.state) => {
+                    t[EXACTLY_FREE].fetch_sub(1, Ordering::Relaxed);
+                }
+                Some((from, _)) if !exactly_free(from) && exactly_free(new.state) => {
+                    t[EXACTLY_FREE].fetch_add(1, Ordering::Relaxed);
+                }
+                None if exactly_free(new.state) => {
+                    t[EXACTLY_FREE].fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
             let to = class_of(new.state);
             match old {
                 Some((from, _)) if class_of(from) == to => {}
@@ -196,6 +312,9 @@ impl LeaseStore {
 
     /// Make room for pools `0..pools` (a reload added pools); existing queues are kept.
     pub fn ensure_pools(&self, pools: usize) {
+        if self.free.load().len() >= pools && self.tallies.load().len() >= pools {
+            return;
+        }
         self.free.rcu(|cur| {
             let mut v: Vec<Arc<FreeQueues>> = cur.as_ref().clone();
             while v.len() < pools {
@@ -212,29 +331,64 @@ impl LeaseStore {
         });
     }
 
+    /// Addresses in all pools (with a record or not).
     pub fn len(&self) -> usize {
-        self.leases.len()
+        self.ranges.load().pools.iter().map(|p| p.total() as usize).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.leases.is_empty()
+        self.len() == 0
     }
 
-    /// Add every address of `start..=end` to `pool` as free (existing leases are kept).
+    /// Addresses with a record (the rest of the pools is FREE and never touched).
+    pub fn records(&self) -> usize {
+        self.leases.len()
+    }
+
+    /// Add every address of `start..=end` to `pool` as free (addresses a range holds already
+    /// stay where they are). Costs the number of ranges, not of addresses: the new addresses
+    /// get no record until they are touched.
     pub fn add_range(&self, pool: PoolId, start: Ipv4Addr, end: Ipv4Addr) {
         let (a, b) = (u32::from(start), u32::from(end));
-        for n in a..=b {
-            let ip = Ipv4Addr::from(n);
-            let mut fresh = false;
-            self.leases.entry(ip).or_insert_with(|| {
-                fresh = true;
-                let l = Lease::free(ip, pool);
-                self.changed(pool, ip, None, &l);
-                l
-            });
-            if fresh {
-                self.push_free(pool, ip);
-            }
+        if a > b {
+            return;
+        }
+        self.ensure_pools(pool as usize + 1);
+        let mut added = 0;
+        self.ranges.rcu(|cur| {
+            let mut r = Ranges::clone(cur);
+            added = r.add(pool, a, b);
+            r
+        });
+        // An address restored or replicated before its range existed cannot have a record
+        // (restore refuses addresses outside every range), so every added address is FREE.
+        if let Some(t) = self.tallies.load().get(pool as usize) {
+            t[0].fetch_add(added, Ordering::Relaxed);
+            t[EXACTLY_FREE].fetch_add(added, Ordering::Relaxed);
+        }
+    }
+
+    /// The record of `ip`, made (FREE, never touched) if it has none and a range holds it;
+    /// `true` with it when it was made here: the caller then queues it as a free candidate
+    /// once the lock is released ([`made`](Self::made)), since the never-touched cursor will
+    /// now pass it by.
+    fn slot(&self, ip: Ipv4Addr) -> Option<(dashmap::mapref::one::RefMut<'_, Ipv4Addr, Box<Lease>>, bool)> {
+        if let Some(l) = self.leases.get_mut(&ip) {
+            return Some((l, false));
+        }
+        let pool = self.ranges.load().pool_of(ip)?;
+        let mut made = false;
+        let l = self.leases.entry(ip).or_insert_with(|| {
+            made = true;
+            Box::new(Lease::free(ip, pool))
+        });
+        Some((l, made))
+    }
+
+    /// A record was made by [`slot`](Self::slot): queue it if it is still free.
+    fn made(&self, made: bool, pool: PoolId, ip: Ipv4Addr) {
+        if made {
+            self.push_free(pool, ip);
         }
     }
 
@@ -249,7 +403,7 @@ impl LeaseStore {
             _ => None,
         };
         let free = self.free.load();
-        if let Some(q) = queue.and_then(|i| free.get(pool as usize).and_then(|qs| qs.get(i))) {
+        if let Some(q) = queue.and_then(|i| free.get(pool as usize).and_then(|qs| qs.queues.get(i))) {
             q.push(ip);
         }
     }
@@ -260,7 +414,7 @@ impl LeaseStore {
         let ip = lease.ip;
         let new_hash = lease.client.as_ref().map(key_hash);
         let (old_hash, pool, available) = {
-            let Some(mut slot) = self.leases.get_mut(&ip) else {
+            let Some((mut slot, _)) = self.slot(ip) else {
                 return false;
             };
             lease.pool = slot.pool;
@@ -269,7 +423,7 @@ impl LeaseStore {
             let old_hash = slot.client.as_ref().map(key_hash);
             let (pool, available) = (lease.pool, lease.state.is_available());
             self.changed(pool, ip, Some((slot.state, slot.ends)), &lease);
-            *slot = lease;
+            **slot = lease;
             (old_hash, pool, available)
         };
         if old_hash != new_hash
@@ -311,8 +465,12 @@ impl LeaseStore {
             .collect()
     }
 
+    /// The lease of `ip`: its record, or a FREE lease never touched if a range holds it.
     pub fn get(&self, ip: Ipv4Addr) -> Option<Lease> {
-        self.leases.get(&ip).map(|l| l.clone())
+        match self.leases.get(&ip) {
+            Some(l) => Some(Lease::clone(&l)),
+            None => self.ranges.load().pool_of(ip).map(|pool| Lease::free(ip, pool)),
+        }
     }
 
     /// The lease last associated with `key`, if it still names this client.
@@ -325,14 +483,17 @@ impl LeaseStore {
     /// Reserve `ip` for `key` as an offer until `expires`, if it is available to this client:
     /// bound to it already, or free and not offered to someone else.
     pub fn try_offer(&self, ip: Ipv4Addr, key: &ClientKey, take: Take, now: UnixSecs, expires: UnixSecs) -> bool {
-        let Some(mut l) = self.leases.get_mut(&ip) else {
+        let Some((mut l, made)) = self.slot(ip) else {
             return false;
         };
-        if !available_to(&l, key, take, now) {
-            return false;
+        let ok = available_to(&l, key, take, now);
+        if ok {
+            l.offer = Some(Box::new(Offer { client: key.clone(), expires }));
         }
-        l.offer = Some(Offer { client: key.clone(), expires });
-        true
+        let pool = l.pool;
+        drop(l);
+        self.made(made, pool, ip);
+        ok
     }
 
     /// Take a free address of `pool` for `key` (as an offer until `expires`).
@@ -351,7 +512,15 @@ impl LeaseStore {
         let free = self.free.load();
         let qs = free.get(pool as usize)?;
         for &qi in take.queues() {
-            let Some(q) = qs.get(qi) else { continue };
+            // Never-touched addresses first (they are FREE: queue 0's state), as the FIFO
+            // would have had them ahead of every address freed since the start.
+            if qi == 0
+                && take.allows(&Lease::free(Ipv4Addr::UNSPECIFIED, pool), now)
+                && let Some(ip) = self.claim_fresh(pool, &qs.fresh, key, expires)
+            {
+                return Some(ip);
+            }
+            let Some(q) = qs.queues.get(qi) else { continue };
             // One pass over the queue at most: everything left may be offered to others.
             let mut budget = q.len();
             while budget > 0 {
@@ -368,7 +537,7 @@ impl LeaseStore {
                 }
                 let claimed = take.allows(&l, now) && offer_free_for(&l, key, now);
                 if claimed {
-                    l.offer = Some(Offer { client: key.clone(), expires });
+                    l.offer = Some(Box::new(Offer { client: key.clone(), expires }));
                 }
                 l.queued |= queue_bit(qi);
                 drop(l);
@@ -381,14 +550,65 @@ impl LeaseStore {
         None
     }
 
-    /// Drop an outstanding offer of `ip` to `key` (the client chose another server).
-    /// Pools' addresses, for balancing: (ip, state, starts) of every lease in `pool`.
+    /// The next never-touched address of `pool`, made a record offered to `key`. The caller
+    /// has checked that its take allows a never-touched lease (FREE, nothing acknowledged:
+    /// only PARTNER-DOWN's MCLT gate can refuse one, and then it refuses them all); no other
+    /// client's offer can stand in its way. The address then joins the tail of queue 0 like
+    /// any claimed one (a lapsed offer leaves it free).
+    fn claim_fresh(&self, pool: PoolId, cursor: &AtomicU64, key: &ClientKey, expires: UnixSecs) -> Option<Ipv4Addr> {
+        let ranges = self.ranges.load();
+        let spans = ranges.pools.get(pool as usize)?;
+        loop {
+            let k = cursor.load(Ordering::Acquire);
+            if k >= spans.total() {
+                return None;
+            }
+            if cursor.compare_exchange(k, k + 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue;
+            }
+            let ip = spans.nth(k)?;
+            let mut made = false;
+            let l = self.leases.entry(ip).or_insert_with(|| {
+                made = true;
+                let mut l = Lease::free(ip, pool);
+                l.offer = Some(Box::new(Offer { client: key.clone(), expires }));
+                l.queued = queue_bit(0);
+                Box::new(l)
+            });
+            drop(l);
+            if !made {
+                // Touched already (requested by address, restored, replicated): it has a
+                // record, and every record that is free sits in a queue.
+                continue;
+            }
+            if let Some(q) = self.free.load().get(pool as usize).and_then(|qs| qs.queues.first()) {
+                q.push(ip);
+            }
+            return Some(ip);
+        }
+    }
+
+    /// Pools' addresses, for balancing: (ip, state, starts) of every lease in `pool`, records
+    /// and never-touched addresses alike, in address order.
     pub fn pool_leases(&self, pool: PoolId) -> Vec<(Ipv4Addr, BindingState, UnixSecs)> {
         let mut v: Vec<_> = self.leases.iter().filter(|l| l.pool == pool).map(|l| (l.ip, l.state, l.starts)).collect();
+        if let Some(spans) = self.ranges.load().pools.get(pool as usize) {
+            v.extend(
+                spans.addresses().filter(|ip| !self.leases.contains_key(ip)).map(|ip| (ip, BindingState::Free, 0)),
+            );
+        }
         v.sort_by_key(|(ip, ..)| u32::from(*ip));
         v
     }
 
+    /// FREE and BACKUP leases of `pool` (pool balancing's first look, from the counts).
+    pub fn free_and_backup(&self, pool: PoolId) -> (u64, u64) {
+        let tallies = self.tallies.load();
+        let Some(t) = tallies.get(pool as usize) else { return (0, 0) };
+        (t[EXACTLY_FREE].load(Ordering::Relaxed), t[1].load(Ordering::Relaxed))
+    }
+
+    /// Drop an outstanding offer of `ip` to `key` (the client chose another server).
     pub fn cancel_offer(&self, ip: Ipv4Addr, key: &ClientKey) {
         let pool = match self.leases.get_mut(&ip) {
             Some(mut l) if l.offer.as_ref().map(|o| &o.client) == Some(key) => {
@@ -406,12 +626,12 @@ impl LeaseStore {
     /// free queue. Returns the updated lease.
     pub fn update(&self, ip: Ipv4Addr, f: impl FnOnce(&mut Lease)) -> Option<Lease> {
         let (old_client, lease) = {
-            let mut l = self.leases.get_mut(&ip)?;
+            let (mut l, _) = self.slot(ip)?;
             let old = l.client.clone();
             let before = (l.state, l.ends);
             f(&mut l);
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone())
+            (old, Lease::clone(&l))
         };
         if lease.state.is_available() {
             self.push_free(lease.pool, ip);
@@ -426,14 +646,17 @@ impl LeaseStore {
     /// between, such as a worker's bind whose ACK already left.
     pub fn try_update<E>(&self, ip: Ipv4Addr, f: impl FnOnce(&mut Lease) -> Result<(), E>) -> Option<Result<Lease, E>> {
         let (old_client, lease) = {
-            let mut l = self.leases.get_mut(&ip)?;
+            let (mut l, made) = self.slot(ip)?;
             let old = l.client.clone();
             let before = (l.state, l.ends);
             if let Err(e) = f(&mut l) {
+                let pool = l.pool;
+                drop(l);
+                self.made(made, pool, ip);
                 return Some(Err(e));
             }
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone())
+            (old, Lease::clone(&l))
         };
         if lease.state.is_available() {
             self.push_free(lease.pool, ip);
@@ -453,17 +676,21 @@ impl LeaseStore {
         now: UnixSecs,
         f: impl FnOnce(&mut Lease),
     ) -> Option<Lease> {
-        let (old_client, lease) = {
-            let mut l = self.leases.get_mut(&ip)?;
+        let (old_client, lease, made) = {
+            let (mut l, made) = self.slot(ip)?;
             if !available_to(&l, key, take, now) {
+                let pool = l.pool;
+                drop(l);
+                self.made(made, pool, ip);
                 return None;
             }
             let old = l.client.clone();
             let before = (l.state, l.ends);
             f(&mut l);
             self.changed(l.pool, ip, Some(before), &l);
-            (old, l.clone())
+            (old, Lease::clone(&l), made)
         };
+        self.made(made, lease.pool, ip);
         self.reindex(ip, old_client.as_ref(), lease.client.as_ref());
         Some(lease)
     }
@@ -531,9 +758,28 @@ impl LeaseStore {
         (0..self.tallies.load().len() as PoolId).map(|id| self.pool_counts(id)).collect()
     }
 
-    /// Every lease (compaction, replication, tests).
+    /// Every lease with a record, in address order (compaction, replication, lookups): the
+    /// addresses left out are FREE and never touched, implied by the ranges, and carry
+    /// nothing a lease file or a partner needs.
     pub fn snapshot(&self) -> Vec<Lease> {
-        let mut v: Vec<Lease> = self.leases.iter().map(|l| l.clone()).collect();
+        let mut v: Vec<Lease> = self.leases.iter().map(|l| Lease::clone(&l)).collect();
+        v.sort_by_key(|l| u32::from(l.ip));
+        v
+    }
+
+    /// Every address of every pool, never-touched ones as FREE leases, in address order (the
+    /// `leases` listing, the simulator's comparison of two stores).
+    pub fn all(&self) -> Vec<Lease> {
+        let mut v = self.snapshot();
+        let ranges = self.ranges.load();
+        for &(a, b, pool) in &ranges.spans {
+            for n in a..=b {
+                let ip = Ipv4Addr::from(n);
+                if !self.leases.contains_key(&ip) {
+                    v.push(Lease::free(ip, pool));
+                }
+            }
+        }
         v.sort_by_key(|l| u32::from(l.ip));
         v
     }
@@ -594,7 +840,7 @@ mod tests {
 
     fn scanned_counts(s: &LeaseStore, pool: PoolId) -> PoolCounts {
         let mut c = PoolCounts::default();
-        for l in s.leases.iter().filter(|l| l.pool == pool) {
+        for l in s.all().iter().filter(|l| l.pool == pool) {
             c.count(l.state);
         }
         c
@@ -663,6 +909,95 @@ mod tests {
         r.ends = 500;
         s.restore(r);
         assert_eq!(s.due_for_expiry(500, 10), vec![ip(14)]);
+    }
+
+    /// A pool costs its ranges, not its addresses: a million free addresses make no record,
+    /// and records appear only for what is touched; the counts and `all` still see every
+    /// address.
+    #[test]
+    fn never_touched_addresses_have_no_record() {
+        let s = LeaseStore::new(1);
+        let first = Ipv4Addr::new(198, 18, 0, 0);
+        s.add_range(0, first, Ipv4Addr::from(u32::from(first) + 999_999));
+        assert_eq!((s.len(), s.records()), (1_000_000, 0));
+        assert_eq!(s.pool_counts(0).free, 1_000_000);
+        assert_eq!(s.get(first).map(|l| l.state), Some(BindingState::Free), "implied by the range");
+        assert_eq!(s.get(Ipv4Addr::new(198, 17, 255, 255)), None);
+        let a = s.allocate(0, &key(1), Take::Any, 0, 30).expect("an address");
+        assert_eq!(a, first, "range order");
+        assert_eq!(s.records(), 1);
+        assert!(s.snapshot().iter().all(|l| l.ip == a), "only the touched address has a record");
+        s.update(a, |l| l.state = BindingState::Active);
+        assert_eq!(
+            s.pool_counts(0),
+            PoolCounts { total: 1_000_000, free: 999_999, active: 1, ..PoolCounts::default() }
+        );
+    }
+
+    /// Overlapping ranges: an address stays in the pool that had it first, each is counted
+    /// once, and the cursor hands out each address of a pool once.
+    #[test]
+    fn overlapping_ranges_add_only_what_is_new() {
+        let s = LeaseStore::new(2);
+        let ip = |n: u8| Ipv4Addr::new(198, 18, 0, n);
+        s.add_range(0, ip(10), ip(19));
+        s.add_range(1, ip(5), ip(24)); // 5..=9 and 20..=24 are new
+        s.add_range(0, ip(15), ip(30)); // 25..=30 are new
+        s.add_range(1, ip(40), ip(39)); // empty
+        assert_eq!((s.pool_counts(0).total, s.pool_counts(1).total, s.len()), (16, 10, 26));
+        assert_eq!(s.get(ip(7)).map(|l| l.pool), Some(1));
+        assert_eq!(s.get(ip(12)).map(|l| l.pool), Some(0));
+        assert_eq!(s.get(ip(27)).map(|l| l.pool), Some(0));
+        let mut got: Vec<Ipv4Addr> = (0..20u8).filter_map(|n| s.allocate(1, &key(n), Take::Any, 0, 30)).collect();
+        got.sort();
+        let mut want: Vec<Ipv4Addr> = (5..=9).chain(20..=24).map(ip).collect();
+        want.sort();
+        assert_eq!(got, want);
+        let all = s.all();
+        assert_eq!(all.len(), 26);
+        assert!(all.windows(2).all(|w| u32::from(w[0].ip) < u32::from(w[1].ip)));
+    }
+
+    /// An address touched outside the cursor (offered by request, a refused update) is not
+    /// lost to allocation: its record joins the free queue, and the cursor passes it by.
+    #[test]
+    fn an_address_touched_before_the_cursor_stays_allocatable() {
+        let s = LeaseStore::new(1);
+        let ip = |n: u8| Ipv4Addr::new(198, 18, 0, n);
+        s.add_range(0, ip(10), ip(13));
+        assert!(s.try_offer(ip(12), &key(1), Take::Any, 0, 30));
+        let _ = s.try_update(ip(13), |_| Err::<(), ()>(()));
+        let mut got: Vec<Ipv4Addr> = (2..8u8).filter_map(|n| s.allocate(0, &key(n), Take::Any, 0, 30)).collect();
+        got.sort();
+        assert_eq!(got, vec![ip(10), ip(11), ip(13)], "12 is offered to client 1 until 30");
+        let mut later: Vec<Ipv4Addr> = (20..26u8).filter_map(|n| s.allocate(0, &key(n), Take::Any, 31, 60)).collect();
+        later.sort();
+        assert_eq!(later, vec![ip(10), ip(11), ip(12), ip(13)], "every offer lapsed at 30");
+    }
+
+    /// A secondary (BACKUP only) never draws never-touched addresses (they are FREE, the
+    /// primary's); pool balancing sees them as FREE leases with no history.
+    #[test]
+    fn never_touched_addresses_are_free_for_balancing_and_not_for_a_secondary() {
+        let s = LeaseStore::new(1);
+        let ip = |n: u8| Ipv4Addr::new(198, 18, 0, n);
+        s.add_range(0, ip(10), ip(19));
+        assert_eq!(s.allocate(0, &key(1), Take::Backup, 0, 30), None);
+        s.update(ip(11), |l| {
+            l.state = BindingState::Backup;
+            l.starts = 5;
+        });
+        assert_eq!(s.free_and_backup(0), (9, 1));
+        let pl = s.pool_leases(0);
+        assert_eq!(pl.len(), 10);
+        assert!(pl.contains(&(ip(10), BindingState::Free, 0)) && pl.contains(&(ip(11), BindingState::Backup, 5)));
+        assert_eq!(s.allocate(0, &key(1), Take::Backup, 0, 30), Some(ip(11)));
+        // A secondary in PARTNER-DOWN takes the primary's FREE leases, untouched ones too,
+        // only once `tsfp + mclt` has passed (tsfp 0 for an untouched address).
+        let down = Take::Both { mclt: 100, partner_free: BindingState::Free };
+        assert_eq!(s.allocate(0, &key(2), down, 99, 130), Some(ip(11)), "its own BACKUP lease, its offer lapsed");
+        assert_eq!(s.allocate(0, &key(3), down, 99, 130), None);
+        assert_eq!(s.allocate(0, &key(3), down, 100, 130), Some(ip(10)));
     }
 
     #[test]

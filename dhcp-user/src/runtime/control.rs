@@ -178,7 +178,7 @@ async fn handle(cmd: &str, rels: &Rels, stats: &Stats, engine: &Engine, xdp: Opt
             }
             let rows: Vec<crate::leases::Row> = engine
                 .store()
-                .snapshot()
+                .all()
                 .iter()
                 .map(|l| crate::leases::Row::from_record(&crate::lease::record::to_record(l), Some(l.pool)))
                 .filter(|r| filter.matches(r))
