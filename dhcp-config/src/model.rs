@@ -362,8 +362,7 @@ pub struct Effective {
     /// into [`Effective::server_identifier`] (first address).
     pub server_identifier_name: Option<String>,
     /// `ping-check`: send an ICMP echo to an address before offering it, and abandon it if
-    /// something answers. dhcpd's default is true; xdhcpd's is false (a documented
-    /// difference, docs/DHCPD_CONF.md): `ping-check true;` turns it on.
+    /// something answers. On unless `ping-check false;`, as in dhcpd.
     pub ping_check: bool,
     /// `ping-timeout`, seconds (dhcpd default 1): how long an offer waits for an echo reply.
     pub ping_timeout: u32,
@@ -442,7 +441,7 @@ impl Default for Effective {
             authoritative: false,
             server_identifier: None,
             server_identifier_name: None,
-            ping_check: false,
+            ping_check: true,
             ping_timeout: 1,
             ping_timeout_ms: 0,
             ping_cltt_secs: 60,

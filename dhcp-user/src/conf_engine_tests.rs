@@ -1574,7 +1574,7 @@ fn bootp_options_overflow_into_the_file_field_as_dhcpd_packs_them() {
     assert_eq!(b.len(), 300, "a 64-byte vendor area: the packet is the BOOTP minimum");
 }
 
-/// `ping-check true`: an OFFER of a free address carries a probe (the runtime pings before
+/// `ping-check true` (dhcpd's default): an OFFER of a free address carries a probe (the runtime pings before
 /// sending it); the client's own active lease is offered at once, as dhcpd's do_ping_check
 /// decides; an answered probe abandons the address and it is not offered again.
 #[test]
@@ -1592,9 +1592,15 @@ fn ping_check_probes_free_addresses_and_abandons_answered_ones() {
     let ms = engine(&format!("ping-check true;\nping-timeout 2;\nping-timeout-ms 250;\n{SUBNET}"));
     let o = ms.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
     assert_eq!(o.probe.map(|p| p.timeout_ms), Some(250));
-    // Without ping-check, no probe.
-    let quiet = engine(SUBNET);
+    // Without the statement, dhcpd's default: pinged, for dhcpd's one second.
+    let default = engine(SUBNET);
+    let o = default.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
+    assert_eq!(o.probe.map(|p| p.timeout_ms), Some(1000), "dhcpd pings unless told not to");
+    // `ping-check false`, no probe; in a subnet, only for that subnet's addresses.
+    let quiet = engine(&format!("ping-check false;\n{SUBNET}"));
     assert!(quiet.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());
+    let scoped = engine(&SUBNET.replace("{\n", "{\n  ping-check false;\n"));
+    assert!(scoped.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());
     // A bound client asking again: its active lease, no echo.
     let (o, ip) = {
         let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));

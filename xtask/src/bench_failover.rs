@@ -78,13 +78,14 @@ impl Pair {
 /// `size` addresses from 198.18.1.0, 24 h leases. The range is sized to what a step uses:
 /// a fresh dhcpd answers the partner's UPDREQALL with every lease of the range, free ones
 /// included, one fsync each, so a 100,000-address range alone keeps a dhcpd pair out of
-/// NORMAL for minutes.
+/// NORMAL for minutes. `ping-check false`, as for the single-server bench (a load run would
+/// otherwise measure dhcpd's one-second ping before each new address).
 fn config(i: usize, size: u32) -> String {
     let last = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 1, 0)) + size.max(2) - 1);
     let (role, me, peer) = if i == 0 { ("primary", ADDR[0], ADDR[1]) } else { ("secondary", ADDR[1], ADDR[0]) };
     let primary_only = if i == 0 { format!("mclt {MCLT}; split 128;") } else { String::new() };
     format!(
-        "authoritative;\nddns-update-style none;\ndefault-lease-time 86400;\nmax-lease-time 86400;\n\
+        "authoritative;\nddns-update-style none;\nping-check false;\ndefault-lease-time 86400;\nmax-lease-time 86400;\n\
          failover peer \"bench\" {{\n  {role};\n  address {me}; port 647;\n  peer address {peer}; peer port 647;\n  \
          max-response-delay 30; max-unacked-updates 1000;\n  load balance max seconds 3;\n  {primary_only}\n}}\n\
          subnet 198.18.0.0 netmask 255.254.0.0 {{\n  pool {{\n    failover peer \"bench\";\n    deny dynamic bootp clients;\n    \

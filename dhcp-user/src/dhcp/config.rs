@@ -57,7 +57,7 @@ pub struct Params {
 }
 
 impl Default for Params {
-    /// dhcpd's defaults: 12 h default lease, 24 h max, not authoritative.
+    /// dhcpd's defaults: 12 h default lease, 24 h max, not authoritative, ping-check on.
     fn default() -> Params {
         Params {
             default_lease_secs: 43_200,
@@ -78,7 +78,7 @@ impl Default for Params {
             space_options: Arc::new(Vec::new()),
             option43_explicit: false,
             header_exprs: [None, None, None],
-            ping_check: false,
+            ping_check: true,
             ping_timeout_ms: 1000,
             ping_cltt_secs: 60,
             ddns: Arc::new(dhcp_config::DdnsParams::default()),

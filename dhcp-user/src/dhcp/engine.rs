@@ -99,6 +99,10 @@ pub enum DropReason {
     /// INFORM for a subnet this server is not authoritative for (dhcpd 4.4 stays silent:
     /// "not authoritative for subnet").
     InformNotAuthoritative,
+    /// An OFFER held for `ping-check` whose address answered the echo: the address is
+    /// abandoned and the OFFER never sent (dhcpd's lease_pinged). Counted by the runtime's
+    /// ping thread, not by the engine.
+    AddressAnsweredPing,
 }
 
 /// dhcpd's `ping-check`: before the OFFER of `ip` goes out, an ICMP echo is sent to it;

@@ -197,7 +197,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // ping-check: the thread and its raw socket start whenever they can (a reload may turn
     // ping-check on). Without CAP_NET_RAW they cannot: a configuration that pings then fails
     // to start, naming the reason; one that does not is only warned.
-    let pinger = match ping::Pinger::spawn(engine.clone(), sender.clone(), journal.handle()) {
+    let pinger = match ping::Pinger::spawn(engine.clone(), sender.clone(), journal.handle(), stats.clone()) {
         Ok(p) => Some(p),
         Err(e) if engine.config().pings() => return Err(e),
         Err(e) => {

@@ -10,8 +10,10 @@
 //!   client sees from that pool is the same). A reply sent to the offered address counts as
 //!   the same destination.
 //! - **The configuration is translated** into 198.18.0.0/15 ([`translate`]) and gets
-//!   `ping-check false;` in front (dhcpd pings before each offer by default and xdhcpd does
-//!   not ping; without it every dhcpd offer waits a second for an echo that never comes).
+//!   `ping-check false;` in front, for both servers alike: both ping before each offer by
+//!   default (`tests/ping_check.rs` checks it against dhcpd), and every OFFER would wait a
+//!   second for an echo that never comes, past the battery's wait for an answer (a file
+//!   that writes `ping-check true` itself still overrides it, for both).
 //! - **Failover declarations are taken out** for the answers run (a server alone with a
 //!   failover peer waits for its partner instead of answering); the corpus's failover pairs
 //!   run as pairs, xdhcpd with a dhcpd partner, in `tests/compat_pair.rs` ([`pairs`]).
