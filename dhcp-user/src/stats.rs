@@ -286,6 +286,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "awaiting_ping",
                 "ddns",
                 "dropped",
                 "fsync_latency",
@@ -304,5 +305,11 @@ mod tests {
         assert_eq!(v["fsyncs"], 1);
         assert_eq!(v["in"], serde_json::json!({}));
         assert_eq!(v["fsync_latency"]["count"], 1);
+        // An OFFER held for its ping, then sent or dropped: the gauge never goes below zero.
+        stats.awaiting_ping(true);
+        assert_eq!(stats.snapshot().awaiting_ping, 1);
+        stats.awaiting_ping(false);
+        stats.awaiting_ping(false);
+        assert_eq!(stats.snapshot().awaiting_ping, 0);
     }
 }
