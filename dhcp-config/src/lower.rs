@@ -83,6 +83,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::AllowBooting(_)) => Some(Target::Flag(Flag::AllowBooting)),
             Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
+            Item::Param(Param::IgnoreClientUids(_)) => Some(Target::Flag(Flag::IgnoreClientUids)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
@@ -144,6 +145,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::PingClttSecs(v) => e.ping_cltt_secs = *v,
         Param::LogFacility(v) => e.log_facility = Some(v.clone()),
         Param::OneLeasePerClient(v) => e.one_lease_per_client = *v,
+        Param::IgnoreClientUids(v) => e.ignore_client_uids = *v,
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
         Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
         Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
@@ -503,6 +505,10 @@ impl Lowerer {
             Param::OneLeasePerClient(v) => Some(*v),
             _ => None,
         });
+        let own_ignore_client_uids = own_flag(|p| match p {
+            Param::IgnoreClientUids(v) => Some(*v),
+            _ => None,
+        });
         let own_allow_booting = own_flag(|p| match p {
             Param::AllowBooting(v) => Some(*v),
             _ => None,
@@ -518,6 +524,7 @@ impl Lowerer {
             own_sets_ddns,
             own_use_host_decl_names,
             own_one_lease_per_client,
+            own_ignore_client_uids,
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,

@@ -385,6 +385,9 @@ pub struct Effective {
     pub get_lease_hostnames: bool,
     /// `use-host-decl-names` (default false).
     pub use_host_decl_names: bool,
+    /// `ignore-client-uids` (default false): a lease bound under it records no client
+    /// identifier, so the client is known by its hardware address (dhcpd's ack_lease).
+    pub ignore_client_uids: bool,
     /// `allow booting` / `deny booting` / `ignore booting` (default allow).
     pub allow_booting: bool,
     /// `next-server IP;` (siaddr).
@@ -451,6 +454,7 @@ impl Default for Effective {
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,
+            ignore_client_uids: false,
             allow_booting: true,
             next_server: None,
             next_server_name: None,
@@ -1096,6 +1100,8 @@ pub enum Flag {
     UseHostDeclNames,
     /// `one-lease-per-client`
     OneLeasePerClient,
+    /// `ignore-client-uids`
+    IgnoreClientUids,
 }
 
 impl Action {
@@ -1178,6 +1184,9 @@ pub struct Host {
     /// `one-lease-per-client` as the host's own statements and groups set it (`None`:
     /// not set there).
     pub own_one_lease_per_client: Option<bool>,
+    /// `ignore-client-uids` as the host's own statements and groups set it (`None`: not
+    /// set there).
+    pub own_ignore_client_uids: Option<bool>,
     /// `allow|deny|ignore booting` as the host's own statements and groups set it
     /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
     /// machine out.

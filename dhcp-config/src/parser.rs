@@ -33,6 +33,8 @@ pub(crate) enum Param {
     OneLeasePerClient(bool),
     UpdateStaticLeases(bool),
     GetLeaseHostnames(bool),
+    /// `ignore-client-uids`: a lease bound under it records no client identifier.
+    IgnoreClientUids(bool),
     UseHostDeclNames(bool),
     AllowBooting(bool),
     NextServer(HostAddr),
@@ -319,7 +321,6 @@ const UNSUPPORTED: &[&str] = &[
     "prefix-length-mode",
     "primary6",
     "secondary6",
-    "ignore-client-uids",
 ];
 
 /// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
@@ -590,6 +591,8 @@ pub(crate) struct Parser {
     space_encaps: std::collections::HashMap<String, (String, u32)>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
+    /// How many `if`/`else` blocks enclose the statements being read.
+    if_depth: usize,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -605,6 +608,7 @@ impl Parser {
             space_refs: std::collections::HashMap::new(),
             space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
+            if_depth: 0,
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -650,6 +654,39 @@ impl Parser {
                             code: *code,
                             code_width: sp.code_width,
                             length_width: sp.length_width,
+                            strip_nuls: matches!(ty, options::OptionType::Text),
+                        },
+                    );
+                }
+            }
+        }
+        // A space encapsulated by an option of a space that a DHCP option encapsulates
+        // (`option vivso.onie code 42623 = encapsulate onie;` with `option NAME code 125 =
+        // encapsulate vivso;`): its options are read through both levels.
+        for (inner, (space, via)) in &self.space_encaps {
+            let outer = self.hoisted.iter().rev().find_map(|i| match i {
+                Item::Encapsulation { code, space: s } if s == space => Some(*code),
+                _ => None,
+            });
+            let (Some(outer), Some(mid), Some(sp)) =
+                (outer, self.spaces.iter().find(|s| s.name == *space), self.spaces.iter().find(|s| s.name == *inner))
+            else {
+                continue;
+            };
+            let via = crate::expr::SubCode { code: *via, code_width: mid.code_width, length_width: mid.length_width };
+            for ((s, name), (code, ty)) in &self.space_defs {
+                let key = (s.to_ascii_lowercase(), name.clone());
+                if s == inner && !refs.contains_key(&key) {
+                    refs.insert(
+                        key,
+                        crate::expr::OptionRef::Nested {
+                            outer,
+                            via,
+                            code: crate::expr::SubCode {
+                                code: *code,
+                                code_width: sp.code_width,
+                                length_width: sp.length_width,
+                            },
                             strip_nuls: matches!(ty, options::OptionType::Text),
                         },
                     );
@@ -815,6 +852,20 @@ impl Parser {
                     Item::Param(Param::VendorOptionSpace(n)) => Some(Action::VendorOptionSpace(n)),
                     Item::Param(Param::UseHostDeclNames(v)) => Some(Action::Flag(Flag::UseHostDeclNames, v)),
                     Item::Param(Param::OneLeasePerClient(v)) => Some(Action::Flag(Flag::OneLeasePerClient, v)),
+                    // Decided once per request before the lease is looked up, from the
+                    // unconditional statements (xdhcpd keys a client's leases by it):
+                    // under an `if`, refused rather than evaluated differently.
+                    Item::Param(Param::IgnoreClientUids(_)) if self.if_depth > 0 => {
+                        self.errors.push(ConfigError::new(
+                            &s.tokens.first().map(|t| t.span.clone()).unwrap_or_else(|| s.end.clone()),
+                            ErrorKind::NotSupported {
+                                statement: stmt_text(s),
+                                reason: "xdhcpd decides ignore-client-uids before it evaluates conditions (it keys the client's leases by it); write it outside the `if` (in the class, host or scope)".into(),
+                            },
+                        ));
+                        None
+                    }
+                    Item::Param(Param::IgnoreClientUids(v)) => Some(Action::Flag(Flag::IgnoreClientUids, v)),
                     _ => None,
                 },
                 Ok(None) => None,
@@ -888,7 +939,9 @@ impl Parser {
                 ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
             ));
         };
+        self.if_depth += 1;
         let then = self.actions(block, scope);
+        self.if_depth -= 1;
         let rest = stmts.get(1..).unwrap_or_default();
         let otherwise = match rest.first() {
             Some(next) if head_word(next).as_deref() == Some("elsif") => vec![self.if_chain(rest, 1, scope)?],
@@ -896,7 +949,12 @@ impl Parser {
                 match next.tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase).as_deref() {
                     Some("if") => vec![self.if_chain(rest, 2, scope)?],
                     _ => match (&next.block, next.tokens.len()) {
-                        (Some(b), 1) => self.actions(b, scope),
+                        (Some(b), 1) => {
+                            self.if_depth += 1;
+                            let a = self.actions(b, scope);
+                            self.if_depth -= 1;
+                            a
+                        }
                         _ => {
                             let mut c = Cursor::new(next);
                             c.pos = 1;
@@ -1016,7 +1074,9 @@ impl Parser {
         }
         let mut out = Vec::with_capacity(arms.len());
         for (label, stmts, breaks) in arms {
+            self.if_depth += 1;
             let actions = self.actions(&stmts, scope);
+            self.if_depth -= 1;
             out.push(crate::model::SwitchArm { label, actions, breaks });
         }
         Ok(Action::Switch { value, arms: out })
@@ -1362,11 +1422,26 @@ impl Parser {
                 let v = c.word("a syslog facility")?.text.clone();
                 param(Param::LogFacility(v), &c)
             }
-            "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
+            "ping-check"
+            | "one-lease-per-client"
+            | "get-lease-hostnames"
+            | "use-host-decl-names"
+            | "ignore-client-uids" => {
                 // dhcpd's flag format wants a value: `ping-check;` is an error there.
                 let v = c.flag()?;
                 // Turned on, this one makes dhcpd do a reverse DNS lookup while it answers,
                 // which xdhcpd does not do: refused rather than accepted and ignored.
+                // xdhcpd knows a client's leases by the key this flag chooses, before it
+                // picks a pool: in a pool it would come too late to be the same as dhcpd.
+                if kw == "ignore-client-uids" && scope == Scope::Pool {
+                    return Err(ConfigError::new(
+                        &head.span,
+                        ErrorKind::NotSupported {
+                            statement: stmt_text(s),
+                            reason: "xdhcpd decides ignore-client-uids before it picks a pool; write it in the subnet, shared-network, class or host".into(),
+                        },
+                    ));
+                }
                 if v && kw == "get-lease-hostnames" {
                     return Err(ConfigError::new(
                         &head.span,
@@ -1380,6 +1455,7 @@ impl Parser {
                     "ping-check" => Param::PingCheck(v),
                     "one-lease-per-client" => Param::OneLeasePerClient(v),
                     "get-lease-hostnames" => Param::GetLeaseHostnames(v),
+                    "ignore-client-uids" => Param::IgnoreClientUids(v),
                     _ => Param::UseHostDeclNames(v),
                 };
                 param(p, &c)

@@ -1974,3 +1974,72 @@ fn a_space_option_set_from_an_expression_goes_into_its_encapsulation() {
         other => panic!("option 125: {other:?}"),
     }
 }
+
+/// `if option onie.machine = ...` (corpus 064): ONIE's options are read from the client's
+/// option 125 through both levels, the vendor (enterprise 42623, vivso's widths) and then
+/// the onie space's own, as dhcpd parses a packet's encapsulations.
+#[test]
+fn an_option_of_a_space_in_a_space_is_read_from_the_packet() {
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           if option onie.machine = \"dellemc_z9100_c2538\" {{ filename \"z9100\"; }}\n\
+           elsif exists onie.machine {{ filename \"other\"; }}\n}}\n{SUBNET}"
+    ));
+    // RFC 3925: enterprise 42623, its data length, then ONIE's sub-options (machine: 3).
+    let vivso = |machine: &[u8]| {
+        let inner = [&[3, machine.len() as u8][..], machine].concat();
+        [&[0, 0, 0xa6, 0x7f, inner.len() as u8][..], &inner].concat()
+    };
+    let ask = |m: [u8; 6], opts: Vec<DhcpOption>| {
+        let mut all = vec![DhcpOption::ClassIdentifier(b"onie_vendor:x86_64".to_vec())];
+        all.extend(opts);
+        file(&offer_with(&e, m, all))
+    };
+    assert_eq!(ask(mac(1), vec![opt(125, &vivso(b"dellemc_z9100_c2538"))]), "z9100");
+    assert_eq!(ask(mac(2), vec![opt(125, &vivso(b"accton_as7712"))]), "other");
+    // Another enterprise's data is not ONIE's.
+    let other = [&[0, 0, 0, 9, 5, 3, 3][..], b"abc"].concat();
+    assert_eq!(ask(mac(3), vec![opt(125, &other)]), "");
+    // A truncated option 125 reads as absent, never a panic.
+    assert_eq!(ask(mac(4), vec![opt(125, &[0, 0, 0xa6, 0x7f, 40, 3, 1])]), "");
+}
+
+/// `ignore-client-uids on` (corpus 064, in a class): dhcpd's ack_lease records no client
+/// identifier, so the lease is the hardware address's: the machine gets the same address
+/// whatever identifier it sends next (SONiC and ONIE send different ones), and the lease
+/// file has no `uid`. A client outside the class keeps its identifier.
+#[test]
+fn ignore_client_uids_keys_the_lease_by_the_hardware_address() {
+    let e = engine(&format!(
+        "class \"sonic\" {{\n  match if substring (option dhcp-client-identifier, 0, 5) = \"SONiC\";\n  \
+         ignore-client-uids on;\n}}\n{SUBNET}"
+    ));
+    let bind = |m: [u8; 6], id: &[u8]| {
+        let cid = DhcpOption::ClientIdentifier(id.to_vec());
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![cid.clone()]));
+        let ip = reply(&o).yiaddr();
+        let req = vec![cid, DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)];
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Request, m, req));
+        assert_eq!(reply(&o).opts().msg_type(), Some(MessageType::Ack));
+        e.store().get(ip).expect("bound")
+    };
+    let first = bind(mac(1), b"SONiC##N.A##000000-a");
+    assert_eq!(first.client.as_ref().and_then(|c| c.client_id()), None, "no identifier recorded");
+    assert!(crate::lease::record::to_record(&first).uid.is_none_or(|u| u.is_empty()), "no uid in the lease file");
+    let again = bind(mac(1), b"SONiC##N.A##000000-b");
+    assert_eq!(again.ip, first.ip, "the same machine, another identifier: the same lease");
+    // Outside the class, the identifier is the client's key as before.
+    let other = bind(mac(2), b"\x01other");
+    assert_eq!(other.client.as_ref().and_then(|c| c.client_id()), Some(&b"\x01other"[..]));
+    // Global, the same for everyone; a host's own `off` wins over it.
+    let g = engine(&format!(
+        "ignore-client-uids on;\nhost h {{ hardware ethernet 52:54:00:00:00:07; ignore-client-uids off; }}\n{SUBNET}"
+    ));
+    let key_of = |m: [u8; 6]| {
+        let cid = DhcpOption::ClientIdentifier(b"\x01id".to_vec());
+        let ip = reply(&g.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![cid]))).yiaddr();
+        g.store().get(ip).and_then(|l| l.offer.map(|o| o.client))
+    };
+    assert_eq!(key_of(mac(6)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), None);
+    assert_eq!(key_of(mac(7)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), Some(b"\x01id".to_vec()));
+}

@@ -25,6 +25,9 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// `ignore-client-uids`: the client's leases are known by its hardware address, its
+    /// client identifier not recorded (`None`: not set in this scope).
+    pub ignore_client_uids: Option<bool>,
     /// `allow|deny duplicates` (allowed by default).
     pub duplicates: bool,
     /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
@@ -71,6 +74,7 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            ignore_client_uids: None,
             duplicates: true,
             allow_booting: None,
             dynamic: Arc::from(Vec::new()),

@@ -154,6 +154,9 @@ struct Snapshot {
     /// it, as dhcpd's host_id_info list), its values' hosts in file order.
     host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)>,
     subclasses: classify::SubclassIndex,
+    /// Some scope, host or class turns `ignore-client-uids` on (else a request's key needs
+    /// no second look).
+    ignores_uids: bool,
 }
 
 impl Snapshot {
@@ -182,7 +185,18 @@ impl Snapshot {
             }
         }
         let subclasses = classify::SubclassIndex::new(&cfg.classes);
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses }
+        let on = |p: &Params| p.ignore_client_uids == Some(true);
+        let in_actions = |a: &[dhcp_config::Action]| {
+            a.iter().any(|a| matches!(a, dhcp_config::Action::Flag(dhcp_config::Flag::IgnoreClientUids, true)))
+        };
+        let ignores_uids = on(&cfg.global)
+            || cfg.hosts.iter().any(|h| on(&h.params))
+            || cfg.networks.iter().any(|n| n.subnets.iter().any(|s| on(&s.params)))
+            || cfg
+                .classes
+                .iter()
+                .any(|c| in_actions(&c.actions) || c.subclasses.iter().any(|s| in_actions(&s.actions)));
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses, ignores_uids }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -505,6 +519,21 @@ impl Engine {
             Classes::default()
         } else {
             classify::classify(&cfg.classes, &snap.subclasses, &dhcp_config::Packet::new(bytes, false))
+        };
+        // `ignore-client-uids`: dhcpd's ack_lease then records no client identifier, so the
+        // client's lease is the hardware address's and is found by it; xdhcpd keys the
+        // request by its hardware address from the start. Decided once, as dhcpd's merged
+        // scope would say: the subnet's, then the classes (the first joined wins), then
+        // the host's own statements.
+        let key = if snap.ignores_uids && key.client_id().is_some() {
+            let subnet = net.subnets.iter().find(|s| s.contains(select_by)).or(net.subnets.first());
+            let ignore = host
+                .and_then(|h| h.params.ignore_client_uids)
+                .or_else(|| classify::classes_ignore_client_uids(&cfg.classes, &classes))
+                .or_else(|| subnet.and_then(|s| s.params.ignore_client_uids));
+            if ignore == Some(true) { hw_key(&req) } else { key }
+        } else {
+            key
         };
         let ctx = Ctx {
             now,
@@ -1531,8 +1560,14 @@ impl Engine {
 pub fn client_key(req: &Message) -> ClientKey {
     match req.opts().get(OptionCode::ClientIdentifier) {
         Some(DhcpOption::ClientIdentifier(id)) if !id.is_empty() => ClientKey::from_client_id(id),
-        _ => ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[])),
+        _ => hw_key(req),
     }
+}
+
+/// The key of the client's hardware address (htype + chaddr), as dhcpd knows a lease that
+/// records no client identifier.
+fn hw_key(req: &Message) -> ClientKey {
+    ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[]))
 }
 
 fn merge(base: &Params, over: &Params) -> Params {
@@ -1559,6 +1594,7 @@ fn merge(base: &Params, over: &Params) -> Params {
     }
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
+    p.ignore_client_uids = over.ignore_client_uids.or(p.ignore_client_uids);
     p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
 }
