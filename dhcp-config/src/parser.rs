@@ -891,7 +891,7 @@ impl Parser {
                         reason: match scope {
                             Scope::OnEvent => "inside an `on` block only set, unset, log, execute and if statements are supported (the others would act after the answer is built)".to_string(),
                             _ => format!(
-                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, set, log, execute, on and if statements are supported yet",
+                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
                                 if scope == Scope::Class { "a class" } else { "an `if` block" }
                             ),
                         },
@@ -1429,8 +1429,6 @@ impl Parser {
             | "ignore-client-uids" => {
                 // dhcpd's flag format wants a value: `ping-check;` is an error there.
                 let v = c.flag()?;
-                // Turned on, this one makes dhcpd do a reverse DNS lookup while it answers,
-                // which xdhcpd does not do: refused rather than accepted and ignored.
                 // xdhcpd knows a client's leases by the key this flag chooses, before it
                 // picks a pool: in a pool it would come too late to be the same as dhcpd.
                 if kw == "ignore-client-uids" && scope == Scope::Pool {
@@ -1439,15 +1437,6 @@ impl Parser {
                         ErrorKind::NotSupported {
                             statement: stmt_text(s),
                             reason: "xdhcpd decides ignore-client-uids before it picks a pool; write it in the subnet, shared-network, class or host".into(),
-                        },
-                    ));
-                }
-                if v && kw == "get-lease-hostnames" {
-                    return Err(ConfigError::new(
-                        &head.span,
-                        ErrorKind::NotSupported {
-                            statement: stmt_text(s),
-                            reason: "xdhcpd does not look up the reverse DNS name of a leased address to send it as host-name (dhcpd does it while answering); write `get-lease-hostnames false;`, or give the name with `option host-name`".into(),
                         },
                     ));
                 }

@@ -17,6 +17,7 @@ fn params(e: &Effective) -> Params {
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
         ignore_client_uids: Some(e.ignore_client_uids),
+        get_lease_hostnames: e.get_lease_hostnames,
         duplicates: e.duplicates,
         allow_booting: Some(e.allow_booting),
         dynamic: std::sync::Arc::from(e.dynamic.clone()),

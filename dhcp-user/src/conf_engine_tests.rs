@@ -2043,3 +2043,33 @@ fn ignore_client_uids_keys_the_lease_by_the_hardware_address() {
     assert_eq!(key_of(mac(6)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), None);
     assert_eq!(key_of(mac(7)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), Some(b"\x01id".to_vec()));
 }
+
+/// `get-lease-hostnames on`: the leased address's reverse DNS name goes out as host-name,
+/// with the trailing NUL dhcpd's copy keeps, unless a host-name is in force already; an
+/// address without a name gets none; a scope without the statement sends no name.
+#[test]
+fn get_lease_hostnames_sends_the_addresses_reverse_name() {
+    let e = engine(&format!(
+        "get-lease-hostnames on;\nhost named {{ hardware ethernet 52:54:00:00:00:09; option host-name \"own\"; }}\n{SUBNET}"
+    ));
+    let pool: Vec<Ipv4Addr> = (100..=110).map(|n| Ipv4Addr::new(198, 18, 0, n)).collect();
+    assert_eq!(e.config().lease_name_addresses(100), pool, "the pool's addresses are looked up");
+    e.set_lease_names(pool.iter().map(|ip| (*ip, format!("h{}.lab.test", ip.octets()[3]).into_boxed_str())).collect());
+    let ask = |m: [u8; 6]| {
+        let o = offer_with(&e, m, vec![prl(&[1, 12])]);
+        let name = match o.opts().get(OptionCode::Hostname) {
+            Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+            _ => None,
+        };
+        (o.yiaddr(), name)
+    };
+    let (ip, name) = ask(mac(1));
+    assert_eq!(name, Some(format!("h{}.lab.test\0", ip.octets()[3])));
+    assert_eq!(ask(mac(9)).1.as_deref(), Some("own"), "a host-name in force wins");
+    e.set_lease_names(LeaseNamesForTest::new());
+    assert_eq!(ask(mac(2)).1, None, "no name, no option");
+    let off = engine(SUBNET);
+    assert!(off.config().lease_name_addresses(100).is_empty());
+}
+
+type LeaseNamesForTest = crate::dhcp::LeaseNames;

@@ -246,7 +246,13 @@ pub struct Engine {
     billed: dashmap::DashMap<Billing, Vec<Ipv4Addr>>,
     /// Programs `execute` asked for, for the runtime to run.
     hooks: Arc<classify::HookQueue>,
+    /// Reverse DNS names of leased addresses, for `get-lease-hostnames` (looked up by the
+    /// runtime, off the request path: [`Engine::set_lease_names`]).
+    lease_names: Arc<ArcSwap<LeaseNames>>,
 }
+
+/// Addresses and their reverse DNS names (as the resolver gives them, without the dot).
+pub type LeaseNames = HashMap<Ipv4Addr, Box<str>>;
 
 /// Everything the handlers need about a decoded request.
 struct Ctx<'a> {
@@ -267,6 +273,8 @@ struct Ctx<'a> {
     classes: Classes,
     /// Where `execute` statements queue their programs.
     hooks: &'a classify::HookQueue,
+    /// Reverse DNS names for `get-lease-hostnames`.
+    lease_names: &'a ArcSwap<LeaseNames>,
 }
 
 impl Ctx<'_> {
@@ -366,11 +374,35 @@ impl Ctx<'_> {
             mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         }
         classify::finish_headers(&mut p, &pkt);
-        (with_host_decl_name(p, lease_host), vars.into_inner())
+        let p = with_host_decl_name(p, lease_host);
+        (self.with_lease_name(p, lease.map(|(ip, _)| ip)), vars.into_inner())
+    }
+}
+
+impl Ctx<'_> {
+    /// dhcpd's ack_lease with `get-lease-hostnames`: when no host-name is in force yet
+    /// (after `use-host-decl-names`), the lease address's reverse DNS name, with the
+    /// trailing NUL dhcpd's copy of the name keeps (it copies strlen + 1 bytes). dhcpd
+    /// asks the resolver there and then; xdhcpd reads what the runtime looked up.
+    fn with_lease_name(&self, mut p: Params, ip: Option<Ipv4Addr>) -> Params {
+        let Some(ip) = ip.filter(|_| p.get_lease_hostnames && p.option(12).is_none()) else { return p };
+        if let Some(name) = self.lease_names.load().get(&ip) {
+            let at = p.options.partition_point(|(c, _)| *c < 12);
+            let mut v = name.as_bytes().to_vec();
+            v.push(0);
+            p.options.insert(at, (12, v));
+        }
+        p
     }
 }
 
 impl Engine {
+    /// Put the reverse DNS names of leased addresses in force (`get-lease-hostnames`);
+    /// the runtime looks them up off the request path.
+    pub fn set_lease_names(&self, names: LeaseNames) {
+        self.lease_names.store(Arc::new(names));
+    }
+
     pub fn new(cfg: EngineConfig) -> Engine {
         let store = LeaseStore::new(cfg.pool_count());
         for net in &cfg.networks {
@@ -387,6 +419,7 @@ impl Engine {
             dynamic_hosts: RwLock::new(Vec::new()),
             billed: dashmap::DashMap::new(),
             hooks: Arc::new(classify::HookQueue::default()),
+            lease_names: Arc::new(ArcSwap::from_pointee(HashMap::new())),
         }
     }
 
@@ -548,6 +581,7 @@ impl Engine {
             raw: bytes,
             classes,
             hooks: &self.hooks,
+            lease_names: &self.lease_names,
         };
         let mut out = match msg_type {
             None => self.bootp(&ctx),

@@ -8,6 +8,7 @@ pub mod ddns;
 pub mod failover;
 pub mod hooks;
 pub mod journal;
+pub mod lease_names;
 pub mod localtime;
 pub mod metrics;
 pub mod omapi;
@@ -205,6 +206,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             None
         }
     };
+    // get-lease-hostnames: reverse DNS names, looked up off the request path.
+    lease_names::spawn(engine.clone())?;
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
     for n in 0..workers {
