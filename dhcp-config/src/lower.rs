@@ -52,6 +52,9 @@ pub(crate) struct HostInfo {
 #[derive(Debug, Default)]
 pub(crate) struct Info {
     pub shared_networks: Vec<(Span, bool)>, // (position, explicitly declared)
+    /// Each explicit shared network's and each subnet's statements as per-packet actions,
+    /// by the position of its declaration (for the classes declared in it).
+    pub scope_actions: Vec<(Span, crate::model::ScopeKey, Vec<crate::model::Action>)>,
     pub subnets: Vec<Vec<SubnetInfo>>,
     pub pools: Vec<Vec<PoolInfo>>,
     pub hosts: Vec<HostInfo>,
@@ -230,6 +233,27 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
 }
 
 /// Builds the model from the AST.
+/// The scopes each class declared in a subnet or shared network runs again for its
+/// members (see [`crate::model::Class::enclosing`]): the subnet's statements, preceded by
+/// its explicit shared network's; or the shared network's.
+pub(crate) fn class_enclosing(classes: &mut [crate::model::Class], info: &Info) {
+    use crate::model::ScopeKey;
+    for class in classes.iter_mut() {
+        let Some(at) = &class.declared_in else { continue };
+        let Some((_, key, actions)) = info.scope_actions.iter().find(|(s, _, _)| s == at) else { continue };
+        let key = *key;
+        let mut chain = Vec::new();
+        if let ScopeKey::Subnet(sn, _) = key
+            && info.shared_networks.get(sn).is_some_and(|(_, explicit)| *explicit)
+            && let Some((_, k, a)) = info.scope_actions.iter().find(|(_, k, _)| *k == ScopeKey::SharedNetwork(sn))
+        {
+            chain.push((*k, a.clone()));
+        }
+        chain.push((key, actions.clone()));
+        class.enclosing = chain;
+    }
+}
+
 pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
     let mut l = Lowerer { config: Config::default(), info: Info::default(), interface_names: Default::default() };
     let global = scope_effective(&Effective::default(), items);
@@ -272,6 +296,11 @@ impl Lowerer {
                 Item::SharedNetwork { name, span, items } => {
                     let e = scope_effective(eff, items);
                     let sn = self.new_shared(name.clone(), span.clone(), true);
+                    self.info.scope_actions.push((
+                        span.clone(),
+                        crate::model::ScopeKey::SharedNetwork(sn),
+                        items.iter().filter_map(crate::parser::item_action).collect(),
+                    ));
                     for item in items {
                         match item {
                             Item::Subnet(d) => self.subnet(d, &e, sn),
@@ -346,6 +375,11 @@ impl Lowerer {
             effective: e.clone(),
         });
         let subnet_index = shared.subnets.len() - 1;
+        self.info.scope_actions.push((
+            d.span.clone(),
+            crate::model::ScopeKey::Subnet(sn, subnet_index),
+            d.items.iter().filter_map(crate::parser::item_action).collect(),
+        ));
         if let Some(info) = self.info.subnets.get_mut(sn) {
             info.push(SubnetInfo { span: d.span.clone(), netmask_span: d.netmask_span.clone() });
         }

@@ -913,6 +913,23 @@ pub struct Class {
     /// The class's statements, executed for its members after the pool's scope and
     /// before the host's.
     pub actions: Vec<Action>,
+    /// The `subnet` or `shared-network` declaration the class was first declared in
+    /// (its head's position), if any.
+    pub declared_in: Option<crate::Span>,
+    /// The statements of the scopes the class was declared in, outermost first: dhcpd's
+    /// class group is a clone of that scope's group, so its members run them again,
+    /// before the class's own, unless the scope is one of their own (the client's
+    /// subnet or shared network, already evaluated: dhcpd's execute_statements_in_scope
+    /// stops at the limiting scope).
+    pub enclosing: Vec<(ScopeKey, Vec<Action>)>,
+}
+
+/// A scope of the lowered configuration: a shared network (index into
+/// [`Config::shared_networks`]) or one of its subnets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKey {
+    SharedNetwork(usize),
+    Subnet(usize, usize),
 }
 
 /// `subclass "CLASS" DATA [{ ... }]`: members are the clients whose `match` value is DATA.

@@ -240,6 +240,31 @@ impl Scope {
     }
 }
 
+/// The per-packet action a statement of a scope is, for the statements a class or an
+/// `if` block may hold (`None` for the others: ranges, pools, hosts...).
+pub(crate) fn item_action(item: &Item) -> Option<Action> {
+    Some(match item.clone() {
+        Item::Dynamic(a) => a,
+        Item::Option { code, data } => Action::Option { code, data },
+        Item::Param(Param::Filename(f)) => Action::Filename(f),
+        Item::Param(Param::ServerName(n)) => Action::ServerName(n),
+        Item::Param(Param::NextServer(HostAddr::Ip(a))) => Action::NextServer(a),
+        // Host names: looked up with the configuration's other names
+        // (`Config::resolve_names`).
+        Item::Param(Param::NextServer(HostAddr::Name(n))) => Action::NextServerName(n),
+        Item::NamedOption { code, value } => Action::NamedOption { code, value },
+        Item::Param(Param::DefaultLeaseTime(v)) => Action::DefaultLeaseTime(v),
+        Item::Param(Param::MaxLeaseTime(v)) => Action::MaxLeaseTime(v),
+        Item::Param(Param::MinLeaseTime(v)) => Action::MinLeaseTime(v),
+        Item::Param(Param::AllowBooting(v)) => Action::Flag(Flag::AllowBooting, v),
+        Item::SpaceOption { space, code, data } => Action::SpaceOption { space, code, data },
+        Item::Param(Param::VendorOptionSpace(n)) => Action::VendorOptionSpace(n),
+        Item::Param(Param::UseHostDeclNames(v)) => Action::Flag(Flag::UseHostDeclNames, v),
+        Item::Param(Param::OneLeasePerClient(v)) => Action::Flag(Flag::OneLeasePerClient, v),
+        _ => return None,
+    })
+}
+
 /// Where dhcpd reads `class` and `subclass` declarations: anywhere but inside a class.
 const CLASS_SCOPES: &[Scope] =
     &[Scope::Global, Scope::Group, Scope::SharedNetwork, Scope::Subnet, Scope::Pool, Scope::Host];
@@ -593,6 +618,9 @@ pub(crate) struct Parser {
     pub classes: Vec<Class>,
     /// How many `if`/`else` blocks enclose the statements being read.
     if_depth: usize,
+    /// The `subnet` and `shared-network` declarations enclosing the statements being
+    /// read, innermost last (where a class is declared: see [`Class::declared_in`]).
+    enclosing: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -609,6 +637,7 @@ impl Parser {
             space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
             if_depth: 0,
+            enclosing: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -835,23 +864,6 @@ impl Parser {
             }
             let action = match self.stmt(s, scope) {
                 Ok(Some(item)) => match item {
-                    Item::Dynamic(a) => Some(a),
-                    Item::Option { code, data } => Some(Action::Option { code, data }),
-                    Item::Param(Param::Filename(f)) => Some(Action::Filename(f)),
-                    Item::Param(Param::ServerName(n)) => Some(Action::ServerName(n)),
-                    Item::Param(Param::NextServer(HostAddr::Ip(a))) => Some(Action::NextServer(a)),
-                    // Host names: looked up with the configuration's other names
-                    // (`Config::resolve_names`).
-                    Item::Param(Param::NextServer(HostAddr::Name(n))) => Some(Action::NextServerName(n)),
-                    Item::NamedOption { code, value } => Some(Action::NamedOption { code, value }),
-                    Item::Param(Param::DefaultLeaseTime(v)) => Some(Action::DefaultLeaseTime(v)),
-                    Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
-                    Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
-                    Item::Param(Param::AllowBooting(v)) => Some(Action::Flag(Flag::AllowBooting, v)),
-                    Item::SpaceOption { space, code, data } => Some(Action::SpaceOption { space, code, data }),
-                    Item::Param(Param::VendorOptionSpace(n)) => Some(Action::VendorOptionSpace(n)),
-                    Item::Param(Param::UseHostDeclNames(v)) => Some(Action::Flag(Flag::UseHostDeclNames, v)),
-                    Item::Param(Param::OneLeasePerClient(v)) => Some(Action::Flag(Flag::OneLeasePerClient, v)),
                     // Decided once per request before the lease is looked up, from the
                     // unconditional statements (xdhcpd keys a client's leases by it):
                     // under an `if`, refused rather than evaluated differently.
@@ -866,7 +878,7 @@ impl Parser {
                         None
                     }
                     Item::Param(Param::IgnoreClientUids(v)) => Some(Action::Flag(Flag::IgnoreClientUids, v)),
-                    _ => None,
+                    item => item_action(&item),
                 },
                 Ok(None) => None,
                 Err(e) => {
@@ -1152,7 +1164,7 @@ impl Parser {
     /// classification order, a `match if`, `match`/`spawn with` or `lease limit` of the
     /// new declaration replaces the class's, and its statements are added after the
     /// class's own.
-    fn class(&mut self, name: String, block: &[RawStmt]) -> Result<(), ConfigError> {
+    fn class(&mut self, name: String, block: &[RawStmt], scope: Scope) -> Result<(), ConfigError> {
         let existing = self.classes.iter().position(|c| c.name == name);
         let mut class = match existing.and_then(|i| self.classes.get(i)) {
             Some(c) => c.clone(),
@@ -1164,6 +1176,12 @@ impl Parser {
                 lease_limit: None,
                 subclasses: Vec::new(),
                 actions: Vec::new(),
+                // dhcpd clones the enclosing scope's group for the class: the first
+                // declaration's scope is the one its members run again.
+                declared_in: matches!(scope, Scope::Subnet | Scope::SharedNetwork)
+                    .then(|| self.enclosing.last().cloned())
+                    .flatten(),
+                enclosing: Vec::new(),
             },
         };
         // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`, per declaration.
@@ -1626,7 +1644,7 @@ impl Parser {
                 // dhcpd: a quoted string only ("Expecting class name").
                 let name = c.string("a quoted class name")?;
                 let block = c.block()?;
-                self.class(name, block)?;
+                self.class(name, block, scope)?;
                 Ok(None)
             }
             "subclass" => {
@@ -1704,7 +1722,9 @@ impl Parser {
                 Self::allow(s, "shared-network", scope, &[S::Global, S::Group])?;
                 let name = c.name("a shared-network name")?;
                 let block = c.block()?;
+                self.enclosing.push(head.span.clone());
                 let items = self.items(block, S::SharedNetwork);
+                self.enclosing.pop();
                 Ok(Some(Item::SharedNetwork { name, span: head.span.clone(), items }))
             }
             "subnet" => {
@@ -1713,7 +1733,9 @@ impl Parser {
                 c.keyword("netmask")?;
                 let (netmask, netmask_span) = c.ip("a netmask")?;
                 let block = c.block()?;
+                self.enclosing.push(head.span.clone());
                 let items = self.items(block, S::Subnet);
+                self.enclosing.pop();
                 Ok(Some(Item::Subnet(SubnetDecl { network, netmask, span: head.span.clone(), netmask_span, items })))
             }
             "pool" => {

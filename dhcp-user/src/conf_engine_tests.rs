@@ -2073,3 +2073,50 @@ fn get_lease_hostnames_sends_the_addresses_reverse_name() {
 }
 
 type LeaseNamesForTest = crate::dhcp::LeaseNames;
+
+/// A class declared inside a subnet (corpus 044): dhcpd's class group is a clone of the
+/// subnet's, so a member on another subnet runs that subnet's statements again, before
+/// the class's own; a member on the subnet itself does not (its scope was evaluated).
+/// Reopened in another subnet, the class keeps its first declaration's scope.
+#[test]
+fn a_class_declared_in_a_subnet_brings_that_subnets_statements() {
+    let e = engine(&format!(
+        "{SUBNET}subnet 198.18.5.0 netmask 255.255.255.0 {{\n  range 198.18.5.10 198.18.5.20;\n  \
+         option domain-name \"five.test\";\n  option routers 198.18.5.1;\n  \
+         class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; filename \"boot\"; }}\n}}\n\
+         subnet 198.18.6.0 netmask 255.255.255.0 {{\n  range 198.18.6.10 198.18.6.20;\n  option domain-name \"six.test\";\n  \
+         class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; next-server 198.18.6.9; }}\n}}\n"
+    ));
+    let ask = |m: [u8; 6], giaddr: Option<Ipv4Addr>, vendor: Option<&str>| {
+        let mut opts = vec![prl(&[1, 3, 15])];
+        if let Some(v) = vendor {
+            opts.push(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
+        }
+        let mut msg = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, m, opts))).expect("decodes");
+        if let Some(g) = giaddr {
+            msg.set_giaddr(g);
+        }
+        let mut b = Vec::new();
+        msg.encode(&mut Encoder::new(&mut b)).expect("encode");
+        reply(&e.handle(Now::at(1000), &META, &b))
+    };
+    let routers = |m: &Message| match m.opts().get(OptionCode::Router) {
+        Some(DhcpOption::Router(r)) => r.clone(),
+        _ => Vec::new(),
+    };
+    // A member on the home subnet (198.18.0.0): 198.18.5.0's statements, then the class's
+    // (both declarations'), the second subnet's not (only the first declaration's scope).
+    let m = ask(mac(1), None, Some("PXEClient:Arch:00000"));
+    assert_eq!(domain(&m).as_deref(), Some("five.test"));
+    assert_eq!(routers(&m), vec![Ipv4Addr::new(198, 18, 5, 1)]);
+    assert_eq!((file(&m).as_str(), m.siaddr()), ("boot", Ipv4Addr::new(198, 18, 6, 9)));
+    // Not a member: its own subnet's values only.
+    let plain = ask(mac(2), None, None);
+    assert_eq!((domain(&plain), routers(&plain)), (None, Vec::new()));
+    // A member relayed from 198.18.6.0: 198.18.5.0's statements win over its own subnet's.
+    let six = ask(mac(3), Some(Ipv4Addr::new(198, 18, 6, 1)), Some("PXEClient"));
+    assert_eq!(domain(&six).as_deref(), Some("five.test"));
+    // A member on 198.18.5.0 itself: its subnet's statements, not run twice (same values).
+    let five = ask(mac(4), Some(Ipv4Addr::new(198, 18, 5, 1)), Some("PXEClient"));
+    assert_eq!((domain(&five).as_deref(), file(&five).as_str()), (Some("five.test"), "boot"));
+}

@@ -471,9 +471,30 @@ pub fn classes_ignore_client_uids(all: &[Class], joined: &Classes) -> Option<boo
     })
 }
 
-pub fn run_classes(all: &[Class], joined: &Classes, p: &mut Params, pkt: &Packet<'_>) {
+/// `here`: the client's shared network and subnet (by index), the scopes its own chain
+/// already evaluated: a class declared in another scope runs that scope's statements
+/// again first (dhcpd's class group is a clone of its enclosing scope's group).
+pub fn run_classes(
+    all: &[Class],
+    joined: &Classes,
+    p: &mut Params,
+    pkt: &Packet<'_>,
+    here: impl Fn() -> (usize, Option<usize>),
+) {
     for (c, sub) in joined.iter().rev() {
         let Some(class) = all.get(c) else { continue };
+        if !class.enclosing.is_empty() {
+            let (net, subnet) = here();
+            for (scope, actions) in &class.enclosing {
+                let own = match *scope {
+                    dhcp_config::ScopeKey::SharedNetwork(n) => n == net,
+                    dhcp_config::ScopeKey::Subnet(n, s) => n == net && subnet == Some(s),
+                };
+                if !own {
+                    run(actions, &[], p, pkt);
+                }
+            }
+        }
         run(&class.actions, &[], p, pkt);
         if let Some(s) = sub.and_then(|s| class.subclasses.get(s)) {
             run(&s.actions, &[], p, pkt);

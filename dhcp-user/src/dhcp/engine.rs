@@ -360,7 +360,18 @@ impl Ctx<'_> {
         let mut p = base.clone();
         let mark = classify::SpaceMark::of(&p);
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
-        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
+        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt, || {
+            // The client's scopes: its network, and the subnet of its lease (or of the
+            // address it is served by, without a lease).
+            let net = self.cfg.networks.iter().position(|n| std::ptr::eq(n, self.net)).unwrap_or(usize::MAX);
+            let given = |a: Ipv4Addr| (!a.is_unspecified()).then_some(a);
+            let ip = lease
+                .map(|(ip, _)| ip)
+                .or_else(|| given(self.req.ciaddr()))
+                .or_else(|| given(self.req.giaddr()))
+                .unwrap_or(self.server_id);
+            (net, self.net.subnets.iter().position(|s| s.contains(ip)))
+        });
         mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         // The host dhcpd runs the statements of: the lease's (for a dynamic lease, a
         // host without fixed address only); without a lease (INFORM), the client's.
