@@ -34,6 +34,21 @@ pub enum OptionRef {
     /// option encapsulates (`option NAME code N = encapsulate SPACE;`, e.g. iPXE's 175),
     /// `SPACE.NAME` read from the client's option N, with the space's widths.
     Sub { outer: u8, code: u32, code_width: u8, length_width: u8, strip_nuls: bool },
+    /// A sub-option of a space that a sub-option encapsulates, itself in a DHCP option:
+    /// `option SPACE.NAME code N = encapsulate INNER;` with SPACE encapsulated by DHCP
+    /// option `outer` (e.g. ONIE's options in vendor 42623 of RFC 3925's option 125):
+    /// `INNER.NAME` read from sub-option `via` of `outer` (SPACE's widths), then as
+    /// sub-option `code` there (INNER's widths). dhcpd parses the packet's encapsulations
+    /// the same way, level by level.
+    Nested { outer: u8, via: SubCode, code: SubCode, strip_nuls: bool },
+}
+
+/// A sub-option's code in its space, with the space's code and length widths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubCode {
+    pub code: u32,
+    pub code_width: u8,
+    pub length_width: u8,
 }
 
 impl OptionRef {
@@ -366,6 +381,13 @@ impl<'a> Packet<'a> {
                     return Some(v);
                 }
                 let keep = v.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+                Some(Cow::Owned(v.get(..keep).unwrap_or_default().to_vec()))
+            }
+            OptionRef::Nested { outer, via, code, strip_nuls } => {
+                let area = Self::find(self.options_area(), outer)?;
+                let mid = Self::find_sub(&area, via.code, via.code_width, via.length_width)?;
+                let v = Self::find_sub(&mid, code.code, code.code_width, code.length_width)?;
+                let keep = if strip_nuls { v.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1) } else { v.len() };
                 Some(Cow::Owned(v.get(..keep).unwrap_or_default().to_vec()))
             }
         }
@@ -1097,7 +1119,7 @@ impl<'t> ExprParser<'t> {
                 &t.span,
                 ErrorKind::NotYetSupported {
                     statement: format!("option {}", t.text),
-                    reason: "expressions read DHCP options, agent.circuit-id/remote-id/agent-id/link-selection/subscriber-id, and options of a space an option encapsulates (declared before) only so far".into(),
+                    reason: "expressions read DHCP options, agent.circuit-id/remote-id/agent-id/link-selection/subscriber-id, and options of a space an option encapsulates, directly or through a sub-option of another space (declared before), only so far".into(),
                 },
             ));
         }

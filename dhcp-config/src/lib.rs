@@ -39,8 +39,8 @@ pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
     Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, InterfaceBinding, Key, KeyAlgorithm, LogLevel,
-    NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, SharedNetwork, SpaceOptionValue,
-    Subclass, Subnet, SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
+    NameFailure, NamedValue, OptionSpace, PeerAddress, PeerTls, Permit, Pool, Role, ScopeKey, SharedNetwork,
+    SpaceOptionValue, Subclass, Subnet, SwitchArm, SwitchValue, Target, ValuePart, Zone, encapsulate, split_to_hba,
 };
 
 /// Reads included files. A trait so tests (and fuzzing) read from memory.
@@ -118,6 +118,7 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     }
     let (mut config, info) = lower::lower(&items);
     config.classes = std::mem::take(&mut parser.classes);
+    lower::class_enclosing(&mut config.classes, &info);
     validate::validate(&config, &info, &mut errors, &mut warnings);
     if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }
 }

@@ -52,6 +52,9 @@ pub(crate) struct HostInfo {
 #[derive(Debug, Default)]
 pub(crate) struct Info {
     pub shared_networks: Vec<(Span, bool)>, // (position, explicitly declared)
+    /// Each explicit shared network's and each subnet's statements as per-packet actions,
+    /// by the position of its declaration (for the classes declared in it).
+    pub scope_actions: Vec<(Span, crate::model::ScopeKey, Vec<crate::model::Action>)>,
     pub subnets: Vec<Vec<SubnetInfo>>,
     pub pools: Vec<Vec<PoolInfo>>,
     pub hosts: Vec<HostInfo>,
@@ -83,6 +86,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::AllowBooting(_)) => Some(Target::Flag(Flag::AllowBooting)),
             Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
+            Item::Param(Param::IgnoreClientUids(_)) => Some(Target::Flag(Flag::IgnoreClientUids)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
@@ -145,6 +149,7 @@ fn apply(e: &mut Effective, p: &Param) {
         Param::PingClttSecs(v) => e.ping_cltt_secs = *v,
         Param::LogFacility(v) => e.log_facility = Some(v.clone()),
         Param::OneLeasePerClient(v) => e.one_lease_per_client = *v,
+        Param::IgnoreClientUids(v) => e.ignore_client_uids = *v,
         Param::UpdateStaticLeases(v) => e.update_static_leases = *v,
         Param::GetLeaseHostnames(v) => e.get_lease_hostnames = *v,
         Param::UseHostDeclNames(v) => e.use_host_decl_names = *v,
@@ -229,6 +234,27 @@ fn lower_peer(d: &PeerDecl) -> FailoverPeer {
 }
 
 /// Builds the model from the AST.
+/// The scopes each class declared in a subnet or shared network runs again for its
+/// members (see [`crate::model::Class::enclosing`]): the subnet's statements, preceded by
+/// its explicit shared network's; or the shared network's.
+pub(crate) fn class_enclosing(classes: &mut [crate::model::Class], info: &Info) {
+    use crate::model::ScopeKey;
+    for class in classes.iter_mut() {
+        let Some(at) = &class.declared_in else { continue };
+        let Some((_, key, actions)) = info.scope_actions.iter().find(|(s, _, _)| s == at) else { continue };
+        let key = *key;
+        let mut chain = Vec::new();
+        if let ScopeKey::Subnet(sn, _) = key
+            && info.shared_networks.get(sn).is_some_and(|(_, explicit)| *explicit)
+            && let Some((_, k, a)) = info.scope_actions.iter().find(|(_, k, _)| *k == ScopeKey::SharedNetwork(sn))
+        {
+            chain.push((*k, a.clone()));
+        }
+        chain.push((key, actions.clone()));
+        class.enclosing = chain;
+    }
+}
+
 pub(crate) fn lower(items: &[Item]) -> (Config, Info) {
     let mut l = Lowerer { config: Config::default(), info: Info::default(), interface_names: Default::default() };
     let global = scope_effective(&Effective::default(), items);
@@ -271,6 +297,11 @@ impl Lowerer {
                 Item::SharedNetwork { name, span, items } => {
                     let e = scope_effective(eff, items);
                     let sn = self.new_shared(name.clone(), span.clone(), true);
+                    self.info.scope_actions.push((
+                        span.clone(),
+                        crate::model::ScopeKey::SharedNetwork(sn),
+                        items.iter().filter_map(crate::parser::item_action).collect(),
+                    ));
                     for item in items {
                         match item {
                             Item::Subnet(d) => self.subnet(d, &e, sn),
@@ -345,6 +376,11 @@ impl Lowerer {
             effective: e.clone(),
         });
         let subnet_index = shared.subnets.len() - 1;
+        self.info.scope_actions.push((
+            d.span.clone(),
+            crate::model::ScopeKey::Subnet(sn, subnet_index),
+            d.items.iter().filter_map(crate::parser::item_action).collect(),
+        ));
         if let Some(info) = self.info.subnets.get_mut(sn) {
             info.push(SubnetInfo { span: d.span.clone(), netmask_span: d.netmask_span.clone() });
         }
@@ -504,6 +540,10 @@ impl Lowerer {
             Param::OneLeasePerClient(v) => Some(*v),
             _ => None,
         });
+        let own_ignore_client_uids = own_flag(|p| match p {
+            Param::IgnoreClientUids(v) => Some(*v),
+            _ => None,
+        });
         let own_allow_booting = own_flag(|p| match p {
             Param::AllowBooting(v) => Some(*v),
             _ => None,
@@ -520,6 +560,7 @@ impl Lowerer {
             own_sets_ddns,
             own_use_host_decl_names,
             own_one_lease_per_client,
+            own_ignore_client_uids,
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,

@@ -362,8 +362,7 @@ pub struct Effective {
     /// into [`Effective::server_identifier`] (first address).
     pub server_identifier_name: Option<String>,
     /// `ping-check`: send an ICMP echo to an address before offering it, and abandon it if
-    /// something answers. dhcpd's default is true; xdhcpd's is false (a documented
-    /// difference, docs/DHCPD_CONF.md): `ping-check true;` turns it on.
+    /// something answers. On unless `ping-check false;`, as in dhcpd.
     pub ping_check: bool,
     /// `ping-timeout`, seconds (dhcpd default 1): how long an offer waits for an echo reply.
     pub ping_timeout: u32,
@@ -386,6 +385,9 @@ pub struct Effective {
     pub get_lease_hostnames: bool,
     /// `use-host-decl-names` (default false).
     pub use_host_decl_names: bool,
+    /// `ignore-client-uids` (default false): a lease bound under it records no client
+    /// identifier, so the client is known by its hardware address (dhcpd's ack_lease).
+    pub ignore_client_uids: bool,
     /// `allow booting` / `deny booting` / `ignore booting` (default allow).
     pub allow_booting: bool,
     /// `next-server IP;` (siaddr).
@@ -442,7 +444,7 @@ impl Default for Effective {
             authoritative: false,
             server_identifier: None,
             server_identifier_name: None,
-            ping_check: false,
+            ping_check: true,
             ping_timeout: 1,
             ping_timeout_ms: 0,
             ping_cltt_secs: 60,
@@ -452,6 +454,7 @@ impl Default for Effective {
             update_static_leases: false,
             get_lease_hostnames: false,
             use_host_decl_names: false,
+            ignore_client_uids: false,
             allow_booting: true,
             next_server: None,
             next_server_name: None,
@@ -910,6 +913,23 @@ pub struct Class {
     /// The class's statements, executed for its members after the pool's scope and
     /// before the host's.
     pub actions: Vec<Action>,
+    /// The `subnet` or `shared-network` declaration the class was first declared in
+    /// (its head's position), if any.
+    pub declared_in: Option<crate::Span>,
+    /// The statements of the scopes the class was declared in, outermost first: dhcpd's
+    /// class group is a clone of that scope's group, so its members run them again,
+    /// before the class's own, unless the scope is one of their own (the client's
+    /// subnet or shared network, already evaluated: dhcpd's execute_statements_in_scope
+    /// stops at the limiting scope).
+    pub enclosing: Vec<(ScopeKey, Vec<Action>)>,
+}
+
+/// A scope of the lowered configuration: a shared network (index into
+/// [`Config::shared_networks`]) or one of its subnets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKey {
+    SharedNetwork(usize),
+    Subnet(usize, usize),
 }
 
 /// `subclass "CLASS" DATA [{ ... }]`: members are the clients whose `match` value is DATA.
@@ -1102,6 +1122,8 @@ pub enum Flag {
     UseHostDeclNames,
     /// `one-lease-per-client`
     OneLeasePerClient,
+    /// `ignore-client-uids`
+    IgnoreClientUids,
 }
 
 impl Action {
@@ -1185,6 +1207,9 @@ pub struct Host {
     /// `one-lease-per-client` as the host's own statements and groups set it (`None`:
     /// not set there).
     pub own_one_lease_per_client: Option<bool>,
+    /// `ignore-client-uids` as the host's own statements and groups set it (`None`: not
+    /// set there).
+    pub own_ignore_client_uids: Option<bool>,
     /// `allow|deny|ignore booting` as the host's own statements and groups set it
     /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
     /// machine out.

@@ -33,6 +33,8 @@ pub(crate) enum Param {
     OneLeasePerClient(bool),
     UpdateStaticLeases(bool),
     GetLeaseHostnames(bool),
+    /// `ignore-client-uids`: a lease bound under it records no client identifier.
+    IgnoreClientUids(bool),
     UseHostDeclNames(bool),
     AllowBooting(bool),
     NextServer(HostAddr),
@@ -238,6 +240,31 @@ impl Scope {
     }
 }
 
+/// The per-packet action a statement of a scope is, for the statements a class or an
+/// `if` block may hold (`None` for the others: ranges, pools, hosts...).
+pub(crate) fn item_action(item: &Item) -> Option<Action> {
+    Some(match item.clone() {
+        Item::Dynamic(a) => a,
+        Item::Option { code, data } => Action::Option { code, data },
+        Item::Param(Param::Filename(f)) => Action::Filename(f),
+        Item::Param(Param::ServerName(n)) => Action::ServerName(n),
+        Item::Param(Param::NextServer(HostAddr::Ip(a))) => Action::NextServer(a),
+        // Host names: looked up with the configuration's other names
+        // (`Config::resolve_names`).
+        Item::Param(Param::NextServer(HostAddr::Name(n))) => Action::NextServerName(n),
+        Item::NamedOption { code, value } => Action::NamedOption { code, value },
+        Item::Param(Param::DefaultLeaseTime(v)) => Action::DefaultLeaseTime(v),
+        Item::Param(Param::MaxLeaseTime(v)) => Action::MaxLeaseTime(v),
+        Item::Param(Param::MinLeaseTime(v)) => Action::MinLeaseTime(v),
+        Item::Param(Param::AllowBooting(v)) => Action::Flag(Flag::AllowBooting, v),
+        Item::SpaceOption { space, code, data } => Action::SpaceOption { space, code, data },
+        Item::Param(Param::VendorOptionSpace(n)) => Action::VendorOptionSpace(n),
+        Item::Param(Param::UseHostDeclNames(v)) => Action::Flag(Flag::UseHostDeclNames, v),
+        Item::Param(Param::OneLeasePerClient(v)) => Action::Flag(Flag::OneLeasePerClient, v),
+        _ => return None,
+    })
+}
+
 /// Where dhcpd reads `class` and `subclass` declarations: anywhere but inside a class.
 const CLASS_SCOPES: &[Scope] =
     &[Scope::Global, Scope::Group, Scope::SharedNetwork, Scope::Subnet, Scope::Pool, Scope::Host];
@@ -319,7 +346,6 @@ const UNSUPPORTED: &[&str] = &[
     "prefix-length-mode",
     "primary6",
     "secondary6",
-    "ignore-client-uids",
 ];
 
 /// Option spaces dhcpd defines itself (common/tables.c, server/stables.c): their
@@ -590,6 +616,11 @@ pub(crate) struct Parser {
     space_encaps: std::collections::HashMap<String, (String, u32)>,
     /// `class` declarations so far, with their subclasses (global whatever their scope).
     pub classes: Vec<Class>,
+    /// How many `if`/`else` blocks enclose the statements being read.
+    if_depth: usize,
+    /// The `subnet` and `shared-network` declarations enclosing the statements being
+    /// read, innermost last (where a class is declared: see [`Class::declared_in`]).
+    enclosing: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
 }
@@ -605,6 +636,8 @@ impl Parser {
             space_refs: std::collections::HashMap::new(),
             space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
+            if_depth: 0,
+            enclosing: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -650,6 +683,39 @@ impl Parser {
                             code: *code,
                             code_width: sp.code_width,
                             length_width: sp.length_width,
+                            strip_nuls: matches!(ty, options::OptionType::Text),
+                        },
+                    );
+                }
+            }
+        }
+        // A space encapsulated by an option of a space that a DHCP option encapsulates
+        // (`option vivso.onie code 42623 = encapsulate onie;` with `option NAME code 125 =
+        // encapsulate vivso;`): its options are read through both levels.
+        for (inner, (space, via)) in &self.space_encaps {
+            let outer = self.hoisted.iter().rev().find_map(|i| match i {
+                Item::Encapsulation { code, space: s } if s == space => Some(*code),
+                _ => None,
+            });
+            let (Some(outer), Some(mid), Some(sp)) =
+                (outer, self.spaces.iter().find(|s| s.name == *space), self.spaces.iter().find(|s| s.name == *inner))
+            else {
+                continue;
+            };
+            let via = crate::expr::SubCode { code: *via, code_width: mid.code_width, length_width: mid.length_width };
+            for ((s, name), (code, ty)) in &self.space_defs {
+                let key = (s.to_ascii_lowercase(), name.clone());
+                if s == inner && !refs.contains_key(&key) {
+                    refs.insert(
+                        key,
+                        crate::expr::OptionRef::Nested {
+                            outer,
+                            via,
+                            code: crate::expr::SubCode {
+                                code: *code,
+                                code_width: sp.code_width,
+                                length_width: sp.length_width,
+                            },
                             strip_nuls: matches!(ty, options::OptionType::Text),
                         },
                     );
@@ -798,24 +864,21 @@ impl Parser {
             }
             let action = match self.stmt(s, scope) {
                 Ok(Some(item)) => match item {
-                    Item::Dynamic(a) => Some(a),
-                    Item::Option { code, data } => Some(Action::Option { code, data }),
-                    Item::Param(Param::Filename(f)) => Some(Action::Filename(f)),
-                    Item::Param(Param::ServerName(n)) => Some(Action::ServerName(n)),
-                    Item::Param(Param::NextServer(HostAddr::Ip(a))) => Some(Action::NextServer(a)),
-                    // Host names: looked up with the configuration's other names
-                    // (`Config::resolve_names`).
-                    Item::Param(Param::NextServer(HostAddr::Name(n))) => Some(Action::NextServerName(n)),
-                    Item::NamedOption { code, value } => Some(Action::NamedOption { code, value }),
-                    Item::Param(Param::DefaultLeaseTime(v)) => Some(Action::DefaultLeaseTime(v)),
-                    Item::Param(Param::MaxLeaseTime(v)) => Some(Action::MaxLeaseTime(v)),
-                    Item::Param(Param::MinLeaseTime(v)) => Some(Action::MinLeaseTime(v)),
-                    Item::Param(Param::AllowBooting(v)) => Some(Action::Flag(Flag::AllowBooting, v)),
-                    Item::SpaceOption { space, code, data } => Some(Action::SpaceOption { space, code, data }),
-                    Item::Param(Param::VendorOptionSpace(n)) => Some(Action::VendorOptionSpace(n)),
-                    Item::Param(Param::UseHostDeclNames(v)) => Some(Action::Flag(Flag::UseHostDeclNames, v)),
-                    Item::Param(Param::OneLeasePerClient(v)) => Some(Action::Flag(Flag::OneLeasePerClient, v)),
-                    _ => None,
+                    // Decided once per request before the lease is looked up, from the
+                    // unconditional statements (xdhcpd keys a client's leases by it):
+                    // under an `if`, refused rather than evaluated differently.
+                    Item::Param(Param::IgnoreClientUids(_)) if self.if_depth > 0 => {
+                        self.errors.push(ConfigError::new(
+                            &s.tokens.first().map(|t| t.span.clone()).unwrap_or_else(|| s.end.clone()),
+                            ErrorKind::NotSupported {
+                                statement: stmt_text(s),
+                                reason: "xdhcpd decides ignore-client-uids before it evaluates conditions (it keys the client's leases by it); write it outside the `if` (in the class, host or scope)".into(),
+                            },
+                        ));
+                        None
+                    }
+                    Item::Param(Param::IgnoreClientUids(v)) => Some(Action::Flag(Flag::IgnoreClientUids, v)),
+                    item => item_action(&item),
                 },
                 Ok(None) => None,
                 Err(e) => {
@@ -840,7 +903,7 @@ impl Parser {
                         reason: match scope {
                             Scope::OnEvent => "inside an `on` block only set, unset, log, execute and if statements are supported (the others would act after the answer is built)".to_string(),
                             _ => format!(
-                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, set, log, execute, on and if statements are supported yet",
+                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
                                 if scope == Scope::Class { "a class" } else { "an `if` block" }
                             ),
                         },
@@ -888,7 +951,9 @@ impl Parser {
                 ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
             ));
         };
+        self.if_depth += 1;
         let then = self.actions(block, scope);
+        self.if_depth -= 1;
         let rest = stmts.get(1..).unwrap_or_default();
         let otherwise = match rest.first() {
             Some(next) if head_word(next).as_deref() == Some("elsif") => vec![self.if_chain(rest, 1, scope)?],
@@ -896,7 +961,12 @@ impl Parser {
                 match next.tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase).as_deref() {
                     Some("if") => vec![self.if_chain(rest, 2, scope)?],
                     _ => match (&next.block, next.tokens.len()) {
-                        (Some(b), 1) => self.actions(b, scope),
+                        (Some(b), 1) => {
+                            self.if_depth += 1;
+                            let a = self.actions(b, scope);
+                            self.if_depth -= 1;
+                            a
+                        }
                         _ => {
                             let mut c = Cursor::new(next);
                             c.pos = 1;
@@ -1016,7 +1086,9 @@ impl Parser {
         }
         let mut out = Vec::with_capacity(arms.len());
         for (label, stmts, breaks) in arms {
+            self.if_depth += 1;
             let actions = self.actions(&stmts, scope);
+            self.if_depth -= 1;
             out.push(crate::model::SwitchArm { label, actions, breaks });
         }
         Ok(Action::Switch { value, arms: out })
@@ -1092,7 +1164,7 @@ impl Parser {
     /// classification order, a `match if`, `match`/`spawn with` or `lease limit` of the
     /// new declaration replaces the class's, and its statements are added after the
     /// class's own.
-    fn class(&mut self, name: String, block: &[RawStmt]) -> Result<(), ConfigError> {
+    fn class(&mut self, name: String, block: &[RawStmt], scope: Scope) -> Result<(), ConfigError> {
         let existing = self.classes.iter().position(|c| c.name == name);
         let mut class = match existing.and_then(|i| self.classes.get(i)) {
             Some(c) => c.clone(),
@@ -1104,6 +1176,12 @@ impl Parser {
                 lease_limit: None,
                 subclasses: Vec::new(),
                 actions: Vec::new(),
+                // dhcpd clones the enclosing scope's group for the class: the first
+                // declaration's scope is the one its members run again.
+                declared_in: matches!(scope, Scope::Subnet | Scope::SharedNetwork)
+                    .then(|| self.enclosing.last().cloned())
+                    .flatten(),
+                enclosing: Vec::new(),
             },
         };
         // dhcpd: one `match if`, and one of `match EXPR` / `spawn with`, per declaration.
@@ -1372,17 +1450,21 @@ impl Parser {
                 let v = c.word("a syslog facility")?.text.clone();
                 param(Param::LogFacility(v), &c)
             }
-            "ping-check" | "one-lease-per-client" | "get-lease-hostnames" | "use-host-decl-names" => {
+            "ping-check"
+            | "one-lease-per-client"
+            | "get-lease-hostnames"
+            | "use-host-decl-names"
+            | "ignore-client-uids" => {
                 // dhcpd's flag format wants a value: `ping-check;` is an error there.
                 let v = c.flag()?;
-                // Turned on, this one makes dhcpd do a reverse DNS lookup while it answers,
-                // which xdhcpd does not do: refused rather than accepted and ignored.
-                if v && kw == "get-lease-hostnames" {
+                // xdhcpd knows a client's leases by the key this flag chooses, before it
+                // picks a pool: in a pool it would come too late to be the same as dhcpd.
+                if kw == "ignore-client-uids" && scope == Scope::Pool {
                     return Err(ConfigError::new(
                         &head.span,
                         ErrorKind::NotSupported {
                             statement: stmt_text(s),
-                            reason: "xdhcpd does not look up the reverse DNS name of a leased address to send it as host-name (dhcpd does it while answering); write `get-lease-hostnames false;`, or give the name with `option host-name`".into(),
+                            reason: "xdhcpd decides ignore-client-uids before it picks a pool; write it in the subnet, shared-network, class or host".into(),
                         },
                     ));
                 }
@@ -1390,6 +1472,7 @@ impl Parser {
                     "ping-check" => Param::PingCheck(v),
                     "one-lease-per-client" => Param::OneLeasePerClient(v),
                     "get-lease-hostnames" => Param::GetLeaseHostnames(v),
+                    "ignore-client-uids" => Param::IgnoreClientUids(v),
                     _ => Param::UseHostDeclNames(v),
                 };
                 param(p, &c)
@@ -1571,7 +1654,7 @@ impl Parser {
                 // dhcpd: a quoted string only ("Expecting class name").
                 let name = c.string("a quoted class name")?;
                 let block = c.block()?;
-                self.class(name, block)?;
+                self.class(name, block, scope)?;
                 Ok(None)
             }
             "subclass" => {
@@ -1649,7 +1732,9 @@ impl Parser {
                 Self::allow(s, "shared-network", scope, &[S::Global, S::Group])?;
                 let name = c.name("a shared-network name")?;
                 let block = c.block()?;
+                self.enclosing.push(head.span.clone());
                 let items = self.items(block, S::SharedNetwork);
+                self.enclosing.pop();
                 Ok(Some(Item::SharedNetwork { name, span: head.span.clone(), items }))
             }
             "subnet" => {
@@ -1658,7 +1743,9 @@ impl Parser {
                 c.keyword("netmask")?;
                 let (netmask, netmask_span) = c.ip("a netmask")?;
                 let block = c.block()?;
+                self.enclosing.push(head.span.clone());
                 let items = self.items(block, S::Subnet);
+                self.enclosing.pop();
                 Ok(Some(Item::Subnet(SubnetDecl { network, netmask, span: head.span.clone(), netmask_span, items })))
             }
             "pool" => {

@@ -366,3 +366,26 @@ fn an_option_of_a_space_may_encapsulate_another_space() {
     .config;
     assert_eq!(c.global.option(125), Some(&[0, 0, 0xa6, 0x7f, 2, 7, 7][..]));
 }
+
+/// `ignore-client-uids` is read as a flag in the scopes where xdhcpd can decide it before
+/// it looks the client's lease up; in a pool or under a condition it is refused by name,
+/// with its position, rather than decided differently from dhcpd.
+#[test]
+fn ignore_client_uids_is_a_flag_and_refused_where_it_would_come_too_late() {
+    let c = load(&format!("ignore-client-uids on;\n{SUBNET}")).config;
+    assert!(c.global.ignore_client_uids);
+    assert!(c.shared_networks[0].subnets[0].effective.ignore_client_uids);
+    let off = load(SUBNET).config;
+    assert!(!off.global.ignore_client_uids, "off unless written, as in dhcpd");
+    for (text, at) in [
+        (
+            "subnet 198.18.0.0 netmask 255.255.255.0 { pool { ignore-client-uids on; range 198.18.0.10 198.18.0.20; } }\n",
+            "t.conf:1:50",
+        ),
+        ("class \"c\" { match if exists user-class; if exists host-name { ignore-client-uids on; } }\n", "t.conf:1:63"),
+    ] {
+        let e = parse_str("t.conf", text, &MemoryLoader::default()).expect_err("refused").to_string();
+        assert!(e.contains(at) && e.contains("ignore-client-uids"), "{e}");
+    }
+    assert!(parse_str("t.conf", "ignore-client-uids;\n", &MemoryLoader::default()).is_err(), "a flag wants a value");
+}

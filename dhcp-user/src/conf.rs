@@ -16,6 +16,8 @@ fn params(e: &Effective) -> Params {
         server_name: e.server_name.clone(),
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
+        ignore_client_uids: Some(e.ignore_client_uids),
+        get_lease_hostnames: e.get_lease_hostnames,
         duplicates: e.duplicates,
         allow_booting: Some(e.allow_booting),
         dynamic: std::sync::Arc::from(e.dynamic.clone()),
@@ -103,6 +105,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             // or pool's value stands (dhcpd evaluates them in the merged scope).
             p.use_host_decl_names = h.own_use_host_decl_names;
             p.one_lease_per_client = h.own_one_lease_per_client;
+            p.ignore_client_uids = h.own_ignore_client_uids;
             p.allow_booting = h.own_allow_booting;
             // The host's own per-packet statements, run after its classes' (the pool's
             // chain has run by then).

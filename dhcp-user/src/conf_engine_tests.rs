@@ -1574,7 +1574,7 @@ fn bootp_options_overflow_into_the_file_field_as_dhcpd_packs_them() {
     assert_eq!(b.len(), 300, "a 64-byte vendor area: the packet is the BOOTP minimum");
 }
 
-/// `ping-check true`: an OFFER of a free address carries a probe (the runtime pings before
+/// `ping-check true` (dhcpd's default): an OFFER of a free address carries a probe (the runtime pings before
 /// sending it); the client's own active lease is offered at once, as dhcpd's do_ping_check
 /// decides; an answered probe abandons the address and it is not offered again.
 #[test]
@@ -1592,9 +1592,15 @@ fn ping_check_probes_free_addresses_and_abandons_answered_ones() {
     let ms = engine(&format!("ping-check true;\nping-timeout 2;\nping-timeout-ms 250;\n{SUBNET}"));
     let o = ms.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
     assert_eq!(o.probe.map(|p| p.timeout_ms), Some(250));
-    // Without ping-check, no probe.
-    let quiet = engine(SUBNET);
+    // Without the statement, dhcpd's default: pinged, for dhcpd's one second.
+    let default = engine(SUBNET);
+    let o = default.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![]));
+    assert_eq!(o.probe.map(|p| p.timeout_ms), Some(1000), "dhcpd pings unless told not to");
+    // `ping-check false`, no probe; in a subnet, only for that subnet's addresses.
+    let quiet = engine(&format!("ping-check false;\n{SUBNET}"));
     assert!(quiet.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());
+    let scoped = engine(&SUBNET.replace("{\n", "{\n  ping-check false;\n"));
+    assert!(scoped.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(1), vec![])).probe.is_none());
     // A bound client asking again: its active lease, no echo.
     let (o, ip) = {
         let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
@@ -1993,4 +1999,150 @@ fn a_hosts_space_options_join_the_subnets() {
     assert_eq!(option_43(&offer(&e, mac(2))), Some(hex("030474667470")));
     let e = engine(&conf("option ZTP-encapsulation 01:02;"));
     assert_eq!(option_43(&offer(&e, mac(1))), Some(vec![1, 2]));
+}
+
+/// `if option onie.machine = ...` (corpus 064): ONIE's options are read from the client's
+/// option 125 through both levels, the vendor (enterprise 42623, vivso's widths) and then
+/// the onie space's own, as dhcpd parses a packet's encapsulations.
+#[test]
+fn an_option_of_a_space_in_a_space_is_read_from_the_packet() {
+    let e = engine(&format!(
+        "{VIVSO_SPACES}class \"onie\" {{\n  match if substring (option vendor-class-identifier, 0, 11) = \"onie_vendor\";\n\
+           if option onie.machine = \"dellemc_z9100_c2538\" {{ filename \"z9100\"; }}\n\
+           elsif exists onie.machine {{ filename \"other\"; }}\n}}\n{SUBNET}"
+    ));
+    // RFC 3925: enterprise 42623, its data length, then ONIE's sub-options (machine: 3).
+    let vivso = |machine: &[u8]| {
+        let inner = [&[3, machine.len() as u8][..], machine].concat();
+        [&[0, 0, 0xa6, 0x7f, inner.len() as u8][..], &inner].concat()
+    };
+    let ask = |m: [u8; 6], opts: Vec<DhcpOption>| {
+        let mut all = vec![DhcpOption::ClassIdentifier(b"onie_vendor:x86_64".to_vec())];
+        all.extend(opts);
+        file(&offer_with(&e, m, all))
+    };
+    assert_eq!(ask(mac(1), vec![opt(125, &vivso(b"dellemc_z9100_c2538"))]), "z9100");
+    assert_eq!(ask(mac(2), vec![opt(125, &vivso(b"accton_as7712"))]), "other");
+    // Another enterprise's data is not ONIE's.
+    let other = [&[0, 0, 0, 9, 5, 3, 3][..], b"abc"].concat();
+    assert_eq!(ask(mac(3), vec![opt(125, &other)]), "");
+    // A truncated option 125 reads as absent, never a panic.
+    assert_eq!(ask(mac(4), vec![opt(125, &[0, 0, 0xa6, 0x7f, 40, 3, 1])]), "");
+}
+
+/// `ignore-client-uids on` (corpus 064, in a class): dhcpd's ack_lease records no client
+/// identifier, so the lease is the hardware address's: the machine gets the same address
+/// whatever identifier it sends next (SONiC and ONIE send different ones), and the lease
+/// file has no `uid`. A client outside the class keeps its identifier.
+#[test]
+fn ignore_client_uids_keys_the_lease_by_the_hardware_address() {
+    let e = engine(&format!(
+        "class \"sonic\" {{\n  match if substring (option dhcp-client-identifier, 0, 5) = \"SONiC\";\n  \
+         ignore-client-uids on;\n}}\n{SUBNET}"
+    ));
+    let bind = |m: [u8; 6], id: &[u8]| {
+        let cid = DhcpOption::ClientIdentifier(id.to_vec());
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![cid.clone()]));
+        let ip = reply(&o).yiaddr();
+        let req = vec![cid, DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)];
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Request, m, req));
+        assert_eq!(reply(&o).opts().msg_type(), Some(MessageType::Ack));
+        e.store().get(ip).expect("bound")
+    };
+    let first = bind(mac(1), b"SONiC##N.A##000000-a");
+    assert_eq!(first.client.as_ref().and_then(|c| c.client_id()), None, "no identifier recorded");
+    assert!(crate::lease::record::to_record(&first).uid.is_none_or(|u| u.is_empty()), "no uid in the lease file");
+    let again = bind(mac(1), b"SONiC##N.A##000000-b");
+    assert_eq!(again.ip, first.ip, "the same machine, another identifier: the same lease");
+    // Outside the class, the identifier is the client's key as before.
+    let other = bind(mac(2), b"\x01other");
+    assert_eq!(other.client.as_ref().and_then(|c| c.client_id()), Some(&b"\x01other"[..]));
+    // Global, the same for everyone; a host's own `off` wins over it.
+    let g = engine(&format!(
+        "ignore-client-uids on;\nhost h {{ hardware ethernet 52:54:00:00:00:07; ignore-client-uids off; }}\n{SUBNET}"
+    ));
+    let key_of = |m: [u8; 6]| {
+        let cid = DhcpOption::ClientIdentifier(b"\x01id".to_vec());
+        let ip = reply(&g.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![cid]))).yiaddr();
+        g.store().get(ip).and_then(|l| l.offer.map(|o| o.client))
+    };
+    assert_eq!(key_of(mac(6)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), None);
+    assert_eq!(key_of(mac(7)).and_then(|k| k.client_id().map(<[u8]>::to_vec)), Some(b"\x01id".to_vec()));
+}
+
+/// `get-lease-hostnames on`: the leased address's reverse DNS name goes out as host-name,
+/// with the trailing NUL dhcpd's copy keeps, unless a host-name is in force already; an
+/// address without a name gets none; a scope without the statement sends no name.
+#[test]
+fn get_lease_hostnames_sends_the_addresses_reverse_name() {
+    let e = engine(&format!(
+        "get-lease-hostnames on;\nhost named {{ hardware ethernet 52:54:00:00:00:09; option host-name \"own\"; }}\n{SUBNET}"
+    ));
+    let pool: Vec<Ipv4Addr> = (100..=110).map(|n| Ipv4Addr::new(198, 18, 0, n)).collect();
+    assert_eq!(e.config().lease_name_addresses(100), pool, "the pool's addresses are looked up");
+    e.set_lease_names(pool.iter().map(|ip| (*ip, format!("h{}.lab.test", ip.octets()[3]).into_boxed_str())).collect());
+    let ask = |m: [u8; 6]| {
+        let o = offer_with(&e, m, vec![prl(&[1, 12])]);
+        let name = match o.opts().get(OptionCode::Hostname) {
+            Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+            _ => None,
+        };
+        (o.yiaddr(), name)
+    };
+    let (ip, name) = ask(mac(1));
+    assert_eq!(name, Some(format!("h{}.lab.test\0", ip.octets()[3])));
+    assert_eq!(ask(mac(9)).1.as_deref(), Some("own"), "a host-name in force wins");
+    e.set_lease_names(LeaseNamesForTest::new());
+    assert_eq!(ask(mac(2)).1, None, "no name, no option");
+    let off = engine(SUBNET);
+    assert!(off.config().lease_name_addresses(100).is_empty());
+}
+
+type LeaseNamesForTest = crate::dhcp::LeaseNames;
+
+/// A class declared inside a subnet (corpus 044): dhcpd's class group is a clone of the
+/// subnet's, so a member on another subnet runs that subnet's statements again, before
+/// the class's own; a member on the subnet itself does not (its scope was evaluated).
+/// Reopened in another subnet, the class keeps its first declaration's scope.
+#[test]
+fn a_class_declared_in_a_subnet_brings_that_subnets_statements() {
+    let e = engine(&format!(
+        "{SUBNET}subnet 198.18.5.0 netmask 255.255.255.0 {{\n  range 198.18.5.10 198.18.5.20;\n  \
+         option domain-name \"five.test\";\n  option routers 198.18.5.1;\n  \
+         class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; filename \"boot\"; }}\n}}\n\
+         subnet 198.18.6.0 netmask 255.255.255.0 {{\n  range 198.18.6.10 198.18.6.20;\n  option domain-name \"six.test\";\n  \
+         class \"pxe\" {{ match if substring (option vendor-class-identifier, 0, 9) = \"PXEClient\"; next-server 198.18.6.9; }}\n}}\n"
+    ));
+    let ask = |m: [u8; 6], giaddr: Option<Ipv4Addr>, vendor: Option<&str>| {
+        let mut opts = vec![prl(&[1, 3, 15])];
+        if let Some(v) = vendor {
+            opts.push(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
+        }
+        let mut msg = Message::decode(&mut Decoder::new(&msg(MessageType::Discover, m, opts))).expect("decodes");
+        if let Some(g) = giaddr {
+            msg.set_giaddr(g);
+        }
+        let mut b = Vec::new();
+        msg.encode(&mut Encoder::new(&mut b)).expect("encode");
+        reply(&e.handle(Now::at(1000), &META, &b))
+    };
+    let routers = |m: &Message| match m.opts().get(OptionCode::Router) {
+        Some(DhcpOption::Router(r)) => r.clone(),
+        _ => Vec::new(),
+    };
+    // A member on the home subnet (198.18.0.0): 198.18.5.0's statements, then the class's
+    // (both declarations'), the second subnet's not (only the first declaration's scope).
+    let m = ask(mac(1), None, Some("PXEClient:Arch:00000"));
+    assert_eq!(domain(&m).as_deref(), Some("five.test"));
+    assert_eq!(routers(&m), vec![Ipv4Addr::new(198, 18, 5, 1)]);
+    assert_eq!((file(&m).as_str(), m.siaddr()), ("boot", Ipv4Addr::new(198, 18, 6, 9)));
+    // Not a member: its own subnet's values only.
+    let plain = ask(mac(2), None, None);
+    assert_eq!((domain(&plain), routers(&plain)), (None, Vec::new()));
+    // A member relayed from 198.18.6.0: 198.18.5.0's statements win over its own subnet's.
+    let six = ask(mac(3), Some(Ipv4Addr::new(198, 18, 6, 1)), Some("PXEClient"));
+    assert_eq!(domain(&six).as_deref(), Some("five.test"));
+    // A member on 198.18.5.0 itself: its subnet's statements, not run twice (same values).
+    let five = ask(mac(4), Some(Ipv4Addr::new(198, 18, 5, 1)), Some("PXEClient"));
+    assert_eq!((domain(&five).as_deref(), file(&five).as_str()), (Some("five.test"), "boot"));
 }

@@ -20,6 +20,8 @@ pub struct Stats {
     by_type_in: Mutex<BTreeMap<String, u64>>,
     by_type_out: Mutex<BTreeMap<String, u64>>,
     drops: Mutex<BTreeMap<String, u64>>,
+    /// OFFERs held now for their `ping-check` echo (gauge): counted as sent only when they go.
+    awaiting_ping: AtomicU64,
     /// Dynamic DNS (`runtime::ddns`).
     pub ddns: DdnsStats,
 }
@@ -112,6 +114,21 @@ impl Stats {
         }
     }
 
+    /// A request answered with nothing after all (the engine replied, the runtime did not send).
+    pub fn dropped(&self, r: DropReason) {
+        bump(&self.drops, drop_label(r));
+    }
+
+    /// An OFFER starts or ends its wait for a `ping-check` echo.
+    pub fn awaiting_ping(&self, held: bool) {
+        if held {
+            self.awaiting_ping.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Never below zero, whatever the order of calls.
+            let _ = self.awaiting_ping.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
     pub fn sent(&self, t: MessageType) {
         bump(&self.by_type_out, format!("{t:?}").to_lowercase());
     }
@@ -151,6 +168,7 @@ impl Stats {
             received_by_type: counts(&self.by_type_in),
             sent_by_type: counts(&self.by_type_out),
             dropped: counts(&self.drops),
+            awaiting_ping: self.awaiting_ping.load(Ordering::Relaxed),
             ddns: self.ddns.snapshot(),
         }
     }
@@ -179,6 +197,8 @@ pub struct StatsSnapshot {
     pub sent_by_type: BTreeMap<String, u64>,
     /// Requests not answered, by reason.
     pub dropped: BTreeMap<String, u64>,
+    /// OFFERs held now for their `ping-check` echo (not yet counted in `out`).
+    pub awaiting_ping: u64,
     /// Dynamic DNS updates.
     pub ddns: DdnsSnapshot,
 }
@@ -266,6 +286,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "awaiting_ping",
                 "ddns",
                 "dropped",
                 "fsync_latency",
@@ -284,5 +305,11 @@ mod tests {
         assert_eq!(v["fsyncs"], 1);
         assert_eq!(v["in"], serde_json::json!({}));
         assert_eq!(v["fsync_latency"]["count"], 1);
+        // An OFFER held for its ping, then sent or dropped: the gauge never goes below zero.
+        stats.awaiting_ping(true);
+        assert_eq!(stats.snapshot().awaiting_ping, 1);
+        stats.awaiting_ping(false);
+        stats.awaiting_ping(false);
+        assert_eq!(stats.snapshot().awaiting_ping, 0);
     }
 }

@@ -78,7 +78,8 @@ impl Pair {
 /// `size` addresses from 198.18.1.0, 24 h leases. The range is sized to what a step uses:
 /// a fresh dhcpd answers the partner's UPDREQALL with every lease of the range, free ones
 /// included, one fsync each, so a 100,000-address range alone keeps a dhcpd pair out of
-/// NORMAL for minutes.
+/// NORMAL for minutes. `ping-check false`, as for the single-server bench (a load run would
+/// otherwise measure dhcpd's one-second ping before each new address).
 fn config(i: usize, size: u32) -> String {
     let last = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 1, 0)) + size.max(2) - 1);
     let (role, me, peer) = if i == 0 { ("primary", ADDR[0], ADDR[1]) } else { ("secondary", ADDR[1], ADDR[0]) };

@@ -16,9 +16,16 @@ use std::time::Instant;
 
 const META: RequestMeta = RequestMeta { iface_addr: Ipv4Addr::new(198, 18, 0, 1), broadcast: true, tied_iface: None };
 
+/// A pool tuned for load: `ping-check false` (dhcpd's default pings every new address
+/// before offering it; a server under load is configured without).
 fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
-    let params =
-        Params { default_lease_secs: 86_400, max_lease_secs: 86_400, authoritative: true, ..Params::default() };
+    let params = Params {
+        default_lease_secs: 86_400,
+        max_lease_secs: 86_400,
+        authoritative: true,
+        ping_check: false,
+        ..Params::default()
+    };
     let last = Ipv4Addr::from(u32::from(first) + count - 1);
     EngineConfig {
         networks: vec![Network {
@@ -99,7 +106,7 @@ fn rss_bytes() -> u64 {
 fn class_configs() -> (String, String) {
     let subnet = |inner: &str| {
         format!(
-            "subnet 198.18.0.0 netmask 255.254.0.0 {{\n  authoritative;\n  default-lease-time 86400;\n  max-lease-time 86400;\n{inner}}}\n"
+            "subnet 198.18.0.0 netmask 255.254.0.0 {{\n  authoritative;\n  ping-check false;\n  default-lease-time 86400;\n  max-lease-time 86400;\n{inner}}}\n"
         )
     };
     let plain = subnet("  range 198.18.0.0 198.19.255.255;\n");

@@ -238,6 +238,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::AllowBooting => p.allow_booting = Some(*v),
                 Flag::UseHostDeclNames => p.use_host_decl_names = Some(*v),
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
+                Flag::IgnoreClientUids => p.ignore_client_uids = Some(*v),
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
             Action::On { events, actions } => {
@@ -460,9 +461,46 @@ pub fn run_dynamic(dynamic: &[Dynamic], p: &mut Params, pkt: &Packet<'_>) {
 /// The statements of the packet's classes, as dhcpd's ack_lease executes them: from
 /// the last class joined to the first (so the first one's values win), each class's
 /// own statements then its subclass's.
-pub fn run_classes(all: &[Class], joined: &Classes, p: &mut Params, pkt: &Packet<'_>) {
+/// `ignore-client-uids` as the client's classes set it (unconditionally: under an `if` it
+/// is refused at load), the first class joined winning as in [`run_classes`]; `None` if
+/// none sets it. No statement runs: only the flag is read.
+pub fn classes_ignore_client_uids(all: &[Class], joined: &Classes) -> Option<bool> {
+    let flag = |actions: &[Action]| {
+        actions.iter().rev().find_map(|a| match a {
+            Action::Flag(dhcp_config::Flag::IgnoreClientUids, v) => Some(*v),
+            _ => None,
+        })
+    };
+    joined.iter().find_map(|(c, sub)| {
+        let class = all.get(c)?;
+        sub.and_then(|s| class.subclasses.get(s)).and_then(|s| flag(&s.actions)).or_else(|| flag(&class.actions))
+    })
+}
+
+/// `here`: the client's shared network and subnet (by index), the scopes its own chain
+/// already evaluated: a class declared in another scope runs that scope's statements
+/// again first (dhcpd's class group is a clone of its enclosing scope's group).
+pub fn run_classes(
+    all: &[Class],
+    joined: &Classes,
+    p: &mut Params,
+    pkt: &Packet<'_>,
+    here: impl Fn() -> (usize, Option<usize>),
+) {
     for (c, sub) in joined.iter().rev() {
         let Some(class) = all.get(c) else { continue };
+        if !class.enclosing.is_empty() {
+            let (net, subnet) = here();
+            for (scope, actions) in &class.enclosing {
+                let own = match *scope {
+                    dhcp_config::ScopeKey::SharedNetwork(n) => n == net,
+                    dhcp_config::ScopeKey::Subnet(n, s) => n == net && subnet == Some(s),
+                };
+                if !own {
+                    run(actions, &[], p, pkt);
+                }
+            }
+        }
         run(&class.actions, &[], p, pkt);
         if let Some(s) = sub.and_then(|s| class.subclasses.get(s)) {
             run(&s.actions, &[], p, pkt);

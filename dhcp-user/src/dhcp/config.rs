@@ -25,6 +25,12 @@ pub struct Params {
     /// `one-lease-per-client`: a DHCPREQUEST releases the client's other lease.
     /// `None` as for `use_host_decl_names`.
     pub one_lease_per_client: Option<bool>,
+    /// `ignore-client-uids`: the client's leases are known by its hardware address, its
+    /// client identifier not recorded (`None`: not set in this scope).
+    pub ignore_client_uids: Option<bool>,
+    /// `get-lease-hostnames`: a lease's reverse DNS name goes out as host-name when no
+    /// `option host-name` is in force ([`crate::dhcp::Engine::set_lease_names`]).
+    pub get_lease_hostnames: bool,
     /// `allow|deny duplicates` (allowed by default).
     pub duplicates: bool,
     /// `allow|deny|ignore booting`: false drops the client's DISCOVER, REQUEST or BOOTP
@@ -57,7 +63,7 @@ pub struct Params {
 }
 
 impl Default for Params {
-    /// dhcpd's defaults: 12 h default lease, 24 h max, not authoritative.
+    /// dhcpd's defaults: 12 h default lease, 24 h max, not authoritative, ping-check on.
     fn default() -> Params {
         Params {
             default_lease_secs: 43_200,
@@ -71,6 +77,8 @@ impl Default for Params {
             server_name: None,
             use_host_decl_names: None,
             one_lease_per_client: None,
+            ignore_client_uids: None,
+            get_lease_hostnames: false,
             duplicates: true,
             allow_booting: None,
             dynamic: Arc::from(Vec::new()),
@@ -78,7 +86,7 @@ impl Default for Params {
             space_options: Arc::new(Vec::new()),
             option43_explicit: false,
             header_exprs: [None, None, None],
-            ping_check: false,
+            ping_check: true,
             ping_timeout_ms: 1000,
             ping_cltt_secs: 60,
             ddns: Arc::new(dhcp_config::DdnsParams::default()),
@@ -184,6 +192,31 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// The addresses whose reverse DNS names `get-lease-hostnames` sends: those of the
+    /// pools, and the fixed addresses of the hosts, of the scopes that turn it on; at most
+    /// `max` (the first ones in file order).
+    pub fn lease_name_addresses(&self, max: usize) -> Vec<std::net::Ipv4Addr> {
+        let mut out = Vec::new();
+        for h in self.hosts.iter().filter(|h| h.params.get_lease_hostnames) {
+            out.extend(h.fixed_addresses.iter().copied());
+        }
+        for n in &self.networks {
+            for p in n.pools.iter().filter(|p| p.params.get_lease_hostnames) {
+                for (a, b) in &p.ranges {
+                    let room = max.saturating_sub(out.len()) as u64;
+                    let (a, b) = (u32::from(*a), u32::from(*b));
+                    out.extend(
+                        (u64::from(a)..=u64::from(b)).take(room as usize).map(|v| std::net::Ipv4Addr::from(v as u32)),
+                    );
+                }
+            }
+        }
+        out.truncate(max);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Some scope turns `ping-check` on.
     pub fn pings(&self) -> bool {
         self.global.ping_check

@@ -99,6 +99,10 @@ pub enum DropReason {
     /// INFORM for a subnet this server is not authoritative for (dhcpd 4.4 stays silent:
     /// "not authoritative for subnet").
     InformNotAuthoritative,
+    /// An OFFER held for `ping-check` whose address answered the echo: the address is
+    /// abandoned and the OFFER never sent (dhcpd's lease_pinged). Counted by the runtime's
+    /// ping thread, not by the engine.
+    AddressAnsweredPing,
 }
 
 /// dhcpd's `ping-check`: before the OFFER of `ip` goes out, an ICMP echo is sent to it;
@@ -150,6 +154,9 @@ struct Snapshot {
     /// it, as dhcpd's host_id_info list), its values' hosts in file order.
     host_by_option: Vec<(dhcp_config::OptionRef, HostsByValue)>,
     subclasses: classify::SubclassIndex,
+    /// Some scope, host or class turns `ignore-client-uids` on (else a request's key needs
+    /// no second look).
+    ignores_uids: bool,
 }
 
 impl Snapshot {
@@ -178,7 +185,18 @@ impl Snapshot {
             }
         }
         let subclasses = classify::SubclassIndex::new(&cfg.classes);
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses }
+        let on = |p: &Params| p.ignore_client_uids == Some(true);
+        let in_actions = |a: &[dhcp_config::Action]| {
+            a.iter().any(|a| matches!(a, dhcp_config::Action::Flag(dhcp_config::Flag::IgnoreClientUids, true)))
+        };
+        let ignores_uids = on(&cfg.global)
+            || cfg.hosts.iter().any(|h| on(&h.params))
+            || cfg.networks.iter().any(|n| n.subnets.iter().any(|s| on(&s.params)))
+            || cfg
+                .classes
+                .iter()
+                .any(|c| in_actions(&c.actions) || c.subclasses.iter().any(|s| in_actions(&s.actions)));
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses, ignores_uids }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -228,7 +246,13 @@ pub struct Engine {
     billed: dashmap::DashMap<Billing, Vec<Ipv4Addr>>,
     /// Programs `execute` asked for, for the runtime to run.
     hooks: Arc<classify::HookQueue>,
+    /// Reverse DNS names of leased addresses, for `get-lease-hostnames` (looked up by the
+    /// runtime, off the request path: [`Engine::set_lease_names`]).
+    lease_names: Arc<ArcSwap<LeaseNames>>,
 }
+
+/// Addresses and their reverse DNS names (as the resolver gives them, without the dot).
+pub type LeaseNames = HashMap<Ipv4Addr, Box<str>>;
 
 /// Everything the handlers need about a decoded request.
 struct Ctx<'a> {
@@ -249,6 +273,8 @@ struct Ctx<'a> {
     classes: Classes,
     /// Where `execute` statements queue their programs.
     hooks: &'a classify::HookQueue,
+    /// Reverse DNS names for `get-lease-hostnames`.
+    lease_names: &'a ArcSwap<LeaseNames>,
 }
 
 impl Ctx<'_> {
@@ -334,7 +360,18 @@ impl Ctx<'_> {
         let mut p = base.clone();
         let mark = classify::SpaceMark::of(&p);
         classify::run_dynamic(&base.dynamic, &mut p, &pkt);
-        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt);
+        classify::run_classes(&self.cfg.classes, &self.classes, &mut p, &pkt, || {
+            // The client's scopes: its network, and the subnet of its lease (or of the
+            // address it is served by, without a lease).
+            let net = self.cfg.networks.iter().position(|n| std::ptr::eq(n, self.net)).unwrap_or(usize::MAX);
+            let given = |a: Ipv4Addr| (!a.is_unspecified()).then_some(a);
+            let ip = lease
+                .map(|(ip, _)| ip)
+                .or_else(|| given(self.req.ciaddr()))
+                .or_else(|| given(self.req.giaddr()))
+                .unwrap_or(self.server_id);
+            (net, self.net.subnets.iter().position(|s| s.contains(ip)))
+        });
         mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         // The host dhcpd runs the statements of: the lease's (for a dynamic lease, a
         // host without fixed address only); without a lease (INFORM), the client's.
@@ -349,11 +386,35 @@ impl Ctx<'_> {
             mark.rebuild_43(&mut p, &self.cfg.option_spaces, &self.cfg.encapsulations);
         }
         classify::finish_headers(&mut p, &pkt);
-        (with_host_decl_name(p, lease_host), vars.into_inner())
+        let p = with_host_decl_name(p, lease_host);
+        (self.with_lease_name(p, lease.map(|(ip, _)| ip)), vars.into_inner())
+    }
+}
+
+impl Ctx<'_> {
+    /// dhcpd's ack_lease with `get-lease-hostnames`: when no host-name is in force yet
+    /// (after `use-host-decl-names`), the lease address's reverse DNS name, with the
+    /// trailing NUL dhcpd's copy of the name keeps (it copies strlen + 1 bytes). dhcpd
+    /// asks the resolver there and then; xdhcpd reads what the runtime looked up.
+    fn with_lease_name(&self, mut p: Params, ip: Option<Ipv4Addr>) -> Params {
+        let Some(ip) = ip.filter(|_| p.get_lease_hostnames && p.option(12).is_none()) else { return p };
+        if let Some(name) = self.lease_names.load().get(&ip) {
+            let at = p.options.partition_point(|(c, _)| *c < 12);
+            let mut v = name.as_bytes().to_vec();
+            v.push(0);
+            p.options.insert(at, (12, v));
+        }
+        p
     }
 }
 
 impl Engine {
+    /// Put the reverse DNS names of leased addresses in force (`get-lease-hostnames`);
+    /// the runtime looks them up off the request path.
+    pub fn set_lease_names(&self, names: LeaseNames) {
+        self.lease_names.store(Arc::new(names));
+    }
+
     pub fn new(cfg: EngineConfig) -> Engine {
         let store = LeaseStore::new(cfg.pool_count());
         for net in &cfg.networks {
@@ -370,6 +431,7 @@ impl Engine {
             dynamic_hosts: RwLock::new(Vec::new()),
             billed: dashmap::DashMap::new(),
             hooks: Arc::new(classify::HookQueue::default()),
+            lease_names: Arc::new(ArcSwap::from_pointee(HashMap::new())),
         }
     }
 
@@ -503,6 +565,21 @@ impl Engine {
         } else {
             classify::classify(&cfg.classes, &snap.subclasses, &dhcp_config::Packet::new(bytes, false))
         };
+        // `ignore-client-uids`: dhcpd's ack_lease then records no client identifier, so the
+        // client's lease is the hardware address's and is found by it; xdhcpd keys the
+        // request by its hardware address from the start. Decided once, as dhcpd's merged
+        // scope would say: the subnet's, then the classes (the first joined wins), then
+        // the host's own statements.
+        let key = if snap.ignores_uids && key.client_id().is_some() {
+            let subnet = net.subnets.iter().find(|s| s.contains(select_by)).or(net.subnets.first());
+            let ignore = host
+                .and_then(|h| h.params.ignore_client_uids)
+                .or_else(|| classify::classes_ignore_client_uids(&cfg.classes, &classes))
+                .or_else(|| subnet.and_then(|s| s.params.ignore_client_uids));
+            if ignore == Some(true) { hw_key(&req) } else { key }
+        } else {
+            key
+        };
         let ctx = Ctx {
             now,
             cfg,
@@ -516,6 +593,7 @@ impl Engine {
             raw: bytes,
             classes,
             hooks: &self.hooks,
+            lease_names: &self.lease_names,
         };
         let mut out = match msg_type {
             None => self.bootp(&ctx),
@@ -1577,8 +1655,14 @@ impl Engine {
 pub fn client_key(req: &Message) -> ClientKey {
     match req.opts().get(OptionCode::ClientIdentifier) {
         Some(DhcpOption::ClientIdentifier(id)) if !id.is_empty() => ClientKey::from_client_id(id),
-        _ => ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[])),
+        _ => hw_key(req),
     }
+}
+
+/// The key of the client's hardware address (htype + chaddr), as dhcpd knows a lease that
+/// records no client identifier.
+fn hw_key(req: &Message) -> ClientKey {
+    ClientKey::from_hw(u8::from(req.htype()), req.chaddr().get(..req.hlen() as usize).unwrap_or(&[]))
 }
 
 fn merge(base: &Params, over: &Params) -> Params {
@@ -1620,6 +1704,7 @@ fn merge(base: &Params, over: &Params) -> Params {
     }
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
+    p.ignore_client_uids = over.ignore_client_uids.or(p.ignore_client_uids);
     p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
 }

@@ -8,5 +8,5 @@ pub mod reply;
 pub mod sanity;
 
 pub use config::{EngineConfig, HostCfg, Network, Params, PoolCfg, SubnetCfg};
-pub use engine::{DropReason, Engine, IfName, Outcome, Probe, RequestMeta};
+pub use engine::{DropReason, Engine, IfName, LeaseNames, Outcome, Probe, RequestMeta};
 pub use reply::{Destination, Reply};

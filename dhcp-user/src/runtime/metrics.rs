@@ -106,6 +106,8 @@ async fn render(rels: &Rels, stats: &Stats, engine: &Engine, xdp: &Xdp) -> Strin
             let _ = writeln!(out, "{metric}{{{label_name}=\"{}\"}} {v}", label(k));
         }
     }
+    family(&mut out, "xdhcpd_dhcp_offers_awaiting_ping", "gauge", "OFFERs held for their ping-check echo.");
+    let _ = writeln!(out, "xdhcpd_dhcp_offers_awaiting_ping {}", s.awaiting_ping);
     family(&mut out, "xdhcpd_journal_fsyncs_total", "counter", "Lease file group commits (fdatasync).");
     let _ = writeln!(out, "xdhcpd_journal_fsyncs_total {}", s.fsyncs);
     family(&mut out, "xdhcpd_journal_fsync_seconds_total", "counter", "Time spent in lease file fdatasync.");

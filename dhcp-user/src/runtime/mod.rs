@@ -8,6 +8,7 @@ pub mod ddns;
 pub mod failover;
 pub mod hooks;
 pub mod journal;
+pub mod lease_names;
 pub mod localtime;
 pub mod metrics;
 pub mod omapi;
@@ -198,7 +199,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     // ping-check: the thread and its raw socket start whenever they can (a reload may turn
     // ping-check on). Without CAP_NET_RAW they cannot: a configuration that pings then fails
     // to start, naming the reason; one that does not is only warned.
-    let pinger = match ping::Pinger::spawn(engine.clone(), sender.clone(), journal.handle()) {
+    let pinger = match ping::Pinger::spawn(engine.clone(), sender.clone(), journal.handle(), stats.clone()) {
         Ok(p) => Some(p),
         Err(e) if engine.config().pings() => return Err(e),
         Err(e) => {
@@ -206,6 +207,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
             None
         }
     };
+    // get-lease-hostnames: reverse DNS names, looked up off the request path.
+    lease_names::spawn(engine.clone())?;
     let workers = opts.workers.max(1);
     let mut handles = Vec::new();
     for n in 0..workers {

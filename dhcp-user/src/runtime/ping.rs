@@ -2,11 +2,14 @@
 //! silent ([`Probe`]) waits here, not in a worker: one thread owns a raw ICMP socket, sends
 //! an echo to the address, holds the OFFER for `ping-timeout`, then sends it; if the address
 //! answers first, the engine abandons it and the OFFER is dropped (the client's next
-//! DISCOVER is offered another address), as dhcpd's lease_pinged does.
+//! DISCOVER is offered another address), as dhcpd's lease_pinged does. A held OFFER is
+//! counted as sent only when it goes (`out` in the status); meanwhile it is in the
+//! `awaiting_ping` gauge, and one never sent is counted as `dropped{address_answered_ping}`.
 
 use super::Sender;
 use super::journal::JournalHandle;
-use crate::dhcp::{Engine, Probe, Reply};
+use crate::dhcp::{DropReason, Engine, Probe, Reply};
+use crate::stats::Stats;
 use anyhow::{Context, Result};
 use crossbeam::channel::{self, RecvTimeoutError};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -32,14 +35,19 @@ pub struct Pinger {
 
 impl Pinger {
     /// Open the ICMP socket (needs CAP_NET_RAW, as dhcpd's does) and start the thread.
-    pub fn spawn(engine: Arc<Engine>, sender: Arc<Sender>, journal: JournalHandle) -> Result<Pinger> {
+    pub fn spawn(
+        engine: Arc<Engine>,
+        sender: Arc<Sender>,
+        journal: JournalHandle,
+        stats: Arc<Stats>,
+    ) -> Result<Pinger> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
             .context("opening the ICMP socket for ping-check (needs CAP_NET_RAW)")?;
         sock.set_read_timeout(Some(Duration::from_millis(20))).context("ICMP socket timeout")?;
         let (tx, rx) = channel::unbounded::<(Probe, Reply, u32)>();
         std::thread::Builder::new()
             .name("ping-check".into())
-            .spawn(move || run(sock, rx, &engine, &sender, &journal))
+            .spawn(move || run(sock, rx, &engine, &sender, &journal, &stats))
             .context("starting the ping-check thread")?;
         Ok(Pinger { tx })
     }
@@ -56,6 +64,7 @@ fn run(
     engine: &Engine,
     sender: &Sender,
     journal: &JournalHandle,
+    stats: &Stats,
 ) {
     let mut pending: Vec<Pending> = Vec::new();
     let mut seq: u16 = 0;
@@ -79,6 +88,7 @@ fn run(
                 tracing::warn!(ip = %probe.ip, "ping-check: sending the ICMP echo: {e}");
             }
             let deadline = Instant::now() + Duration::from_millis(u64::from(probe.timeout_ms));
+            stats.awaiting_ping(true);
             pending.push(Pending { probe, reply, ifindex, deadline });
         }
         // Echo replies (the socket's timeout bounds the wait).
@@ -89,6 +99,8 @@ fn run(
                 && let Some(i) = pending.iter().position(|p| p.probe.ip == src)
             {
                 let p = pending.swap_remove(i);
+                stats.awaiting_ping(false);
+                stats.dropped(DropReason::AddressAnsweredPing);
                 if let Some(lease) = engine.probe_answered(&p.probe, super::now()) {
                     journal.commit(vec![lease], None);
                 }
@@ -99,6 +111,7 @@ fn run(
         let (due, wait): (Vec<Pending>, Vec<Pending>) = pending.drain(..).partition(|p| p.deadline <= now);
         pending = wait;
         for p in due {
+            stats.awaiting_ping(false);
             sender.send(&p.reply, p.ifindex);
         }
     }

@@ -10,8 +10,10 @@
 //!   client sees from that pool is the same). A reply sent to the offered address counts as
 //!   the same destination.
 //! - **The configuration is translated** into 198.18.0.0/15 ([`translate`]) and gets
-//!   `ping-check false;` in front (dhcpd pings before each offer by default and xdhcpd does
-//!   not ping; without it every dhcpd offer waits a second for an echo that never comes).
+//!   `ping-check false;` in front, for both servers alike: both ping before each offer by
+//!   default (`tests/ping_check.rs` checks it against dhcpd), and every OFFER would wait a
+//!   second for an echo that never comes, past the battery's wait for an answer (a file
+//!   that writes `ping-check true` itself still overrides it, for both).
 //! - **Failover declarations are taken out** for the answers run (a server alone with a
 //!   failover peer waits for its partner instead of answering); the corpus's failover pairs
 //!   run as pairs, xdhcpd with a dhcpd partner, in `tests/compat_pair.rs` ([`pairs`]).
@@ -304,7 +306,18 @@ pub fn prepare(text: &str, dir: &Path) -> Result<Prepared> {
 fn quoted_after(text: &str, keys: &[&str], max: usize) -> Vec<String> {
     let mut found = Vec::new();
     for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("");
+        // The comment starts at a `#` outside quotes (SONiC's identifiers hold `#`).
+        let mut quoted = false;
+        let end = line
+            .char_indices()
+            .find(|(_, ch)| {
+                if *ch == '"' {
+                    quoted = !quoted;
+                }
+                *ch == '#' && !quoted
+            })
+            .map_or(line.len(), |(i, _)| i);
+        let line = &line[..end];
         if !keys.iter().any(|k| line.contains(k)) {
             continue;
         }
@@ -367,6 +380,24 @@ pub fn battery(p: &Prepared) -> Vec<Request> {
     }
     for class in quoted_after(&p.text, &["user-class"], 4) {
         v.push(discover(&format!("user class \"{class}\""), next()).option(77, class.into_bytes()));
+    }
+    // Client identifiers the configuration tests for (e.g. SONiC's, classed with
+    // `ignore-client-uids`), as option 61.
+    for id in quoted_after(&p.text, &["dhcp-client-identifier"], 4) {
+        v.push(discover(&format!("client identifier \"{id}\""), next()).option(61, id.into_bytes()));
+    }
+    // ONIE machines the configuration tests for (`if option onie.machine = "..."`): ONIE's
+    // vendor class, and its machine in option 125 (RFC 3925: enterprise 42623, then
+    // ONIE's sub-option 3).
+    for machine in quoted_after(&p.text, &["onie.machine"], 4) {
+        let inner = [vec![3, machine.len() as u8], machine.clone().into_bytes()].concat();
+        let vivso = [vec![0, 0, 0xa6, 0x7f, inner.len() as u8], inner].concat();
+        v.push(
+            Request::new(format!("ONIE machine \"{machine}\""), next(), Some(1))
+                .option(55, [PRL, &[125]].concat())
+                .option(60, format!("onie_vendor:x86_64-{machine}").into_bytes())
+                .option(125, vivso),
+        );
     }
     // Known hosts, each from its own subnet (relayed there when that is not the home one).
     let subnets: Vec<Net> = subnets_of(&p.config).into_iter().map(|(n, _)| n).collect();

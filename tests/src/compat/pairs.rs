@@ -90,8 +90,9 @@ pub fn corpus_pairs(files: &[PathBuf]) -> Result<CorpusPairs> {
 
 /// A pair translated into 198.18.0.0/15, ready for a [`crate::pair::PairLab`].
 pub struct TranslatedPair {
-    /// The primary's and the secondary's configuration (`ping-check false;` in front: dhcpd
-    /// pings each address for a second before offering it, and xdhcpd does not ping).
+    /// The primary's and the secondary's configuration (`ping-check false;` in front: both
+    /// servers ping each new address for a second before offering it by default, which would
+    /// shift the pair's timings; `tests/ping_check.rs` checks the default on both).
     pub texts: [String; 2],
     /// The servers' interface addresses (the translated failover addresses, with the prefix
     /// of the subnet that holds them).
