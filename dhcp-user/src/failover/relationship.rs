@@ -22,7 +22,7 @@
 use super::state_write::StateWrite;
 use super::{FailoverView, binding_of};
 use crate::dhcp::Engine;
-use crate::lease::Lease;
+use crate::lease::{BindingState, Lease};
 use dhcp_failover::{Command, Event, Peer, PeerConfig, PersistedState, State, Time};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -99,9 +99,14 @@ pub struct RelationshipConfig {
 #[derive(Debug)]
 enum Waiting {
     State,
-    /// The partner's bindings applied in one batch; these are acked once durable.
+    /// The partner's bindings of one batch, answered once the applied ones are durable, in
+    /// the order received: `None` an ack, `Some` a refusal. (The peer matches an answer to
+    /// the oldest outstanding update of its address, so a refusal sent ahead of an earlier
+    /// update's deferred ack would answer that update instead, and the ack the refused
+    /// one: simulation seed 11207, where the primary took its own refused release for
+    /// acked, freed the lease, and the secondary kept it active.)
     Bindings {
-        accepted: Vec<Ipv4Addr>,
+        answers: Vec<(Ipv4Addr, Option<super::Refusal>)>,
     },
     /// Pool-balancing moves, offered to the partner once durable.
     Balance {
@@ -206,8 +211,13 @@ impl Relationship {
         self.process(now);
     }
 
-    /// A lease of this relationship changed here and is durable: tell the partner.
+    /// A lease of this relationship changed here and is durable: tell the partner. Unless
+    /// the lease has changed again since (see [`superseded`]): then the change sent is the
+    /// later one, when it is durable in its turn, or it came from the partner, which knows it.
     pub fn handle_local_change(&mut self, now: Time, lease: &Lease) {
+        if self.engine.store().get(lease.ip).is_some_and(|current| superseded(&current, lease)) {
+            return;
+        }
         self.peer.handle_lease_update(now, binding_of(lease));
         self.process(now);
     }
@@ -248,11 +258,9 @@ impl Relationship {
                 }
                 self.publish();
             }
-            Waiting::Bindings { accepted } if ok => {
-                for ip in accepted {
-                    if let Err(e) = self.peer.ack_binding(now, ip, None) {
-                        self.note(Note::AckFailed { ip, error: e.to_string() });
-                    }
+            Waiting::Bindings { answers } if ok => {
+                for (ip, refusal) in answers {
+                    self.answer(now, ip, refusal);
                 }
             }
             Waiting::Bindings { .. } => {
@@ -414,10 +422,18 @@ impl Relationship {
                 }
             }
         }
-        let mut accepted = Vec::new();
+        let mut answers = Vec::new();
         let mut applied = Vec::new();
         let name = self.cfg.peer.name.clone();
+        // Addresses whose update of the partner's was applied in this batch: any update of
+        // ours it crossed is withdrawn now, so a later update of the same address in the
+        // batch meets what is still pending, not what was pending when the bytes were read
+        // (simulation seed 11207: the secondary applied the primary's renewal, withdrawing
+        // its own, then refused the primary's release in the same read with the withdrawn
+        // update, and kept a lease the primary had freed).
+        let mut applied_ips = std::collections::HashSet::new();
         for (b, own) in batch {
+            let own = if applied_ips.contains(&b.ip) { None } else { own };
             let status = format!("{:?} ends {}", b.status, b.ends);
             let received =
                 super::receive_binding(&self.engine, &mut self.peer, &name, crate::time::Now::at(now.unix), &b, own);
@@ -426,17 +442,37 @@ impl Relationship {
                     let why = format!("{} ends {} tstp {}", lease.state.name(), lease.ends, lease.tstp);
                     self.note(Note::Received { ip: b.ip, tstp: b.tstp, status, accepted: true, why });
                     applied.push(lease);
-                    accepted.push(b.ip);
+                    applied_ips.insert(b.ip);
+                    answers.push((b.ip, None));
                 }
                 Err((reason, msg)) => {
-                    let _ = self.peer.ack_binding(now, b.ip, Some((reason, &msg)));
-                    super::answer_refusal(&self.engine, &mut self.peer, now, b.ip, reason);
-                    self.note(Note::Received { ip: b.ip, tstp: b.tstp, status, accepted: false, why: msg });
+                    self.note(Note::Received { ip: b.ip, tstp: b.tstp, status, accepted: false, why: msg.clone() });
+                    answers.push((b.ip, Some((reason, msg))));
                 }
             }
         }
-        if !applied.is_empty() {
-            self.wait(Waiting::Bindings { accepted }, Persist::Leases(applied));
+        if applied.is_empty() {
+            // Refusals only: nothing to make durable first.
+            for (ip, refusal) in answers {
+                self.answer(now, ip, refusal);
+            }
+        } else {
+            self.wait(Waiting::Bindings { answers }, Persist::Leases(applied));
+        }
+    }
+
+    /// Acks (`None`) or refuses the partner's oldest outstanding update of `ip`; after a
+    /// refusal as outdated, sends ours so both sides converge on it.
+    fn answer(&mut self, now: Time, ip: Ipv4Addr, refusal: Option<super::Refusal>) {
+        let sent = match &refusal {
+            None => self.peer.ack_binding(now, ip, None),
+            Some((reason, msg)) => self.peer.ack_binding(now, ip, Some((*reason, msg))),
+        };
+        if let Err(e) = sent {
+            self.note(Note::AckFailed { ip, error: e.to_string() });
+        }
+        if let Some((reason, _)) = refusal {
+            super::answer_refusal(&self.engine, &mut self.peer, now, ip, reason);
         }
     }
 
@@ -455,4 +491,22 @@ impl Relationship {
         self.engine.set_failover(&self.cfg.peer.name, view.clone());
         self.actions.push_back(Action::Publish(view));
     }
+}
+
+/// Whether the store's `current` lease is a later binding than `committed`, a change made
+/// here and made durable since. A change is sent to the partner once it is durable (after
+/// its fsync), and a partner's update applied over the lease in that interval must not be
+/// undone on the partner by the older change going out after it (simulation seed 6415: a
+/// 20 s disk stall, the primary's expiry of a lease replicated after it had applied the
+/// secondary's renewal; the pair ended disagreeing). What the partner's acks change (tsfp,
+/// and an ending lease going free) is not a new binding.
+fn superseded(current: &Lease, committed: &Lease) -> bool {
+    let ending = |s: BindingState| matches!(s, BindingState::Expired | BindingState::Released | BindingState::Reset);
+    let state_moved =
+        current.state != committed.state && !(current.state == BindingState::Free && ending(committed.state));
+    state_moved
+        || current.client != committed.client
+        || current.starts != committed.starts
+        || current.ends != committed.ends
+        || current.cltt != committed.cltt
 }
