@@ -346,7 +346,9 @@ fn check_config(path: &std::path::Path) -> Result<()> {
             // dhcpd -t accepts a name that does not resolve (it looks names up when it
             // answers); say which ones do not resolve now.
             let mut resolved = c.clone();
-            for f in resolved.resolve_names(&mut dhcp_user::runtime::resolve::system_lookup) {
+            let mut lookup =
+                dhcp_user::runtime::resolve::system_lookup_all(c, dhcp_user::runtime::resolve::LOOKUP_BOUND);
+            for f in resolved.resolve_names(&mut lookup) {
                 eprintln!(
                     "warning: host name {} does not resolve now ({}); it adds no address while it does not (as in dhcpd)",
                     f.name, f.reason

@@ -89,7 +89,13 @@ impl Reloader {
     /// [`Reloader::refresh_names_with`] the system resolver, logged. Returns when to
     /// look again: in a minute after a failure, else in an hour (dhcpd's cache times).
     pub fn refresh_names_logged(&self) -> std::time::Duration {
-        match self.refresh_names_with(&mut super::resolve::system_lookup) {
+        // Looked up before the model is locked for the apply (all at once, bounded).
+        let model = match self.model.lock() {
+            Ok(m) => m.clone(),
+            Err(_) => return std::time::Duration::from_secs(60),
+        };
+        let mut lookup = super::resolve::system_lookup_all(&model, super::resolve::LOOKUP_BOUND);
+        match self.refresh_names_with(&mut lookup) {
             Ok((failed, changed)) => {
                 if let Some(changes) = changed {
                     tracing::info!("host names looked up again: {changes}");
