@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use xdhcpd_tests::lab::Lab;
-use xdhcpd_tests::process::{Proc, strip_ansi};
+use xdhcpd_tests::process::strip_ansi;
 use xdhcpd_tests::require_root;
 
 /// `ping-check false` keeps the test short (the ping is tested in tests/ping_check.rs).
@@ -80,14 +80,7 @@ fn the_leased_addresses_reverse_name_is_sent_as_dhcpd_sends_it() -> Result<()> {
     // The reference: dhcpd on the same configuration, in the same kind of namespace.
     let mut lab = Lab::new(CONFIG)?;
     let _etc = EtcNetns::new(&lab.srv.name)?;
-    std::fs::write(lab.lease_file(), "")?;
-    let p = |p: PathBuf| p.to_string_lossy().into_owned();
-    let mut cmd = lab.srv.command("dhcpd");
-    cmd.args(["-f", "-4", "-d", "-cf", &p(lab.dir.join("dhcpd.conf")), "-lf", &p(lab.lease_file())]);
-    cmd.args(["-pf", &p(lab.dir.join("dhcpd.pid")), &lab.srv_if]);
-    let proc = Proc::spawn("dhcpd", cmd)?;
-    proc.wait_stderr_line(Duration::from_secs(20), |l| l.contains("Server starting service"))?;
-    lab.server = Some(proc);
+    lab.start_dhcpd()?;
     let (dip, dname) = lease_and_name(&lab)?;
     let dlast = dip.rsplit('.').next().unwrap_or_default();
     assert_eq!(dname, format!("h{dlast}.lab.test"), "dhcpd: {dip}");

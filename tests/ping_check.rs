@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use std::time::{Duration, Instant};
 use xdhcpd_tests::frames;
 use xdhcpd_tests::lab::{Lab, lease_state};
-use xdhcpd_tests::process::Proc;
 use xdhcpd_tests::{netns, require_root};
 
 /// No `ping-check` statement: dhcpd's default is to ping.
@@ -61,15 +60,7 @@ fn dhcpd_pings_by_default_too() -> Result<()> {
         return Ok(());
     }
     let mut lab = Lab::new(CONFIG)?;
-    std::fs::write(lab.lease_file(), "")?;
-    let p = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
-    let mut cmd = lab.srv.command("dhcpd");
-    cmd.args(["-f", "-4", "-d", "-cf", &p(lab.dir.join("dhcpd.conf")), "-lf", &p(lab.lease_file())]);
-    cmd.args(["-pf", &p(lab.dir.join("dhcpd.pid")), &lab.srv_if]);
-    let proc = Proc::spawn("dhcpd", cmd)?;
-    proc.wait_stderr_line(Duration::from_secs(20), |l| l.contains("Server starting service"))?;
-    // The lab's guard ends it on drop, failure or not.
-    lab.server = Some(proc);
+    lab.start_dhcpd()?;
     squatter_and_clients(&lab)?;
     only_the_silent_address_is_offered(&lab)
 }

@@ -62,6 +62,20 @@ impl Lab {
         Ok(())
     }
 
+    /// Start the real ISC dhcpd on the lab's configuration instead (an empty lease file, in
+    /// the foreground) and wait until it serves; the lab's guard ends it on drop.
+    pub fn start_dhcpd(&mut self) -> Result<()> {
+        std::fs::write(self.lease_file(), "")?;
+        let p = |p: PathBuf| p.to_string_lossy().into_owned();
+        let mut cmd = self.srv.command("dhcpd");
+        cmd.args(["-f", "-4", "-d", "-cf", &p(self.dir.join("dhcpd.conf")), "-lf", &p(self.lease_file())]);
+        cmd.args(["-pf", &p(self.dir.join("dhcpd.pid")), &self.srv_if]);
+        let proc = Proc::spawn("dhcpd", cmd)?;
+        proc.wait_stderr_line(Duration::from_secs(20), |l| l.contains("Server starting service"))?;
+        self.server = Some(proc);
+        Ok(())
+    }
+
     /// SIGKILL the server (crash).
     pub fn kill_server(&mut self) -> Result<()> {
         if let Some(mut p) = self.server.take() {
