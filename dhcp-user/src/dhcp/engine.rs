@@ -782,8 +782,14 @@ impl Engine {
         let hold = c.now.plus(c.cfg.offer_hold_secs.max(1));
         let in_net =
             |ip: Ipv4Addr| self.usable_pools(c).find(|(_, p, _)| p.contains(ip)).map(|(id, _, take)| (id, take));
-        // 1. The address this client had; 2. the one it asks for; 3. any free one.
-        let previous = self.store.lookup_client(&c.key).map(|l| l.ip).and_then(|ip| Some((ip, in_net(ip)?.1)));
+        // 1. The address this client had, or holds an offer for (a DISCOVER sent again);
+        // 2. the one it asks for; 3. any free one.
+        let previous = self
+            .store
+            .lookup_client(&c.key)
+            .map(|l| l.ip)
+            .or_else(|| self.store.lookup_offer(&c.key, now))
+            .and_then(|ip| Some((ip, in_net(ip)?.1)));
         let mut chosen =
             previous.filter(|(ip, take)| self.store.try_offer(*ip, &c.key, *take, now, hold)).map(|(ip, _)| ip);
         if chosen.is_none()

@@ -777,3 +777,38 @@ fn ddns_hostname_from_an_expression_names_each_client() {
     );
     assert_eq!(fwd_of(&out).as_deref(), Some("fixed.lab.test."));
 }
+
+/// A client that sends its DISCOVER again before it REQUESTs (its OFFER was lost, or it is
+/// slow: every client after a power cut) is offered the address it holds an offer for, not
+/// one more. Otherwise each retransmission holds another address for the offer's life, and
+/// an avalanche of clients exhausts a pool with room to spare (issue 14: 100,000 clients
+/// into 120,000 addresses ran dry and left clients REQUESTing addresses given away).
+#[test]
+fn a_discover_sent_again_is_offered_the_address_already_offered() {
+    let e = Engine::new(config((10, 12)));
+    let discover = |n: u8, at: u32| {
+        let out = e.handle(Now::at(at), &META, &bytes(&msg(MessageType::Discover, mac(n), vec![])));
+        out.reply.map(|r| decode(&r).yiaddr())
+    };
+    let first = discover(1, 0).expect("offer");
+    for at in 1..10 {
+        assert_eq!(discover(1, at), Some(first), "retransmission {at} offered another address");
+    }
+    // The other two addresses are still there for two other clients.
+    let b = discover(2, 10).expect("offer for a second client");
+    let c = discover(3, 10).expect("offer for a third client");
+    assert!(b != first && c != first && b != c);
+    // Once the hold lapsed, a client asks again and is offered an address (its old one, as
+    // nobody took it meanwhile).
+    assert_eq!(discover(1, 100), Some(first));
+}
+
+/// An offer to a client that has a bound lease elsewhere in the network does not take the
+/// bound lease's place: after the offer lapses its next DISCOVER still finds its lease.
+#[test]
+fn an_offer_does_not_hide_the_clients_bound_lease() {
+    let e = Engine::new(config((10, 12)));
+    let (bound, _) = dora(&e, 0, mac(1));
+    let again = e.handle(Now::at(5), &META, &bytes(&msg(MessageType::Discover, mac(1), vec![])));
+    assert_eq!(again.reply.map(|r| decode(&r).yiaddr()), Some(bound));
+}

@@ -480,6 +480,35 @@ impl LeaseStore {
         (lease.client.as_ref() == Some(key)).then_some(lease)
     }
 
+    /// The address offered to `key` and still held for it, if any: a client that sends its
+    /// DISCOVER again before it REQUESTs is offered the same address, as dhcpd does (it keeps
+    /// the offered lease under the client's identifiers), not one more held address per
+    /// retransmission.
+    pub fn lookup_offer(&self, key: &ClientKey, now: UnixSecs) -> Option<Ipv4Addr> {
+        let ip = self.by_client.get(&key_hash(key)).map(|e| *e)?;
+        let l = self.leases.get(&ip)?;
+        l.offer.as_ref().filter(|o| &o.client == key && o.expires > now).map(|_| ip)
+    }
+
+    /// Index an offer of `ip` to `key` for [`Self::lookup_offer`], unless the index already
+    /// names the client's active lease elsewhere (its binding keeps the affinity; the offer
+    /// then lapses on its own). A stale entry costs nothing: lookups verify the lease.
+    fn index_offer(&self, key: &ClientKey, ip: Ipv4Addr) {
+        let h = key_hash(key);
+        let bound_elsewhere = self
+            .by_client
+            .get(&h)
+            .map(|e| *e)
+            .filter(|cur| *cur != ip)
+            .and_then(|cur| {
+                self.leases.get(&cur).map(|l| l.client.as_ref() == Some(key) && l.state == BindingState::Active)
+            })
+            .unwrap_or(false);
+        if !bound_elsewhere {
+            self.by_client.insert(h, ip);
+        }
+    }
+
     /// Reserve `ip` for `key` as an offer until `expires`, if it is available to this client:
     /// bound to it already, or free and not offered to someone else.
     pub fn try_offer(&self, ip: Ipv4Addr, key: &ClientKey, take: Take, now: UnixSecs, expires: UnixSecs) -> bool {
@@ -493,6 +522,9 @@ impl LeaseStore {
         let pool = l.pool;
         drop(l);
         self.made(made, pool, ip);
+        if ok {
+            self.index_offer(key, ip);
+        }
         ok
     }
 
@@ -543,6 +575,7 @@ impl LeaseStore {
                 drop(l);
                 q.push(ip);
                 if claimed {
+                    self.index_offer(key, ip);
                     return Some(ip);
                 }
             }
@@ -584,6 +617,7 @@ impl LeaseStore {
             if let Some(q) = self.free.load().get(pool as usize).and_then(|qs| qs.queues.first()) {
                 q.push(ip);
             }
+            self.index_offer(key, ip);
             return Some(ip);
         }
     }
