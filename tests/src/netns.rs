@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::Duration;
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -22,15 +24,69 @@ pub fn sh(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// A network namespace, deleted (with everything in it) on drop.
+/// The namespaces this process has made and not yet removed.
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The stop signal received (0: none).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
+
+fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A test or bench stopped by SIGINT, SIGTERM or SIGHUP (by hand, or by a timeout) never runs
+/// its guards' `drop`: without this its namespaces, and the servers inside them, would stay.
+/// On such a signal every namespace still alive is removed, then the process exits
+/// 128 + signal, as the signal would have ended it.
+fn remove_all_on_stop_signals() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: the action only stores to an atomic, which is async-signal-safe.
+            let registered =
+                unsafe { signal_hook_registry::register(sig, move || STOPPED_BY.store(sig, Ordering::SeqCst)) };
+            if let Err(e) = registered {
+                eprintln!("netns: cannot watch signal {sig} ({e}): a stop by it leaves namespaces behind");
+            }
+        }
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let sig = STOPPED_BY.load(Ordering::SeqCst);
+                if sig != 0 {
+                    let names = live().clone();
+                    for name in names.iter().rev() {
+                        remove(name);
+                    }
+                    eprintln!("stopped by signal {sig}: removed {} network namespace(s)", names.len());
+                    std::process::exit(128 + sig);
+                }
+            }
+        });
+    });
+}
+
+/// Kill anything still running inside `name`, then delete it; both best effort.
+fn remove(name: &str) {
+    if let Ok(pids) = sh(&["ip", "netns", "pids", name]) {
+        for pid in pids.split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", name]).status();
+}
+
+/// A network namespace, deleted (with everything in it) on drop, or when the process is
+/// stopped by a signal ([`remove_all_on_stop_signals`]).
 pub struct Netns {
     pub name: String,
 }
 
 impl Netns {
     pub fn new(prefix: &str) -> Result<Netns> {
+        remove_all_on_stop_signals();
         let name = unique(prefix);
         sh(&["ip", "netns", "add", &name])?;
+        live().push(name.clone());
         let ns = Netns { name };
         ns.exec(&["ip", "link", "set", "lo", "up"])?;
         Ok(ns)
@@ -53,13 +109,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        // Kill anything still running inside, then delete; both best effort.
-        if let Ok(pids) = sh(&["ip", "netns", "pids", &self.name]) {
-            for pid in pids.split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        remove(&self.name);
+        live().retain(|n| *n != self.name);
     }
 }
 
