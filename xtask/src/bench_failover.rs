@@ -142,8 +142,11 @@ pub(crate) fn start_pair_with(kind: Pair, size: u32, xdhcpd_args: &[&str]) -> Re
         Pair::Dhcpd => {
             lab.start_dhcpd(0)?;
             lab.start_dhcpd(1)?;
+            // A fresh dhcpd pair exchanges its whole pool before NORMAL: the bound grows with
+            // it (90 s was enough for 12,000 addresses, not for 120,000 on a loaded machine).
+            let bound = Duration::from_secs(90 + u64::from(size / 1000));
             for i in 0..2 {
-                wait_log(&lab, i, Duration::from_secs(90), |l| l.contains("I move from") && l.ends_with("to normal"))?;
+                wait_log(&lab, i, bound, |l| l.contains("I move from") && l.ends_with("to normal"))?;
             }
         }
         Pair::Kea => {

@@ -256,13 +256,23 @@ fn describe(r: &Row) -> String {
         None => format!("NOT all bound: {} responses in {:.0} s", r.responses, r.wall),
     };
     format!(
-        "{bound}; perfdhcp sent {} requests, {} of them retransmissions ({:.2} per client); servers' CPU {:.3} ms \
+        "{bound}; perfdhcp sent {} requests, {} of them retransmissions ({} per client); servers' CPU {:.3} ms \
          per client",
         r.sent,
         r.resent,
-        r.resent as f64 / f64::from(r.clients.max(1)),
+        retransmissions_per_client(r),
         r.cpu_ms_per_client
     )
+}
+
+/// perfdhcp prints its counts when it ends on its own; stopped at the bound it may print
+/// nothing, and then there is no count to show (not zero).
+fn retransmissions_per_client(r: &Row) -> String {
+    if r.sent == 0 {
+        "n/a (perfdhcp printed no statistics)".into()
+    } else {
+        format!("{:.2}", r.resent as f64 / f64::from(r.clients.max(1)))
+    }
 }
 
 pub fn restore(args: &[String]) -> Result<()> {
@@ -289,12 +299,22 @@ pub fn restore(args: &[String]) -> Result<()> {
         .map(|(_, a)| a.as_str())
         .collect();
     let mut rows = Vec::new();
+    let mut failed: Vec<(u32, Setup, String)> = Vec::new();
     for &n in &clients {
         for setup in Setup::ALL {
             if !only.is_empty() && !only.iter().any(|o| o.eq_ignore_ascii_case(setup.family())) {
                 continue;
             }
-            rows.push(run_one(setup, n)?);
+            // A server that cannot be made ready is a result too (the run goes on to the
+            // others, and the table says so).
+            match run_one(setup, n) {
+                Ok(row) => rows.push(row),
+                Err(e) => {
+                    let why = format!("{e:#}").lines().next().unwrap_or_default().to_string();
+                    println!("    {}: did not start: {why}", setup.name());
+                    failed.push((n, setup, why));
+                }
+            }
         }
     }
     step("power restoration (same run, same topology)");
@@ -302,13 +322,16 @@ pub fn restore(args: &[String]) -> Result<()> {
     println!("|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.2} | {:.3} ms |",
+            "| {} | {} | {} | {} | {:.3} ms |",
             r.clients,
             r.setup.name(),
             r.all_bound.map(|t| format!("{t:.1} s")).unwrap_or_else(|| format!("not in {:.0} s", r.wall)),
-            r.resent as f64 / f64::from(r.clients.max(1)),
+            retransmissions_per_client(r),
             r.cpu_ms_per_client
         );
+    }
+    for (n, setup, why) in &failed {
+        println!("| {n} | {} | did not start: {why} | — | — |", setup.name());
     }
     for &n in &clients {
         let of = |s: Setup| rows.iter().find(|r| r.clients == n && r.setup == s);
@@ -349,6 +372,9 @@ pub fn restore(args: &[String]) -> Result<()> {
             serde_json::json!({"clients": r.clients, "server": r.setup.name(), "all_bound_s": r.all_bound,
                 "wall_s": r.wall, "requests_sent": r.sent, "retransmissions": r.resent, "responses": r.responses, "cpu_ms_per_client": r.cpu_ms_per_client})
         })
+        .chain(failed.iter().map(|(n, setup, why)| {
+            serde_json::json!({"clients": n, "server": setup.name(), "did_not_start": why})
+        }))
         .collect();
     let dir = crate::util::root().join("target/bench/restore");
     std::fs::create_dir_all(&dir)?;
