@@ -292,6 +292,87 @@ fn standard_style_guards_with_dhcid() -> Result<()> {
     Ok(())
 }
 
+/// The fixed address of the `update-static-leases` tests, and its host's MAC.
+const FIXED: &str = "198.18.0.20";
+const FIXED_MAC: &str = "52:54:00:00:63:01";
+
+/// `update-static-leases`, on xdhcpd and on the real dhcpd 4.4.3 with the same
+/// configuration and clients: a host with a fixed address gets A, TXT guard and PTR with
+/// the statement on (here in the host's own scope), none with it off (the default; a
+/// dynamic client's records appearing after it show the updates were running). Both
+/// servers give the same records, and neither removes them when the client releases its
+/// fixed address: dhcpd keeps nothing of a static lease's update (no lease record, no
+/// scope), so it has nothing to remove.
+#[test]
+fn update_static_leases_updates_a_fixed_address_as_dhcpd_does() -> Result<()> {
+    if !require_root() {
+        return Ok(());
+    }
+    let mut seen: Vec<(bool, bool, Vec<String>)> = Vec::new();
+    for dhcpd in [false, true] {
+        for on in [true, false] {
+            let flag = if on { " update-static-leases on;" } else { "" };
+            let conf = config("interim", 600, &key(SECRET))
+                + &format!("host fixedpc {{ hardware ethernet {FIXED_MAC}; fixed-address {FIXED};{flag} }}\n");
+            let mut lab = Lab::new(&conf)?;
+            let named =
+                Named::start(&lab.srv, &lab.dir.join("named"), SERVER_IP, &key(SECRET), &[(FWD, ""), (REV, "")])?;
+            if dhcpd {
+                lab.start_dhcpd()?;
+            }
+            let mut l = DdnsLab { lab, named };
+            if !dhcpd {
+                l.start_server()?;
+            }
+            let who = if dhcpd { "dhcpd" } else { "xdhcpd" };
+            let (mut c, ip) = l.client("f1", FIXED_MAC, &["-x", "hostname:fixedpc"])?;
+            assert_eq!(ip, FIXED, "{who}");
+            let fqdn = format!("fixedpc.{FWD}");
+            if on {
+                let a = l.named.wait_for(&fqdn, "A", DNS_WAIT, |v| v == one(FIXED))?;
+                assert_eq!(a, one(FIXED), "{who}: A of {fqdn}\n{}", l.context());
+                let ptr = l.named.wait_for(&rev_name(FIXED), "PTR", DNS_WAIT, |v| !v.is_empty())?;
+                assert_eq!(ptr, [format!("{fqdn}.")], "{who}: PTR\n{}", l.context());
+            } else {
+                // Another client's records appear: the updates run, the fixed one is not among them.
+                let (_d, dyn_ip) = l.client("f2", "52:54:00:00:63:02", &["-x", "hostname:dynpc"])?;
+                let dyn_a = l.named.wait_for(&format!("dynpc.{FWD}"), "A", DNS_WAIT, |v| v == one(&dyn_ip))?;
+                assert_eq!(dyn_a, one(&dyn_ip), "{who}: dynamic client\n{}", l.context());
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let records = vec![
+                l.named.dig(&fqdn, "A")?.join(" "),
+                l.named.dig(&fqdn, "TXT")?.join(" "),
+                l.named.dig(&rev_name(FIXED), "PTR")?.join(" "),
+            ];
+            if !on {
+                assert_eq!(records, ["", "", ""], "{who}: no record for the fixed address\n{}", l.context());
+            }
+            // A release removes nothing (no state kept for a static lease).
+            c.signal(libc::SIGTERM);
+            c.wait_exit(Duration::from_secs(10))?;
+            std::thread::sleep(Duration::from_secs(2));
+            assert_eq!(l.named.dig(&fqdn, "A")?.join(" "), records[0], "{who}: after the release\n{}", l.context());
+            assert_eq!(l.named.dig(&rev_name(FIXED), "PTR")?.join(" "), records[2], "{who}: after the release");
+            if !dhcpd {
+                let d = l.status()?["stats"]["ddns"].clone();
+                assert_eq!(d["failed"], 0, "{d}\n{}", l.context());
+                assert!(
+                    !l.lab.lease_text().contains(&format!("lease {FIXED} ")),
+                    "a fixed address has no lease record"
+                );
+            }
+            seen.push((dhcpd, on, records));
+        }
+    }
+    // The same records from both servers (the TXT guard is the MD5 of the same client id).
+    for on in [true, false] {
+        let of = |d: bool| seen.iter().find(|(x, o, _)| *x == d && *o == on).map(|(_, _, r)| r.clone());
+        assert_eq!(of(false), of(true), "update-static-leases {on}: xdhcpd vs dhcpd");
+    }
+    Ok(())
+}
+
 /// A server configured with the wrong secret: BIND refuses its updates (a bad TSIG), no
 /// record appears, xdhcpd counts and reports the failure, and the client is served as
 /// usual (the updates are not on the ACK path).

@@ -87,6 +87,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::UseHostDeclNames(_)) => Some(Target::Flag(Flag::UseHostDeclNames)),
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
             Item::Param(Param::IgnoreClientUids(_)) => Some(Target::Flag(Flag::IgnoreClientUids)),
+            Item::Param(Param::UpdateStaticLeases(_)) => Some(Target::Flag(Flag::UpdateStaticLeases)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
@@ -544,16 +545,16 @@ impl Lowerer {
             Param::IgnoreClientUids(v) => Some(*v),
             _ => None,
         });
+        let own_update_static_leases = own_flag(|p| match p {
+            Param::UpdateStaticLeases(v) => Some(*v),
+            _ => None,
+        });
         let own_allow_booting = own_flag(|p| match p {
             Param::AllowBooting(v) => Some(*v),
             _ => None,
         });
         let own_sets_ddns = groups.iter().copied().chain(std::iter::once(items)).flatten().any(|i| {
-            matches!(
-                i,
-                Item::Param(Param::Ddns(_) | Param::UpdateStaticLeases(_))
-                    | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_))
-            )
+            matches!(i, Item::Param(Param::Ddns(_)) | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_)))
         });
         let mut host = Host {
             own_allow_booting,
@@ -561,6 +562,7 @@ impl Lowerer {
             own_use_host_decl_names,
             own_one_lease_per_client,
             own_ignore_client_uids,
+            own_update_static_leases,
             name: name.to_string(),
             hardware_ethernet: None,
             client_identifier: None,

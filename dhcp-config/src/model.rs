@@ -379,7 +379,8 @@ pub struct Effective {
     /// `one-lease-per-client`, a DHCPREQUEST of a client matching a host without client
     /// identifier also releases the other leases of its hardware address.
     pub duplicates: bool,
-    /// `update-static-leases` (default false; meaningful with DDNS only).
+    /// `update-static-leases` (default false; meaningful with DDNS only): a client given
+    /// a host's fixed address gets DNS updates too (dhcpd's ddns_updates, STATIC_LEASE).
     pub update_static_leases: bool,
     /// `get-lease-hostnames` (default false; `true` is refused at load).
     pub get_lease_hostnames: bool,
@@ -1124,6 +1125,9 @@ pub enum Flag {
     OneLeasePerClient,
     /// `ignore-client-uids`
     IgnoreClientUids,
+    /// `update-static-leases`: DNS updates for a host's fixed address too (dhcpd reads
+    /// it in the client's merged scope, where a class or an `if` may set it).
+    UpdateStaticLeases,
 }
 
 impl Action {
@@ -1210,12 +1214,16 @@ pub struct Host {
     /// `ignore-client-uids` as the host's own statements and groups set it (`None`: not
     /// set there).
     pub own_ignore_client_uids: Option<bool>,
+    /// `update-static-leases` as the host's own statements and groups set it (`None`:
+    /// not set there).
+    pub own_update_static_leases: Option<bool>,
     /// `allow|deny|ignore booting` as the host's own statements and groups set it
     /// (`None`: not set there). `deny booting` in a host is the usual way to shut a
     /// machine out.
     pub own_allow_booting: Option<bool>,
     /// Whether the host's own statements or enclosing groups write any DNS-update
-    /// statement (`ddns-*`, `update-static-leases`, `client-updates`...).
+    /// statement (`ddns-*`, `client-updates`...; not `update-static-leases`, which the
+    /// host's scope may set like any flag).
     pub own_sets_ddns: bool,
 }
 

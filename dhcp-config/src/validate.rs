@@ -27,8 +27,8 @@ pub(crate) fn validate(config: &Config, info: &Info, errors: &mut Vec<ConfigErro
 /// DNS updates (dhcpd 4.4 does them when the global `ddns-update-style` is interim or
 /// standard and `ddns-updates`, on unless turned off, is on in the lease's scope).
 /// xdhcpd does them too, except for the parts below, which are refused by name rather
-/// than ignored: dual-stack mixed mode, `update-static-leases true` (fixed addresses get no update), DNS-update
-/// statements in host declarations, a `ddns-local-address4` that differs between
+/// than ignored: dual-stack mixed mode, DNS-update statements in host declarations (but
+/// `update-static-leases`, honoured there), a `ddns-local-address4` that differs between
 /// scopes or is a host name, and zone servers given as host names.
 fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
     match config.ddns_update_style {
@@ -71,9 +71,6 @@ fn ddns(config: &Config, info: &Info, errors: &mut Vec<ConfigError>) {
         }
         if d.dual_stack_mixed_mode == Some(true) {
             refuse("ddns-dual-stack-mixed-mode true", &format!("dual-stack mixed mode is not implemented ({scope})"));
-        }
-        if e.update_static_leases {
-            refuse("update-static-leases true", &format!("fixed-address leases get no DNS update in xdhcpd ({scope})"));
         }
         if d.local_address4 != config.global.ddns.local_address4 {
             refuse("ddns-local-address4", &format!("only one source address, set in the global scope ({scope})"));

@@ -17,6 +17,7 @@ fn params(e: &Effective) -> Params {
         use_host_decl_names: Some(e.use_host_decl_names),
         one_lease_per_client: Some(e.one_lease_per_client),
         ignore_client_uids: Some(e.ignore_client_uids),
+        update_static_leases: Some(e.update_static_leases),
         get_lease_hostnames: e.get_lease_hostnames,
         duplicates: e.duplicates,
         allow_booting: Some(e.allow_booting),
@@ -106,6 +107,7 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
             p.use_host_decl_names = h.own_use_host_decl_names;
             p.one_lease_per_client = h.own_one_lease_per_client;
             p.ignore_client_uids = h.own_ignore_client_uids;
+            p.update_static_leases = h.own_update_static_leases;
             p.allow_booting = h.own_allow_booting;
             // The host's own per-packet statements, run after its classes' (the pool's
             // chain has run by then).

@@ -1446,6 +1446,83 @@ fn ddns_updates_ride_on_the_durable_record_not_the_ack() {
     assert!(crate::ddns::plan::has_records(kept));
 }
 
+/// `update-static-leases`: a host's fixed address gets DNS updates only where the flag is
+/// on for the client (dhcpd reads it in the merged scope: global, subnet, host, class),
+/// every ACK again (a static lease keeps no names), marked so that nothing is written.
+#[test]
+fn update_static_leases_decides_a_fixed_addresss_dns_updates_in_every_scope() {
+    let zones = "ddns-update-style interim;\nddns-domainname \"example.test\";\n\
+                 zone example.test. { primary 198.18.0.53; }\n";
+    let host = "host pc { hardware ethernet 52:54:00:00:00:09; fixed-address 198.18.0.9; }\n";
+    let subnet = |extra: &str| {
+        format!("subnet 198.18.0.0 netmask 255.255.255.0 {{\n{extra}  range 198.18.0.100 198.18.0.110;\n}}\n")
+    };
+    let job_of = |conf: &str, now: u32| {
+        let e = engine(conf);
+        let req = msg(
+            MessageType::Request,
+            mac(9),
+            vec![
+                DhcpOption::RequestedIpAddress(Ipv4Addr::new(198, 18, 0, 9)),
+                DhcpOption::ServerIdentifier(IFACE),
+                DhcpOption::Hostname("pc".into()),
+            ],
+        );
+        let out = e.handle(Now::at(now), &META, &req);
+        assert_eq!(reply(&out).yiaddr(), Ipv4Addr::new(198, 18, 0, 9), "{conf}");
+        assert!(out.durable.is_empty(), "a fixed address has no lease record");
+        out.ddns
+    };
+    let cases = [
+        (format!("{zones}{}{host}", subnet("")), false, "default off"),
+        (format!("{zones}update-static-leases on;\n{}{host}", subnet("")), true, "global"),
+        (format!("{zones}{}{host}", subnet("  update-static-leases on;\n")), true, "subnet"),
+        (
+            format!("{zones}update-static-leases on;\n{}{host}", subnet("  update-static-leases off;\n")),
+            false,
+            "subnet off",
+        ),
+        (
+            format!(
+                "{zones}{}host pc {{ hardware ethernet 52:54:00:00:00:09; fixed-address 198.18.0.9; update-static-leases on; }}\n",
+                subnet("")
+            ),
+            true,
+            "host",
+        ),
+        (
+            format!(
+                "{zones}update-static-leases on;\n{}host pc {{ hardware ethernet 52:54:00:00:00:09; fixed-address 198.18.0.9; update-static-leases off; }}\n",
+                subnet("")
+            ),
+            false,
+            "host off",
+        ),
+        (
+            format!(
+                "{zones}class \"all\" {{ match if substring (hardware, 1, 2) = 52:54; update-static-leases on; }}\n{}{host}",
+                subnet("")
+            ),
+            true,
+            "class",
+        ),
+    ];
+    for (conf, on, what) in &cases {
+        let job = job_of(conf, 1000);
+        assert_eq!(job.is_some(), *on, "{what}");
+        if let Some(crate::ddns::Job::Add(a)) = job {
+            assert!(a.static_lease, "{what}");
+            assert_eq!(a.fwd.map(|f| f.name.to_ascii()), Some("pc.example.test.".into()), "{what}");
+            assert_eq!(a.rev_name.to_ascii(), "9.0.18.198.in-addr.arpa.", "{what}");
+        } else if *on {
+            panic!("{what}: expected an add");
+        }
+    }
+    // No kept names: a renewal sends the updates again (dhcpd's mocked-up lease has an
+    // empty scope on every request).
+    assert!(job_of(&cases[1].0, 5000).is_some());
+}
+
 /// The option order and set of dhcpd 4.4.3's OFFER, as the differential harness
 /// (tests/compat_corpus.rs) captured it for corpus file 025: message type, server id, lease
 /// time, then the client's request list in its order (only what is configured), nothing

@@ -55,8 +55,8 @@ impl Named {
                 ),
             )?;
             conf += &format!(
-                "zone \"{zone}\" {{ type primary; file \"{file}\"; allow-update {{ key {}; }}; }};\n",
-                key.name
+                "zone \"{zone}\" {{ type primary; file \"{file}\"; allow-update {{ key {}; }}; allow-transfer {{ key {}; }}; }};\n",
+                key.name, key.name
             );
         }
         let conf_path = dir.join("named.conf");
@@ -128,6 +128,28 @@ impl Named {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The process id of the running `named` (for its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(Proc::pid)
+    }
+
+    /// How many records of type `rtype` zone `zone` holds now, read by a zone transfer
+    /// signed with `key` (the zones allow transfers to the update key).
+    pub fn count(&self, zone: &str, rtype: &str, key: &TsigKey) -> Result<usize> {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.ns_name, "dig", "+noall", "+answer", "+time=5", "+tries=1", "-y"])
+            .arg(format!("{}:{}:{}", key.algorithm, key.name, key.secret))
+            .arg(format!("@{}", self.addr))
+            .args([zone, "AXFR"])
+            .output()?;
+        if !out.status.success() {
+            bail!("dig AXFR {zone}: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The SOA comes first and last in a transfer; an A/PTR/TXT line once per record.
+        Ok(text.lines().filter(|l| l.split_whitespace().nth(3) == Some(rtype)).count())
     }
 
     /// What named logged (its stderr with `-g`).

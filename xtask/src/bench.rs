@@ -232,6 +232,10 @@ pub(crate) fn require_tools(tools: &[&str]) -> Result<()> {
 }
 
 pub fn server(args: &[String]) -> Result<()> {
+    // `bench server ddns`: the dynamic DNS run alone (`bench_ddns`).
+    if args.iter().any(|a| a == "ddns") {
+        return crate::bench_ddns::run(args);
+    }
     require_tools(&["perfdhcp", "kea-dhcp4", "dhcpd"])?;
     let t = topology()?;
     let mut rows = Vec::new();
@@ -283,7 +287,10 @@ pub fn server(args: &[String]) -> Result<()> {
         );
         rows.push(row);
     }
-    report(&rows, &t.dir)
+    report(&rows, &t.dir)?;
+    drop(t);
+    // Dynamic DNS on and off, with BIND 9 (its own topology and results).
+    crate::bench_ddns::run(args)
 }
 
 fn report(rows: &[Row], dir: &Path) -> Result<()> {

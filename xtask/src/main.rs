@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_bigpool;
+mod bench_ddns;
 mod bench_failover;
 mod bench_operator;
 mod bench_restore;
@@ -92,7 +93,8 @@ enum Cmd {
         target: Option<String>,
     },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
-    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd),
+    /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd, then
+    /// xdhcpd and dhcpd with DNS updates to BIND 9 on and off; `server ddns`: that part alone),
     /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback),
     /// `steer` (SO_REUSEPORT delivery of broadcast/relayed/unicast requests).
     Bench {

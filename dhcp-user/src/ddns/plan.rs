@@ -93,6 +93,11 @@ pub struct BindInput<'a> {
     pub ends: u32,
     /// The variables the lease kept from this client's last binding.
     pub prior: Option<&'a Vars>,
+    /// The address is a host's fixed address (dhcpd's STATIC_LEASE): no lease record,
+    /// so nothing is kept and `prior` is `None`.
+    pub static_lease: bool,
+    /// `update-static-leases` in force for the client.
+    pub update_static_leases: bool,
 }
 
 /// An A record (and its guard) to add.
@@ -114,6 +119,10 @@ pub struct AddJob {
     pub ttl: u32,
     pub conflict_detection: bool,
     pub guard_id_must_match: bool,
+    /// For a host's fixed address: what was added is written nowhere (dhcpd's
+    /// `ddns_update_lease_text` returns at once for a static lease), so it is never
+    /// removed either.
+    pub static_lease: bool,
 }
 
 /// The records of an ended binding to remove (from what the lease kept).
@@ -212,6 +221,12 @@ pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
         if p.do_forward_updates == Some(false) {
             return Ok(BindPlan::default());
         }
+        // dhcpd tests this here, after the client's own update was allowed: a client with
+        // a fixed address that updates its own A record still gets its PTR (and its
+        // option 81) whatever `update-static-leases` says.
+        if i.static_lease && !i.update_static_leases {
+            return Ok(BindPlan::default());
+        }
         let host = match &p.hostname {
             Some(h) => text(h),
             None => i
@@ -265,7 +280,16 @@ pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
         FwdAdd { name: fwd_name.clone(), guard: Guard::compute(i.style, who, &wire) }
     });
     let ptr_target = (p.do_reverse_updates != Some(false)).then_some(fwd_name);
-    let add = AddJob { ip: i.ip, fwd, ptr_target, rev_name, ttl, conflict_detection, guard_id_must_match };
+    let add = AddJob {
+        ip: i.ip,
+        fwd,
+        ptr_target,
+        rev_name,
+        ttl,
+        conflict_detection,
+        guard_id_must_match,
+        static_lease: i.static_lease,
+    };
     Ok(BindPlan {
         job: Some(match remove_first {
             Some(r) => Job::Replace(r, add),
@@ -398,6 +422,8 @@ mod tests {
             now: 1000,
             ends: 1000 + 600,
             prior: None,
+            static_lease: false,
+            update_static_leases: false,
         }
     }
 
@@ -470,6 +496,38 @@ mod tests {
         assert_eq!(plan_bind(&input(&p)).unwrap(), None);
         let p = DdnsParams { updates: false, ..params() };
         assert_eq!(plan_bind(&input(&p)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_fixed_address_is_updated_only_with_update_static_leases_or_for_the_clients_own_a() {
+        let p = params();
+        let mut i = input(&p);
+        i.static_lease = true;
+        // dhcpd's default: no update, and no option 81 in the ACK.
+        assert_eq!(plan_bind_reply(&i).unwrap(), BindPlan::default());
+        i.fqdn = ClientFqdn::parse(b"\x01\xff\xfflaptop");
+        assert_eq!(plan_bind_reply(&i).unwrap(), BindPlan::default());
+        // `update-static-leases on`: the same updates as a dynamic lease's, marked static.
+        i.update_static_leases = true;
+        let b = plan_bind_reply(&i).unwrap();
+        assert!(b.fqdn_reply.is_some());
+        let a = add(b.job);
+        assert!(a.static_lease);
+        assert_eq!(a.fwd.unwrap().name.to_ascii(), "laptop.example.test.");
+        assert_eq!(a.ptr_target.unwrap().to_ascii(), "laptop.example.test.");
+        // A client updating its own A record passes dhcpd's test before it is made: the
+        // server does its PTR even with the flag off.
+        i.update_static_leases = false;
+        i.fqdn = ClientFqdn::parse(b"\x00\0\0self.other.test");
+        let a = add(plan_bind(&i).unwrap());
+        assert!(a.fwd.is_none() && a.static_lease);
+        assert_eq!(a.ptr_target.unwrap().to_ascii(), "self.other.test.");
+        // `do-forward-updates off` stops it before that test, as in dhcpd.
+        let p2 = DdnsParams { do_forward_updates: Some(false), ..params() };
+        let mut i2 = input(&p2);
+        i2.static_lease = true;
+        i2.update_static_leases = true;
+        assert_eq!(plan_bind(&i2).unwrap(), None);
     }
 
     #[test]

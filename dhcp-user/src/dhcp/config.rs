@@ -28,6 +28,9 @@ pub struct Params {
     /// `ignore-client-uids`: the client's leases are known by its hardware address, its
     /// client identifier not recorded (`None`: not set in this scope).
     pub ignore_client_uids: Option<bool>,
+    /// `update-static-leases`: a client given a host's fixed address gets DNS updates too
+    /// (`None` as for `use_host_decl_names`: off if none).
+    pub update_static_leases: Option<bool>,
     /// `get-lease-hostnames`: a lease's reverse DNS name goes out as host-name when no
     /// `option host-name` is in force ([`crate::dhcp::Engine::set_lease_names`]).
     pub get_lease_hostnames: bool,
@@ -78,6 +81,7 @@ impl Default for Params {
             use_host_decl_names: None,
             one_lease_per_client: None,
             ignore_client_uids: None,
+            update_static_leases: None,
             get_lease_hostnames: false,
             duplicates: true,
             allow_booting: None,

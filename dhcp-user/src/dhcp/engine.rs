@@ -130,6 +130,10 @@ pub struct Outcome {
     pub dropped: Option<DropReason>,
     /// The request's DHCP message type (None for BOOTP or undecodable).
     pub request_type: Option<MessageType>,
+    /// DNS updates for a host's fixed address (`update-static-leases`): no lease record
+    /// carries them, and nothing of them is written (dhcpd keeps no state for a static
+    /// lease), so the runtime queues them as it sends `reply`.
+    pub ddns: Option<crate::ddns::Job>,
 }
 
 impl Outcome {
@@ -941,9 +945,18 @@ impl Engine {
             let (_, commands) =
                 c.commit(effects.on_commit.as_deref(), dhcp_config::Vars::default(), (ip, true), c.host);
             c.hooks.push(commands);
+            // dhcpd's ddns_updates runs for a static lease too: it decides on
+            // `update-static-leases` (see `ddns::plan`), with a fresh scope each time (no
+            // kept names, so every ACK sends the updates again) and the lease's new end.
+            let hw = HwAddr::new(u8::from(c.req.htype()), c.req.chaddr().get(..c.req.hlen() as usize).unwrap_or(&[]));
+            let ends = if secs == u32::MAX { NEVER } else { c.now.plus(secs) };
+            let plan = self.ddns_plan_at(c, &params, DdnsSubject { ip, hw, ends, prior: None, fixed: true });
+            let mut reply = self.address_message(c, MessageType::Ack, ip, &params, secs);
+            answer_fqdn(&mut reply, &params, plan.fqdn_reply);
             return Outcome {
-                reply: Some(self.address_reply(c, MessageType::Ack, ip, &params, secs)),
+                reply: Some(finish(reply, c, MessageType::Ack, ip, true)),
                 durable: released,
+                ddns: plan.job,
                 ..Outcome::default()
             };
         }
@@ -1043,22 +1056,7 @@ impl Engine {
                 let plan = self.ddns_plan(c, &params, &lease);
                 lease.ddns = plan.job.map(Arc::new);
                 let mut reply = self.address_message(c, MessageType::Ack, ip, &params, secs);
-                if let Some(subs) = plan.fqdn_reply {
-                    // What dhcpd's ddns_updates saves replaces the configuration's
-                    // `option fqdn.*` of the same sub-options.
-                    let mut all: Vec<(u32, Vec<u8>)> = params
-                        .space_options
-                        .iter()
-                        .filter(|o| o.space == "fqdn" && !subs.iter().any(|(c, _)| *c == o.code))
-                        .map(|o| (o.code, o.data.clone()))
-                        .collect();
-                    all.extend(subs);
-                    if let Some(v) = crate::ddns::plan::encapsulate_fqdn(&all) {
-                        reply
-                            .opts_mut()
-                            .insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, v)));
-                    }
-                }
+                answer_fqdn(&mut reply, &params, plan.fqdn_reply);
                 Outcome {
                     reply: Some(finish(reply, c, MessageType::Ack, ip, true)),
                     durable: released.into_iter().chain([lease]).collect(),
@@ -1075,33 +1073,42 @@ impl Engine {
 
     /// The DNS updates of a binding just made (dhcpd's `ddns_updates`, see `crate::ddns`).
     fn ddns_plan(&self, c: &Ctx, params: &Params, lease: &Lease) -> crate::ddns::BindPlan {
+        let hw = lease.hw.unwrap_or_else(|| HwAddr::new(0, &[]));
+        let subject = DdnsSubject { ip: lease.ip, hw, ends: lease.ends, prior: lease.vars.as_deref(), fixed: false };
+        self.ddns_plan_at(c, params, subject)
+    }
+
+    /// [`Engine::ddns_plan`] for a binding with or without a lease record.
+    fn ddns_plan_at(&self, c: &Ctx, params: &Params, s: DdnsSubject<'_>) -> crate::ddns::BindPlan {
         let Some(style) = c.cfg.ddns_style else { return crate::ddns::BindPlan::default() };
         let pkt = c.packet();
         let fqdn = pkt.option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false });
         let host_name = pkt.option(dhcp_config::OptionRef::Dhcp { code: 12, strip_nuls: true });
-        let hw = lease.hw.unwrap_or_else(|| HwAddr::new(0, &[]));
-        let host_decl_name =
-            dynamic_lease_host(c.host).filter(|_| params.use_host_decl_names == Some(true)).map(|h| h.name.as_str());
+        // dhcpd hangs the host on a static lease as on a dynamic one (`lease->host`).
+        let lease_host = if s.fixed { c.host } else { dynamic_lease_host(c.host) };
+        let host_decl_name = lease_host.filter(|_| params.use_host_decl_names == Some(true)).map(|h| h.name.as_str());
         let input = crate::ddns::plan::BindInput {
             style,
             params: &params.ddns,
-            ip: lease.ip,
+            ip: s.ip,
             fqdn: fqdn.as_deref().and_then(crate::ddns::plan::ClientFqdn::parse),
             host_name: host_name.as_deref(),
             config_host_name: params.option(12),
             config_domain_name: params.option(15),
             host_decl_name,
             client_id: c.key.client_id(),
-            htype: hw.htype,
-            chaddr: hw.as_slice(),
+            htype: s.hw.htype,
+            chaddr: s.hw.as_slice(),
             now: c.now.unix,
-            ends: lease.ends,
-            prior: lease.vars.as_deref(),
+            ends: s.ends,
+            prior: s.prior,
+            static_lease: s.fixed,
+            update_static_leases: params.update_static_leases == Some(true),
         };
         match crate::ddns::plan_bind_reply(&input) {
             Ok(plan) => plan,
             Err(e) => {
-                tracing::warn!(ip = %lease.ip, "no DNS update: {e}");
+                tracing::warn!(ip = %s.ip, "no DNS update: {e}");
                 crate::ddns::BindPlan::default()
             }
         }
@@ -1711,6 +1718,7 @@ fn merge(base: &Params, over: &Params) -> Params {
     p.use_host_decl_names = over.use_host_decl_names.or(p.use_host_decl_names);
     p.one_lease_per_client = over.one_lease_per_client.or(p.one_lease_per_client);
     p.ignore_client_uids = over.ignore_client_uids.or(p.ignore_client_uids);
+    p.update_static_leases = over.update_static_leases.or(p.update_static_leases);
     p.allow_booting = over.allow_booting.or(p.allow_booting);
     p
 }
@@ -1759,6 +1767,33 @@ fn with_host_decl_name(mut params: Params, host: Option<&HostCfg>) -> Params {
         params.options.insert(at, (12, h.name.as_bytes().to_vec()));
     }
     params
+}
+
+/// What [`Engine::ddns_plan_at`] plans for: the bound address and what is known of it.
+struct DdnsSubject<'a> {
+    ip: Ipv4Addr,
+    hw: HwAddr,
+    ends: u32,
+    /// The variables the lease kept (none for a fixed address: it has no record).
+    prior: Option<&'a dhcp_config::Vars>,
+    /// A host's fixed address (dhcpd's STATIC_LEASE).
+    fixed: bool,
+}
+
+/// Option 81 in an ACK from what dhcpd's ddns_updates saved in its fqdn space (`subs`),
+/// over the configuration's `option fqdn.*` of the same sub-options.
+fn answer_fqdn(reply: &mut Message, params: &Params, subs: Option<Vec<(u32, Vec<u8>)>>) {
+    let Some(subs) = subs else { return };
+    let mut all: Vec<(u32, Vec<u8>)> = params
+        .space_options
+        .iter()
+        .filter(|o| o.space == "fqdn" && !subs.iter().any(|(c, _)| *c == o.code))
+        .map(|o| (o.code, o.data.clone()))
+        .collect();
+    all.extend(subs);
+    if let Some(v) = crate::ddns::plan::encapsulate_fqdn(&all) {
+        reply.opts_mut().insert(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::ClientFQDN, v)));
+    }
 }
 
 /// The host dhcpd hangs on a *dynamic* lease (ack_lease): a host of the client with no

@@ -3,7 +3,9 @@
 //! over UDP with retransmission and back-off, one job at a time per address (an add and
 //! the removal that follows it stay in order) and a few addresses at once. What a job
 //! did is written back into the lease's binding scope (`set ddns-fwd-name = ...;` in the
-//! lease file) so that a restart knows what to remove.
+//! lease file) so that a restart knows what to remove. A host's fixed address
+//! (`update-static-leases`) is the exception: its jobs come from the worker that sends
+//! the ACK, and nothing of them is kept, as in dhcpd.
 
 use crate::ddns::update::{Exchange, Progress, Zones};
 use crate::ddns::{self, Job};
@@ -42,7 +44,8 @@ impl DdnsQueue {
         }
     }
 
-    fn push(&self, job: Job) {
+    /// Queue a job now (a fixed address's updates: nothing to make durable first).
+    pub fn push(&self, job: Job) {
         match self.tx.try_send(job) {
             Ok(()) => {
                 self.stats.ddns.queued.fetch_add(1, Ordering::Relaxed);
@@ -151,6 +154,9 @@ async fn dispatch(mut rx: mpsc::Receiver<Job>, ctx: Arc<Ctx>) {
 async fn run(ctx: &Ctx, job: Job) {
     let ip = job.ip();
     let adds = matches!(job, Job::Add(_) | Job::Replace(..));
+    // A fixed address's updates are kept nowhere (dhcpd's ddns_update_lease_text returns
+    // at once for a static lease): no lease scope to write, nothing to undo later.
+    let fixed = matches!(&job, Job::Add(a) if a.static_lease);
     let mut ex = Exchange::new(job, &ctx.zones);
     let mut backoff = Duration::from_secs(1);
     let mut server_turn = 0usize;
@@ -202,7 +208,9 @@ async fn run(ctx: &Ctx, job: Job) {
         ctx.stats.ddns.fail(format!("{ip} {step:?}: {why}"));
         tracing::error!(%ip, ?step, "DNS update failed: {why}");
     }
-    keep(ctx, ip, adds, outcome);
+    if !fixed {
+        keep(ctx, ip, adds, outcome);
+    }
 }
 
 /// Sends `req` and waits for its answer. `Err`: nothing acceptable came back in time.

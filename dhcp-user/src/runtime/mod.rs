@@ -215,6 +215,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
         let (engine, sock, sender, stats, stop, journal) =
             (engine.clone(), sock.clone(), sender.clone(), stats.clone(), stop.clone(), journal.handle());
         let pinger = pinger.clone();
+        let ddns_queue = ddns_queue.clone();
         let ifaces: HashMap<u32, Iface> = ifaces.iter().map(|i| (i.index, i.clone())).collect();
         let coalesce = opts.coalesce;
         handles.push(std::thread::Builder::new().name(format!("dhcp-worker-{n}")).spawn(move || {
@@ -271,6 +272,11 @@ pub fn run(opts: RunOptions) -> Result<()> {
                     (Some(reply), true) => sender.send(&reply, rx.ifindex),
                     (reply, false) => journal.commit(out.durable, reply.map(|r| (r, rx.ifindex))),
                     (None, true) => {}
+                }
+                // A fixed address's DNS updates: nothing of them is written, so there is
+                // no durability to wait for; queued without blocking, after the ACK.
+                if let Some(job) = out.ddns {
+                    ddns_queue.push(job);
                 }
             }
         })?);

@@ -28,6 +28,7 @@ fn add_job(style: Style) -> AddJob {
         ttl: 300,
         conflict_detection: true,
         guard_id_must_match: true,
+        static_lease: false,
     }
 }
 
