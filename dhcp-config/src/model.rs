@@ -1005,6 +1005,9 @@ pub enum Action {
     Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
     If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
+    /// `eval EXPR;` (also a bare function call, and `return EXPR;` outside a function):
+    /// evaluated for the effects of the functions it calls, the value discarded.
+    Eval(crate::expr::AnyExpr),
 }
 
 /// What an [`Action`] sets, to tell which later statements override it.
@@ -1131,6 +1134,7 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
+            Action::Eval(e) => e.reads_variables(),
             Action::OptionExpr { expr, .. }
             | Action::DdnsHostNameExpr(expr)
             | Action::Log { expr, .. }

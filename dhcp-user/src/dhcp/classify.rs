@@ -192,13 +192,15 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 set_space_option(p, space, *code, Some(data.clone()));
             }
             Action::SpaceOptionExpr { space, code, expr } if live(Target::SpaceOption(*code)) => {
-                set_space_option(p, space, *code, expr.eval(pkt).map(|v| v.into_owned()));
+                set_space_option(p, space, *code, expr.set_value(pkt));
             }
             Action::VendorOptionSpace(name) if live(Target::VendorOptionSpace) => {
                 p.vendor_option_space = Some(name.clone());
             }
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
-                set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
+                // dhcpd's store_options keeps what the evaluation left even when it
+                // reports failure: a call as the whole expression gives its value there.
+                set_option(p, *code, expr.set_value(pkt));
             }
             Action::DdnsHostNameExpr(expr) if live(Target::DdnsHostName) => {
                 // Null: set but empty, so the plan takes no host name from the client
@@ -267,10 +269,15 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Set { name, expr } => {
                 // A null value leaves the variable without a value (dhcpd then writes
                 // nothing for it); the value is computed before the scope is changed.
-                let value = expr.as_ref().and_then(|e| e.eval(pkt)).map(|v| v.into_owned());
+                let value = expr.as_ref().and_then(|e| e.set_value(pkt));
                 if let Some(mut vars) = pkt.vars().and_then(|v| v.try_borrow_mut().ok()) {
                     vars.set(name, value);
                 }
+            }
+            Action::Eval(e) => {
+                // For the effects of the functions it calls (their `set`s); the value
+                // is dropped, as dhcpd's eval statement drops it.
+                e.value(pkt);
             }
             Action::HeaderExpr { field, expr } if live(header_target(*field)) => {
                 // Evaluated last (`finish_headers`), as dhcpd evaluates it.
