@@ -1720,6 +1720,10 @@ impl<'t> ExprParser<'t> {
             "filename" => Any::Data(DataExpr::Filename),
             "server-name" => Any::Data(DataExpr::ServerName),
             "client-state" => Any::Num(NumExpr::ClientState),
+            // dhcpd's client states (dhcpd.h enum dhcp_state), numbers in any context.
+            "bound" => Any::Num(NumExpr::Const(5)),
+            "renew" => Any::Num(NumExpr::Const(6)),
+            "rebind" => Any::Num(NumExpr::Const(7)),
             "gethostname" => {
                 self.open()?;
                 self.close()?;

@@ -2981,6 +2981,8 @@ mod tests {
         assert_eq!(v("server-name", &[]), None);
         assert_eq!(v("gethostname ()", &[]), data("server-1"));
         assert_eq!(v("client-state", &[]), None);
+        assert_eq!(v("client-state = bound", &[]), Some(Val::Bool(false)));
+        assert_eq!(v("rebind", &[]), Some(Val::Num(7)));
     }
 
     /// A call cannot cost without bound: a function calling itself twice (2^16 calls
@@ -3016,6 +3018,7 @@ mod tests {
         refused("eval f1 (1, 2);", "';'");
         accepted("if fn-two (\"a\", known, 1) { option host-name \"a\"; } option host-name = fn-two (\"a\");");
         accepted("if defined (foo) { } if filename = \"x\" { } if server-name = \"y\" { } if client-state = 1 { }");
+        accepted("if client-state = bound or client-state = renew or client-state = rebind { }");
         accepted("if gethostname () = \"x\" and variable-exists (foo) { }");
         refused("define x1 = \"a\";", "broken function");
         refused("define pick (a) { return a; }", "function name");
