@@ -888,6 +888,12 @@ pub enum Permit {
     AllClients,
     /// `dynamic bootp clients`: a BOOTP request (no DHCP message type).
     DynamicBootpClients,
+    /// `authenticated clients`: a client authenticated by the DHCP authentication
+    /// option. dhcpd 4.4.3's server never marks a packet authenticated (it does not
+    /// implement RFC 3118), so this matches no client, as in dhcpd.
+    AuthenticatedClients,
+    /// `unauthenticated clients`: every client, by the same token.
+    UnauthenticatedClients,
     /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
     /// member of its class too.
     Members(usize),

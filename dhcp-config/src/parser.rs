@@ -1509,12 +1509,16 @@ impl Parser {
                     })?;
                 Permit::Members(index)
             }
-            ["authenticated", "clients"] | ["unauthenticated", "clients"] | ["after", ..] => {
+            ["authenticated", "clients"] => Permit::AuthenticatedClients,
+            ["unauthenticated", "clients"] => Permit::UnauthenticatedClients,
+            ["after", ..] => {
+                // dhcpd: a permit from that date on, and the pool's valid_from (allow) or
+                // valid_until (deny), which also caps the lease times it gives.
                 return Err(ConfigError::new(
                     s.span(),
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
-                        reason: "this pool permit is not supported yet".into(),
+                        reason: "the `after DATE` pool permit (a pool valid from or until a date, capping lease times) is not supported yet".into(),
                     },
                 ));
             }

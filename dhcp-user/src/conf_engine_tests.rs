@@ -1537,6 +1537,28 @@ fn dynamic_bootp_comes_from_explicit_pools_as_in_dhcpd() {
     assert!(bootp(&denied, mac(1)).reply.is_none());
 }
 
+/// dhcpd 4.4.3's server never marks a packet authenticated: a pool allowing only
+/// authenticated clients serves nobody, one denying them serves everyone.
+#[test]
+fn authentication_permits_are_dhcpds() {
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { allow authenticated clients; range 198.18.0.100 198.18.0.110; }\n\
+           pool { deny authenticated clients; allow unauthenticated clients; range 198.18.0.120 198.18.0.130; } }\n",
+    );
+    for n in 1..=3 {
+        let m = offer(&e, mac(n));
+        assert!((120..=130).contains(&m.yiaddr().octets()[3]), "{}", m.yiaddr());
+    }
+    let none = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { allow authenticated clients; range 198.18.0.100 198.18.0.110; } }\n",
+    );
+    assert!(bootp(&none, mac(1)).reply.is_none());
+    let out = none.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
+    assert!(out.reply.is_none(), "no pool admits the client");
+}
+
 #[test]
 fn a_hosts_server_name_fills_sname_of_its_dynamic_lease() {
     let e = engine(&format!(

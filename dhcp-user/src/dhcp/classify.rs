@@ -127,6 +127,9 @@ fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> 
         Permit::UnknownClients => !known,
         Permit::AllClients => true,
         Permit::DynamicBootpClients => bootp,
+        // dhcpd's permitted() reads packet->authenticated, which its server never sets.
+        Permit::AuthenticatedClients => false,
+        Permit::UnauthenticatedClients => true,
         Permit::Members(c) => classes.contains(*c),
     })
 }
