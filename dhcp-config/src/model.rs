@@ -964,6 +964,9 @@ pub enum Action {
     /// after (before) the option's value in force when the statement runs, or is the
     /// value when none is (dhcpd's set_option: a concat of the two).
     Append { code: u8, expr: DataExpr, prepend: bool },
+    /// `append SPACE.NAME VALUE;` / `prepend ...` (also `= EXPR`): the same for an
+    /// option of an option space (dhcpd's set_option works on any universe).
+    SpaceAppend { space: String, code: u32, expr: DataExpr, prepend: bool },
     /// `filename "x";`
     Filename(String),
     /// `server-name "x";`
@@ -1145,6 +1148,7 @@ impl Action {
             | Action::DdnsHostNameExpr(expr)
             | Action::Log { expr, .. }
             | Action::Append { expr, .. }
+            | Action::SpaceAppend { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {

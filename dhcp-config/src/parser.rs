@@ -1940,8 +1940,12 @@ impl Parser {
                     Some(Item::NamedOption { .. }) => {
                         return not_yet("a host name in an appended value is not supported yet; write the address");
                     }
-                    Some(Item::SpaceOption { .. }) => {
-                        return not_yet("appending to an option of an option space is not supported yet");
+                    Some(Item::SpaceOption { space, code, data }) => {
+                        let expr = crate::expr::DataExpr::Const(data);
+                        return Ok(Some(Item::Dynamic(Action::SpaceAppend { space, code, expr, prepend })));
+                    }
+                    Some(Item::Dynamic(Action::SpaceOptionExpr { space, code, expr })) => {
+                        return Ok(Some(Item::Dynamic(Action::SpaceAppend { space, code, expr, prepend })));
                     }
                     _ => return not_yet("xdhcpd sets this option itself"),
                 };

@@ -1537,6 +1537,29 @@ fn dynamic_bootp_comes_from_explicit_pools_as_in_dhcpd() {
     assert!(bootp(&denied, mac(1)).reply.is_none());
 }
 
+/// `append`/`prepend` to options of an option space, as dhcpd's set_option concatenates
+/// them (no value in force: the statement's value; then after or before it), in option 43:
+/// the bytes a real dhcpd 4.4.3 sent for `tests/corpus/dhcpd.conf/probe-space-append.conf`.
+#[test]
+fn space_options_append_as_dhcpd() {
+    let e = engine(
+        "option space acme;\n\
+         option acme.greeting code 1 = text;\n\
+         option acme.tag code 2 = text;\n\
+         option acme.addr code 3 = ip-address;\n\
+         option acme.greeting \"hello\";\n\
+         append acme.greeting \" world\";\n\
+         prepend acme.tag \"pre-\";\n\
+         append acme.tag = concat (\"-\", \"post\");\n\
+         option acme.addr 198.18.0.9;\n\
+         prepend acme.addr 198.18.0.8;\n\
+         vendor-option-space acme;\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { pool { range 198.18.0.100 198.18.0.200; } }\n",
+    );
+    let m = offer_with(&e, mac(1), vec![DhcpOption::ParameterRequestList(vec![OptionCode::VendorExtensions])]);
+    assert_eq!(option_43(&m), Some(hex("010b68656c6c6f20776f726c6402097072652d2d706f73740308c6120008c6120009")));
+}
+
 /// dhcpd 4.4.3's server never marks a packet authenticated: a pool allowing only
 /// authenticated clients serves nobody, one denying them serves everyone.
 #[test]

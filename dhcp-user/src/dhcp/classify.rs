@@ -211,6 +211,18 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 std::sync::Arc::make_mut(&mut p.ddns).hostname =
                     Some(expr.eval(pkt).map(|v| v.into_owned()).unwrap_or_default());
             }
+            Action::SpaceAppend { space, code, expr, prepend } if live(Target::SpaceOption(*code)) => {
+                // As `append` of a DHCP option, in the space's values.
+                let new = expr.eval(pkt);
+                let old = p.space_options.iter().find(|o| o.space == *space && o.code == *code).map(|o| &o.data);
+                let value = match (old, new) {
+                    (None, new) => new.map(|v| v.into_owned()),
+                    (Some(old), Some(new)) if *prepend => Some([new.as_ref(), old].concat()),
+                    (Some(old), Some(new)) => Some([old.as_slice(), new.as_ref()].concat()),
+                    (Some(_), None) => None,
+                };
+                set_space_option(p, space, *code, value);
+            }
             Action::Append { code, expr, prepend } if live(Target::Option(*code)) => {
                 // dhcpd's set_option: with no value in force the statement's value is
                 // the option's; otherwise the concat of the two, null if either is.
