@@ -979,6 +979,10 @@ pub enum Action {
     MaxLeaseTime(u32),
     /// `min-lease-time N;`
     MinLeaseTime(u32),
+    /// `default-lease-time = EXPR;` (also `max-`, `min-`): dhcpd's ack_lease takes the
+    /// value when it is four bytes (network order), else its built-in default (the value
+    /// the parameter has when it is not written). `target` is the lease time's target.
+    LeaseTimeExpr { target: Target, expr: DataExpr },
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
@@ -1149,6 +1153,7 @@ impl Action {
             | Action::Log { expr, .. }
             | Action::Append { expr, .. }
             | Action::SpaceAppend { expr, .. }
+            | Action::LeaseTimeExpr { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {

@@ -14,7 +14,7 @@ use crate::expr::{MAX_CALLS, Packet, Val, Vars};
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
     Action, Class, ClientUpdates, DdnsUpdateStyle, Flag, HeaderField, HostAddr, KeyAlgorithm, LogLevel, NamedValue,
-    OptionSpace, PeerAddress, Permit, Role, Subclass, ValuePart, Zone,
+    OptionSpace, PeerAddress, Permit, Role, Subclass, Target, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -1569,7 +1569,8 @@ impl Parser {
         let kw = word.to_ascii_lowercase();
         if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals) && crate::keywords::is_server_option(&kw) {
             // dhcpd sets a server option from an expression this way (evaluated for
-            // each client): the BOOTP header fields are, the other parameters not yet.
+            // each client): the BOOTP header fields, the lease times and ddns-hostname
+            // are, the other parameters not yet.
             if matches!(kw.as_str(), "filename" | "server-name" | "next-server") {
                 let tokens = s.tokens.get(2..).unwrap_or_default();
                 let mut p = ExprParser::new(tokens, &s.end, &self.options)
@@ -1584,6 +1585,21 @@ impl Parser {
                     _ => HeaderField::NextServer,
                 };
                 return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr: std::sync::Arc::new(expr) })));
+            }
+            if let Some(target) = match kw.as_str() {
+                "default-lease-time" => Some(Target::DefaultLeaseTime),
+                "max-lease-time" => Some(Target::MaxLeaseTime),
+                "min-lease-time" => Some(Target::MinLeaseTime),
+                _ => None,
+            } {
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                return Ok(Some(Item::Dynamic(Action::LeaseTimeExpr { target, expr })));
             }
             if kw == "ddns-hostname" {
                 // The name's host part, computed for each client (e.g. from its hardware

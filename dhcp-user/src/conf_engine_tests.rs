@@ -1537,6 +1537,29 @@ fn dynamic_bootp_comes_from_explicit_pools_as_in_dhcpd() {
     assert!(bootp(&denied, mac(1)).reply.is_none());
 }
 
+/// Lease times set from expressions, as dhcpd's ack_lease reads them: four bytes are the
+/// time, anything else the parameter's default (then capped by the maximum as usual); the
+/// same answers as a real dhcpd 4.4.3 for `tests/corpus/dhcpd.conf/probe-lease-time-expressions.conf`.
+#[test]
+fn lease_times_from_expressions_as_dhcpd() {
+    let e = engine(
+        "default-lease-time = encode-int (1000, 32);\n\
+         max-lease-time = encode-int (2000, 32);\n\
+         class \"ipxe\" { match if exists user-class; default-lease-time = \"bad\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { range 198.18.0.100 198.18.0.200; }\n\
+           if option host-name = \"compat-host\" { default-lease-time = encode-int (1500, 32); } }\n",
+    );
+    let secs = |m: &Message| match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => Some(*t),
+        _ => None,
+    };
+    assert_eq!(secs(&offer(&e, mac(1))), Some(1000));
+    assert_eq!(secs(&offer_with(&e, mac(2), vec![DhcpOption::Hostname("compat-host".into())])), Some(1500));
+    let ipxe = DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::Unknown(77), b"iPXE".to_vec()));
+    assert_eq!(secs(&offer_with(&e, mac(3), vec![ipxe])), Some(2000), "dhcpd's default, capped by the maximum");
+}
+
 /// `append`/`prepend` to options of an option space, as dhcpd's set_option concatenates
 /// them (no value in force: the statement's value; then after or before it), in option 43:
 /// the bytes a real dhcpd 4.4.3 sent for `tests/corpus/dhcpd.conf/probe-space-append.conf`.

@@ -248,6 +248,18 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 p.next_server = Some(*a);
                 p.header_exprs[2] = None;
             }
+            Action::LeaseTimeExpr { target, expr } if live(*target) => {
+                // dhcpd's ack_lease: four bytes are the time (a call alone is null here:
+                // it checks the evaluation's status); anything else is its default.
+                let v = expr.eval(pkt).and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes));
+                match target {
+                    Target::DefaultLeaseTime => {
+                        p.default_lease_secs = v.unwrap_or(dhcp_config::model::DEFAULT_LEASE_TIME)
+                    }
+                    Target::MaxLeaseTime => p.max_lease_secs = v.unwrap_or(dhcp_config::model::DEFAULT_MAX_LEASE_TIME),
+                    _ => p.min_lease_secs = v.unwrap_or(0),
+                }
+            }
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
