@@ -1449,8 +1449,12 @@ impl<'t> ExprParser<'t> {
             if s.peek_word().as_deref() == Some("not") {
                 s.pos += 1;
                 let at = s.span();
-                let e = s.unary(Ctx::Boolean)?;
-                let b = s.want_bool(e, at)?;
+                // dhcpd checks `not`'s operand strictly (is_boolean_expression, with no
+                // exception for a variable or a call: "boolean expression expected").
+                let b = match s.unary(Ctx::Boolean)? {
+                    Any::Bool(b) => b,
+                    other => return Err(mismatch(at, "a boolean expression", "not", &other)),
+                };
                 return Ok(Any::Bool(BoolExpr::Not(Box::new(b))));
             }
             s.primary(ctx)

@@ -3054,6 +3054,10 @@ mod tests {
         refused("subnet 198.18.0.0 netmask 255.255.255.0 { define fn-one (a) { return a; } }", "top level");
         refused("define fn-one (a) { return a; } define fn-one (b) { return b; }", "defined twice");
         refused("if lease-time = 1 { }", "lease-time");
+        // `not` takes a boolean only: no variable, no call (dhcpd: "boolean expression expected").
+        refused("if not foo { }", "a boolean expression");
+        refused("if not fn-one (1) { }", "a boolean expression");
+        accepted("if foo and not known { }");
     }
 
     #[test]
