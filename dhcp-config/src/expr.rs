@@ -253,6 +253,11 @@ pub enum FnStmt {
     Eval(AnyExpr),
     /// `if C { ... } elsif ... else { ... }`
     If { cond: BoolExpr, then: Vec<FnStmt>, otherwise: Vec<FnStmt> },
+    /// `log (PRIORITY, EXPR);`: logged when it runs (a null value logs nothing).
+    Log { level: crate::model::LogLevel, expr: DataExpr },
+    /// `execute ("PROGRAM", EXPR, ...);`: queued where the request's `execute`
+    /// statements are (run off the request path by the runtime).
+    Execute { program: String, args: Vec<DataExpr> },
 }
 
 /// Where a function's definition is found once the whole file is read (a call may
@@ -990,6 +995,24 @@ fn run_body(stmts: &[FnStmt], p: &Packet<'_>) -> Option<Val> {
                 let branch = if cond.holds(p) { then } else { otherwise };
                 if let Some(v) = run_body(branch, p) {
                     return Some(v);
+                }
+            }
+            FnStmt::Log { level, expr } => {
+                if let Some(v) = expr.eval(p) {
+                    let text = String::from_utf8_lossy(v.get(..1024).unwrap_or(&v));
+                    match level {
+                        crate::model::LogLevel::Error => tracing::error!(target: "xdhcpd::conf_log", "{text}"),
+                        crate::model::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
+                        crate::model::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
+                    }
+                }
+            }
+            FnStmt::Execute { program, args } => {
+                // A null argument is an empty one, as for the statement outside functions.
+                let args: Vec<Vec<u8>> =
+                    args.iter().map(|a| a.eval(p).map(Cow::into_owned).unwrap_or_default()).collect();
+                if let Some(mut fx) = p.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.commands.push(crate::model::Command { program: program.clone(), args });
                 }
             }
         }

@@ -1161,6 +1161,14 @@ impl Parser {
                 Ok(FnStmt::Set { name, expr: self.any_to_end(s, c.pos + 1)? })
             }
             "return" => Ok(FnStmt::Return(self.any_to_end(s, 1)?)),
+            "log" => match self.log(s)? {
+                Action::Log { level, expr } => Ok(FnStmt::Log { level, expr }),
+                _ => Err(c.expected("log (PRIORITY, EXPR)")),
+            },
+            "execute" => match self.execute(s)? {
+                Action::Execute { program, args } => Ok(FnStmt::Execute { program, args }),
+                _ => Err(c.expected("execute (\"PROGRAM\", EXPR, ...)")),
+            },
             "eval" => Ok(FnStmt::Eval(self.any_to_end(s, 1)?)),
             _ if s.block.is_none() && s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::LParen) && is_call_head(s) => {
                 Ok(FnStmt::Eval(self.any_to_end(s, 0)?))
@@ -1169,7 +1177,7 @@ impl Parser {
                 s.span(),
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "inside a function only set, unset, return, eval, function calls and if statements are supported yet".into(),
+                    reason: "inside a function only set, unset, return, eval, log, execute, function calls and if statements are supported yet".into(),
                 },
             )),
         }
@@ -2949,7 +2957,15 @@ mod tests {
             raw.extend_from_slice(d);
         }
         raw.push(255);
-        e.value(&Packet::new(&raw, false).with_vars(vars))
+        let effects = std::cell::RefCell::new(crate::model::Effects::default());
+        let v = e.value(&Packet::new(&raw, false).with_vars(vars).with_effects(&effects));
+        let commands = effects.into_inner().commands;
+        if !commands.is_empty() {
+            // Programs a function queued, as a lease variable the test can read.
+            let text: Vec<String> = commands.iter().map(|c| format!("{} {:?}", c.program, c.args)).collect();
+            vars.borrow_mut().set("queued", Some(text.join(";").into_bytes()));
+        }
+        v
     }
 
     fn data(v: &str) -> Option<Val> {
@@ -3000,6 +3016,12 @@ mod tests {
         assert_eq!(vars.borrow().get("mine"), None);
         assert_eq!(v("defined (mine)", &[]), Some(Val::Bool(false)));
         assert_eq!(v("defined (seen) and defined (tag) and defined (TAG)", &[]), Some(Val::Bool(true)));
+        // A function's execute is queued with the request's programs (a null argument
+        // empty), its log logged.
+        let hook =
+            "define run-hook (arg) { execute (\"/bin/hook\", arg, option domain-name); log (info, arg); return arg; }";
+        assert_eq!(call_value(hook, "run-hook (\"a\")", &[], &vars), data("a"));
+        assert_eq!(vars.borrow().get("queued"), Some(&b"/bin/hook [[97], []]"[..]));
         // Operands of the packet and the server.
         assert_eq!(v("filename", &[]), data("boot"));
         assert_eq!(v("server-name", &[]), None);
@@ -3051,6 +3073,7 @@ mod tests {
         refused("if gethostname = \"x\" { }", "'('");
         refused("if v6relay (1, option host-name) = \"x\" { }", "DHCPv6");
         refused("define fn-one (a) { option host-name \"x\"; }", "inside a function");
+        accepted("define fn-one (a) { log (info, a); execute (\"/bin/true\", a); return a; }");
         refused("subnet 198.18.0.0 netmask 255.255.255.0 { define fn-one (a) { return a; } }", "top level");
         refused("define fn-one (a) { return a; } define fn-one (b) { return b; }", "defined twice");
         refused("if lease-time = 1 { }", "lease-time");
