@@ -80,9 +80,19 @@ pub enum BoolExpr {
     /// `data ~= "regex"` (`~~`: case-insensitive).
     Matches(Box<DataExpr>, Pattern),
     /// A variable where a boolean is expected (dhcpd accepts it: `match if true;` reads
-    /// a variable named `true`). Variables hold data here, which dhcpd evaluates as a
-    /// boolean to null ("binding type ... in evaluate_boolean_expression"): always null.
+    /// a variable named `true`): its value when it holds a boolean (a function's
+    /// argument or local), else null ("binding type ... in evaluate_boolean_expression").
     Variable(String),
+    /// `defined (NAME)`: whether a variable or function of that name has a value.
+    Defined { name: String, func: std::sync::Arc<FnSlot> },
+    /// `a = b` / `a != b` where a side is a variable or a function call: dhcpd compares
+    /// the two values with their own types (tree.c expr_equal through
+    /// evaluate_expression): different types are unequal, two nulls equal.
+    DynEq { left: Box<AnyExpr>, right: Box<AnyExpr>, negate: bool },
+    /// A function call where a boolean is expected: dhcpd runs the function and then
+    /// yields null whatever it returned (its evaluate_boolean_expression leaves the
+    /// funcall case through the "bogus opcode" exit), so only its effects count.
+    Call(Box<Call>),
 }
 
 /// A regular expression of `~=` / `~~`, compiled at load. dhcpd compiles POSIX extended
@@ -163,6 +173,19 @@ pub enum DataExpr {
     /// A variable (`set NAME = ...;`): its value in this request, else in the lease's
     /// binding scope, else null.
     Variable(String),
+    /// `filename`: the `file` field of the client's packet, up to its first NUL; null
+    /// when it is empty (tree.c expr_filename).
+    Filename,
+    /// `server-name`: the `sname` field of the client's packet, likewise.
+    ServerName,
+    /// `gethostname()`: the server's host name, read when the configuration is loaded
+    /// (null when it could not be read, as dhcpd's failed gethostname()).
+    Hostname(Option<Vec<u8>>),
+    /// A function call where data is expected: run for its effects, then null, as in
+    /// dhcpd (see [`BoolExpr::Call`]); but an option's value that is a call alone is
+    /// the call's value (dhcpd's store_options ignores the failure the evaluation
+    /// reports after copying the value): [`DataExpr::set_value`].
+    Call(Box<Call>),
 }
 
 /// A numeric expression (dhcpd's are 32-bit unsigned).
@@ -175,6 +198,151 @@ pub enum NumExpr {
     /// `a + b`, `a * b`, `a / b`, `a % b`, `a & b`, `a | b`, `a ^ b` (dhcpd has no usable
     /// `-`: see `peek_op`).
     Arith(ArithOp, Box<NumExpr>, Box<NumExpr>),
+    /// A variable where a number is expected: its value when it holds a number (a
+    /// function's argument or local), else null.
+    Variable(String),
+    /// `client-state`: the DHCP client's state, which a server has none of: always
+    /// null in dhcpd's server (tree.c expr_client_state without a client_state).
+    ClientState,
+    /// A function call where a number is expected: run, then null (see [`BoolExpr::Call`]).
+    Call(Box<Call>),
+}
+
+/// An expression of any of the three types: a function's argument or return value,
+/// a `set` inside a function, an `eval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyExpr {
+    Bool(BoolExpr),
+    Data(DataExpr),
+    Num(NumExpr),
+}
+
+/// A value of any of the three types (dhcpd's binding_value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    Bool(bool),
+    Data(Vec<u8>),
+    Num(u64),
+}
+
+/// Deepest chain of function calls evaluated; a deeper call is null. dhcpd has no
+/// bound (a recursive function overflows its stack).
+pub const MAX_CALL_DEPTH: u8 = 16;
+/// Most function calls one evaluation of a statement's expression may make (a
+/// function calling itself twice would otherwise cost 2^depth calls); further calls
+/// are null.
+pub const MAX_CALLS: u32 = 256;
+
+/// A function (`define NAME (ARGS) { ... }`): its parameters and statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub params: Vec<String>,
+    pub body: Vec<FnStmt>,
+}
+
+/// A statement of a function's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FnStmt {
+    /// `set NAME = EXPR;`
+    Set { name: String, expr: AnyExpr },
+    /// `unset NAME;`
+    Unset(String),
+    /// `return EXPR;`: the function's value; the function ends there.
+    Return(AnyExpr),
+    /// `eval EXPR;` (also a bare function call).
+    Eval(AnyExpr),
+    /// `if C { ... } elsif ... else { ... }`
+    If { cond: BoolExpr, then: Vec<FnStmt>, otherwise: Vec<FnStmt> },
+    /// `log (PRIORITY, EXPR);`: logged when it runs (a null value logs nothing).
+    Log { level: crate::model::LogLevel, expr: DataExpr },
+    /// `execute ("PROGRAM", EXPR, ...);`: queued where the request's `execute`
+    /// statements are (run off the request path by the runtime).
+    Execute { program: String, args: Vec<DataExpr> },
+}
+
+/// Where a function's definition is found once the whole file is read (a call may
+/// come before the `define`, as dhcpd runs the global definitions at start-up). Empty
+/// when no function has the name: the call is then null ("no such function").
+#[derive(Debug, Default)]
+pub struct FnSlot(std::sync::OnceLock<Function>);
+
+impl PartialEq for FnSlot {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for FnSlot {}
+
+impl FnSlot {
+    /// Sets the definition; false when the name was defined already.
+    pub(crate) fn define(&self, f: Function) -> bool {
+        self.0.set(f).is_ok()
+    }
+
+    fn get(&self) -> Option<&Function> {
+        self.0.get()
+    }
+}
+
+/// A call of a `define`d function.
+#[derive(Clone)]
+pub struct Call {
+    pub name: String,
+    pub args: Vec<AnyExpr>,
+    func: std::sync::Arc<FnSlot>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").field("name", &self.name).field("args", &self.args).finish()
+    }
+}
+
+impl PartialEq for Call {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.args == other.args && std::sync::Arc::ptr_eq(&self.func, &other.func)
+    }
+}
+
+impl Eq for Call {}
+
+/// The variables of a function call (dhcpd's argument scope), inside the caller's.
+#[derive(Debug)]
+pub struct Frame<'f> {
+    /// Name and value (None: bound without a value, which still hides an outer one).
+    vars: std::cell::RefCell<Vec<(String, Option<Val>)>>,
+    outer: Option<&'f Frame<'f>>,
+}
+
+impl Frame<'_> {
+    /// The frame holding `name`, innermost first (dhcpd's find_binding: names compared
+    /// without regard to case).
+    fn holding(&self, name: &str) -> Option<&Frame<'_>> {
+        let mut f = Some(self);
+        while let Some(frame) = f {
+            if frame.vars.try_borrow().is_ok_and(|v| v.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))) {
+                return Some(frame);
+            }
+            f = frame.outer;
+        }
+        None
+    }
+
+    fn get(&self, name: &str) -> Option<Option<Val>> {
+        let f = self.holding(name)?;
+        let vars = f.vars.try_borrow().ok()?;
+        vars.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, name: &str, value: Option<Val>) {
+        if let Ok(mut vars) = self.vars.try_borrow_mut() {
+            match vars.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                Some(slot) => slot.1 = value,
+                None => vars.push((name.to_string(), value)),
+            }
+        }
+    }
 }
 
 /// dhcp-eval(5)'s arithmetic and bit operators.
@@ -221,6 +389,12 @@ pub struct Packet<'a> {
     vars: Option<&'a std::cell::RefCell<Vars>>,
     /// Where `execute` and `on` statements leave what they ask for.
     effects: Option<&'a std::cell::RefCell<crate::model::Effects>>,
+    /// The variables of the function being run, if any (its caller's are outer).
+    frame: Option<&'a Frame<'a>>,
+    /// How many calls deep the evaluation is.
+    depth: u8,
+    /// Calls made so far by the outermost call's evaluation.
+    calls: Option<&'a std::cell::Cell<u32>>,
 }
 
 /// Variables of a binding scope (dhcpd's `set`): name and data value, in the order set.
@@ -259,7 +433,17 @@ impl<'a> Packet<'a> {
     /// A view of a BOOTP/DHCP message as received (any bytes are fine: a malformed
     /// packet simply has fewer options).
     pub fn new(raw: &'a [u8], known: bool) -> Self {
-        Packet { raw, known, lease: None, host_name: None, vars: None, effects: None }
+        Packet {
+            raw,
+            known,
+            lease: None,
+            host_name: None,
+            vars: None,
+            effects: None,
+            frame: None,
+            depth: 0,
+            calls: None,
+        }
     }
 
     /// The same request, answered with the lease of `address` (`fixed`: a host's fixed
@@ -287,6 +471,67 @@ impl<'a> Packet<'a> {
     /// The variables in force, to change (`set`); `None` without any (classification).
     pub fn vars(&self) -> Option<&'a std::cell::RefCell<Vars>> {
         self.vars
+    }
+
+    /// A variable's value, of any type: the innermost function call's, else the lease's
+    /// binding scope's (data).
+    fn lookup(&self, name: &str) -> Option<Val> {
+        if let Some(v) = self.frame.and_then(|f| f.get(name)) {
+            return v;
+        }
+        self.vars?.try_borrow().ok()?.get(name).map(|v| Val::Data(v.to_vec()))
+    }
+
+    /// Whether `name` is bound to a value (dhcp-eval's `defined`).
+    fn is_defined(&self, name: &str) -> bool {
+        if let Some(v) = self.frame.and_then(|f| f.get(name)) {
+            return v.is_some();
+        }
+        self.vars.and_then(|v| v.try_borrow().ok()).is_some_and(|v| v.get(name).is_some())
+    }
+
+    /// `set NAME = value` inside a function (dhcpd's set_statement in the call's scope):
+    /// the binding found innermost first changes, a call's or the lease's; a new name is
+    /// the call's own. The lease's scope keeps data values only: a number or boolean for
+    /// one of its names stays the call's.
+    fn assign(&self, name: &str, value: Option<Val>) {
+        if let Some(f) = self.frame.and_then(|f| f.holding(name)) {
+            f.put(name, value);
+            return;
+        }
+        if let Some(vars) = self.vars
+            && let Ok(mut vars) = vars.try_borrow_mut()
+            && vars.get(name).is_some()
+        {
+            match value {
+                Some(Val::Data(d)) => return vars.set(name, Some(d)),
+                None => return vars.set(name, None),
+                Some(_) => {}
+            }
+        }
+        if let Some(f) = self.frame {
+            f.put(name, value);
+        }
+    }
+
+    /// `unset NAME` inside a function.
+    fn unassign(&self, name: &str) {
+        match self.frame.and_then(|f| f.holding(name)) {
+            Some(f) => f.put(name, None),
+            None => {
+                if let Some(mut vars) = self.vars.and_then(|v| v.try_borrow_mut().ok()) {
+                    vars.set(name, None);
+                }
+            }
+        }
+    }
+
+    /// The text of a BOOTP header field (`file`, `sname`) up to its first NUL; null when
+    /// it starts with one.
+    fn header_text(&self, at: usize, len: usize) -> Option<Cow<'a, [u8]>> {
+        let field = self.raw.get(at..at + len)?;
+        let end = field.iter().position(|b| *b == 0).unwrap_or(len);
+        (end > 0).then(|| Cow::Borrowed(field.get(..end).unwrap_or_default()))
     }
 
     /// The options area, when the packet has the DHCP magic cookie.
@@ -437,7 +682,7 @@ impl BoolExpr {
             BoolExpr::Not(a) => a.reads_variables(),
             BoolExpr::Matches(d, _) => d.reads_variables(),
             BoolExpr::Exists(_) | BoolExpr::Known | BoolExpr::Static => false,
-            BoolExpr::Variable(_) => true,
+            BoolExpr::Variable(_) | BoolExpr::Defined { .. } | BoolExpr::DynEq { .. } | BoolExpr::Call(_) => true,
         }
     }
 
@@ -483,7 +728,23 @@ impl BoolExpr {
             BoolExpr::Static => Some(p.lease.is_some_and(|(_, fixed)| fixed)),
             // A null left side makes the match null (tree.c: `return bleft && bright`).
             BoolExpr::Matches(d, pattern) => d.eval(p).map(|v| pattern.is_match(&v)),
-            BoolExpr::Variable(_) => None,
+            BoolExpr::Variable(name) => match p.lookup(name) {
+                Some(Val::Bool(b)) => Some(b),
+                _ => None,
+            },
+            BoolExpr::Defined { name, func } => Some(p.is_defined(name) || func.get().is_some()),
+            BoolExpr::DynEq { left, right, negate } => {
+                let eq = match (left.value(p), right.value(p)) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => true,
+                    _ => false,
+                };
+                Some(eq != *negate)
+            }
+            BoolExpr::Call(c) => {
+                c.value(p);
+                None
+            }
         }
     }
 
@@ -498,7 +759,8 @@ impl DataExpr {
     /// Whether a variable is read somewhere in the expression.
     pub fn reads_variables(&self) -> bool {
         match self {
-            DataExpr::Variable(_) => true,
+            DataExpr::Variable(_) | DataExpr::Call(_) => true,
+            DataExpr::Filename | DataExpr::ServerName | DataExpr::Hostname(_) => false,
             DataExpr::Const(_)
             | DataExpr::Null
             | DataExpr::Option(_)
@@ -576,13 +838,40 @@ impl DataExpr {
             DataExpr::LeasedAddress => p.lease.map(|(a, _)| Cow::Owned(a.to_vec())),
             DataExpr::HostDeclName => p.host_name.map(|n| Cow::Borrowed(n.as_bytes())),
             // Copied out: a later `set` may change the variable.
-            DataExpr::Variable(name) => p.vars?.try_borrow().ok()?.get(name).map(|v| Cow::Owned(v.to_vec())),
+            DataExpr::Variable(name) => match p.lookup(name) {
+                Some(Val::Data(d)) => Some(Cow::Owned(d)),
+                _ => None,
+            },
+            // BOOTP's sname is 64 bytes at 44, file 128 bytes at 108.
+            DataExpr::Filename => p.header_text(108, 128),
+            DataExpr::ServerName => p.header_text(44, 64),
+            DataExpr::Hostname(name) => name.as_deref().map(Cow::Borrowed),
+            DataExpr::Call(c) => {
+                c.value(p);
+                None
+            }
             DataExpr::Reverse(width, d) => {
                 let (width, d) = (width.eval(p)?, d.eval(p)?);
                 // dhcpd: a width of 0 or one that does not divide the length is null.
                 let w = usize::try_from(width).ok().filter(|w| *w > 0 && d.len() % *w == 0)?;
                 Some(Cow::Owned(d.chunks(w).rev().flatten().copied().collect()))
             }
+        }
+    }
+}
+
+impl DataExpr {
+    /// The value `set NAME = EXPR` stores (and an option `= EXPR` sends), as dhcpd's
+    /// evaluate_expression computes it:
+    /// a call's returned value, a variable's value. The lease's scope keeps data: a
+    /// number or boolean there is null (dhcpd would keep it; see docs/DHCPD_CONF.md).
+    pub fn set_value(&self, p: &Packet<'_>) -> Option<Vec<u8>> {
+        match self {
+            DataExpr::Variable(_) | DataExpr::Call(_) => match AnyExpr::Data(self.clone()).value(p) {
+                Some(Val::Data(d)) => Some(d),
+                _ => None,
+            },
+            d => d.eval(p).map(Cow::into_owned),
         }
     }
 }
@@ -594,6 +883,8 @@ impl NumExpr {
             NumExpr::Const(_) => false,
             NumExpr::ExtractInt(d, _) => d.reads_variables(),
             NumExpr::Arith(_, a, b) => a.reads_variables() || b.reads_variables(),
+            NumExpr::Variable(_) | NumExpr::Call(_) => true,
+            NumExpr::ClientState => false,
         }
     }
 
@@ -610,8 +901,123 @@ impl NumExpr {
                 }
             }
             NumExpr::Arith(op, a, b) => op.apply(a.eval(p)?, b.eval(p)?),
+            NumExpr::Variable(name) => match p.lookup(name) {
+                Some(Val::Num(n)) => Some(n),
+                _ => None,
+            },
+            NumExpr::ClientState => None,
+            NumExpr::Call(c) => {
+                c.value(p);
+                None
+            }
         }
     }
+}
+
+impl AnyExpr {
+    /// Whether a variable is read (or a function called) somewhere in the expression.
+    pub fn reads_variables(&self) -> bool {
+        match self {
+            AnyExpr::Bool(b) => b.reads_variables(),
+            AnyExpr::Data(d) => d.reads_variables(),
+            AnyExpr::Num(n) => n.reads_variables(),
+        }
+    }
+
+    /// The value with its own type, as dhcpd's evaluate_expression: a variable's value
+    /// whatever its type, a function's return value.
+    pub fn value(&self, p: &Packet<'_>) -> Option<Val> {
+        match self {
+            AnyExpr::Data(DataExpr::Variable(n))
+            | AnyExpr::Num(NumExpr::Variable(n))
+            | AnyExpr::Bool(BoolExpr::Variable(n)) => p.lookup(n),
+            AnyExpr::Data(DataExpr::Call(c)) | AnyExpr::Num(NumExpr::Call(c)) | AnyExpr::Bool(BoolExpr::Call(c)) => {
+                c.value(p)
+            }
+            AnyExpr::Data(d) => d.eval(p).map(|v| Val::Data(v.into_owned())),
+            AnyExpr::Num(n) => n.eval(p).map(Val::Num),
+            AnyExpr::Bool(b) => b.eval(p).map(Val::Bool),
+        }
+    }
+}
+
+impl Call {
+    /// Runs the function (dhcpd's evaluate_expression on a funcall): the arguments are
+    /// evaluated in the caller's scope and bound to the parameters in a new scope inside
+    /// it, then the body runs up to the first `return` with a value. Null when there is
+    /// no such function, the argument count differs, or a bound is reached.
+    pub fn value(&self, p: &Packet<'_>) -> Option<Val> {
+        let f = self.func.get()?;
+        if p.depth >= MAX_CALL_DEPTH {
+            return None;
+        }
+        let own = std::cell::Cell::new(0u32);
+        let calls = p.calls.unwrap_or(&own);
+        if calls.get() >= MAX_CALLS {
+            return None;
+        }
+        calls.set(calls.get() + 1);
+        // dhcpd binds each argument in front of the earlier ones, so a repeated
+        // parameter name reads the last.
+        let mut bound: Vec<(String, Option<Val>)> = Vec::with_capacity(f.params.len());
+        for (arg, name) in self.args.iter().zip(&f.params) {
+            bound.insert(0, (name.clone(), arg.value(p)));
+        }
+        if self.args.len() != f.params.len() {
+            return None;
+        }
+        let frame = Frame { vars: std::cell::RefCell::new(bound), outer: p.frame };
+        let inner = Packet { frame: Some(&frame), depth: p.depth + 1, calls: Some(calls), ..*p };
+        run_body(&f.body, &inner)
+    }
+}
+
+/// A function's statements (dhcpd's execute_statements with a result): up to the first
+/// `return` whose value is not null (a null one leaves the result unset, so the
+/// statements after it run).
+fn run_body(stmts: &[FnStmt], p: &Packet<'_>) -> Option<Val> {
+    for s in stmts {
+        match s {
+            FnStmt::Set { name, expr } => {
+                let v = expr.value(p);
+                p.assign(name, v);
+            }
+            FnStmt::Unset(name) => p.unassign(name),
+            FnStmt::Return(e) => {
+                if let Some(v) = e.value(p) {
+                    return Some(v);
+                }
+            }
+            FnStmt::Eval(e) => {
+                e.value(p);
+            }
+            FnStmt::If { cond, then, otherwise } => {
+                let branch = if cond.holds(p) { then } else { otherwise };
+                if let Some(v) = run_body(branch, p) {
+                    return Some(v);
+                }
+            }
+            FnStmt::Log { level, expr } => {
+                if let Some(v) = expr.eval(p) {
+                    let text = String::from_utf8_lossy(v.get(..1024).unwrap_or(&v));
+                    match level {
+                        crate::model::LogLevel::Error => tracing::error!(target: "xdhcpd::conf_log", "{text}"),
+                        crate::model::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
+                        crate::model::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
+                    }
+                }
+            }
+            FnStmt::Execute { program, args } => {
+                // A null argument is an empty one, as for the statement outside functions.
+                let args: Vec<Vec<u8>> =
+                    args.iter().map(|a| a.eval(p).map(Cow::into_owned).unwrap_or_default()).collect();
+                if let Some(mut fx) = p.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.commands.push(crate::model::Command { program: program.clone(), args });
+                }
+            }
+        }
+    }
+    None
 }
 
 /// dhcpd's binary-to-ascii: each `width`-bit group (8, 16 or 32) of `data` in `base`
@@ -672,26 +1078,27 @@ const AGENT_OPTIONS: &[(&str, u8)] = &[
     ("subscriber-id", 6),
 ];
 
-/// dhcp-eval(5) functions and operands xdhcpd does not evaluate yet: refused by name
-/// rather than misread as a variable.
-const NOT_YET: &[&str] = &[
-    "config-option",
-    "lease-time",
-    "filename",
-    "server-name",
-    "client-state",
-    "gethostname",
-    "v6relay",
-    "defined",
-    "variable-exists",
-    "dns-update",
-    "dns-delete",
-    "ns-update",
-    "encapsulate",
-    "gethostbyname",
-    "auth",
-    "updated-dns-rr",
+/// dhcp-eval(5) operands xdhcpd does not evaluate yet: refused by name rather than
+/// misread as a variable or a function call.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "config-option",
+        "config-option depends on the order in which dhcpd builds the answer's options; not supported yet",
+    ),
+    ("lease-time", "lease-time needs the lease's current end at evaluation; not supported yet"),
+    ("encapsulate", "encapsulate SPACE (as an expression) is not supported yet"),
+    ("gethostbyname", "gethostbyname needs a DNS lookup at evaluation; not supported yet"),
 ];
+
+/// The functions `define`d in a configuration, by lower-case name (dhcpd compares
+/// binding names without regard to case).
+pub(crate) type FnTable = std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<FnSlot>>>;
+
+/// The slot of function `name` in `table`, made on first use.
+pub(crate) fn fn_slot(table: &FnTable, name: &str) -> std::sync::Arc<FnSlot> {
+    let mut t = table.borrow_mut();
+    std::sync::Arc::clone(t.entry(name.to_ascii_lowercase()).or_default())
+}
 
 /// Reads expressions from a statement's tokens.
 pub(crate) struct ExprParser<'t> {
@@ -703,6 +1110,10 @@ pub(crate) struct ExprParser<'t> {
     depth: usize,
     /// Options of encapsulated spaces by (space, name), lower case.
     spaces: Option<&'t std::collections::HashMap<(String, String), OptionRef>>,
+    /// The functions calls refer to (`None`: calls are refused, e.g. in tests).
+    funcs: Option<&'t FnTable>,
+    /// The server's host name for `gethostname()` (`None`: unknown, null).
+    hostname: Option<&'t [u8]>,
 }
 
 /// An expression of any of the three types, before the context says which it needs.
@@ -780,6 +1191,24 @@ impl Any {
         }
     }
 
+    fn into_any(self) -> AnyExpr {
+        match self {
+            Any::Bool(b) => AnyExpr::Bool(b),
+            Any::Data(d) => AnyExpr::Data(d),
+            Any::Num(n) => AnyExpr::Num(n),
+        }
+    }
+
+    /// Whether this is a variable or a call, whose type is known only when evaluated.
+    fn is_dynamic(&self) -> bool {
+        matches!(
+            self,
+            Any::Data(DataExpr::Variable(_) | DataExpr::Call(_))
+                | Any::Num(NumExpr::Variable(_) | NumExpr::Call(_))
+                | Any::Bool(BoolExpr::Variable(_) | BoolExpr::Call(_))
+        )
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Any::Bool(_) => "a boolean expression",
@@ -799,7 +1228,12 @@ fn mismatch(at: &Span, expected: &str, after: &str, found: &Any) -> ConfigError 
 
 impl<'t> ExprParser<'t> {
     pub(crate) fn new(tokens: &'t [Token], end: &'t Span, options: &'t OptionTable) -> Self {
-        ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None }
+        ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None, funcs: None, hostname: None }
+    }
+
+    /// The same parser, calls resolved through `funcs`, `gethostname()` being `hostname`.
+    pub(crate) fn with_funcs(self, funcs: &'t FnTable, hostname: Option<&'t [u8]>) -> Self {
+        ExprParser { funcs: Some(funcs), hostname, ..self }
     }
 
     /// The same parser, reading `SPACE.NAME` options through `spaces`.
@@ -861,6 +1295,10 @@ impl<'t> ExprParser<'t> {
     fn want_num(&self, e: Any, at: &Span) -> Result<NumExpr, ConfigError> {
         match e {
             Any::Num(n) => Ok(n),
+            // dhcpd checks no type for a variable or a call: its value's type is
+            // checked when evaluated (null when it is not a number).
+            Any::Data(DataExpr::Variable(name)) => Ok(NumExpr::Variable(name)),
+            Any::Data(DataExpr::Call(c)) => Ok(NumExpr::Call(c)),
             other => Err(mismatch(at, "a numeric expression", "", &other)),
         }
     }
@@ -869,6 +1307,7 @@ impl<'t> ExprParser<'t> {
         match e {
             Any::Bool(b) => Ok(b),
             Any::Data(DataExpr::Variable(name)) => Ok(BoolExpr::Variable(name)),
+            Any::Data(DataExpr::Call(c)) => Ok(BoolExpr::Call(c)),
             other => Err(mismatch(at, "a boolean expression", "", &other)),
         }
     }
@@ -976,6 +1415,13 @@ impl<'t> ExprParser<'t> {
                 }))
             }
             BinOp::Eq { negate } => match (lhs, rhs) {
+                // A variable or a call on either side: compared by value and type when
+                // evaluated (dhcpd's expr_equal on evaluate_expression's values).
+                (l, r) if l.is_dynamic() || r.is_dynamic() => Ok(Any::Bool(BoolExpr::DynEq {
+                    left: Box::new(l.into_any()),
+                    right: Box::new(r.into_any()),
+                    negate,
+                })),
                 (Any::Data(l), Any::Data(r)) => {
                     Ok(Any::Bool(BoolExpr::DataEq { left: Box::new(l), right: Box::new(r), negate }))
                 }
@@ -1026,8 +1472,12 @@ impl<'t> ExprParser<'t> {
             if s.peek_word().as_deref() == Some("not") {
                 s.pos += 1;
                 let at = s.span();
-                let e = s.unary(Ctx::Boolean)?;
-                let b = s.want_bool(e, at)?;
+                // dhcpd checks `not`'s operand strictly (is_boolean_expression, with no
+                // exception for a variable or a call: "boolean expression expected").
+                let b = match s.unary(Ctx::Boolean)? {
+                    Any::Bool(b) => b,
+                    other => return Err(mismatch(at, "a boolean expression", "not", &other)),
+                };
                 return Ok(Any::Bool(BoolExpr::Not(Box::new(b))));
             }
             s.primary(ctx)
@@ -1099,6 +1549,38 @@ impl<'t> ExprParser<'t> {
             }
             _ => Err(self.expected("8, 16 or 32")),
         }
+    }
+
+    /// The error for an operand this parser cannot compile (no function table).
+    fn not_here(&self, t: &Token, what: &str) -> ConfigError {
+        ConfigError::new(
+            &t.span,
+            ErrorKind::NotYetSupported { statement: what.into(), reason: "not supported in this place yet".into() },
+        )
+    }
+
+    /// The arguments of a call of function `name` (the `(` is next): one or more
+    /// expressions of any type (dhcpd: "expecting expression" for none).
+    fn call(&mut self, name: &Token) -> Result<Call, ConfigError> {
+        let funcs = self.funcs.ok_or_else(|| self.not_here(name, "a function call"))?;
+        self.open()?;
+        let mut args = Vec::new();
+        loop {
+            // dhcpd reads each argument in its "any" context: a bare number is data.
+            args.push(self.binary(Ctx::Data, None)?.into_any());
+            if self.peek().is_some_and(|t| t.kind == TokenKind::Comma) {
+                self.pos += 1;
+                continue;
+            }
+            break;
+        }
+        self.close()?;
+        Ok(Call { name: name.text.clone(), args, func: fn_slot(funcs, &name.text) })
+    }
+
+    /// A whole expression of any type (an `eval`, a `return`, a `set` in a function).
+    pub(crate) fn any(&mut self) -> Result<AnyExpr, ConfigError> {
+        Ok(self.binary(Ctx::Data, None)?.into_any())
     }
 
     /// An option name after `option` or `exists`.
@@ -1262,13 +1744,44 @@ impl<'t> ExprParser<'t> {
                 self.close()?;
                 Any::Data(DataExpr::Reverse(Box::new(w), Box::new(d)))
             }
-            w if NOT_YET.contains(&w) => {
+            "filename" => Any::Data(DataExpr::Filename),
+            "server-name" => Any::Data(DataExpr::ServerName),
+            "client-state" => Any::Num(NumExpr::ClientState),
+            // dhcpd's client states (dhcpd.h enum dhcp_state), numbers in any context.
+            "bound" => Any::Num(NumExpr::Const(5)),
+            "renew" => Any::Num(NumExpr::Const(6)),
+            "rebind" => Any::Num(NumExpr::Const(7)),
+            "gethostname" => {
+                self.open()?;
+                self.close()?;
+                Any::Data(DataExpr::Hostname(self.hostname.map(<[u8]>::to_vec)))
+            }
+            "defined" => {
+                self.open()?;
+                let name = self
+                    .peek()
+                    .filter(|t| t.kind == TokenKind::Word)
+                    .ok_or_else(|| self.expected("a variable name"))?;
+                self.pos += 1;
+                self.close()?;
+                let funcs = self.funcs.ok_or_else(|| self.not_here(t, "defined"))?;
+                Any::Bool(BoolExpr::Defined { name: name.text.clone(), func: fn_slot(funcs, &name.text) })
+            }
+            "v6relay" => {
                 return Err(ConfigError::new(
                     &t.span,
-                    ErrorKind::NotYetSupported {
+                    ErrorKind::NotSupported {
                         statement: t.text.clone(),
-                        reason: "this dhcp-eval(5) operand is not supported yet".into(),
+                        reason:
+                            "v6relay reads the relay options of a DHCPv6 packet: null for every DHCPv4 packet in dhcpd"
+                                .into(),
                     },
+                ));
+            }
+            w if let Some((_, reason)) = NOT_YET.iter().find(|(n, _)| *n == w) => {
+                return Err(ConfigError::new(
+                    &t.span,
+                    ErrorKind::NotYetSupported { statement: t.text.clone(), reason: (*reason).into() },
                 ));
             }
             w if ctx == Ctx::Numeric && !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
@@ -1296,6 +1809,12 @@ impl<'t> ExprParser<'t> {
                         && self.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) =>
                     {
                         Any::Data(DataExpr::Variable(t.text.clone()))
+                    }
+                    None if is_variable_name(&t.text)
+                        && !crate::keywords::is_not_inert_head(&t.text)
+                        && self.funcs.is_some() =>
+                    {
+                        Any::Data(DataExpr::Call(Box::new(self.call(t)?)))
                     }
                     None => {
                         // A keyword of dhcpd's in an operand's place, or a function call

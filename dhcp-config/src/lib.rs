@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
-pub use expr::{BoolExpr, DataExpr, NumExpr, OptionRef, Packet, Vars};
+pub use expr::{AnyExpr, BoolExpr, DataExpr, FnStmt, Function, NumExpr, OptionRef, Packet, Val, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
     Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, InterfaceBinding, Key, KeyAlgorithm, LogLevel,
@@ -47,6 +47,12 @@ pub use model::{
 pub trait Loader {
     /// Returns the text of `path` (already resolved against the including file).
     fn load(&self, path: &Path) -> std::io::Result<String>;
+
+    /// The server's host name, for `gethostname()` in expressions (read once per load,
+    /// not per packet); `None` when unknown (the expression is then null).
+    fn hostname(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Reads files from the file system.
@@ -56,6 +62,13 @@ pub struct FsLoader;
 impl Loader for FsLoader {
     fn load(&self, path: &Path) -> std::io::Result<String> {
         std::fs::read_to_string(path)
+    }
+
+    fn hostname(&self) -> Option<Vec<u8>> {
+        // What gethostname(2) returns; dhcpd keeps at most 255 bytes of it.
+        let name = std::fs::read("/proc/sys/kernel/hostname").ok()?;
+        let name = name.strip_suffix(b"\n").unwrap_or(&name);
+        Some(name.get(..255).unwrap_or(name).to_vec())
     }
 }
 
@@ -109,6 +122,7 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     let mut reader = syntax::Reader::new(loader);
     let stmts = reader.read_root(name, text);
     let mut parser = parser::Parser::new();
+    parser.hostname = loader.hostname();
     let items = parser.parse(&stmts);
     let mut errors = reader.errors;
     errors.extend(parser.errors);

@@ -889,6 +889,12 @@ pub enum Permit {
     AllClients,
     /// `dynamic bootp clients`: a BOOTP request (no DHCP message type).
     DynamicBootpClients,
+    /// `authenticated clients`: a client authenticated by the DHCP authentication
+    /// option. dhcpd 4.4.3's server never marks a packet authenticated (it does not
+    /// implement RFC 3118), so this matches no client, as in dhcpd.
+    AuthenticatedClients,
+    /// `unauthenticated clients`: every client, by the same token.
+    UnauthenticatedClients,
     /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
     /// member of its class too.
     Members(usize),
@@ -959,6 +965,9 @@ pub enum Action {
     /// after (before) the option's value in force when the statement runs, or is the
     /// value when none is (dhcpd's set_option: a concat of the two).
     Append { code: u8, expr: DataExpr, prepend: bool },
+    /// `append SPACE.NAME VALUE;` / `prepend ...` (also `= EXPR`): the same for an
+    /// option of an option space (dhcpd's set_option works on any universe).
+    SpaceAppend { space: String, code: u32, expr: DataExpr, prepend: bool },
     /// `filename "x";`
     Filename(String),
     /// `server-name "x";`
@@ -971,6 +980,10 @@ pub enum Action {
     MaxLeaseTime(u32),
     /// `min-lease-time N;`
     MinLeaseTime(u32),
+    /// `default-lease-time = EXPR;` (also `max-`, `min-`): dhcpd's ack_lease takes the
+    /// value when it is four bytes (network order), else its built-in default (the value
+    /// the parameter has when it is not written). `target` is the lease time's target.
+    LeaseTimeExpr { target: Target, expr: DataExpr },
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
@@ -1006,6 +1019,9 @@ pub enum Action {
     Log { level: LogLevel, expr: DataExpr },
     /// `if C { ... } elsif ... else { ... }` (`elsif` nests in `otherwise`).
     If { cond: BoolExpr, then: Vec<Action>, otherwise: Vec<Action> },
+    /// `eval EXPR;` (also a bare function call, and `return EXPR;` outside a function):
+    /// evaluated for the effects of the functions it calls, the value discarded.
+    Eval(crate::expr::AnyExpr),
 }
 
 /// What an [`Action`] sets, to tell which later statements override it.
@@ -1135,10 +1151,13 @@ impl Action {
     pub fn uses_variables(&self) -> bool {
         match self {
             Action::Set { .. } => true,
+            Action::Eval(e) => e.reads_variables(),
             Action::OptionExpr { expr, .. }
             | Action::DdnsHostNameExpr(expr)
             | Action::Log { expr, .. }
             | Action::Append { expr, .. }
+            | Action::SpaceAppend { expr, .. }
+            | Action::LeaseTimeExpr { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {

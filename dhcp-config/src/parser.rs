@@ -8,11 +8,13 @@
 use std::net::Ipv4Addr;
 
 use crate::error::{ConfigError, ErrorKind, Span, Warning, WarningKind};
-use crate::expr::ExprParser;
+use crate::expr::{AnyExpr, BoolExpr, ExprParser, FnStmt};
+#[cfg(test)]
+use crate::expr::{MAX_CALLS, Packet, Val, Vars};
 use crate::lexer::{Token, TokenKind};
 use crate::model::{
     Action, Class, ClientUpdates, DdnsUpdateStyle, Flag, HeaderField, HostAddr, KeyAlgorithm, LogLevel, NamedValue,
-    OptionSpace, PeerAddress, Permit, Role, Subclass, ValuePart, Zone,
+    OptionSpace, PeerAddress, Permit, Role, Subclass, Target, ValuePart, Zone,
 };
 use crate::options::{self, Encoded, OptionDef, OptionTable};
 use crate::syntax::RawStmt;
@@ -275,9 +277,6 @@ const CLASS_SCOPES: &[Scope] =
 const UNSUPPORTED: &[&str] = &[
     "match",
     "spawn",
-    "eval",
-    "define",
-    "return",
     "case",
     "default",
     "known",
@@ -624,6 +623,10 @@ pub(crate) struct Parser {
     enclosing: Vec<Span>,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
+    /// The `define`d functions, and the slots of names called before their definition.
+    funcs: crate::expr::FnTable,
+    /// The server's host name, for `gethostname()`.
+    pub hostname: Option<Vec<u8>>,
 }
 
 impl Parser {
@@ -641,6 +644,8 @@ impl Parser {
             enclosing: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            funcs: Default::default(),
+            hostname: None,
         }
     }
 
@@ -891,7 +896,14 @@ impl Parser {
             // effect then (variables, logs, programs, conditions) are accepted there.
             let action = action.filter(|a| {
                 scope != Scope::OnEvent
-                    || matches!(a, Action::Set { .. } | Action::Log { .. } | Action::Execute { .. } | Action::If { .. })
+                    || matches!(
+                        a,
+                        Action::Set { .. }
+                            | Action::Log { .. }
+                            | Action::Execute { .. }
+                            | Action::If { .. }
+                            | Action::Eval(_)
+                    )
             });
             match action {
                 Some(a) => out.push(a),
@@ -921,37 +933,7 @@ impl Parser {
         let Some(s) = stmts.first() else {
             return Err(ConfigError::new(&Span::start_of("?"), ErrorKind::UnexpectedCloseBrace));
         };
-        let tokens = s.tokens.get(skip..).unwrap_or_default();
-        // dhcpd's parse_if_statement: a `(` right after `if` belongs to the statement, not
-        // to the expression: the condition inside must be boolean and end at its `)`, and
-        // the block must follow at once (`if (a) and b {` is "left brace expected" there;
-        // `if (x * 2) = 3 {` "Expecting a boolean expression").
-        let paren = tokens.first().is_some_and(|t| t.kind == TokenKind::LParen);
-        let inner = if paren { tokens.get(1..).unwrap_or_default() } else { tokens };
-        let mut p = ExprParser::new(inner, &s.end, &self.options).with_spaces(&self.space_refs);
-        let cond = p.boolean()?;
-        let mut end = p.position() + usize::from(paren);
-        if paren {
-            match tokens.get(end) {
-                Some(t) if t.kind == TokenKind::RParen => end += 1,
-                other => {
-                    let at = other.map_or(&s.end, |t| &t.span);
-                    let found = other.map_or_else(|| s.end_text.to_string(), Token::describe);
-                    return Err(ConfigError::new(
-                        at,
-                        ErrorKind::Expected { expected: "')'".into(), after: stmt_text(s), found },
-                    ));
-                }
-            }
-        }
-        let Some(block) = s.block.as_ref().filter(|_| end == tokens.len()) else {
-            let at = tokens.get(end).map_or(&s.end, |t| &t.span);
-            let found = tokens.get(end).map_or_else(|| s.end_text.to_string(), Token::describe);
-            return Err(ConfigError::new(
-                at,
-                ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
-            ));
-        };
+        let (cond, block) = self.if_head(s, skip)?;
         self.if_depth += 1;
         let then = self.actions(block, scope);
         self.if_depth -= 1;
@@ -981,6 +963,227 @@ impl Parser {
         Ok(Action::If { cond, then, otherwise })
     }
 
+    /// The condition and block of `if C {` (`skip`: the words before C).
+    fn if_head<'s>(&self, s: &'s RawStmt, skip: usize) -> Result<(BoolExpr, &'s [RawStmt]), ConfigError> {
+        let tokens = s.tokens.get(skip..).unwrap_or_default();
+        // dhcpd's parse_if_statement: a `(` right after `if` belongs to the statement, not
+        // to the expression: the condition inside must be boolean and end at its `)`, and
+        // the block must follow at once (`if (a) and b {` is "left brace expected" there;
+        // `if (x * 2) = 3 {` "Expecting a boolean expression").
+        let paren = tokens.first().is_some_and(|t| t.kind == TokenKind::LParen);
+        let inner = if paren { tokens.get(1..).unwrap_or_default() } else { tokens };
+        let mut p = ExprParser::new(inner, &s.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
+        let cond = p.boolean()?;
+        let mut end = p.position() + usize::from(paren);
+        if paren {
+            match tokens.get(end) {
+                Some(t) if t.kind == TokenKind::RParen => end += 1,
+                other => {
+                    let at = other.map_or(&s.end, |t| &t.span);
+                    let found = other.map_or_else(|| s.end_text.to_string(), Token::describe);
+                    return Err(ConfigError::new(
+                        at,
+                        ErrorKind::Expected { expected: "')'".into(), after: stmt_text(s), found },
+                    ));
+                }
+            }
+        }
+        let Some(block) = s.block.as_ref().filter(|_| end == tokens.len()) else {
+            let at = tokens.get(end).map_or(&s.end, |t| &t.span);
+            let found = tokens.get(end).map_or_else(|| s.end_text.to_string(), Token::describe);
+            return Err(ConfigError::new(
+                at,
+                ErrorKind::Expected { expected: "'{'".into(), after: stmt_text(s), found },
+            ));
+        };
+        Ok((cond, block))
+    }
+
+    /// `define NAME (ARGS) { ... }` (dhcp-eval(5)); `define NAME = EXPR;` is refused.
+    fn define(&mut self, s: &RawStmt, scope: Scope) -> Result<(), ConfigError> {
+        let mut c = Cursor::new(s);
+        c.pos = 1;
+        let name = c.word("a function name")?;
+        // dhcpd: a NAME or NUMBER_OR_NAME token ("can't be a variable name" for a
+        // keyword, "Bogus number" for a one-letter word).
+        let usable = |w: &str| {
+            w.starts_with(|c: char| c.is_ascii_alphabetic())
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !crate::keywords::is_not_inert_head(w)
+        };
+        if !usable(&name.text) {
+            return Err(invalid(&name.span, "function name", &name.text, "a dhcpd keyword or not a name"));
+        }
+        if c.peek().map(|t| &t.kind) == Some(&TokenKind::Equals) {
+            // dhcpd 4.4.3's execute_statements binds `define NAME = EXPR` as a function
+            // whose definition is the expression's internals (it reads the expression's
+            // union as a function): reading NAME is null, calling it is undefined.
+            return Err(ConfigError::new(
+                s.span(),
+                ErrorKind::NotSupported {
+                    statement: stmt_text(s),
+                    reason: "dhcpd 4.4.3 binds `define NAME = EXPR` as a broken function (reading it is null, calling it undefined); use set".into(),
+                },
+            ));
+        }
+        if c.peek().map(|t| &t.kind) != Some(&TokenKind::LParen) {
+            return Err(c.expected("'=' or '('"));
+        }
+        c.pos += 1;
+        let mut params = Vec::new();
+        if c.peek().map(|t| &t.kind) == Some(&TokenKind::RParen) {
+            c.pos += 1;
+        } else {
+            loop {
+                let p = c.word("an argument name")?;
+                if !usable(&p.text) {
+                    return Err(invalid(&p.span, "argument name", &p.text, "a dhcpd keyword or not a name"));
+                }
+                params.push(p.text.clone());
+                match c.peek().map(|t| &t.kind) {
+                    Some(TokenKind::Comma) => c.pos += 1,
+                    Some(TokenKind::RParen) => {
+                        c.pos += 1;
+                        break;
+                    }
+                    _ => return Err(c.expected("',' or ')'")),
+                }
+            }
+        }
+        let Some(block) = s.block.as_ref().filter(|_| c.pos == s.tokens.len()) else {
+            return Err(c.expected("'{'"));
+        };
+        if scope != Scope::Global {
+            // dhcpd runs a scope's definitions each time it runs the scope's statements,
+            // into the lease's scope: a function of a subnet or class exists for some
+            // requests only. Those of the top level exist for all (run at start-up).
+            return Err(ConfigError::new(
+                s.span(),
+                ErrorKind::NotYetSupported {
+                    statement: stmt_text(s),
+                    reason: "functions are supported at the top level of the file only so far".into(),
+                },
+            ));
+        }
+        let body = self.fn_body(block);
+        let slot = crate::expr::fn_slot(&self.funcs, &name.text);
+        if !slot.define(crate::expr::Function { params, body }) {
+            return Err(ConfigError::new(
+                &name.span,
+                ErrorKind::NotYetSupported {
+                    statement: stmt_text(s),
+                    reason: "a function defined twice (dhcpd: the later definition from where it runs on) is not supported yet".into(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The statements of a function's body; errors are collected.
+    fn fn_body(&mut self, stmts: &[RawStmt]) -> Vec<FnStmt> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(s) = stmts.get(i) {
+            if head_word(s).as_deref() == Some("if") {
+                let rest = stmts.get(i..).unwrap_or_default();
+                i += chain_len(rest);
+                match self.fn_if_chain(rest, 1) {
+                    Ok(f) => out.push(f),
+                    Err(e) => self.errors.push(e),
+                }
+                continue;
+            }
+            i += 1;
+            match self.fn_stmt(s) {
+                Ok(f) => out.push(f),
+                Err(e) => self.errors.push(e),
+            }
+        }
+        out
+    }
+
+    fn fn_if_chain(&mut self, stmts: &[RawStmt], skip: usize) -> Result<FnStmt, ConfigError> {
+        let Some(s) = stmts.first() else {
+            return Err(ConfigError::new(&Span::start_of("?"), ErrorKind::UnexpectedCloseBrace));
+        };
+        let (cond, block) = self.if_head(s, skip)?;
+        let then = self.fn_body(block);
+        let rest = stmts.get(1..).unwrap_or_default();
+        let otherwise = match rest.first() {
+            Some(next) if head_word(next).as_deref() == Some("elsif") => vec![self.fn_if_chain(rest, 1)?],
+            Some(next) if head_word(next).as_deref() == Some("else") => {
+                match next.tokens.get(1).and_then(Token::word).map(str::to_ascii_lowercase).as_deref() {
+                    Some("if") => vec![self.fn_if_chain(rest, 2)?],
+                    _ => match (&next.block, next.tokens.len()) {
+                        (Some(b), 1) => self.fn_body(b),
+                        _ => {
+                            let mut c = Cursor::new(next);
+                            c.pos = 1;
+                            return Err(c.expected("'{' or 'if'"));
+                        }
+                    },
+                }
+            }
+            _ => Vec::new(),
+        };
+        Ok(FnStmt::If { cond, then, otherwise })
+    }
+
+    /// An expression of any type from `tokens` (of `s`), to the end of the statement.
+    fn any_to_end(&self, s: &RawStmt, from: usize) -> Result<AnyExpr, ConfigError> {
+        let tokens = s.tokens.get(from..).unwrap_or_default();
+        let mut p = ExprParser::new(tokens, &s.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
+        let e = p.any()?;
+        let mut c = Cursor::new(s);
+        c.pos = from + p.position();
+        c.end()?;
+        Ok(e)
+    }
+
+    /// One statement of a function's body: `set`, `unset`, `return`, `eval`, a call.
+    fn fn_stmt(&mut self, s: &RawStmt) -> Result<FnStmt, ConfigError> {
+        let mut c = Cursor::new(s);
+        let word = head_word(s).unwrap_or_default();
+        match word.as_str() {
+            "set" | "unset" => {
+                c.pos = 1;
+                let name = c.word("a variable name")?.text.clone();
+                if word == "unset" {
+                    c.end()?;
+                    return Ok(FnStmt::Unset(name));
+                }
+                if c.peek().map(|t| &t.kind) != Some(&TokenKind::Equals) {
+                    return Err(c.expected("'='"));
+                }
+                Ok(FnStmt::Set { name, expr: self.any_to_end(s, c.pos + 1)? })
+            }
+            "return" => Ok(FnStmt::Return(self.any_to_end(s, 1)?)),
+            "log" => match self.log(s)? {
+                Action::Log { level, expr } => Ok(FnStmt::Log { level, expr }),
+                _ => Err(c.expected("log (PRIORITY, EXPR)")),
+            },
+            "execute" => match self.execute(s)? {
+                Action::Execute { program, args } => Ok(FnStmt::Execute { program, args }),
+                _ => Err(c.expected("execute (\"PROGRAM\", EXPR, ...)")),
+            },
+            "eval" => Ok(FnStmt::Eval(self.any_to_end(s, 1)?)),
+            _ if s.block.is_none() && s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::LParen) && is_call_head(s) => {
+                Ok(FnStmt::Eval(self.any_to_end(s, 0)?))
+            }
+            _ => Err(ConfigError::new(
+                s.span(),
+                ErrorKind::NotYetSupported {
+                    statement: stmt_text(s),
+                    reason: "inside a function only set, unset, return, eval, log, execute, function calls and if statements are supported yet".into(),
+                },
+            )),
+        }
+    }
+
     /// `switch (EXPR) { case VALUE: statements [break;] ... default: statements }`. The
     /// first stage cut the block at `;`, so a label is the start of a statement:
     /// `case "a": max-lease-time 60;` (the lexer keeps a `:` in the word before it).
@@ -991,7 +1194,9 @@ impl Parser {
             c.pos = 1;
             return Err(c.expected("'('"));
         }
-        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+        let mut p = ExprParser::new(tokens, &s.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
         let value = p.switch_value(true)?;
         let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
             let mut c = Cursor::new(s);
@@ -1028,7 +1233,9 @@ impl Parser {
                             "a colon-separated hex value cannot end a case label (dhcpd reads its `:` as more hex)",
                         ));
                     }
-                    let mut lp = ExprParser::new(&label, &st.end, &self.options).with_spaces(&self.space_refs);
+                    let mut lp = ExprParser::new(&label, &st.end, &self.options)
+                        .with_spaces(&self.space_refs)
+                        .with_funcs(&self.funcs, self.hostname.as_deref());
                     let v = lp.switch_value(numeric)?;
                     if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
                         return Err(invalid(
@@ -1109,7 +1316,9 @@ impl Parser {
         while c.peek().map(|t| &t.kind) == Some(&TokenKind::Comma) {
             c.pos += 1;
             let tokens = s.tokens.get(c.pos..).unwrap_or_default();
-            let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+            let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                .with_spaces(&self.space_refs)
+                .with_funcs(&self.funcs, self.hostname.as_deref());
             args.push(p.data_arg()?);
             c.pos += p.position();
         }
@@ -1149,7 +1358,9 @@ impl Parser {
         };
         let start = if has_priority { 3 } else { 1 };
         let inner = tokens.get(start..).unwrap_or_default();
-        let mut p = ExprParser::new(inner, &s.end, &self.options).with_spaces(&self.space_refs);
+        let mut p = ExprParser::new(inner, &s.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
         let expr = p.data_arg()?;
         c.pos = 1 + start + p.position();
         if c.peek().map(|t| &t.kind) != Some(&TokenKind::RParen) {
@@ -1207,7 +1418,9 @@ impl Parser {
                         }
                         let skip = if is_if || spawn { 2 } else { 1 };
                         let tokens = s.tokens.get(skip..).unwrap_or_default();
-                        let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                        let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                            .with_spaces(&self.space_refs)
+                            .with_funcs(&self.funcs, self.hostname.as_deref());
                         if is_if {
                             class.match_if = Some(p.boolean()?);
                             matched = true;
@@ -1305,12 +1518,16 @@ impl Parser {
                     })?;
                 Permit::Members(index)
             }
-            ["authenticated", "clients"] | ["unauthenticated", "clients"] | ["after", ..] => {
+            ["authenticated", "clients"] => Permit::AuthenticatedClients,
+            ["unauthenticated", "clients"] => Permit::UnauthenticatedClients,
+            ["after", ..] => {
+                // dhcpd: a permit from that date on, and the pool's valid_from (allow) or
+                // valid_until (deny), which also caps the lease times it gives.
                 return Err(ConfigError::new(
                     s.span(),
                     ErrorKind::NotYetSupported {
                         statement: stmt_text(s),
-                        reason: "this pool permit is not supported yet".into(),
+                        reason: "the `after DATE` pool permit (a pool valid from or until a date, capping lease times) is not supported yet".into(),
                     },
                 ));
             }
@@ -1361,10 +1578,13 @@ impl Parser {
         let kw = word.to_ascii_lowercase();
         if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals) && crate::keywords::is_server_option(&kw) {
             // dhcpd sets a server option from an expression this way (evaluated for
-            // each client): the BOOTP header fields are, the other parameters not yet.
+            // each client): the BOOTP header fields, the lease times and ddns-hostname
+            // are, the other parameters not yet.
             if matches!(kw.as_str(), "filename" | "server-name" | "next-server") {
                 let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
                 let expr = p.data_arg()?;
                 c.pos = 2 + p.position();
                 c.end()?;
@@ -1375,11 +1595,28 @@ impl Parser {
                 };
                 return Ok(Some(Item::Dynamic(Action::HeaderExpr { field, expr: std::sync::Arc::new(expr) })));
             }
+            if let Some(target) = match kw.as_str() {
+                "default-lease-time" => Some(Target::DefaultLeaseTime),
+                "max-lease-time" => Some(Target::MaxLeaseTime),
+                "min-lease-time" => Some(Target::MinLeaseTime),
+                _ => None,
+            } {
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                return Ok(Some(Item::Dynamic(Action::LeaseTimeExpr { target, expr })));
+            }
             if kw == "ddns-hostname" {
                 // The name's host part, computed for each client (e.g. from its hardware
                 // address), as dhcpd's own default is an expression.
                 let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
                 let expr = p.data_arg()?;
                 c.pos = 2 + p.position();
                 c.end()?;
@@ -1623,6 +1860,13 @@ impl Parser {
                 let actions = self.actions(block, Scope::OnEvent);
                 Ok(Some(Item::Dynamic(Action::On { events, actions })))
             }
+            "define" => {
+                self.define(s, scope)?;
+                Ok(None)
+            }
+            // `eval EXPR;` evaluates and discards; so does `return EXPR;` outside a
+            // function (dhcpd runs it with no result to fill), and a bare call.
+            "eval" | "return" => Ok(Some(Item::Dynamic(Action::Eval(self.any_to_end(s, 1)?)))),
             "set" | "unset" => {
                 let name_tok = c.word("a variable name")?;
                 // dhcpd takes any name or number-like word here (`set x`, `set ab`),
@@ -1638,7 +1882,9 @@ impl Parser {
                         _ => return Err(c.expected("'='")),
                     }
                     let tokens = s.tokens.get(c.pos..).unwrap_or_default();
-                    let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                    let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                        .with_spaces(&self.space_refs)
+                        .with_funcs(&self.funcs, self.hostname.as_deref());
                     let e = p.set_value()?;
                     c.pos += p.position();
                     Some(e)
@@ -1719,8 +1965,12 @@ impl Parser {
                     Some(Item::NamedOption { .. }) => {
                         return not_yet("a host name in an appended value is not supported yet; write the address");
                     }
-                    Some(Item::SpaceOption { .. }) => {
-                        return not_yet("appending to an option of an option space is not supported yet");
+                    Some(Item::SpaceOption { space, code, data }) => {
+                        let expr = crate::expr::DataExpr::Const(data);
+                        return Ok(Some(Item::Dynamic(Action::SpaceAppend { space, code, expr, prepend })));
+                    }
+                    Some(Item::Dynamic(Action::SpaceOptionExpr { space, code, expr })) => {
+                        return Ok(Some(Item::Dynamic(Action::SpaceAppend { space, code, expr, prepend })));
                     }
                     _ => return not_yet("xdhcpd sets this option itself"),
                 };
@@ -1827,7 +2077,9 @@ impl Parser {
                 }
                 let name_tok = c.word("an option name")?;
                 let tokens = std::slice::from_ref(name_tok);
-                let mut p = ExprParser::new(tokens, &s.end, &self.options).with_spaces(&self.space_refs);
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
                 let option = p.option_ref()?;
                 // The value in the option's format (dhcpd's parse_option_data): a DHCP
                 // option's type, a space option's, string or hex for the agent's.
@@ -1928,15 +2180,36 @@ impl Parser {
             _ if s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::Equals || t.kind == TokenKind::Bang)
                 && !crate::keywords::is_not_inert_head(word) =>
             {
-                let mut p = ExprParser::new(&s.tokens, &s.end, &self.options).with_spaces(&self.space_refs);
-                p.boolean()?;
+                let mut p = ExprParser::new(&s.tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
+                let e = p.boolean()?;
                 c.pos = p.position();
                 c.end()?;
+                let calls = s.tokens.windows(2).any(|w| {
+                    w[1].kind == TokenKind::LParen
+                        && w[0]
+                            .word()
+                            .is_some_and(|n| crate::expr::is_variable_name(n) && !crate::keywords::is_not_inert_head(n))
+                });
+                if calls {
+                    // A function call in it: the function's statements have effects, so
+                    // it is evaluated as dhcpd does.
+                    return Ok(Some(Item::Dynamic(Action::Eval(AnyExpr::Bool(e)))));
+                }
                 self.warnings.push(Warning {
                     span: head.span.clone(),
                     kind: WarningKind::ExpressionWithoutEffect { text: stmt_text(s) },
                 });
                 Ok(None)
+            }
+            // `NAME (ARGS);`: dhcpd reads a statement starting with a name as an
+            // expression to evaluate ("function calls are data expressions").
+            _ if s.block.is_none()
+                && s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::LParen)
+                && is_call_head(s) =>
+            {
+                Ok(Some(Item::Dynamic(Action::Eval(self.any_to_end(s, 0)?))))
             }
             _ => Err(ConfigError::new(&head.span, ErrorKind::UnknownStatement { name: word.to_string() })),
         }
@@ -2161,7 +2434,9 @@ impl Parser {
     fn data_expr_to_end(&self, c: &mut Cursor<'_>) -> Result<crate::expr::DataExpr, ConfigError> {
         let stmt = c.stmt;
         let tokens = c.rest();
-        let mut p = ExprParser::new(tokens, &stmt.end, &self.options).with_spaces(&self.space_refs);
+        let mut p = ExprParser::new(tokens, &stmt.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
         let expr = p.data_arg()?;
         if let Some(t) = tokens.get(p.position()) {
             return Err(ConfigError::new(
@@ -2536,6 +2811,15 @@ impl Parser {
 /// comparing an unset variable with a constant has no side effect, so the line changes
 /// nothing, and `dhcpd -t` accepts it. Longer expressions are left to the expression
 /// work (they may call functions).
+/// Whether the statement starts with a name dhcpd would read as a function's
+/// (`NAME (`), not one of its keywords.
+fn is_call_head(stmt: &RawStmt) -> bool {
+    stmt.tokens
+        .first()
+        .and_then(Token::word)
+        .is_some_and(|w| crate::expr::is_variable_name(w) && !crate::keywords::is_not_inert_head(w))
+}
+
 fn is_inert_expression(stmt: &RawStmt) -> bool {
     if !stmt.ends_with_semicolon() {
         return false;
@@ -2642,6 +2926,162 @@ mod tests {
         let mut errors = r.errors;
         errors.extend(p.errors);
         (items, errors)
+    }
+
+    /// Reads `defs` (top-level statements), then evaluates `expr` with its functions,
+    /// for a DISCOVER carrying `options` and with the lease variables `vars`.
+    fn call_value(defs: &str, expr: &str, options: &[(u8, &[u8])], vars: &std::cell::RefCell<Vars>) -> Option<Val> {
+        let loader = MemoryLoader::default();
+        let mut r = Reader::new(&loader);
+        let stmts = r.read_root("t.conf", defs);
+        let mut p = Parser::new();
+        p.hostname = Some(b"server-1".to_vec());
+        p.parse(&stmts);
+        assert!(r.errors.is_empty() && p.errors.is_empty(), "{:?} {:?}", r.errors, p.errors);
+        let file: std::sync::Arc<str> = std::sync::Arc::from("e.conf");
+        let mut errors = Vec::new();
+        let tokens = crate::lexer::tokenize(&file, expr, &mut errors);
+        let end = Span::start_of("e.conf");
+        let mut ep = ExprParser::new(&tokens, &end, &p.options).with_funcs(&p.funcs, p.hostname.as_deref());
+        let e = ep.any().unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(ep.position(), tokens.len(), "all of {expr:?} read");
+        let mut raw = vec![0u8; 240];
+        raw[0] = 1;
+        raw[1] = 1;
+        raw[2] = 6;
+        raw[108..112].copy_from_slice(b"boot");
+        raw[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        raw.extend_from_slice(&[53, 1, 1]);
+        for (c, d) in options {
+            raw.push(*c);
+            raw.push(d.len() as u8);
+            raw.extend_from_slice(d);
+        }
+        raw.push(255);
+        let effects = std::cell::RefCell::new(crate::model::Effects::default());
+        let v = e.value(&Packet::new(&raw, false).with_vars(vars).with_effects(&effects));
+        let commands = effects.into_inner().commands;
+        if !commands.is_empty() {
+            // Programs a function queued, as a lease variable the test can read.
+            let text: Vec<String> = commands.iter().map(|c| format!("{} {:?}", c.program, c.args)).collect();
+            vars.borrow_mut().set("queued", Some(text.join(";").into_bytes()));
+        }
+        v
+    }
+
+    fn data(v: &str) -> Option<Val> {
+        Some(Val::Data(v.as_bytes().to_vec()))
+    }
+
+    /// Functions as dhcpd 4.4.3 runs them (common/execute.c, tree.c): arguments bound in
+    /// a scope inside the caller's, the first non-null `return` ends the function, a
+    /// call's value only where any type is evaluated (set, `=`, arguments, return),
+    /// null elsewhere; the same cases against a real dhcpd: probe-functions.conf.
+    #[test]
+    fn functions_are_dhcpds() {
+        let defs = r#"
+            define choose (first, second) { if defined (first) { return first; } return second; }
+            define tag (arg) { set seen = arg; set mine = arg; return concat ("<", arg, ">"); }
+            define bits (num) {
+              if num = extract-int (00:00:00:00, 32) { return "."; }
+              set rest = bits (num / extract-int (00:00:00:02, 32));
+              return concat ("1", rest);
+            }
+            define late (arg) { return option domain-name; return arg; }
+            define forever (arg) { set rest = forever (arg); return concat ("x", rest); }
+            define nothing (arg) { }
+        "#;
+        let vars = std::cell::RefCell::new(Vars::default());
+        let v = |e: &str, opts: &[(u8, &[u8])]| call_value(defs, e, opts, &vars);
+        assert_eq!(v("choose (option host-name, \"anonymous\")", &[]), data("anonymous"));
+        assert_eq!(v("choose (option host-name, \"anonymous\")", &[(12, b"pc")]), data("pc"));
+        // Recursion with numbers in the function's own variables: 5 has three bits.
+        assert_eq!(v("bits (extract-int (00:00:00:05, 32))", &[]), data("111."));
+        // A null return leaves the result unset: the next return gives it.
+        assert_eq!(v("late (\"b\")", &[]), data("b"));
+        // Unbounded recursion stops at the depth bound (dhcpd would overflow its stack):
+        // the deepest call is null, and so is each value built on it.
+        assert_eq!(v("forever (\"a\")", &[]), None);
+        assert_eq!(v("nothing (1)", &[]), None);
+        // Wrong argument counts and unknown functions are null.
+        assert_eq!(v("choose (\"a\")", &[]), None);
+        assert_eq!(v("nosuch (\"a\")", &[]), None);
+        // In a data context a call is run and then null (the "bogus opcode" exit).
+        assert_eq!(v("concat (choose (\"a\", \"b\"), \"c\")", &[]), None);
+        assert_eq!(v("choose (\"a\", \"b\") = \"a\"", &[]), Some(Val::Bool(true)));
+        assert_eq!(v("choose (1, 2) = 01", &[]), Some(Val::Bool(true)), "arguments read as data");
+        // A set inside changes a lease variable that exists, and makes its own otherwise.
+        vars.borrow_mut().set("seen", Some(b"init".to_vec()));
+        assert_eq!(v("tag (\"t\")", &[]), data("<t>"));
+        assert_eq!(vars.borrow().get("seen"), Some(&b"t"[..]));
+        assert_eq!(vars.borrow().get("mine"), None);
+        assert_eq!(v("defined (mine)", &[]), Some(Val::Bool(false)));
+        assert_eq!(v("defined (seen) and defined (tag) and defined (TAG)", &[]), Some(Val::Bool(true)));
+        // A function's execute is queued with the request's programs (a null argument
+        // empty), its log logged.
+        let hook =
+            "define run-hook (arg) { execute (\"/bin/hook\", arg, option domain-name); log (info, arg); return arg; }";
+        assert_eq!(call_value(hook, "run-hook (\"a\")", &[], &vars), data("a"));
+        assert_eq!(vars.borrow().get("queued"), Some(&b"/bin/hook [[97], []]"[..]));
+        // Operands of the packet and the server.
+        assert_eq!(v("filename", &[]), data("boot"));
+        assert_eq!(v("server-name", &[]), None);
+        assert_eq!(v("gethostname ()", &[]), data("server-1"));
+        assert_eq!(v("client-state", &[]), None);
+        assert_eq!(v("client-state = bound", &[]), Some(Val::Bool(false)));
+        assert_eq!(v("rebind", &[]), Some(Val::Num(7)));
+    }
+
+    /// A call cannot cost without bound: a function calling itself twice (2^16 calls
+    /// to the depth bound) stops at the budget of calls per evaluation, counted here by
+    /// the lease variable each call grows.
+    #[test]
+    fn calls_are_bounded() {
+        let defs = r#"define twice (arg) {
+            set count = concat (count, ".");
+            set left = twice (arg);
+            set right = twice (arg);
+            return arg;
+        }"#;
+        let vars = std::cell::RefCell::new(Vars::default());
+        vars.borrow_mut().set("count", Some(Vec::new()));
+        assert_eq!(call_value(defs, "twice (option host-name)", &[(12, b"ab")], &vars), data("ab"));
+        assert_eq!(vars.borrow().get("count").map(<[u8]>::len), Some(MAX_CALLS as usize));
+    }
+
+    #[test]
+    fn define_verdicts_are_dhcpds() {
+        let refused = |text: &str, what: &str| {
+            let (_, errors) = parse(text);
+            assert!(errors.iter().any(|e| e.to_string().contains(what)), "{text}: {errors:?}");
+        };
+        let accepted = |text: &str| {
+            let (_, errors) = parse(text);
+            assert!(errors.is_empty(), "{text}: {errors:?}");
+        };
+        accepted("define fn-one (a, b) { return concat (a, b); } eval fn-one (1, 2); fn-one (\"x\", 01);");
+        accepted("define fn-one () { return 1; } return \"a\"; eval known;");
+        // A hex-like name is data to dhcpd's expression parser: not a call.
+        refused("eval f1 (1, 2);", "';'");
+        accepted("if fn-two (\"a\", known, 1) { option host-name \"a\"; } option host-name = fn-two (\"a\");");
+        accepted("if defined (foo) { } if filename = \"x\" { } if server-name = \"y\" { } if client-state = 1 { }");
+        accepted("if client-state = bound or client-state = renew or client-state = rebind { }");
+        accepted("if gethostname () = \"x\" and variable-exists (foo) { }");
+        refused("define x1 = \"a\";", "broken function");
+        refused("define pick (a) { return a; }", "function name");
+        refused("define fn-one { return 1; }", "'=' or '('");
+        refused("if fn-one () = \"x\" { }", "expected an expression");
+        refused("if gethostname = \"x\" { }", "'('");
+        refused("if v6relay (1, option host-name) = \"x\" { }", "DHCPv6");
+        refused("define fn-one (a) { option host-name \"x\"; }", "inside a function");
+        accepted("define fn-one (a) { log (info, a); execute (\"/bin/true\", a); return a; }");
+        refused("subnet 198.18.0.0 netmask 255.255.255.0 { define fn-one (a) { return a; } }", "top level");
+        refused("define fn-one (a) { return a; } define fn-one (b) { return b; }", "defined twice");
+        refused("if lease-time = 1 { }", "lease-time");
+        // `not` takes a boolean only: no variable, no call (dhcpd: "boolean expression expected").
+        refused("if not foo { }", "a boolean expression");
+        refused("if not fn-one (1) { }", "a boolean expression");
+        accepted("if foo and not known { }");
     }
 
     #[test]

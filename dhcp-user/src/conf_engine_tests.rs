@@ -1614,6 +1614,74 @@ fn dynamic_bootp_comes_from_explicit_pools_as_in_dhcpd() {
     assert!(bootp(&denied, mac(1)).reply.is_none());
 }
 
+/// Lease times set from expressions, as dhcpd's ack_lease reads them: four bytes are the
+/// time, anything else the parameter's default (then capped by the maximum as usual); the
+/// same answers as a real dhcpd 4.4.3 for `tests/corpus/dhcpd.conf/probe-lease-time-expressions.conf`.
+#[test]
+fn lease_times_from_expressions_as_dhcpd() {
+    let e = engine(
+        "default-lease-time = encode-int (1000, 32);\n\
+         max-lease-time = encode-int (2000, 32);\n\
+         class \"ipxe\" { match if exists user-class; default-lease-time = \"bad\"; }\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { range 198.18.0.100 198.18.0.200; }\n\
+           if option host-name = \"compat-host\" { default-lease-time = encode-int (1500, 32); } }\n",
+    );
+    let secs = |m: &Message| match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => Some(*t),
+        _ => None,
+    };
+    assert_eq!(secs(&offer(&e, mac(1))), Some(1000));
+    assert_eq!(secs(&offer_with(&e, mac(2), vec![DhcpOption::Hostname("compat-host".into())])), Some(1500));
+    let ipxe = DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::Unknown(77), b"iPXE".to_vec()));
+    assert_eq!(secs(&offer_with(&e, mac(3), vec![ipxe])), Some(2000), "dhcpd's default, capped by the maximum");
+}
+
+/// `append`/`prepend` to options of an option space, as dhcpd's set_option concatenates
+/// them (no value in force: the statement's value; then after or before it), in option 43:
+/// the bytes a real dhcpd 4.4.3 sent for `tests/corpus/dhcpd.conf/probe-space-append.conf`.
+#[test]
+fn space_options_append_as_dhcpd() {
+    let e = engine(
+        "option space acme;\n\
+         option acme.greeting code 1 = text;\n\
+         option acme.tag code 2 = text;\n\
+         option acme.addr code 3 = ip-address;\n\
+         option acme.greeting \"hello\";\n\
+         append acme.greeting \" world\";\n\
+         prepend acme.tag \"pre-\";\n\
+         append acme.tag = concat (\"-\", \"post\");\n\
+         option acme.addr 198.18.0.9;\n\
+         prepend acme.addr 198.18.0.8;\n\
+         vendor-option-space acme;\n\
+         subnet 198.18.0.0 netmask 255.255.255.0 { pool { range 198.18.0.100 198.18.0.200; } }\n",
+    );
+    let m = offer_with(&e, mac(1), vec![DhcpOption::ParameterRequestList(vec![OptionCode::VendorExtensions])]);
+    assert_eq!(option_43(&m), Some(hex("010b68656c6c6f20776f726c6402097072652d2d706f73740308c6120008c6120009")));
+}
+
+/// dhcpd 4.4.3's server never marks a packet authenticated: a pool allowing only
+/// authenticated clients serves nobody, one denying them serves everyone.
+#[test]
+fn authentication_permits_are_dhcpds() {
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { allow authenticated clients; range 198.18.0.100 198.18.0.110; }\n\
+           pool { deny authenticated clients; allow unauthenticated clients; range 198.18.0.120 198.18.0.130; } }\n",
+    );
+    for n in 1..=3 {
+        let m = offer(&e, mac(n));
+        assert!((120..=130).contains(&m.yiaddr().octets()[3]), "{}", m.yiaddr());
+    }
+    let none = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+           pool { allow authenticated clients; range 198.18.0.100 198.18.0.110; } }\n",
+    );
+    assert!(bootp(&none, mac(1)).reply.is_none());
+    let out = none.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(2), vec![]));
+    assert!(out.reply.is_none(), "no pool admits the client");
+}
+
 #[test]
 fn a_hosts_server_name_fills_sname_of_its_dynamic_lease() {
     let e = engine(&format!(

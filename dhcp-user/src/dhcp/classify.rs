@@ -127,6 +127,9 @@ fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> 
         Permit::UnknownClients => !known,
         Permit::AllClients => true,
         Permit::DynamicBootpClients => bootp,
+        // dhcpd's permitted() reads packet->authenticated, which its server never sets.
+        Permit::AuthenticatedClients => false,
+        Permit::UnauthenticatedClients => true,
         Permit::Members(c) => classes.contains(*c),
     })
 }
@@ -192,19 +195,33 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 set_space_option(p, space, *code, Some(data.clone()));
             }
             Action::SpaceOptionExpr { space, code, expr } if live(Target::SpaceOption(*code)) => {
-                set_space_option(p, space, *code, expr.eval(pkt).map(|v| v.into_owned()));
+                set_space_option(p, space, *code, expr.set_value(pkt));
             }
             Action::VendorOptionSpace(name) if live(Target::VendorOptionSpace) => {
                 p.vendor_option_space = Some(name.clone());
             }
             Action::OptionExpr { code, expr } if live(Target::Option(*code)) => {
-                set_option(p, *code, expr.eval(pkt).map(|v| v.into_owned()));
+                // dhcpd's store_options keeps what the evaluation left even when it
+                // reports failure: a call as the whole expression gives its value there.
+                set_option(p, *code, expr.set_value(pkt));
             }
             Action::DdnsHostNameExpr(expr) if live(Target::DdnsHostName) => {
                 // Null: set but empty, so the plan takes no host name from the client
                 // either (dhcpd's ddns_updates: the option exists, its value does not).
                 std::sync::Arc::make_mut(&mut p.ddns).hostname =
                     Some(expr.eval(pkt).map(|v| v.into_owned()).unwrap_or_default());
+            }
+            Action::SpaceAppend { space, code, expr, prepend } if live(Target::SpaceOption(*code)) => {
+                // As `append` of a DHCP option, in the space's values.
+                let new = expr.eval(pkt);
+                let old = p.space_options.iter().find(|o| o.space == *space && o.code == *code).map(|o| &o.data);
+                let value = match (old, new) {
+                    (None, new) => new.map(|v| v.into_owned()),
+                    (Some(old), Some(new)) if *prepend => Some([new.as_ref(), old].concat()),
+                    (Some(old), Some(new)) => Some([old.as_slice(), new.as_ref()].concat()),
+                    (Some(_), None) => None,
+                };
+                set_space_option(p, space, *code, value);
             }
             Action::Append { code, expr, prepend } if live(Target::Option(*code)) => {
                 // dhcpd's set_option: with no value in force the statement's value is
@@ -230,6 +247,18 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::NextServer(a) if live(Target::NextServer) => {
                 p.next_server = Some(*a);
                 p.header_exprs[2] = None;
+            }
+            Action::LeaseTimeExpr { target, expr } if live(*target) => {
+                // dhcpd's ack_lease: four bytes are the time (a call alone is null here:
+                // it checks the evaluation's status); anything else is its default.
+                let v = expr.eval(pkt).and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes));
+                match target {
+                    Target::DefaultLeaseTime => {
+                        p.default_lease_secs = v.unwrap_or(dhcp_config::model::DEFAULT_LEASE_TIME)
+                    }
+                    Target::MaxLeaseTime => p.max_lease_secs = v.unwrap_or(dhcp_config::model::DEFAULT_MAX_LEASE_TIME),
+                    _ => p.min_lease_secs = v.unwrap_or(0),
+                }
             }
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
@@ -268,10 +297,15 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Set { name, expr } => {
                 // A null value leaves the variable without a value (dhcpd then writes
                 // nothing for it); the value is computed before the scope is changed.
-                let value = expr.as_ref().and_then(|e| e.eval(pkt)).map(|v| v.into_owned());
+                let value = expr.as_ref().and_then(|e| e.set_value(pkt));
                 if let Some(mut vars) = pkt.vars().and_then(|v| v.try_borrow_mut().ok()) {
                     vars.set(name, value);
                 }
+            }
+            Action::Eval(e) => {
+                // For the effects of the functions it calls (their `set`s); the value
+                // is dropped, as dhcpd's eval statement drops it.
+                e.value(pkt);
             }
             Action::HeaderExpr { field, expr } if live(header_target(*field)) => {
                 // Evaluated last (`finish_headers`), as dhcpd evaluates it.
