@@ -21,6 +21,10 @@ pub struct Received {
     pub ifindex: u32,
 }
 
+/// The receive buffer asked for: ~25,000 queued requests at a veth frame's memory cost, a few
+/// seconds of a power restoration's burst. Memory is charged only while requests wait.
+const RECEIVE_BUFFER: libc::c_int = 32 << 20;
+
 pub struct DhcpSocket {
     fd: OwnedFd,
 }
@@ -57,9 +61,20 @@ impl DhcpSocket {
                     name,
                 )?;
             }
-            // Larger buffers absorb bursts (a campus power-up) instead of dropping.
-            let buf: libc::c_int = 4 << 20;
-            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &buf as *const _ as *const libc::c_void, 4);
+            // Larger buffers absorb bursts (a campus power-up) instead of dropping: a dropped
+            // DISCOVER costs its client a retransmission timer that doubles each time. As
+            // root, past net.core.rmem_max (SO_RCVBUFFORCE); otherwise as far as it allows.
+            let buf: libc::c_int = RECEIVE_BUFFER;
+            let forced = libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &buf as *const _ as *const libc::c_void,
+                4,
+            );
+            if forced != 0 {
+                libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &buf as *const _ as *const libc::c_void, 4);
+            }
             let mut addr: libc::sockaddr_in = zeroed();
             addr.sin_family = libc::AF_INET as u16;
             addr.sin_port = port.to_be();
