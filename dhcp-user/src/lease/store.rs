@@ -473,6 +473,12 @@ impl LeaseStore {
         }
     }
 
+    /// The record of `ip` as it stands now, if it has one (unlike [`LeaseStore::get`], no
+    /// FREE lease is made up for a never-used address).
+    pub fn stored(&self, ip: Ipv4Addr) -> Option<Lease> {
+        self.leases.get(&ip).map(|l| Lease::clone(&l))
+    }
+
     /// The lease last associated with `key`, if it still names this client.
     pub fn lookup_client(&self, key: &ClientKey) -> Option<Lease> {
         let ip = *self.by_client.get(&key_hash(key))?;
