@@ -91,8 +91,13 @@ fn sim_seeds() {
     let acks: u64 = ok.iter().map(|o| o.acks).sum();
     let crashes: u64 = ok.iter().map(|o| o.crashes).sum();
     let sim_s: u64 = ok.iter().map(|o| o.sim_ms / 1000).sum();
+    let interleaved: u64 = ok.iter().map(|o| o.interleaved).sum();
+    let dups: u64 = ok.iter().map(|o| o.dup_updates).sum();
+    let stale: u64 = ok.iter().map(|o| o.stale_chunks).sum();
     eprintln!(
-        "sim: {} of {ran} seeds passed in {:.2?} ({:.0} seeds/s): {sim_s} simulated s, {acks} ACKs, {crashes} crashes",
+        "sim: {} of {ran} seeds passed in {:.2?} ({:.0} seeds/s): {sim_s} simulated s, {acks} ACKs, {crashes} crashes, \
+         {interleaved} worker commits of a lease changed since bound, {dups} partner updates applied twice, \
+         {stale} chunks of an old connection dropped",
         ok.len(),
         el,
         ran as f64 / el.as_secs_f64().max(1e-9)
