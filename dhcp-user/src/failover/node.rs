@@ -67,7 +67,12 @@ impl Default for Disk {
 impl Disk {
     /// Appends a lease record (not yet durable).
     pub fn append_lease(&mut self, l: &Lease) {
-        dhcp_journal::format::write_lease(&mut self.bytes, &record::to_record(l));
+        self.append_record(&record::to_record(l));
+    }
+
+    /// Appends a lease record as the journal formed it (not yet durable).
+    pub fn append_record(&mut self, r: &dhcp_journal::LeaseRecord) {
+        dhcp_journal::format::write_lease(&mut self.bytes, r);
     }
 
     /// Appends the relationship's `failover peer … state` record (not yet durable).
@@ -482,7 +487,7 @@ impl Node {
     /// Appends a change of a lease as the journal thread does: the store's lease as it is
     /// now, whatever value was handed over (`journal::appended`).
     fn append(&mut self, handed: &Lease) {
-        self.disk.append_lease(&appended(self.engine.store(), handed));
+        self.disk.append_record(&appended(self.engine.store(), handed));
     }
 
     // ----- failover inputs -----

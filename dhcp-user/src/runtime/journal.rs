@@ -9,7 +9,7 @@ use crate::lease::{Lease, record};
 use crate::stats::Stats;
 use anyhow::Result;
 use crossbeam::channel::{self, Receiver, Sender as ChanSender};
-use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile};
+use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile, LeaseRecord};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -76,16 +76,16 @@ pub type Replicator = Arc<dyn Fn(&Lease, bool) + Send + Sync>;
 pub trait LeaseSource: Send + Sync {
     /// Every lease with a record (`LeaseStore::snapshot`).
     fn snapshot(&self) -> Vec<Lease>;
-    /// The record of `ip` as it stands now, if it has one.
-    fn current(&self, ip: std::net::Ipv4Addr) -> Option<Lease>;
+    /// The lease file's record of `ip` as the store holds it now, if it has one.
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord>;
 }
 
 impl LeaseSource for crate::lease::LeaseStore {
     fn snapshot(&self) -> Vec<Lease> {
         crate::lease::LeaseStore::snapshot(self)
     }
-    fn current(&self, ip: std::net::Ipv4Addr) -> Option<Lease> {
-        self.stored(ip)
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
+        self.read(ip, record::to_record)
     }
 }
 
@@ -93,8 +93,8 @@ impl LeaseSource for crate::dhcp::Engine {
     fn snapshot(&self) -> Vec<Lease> {
         self.store().snapshot()
     }
-    fn current(&self, ip: std::net::Ipv4Addr) -> Option<Lease> {
-        self.store().stored(ip)
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
+        self.store().read(ip, record::to_record)
     }
 }
 
@@ -115,8 +115,8 @@ impl LeaseSource for crate::dhcp::Engine {
 /// Sending under the lock instead (keeping the channel in memory order) would block a
 /// worker holding a shard lock on a full journal queue while the journal needs that shard
 /// for a rewrite, and every producer would have to do it.
-pub fn appended(leases: &dyn LeaseSource, handed: &Lease) -> Lease {
-    leases.current(handed.ip).unwrap_or_else(|| handed.clone())
+pub fn appended(leases: &dyn LeaseSource, handed: &Lease) -> LeaseRecord {
+    leases.current_record(handed.ip).unwrap_or_else(|| record::to_record(handed))
 }
 
 /// The whole lease file as it is rewritten: failover state records first (dhcpd's layout),
@@ -274,7 +274,7 @@ pub fn spawn(
                     Job::Stop => stop = true,
                     Job::Commit { records, reply, replicate, done } => {
                         for l in &records {
-                            file.append(&Entry::Lease(record::to_record(&appended(leases.as_ref(), l))));
+                            file.append(&Entry::Lease(appended(leases.as_ref(), l)));
                         }
                         if lease_log {
                             durable_log.extend(records.iter().cloned());
