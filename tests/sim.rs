@@ -79,7 +79,16 @@ fn run_many(seeds: &Seeds) -> (Vec<Outcome>, Vec<Failure>) {
 /// conflict resolution, STOS on leaving STARTUP, PARTNER-DOWN reuse after tsfp + MCLT) or were
 /// fault injections that broke an operator rule (see `src/sim/checker.rs`). Kept so a newly
 /// found, understood but unfixed failure can be listed here rather than hidden.
-const KNOWN_FAILING: &[u64] = &[];
+///
+/// 75226 (found by the 100,000-seed run with DHCP workers): a renewal in NORMAL whose
+/// partner had not vouched for more gave the client an end shorter than the one it held from
+/// an earlier ACK (MCLT-limited, as dhcpd does); the primary's disk was failing, so that ACK
+/// was withheld, but the store kept the shorter end, expired the lease at it, and a crash
+/// kept the shortened (never acknowledged) record on disk: the client still holds the
+/// longer lease the server no longer knows ((c); without the crash the address could be
+/// granted again while held). Not a lease-file ordering problem ((e) holds); the fix belongs
+/// to the engine's renewal (a withheld shortening must not shorten what the server keeps).
+const KNOWN_FAILING: &[u64] = &[75226];
 
 #[test]
 fn sim_seeds() {
@@ -91,8 +100,13 @@ fn sim_seeds() {
     let acks: u64 = ok.iter().map(|o| o.acks).sum();
     let crashes: u64 = ok.iter().map(|o| o.crashes).sum();
     let sim_s: u64 = ok.iter().map(|o| o.sim_ms / 1000).sum();
+    let interleaved: u64 = ok.iter().map(|o| o.interleaved).sum();
+    let dups: u64 = ok.iter().map(|o| o.dup_updates).sum();
+    let stale: u64 = ok.iter().map(|o| o.stale_chunks).sum();
     eprintln!(
-        "sim: {} of {ran} seeds passed in {:.2?} ({:.0} seeds/s): {sim_s} simulated s, {acks} ACKs, {crashes} crashes",
+        "sim: {} of {ran} seeds passed in {:.2?} ({:.0} seeds/s): {sim_s} simulated s, {acks} ACKs, {crashes} crashes, \
+         {interleaved} worker commits of a lease changed since bound, {dups} partner updates applied twice, \
+         {stale} chunks of an old connection dropped",
         ok.len(),
         el,
         ran as f64 / el.as_secs_f64().max(1e-9)

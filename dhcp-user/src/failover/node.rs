@@ -6,9 +6,12 @@
 //! the clock and the faults, and drives two `Node`s. The node executes the relationship's
 //! actions as the runtime's journal thread does, with the fsync as a separate step the
 //! simulator schedules (it may take long, and anything may happen meanwhile):
-//! * a DHCP outcome's durable leases are appended, and its reply is held until the fsync
-//!   that covers them completes; then the leases are handed to the relationship as local
-//!   changes (the journal's replicator) and the reply is released;
+//! * a DHCP request is split as a runtime worker handles it: the engine's decision (the
+//!   lease bound in the store, [`Node::handle_dhcp`]), then, whenever the simulator delivers
+//!   it, the worker's hand-over to the journal ([`Node::commit_dhcp`]): its durable leases
+//!   are appended, and its reply is held until the fsync that covers them completes; then
+//!   the leases are handed to the relationship as local changes (the journal's replicator)
+//!   and the reply is released;
 //! * `Persist` is appended and reported durable (`handle_durable`) when its fsync completes;
 //! * `Record` (the partner's acks) is appended without waiting: a crash may lose it, which
 //!   only makes the server send the update again.
@@ -21,6 +24,7 @@ use crate::dhcp::{Engine, EngineConfig, Reply, RequestMeta};
 use crate::failover::FailoverView;
 use crate::lease::{Lease, record};
 use crate::runtime::failover::{state_record, to_persisted};
+use crate::runtime::journal::appended;
 use crate::time::Now;
 use dhcp_failover::{Command, Event, Peer, PeerConfig, Time};
 use dhcp_journal::FailoverStateRecord;
@@ -63,7 +67,12 @@ impl Default for Disk {
 impl Disk {
     /// Appends a lease record (not yet durable).
     pub fn append_lease(&mut self, l: &Lease) {
-        dhcp_journal::format::write_lease(&mut self.bytes, &record::to_record(l));
+        self.append_record(&record::to_record(l));
+    }
+
+    /// Appends a lease record as the journal formed it (not yet durable).
+    pub fn append_record(&mut self, r: &dhcp_journal::LeaseRecord) {
+        dhcp_journal::format::write_lease(&mut self.bytes, r);
     }
 
     /// Appends the relationship's `failover peer … state` record (not yet durable).
@@ -202,6 +211,31 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.replies.is_empty() && self.changes.is_empty() && self.tokens.is_empty()
     }
+}
+
+/// What a DHCP worker holds between the engine's decision and its hand-over to the journal.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    durable: Vec<Lease>,
+    reply: Option<Reply>,
+}
+
+impl Commit {
+    /// The leases the engine step changed (as it left them).
+    pub fn leases(&self) -> &[Lease] {
+        &self.durable
+    }
+}
+
+/// The outcome of [`Node::handle_dhcp`].
+#[derive(Clone, Debug)]
+pub enum Handled {
+    /// Nothing to send.
+    Nothing,
+    /// A reply that grants nothing durable: it goes out at once.
+    Reply(Reply),
+    /// Leases to make durable first: for [`Node::commit_dhcp`].
+    Commit(Commit),
 }
 
 /// One simulated server.
@@ -397,23 +431,34 @@ impl Node {
 
     // ----- DHCP -----
 
-    /// One DHCP request (UDP payload to port 67). A reply that grants nothing durable is
-    /// returned at once; otherwise its leases are appended and the reply is held, with
-    /// `tag`, until the fsync that covers them ([`Node::sync_end`]) releases it.
-    pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool, tag: u64) -> Option<Reply> {
+    /// One DHCP request (UDP payload to port 67), as a DHCP worker handles it: the engine's
+    /// decision, made now (the lease bound in the store under its shard lock). A reply that
+    /// grants nothing durable goes out at once; otherwise the worker still has to hand the
+    /// leases and the reply to the journal, which it does after releasing the lock: the
+    /// caller delivers that hand-over with [`Node::commit_dhcp`] whenever it chooses, and
+    /// anything may happen in between (the runtime's workers are threads: a partner's update
+    /// or another worker's request can change the same lease first).
+    pub fn handle_dhcp(&mut self, now: Time, bytes: &[u8], broadcast: bool) -> Handled {
         let meta = RequestMeta { iface_addr: self.cfg.iface_addr, broadcast, tied_iface: None };
         let out = self.engine.handle(now_of(now), &meta, bytes);
-        let immediate = if out.durable.is_empty() {
-            out.reply
+        let handled = if out.durable.is_empty() {
+            out.reply.map_or(Handled::Nothing, Handled::Reply)
         } else {
-            self.commit(out.durable);
-            if let Some(r) = out.reply {
-                self.pending.replies.push((tag, r));
-            }
-            None
+            Handled::Commit(Commit { durable: out.durable, reply: out.reply })
         };
         self.execute();
-        immediate
+        handled
+    }
+
+    /// A worker's hand-over to the journal (`JournalHandle::commit`): the leases are appended
+    /// and the reply is held, with `tag`, until the fsync that covers them ([`Node::sync_end`])
+    /// releases it.
+    pub fn commit_dhcp(&mut self, commit: Commit, tag: u64) {
+        self.commit(commit.durable);
+        if let Some(r) = commit.reply {
+            self.pending.replies.push((tag, r));
+        }
+        self.execute();
     }
 
     /// The expiry sweep (the runtime's periodic tick), plus the relationship's tick.
@@ -434,9 +479,15 @@ impl Node {
     fn commit(&mut self, leases: Vec<Lease>) {
         for l in &leases {
             self.trace.push(Trace::Local(format!("{} {} ends {} tstp {}", l.ip, l.state.name(), l.ends, l.tstp)));
-            self.disk.append_lease(l);
+            self.append(l);
         }
         self.pending.changes.extend(leases);
+    }
+
+    /// Appends a change of a lease as the journal thread does: the store's lease as it is
+    /// now, whatever value was handed over (`journal::appended`).
+    fn append(&mut self, handed: &Lease) {
+        self.disk.append_record(&appended(self.engine.store(), handed));
     }
 
     // ----- failover inputs -----
@@ -492,7 +543,7 @@ impl Node {
                         }
                         Persist::Leases(leases) => {
                             for l in &leases {
-                                self.disk.append_lease(l);
+                                self.append(l);
                             }
                         }
                     }
@@ -500,7 +551,7 @@ impl Node {
                 }
                 Action::Record(leases) => {
                     for l in &leases {
-                        self.disk.append_lease(l);
+                        self.append(l);
                     }
                 }
                 // The engine already acts on it; there is no NIC here.

@@ -473,6 +473,13 @@ impl LeaseStore {
         }
     }
 
+    /// `f` of the record of `ip` as it stands now, under its shard's read lock, if it has one
+    /// (unlike [`LeaseStore::get`], no FREE lease is made up for a never-used address, and
+    /// nothing is cloned that `f` does not take).
+    pub fn read<R>(&self, ip: Ipv4Addr, f: impl FnOnce(&Lease) -> R) -> Option<R> {
+        self.leases.get(&ip).map(|l| f(&l))
+    }
+
     /// The lease last associated with `key`, if it still names this client.
     pub fn lookup_client(&self, key: &ClientKey) -> Option<Lease> {
         let ip = *self.by_client.get(&key_hash(key))?;

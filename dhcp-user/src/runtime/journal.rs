@@ -9,7 +9,7 @@ use crate::lease::{Lease, record};
 use crate::stats::Stats;
 use anyhow::Result;
 use crossbeam::channel::{self, Receiver, Sender as ChanSender};
-use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile};
+use dhcp_journal::{Entry, FailoverStateRecord, HostRecord, JournalFile, LeaseRecord};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -70,7 +70,54 @@ pub type Replicator = Arc<dyn Fn(&Lease, bool) + Send + Sync>;
 /// begun the compaction (`JournalFile::begin_compaction`): every record appended from then
 /// on is kept and follows the snapshot in the new file, and everything appended before is in
 /// the store already, so the same argument holds while the journal goes on committing.
-pub type LeaseSource = Arc<dyn Fn() -> Vec<Lease> + Send + Sync>;
+///
+/// It also gives the journal, for each address it appends, the lease as the store holds it
+/// at that moment ([`appended`]).
+pub trait LeaseSource: Send + Sync {
+    /// Every lease with a record (`LeaseStore::snapshot`).
+    fn snapshot(&self) -> Vec<Lease>;
+    /// The lease file's record of `ip` as the store holds it now, if it has one.
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord>;
+}
+
+impl LeaseSource for crate::lease::LeaseStore {
+    fn snapshot(&self) -> Vec<Lease> {
+        crate::lease::LeaseStore::snapshot(self)
+    }
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
+        self.read(ip, record::to_record)
+    }
+}
+
+impl LeaseSource for crate::dhcp::Engine {
+    fn snapshot(&self) -> Vec<Lease> {
+        self.store().snapshot()
+    }
+    fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
+        self.store().read(ip, record::to_record)
+    }
+}
+
+/// The lease the journal writes for a change of `handed.ip`: the store's lease as it is at
+/// the append (read under its shard lock), not the value handed over.
+///
+/// Why: a change is made in the store under the lease's lock, and handed to the journal
+/// after the lock is released (a DHCP worker's `commit`, the expiry sweep, the failover
+/// task's partner updates, ping, OMAPI, DNS). Two changes of one address can therefore
+/// reach the journal in the opposite order of the one they were made in: a worker binds,
+/// is descheduled, the partner's newer update is applied and written, then the worker's
+/// older binding is written last, and a restart folds the file back to it (a lease the
+/// partner had taken over, or an ACK's end lost). Written this way, the last record of an
+/// address in the file is the store's state at the last append, which follows every change
+/// whose commit was appended before it: the file never goes back behind memory. A store
+/// state newer than its own commit only makes the file more conservative (the same
+/// argument as the compaction's, see [`LeaseSource`]); its own commit writes it again.
+/// Sending under the lock instead (keeping the channel in memory order) would block a
+/// worker holding a shard lock on a full journal queue while the journal needs that shard
+/// for a rewrite, and every producer would have to do it.
+pub fn appended(leases: &dyn LeaseSource, handed: &Lease) -> LeaseRecord {
+    leases.current_record(handed.ip).unwrap_or_else(|| record::to_record(handed))
+}
 
 /// The whole lease file as it is rewritten: failover state records first (dhcpd's layout),
 /// hosts created over OMAPI, then one record per address that was ever used.
@@ -163,7 +210,7 @@ pub trait ReplySink: Send + Sync + 'static {
 /// leaves a compact file behind it), beside the first commits.
 pub fn spawn(
     mut file: JournalFile,
-    leases: LeaseSource,
+    leases: Arc<dyn LeaseSource>,
     sender: Arc<dyn ReplySink>,
     stats: Arc<Stats>,
     replicator: Replicator,
@@ -227,7 +274,7 @@ pub fn spawn(
                     Job::Stop => stop = true,
                     Job::Commit { records, reply, replicate, done } => {
                         for l in &records {
-                            file.append(&Entry::Lease(record::to_record(l)));
+                            file.append(&Entry::Lease(appended(leases.as_ref(), l)));
                         }
                         if lease_log {
                             durable_log.extend(records.iter().cloned());
@@ -260,7 +307,7 @@ pub fn spawn(
             if file.needs_rewrite() {
                 // Complete in itself: a compaction in flight is dropped.
                 background = None;
-                let entries = compacted_entries(states.values(), hosts.values(), &leases());
+                let entries = compacted_entries(states.values(), hosts.values(), &leases.snapshot());
                 match file.compact(entries.iter()) {
                     Ok(n) => {
                         compacted = n.max(1);
@@ -342,7 +389,7 @@ pub fn spawn(
                 let (states, hosts, leases, path) =
                     (states.clone(), hosts.clone(), leases.clone(), file.path().to_path_buf());
                 let spawned = std::thread::Builder::new().name("compactor".into()).spawn(move || {
-                    let entries = compacted_entries(states.values(), hosts.values(), &leases());
+                    let entries = compacted_entries(states.values(), hosts.values(), &leases.snapshot());
                     let _ = tx.send(dhcp_journal::file::write_compacted(&path, entries.iter()));
                 });
                 match spawned {
@@ -358,7 +405,7 @@ pub fn spawn(
             }
         }
         if file.needs_rewrite()
-            && let Err(e) = file.compact(compacted_entries(states.values(), hosts.values(), &leases()).iter())
+            && let Err(e) = file.compact(compacted_entries(states.values(), hosts.values(), &leases.snapshot()).iter())
         {
             tracing::error!("lease file rewrite after a failed fdatasync failed: {e}");
         }
@@ -430,6 +477,49 @@ mod tests {
         state.leases.iter().map(|r| (r.ip, r.clone())).collect()
     }
 
+    /// Issue 10's last hole: two changes of one address reach the journal in the opposite
+    /// order of the one they were made in (a worker binds, is descheduled before its commit;
+    /// the partner's newer update is applied and committed first). The lease file's last
+    /// record of the address must be the newer one, which memory holds: a restart folds the
+    /// file back to whatever record is last.
+    #[test]
+    fn a_late_commit_does_not_write_an_older_binding_last() {
+        let dir = Scratch::new("late");
+        let path = dir.0.join("dhcpd.leases");
+        let store = Arc::new(LeaseStore::new(1));
+        let ip = Ipv4Addr::new(198, 18, 0, 10);
+        store.add_range(0, ip, ip);
+        let (file, _) = JournalFile::open(&path).expect("open lease file");
+        let journal = spawn(
+            file,
+            store.clone(),
+            Arc::new(NoReplies),
+            Arc::new(Stats::default()),
+            Arc::new(|_: &Lease, _| {}),
+            Default::default(),
+            Default::default(),
+        )
+        .expect("journal thread");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        // The worker's binding, made in the store; its commit is not sent yet.
+        let older = bound(ip, 1);
+        assert!(store.restore(older.clone()));
+        // The partner's update of the same address: applied after it, committed before it.
+        let newer = bound(ip, 2);
+        assert!(store.restore(newer.clone()));
+        assert!(rt.block_on(journal.handle().commit_wait(vec![newer.clone()], false)));
+        // The worker's commit, late.
+        assert!(rt.block_on(journal.handle().commit_wait(vec![older.clone()], true)));
+        journal.shutdown();
+        let on_disk = leases_on_disk(&path);
+        let last = on_disk.get(&ip).expect("the address has a record");
+        assert_eq!(
+            (last.starts, last.ends),
+            (Some(newer.starts), Some(newer.ends)),
+            "the file's last record of {ip} is the older binding (memory holds the newer)"
+        );
+    }
+
     /// Issue 10's first hole, as the server runs: workers bind in the store and commit, the
     /// ACK leaves once the commit is durable, while compaction is requested over and over (the
     /// server's tick). A checker reads the file at arbitrary moments, which is what a kill -9
@@ -442,10 +532,9 @@ mod tests {
         let (first, last) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 7, 254));
         store.add_range(0, first, last);
         let (file, _) = JournalFile::open(&path).expect("open lease file");
-        let source = store.clone();
         let journal = spawn(
             file,
-            Arc::new(move || source.snapshot()),
+            store.clone(),
             Arc::new(NoReplies),
             Arc::new(Stats::default()),
             Arc::new(|_: &Lease, _| {}),

@@ -189,10 +189,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
     for h in hosts.values().filter(|h| !h.deleted) {
         engine.add_dynamic_host(omapi::host_from_record(h, &engine.config().global));
     }
-    let leases: journal::LeaseSource = {
-        let engine = engine.clone();
-        Arc::new(move || engine.store().snapshot())
-    };
+    let leases: Arc<dyn journal::LeaseSource> = engine.clone();
     let journal =
         journal::spawn(journal_file, leases, sender.clone(), stats.clone(), replicator, states.clone(), hosts)?;
 

@@ -9,6 +9,13 @@
 //! * **(c) durability**: after a restart that kept the lease file, every lease a client still
 //!   holds from that server's last ACK is in the restored store, bound to that client, ending
 //!   no earlier than the ACK said.
+//! * **(e) the lease file follows memory**: at every crash (before the unsynced tail is
+//!   cut) and at the end, for every address bound in the store or in the lease file (the last
+//!   record of each address, everything written so far), both say the same state, client
+//!   and end, except for addresses a DHCP worker bound and has not handed to the journal yet.
+//!   Otherwise a restart would bring back an older binding than memory had: whatever the
+//!   order in which changes reach the journal (issue 10: a worker descheduled between its
+//!   engine step and its commit while a partner's update of the same address goes first).
 //! * **(d) liveness and agreement**: after the heal, both servers reach NORMAL within
 //!   [`super::LIVENESS_BOUND_MS`]; when clients stop and nothing is in flight, both stores
 //!   agree on every address's binding state (and client and end for bound ones).
@@ -44,6 +51,10 @@ pub struct Checker {
     pub unsynced_at_crash: [bool; 2],
     /// Per server, per address: the largest tstp the partner acked or sent.
     pub vouched: [BTreeMap<Ipv4Addr, u32>; 2],
+    /// Per server, the partner updates (address, tstp) it applied.
+    applied: [std::collections::BTreeSet<(Ipv4Addr, u32)>; 2],
+    /// Partner updates applied a second time (see `Outcome::dup_updates`).
+    pub dup_updates: u64,
     /// Per client: (server, ip, lease end in that server's clock) of the last ACK accepted.
     pub last_ack: Vec<Option<(usize, Ipv4Addr, u32)>>,
     failure: Option<String>,
@@ -57,6 +68,8 @@ impl Checker {
             been_partner_down: [false; 2],
             unsynced_at_crash: [false; 2],
             vouched: [BTreeMap::new(), BTreeMap::new()],
+            applied: Default::default(),
+            dup_updates: 0,
             last_ack: vec![None; clients],
             failure: None,
         }
@@ -70,6 +83,12 @@ impl Checker {
     }
 
     pub fn on_trace(&mut self, srv: usize, t: &Trace) {
+        if let Trace::Received { ip, tstp, accepted: true, .. } = t
+            && let Some(seen) = self.applied.get_mut(srv)
+            && !seen.insert((*ip, *tstp))
+        {
+            self.dup_updates += 1;
+        }
         let (ip, tstp) = match t {
             Trace::Acked { ip, tstp } => (*ip, *tstp),
             Trace::Received { ip, tstp, accepted: true, .. } => (*ip, *tstp),
@@ -186,6 +205,9 @@ impl Sim {
             Stage::Quiesce { deadline } => {
                 if self.quiescent() {
                     self.compare_stores()?;
+                    for i in 0..2 {
+                        self.check_file_follows_memory(i)?;
+                    }
                     self.line(What::Stage("stores agree"));
                     self.stage = Stage::Done;
                 } else if self.now > deadline {
@@ -281,7 +303,9 @@ impl Sim {
         if in_transition {
             return false;
         }
-        if self.queue.values().any(|e| matches!(e, super::Ev::ToServer { .. } | super::Ev::ToClient { .. })) {
+        if self.queue.values().any(|e| {
+            matches!(e, super::Ev::ToServer { .. } | super::Ev::ToClient { .. } | super::Ev::WorkerCommit { .. })
+        }) {
             return false;
         }
         self.nodes.iter().all(|n| {
@@ -295,6 +319,54 @@ impl Sim {
                     && n.writes_settled()
             })
         })
+    }
+
+    /// (e): server `i`'s lease file (all of it, synced or not) against its store.
+    pub(super) fn check_file_follows_memory(&self, i: usize) -> Result<(), String> {
+        let Some(n) = self.nodes[i].as_ref() else { return Ok(()) };
+        // Bound by a worker that has not handed them over yet: not in the file by design.
+        let life = self.life[i];
+        let pending: std::collections::BTreeSet<Ipv4Addr> = self
+            .queue
+            .values()
+            .filter_map(|e| match e {
+                super::Ev::WorkerCommit { srv, life: l, commit, .. } if *srv == i && *l == life => Some(commit),
+                _ => None,
+            })
+            .flat_map(|c| c.leases().iter().map(|l| l.ip))
+            .collect();
+        let file = n.disk().leases();
+        let bound = |s: BindingState| matches!(s, BindingState::Active | BindingState::Bootp);
+        let mut diffs = Vec::new();
+        for mem in n.engine().store().snapshot() {
+            if pending.contains(&mem.ip) {
+                continue;
+            }
+            let on_disk = file.get(&mem.ip);
+            if !bound(mem.state) && !on_disk.is_some_and(|f| bound(f.state)) {
+                continue;
+            }
+            let same = on_disk.is_some_and(|f| f.state == mem.state && f.client == mem.client && f.ends == mem.ends);
+            if !same {
+                diffs.push(format!(
+                    "{}: memory {} {:?} ends {} | file {:?}",
+                    mem.ip,
+                    mem.state.name(),
+                    mem.client,
+                    mem.ends,
+                    on_disk.map(|f| (f.state.name(), f.client.clone(), f.ends))
+                ));
+            }
+        }
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "(e) {}'s lease file is behind its memory (a restart would bring these back):\n    {}",
+                super::who(i),
+                diffs.join("\n    ")
+            ))
+        }
     }
 
     /// (d): both stores agree.

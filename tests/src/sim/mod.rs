@@ -25,7 +25,7 @@ pub mod rng;
 use client::{Client, To};
 use dhcp_failover::{Command, PeerConfig, Role, State, Time};
 use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, SubnetCfg};
-use dhcp_user::failover::node::{Disk, Node, NodeConfig, Trace};
+use dhcp_user::failover::node::{Commit, Disk, Handled, Node, NodeConfig, Trace};
 use dhcproto::v4::MessageType;
 use net::{Lan, Link};
 use rng::Rng;
@@ -79,7 +79,15 @@ pub struct Swarm {
     pub fault_phase: u64,
     pub p_release: f64,
     pub p_reboot: f64,
+    /// DHCP worker threads per server (1 to 4), each taking the requests the socket hands it.
+    pub workers: usize,
+    /// Chance that a worker, between binding a lease and handing it to the journal, is
+    /// descheduled for long (up to [`DESCHEDULED_MAX_MS`]) rather than a few ms at most.
+    pub p_descheduled: f64,
 }
+
+/// Longest a descheduled worker waits between its engine step and its journal hand-over, ms.
+pub const DESCHEDULED_MAX_MS: u64 = 2_000;
 
 impl Swarm {
     pub fn from_rng(r: &mut Rng) -> Swarm {
@@ -110,6 +118,8 @@ impl Swarm {
             fault_phase: r.range(120, 400) * SEC,
             p_release: r.unit() * 0.15,
             p_reboot: r.unit() * 0.15,
+            workers: r.range(1, 4) as usize,
+            p_descheduled: if r.chance(0.3) { 0.0 } else { r.unit() * 0.1 },
         }
     }
 }
@@ -204,6 +214,16 @@ enum Ev {
     },
     Reconnect,
     Tick(usize),
+    /// Worker `w` of server `srv` (in its incarnation `life`) hands what its engine step
+    /// bound to the journal (`JournalHandle::commit`), `Held` being the request's context.
+    WorkerCommit {
+        srv: usize,
+        w: usize,
+        life: u64,
+        tag: u64,
+        held: Held,
+        commit: Commit,
+    },
     /// The fsync server `srv` began (in its incarnation `life`) completes.
     SyncDone {
         srv: usize,
@@ -233,6 +253,16 @@ pub struct Outcome {
     pub acks: u64,
     pub crashes: u64,
     pub lines: usize,
+    /// Worker hand-overs to the journal of a lease changed again since the worker bound it
+    /// (by a partner's update, another worker, the expiry sweep): the interleaving the
+    /// journal must write in memory order.
+    pub interleaved: u64,
+    /// Partner updates applied again (the same address and tstp, already applied by that
+    /// server): re-sent after a reconnect because their BNDACK was lost.
+    pub dup_updates: u64,
+    /// Chunks of an old connection that arrived after it was gone (dropped, as a new TCP
+    /// connection never delivers an old one's bytes).
+    pub stale_chunks: u64,
 }
 
 /// A violated invariant.
@@ -279,6 +309,21 @@ pub struct Sim {
     disk_stalled_until: [u64; 2],
     /// Replies held for an fsync, by tag: what the checker needs when they go out.
     held: BTreeMap<u64, Held>,
+    /// Each server's DHCP workers (emptied by a crash).
+    workers: [Vec<Worker>; 2],
+    /// See [`Outcome::interleaved`].
+    interleaved: u64,
+    /// See [`Outcome::stale_chunks`].
+    stale_chunks: u64,
+}
+
+/// One DHCP worker thread: requests the socket handed it, taken one at a time, and whether
+/// it is between an engine step and that step's journal hand-over (then it takes nothing
+/// else: the runtime's loop is `engine.handle`, then `journal.commit`, then the next packet).
+#[derive(Clone, Debug, Default)]
+struct Worker {
+    queue: std::collections::VecDeque<(usize, Vec<u8>, bool)>,
+    committing: bool,
 }
 
 /// A reply held by a server until its leases are durable: the request's context.
@@ -367,6 +412,9 @@ pub fn run_seed(seed: u64) -> Result<Outcome, Failure> {
                 acks: sim.acks,
                 crashes: sim.crashes,
                 lines: sim.log.len(),
+                interleaved: sim.interleaved,
+                dup_updates: sim.chk.dup_updates,
+                stale_chunks: sim.stale_chunks,
             })
         }
         Err(message) => Err(Failure { seed, message, log: sim.log.iter().map(|l| l.to_string()).collect() }),
@@ -402,9 +450,13 @@ impl Sim {
             life: [0, 0],
             disk_stalled_until: [0, 0],
             held: BTreeMap::new(),
+            workers: [Vec::new(), Vec::new()],
+            interleaved: 0,
+            stale_chunks: 0,
             sw,
         };
         sim.line(What::Start(format!("{:?}", sim.sw)));
+        sim.workers = [vec![Worker::default(); sim.sw.workers], vec![Worker::default(); sim.sw.workers]];
         for i in 0..2 {
             let t = sim.time(i);
             sim.nodes[i] = Some(Node::new(sim.cfgs[i].clone(), t));
@@ -517,6 +569,8 @@ impl Sim {
                     if let Some(n) = self.nodes[to].as_mut() {
                         n.handle_bytes(t, &bytes);
                     }
+                } else if conn < self.link.conn {
+                    self.stale_chunks += 1;
                 }
             }
             Ev::LinkEof { to, conn } => {
@@ -543,6 +597,21 @@ impl Sim {
                     n.tick(t);
                 }
                 self.push(self.now + 5 * SEC, Ev::Tick(i));
+            }
+            Ev::WorkerCommit { srv, w, life, tag, held, commit } => {
+                if life != self.life[srv] {
+                    return;
+                }
+                let Some(n) = self.nodes[srv].as_mut() else { return };
+                if commit.leases().iter().any(|l| n.engine().store().get(l.ip).as_ref() != Some(l)) {
+                    self.interleaved += 1;
+                }
+                n.commit_dhcp(commit, tag);
+                self.held.insert(tag, held);
+                if let Some(wk) = self.workers[srv].get_mut(w) {
+                    wk.committing = false;
+                }
+                self.run_worker(srv, w);
             }
             Ev::SyncDone { srv, life } => {
                 if life != self.life[srv] {
@@ -635,19 +704,49 @@ impl Sim {
         self.push(at, ev);
     }
 
+    /// A request reaches a server: one of its workers takes it (the kernel hands a packet to
+    /// whichever worker is receiving: here, one chosen by the seed), in its turn.
     fn deliver_to_server(&mut self, srv: usize, c: usize, bytes: &[u8], broadcast: bool) {
-        let t = self.time(srv);
-        let Some(node) = self.nodes[srv].as_mut() else { return };
-        let target = client::request_target(bytes);
-        let tsfp_before = target.map(|ip| (ip, node.engine().store().get(ip).map(|l| l.tsfp).unwrap_or(0)));
-        self.seq += 1;
-        let tag = self.seq;
-        let held = Held { srv, c, req: describe_request(bytes), t, mclt: node.peer().mclt(), tsfp_before };
-        match node.handle_dhcp(t, bytes, broadcast, tag) {
-            Some(reply) => self.send_reply(held, reply),
-            // Held until its leases are durable (or dropped, if nothing was to be sent).
-            None => {
-                self.held.insert(tag, held);
+        if self.nodes[srv].is_none() {
+            return;
+        }
+        let w = self.rng.range(0, self.sw.workers as u64 - 1) as usize;
+        let Some(wk) = self.workers[srv].get_mut(w) else { return };
+        wk.queue.push_back((c, bytes.to_vec(), broadcast));
+        self.run_worker(srv, w);
+    }
+
+    /// Worker `w` of `srv` takes its queued requests until one has leases to make durable:
+    /// its engine step is now, its hand-over to the journal after a delay the seed chooses
+    /// (a few ms, or long when the thread is descheduled), while everything else goes on.
+    fn run_worker(&mut self, srv: usize, w: usize) {
+        loop {
+            let t = self.time(srv);
+            let Some(node) = self.nodes[srv].as_mut() else { return };
+            let Some(wk) = self.workers[srv].get_mut(w) else { return };
+            if wk.committing {
+                return;
+            }
+            let Some((c, bytes, broadcast)) = wk.queue.pop_front() else { return };
+            let target = client::request_target(&bytes);
+            let tsfp_before = target.map(|ip| (ip, node.engine().store().get(ip).map(|l| l.tsfp).unwrap_or(0)));
+            let held = Held { srv, c, req: describe_request(&bytes), t, mclt: node.peer().mclt(), tsfp_before };
+            match node.handle_dhcp(t, &bytes, broadcast) {
+                Handled::Nothing => {}
+                Handled::Reply(reply) => self.send_reply(held, reply),
+                Handled::Commit(commit) => {
+                    wk.committing = true;
+                    self.seq += 1;
+                    let tag = self.seq;
+                    let delay = if self.rng.chance(self.sw.p_descheduled) {
+                        self.rng.range(5, DESCHEDULED_MAX_MS)
+                    } else {
+                        self.rng.range(0, 3)
+                    };
+                    let life = self.life[srv];
+                    self.push(self.now + delay, Ev::WorkerCommit { srv, w, life, tag, held, commit });
+                    return;
+                }
             }
         }
     }
@@ -897,11 +996,17 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
+        if let Err(e) = self.check_file_follows_memory(i) {
+            self.chk.fail(e);
+        }
         let Some(node) = self.nodes[i].take() else { return };
         self.crashes += 1;
         // Its fsync in flight never completes, its held replies never go out.
         self.life[i] += 1;
         self.held.retain(|_, h| h.srv != i);
+        // What its workers bound and had not handed to the journal yet is lost with the
+        // memory (those replies were never sent), as are the requests they had not taken.
+        self.workers[i] = vec![Worker::default(); self.sw.workers];
         self.disk_stalled_until[i] = 0;
         // The partner knows every binding only if nothing was left to send.
         self.chk.unsynced_at_crash[i] = node.peer().queued() > 0 || node.peer().unacked() > 0;
