@@ -7,6 +7,7 @@ mod bench_ddns;
 mod bench_failover;
 mod bench_operator;
 mod bench_restore;
+mod ddns_load;
 mod fuzz;
 mod lab;
 mod migrate;
