@@ -21,7 +21,14 @@
 //!   (near one second per second: BIND is the bound); for xdhcpd its DDNS counters at the
 //!   end (sent, failed, retried, dropped, queued).
 //!
-//! Every load is bounded: perfdhcp by its `-p`, the wait for DNS by [`DRAIN_BOUND`].
+//! `bench server ddns rate [--before BIN]` asks whether xdhcpd keeps up with BIND: BIND's
+//! own rate first (`crate::ddns_load`, a generator sending xdhcpd's messages, at each of
+//! [`LEVELS`] jobs in flight), then xdhcpd's sustained rate against a fresh BIND with its
+//! DNS queue filled by a lease load faster than BIND ([`FILL_RATE`]), for the `--before`
+//! binary (e.g. main's) and for this build at each level, as ratios to BIND's best.
+//!
+//! Every load is bounded: perfdhcp by its `-p`, the wait for DNS by [`DRAIN_BOUND`], the
+//! generator by its job count and [`GEN_BOUND`].
 
 use crate::bench::{Perf, cpu_secs, parse_perf};
 use crate::util::{root, step};

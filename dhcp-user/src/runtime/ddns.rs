@@ -443,3 +443,57 @@ fn rand_id() -> u16 {
     }
     u16::from_be_bytes(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// The shared socket routes an answer to the job whose id it carries, and drops and
+    /// counts one from another address or for no request in flight.
+    #[test]
+    fn answers_are_routed_by_id_and_strangers_are_counted() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let lo = Ipv4Addr::LOCALHOST;
+            let server = tokio::net::UdpSocket::bind((lo, 0)).await.expect("server");
+            let stranger = tokio::net::UdpSocket::bind((lo, 0)).await.expect("stranger");
+            let SocketAddr::V4(server_addr) = server.local_addr().expect("addr") else { panic!("v4") };
+            let stats = Arc::new(Stats::default());
+            let links = Links::default();
+            let link = links.get(server_addr, Some(lo), &stats).await.expect("link");
+            let ours = link.sock.local_addr().expect("addr");
+            let mut a = link.register();
+            let mut b = link.register();
+            assert_ne!(a.id, b.id);
+            // The same link for the same server: one socket, not one per message.
+            let again = links.get(server_addr, Some(lo), &stats).await.expect("link");
+            assert!(Arc::ptr_eq(&link, &again));
+
+            // The right id from the wrong address: dropped, counted, not delivered.
+            stranger.send_to(&a.id.to_be_bytes(), ours).await.expect("send");
+            settle().await;
+            assert_eq!(stats.ddns.bad_answers.load(Ordering::Relaxed), 1);
+            assert!(a.rx.try_recv().is_err());
+
+            // From the server: to the job with that id only.
+            server.send_to(&[&b.id.to_be_bytes()[..], b"rest"].concat(), ours).await.expect("send");
+            settle().await;
+            assert_eq!(b.rx.try_recv().expect("b's answer"), [&b.id.to_be_bytes()[..], b"rest"].concat());
+            assert!(a.rx.try_recv().is_err());
+
+            // An id no job waits for (a job gone: its id is free again), and a runt.
+            let gone = b.id;
+            drop(b);
+            server.send_to(&gone.to_be_bytes(), ours).await.expect("send");
+            server.send_to(&[7], ours).await.expect("send");
+            settle().await;
+            assert_eq!(stats.ddns.bad_answers.load(Ordering::Relaxed), 3);
+            assert!(a.rx.try_recv().is_err());
+            assert_eq!(link.pending.lock().expect("lock").len(), 1);
+        });
+    }
+}
