@@ -23,9 +23,13 @@ use tokio::sync::mpsc;
 /// Jobs waiting at most (beyond: dropped, counted and logged).
 pub const QUEUE: usize = 16_384;
 /// Addresses whose jobs run at once (so at most this many requests in flight), unless
-/// `XDHCPD_DDNS_IN_FLIGHT` says otherwise (1 to 4,096; for `bench server ddns`, which
-/// tries several levels against the same BIND).
-const CONCURRENT: usize = 64;
+/// `XDHCPD_DDNS_IN_FLIGHT` says otherwise (1 to 4,096; for `bench server ddns rate`, which
+/// tries several levels against the same BIND). BIND applies a zone's updates one at a
+/// time, with an fsync of its journal each, so more in flight only queues them there:
+/// BIND alone answered the most at 16 in both runs of that bench (fewer at 64 and 256,
+/// with timeouts and retransmissions at 256), and xdhcpd's best level was 16 in one run,
+/// 64 in the other.
+const CONCURRENT: usize = 16;
 
 fn in_flight() -> usize {
     std::env::var("XDHCPD_DDNS_IN_FLIGHT")
