@@ -13,7 +13,7 @@ use crate::dhcp::Engine;
 use crate::lease::{BindingState, Lease};
 use crate::runtime::journal::JournalHandle;
 use crate::stats::Stats;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -122,46 +122,79 @@ struct Ctx {
     links: Links,
 }
 
-/// One job per address at a time, in arrival order; at most [`in_flight`] addresses.
+/// Whose turn it is: one job per address at a time, in arrival order (an add and the
+/// removal behind it must not overtake each other), addresses in the order they became
+/// ready. Every operation is O(1): the queue can hold [`QUEUE`] jobs.
+#[derive(Default)]
+struct Turns {
+    waiting: HashMap<Ipv4Addr, VecDeque<Job>>,
+    /// Addresses with a job waiting and none running.
+    ready: VecDeque<Ipv4Addr>,
+    /// Addresses with a job running.
+    busy: HashSet<Ipv4Addr>,
+}
+
+impl Turns {
+    fn arrive(&mut self, job: Job) {
+        let ip = job.ip();
+        let q = self.waiting.entry(ip).or_default();
+        q.push_back(job);
+        // A first job for an idle address makes it ready; behind a running or waiting
+        // job it waits for [`Turns::done`].
+        if q.len() == 1 && !self.busy.contains(&ip) {
+            self.ready.push_back(ip);
+        }
+    }
+
+    /// The next job to run, if an address is ready.
+    fn start(&mut self) -> Option<Job> {
+        while let Some(ip) = self.ready.pop_front() {
+            if let Some(job) = self.waiting.get_mut(&ip).and_then(VecDeque::pop_front) {
+                self.busy.insert(ip);
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    /// `ip`'s running job ended: its next one, if any, is ready.
+    fn done(&mut self, ip: Ipv4Addr) {
+        self.busy.remove(&ip);
+        match self.waiting.get(&ip) {
+            Some(q) if !q.is_empty() => self.ready.push_back(ip),
+            _ => {
+                self.waiting.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Runs the queue's jobs in [`Turns`], at most [`in_flight`] at once.
 async fn dispatch(mut rx: mpsc::Receiver<Job>, ctx: Arc<Ctx>) {
-    let mut waiting: HashMap<Ipv4Addr, VecDeque<Job>> = HashMap::new();
-    let mut ready: VecDeque<Ipv4Addr> = VecDeque::new();
+    let mut turns = Turns::default();
     let mut running = tokio::task::JoinSet::new();
     let limit = in_flight();
     tracing::debug!("DNS updates: up to {limit} jobs at once");
     loop {
         while running.len() < limit
-            && let Some(ip) = ready.pop_front()
+            && let Some(job) = turns.start()
         {
-            if let Some(job) = waiting.get_mut(&ip).and_then(VecDeque::pop_front) {
-                let ctx = ctx.clone();
-                running.spawn(async move {
-                    run(&ctx, job).await;
-                    ip
-                });
-            }
+            let ctx = ctx.clone();
+            let ip = job.ip();
+            running.spawn(async move {
+                run(&ctx, job).await;
+                ip
+            });
         }
         tokio::select! {
             job = rx.recv() => {
                 let Some(job) = job else { break };
-                let ip = job.ip();
-                let q = waiting.entry(ip).or_default();
-                q.push_back(job);
-                // A new address is ready; one with a job running or queued already
-                // waits for its turn.
-                if q.len() == 1 && !ready.contains(&ip) {
-                    ready.push_back(ip);
-                }
+                turns.arrive(job);
             }
             Some(done) = running.join_next(), if !running.is_empty() => {
                 let Ok(ip) = done else { continue };
                 ctx.stats.ddns.queued.fetch_sub(1, Ordering::Relaxed);
-                match waiting.get(&ip) {
-                    Some(q) if !q.is_empty() => ready.push_back(ip),
-                    _ => {
-                        waiting.remove(&ip);
-                    }
-                }
+                turns.done(ip);
             }
         }
     }
@@ -451,6 +484,37 @@ fn rand_id() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn removal(ip: Ipv4Addr) -> Job {
+        Job::Remove(ddns::RemoveJob {
+            ip,
+            fwd: None,
+            rev_name: None,
+            client_fqdn: false,
+            conflict_detection: true,
+            guard_id_must_match: true,
+        })
+    }
+
+    /// A second job for an address whose first is running waits for it (the dispatcher
+    /// of main started it at once, beside the first), and other addresses go meanwhile.
+    #[test]
+    fn one_job_per_address_at_a_time_in_order() {
+        let (a, b) = (Ipv4Addr::new(198, 18, 1, 1), Ipv4Addr::new(198, 18, 1, 2));
+        let mut t = Turns::default();
+        t.arrive(removal(a));
+        assert_eq!(t.start().map(|j| j.ip()), Some(a));
+        t.arrive(removal(a));
+        t.arrive(removal(b));
+        assert_eq!(t.start().map(|j| j.ip()), Some(b));
+        assert!(t.start().is_none(), "a's second job must wait for its first");
+        t.done(a);
+        assert_eq!(t.start().map(|j| j.ip()), Some(a));
+        t.done(a);
+        t.done(b);
+        assert!(t.start().is_none());
+        assert!(t.waiting.is_empty() && t.busy.is_empty() && t.ready.is_empty());
+    }
 
     async fn settle() {
         tokio::time::sleep(Duration::from_millis(50)).await;
