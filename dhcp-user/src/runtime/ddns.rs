@@ -26,9 +26,9 @@ pub const QUEUE: usize = 16_384;
 /// `XDHCPD_DDNS_IN_FLIGHT` says otherwise (1 to 4,096; for `bench server ddns rate`, which
 /// tries several levels against the same BIND). BIND applies a zone's updates one at a
 /// time, with an fsync of its journal each, so more in flight only queues them there:
-/// BIND alone answered the most at 16 in both runs of that bench (fewer at 64 and 256,
-/// with timeouts and retransmissions at 256), and xdhcpd's best level was 16 in one run,
-/// 64 in the other.
+/// BIND alone answered the most at 16 in two runs of that bench and at 64 in a third
+/// (timeouts and retransmissions at 256 in all), xdhcpd's best level moved with the
+/// machine's load: not settled on this shared machine.
 const CONCURRENT: usize = 16;
 
 fn in_flight() -> usize {
