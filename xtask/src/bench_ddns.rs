@@ -21,7 +21,14 @@
 //!   (near one second per second: BIND is the bound); for xdhcpd its DDNS counters at the
 //!   end (sent, failed, retried, dropped, queued).
 //!
-//! Every load is bounded: perfdhcp by its `-p`, the wait for DNS by [`DRAIN_BOUND`].
+//! `bench server ddns rate [--before BIN]` asks whether xdhcpd keeps up with BIND: BIND's
+//! own rate first (`crate::ddns_load`, a generator sending xdhcpd's messages, at each of
+//! [`LEVELS`] jobs in flight), then xdhcpd's sustained rate against a fresh BIND with its
+//! DNS queue filled by a lease load faster than BIND ([`FILL_RATE`]), for the `--before`
+//! binary (e.g. main's) and for this build at each level, as ratios to BIND's best.
+//!
+//! Every load is bounded: perfdhcp by its `-p`, the wait for DNS by [`DRAIN_BOUND`], the
+//! generator by its job count and [`GEN_BOUND`].
 
 use crate::bench::{Perf, cpu_secs, parse_perf};
 use crate::util::{root, step};
@@ -120,6 +127,12 @@ struct Running {
 }
 
 fn start(t: &Topology, s: Server, ddns: bool) -> Result<Running> {
+    start_with(t, s, ddns, &crate::util::target_dir().join("release/xdhcpd"), None)
+}
+
+/// [`start`] with xdhcpd's binary `bin` and, when given, its DNS jobs in flight
+/// (`XDHCPD_DDNS_IN_FLIGHT`).
+fn start_with(t: &Topology, s: Server, ddns: bool, bin: &Path, in_flight: Option<usize>) -> Result<Running> {
     let named = if ddns {
         let dir = t.dir.join("named");
         // A fresh zone each time (named's journal of the last run would replay).
@@ -137,7 +150,10 @@ fn start(t: &Topology, s: Server, ddns: bool) -> Result<Running> {
     let _ = std::fs::remove_file(&socket);
     let proc = match s {
         Server::Xdhcpd => {
-            let mut c = t.srv.command(&p(&crate::util::target_dir().join("release/xdhcpd")));
+            let mut c = t.srv.command(&p(bin));
+            if let Some(n) = in_flight {
+                c.env("XDHCPD_DDNS_IN_FLIGHT", n.to_string());
+            }
             c.args(["-c", &p(&conf), "-l", &p(&leases), "--control-socket", &p(&socket), &t.srv_if]);
             let mut proc = Proc::spawn("xdhcpd", c)?;
             proc.wait_line(Duration::from_secs(20), |l| l.contains("\"ready\""))?;
@@ -343,6 +359,9 @@ struct Load {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "rate") {
+        return rate(args);
+    }
     crate::bench::require_tools(&["perfdhcp", "dhcpd", "named", "dig"])?;
     // `xdhcpd status` reads the release binary's control socket.
     // SAFETY: single-threaded at this point.
@@ -457,6 +476,171 @@ fn report(rows: &[Row], dir: &Path) -> Result<()> {
         );
     }
     let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+    println!("written {}", path.display());
+    Ok(())
+}
+
+/// In-flight levels tried, for BIND alone and for xdhcpd's sender.
+const LEVELS: &[usize] = &[16, 64, 256];
+/// The generator's jobs per level (two messages each) and its time bound.
+const GEN_JOBS: u32 = 8_000;
+const GEN_BOUND: Duration = Duration::from_secs(90);
+/// The lease load that fills xdhcpd's DNS queue (faster than BIND takes the updates,
+/// so that the queue, not the lease rate, bounds the sender).
+const FILL_RATE: u32 = 2_000;
+const FILL_SECS: u32 = 6;
+/// How often xdhcpd's counters are read while its queue drains.
+const COUNTER_POLL: Duration = Duration::from_millis(500);
+
+/// The bench configuration's zones, as xdhcpd reads them (the generator's messages are
+/// xdhcpd's own).
+fn bench_zones() -> Result<dhcp_user::ddns::update::Zones> {
+    let parsed = dhcp_config::parse_str("bench.conf", &conf(true), &dhcp_config::MemoryLoader::default())
+        .map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+    Ok(dhcp_user::ddns::update::Zones::from_config(&parsed.config)?)
+}
+
+/// BIND alone: the generator's updates answered NOERROR per second, and named's CPU.
+fn bind_alone(t: &Topology, level: usize) -> Result<(crate::ddns_load::Tally, f64)> {
+    let dir = t.dir.join("named");
+    let _ = std::fs::remove_dir_all(&dir);
+    let named = Named::start(&t.srv, &dir, SERVER_IP, &key(), &[(ZONE, ""), (REV, "")])?;
+    let pid = named.pid();
+    let n0 = pid.map(cpu_secs).unwrap_or(0.0);
+    let zones = bench_zones()?;
+    let tally =
+        netns::in_netns(&t.srv.name, move || crate::ddns_load::run(&zones, GEN_JOBS, level, GEN_BOUND, ZONE, REV))?;
+    let n1 = pid.map(cpu_secs).unwrap_or(0.0);
+    drop(named);
+    Ok((tally.clone(), (n1 - n0) / tally.elapsed.as_secs_f64().max(1e-9)))
+}
+
+/// xdhcpd's sender against the same BIND, its queue filled by a lease load.
+struct Sustained {
+    /// Update messages answered NOERROR, per second, from the first request until the
+    /// last was answered.
+    per_s: f64,
+    succeeded: u64,
+    elapsed: Duration,
+    bounded: bool,
+    /// Addresses bound, with A and with PTR in BIND at the end.
+    bound: usize,
+    with_a: usize,
+    with_ptr: usize,
+    /// CPU per lease outside the lease path (the async thread: the DNS work).
+    dns_cpu_ms_per_lease: f64,
+    named_load: f64,
+    counters: Option<serde_json::Value>,
+}
+
+fn sustained(t: &Topology, bin: &Path, in_flight: Option<usize>) -> Result<Sustained> {
+    let run = start_with(t, Server::Xdhcpd, true, bin, in_flight)?;
+    let pid = run.proc.pid();
+    let named_pid = run.named.as_ref().and_then(Named::pid);
+    let (c0, l0, n0) = (cpu_secs(pid), lease_path_cpu(pid), named_pid.map(cpu_secs).unwrap_or(0.0));
+    let t0 = Instant::now();
+    perfdhcp(t, FILL_RATE, FILL_SECS)?;
+    let count = |c: &Option<serde_json::Value>, k: &str| c.as_ref().and_then(|c| c[k].as_u64()).unwrap_or(0);
+    let mut last = (0u64, t0.elapsed());
+    let bounded = loop {
+        let c = run.ddns_stats();
+        let done = count(&c, "succeeded");
+        if done != last.0 {
+            last = (done, t0.elapsed());
+        }
+        if c.is_some() && count(&c, "queued") == 0 {
+            break false;
+        }
+        if t0.elapsed() > DRAIN_BOUND {
+            break true;
+        }
+        std::thread::sleep(COUNTER_POLL);
+    };
+    let (c1, l1, n1) = (cpu_secs(pid), lease_path_cpu(pid), named_pid.map(cpu_secs).unwrap_or(0.0));
+    let counters = run.ddns_stats();
+    let bound = run.bound();
+    let (with_a, with_ptr) = run.in_dns()?;
+    run.stop();
+    let elapsed = last.1;
+    Ok(Sustained {
+        per_s: last.0 as f64 / elapsed.as_secs_f64().max(1e-9),
+        succeeded: last.0,
+        elapsed,
+        bounded,
+        bound,
+        with_a,
+        with_ptr,
+        dns_cpu_ms_per_lease: ((c1 - c0) - (l1 - l0)) * 1000.0 / bound.max(1) as f64,
+        named_load: (n1 - n0) / t0.elapsed().as_secs_f64().max(1e-9),
+        counters,
+    })
+}
+
+/// `bench server ddns rate [--before BIN]`: BIND's own update rate (the generator at each
+/// of [`LEVELS`]), then xdhcpd's sustained rate against the same BIND, as ratios to
+/// BIND's best: the `--before` binary (another build, e.g. main's) at its own in-flight
+/// setting, and this build at each level.
+fn rate(args: &[String]) -> Result<()> {
+    crate::bench::require_tools(&["perfdhcp", "named", "dig"])?;
+    // SAFETY: single-threaded at this point.
+    unsafe { std::env::set_var("XDHCPD_BIN", crate::util::target_dir().join("release/xdhcpd")) };
+    let before = args.iter().position(|a| a == "--before").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let t = topology()?;
+    let mut json = Vec::new();
+    let mut best = 0.0f64;
+    step(&format!("BIND alone: {GEN_JOBS} leases' updates (A + TXT guard, then PTR) at {LEVELS:?} in flight"));
+    for &level in LEVELS {
+        let (tl, named) = bind_alone(&t, level)?;
+        let per_s = tl.noerror as f64 / tl.elapsed.as_secs_f64().max(1e-9);
+        best = best.max(per_s);
+        println!(
+            "    {level:>4} in flight: {} NOERROR in {:.1} s, {per_s:.0} updates/s; failed {}, unfinished {}, retried {}; named {named:.2} CPU s/s",
+            tl.noerror,
+            tl.elapsed.as_secs_f64(),
+            tl.failed,
+            tl.unfinished,
+            tl.retried
+        );
+        json.push(serde_json::json!({"who": "bind-alone", "in_flight": level, "noerror": tl.noerror,
+            "elapsed_s": tl.elapsed.as_secs_f64(), "per_s": per_s, "failed": tl.failed,
+            "unfinished": tl.unfinished, "retried": tl.retried, "named_cpu_per_s": named}));
+    }
+    println!("    BIND's best: {best:.0} updates/s");
+    let mut runs: Vec<(String, PathBuf, Option<usize>)> = Vec::new();
+    if let Some(b) = &before {
+        runs.push(("before (--before binary, its own in-flight setting)".into(), b.clone(), None));
+    }
+    for &level in LEVELS {
+        runs.push((
+            format!("this build, {level} in flight"),
+            crate::util::target_dir().join("release/xdhcpd"),
+            Some(level),
+        ));
+    }
+    step(&format!("xdhcpd's sender: its queue filled by {FILL_RATE} leases/s for {FILL_SECS} s"));
+    for (what, bin, level) in runs {
+        let s = sustained(&t, &bin, level)?;
+        println!(
+            "    {what}: {} updates answered in {:.1} s{}, {:.0}/s = x{:.2} BIND's best; {} of {} addresses with A, {} with PTR; DNS work {:.4} ms CPU per lease; named {:.2} CPU s/s; counters {}",
+            s.succeeded,
+            s.elapsed.as_secs_f64(),
+            if s.bounded { " (wait bound reached)" } else { "" },
+            s.per_s,
+            s.per_s / best.max(1e-9),
+            s.with_a,
+            s.bound,
+            s.with_ptr,
+            s.dns_cpu_ms_per_lease,
+            s.named_load,
+            s.counters.as_ref().map_or("—".into(), |c| c.to_string())
+        );
+        json.push(serde_json::json!({"who": what, "in_flight": level, "per_s": s.per_s, "ratio_to_bind": s.per_s / best.max(1e-9),
+            "succeeded": s.succeeded, "elapsed_s": s.elapsed.as_secs_f64(), "bounded": s.bounded, "bound": s.bound,
+            "with_a": s.with_a, "with_ptr": s.with_ptr, "dns_cpu_ms_per_lease": s.dns_cpu_ms_per_lease,
+            "named_cpu_per_s": s.named_load, "counters": s.counters}));
+    }
+    let path = t.dir.join("rate.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
     println!("written {}", path.display());
     Ok(())

@@ -7,6 +7,7 @@ mod bench_ddns;
 mod bench_failover;
 mod bench_operator;
 mod bench_restore;
+mod ddns_load;
 mod fuzz;
 mod lab;
 mod migrate;
@@ -94,7 +95,8 @@ enum Cmd {
     },
     /// Benchmarks: `xdp` (BPF_PROG_TEST_RUN cost per packet vs native), `engine`
     /// (criterion, no sockets), `server` (perfdhcp against xdhcpd, Kea and ISC dhcpd, then
-    /// xdhcpd and dhcpd with DNS updates to BIND 9 on and off; `server ddns`: that part alone),
+    /// xdhcpd and dhcpd with DNS updates to BIND 9 on and off; `server ddns`: that part alone;
+    /// `server ddns rate [--before BIN]`: BIND's own update rate, then xdhcpd's against it),
     /// `takeover`, `flood` (partner-owned DISCOVER flood, XDP vs userspace fallback),
     /// `steer` (SO_REUSEPORT delivery of broadcast/relayed/unicast requests).
     Bench {
