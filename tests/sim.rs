@@ -80,15 +80,11 @@ fn run_many(seeds: &Seeds) -> (Vec<Outcome>, Vec<Failure>) {
 /// fault injections that broke an operator rule (see `src/sim/checker.rs`). Kept so a newly
 /// found, understood but unfixed failure can be listed here rather than hidden.
 ///
-/// 75226 (found by the 100,000-seed run with DHCP workers): a renewal in NORMAL whose
-/// partner had not vouched for more gave the client an end shorter than the one it held from
-/// an earlier ACK (MCLT-limited, as dhcpd does); the primary's disk was failing, so that ACK
-/// was withheld, but the store kept the shorter end, expired the lease at it, and a crash
-/// kept the shortened (never acknowledged) record on disk: the client still holds the
-/// longer lease the server no longer knows ((c); without the crash the address could be
-/// granted again while held). Not a lease-file ordering problem ((e) holds); the fix belongs
-/// to the engine's renewal (a withheld shortening must not shorten what the server keeps).
-const KNOWN_FAILING: &[u64] = &[75226];
+/// Last fixed: 75226 and 27184 (a renewal granted for less than the client held shortened
+/// what the server kept, though that ACK could be withheld) and 12477 (a partner's shorter
+/// grant of the same client replaced a worker's binding whose write was still in flight):
+/// see `Engine::apply_binding` and the renewal in `Engine::request`.
+const KNOWN_FAILING: &[u64] = &[];
 
 #[test]
 fn sim_seeds() {

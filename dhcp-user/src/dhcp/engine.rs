@@ -1023,6 +1023,14 @@ impl Engine {
         let on_events = (effects.on_release.is_some() || effects.on_expiry.is_some())
             .then(|| Arc::new(crate::lease::LeaseEvents { release: effects.on_release, expiry: effects.on_expiry }));
         let bound = self.store.update_if_available(ip, &c.key, take, now, |l| {
+            // The end this client may hold from an earlier ACK of this binding: a renewal
+            // granted for less (the MCLT rule, or the client asked for less) must not shorten
+            // what the server keeps, for the new ACK may never reach the client (withheld when
+            // its write fails, or lost), and the client then holds the longer lease
+            // (simulation seeds 75226, 27184: the address expired at the shorter end while
+            // its client still held it).
+            let promised = (l.state == BindingState::Active && l.client.as_ref() == Some(&c.key) && l.ends > now)
+                .then_some(l.ends);
             // The binding scope as this request left it (dhcpd writes it with the lease).
             l.vars = vars.clone();
             l.billing = billing.clone();
@@ -1039,6 +1047,15 @@ impl Engine {
             l.state = BindingState::Active;
             l.starts = now;
             l.ends = if secs == u32::MAX { NEVER } else { c.now.plus(secs) };
+            if let Some(held) = promised
+                && held > l.ends
+            {
+                l.ends = held;
+                // What the partner is told may not end before what the server keeps.
+                if pool.failover_peer.is_some() {
+                    l.tstp = l.tstp.max(held);
+                }
+            }
             l.cltt = now;
             l.client = Some(c.key.clone());
             l.hw = Some(hw);
@@ -1435,6 +1452,27 @@ impl Engine {
                     return Err((
                         R::LESS_CRIT_BIND_INFO,
                         format!("{}: our own update ({}) crossed this one and wins", b.ip, own.status),
+                    ));
+                }
+                // A longer grant of the same client held here, with no update of ours in
+                // flight: it may be our own, bound by a worker whose write is still in flight
+                // (the relationship learns of it once durable), with its ACK on the way to
+                // the client. The partner's shorter grant must not replace it: the client may
+                // hold ours (simulation seed 12477: the lease expired at the partner's end
+                // while its client held ours). Refused as outdated, so ours goes back and
+                // both converge on the longer, as the duel of crossing updates decides for
+                // one client.
+                if own_pending.is_none()
+                    && current.state == BindingState::Active
+                    && b.status.state() == Some(BindingState::Active)
+                    && current.ends > b.ends
+                    && current.ends > now.unix
+                    && current.client.is_some()
+                    && current.client == fo::binding_client(b)
+                {
+                    return Err((
+                        R::OUTDATED_BIND_INFO,
+                        format!("{}: a longer grant of the same client is held here (ends {})", b.ip, current.ends),
                     ));
                 }
                 let own = fo::ddns_vars(current.vars.as_deref());

@@ -812,3 +812,65 @@ fn an_offer_does_not_hide_the_clients_bound_lease() {
     let again = e.handle(Now::at(5), &META, &bytes(&msg(MessageType::Discover, mac(1), vec![])));
     assert_eq!(again.reply.map(|r| decode(&r).yiaddr()), Some(bound));
 }
+
+/// A partner's update that grants the same client less than the binding held here, with no
+/// update of ours in flight (a worker's binding whose write is still in flight is not known
+/// to the relationship yet), is refused as outdated: the client may hold the longer grant
+/// (simulation seed 12477). A longer grant from the partner, or one for another client, is
+/// applied as before.
+#[test]
+fn a_shorter_grant_from_the_partner_does_not_replace_a_longer_one_of_the_same_client() {
+    let mut cfg = config((100, 139));
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    let e = Engine::new(cfg);
+    e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
+    let ip = Ipv4Addr::new(198, 18, 0, 100);
+    let key = ClientKey::from_hw(1, &mac(1));
+    e.store().update_if_available(ip, &key, Take::Free, 6000, |l| {
+        l.state = BindingState::Active;
+        l.client = Some(key.clone());
+        l.hw = Some(HwAddr::new(1, &mac(1)));
+        l.starts = 6000;
+        l.cltt = 6000;
+        l.ends = 6090;
+    });
+    let grant = |ends: u32, m: u8| Binding {
+        ip,
+        status: BindingState::Active.into(),
+        client_id: None,
+        chaddr: Some([&[1u8][..], &mac(m)[..]].concat()),
+        ends,
+        tstp: ends + 75,
+        starts: 6001,
+        cltt: 6001,
+        ip_flags: Default::default(),
+        vendor: None,
+    };
+    let refused = e.apply_binding("lab", Now::at(6002), &grant(6030, 1), None);
+    assert_eq!(refused.map(|l| l.ends).map_err(|(r, _)| r), Err(dhcp_failover::wire::RejectReason::OUTDATED_BIND_INFO));
+    assert_eq!(e.store().get(ip).map(|l| l.ends), Some(6090), "the longer grant stays");
+    let longer = e.apply_binding("lab", Now::at(6003), &grant(6200, 1), None).expect("a longer grant is applied");
+    assert_eq!(longer.ends, 6200);
+}
+
+/// A renewal granted for less than the client already holds (it asked for less, or the
+/// MCLT rule allows no more) tells the client the shorter time but does not shorten what
+/// the server keeps: that ACK may never reach the client (withheld when its write fails),
+/// and the client then holds the earlier, longer lease (simulation seeds 75226, 27184).
+#[test]
+fn a_shorter_renewal_does_not_shorten_what_the_server_keeps() {
+    let e = Engine::new(config((10, 20)));
+    let (ip, ack) = dora(&e, 1000, mac(1));
+    assert_eq!(ack.durable[0].ends, 1600);
+    let mut renew = msg(MessageType::Request, mac(1), vec![DhcpOption::AddressLeaseTime(60)]);
+    renew.set_ciaddr(ip);
+    let out = e.handle(Now::at(1100), &RequestMeta { broadcast: false, ..META }, &bytes(&renew));
+    let reply = decode(&out.reply.expect("ack"));
+    assert_eq!(reply.opts().get(OptionCode::AddressLeaseTime), Some(&DhcpOption::AddressLeaseTime(60)));
+    assert_eq!(out.durable[0].ends, 1600, "the end of the earlier ACK is kept");
+    // Once that end is near, a renewal is what it grants.
+    let out = e.handle(Now::at(1590), &RequestMeta { broadcast: false, ..META }, &bytes(&renew));
+    assert_eq!(out.durable[0].ends, 1650);
+}

@@ -372,7 +372,7 @@ fn binding_outlives(binding: &Binding, other: &Binding) -> bool {
 }
 
 /// The client a binding names: its client identifier, else its hardware address.
-fn binding_client(b: &Binding) -> Option<ClientKey> {
+pub(crate) fn binding_client(b: &Binding) -> Option<ClientKey> {
     match (&b.client_id, &b.chaddr) {
         (Some(id), _) if !id.is_empty() => Some(ClientKey::from_client_id(id)),
         (_, Some(c)) => c.split_first().map(|(t, mac)| ClientKey::from_hw(*t, mac)),
