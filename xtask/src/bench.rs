@@ -58,22 +58,28 @@ impl Perf {
     }
 }
 
-struct Topology {
-    srv: Netns,
-    cli: Netns,
-    srv_if: String,
-    dir: PathBuf,
+/// One server namespace and one client namespace on a veth pair (server 198.18.0.1/16,
+/// client 198.18.0.2/16), with the bench's own directory `target/bench/<name>`.
+pub(crate) struct Topology {
+    pub(crate) srv: Netns,
+    pub(crate) cli: Netns,
+    pub(crate) srv_if: String,
+    pub(crate) dir: PathBuf,
 }
 
-fn topology() -> Result<Topology> {
+pub(crate) fn topology_for(name: &str) -> Result<Topology> {
     let srv = Netns::new("bsrv")?;
     let cli = Netns::new("bcli")?;
     let srv_if = netns::unique("bs");
     let cli_if = netns::unique("bc");
     netns::veth(&srv, &srv_if, Some("198.18.0.1/16"), &cli, &cli_if, Some("198.18.0.2/16"))?;
-    let dir = root().join("target/bench/server");
+    let dir = root().join("target/bench").join(name);
     std::fs::create_dir_all(&dir)?;
     Ok(Topology { srv, cli, srv_if, dir })
+}
+
+fn topology() -> Result<Topology> {
+    topology_for("server")
 }
 
 fn start(t: &Topology, s: Server) -> Result<Proc> {

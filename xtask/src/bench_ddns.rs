@@ -30,13 +30,13 @@
 //! Every load is bounded: perfdhcp by its `-p`, the wait for DNS by [`DRAIN_BOUND`], the
 //! generator by its job count and [`GEN_BOUND`].
 
-use crate::bench::{Perf, cpu_secs, parse_perf};
-use crate::util::{root, step};
+use crate::bench::{Perf, Topology, cpu_secs, parse_perf, topology_for};
+use crate::util::step;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use xdhcpd_tests::bind::{Named, TsigKey};
-use xdhcpd_tests::netns::{self, Netns};
+use xdhcpd_tests::netns;
 use xdhcpd_tests::process::Proc;
 
 const LADDER: &[u32] = &[100, 250, 500, 1000, 2000, 4000, 6000, 8000];
@@ -99,22 +99,9 @@ fn conf(ddns: bool) -> String {
     )
 }
 
-struct Topology {
-    srv: Netns,
-    cli: Netns,
-    srv_if: String,
-    dir: PathBuf,
-}
-
+/// bench server's topology, in `target/bench/ddns`.
 fn topology() -> Result<Topology> {
-    let srv = Netns::new("bdsrv")?;
-    let cli = Netns::new("bdcli")?;
-    let srv_if = netns::unique("bs");
-    let cli_if = netns::unique("bc");
-    netns::veth(&srv, &srv_if, Some("198.18.0.1/16"), &cli, &cli_if, Some("198.18.0.2/16"))?;
-    let dir = root().join("target/bench/ddns");
-    std::fs::create_dir_all(&dir)?;
-    Ok(Topology { srv, cli, srv_if, dir })
+    topology_for("ddns")
 }
 
 /// A server with DNS updates on or off, and its BIND (none when off). Dropped: the
