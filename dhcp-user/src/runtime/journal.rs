@@ -477,6 +477,21 @@ mod tests {
         state.leases.iter().map(|r| (r.ip, r.clone())).collect()
     }
 
+    /// The journal thread over the lease file at `path` and `store`: no replies, no partner.
+    fn journal_over(path: &std::path::Path, store: &Arc<LeaseStore>) -> Journal {
+        let (file, _) = JournalFile::open(path).expect("open lease file");
+        spawn(
+            file,
+            store.clone(),
+            Arc::new(NoReplies),
+            Arc::new(Stats::default()),
+            Arc::new(|_: &Lease, _| {}),
+            Default::default(),
+            Default::default(),
+        )
+        .expect("journal thread")
+    }
+
     /// Issue 10's last hole: two changes of one address reach the journal in the opposite
     /// order of the one they were made in (a worker binds, is descheduled before its commit;
     /// the partner's newer update is applied and committed first). The lease file's last
@@ -489,17 +504,7 @@ mod tests {
         let store = Arc::new(LeaseStore::new(1));
         let ip = Ipv4Addr::new(198, 18, 0, 10);
         store.add_range(0, ip, ip);
-        let (file, _) = JournalFile::open(&path).expect("open lease file");
-        let journal = spawn(
-            file,
-            store.clone(),
-            Arc::new(NoReplies),
-            Arc::new(Stats::default()),
-            Arc::new(|_: &Lease, _| {}),
-            Default::default(),
-            Default::default(),
-        )
-        .expect("journal thread");
+        let journal = journal_over(&path, &store);
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         // The worker's binding, made in the store; its commit is not sent yet.
         let older = bound(ip, 1);
@@ -531,17 +536,7 @@ mod tests {
         let store = Arc::new(LeaseStore::new(1));
         let (first, last) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 7, 254));
         store.add_range(0, first, last);
-        let (file, _) = JournalFile::open(&path).expect("open lease file");
-        let journal = spawn(
-            file,
-            store.clone(),
-            Arc::new(NoReplies),
-            Arc::new(Stats::default()),
-            Arc::new(|_: &Lease, _| {}),
-            Default::default(),
-            Default::default(),
-        )
-        .expect("journal thread");
+        let journal = journal_over(&path, &store);
         let stop = Arc::new(AtomicBool::new(false));
         let compactor = {
             let (handle, stop) = (journal.handle(), stop.clone());
