@@ -59,6 +59,15 @@ fn config(range: (u8, u8)) -> EngineConfig {
     }
 }
 
+/// `config(range)` with its pool in failover relationship "lab".
+fn failover_config(range: (u8, u8)) -> EngineConfig {
+    let mut cfg = config(range);
+    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
+        p.failover_peer = Some("lab".into());
+    }
+    cfg
+}
+
 fn mac(n: u8) -> [u8; 6] {
     [0x52, 0x54, 0, 0, 0, n]
 }
@@ -351,10 +360,7 @@ fn reloads_during_traffic_never_hand_out_an_address_twice() {
 
 #[test]
 fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
-    let mut cfg = config((100, 139));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 139));
     let e = Engine::new(cfg);
     let hba = dhcp_common::Hba::from_split(128);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
@@ -386,10 +392,7 @@ fn pool_balancing_gives_the_secondary_the_addresses_of_its_clients_first() {
 /// acked, so that entering NORMAL after a crash sends it again (sim seed 77041).
 #[test]
 fn a_balancing_move_stays_pending_until_acked() {
-    let mut cfg = config((100, 101));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 101));
     let e = Engine::new(cfg);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     for i in 0..2u8 {
@@ -414,10 +417,7 @@ fn a_balancing_move_stays_pending_until_acked() {
 /// the record: those leases stay bound until then, expired ones too (sim seed 76848).
 #[test]
 fn an_amnesic_partners_possible_grants_stay_bound_until_tsfp_plus_mclt() {
-    let mut cfg = config((100, 103));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 103));
     let e = Engine::new(cfg);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     let ip = |i: u8| Ipv4Addr::new(198, 18, 0, 100 + i);
@@ -453,10 +453,7 @@ fn an_amnesic_partners_possible_grants_stay_bound_until_tsfp_plus_mclt() {
 /// overwritten: dhcpd's acceptance check refuses BACKUP over ACTIVE on a primary.
 #[test]
 fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
-    let mut cfg = config((100, 139));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 139));
     let e = Arc::new(Engine::new(cfg));
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     const ROUNDS: u32 = 100_000;
@@ -522,10 +519,7 @@ fn a_partner_update_never_overwrites_a_concurrent_local_bind() {
 /// BACKUP is the secondary's, EXPIRED waits for the partner's acknowledgement, FREE is ours.
 #[test]
 fn a_request_for_an_address_the_partner_owns_is_dropped_not_naked() {
-    let mut cfg = config((100, 139));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 139));
     let e = Engine::new(cfg);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     let ip = Ipv4Addr::new(198, 18, 0, 100);
@@ -820,10 +814,7 @@ fn an_offer_does_not_hide_the_clients_bound_lease() {
 /// applied as before.
 #[test]
 fn a_shorter_grant_from_the_partner_does_not_replace_a_longer_one_of_the_same_client() {
-    let mut cfg = config((100, 139));
-    if let Some(p) = cfg.networks.first_mut().and_then(|n| n.pools.first_mut()) {
-        p.failover_peer = Some("lab".into());
-    }
+    let cfg = failover_config((100, 139));
     let e = Engine::new(cfg);
     e.set_failover("lab", crate::failover::FailoverView::normal_primary_for_tests());
     let ip = Ipv4Addr::new(198, 18, 0, 100);
