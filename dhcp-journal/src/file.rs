@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::JournalError;
 use crate::format::{header, write_entry};
-use crate::parse::{Parsed, parse};
-use crate::record::Entry;
+use crate::parse::{Parsed, parse_each};
+use crate::record::{Entry, State};
 
 /// An open lease file. Records are appended to an in-memory buffer by
 /// [`append`](Self::append) and made durable by [`sync`](Self::sync) (one write and one
@@ -112,7 +112,28 @@ impl JournalFile {
     /// - A leftover `path.tmp` from an interrupted compaction is removed (the file at
     ///   `path` is then the complete old one).
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Parsed), JournalError> {
-        let path = path.as_ref().to_path_buf();
+        let mut entries = Vec::new();
+        let (file, mut parsed) = Self::open_each(path.as_ref(), &mut |e| entries.push(e))?;
+        parsed.entries = entries;
+        Ok((file, parsed))
+    }
+
+    /// [`open`](Self::open), folding the records as they are read
+    /// ([`fold`](crate::record::fold)) instead of returning them: the way to load a large
+    /// file at start-up (no vector of every record beside the folded table). The returned
+    /// [`Parsed`] has the warnings and the torn offset; its `entries` is empty.
+    pub fn open_folded(path: impl AsRef<Path>) -> Result<(Self, State, Parsed), JournalError> {
+        let path = path.as_ref();
+        // Sized from the file (~200 bytes per record) so the table does not grow by copying.
+        let expected = fs::metadata(path).map(|m| m.len() as usize / 200).unwrap_or(0);
+        let mut state = State::with_capacity(expected);
+        let (file, parsed) = Self::open_each(path, &mut |e| state.apply(e))?;
+        Ok((file, state, parsed))
+    }
+
+    /// [`open`](Self::open), handing each complete record to `each` in file order.
+    fn open_each(path: &Path, each: &mut dyn FnMut(Entry)) -> Result<(Self, Parsed), JournalError> {
+        let path = path.to_path_buf();
         let tmp = tmp_path(&path);
         // A crash during compaction can leave these behind; they were never renamed in.
         let _ = fs::remove_file(&tmp);
@@ -133,7 +154,7 @@ impl JournalFile {
 
         let (parsed, len) = match bytes {
             Some(b) if !b.is_empty() => {
-                let parsed = parse(&b);
+                let parsed = parse_each(&b, each);
                 let mut len = b.len() as u64;
                 if let Some(off) = parsed.torn_at {
                     len = off as u64;
@@ -152,7 +173,7 @@ impl JournalFile {
                 if existing.is_none() {
                     sync_dir(parent_dir(&path))?;
                 }
-                (parse(&h), h.len() as u64)
+                (parse_each(&h, each), h.len() as u64)
             }
         };
         file.seek(SeekFrom::Start(len)).map_err(|e| JournalError::io("seek", &path, e))?;
@@ -343,6 +364,7 @@ impl JournalFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::parse;
     use crate::record::{BindingState, LeaseRecord};
 
     fn lease(ip: [u8; 4]) -> Entry {

@@ -20,7 +20,7 @@ pub mod record;
 pub use error::JournalError;
 pub use file::JournalFile;
 pub use format::{PRODUCT, header, set_db_time_format, write_entry, write_header};
-pub use parse::{Parsed, Warning, WarningKind, parse};
+pub use parse::{Parsed, Warning, WarningKind, parse, parse_each};
 pub use record::{
     BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, IpBuildHasher, IpHasher,
     LeaseRecord, LeaseTable, NEVER, State, fold,

@@ -99,17 +99,20 @@ impl fmt::Display for Warning {
 /// recovery policy. A lease without `binding state` gets ACTIVE when it has an `ends`
 /// (dhcpd decides against the clock, which a pure reader does not have), else FREE.
 pub fn parse(bytes: &[u8]) -> Parsed {
-    let mut p = Parser {
-        b: bytes,
-        pos: 0,
-        out: Parsed {
-            // Generous: untouched capacity costs address space, not memory.
-            entries: Vec::with_capacity(bytes.len() / 180 + 16),
-            ..Parsed::default()
-        },
-        line_off: 0,
-        line_no: 1,
-    };
+    // Generous: untouched capacity costs address space, not memory.
+    let mut entries = Vec::with_capacity(bytes.len() / 180 + 16);
+    let mut parsed = parse_each(bytes, &mut |e| entries.push(e));
+    parsed.entries = entries;
+    parsed
+}
+
+/// [`parse`], handing each complete record to `each` as it is read instead of collecting
+/// them: the returned [`Parsed::entries`] is empty. Loading a large file this way never
+/// holds every record twice (a million leases read into a vector, then folded, cost a
+/// gigabyte of freshly touched memory and most of the start-up time in page faults).
+/// A torn last record is never handed over, as [`parse`] never returns it.
+pub fn parse_each(bytes: &[u8], each: &mut dyn FnMut(Entry)) -> Parsed {
+    let mut p = Parser { b: bytes, pos: 0, out: Parsed::default(), each, line_off: 0, line_no: 1 };
     p.run();
     p.out
 }
@@ -153,15 +156,17 @@ fn is_record_keyword(w: &[u8]) -> bool {
     matches!(w, b"lease" | b"host" | b"failover")
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'e> {
     b: &'a [u8],
     pos: usize,
+    /// Warnings and the clean length; the records go to `each`.
     out: Parsed,
+    each: &'e mut dyn FnMut(Entry),
     line_off: usize,
     line_no: u32,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     // ---- lexer -------------------------------------------------------------------
 
     fn skip_ws(&mut self) {
@@ -491,7 +496,7 @@ impl<'a> Parser<'a> {
                 if l.ends == Some(0) { BindingState::Free } else { BindingState::Active }
             }
         };
-        self.out.entries.push(Entry::Lease(l));
+        (self.each)(Entry::Lease(l));
         Ok(())
     }
 
@@ -713,7 +718,7 @@ impl<'a> Parser<'a> {
         }
         let (my_state, my_stos) = my.unwrap_or((FailoverState::UNKNOWN, 0));
         let (partner_state, partner_stos) = partner.unwrap_or((FailoverState::UNKNOWN, 0));
-        self.out.entries.push(Entry::FailoverState(FailoverStateRecord {
+        (self.each)(Entry::FailoverState(FailoverStateRecord {
             peer,
             my_state,
             my_stos,
@@ -779,7 +784,7 @@ impl<'a> Parser<'a> {
             };
             self.recover(stmt, r)?;
         }
-        self.out.entries.push(Entry::Host(h));
+        (self.each)(Entry::Host(h));
         Ok(())
     }
 

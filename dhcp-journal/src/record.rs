@@ -141,6 +141,11 @@ pub struct State {
 }
 
 impl State {
+    /// An empty state with room for `leases` leases.
+    pub fn with_capacity(leases: usize) -> Self {
+        Self { leases: LeaseTable::with_capacity(leases), ..Self::default() }
+    }
+
     /// Apply one record: the later record wins.
     pub fn apply(&mut self, entry: Entry) {
         match entry {
@@ -193,7 +198,7 @@ impl State {
 /// (`deleted` removes), the last failover state per peer wins.
 pub fn fold<I: IntoIterator<Item = Entry>>(entries: I) -> State {
     let iter = entries.into_iter();
-    let mut state = State { leases: LeaseTable::with_capacity(iter.size_hint().0), ..State::default() };
+    let mut state = State::with_capacity(iter.size_hint().0);
     for e in iter {
         state.apply(e);
     }

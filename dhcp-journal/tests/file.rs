@@ -180,3 +180,41 @@ fn compaction_is_old_or_new() {
     assert_eq!(old.entries, entries);
     assert_eq!(new.entries, entries[10..]);
 }
+
+/// `open_folded` (what the server loads at start) reads exactly what `open` reads, folded:
+/// later records of an address replace earlier ones, and a torn tail is cut and never
+/// folded in.
+#[test]
+fn open_folded_is_open_then_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dhcpd.leases");
+    let mut entries = common::leases(50);
+    // The same addresses again, changed: the later records must win.
+    for e in common::leases(20) {
+        if let Entry::Lease(mut l) = e {
+            l.ends = Some(4_000_000_000);
+            entries.push(Entry::Lease(l));
+        }
+    }
+    {
+        let (mut j, _) = JournalFile::open(&path).unwrap();
+        for e in &entries {
+            j.append(e);
+        }
+        j.sync().unwrap();
+    }
+    let mut bytes = fs::read(&path).unwrap();
+    let good = bytes.len();
+    bytes.extend_from_slice(b"lease 10.9.9.9 {\n  starts 3 2026/11/25 12:4");
+    fs::write(&path, &bytes).unwrap();
+    let expected = fold(parse(&bytes[..good]).entries);
+
+    let (_j, state, parsed) = JournalFile::open_folded(&path).unwrap();
+    assert_eq!(state, expected);
+    assert_eq!(state.leases.len(), 50);
+    assert_eq!(state.leases.iter().filter(|l| l.ends == Some(4_000_000_000)).count(), 20);
+    assert!(parsed.entries.is_empty());
+    assert_eq!(parsed.torn_at, Some(good));
+    // The torn tail was cut from the file, as `open` cuts it.
+    assert_eq!(fs::metadata(&path).unwrap().len(), good as u64);
+}

@@ -122,7 +122,8 @@ pub fn run(opts: RunOptions) -> Result<()> {
     let names_failed = resolve::resolve_logged(&mut resolved) > 0;
     let engine = Arc::new(Engine::new(crate::conf::engine_config(&resolved)));
 
-    let (journal_file, contents) = dhcp_journal::JournalFile::open(&opts.lease_file)
+    // Read and folded in one pass: a million-lease file is never held as a list of records.
+    let (journal_file, mut state, contents) = dhcp_journal::JournalFile::open_folded(&opts.lease_file)
         .with_context(|| format!("opening lease file {}", opts.lease_file.display()))?;
     for w in &contents.warnings {
         tracing::warn!("lease file {}: {w}", opts.lease_file.display());
@@ -133,8 +134,7 @@ pub fn run(opts: RunOptions) -> Result<()> {
             opts.lease_file.display()
         );
     }
-    let state = dhcp_journal::record::fold(contents.entries);
-    let records: Vec<dhcp_journal::LeaseRecord> = state.leases.iter().cloned().collect();
+    let records = std::mem::take(&mut state.leases).into_records();
     let restored = engine.restore_all(&records);
     drop(records);
     let states: std::collections::BTreeMap<String, dhcp_journal::FailoverStateRecord> =
