@@ -413,18 +413,31 @@ impl LeaseStore {
     pub fn restore(&self, mut lease: Lease) -> bool {
         let ip = lease.ip;
         let new_hash = lease.client.as_ref().map(key_hash);
-        let (old_hash, pool, available) = {
-            let Some((mut slot, _)) = self.slot(ip) else {
-                return false;
-            };
-            lease.pool = slot.pool;
-            lease.offer = None;
-            lease.queued = slot.queued;
-            let old_hash = slot.client.as_ref().map(key_hash);
-            let (pool, available) = (lease.pool, lease.state.is_available());
-            self.changed(pool, ip, Some((slot.state, slot.ends)), &lease);
-            **slot = lease;
-            (old_hash, pool, available)
+        lease.offer = None;
+        let (old_hash, pool, available) = match self.leases.entry(ip) {
+            dashmap::mapref::entry::Entry::Occupied(mut slot) => {
+                let slot = slot.get_mut();
+                lease.pool = slot.pool;
+                lease.queued = slot.queued;
+                let old_hash = slot.client.as_ref().map(key_hash);
+                let (pool, available) = (lease.pool, lease.state.is_available());
+                self.changed(pool, ip, Some((slot.state, slot.ends)), &lease);
+                **slot = lease;
+                (old_hash, pool, available)
+            }
+            // A never-touched address (most of a large file at start-up): it was free and
+            // unqueued, and the record goes in as is (one lookup, no placeholder lease).
+            dashmap::mapref::entry::Entry::Vacant(slot) => {
+                let Some(pool) = self.ranges.load().pool_of(ip) else {
+                    return false;
+                };
+                lease.pool = pool;
+                lease.queued = 0;
+                let available = lease.state.is_available();
+                self.changed(pool, ip, Some((BindingState::Free, 0)), &lease);
+                slot.insert(Box::new(lease));
+                (None, pool, available)
+            }
         };
         if old_hash != new_hash
             && let Some(h) = old_hash
