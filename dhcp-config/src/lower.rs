@@ -13,7 +13,7 @@ use crate::model::{
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE, Dynamic,
     Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
-use crate::model::{HostAddr, InterfaceBinding, Zone};
+use crate::model::{ExprParam, HostAddr, InterfaceBinding, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
 
 /// Positions of a subnet.
@@ -92,6 +92,12 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
             Item::Param(Param::Ddns(DdnsParam::HostName(_))) => Some(Target::DdnsHostName),
+            Item::Param(Param::PingTimeout(_)) => Some(Target::Param(ExprParam::PingTimeout)),
+            Item::Param(Param::PingTimeoutMs(_)) => Some(Target::Param(ExprParam::PingTimeoutMs)),
+            Item::Param(Param::PingClttSecs(_)) => Some(Target::Param(ExprParam::PingClttSecs)),
+            Item::Param(Param::Ddns(DdnsParam::Ttl(_))) => Some(Target::Param(ExprParam::DdnsTtl)),
+            Item::Param(Param::Ddns(DdnsParam::DomainName(_))) => Some(Target::Param(ExprParam::DdnsDomainName)),
+            Item::Param(Param::Ddns(DdnsParam::RevDomainName(_))) => Some(Target::Param(ExprParam::DdnsRevDomainName)),
             _ => None,
         };
         if let Some(t) = target {
@@ -554,7 +560,17 @@ impl Lowerer {
             _ => None,
         });
         let own_sets_ddns = groups.iter().copied().chain(std::iter::once(items)).flatten().any(|i| {
-            matches!(i, Item::Param(Param::Ddns(_)) | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_)))
+            matches!(
+                i,
+                Item::Param(Param::Ddns(_))
+                    | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_))
+                    | Item::Dynamic(crate::model::Action::ParamExpr {
+                        param: crate::model::ExprParam::DdnsTtl
+                            | crate::model::ExprParam::DdnsDomainName
+                            | crate::model::ExprParam::DdnsRevDomainName,
+                        ..
+                    })
+            )
         });
         let mut host = Host {
             own_allow_booting,

@@ -210,7 +210,7 @@ impl Config {
 /// Whether `actions` (or nested ones) hold host names to look up.
 fn has_named(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
-        Action::NamedOption { .. } | Action::NextServerName(_) => true,
+        Action::NamedOption { .. } | Action::NamedAppend { .. } | Action::NextServerName(_) => true,
         Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
         Action::On { actions, .. } => has_named(actions),
         Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
@@ -293,6 +293,12 @@ impl Resolver<'_> {
             match a {
                 Action::NamedOption { code, value } => {
                     out.push(Action::Option { code, data: self.value(&value.parts) });
+                }
+                Action::NamedAppend { code, value, prepend } => {
+                    // A name that did not resolve adds nothing (dhcpd's steady state, see
+                    // above): the option in force is kept as it was.
+                    let expr = crate::expr::DataExpr::Const(self.value(&value.parts));
+                    out.push(Action::Append { code, expr, prepend });
                 }
                 Action::NextServerName(n) => {
                     if let Some(ip) = self.name(&n).and_then(|a| a.first().copied()) {
@@ -878,6 +884,16 @@ pub struct Pool {
     pub prohibits: Vec<Permit>,
 }
 
+/// The date of the `after DATE` permit in `list` (a pool has at most one, dhcpd's
+/// "duplicate after clause"): of its permit list, the pool's valid_from; of its
+/// prohibit list, its valid_until.
+pub fn permit_after(list: &[Permit]) -> Option<u32> {
+    list.iter().find_map(|p| match p {
+        Permit::After(t) => Some(*t),
+        _ => None,
+    })
+}
+
 /// A pool permit (`allow X;` / `deny X;` inside a `pool`), as dhcpd's get_permit reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permit {
@@ -898,6 +914,10 @@ pub enum Permit {
     /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
     /// member of its class too.
     Members(usize),
+    /// `after DATE` (Unix seconds, dhcpd's reading of the date): matches every client
+    /// once the time is past the date. It also bounds the pool: an `allow` makes the
+    /// pool valid from the date, a `deny` until it ([`permit_after`]).
+    After(u32),
 }
 
 /// A `class "NAME" { ... }` declaration.
@@ -984,6 +1004,9 @@ pub enum Action {
     /// value when it is four bytes (network order), else its built-in default (the value
     /// the parameter has when it is not written). `target` is the lease time's target.
     LeaseTimeExpr { target: Target, expr: DataExpr },
+    /// `ping-timeout = EXPR;` and the other server parameters of [`ExprParam`]: dhcpd
+    /// evaluates the expression where it reads the parameter, for each client.
+    ParamExpr { param: ExprParam, expr: DataExpr },
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
@@ -996,6 +1019,10 @@ pub enum Action {
     /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
     /// [`Action::Option`] (an empty value, a name that did not resolve, sends no option).
     NamedOption { code: u8, value: NamedValue },
+    /// `append NAME VALUE;` / `prepend ...` with host names in VALUE, until
+    /// [`Config::resolve_names`] turns it into [`Action::Append`] (a name that did not
+    /// resolve adds nothing, as in an option's value).
+    NamedAppend { code: u8, value: NamedValue, prepend: bool },
     /// `next-server NAME;`, until [`Config::resolve_names`] turns it into
     /// [`Action::NextServer`] (or drops it when the name does not resolve: as if not
     /// written, as dhcpd does).
@@ -1051,6 +1078,44 @@ pub enum Target {
     SpaceOption(u32),
     /// `ddns-hostname`
     DdnsHostName,
+    /// A parameter of [`ExprParam`].
+    Param(ExprParam),
+}
+
+/// A server parameter set from an expression (`NAME = EXPR;`) that dhcpd reads per
+/// client, beyond the BOOTP header fields, the lease times and `ddns-hostname`. As in
+/// dhcpd, the expression's value is the parameter's stored form: four bytes in network
+/// order for a number (any other length leaves dhcpd's built-in default), the text for
+/// a name (null: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExprParam {
+    /// `ping-timeout`, seconds (default 1).
+    PingTimeout,
+    /// `ping-timeout-ms` (default 0: `ping-timeout` decides).
+    PingTimeoutMs,
+    /// `ping-cltt-secs` (default 60).
+    PingClttSecs,
+    /// `ddns-ttl` (default: half the lease's remaining time, capped).
+    DdnsTtl,
+    /// `ddns-domainname` (null: no forward name, so no update).
+    DdnsDomainName,
+    /// `ddns-rev-domainname` (null: no reverse name, so no PTR update).
+    DdnsRevDomainName,
+}
+
+impl ExprParam {
+    /// The parameter named `word` (lower case), if it is one of these.
+    pub fn from_name(word: &str) -> Option<ExprParam> {
+        Some(match word {
+            "ping-timeout" => ExprParam::PingTimeout,
+            "ping-timeout-ms" => ExprParam::PingTimeoutMs,
+            "ping-cltt-secs" => ExprParam::PingClttSecs,
+            "ddns-ttl" => ExprParam::DdnsTtl,
+            "ddns-domainname" => ExprParam::DdnsDomainName,
+            "ddns-rev-domainname" => ExprParam::DdnsRevDomainName,
+            _ => return None,
+        })
+    }
 }
 
 /// A BOOTP header field set from an expression.
@@ -1158,6 +1223,7 @@ impl Action {
             | Action::Append { expr, .. }
             | Action::SpaceAppend { expr, .. }
             | Action::LeaseTimeExpr { expr, .. }
+            | Action::ParamExpr { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {

@@ -2291,3 +2291,184 @@ fn a_class_declared_in_a_subnet_brings_that_subnets_statements() {
     let five = ask(mac(4), Some(Ipv4Addr::new(198, 18, 5, 1)), Some("PXEClient"));
     assert_eq!((domain(&five).as_deref(), file(&five).as_str()), (Some("five.test"), "boot"));
 }
+
+/// `ping-timeout = EXPR;`, `ping-timeout-ms = EXPR;`, `ping-cltt-secs = EXPR;`: evaluated
+/// per client as dhcpd's do_ping_check reads them: four bytes are the value, any other
+/// value dhcpd's default (not the value an earlier statement set); `ping-timeout-ms`
+/// above 0 wins whichever way either was set; a later plain statement wins over both.
+#[test]
+fn ping_times_set_from_expressions_are_read_per_client() {
+    let probe_ms = |conf: &str, m: [u8; 6]| {
+        let e = engine(&format!("ping-check true;\n{conf}{SUBNET}"));
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![])).probe.map(|p| p.timeout_ms)
+    };
+    // Per client: the hardware address's last byte decides.
+    let by_mac = "ping-timeout 5;\nif substring (hardware, 6, 1) = 01 { ping-timeout = encode-int (3, 32); }\n";
+    assert_eq!(probe_ms(by_mac, mac(1)), Some(3000));
+    assert_eq!(probe_ms(by_mac, mac(2)), Some(5000), "the `if` does not hold: the plain value");
+    // Not four bytes: dhcpd's default (1 s), not the 5 written before.
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout = encode-int (3, 16);\n", mac(1)), Some(1000));
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout = substring (\"x\", 5, 1);\n", mac(1)), Some(1000));
+    // The milliseconds win, whichever way either was set.
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout-ms = encode-int (250, 32);\n", mac(1)), Some(250));
+    assert_eq!(probe_ms("ping-timeout-ms 250;\nping-timeout = encode-int (3, 32);\n", mac(1)), Some(250));
+    // A plain statement written after the expression replaces it.
+    assert_eq!(probe_ms("ping-timeout = encode-int (3, 32);\nping-timeout 4;\n", mac(1)), Some(4000));
+    // ping-cltt-secs: the client's own address used 100 s ago is offered without an echo
+    // under the default 60 s only if it is older than the threshold; 300 s from an
+    // expression makes it recent.
+    for (conf, pinged) in [("", true), ("ping-cltt-secs = encode-int (300, 32);\n", false)] {
+        let e = engine(&format!("ping-check true;\n{conf}{SUBNET}"));
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(7), vec![]));
+        let ip = reply(&o).yiaddr();
+        let req = msg(
+            MessageType::Request,
+            mac(7),
+            vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+        );
+        assert!(!e.handle(Now::at(1000), &META, &req).durable.is_empty(), "bound");
+        let mut rel = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(7), vec![]))).expect("decode");
+        rel.set_ciaddr(ip);
+        let mut b = Vec::new();
+        rel.encode(&mut Encoder::new(&mut b)).expect("encode");
+        e.handle(Now::at(1000), &META, &b);
+        let again = e.handle(Now::at(1100), &META, &msg(MessageType::Discover, mac(7), vec![]));
+        assert_eq!(reply(&again).yiaddr(), ip, "its own address again");
+        assert_eq!(again.probe.is_some(), pinged, "{conf:?}");
+    }
+}
+
+/// `ddns-domainname = EXPR;`, `ddns-rev-domainname = EXPR;`, `ddns-ttl = EXPR;`: the DNS
+/// update of a binding uses the values computed for its client, as dhcpd's ddns_updates
+/// evaluates them; a null domain name means no forward name (no update, no fallback to
+/// the domain-name option), a null reverse domain no PTR record.
+#[test]
+fn ddns_names_and_ttl_set_from_expressions_are_read_per_client() {
+    let job = |stmts: &str, m: [u8; 6]| {
+        let conf = format!(
+            "ddns-update-style interim;\noption domain-name \"fallback.test\";\n{stmts}\
+             zone example.test. {{ primary 198.18.0.53; }}\n{SUBNET}"
+        );
+        let e = engine(&conf);
+        let ip = offer(&e, m).yiaddr();
+        let req = msg(
+            MessageType::Request,
+            m,
+            vec![
+                DhcpOption::RequestedIpAddress(ip),
+                DhcpOption::ServerIdentifier(IFACE),
+                DhcpOption::Hostname("laptop".into()),
+            ],
+        );
+        let out = e.handle(Now::at(1000), &META, &req);
+        let lease = out.durable.iter().find(|l| l.ip == ip).expect("bound");
+        match lease.ddns.as_deref() {
+            Some(crate::ddns::Job::Add(a)) => Some(a.clone()),
+            None => None,
+            Some(j) => panic!("expected an add: {j:?}"),
+        }
+    };
+    let fwd = |a: &crate::ddns::AddJob| a.fwd.as_ref().map(|f| f.name.to_ascii());
+    let per_mac = "ddns-domainname = concat (\"m\", binary-to-ascii (10, 8, \"\", substring (hardware, 6, 1)), \".example.test\");\n";
+    let a = job(per_mac, mac(1)).expect("an update");
+    assert_eq!(fwd(&a), Some("laptop.m1.example.test.".into()));
+    let b = job(per_mac, mac(2)).expect("an update");
+    assert_eq!(fwd(&b), Some("laptop.m2.example.test.".into()));
+    // Null: no name, so no update, although domain-name would give one by default.
+    assert!(job("", mac(1)).is_some(), "domain-name stands in for ddns-domainname");
+    assert!(job("ddns-domainname = substring (\"x\", 5, 1);\n", mac(1)).is_none());
+    // The reverse domain from an expression; null: the A record without its PTR.
+    let rev = "ddns-domainname \"example.test\";\nddns-rev-domainname = concat (\"rev.\", \"test.\");\n";
+    let a = job(rev, mac(1)).expect("an update");
+    assert!(a.rev_name.to_ascii().ends_with(".0.18.198.rev.test."), "{}", a.rev_name.to_ascii());
+    assert!(a.ptr_target.is_some());
+    let no_rev = "ddns-domainname \"example.test\";\nddns-rev-domainname = substring (\"x\", 5, 1);\n";
+    let a = job(no_rev, mac(1)).expect("an update");
+    assert!(a.fwd.is_some() && a.ptr_target.is_none());
+    // TTL: four bytes; anything else dhcpd's default (half the lease, at most an hour),
+    // not the 600 written before.
+    let ttl = |e: &str| job(&format!("ddns-domainname \"example.test\";\n{e}"), mac(1)).expect("an update").ttl;
+    assert_eq!(ttl("ddns-ttl 600;\nddns-ttl = encode-int (77, 32);\n"), 77);
+    assert_eq!(ttl("ddns-ttl 600;\nddns-ttl = encode-int (77, 8);\n"), 3600);
+}
+
+/// `allow after DATE` / `deny after DATE` in pools, as dhcpd 4.4.3's permitted() and
+/// ack_lease apply them: the permit matches strictly after the date; a `deny after`
+/// pool's leases end by the date (min-lease-time at least); a request at the very
+/// second of the date finds the `deny` pool permitted but closed, and dhcpd NAKs it,
+/// even a DISCOVER.
+#[test]
+fn pools_open_from_or_until_a_date_as_in_dhcpd() {
+    // 2030-01-01 00:00:00 UTC, by dhcpd's arithmetic and the calendar's.
+    let date: u32 = 1_893_456_000;
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+         \x20 pool { allow after 2 2030/01/01 00:00:00; range 198.18.0.10 198.18.0.20; }\n\
+         \x20 pool { deny after 2 2030/01/01 00:00:00; min-lease-time 60; range 198.18.0.30 198.18.0.40; }\n}\n",
+    );
+    let discover = |now: u32, m: [u8; 6]| e.handle(Now::at(now), &META, &msg(MessageType::Discover, m, vec![]));
+    let secs = |m: &Message| match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => *t,
+        _ => panic!("no lease time"),
+    };
+    // Before the date: the closing pool, its lease cut to end at the date.
+    let before = reply(&discover(date - 1000, mac(1)));
+    assert_eq!(before.yiaddr(), Ipv4Addr::new(198, 18, 0, 30));
+    assert_eq!(secs(&before), 1000);
+    // Closer than min-lease-time: min-lease-time.
+    let close = reply(&discover(date - 30, mac(2)));
+    assert_eq!((close.yiaddr(), secs(&close)), (Ipv4Addr::new(198, 18, 0, 31), 60));
+    // At the date itself: a NAK (the opening pool is not permitted yet, the closing one
+    // is permitted but closed).
+    let at = reply(&discover(date, mac(3)));
+    assert_eq!(at.opts().msg_type(), Some(MessageType::Nak));
+    // After it: the opening pool, the whole default lease time.
+    let after = reply(&discover(date + 1, mac(4)));
+    assert_eq!((after.yiaddr(), secs(&after)), (Ipv4Addr::new(198, 18, 0, 10), 43_200));
+    // A client bound in the closing pool asking for its address after the date: NAK.
+    let ip = before.yiaddr();
+    let req = |now: u32| {
+        let r = msg(
+            MessageType::Request,
+            mac(1),
+            vec![DhcpOption::RequestedIpAddress(ip), DhcpOption::ServerIdentifier(IFACE)],
+        );
+        reply(&e.handle(Now::at(now), &META, &r))
+    };
+    let ack = req(date - 900);
+    assert_eq!((ack.opts().msg_type(), secs(&ack)), (Some(MessageType::Ack), 900));
+    assert_eq!(req(date + 10).opts().msg_type(), Some(MessageType::Nak));
+}
+
+/// A host name in an `append` / `prepend` value: looked up with the file's other names
+/// (its addresses, all of them for an address list, as in an option's value); one that
+/// does not resolve adds nothing. Also in a class. (probe-append-host-name.conf compares
+/// the answers with a real dhcpd.)
+#[test]
+fn host_names_in_appended_values_give_their_addresses() {
+    let e = engine(&format!(
+        "option domain-name-servers 198.18.0.1;\nappend domain-name-servers ns1.lab.test;\n\
+         option ntp-servers 198.18.0.2;\nprepend ntp-servers tftp.lab.test, 198.18.0.3;\n\
+         option log-servers 198.18.0.4;\nappend log-servers nowhere.lab.test;\n\
+         class \"c\" {{ match if option host-name = \"c\"; append routers printer.lab.test; }}\n{SUBNET}"
+    ));
+    let addrs = |m: &Message, code: u8| {
+        m.opts().get(OptionCode::from(code)).map(|o| {
+            let mut b = Vec::new();
+            o.encode(&mut Encoder::new(&mut b)).expect("encode");
+            b.get(2..).unwrap_or_default().chunks(4).map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])).collect::<Vec<_>>()
+        })
+    };
+    let ip = |d: u8| Ipv4Addr::new(198, 18, 0, d);
+    let m = offer(&e, mac(1));
+    assert_eq!(addrs(&m, 6), Some(vec![ip(1), ip(53), ip(54)]));
+    assert_eq!(addrs(&m, 42), Some(vec![ip(69), ip(3), ip(2)]));
+    assert_eq!(addrs(&m, 7), Some(vec![ip(4)]), "a name that does not resolve adds nothing");
+    assert_eq!(addrs(&m, 3), None);
+    let classed = reply(&e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(2), vec![DhcpOption::Hostname("c".into())]),
+    ));
+    assert_eq!(addrs(&classed, 3), Some(vec![ip(7)]));
+}

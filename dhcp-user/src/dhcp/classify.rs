@@ -5,6 +5,7 @@
 //! statement sets a value: classification fills a fixed array.
 
 use super::config::{Params, PoolCfg};
+use dhcp_config::model::ExprParam;
 use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, SwitchValue, Target};
 use std::collections::HashMap;
 
@@ -120,8 +121,8 @@ pub fn classify(classes: &[Class], index: &SubclassIndex, pkt: &Packet<'_>) -> C
     out
 }
 
-/// dhcpd's permitted(): whether one of `list` matches the client.
-fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> bool {
+/// dhcpd's permitted(): whether one of `list` matches the client at `now`.
+fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes, now: u32) -> bool {
     list.iter().any(|p| match p {
         Permit::KnownClients => known,
         Permit::UnknownClients => !known,
@@ -131,14 +132,32 @@ fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> 
         Permit::AuthenticatedClients => false,
         Permit::UnauthenticatedClients => true,
         Permit::Members(c) => classes.contains(*c),
+        // Strictly after the date, as dhcpd compares.
+        Permit::After(t) => now > *t,
     })
 }
 
-/// Whether a client may draw from `pool`: no deny matches it, and when the pool has
-/// allows, one of them does.
-pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes) -> bool {
-    !matches_any(&pool.prohibits, known, bootp, classes)
-        && (pool.permits.is_empty() || matches_any(&pool.permits, known, bootp, classes))
+/// Whether a client may draw from `pool` at `now` (Unix seconds): no deny matches it,
+/// and when the pool has allows, one of them does.
+pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes, now: u32) -> bool {
+    !matches_any(&pool.prohibits, known, bootp, classes, now)
+        && (pool.permits.is_empty() || matches_any(&pool.permits, known, bootp, classes, now))
+}
+
+/// The lease time a DHCP client (not BOOTP) gets from `pool` at `now`, as dhcpd's
+/// ack_lease bounds it by the pool's `after` permits: `None` (dhcpd NAKs) before the
+/// date of an `allow after` or from the date of a `deny after` on; until the latter, the
+/// lease ends by that date, but lasts `min_secs` at least (min-lease-time, the
+/// transition window dhcpd's comments describe).
+pub fn pool_window(pool: &PoolCfg, now: u32, secs: u32, min_secs: u32) -> Option<u32> {
+    if dhcp_config::model::permit_after(&pool.permits).is_some_and(|from| now < from) {
+        return None;
+    }
+    match dhcp_config::model::permit_after(&pool.prohibits) {
+        Some(until) if now >= until => None,
+        Some(until) => Some(secs.min(until - now).max(min_secs)),
+        None => Some(secs),
+    }
 }
 
 fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
@@ -178,6 +197,31 @@ fn set_space_option(p: &mut Params, space: &str, code: u32, data: Option<Vec<u8>
             opts.remove(i);
         }
         (None, None) => {}
+    }
+}
+
+/// `NAME = EXPR;` for a parameter of [`ExprParam`], as dhcpd reads the value where it
+/// uses the parameter: a number is four bytes in network order, any other value (null
+/// too) leaves dhcpd's built-in default, not the value an earlier statement set (the
+/// statement replaced it); a name is the value's text, null being no name.
+fn set_param(p: &mut Params, param: ExprParam, expr: &dhcp_config::DataExpr, pkt: &Packet<'_>) {
+    let value = expr.eval(pkt);
+    let number = || value.as_deref().and_then(|v| <[u8; 4]>::try_from(v).ok()).map(u32::from_be_bytes);
+    match param {
+        ExprParam::PingTimeout => p.ping_timeout_secs = number().unwrap_or(1),
+        ExprParam::PingTimeoutMs => p.ping_timeout_ms = number().unwrap_or(0),
+        ExprParam::PingClttSecs => p.ping_cltt_secs = number().unwrap_or(60),
+        ExprParam::DdnsTtl => std::sync::Arc::make_mut(&mut p.ddns).ttl = number(),
+        // Null is kept as an empty name, which the DNS plan reads as "none" (no
+        // fallback to the domain-name option, as dhcpd has none once the statement is
+        // in force).
+        ExprParam::DdnsDomainName => {
+            std::sync::Arc::make_mut(&mut p.ddns).domainname = Some(value.map(|v| v.into_owned()).unwrap_or_default())
+        }
+        ExprParam::DdnsRevDomainName => {
+            std::sync::Arc::make_mut(&mut p.ddns).rev_domainname =
+                Some(value.map(|v| v.into_owned()).unwrap_or_default())
+        }
     }
 }
 
@@ -260,6 +304,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                     _ => p.min_lease_secs = v.unwrap_or(0),
                 }
             }
+            Action::ParamExpr { param, expr } if live(Target::Param(*param)) => set_param(p, *param, expr, pkt),
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,

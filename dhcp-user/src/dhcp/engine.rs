@@ -706,7 +706,7 @@ impl Engine {
             .iter()
             .enumerate()
             .filter(move |(_, p)| known || p.allow_unknown_clients)
-            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes))
+            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes, c.now.unix))
             .filter_map(move |(i, p)| Some((c.net.first_pool_id + i as u32, p, self.take_for(c, p)?)))
     }
 
@@ -829,13 +829,18 @@ impl Engine {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(c.msg_type, DropReason::LeaseLimitReached);
         }
-        let desired = self.lease_secs(c, &params);
+        // A pool open from or until a date (`allow|deny after`): dhcpd's ack_lease NAKs
+        // outside the window, even for a DISCOVER, and caps the lease time within it.
+        let Some(desired) = classify::pool_window(pool, now, self.lease_secs(c, &params), min_lease(&params)) else {
+            self.store.cancel_offer(ip, &c.key);
+            return self.nak(c);
+        };
         let stored = self.store.get(ip);
         let tsfp = stored.as_ref().map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
         let probe = stored
             .filter(|l| params.ping_check && should_ping(l, &c.key, now, params.ping_cltt_secs))
-            .map(|_| Probe { ip, timeout_ms: params.ping_timeout_ms, client: c.key.clone() });
+            .map(|_| Probe { ip, timeout_ms: params.ping_wait_ms(), client: c.key.clone() });
         Outcome {
             reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
             probe,
@@ -988,8 +993,13 @@ impl Engine {
             };
         };
         let billing = billing.map(Box::new);
-        let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
+        // The window of a pool open from or until a date (see `discover`).
+        let Some(desired) = classify::pool_window(pool, now, self.lease_secs(c, &params), min_lease(&params)) else {
+            let mut out = self.nak(c);
+            out.durable.extend(released);
+            return out;
+        };
         let mut secs = desired;
         let hostname = match c.req.opts().get(OptionCode::Hostname) {
             Some(DhcpOption::Hostname(h)) => Some(h.clone().into_boxed_str()),
@@ -1783,6 +1793,11 @@ const MAX_TIME: u32 = 0x7fff_ffff;
 fn offered_lease_secs(now: u32, secs: u32) -> u32 {
     let expiry = if secs == u32::MAX { MAX_TIME } else { now.saturating_add(secs).min(MAX_TIME - 1) };
     expiry.saturating_sub(now)
+}
+
+/// min-lease-time as dhcpd's ack_lease uses it: at most max-lease-time.
+fn min_lease(params: &Params) -> u32 {
+    params.min_lease_secs.min(params.max_lease_secs)
 }
 
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and
