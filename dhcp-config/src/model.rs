@@ -212,7 +212,7 @@ fn has_named(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
         Action::NamedOption { .. } | Action::NamedAppend { .. } | Action::NextServerName(_) => true,
         Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
-        Action::On { actions, .. } => has_named(actions),
+        Action::On { block, .. } => has_named(&block.actions),
         Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
         _ => false,
     })
@@ -1038,7 +1038,7 @@ pub enum Action {
     Set { name: String, expr: Option<DataExpr> },
     /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
     /// event happens (the last such statement run for an event replaces the earlier).
-    On { events: Events, actions: Vec<Action> },
+    On { events: Events, block: std::sync::Arc<OnBlock> },
     /// `execute ("PROGRAM", EXPR, ...);`: run PROGRAM (no shell) with the values as
     /// arguments, each time the statement runs.
     Execute { program: String, args: Vec<DataExpr> },
@@ -1176,11 +1176,54 @@ pub struct Effects {
     /// `execute` statements run, in order.
     pub commands: Vec<Command>,
     /// The `on commit` statements in force (run once the lease is granted).
-    pub on_commit: Option<Vec<Action>>,
+    pub on_commit: Option<std::sync::Arc<OnBlock>>,
     /// The `on release` statements in force (kept with the lease).
-    pub on_release: Option<Vec<Action>>,
+    pub on_release: Option<std::sync::Arc<OnBlock>>,
     /// The `on expiry` statements in force (kept with the lease).
-    pub on_expiry: Option<Vec<Action>>,
+    pub on_expiry: Option<std::sync::Arc<OnBlock>>,
+}
+
+/// The statements of an `on` block, with their text: dhcpd writes a lease's pending
+/// `on release` / `on expiry` statements to its lease file and runs them after a
+/// restart, so the text goes to the file and finds the statements again when it is read
+/// ([`collect_event_blocks`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OnBlock {
+    /// The block's statements in dhcpd.conf syntax, on one line, tokens separated by one
+    /// blank ([`event_statements_key`] of any spelling of them).
+    pub source: String,
+    /// The statements, compiled.
+    pub actions: Vec<Action>,
+}
+
+/// The key an `on` block's statements are known by: the text `text` (the statements
+/// inside the braces, as a lease file holds them, however spaced and split into lines)
+/// in the form of [`OnBlock::source`]; `None` if it is not a list of statements.
+pub fn event_statements_key(text: &str) -> Option<String> {
+    let loader = crate::MemoryLoader::default();
+    let mut reader = crate::syntax::Reader::new(&loader);
+    let stmts = reader.read_root("lease file", text);
+    reader.errors.is_empty().then(|| crate::syntax::statements_text(&stmts))
+}
+
+/// Adds the `on` blocks of `actions` (nested in `if` and `switch` too) to `out`, by
+/// [`OnBlock::source`]: the statements a lease read from the lease file gets again for
+/// its pending `on release` / `on expiry` text. Of two blocks with the same text, the
+/// first found stays (they are the same statements).
+pub fn collect_event_blocks(actions: &[Action], out: &mut std::collections::HashMap<String, std::sync::Arc<OnBlock>>) {
+    for a in actions {
+        match a {
+            Action::On { block, .. } => {
+                out.entry(block.source.clone()).or_insert_with(|| std::sync::Arc::clone(block));
+            }
+            Action::If { then, otherwise, .. } => {
+                collect_event_blocks(then, out);
+                collect_event_blocks(otherwise, out);
+            }
+            Action::Switch { arms, .. } => arms.iter().for_each(|arm| collect_event_blocks(&arm.actions, out)),
+            _ => {}
+        }
+    }
 }
 
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
@@ -1229,7 +1272,7 @@ impl Action {
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
             }
-            Action::On { actions, .. } => actions.iter().any(Action::uses_variables),
+            Action::On { block, .. } => block.actions.iter().any(Action::uses_variables),
             Action::Switch { value, arms } => {
                 let reads = |v: &SwitchValue| match v {
                     SwitchValue::Data(d) => d.reads_variables(),

@@ -1931,8 +1931,10 @@ impl Parser {
                 }
                 c.pos = s.tokens.len();
                 let block = c.block()?;
+                let source = crate::syntax::statements_text(block);
                 let actions = self.actions(block, Scope::OnEvent);
-                Ok(Some(Item::Dynamic(Action::On { events, actions })))
+                let block = std::sync::Arc::new(crate::model::OnBlock { source, actions });
+                Ok(Some(Item::Dynamic(Action::On { events, block })))
             }
             "define" => {
                 self.define(s, scope)?;

@@ -88,6 +88,7 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
                 vendor_class,
                 vars,
                 billing,
+                events: Vec::new(),
             }
         },
     )

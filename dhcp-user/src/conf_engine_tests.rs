@@ -2472,3 +2472,125 @@ fn host_names_in_appended_values_give_their_addresses() {
     ));
     assert_eq!(addrs(&classed, 3), Some(vec![ip(7)]));
 }
+
+/// A lease's pending `on release` / `on expiry` statements go to the lease file as dhcpd
+/// writes them (`on expiry or release { ... }` after client-hostname), and a server
+/// restarted on that file runs them: the lease read back gets the statements of the
+/// configuration's block with that text. A text no block has any more is dropped.
+#[test]
+fn event_statements_survive_a_restart_through_the_lease_file() {
+    let conf = SUBNET.replace(
+        "range",
+        "on commit { set ip = binary-to-ascii (10, 8, \".\", leased-address); }\n  \
+         on release or expiry {\n    execute (\"/usr/local/bin/hook\", \"gone\",\n      ip);\n  }\n  \
+         if option host-name = \"e\" { on expiry { log (info, \"expired\"); execute (\"/usr/local/bin/hook\", \"expiry\"); } }\n  \
+         default-lease-time 600;\n  range",
+    );
+    let bind = |e: &Engine, m: [u8; 6], opts: Vec<DhcpOption>| {
+        let o = offer(e, m);
+        let mut o2 = opts.clone();
+        o2.push(DhcpOption::ServerIdentifier(IFACE));
+        o2.push(DhcpOption::RequestedIpAddress(o.yiaddr()));
+        let ack = e.handle(Now::at(1000), &META, &msg(MessageType::Request, m, o2));
+        ack.durable.iter().find(|l| l.ip == o.yiaddr()).cloned().expect("bound")
+    };
+    let first = engine(&conf);
+    let a = bind(&first, mac(1), vec![]);
+    let b = bind(&first, mac(2), vec![DhcpOption::Hostname("e".into())]);
+    // The lease file, as the journal writes it.
+    let mut file = Vec::new();
+    for l in [&a, &b] {
+        dhcp_journal::format::write_lease(&mut file, &crate::lease::record::to_record(l));
+    }
+    let text = String::from_utf8_lossy(&file).into_owned();
+    assert!(
+        text.contains("\n  on expiry or release {\n    execute (\"/usr/local/bin/hook\", \"gone\", ip);\n  }\n}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\n  on expiry {\n    log (info, \"expired\");\n    execute (\"/usr/local/bin/hook\", \"expiry\");\n  }\n  on release {"
+        ),
+        "{text}"
+    );
+    // A restarted server: the same configuration, the leases read back from the file.
+    let parsed = dhcp_journal::parse::parse(&file);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let records: Vec<_> = parsed
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            dhcp_journal::Entry::Lease(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let second = engine(&conf);
+    assert_eq!(second.restore_all(&records), 2);
+    let hooks = second.hooks();
+    let argv = |c: &dhcp_config::Command| {
+        std::iter::once(c.program.clone())
+            .chain(c.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()))
+            .collect::<Vec<_>>()
+    };
+    let mut rel = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(1), vec![]))).expect("decodes");
+    rel.set_ciaddr(a.ip);
+    let mut buf = Vec::new();
+    rel.encode(&mut Encoder::new(&mut buf)).expect("encode");
+    second.handle(Now::at(1100), &META, &buf);
+    let ip = a.ip.to_string();
+    assert_eq!(hooks.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "gone", ip.as_str()]]);
+    // The other lease's `on expiry` (from the `if`, which replaced the scope's) runs
+    // when it expires.
+    assert!(second.expire(Now::at(1000 + 601), 100).iter().any(|l| l.ip == b.ip));
+    assert_eq!(hooks.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "expiry"]]);
+    // The same leases as a real dhcpd 4.4.3 wrote them back after reading this format
+    // (dhcp-journal's fixture e.leases, its own spelling): read, found, run.
+    let dhcpd_file = include_bytes!("../../dhcp-journal/tests/fixtures/e.leases");
+    let third = engine(&conf);
+    let records: Vec<_> = dhcp_journal::parse::parse(dhcpd_file)
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            dhcp_journal::Entry::Lease(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(third.restore_all(&records), 2);
+    let hooks3 = third.hooks();
+    let mut rel3 = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(1), vec![]))).expect("decodes");
+    rel3.set_ciaddr(Ipv4Addr::new(198, 18, 0, 100));
+    let mut buf3 = Vec::new();
+    rel3.encode(&mut Encoder::new(&mut buf3)).expect("encode");
+    third.handle(Now::at(1_900_000_000), &META, &buf3);
+    assert_eq!(hooks3.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "gone", "198.18.0.100"]]);
+    // A configuration whose block changed: the old text finds nothing; nothing runs.
+    let changed = engine(&conf.replace("\"gone\"", "\"left\""));
+    changed.restore_all(&records);
+    let hooks = changed.hooks();
+    rel.set_ciaddr(a.ip);
+    changed.handle(Now::at(1100), &META, &buf);
+    assert!(hooks.take().is_empty());
+}
+
+/// dhcpd merges a pool with no statements of its own into an earlier such pool whose
+/// permit lists are of the same kinds, the dates of `after` aside (permit_list_match):
+/// the later pool's addresses then follow the earlier pool's dates. Checked against
+/// dhcpd 4.4.3 (capture-offers.py): the order of two such `deny after` pools decides.
+#[test]
+fn pools_with_after_permits_merge_as_in_dhcpd() {
+    let closed = "pool { deny after 3 2020/01/01 00:00:00; range 198.18.0.100 198.18.0.119; }";
+    let open = "pool { deny after epoch 2114380800; range 198.18.0.140 198.18.0.141; }";
+    let with = |a: &str, b: &str| engine(&format!("subnet 198.18.0.0 netmask 255.255.255.0 {{\n  {a}\n  {b}\n}}\n"));
+    let now = 1_800_000_000;
+    let ask = |e: &Engine, n: u8| e.handle(Now::at(now), &META, &msg(MessageType::Discover, mac(n), vec![]));
+    // Closed first: the open pool joins it and is closed too (dhcpd: no answer).
+    assert!(ask(&with(closed, open), 1).reply.is_none());
+    // Open first: the closed pool's addresses join it, open until 2037 (dhcpd offered
+    // 198.18.0.100; the order of free addresses within a pool differs, as elsewhere).
+    let e = with(open, closed);
+    let offered: Vec<Ipv4Addr> = (1..=3).map(|n| reply(&ask(&e, n)).yiaddr()).collect();
+    assert!(offered.contains(&Ipv4Addr::new(198, 18, 0, 100)), "{offered:?}");
+    // A pool with a statement of its own is not merged.
+    let own = "pool { deny after epoch 2114380800; option domain-name \"x\"; range 198.18.0.140 198.18.0.141; }";
+    assert_eq!(reply(&ask(&with(closed, own), 1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 140));
+}

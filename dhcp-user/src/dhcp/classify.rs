@@ -316,7 +316,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::UpdateStaticLeases => p.update_static_leases = Some(*v),
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
-            Action::On { events, actions } => {
+            Action::On { events, block } => {
                 // The last `on` run for an event replaces the earlier (dhcpd's on_star).
                 if let Some(mut guard) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
                     let fx = &mut *guard;
@@ -326,7 +326,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                         (events.expiry, &mut fx.on_expiry),
                     ] {
                         if on {
-                            *slot = Some(actions.clone());
+                            *slot = Some(std::sync::Arc::clone(block));
                         }
                     }
                 }
