@@ -91,6 +91,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
             Item::Param(Param::IgnoreClientUids(_)) => Some(Target::Flag(Flag::IgnoreClientUids)),
             Item::Param(Param::UpdateStaticLeases(_)) => Some(Target::Flag(Flag::UpdateStaticLeases)),
+            Item::Param(Param::Duplicates(_)) => Some(Target::Flag(Flag::Duplicates)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),

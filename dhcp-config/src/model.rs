@@ -1252,6 +1252,9 @@ pub enum Flag {
     /// `update-static-leases`: DNS updates for a host's fixed address too (dhcpd reads
     /// it in the client's merged scope, where a class or an `if` may set it).
     UpdateStaticLeases,
+    /// `allow|deny|ignore duplicates` (dhcpd's ack_lease reads it in the merged scope,
+    /// classes included).
+    Duplicates,
 }
 
 impl Action {

@@ -319,6 +319,7 @@ pub(crate) fn item_action(item: &Item) -> Option<Action> {
         Item::Param(Param::UseHostDeclNames(v)) => Action::Flag(Flag::UseHostDeclNames, v),
         Item::Param(Param::OneLeasePerClient(v)) => Action::Flag(Flag::OneLeasePerClient, v),
         Item::Param(Param::UpdateStaticLeases(v)) => Action::Flag(Flag::UpdateStaticLeases, v),
+        Item::Param(Param::Duplicates(v)) => Action::Flag(Flag::Duplicates, v),
         _ => return None,
     })
 }
@@ -974,7 +975,7 @@ impl Parser {
                         reason: match scope {
                             Scope::OnEvent => "inside an `on` block only set, unset, log, execute and if statements are supported (the others would act after the answer is built)".to_string(),
                             _ => format!(
-                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, update-static-leases, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
+                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, update-static-leases, allow/deny/ignore duplicates, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
                                 if scope == Scope::Class { "a class" } else { "an `if` block" }
                             ),
                         },

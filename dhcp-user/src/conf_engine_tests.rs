@@ -2039,6 +2039,14 @@ fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
     // Without a host, or without one-lease-per-client, nothing is released.
     assert_eq!(run(&format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}")).0, Some(BindingState::Active));
     assert_eq!(run(&format!("deny duplicates;\n{SUBNET}{host}")).0, Some(BindingState::Active));
+    // In a class (dhcpd's ack_lease runs the classes' statements before it reads the
+    // flag), and in an `if`, where the last statement run wins.
+    let class = "class \"all\" { match if exists dhcp-client-identifier; deny duplicates; }\n";
+    let in_class = format!("one-lease-per-client on;\n{class}{SUBNET}{host}");
+    assert_eq!(run(&in_class), (Some(BindingState::Free), 2));
+    let in_if =
+        format!("one-lease-per-client on;\nif exists dhcp-client-identifier {{ deny duplicates; }}\n{SUBNET}{host}");
+    assert_eq!(run(&in_if), (Some(BindingState::Free), 2));
 }
 
 /// Corpus files 064 and 074 (ONIE's documentation): option 125 made of a space of

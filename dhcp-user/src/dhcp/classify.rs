@@ -314,6 +314,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
                 Flag::IgnoreClientUids => p.ignore_client_uids = Some(*v),
                 Flag::UpdateStaticLeases => p.update_static_leases = Some(*v),
+                Flag::Duplicates => p.duplicates = *v,
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
             Action::On { events, block } => {
