@@ -152,11 +152,16 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
     buf.extend_from_slice(b"\n}\n");
 }
 
-/// The statements of `text` at its top level (a `;` or a closing `}` outside strings
-/// and blocks ends one), each trimmed.
-fn top_level_statements(text: &str) -> Vec<&str> {
+/// The statements of `text` at its top level (a `;` or a closing `}` outside strings,
+/// comments and blocks ends one), each trimmed.
+pub(crate) fn top_level_statements(text: &str) -> Vec<&str> {
     let (mut out, mut start, mut depth, mut quoted, mut escaped) = (Vec::new(), 0, 0usize, false, false);
+    let mut comment = false;
     for (i, c) in text.char_indices() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
         if quoted {
             match c {
                 _ if escaped => escaped = false,
@@ -169,6 +174,10 @@ fn top_level_statements(text: &str) -> Vec<&str> {
         let end = match c {
             '"' => {
                 quoted = true;
+                false
+            }
+            '#' => {
+                comment = true;
                 false
             }
             '{' => {

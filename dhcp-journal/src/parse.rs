@@ -569,8 +569,10 @@ impl<'a> Parser<'a> {
                 Tok::RBrace => {
                     depth -= 1;
                     if depth == 0 {
-                        let text =
-                            String::from_utf8_lossy(self.b.get(start..at).unwrap_or_default()).trim().to_string();
+                        // One statement a line, as written back (so that a file reads
+                        // back the same).
+                        let raw = String::from_utf8_lossy(self.b.get(start..at).unwrap_or_default()).into_owned();
+                        let text = crate::format::top_level_statements(&raw).join("\n    ");
                         return Ok((!text.is_empty()).then_some(crate::record::EventStatements {
                             expiry,
                             release,
