@@ -210,7 +210,10 @@ impl Config {
 /// Whether `actions` (or nested ones) hold host names to look up.
 fn has_named(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
-        Action::NamedOption { .. } | Action::NamedAppend { .. } | Action::NextServerName(_) => true,
+        Action::NamedOption { .. }
+        | Action::NamedAppend { .. }
+        | Action::NamedSpaceOption { .. }
+        | Action::NextServerName(_) => true,
         Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
         Action::On { block, .. } => has_named(&block.actions),
         Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
@@ -299,6 +302,17 @@ impl Resolver<'_> {
                     // above): the option in force is kept as it was.
                     let expr = crate::expr::DataExpr::Const(self.value(&value.parts));
                     out.push(Action::Append { code, expr, prepend });
+                }
+                Action::NamedSpaceOption { space, code, value } => {
+                    let mut data = self.value(&value.parts);
+                    // Whole addresses that a one-byte length can say (a name with very
+                    // many addresses is cut short rather than overflow the length).
+                    data.truncate(252);
+                    out.push(if data.is_empty() {
+                        Action::SpaceOptionExpr { space, code, expr: crate::expr::DataExpr::Null }
+                    } else {
+                        Action::SpaceOption { space, code, data }
+                    });
                 }
                 Action::NextServerName(n) => {
                     if let Some(ip) = self.name(&n).and_then(|a| a.first().copied()) {
@@ -1023,6 +1037,11 @@ pub enum Action {
     /// [`Config::resolve_names`] turns it into [`Action::Append`] (a name that did not
     /// resolve adds nothing, as in an option's value).
     NamedAppend { code: u8, value: NamedValue, prepend: bool },
+    /// `option SPACE.NAME VALUE;` with host names in VALUE, until
+    /// [`Config::resolve_names`] turns it into [`Action::SpaceOption`] (a value of no
+    /// address at all, names that did not resolve, removes the sub-option, as dhcpd's
+    /// failed evaluation leaves it out).
+    NamedSpaceOption { space: String, code: u32, value: NamedValue },
     /// `next-server NAME;`, until [`Config::resolve_names`] turns it into
     /// [`Action::NextServer`] (or drops it when the name does not resolve: as if not
     /// written, as dhcpd does).

@@ -2621,7 +2621,15 @@ impl Parser {
             let expr = self.data_expr_to_end(c)?;
             return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space: space.name, code, expr })));
         }
-        let data = options::encode(ty, c.rest(), &stmt.end)?;
+        let data = match options::encode_value(ty, c.rest(), &stmt.end)? {
+            Encoded::Bytes(data) => data,
+            // Host names: looked up with the configuration's other names; the value is
+            // then set for each request (as a per-packet statement), so that option 43
+            // or the encapsulating option is built again with the addresses.
+            Encoded::Named(value) => {
+                return Ok(Some(Item::Dynamic(Action::NamedSpaceOption { space: space.name, code, value })));
+            }
+        };
         let limit = if space.length_width == 1 { 255 } else { 65_535 };
         if data.len() > limit {
             return Err(invalid(

@@ -2602,3 +2602,32 @@ fn pools_with_after_permits_merge_as_in_dhcpd() {
     let own = "pool { deny after epoch 2114380800; option domain-name \"x\"; range 198.18.0.140 198.18.0.141; }";
     assert_eq!(reply(&ask(&with(closed, own), 1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 140));
 }
+
+/// A host name in a space option's address (was refused): looked up with the file's
+/// other names, and option 43 is built with the addresses (every address for an
+/// address list, the first for one address); a name that does not resolve leaves the
+/// sub-option out. (probe-space-host-name.conf compares option 43 with a real dhcpd's.)
+#[test]
+fn host_names_in_space_options_give_their_addresses() {
+    let e = engine(&format!(
+        "option space acme;\noption acme.addr code 1 = ip-address;\n\
+         option acme.list code 2 = array of ip-address;\noption acme.greeting code 3 = text;\n\
+         option acme.gone code 4 = ip-address;\n\
+         option acme.greeting \"hi\";\noption acme.addr tftp.lab.test;\n\
+         option acme.list ns1.lab.test, 198.18.0.9;\noption acme.gone nowhere.lab.test;\n\
+         vendor-option-space acme;\n{SUBNET}"
+    ));
+    let m = offer(&e, mac(1));
+    let v = option_43(&m).expect("option 43");
+    let mut subs = std::collections::BTreeMap::new();
+    let mut rest = v.as_slice();
+    while let [code, len, tail @ ..] = rest {
+        let (value, next) = tail.split_at(usize::from(*len).min(tail.len()));
+        subs.insert(*code, value.to_vec());
+        rest = next;
+    }
+    assert_eq!(subs.get(&1), Some(&vec![198, 18, 0, 69]));
+    assert_eq!(subs.get(&2), Some(&vec![198, 18, 0, 53, 198, 18, 0, 54, 198, 18, 0, 9]));
+    assert_eq!(subs.get(&3), Some(&b"hi".to_vec()));
+    assert_eq!(subs.get(&4), None, "a name that does not resolve: no sub-option");
+}
