@@ -97,6 +97,7 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
             Item::Param(Param::Ddns(DdnsParam::HostName(_))) => Some(Target::DdnsHostName),
             Item::Param(Param::PingTimeout(_)) => Some(Target::Param(ExprParam::PingTimeout)),
+            Item::Param(Param::PingCheck(_)) => Some(Target::Param(ExprParam::PingCheck)),
             Item::Param(Param::PingTimeoutMs(_)) => Some(Target::Param(ExprParam::PingTimeoutMs)),
             Item::Param(Param::PingClttSecs(_)) => Some(Target::Param(ExprParam::PingClttSecs)),
             Item::Param(Param::Ddns(DdnsParam::Ttl(_))) => Some(Target::Param(ExprParam::DdnsTtl)),

@@ -1120,9 +1120,25 @@ pub enum ExprParam {
     DdnsDomainName,
     /// `ddns-rev-domainname` (null: no reverse name, so no PTR update).
     DdnsRevDomainName,
+    /// `ping-check`: a boolean, as dhcpd's evaluate_boolean_option_cache reads one:
+    /// true when the value's first byte is 1 (so `01`, `encode-int (1, 8)`), false
+    /// otherwise, null and empty included.
+    PingCheck,
+    /// `use-host-decl-names`, `one-lease-per-client`, `update-static-leases`,
+    /// `duplicates`: booleans read the same way.
+    Flag(Flag),
 }
 
 impl ExprParam {
+    /// What the statement sets, for the shadowing of [`Dynamic::shadowed`] (a flag's
+    /// plain statements and expressions share one target).
+    pub fn target(self) -> Target {
+        match self {
+            ExprParam::Flag(f) => Target::Flag(f),
+            p => Target::Param(p),
+        }
+    }
+
     /// The parameter named `word` (lower case), if it is one of these.
     pub fn from_name(word: &str) -> Option<ExprParam> {
         Some(match word {
@@ -1132,6 +1148,11 @@ impl ExprParam {
             "ddns-ttl" => ExprParam::DdnsTtl,
             "ddns-domainname" => ExprParam::DdnsDomainName,
             "ddns-rev-domainname" => ExprParam::DdnsRevDomainName,
+            "ping-check" => ExprParam::PingCheck,
+            "use-host-decl-names" => ExprParam::Flag(Flag::UseHostDeclNames),
+            "one-lease-per-client" => ExprParam::Flag(Flag::OneLeasePerClient),
+            "update-static-leases" => ExprParam::Flag(Flag::UpdateStaticLeases),
+            "duplicates" => ExprParam::Flag(Flag::Duplicates),
             _ => return None,
         })
     }

@@ -1701,7 +1701,7 @@ impl Parser {
                 &head.span,
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "a parameter set from an expression, for this parameter (xdhcpd evaluates filename, server-name, next-server, ddns-hostname, ddns-domainname, ddns-rev-domainname, ddns-ttl, default-/max-/min-lease-time, ping-timeout, ping-timeout-ms and ping-cltt-secs per client)".into(),
+                    reason: "a parameter set from an expression, for this parameter (xdhcpd evaluates filename, server-name, next-server, ddns-hostname, ddns-domainname, ddns-rev-domainname, ddns-ttl, default-/max-/min-lease-time, ping-check, ping-timeout, ping-timeout-ms, ping-cltt-secs, use-host-decl-names, one-lease-per-client, update-static-leases and duplicates per client)".into(),
                 },
             ));
         }

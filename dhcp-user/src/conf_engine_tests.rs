@@ -2044,6 +2044,9 @@ fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
     let class = "class \"all\" { match if exists dhcp-client-identifier; deny duplicates; }\n";
     let in_class = format!("one-lease-per-client on;\n{class}{SUBNET}{host}");
     assert_eq!(run(&in_class), (Some(BindingState::Free), 2));
+    let from_expr =
+        format!("one-lease-per-client = encode-int (1, 8);\nduplicates = encode-int (0, 8);\n{SUBNET}{host}");
+    assert_eq!(run(&from_expr), (Some(BindingState::Free), 2), "booleans set from expressions");
     let in_if =
         format!("one-lease-per-client on;\nif exists dhcp-client-identifier {{ deny duplicates; }}\n{SUBNET}{host}");
     assert_eq!(run(&in_if), (Some(BindingState::Free), 2));
@@ -2322,6 +2325,10 @@ fn ping_times_set_from_expressions_are_read_per_client() {
     assert_eq!(probe_ms("ping-timeout-ms 250;\nping-timeout = encode-int (3, 32);\n", mac(1)), Some(250));
     // A plain statement written after the expression replaces it.
     assert_eq!(probe_ms("ping-timeout = encode-int (3, 32);\nping-timeout 4;\n", mac(1)), Some(4000));
+    // ping-check = EXPR: a boolean as dhcpd reads one, true only for a first byte of 1.
+    assert_eq!(probe_ms("ping-check = encode-int (0, 8);\n", mac(1)), None);
+    assert_eq!(probe_ms("ping-check = encode-int (2, 8);\n", mac(1)), None, "2 (ignore) is false");
+    assert_eq!(probe_ms("ping-check false;\nping-check = encode-int (1, 8);\n", mac(1)), Some(1000));
     // ping-cltt-secs: the client's own address used 100 s ago is offered without an echo
     // under the default 60 s only if it is older than the threshold; 300 s from an
     // expression makes it recent.

@@ -207,7 +207,18 @@ fn set_space_option(p: &mut Params, space: &str, code: u32, data: Option<Vec<u8>
 fn set_param(p: &mut Params, param: ExprParam, expr: &dhcp_config::DataExpr, pkt: &Packet<'_>) {
     let value = expr.eval(pkt);
     let number = || value.as_deref().and_then(|v| <[u8; 4]>::try_from(v).ok()).map(u32::from_be_bytes);
+    // dhcpd's evaluate_boolean_option_cache: true only when the first byte is 1.
+    let boolean = || value.as_deref().and_then(|v| v.first()) == Some(&1);
     match param {
+        ExprParam::PingCheck => p.ping_check = boolean(),
+        ExprParam::Flag(f) => match f {
+            Flag::UseHostDeclNames => p.use_host_decl_names = Some(boolean()),
+            Flag::OneLeasePerClient => p.one_lease_per_client = Some(boolean()),
+            Flag::UpdateStaticLeases => p.update_static_leases = Some(boolean()),
+            Flag::Duplicates => p.duplicates = boolean(),
+            // Not made by the parser (see ExprParam::from_name).
+            Flag::AllowBooting | Flag::IgnoreClientUids => {}
+        },
         ExprParam::PingTimeout => p.ping_timeout_secs = number().unwrap_or(1),
         ExprParam::PingTimeoutMs => p.ping_timeout_ms = number().unwrap_or(0),
         ExprParam::PingClttSecs => p.ping_cltt_secs = number().unwrap_or(60),
@@ -304,7 +315,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                     _ => p.min_lease_secs = v.unwrap_or(0),
                 }
             }
-            Action::ParamExpr { param, expr } if live(Target::Param(*param)) => set_param(p, *param, expr, pkt),
+            Action::ParamExpr { param, expr } if live(param.target()) => set_param(p, *param, expr, pkt),
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
