@@ -13,7 +13,7 @@ use crate::model::{
     DEFAULT_MAX_LEASE_OWNERSHIP, DEFAULT_MAX_RESPONSE_DELAY, DEFAULT_MAX_UNACKED_UPDATES, DEFAULT_MIN_BALANCE, Dynamic,
     Effective, FailoverPeer, Flag, Host, Key, PeerTls, Pool, SharedNetwork, Subnet, Target, split_to_hba,
 };
-use crate::model::{HostAddr, InterfaceBinding, Zone};
+use crate::model::{ExprParam, HostAddr, InterfaceBinding, Zone};
 use crate::parser::{DdnsParam, Item, Param, PeerDecl, SubnetDecl};
 
 /// Positions of a subnet.
@@ -38,6 +38,9 @@ pub(crate) struct PoolInfo {
     /// subnet's scopes, then the pool's own up to the shared network), known once the
     /// shared network's subnets are.
     pub shared_items: Option<Vec<Item>>,
+    /// The pool has no statements of its own (only ranges, permits, a failover peer):
+    /// dhcpd merges such pools (see `Lower::pool`).
+    pub plain: bool,
 }
 
 /// Positions of a host.
@@ -88,10 +91,18 @@ fn scope_effective(parent: &Effective, items: &[Item]) -> Effective {
             Item::Param(Param::OneLeasePerClient(_)) => Some(Target::Flag(Flag::OneLeasePerClient)),
             Item::Param(Param::IgnoreClientUids(_)) => Some(Target::Flag(Flag::IgnoreClientUids)),
             Item::Param(Param::UpdateStaticLeases(_)) => Some(Target::Flag(Flag::UpdateStaticLeases)),
+            Item::Param(Param::Duplicates(_)) => Some(Target::Flag(Flag::Duplicates)),
             Item::Option { code, .. } | Item::NamedOption { code, .. } => Some(Target::Option(*code)),
             Item::SpaceOption { code, .. } => Some(Target::SpaceOption(*code)),
             Item::Param(Param::VendorOptionSpace(_)) => Some(Target::VendorOptionSpace),
             Item::Param(Param::Ddns(DdnsParam::HostName(_))) => Some(Target::DdnsHostName),
+            Item::Param(Param::PingTimeout(_)) => Some(Target::Param(ExprParam::PingTimeout)),
+            Item::Param(Param::PingCheck(_)) => Some(Target::Param(ExprParam::PingCheck)),
+            Item::Param(Param::PingTimeoutMs(_)) => Some(Target::Param(ExprParam::PingTimeoutMs)),
+            Item::Param(Param::PingClttSecs(_)) => Some(Target::Param(ExprParam::PingClttSecs)),
+            Item::Param(Param::Ddns(DdnsParam::Ttl(_))) => Some(Target::Param(ExprParam::DdnsTtl)),
+            Item::Param(Param::Ddns(DdnsParam::DomainName(_))) => Some(Target::Param(ExprParam::DdnsDomainName)),
+            Item::Param(Param::Ddns(DdnsParam::RevDomainName(_))) => Some(Target::Param(ExprParam::DdnsRevDomainName)),
             _ => None,
         };
         if let Some(t) = target {
@@ -128,6 +139,18 @@ fn misplaced(items: &[Item], out: &mut Vec<(String, Span)>) {
             _ => {}
         }
     }
+}
+
+/// dhcpd's permit_list_match both ways: each permit of one list has one of the same
+/// kind in the other (a class permit the same class; an `after` any date).
+fn same_permit_kinds(a: &[crate::model::Permit], b: &[crate::model::Permit]) -> bool {
+    use crate::model::Permit;
+    let kind = |x: &Permit, y: &Permit| match (x, y) {
+        (Permit::Members(c), Permit::Members(d)) => c == d,
+        (Permit::After(_), Permit::After(_)) => true,
+        _ => x == y,
+    };
+    a.iter().all(|x| b.iter().any(|y| kind(x, y))) && b.iter().all(|y| a.iter().any(|x| kind(x, y)))
 }
 
 fn apply(e: &mut Effective, p: &Param) {
@@ -473,6 +496,48 @@ impl Lowerer {
                 }
             }
         }
+        // dhcpd's parse_pool_statement merges a pool with no statements of its own into
+        // the first earlier such pool of the shared network with the same failover peer
+        // and permit lists of the same kinds (permit_list_match compares kinds and
+        // classes, not the dates of `after`): its addresses then live under that pool's
+        // lists, which only the `after` dates can tell apart (checked against dhcpd
+        // 4.4.3: of two `deny after` pools, the first one's date closes both). In one
+        // subnet the ranges join that pool; across subnets (whose values differ) the
+        // pool takes that pool's lists.
+        // Done only where it changes what clients get, for pools with an `after` permit:
+        // other merged pools answer as one pool would anyway (xdhcpd keeps them apart,
+        // with the pool layout a reload compares).
+        let plain = items.iter().all(|i| matches!(i, Item::Range(_) | Item::Permit { .. } | Item::FailoverRef(..)));
+        if let Some(info) = self.info.pools.get_mut(sn).and_then(|p| p.last_mut()) {
+            info.plain = plain;
+        }
+        let dated = items.iter().any(|i| matches!(i, Item::Permit { permit: crate::model::Permit::After(_), .. }));
+        if let (true, Some(net), Some(infos)) =
+            (plain && dated, self.config.shared_networks.get_mut(sn), self.info.pools.get_mut(sn))
+            && let Some((last, earlier)) = net.pools.split_last_mut()
+            && let Some(j) = earlier.iter().zip(infos.iter()).position(|(pp, info)| {
+                info.plain
+                    && pp.failover_peer == last.failover_peer
+                    && same_permit_kinds(&pp.permits, &last.permits)
+                    && same_permit_kinds(&pp.prohibits, &last.prohibits)
+            })
+            && let n_earlier = earlier.len()
+            && let Some(target) = earlier.get_mut(j)
+        {
+            // (A pool declared in a shared network has its subnet only once the shared
+            // network's subnets are known: its lists are copied.)
+            if subnet.is_some() && target.subnet_index == last.subnet_index && infos.len() == n_earlier + 1 {
+                target.ranges.append(&mut last.ranges);
+                let spans = infos.pop().map(|i| i.ranges).unwrap_or_default();
+                if let Some(t) = infos.get_mut(j) {
+                    t.ranges.extend(spans);
+                }
+                net.pools.pop();
+            } else {
+                last.permits = target.permits.clone();
+                last.prohibits = target.prohibits.clone();
+            }
+        }
     }
 
     fn push_pool(
@@ -493,8 +558,14 @@ impl Lowerer {
             permits: Vec::new(),
             prohibits: Vec::new(),
         };
-        let mut info =
-            PoolInfo { ranges: Vec::new(), failover: None, dynamic_bootp: None, in_shared_network, shared_items: None };
+        let mut info = PoolInfo {
+            ranges: Vec::new(),
+            failover: None,
+            dynamic_bootp: None,
+            in_shared_network,
+            shared_items: None,
+            plain: false,
+        };
         for r in ranges {
             if let Item::Range(r) = r {
                 pool.ranges.push(AddrRange { start: r.start, end: r.end });
@@ -554,7 +625,17 @@ impl Lowerer {
             _ => None,
         });
         let own_sets_ddns = groups.iter().copied().chain(std::iter::once(items)).flatten().any(|i| {
-            matches!(i, Item::Param(Param::Ddns(_)) | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_)))
+            matches!(
+                i,
+                Item::Param(Param::Ddns(_))
+                    | Item::Dynamic(crate::model::Action::DdnsHostNameExpr(_))
+                    | Item::Dynamic(crate::model::Action::ParamExpr {
+                        param: crate::model::ExprParam::DdnsTtl
+                            | crate::model::ExprParam::DdnsDomainName
+                            | crate::model::ExprParam::DdnsRevDomainName,
+                        ..
+                    })
+            )
         });
         let mut host = Host {
             own_allow_booting,

@@ -210,9 +210,12 @@ impl Config {
 /// Whether `actions` (or nested ones) hold host names to look up.
 fn has_named(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
-        Action::NamedOption { .. } | Action::NextServerName(_) => true,
+        Action::NamedOption { .. }
+        | Action::NamedAppend { .. }
+        | Action::NamedSpaceOption { .. }
+        | Action::NextServerName(_) => true,
         Action::If { then, otherwise, .. } => has_named(then) || has_named(otherwise),
-        Action::On { actions, .. } => has_named(actions),
+        Action::On { block, .. } => has_named(&block.actions),
         Action::Switch { arms, .. } => arms.iter().any(|a| has_named(&a.actions)),
         _ => false,
     })
@@ -293,6 +296,23 @@ impl Resolver<'_> {
             match a {
                 Action::NamedOption { code, value } => {
                     out.push(Action::Option { code, data: self.value(&value.parts) });
+                }
+                Action::NamedAppend { code, value, prepend } => {
+                    // A name that did not resolve adds nothing (dhcpd's steady state, see
+                    // above): the option in force is kept as it was.
+                    let expr = crate::expr::DataExpr::Const(self.value(&value.parts));
+                    out.push(Action::Append { code, expr, prepend });
+                }
+                Action::NamedSpaceOption { space, code, value } => {
+                    let mut data = self.value(&value.parts);
+                    // Whole addresses that a one-byte length can say (a name with very
+                    // many addresses is cut short rather than overflow the length).
+                    data.truncate(252);
+                    out.push(if data.is_empty() {
+                        Action::SpaceOptionExpr { space, code, expr: crate::expr::DataExpr::Null }
+                    } else {
+                        Action::SpaceOption { space, code, data }
+                    });
                 }
                 Action::NextServerName(n) => {
                     if let Some(ip) = self.name(&n).and_then(|a| a.first().copied()) {
@@ -878,6 +898,16 @@ pub struct Pool {
     pub prohibits: Vec<Permit>,
 }
 
+/// The date of the `after DATE` permit in `list` (a pool has at most one, dhcpd's
+/// "duplicate after clause"): of its permit list, the pool's valid_from; of its
+/// prohibit list, its valid_until.
+pub fn permit_after(list: &[Permit]) -> Option<u32> {
+    list.iter().find_map(|p| match p {
+        Permit::After(t) => Some(*t),
+        _ => None,
+    })
+}
+
 /// A pool permit (`allow X;` / `deny X;` inside a `pool`), as dhcpd's get_permit reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permit {
@@ -898,6 +928,10 @@ pub enum Permit {
     /// `members of "CLASS"`: index into [`Config::classes`]; a subclass's client is a
     /// member of its class too.
     Members(usize),
+    /// `after DATE` (Unix seconds, dhcpd's reading of the date): matches every client
+    /// once the time is past the date. It also bounds the pool: an `allow` makes the
+    /// pool valid from the date, a `deny` until it ([`permit_after`]).
+    After(u32),
 }
 
 /// A `class "NAME" { ... }` declaration.
@@ -984,6 +1018,9 @@ pub enum Action {
     /// value when it is four bytes (network order), else its built-in default (the value
     /// the parameter has when it is not written). `target` is the lease time's target.
     LeaseTimeExpr { target: Target, expr: DataExpr },
+    /// `ping-timeout = EXPR;` and the other server parameters of [`ExprParam`]: dhcpd
+    /// evaluates the expression where it reads the parameter, for each client.
+    ParamExpr { param: ExprParam, expr: DataExpr },
     /// `allow|deny|ignore booting`, `use-host-decl-names`, `one-lease-per-client`.
     Flag(Flag, bool),
     /// `option SPACE.NAME VALUE;` (the space's options make up option 43 when the
@@ -996,6 +1033,15 @@ pub enum Action {
     /// `option NAME VALUE;` with host names, until [`Config::resolve_names`] turns it into
     /// [`Action::Option`] (an empty value, a name that did not resolve, sends no option).
     NamedOption { code: u8, value: NamedValue },
+    /// `append NAME VALUE;` / `prepend ...` with host names in VALUE, until
+    /// [`Config::resolve_names`] turns it into [`Action::Append`] (a name that did not
+    /// resolve adds nothing, as in an option's value).
+    NamedAppend { code: u8, value: NamedValue, prepend: bool },
+    /// `option SPACE.NAME VALUE;` with host names in VALUE, until
+    /// [`Config::resolve_names`] turns it into [`Action::SpaceOption`] (a value of no
+    /// address at all, names that did not resolve, removes the sub-option, as dhcpd's
+    /// failed evaluation leaves it out).
+    NamedSpaceOption { space: String, code: u32, value: NamedValue },
     /// `next-server NAME;`, until [`Config::resolve_names`] turns it into
     /// [`Action::NextServer`] (or drops it when the name does not resolve: as if not
     /// written, as dhcpd does).
@@ -1011,7 +1057,7 @@ pub enum Action {
     Set { name: String, expr: Option<DataExpr> },
     /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
     /// event happens (the last such statement run for an event replaces the earlier).
-    On { events: Events, actions: Vec<Action> },
+    On { events: Events, block: std::sync::Arc<OnBlock> },
     /// `execute ("PROGRAM", EXPR, ...);`: run PROGRAM (no shell) with the values as
     /// arguments, each time the statement runs.
     Execute { program: String, args: Vec<DataExpr> },
@@ -1051,6 +1097,65 @@ pub enum Target {
     SpaceOption(u32),
     /// `ddns-hostname`
     DdnsHostName,
+    /// A parameter of [`ExprParam`].
+    Param(ExprParam),
+}
+
+/// A server parameter set from an expression (`NAME = EXPR;`) that dhcpd reads per
+/// client, beyond the BOOTP header fields, the lease times and `ddns-hostname`. As in
+/// dhcpd, the expression's value is the parameter's stored form: four bytes in network
+/// order for a number (any other length leaves dhcpd's built-in default), the text for
+/// a name (null: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExprParam {
+    /// `ping-timeout`, seconds (default 1).
+    PingTimeout,
+    /// `ping-timeout-ms` (default 0: `ping-timeout` decides).
+    PingTimeoutMs,
+    /// `ping-cltt-secs` (default 60).
+    PingClttSecs,
+    /// `ddns-ttl` (default: half the lease's remaining time, capped).
+    DdnsTtl,
+    /// `ddns-domainname` (null: no forward name, so no update).
+    DdnsDomainName,
+    /// `ddns-rev-domainname` (null: no reverse name, so no PTR update).
+    DdnsRevDomainName,
+    /// `ping-check`: a boolean, as dhcpd's evaluate_boolean_option_cache reads one:
+    /// true when the value's first byte is 1 (so `01`, `encode-int (1, 8)`), false
+    /// otherwise, null and empty included.
+    PingCheck,
+    /// `use-host-decl-names`, `one-lease-per-client`, `update-static-leases`,
+    /// `duplicates`: booleans read the same way.
+    Flag(Flag),
+}
+
+impl ExprParam {
+    /// What the statement sets, for the shadowing of [`Dynamic::shadowed`] (a flag's
+    /// plain statements and expressions share one target).
+    pub fn target(self) -> Target {
+        match self {
+            ExprParam::Flag(f) => Target::Flag(f),
+            p => Target::Param(p),
+        }
+    }
+
+    /// The parameter named `word` (lower case), if it is one of these.
+    pub fn from_name(word: &str) -> Option<ExprParam> {
+        Some(match word {
+            "ping-timeout" => ExprParam::PingTimeout,
+            "ping-timeout-ms" => ExprParam::PingTimeoutMs,
+            "ping-cltt-secs" => ExprParam::PingClttSecs,
+            "ddns-ttl" => ExprParam::DdnsTtl,
+            "ddns-domainname" => ExprParam::DdnsDomainName,
+            "ddns-rev-domainname" => ExprParam::DdnsRevDomainName,
+            "ping-check" => ExprParam::PingCheck,
+            "use-host-decl-names" => ExprParam::Flag(Flag::UseHostDeclNames),
+            "one-lease-per-client" => ExprParam::Flag(Flag::OneLeasePerClient),
+            "update-static-leases" => ExprParam::Flag(Flag::UpdateStaticLeases),
+            "duplicates" => ExprParam::Flag(Flag::Duplicates),
+            _ => return None,
+        })
+    }
 }
 
 /// A BOOTP header field set from an expression.
@@ -1111,11 +1216,54 @@ pub struct Effects {
     /// `execute` statements run, in order.
     pub commands: Vec<Command>,
     /// The `on commit` statements in force (run once the lease is granted).
-    pub on_commit: Option<Vec<Action>>,
+    pub on_commit: Option<std::sync::Arc<OnBlock>>,
     /// The `on release` statements in force (kept with the lease).
-    pub on_release: Option<Vec<Action>>,
+    pub on_release: Option<std::sync::Arc<OnBlock>>,
     /// The `on expiry` statements in force (kept with the lease).
-    pub on_expiry: Option<Vec<Action>>,
+    pub on_expiry: Option<std::sync::Arc<OnBlock>>,
+}
+
+/// The statements of an `on` block, with their text: dhcpd writes a lease's pending
+/// `on release` / `on expiry` statements to its lease file and runs them after a
+/// restart, so the text goes to the file and finds the statements again when it is read
+/// ([`collect_event_blocks`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OnBlock {
+    /// The block's statements in dhcpd.conf syntax, on one line, tokens separated by one
+    /// blank ([`event_statements_key`] of any spelling of them).
+    pub source: String,
+    /// The statements, compiled.
+    pub actions: Vec<Action>,
+}
+
+/// The key an `on` block's statements are known by: the text `text` (the statements
+/// inside the braces, as a lease file holds them, however spaced and split into lines)
+/// in the form of [`OnBlock::source`]; `None` if it is not a list of statements.
+pub fn event_statements_key(text: &str) -> Option<String> {
+    let loader = crate::MemoryLoader::default();
+    let mut reader = crate::syntax::Reader::new(&loader);
+    let stmts = reader.read_root("lease file", text);
+    reader.errors.is_empty().then(|| crate::syntax::statements_text(&stmts))
+}
+
+/// Adds the `on` blocks of `actions` (nested in `if` and `switch` too) to `out`, by
+/// [`OnBlock::source`]: the statements a lease read from the lease file gets again for
+/// its pending `on release` / `on expiry` text. Of two blocks with the same text, the
+/// first found stays (they are the same statements).
+pub fn collect_event_blocks(actions: &[Action], out: &mut std::collections::HashMap<String, std::sync::Arc<OnBlock>>) {
+    for a in actions {
+        match a {
+            Action::On { block, .. } => {
+                out.entry(block.source.clone()).or_insert_with(|| std::sync::Arc::clone(block));
+            }
+            Action::If { then, otherwise, .. } => {
+                collect_event_blocks(then, out);
+                collect_event_blocks(otherwise, out);
+            }
+            Action::Switch { arms, .. } => arms.iter().for_each(|arm| collect_event_blocks(&arm.actions, out)),
+            _ => {}
+        }
+    }
 }
 
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
@@ -1144,6 +1292,9 @@ pub enum Flag {
     /// `update-static-leases`: DNS updates for a host's fixed address too (dhcpd reads
     /// it in the client's merged scope, where a class or an `if` may set it).
     UpdateStaticLeases,
+    /// `allow|deny|ignore duplicates` (dhcpd's ack_lease reads it in the merged scope,
+    /// classes included).
+    Duplicates,
 }
 
 impl Action {
@@ -1158,12 +1309,13 @@ impl Action {
             | Action::Append { expr, .. }
             | Action::SpaceAppend { expr, .. }
             | Action::LeaseTimeExpr { expr, .. }
+            | Action::ParamExpr { expr, .. }
             | Action::SpaceOptionExpr { expr, .. } => expr.reads_variables(),
             Action::HeaderExpr { expr, .. } => expr.reads_variables(),
             Action::If { cond, then, otherwise } => {
                 cond.reads_variables() || then.iter().chain(otherwise).any(Action::uses_variables)
             }
-            Action::On { actions, .. } => actions.iter().any(Action::uses_variables),
+            Action::On { block, .. } => block.actions.iter().any(Action::uses_variables),
             Action::Switch { value, arms } => {
                 let reads = |v: &SwitchValue| match v {
                     SwitchValue::Data(d) => d.reads_variables(),

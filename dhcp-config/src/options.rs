@@ -86,6 +86,9 @@ pub enum Field {
     String,
     /// `domain-name` (last field only)
     DomainName,
+    /// `domain-list` (last field only, not in an `array of` record): quoted names
+    /// separated by commas, each in DNS wire format, uncompressed (dhcpd's bytes).
+    DomainList,
 }
 
 /// Most fields a record may have here (dhcpd's limit is its 128-byte format buffer).
@@ -123,6 +126,7 @@ fn parse_field(w: &[&str]) -> Option<Field> {
         ["text"] => Field::Text,
         ["string"] => Field::String,
         ["domain-name"] => Field::DomainName,
+        ["domain-list"] => Field::DomainList,
         _ => return None,
     })
 }
@@ -162,6 +166,19 @@ pub(crate) fn parse_record(array: bool, groups: &[Vec<String>]) -> Result<Record
             if !last {
                 return Err(Some("text must be at end of record"));
             }
+        }
+        if f == Field::DomainList {
+            // dhcpd takes it as the last field of a single record (checked with dhcpd
+            // -t: first, or `array of domain-list`, refused); xdhcpd not in an `array
+            // of { ... }` record, which it has not compared.
+            if inner_array || !last {
+                return Err(Some("domain-list must be the last field of a record"));
+            }
+            if array {
+                return Err(None);
+            }
+            // Its names repeat after the record's other values, separated by commas.
+            r.tail_array = true;
         }
         if let Some(slot) = r.fields.get_mut(i) {
             *slot = f;
@@ -226,6 +243,7 @@ fn encode_field(f: Field, tok: &Token, out: &mut Parts) -> Result<(), ConfigErro
         Field::Text => one(T::Text)?,
         Field::String => one(T::String)?,
         Field::DomainName => one(T::DomainName)?,
+        Field::DomainList => one(T::DomainList)?,
     };
     out.push(&bytes);
     Ok(())
@@ -941,7 +959,22 @@ mod tests {
             Some(Some("arrays of text strings not yet supported"))
         );
         assert_eq!(parse_record(true, &groups("array of ip-address")).err(), Some(Some("no nested arrays")));
-        assert_eq!(parse_record(false, &groups("domain-list")).err(), Some(None), "not supported");
+        // domain-list as the last field: dhcpd 4.4.3's bytes (capture-offers.py).
+        let r = parse_record(false, &groups("ip-address, domain-list")).expect("domain-list last");
+        let hex = |h: &str| {
+            (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
+        assert_eq!(
+            enc(T::Record(r), "198.18.0.9 \"a.example\", \"b.test\"").ok(),
+            Some(hex("c61200090161076578616d706c65000162047465737400"))
+        );
+        let r = parse_record(false, &groups("unsigned integer 8, domain-list")).expect("domain-list last");
+        assert_eq!(enc(T::Record(r), "7 \"c.example\"").ok(), Some(hex("070163076578616d706c6500")));
+        assert!(enc(T::Record(r), "7 c.example").is_err(), "quoted names");
+        // Refused by dhcpd too: not last, an array of it.
+        assert!(parse_record(false, &groups("domain-list, ip-address")).is_err());
+        assert!(parse_record(false, &groups("ip-address, array of domain-list")).is_err());
+        assert_eq!(parse_record(true, &groups("ip-address, domain-list")).err(), Some(None), "not supported");
         let r = parse_record(false, &groups("ip-address, domain-name")).expect("domain name last");
         assert_eq!(enc(T::Record(r), "1.2.3.4 a.b.").ok(), Some(vec![1, 2, 3, 4, 1, b'a', 1, b'b', 0]));
         assert!(enc(T::DomainName, "\"a.b\"").is_err(), "dhcpd wants a host name, not a string");

@@ -242,6 +242,61 @@ impl Scope {
     }
 }
 
+/// A date as dhcpd's parse_date_core reads it (`DATE` of `allow after DATE;`), in Unix
+/// seconds: `never` (dhcpd's MAX_TIME), `epoch N`, or `W YYYY/MM/DD HH:MM:SS [OFFSET]`
+/// (the day of the week is read and ignored; OFFSET, in seconds, is added as dhcpd adds
+/// it). The words are the statement's after `after`, however the lexer split them.
+fn dhcpd_date(words: &[&str]) -> Result<u32, &'static str> {
+    const MAX_TIME: u32 = 0x7fff_ffff;
+    let joined = words.join(" ");
+    let mut parts = joined.split_whitespace();
+    let first = parts.next().ok_or("a date expected")?;
+    if first.eq_ignore_ascii_case("never") && parts.next().is_none() {
+        return Ok(MAX_TIME);
+    }
+    if first.eq_ignore_ascii_case("epoch") {
+        let n = parts.next().ok_or("seconds since epoch expected")?;
+        if parts.next().is_some() {
+            return Err("semicolon expected after the seconds since epoch");
+        }
+        // dhcpd: atoi into a signed time; a date before 1970 is refused here.
+        return n.parse::<u32>().ok().filter(|v| *v <= MAX_TIME).ok_or("seconds since epoch expected");
+    }
+    let num = |s: &str| s.parse::<i64>().ok();
+    num(first).ok_or("numeric day of week expected")?;
+    let date = parts.next().ok_or("numeric year expected")?;
+    let time = parts.next().ok_or("numeric hour expected")?;
+    let tzoff = match parts.next() {
+        Some(o) => num(o).ok_or("time zone offset or semicolon expected")?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return Err("semicolon expected");
+    }
+    let ymd: Vec<i64> = date.split('/').map(num).collect::<Option<_>>().ok_or("YYYY/MM/DD expected")?;
+    let hms: Vec<i64> = time.split(':').map(num).collect::<Option<_>>().ok_or("HH:MM:SS expected")?;
+    let (&[year, month, day], &[hour, min, sec]) = (ymd.as_slice(), hms.as_slice()) else {
+        return Err("W YYYY/MM/DD HH:MM:SS expected");
+    };
+    // dhcpd indexes a month table with the month unchecked: refused here instead.
+    if !(1..=12).contains(&month) {
+        return Err("a month from 1 to 12 expected");
+    }
+    let year = if year > 1900 { year - 1900 } else { year };
+    if year >= 138 {
+        return Ok(MAX_TIME);
+    }
+    // dhcpd's own arithmetic (days since 1970 with a leap day every fourth year),
+    // so that both servers open and close the pool at the same second.
+    const MONTHS: [i64; 11] = [31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let mon = month - 1;
+    let before = if mon > 0 { MONTHS.get(mon as usize - 1).copied().unwrap_or(0) } else { 0 };
+    let leap = i64::from(mon > 1 && (year - 72) & 3 == 0);
+    let days = 365 * (year - 70) + (year - 69) / 4 + before + leap + day - 1;
+    let t = ((days * 24 + hour) * 60 + min) * 60 + sec + tzoff;
+    u32::try_from(t).map_err(|_| "a date from 1970 on expected")
+}
+
 /// The per-packet action a statement of a scope is, for the statements a class or an
 /// `if` block may hold (`None` for the others: ranges, pools, hosts...).
 pub(crate) fn item_action(item: &Item) -> Option<Action> {
@@ -264,6 +319,7 @@ pub(crate) fn item_action(item: &Item) -> Option<Action> {
         Item::Param(Param::UseHostDeclNames(v)) => Action::Flag(Flag::UseHostDeclNames, v),
         Item::Param(Param::OneLeasePerClient(v)) => Action::Flag(Flag::OneLeasePerClient, v),
         Item::Param(Param::UpdateStaticLeases(v)) => Action::Flag(Flag::UpdateStaticLeases, v),
+        Item::Param(Param::Duplicates(v)) => Action::Flag(Flag::Duplicates, v),
         _ => return None,
     })
 }
@@ -618,6 +674,8 @@ pub(crate) struct Parser {
     pub classes: Vec<Class>,
     /// How many `if`/`else` blocks enclose the statements being read.
     if_depth: usize,
+    /// The pool being read has an `after` permit already (dhcpd allows one).
+    pool_after_seen: bool,
     /// The `subnet` and `shared-network` declarations enclosing the statements being
     /// read, innermost last (where a class is declared: see [`Class::declared_in`]).
     enclosing: Vec<Span>,
@@ -641,6 +699,7 @@ impl Parser {
             space_encaps: std::collections::HashMap::new(),
             classes: Vec::new(),
             if_depth: 0,
+            pool_after_seen: false,
             enclosing: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -916,7 +975,7 @@ impl Parser {
                         reason: match scope {
                             Scope::OnEvent => "inside an `on` block only set, unset, log, execute and if statements are supported (the others would act after the answer is built)".to_string(),
                             _ => format!(
-                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, update-static-leases, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
+                                "inside {} only option (also of an option space), vendor-option-space, filename, server-name, next-server, lease time, allow/deny/ignore booting, use-host-decl-names, one-lease-per-client, update-static-leases, allow/deny/ignore duplicates, ignore-client-uids (not in an `if`), set, log, execute, on and if statements are supported yet",
                                 if scope == Scope::Class { "a class" } else { "an `if` block" }
                             ),
                         },
@@ -1522,14 +1581,15 @@ impl Parser {
             ["unauthenticated", "clients"] => Permit::UnauthenticatedClients,
             ["after", ..] => {
                 // dhcpd: a permit from that date on, and the pool's valid_from (allow) or
-                // valid_until (deny), which also caps the lease times it gives.
-                return Err(ConfigError::new(
-                    s.span(),
-                    ErrorKind::NotYetSupported {
-                        statement: stmt_text(s),
-                        reason: "the `after DATE` pool permit (a pool valid from or until a date, capping lease times) is not supported yet".into(),
-                    },
-                ));
+                // valid_until (deny), which also caps the lease times it gives; one per
+                // pool, allow or deny.
+                let at = s.tokens.get(1).map_or(&s.end, |t| &t.span);
+                if std::mem::replace(&mut self.pool_after_seen, true) {
+                    return Err(invalid(at, "permit", "after", "duplicate \"after\" clause"));
+                }
+                let texts: Vec<&str> = s.tokens.iter().skip(2).map(|t| t.text.as_str()).collect();
+                let t = dhcpd_date(&texts).map_err(|why| invalid(at, "date", &texts.join(" "), why))?;
+                return Ok(Some(Item::Permit { allow, permit: Permit::After(t) }));
             }
             ["client-updates"] => {
                 return Err(ConfigError::new(
@@ -1622,11 +1682,26 @@ impl Parser {
                 c.end()?;
                 return Ok(Some(Item::Dynamic(Action::DdnsHostNameExpr(expr))));
             }
+            if let Some(param) = crate::model::ExprParam::from_name(&kw) {
+                // Parameters dhcpd reads per client where it pings an address or plans
+                // a DNS update: the value is the parameter's stored form (see ExprParam).
+                let tokens = s.tokens.get(2..).unwrap_or_default();
+                let mut p = ExprParser::new(tokens, &s.end, &self.options)
+                    .with_spaces(&self.space_refs)
+                    .with_funcs(&self.funcs, self.hostname.as_deref());
+                let expr = p.data_arg()?;
+                c.pos = 2 + p.position();
+                c.end()?;
+                return Ok(Some(Item::Dynamic(Action::ParamExpr { param, expr })));
+            }
+            // The others are read once (at start, for a subnet or the whole server), or
+            // in dhcpd code paths xdhcpd has no equivalent of: refused by name rather
+            // than evaluated at a different time.
             return Err(ConfigError::new(
                 &head.span,
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "a parameter set from an expression (`NAME = expression;`) is not supported yet".into(),
+                    reason: "a parameter set from an expression, for this parameter (xdhcpd evaluates filename, server-name, next-server, ddns-hostname, ddns-domainname, ddns-rev-domainname, ddns-ttl, default-/max-/min-lease-time, ping-check, ping-timeout, ping-timeout-ms, ping-cltt-secs, use-host-decl-names, one-lease-per-client, update-static-leases and duplicates per client)".into(),
                 },
             ));
         }
@@ -1857,8 +1932,10 @@ impl Parser {
                 }
                 c.pos = s.tokens.len();
                 let block = c.block()?;
+                let source = crate::syntax::statements_text(block);
                 let actions = self.actions(block, Scope::OnEvent);
-                Ok(Some(Item::Dynamic(Action::On { events, actions })))
+                let block = std::sync::Arc::new(crate::model::OnBlock { source, actions });
+                Ok(Some(Item::Dynamic(Action::On { events, block })))
             }
             "define" => {
                 self.define(s, scope)?;
@@ -1962,8 +2039,12 @@ impl Parser {
                 let (code, expr) = match self.option(&mut c, scope)? {
                     Some(Item::Option { code, data }) => (code, crate::expr::DataExpr::Const(data)),
                     Some(Item::Dynamic(Action::OptionExpr { code, expr })) => (code, expr),
-                    Some(Item::NamedOption { .. }) => {
-                        return not_yet("a host name in an appended value is not supported yet; write the address");
+                    Some(Item::NamedOption { code, value }) => {
+                        // Looked up with the configuration's other host names.
+                        if matches!(code, 50..=54 | 56..=59 | 61 | 82) {
+                            return not_yet("xdhcpd sets this option itself");
+                        }
+                        return Ok(Some(Item::Dynamic(Action::NamedAppend { code, value, prepend })));
                     }
                     Some(Item::SpaceOption { space, code, data }) => {
                         let expr = crate::expr::DataExpr::Const(data);
@@ -2002,6 +2083,7 @@ impl Parser {
             "pool" => {
                 Self::allow(s, "pool", scope, &[S::Subnet, S::SharedNetwork])?;
                 let block = c.block()?;
+                self.pool_after_seen = false;
                 let items = self.items(block, S::Pool);
                 Ok(Some(Item::Pool { items }))
             }
@@ -2539,7 +2621,15 @@ impl Parser {
             let expr = self.data_expr_to_end(c)?;
             return Ok(Some(Item::Dynamic(Action::SpaceOptionExpr { space: space.name, code, expr })));
         }
-        let data = options::encode(ty, c.rest(), &stmt.end)?;
+        let data = match options::encode_value(ty, c.rest(), &stmt.end)? {
+            Encoded::Bytes(data) => data,
+            // Host names: looked up with the configuration's other names; the value is
+            // then set for each request (as a per-packet statement), so that option 43
+            // or the encapsulating option is built again with the addresses.
+            Encoded::Named(value) => {
+                return Ok(Some(Item::Dynamic(Action::NamedSpaceOption { space: space.name, code, value })));
+            }
+        };
         let limit = if space.length_width == 1 { 255 } else { 65_535 };
         if data.len() > limit {
             return Err(invalid(
@@ -3153,5 +3243,24 @@ mod tests {
         let (_, e) = parse("failover peer \"p\" {\n primary;\n address 1.2.3.4;\n}\n");
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].to_string(), "t.conf:1:1: failover peer \"p\" has no 'peer address'");
+    }
+
+    /// dhcpd's parse_date_core arithmetic, checked against the calendar (leap days
+    /// included) and its other forms.
+    #[test]
+    fn dates_are_read_as_dhcpd_reads_them() {
+        assert_eq!(dhcpd_date(&["4", "2024/02/29", "12:00:00"]), Ok(1_709_208_000));
+        assert_eq!(dhcpd_date(&["5", "2024/03/01", "00:00:00"]), Ok(1_709_251_200));
+        assert_eq!(dhcpd_date(&["2", "2030/01/01", "00:00:00"]), Ok(1_893_456_000));
+        // The offset is added, as dhcpd adds it; the weekday is not checked.
+        assert_eq!(dhcpd_date(&["0", "2030/01/01", "00:00:00", "3600"]), Ok(1_893_459_600));
+        assert_eq!(dhcpd_date(&["epoch", "1700000000"]), Ok(1_700_000_000));
+        assert_eq!(dhcpd_date(&["never"]), Ok(0x7fff_ffff));
+        assert_eq!(dhcpd_date(&["1", "2040/01/01", "00:00:00"]), Ok(0x7fff_ffff), "2038 on: MAX_TIME");
+        assert!(dhcpd_date(&["2030/01/01", "00:00:00"]).is_err());
+        assert!(dhcpd_date(&["1", "2030/13/01", "00:00:00"]).is_err());
+        assert!(dhcpd_date(&["1", "2030/01/01"]).is_err());
+        assert!(dhcpd_date(&["1", "2030/01/01", "00:00"]).is_err());
+        assert!(dhcpd_date(&[]).is_err());
     }
 }

@@ -43,6 +43,43 @@ impl RawStmt {
     }
 }
 
+/// `stmts` as one line of dhcpd.conf text, their tokens separated by one blank (none
+/// before `,` and `)` or after `(` and `!`), `;` after a statement, `{ ... }` around a
+/// block: a canonical spelling of statements, whatever blanks and lines the source had
+/// (strings keep their quotes and escapes).
+pub(crate) fn statements_text(stmts: &[RawStmt]) -> String {
+    let mut out = String::new();
+    for s in stmts {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        for (i, t) in s.tokens.iter().enumerate() {
+            // dhcpd's own spacing: `f (a, b)`, `a != b`.
+            let glued = matches!(t.kind, TokenKind::Comma | TokenKind::RParen)
+                || i.checked_sub(1)
+                    .and_then(|p| s.tokens.get(p))
+                    .is_some_and(|p| matches!(p.kind, TokenKind::LParen | TokenKind::Bang));
+            if i > 0 && !glued {
+                out.push(' ');
+            }
+            out.push_str(&t.text);
+        }
+        match &s.block {
+            Some(b) => {
+                out.push_str(if s.tokens.is_empty() { "{ " } else { " { " });
+                let inner = statements_text(b);
+                if !inner.is_empty() {
+                    out.push_str(&inner);
+                    out.push(' ');
+                }
+                out.push('}');
+            }
+            None => out.push(';'),
+        }
+    }
+    out
+}
+
 /// Reads files into statement trees, following includes.
 pub(crate) struct Reader<'a> {
     loader: &'a dyn Loader,

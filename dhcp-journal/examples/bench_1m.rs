@@ -31,6 +31,7 @@ fn lease(i: u32) -> LeaseRecord {
         vendor_class: None,
         vars: Vec::new(),
         billing: None,
+        events: Vec::new(),
     }
 }
 

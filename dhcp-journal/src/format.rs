@@ -135,7 +135,74 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
         push_quoted(buf, h.as_bytes());
         buf.push(b';');
     }
+    // dhcpd's write_lease: `on expiry [or release] { ... }`, then `on release { ... }`.
+    for e in l.events.iter().filter(|e| (e.expiry || e.release) && !e.text.trim().is_empty()) {
+        buf.extend_from_slice(match (e.expiry, e.release) {
+            (true, true) => b"\n  on expiry or release {".as_slice(),
+            (true, false) => b"\n  on expiry {",
+            _ => b"\n  on release {",
+        });
+        // One statement a line, as dhcpd's write_statements puts them.
+        for stmt in top_level_statements(&e.text) {
+            buf.extend_from_slice(b"\n    ");
+            buf.extend_from_slice(stmt.as_bytes());
+        }
+        buf.extend_from_slice(b"\n  }");
+    }
     buf.extend_from_slice(b"\n}\n");
+}
+
+/// The statements of `text` at its top level (a `;` or a closing `}` outside strings,
+/// comments and blocks ends one), each trimmed.
+pub(crate) fn top_level_statements(text: &str) -> Vec<&str> {
+    let (mut out, mut start, mut depth, mut quoted, mut escaped) = (Vec::new(), 0, 0usize, false, false);
+    let mut comment = false;
+    for (i, c) in text.char_indices() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        let end = match c {
+            '"' => {
+                quoted = true;
+                false
+            }
+            '#' => {
+                comment = true;
+                false
+            }
+            '{' => {
+                depth += 1;
+                false
+            }
+            '}' => {
+                depth = depth.saturating_sub(1);
+                depth == 0
+            }
+            ';' => depth == 0,
+            _ => false,
+        };
+        if end {
+            let s = text.get(start..=i).unwrap_or_default().trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = i + 1;
+        }
+    }
+    if let Some(rest) = text.get(start..).map(str::trim).filter(|r| !r.is_empty()) {
+        out.push(rest);
+    }
+    out
 }
 
 /// Append a `failover peer "NAME" state { … }` block (preceded by an empty line, as dhcpd does).

@@ -462,6 +462,17 @@ impl<'a> Parser<'a, '_> {
                         self.skip_statement()
                     }
                 },
+                b"on" => match self.on_events()? {
+                    Some(e) => {
+                        l.events.push(e);
+                        Ok(())
+                    }
+                    None => {
+                        self.unknown(stmt, b"on");
+                        self.pos = stmt;
+                        self.skip_statement()
+                    }
+                },
                 b"set" => match self.set_var()? {
                     Some((name, v)) if name == b"vendor-class-identifier" => {
                         l.vendor_class = Some(bytes_to_string(v));
@@ -534,6 +545,54 @@ impl<'a> Parser<'a, '_> {
         match self.tok()? {
             Tok::Semi => Ok(Some((name, value))),
             _ => Ok(None),
+        }
+    }
+
+    /// After `on`: `EVENT [or EVENT ...] { STATEMENTS }` with events `expiry`, `release`
+    /// → Some (the statements' text as written); anything else (`commit`, which dhcpd
+    /// never writes, an empty block, a record cut short) → None (the caller rewinds,
+    /// warns and skips).
+    fn on_events(&mut self) -> R<Option<crate::record::EventStatements>> {
+        let (mut expiry, mut release, mut want_event) = (false, false, true);
+        loop {
+            match self.tok()? {
+                Tok::Word(b"expiry") if want_event => expiry = true,
+                Tok::Word(b"release") if want_event => release = true,
+                Tok::Word(b"or") if !want_event => {}
+                Tok::LBrace if !want_event => break,
+                _ => return Ok(None),
+            }
+            want_event = !want_event;
+        }
+        let start = self.pos;
+        let mut depth = 1usize;
+        loop {
+            self.skip_ws();
+            let at = self.pos;
+            match self.tok()? {
+                Tok::LBrace => depth += 1,
+                Tok::RBrace => {
+                    depth -= 1;
+                    if depth == 0 {
+                        // One statement a line, as written back (so that a file reads
+                        // back the same).
+                        let raw = String::from_utf8_lossy(self.b.get(start..at).unwrap_or_default()).into_owned();
+                        let text = crate::format::top_level_statements(&raw).join("\n    ");
+                        return Ok((!text.is_empty()).then_some(crate::record::EventStatements {
+                            expiry,
+                            release,
+                            text,
+                        }));
+                    }
+                }
+                Tok::BadStr => return Ok(None),
+                // The next record: this one was cut short.
+                Tok::Word(w) if is_record_keyword(w) && self.at_line_start(at) => {
+                    self.pos = at;
+                    return Ok(None);
+                }
+                _ => {}
+            }
         }
     }
 

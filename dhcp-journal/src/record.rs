@@ -55,6 +55,20 @@ pub struct LeaseRecord {
     /// `billing class "NAME";` (`None` value) or `billing subclass "NAME" VALUE;`: the
     /// class (with a lease limit) the lease is billed to.
     pub billing: Option<(String, Option<Vec<u8>>)>,
+    /// `on expiry|release [or ...] { ... }`: the lease's pending event statements, as
+    /// dhcpd writes them after `client-hostname`.
+    pub events: Vec<EventStatements>,
+}
+
+/// An `on` statement of a lease (dhcpd writes `on expiry [or release] { ... }` and
+/// `on release { ... }`): the events and the statements' text between the braces, kept
+/// as text (they are the configuration's statements, compiled by whoever reads them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventStatements {
+    pub expiry: bool,
+    pub release: bool,
+    /// The statements between the braces, as written (not empty).
+    pub text: String,
 }
 
 impl LeaseRecord {
@@ -79,6 +93,7 @@ impl LeaseRecord {
             vendor_class: None,
             vars: Vec::new(),
             billing: None,
+            events: Vec::new(),
         }
     }
 

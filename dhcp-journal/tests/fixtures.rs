@@ -37,7 +37,7 @@ fn as_we_write(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn all_fixtures_parse_clean_and_rewrite_byte_for_byte() {
-    for name in ["l.leases", "o.leases", "p.leases", "s.leases"] {
+    for name in ["l.leases", "o.leases", "p.leases", "s.leases", "e.leases"] {
         let bytes = fixture(name);
         let parsed = parse(&bytes);
         assert!(parsed.warnings.is_empty(), "{name}: {:?}", parsed.warnings);
@@ -85,6 +85,7 @@ fn primary_lease_file_l() {
         vendor_class: None,
         vars: Vec::new(),
         billing: None,
+        events: Vec::new(),
     };
     assert_eq!(**first, expected);
 
@@ -166,4 +167,31 @@ fn potential_conflict_p() {
         .collect();
     assert!(states.contains(&(FailoverState::CONFLICT_DONE, FailoverState::POTENTIAL_CONFLICT)));
     assert_eq!(states.last(), Some(&(FailoverState::COMMUNICATIONS_INTERRUPTED, FailoverState::NORMAL)));
+}
+
+/// `e.leases`: dhcpd 4.4.3 wrote two leases' pending event statements (`on expiry or
+/// release`, then `on expiry` and `on release` apart) after reading them from a lease
+/// file xdhcpd's writer produced: the statements are read as text, one a line.
+#[test]
+fn event_statements_of_leases() {
+    let parsed = parse(&fixture("e.leases"));
+    let leases: Vec<&LeaseRecord> = parsed
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Lease(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    let ev = |l: &LeaseRecord| l.events.iter().map(|e| (e.expiry, e.release, e.text.clone())).collect::<Vec<_>>();
+    assert_eq!(leases.len(), 2);
+    assert_eq!(ev(leases[0]), [(true, true, "execute (\"/usr/local/bin/hook\", \"gone\", ip);".to_string())]);
+    assert_eq!(
+        ev(leases[1]),
+        [
+            (true, false, "log (info, \"expired\");\n    execute (\"/usr/local/bin/hook\", \"expiry\");".to_string()),
+            (false, true, "execute (\"/usr/local/bin/hook\", \"gone\", ip);".to_string()),
+        ]
+    );
+    assert_eq!(leases[0].vars, [("ip".to_string(), b"198.18.0.100".to_vec())]);
 }

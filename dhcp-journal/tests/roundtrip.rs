@@ -88,6 +88,7 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
                 vendor_class,
                 vars,
                 billing,
+                events: Vec::new(),
             }
         },
     )
@@ -156,7 +157,8 @@ proptest! {
         "partner", "at", "3", "2026/11/25", "12:00:00", "never", "epoch", "binding", "next",
         "rewind", "active", "free", "hardware", "ethernet", "52:54:00:00:00:01", "uid",
         "\"\\001x\"", "set", "=", "on", "expiry", "#", "\n", " ", "mclt", "fixed-address",
-        "deleted", "dynamic", "starts", "ends", "tstp", "\\", "abandoned", "reserved",
+        "deleted", "dynamic", "starts", "ends", "tstp", "\\", "abandoned", "reserved", "release", "or",
+        "log (info, \"x;}\");",
     ]), 0..200)) {
         fuzz_parse(words.concat().as_bytes());
         fuzz_parse(words.join(" ").as_bytes());

@@ -51,7 +51,11 @@ lease 10.0.0.6 {
             k => panic!("unexpected {k:?}"),
         })
         .collect();
-    assert_eq!(unknown, ["option", "on"]);
+    assert_eq!(unknown, ["option"]);
+    // An `on` block is kept as text (braces and semicolons in strings are not its end).
+    assert_eq!(l.events.len(), 1);
+    assert!(l.events[0].expiry && !l.events[0].release);
+    assert_eq!(l.events[0].text, "set x = \"a;b}\";\n    on release { log(\"}\"); }");
     assert_eq!(l.billing, Some(("c".to_string(), None)));
     assert_eq!(parsed.warnings[0].line, 10);
     assert!(parsed.warnings[0].to_string().contains("line 10"));

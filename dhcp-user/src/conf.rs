@@ -27,7 +27,8 @@ fn params(e: &Effective) -> Params {
         option43_explicit: e.option(43).is_some() && !e.option43_built,
         header_exprs: [None, None, None],
         ping_check: e.ping_check,
-        ping_timeout_ms: if e.ping_timeout_ms > 0 { e.ping_timeout_ms } else { e.ping_timeout.saturating_mul(1000) },
+        ping_timeout_secs: e.ping_timeout,
+        ping_timeout_ms: e.ping_timeout_ms,
         ping_cltt_secs: e.ping_cltt_secs,
         ddns: std::sync::Arc::new(e.ddns.clone()),
     }

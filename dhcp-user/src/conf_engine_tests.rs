@@ -2039,6 +2039,17 @@ fn deny_duplicates_releases_the_other_leases_of_a_hosts_hardware_address() {
     // Without a host, or without one-lease-per-client, nothing is released.
     assert_eq!(run(&format!("deny duplicates;\none-lease-per-client on;\n{SUBNET}")).0, Some(BindingState::Active));
     assert_eq!(run(&format!("deny duplicates;\n{SUBNET}{host}")).0, Some(BindingState::Active));
+    // In a class (dhcpd's ack_lease runs the classes' statements before it reads the
+    // flag), and in an `if`, where the last statement run wins.
+    let class = "class \"all\" { match if exists dhcp-client-identifier; deny duplicates; }\n";
+    let in_class = format!("one-lease-per-client on;\n{class}{SUBNET}{host}");
+    assert_eq!(run(&in_class), (Some(BindingState::Free), 2));
+    let from_expr =
+        format!("one-lease-per-client = encode-int (1, 8);\nduplicates = encode-int (0, 8);\n{SUBNET}{host}");
+    assert_eq!(run(&from_expr), (Some(BindingState::Free), 2), "booleans set from expressions");
+    let in_if =
+        format!("one-lease-per-client on;\nif exists dhcp-client-identifier {{ deny duplicates; }}\n{SUBNET}{host}");
+    assert_eq!(run(&in_if), (Some(BindingState::Free), 2));
 }
 
 /// Corpus files 064 and 074 (ONIE's documentation): option 125 made of a space of
@@ -2290,4 +2301,340 @@ fn a_class_declared_in_a_subnet_brings_that_subnets_statements() {
     // A member on 198.18.5.0 itself: its subnet's statements, not run twice (same values).
     let five = ask(mac(4), Some(Ipv4Addr::new(198, 18, 5, 1)), Some("PXEClient"));
     assert_eq!((domain(&five).as_deref(), file(&five).as_str()), (Some("five.test"), "boot"));
+}
+
+/// `ping-timeout = EXPR;`, `ping-timeout-ms = EXPR;`, `ping-cltt-secs = EXPR;`: evaluated
+/// per client as dhcpd's do_ping_check reads them: four bytes are the value, any other
+/// value dhcpd's default (not the value an earlier statement set); `ping-timeout-ms`
+/// above 0 wins whichever way either was set; a later plain statement wins over both.
+#[test]
+fn ping_times_set_from_expressions_are_read_per_client() {
+    let probe_ms = |conf: &str, m: [u8; 6]| {
+        let e = engine(&format!("ping-check true;\n{conf}{SUBNET}"));
+        e.handle(Now::at(1000), &META, &msg(MessageType::Discover, m, vec![])).probe.map(|p| p.timeout_ms)
+    };
+    // Per client: the hardware address's last byte decides.
+    let by_mac = "ping-timeout 5;\nif substring (hardware, 6, 1) = 01 { ping-timeout = encode-int (3, 32); }\n";
+    assert_eq!(probe_ms(by_mac, mac(1)), Some(3000));
+    assert_eq!(probe_ms(by_mac, mac(2)), Some(5000), "the `if` does not hold: the plain value");
+    // Not four bytes: dhcpd's default (1 s), not the 5 written before.
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout = encode-int (3, 16);\n", mac(1)), Some(1000));
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout = substring (\"x\", 5, 1);\n", mac(1)), Some(1000));
+    // The milliseconds win, whichever way either was set.
+    assert_eq!(probe_ms("ping-timeout 5;\nping-timeout-ms = encode-int (250, 32);\n", mac(1)), Some(250));
+    assert_eq!(probe_ms("ping-timeout-ms 250;\nping-timeout = encode-int (3, 32);\n", mac(1)), Some(250));
+    // A plain statement written after the expression replaces it.
+    assert_eq!(probe_ms("ping-timeout = encode-int (3, 32);\nping-timeout 4;\n", mac(1)), Some(4000));
+    // ping-check = EXPR: a boolean as dhcpd reads one, true only for a first byte of 1.
+    assert_eq!(probe_ms("ping-check = encode-int (0, 8);\n", mac(1)), None);
+    assert_eq!(probe_ms("ping-check = encode-int (2, 8);\n", mac(1)), None, "2 (ignore) is false");
+    assert_eq!(probe_ms("ping-check false;\nping-check = encode-int (1, 8);\n", mac(1)), Some(1000));
+    // ping-cltt-secs: the client's own address used 100 s ago is offered without an echo
+    // under the default 60 s only if it is older than the threshold; 300 s from an
+    // expression makes it recent.
+    for (conf, pinged) in [("", true), ("ping-cltt-secs = encode-int (300, 32);\n", false)] {
+        let e = engine(&format!("ping-check true;\n{conf}{SUBNET}"));
+        let o = e.handle(Now::at(1000), &META, &msg(MessageType::Discover, mac(7), vec![]));
+        let ip = reply(&o).yiaddr();
+        let req = msg(
+            MessageType::Request,
+            mac(7),
+            vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(ip)],
+        );
+        assert!(!e.handle(Now::at(1000), &META, &req).durable.is_empty(), "bound");
+        let mut rel = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(7), vec![]))).expect("decode");
+        rel.set_ciaddr(ip);
+        let mut b = Vec::new();
+        rel.encode(&mut Encoder::new(&mut b)).expect("encode");
+        e.handle(Now::at(1000), &META, &b);
+        let again = e.handle(Now::at(1100), &META, &msg(MessageType::Discover, mac(7), vec![]));
+        assert_eq!(reply(&again).yiaddr(), ip, "its own address again");
+        assert_eq!(again.probe.is_some(), pinged, "{conf:?}");
+    }
+}
+
+/// `ddns-domainname = EXPR;`, `ddns-rev-domainname = EXPR;`, `ddns-ttl = EXPR;`: the DNS
+/// update of a binding uses the values computed for its client, as dhcpd's ddns_updates
+/// evaluates them; a null domain name means no forward name (no update, no fallback to
+/// the domain-name option), a null reverse domain no PTR record.
+#[test]
+fn ddns_names_and_ttl_set_from_expressions_are_read_per_client() {
+    let job = |stmts: &str, m: [u8; 6]| {
+        let conf = format!(
+            "ddns-update-style interim;\noption domain-name \"fallback.test\";\n{stmts}\
+             zone example.test. {{ primary 198.18.0.53; }}\n{SUBNET}"
+        );
+        let e = engine(&conf);
+        let ip = offer(&e, m).yiaddr();
+        let req = msg(
+            MessageType::Request,
+            m,
+            vec![
+                DhcpOption::RequestedIpAddress(ip),
+                DhcpOption::ServerIdentifier(IFACE),
+                DhcpOption::Hostname("laptop".into()),
+            ],
+        );
+        let out = e.handle(Now::at(1000), &META, &req);
+        let lease = out.durable.iter().find(|l| l.ip == ip).expect("bound");
+        match lease.ddns.as_deref() {
+            Some(crate::ddns::Job::Add(a)) => Some(a.clone()),
+            None => None,
+            Some(j) => panic!("expected an add: {j:?}"),
+        }
+    };
+    let fwd = |a: &crate::ddns::AddJob| a.fwd.as_ref().map(|f| f.name.to_ascii());
+    let per_mac = "ddns-domainname = concat (\"m\", binary-to-ascii (10, 8, \"\", substring (hardware, 6, 1)), \".example.test\");\n";
+    let a = job(per_mac, mac(1)).expect("an update");
+    assert_eq!(fwd(&a), Some("laptop.m1.example.test.".into()));
+    let b = job(per_mac, mac(2)).expect("an update");
+    assert_eq!(fwd(&b), Some("laptop.m2.example.test.".into()));
+    // Null: no name, so no update, although domain-name would give one by default.
+    assert!(job("", mac(1)).is_some(), "domain-name stands in for ddns-domainname");
+    assert!(job("ddns-domainname = substring (\"x\", 5, 1);\n", mac(1)).is_none());
+    // The reverse domain from an expression; null: the A record without its PTR.
+    let rev = "ddns-domainname \"example.test\";\nddns-rev-domainname = concat (\"rev.\", \"test.\");\n";
+    let a = job(rev, mac(1)).expect("an update");
+    assert!(a.rev_name.to_ascii().ends_with(".0.18.198.rev.test."), "{}", a.rev_name.to_ascii());
+    assert!(a.ptr_target.is_some());
+    let no_rev = "ddns-domainname \"example.test\";\nddns-rev-domainname = substring (\"x\", 5, 1);\n";
+    let a = job(no_rev, mac(1)).expect("an update");
+    assert!(a.fwd.is_some() && a.ptr_target.is_none());
+    // TTL: four bytes; anything else dhcpd's default (half the lease, at most an hour),
+    // not the 600 written before.
+    let ttl = |e: &str| job(&format!("ddns-domainname \"example.test\";\n{e}"), mac(1)).expect("an update").ttl;
+    assert_eq!(ttl("ddns-ttl 600;\nddns-ttl = encode-int (77, 32);\n"), 77);
+    assert_eq!(ttl("ddns-ttl 600;\nddns-ttl = encode-int (77, 8);\n"), 3600);
+}
+
+/// `allow after DATE` / `deny after DATE` in pools, as dhcpd 4.4.3's permitted() and
+/// ack_lease apply them: the permit matches strictly after the date; a `deny after`
+/// pool's leases end by the date (min-lease-time at least); a request at the very
+/// second of the date finds the `deny` pool permitted but closed, and dhcpd NAKs it,
+/// even a DISCOVER.
+#[test]
+fn pools_open_from_or_until_a_date_as_in_dhcpd() {
+    // 2030-01-01 00:00:00 UTC, by dhcpd's arithmetic and the calendar's.
+    let date: u32 = 1_893_456_000;
+    let e = engine(
+        "subnet 198.18.0.0 netmask 255.255.255.0 {\n\
+         \x20 pool { allow after 2 2030/01/01 00:00:00; range 198.18.0.10 198.18.0.20; }\n\
+         \x20 pool { deny after 2 2030/01/01 00:00:00; min-lease-time 60; range 198.18.0.30 198.18.0.40; }\n}\n",
+    );
+    let discover = |now: u32, m: [u8; 6]| e.handle(Now::at(now), &META, &msg(MessageType::Discover, m, vec![]));
+    let secs = |m: &Message| match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => *t,
+        _ => panic!("no lease time"),
+    };
+    // Before the date: the closing pool, its lease cut to end at the date.
+    let before = reply(&discover(date - 1000, mac(1)));
+    assert_eq!(before.yiaddr(), Ipv4Addr::new(198, 18, 0, 30));
+    assert_eq!(secs(&before), 1000);
+    // Closer than min-lease-time: min-lease-time.
+    let close = reply(&discover(date - 30, mac(2)));
+    assert_eq!((close.yiaddr(), secs(&close)), (Ipv4Addr::new(198, 18, 0, 31), 60));
+    // At the date itself: a NAK (the opening pool is not permitted yet, the closing one
+    // is permitted but closed).
+    let at = reply(&discover(date, mac(3)));
+    assert_eq!(at.opts().msg_type(), Some(MessageType::Nak));
+    // After it: the opening pool, the whole default lease time.
+    let after = reply(&discover(date + 1, mac(4)));
+    assert_eq!((after.yiaddr(), secs(&after)), (Ipv4Addr::new(198, 18, 0, 10), 43_200));
+    // A client bound in the closing pool asking for its address after the date: NAK.
+    let ip = before.yiaddr();
+    let req = |now: u32| {
+        let r = msg(
+            MessageType::Request,
+            mac(1),
+            vec![DhcpOption::RequestedIpAddress(ip), DhcpOption::ServerIdentifier(IFACE)],
+        );
+        reply(&e.handle(Now::at(now), &META, &r))
+    };
+    let ack = req(date - 900);
+    assert_eq!((ack.opts().msg_type(), secs(&ack)), (Some(MessageType::Ack), 900));
+    assert_eq!(req(date + 10).opts().msg_type(), Some(MessageType::Nak));
+}
+
+/// A host name in an `append` / `prepend` value: looked up with the file's other names
+/// (its addresses, all of them for an address list, as in an option's value); one that
+/// does not resolve adds nothing. Also in a class. (probe-append-host-name.conf compares
+/// the answers with a real dhcpd.)
+#[test]
+fn host_names_in_appended_values_give_their_addresses() {
+    let e = engine(&format!(
+        "option domain-name-servers 198.18.0.1;\nappend domain-name-servers ns1.lab.test;\n\
+         option ntp-servers 198.18.0.2;\nprepend ntp-servers tftp.lab.test, 198.18.0.3;\n\
+         option log-servers 198.18.0.4;\nappend log-servers nowhere.lab.test;\n\
+         class \"c\" {{ match if option host-name = \"c\"; append routers printer.lab.test; }}\n{SUBNET}"
+    ));
+    let addrs = |m: &Message, code: u8| {
+        m.opts().get(OptionCode::from(code)).map(|o| {
+            let mut b = Vec::new();
+            o.encode(&mut Encoder::new(&mut b)).expect("encode");
+            b.get(2..).unwrap_or_default().chunks(4).map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])).collect::<Vec<_>>()
+        })
+    };
+    let ip = |d: u8| Ipv4Addr::new(198, 18, 0, d);
+    let m = offer(&e, mac(1));
+    assert_eq!(addrs(&m, 6), Some(vec![ip(1), ip(53), ip(54)]));
+    assert_eq!(addrs(&m, 42), Some(vec![ip(69), ip(3), ip(2)]));
+    assert_eq!(addrs(&m, 7), Some(vec![ip(4)]), "a name that does not resolve adds nothing");
+    assert_eq!(addrs(&m, 3), None);
+    let classed = reply(&e.handle(
+        Now::at(1000),
+        &META,
+        &msg(MessageType::Discover, mac(2), vec![DhcpOption::Hostname("c".into())]),
+    ));
+    assert_eq!(addrs(&classed, 3), Some(vec![ip(7)]));
+}
+
+/// A lease's pending `on release` / `on expiry` statements go to the lease file as dhcpd
+/// writes them (`on expiry or release { ... }` after client-hostname), and a server
+/// restarted on that file runs them: the lease read back gets the statements of the
+/// configuration's block with that text. A text no block has any more is dropped.
+#[test]
+fn event_statements_survive_a_restart_through_the_lease_file() {
+    let conf = SUBNET.replace(
+        "range",
+        "on commit { set ip = binary-to-ascii (10, 8, \".\", leased-address); }\n  \
+         on release or expiry {\n    execute (\"/usr/local/bin/hook\", \"gone\",\n      ip);\n  }\n  \
+         if option host-name = \"e\" { on expiry { log (info, \"expired\"); execute (\"/usr/local/bin/hook\", \"expiry\"); } }\n  \
+         default-lease-time 600;\n  range",
+    );
+    let bind = |e: &Engine, m: [u8; 6], opts: Vec<DhcpOption>| {
+        let o = offer(e, m);
+        let mut o2 = opts.clone();
+        o2.push(DhcpOption::ServerIdentifier(IFACE));
+        o2.push(DhcpOption::RequestedIpAddress(o.yiaddr()));
+        let ack = e.handle(Now::at(1000), &META, &msg(MessageType::Request, m, o2));
+        ack.durable.iter().find(|l| l.ip == o.yiaddr()).cloned().expect("bound")
+    };
+    let first = engine(&conf);
+    let a = bind(&first, mac(1), vec![]);
+    let b = bind(&first, mac(2), vec![DhcpOption::Hostname("e".into())]);
+    // The lease file, as the journal writes it.
+    let mut file = Vec::new();
+    for l in [&a, &b] {
+        dhcp_journal::format::write_lease(&mut file, &crate::lease::record::to_record(l));
+    }
+    let text = String::from_utf8_lossy(&file).into_owned();
+    assert!(
+        text.contains("\n  on expiry or release {\n    execute (\"/usr/local/bin/hook\", \"gone\", ip);\n  }\n}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\n  on expiry {\n    log (info, \"expired\");\n    execute (\"/usr/local/bin/hook\", \"expiry\");\n  }\n  on release {"
+        ),
+        "{text}"
+    );
+    // A restarted server: the same configuration, the leases read back from the file.
+    let parsed = dhcp_journal::parse::parse(&file);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let records: Vec<_> = parsed
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            dhcp_journal::Entry::Lease(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let second = engine(&conf);
+    assert_eq!(second.restore_all(&records), 2);
+    let hooks = second.hooks();
+    let argv = |c: &dhcp_config::Command| {
+        std::iter::once(c.program.clone())
+            .chain(c.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()))
+            .collect::<Vec<_>>()
+    };
+    let mut rel = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(1), vec![]))).expect("decodes");
+    rel.set_ciaddr(a.ip);
+    let mut buf = Vec::new();
+    rel.encode(&mut Encoder::new(&mut buf)).expect("encode");
+    second.handle(Now::at(1100), &META, &buf);
+    let ip = a.ip.to_string();
+    assert_eq!(hooks.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "gone", ip.as_str()]]);
+    // The other lease's `on expiry` (from the `if`, which replaced the scope's) runs
+    // when it expires.
+    assert!(second.expire(Now::at(1000 + 601), 100).iter().any(|l| l.ip == b.ip));
+    assert_eq!(hooks.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "expiry"]]);
+    // The same leases as a real dhcpd 4.4.3 wrote them back after reading this format
+    // (dhcp-journal's fixture e.leases, its own spelling): read, found, run.
+    let dhcpd_file = include_bytes!("../../dhcp-journal/tests/fixtures/e.leases");
+    let third = engine(&conf);
+    let records: Vec<_> = dhcp_journal::parse::parse(dhcpd_file)
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            dhcp_journal::Entry::Lease(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(third.restore_all(&records), 2);
+    let hooks3 = third.hooks();
+    let mut rel3 = Message::decode(&mut Decoder::new(&msg(MessageType::Release, mac(1), vec![]))).expect("decodes");
+    rel3.set_ciaddr(Ipv4Addr::new(198, 18, 0, 100));
+    let mut buf3 = Vec::new();
+    rel3.encode(&mut Encoder::new(&mut buf3)).expect("encode");
+    third.handle(Now::at(1_900_000_000), &META, &buf3);
+    assert_eq!(hooks3.take().iter().map(argv).collect::<Vec<_>>(), [["/usr/local/bin/hook", "gone", "198.18.0.100"]]);
+    // A configuration whose block changed: the old text finds nothing; nothing runs.
+    let changed = engine(&conf.replace("\"gone\"", "\"left\""));
+    changed.restore_all(&records);
+    let hooks = changed.hooks();
+    rel.set_ciaddr(a.ip);
+    changed.handle(Now::at(1100), &META, &buf);
+    assert!(hooks.take().is_empty());
+}
+
+/// dhcpd merges a pool with no statements of its own into an earlier such pool whose
+/// permit lists are of the same kinds, the dates of `after` aside (permit_list_match):
+/// the later pool's addresses then follow the earlier pool's dates. Checked against
+/// dhcpd 4.4.3 (capture-offers.py): the order of two such `deny after` pools decides.
+#[test]
+fn pools_with_after_permits_merge_as_in_dhcpd() {
+    let closed = "pool { deny after 3 2020/01/01 00:00:00; range 198.18.0.100 198.18.0.119; }";
+    let open = "pool { deny after epoch 2114380800; range 198.18.0.140 198.18.0.141; }";
+    let with = |a: &str, b: &str| engine(&format!("subnet 198.18.0.0 netmask 255.255.255.0 {{\n  {a}\n  {b}\n}}\n"));
+    let now = 1_800_000_000;
+    let ask = |e: &Engine, n: u8| e.handle(Now::at(now), &META, &msg(MessageType::Discover, mac(n), vec![]));
+    // Closed first: the open pool joins it and is closed too (dhcpd: no answer).
+    assert!(ask(&with(closed, open), 1).reply.is_none());
+    // Open first: the closed pool's addresses join it, open until 2037 (dhcpd offered
+    // 198.18.0.100; the order of free addresses within a pool differs, as elsewhere).
+    let e = with(open, closed);
+    let offered: Vec<Ipv4Addr> = (1..=3).map(|n| reply(&ask(&e, n)).yiaddr()).collect();
+    assert!(offered.contains(&Ipv4Addr::new(198, 18, 0, 100)), "{offered:?}");
+    // A pool with a statement of its own is not merged.
+    let own = "pool { deny after epoch 2114380800; option domain-name \"x\"; range 198.18.0.140 198.18.0.141; }";
+    assert_eq!(reply(&ask(&with(closed, own), 1)).yiaddr(), Ipv4Addr::new(198, 18, 0, 140));
+}
+
+/// A host name in a space option's address (was refused): looked up with the file's
+/// other names, and option 43 is built with the addresses (every address for an
+/// address list, the first for one address); a name that does not resolve leaves the
+/// sub-option out. (probe-space-host-name.conf compares option 43 with a real dhcpd's.)
+#[test]
+fn host_names_in_space_options_give_their_addresses() {
+    let e = engine(&format!(
+        "option space acme;\noption acme.addr code 1 = ip-address;\n\
+         option acme.list code 2 = array of ip-address;\noption acme.greeting code 3 = text;\n\
+         option acme.gone code 4 = ip-address;\n\
+         option acme.greeting \"hi\";\noption acme.addr tftp.lab.test;\n\
+         option acme.list ns1.lab.test, 198.18.0.9;\noption acme.gone nowhere.lab.test;\n\
+         vendor-option-space acme;\n{SUBNET}"
+    ));
+    let m = offer(&e, mac(1));
+    let v = option_43(&m).expect("option 43");
+    let mut subs = std::collections::BTreeMap::new();
+    let mut rest = v.as_slice();
+    while let [code, len, tail @ ..] = rest {
+        let (value, next) = tail.split_at(usize::from(*len).min(tail.len()));
+        subs.insert(*code, value.to_vec());
+        rest = next;
+    }
+    assert_eq!(subs.get(&1), Some(&vec![198, 18, 0, 69]));
+    assert_eq!(subs.get(&2), Some(&vec![198, 18, 0, 53, 198, 18, 0, 54, 198, 18, 0, 9]));
+    assert_eq!(subs.get(&3), Some(&b"hi".to_vec()));
+    assert_eq!(subs.get(&4), None, "a name that does not resolve: no sub-option");
 }

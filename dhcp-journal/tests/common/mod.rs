@@ -30,6 +30,7 @@ pub fn lease(i: u32) -> LeaseRecord {
         vendor_class: None,
         vars: Vec::new(),
         billing: None,
+        events: Vec::new(),
     }
 }
 

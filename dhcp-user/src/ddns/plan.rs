@@ -237,7 +237,12 @@ pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
                 .or_else(|| i.config_host_name.and_then(text)),
         }
         .or_else(|| i.host_decl_name.filter(|s| !s.is_empty()).map(str::to_string));
-        let domain = p.domainname.as_deref().and_then(text).or_else(|| i.config_domain_name.and_then(text));
+        // dhcpd's default ddns-domainname is `config-option domain-name`; a written one
+        // (a per-client expression's null is kept empty) replaces it, fallback and all.
+        let domain = match &p.domainname {
+            Some(d) => text(d),
+            None => i.config_domain_name.and_then(text),
+        };
         match (host, domain) {
             (Some(h), Some(d)) => Some(format!("{h}.{}", d.trim_start_matches('.'))),
             _ => None,
@@ -279,7 +284,10 @@ pub fn plan_bind_reply(i: &BindInput<'_>) -> Result<BindPlan, DdnsError> {
         };
         FwdAdd { name: fwd_name.clone(), guard: Guard::compute(i.style, who, &wire) }
     });
-    let ptr_target = (p.do_reverse_updates != Some(false)).then_some(fwd_name);
+    // A `ddns-rev-domainname = EXPR;` whose value was null leaves dhcpd no reverse name,
+    // so no PTR record (the address's own is still written).
+    let no_rev = p.rev_domainname.as_deref().is_some_and(|r| text(r).is_none());
+    let ptr_target = (p.do_reverse_updates != Some(false) && !no_rev).then_some(fwd_name);
     let add = AddJob {
         ip: i.ip,
         fwd,

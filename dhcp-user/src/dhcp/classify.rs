@@ -5,6 +5,7 @@
 //! statement sets a value: classification fills a fixed array.
 
 use super::config::{Params, PoolCfg};
+use dhcp_config::model::ExprParam;
 use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, SwitchValue, Target};
 use std::collections::HashMap;
 
@@ -120,8 +121,8 @@ pub fn classify(classes: &[Class], index: &SubclassIndex, pkt: &Packet<'_>) -> C
     out
 }
 
-/// dhcpd's permitted(): whether one of `list` matches the client.
-fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> bool {
+/// dhcpd's permitted(): whether one of `list` matches the client at `now`.
+fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes, now: u32) -> bool {
     list.iter().any(|p| match p {
         Permit::KnownClients => known,
         Permit::UnknownClients => !known,
@@ -131,14 +132,32 @@ fn matches_any(list: &[Permit], known: bool, bootp: bool, classes: &Classes) -> 
         Permit::AuthenticatedClients => false,
         Permit::UnauthenticatedClients => true,
         Permit::Members(c) => classes.contains(*c),
+        // Strictly after the date, as dhcpd compares.
+        Permit::After(t) => now > *t,
     })
 }
 
-/// Whether a client may draw from `pool`: no deny matches it, and when the pool has
-/// allows, one of them does.
-pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes) -> bool {
-    !matches_any(&pool.prohibits, known, bootp, classes)
-        && (pool.permits.is_empty() || matches_any(&pool.permits, known, bootp, classes))
+/// Whether a client may draw from `pool` at `now` (Unix seconds): no deny matches it,
+/// and when the pool has allows, one of them does.
+pub fn permitted(pool: &PoolCfg, known: bool, bootp: bool, classes: &Classes, now: u32) -> bool {
+    !matches_any(&pool.prohibits, known, bootp, classes, now)
+        && (pool.permits.is_empty() || matches_any(&pool.permits, known, bootp, classes, now))
+}
+
+/// The lease time a DHCP client (not BOOTP) gets from `pool` at `now`, as dhcpd's
+/// ack_lease bounds it by the pool's `after` permits: `None` (dhcpd NAKs) before the
+/// date of an `allow after` or from the date of a `deny after` on; until the latter, the
+/// lease ends by that date, but lasts `min_secs` at least (min-lease-time, the
+/// transition window dhcpd's comments describe).
+pub fn pool_window(pool: &PoolCfg, now: u32, secs: u32, min_secs: u32) -> Option<u32> {
+    if dhcp_config::model::permit_after(&pool.permits).is_some_and(|from| now < from) {
+        return None;
+    }
+    match dhcp_config::model::permit_after(&pool.prohibits) {
+        Some(until) if now >= until => None,
+        Some(until) => Some(secs.min(until - now).max(min_secs)),
+        None => Some(secs),
+    }
 }
 
 fn set_option(p: &mut Params, code: u8, data: Option<Vec<u8>>) {
@@ -178,6 +197,42 @@ fn set_space_option(p: &mut Params, space: &str, code: u32, data: Option<Vec<u8>
             opts.remove(i);
         }
         (None, None) => {}
+    }
+}
+
+/// `NAME = EXPR;` for a parameter of [`ExprParam`], as dhcpd reads the value where it
+/// uses the parameter: a number is four bytes in network order, any other value (null
+/// too) leaves dhcpd's built-in default, not the value an earlier statement set (the
+/// statement replaced it); a name is the value's text, null being no name.
+fn set_param(p: &mut Params, param: ExprParam, expr: &dhcp_config::DataExpr, pkt: &Packet<'_>) {
+    let value = expr.eval(pkt);
+    let number = || value.as_deref().and_then(|v| <[u8; 4]>::try_from(v).ok()).map(u32::from_be_bytes);
+    // dhcpd's evaluate_boolean_option_cache: true only when the first byte is 1.
+    let boolean = || value.as_deref().and_then(|v| v.first()) == Some(&1);
+    match param {
+        ExprParam::PingCheck => p.ping_check = boolean(),
+        ExprParam::Flag(f) => match f {
+            Flag::UseHostDeclNames => p.use_host_decl_names = Some(boolean()),
+            Flag::OneLeasePerClient => p.one_lease_per_client = Some(boolean()),
+            Flag::UpdateStaticLeases => p.update_static_leases = Some(boolean()),
+            Flag::Duplicates => p.duplicates = boolean(),
+            // Not made by the parser (see ExprParam::from_name).
+            Flag::AllowBooting | Flag::IgnoreClientUids => {}
+        },
+        ExprParam::PingTimeout => p.ping_timeout_secs = number().unwrap_or(1),
+        ExprParam::PingTimeoutMs => p.ping_timeout_ms = number().unwrap_or(0),
+        ExprParam::PingClttSecs => p.ping_cltt_secs = number().unwrap_or(60),
+        ExprParam::DdnsTtl => std::sync::Arc::make_mut(&mut p.ddns).ttl = number(),
+        // Null is kept as an empty name, which the DNS plan reads as "none" (no
+        // fallback to the domain-name option, as dhcpd has none once the statement is
+        // in force).
+        ExprParam::DdnsDomainName => {
+            std::sync::Arc::make_mut(&mut p.ddns).domainname = Some(value.map(|v| v.into_owned()).unwrap_or_default())
+        }
+        ExprParam::DdnsRevDomainName => {
+            std::sync::Arc::make_mut(&mut p.ddns).rev_domainname =
+                Some(value.map(|v| v.into_owned()).unwrap_or_default())
+        }
     }
 }
 
@@ -260,6 +315,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                     _ => p.min_lease_secs = v.unwrap_or(0),
                 }
             }
+            Action::ParamExpr { param, expr } if live(param.target()) => set_param(p, *param, expr, pkt),
             Action::DefaultLeaseTime(v) if live(Target::DefaultLeaseTime) => p.default_lease_secs = *v,
             Action::MaxLeaseTime(v) if live(Target::MaxLeaseTime) => p.max_lease_secs = *v,
             Action::MinLeaseTime(v) if live(Target::MinLeaseTime) => p.min_lease_secs = *v,
@@ -269,9 +325,10 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                 Flag::OneLeasePerClient => p.one_lease_per_client = Some(*v),
                 Flag::IgnoreClientUids => p.ignore_client_uids = Some(*v),
                 Flag::UpdateStaticLeases => p.update_static_leases = Some(*v),
+                Flag::Duplicates => p.duplicates = *v,
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
-            Action::On { events, actions } => {
+            Action::On { events, block } => {
                 // The last `on` run for an event replaces the earlier (dhcpd's on_star).
                 if let Some(mut guard) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
                     let fx = &mut *guard;
@@ -281,7 +338,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
                         (events.expiry, &mut fx.on_expiry),
                     ] {
                         if on {
-                            *slot = Some(actions.clone());
+                            *slot = Some(std::sync::Arc::clone(block));
                         }
                     }
                 }

@@ -57,7 +57,11 @@ pub struct Params {
     /// `ping-check`: an OFFER of an address not in use waits for an ICMP echo to it to go
     /// unanswered ([`crate::dhcp::Probe`]).
     pub ping_check: bool,
-    /// `ping-timeout` (or `ping-timeout-ms`), in milliseconds: how long that wait is.
+    /// `ping-timeout`, in seconds: how long that wait is, unless `ping_timeout_ms` is
+    /// above 0 ([`Params::ping_wait_ms`]).
+    pub ping_timeout_secs: u32,
+    /// `ping-timeout-ms` (0: not set). Both are kept, not combined, because a per-client
+    /// statement may set either (`ping-timeout = EXPR;`) and dhcpd combines them after.
     pub ping_timeout_ms: u32,
     /// `ping-cltt-secs`: the client's own address used this recently is not pinged.
     pub ping_cltt_secs: u32,
@@ -91,7 +95,8 @@ impl Default for Params {
             option43_explicit: false,
             header_exprs: [None, None, None],
             ping_check: true,
-            ping_timeout_ms: 1000,
+            ping_timeout_secs: 1,
+            ping_timeout_ms: 0,
             ping_cltt_secs: 60,
             ddns: Arc::new(dhcp_config::DdnsParams::default()),
         }
@@ -99,6 +104,12 @@ impl Default for Params {
 }
 
 impl Params {
+    /// The wait for a ping's echo reply, in milliseconds: `ping-timeout-ms` when above
+    /// 0, else `ping-timeout` (dhcpd's do_ping_check).
+    pub fn ping_wait_ms(&self) -> u32 {
+        if self.ping_timeout_ms > 0 { self.ping_timeout_ms } else { self.ping_timeout_secs.saturating_mul(1000) }
+    }
+
     pub fn option(&self, code: u8) -> Option<&[u8]> {
         self.options.iter().find(|(c, _)| *c == code).map(|(_, v)| v.as_slice())
     }

@@ -161,6 +161,9 @@ struct Snapshot {
     /// Some scope, host or class turns `ignore-client-uids` on (else a request's key needs
     /// no second look).
     ignores_uids: bool,
+    /// The configuration's `on` blocks by text: a lease read from the lease file gets
+    /// its pending `on release` / `on expiry` statements from here ([`Engine::restore`]).
+    event_blocks: HashMap<String, Arc<dhcp_config::model::OnBlock>>,
 }
 
 impl Snapshot {
@@ -200,7 +203,8 @@ impl Snapshot {
                 .classes
                 .iter()
                 .any(|c| in_actions(&c.actions) || c.subclasses.iter().any(|s| in_actions(&s.actions)));
-        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses, ignores_uids }
+        let event_blocks = event_blocks(&cfg);
+        Snapshot { cfg: Arc::new(cfg), host_by_hw, host_by_id, host_by_option, subclasses, ignores_uids, event_blocks }
     }
 
     /// The configured host matching a request on network `net`, as dhcpd picks it
@@ -706,7 +710,7 @@ impl Engine {
             .iter()
             .enumerate()
             .filter(move |(_, p)| known || p.allow_unknown_clients)
-            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes))
+            .filter(move |(_, p)| classify::permitted(p, known, bootp, &c.classes, c.now.unix))
             .filter_map(move |(i, p)| Some((c.net.first_pool_id + i as u32, p, self.take_for(c, p)?)))
     }
 
@@ -829,13 +833,18 @@ impl Engine {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(c.msg_type, DropReason::LeaseLimitReached);
         }
-        let desired = self.lease_secs(c, &params);
+        // A pool open from or until a date (`allow|deny after`): dhcpd's ack_lease NAKs
+        // outside the window, even for a DISCOVER, and caps the lease time within it.
+        let Some(desired) = classify::pool_window(pool, now, self.lease_secs(c, &params), min_lease(&params)) else {
+            self.store.cancel_offer(ip, &c.key);
+            return self.nak(c);
+        };
         let stored = self.store.get(ip);
         let tsfp = stored.as_ref().map(|l| l.tsfp).unwrap_or(0);
         let (secs, _) = self.grant(c, pool, desired, tsfp);
         let probe = stored
             .filter(|l| params.ping_check && should_ping(l, &c.key, now, params.ping_cltt_secs))
-            .map(|_| Probe { ip, timeout_ms: params.ping_timeout_ms, client: c.key.clone() });
+            .map(|_| Probe { ip, timeout_ms: params.ping_wait_ms(), client: c.key.clone() });
         Outcome {
             reply: Some(self.address_reply(c, MessageType::Offer, ip, &params, secs)),
             probe,
@@ -942,8 +951,12 @@ impl Engine {
             let secs = self.lease_secs(c, &params);
             // dhcpd runs `on commit` for a fixed address's lease too (its variables are
             // not kept: the lease is in no lease file).
-            let (_, commands) =
-                c.commit(effects.on_commit.as_deref(), dhcp_config::Vars::default(), (ip, true), c.host);
+            let (_, commands) = c.commit(
+                effects.on_commit.as_deref().map(|b| b.actions.as_slice()),
+                dhcp_config::Vars::default(),
+                (ip, true),
+                c.host,
+            );
             c.hooks.push(commands);
             // dhcpd's ddns_updates runs for a static lease too: it decides on
             // `update-static-leases` (see `ddns::plan`), with a fresh scope each time (no
@@ -988,8 +1001,13 @@ impl Engine {
             };
         };
         let billing = billing.map(Box::new);
-        let desired = self.lease_secs(c, &params);
         let now = c.now.unix;
+        // The window of a pool open from or until a date (see `discover`).
+        let Some(desired) = classify::pool_window(pool, now, self.lease_secs(c, &params), min_lease(&params)) else {
+            let mut out = self.nak(c);
+            out.durable.extend(released);
+            return out;
+        };
         let mut secs = desired;
         let hostname = match c.req.opts().get(OptionCode::Hostname) {
             Some(DhcpOption::Hostname(h)) => Some(h.clone().into_boxed_str()),
@@ -1017,8 +1035,12 @@ impl Engine {
             vars.set("vendor-class-identifier", Some(v.into_owned()));
         }
         // `on commit` runs as the lease is granted, and may set variables it keeps.
-        let (vars, commit_commands) =
-            c.commit(effects.on_commit.as_deref(), vars, (ip, false), dynamic_lease_host(c.host));
+        let (vars, commit_commands) = c.commit(
+            effects.on_commit.as_deref().map(|b| b.actions.as_slice()),
+            vars,
+            (ip, false),
+            dynamic_lease_host(c.host),
+        );
         let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
         let on_events = (effects.on_release.is_some() || effects.on_expiry.is_some())
             .then(|| Arc::new(crate::lease::LeaseEvents { release: effects.on_release, expiry: effects.on_expiry }));
@@ -1208,15 +1230,16 @@ impl Engine {
     /// Runs a lease's `on release` / `on expiry` statements (`raw`: the request that
     /// caused it, empty for an expiry) with its variables; their programs are queued.
     /// What they set is not kept (the binding has ended).
-    fn lease_event(&self, raw: &[u8], known: bool, lease: &Lease, actions: Option<Vec<dhcp_config::Action>>) {
-        let Some(actions) = actions else { return };
+    fn lease_event(&self, raw: &[u8], known: bool, lease: &Lease, block: Option<Arc<dhcp_config::model::OnBlock>>) {
+        let Some(block) = block else { return };
+        let actions = &block.actions;
         let vars = std::cell::RefCell::new(lease.vars.as_deref().cloned().unwrap_or_default());
         let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
         let pkt = dhcp_config::Packet::new(raw, known)
             .with_vars(&vars)
             .with_effects(&effects)
             .with_lease(lease.ip, false, None);
-        classify::run_event(&actions, &pkt);
+        classify::run_event(actions, &pkt);
         self.hooks.push(effects.into_inner().commands);
     }
 
@@ -1610,7 +1633,10 @@ impl Engine {
     }
 
     /// Load a lease from the lease file (or the partner).
-    pub fn restore(&self, lease: Lease) -> bool {
+    pub fn restore(&self, mut lease: Lease) -> bool {
+        if lease.on_events.is_some() {
+            lease.on_events = self.pending_events(&lease);
+        }
         let billed = lease.billing.as_deref().filter(|_| lease.state == BindingState::Active).cloned();
         let ip = lease.ip;
         let restored = self.store.restore(lease);
@@ -1683,6 +1709,33 @@ impl Engine {
             self.billed.remove_if(key, |_, v| v.is_empty());
         }
         room
+    }
+
+    /// The pending event statements of a lease read from the lease file (text only),
+    /// found in the configuration by their text; those of a bound lease only (dhcpd
+    /// keeps them until the lease is released, expires or is freed). A text no `on`
+    /// block of the configuration has (the block was changed or removed, or written by
+    /// dhcpd in a spelling of its own) cannot be compiled here: dropped, with a warning.
+    fn pending_events(&self, lease: &Lease) -> Option<Arc<crate::lease::LeaseEvents>> {
+        let ev = lease.on_events.as_deref()?;
+        if lease.state != BindingState::Active {
+            return None;
+        }
+        let snap = self.snap.load();
+        let find = |b: &Option<Arc<dhcp_config::model::OnBlock>>| {
+            let b = b.as_ref()?;
+            let found = snap.event_blocks.get(&b.source).cloned();
+            if found.is_none() {
+                tracing::warn!(
+                    ip = %lease.ip,
+                    statements = %b.source,
+                    "lease file: no `on` block of the configuration has these statements; they will not run"
+                );
+            }
+            found
+        };
+        let events = crate::lease::LeaseEvents { release: find(&ev.release), expiry: find(&ev.expiry) };
+        (events.release.is_some() || events.expiry.is_some()).then(|| Arc::new(events))
     }
 
     /// Load many leases on every core (startup from a large lease file). Returns how many
@@ -1783,6 +1836,38 @@ const MAX_TIME: u32 = 0x7fff_ffff;
 fn offered_lease_secs(now: u32, secs: u32) -> u32 {
     let expiry = if secs == u32::MAX { MAX_TIME } else { now.saturating_add(secs).min(MAX_TIME - 1) };
     expiry.saturating_sub(now)
+}
+
+/// Every `on` block of the configuration by its text (scopes, hosts, classes; nested in
+/// `if` and `switch` too).
+fn event_blocks(cfg: &EngineConfig) -> HashMap<String, Arc<dhcp_config::model::OnBlock>> {
+    let mut out = HashMap::new();
+    let mut scope = |p: &Params| {
+        for d in p.dynamic.iter() {
+            dhcp_config::model::collect_event_blocks(std::slice::from_ref(&d.action), &mut out);
+        }
+    };
+    scope(&cfg.global);
+    for n in &cfg.networks {
+        n.subnets.iter().for_each(|s| scope(&s.params));
+        n.pools.iter().for_each(|p| scope(&p.params));
+    }
+    cfg.hosts.iter().for_each(|h| scope(&h.params));
+    for c in &cfg.classes {
+        dhcp_config::model::collect_event_blocks(&c.actions, &mut out);
+        for s in &c.subclasses {
+            dhcp_config::model::collect_event_blocks(&s.actions, &mut out);
+        }
+        for (_, a) in &c.enclosing {
+            dhcp_config::model::collect_event_blocks(a, &mut out);
+        }
+    }
+    out
+}
+
+/// min-lease-time as dhcpd's ack_lease uses it: at most max-lease-time.
+fn min_lease(params: &Params) -> u32 {
+    params.min_lease_secs.min(params.max_lease_secs)
 }
 
 /// `deny booting` or `ignore booting` in force for the client: dhcpd's ack_lease (and

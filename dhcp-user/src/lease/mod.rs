@@ -136,11 +136,14 @@ impl HwAddr {
     }
 }
 
-/// The event statements a lease keeps (`on release`, `on expiry`).
+/// The event statements a lease keeps (`on release`, `on expiry`), with their text (the
+/// lease file holds it, as dhcpd's does). Read back from the file, a block has its text
+/// only until [`crate::dhcp::Engine::restore`] finds its statements in the
+/// configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct LeaseEvents {
-    pub release: Option<Vec<dhcp_config::Action>>,
-    pub expiry: Option<Vec<dhcp_config::Action>>,
+    pub release: Option<std::sync::Arc<dhcp_config::model::OnBlock>>,
+    pub expiry: Option<std::sync::Arc<dhcp_config::model::OnBlock>>,
 }
 
 /// A billing class: a class with a lease limit, or one of its subclasses (declared or
@@ -185,8 +188,8 @@ pub struct Lease {
     pub vars: Option<Box<dhcp_config::Vars>>,
     /// The class (with a `lease limit`) this lease is billed to, as dhcpd bills it.
     pub billing: Option<Box<Billing>>,
-    /// In-memory only: the `on release` / `on expiry` statements in force when the lease
-    /// was granted (dhcpd also writes them to its lease file; xdhcpd does not yet).
+    /// The `on release` / `on expiry` statements in force when the lease was granted,
+    /// written to the lease file as dhcpd writes them (`on expiry or release { ... }`).
     pub on_events: Option<std::sync::Arc<LeaseEvents>>,
     /// In-memory only: an outstanding offer. Boxed: it lives seconds, and a bound lease
     /// should not carry its 24 bytes (issue 14's bytes per lease).

@@ -42,7 +42,31 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
             r.vars.push((name.clone(), value.clone()));
         }
     }
+    // The pending event statements of a bound lease (dhcpd clears them when they run or
+    // when the lease is freed), one `on expiry or release` when both are the same.
+    if let Some(ev) = l.on_events.as_deref() {
+        let text = |b: &std::sync::Arc<dhcp_config::model::OnBlock>| b.source.clone();
+        match (&ev.expiry, &ev.release) {
+            (Some(e), Some(rel)) if e.source == rel.source => {
+                r_events(&mut r, true, true, text(e));
+            }
+            (e, rel) => {
+                if let Some(e) = e {
+                    r_events(&mut r, true, false, text(e));
+                }
+                if let Some(rel) = rel {
+                    r_events(&mut r, false, true, text(rel));
+                }
+            }
+        }
+    }
     r
+}
+
+fn r_events(r: &mut LeaseRecord, expiry: bool, release: bool, text: String) {
+    if !text.is_empty() {
+        r.events.push(dhcp_journal::record::EventStatements { expiry, release, text });
+    }
 }
 
 /// The lease a record describes (pool is fixed up by the store on restore).
@@ -76,6 +100,20 @@ pub fn from_record(r: &LeaseRecord) -> Lease {
     l.billing = r.billing.as_ref().map(|(class, sub)| {
         Box::new(super::Billing { class: class.as_str().into(), subclass: sub.as_deref().map(Into::into) })
     });
+    // The statements' text only (in canonical form when it reads as statements):
+    // `Engine::restore` finds them in the configuration.
+    let mut events = super::LeaseEvents::default();
+    for e in &r.events {
+        let source = dhcp_config::model::event_statements_key(&e.text).unwrap_or_else(|| e.text.clone());
+        let block = std::sync::Arc::new(dhcp_config::model::OnBlock { source, actions: Vec::new() });
+        if e.expiry {
+            events.expiry = Some(std::sync::Arc::clone(&block));
+        }
+        if e.release {
+            events.release = Some(block);
+        }
+    }
+    l.on_events = (events.expiry.is_some() || events.release.is_some()).then(|| std::sync::Arc::new(events));
     l
 }
 
