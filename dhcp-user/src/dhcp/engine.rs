@@ -478,6 +478,20 @@ impl Engine {
     }
 
     /// The failover peer name of a pool.
+    /// The lease file's record of `l`, as dhcpd writes it: a bound lease says where its
+    /// expiry takes it (`next binding state`: EXPIRED in a failover pool, where the partner
+    /// must hear of it before the address is free, FREE elsewhere). dhcpd reads a record
+    /// without it as staying in its state, so a dhcpd given this file (a migration back)
+    /// would never expire those leases.
+    pub fn lease_record(&self, l: &Lease) -> dhcp_journal::LeaseRecord {
+        let mut r = crate::lease::record::to_record(l);
+        if l.state == BindingState::Active {
+            let failover = self.snap.load().cfg.pool_peer(l.pool).is_some();
+            r.next_binding_state = Some(if failover { BindingState::Expired } else { BindingState::Free });
+        }
+        r
+    }
+
     pub fn relationship_of(&self, pool: PoolId) -> Option<String> {
         self.snap.load().cfg.pool_peer(pool).map(String::from)
     }

@@ -865,3 +865,28 @@ fn a_shorter_renewal_does_not_shorten_what_the_server_keeps() {
     let out = e.handle(Now::at(1590), &RequestMeta { broadcast: false, ..META }, &bytes(&renew));
     assert_eq!(out.durable[0].ends, 1650);
 }
+
+/// The lease file says where a bound lease's expiry takes it, as dhcpd writes it (`next
+/// binding state free;`, or `expired` in a failover pool): dhcpd reads a record without the
+/// line as staying bound, so a dhcpd given xdhcpd's file (a migration back) never expired
+/// those leases nor ran their `on expiry` statements. Free records say nothing more.
+#[test]
+fn a_bound_leases_record_says_where_its_expiry_takes_it() {
+    let plain = Engine::new(config((10, 20)));
+    let (ip, ack) = dora(&plain, 1000, mac(1));
+    assert_eq!(ack.reply.map(|r| r.msg_type), Some(MessageType::Ack));
+    let l = plain.store().get(ip).expect("bound");
+    assert_eq!(plain.lease_record(&l).next_binding_state, Some(BindingState::Free));
+    let free = Lease::free(Ipv4Addr::new(198, 18, 0, 15), 0);
+    assert_eq!(plain.lease_record(&free).next_binding_state, None);
+
+    let paired = Engine::new(failover_config((100, 101)));
+    let mut bound = Lease::free(Ipv4Addr::new(198, 18, 0, 100), 0);
+    bound.state = BindingState::Active;
+    bound.ends = 5_000;
+    assert_eq!(paired.lease_record(&bound).next_binding_state, Some(BindingState::Expired));
+    // Written and read back as the journal writes it.
+    let mut buf = dhcp_journal::header();
+    dhcp_journal::format::write_lease(&mut buf, &paired.lease_record(&bound));
+    assert!(String::from_utf8_lossy(&buf).contains("next binding state expired;"));
+}

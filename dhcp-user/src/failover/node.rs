@@ -145,14 +145,14 @@ impl Disk {
 
     /// The online compaction's snapshot, as the runtime writes it (`journal::compacted_entries`
     /// from the failover state records appended so far and the store's leases), taken now.
-    pub fn compaction_snapshot(&self, leases: &[Lease]) -> Vec<u8> {
+    pub fn compaction_snapshot(&self, leases: &[Lease], source: &dyn crate::runtime::journal::LeaseSource) -> Vec<u8> {
         let appended = dhcp_journal::record::fold(dhcp_journal::parse(&self.bytes).entries);
         let mut states: Vec<&FailoverStateRecord> = appended.failover.values().collect();
         states.sort_by(|a, b| a.peer.cmp(&b.peer));
         let mut leases = leases.to_vec();
         leases.sort_by_key(|l| u32::from(l.ip));
         let mut bytes = dhcp_journal::header();
-        for e in crate::runtime::journal::compacted_entries(states, [], &leases) {
+        for e in crate::runtime::journal::compacted_entries(states, [], &leases, source) {
             dhcp_journal::write_entry(&mut bytes, &e);
         }
         bytes
@@ -350,7 +350,7 @@ impl Node {
             return false;
         }
         let began = self.disk.len();
-        let snapshot = self.disk.compaction_snapshot(&self.engine.store().snapshot());
+        let snapshot = self.disk.compaction_snapshot(&self.engine.store().snapshot(), self.engine.as_ref());
         self.compaction = Some((snapshot, began));
         true
     }
@@ -487,7 +487,7 @@ impl Node {
     /// Appends a change of a lease as the journal thread does: the store's lease as it is
     /// now, whatever value was handed over (`journal::appended`).
     fn append(&mut self, handed: &Lease) {
-        self.disk.append_record(&appended(self.engine.store(), handed));
+        self.disk.append_record(&appended(self.engine.as_ref(), handed));
     }
 
     // ----- failover inputs -----

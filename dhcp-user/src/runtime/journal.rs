@@ -78,14 +78,21 @@ pub trait LeaseSource: Send + Sync {
     fn snapshot(&self) -> Vec<Lease>;
     /// The lease file's record of `ip` as the store holds it now, if it has one.
     fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord>;
+    /// The lease file's record of `l`.
+    fn record_of(&self, l: &Lease) -> LeaseRecord;
 }
 
+/// A bare store does not know which pools are in failover: its records say no `next
+/// binding state` (unit tests, tools).
 impl LeaseSource for crate::lease::LeaseStore {
     fn snapshot(&self) -> Vec<Lease> {
         crate::lease::LeaseStore::snapshot(self)
     }
     fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
         self.read(ip, record::to_record)
+    }
+    fn record_of(&self, l: &Lease) -> LeaseRecord {
+        record::to_record(l)
     }
 }
 
@@ -94,7 +101,10 @@ impl LeaseSource for crate::dhcp::Engine {
         self.store().snapshot()
     }
     fn current_record(&self, ip: std::net::Ipv4Addr) -> Option<LeaseRecord> {
-        self.store().read(ip, record::to_record)
+        self.store().read(ip, |l| self.lease_record(l))
+    }
+    fn record_of(&self, l: &Lease) -> LeaseRecord {
+        self.lease_record(l)
     }
 }
 
@@ -116,7 +126,7 @@ impl LeaseSource for crate::dhcp::Engine {
 /// worker holding a shard lock on a full journal queue while the journal needs that shard
 /// for a rewrite, and every producer would have to do it.
 pub fn appended(leases: &dyn LeaseSource, handed: &Lease) -> LeaseRecord {
-    leases.current_record(handed.ip).unwrap_or_else(|| record::to_record(handed))
+    leases.current_record(handed.ip).unwrap_or_else(|| leases.record_of(handed))
 }
 
 /// The whole lease file as it is rewritten: failover state records first (dhcpd's layout),
@@ -125,6 +135,7 @@ pub fn compacted_entries<'a>(
     states: impl IntoIterator<Item = &'a FailoverStateRecord>,
     hosts: impl IntoIterator<Item = &'a HostRecord>,
     leases: &[Lease],
+    source: &dyn LeaseSource,
 ) -> Vec<Entry> {
     states
         .into_iter()
@@ -136,7 +147,7 @@ pub fn compacted_entries<'a>(
                 .iter()
                 // A never-used FREE address is implied by the configuration's ranges.
                 .filter(|l| l.starts != 0 || l.client.is_some() || l.state != crate::lease::BindingState::Free)
-                .map(|l| Entry::Lease(record::to_record(l))),
+                .map(|l| Entry::Lease(source.record_of(l))),
         )
         .collect()
 }
@@ -307,7 +318,7 @@ pub fn spawn(
             if file.needs_rewrite() {
                 // Complete in itself: a compaction in flight is dropped.
                 background = None;
-                let entries = compacted_entries(states.values(), hosts.values(), &leases.snapshot());
+                let entries = compacted_entries(states.values(), hosts.values(), &leases.snapshot(), leases.as_ref());
                 match file.compact(entries.iter()) {
                     Ok(n) => {
                         compacted = n.max(1);
@@ -389,7 +400,8 @@ pub fn spawn(
                 let (states, hosts, leases, path) =
                     (states.clone(), hosts.clone(), leases.clone(), file.path().to_path_buf());
                 let spawned = std::thread::Builder::new().name("compactor".into()).spawn(move || {
-                    let entries = compacted_entries(states.values(), hosts.values(), &leases.snapshot());
+                    let entries =
+                        compacted_entries(states.values(), hosts.values(), &leases.snapshot(), leases.as_ref());
                     let _ = tx.send(dhcp_journal::file::write_compacted(&path, entries.iter()));
                 });
                 match spawned {
@@ -405,7 +417,8 @@ pub fn spawn(
             }
         }
         if file.needs_rewrite()
-            && let Err(e) = file.compact(compacted_entries(states.values(), hosts.values(), &leases.snapshot()).iter())
+            && let Err(e) = file
+                .compact(compacted_entries(states.values(), hosts.values(), &leases.snapshot(), leases.as_ref()).iter())
         {
             tracing::error!("lease file rewrite after a failed fdatasync failed: {e}");
         }
