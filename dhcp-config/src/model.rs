@@ -118,8 +118,9 @@ impl Config {
         self.classes.iter().any(|c| c.lease_limit.is_some() || c.subclasses.iter().any(|s| s.lease_limit.is_some()))
     }
 
-    /// Whether a statement anywhere sets or reads a variable (`set`, a variable in an
-    /// expression): the server then keeps binding scopes with the leases.
+    /// Whether a statement anywhere sets or reads a variable (`set`, a variable or
+    /// `lease-time` in an expression): the server then keeps binding scopes with the
+    /// leases and looks the lease's state up for each answer.
     pub fn uses_variables(&self) -> bool {
         let scope = |e: &Effective| e.dynamic.iter().any(|d| d.action.uses_variables());
         scope(&self.global)
@@ -1007,8 +1008,9 @@ pub enum Action {
     /// `break` (dhcp-eval(5)).
     Switch { value: SwitchValue, arms: Vec<SwitchArm> },
     /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
-    /// scope, readable by later expressions and kept with the lease.
-    Set { name: String, expr: Option<DataExpr> },
+    /// scope, readable by later expressions and kept with the lease; the value keeps
+    /// its type (data, number or boolean), as dhcpd's binding_value.
+    Set { name: String, expr: Option<crate::expr::AnyExpr> },
     /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
     /// event happens (the last such statement run for an event replaces the earlier).
     On { events: Events, actions: Vec<Action> },

@@ -545,6 +545,19 @@ fn join_tokens(tokens: &[Token]) -> String {
     s
 }
 
+/// `lease-time` in a value dhcpd evaluates once the answer is built (an option's,
+/// `next-server`'s): dhcpd then reads the lease's new end, the time this very answer
+/// grants, which xdhcpd does not give its expressions yet.
+fn lease_time_in_value(at: &Span) -> ConfigError {
+    ConfigError::new(
+        at,
+        ErrorKind::NotYetSupported {
+            statement: "lease-time".into(),
+            reason: "in an option's value dhcpd reads the lease's end after this answer extends it; not supported yet (set a variable to lease-time and use the variable)".into(),
+        },
+    )
+}
+
 /// The statement's text, shortened, for "`...` is not supported".
 fn stmt_text(stmt: &RawStmt) -> String {
     let mut s = join_tokens(&stmt.tokens);
@@ -1588,6 +1601,13 @@ impl Parser {
                 let expr = p.data_arg()?;
                 c.pos = 2 + p.position();
                 c.end()?;
+                // dhcpd evaluates next-server's once the lease is extended (filename's and
+                // server-name's before, as the statements).
+                if kw == "next-server"
+                    && let Some(at) = p.lease_time_at()
+                {
+                    return Err(lease_time_in_value(at));
+                }
                 let field = match kw.as_str() {
                     "filename" => HeaderField::Filename,
                     "server-name" => HeaderField::ServerName,
@@ -2444,6 +2464,9 @@ impl Parser {
                 ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
             ));
         }
+        if let Some(at) = p.lease_time_at() {
+            return Err(lease_time_in_value(at));
+        }
         Ok(expr)
     }
 
@@ -3077,7 +3100,11 @@ mod tests {
         accepted("define fn-one (a) { log (info, a); execute (\"/bin/true\", a); return a; }");
         refused("subnet 198.18.0.0 netmask 255.255.255.0 { define fn-one (a) { return a; } }", "top level");
         refused("define fn-one (a) { return a; } define fn-one (b) { return b; }", "defined twice");
-        refused("if lease-time = 1 { }", "lease-time");
+        // lease-time is numeric, so the number after `=` is one (dhcpd -t accepts both);
+        // in an option's value it is refused (dhcpd reads it after the lease is extended).
+        accepted("if lease-time = 1 { } set lt = lease-time / 60;");
+        refused("option domain-name = encode-int (lease-time, 32);", "lease-time");
+        refused("next-server = encode-int (lease-time, 32);", "lease-time");
         // `not` takes a boolean only: no variable, no call (dhcpd: "boolean expression expected").
         refused("if not foo { }", "a boolean expression");
         refused("if not fn-one (1) { }", "a boolean expression");

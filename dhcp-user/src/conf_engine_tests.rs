@@ -1008,6 +1008,87 @@ fn variables_are_read_after_set_and_kept_with_the_lease() {
     assert_eq!(domain(&offer(&e, mac(2))).as_deref(), Some("x.test"));
 }
 
+#[test]
+fn numeric_and_boolean_variables_are_kept_with_the_lease() {
+    // As dhcpd 4.4.3: a bare number in `set` is data (41 is "A"), a numeric or boolean
+    // expression keeps its type in the lease's scope, is read back by the next request,
+    // and goes to dhcpd.leases as dhcpd writes it (`%N`, `true`).
+    let e = engine(&format!(
+        "set bare = 41;\n\
+         if defined (count) {{ set count = count + extract-int (01, 8); }} else {{ set count = extract-int (01, 8); }}\n\
+         if seen {{ filename \"again\"; }}\n\
+         set seen = exists vendor-class-identifier;\n\
+         option domain-name = concat (binary-to-ascii (10, 32, \"\", encode-int (count, 32)), bare, \".test\");\n{SUBNET}"
+    ));
+    let pxe = opt(60, b"PXEClient:Arch:00000");
+    let ack = |t: u32| {
+        let o = reply(&e.handle(Now::at(t), &META, &msg(MessageType::Discover, mac(1), vec![pxe.clone()])));
+        let req = vec![pxe.clone(), DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())];
+        let out = e.handle(Now::at(t), &META, &msg(MessageType::Request, mac(1), req));
+        (o, reply(&out), out.durable)
+    };
+    let (offer1, first, durable) = ack(1000);
+    assert_eq!(domain(&offer1).as_deref(), Some("1A.test"));
+    assert_eq!(file(&offer1), "", "no boolean kept yet");
+    assert_eq!(domain(&first).as_deref(), Some("1A.test"));
+    let lease = durable.iter().find(|l| l.ip == first.yiaddr()).expect("the bound lease");
+    let vars = lease.vars.as_deref().expect("variables kept");
+    assert_eq!(vars.value("count"), Some(&dhcp_config::Val::Num(1)));
+    assert_eq!(vars.value("seen"), Some(&dhcp_config::Val::Bool(true)));
+    assert_eq!(vars.value("bare"), Some(&dhcp_config::Val::Data(b"A".to_vec())));
+    let mut buf = Vec::new();
+    dhcp_journal::format::write_lease(&mut buf, &crate::lease::record::to_record(lease));
+    let text = String::from_utf8_lossy(&buf);
+    for line in ["  set count = %1;\n", "  set seen = true;\n", "  set bare = \"A\";\n"] {
+        assert!(text.contains(line), "{line:?} not in {text}");
+    }
+    // Read back from the file, the lease is the same.
+    let parsed = dhcp_journal::parse::parse(&buf);
+    let Some(dhcp_journal::Entry::Lease(r)) = parsed.entries.first() else { panic!("{text}") };
+    let back = crate::lease::record::from_record(r).vars.expect("variables read back");
+    for name in ["count", "seen", "bare"] {
+        assert_eq!(back.value(name), vars.value(name), "{name}");
+    }
+    let (offer2, second, _) = ack(2000);
+    assert_eq!(file(&offer2), "again", "the lease's boolean");
+    assert_eq!(domain(&second).as_deref(), Some("2A.test"), "the lease's number, plus one");
+}
+
+#[test]
+fn lease_time_is_read_before_the_answer_extends_the_lease() {
+    // dhcpd's expr_lease_time in the statements of ack_lease: the lease's end as it stands
+    // before this answer, minus now; null for a free lease. Its OFFER reserved the lease
+    // for two minutes, so the REQUEST that follows sees 120 (dhcpd 4.4.3 wrote `set lt =
+    // %119;` a second later).
+    let e = engine(&format!(
+        "default-lease-time 600;\n\
+         set lt = lease-time;\n\
+         option domain-name = pick-first-value (binary-to-ascii (10, 32, \"\", encode-int (lt, 32)), \"null\");\n{SUBNET}"
+    ));
+    let o = offer(&e, mac(1));
+    assert_eq!(domain(&o).as_deref(), Some("null"), "a free lease has ended");
+    let req =
+        |t: u32, opts: Vec<DhcpOption>| reply(&e.handle(Now::at(t), &META, &msg(MessageType::Request, mac(1), opts)));
+    let ack = req(1000, vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())]);
+    assert_eq!(domain(&ack).as_deref(), Some("120"), "the OFFER's reservation");
+    // A later REQUEST of the bound client (INIT-REBOOT): its lease ends at 1600.
+    let again = req(1100, vec![DhcpOption::RequestedIpAddress(o.yiaddr())]);
+    assert_eq!(domain(&again).as_deref(), Some("500"));
+    let o2 = reply(&e.handle(Now::at(1300), &META, &msg(MessageType::Discover, mac(1), vec![])));
+    assert_eq!(domain(&o2).as_deref(), Some("400"), "the lease the DISCOVER finds, renewed at 1100");
+    // Another client's free lease: null.
+    let other = reply(&e.handle(Now::at(1300), &META, &msg(MessageType::Discover, mac(2), vec![])));
+    assert_eq!(domain(&other).as_deref(), Some("null"));
+}
+
+#[test]
+fn lease_time_in_an_options_value_is_refused() {
+    // dhcpd evaluates an option's value after the lease is extended: not this end.
+    let text = format!("option domain-name = binary-to-ascii (10, 32, \"\", encode-int (lease-time, 32));\n{SUBNET}");
+    let e = dhcp_config::parse_str("t.conf", &text, &dhcp_config::MemoryLoader::default()).expect_err("refused");
+    assert!(e.to_string().contains("`lease-time` is not supported yet"), "{e}");
+}
+
 /// DORA through a relay with circuit id `cid`; the REQUEST's outcome.
 fn dora_with_circuit(e: &Engine, m: [u8; 6], cid: &[u8], now: u32) -> Outcome {
     let with_circuit = |t: MessageType, opts: Vec<DhcpOption>| {

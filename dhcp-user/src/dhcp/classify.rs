@@ -297,9 +297,9 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Set { name, expr } => {
                 // A null value leaves the variable without a value (dhcpd then writes
                 // nothing for it); the value is computed before the scope is changed.
-                let value = expr.as_ref().and_then(|e| e.set_value(pkt));
+                let value = expr.as_ref().and_then(|e| e.value(pkt));
                 if let Some(mut vars) = pkt.vars().and_then(|v| v.try_borrow_mut().ok()) {
-                    vars.set(name, value);
+                    vars.set_value(name, value);
                 }
             }
             Action::Eval(e) => {
