@@ -1547,19 +1547,12 @@ impl<'t> ExprParser<'t> {
     /// A `switch` value (`numeric`: a bare number is a number, as dhcpd reads the
     /// switch's own expression) or a `case` value in the switch's type.
     pub(crate) fn switch_value(&mut self, numeric: bool) -> Result<crate::model::SwitchValue, ConfigError> {
-        let at = self.span();
         match self.binary(if numeric { Ctx::Numeric } else { Ctx::Data }, None)? {
             Any::Data(d) => Ok(crate::model::SwitchValue::Data(d)),
             Any::Num(n) => Ok(crate::model::SwitchValue::Num(n)),
-            // dhcpd reads one, and then evaluates it as data or as a number, which a
-            // boolean is not: refused rather than guessed.
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::NotYetSupported {
-                    statement: format!("switch or case on {}", other.kind()),
-                    reason: "switch values are data or numbers".into(),
-                },
-            )),
+            // dhcpd reads one (its cases are then read as numbers), and evaluates it as a
+            // number, which fails: see `SwitchValue::Bool`.
+            Any::Bool(b) => Ok(crate::model::SwitchValue::Bool(b)),
         }
     }
 

@@ -1073,6 +1073,11 @@ pub enum SwitchValue {
     Data(DataExpr),
     /// A numeric expression.
     Num(NumExpr),
+    /// A boolean expression (a switch's own value only): dhcpd evaluates a switch value
+    /// that is not data as a number, which a boolean is not ("Boolean opcode in
+    /// evaluate_numeric_expression"), so no case matches and `default` runs. Never
+    /// evaluated, as in dhcpd.
+    Bool(BoolExpr),
 }
 
 /// One `case` (or `default`) of a `switch`, with the statements up to the next label.
@@ -1170,6 +1175,7 @@ impl Action {
                 let reads = |v: &SwitchValue| match v {
                     SwitchValue::Data(d) => d.reads_variables(),
                     SwitchValue::Num(n) => n.reads_variables(),
+                    SwitchValue::Bool(_) => false,
                 };
                 reads(value)
                     || arms

@@ -1216,7 +1216,8 @@ impl Parser {
             c.pos = 1 + p.position();
             return Err(c.expected("'{'"));
         };
-        let numeric = matches!(value, crate::model::SwitchValue::Num(_));
+        // dhcpd reads the cases as data when the value is data, else as numbers.
+        let numeric = !matches!(value, crate::model::SwitchValue::Data(_));
         // Each arm: its label and its statements (cut at a `break`).
         let mut arms: Vec<(Option<crate::model::SwitchValue>, Vec<RawStmt>, bool)> = Vec::new();
         for st in block {
@@ -1249,7 +1250,17 @@ impl Parser {
                     let mut lp = ExprParser::new(&label, &st.end, &self.options)
                         .with_spaces(&self.space_refs)
                         .with_funcs(&self.funcs, self.hostname.as_deref());
-                    let v = lp.switch_value(numeric)?;
+                    let v = match lp.switch_value(numeric)? {
+                        // A variable (or call) has no type until evaluated: in a numeric
+                        // switch's case, dhcpd evaluates it as a number (`case true:`).
+                        crate::model::SwitchValue::Data(crate::expr::DataExpr::Variable(name)) if numeric => {
+                            crate::model::SwitchValue::Num(crate::expr::NumExpr::Variable(name))
+                        }
+                        crate::model::SwitchValue::Data(crate::expr::DataExpr::Call(c)) if numeric => {
+                            crate::model::SwitchValue::Num(crate::expr::NumExpr::Call(c))
+                        }
+                        v => v,
+                    };
                     if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
                         return Err(invalid(
                             st.span(),

@@ -1403,6 +1403,27 @@ fn switch_matches_dhcpd() {
     }
 }
 
+/// A `switch` on a boolean: dhcpd 4.4.3 accepts it, reads its cases as numbers and
+/// evaluates the value as a number, which a boolean is not, so no case matches and
+/// `default` runs, whatever the client sends (its answers for
+/// `tests/corpus/dhcpd.conf/probe-switch-boolean.conf`).
+#[test]
+fn a_switch_on_a_boolean_runs_its_default() {
+    let e = engine(&format!(
+        "switch (exists host-name) {{\n\
+           case 1: option domain-name \"one\"; break;\n\
+           case true: option domain-name \"true\"; break;\n\
+           default: option domain-name \"default\";\n\
+         }}\n\
+         switch (exists host-name) {{ case 0: option root-path \"zero\"; }}\n{SUBNET}"
+    ));
+    for (n, opts) in [(1, vec![opt(12, b"named")]), (2, vec![])] {
+        let m = offer_with(&e, mac(n), opts);
+        assert_eq!(domain(&m).as_deref(), Some("default"), "client {n}");
+        assert_eq!(m.opts().get(OptionCode::RootPath), None, "no default, no case: nothing");
+    }
+}
+
 /// iPXE's usual chainloading configuration: `exists ipxe.http` and `option
 /// ipxe.version` read from the client's option 175 (which `encapsulate ipxe` declares):
 /// dhcpd 4.4.3's OFFERs for `testdata/dhcpd-ipxe.conf` (captured with
