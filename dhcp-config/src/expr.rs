@@ -181,6 +181,9 @@ pub enum DataExpr {
     /// `gethostname()`: the server's host name, read when the configuration is loaded
     /// (null when it could not be read, as dhcpd's failed gethostname()).
     Hostname(Option<Vec<u8>>),
+    /// `gethostbyname ("NAME")`: the name's IPv4 addresses as last looked up (see
+    /// [`HostLookup`]).
+    HostLookup(std::sync::Arc<HostLookup>),
     /// A function call where data is expected: run for its effects, then null, as in
     /// dhcpd (see [`BoolExpr::Call`]); but an option's value that is a call alone is
     /// the call's value (dhcpd's store_options ignores the failure the evaluation
@@ -288,6 +291,39 @@ impl FnSlot {
         self.0.get()
     }
 }
+
+/// A `gethostbyname ("NAME")` operand. dhcpd looks the name up when it evaluates the
+/// expression (its host lookup, an answer kept an hour, a failure a minute), stalling its
+/// answers on a slow resolver; xdhcpd looks it up at start, after a reload and on the
+/// same schedule, off the request path, and evaluates to the last answer
+/// ([`crate::Config::resolve_host_lookups`]). Shared by every copy of the configuration.
+#[derive(Debug, Default)]
+pub struct HostLookup {
+    pub name: String,
+    /// The addresses, 4 bytes each (`None`: not looked up yet, or no address).
+    addrs: std::sync::RwLock<Option<Vec<u8>>>,
+}
+
+impl HostLookup {
+    pub(crate) fn set(&self, addrs: Option<Vec<u8>>) {
+        if let Ok(mut a) = self.addrs.write() {
+            *a = addrs.filter(|a| !a.is_empty());
+        }
+    }
+
+    /// The addresses last looked up.
+    pub fn get(&self) -> Option<Vec<u8>> {
+        self.addrs.read().ok().and_then(|a| a.clone())
+    }
+}
+
+impl PartialEq for HostLookup {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for HostLookup {}
 
 /// A call of a `define`d function.
 #[derive(Clone)]
@@ -789,7 +825,7 @@ impl DataExpr {
     pub fn reads_variables(&self) -> bool {
         match self {
             DataExpr::Variable(_) | DataExpr::Call(_) => true,
-            DataExpr::Filename | DataExpr::ServerName | DataExpr::Hostname(_) => false,
+            DataExpr::Filename | DataExpr::ServerName | DataExpr::Hostname(_) | DataExpr::HostLookup(_) => false,
             DataExpr::Const(_)
             | DataExpr::Null
             | DataExpr::Option(_)
@@ -875,6 +911,7 @@ impl DataExpr {
             DataExpr::Filename => p.header_text(108, 128),
             DataExpr::ServerName => p.header_text(44, 64),
             DataExpr::Hostname(name) => name.as_deref().map(Cow::Borrowed),
+            DataExpr::HostLookup(h) => h.get().map(Cow::Owned),
             DataExpr::Call(c) => {
                 c.value(p);
                 None
@@ -1118,16 +1155,20 @@ const NOT_YET: &[(&str, &str)] = &[
         "config-option depends on the order in which dhcpd builds the answer's options; not supported yet",
     ),
     ("encapsulate", "encapsulate SPACE (as an expression) is not supported yet"),
-    ("gethostbyname", "gethostbyname needs a DNS lookup at evaluation; not supported yet"),
 ];
 
 /// The functions `define`d in a configuration, by lower-case name (dhcpd compares
 /// binding names without regard to case).
-pub(crate) type FnTable = std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<FnSlot>>>;
+#[derive(Debug, Default)]
+pub(crate) struct FnTable {
+    funcs: std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<FnSlot>>>,
+    /// The `gethostbyname` operands read so far (see [`crate::Config::host_lookups`]).
+    pub(crate) hosts: std::cell::RefCell<Vec<std::sync::Arc<HostLookup>>>,
+}
 
 /// The slot of function `name` in `table`, made on first use.
 pub(crate) fn fn_slot(table: &FnTable, name: &str) -> std::sync::Arc<FnSlot> {
-    let mut t = table.borrow_mut();
+    let mut t = table.funcs.borrow_mut();
     std::sync::Arc::clone(t.entry(name.to_ascii_lowercase()).or_default())
 }
 
@@ -1795,6 +1836,20 @@ impl<'t> ExprParser<'t> {
                 self.open()?;
                 self.close()?;
                 Any::Data(DataExpr::Hostname(self.hostname.map(<[u8]>::to_vec)))
+            }
+            "gethostbyname" => {
+                self.open()?;
+                // dhcpd: "Expecting quoted literal" for anything but a string.
+                let name = match self.peek() {
+                    Some(Token { kind: TokenKind::Str(b), .. }) => String::from_utf8_lossy(b).into_owned(),
+                    _ => return Err(self.expected("a quoted host name")),
+                };
+                self.pos += 1;
+                self.close()?;
+                let hosts = self.funcs.ok_or_else(|| self.not_here(t, "gethostbyname"))?;
+                let h = std::sync::Arc::new(HostLookup { name, ..HostLookup::default() });
+                hosts.hosts.borrow_mut().push(std::sync::Arc::clone(&h));
+                Any::Data(DataExpr::HostLookup(h))
             }
             "defined" => {
                 self.open()?;

@@ -72,6 +72,9 @@ pub struct Config {
     /// `interface NAME;` statements that took effect, in file order: each ties an
     /// interface to a shared network (see [`InterfaceBinding`]).
     pub interfaces: Vec<InterfaceBinding>,
+    /// The `gethostbyname ("NAME")` operands of the expressions, in file order: filled
+    /// in place by [`Config::resolve_host_lookups`], off the request path.
+    pub host_lookups: Vec<std::sync::Arc<crate::expr::HostLookup>>,
 }
 
 /// `interface NAME;` in a shared-network (or in one of its subnets): dhcpd listens on
@@ -108,6 +111,7 @@ impl Default for Config {
             global: Effective::default(),
             classes: Vec::new(),
             interfaces: Vec::new(),
+            host_lookups: Vec::new(),
         }
     }
 }
@@ -155,13 +159,49 @@ impl Config {
                 || e.server_identifier_name.is_some()
                 || e.dynamic.iter().any(|d| has_named(std::slice::from_ref(&d.action)))
         };
-        scope(&self.global)
+        !self.host_lookups.is_empty()
+            || scope(&self.global)
             || self
                 .shared_networks
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
             || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
             || self.classes.iter().any(|c| has_named(&c.actions) || c.subclasses.iter().any(|s| has_named(&s.actions)))
+    }
+
+    /// The names of the `gethostbyname ("NAME")` operands, once each.
+    pub fn host_lookup_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for h in &self.host_lookups {
+            if !names.contains(&h.name) {
+                names.push(h.name.clone());
+            }
+        }
+        names
+    }
+
+    /// Looks the names of the `gethostbyname ("NAME")` operands up with `lookup` and puts
+    /// the answers in force at once (they are shared with every copy of this
+    /// configuration, the engine's included): all the name's IPv4 addresses, 4 bytes
+    /// each, as dhcpd's host lookup gives them; a name that does not resolve is null.
+    /// Returns the names that did not resolve, once each.
+    pub fn resolve_host_lookups(
+        &self,
+        lookup: &mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>,
+    ) -> Vec<NameFailure> {
+        let mut answers: std::collections::HashMap<String, Result<Vec<Ipv4Addr>, String>> = Default::default();
+        let mut failures = Vec::new();
+        for h in &self.host_lookups {
+            let answer = answers.entry(h.name.clone()).or_insert_with(|| {
+                let a = lookup(&h.name).and_then(|a| if a.is_empty() { Err("no IPv4 address".into()) } else { Ok(a) });
+                if let Err(reason) = &a {
+                    failures.push(NameFailure { name: h.name.clone(), reason: reason.clone() });
+                }
+                a
+            });
+            h.set(answer.as_ref().ok().map(|a| a.iter().flat_map(|ip| ip.octets()).collect()));
+        }
+        failures
     }
 
     /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,

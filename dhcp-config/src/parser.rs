@@ -637,7 +637,7 @@ pub(crate) struct Parser {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
     /// The `define`d functions, and the slots of names called before their definition.
-    funcs: crate::expr::FnTable,
+    pub(crate) funcs: crate::expr::FnTable,
     /// The server's host name, for `gethostname()`.
     pub hostname: Option<Vec<u8>>,
 }

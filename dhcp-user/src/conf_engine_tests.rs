@@ -17,12 +17,14 @@ fn engine(text: &str) -> Engine {
     let parsed = dhcp_config::parse_str("t.conf", text, &dhcp_config::MemoryLoader::default())
         .unwrap_or_else(|e| panic!("does not load:\n{e}"));
     let mut cfg = parsed.config;
-    cfg.resolve_names(&mut |name: &str| match name {
+    let mut lookup = |name: &str| match name {
         "ns1.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 53), Ipv4Addr::new(198, 18, 0, 54)]),
         "tftp.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 69)]),
         "printer.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 7)]),
         _ => Err("host unknown".into()),
-    });
+    };
+    cfg.resolve_names(&mut lookup);
+    cfg.resolve_host_lookups(&mut lookup);
     Engine::new(super::engine_config(&cfg))
 }
 
@@ -1087,6 +1089,32 @@ fn lease_time_in_an_options_value_is_refused() {
     let text = format!("option domain-name = binary-to-ascii (10, 32, \"\", encode-int (lease-time, 32));\n{SUBNET}");
     let e = dhcp_config::parse_str("t.conf", &text, &dhcp_config::MemoryLoader::default()).expect_err("refused");
     assert!(e.to_string().contains("`lease-time` is not supported yet"), "{e}");
+}
+
+#[test]
+fn gethostbyname_gives_the_addresses_last_looked_up() {
+    // dhcpd's host lookup: every IPv4 address of the name, 4 bytes each; null when it does
+    // not resolve. xdhcpd looks the names up off the request path and answers with the
+    // last lookup, shared with the engine's configuration (a new lookup needs no reload).
+    let text = format!(
+        "option domain-name = binary-to-ascii (10, 8, \".\", gethostbyname (\"ns1.lab.test\"));\n\
+         option root-path = pick-first-value (gethostbyname (\"nosuch.lab.test\"), \"unknown\");\n{SUBNET}"
+    );
+    let e = engine(&text);
+    let m = offer(&e, mac(1));
+    assert_eq!(domain(&m).as_deref(), Some("198.18.0.53.198.18.0.54"));
+    assert_eq!(m.opts().get(OptionCode::RootPath), Some(&DhcpOption::RootPath("unknown".into())));
+    // Before any lookup: null; after one, in force at once.
+    let cfg = dhcp_config::parse_str("t.conf", &text, &dhcp_config::MemoryLoader::default()).expect("loads").config;
+    assert_eq!(cfg.host_lookup_names(), ["ns1.lab.test", "nosuch.lab.test"]);
+    let e = Engine::new(super::engine_config(&cfg));
+    assert_eq!(domain(&offer(&e, mac(2))), None, "not looked up yet");
+    let failures = cfg.resolve_host_lookups(&mut |name: &str| match name {
+        "ns1.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 99)]),
+        _ => Err("host unknown".into()),
+    });
+    assert_eq!(failures.len(), 1);
+    assert_eq!(domain(&offer(&e, mac(3))).as_deref(), Some("198.18.0.99"));
 }
 
 /// DORA through a relay with circuit id `cid`; the REQUEST's outcome.
