@@ -265,6 +265,10 @@ pub enum FnStmt {
     /// `execute ("PROGRAM", EXPR, ...);`: queued where the request's `execute`
     /// statements are (run off the request path by the runtime).
     Execute { program: String, args: Vec<DataExpr> },
+    /// `on commit|release|expiry { ... }`: the lease takes the statements, as the same
+    /// statement outside a function gives them (dhcpd's on_statement runs the same way
+    /// in a function's body); they run later in the lease's scope, not the call's.
+    On { events: crate::model::Events, actions: Vec<crate::model::Action> },
 }
 
 /// Where a function's definition is found once the whole file is read (a call may
@@ -1074,6 +1078,11 @@ fn run_body(stmts: &[FnStmt], p: &Packet<'_>) -> Option<Val> {
                         crate::model::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
                         crate::model::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
                     }
+                }
+            }
+            FnStmt::On { events, actions } => {
+                if let Some(mut fx) = p.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.on(*events, actions);
                 }
             }
             FnStmt::Execute { program, args } => {

@@ -1165,6 +1165,23 @@ pub struct Effects {
     pub on_expiry: Option<Vec<Action>>,
 }
 
+impl Effects {
+    /// An `on` statement run (in a scope or a function): `actions` become the lease's
+    /// statements for each of `events`, the last run for an event replacing the earlier
+    /// (dhcpd's on_star).
+    pub fn on(&mut self, events: Events, actions: &[Action]) {
+        for (on, slot) in [
+            (events.commit, &mut self.on_commit),
+            (events.release, &mut self.on_release),
+            (events.expiry, &mut self.on_expiry),
+        ] {
+            if on {
+                *slot = Some(actions.to_vec());
+            }
+        }
+    }
+}
+
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {

@@ -1184,6 +1184,10 @@ impl Parser {
                 _ => Err(c.expected("execute (\"PROGRAM\", EXPR, ...)")),
             },
             "eval" => Ok(FnStmt::Eval(self.any_to_end(s, 1)?)),
+            "on" => match self.stmt(s, Scope::Global)? {
+                Some(Item::Dynamic(Action::On { events, actions })) => Ok(FnStmt::On { events, actions }),
+                _ => Err(c.expected("on EVENT { ... }")),
+            },
             _ if s.block.is_none() && s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::LParen) && is_call_head(s) => {
                 Ok(FnStmt::Eval(self.any_to_end(s, 0)?))
             }
@@ -1191,7 +1195,7 @@ impl Parser {
                 s.span(),
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "inside a function only set, unset, return, eval, log, execute, function calls and if statements are supported yet".into(),
+                    reason: "inside a function only set, unset, return, eval, log, execute, on, function calls and if statements are supported yet".into(),
                 },
             )),
         }

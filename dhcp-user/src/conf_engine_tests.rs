@@ -1117,6 +1117,26 @@ fn gethostbyname_gives_the_addresses_last_looked_up() {
     assert_eq!(domain(&offer(&e, mac(3))).as_deref(), Some("198.18.0.99"));
 }
 
+#[test]
+fn an_on_statement_in_a_function_gives_the_lease_its_statements() {
+    // As dhcpd 4.4.3 (its dhcpd.leases after the ACK: `set committed = "yes";`, no
+    // `carg`): the call gives the lease the `on commit` statements, which run later in the
+    // lease's scope, where the call's argument is not bound.
+    let e = engine(&format!(
+        "define mark (arg) {{ on commit {{ set committed = \"yes\"; set carg = arg; }} return arg; }}\n\
+         set m = mark (\"called\");\n{SUBNET}"
+    ));
+    let o = offer(&e, mac(1));
+    let req = vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())];
+    let out = e.handle(Now::at(1000), &META, &msg(MessageType::Request, mac(1), req));
+    let ack = reply(&out);
+    let lease = out.durable.iter().find(|l| l.ip == ack.yiaddr()).expect("the bound lease");
+    let vars = lease.vars.as_deref().expect("variables kept");
+    assert_eq!(vars.get("m"), Some(&b"called"[..]));
+    assert_eq!(vars.get("committed"), Some(&b"yes"[..]));
+    assert_eq!(vars.value("carg"), None);
+}
+
 /// DORA through a relay with circuit id `cid`; the REQUEST's outcome.
 fn dora_with_circuit(e: &Engine, m: [u8; 6], cid: &[u8], now: u32) -> Outcome {
     let with_circuit = |t: MessageType, opts: Vec<DhcpOption>| {

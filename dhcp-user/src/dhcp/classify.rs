@@ -272,18 +272,8 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
             Action::On { events, actions } => {
-                // The last `on` run for an event replaces the earlier (dhcpd's on_star).
-                if let Some(mut guard) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
-                    let fx = &mut *guard;
-                    for (on, slot) in [
-                        (events.commit, &mut fx.on_commit),
-                        (events.release, &mut fx.on_release),
-                        (events.expiry, &mut fx.on_expiry),
-                    ] {
-                        if on {
-                            *slot = Some(actions.clone());
-                        }
-                    }
+                if let Some(mut fx) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.on(*events, actions);
                 }
             }
             Action::Execute { program, args } => {
