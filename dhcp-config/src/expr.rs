@@ -269,6 +269,20 @@ pub enum FnStmt {
     /// statement outside a function gives them (dhcpd's on_statement runs the same way
     /// in a function's body); they run later in the lease's scope, not the call's.
     On { events: crate::model::Events, actions: Vec<crate::model::Action> },
+    /// `switch (EXPR) { case VALUE: ... }`, run as outside a function (a `return` in an
+    /// arm returns from the function, as dhcpd passes the result through).
+    Switch { value: crate::model::SwitchValue, arms: Vec<FnArm> },
+}
+
+/// One `case` (or `default`) of a `switch` in a function's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FnArm {
+    /// The case's value; `None` for `default`.
+    pub label: Option<crate::model::SwitchValue>,
+    /// Its statements (before a `break`).
+    pub body: Vec<FnStmt>,
+    /// Whether a `break` ends them.
+    pub breaks: bool,
 }
 
 /// Where a function's definition is found once the whole file is read (a call may
@@ -1077,6 +1091,17 @@ fn run_body(stmts: &[FnStmt], p: &Packet<'_>) -> Option<Val> {
                         crate::model::LogLevel::Error => tracing::error!(target: "xdhcpd::conf_log", "{text}"),
                         crate::model::LogLevel::Info => tracing::info!(target: "xdhcpd::conf_log", "{text}"),
                         crate::model::LogLevel::Debug => tracing::debug!(target: "xdhcpd::conf_log", "{text}"),
+                    }
+                }
+            }
+            FnStmt::Switch { value, arms } => {
+                let start = value.start(arms.iter().map(|a| a.label.as_ref()), p);
+                for arm in arms.iter().skip(start.unwrap_or(arms.len())) {
+                    if let Some(v) = run_body(&arm.body, p) {
+                        return Some(v);
+                    }
+                    if arm.breaks {
+                        break;
                     }
                 }
             }

@@ -1131,6 +1131,26 @@ pub struct SwitchArm {
     pub breaks: bool,
 }
 
+impl SwitchValue {
+    /// Where a `switch` on this value starts, among the arms' labels (`None`: `default`),
+    /// as dhcpd's find_matching_case: the first case whose value equals this one (of the
+    /// same type; a null value matches none), else `default`, else nowhere.
+    pub fn start<'l>(
+        &self,
+        labels: impl Iterator<Item = Option<&'l SwitchValue>> + Clone,
+        pkt: &Packet<'_>,
+    ) -> Option<usize> {
+        let matches = |label: &SwitchValue| match (self, label) {
+            (SwitchValue::Data(v), SwitchValue::Data(l)) => {
+                v.eval(pkt).is_some_and(|v| l.eval(pkt).is_some_and(|l| l == v))
+            }
+            (SwitchValue::Num(v), SwitchValue::Num(l)) => v.eval(pkt).is_some_and(|v| l.eval(pkt) == Some(v)),
+            _ => false,
+        };
+        labels.clone().position(|l| l.is_some_and(matches)).or_else(|| labels.clone().position(|l| l.is_none()))
+    }
+}
+
 /// The events of an `on` statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Events {

@@ -1184,6 +1184,14 @@ impl Parser {
                 _ => Err(c.expected("execute (\"PROGRAM\", EXPR, ...)")),
             },
             "eval" => Ok(FnStmt::Eval(self.any_to_end(s, 1)?)),
+            "switch" => {
+                let (value, arms) = self.switch_arms(s)?;
+                let arms = arms
+                    .into_iter()
+                    .map(|(label, stmts, breaks)| crate::expr::FnArm { label, body: self.fn_body(&stmts), breaks })
+                    .collect();
+                Ok(FnStmt::Switch { value, arms })
+            }
             "on" => match self.stmt(s, Scope::Global)? {
                 Some(Item::Dynamic(Action::On { events, actions })) => Ok(FnStmt::On { events, actions }),
                 _ => Err(c.expected("on EVENT { ... }")),
@@ -1195,7 +1203,7 @@ impl Parser {
                 s.span(),
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "inside a function only set, unset, return, eval, log, execute, on, function calls and if statements are supported yet".into(),
+                    reason: "inside a function only set, unset, return, eval, log, execute, on, switch, function calls and if statements are supported yet".into(),
                 },
             )),
         }
@@ -1205,6 +1213,25 @@ impl Parser {
     /// first stage cut the block at `;`, so a label is the start of a statement:
     /// `case "a": max-lease-time 60;` (the lexer keeps a `:` in the word before it).
     fn switch(&mut self, s: &RawStmt, scope: Scope) -> Result<Action, ConfigError> {
+        let (value, arms) = self.switch_arms(s)?;
+        let mut out = Vec::with_capacity(arms.len());
+        for (label, stmts, breaks) in arms {
+            self.if_depth += 1;
+            let actions = self.actions(&stmts, scope);
+            self.if_depth -= 1;
+            out.push(crate::model::SwitchArm { label, actions, breaks });
+        }
+        Ok(Action::Switch { value, arms: out })
+    }
+
+    /// A `switch`'s value and its arms: each label (`None`: `default`), its statements
+    /// up to a `break`, and whether a `break` ends them.
+    #[allow(clippy::type_complexity)]
+    fn switch_arms(
+        &mut self,
+        s: &RawStmt,
+    ) -> Result<(crate::model::SwitchValue, Vec<(Option<crate::model::SwitchValue>, Vec<RawStmt>, bool)>), ConfigError>
+    {
         let tokens = s.tokens.get(1..).unwrap_or_default();
         if tokens.first().map(|t| &t.kind) != Some(&TokenKind::LParen) {
             let mut c = Cursor::new(s);
@@ -1214,7 +1241,18 @@ impl Parser {
         let mut p = ExprParser::new(tokens, &s.end, &self.options)
             .with_spaces(&self.space_refs)
             .with_funcs(&self.funcs, self.hostname.as_deref());
-        let value = p.switch_value(true)?;
+        let value = match p.switch_value(true)? {
+            // A variable or a call is no data expression to dhcpd (is_data_expression):
+            // its cases are read as numbers and it is evaluated as a number (a data value
+            // matches no case).
+            crate::model::SwitchValue::Data(crate::expr::DataExpr::Variable(name)) => {
+                crate::model::SwitchValue::Num(crate::expr::NumExpr::Variable(name))
+            }
+            crate::model::SwitchValue::Data(crate::expr::DataExpr::Call(c)) => {
+                crate::model::SwitchValue::Num(crate::expr::NumExpr::Call(c))
+            }
+            v => v,
+        };
         let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
             let mut c = Cursor::new(s);
             c.pos = 1 + p.position();
@@ -1265,13 +1303,10 @@ impl Parser {
                         }
                         v => v,
                     };
-                    if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
-                        return Err(invalid(
-                            st.span(),
-                            "case",
-                            &stmt_text(st),
-                            "a case's value is one expression of the switch's type",
-                        ));
+                    // dhcpd checks no type here: a case of another type than the switch
+                    // is accepted and never matches.
+                    if lp.position() != label.len() {
+                        return Err(invalid(st.span(), "case", &stmt_text(st), "a case's value is one expression"));
                     }
                     (Some(Some(v)), st.tokens.get(colon + 1..).unwrap_or_default().to_vec())
                 }
@@ -1320,14 +1355,7 @@ impl Parser {
                 });
             }
         }
-        let mut out = Vec::with_capacity(arms.len());
-        for (label, stmts, breaks) in arms {
-            self.if_depth += 1;
-            let actions = self.actions(&stmts, scope);
-            self.if_depth -= 1;
-            out.push(crate::model::SwitchArm { label, actions, breaks });
-        }
-        Ok(Action::Switch { value, arms: out })
+        Ok((value, arms))
     }
 
     /// `execute ("PROGRAM", EXPR, ...);` (dhcpd.conf(5)): the program a string, the
@@ -3009,6 +3037,38 @@ mod tests {
 
     fn data(v: &str) -> Option<Val> {
         Some(Val::Data(v.as_bytes().to_vec()))
+    }
+
+    /// A `switch` in a function's body, as outside one: the first matching case, else
+    /// `default` (a null value too), falling through to a `break`; a `return` in an arm
+    /// returns from the function; a switch on a variable is numeric (dhcpd's
+    /// is_data_expression is false for it). Against a real dhcpd:
+    /// probe-function-switch.conf.
+    #[test]
+    fn a_switch_in_a_function_runs_as_outside_one() {
+        let defs = r#"define choose-one (arg) {
+            switch (arg) { case "a": return "alpha"; default: return "other"; }
+        }
+        define count-to (num) {
+            switch (num) {
+              case 1: return "one";
+              case 2: set second = "two";
+              case 3: return concat ("fell to three after ", second);
+              case 4: set fourth = "four"; break;
+              default: return "other";
+            }
+            return pick-first-value (fourth, "none");
+        }"#;
+        let vars = std::cell::RefCell::new(Vars::default());
+        let call = |e: &str, opts: &[(u8, &[u8])]| call_value(defs, e, opts, &vars);
+        // A switch on a variable is numeric to dhcpd: a string case never matches.
+        assert_eq!(call("choose-one (\"a\")", &[]), data("other"));
+        assert_eq!(call("count-to (extract-int (01, 8))", &[]), data("one"));
+        assert_eq!(call("count-to (extract-int (02, 8))", &[]), data("fell to three after two"));
+        assert_eq!(call("count-to (extract-int (04, 8))", &[]), data("four"), "break, then the next statement");
+        assert_eq!(call("count-to (extract-int (07, 8))", &[]), data("other"));
+        assert_eq!(call("count-to (\"a\")", &[]), data("other"), "data: no case");
+        assert_eq!(call("count-to (extract-int (option host-name, 8))", &[]), data("other"), "null: default");
     }
 
     /// Functions as dhcpd 4.4.3 runs them (common/execute.c, tree.c): arguments bound in

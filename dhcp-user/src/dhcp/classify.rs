@@ -5,7 +5,7 @@
 //! statement sets a value: classification fills a fixed array.
 
 use super::config::{Params, PoolCfg};
-use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, SwitchValue, Target};
+use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, Target};
 use std::collections::HashMap;
 
 /// Each class's subclasses by value (dhcpd keeps them in a hash table too): a
@@ -310,17 +310,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Switch { value, arms } => {
                 // The first case whose value equals the switch's (a null value matches
                 // none), else `default`; from there on, up to a `break`.
-                let matches = |label: &SwitchValue| match (value, label) {
-                    (SwitchValue::Data(v), SwitchValue::Data(l)) => {
-                        v.eval(pkt).is_some_and(|v| l.eval(pkt).is_some_and(|l| l == v))
-                    }
-                    (SwitchValue::Num(v), SwitchValue::Num(l)) => v.eval(pkt).is_some_and(|v| l.eval(pkt) == Some(v)),
-                    _ => false,
-                };
-                let start = arms
-                    .iter()
-                    .position(|a| a.label.as_ref().is_some_and(matches))
-                    .or_else(|| arms.iter().position(|a| a.label.is_none()));
+                let start = value.start(arms.iter().map(|a| a.label.as_ref()), pkt);
                 for arm in arms.iter().skip(start.unwrap_or(arms.len())) {
                     run(&arm.actions, shadowed, p, pkt);
                     if arm.breaks {
