@@ -181,6 +181,9 @@ pub enum DataExpr {
     /// `gethostname()`: the server's host name, read when the configuration is loaded
     /// (null when it could not be read, as dhcpd's failed gethostname()).
     Hostname(Option<Vec<u8>>),
+    /// `gethostbyname ("NAME")`: the name's IPv4 addresses as last looked up (see
+    /// [`HostLookup`]).
+    HostLookup(std::sync::Arc<HostLookup>),
     /// A function call where data is expected: run for its effects, then null, as in
     /// dhcpd (see [`BoolExpr::Call`]); but an option's value that is a call alone is
     /// the call's value (dhcpd's store_options ignores the failure the evaluation
@@ -201,6 +204,10 @@ pub enum NumExpr {
     /// A variable where a number is expected: its value when it holds a number (a
     /// function's argument or local), else null.
     Variable(String),
+    /// `lease-time`: seconds from now to the end of the lease being answered, as the
+    /// lease stands before this request changes it (dhcpd's expr_lease_time: null without
+    /// a lease or when its end has passed, so for a free lease being offered).
+    LeaseTime,
     /// `client-state`: the DHCP client's state, which a server has none of: always
     /// null in dhcpd's server (tree.c expr_client_state without a client_state).
     ClientState,
@@ -258,6 +265,24 @@ pub enum FnStmt {
     /// `execute ("PROGRAM", EXPR, ...);`: queued where the request's `execute`
     /// statements are (run off the request path by the runtime).
     Execute { program: String, args: Vec<DataExpr> },
+    /// `on commit|release|expiry { ... }`: the lease takes the statements, as the same
+    /// statement outside a function gives them (dhcpd's on_statement runs the same way
+    /// in a function's body); they run later in the lease's scope, not the call's.
+    On { events: crate::model::Events, block: std::sync::Arc<crate::model::OnBlock> },
+    /// `switch (EXPR) { case VALUE: ... }`, run as outside a function (a `return` in an
+    /// arm returns from the function, as dhcpd passes the result through).
+    Switch { value: crate::model::SwitchValue, arms: Vec<FnArm> },
+}
+
+/// One `case` (or `default`) of a `switch` in a function's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FnArm {
+    /// The case's value; `None` for `default`.
+    pub label: Option<crate::model::SwitchValue>,
+    /// Its statements (before a `break`).
+    pub body: Vec<FnStmt>,
+    /// Whether a `break` ends them.
+    pub breaks: bool,
 }
 
 /// Where a function's definition is found once the whole file is read (a call may
@@ -284,6 +309,39 @@ impl FnSlot {
         self.0.get()
     }
 }
+
+/// A `gethostbyname ("NAME")` operand. dhcpd looks the name up when it evaluates the
+/// expression (its host lookup, an answer kept an hour, a failure a minute), stalling its
+/// answers on a slow resolver; xdhcpd looks it up at start, after a reload and on the
+/// same schedule, off the request path, and evaluates to the last answer
+/// ([`crate::Config::resolve_host_lookups`]). Shared by every copy of the configuration.
+#[derive(Debug, Default)]
+pub struct HostLookup {
+    pub name: String,
+    /// The addresses, 4 bytes each (`None`: not looked up yet, or no address).
+    addrs: std::sync::RwLock<Option<Vec<u8>>>,
+}
+
+impl HostLookup {
+    pub(crate) fn set(&self, addrs: Option<Vec<u8>>) {
+        if let Ok(mut a) = self.addrs.write() {
+            *a = addrs.filter(|a| !a.is_empty());
+        }
+    }
+
+    /// The addresses last looked up.
+    pub fn get(&self) -> Option<Vec<u8>> {
+        self.addrs.read().ok().and_then(|a| a.clone())
+    }
+}
+
+impl PartialEq for HostLookup {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for HostLookup {}
 
 /// A call of a `define`d function.
 #[derive(Clone)]
@@ -385,6 +443,9 @@ pub struct Packet<'a> {
     lease: Option<([u8; 4], bool)>,
     /// The name of the lease's host declaration (`host-decl-name`).
     host_name: Option<&'a str>,
+    /// `lease-time`: seconds left on the lease being answered, as it stands before this
+    /// request (None: no lease, or its end has passed).
+    lease_time: Option<u32>,
     /// The variables in force: set by this request's statements, or kept with the lease.
     vars: Option<&'a std::cell::RefCell<Vars>>,
     /// Where `execute` and `on` statements leave what they ask for.
@@ -397,19 +458,38 @@ pub struct Packet<'a> {
     calls: Option<&'a std::cell::Cell<u32>>,
 }
 
-/// Variables of a binding scope (dhcpd's `set`): name and data value, in the order set.
-/// Few per lease, so a list.
+/// Variables of a binding scope (dhcpd's `set`): name and value (data, number or
+/// boolean, as dhcpd's binding_value), in the order set. Few per lease, so a list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Vars(pub Vec<(String, Vec<u8>)>);
+pub struct Vars(pub Vec<(String, Val)>);
 
 impl Vars {
-    /// The value of `name`.
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    /// Variables with data values, in this order.
+    pub fn from_data(vars: Vec<(String, Vec<u8>)>) -> Vars {
+        Vars(vars.into_iter().map(|(n, d)| (n, Val::Data(d))).collect())
     }
 
-    /// Sets `name` (a new value keeps its place); `None` removes it (`unset`).
+    /// The data value of `name` (None when unset or a number or boolean).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        match self.value(name)? {
+            Val::Data(d) => Some(d.as_slice()),
+            Val::Bool(_) | Val::Num(_) => None,
+        }
+    }
+
+    /// The value of `name`, of any type.
+    pub fn value(&self, name: &str) -> Option<&Val> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Sets `name` to a data value (a new value keeps its place); `None` removes it
+    /// (`unset`).
     pub fn set(&mut self, name: &str, value: Option<Vec<u8>>) {
+        self.set_value(name, value.map(Val::Data));
+    }
+
+    /// Sets `name` to a value of any type; `None` removes it.
+    pub fn set_value(&mut self, name: &str, value: Option<Val>) {
         match (self.0.iter().position(|(n, _)| n == name), value) {
             (Some(i), Some(v)) => {
                 if let Some(slot) = self.0.get_mut(i) {
@@ -438,6 +518,7 @@ impl<'a> Packet<'a> {
             known,
             lease: None,
             host_name: None,
+            lease_time: None,
             vars: None,
             effects: None,
             frame: None,
@@ -450,6 +531,13 @@ impl<'a> Packet<'a> {
     /// address) whose host declaration is `host_name`, if any.
     pub fn with_lease(self, address: std::net::Ipv4Addr, fixed: bool, host_name: Option<&'a str>) -> Self {
         Packet { lease: Some((address.octets(), fixed)), host_name, ..self }
+    }
+
+    /// The same request, the lease answered ending at `ends` (Unix seconds, `None`: no
+    /// end recorded) as it stands before this request; `now` is the request's time. As
+    /// dhcpd's expr_lease_time: `lease-time` is `ends - now`, null once `ends` has passed.
+    pub fn with_lease_end(self, ends: Option<u32>, now: u32) -> Self {
+        Packet { lease_time: ends.and_then(|e| e.checked_sub(now)), ..self }
     }
 
     /// The same request with `vars` in force (they are read by variable references and
@@ -479,7 +567,7 @@ impl<'a> Packet<'a> {
         if let Some(v) = self.frame.and_then(|f| f.get(name)) {
             return v;
         }
-        self.vars?.try_borrow().ok()?.get(name).map(|v| Val::Data(v.to_vec()))
+        self.vars?.try_borrow().ok()?.value(name).cloned()
     }
 
     /// Whether `name` is bound to a value (dhcp-eval's `defined`).
@@ -487,13 +575,12 @@ impl<'a> Packet<'a> {
         if let Some(v) = self.frame.and_then(|f| f.get(name)) {
             return v.is_some();
         }
-        self.vars.and_then(|v| v.try_borrow().ok()).is_some_and(|v| v.get(name).is_some())
+        self.vars.and_then(|v| v.try_borrow().ok()).is_some_and(|v| v.value(name).is_some())
     }
 
     /// `set NAME = value` inside a function (dhcpd's set_statement in the call's scope):
     /// the binding found innermost first changes, a call's or the lease's; a new name is
-    /// the call's own. The lease's scope keeps data values only: a number or boolean for
-    /// one of its names stays the call's.
+    /// the call's own.
     fn assign(&self, name: &str, value: Option<Val>) {
         if let Some(f) = self.frame.and_then(|f| f.holding(name)) {
             f.put(name, value);
@@ -501,13 +588,9 @@ impl<'a> Packet<'a> {
         }
         if let Some(vars) = self.vars
             && let Ok(mut vars) = vars.try_borrow_mut()
-            && vars.get(name).is_some()
+            && vars.value(name).is_some()
         {
-            match value {
-                Some(Val::Data(d)) => return vars.set(name, Some(d)),
-                None => return vars.set(name, None),
-                Some(_) => {}
-            }
+            return vars.set_value(name, value);
         }
         if let Some(f) = self.frame {
             f.put(name, value);
@@ -760,7 +843,7 @@ impl DataExpr {
     pub fn reads_variables(&self) -> bool {
         match self {
             DataExpr::Variable(_) | DataExpr::Call(_) => true,
-            DataExpr::Filename | DataExpr::ServerName | DataExpr::Hostname(_) => false,
+            DataExpr::Filename | DataExpr::ServerName | DataExpr::Hostname(_) | DataExpr::HostLookup(_) => false,
             DataExpr::Const(_)
             | DataExpr::Null
             | DataExpr::Option(_)
@@ -846,6 +929,7 @@ impl DataExpr {
             DataExpr::Filename => p.header_text(108, 128),
             DataExpr::ServerName => p.header_text(44, 64),
             DataExpr::Hostname(name) => name.as_deref().map(Cow::Borrowed),
+            DataExpr::HostLookup(h) => h.get().map(Cow::Owned),
             DataExpr::Call(c) => {
                 c.value(p);
                 None
@@ -861,10 +945,9 @@ impl DataExpr {
 }
 
 impl DataExpr {
-    /// The value `set NAME = EXPR` stores (and an option `= EXPR` sends), as dhcpd's
-    /// evaluate_expression computes it:
-    /// a call's returned value, a variable's value. The lease's scope keeps data: a
-    /// number or boolean there is null (dhcpd would keep it; see docs/DHCPD_CONF.md).
+    /// The value an option `= EXPR` sends, as dhcpd's evaluate_expression computes it:
+    /// a call's returned value, a variable's value; a number or boolean there is null
+    /// (dhcpd's data evaluator refuses a binding of another type).
     pub fn set_value(&self, p: &Packet<'_>) -> Option<Vec<u8>> {
         match self {
             DataExpr::Variable(_) | DataExpr::Call(_) => match AnyExpr::Data(self.clone()).value(p) {
@@ -885,6 +968,9 @@ impl NumExpr {
             NumExpr::Arith(_, a, b) => a.reads_variables() || b.reads_variables(),
             NumExpr::Variable(_) | NumExpr::Call(_) => true,
             NumExpr::ClientState => false,
+            // Not a variable, but read from the lease's state like one: the engine looks
+            // the lease up for it (see `Config::uses_variables`).
+            NumExpr::LeaseTime => true,
         }
     }
 
@@ -906,6 +992,7 @@ impl NumExpr {
                 _ => None,
             },
             NumExpr::ClientState => None,
+            NumExpr::LeaseTime => p.lease_time.map(u64::from),
             NumExpr::Call(c) => {
                 c.value(p);
                 None
@@ -1007,6 +1094,22 @@ fn run_body(stmts: &[FnStmt], p: &Packet<'_>) -> Option<Val> {
                     }
                 }
             }
+            FnStmt::Switch { value, arms } => {
+                let start = value.start(arms.iter().map(|a| a.label.as_ref()), p);
+                for arm in arms.iter().skip(start.unwrap_or(arms.len())) {
+                    if let Some(v) = run_body(&arm.body, p) {
+                        return Some(v);
+                    }
+                    if arm.breaks {
+                        break;
+                    }
+                }
+            }
+            FnStmt::On { events, block } => {
+                if let Some(mut fx) = p.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.on(*events, block);
+                }
+            }
             FnStmt::Execute { program, args } => {
                 // A null argument is an empty one, as for the statement outside functions.
                 let args: Vec<Vec<u8>> =
@@ -1085,18 +1188,21 @@ const NOT_YET: &[(&str, &str)] = &[
         "config-option",
         "config-option depends on the order in which dhcpd builds the answer's options; not supported yet",
     ),
-    ("lease-time", "lease-time needs the lease's current end at evaluation; not supported yet"),
     ("encapsulate", "encapsulate SPACE (as an expression) is not supported yet"),
-    ("gethostbyname", "gethostbyname needs a DNS lookup at evaluation; not supported yet"),
 ];
 
 /// The functions `define`d in a configuration, by lower-case name (dhcpd compares
 /// binding names without regard to case).
-pub(crate) type FnTable = std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<FnSlot>>>;
+#[derive(Debug, Default)]
+pub(crate) struct FnTable {
+    funcs: std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<FnSlot>>>,
+    /// The `gethostbyname` operands read so far (see [`crate::Config::host_lookups`]).
+    pub(crate) hosts: std::cell::RefCell<Vec<std::sync::Arc<HostLookup>>>,
+}
 
 /// The slot of function `name` in `table`, made on first use.
 pub(crate) fn fn_slot(table: &FnTable, name: &str) -> std::sync::Arc<FnSlot> {
-    let mut t = table.borrow_mut();
+    let mut t = table.funcs.borrow_mut();
     std::sync::Arc::clone(t.entry(name.to_ascii_lowercase()).or_default())
 }
 
@@ -1114,6 +1220,8 @@ pub(crate) struct ExprParser<'t> {
     funcs: Option<&'t FnTable>,
     /// The server's host name for `gethostname()` (`None`: unknown, null).
     hostname: Option<&'t [u8]>,
+    /// Where `lease-time` was read, if it was (see [`ExprParser::lease_time_at`]).
+    lease_time_at: Option<&'t Span>,
 }
 
 /// An expression of any of the three types, before the context says which it needs.
@@ -1228,7 +1336,17 @@ fn mismatch(at: &Span, expected: &str, after: &str, found: &Any) -> ConfigError 
 
 impl<'t> ExprParser<'t> {
     pub(crate) fn new(tokens: &'t [Token], end: &'t Span, options: &'t OptionTable) -> Self {
-        ExprParser { tokens, pos: 0, end, options, depth: 0, spaces: None, funcs: None, hostname: None }
+        ExprParser {
+            tokens,
+            pos: 0,
+            end,
+            options,
+            depth: 0,
+            spaces: None,
+            funcs: None,
+            hostname: None,
+            lease_time_at: None,
+        }
     }
 
     /// The same parser, calls resolved through `funcs`, `gethostname()` being `hostname`.
@@ -1239,6 +1357,13 @@ impl<'t> ExprParser<'t> {
     /// The same parser, reading `SPACE.NAME` options through `spaces`.
     pub(crate) fn with_spaces(self, spaces: &'t std::collections::HashMap<(String, String), OptionRef>) -> Self {
         ExprParser { spaces: Some(spaces), ..self }
+    }
+
+    /// Where the expression read `lease-time`, if it did: an option's value is evaluated
+    /// by dhcpd once the answer is built, after the lease is extended, so it would see
+    /// another end than the statements do (refused there by the caller).
+    pub(crate) fn lease_time_at(&self) -> Option<&'t Span> {
+        self.lease_time_at
     }
 
     /// How many tokens were read.
@@ -1497,36 +1622,22 @@ impl<'t> ExprParser<'t> {
     /// A `switch` value (`numeric`: a bare number is a number, as dhcpd reads the
     /// switch's own expression) or a `case` value in the switch's type.
     pub(crate) fn switch_value(&mut self, numeric: bool) -> Result<crate::model::SwitchValue, ConfigError> {
-        let at = self.span();
         match self.binary(if numeric { Ctx::Numeric } else { Ctx::Data }, None)? {
             Any::Data(d) => Ok(crate::model::SwitchValue::Data(d)),
             Any::Num(n) => Ok(crate::model::SwitchValue::Num(n)),
-            // dhcpd reads one, and then evaluates it as data or as a number, which a
-            // boolean is not: refused rather than guessed.
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::NotYetSupported {
-                    statement: format!("switch or case on {}", other.kind()),
-                    reason: "switch values are data or numbers".into(),
-                },
-            )),
+            // dhcpd reads one (its cases are then read as numbers), and evaluates it as a
+            // number, which fails: see `SwitchValue::Bool`.
+            Any::Bool(b) => Ok(crate::model::SwitchValue::Bool(b)),
         }
     }
 
     /// The value of `set NAME = VALUE;`: dhcpd reads any type there (a bare number is
     /// numeric); xdhcpd keeps data values only.
-    pub(crate) fn set_value(&mut self) -> Result<DataExpr, ConfigError> {
-        let at = self.span();
-        match self.binary(Ctx::Numeric, None)? {
-            Any::Data(d) => Ok(d),
-            other => Err(ConfigError::new(
-                at,
-                ErrorKind::NotYetSupported {
-                    statement: format!("set ... = {}", other.kind()),
-                    reason: "variables hold data values only so far".into(),
-                },
-            )),
-        }
+    pub(crate) fn set_value(&mut self) -> Result<AnyExpr, ConfigError> {
+        // dhcpd's set statement reads its value in context_any: a bare number is data
+        // (`set x = 5;` is the byte 5, and `set x = 5 + 1;` "expecting numeric
+        // expressions"), a boolean or numeric expression keeps its type.
+        Ok(self.binary(Ctx::Data, None)?.into_any())
     }
 
     /// A whole data expression (also a function's data argument).
@@ -1747,6 +1858,10 @@ impl<'t> ExprParser<'t> {
             "filename" => Any::Data(DataExpr::Filename),
             "server-name" => Any::Data(DataExpr::ServerName),
             "client-state" => Any::Num(NumExpr::ClientState),
+            "lease-time" => {
+                self.lease_time_at = self.lease_time_at.or(Some(&t.span));
+                Any::Num(NumExpr::LeaseTime)
+            }
             // dhcpd's client states (dhcpd.h enum dhcp_state), numbers in any context.
             "bound" => Any::Num(NumExpr::Const(5)),
             "renew" => Any::Num(NumExpr::Const(6)),
@@ -1755,6 +1870,20 @@ impl<'t> ExprParser<'t> {
                 self.open()?;
                 self.close()?;
                 Any::Data(DataExpr::Hostname(self.hostname.map(<[u8]>::to_vec)))
+            }
+            "gethostbyname" => {
+                self.open()?;
+                // dhcpd: "Expecting quoted literal" for anything but a string.
+                let name = match self.peek() {
+                    Some(Token { kind: TokenKind::Str(b), .. }) => String::from_utf8_lossy(b).into_owned(),
+                    _ => return Err(self.expected("a quoted host name")),
+                };
+                self.pos += 1;
+                self.close()?;
+                let hosts = self.funcs.ok_or_else(|| self.not_here(t, "gethostbyname"))?;
+                let h = std::sync::Arc::new(HostLookup { name, ..HostLookup::default() });
+                hosts.hosts.borrow_mut().push(std::sync::Arc::clone(&h));
+                Any::Data(DataExpr::HostLookup(h))
             }
             "defined" => {
                 self.open()?;
@@ -1976,6 +2105,26 @@ mod tests {
     }
 
     #[test]
+    fn lease_time_is_the_time_left_on_the_lease_before_this_request() {
+        // dhcpd's expr_lease_time: ends - now; null without a lease or once it has ended.
+        let p = packet(&[]);
+        let at = std::net::Ipv4Addr::new(10, 0, 0, 7);
+        let e = parse_bool("lease-time = 600").expect("parses: numeric, so 600 is a number");
+        let bound = Packet::new(&p, false).with_lease(at, false, None).with_lease_end(Some(1_600), 1_000);
+        assert_eq!(e.eval(&bound), Some(true));
+        let ended = Packet::new(&p, false).with_lease(at, false, None).with_lease_end(Some(999), 1_000);
+        assert_eq!(e.eval(&ended), Some(false), "null is not 600");
+        let n = |pk: &Packet<'_>| {
+            NumExpr::Arith(ArithOp::Div, Box::new(NumExpr::LeaseTime), Box::new(NumExpr::Const(60))).eval(pk)
+        };
+        assert_eq!(n(&bound), Some(10));
+        assert_eq!(n(&ended), None);
+        assert_eq!(n(&Packet::new(&p, false)), None, "no lease");
+        let now = Packet::new(&p, false).with_lease(at, false, None).with_lease_end(Some(1_000), 1_000);
+        assert_eq!(n(&now), Some(0), "ending now is not past");
+    }
+
+    #[test]
     fn regular_expressions() {
         let p = packet(&[(60, b"MSFT 5.0"), (12, b"host\0tail")]);
         assert_eq!(holds("option vendor-class-identifier ~= \"^MSFT\"", &p), Some(true));
@@ -1994,8 +2143,8 @@ mod tests {
         assert!(e.to_string().contains("quoted regular expression"), "{e}");
         let e = parse_bool("option host-name ~= \"(\"").expect_err("bad regex");
         assert!(e.to_string().contains("invalid regular expression"), "{e}");
-        let e = parse_bool("lease-time = 5").expect_err("not yet");
-        assert!(e.to_string().contains("lease-time"), "{e}");
+        let e = parse_bool("config-option domain-name = \"x\"").expect_err("not yet");
+        assert!(e.to_string().contains("config-option"), "{e}");
         let e = parse_bool("option nosuch = \"x\"").expect_err("unknown option");
         assert!(matches!(e.kind, ErrorKind::UnknownOption { .. }), "{e}");
         // A number after a data expression is a hex byte, as dhcpd reads it.

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Span, Warning, WarningKind};
-pub use expr::{AnyExpr, BoolExpr, DataExpr, FnStmt, Function, NumExpr, OptionRef, Packet, Val, Vars};
+pub use expr::{AnyExpr, BoolExpr, DataExpr, FnStmt, Function, HostLookup, NumExpr, OptionRef, Packet, Val, Vars};
 pub use model::{
     Action, AddrRange, Class, ClientUpdates, Command, Config, DdnsParams, DdnsUpdateStyle, Dynamic, Effective, Effects,
     Events, FailoverPeer, Flag, HeaderField, Host, HostAddr, InterfaceBinding, Key, KeyAlgorithm, LogLevel,
@@ -132,6 +132,7 @@ pub fn parse_str(name: &str, text: &str, loader: &dyn Loader) -> Result<Parsed, 
     }
     let (mut config, info) = lower::lower(&items);
     config.classes = std::mem::take(&mut parser.classes);
+    config.host_lookups = std::mem::take(&mut *parser.funcs.hosts.borrow_mut());
     lower::class_enclosing(&mut config.classes, &info);
     validate::validate(&config, &info, &mut errors, &mut warnings);
     if errors.is_empty() { Ok(Parsed { config, warnings }) } else { Err(ConfigErrors { errors, warnings }) }

@@ -72,6 +72,9 @@ pub struct Config {
     /// `interface NAME;` statements that took effect, in file order: each ties an
     /// interface to a shared network (see [`InterfaceBinding`]).
     pub interfaces: Vec<InterfaceBinding>,
+    /// The `gethostbyname ("NAME")` operands of the expressions, in file order: filled
+    /// in place by [`Config::resolve_host_lookups`], off the request path.
+    pub host_lookups: Vec<std::sync::Arc<crate::expr::HostLookup>>,
 }
 
 /// `interface NAME;` in a shared-network (or in one of its subnets): dhcpd listens on
@@ -108,6 +111,7 @@ impl Default for Config {
             global: Effective::default(),
             classes: Vec::new(),
             interfaces: Vec::new(),
+            host_lookups: Vec::new(),
         }
     }
 }
@@ -118,8 +122,9 @@ impl Config {
         self.classes.iter().any(|c| c.lease_limit.is_some() || c.subclasses.iter().any(|s| s.lease_limit.is_some()))
     }
 
-    /// Whether a statement anywhere sets or reads a variable (`set`, a variable in an
-    /// expression): the server then keeps binding scopes with the leases.
+    /// Whether a statement anywhere sets or reads a variable (`set`, a variable or
+    /// `lease-time` in an expression): the server then keeps binding scopes with the
+    /// leases and looks the lease's state up for each answer.
     pub fn uses_variables(&self) -> bool {
         let scope = |e: &Effective| e.dynamic.iter().any(|d| d.action.uses_variables());
         scope(&self.global)
@@ -154,13 +159,49 @@ impl Config {
                 || e.server_identifier_name.is_some()
                 || e.dynamic.iter().any(|d| has_named(std::slice::from_ref(&d.action)))
         };
-        scope(&self.global)
+        !self.host_lookups.is_empty()
+            || scope(&self.global)
             || self
                 .shared_networks
                 .iter()
                 .any(|n| n.subnets.iter().any(|s| scope(&s.effective)) || n.pools.iter().any(|p| scope(&p.effective)))
             || self.hosts.iter().any(|h| scope(&h.effective) || scope(&h.own) || h.fixed_address_names.is_some())
             || self.classes.iter().any(|c| has_named(&c.actions) || c.subclasses.iter().any(|s| has_named(&s.actions)))
+    }
+
+    /// The names of the `gethostbyname ("NAME")` operands, once each.
+    pub fn host_lookup_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for h in &self.host_lookups {
+            if !names.contains(&h.name) {
+                names.push(h.name.clone());
+            }
+        }
+        names
+    }
+
+    /// Looks the names of the `gethostbyname ("NAME")` operands up with `lookup` and puts
+    /// the answers in force at once (they are shared with every copy of this
+    /// configuration, the engine's included): all the name's IPv4 addresses, 4 bytes
+    /// each, as dhcpd's host lookup gives them; a name that does not resolve is null.
+    /// Returns the names that did not resolve, once each.
+    pub fn resolve_host_lookups(
+        &self,
+        lookup: &mut dyn FnMut(&str) -> Result<Vec<Ipv4Addr>, String>,
+    ) -> Vec<NameFailure> {
+        let mut answers: std::collections::HashMap<String, Result<Vec<Ipv4Addr>, String>> = Default::default();
+        let mut failures = Vec::new();
+        for h in &self.host_lookups {
+            let answer = answers.entry(h.name.clone()).or_insert_with(|| {
+                let a = lookup(&h.name).and_then(|a| if a.is_empty() { Err("no IPv4 address".into()) } else { Ok(a) });
+                if let Err(reason) = &a {
+                    failures.push(NameFailure { name: h.name.clone(), reason: reason.clone() });
+                }
+                a
+            });
+            h.set(answer.as_ref().ok().map(|a| a.iter().flat_map(|ip| ip.octets()).collect()));
+        }
+        failures
     }
 
     /// Puts the addresses of host names where dhcpd would use them: `fixed-address`,
@@ -1053,8 +1094,9 @@ pub enum Action {
     /// `break` (dhcp-eval(5)).
     Switch { value: SwitchValue, arms: Vec<SwitchArm> },
     /// `set NAME = EXPR;` (`None`: `unset NAME;`): a variable of the lease's binding
-    /// scope, readable by later expressions and kept with the lease.
-    Set { name: String, expr: Option<DataExpr> },
+    /// scope, readable by later expressions and kept with the lease; the value keeps
+    /// its type (data, number or boolean), as dhcpd's binding_value.
+    Set { name: String, expr: Option<crate::expr::AnyExpr> },
     /// `on commit|release|expiry [or ...] { ... }`: statements the lease runs when the
     /// event happens (the last such statement run for an event replaces the earlier).
     On { events: Events, block: std::sync::Arc<OnBlock> },
@@ -1176,6 +1218,11 @@ pub enum SwitchValue {
     Data(DataExpr),
     /// A numeric expression.
     Num(NumExpr),
+    /// A boolean expression (a switch's own value only): dhcpd evaluates a switch value
+    /// that is not data as a number, which a boolean is not ("Boolean opcode in
+    /// evaluate_numeric_expression"), so no case matches and `default` runs. Never
+    /// evaluated, as in dhcpd.
+    Bool(BoolExpr),
 }
 
 /// One `case` (or `default`) of a `switch`, with the statements up to the next label.
@@ -1187,6 +1234,26 @@ pub struct SwitchArm {
     pub actions: Vec<Action>,
     /// Whether a `break` ends them (else execution goes on into the next case).
     pub breaks: bool,
+}
+
+impl SwitchValue {
+    /// Where a `switch` on this value starts, among the arms' labels (`None`: `default`),
+    /// as dhcpd's find_matching_case: the first case whose value equals this one (of the
+    /// same type; a null value matches none), else `default`, else nowhere.
+    pub fn start<'l>(
+        &self,
+        labels: impl Iterator<Item = Option<&'l SwitchValue>> + Clone,
+        pkt: &Packet<'_>,
+    ) -> Option<usize> {
+        let matches = |label: &SwitchValue| match (self, label) {
+            (SwitchValue::Data(v), SwitchValue::Data(l)) => {
+                v.eval(pkt).is_some_and(|v| l.eval(pkt).is_some_and(|l| l == v))
+            }
+            (SwitchValue::Num(v), SwitchValue::Num(l)) => v.eval(pkt).is_some_and(|v| l.eval(pkt) == Some(v)),
+            _ => false,
+        };
+        labels.clone().position(|l| l.is_some_and(matches)).or_else(|| labels.clone().position(|l| l.is_none()))
+    }
 }
 
 /// The events of an `on` statement.
@@ -1266,6 +1333,23 @@ pub fn collect_event_blocks(actions: &[Action], out: &mut std::collections::Hash
     }
 }
 
+impl Effects {
+    /// An `on` statement run (in a scope or a function): `block` becomes the lease's
+    /// statements for each of `events`, the last run for an event replacing the earlier
+    /// (dhcpd's on_star).
+    pub fn on(&mut self, events: Events, block: &std::sync::Arc<OnBlock>) {
+        for (on, slot) in [
+            (events.commit, &mut self.on_commit),
+            (events.release, &mut self.on_release),
+            (events.expiry, &mut self.on_expiry),
+        ] {
+            if on {
+                *slot = Some(std::sync::Arc::clone(block));
+            }
+        }
+    }
+}
+
 /// The priority of a `log` statement (`fatal`, which makes dhcpd exit, is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -1320,6 +1404,7 @@ impl Action {
                 let reads = |v: &SwitchValue| match v {
                     SwitchValue::Data(d) => d.reads_variables(),
                     SwitchValue::Num(n) => n.reads_variables(),
+                    SwitchValue::Bool(_) => false,
                 };
                 reads(value)
                     || arms

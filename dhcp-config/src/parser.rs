@@ -601,6 +601,19 @@ fn join_tokens(tokens: &[Token]) -> String {
     s
 }
 
+/// `lease-time` in a value dhcpd evaluates once the answer is built (an option's,
+/// `next-server`'s): dhcpd then reads the lease's new end, the time this very answer
+/// grants, which xdhcpd does not give its expressions yet.
+fn lease_time_in_value(at: &Span) -> ConfigError {
+    ConfigError::new(
+        at,
+        ErrorKind::NotYetSupported {
+            statement: "lease-time".into(),
+            reason: "in an option's value dhcpd reads the lease's end after this answer extends it; not supported yet (set a variable to lease-time and use the variable)".into(),
+        },
+    )
+}
+
 /// The statement's text, shortened, for "`...` is not supported".
 fn stmt_text(stmt: &RawStmt) -> String {
     let mut s = join_tokens(&stmt.tokens);
@@ -682,7 +695,7 @@ pub(crate) struct Parser {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<Warning>,
     /// The `define`d functions, and the slots of names called before their definition.
-    funcs: crate::expr::FnTable,
+    pub(crate) funcs: crate::expr::FnTable,
     /// The server's host name, for `gethostname()`.
     pub hostname: Option<Vec<u8>>,
 }
@@ -1230,6 +1243,18 @@ impl Parser {
                 _ => Err(c.expected("execute (\"PROGRAM\", EXPR, ...)")),
             },
             "eval" => Ok(FnStmt::Eval(self.any_to_end(s, 1)?)),
+            "switch" => {
+                let (value, arms) = self.switch_arms(s)?;
+                let arms = arms
+                    .into_iter()
+                    .map(|(label, stmts, breaks)| crate::expr::FnArm { label, body: self.fn_body(&stmts), breaks })
+                    .collect();
+                Ok(FnStmt::Switch { value, arms })
+            }
+            "on" => match self.stmt(s, Scope::Global)? {
+                Some(Item::Dynamic(Action::On { events, block })) => Ok(FnStmt::On { events, block }),
+                _ => Err(c.expected("on EVENT { ... }")),
+            },
             _ if s.block.is_none() && s.tokens.get(1).is_some_and(|t| t.kind == TokenKind::LParen) && is_call_head(s) => {
                 Ok(FnStmt::Eval(self.any_to_end(s, 0)?))
             }
@@ -1237,7 +1262,7 @@ impl Parser {
                 s.span(),
                 ErrorKind::NotYetSupported {
                     statement: stmt_text(s),
-                    reason: "inside a function only set, unset, return, eval, log, execute, function calls and if statements are supported yet".into(),
+                    reason: "inside a function only set, unset, return, eval, log, execute, on, switch, function calls and if statements are supported yet".into(),
                 },
             )),
         }
@@ -1247,6 +1272,25 @@ impl Parser {
     /// first stage cut the block at `;`, so a label is the start of a statement:
     /// `case "a": max-lease-time 60;` (the lexer keeps a `:` in the word before it).
     fn switch(&mut self, s: &RawStmt, scope: Scope) -> Result<Action, ConfigError> {
+        let (value, arms) = self.switch_arms(s)?;
+        let mut out = Vec::with_capacity(arms.len());
+        for (label, stmts, breaks) in arms {
+            self.if_depth += 1;
+            let actions = self.actions(&stmts, scope);
+            self.if_depth -= 1;
+            out.push(crate::model::SwitchArm { label, actions, breaks });
+        }
+        Ok(Action::Switch { value, arms: out })
+    }
+
+    /// A `switch`'s value and its arms: each label (`None`: `default`), its statements
+    /// up to a `break`, and whether a `break` ends them.
+    #[allow(clippy::type_complexity)]
+    fn switch_arms(
+        &mut self,
+        s: &RawStmt,
+    ) -> Result<(crate::model::SwitchValue, Vec<(Option<crate::model::SwitchValue>, Vec<RawStmt>, bool)>), ConfigError>
+    {
         let tokens = s.tokens.get(1..).unwrap_or_default();
         if tokens.first().map(|t| &t.kind) != Some(&TokenKind::LParen) {
             let mut c = Cursor::new(s);
@@ -1256,13 +1300,25 @@ impl Parser {
         let mut p = ExprParser::new(tokens, &s.end, &self.options)
             .with_spaces(&self.space_refs)
             .with_funcs(&self.funcs, self.hostname.as_deref());
-        let value = p.switch_value(true)?;
+        let value = match p.switch_value(true)? {
+            // A variable or a call is no data expression to dhcpd (is_data_expression):
+            // its cases are read as numbers and it is evaluated as a number (a data value
+            // matches no case).
+            crate::model::SwitchValue::Data(crate::expr::DataExpr::Variable(name)) => {
+                crate::model::SwitchValue::Num(crate::expr::NumExpr::Variable(name))
+            }
+            crate::model::SwitchValue::Data(crate::expr::DataExpr::Call(c)) => {
+                crate::model::SwitchValue::Num(crate::expr::NumExpr::Call(c))
+            }
+            v => v,
+        };
         let Some(block) = s.block.as_ref().filter(|_| p.position() == tokens.len()) else {
             let mut c = Cursor::new(s);
             c.pos = 1 + p.position();
             return Err(c.expected("'{'"));
         };
-        let numeric = matches!(value, crate::model::SwitchValue::Num(_));
+        // dhcpd reads the cases as data when the value is data, else as numbers.
+        let numeric = !matches!(value, crate::model::SwitchValue::Data(_));
         // Each arm: its label and its statements (cut at a `break`).
         let mut arms: Vec<(Option<crate::model::SwitchValue>, Vec<RawStmt>, bool)> = Vec::new();
         for st in block {
@@ -1295,14 +1351,21 @@ impl Parser {
                     let mut lp = ExprParser::new(&label, &st.end, &self.options)
                         .with_spaces(&self.space_refs)
                         .with_funcs(&self.funcs, self.hostname.as_deref());
-                    let v = lp.switch_value(numeric)?;
-                    if lp.position() != label.len() || matches!(v, crate::model::SwitchValue::Num(_)) != numeric {
-                        return Err(invalid(
-                            st.span(),
-                            "case",
-                            &stmt_text(st),
-                            "a case's value is one expression of the switch's type",
-                        ));
+                    let v = match lp.switch_value(numeric)? {
+                        // A variable (or call) has no type until evaluated: in a numeric
+                        // switch's case, dhcpd evaluates it as a number (`case true:`).
+                        crate::model::SwitchValue::Data(crate::expr::DataExpr::Variable(name)) if numeric => {
+                            crate::model::SwitchValue::Num(crate::expr::NumExpr::Variable(name))
+                        }
+                        crate::model::SwitchValue::Data(crate::expr::DataExpr::Call(c)) if numeric => {
+                            crate::model::SwitchValue::Num(crate::expr::NumExpr::Call(c))
+                        }
+                        v => v,
+                    };
+                    // dhcpd checks no type here: a case of another type than the switch
+                    // is accepted and never matches.
+                    if lp.position() != label.len() {
+                        return Err(invalid(st.span(), "case", &stmt_text(st), "a case's value is one expression"));
                     }
                     (Some(Some(v)), st.tokens.get(colon + 1..).unwrap_or_default().to_vec())
                 }
@@ -1351,14 +1414,7 @@ impl Parser {
                 });
             }
         }
-        let mut out = Vec::with_capacity(arms.len());
-        for (label, stmts, breaks) in arms {
-            self.if_depth += 1;
-            let actions = self.actions(&stmts, scope);
-            self.if_depth -= 1;
-            out.push(crate::model::SwitchArm { label, actions, breaks });
-        }
-        Ok(Action::Switch { value, arms: out })
+        Ok((value, arms))
     }
 
     /// `execute ("PROGRAM", EXPR, ...);` (dhcpd.conf(5)): the program a string, the
@@ -1648,6 +1704,13 @@ impl Parser {
                 let expr = p.data_arg()?;
                 c.pos = 2 + p.position();
                 c.end()?;
+                // dhcpd evaluates next-server's once the lease is extended (filename's and
+                // server-name's before, as the statements).
+                if kw == "next-server"
+                    && let Some(at) = p.lease_time_at()
+                {
+                    return Err(lease_time_in_value(at));
+                }
                 let field = match kw.as_str() {
                     "filename" => HeaderField::Filename,
                     "server-name" => HeaderField::ServerName,
@@ -2526,6 +2589,9 @@ impl Parser {
                 ErrorKind::Expected { expected: "';'".into(), after: stmt_text(stmt), found: t.describe() },
             ));
         }
+        if let Some(at) = p.lease_time_at() {
+            return Err(lease_time_in_value(at));
+        }
         Ok(expr)
     }
 
@@ -3063,6 +3129,38 @@ mod tests {
         Some(Val::Data(v.as_bytes().to_vec()))
     }
 
+    /// A `switch` in a function's body, as outside one: the first matching case, else
+    /// `default` (a null value too), falling through to a `break`; a `return` in an arm
+    /// returns from the function; a switch on a variable is numeric (dhcpd's
+    /// is_data_expression is false for it). Against a real dhcpd:
+    /// probe-function-switch.conf.
+    #[test]
+    fn a_switch_in_a_function_runs_as_outside_one() {
+        let defs = r#"define choose-one (arg) {
+            switch (arg) { case "a": return "alpha"; default: return "other"; }
+        }
+        define count-to (num) {
+            switch (num) {
+              case 1: return "one";
+              case 2: set second = "two";
+              case 3: return concat ("fell to three after ", second);
+              case 4: set fourth = "four"; break;
+              default: return "other";
+            }
+            return pick-first-value (fourth, "none");
+        }"#;
+        let vars = std::cell::RefCell::new(Vars::default());
+        let call = |e: &str, opts: &[(u8, &[u8])]| call_value(defs, e, opts, &vars);
+        // A switch on a variable is numeric to dhcpd: a string case never matches.
+        assert_eq!(call("choose-one (\"a\")", &[]), data("other"));
+        assert_eq!(call("count-to (extract-int (01, 8))", &[]), data("one"));
+        assert_eq!(call("count-to (extract-int (02, 8))", &[]), data("fell to three after two"));
+        assert_eq!(call("count-to (extract-int (04, 8))", &[]), data("four"), "break, then the next statement");
+        assert_eq!(call("count-to (extract-int (07, 8))", &[]), data("other"));
+        assert_eq!(call("count-to (\"a\")", &[]), data("other"), "data: no case");
+        assert_eq!(call("count-to (extract-int (option host-name, 8))", &[]), data("other"), "null: default");
+    }
+
     /// Functions as dhcpd 4.4.3 runs them (common/execute.c, tree.c): arguments bound in
     /// a scope inside the caller's, the first non-null `return` ends the function, a
     /// call's value only where any type is evaluated (set, `=`, arguments, return),
@@ -3167,7 +3265,11 @@ mod tests {
         accepted("define fn-one (a) { log (info, a); execute (\"/bin/true\", a); return a; }");
         refused("subnet 198.18.0.0 netmask 255.255.255.0 { define fn-one (a) { return a; } }", "top level");
         refused("define fn-one (a) { return a; } define fn-one (b) { return b; }", "defined twice");
-        refused("if lease-time = 1 { }", "lease-time");
+        // lease-time is numeric, so the number after `=` is one (dhcpd -t accepts both);
+        // in an option's value it is refused (dhcpd reads it after the lease is extended).
+        accepted("if lease-time = 1 { } set lt = lease-time / 60;");
+        refused("option domain-name = encode-int (lease-time, 32);", "lease-time");
+        refused("next-server = encode-int (lease-time, 32);", "lease-time");
         // `not` takes a boolean only: no variable, no call (dhcpd: "boolean expression expected").
         refused("if not foo { }", "a boolean expression");
         refused("if not fn-one (1) { }", "a boolean expression");

@@ -122,12 +122,17 @@ pub fn write_lease(buf: &mut Vec<u8>, l: &LeaseRecord) {
         push_quoted(buf, vc.as_bytes());
         buf.push(b';');
     }
-    // As dhcpd's write_binding_scope writes a data value: quoted, non-printables octal.
+    // As dhcpd's write_binding_scope writes them: data quoted (non-printables octal),
+    // a number after `%`, a boolean as `true`/`false`.
     for (name, value) in &l.vars {
         buf.extend_from_slice(b"\n  set ");
         buf.extend_from_slice(name.as_bytes());
         buf.extend_from_slice(b" = ");
-        push_quoted(buf, value);
+        match value {
+            crate::record::VarValue::Data(d) => push_quoted(buf, d),
+            crate::record::VarValue::Num(n) => buf.extend_from_slice(format!("%{n}").as_bytes()),
+            crate::record::VarValue::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+        }
         buf.push(b';');
     }
     if let Some(h) = &l.client_hostname {

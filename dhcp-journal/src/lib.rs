@@ -23,7 +23,7 @@ pub use format::{PRODUCT, header, set_db_time_format, write_entry, write_header}
 pub use parse::{Parsed, Warning, WarningKind, parse, parse_each};
 pub use record::{
     BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, IpBuildHasher, IpHasher,
-    LeaseRecord, LeaseTable, NEVER, State, fold,
+    LeaseRecord, LeaseTable, NEVER, State, VarValue, fold,
 };
 
 /// Fuzz entry point (for a cargo-fuzz target): parse arbitrary bytes, fold them, and check

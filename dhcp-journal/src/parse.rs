@@ -25,7 +25,7 @@ use std::net::Ipv4Addr;
 
 use crate::date::timegm;
 use crate::record::{
-    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, LeaseRecord, NEVER,
+    BindingState, Entry, FailoverState, FailoverStateRecord, Hardware, HostRecord, LeaseRecord, NEVER, VarValue,
 };
 
 /// At most this many warnings are kept; the rest are only counted.
@@ -474,7 +474,7 @@ impl<'a> Parser<'a, '_> {
                     }
                 },
                 b"set" => match self.set_var()? {
-                    Some((name, v)) if name == b"vendor-class-identifier" => {
+                    Some((name, VarValue::Data(v))) if name == b"vendor-class-identifier" => {
                         l.vendor_class = Some(bytes_to_string(v));
                         Ok(())
                     }
@@ -611,9 +611,11 @@ impl<'a> Parser<'a, '_> {
         self.skip_statement()
     }
 
-    /// After `set`: `NAME = "…";` → Some((NAME, value)); anything else (numbers,
-    /// booleans: dhcpd's other binding types) → None (the caller rewinds and skips).
-    fn set_var(&mut self) -> R<Option<(&'a [u8], Vec<u8>)>> {
+    /// After `set`: `NAME = VALUE;` → Some((NAME, value)), VALUE as dhcpd's
+    /// parse_binding_value reads it: a string, `%` and a decimal number, `true` or
+    /// `false` (any case), colon-separated hex; anything else → None (the caller rewinds
+    /// and skips).
+    fn set_var(&mut self) -> R<Option<(&'a [u8], VarValue)>> {
         let Tok::Word(name) = self.tok()? else {
             return Ok(None);
         };
@@ -630,18 +632,50 @@ impl<'a> Parser<'a, '_> {
         if name.is_empty() {
             return Ok(None);
         }
-        let Tok::Str(raw) = self.tok()? else {
-            return Ok(None);
+        let value = match self.tok()? {
+            Tok::Str(raw) => unescape(raw),
+            Tok::Word(w) => match Self::scalar(w) {
+                Some(v) => {
+                    return match self.tok()? {
+                        Tok::Semi => Ok(Some((name, v))),
+                        _ => Ok(None),
+                    };
+                }
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
         };
         self.skip_ws();
         match self.b.get(self.pos) {
             None => Err(Stop::Eof),
             Some(b';') => {
                 self.pos += 1;
-                Ok(Some((name, unescape(raw))))
+                Ok(Some((name, VarValue::Data(value))))
             }
             Some(_) => Ok(None),
         }
+    }
+
+    /// A binding value that is one word: `%N` (dhcpd's atol: a sign, digits), `true` or
+    /// `false`, or colon-separated hex data.
+    fn scalar(w: &[u8]) -> Option<VarValue> {
+        if let Some(n) = w.strip_prefix(b"%") {
+            return std::str::from_utf8(n).ok()?.parse::<i64>().ok().map(VarValue::Num);
+        }
+        if w.eq_ignore_ascii_case(b"true") {
+            return Some(VarValue::Bool(true));
+        }
+        if w.eq_ignore_ascii_case(b"false") {
+            return Some(VarValue::Bool(false));
+        }
+        // Hex data only when the first group is no decimal number: dhcpd's lexer reads
+        // `1` as a NUMBER, which its parse_binding_value refuses ("expecting a constant
+        // value"), and `0a` or `a` as the NUMBER_OR_NAME that starts hex data.
+        let first = w.split(|c| *c == b':').next().unwrap_or_default();
+        if first.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        parse_hex_colon(w).map(VarValue::Data)
     }
 
     /// After `binding` (or `next binding` / `rewind binding`): `state NAME;`.

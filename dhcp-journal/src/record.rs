@@ -49,9 +49,8 @@ pub struct LeaseRecord {
     pub client_hostname: Option<String>,
     /// Stored as `set vendor-class-identifier = "…";` (a dhcpd binding-scope variable).
     pub vendor_class: Option<String>,
-    /// The other binding-scope variables with a data value, `set NAME = "…";` (dhcpd's
-    /// `set` statements), in file order.
-    pub vars: Vec<(String, Vec<u8>)>,
+    /// The other binding-scope variables (dhcpd's `set` statements), in file order.
+    pub vars: Vec<(String, VarValue)>,
     /// `billing class "NAME";` (`None` value) or `billing subclass "NAME" VALUE;`: the
     /// class (with a lease limit) the lease is billed to.
     pub billing: Option<(String, Option<Vec<u8>>)>,
@@ -69,6 +68,16 @@ pub struct EventStatements {
     pub release: bool,
     /// The statements between the braces, as written (not empty).
     pub text: String,
+}
+
+/// A binding-scope variable's value, of one of the types dhcpd's write_binding_scope
+/// writes: `set NAME = "…";` (data), `set NAME = %N;` (a number, signed as dhcpd's
+/// `long`), `set NAME = true;` / `false;` (a boolean).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarValue {
+    Data(Vec<u8>),
+    Num(i64),
+    Bool(bool),
 }
 
 impl LeaseRecord {

@@ -193,5 +193,5 @@ fn event_statements_of_leases() {
             (false, true, "execute (\"/usr/local/bin/hook\", \"gone\", ip);".to_string()),
         ]
     );
-    assert_eq!(leases[0].vars, [("ip".to_string(), b"198.18.0.100".to_vec())]);
+    assert_eq!(leases[0].vars, [("ip".to_string(), dhcp_journal::record::VarValue::Data(b"198.18.0.100".to_vec()))]);
 }

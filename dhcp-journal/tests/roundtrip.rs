@@ -5,8 +5,8 @@ mod common;
 use std::net::Ipv4Addr;
 
 use dhcp_journal::{
-    BindingState, Entry, FailoverState, FailoverStateRecord, HostRecord, LeaseRecord, fold, fuzz_parse, header, parse,
-    write_entry,
+    BindingState, Entry, FailoverState, FailoverStateRecord, HostRecord, LeaseRecord, VarValue, fold, fuzz_parse,
+    header, parse, write_entry,
 };
 use proptest::prelude::*;
 
@@ -62,8 +62,13 @@ fn lease_record() -> impl Strategy<Value = LeaseRecord> {
         any::<bool>(),
     );
     let rest = (hardware(), bytes_opt(), prop::option::of(any::<String>()), prop::option::of(any::<String>()));
-    // `set NAME = "…";` variables: dhcpd names, any bytes.
-    let vars = prop::collection::vec(("[a-z][a-z0-9_-]{0,10}", prop::collection::vec(any::<u8>(), 0..20)), 0..3);
+    // `set NAME = VALUE;` variables: dhcpd names, any bytes, numbers, booleans.
+    let value = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..20).prop_map(VarValue::Data),
+        any::<i64>().prop_map(VarValue::Num),
+        any::<bool>().prop_map(VarValue::Bool),
+    ];
+    let vars = prop::collection::vec(("[a-z][a-z0-9_-]{0,10}", value), 0..3);
     // `billing class "…";` or `billing subclass "…" VALUE;` (a value is never empty).
     let billing = prop::option::of((any::<String>(), prop::option::of(prop::collection::vec(any::<u8>(), 1..12))));
     (any::<u32>(), times, states, rest, (vars, billing)).prop_map(

@@ -4,7 +4,45 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use dhcp_journal::{BindingState, Entry, WarningKind, fold, header, parse, write_entry};
+use dhcp_journal::{BindingState, Entry, VarValue, WarningKind, fold, header, parse, write_entry};
+
+/// Numeric and boolean variables as dhcpd 4.4.3 wrote them (its dhcpd.leases after an ACK
+/// under `set a = 5; set b = extract-int (02, 8) + 3; set c = exists host-name; set bigv =
+/// extract-int (ff:ff:ff:ff, 32) * extract-int (ff:ff:ff:ff, 32);`), and hex data, which
+/// its parse_binding_value reads too.
+#[test]
+fn numeric_and_boolean_variables_are_read_as_dhcpd_writes_them() {
+    let text = br#"lease 198.18.0.100 {
+  starts 1 2026/12/07 21:47:14;
+  ends 1 2026/12/07 21:57:14;
+  binding state active;
+  set k = false;
+  set bigv = %-8589934591;
+  set c = TRUE;
+  set b = %5;
+  set a = "\005";
+  set h = a:0:ff;
+}
+"#;
+    let parsed = parse(text);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let Some(Entry::Lease(l)) = parsed.entries.first() else { panic!("{:?}", parsed.entries) };
+    let want = [
+        ("k", VarValue::Bool(false)),
+        ("bigv", VarValue::Num(-8_589_934_591)),
+        ("c", VarValue::Bool(true)),
+        ("b", VarValue::Num(5)),
+        ("a", VarValue::Data(vec![5])),
+        ("h", VarValue::Data(vec![0xa, 0, 0xff])),
+    ];
+    assert_eq!(l.vars, want.map(|(n, v)| (n.to_string(), v)));
+    let mut out = Vec::new();
+    write_entry(&mut out, &parsed.entries[0]);
+    let out = String::from_utf8_lossy(&out);
+    for line in ["set k = false;", "set bigv = %-8589934591;", "set c = true;", "set b = %5;", "set a = \"\\005\";"] {
+        assert!(out.contains(line), "{line} not in {out}");
+    }
+}
 
 #[test]
 fn unknown_statements_inside_a_lease_are_skipped_with_warnings() {
@@ -39,7 +77,7 @@ lease 10.0.0.6 {
     assert_eq!(l.uid.as_deref(), Some(&[1, 0x52, 0x54, 0, 0xaa, 0xbb, 0x10][..]));
     assert_eq!(l.vendor_class.as_deref(), Some("MSFT 5.0"));
     // Other variables with a string value are kept (dhcpd's binding scope).
-    assert_eq!(l.vars, [("ddns-fwd-name".to_string(), b"x.example.".to_vec())]);
+    assert_eq!(l.vars, [("ddns-fwd-name".to_string(), VarValue::Data(b"x.example.".to_vec()))]);
     assert_eq!(l.client_hostname.as_deref(), Some("pc \"one\""));
     let Entry::Lease(l6) = &parsed.entries[1] else { panic!() };
     assert_eq!(l6.starts, Some(1_795_610_435));

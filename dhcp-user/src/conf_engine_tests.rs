@@ -17,12 +17,14 @@ fn engine(text: &str) -> Engine {
     let parsed = dhcp_config::parse_str("t.conf", text, &dhcp_config::MemoryLoader::default())
         .unwrap_or_else(|e| panic!("does not load:\n{e}"));
     let mut cfg = parsed.config;
-    cfg.resolve_names(&mut |name: &str| match name {
+    let mut lookup = |name: &str| match name {
         "ns1.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 53), Ipv4Addr::new(198, 18, 0, 54)]),
         "tftp.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 69)]),
         "printer.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 7)]),
         _ => Err("host unknown".into()),
-    });
+    };
+    cfg.resolve_names(&mut lookup);
+    cfg.resolve_host_lookups(&mut lookup);
     Engine::new(super::engine_config(&cfg))
 }
 
@@ -1008,6 +1010,133 @@ fn variables_are_read_after_set_and_kept_with_the_lease() {
     assert_eq!(domain(&offer(&e, mac(2))).as_deref(), Some("x.test"));
 }
 
+#[test]
+fn numeric_and_boolean_variables_are_kept_with_the_lease() {
+    // As dhcpd 4.4.3: a bare number in `set` is data (41 is "A"), a numeric or boolean
+    // expression keeps its type in the lease's scope, is read back by the next request,
+    // and goes to dhcpd.leases as dhcpd writes it (`%N`, `true`).
+    let e = engine(&format!(
+        "set bare = 41;\n\
+         if defined (count) {{ set count = count + extract-int (01, 8); }} else {{ set count = extract-int (01, 8); }}\n\
+         if seen {{ filename \"again\"; }}\n\
+         set seen = exists vendor-class-identifier;\n\
+         option domain-name = concat (binary-to-ascii (10, 32, \"\", encode-int (count, 32)), bare, \".test\");\n{SUBNET}"
+    ));
+    let pxe = opt(60, b"PXEClient:Arch:00000");
+    let ack = |t: u32| {
+        let o = reply(&e.handle(Now::at(t), &META, &msg(MessageType::Discover, mac(1), vec![pxe.clone()])));
+        let req = vec![pxe.clone(), DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())];
+        let out = e.handle(Now::at(t), &META, &msg(MessageType::Request, mac(1), req));
+        (o, reply(&out), out.durable)
+    };
+    let (offer1, first, durable) = ack(1000);
+    assert_eq!(domain(&offer1).as_deref(), Some("1A.test"));
+    assert_eq!(file(&offer1), "", "no boolean kept yet");
+    assert_eq!(domain(&first).as_deref(), Some("1A.test"));
+    let lease = durable.iter().find(|l| l.ip == first.yiaddr()).expect("the bound lease");
+    let vars = lease.vars.as_deref().expect("variables kept");
+    assert_eq!(vars.value("count"), Some(&dhcp_config::Val::Num(1)));
+    assert_eq!(vars.value("seen"), Some(&dhcp_config::Val::Bool(true)));
+    assert_eq!(vars.value("bare"), Some(&dhcp_config::Val::Data(b"A".to_vec())));
+    let mut buf = Vec::new();
+    dhcp_journal::format::write_lease(&mut buf, &crate::lease::record::to_record(lease));
+    let text = String::from_utf8_lossy(&buf);
+    for line in ["  set count = %1;\n", "  set seen = true;\n", "  set bare = \"A\";\n"] {
+        assert!(text.contains(line), "{line:?} not in {text}");
+    }
+    // Read back from the file, the lease is the same.
+    let parsed = dhcp_journal::parse::parse(&buf);
+    let Some(dhcp_journal::Entry::Lease(r)) = parsed.entries.first() else { panic!("{text}") };
+    let back = crate::lease::record::from_record(r).vars.expect("variables read back");
+    for name in ["count", "seen", "bare"] {
+        assert_eq!(back.value(name), vars.value(name), "{name}");
+    }
+    let (offer2, second, _) = ack(2000);
+    assert_eq!(file(&offer2), "again", "the lease's boolean");
+    assert_eq!(domain(&second).as_deref(), Some("2A.test"), "the lease's number, plus one");
+}
+
+#[test]
+fn lease_time_is_read_before_the_answer_extends_the_lease() {
+    // dhcpd's expr_lease_time in the statements of ack_lease: the lease's end as it stands
+    // before this answer, minus now; null for a free lease. Its OFFER reserved the lease
+    // for two minutes, so the REQUEST that follows sees 120 (dhcpd 4.4.3 wrote `set lt =
+    // %119;` a second later).
+    let e = engine(&format!(
+        "default-lease-time 600;\n\
+         set lt = lease-time;\n\
+         option domain-name = pick-first-value (binary-to-ascii (10, 32, \"\", encode-int (lt, 32)), \"null\");\n{SUBNET}"
+    ));
+    let o = offer(&e, mac(1));
+    assert_eq!(domain(&o).as_deref(), Some("null"), "a free lease has ended");
+    let req =
+        |t: u32, opts: Vec<DhcpOption>| reply(&e.handle(Now::at(t), &META, &msg(MessageType::Request, mac(1), opts)));
+    let ack = req(1000, vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())]);
+    assert_eq!(domain(&ack).as_deref(), Some("120"), "the OFFER's reservation");
+    // A later REQUEST of the bound client (INIT-REBOOT): its lease ends at 1600.
+    let again = req(1100, vec![DhcpOption::RequestedIpAddress(o.yiaddr())]);
+    assert_eq!(domain(&again).as_deref(), Some("500"));
+    let o2 = reply(&e.handle(Now::at(1300), &META, &msg(MessageType::Discover, mac(1), vec![])));
+    assert_eq!(domain(&o2).as_deref(), Some("400"), "the lease the DISCOVER finds, renewed at 1100");
+    // Another client's free lease: null.
+    let other = reply(&e.handle(Now::at(1300), &META, &msg(MessageType::Discover, mac(2), vec![])));
+    assert_eq!(domain(&other).as_deref(), Some("null"));
+}
+
+#[test]
+fn lease_time_in_an_options_value_is_refused() {
+    // dhcpd evaluates an option's value after the lease is extended: not this end.
+    let text = format!("option domain-name = binary-to-ascii (10, 32, \"\", encode-int (lease-time, 32));\n{SUBNET}");
+    let e = dhcp_config::parse_str("t.conf", &text, &dhcp_config::MemoryLoader::default()).expect_err("refused");
+    assert!(e.to_string().contains("`lease-time` is not supported yet"), "{e}");
+}
+
+#[test]
+fn gethostbyname_gives_the_addresses_last_looked_up() {
+    // dhcpd's host lookup: every IPv4 address of the name, 4 bytes each; null when it does
+    // not resolve. xdhcpd looks the names up off the request path and answers with the
+    // last lookup, shared with the engine's configuration (a new lookup needs no reload).
+    let text = format!(
+        "option domain-name = binary-to-ascii (10, 8, \".\", gethostbyname (\"ns1.lab.test\"));\n\
+         option root-path = pick-first-value (gethostbyname (\"nosuch.lab.test\"), \"unknown\");\n{SUBNET}"
+    );
+    let e = engine(&text);
+    let m = offer(&e, mac(1));
+    assert_eq!(domain(&m).as_deref(), Some("198.18.0.53.198.18.0.54"));
+    assert_eq!(m.opts().get(OptionCode::RootPath), Some(&DhcpOption::RootPath("unknown".into())));
+    // Before any lookup: null; after one, in force at once.
+    let cfg = dhcp_config::parse_str("t.conf", &text, &dhcp_config::MemoryLoader::default()).expect("loads").config;
+    assert_eq!(cfg.host_lookup_names(), ["ns1.lab.test", "nosuch.lab.test"]);
+    let e = Engine::new(super::engine_config(&cfg));
+    assert_eq!(domain(&offer(&e, mac(2))), None, "not looked up yet");
+    let failures = cfg.resolve_host_lookups(&mut |name: &str| match name {
+        "ns1.lab.test" => Ok(vec![Ipv4Addr::new(198, 18, 0, 99)]),
+        _ => Err("host unknown".into()),
+    });
+    assert_eq!(failures.len(), 1);
+    assert_eq!(domain(&offer(&e, mac(3))).as_deref(), Some("198.18.0.99"));
+}
+
+#[test]
+fn an_on_statement_in_a_function_gives_the_lease_its_statements() {
+    // As dhcpd 4.4.3 (its dhcpd.leases after the ACK: `set committed = "yes";`, no
+    // `carg`): the call gives the lease the `on commit` statements, which run later in the
+    // lease's scope, where the call's argument is not bound.
+    let e = engine(&format!(
+        "define mark (arg) {{ on commit {{ set committed = \"yes\"; set carg = arg; }} return arg; }}\n\
+         set m = mark (\"called\");\n{SUBNET}"
+    ));
+    let o = offer(&e, mac(1));
+    let req = vec![DhcpOption::ServerIdentifier(IFACE), DhcpOption::RequestedIpAddress(o.yiaddr())];
+    let out = e.handle(Now::at(1000), &META, &msg(MessageType::Request, mac(1), req));
+    let ack = reply(&out);
+    let lease = out.durable.iter().find(|l| l.ip == ack.yiaddr()).expect("the bound lease");
+    let vars = lease.vars.as_deref().expect("variables kept");
+    assert_eq!(vars.get("m"), Some(&b"called"[..]));
+    assert_eq!(vars.get("committed"), Some(&b"yes"[..]));
+    assert_eq!(vars.value("carg"), None);
+}
+
 /// DORA through a relay with circuit id `cid`; the REQUEST's outcome.
 fn dora_with_circuit(e: &Engine, m: [u8; 6], cid: &[u8], now: u32) -> Outcome {
     let with_circuit = |t: MessageType, opts: Vec<DhcpOption>| {
@@ -1319,6 +1448,27 @@ fn switch_matches_dhcpd() {
         opts.push(prl.clone());
         let m = offer_with(&e, mac(n), opts);
         assert_eq!((file(&m), secs(&m), domain(&m)), (f.to_string(), lease, Some(dom.to_string())), "client {n}");
+    }
+}
+
+/// A `switch` on a boolean: dhcpd 4.4.3 accepts it, reads its cases as numbers and
+/// evaluates the value as a number, which a boolean is not, so no case matches and
+/// `default` runs, whatever the client sends (its answers for
+/// `tests/corpus/dhcpd.conf/probe-switch-boolean.conf`).
+#[test]
+fn a_switch_on_a_boolean_runs_its_default() {
+    let e = engine(&format!(
+        "switch (exists host-name) {{\n\
+           case 1: option domain-name \"one\"; break;\n\
+           case true: option domain-name \"true\"; break;\n\
+           default: option domain-name \"default\";\n\
+         }}\n\
+         switch (exists host-name) {{ case 0: option root-path \"zero\"; }}\n{SUBNET}"
+    ));
+    for (n, opts) in [(1, vec![opt(12, b"named")]), (2, vec![])] {
+        let m = offer_with(&e, mac(n), opts);
+        assert_eq!(domain(&m).as_deref(), Some("default"), "client {n}");
+        assert_eq!(m.opts().get(OptionCode::RootPath), None, "no default, no case: nothing");
     }
 }
 

@@ -348,7 +348,9 @@ fn check_config(path: &std::path::Path) -> Result<()> {
             let mut resolved = c.clone();
             let mut lookup =
                 dhcp_user::runtime::resolve::system_lookup_all(c, dhcp_user::runtime::resolve::LOOKUP_BOUND);
-            for f in resolved.resolve_names(&mut lookup) {
+            let mut failures = resolved.resolve_names(&mut lookup);
+            failures.extend(resolved.resolve_host_lookups(&mut lookup));
+            for f in failures {
                 eprintln!(
                     "warning: host name {} does not resolve now ({}); it adds no address while it does not (as in dhcpd)",
                     f.name, f.reason

@@ -6,7 +6,7 @@
 
 use super::config::{Params, PoolCfg};
 use dhcp_config::model::ExprParam;
-use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, SwitchValue, Target};
+use dhcp_config::{Action, Class, Dynamic, Flag, HeaderField, Packet, Permit, Target};
 use std::collections::HashMap;
 
 /// Each class's subclasses by value (dhcpd keeps them in a hash table too): a
@@ -329,18 +329,8 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             },
             Action::Log { level, expr } => log(*level, expr.eval(pkt).as_deref()),
             Action::On { events, block } => {
-                // The last `on` run for an event replaces the earlier (dhcpd's on_star).
-                if let Some(mut guard) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
-                    let fx = &mut *guard;
-                    for (on, slot) in [
-                        (events.commit, &mut fx.on_commit),
-                        (events.release, &mut fx.on_release),
-                        (events.expiry, &mut fx.on_expiry),
-                    ] {
-                        if on {
-                            *slot = Some(std::sync::Arc::clone(block));
-                        }
-                    }
+                if let Some(mut fx) = pkt.effects().and_then(|f| f.try_borrow_mut().ok()) {
+                    fx.on(*events, block);
                 }
             }
             Action::Execute { program, args } => {
@@ -354,9 +344,9 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Set { name, expr } => {
                 // A null value leaves the variable without a value (dhcpd then writes
                 // nothing for it); the value is computed before the scope is changed.
-                let value = expr.as_ref().and_then(|e| e.set_value(pkt));
+                let value = expr.as_ref().and_then(|e| e.value(pkt));
                 if let Some(mut vars) = pkt.vars().and_then(|v| v.try_borrow_mut().ok()) {
-                    vars.set(name, value);
+                    vars.set_value(name, value);
                 }
             }
             Action::Eval(e) => {
@@ -377,17 +367,7 @@ pub fn run(actions: &[Action], shadowed: &[Target], p: &mut Params, pkt: &Packet
             Action::Switch { value, arms } => {
                 // The first case whose value equals the switch's (a null value matches
                 // none), else `default`; from there on, up to a `break`.
-                let matches = |label: &SwitchValue| match (value, label) {
-                    (SwitchValue::Data(v), SwitchValue::Data(l)) => {
-                        v.eval(pkt).is_some_and(|v| l.eval(pkt).is_some_and(|l| l == v))
-                    }
-                    (SwitchValue::Num(v), SwitchValue::Num(l)) => v.eval(pkt).is_some_and(|v| l.eval(pkt) == Some(v)),
-                    _ => false,
-                };
-                let start = arms
-                    .iter()
-                    .position(|a| a.label.as_ref().is_some_and(matches))
-                    .or_else(|| arms.iter().position(|a| a.label.is_none()));
+                let start = value.start(arms.iter().map(|a| a.label.as_ref()), pkt);
                 for arm in arms.iter().skip(start.unwrap_or(arms.len())) {
                     run(&arm.actions, shadowed, p, pkt);
                     if arm.breaks {

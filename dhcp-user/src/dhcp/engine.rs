@@ -263,6 +263,19 @@ pub struct Engine {
 pub type LeaseNames = HashMap<Ipv4Addr, Box<str>>;
 
 /// Everything the handlers need about a decoded request.
+/// The lease's state before this request, for its evaluation ([`Engine::prior`]).
+#[derive(Default)]
+struct Prior {
+    /// The binding scope kept from this client's last binding of the lease.
+    vars: Option<dhcp_config::Vars>,
+    /// The lease's end as dhcpd would hold it (Unix seconds), for `lease-time`.
+    ends: Option<u32>,
+}
+
+/// How long dhcpd reserves an offered lease (dhcp.c dhcpdiscover: "really expire in 2
+/// minutes"); xdhcpd's own hold (`offer_hold_secs`) may differ, `lease-time` follows dhcpd.
+const DHCPD_OFFER_SECS: u32 = 120;
+
 struct Ctx<'a> {
     now: Now,
     /// The configuration this request is served with (one snapshot for the whole request).
@@ -297,7 +310,7 @@ impl Ctx<'_> {
     /// statements, and finally the host declaration's name when `use-host-decl-names`
     /// asks for it (`lease_host`: the host dhcpd hangs on the lease).
     fn params(&self, base: &Params, lease_host: Option<&HostCfg>, lease: Option<(Ipv4Addr, bool)>) -> Params {
-        self.params_vars(base, lease_host, lease, None).0
+        self.params_vars(base, lease_host, lease, Prior::default()).0
     }
 
     /// [`Ctx::params_vars`] with the `on` statements that were run: the event statements
@@ -308,7 +321,7 @@ impl Ctx<'_> {
         base: &Params,
         lease_host: Option<&HostCfg>,
         lease: Option<(Ipv4Addr, bool)>,
-        prior: Option<dhcp_config::Vars>,
+        prior: Prior,
     ) -> (Params, dhcp_config::Vars, dhcp_config::Effects) {
         let effects = std::cell::RefCell::new(dhcp_config::Effects::default());
         let (p, vars) = self.params_inner(base, lease_host, lease, prior, &effects);
@@ -346,7 +359,7 @@ impl Ctx<'_> {
         base: &Params,
         lease_host: Option<&HostCfg>,
         lease: Option<(Ipv4Addr, bool)>,
-        prior: Option<dhcp_config::Vars>,
+        prior: Prior,
     ) -> (Params, dhcp_config::Vars) {
         let (p, vars, _) = self.evaluate(base, lease_host, lease, prior);
         (p, vars)
@@ -357,11 +370,11 @@ impl Ctx<'_> {
         base: &Params,
         lease_host: Option<&HostCfg>,
         lease: Option<(Ipv4Addr, bool)>,
-        prior: Option<dhcp_config::Vars>,
+        prior: Prior,
         effects: &std::cell::RefCell<dhcp_config::Effects>,
     ) -> (Params, dhcp_config::Vars) {
-        let vars = std::cell::RefCell::new(prior.unwrap_or_default());
-        let mut pkt = self.packet().with_vars(&vars).with_effects(effects);
+        let vars = std::cell::RefCell::new(prior.vars.unwrap_or_default());
+        let mut pkt = self.packet().with_vars(&vars).with_effects(effects).with_lease_end(prior.ends, self.now.unix);
         if let Some((ip, fixed)) = lease {
             pkt = pkt.with_lease(ip, fixed, lease_host.map(|h| h.name.as_str()));
         }
@@ -670,18 +683,32 @@ impl Engine {
         self.dynamic_hosts.read().map(|h| h.clone()).unwrap_or_default()
     }
 
-    /// The variables `ip`'s lease kept from its last binding, when that binding was this
-    /// client's (another client's binding scope is not this one's). Looked up only when
-    /// the configuration uses variables.
-    fn prior_vars(&self, c: &Ctx, ip: Ipv4Addr) -> Option<dhcp_config::Vars> {
+    /// What `ip`'s lease brings to this client's evaluation, as it stands before this
+    /// request: the variables it kept from its last binding, when that binding was this
+    /// client's (another client's binding scope is not this one's), and its end for
+    /// `lease-time` (when bound to this client, or offered to it by this exchange's
+    /// OFFER). Looked up only when the configuration uses variables or `lease-time`.
+    fn prior(&self, c: &Ctx, ip: Ipv4Addr) -> Prior {
         if !c.cfg.uses_vars {
-            return None;
+            return Prior::default();
         }
-        let l = self.store.get(ip)?;
-        if l.client.as_ref() != Some(&c.key) {
-            return None;
+        let Some(l) = self.store.get(ip) else { return Prior::default() };
+        let now = c.now.unix;
+        // dhcpd's MAX_TIME stands for an infinite end.
+        let dhcpd_time = |t: u32| if t == crate::time::NEVER { dhcp_failover::transitions::MAX_TIME } else { t };
+        let bound = l.client.as_ref() == Some(&c.key) && matches!(l.state, BindingState::Active | BindingState::Bootp);
+        let mut ends = bound.then(|| dhcpd_time(l.ends));
+        // A REQUEST taking an offer: dhcpd's DHCPOFFER set the lease's end to two minutes
+        // after the offer unless it ended later (dhcp.c dhcpdiscover); the DISCOVER itself
+        // evaluates before that.
+        if c.msg_type == Some(MessageType::Request)
+            && let Some(o) = l.offer.as_deref().filter(|o| o.client == c.key && o.expires > now)
+        {
+            let made = o.expires.saturating_sub(c.cfg.offer_hold_secs.max(1));
+            ends = Some(ends.unwrap_or(0).max(made.saturating_add(DHCPD_OFFER_SECS)));
         }
-        l.vars.map(|v| *v)
+        let vars = if l.client.as_ref() == Some(&c.key) { l.vars.map(|v| *v) } else { None };
+        Prior { vars, ends }
     }
 
     /// A reserved address of this host on this network.
@@ -693,7 +720,8 @@ impl Engine {
     fn fixed_address_effects(&self, c: &Ctx) -> Option<(Ipv4Addr, Params, dhcp_config::Effects)> {
         let ip = Self::fixed_ip(c)?;
         let subnet = c.net.subnets.iter().find(|s| s.contains(ip))?;
-        let (p, _, effects) = c.evaluate(&subnet.params, c.host, Some((ip, true)), None);
+        // dhcpd's mocked-up lease of a fixed address ends at MIN_TIME: no `lease-time`.
+        let (p, _, effects) = c.evaluate(&subnet.params, c.host, Some((ip, true)), Prior::default());
         Some((ip, p, effects))
     }
 
@@ -837,8 +865,7 @@ impl Engine {
         };
         // The offered lease's binding scope too, when it was this client's (dhcpd's
         // OFFER evaluates with the lease's scope); what the OFFER sets is not kept.
-        let (params, _) =
-            c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
+        let (params, _) = c.params_vars(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior(c, ip));
         if booting_denied(&params) {
             self.store.cancel_offer(ip, &c.key);
             return Outcome::drop(c.msg_type, DropReason::BootingDenied);
@@ -999,7 +1026,7 @@ impl Engine {
             return out;
         };
         let (params, vars, effects) =
-            c.evaluate(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip));
+            c.evaluate(&pool.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior(c, ip));
         let released = self.release_other_lease(c, ip, &params);
         // dhcpd drops the request silently (no NAK) once the other lease is released.
         if booting_denied(&params) {
@@ -1341,9 +1368,7 @@ impl Engine {
         let (params, vars) = pools
             .iter()
             .find(|(_, p, _)| p.contains(ip))
-            .map(|(_, p, _)| {
-                c.params_vars(&p.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior_vars(c, ip))
-            })
+            .map(|(_, p, _)| c.params_vars(&p.params, dynamic_lease_host(c.host), Some((ip, false)), self.prior(c, ip)))
             .unwrap_or_default();
         let vars = (!vars.0.is_empty()).then(|| Box::new(vars));
         if booting_denied(&params) {

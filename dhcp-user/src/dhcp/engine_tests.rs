@@ -675,7 +675,7 @@ fn a_partners_release_removes_our_records_only_when_it_did_not_know_them() {
         l.starts = 1_000;
         l.ends = 1_600;
         l.cltt = 1_000;
-        l.vars = Some(Box::new(dhcp_config::Vars(names.clone())));
+        l.vars = Some(Box::new(dhcp_config::Vars::from_data(names.clone())));
         l
     };
     let released = |vendor: Option<Vec<u8>>| Binding {

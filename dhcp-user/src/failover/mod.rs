@@ -129,8 +129,11 @@ pub fn binding_of(l: &Lease) -> Binding {
 
 /// A lease's DNS-update variables (`ddns-fwd-name`, ...), in their order.
 pub fn ddns_vars(v: Option<&dhcp_config::Vars>) -> Vec<(String, Vec<u8>)> {
-    v.map(|v| v.0.iter().filter(|(n, _)| crate::ddns::vars::ALL.contains(&n.as_str())).cloned().collect())
-        .unwrap_or_default()
+    let ddns = |(n, v): &(String, dhcp_config::Val)| match v {
+        dhcp_config::Val::Data(d) if crate::ddns::vars::ALL.contains(&n.as_str()) => Some((n.clone(), d.clone())),
+        _ => None,
+    };
+    v.map(|v| v.0.iter().filter_map(ddns).collect()).unwrap_or_default()
 }
 
 /// Option 29 of every BNDUPD: the lease's DNS state as this server holds it (empty when
@@ -205,7 +208,8 @@ pub fn partner_ddns(
     partner: &PartnerDdns,
 ) -> Option<PartnerEndRemoval> {
     let bound = matches!(l.state, BindingState::Active | BindingState::Bootp);
-    let own_vars = dhcp_config::Vars(own);
+    let same_as_own = matches!(partner, PartnerDdns::Known(s) if *s == own);
+    let own_vars = dhcp_config::Vars::from_data(own);
     let own_has = crate::ddns::plan::has_records(&own_vars);
     if client_changed {
         if bound && let PartnerDdns::Known(s) = partner {
@@ -225,7 +229,7 @@ pub fn partner_ddns(
         return None;
     }
     match partner {
-        PartnerDdns::Known(s) if *s == own_vars.0 => {
+        PartnerDdns::Known(_) if same_as_own => {
             set_ddns_vars(l, &[]);
             None
         }
@@ -237,7 +241,7 @@ pub fn partner_ddns(
 fn set_ddns_vars(l: &mut Lease, with: &[(String, Vec<u8>)]) {
     let mut v = l.vars.take().map(|b| *b).unwrap_or_default();
     v.0.retain(|(n, _)| !crate::ddns::vars::ALL.contains(&n.as_str()));
-    v.0.extend(with.iter().cloned());
+    v.0.extend(with.iter().map(|(n, d)| (n.clone(), dhcp_config::Val::Data(d.clone()))));
     l.vars = (!v.0.is_empty()).then(|| Box::new(v));
 }
 
@@ -592,7 +596,7 @@ mod tests {
     }
 
     fn with_vars(mut l: Lease, vars: Vec<(String, Vec<u8>)>) -> Lease {
-        l.vars = Some(Box::new(dhcp_config::Vars(vars)));
+        l.vars = Some(Box::new(dhcp_config::Vars::from_data(vars)));
         l
     }
 
@@ -641,7 +645,7 @@ mod tests {
         // The partner did not know them (our update's BNDUPD had not reached it): we remove.
         let mut l = with_vars(lease(BindingState::Free, 5000), ddns_state("a"));
         let r = partner_ddns(&mut l, ddns_state("a"), true, false, &PartnerDdns::Known(vec![]));
-        assert_eq!(r, Some(PartnerEndRemoval { vars: dhcp_config::Vars(ddns_state("a")), with_ptr: true }));
+        assert_eq!(r, Some(PartnerEndRemoval { vars: dhcp_config::Vars::from_data(ddns_state("a")), with_ptr: true }));
         // Kept until the removal succeeds (a restart would queue it again).
         assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("a"));
         // A dhcpd partner: we remove ours, as dhcpd does on its partner's release.
@@ -661,7 +665,10 @@ mod tests {
     fn another_clients_binding_removes_the_old_forward_records_only() {
         let mut l = lease(BindingState::Active, 5000);
         let r = partner_ddns(&mut l, ddns_state("old"), true, true, &PartnerDdns::Known(ddns_state("new")));
-        assert_eq!(r, Some(PartnerEndRemoval { vars: dhcp_config::Vars(ddns_state("old")), with_ptr: false }));
+        assert_eq!(
+            r,
+            Some(PartnerEndRemoval { vars: dhcp_config::Vars::from_data(ddns_state("old")), with_ptr: false })
+        );
         assert_eq!(ddns_vars(l.vars.as_deref()), ddns_state("new"));
     }
 }

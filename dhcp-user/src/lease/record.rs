@@ -2,7 +2,8 @@
 
 use super::{BindingState, ClientKey, HwAddr, Lease};
 use crate::time::NEVER;
-use dhcp_journal::LeaseRecord;
+use dhcp_config::Val;
+use dhcp_journal::{LeaseRecord, VarValue};
 
 /// The state a lease loads in: dhcpd loads the legacy names as ACTIVE (plus a flag).
 fn loaded_state(s: BindingState) -> BindingState {
@@ -35,11 +36,15 @@ pub fn to_record(l: &Lease) -> LeaseRecord {
         .filter(|_| l.state == BindingState::Active)
         .map(|b| (b.class.to_string(), b.subclass.as_deref().map(<[u8]>::to_vec)));
     for (name, value) in l.vars.iter().flat_map(|v| v.0.iter()) {
-        // dhcpd's own vendor-class-identifier variable has a field of its own.
-        if name == "vendor-class-identifier" {
-            r.vendor_class = Some(String::from_utf8_lossy(value).into_owned());
-        } else {
-            r.vars.push((name.clone(), value.clone()));
+        match value {
+            // dhcpd's own vendor-class-identifier variable has a field of its own.
+            Val::Data(d) if name == "vendor-class-identifier" => {
+                r.vendor_class = Some(String::from_utf8_lossy(d).into_owned());
+            }
+            Val::Data(d) => r.vars.push((name.clone(), VarValue::Data(d.clone()))),
+            // dhcpd keeps a number in a `long` and writes it signed.
+            Val::Num(n) => r.vars.push((name.clone(), VarValue::Num(*n as i64))),
+            Val::Bool(b) => r.vars.push((name.clone(), VarValue::Bool(*b))),
         }
     }
     // The pending event statements of a bound lease (dhcpd clears them when they run or
@@ -94,7 +99,12 @@ pub fn from_record(r: &LeaseRecord) -> Lease {
         vars.set("vendor-class-identifier", Some(vc.as_bytes().to_vec()));
     }
     for (name, value) in &r.vars {
-        vars.set(name, Some(value.clone()));
+        let v = match value {
+            VarValue::Data(d) => Val::Data(d.clone()),
+            VarValue::Num(n) => Val::Num(*n as u64),
+            VarValue::Bool(b) => Val::Bool(*b),
+        };
+        vars.set_value(name, Some(v));
     }
     l.vars = (!vars.0.is_empty()).then(|| Box::new(vars));
     l.billing = r.billing.as_ref().map(|(class, sub)| {
@@ -135,9 +145,19 @@ mod tests {
         let mut vars = dhcp_config::Vars::default();
         vars.set("vendor-class-identifier", Some(b"MSFT 5.0".to_vec()));
         vars.set("circuit", Some(vec![b'a', 0, 0xff, b'"']));
+        vars.set_value("count", Some(dhcp_config::Val::Num(5)));
+        vars.set_value("wrapped", Some(dhcp_config::Val::Num(0xffff_fffe_0000_0001)));
+        vars.set_value("seen", Some(dhcp_config::Val::Bool(true)));
+        vars.set_value("unseen", Some(dhcp_config::Val::Bool(false)));
         l.vars = Some(Box::new(vars));
         let mut buf = Vec::new();
         dhcp_journal::format::write_lease(&mut buf, &to_record(&l));
+        // Numbers and booleans as dhcpd 4.4.3 wrote them for `set count = extract-int
+        // (00:05, 16);`, a product past 2^63 and `set seen = exists host-name;`.
+        let text = String::from_utf8_lossy(&buf);
+        for line in ["set count = %5;", "set wrapped = %-8589934591;", "set seen = true;", "set unseen = false;"] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
         let parsed = dhcp_journal::parse::parse(&buf);
         let Some(dhcp_journal::Entry::Lease(r)) = parsed.entries.first() else {
             panic!("no lease parsed from {}", String::from_utf8_lossy(&buf));

@@ -72,7 +72,9 @@ impl Reloader {
             return Ok((false, None));
         }
         let mut resolved = model.clone();
-        let failures = resolved.resolve_names(lookup);
+        let mut failures = resolved.resolve_names(lookup);
+        // In place: the engine's configuration shares these operands with the model.
+        failures.extend(model.resolve_host_lookups(lookup));
         for f in &failures {
             tracing::warn!("{}: host unknown ({}); it still adds no address", f.name, f.reason);
         }

@@ -1,6 +1,7 @@
 //! Host names written where dhcpd.conf takes an address (`fixed-address`, address
 //! options, `next-server`, `server-identifier`), looked up with the system resolver
-//! (getaddrinfo: /etc/hosts, then DNS, as nsswitch.conf says).
+//! (getaddrinfo: /etc/hosts, then DNS, as nsswitch.conf says), and the names of the
+//! `gethostbyname ("NAME")` operands of expressions.
 //!
 //! dhcpd looks these names up when it evaluates them for a client and keeps an answer
 //! for an hour (a failure for a minute). xdhcpd looks them up when it loads the
@@ -50,6 +51,11 @@ pub fn system_lookup_all(
         names.push(n.to_string());
         Err(String::new())
     });
+    for n in config.host_lookup_names() {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     let answers = lookup_all(names, LOOKUP_THREADS, within);
     move |name: &str| {
         answers
@@ -101,7 +107,8 @@ pub fn resolve_logged(config: &mut dhcp_config::Config) -> usize {
         return 0;
     }
     let mut lookup = system_lookup_all(config, LOOKUP_BOUND);
-    let failures = config.resolve_names(&mut lookup);
+    let mut failures = config.resolve_names(&mut lookup);
+    failures.extend(config.resolve_host_lookups(&mut lookup));
     for f in &failures {
         tracing::warn!(
             "{}: host unknown ({}); it adds no address (as in dhcpd) until it resolves; looked up again in a minute",
