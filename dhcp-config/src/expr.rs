@@ -1033,21 +1033,28 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
         _ => return None,
     };
     let digits = b"0123456789abcdef";
-    let mut out = Vec::new();
+    let groups = data.len() / step;
+    let mut out = Vec::with_capacity(groups * (2 * step + sep.len()));
     for (i, group) in data.chunks_exact(step).enumerate() {
         if i > 0 {
             out.extend_from_slice(sep);
         }
         let mut n = group.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b));
-        let mut text = Vec::new();
+        // A group's digits, last first, on the stack: 32 is a 32-bit group in base 2
+        // (this runs per request, e.g. for a host name made of the hardware address).
+        let mut text = [0u8; 32];
+        let mut len = 0;
         loop {
-            text.push(digits[(n % base) as usize]);
+            if let Some(slot) = text.get_mut(len) {
+                *slot = digits[(n % base) as usize];
+                len += 1;
+            }
             n /= base;
             if n == 0 {
                 break;
             }
         }
-        out.extend(text.iter().rev());
+        out.extend(text.iter().take(len).rev());
         if out.len() > MAX_VALUE {
             return None;
         }
