@@ -1048,7 +1048,7 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
         let mut len = 0;
         // The usual bases divide by a constant (a shift for 16), far cheaper than by a
         // variable; the digits are the same.
-        let mut next = |n: &mut u32| {
+        let next = |n: &mut u32| {
             let d = match base {
                 16 => (*n % 16, *n / 16),
                 10 => (*n % 10, *n / 10),
