@@ -895,7 +895,9 @@ impl DataExpr {
                 if a.len() + b.len() > MAX_VALUE {
                     return None;
                 }
-                let mut v = a.into_owned();
+                // Sized once: growing the left part reallocated per request.
+                let mut v = Vec::with_capacity(a.len() + b.len());
+                v.extend_from_slice(&a);
                 v.extend_from_slice(&b);
                 Some(Cow::Owned(v))
             }
@@ -1136,21 +1138,39 @@ fn binary_to_ascii(base: u32, width: u32, sep: &[u8], data: &[u8]) -> Option<Vec
         _ => return None,
     };
     let digits = b"0123456789abcdef";
-    let mut out = Vec::new();
+    let groups = data.len() / step;
+    let mut out = Vec::with_capacity(groups * (2 * step + sep.len()));
     for (i, group) in data.chunks_exact(step).enumerate() {
         if i > 0 {
             out.extend_from_slice(sep);
         }
         let mut n = group.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b));
-        let mut text = Vec::new();
+        // A group's digits, last first, on the stack: 32 is a 32-bit group in base 2
+        // (this runs per request, e.g. for a host name made of the hardware address).
+        let mut text = [0u8; 32];
+        let mut len = 0;
+        // The usual bases divide by a constant (a shift for 16), far cheaper than by a
+        // variable; the digits are the same.
+        let next = |n: &mut u32| {
+            let d = match base {
+                16 => (*n % 16, *n / 16),
+                10 => (*n % 10, *n / 10),
+                _ => (*n % base, *n / base),
+            };
+            *n = d.1;
+            d.0 as usize
+        };
         loop {
-            text.push(digits[(n % base) as usize]);
-            n /= base;
+            let d = next(&mut n);
+            if let Some(slot) = text.get_mut(len) {
+                *slot = digits[d];
+                len += 1;
+            }
             if n == 0 {
                 break;
             }
         }
-        out.extend(text.iter().rev());
+        out.extend(text.iter().take(len).rev());
         if out.len() > MAX_VALUE {
             return None;
         }
@@ -2087,6 +2107,9 @@ mod tests {
         yes("concat (\"x\", option host-name, \"y\") = \"xHost-Ay\"");
         yes("binary-to-ascii (16, 8, \":\", substring (hardware, 1, 6)) = \"52:54:0:0:0:1\"");
         yes("binary-to-ascii (10, 8, \".\", 0a:0:0:1) = \"10.0.0.1\"");
+        // Bases other than 16 and 10, wider groups: 0x01ff is 777 in octal.
+        yes("binary-to-ascii (8, 16, \"-\", 01:ff:00:08) = \"777-10\"");
+        yes("binary-to-ascii (2, 32, \"\", 0:0:0:5) = \"101\"");
         yes("encode-int (258, 16) = 01:02");
         yes("extract-int (01:02:03:04, 32) = 16909060");
         yes("pick-first-value (option user-class, option host-name) = \"Host-A\"");

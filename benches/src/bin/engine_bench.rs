@@ -159,36 +159,55 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+fn class_engine(text: &str) -> anyhow::Result<Engine> {
+    let parsed = dhcp_config::parse_str("bench.conf", text, &dhcp_config::MemoryLoader::default())
+        .map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
+    Ok(Engine::new(dhcp_user::conf::engine_config(&parsed.config)))
+}
+
+/// DISCOVER + REQUEST for clients `from..to` with [`client_options`]; returns leases bound.
+fn class_leases(e: &Engine, from: u32, to: u32) -> u32 {
+    let mut bound = 0u32;
+    for c in from..to {
+        let opts = client_options(c);
+        let offer = e.handle(Now::at(1_000), &META, &msg(MessageType::Discover, c, opts.clone()));
+        let Some(r) = offer.reply else { continue };
+        let Ok(m) = Message::decode(&mut Decoder::new(&r.bytes)) else { continue };
+        let mut req_opts = opts;
+        req_opts.push(DhcpOption::ServerIdentifier(META.iface_addr));
+        req_opts.push(DhcpOption::RequestedIpAddress(m.yiaddr()));
+        if !e.handle(Now::at(1_000), &META, &msg(MessageType::Request, c, req_opts)).durable.is_empty() {
+            bound += 1;
+        }
+    }
+    bound
+}
+
+/// `engine_bench profile plain|heavy`: one configuration only, 100,000 clients, for a
+/// profiler (`perf record`) to see where its time goes.
+fn profile(which: &str) -> anyhow::Result<()> {
+    let (plain, heavy) = class_configs();
+    let e = class_engine(if which == "heavy" { &heavy } else { &plain })?;
+    let bound = class_leases(&e, 0, 100_000);
+    println!("{which}: {bound} leases");
+    Ok(())
+}
+
 fn classes_bench() -> anyhow::Result<()> {
     let n: u32 = 50_000;
+    // More rounds (`engine_bench classes ROUNDS`) narrow the spread on a busy machine.
+    let rounds: u32 = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(2).clamp(1, 20);
     println!("== classes: CPU per lease, plain vs class-heavy dhcpd.conf ({n} clients each, same run)");
     let (plain, heavy) = class_configs();
-    let engine = |text: &str| -> anyhow::Result<Engine> {
-        let parsed = dhcp_config::parse_str("bench.conf", text, &dhcp_config::MemoryLoader::default())
-            .map_err(|e| anyhow::anyhow!("bench configuration: {e}"))?;
-        Ok(Engine::new(dhcp_user::conf::engine_config(&parsed.config)))
-    };
-    // Two rounds each, interleaved, so that a busy machine weighs on both alike.
+    // Rounds of each, interleaved, so that a busy machine weighs on both alike.
     let mut per_lease = [0.0f64; 2];
-    for round in 0..2u32 {
+    for round in 0..rounds {
         for (i, text) in [&plain, &heavy].into_iter().enumerate() {
-            let e = engine(text)?;
+            let e = class_engine(text)?;
             let (t, cpu) = (Instant::now(), cpu_secs());
-            let mut bound = 0u32;
-            for c in round * n..(round + 1) * n {
-                let opts = client_options(c);
-                let offer = e.handle(Now::at(1_000), &META, &msg(MessageType::Discover, c, opts.clone()));
-                let Some(r) = offer.reply else { continue };
-                let Ok(m) = Message::decode(&mut Decoder::new(&r.bytes)) else { continue };
-                let mut req_opts = opts;
-                req_opts.push(DhcpOption::ServerIdentifier(META.iface_addr));
-                req_opts.push(DhcpOption::RequestedIpAddress(m.yiaddr()));
-                if !e.handle(Now::at(1_000), &META, &msg(MessageType::Request, c, req_opts)).durable.is_empty() {
-                    bound += 1;
-                }
-            }
+            let bound = class_leases(&e, round * n, (round + 1) * n);
             let cpu = cpu_secs() - cpu;
-            per_lease[i] += cpu / f64::from(bound.max(1)) / 2.0;
+            per_lease[i] += cpu / f64::from(bound.max(1)) / f64::from(rounds);
             println!(
                 "    round {round} {}: {bound} leases, {:.2} s wall, {:.1} us CPU/lease",
                 if i == 0 { "plain" } else { "class-heavy" },
@@ -207,8 +226,10 @@ fn classes_bench() -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("classes") {
-        return classes_bench();
+    match std::env::args().nth(1).as_deref() {
+        Some("classes") => return classes_bench(),
+        Some("profile") => return profile(std::env::args().nth(2).as_deref().unwrap_or("heavy")),
+        _ => {}
     }
     let n: u32 = 100_000;
     println!("== allocations (DISCOVER+REQUEST through Engine::handle, {n} clients, 131,072-address pool)");

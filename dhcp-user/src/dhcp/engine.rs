@@ -1981,7 +1981,7 @@ fn finish(m: Message, c: &Ctx, t: MessageType, yiaddr: Ipv4Addr, overload: bool)
     let dest = reply::destination(c.req, t, yiaddr);
     let client_fqdn = c.packet().option(dhcp_config::OptionRef::Dhcp { code: 81, strip_nuls: false }).is_some();
     let packing = reply::Packing { request_len: c.raw.len(), bootp: c.msg_type.is_none(), overload, client_fqdn };
-    let bytes = reply::encode(&m, c.req, packing).unwrap_or_default();
+    let bytes = reply::encode(m, c.req, packing).unwrap_or_default();
     Reply { bytes, dest, msg_type: t }
 }
 

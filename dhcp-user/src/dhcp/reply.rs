@@ -126,19 +126,18 @@ pub fn add_lease_times(m: &mut Message, lease_secs: u32, params: &Params) {
 /// request list (BOOTP, some embedded clients): subnet mask, routers, DNS servers, host
 /// name, FQDN, then every other option in dhcpd's hash-table order. The relay agent
 /// information comes last.
-fn option_order(m: &Message, req: &Message, client_fqdn: bool) -> Vec<u8> {
-    let mut order: Vec<u8> = vec![53, 54, 51, 58, 59, 56, 50, 92];
-    let configured_prl = match m.opts().get(OptionCode::ParameterRequestList) {
-        Some(DhcpOption::Unknown(u)) => Some(u.data().to_vec()),
-        _ => None,
-    };
+fn option_order(m: &Values<'_>, req: &Message, client_fqdn: bool) -> Vec<u8> {
+    let mut order: Vec<u8> = Vec::with_capacity(32);
+    order.extend_from_slice(&[53, 54, 51, 58, 59, 56, 50, 92]);
+    // A configured list is only ever an unknown option here (`add_options` inserts it so).
+    let configured_prl = m.get(55).map(<[u8]>::to_vec);
     let client_prl = match req.opts().get(OptionCode::ParameterRequestList) {
         Some(DhcpOption::ParameterRequestList(list)) => Some(list.iter().map(|c| u8::from(*c)).collect::<Vec<u8>>()),
         _ => None,
     };
     match configured_prl.or(client_prl).filter(|p| !p.is_empty()) {
         Some(prl) => {
-            if m.opts().get(OptionCode::SubnetSelection).is_some() {
+            if m.has(118) {
                 order.push(118);
             }
             order.extend(prl.into_iter().filter(|c| *c != 82));
@@ -162,8 +161,7 @@ fn option_order(m: &Message, req: &Message, client_fqdn: bool) -> Vec<u8> {
             // scopes are merged by now, so within a bucket the higher code goes first, which
             // for the codes that share one in practice (15/66, 16/67) is the more specific
             // option, set later.
-            let mut rest: Vec<u8> =
-                m.opts().iter().map(|(c, _)| u8::from(*c)).filter(|c| *c != 82 && *c != 55).collect();
+            let mut rest: Vec<u8> = m.codes().filter(|c| *c != 82 && *c != 55).collect();
             rest.sort_by_key(|c| (dhcp_config::model::option_hash_bucket(u32::from(*c)), std::cmp::Reverse(*c)));
             order.extend(rest);
             // dhcpd always ends this list with the vendor options (only where absent does
@@ -213,9 +211,58 @@ const SNAME_LEN: usize = 64;
 const SNAME_AT: usize = 44;
 const FILE_AT: usize = 108;
 
-/// An option's value as it would be sent (several instances of one code, RFC 3396, joined).
-fn option_value(m: &Message, code: u8) -> Option<Vec<u8>> {
-    let opt = m.opts().get(OptionCode::from(code))?;
+/// The reply's options as they would be sent (several instances of one code, RFC 3396,
+/// joined), each computed once per reply, indexed by code: the packing below looks codes
+/// up many times (every code of the order list), and dhcproto's map lookup and per-option
+/// encoding were most of a reply's cost. An unknown option (every configured one) is its
+/// data, borrowed; a typed one is encoded by dhcproto, as the client would read it.
+struct Values<'m> {
+    /// Position in `list` plus one, by code (0: absent).
+    at: [u8; 256],
+    list: Vec<(u8, std::borrow::Cow<'m, [u8]>)>,
+}
+
+impl<'m> Values<'m> {
+    fn of(opts: &'m v4::DhcpOptions) -> Values<'m> {
+        let mut v = Values { at: [0; 256], list: Vec::with_capacity(16) };
+        for (code, opt) in opts.iter() {
+            let code = u8::from(*code);
+            // The typed options every reply carries are written here as dhcproto writes
+            // them (`typed_value` stays the reference for the rest).
+            let be = |n: u32| std::borrow::Cow::Owned(n.to_be_bytes().to_vec());
+            let value = match opt {
+                DhcpOption::Unknown(u) => std::borrow::Cow::Borrowed(u.data()),
+                DhcpOption::MessageType(t) => std::borrow::Cow::Owned(vec![u8::from(*t)]),
+                DhcpOption::ServerIdentifier(a) | DhcpOption::SubnetMask(a) => be(u32::from(*a)),
+                DhcpOption::AddressLeaseTime(n) | DhcpOption::Renewal(n) | DhcpOption::Rebinding(n) => be(*n),
+                typed => match typed_value(typed, code) {
+                    Some(value) => std::borrow::Cow::Owned(value),
+                    None => continue,
+                },
+            };
+            v.list.push((code, value));
+            // At most 256 codes, so the position fits (a full list would make it 0: absent).
+            v.at[usize::from(code)] = u8::try_from(v.list.len()).unwrap_or(0);
+        }
+        v
+    }
+
+    fn get(&self, code: u8) -> Option<&[u8]> {
+        let i = usize::from(self.at[usize::from(code)]).checked_sub(1)?;
+        self.list.get(i).map(|(_, v)| v.as_ref())
+    }
+
+    fn has(&self, code: u8) -> bool {
+        self.at[usize::from(code)] != 0
+    }
+
+    fn codes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.list.iter().map(|(c, _)| *c)
+    }
+}
+
+/// A typed option's value: dhcproto's encoding, the data of its instances of `code` joined.
+fn typed_value(opt: &DhcpOption, code: u8) -> Option<Vec<u8>> {
     let mut tlv = Vec::new();
     opt.encode(&mut Encoder::new(&mut tlv)).ok()?;
     let mut value = Vec::new();
@@ -237,7 +284,12 @@ fn option_value(m: &Message, code: u8) -> Option<Vec<u8>> {
 /// free and overloading is allowed, longer values are split across areas, and option 52
 /// says which fields hold options. The relay agent information is kept room for and goes
 /// last. Returns the options (cookie first) and the `file`/`sname` contents if used.
-fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>) {
+fn pack(
+    m: &Message,
+    values: &Values<'_>,
+    req: &Message,
+    packing: Packing,
+) -> (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>) {
     let mms = match req.opts().get(OptionCode::MaxMessageSize) {
         Some(DhcpOption::MaxMessageSize(n)) => usize::from(*n),
         _ => 0,
@@ -255,7 +307,7 @@ fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8
     } else {
         MIN_OPTION_LEN
     };
-    let agent = option_value(m, 82).filter(|v| !v.is_empty() && v.len() <= 255);
+    let agent = values.get(82).filter(|v| !v.is_empty() && v.len() <= 255);
     let agent_size = agent.as_ref().map_or(0, |a| 2 + a.len());
     mb_size = (mb_size + agent_size).min(MAX_OPTION_LEN);
     let mut mb_max = if mb_size > agent_size { mb_size - agent_size } else { mb_size };
@@ -282,11 +334,12 @@ fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8
     } else if second != 0 {
         bufend = second;
     }
-    let list: Vec<u8> = option_order(m, req, packing.client_fqdn).into_iter().filter(|c| *c != 82).collect();
+    let mut list = option_order(values, req, packing.client_fqdn);
+    list.retain(|c| *c != 82);
     let mut buf = vec![0u8; buflen];
     let (mut bufix, mut six, mut tix) = (0usize, 0usize, 0usize);
     for (i, &code) in list.iter().enumerate() {
-        let Some(od) = option_value(m, code).filter(|v| !v.is_empty()) else { continue };
+        let Some(od) = values.get(code).filter(|v| !v.is_empty()) else { continue };
         let mut length = od.len();
         let mut splitup = length > 255;
         let (optstart, soptstart, toptstart) = (bufix, six, tix);
@@ -375,7 +428,7 @@ fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8
         if mb_size >= out.len() + agent_size {
             out.push(82);
             out.push(a.len() as u8);
-            out.extend_from_slice(&a);
+            out.extend_from_slice(a);
         } else {
             tracing::warn!("the relay agent information does not fit in the reply: left out");
         }
@@ -388,14 +441,16 @@ fn pack(m: &Message, req: &Message, packing: Packing) -> (Vec<u8>, Option<Vec<u8
 
 /// Serialize, options in dhcpd's order ([`option_order`]) and packed as dhcpd packs them
 /// ([`pack`]). Errors cannot come from our own messages in practice; they are reported.
-pub fn encode(m: &Message, req: &Message, packing: Packing) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
-    let mut header = m.clone();
-    header.opts_mut().clear();
+/// Takes the message: its options are moved out while dhcproto writes the fixed fields
+/// (a copy of the whole message per reply was a measurable part of its cost).
+pub fn encode(mut m: Message, req: &Message, packing: Packing) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
+    let opts = std::mem::take(m.opts_mut());
     let mut buf = Vec::with_capacity(576);
     // With no options, dhcproto writes the fixed fields and the magic cookie only.
-    header.encode(&mut Encoder::new(&mut buf))?;
+    m.encode(&mut Encoder::new(&mut buf))?;
     buf.truncate(FIXED_NON_UDP);
-    let (options, file, sname) = pack(m, req, packing);
+    let values = Values::of(&opts);
+    let (options, file, sname) = pack(&m, &values, req, packing);
     for (field, at) in [(file, FILE_AT), (sname, SNAME_AT)] {
         if let (Some(f), Some(slot)) = (field.as_ref(), buf.get_mut(at..at + field.as_ref().map_or(0, Vec::len))) {
             slot.copy_from_slice(f);
