@@ -179,11 +179,16 @@ impl JournalHandle {
 
     /// Commit and wait until durable; `replicate: false` for the partner's own updates.
     pub async fn commit_wait(&self, records: Vec<Lease>, replicate: bool) -> bool {
+        self.commit_submit(records, replicate).await.unwrap_or(false)
+    }
+
+    /// Commit; the receiver says whether it became durable (an error: the journal is gone,
+    /// not durable). Commits submitted one after the other complete in that order.
+    pub fn commit_submit(&self, records: Vec<Lease>, replicate: bool) -> tokio::sync::oneshot::Receiver<bool> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.tx.send(Job::Commit { records, reply: None, replicate, done: Some(tx) }).is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+        // A send error drops `tx`: the receiver then reports the commit failed.
+        let _ = self.tx.send(Job::Commit { records, reply: None, replicate, done: Some(tx) });
+        rx
     }
 
     /// Persist a failover state record and wait until it is durable.
