@@ -557,7 +557,7 @@ impl Rel {
                     let now = self.now();
                     self.rel.handle_durable(now, token, ok);
                 }
-                Action::Record(leases) => self.journal.commit_local(leases),
+                Action::Record(leases) => self.journal.record_acked(leases),
                 Action::Publish(view) => {
                     if let Ok(mut x) = self.xdp.lock()
                         && let Some(prog) = x.as_mut()
