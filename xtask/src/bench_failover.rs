@@ -285,10 +285,14 @@ pub fn failover(args: &[String]) -> Result<()> {
     // `--resync-only`: skip the rate ladder.
     let resync_only = args.iter().any(|a| a == "--resync-only");
     // `--resync-only --rounds N`: N resyncs of each pair, alternating, and the ratios.
+    // `--baseline BIN`: each round also runs a pair of that xdhcpd binary (another build,
+    // e.g. of the branch point) and reports this build's time over its.
     if resync_only
         && let Some(n) = args.iter().position(|a| a == "--rounds").and_then(|i| args.get(i + 1)?.parse::<u32>().ok())
     {
-        return resync_rounds(n);
+        let baseline =
+            args.iter().position(|a| a == "--baseline").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+        return resync_rounds(n, baseline.as_deref());
     }
     // `--takeover`: a fresh pair under an avalanche of RFC 2131 clients, the primary killed.
     if args.iter().any(|a| a == "--takeover") {
@@ -413,15 +417,34 @@ fn big_lease_file(path: &Path, n: u32) -> Result<()> {
 
 /// `--rounds N`: the xdhcpd pair's resync then dhcpd's, N times over (so that the machine's
 /// load, shared here, falls on both alike), each round's ratio and the range of them.
-fn resync_rounds(n: u32) -> Result<()> {
+fn resync_rounds(n: u32, baseline: Option<&Path>) -> Result<()> {
     let mut ratios = Vec::new();
+    let mut base_ratios = Vec::new();
     let mut lines = Vec::new();
+    let this_bin = std::env::var_os("XDHCPD_BIN").context("XDHCPD_BIN")?;
     for round in 1..=n.clamp(1, 20) {
         let x = resync(Pair::Xdhcpd)?;
         let d = resync(Pair::Dhcpd)?;
+        let b = match baseline {
+            Some(bin) => {
+                // SAFETY: single-threaded here; set back right after.
+                unsafe { std::env::set_var("XDHCPD_BIN", bin) };
+                let b = resync(Pair::Xdhcpd);
+                unsafe { std::env::set_var("XDHCPD_BIN", &this_bin) };
+                Some(b?)
+            }
+            None => None,
+        };
         let ratio = x.took.as_secs_f64() / d.took.as_secs_f64().max(1e-3);
-        let line =
+        let mut line =
             format!("round {round}: xdhcpd {} | dhcpd {} | xdhcpd/dhcpd x{ratio:.2}", x.describe(), d.describe());
+        if let Some(b) = b {
+            let r = x.took.as_secs_f64() / b.took.as_secs_f64().max(1e-3);
+            line += &format!(" | baseline xdhcpd {} | this/baseline x{r:.2}", b.describe());
+            if x.done && b.done {
+                base_ratios.push(r);
+            }
+        }
         println!("    {line}");
         lines.push(line);
         if x.done && d.done {
@@ -434,6 +457,11 @@ fn resync_rounds(n: u32) -> Result<()> {
     }
     if let (Some(lo), Some(hi)) = (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max)) {
         println!("    xdhcpd/dhcpd: x{lo:.2}..x{hi:.2} over {} rounds", ratios.len());
+    }
+    if let (Some(lo), Some(hi)) =
+        (base_ratios.iter().copied().reduce(f64::min), base_ratios.iter().copied().reduce(f64::max))
+    {
+        println!("    this xdhcpd/baseline: x{lo:.2}..x{hi:.2} over {} rounds", base_ratios.len());
     }
     Ok(())
 }
