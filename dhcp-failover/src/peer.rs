@@ -519,11 +519,6 @@ impl Peer {
         self.events.pop_front()
     }
 
-    /// Whether an event waits to be polled (what `poll_transmit` returns may belong to it).
-    pub fn has_events(&self) -> bool {
-        !self.events.is_empty()
-    }
-
     // ----- inputs -----
 
     /// A TCP connection to the partner is established (either direction). A primary sends
