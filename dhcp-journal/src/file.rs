@@ -55,6 +55,9 @@ pub fn compacting_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Bytes reserved per entry of a compacted file before formatting it.
+const RECORD_ESTIMATE: usize = 256;
+
 /// Write a header plus `entries` to `path.compacting` and fsync it. Meant for another thread
 /// than the one appending to `path`: the live file is not touched, and nothing else writes
 /// `path.compacting` while one compaction is in flight.
@@ -62,7 +65,11 @@ pub fn write_compacted<'a, I>(path: &Path, entries: I) -> Result<Compacted, Jour
 where
     I: IntoIterator<Item = &'a Entry>,
 {
+    let entries = entries.into_iter();
     let mut data = header();
+    // Room for the usual record (~200-300 bytes) up front: a file of 100,000 leases grown
+    // by doubling was copied a dozen times over.
+    data.reserve(entries.size_hint().0.saturating_mul(RECORD_ESTIMATE));
     for e in entries {
         write_entry(&mut data, e);
     }

@@ -39,12 +39,24 @@ struct Resync {
     held: usize,
     /// "peer update completed" was seen within the bound.
     done: bool,
+    /// CPU seconds (utime + stime) of the primary and of the secondary over `took`.
+    cpu: [f64; 2],
+    /// xdhcpd only: the secondary's lease-file fsyncs (group commits) and their total
+    /// seconds, from its status at the end (start-up's few included).
+    fsyncs: Option<(u64, f64)>,
 }
 
 impl Resync {
     fn describe(&self) -> String {
         if self.done {
-            format!("{:.2} s ({} held)", self.took.as_secs_f64(), self.held)
+            format!(
+                "{:.2} s ({} held; CPU primary {:.2} s, secondary {:.2} s{})",
+                self.took.as_secs_f64(),
+                self.held,
+                self.cpu[0],
+                self.cpu[1],
+                self.fsyncs.map(|(n, s)| format!("; {n} fsyncs, {s:.2} s in them")).unwrap_or_default()
+            )
         } else {
             format!(
                 "not done in {:.0} s ({} of {RESYNC_LEASES} held, {:.0}/s)",
@@ -272,6 +284,16 @@ pub fn failover(args: &[String]) -> Result<()> {
     let range_override = args.iter().position(|a| a == "--range").and_then(|i| args.get(i + 1)?.parse::<u32>().ok());
     // `--resync-only`: skip the rate ladder.
     let resync_only = args.iter().any(|a| a == "--resync-only");
+    // `--resync-only --rounds N`: N resyncs of each pair, alternating, and the ratios.
+    // `--baseline BIN`: each round also runs a pair of that xdhcpd binary (another build,
+    // e.g. of the branch point) and reports this build's time over its.
+    if resync_only
+        && let Some(n) = args.iter().position(|a| a == "--rounds").and_then(|i| args.get(i + 1)?.parse::<u32>().ok())
+    {
+        let baseline =
+            args.iter().position(|a| a == "--baseline").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+        return resync_rounds(n, baseline.as_deref());
+    }
     // `--takeover`: a fresh pair under an avalanche of RFC 2131 clients, the primary killed.
     if args.iter().any(|a| a == "--takeover") {
         let mut runs = Vec::new();
@@ -393,6 +415,57 @@ fn big_lease_file(path: &Path, n: u32) -> Result<()> {
     Ok(())
 }
 
+/// `--rounds N`: the xdhcpd pair's resync then dhcpd's, N times over (so that the machine's
+/// load, shared here, falls on both alike), each round's ratio and the range of them.
+fn resync_rounds(n: u32, baseline: Option<&Path>) -> Result<()> {
+    let mut ratios = Vec::new();
+    let mut base_ratios = Vec::new();
+    let mut lines = Vec::new();
+    let this_bin = std::env::var_os("XDHCPD_BIN").context("XDHCPD_BIN")?;
+    for round in 1..=n.clamp(1, 20) {
+        let x = resync(Pair::Xdhcpd)?;
+        let d = resync(Pair::Dhcpd)?;
+        let b = match baseline {
+            Some(bin) => {
+                // SAFETY: single-threaded here; set back right after.
+                unsafe { std::env::set_var("XDHCPD_BIN", bin) };
+                let b = resync(Pair::Xdhcpd);
+                unsafe { std::env::set_var("XDHCPD_BIN", &this_bin) };
+                Some(b?)
+            }
+            None => None,
+        };
+        let ratio = x.took.as_secs_f64() / d.took.as_secs_f64().max(1e-3);
+        let mut line =
+            format!("round {round}: xdhcpd {} | dhcpd {} | xdhcpd/dhcpd x{ratio:.2}", x.describe(), d.describe());
+        if let Some(b) = b {
+            let r = x.took.as_secs_f64() / b.took.as_secs_f64().max(1e-3);
+            line += &format!(" | baseline xdhcpd {} | this/baseline x{r:.2}", b.describe());
+            if x.done && b.done {
+                base_ratios.push(r);
+            }
+        }
+        println!("    {line}");
+        lines.push(line);
+        if x.done && d.done {
+            ratios.push(ratio);
+        }
+    }
+    step(&format!("resync of {RESYNC_LEASES} leases, same run"));
+    for l in &lines {
+        println!("    {l}");
+    }
+    if let (Some(lo), Some(hi)) = (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max)) {
+        println!("    xdhcpd/dhcpd: x{lo:.2}..x{hi:.2} over {} rounds", ratios.len());
+    }
+    if let (Some(lo), Some(hi)) =
+        (base_ratios.iter().copied().reduce(f64::min), base_ratios.iter().copied().reduce(f64::max))
+    {
+        println!("    this xdhcpd/baseline: x{lo:.2}..x{hi:.2} over {} rounds", base_ratios.len());
+    }
+    Ok(())
+}
+
 /// The secondary, with no lease file, resynchronises 100,000 leases from the primary.
 fn resync(kind: Pair) -> Result<Resync> {
     step(&format!("{}: resync of {RESYNC_LEASES} leases (primary with them, secondary empty)", kind.name()));
@@ -415,12 +488,48 @@ fn resync(kind: Pair) -> Result<Resync> {
     // From the secondary's request (its log line: "requesting full update" from both servers
     // in most paths, "Sent update request all message" from dhcpd entering RECOVER), so that
     // process start-up is not counted. Bounded.
-    let asked = wait_log(&lab, 1, RESYNC_BOUND, |l| {
-        l.contains("requesting full update") || l.contains("update request all message")
-    })
-    .map(|_| Instant::now());
-    let done = wait_log(&lab, 1, RESYNC_BOUND, |l| l.contains("peer update completed")).is_ok();
-    let took = asked.map(|a| a.elapsed()).unwrap_or_else(|_| t0.elapsed());
+    // Polled every 5 ms (not wait_log's 50): both ends of a ~0.5 s interval are observed.
+    let seen = |pred: &dyn Fn(&str) -> bool| {
+        let start = Instant::now();
+        while start.elapsed() < RESYNC_BOUND {
+            if log_lines(&lab, 1).iter().any(|l| pred(l.trim_end())) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    };
+    // `BENCH_PERF=DIR`: both servers under `perf record` (call graphs) for the resync, for
+    // `perf report -i DIR/resync-<pair>.perf.data`.
+    let perf = std::env::var_os("BENCH_PERF").and_then(|dir| {
+        let pids: Vec<String> = lab.servers.iter().flatten().map(|p| p.pid().to_string()).collect();
+        let out = Path::new(&dir).join(format!("resync-{kind:?}.perf.data"));
+        std::process::Command::new("perf")
+            .args(["record", "-q", "-F", "1999", "--call-graph", "dwarf,16384", "-o"])
+            .arg(out)
+            .args(["-p", &pids.join(",")])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    let asked = seen(&|l: &str| l.contains("requesting full update") || l.contains("update request all message"))
+        .then(Instant::now);
+    let cpu0 = [0, 1].map(|i| lab.servers[i].as_ref().map(|p| cpu_secs(p.pid())).unwrap_or(0.0));
+    let done = seen(&|l: &str| l.contains("peer update completed"));
+    let took = asked.map(|a| a.elapsed()).unwrap_or_else(|| t0.elapsed());
+    let cpu = [0, 1].map(|i| lab.servers[i].as_ref().map(|p| cpu_secs(p.pid())).unwrap_or(0.0) - cpu0[i]);
+    if let Some(mut p) = perf {
+        // SAFETY: kill(2) on the perf child we spawned; SIGINT makes it write its file.
+        unsafe { libc::kill(p.id() as i32, libc::SIGINT) };
+        let _ = p.wait();
+    }
+    let fsyncs = match kind {
+        Pair::Xdhcpd => lab.status(1).ok().and_then(|v| {
+            let s = &v["stats"];
+            Some((s["fsyncs"].as_u64()?, s["fsync_micros_total"].as_u64()? as f64 / 1e6))
+        }),
+        _ => None,
+    };
     // What the secondary holds now (its lease file is written before each ack).
     let held = xdhcpd_tests::pair::active_bindings(&lab.leases(1)).len();
     if held < RESYNC_LEASES as usize || std::env::var_os("BENCH_VERBOSE").is_some() {
@@ -432,7 +541,7 @@ fn resync(kind: Pair) -> Result<Resync> {
             );
         }
     }
-    Ok(Resync { took, held, done })
+    Ok(Resync { took, held, done, cpu, fsyncs })
 }
 
 /// The pool of the balancing measurement: a /16's worth, as in issue 10's takeover trial.

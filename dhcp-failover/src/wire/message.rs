@@ -89,6 +89,26 @@ pub struct Message {
     pub ignored: Vec<IgnoredOption>,
 }
 
+/// The option codes of one message, in encoding order: at most the 29 codes, once each.
+#[derive(Default)]
+struct Codes {
+    list: [u16; 29],
+    len: usize,
+}
+
+impl Codes {
+    fn push(&mut self, c: u16) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = c;
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, u16> {
+        self.list.get(..self.len).unwrap_or(&[]).iter()
+    }
+}
+
 /// A borrowed option value, used by the encoder.
 enum Val<'a> {
     U8(u8),
@@ -161,60 +181,76 @@ impl Message {
         let u8v = data.first().copied().unwrap_or(0);
         let u16v = read_u16(data);
         let u32v = read_u32(data);
-        let bytes = Some(data.to_vec());
+        // Only byte-string options own a copy: a BNDUPD's seven fixed-size options allocated
+        // one each before (100,000 per resync, for nothing).
+        let bytes = || Some(data.to_vec());
         match code {
             1 => self.addresses_transferred = Some(u32v),
             2 => self.assigned_ip = Some(Ipv4Addr::from(u32v)),
             3 => self.binding_status = Some(BindingStatus(u8v)),
-            4 => self.client_id = bytes,
-            5 => self.chaddr = bytes,
+            4 => self.client_id = bytes(),
+            5 => self.chaddr = bytes(),
             6 => self.cltt = Some(u32v),
-            7 => self.client_reply_options = bytes,
-            8 => self.client_request_options = bytes,
-            9 => self.ddns = bytes,
+            7 => self.client_reply_options = bytes(),
+            8 => self.client_request_options = bytes(),
+            9 => self.ddns = bytes(),
             10 => self.delayed_service = Some(u8v),
-            11 => self.hba = bytes,
+            11 => self.hba = bytes(),
             12 => self.ip_flags = Some(IpFlags(u16v)),
             13 => self.lease_expiration = Some(u32v),
             14 => self.max_unacked = Some(u32v),
             15 => self.mclt = Some(u32v),
-            16 => self.message = bytes,
-            17 => self.message_digest = bytes,
+            16 => self.message = bytes(),
+            17 => self.message_digest = bytes(),
             18 => self.potential_expiration = Some(u32v),
             19 => self.receive_timer = Some(u32v),
             20 => self.protocol_version = Some(u8v),
             21 => self.reject_reason = Some(RejectReason(u8v)),
-            22 => self.relationship_name = bytes,
+            22 => self.relationship_name = bytes(),
             23 => self.server_flags = Some(ServerFlags(u8v)),
             24 => self.server_state = Some(State(u8v)),
             25 => self.start_time_of_state = Some(u32v),
             26 => self.tls_reply = Some(u8v),
             27 => self.tls_request = Some(u8v),
-            28 => self.vendor_class = bytes,
-            29 => self.vendor_specific = bytes,
+            28 => self.vendor_class = bytes(),
+            29 => self.vendor_specific = bytes(),
             _ => {}
         }
     }
 
     /// The option codes present, in the order the encoder writes them.
     pub fn option_codes(&self) -> Vec<OptionCode> {
+        self.codes().iter().map(|&c| OptionCode(c)).collect()
+    }
+
+    /// [`option_codes`](Self::option_codes) without allocating: the encoder computes them
+    /// once per message (it computed them twice, into two vectors, for every BNDUPD).
+    fn codes(&self) -> Codes {
         let order = send_order(self.msg_type);
-        let mut codes: Vec<u16> = order.iter().copied().filter(|&c| self.value(c).is_some()).collect();
-        codes.extend((1..=29u16).filter(|c| *c != 17 && !order.contains(c) && self.value(*c).is_some()));
+        let mut codes = Codes::default();
+        for &c in order.iter().filter(|&&c| self.value(c).is_some()) {
+            codes.push(c);
+        }
+        for c in (1..=29u16).filter(|c| *c != 17 && !order.contains(c) && self.value(*c).is_some()) {
+            codes.push(c);
+        }
         if self.message_digest.is_some() {
             codes.push(17);
         }
-        codes.into_iter().map(OptionCode).collect()
+        codes
     }
 
     /// Encoded size in bytes (header included).
     pub fn encoded_len(&self) -> usize {
+        self.len_with(&self.codes())
+    }
+
+    fn len_with(&self, codes: &Codes) -> usize {
         HEADER_LEN
-            + self
-                .option_codes()
+            + codes
                 .iter()
-                .map(|c| {
-                    4 + match self.value(c.0) {
+                .map(|&c| {
+                    4 + match self.value(c) {
                         Some(Val::U8(_)) => 1,
                         Some(Val::U16(_)) => 2,
                         Some(Val::U32(_)) => 4,
@@ -306,14 +342,14 @@ pub fn decode(buf: &[u8]) -> Result<(Message, usize), DecodeError> {
 /// dhcpd would not keep in this message type are refused, as are messages over 2048 bytes;
 /// on error `out` is left unchanged. `msg.ignored` is not encoded.
 pub fn encode(msg: &Message, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
-    let codes = msg.option_codes();
-    for c in &codes {
-        let allowed = spec(*c).is_some_and(|s| s.allowed_in(msg.msg_type));
+    let codes = msg.codes();
+    for &c in codes.iter() {
+        let allowed = spec(OptionCode(c)).is_some_and(|s| s.allowed_in(msg.msg_type));
         if !allowed {
-            return Err(EncodeError::OptionNotAllowed { option: *c, msg_type: msg.msg_type });
+            return Err(EncodeError::OptionNotAllowed { option: OptionCode(c), msg_type: msg.msg_type });
         }
     }
-    let total = msg.encoded_len();
+    let total = msg.len_with(&codes);
     if total > MAX_MESSAGE_LEN {
         return Err(EncodeError::TooLong(total));
     }
@@ -326,9 +362,9 @@ pub fn encode(msg: &Message, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         xid: msg.xid,
     }
     .write(out);
-    for c in codes {
-        let Some(v) = msg.value(c.0) else { continue };
-        out.extend_from_slice(&c.0.to_be_bytes());
+    for &c in codes.iter() {
+        let Some(v) = msg.value(c) else { continue };
+        out.extend_from_slice(&c.to_be_bytes());
         match v {
             Val::U8(x) => {
                 out.extend_from_slice(&1u16.to_be_bytes());

@@ -576,7 +576,16 @@ impl Node {
             Note::Peer(Event::Log(_)) => return,
             Note::Peer(other) => Trace::Event(format!("{other:?}")),
             Note::AckFailed { ip, error } => Trace::Event(format!("ack of {ip}: {error}")),
-            Note::Received { ip, tstp, status, accepted, why } => Trace::Received { ip, tstp, status, accepted, why },
+            Note::Received { ip, tstp, status, ends, outcome } => Trace::Received {
+                ip,
+                tstp,
+                status: format!("{status:?} ends {ends}"),
+                accepted: outcome.is_ok(),
+                why: match outcome {
+                    Ok(s) => format!("{} ends {} tstp {}", s.state.name(), s.ends, s.tstp),
+                    Err(why) => why,
+                },
+            },
             Note::Acked { ip, tstp } => Trace::Acked { ip, tstp },
             Note::Balanced(moved) => {
                 for l in &moved {
@@ -636,5 +645,199 @@ mod tests {
         let mut d = whole.clone();
         d.crash(tail);
         assert_eq!(d.load().leases.len(), 2, "the whole record kept is loaded");
+    }
+
+    mod pipeline {
+        use super::super::*;
+        use crate::dhcp::{Network, Params, PoolCfg, SubnetCfg};
+        use crate::lease::{BindingState, ClientKey, HwAddr};
+        use dhcp_failover::Role;
+        use dhcp_failover::wire::{MessageType, decode};
+
+        const START: u32 = 1_795_610_241;
+        const FIRST: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 0);
+        const LEASES: u32 = 300;
+        const WINDOW: u32 = 100;
+
+        fn config(role: Role) -> NodeConfig {
+            let params =
+                Params { default_lease_secs: 86_400, max_lease_secs: 86_400, ping_check: false, ..Params::default() };
+            let engine = EngineConfig {
+                networks: vec![Network {
+                    name: "lan".into(),
+                    subnets: vec![SubnetCfg {
+                        network: Ipv4Addr::new(198, 18, 0, 0),
+                        prefix_len: 15,
+                        params: params.clone(),
+                    }],
+                    pools: vec![PoolCfg {
+                        subnet: 0,
+                        ranges: vec![(FIRST, Ipv4Addr::from(u32::from(FIRST) + LEASES * 2))],
+                        allow_unknown_clients: true,
+                        dynamic_bootp: false,
+                        failover_peer: Some("p".into()),
+                        params: params.clone(),
+                        permits: Vec::new(),
+                        prohibits: Vec::new(),
+                    }],
+                    first_pool_id: 0,
+                }],
+                hosts: Vec::new(),
+                global: params,
+                offer_hold_secs: 30,
+                abandon_lease_secs: 86_400,
+                classes: Vec::new(),
+                option_spaces: Vec::new(),
+                uses_vars: false,
+                has_lease_limits: false,
+                ddns_style: None,
+                tied_interfaces: Vec::new(),
+                encapsulations: Vec::new(),
+            };
+            let peer = PeerConfig {
+                name: "p".into(),
+                role,
+                mclt: 3600,
+                hba: (role == Role::Primary).then_some(dhcp_common::Hba::from_split(128).0),
+                max_unacked_updates: WINDOW,
+                max_response_delay: 60,
+                auto_partner_down_secs: 0,
+                load_balance_max_secs: 3,
+                vendor: "xdhcpd-test".into(),
+            };
+            let iface = if role == Role::Primary { Ipv4Addr::new(198, 18, 0, 1) } else { Ipv4Addr::new(198, 18, 0, 2) };
+            NodeConfig { engine, peer, iface_addr: iface, max_lease_misbalance: 15, hot_standby_reserve_percent: None }
+        }
+
+        /// A primary that was NORMAL with its partner, holding `LEASES` active leases.
+        fn primary_disk() -> Disk {
+            let mut d = Disk::default();
+            d.append_state(&FailoverStateRecord {
+                peer: "p".into(),
+                my_state: dhcp_common::FailoverState::COMMUNICATIONS_INTERRUPTED,
+                my_stos: START - 60,
+                partner_state: dhcp_common::FailoverState::NORMAL,
+                partner_stos: START - 60,
+                mclt: None,
+            });
+            for i in 0..LEASES {
+                let mut l = Lease::free(Ipv4Addr::from(u32::from(FIRST) + i), 0);
+                l.state = BindingState::Active;
+                l.starts = START - 100;
+                l.cltt = l.starts;
+                l.ends = START + 86_000;
+                l.tstp = l.ends + 43_200;
+                let mac = (i + 1).to_be_bytes();
+                l.hw = Some(HwAddr::new(1, &[0x02, 0x42, mac[0], mac[1], mac[2], mac[3]]));
+                l.client = Some(ClientKey::from_hw(1, &[0x02, 0x42, mac[0], mac[1], mac[2], mac[3]]));
+                d.append_lease(&l);
+            }
+            d.sync();
+            d
+        }
+
+        fn at(ms: u64) -> Time {
+            Time { unix: START + (ms / 1000) as u32, mono_ms: ms }
+        }
+
+        /// The messages in `bytes`, with the offset each ends at.
+        fn messages(bytes: &[u8]) -> Vec<(MessageType, Option<Ipv4Addr>, usize)> {
+            let mut out = Vec::new();
+            let mut at = 0;
+            while let Ok((m, used)) = decode(bytes.get(at..).unwrap_or(&[])) {
+                at += used;
+                out.push((m.msg_type, m.assigned_ip, at));
+            }
+            assert_eq!(at, bytes.len(), "whole messages only");
+            out
+        }
+
+        /// What the secondary acks is durable in its lease file (a crash now keeps it).
+        fn assert_acks_durable(secondary: &Node, acks: &[u8]) {
+            let mut disk = secondary.disk().clone();
+            disk.crash(0);
+            let held = disk.leases();
+            for (t, ip, _) in messages(acks) {
+                if t == MessageType::BNDACK {
+                    let ip = ip.expect("a BNDACK names its address");
+                    assert_eq!(held.get(&ip).map(|l| l.state), Some(BindingState::Active), "{ip} acked before durable");
+                }
+            }
+        }
+
+        fn acks(bytes: &[u8]) -> usize {
+            messages(bytes).iter().filter(|(t, ..)| *t == MessageType::BNDACK).count()
+        }
+
+        /// A secondary that lost its lease file resyncs from the primary. Each window of
+        /// BNDUPDs arrives in two reads: the second half is applied and written while the
+        /// first half's fsync is in flight (the pipeline); nothing is sent while either is
+        /// not durable, then both halves are acked, in order.
+        #[test]
+        fn the_partners_bindings_are_pipelined_and_acked_once_durable() {
+            let mut p = Node::restart(config(Role::Primary), primary_disk(), false, at(0));
+            let mut s = Node::restart(config(Role::Secondary), Disk::default(), true, at(0));
+            s.handle_link_up(at(0));
+            p.handle_link_up(at(0));
+            let mut pipelined = 0;
+            // Bounded: 300 leases in windows of 100 take a few dozen exchanges.
+            for _ in 0..10_000 {
+                let mut from_p = Vec::new();
+                while p.poll_transmit(&mut from_p) {}
+                let msgs = messages(&from_p);
+                let updates = msgs.iter().filter(|(t, ..)| *t == MessageType::BNDUPD).count();
+                if updates >= 2 {
+                    // Split after half of the BNDUPDs.
+                    let cut = msgs
+                        .iter()
+                        .filter(|(t, ..)| *t == MessageType::BNDUPD)
+                        .nth(updates / 2 - 1)
+                        .map(|m| m.2)
+                        .unwrap_or(0);
+                    let (first, second) = from_p.split_at(cut);
+                    s.handle_bytes(at(0), first);
+                    assert!(s.sync_start(), "the first half waits for its fsync");
+                    let before = s.disk().len();
+                    s.handle_bytes(at(0), second);
+                    let mut out = Vec::new();
+                    while s.poll_transmit(&mut out) {}
+                    assert_eq!(acks(&out), 0, "nothing acked before its fsync");
+                    assert!(s.disk().len() > before, "the second half is written behind the first's fsync");
+                    s.sync_end(at(0));
+                    while s.poll_transmit(&mut out) {}
+                    assert_eq!(acks(&out), 0, "nothing goes out while the second half is not durable");
+                    assert!(s.sync_start());
+                    s.sync_end(at(0));
+                    while s.poll_transmit(&mut out) {}
+                    assert_acks_durable(&s, &out);
+                    assert_eq!(acks(&out), updates, "then both halves, in order");
+                    pipelined += 1;
+                    p.handle_bytes(at(0), &out);
+                } else if !from_p.is_empty() {
+                    s.handle_bytes(at(0), &from_p);
+                }
+                let mut from_s = Vec::new();
+                while s.poll_transmit(&mut from_s) {}
+                if !from_s.is_empty() {
+                    assert_acks_durable(&s, &from_s);
+                    p.handle_bytes(at(0), &from_s);
+                }
+                for n in [&mut p, &mut s] {
+                    if n.sync_start() {
+                        n.sync_end(at(0));
+                    }
+                }
+                if s.peer().state() != dhcp_failover::State::RECOVER
+                    && s.peer().state() != dhcp_failover::State::STARTUP
+                {
+                    break;
+                }
+            }
+            assert!(pipelined >= 3, "every window went through the pipeline ({pipelined})");
+            let mut disk = s.disk().clone();
+            disk.crash(0);
+            let held = disk.leases().values().filter(|l| l.state == BindingState::Active).count();
+            assert_eq!(held, LEASES as usize, "the secondary holds every lease, durably");
+        }
     }
 }

@@ -16,7 +16,7 @@
 use super::journal::JournalHandle;
 use super::peer_link::{self, BoxStream, Tls};
 use crate::dhcp::Engine;
-use crate::failover::relationship::{Action, Note, Persist, Relationship, RelationshipConfig};
+use crate::failover::relationship::{Action, Note, Persist, Relationship, RelationshipConfig, Token};
 use crate::failover::status::RelationshipStatus;
 use crate::lease::Lease;
 use crate::xdp::XdpProgram;
@@ -26,7 +26,7 @@ use dhcp_failover::peer::MAX_TIME_SKEW;
 use dhcp_failover::transitions::ServiceLevel;
 use dhcp_failover::{Command, Event, LinkError, LinkGuard, LinkKey, PeerConfig, PersistedState, Role, State, Time};
 use dhcp_journal::FailoverStateRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -112,6 +112,11 @@ struct Rel {
     /// What differs from the partner's configuration (`None`: never compared, e.g. the
     /// partner is not xdhcpd).
     drift: Option<Vec<String>>,
+    /// Lease writes the relationship asked for and awaits, oldest first (the journal
+    /// completes them in that order). Not awaited inline: while the partner's bindings of
+    /// one batch are being made durable, the task reads and applies the next batch (see
+    /// `Relationship`, durability).
+    writes: VecDeque<(Token, tokio::sync::oneshot::Receiver<bool>)>,
 }
 
 /// Clock skew between partners above which a warning is logged. Lease times and the MCLT are
@@ -219,6 +224,7 @@ pub fn spawn(
         link_errors: 0,
         last_link_error: None,
         drift: None,
+        writes: VecDeque::new(),
     };
     tokio::spawn(rel.run(rx));
     Ok(tx)
@@ -359,6 +365,10 @@ impl Rel {
                         }
                     }
                 }
+                (token, ok) = next_write(&mut self.writes), if !self.writes.is_empty() => {
+                    let now = self.now();
+                    self.rel.handle_durable(now, token, ok);
+                }
                 _ = tokio::time::sleep_until(wake) => {
                     let now = self.now();
                     self.rel.handle_timeout(now);
@@ -376,6 +386,8 @@ impl Rel {
                         }
                         Some(Input::Status(reply)) => { let _ = reply.send(self.status()); }
                         Some(Input::Exit(done)) => {
+                            self.settle_writes(&mut link).await;
+                            let now = self.now();
                             self.rel.handle_operator(now, Command::Shutdown);
                             self.execute(&mut link).await;
                             self.flush(&mut link, &mut reconnect_at).await;
@@ -535,12 +547,17 @@ impl Rel {
                     let ok = match what {
                         Persist::State(p) => self.journal.state_wait(state_record(&self.name, &p, self.role())).await,
                         // The partner's bindings and pool-balancing moves: not replicated back.
-                        Persist::Leases(leases) => self.journal.commit_wait(leases, false).await,
+                        // Awaited by the loop (`writes`), so that the next batch of the
+                        // partner's bindings is read and applied meanwhile.
+                        Persist::Leases(leases) => {
+                            self.writes.push_back((token, self.journal.commit_submit(leases, false)));
+                            continue;
+                        }
                     };
                     let now = self.now();
                     self.rel.handle_durable(now, token, ok);
                 }
-                Action::Record(leases) => self.journal.commit_local(leases),
+                Action::Record(leases) => self.journal.record_acked(leases),
                 Action::Publish(view) => {
                     if let Ok(mut x) = self.xdp.lock()
                         && let Some(prog) = x.as_mut()
@@ -567,6 +584,16 @@ impl Rel {
         }
     }
 
+    /// Waits for every lease write outstanding and reports it (before exiting).
+    async fn settle_writes(&mut self, link: &mut Option<Link>) {
+        while let Some((token, rx)) = self.writes.pop_front() {
+            let ok = rx.await.unwrap_or(false);
+            let now = self.now();
+            self.rel.handle_durable(now, token, ok);
+            self.execute(link).await;
+        }
+    }
+
     /// Logs (dhcpd's wording where dhcpd has a line) and metrics of what the relationship did.
     fn note(&mut self, n: Note) {
         let name = &self.name;
@@ -582,7 +609,7 @@ impl Rel {
             }
             Note::Peer(_) => {}
             Note::AckFailed { ip, error } => tracing::debug!("failover peer {name}: ack of {ip}: {error}"),
-            Note::Received { accepted: false, why, .. } => {
+            Note::Received { outcome: Err(why), .. } => {
                 tracing::warn!("failover peer {name}: rejecting update: {why}")
             }
             Note::Received { .. } => {}
@@ -753,6 +780,14 @@ impl Rel {
             normal: peer.state() == State::NORMAL && peer.service() == ServiceLevel::Cooperating,
         }
     }
+}
+
+/// The oldest outstanding lease write, once complete: its token and whether it is durable.
+async fn next_write(writes: &mut VecDeque<(Token, tokio::sync::oneshot::Receiver<bool>)>) -> (Token, bool) {
+    let Some((_, rx)) = writes.front_mut() else { return std::future::pending().await };
+    let ok = rx.await.unwrap_or(false);
+    let token = writes.pop_front().map(|(t, _)| t).unwrap_or_default();
+    (token, ok)
 }
 
 async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
