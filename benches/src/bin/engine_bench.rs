@@ -6,7 +6,7 @@
 //!   (`engine_bench classes` runs only this part).
 
 use dhcp_user::dhcp::Engine;
-use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, RequestMeta, SubnetCfg};
+use dhcp_user::dhcp::{EngineConfig, Params, RequestMeta};
 use dhcp_user::lease::record;
 use dhcp_user::time::Now;
 use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, Opcode};
@@ -27,34 +27,7 @@ fn config(first: Ipv4Addr, count: u32) -> EngineConfig {
         ..Params::default()
     };
     let last = Ipv4Addr::from(u32::from(first) + count - 1);
-    EngineConfig {
-        networks: vec![Network {
-            name: "bench".into(),
-            subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 15, params: params.clone() }],
-            pools: vec![PoolCfg {
-                subnet: 0,
-                ranges: vec![(first, last)],
-                allow_unknown_clients: true,
-                dynamic_bootp: false,
-                failover_peer: None,
-                params,
-                permits: Vec::new(),
-                prohibits: Vec::new(),
-            }],
-            first_pool_id: 0,
-        }],
-        hosts: vec![],
-        global: Params::default(),
-        offer_hold_secs: 30,
-        abandon_lease_secs: 86_400,
-        classes: Vec::new(),
-        option_spaces: Vec::new(),
-        uses_vars: false,
-        has_lease_limits: false,
-        ddns_style: None,
-        tied_interfaces: Vec::new(),
-        encapsulations: Vec::new(),
-    }
+    EngineConfig::single_pool("bench", (Ipv4Addr::new(198, 18, 0, 0), 15), vec![(first, last)], None, params)
 }
 
 fn msg(t: MessageType, n: u32, extra: Vec<DhcpOption>) -> Vec<u8> {

@@ -11,7 +11,7 @@
 use dhcp_common::FailoverState;
 use dhcp_failover::{PeerConfig, Role, State, Time};
 use dhcp_journal::record::FailoverStateRecord;
-use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, SubnetCfg};
+use dhcp_user::dhcp::{EngineConfig, Params};
 use dhcp_user::failover::node::{Disk, Node, NodeConfig};
 use dhcp_user::lease::{BindingState, ClientKey, HwAddr, Lease};
 use std::net::Ipv4Addr;
@@ -23,34 +23,13 @@ const FIRST: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 0);
 fn config(role: Role, leases: u32) -> NodeConfig {
     let params = Params { default_lease_secs: 86_400, max_lease_secs: 86_400, ping_check: false, ..Params::default() };
     let last = Ipv4Addr::from(u32::from(FIRST) + leases + leases / 10);
-    let engine = EngineConfig {
-        networks: vec![Network {
-            name: "lan".into(),
-            subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 15, params: params.clone() }],
-            pools: vec![PoolCfg {
-                subnet: 0,
-                ranges: vec![(FIRST, last)],
-                allow_unknown_clients: true,
-                dynamic_bootp: false,
-                failover_peer: Some("resync".into()),
-                params: params.clone(),
-                permits: Vec::new(),
-                prohibits: Vec::new(),
-            }],
-            first_pool_id: 0,
-        }],
-        hosts: Vec::new(),
-        global: params,
-        offer_hold_secs: 30,
-        abandon_lease_secs: 86_400,
-        classes: Vec::new(),
-        option_spaces: Vec::new(),
-        uses_vars: false,
-        has_lease_limits: false,
-        ddns_style: None,
-        tied_interfaces: Vec::new(),
-        encapsulations: Vec::new(),
-    };
+    let engine = EngineConfig::single_pool(
+        "lan",
+        (Ipv4Addr::new(198, 18, 0, 0), 15),
+        vec![(FIRST, last)],
+        Some("resync"),
+        params,
+    );
     let peer = PeerConfig {
         name: "resync".into(),
         role,

@@ -207,6 +207,40 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// One network of one subnet (`subnet`: address and prefix length) with one pool of
+    /// `ranges`, in failover relationship `peer` if given, `params` in force globally, in the
+    /// subnet and in the pool: the shape the unit tests, the benchmarks and the simulator
+    /// serve from (a configuration file gives the rest: hosts, classes, spaces).
+    pub fn single_pool(
+        name: &str,
+        subnet: (Ipv4Addr, u8),
+        ranges: Vec<(Ipv4Addr, Ipv4Addr)>,
+        peer: Option<&str>,
+        params: Params,
+    ) -> EngineConfig {
+        EngineConfig {
+            networks: vec![Network {
+                name: name.into(),
+                subnets: vec![SubnetCfg { network: subnet.0, prefix_len: subnet.1, params: params.clone() }],
+                pools: vec![PoolCfg {
+                    subnet: 0,
+                    ranges,
+                    allow_unknown_clients: true,
+                    dynamic_bootp: false,
+                    failover_peer: peer.map(String::from),
+                    params: params.clone(),
+                    permits: Vec::new(),
+                    prohibits: Vec::new(),
+                }],
+                first_pool_id: 0,
+            }],
+            global: params,
+            offer_hold_secs: 30,
+            abandon_lease_secs: 86_400,
+            ..EngineConfig::default()
+        }
+    }
+
     /// The addresses whose reverse DNS names `get-lease-hostnames` sends: those of the
     /// pools, and the fixed addresses of the hosts, of the scopes that turn it on; at most
     /// `max` (the first ones in file order).

@@ -21,42 +21,18 @@ fn params() -> Params {
 }
 
 fn config(range: (u8, u8)) -> EngineConfig {
-    EngineConfig {
-        networks: vec![Network {
-            name: "lab".into(),
-            subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 24, params: params() }],
-            pools: vec![PoolCfg {
-                subnet: 0,
-                ranges: vec![(Ipv4Addr::new(198, 18, 0, range.0), Ipv4Addr::new(198, 18, 0, range.1))],
-                allow_unknown_clients: true,
-                dynamic_bootp: false,
-                failover_peer: None,
-                params: params(),
-                permits: Vec::new(),
-                prohibits: Vec::new(),
-            }],
-            first_pool_id: 0,
-        }],
-        hosts: vec![HostCfg {
-            name: "printer".into(),
-            hardware_ethernet: Some([0x52, 0x54, 0, 0, 0, 0x99]),
-            client_identifier: None,
-            fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
-            fixed_address_declared: true,
-            identifier: None,
-            params: Params::default(),
-        }],
-        global: params(),
-        offer_hold_secs: 30,
-        abandon_lease_secs: 86_400,
-        classes: Vec::new(),
-        option_spaces: Vec::new(),
-        uses_vars: false,
-        has_lease_limits: false,
-        ddns_style: None,
-        tied_interfaces: Vec::new(),
-        encapsulations: Vec::new(),
-    }
+    let ranges = vec![(Ipv4Addr::new(198, 18, 0, range.0), Ipv4Addr::new(198, 18, 0, range.1))];
+    let mut cfg = EngineConfig::single_pool("lab", (Ipv4Addr::new(198, 18, 0, 0), 24), ranges, None, params());
+    cfg.hosts = vec![HostCfg {
+        name: "printer".into(),
+        hardware_ethernet: Some([0x52, 0x54, 0, 0, 0, 0x99]),
+        client_identifier: None,
+        fixed_addresses: vec![Ipv4Addr::new(198, 18, 0, 5)],
+        fixed_address_declared: true,
+        identifier: None,
+        params: Params::default(),
+    }];
+    cfg
 }
 
 /// `config(range)` with its pool in failover relationship "lab".

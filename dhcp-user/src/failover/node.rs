@@ -649,7 +649,7 @@ mod tests {
 
     mod pipeline {
         use super::super::*;
-        use crate::dhcp::{Network, Params, PoolCfg, SubnetCfg};
+        use crate::dhcp::Params;
         use crate::lease::{BindingState, ClientKey, HwAddr};
         use dhcp_failover::Role;
         use dhcp_failover::wire::{MessageType, decode};
@@ -662,38 +662,9 @@ mod tests {
         fn config(role: Role) -> NodeConfig {
             let params =
                 Params { default_lease_secs: 86_400, max_lease_secs: 86_400, ping_check: false, ..Params::default() };
-            let engine = EngineConfig {
-                networks: vec![Network {
-                    name: "lan".into(),
-                    subnets: vec![SubnetCfg {
-                        network: Ipv4Addr::new(198, 18, 0, 0),
-                        prefix_len: 15,
-                        params: params.clone(),
-                    }],
-                    pools: vec![PoolCfg {
-                        subnet: 0,
-                        ranges: vec![(FIRST, Ipv4Addr::from(u32::from(FIRST) + LEASES * 2))],
-                        allow_unknown_clients: true,
-                        dynamic_bootp: false,
-                        failover_peer: Some("p".into()),
-                        params: params.clone(),
-                        permits: Vec::new(),
-                        prohibits: Vec::new(),
-                    }],
-                    first_pool_id: 0,
-                }],
-                hosts: Vec::new(),
-                global: params,
-                offer_hold_secs: 30,
-                abandon_lease_secs: 86_400,
-                classes: Vec::new(),
-                option_spaces: Vec::new(),
-                uses_vars: false,
-                has_lease_limits: false,
-                ddns_style: None,
-                tied_interfaces: Vec::new(),
-                encapsulations: Vec::new(),
-            };
+            let ranges = vec![(FIRST, Ipv4Addr::from(u32::from(FIRST) + LEASES * 2))];
+            let engine =
+                EngineConfig::single_pool("lan", (Ipv4Addr::new(198, 18, 0, 0), 15), ranges, Some("p"), params);
             let peer = PeerConfig {
                 name: "p".into(),
                 role,

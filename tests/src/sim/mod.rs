@@ -24,7 +24,7 @@ pub mod rng;
 
 use client::{Client, To};
 use dhcp_failover::{Command, PeerConfig, Role, State, Time};
-use dhcp_user::dhcp::{EngineConfig, Network, Params, PoolCfg, SubnetCfg};
+use dhcp_user::dhcp::{EngineConfig, Params};
 use dhcp_user::failover::node::{Commit, Disk, Handled, Node, NodeConfig, Trace};
 use dhcproto::v4::MessageType;
 use net::{Lan, Link};
@@ -353,34 +353,14 @@ fn node_config(sw: &Swarm, role: Role) -> NodeConfig {
         ping_check: false,
         ..Params::default()
     };
-    let engine = EngineConfig {
-        networks: vec![Network {
-            name: "lan".into(),
-            subnets: vec![SubnetCfg { network: Ipv4Addr::new(198, 18, 0, 0), prefix_len: 24, params: params.clone() }],
-            pools: vec![PoolCfg {
-                subnet: 0,
-                ranges: vec![pool_range(sw.pool)],
-                allow_unknown_clients: true,
-                dynamic_bootp: false,
-                failover_peer: Some(NAME.into()),
-                params: params.clone(),
-                permits: Vec::new(),
-                prohibits: Vec::new(),
-            }],
-            first_pool_id: 0,
-        }],
-        hosts: Vec::new(),
-        global: params,
-        offer_hold_secs: 10,
-        abandon_lease_secs: 86_400,
-        classes: Vec::new(),
-        option_spaces: Vec::new(),
-        uses_vars: false,
-        has_lease_limits: false,
-        ddns_style: None,
-        tied_interfaces: Vec::new(),
-        encapsulations: Vec::new(),
-    };
+    let mut engine = EngineConfig::single_pool(
+        "lan",
+        (Ipv4Addr::new(198, 18, 0, 0), 24),
+        vec![pool_range(sw.pool)],
+        Some(NAME),
+        params,
+    );
+    engine.offer_hold_secs = 10;
     let peer = PeerConfig {
         name: NAME.into(),
         role,
