@@ -1697,19 +1697,13 @@ impl Parser {
             // each client): the BOOTP header fields, the lease times and ddns-hostname
             // are, the other parameters not yet.
             if matches!(kw.as_str(), "filename" | "server-name" | "next-server") {
-                let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options)
-                    .with_spaces(&self.space_refs)
-                    .with_funcs(&self.funcs, self.hostname.as_deref());
-                let expr = p.data_arg()?;
-                c.pos = 2 + p.position();
-                c.end()?;
+                let (expr, lease_time_at) = self.parameter_expr(s, &mut c)?;
                 // dhcpd evaluates next-server's once the lease is extended (filename's and
                 // server-name's before, as the statements).
                 if kw == "next-server"
-                    && let Some(at) = p.lease_time_at()
+                    && let Some(at) = lease_time_at
                 {
-                    return Err(lease_time_in_value(at));
+                    return Err(lease_time_in_value(&at));
                 }
                 let field = match kw.as_str() {
                     "filename" => HeaderField::Filename,
@@ -1724,37 +1718,19 @@ impl Parser {
                 "min-lease-time" => Some(Target::MinLeaseTime),
                 _ => None,
             } {
-                let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options)
-                    .with_spaces(&self.space_refs)
-                    .with_funcs(&self.funcs, self.hostname.as_deref());
-                let expr = p.data_arg()?;
-                c.pos = 2 + p.position();
-                c.end()?;
+                let (expr, _) = self.parameter_expr(s, &mut c)?;
                 return Ok(Some(Item::Dynamic(Action::LeaseTimeExpr { target, expr })));
             }
             if kw == "ddns-hostname" {
                 // The name's host part, computed for each client (e.g. from its hardware
                 // address), as dhcpd's own default is an expression.
-                let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options)
-                    .with_spaces(&self.space_refs)
-                    .with_funcs(&self.funcs, self.hostname.as_deref());
-                let expr = p.data_arg()?;
-                c.pos = 2 + p.position();
-                c.end()?;
+                let (expr, _) = self.parameter_expr(s, &mut c)?;
                 return Ok(Some(Item::Dynamic(Action::DdnsHostNameExpr(expr))));
             }
             if let Some(param) = crate::model::ExprParam::from_name(&kw) {
                 // Parameters dhcpd reads per client where it pings an address or plans
                 // a DNS update: the value is the parameter's stored form (see ExprParam).
-                let tokens = s.tokens.get(2..).unwrap_or_default();
-                let mut p = ExprParser::new(tokens, &s.end, &self.options)
-                    .with_spaces(&self.space_refs)
-                    .with_funcs(&self.funcs, self.hostname.as_deref());
-                let expr = p.data_arg()?;
-                c.pos = 2 + p.position();
-                c.end()?;
+                let (expr, _) = self.parameter_expr(s, &mut c)?;
                 return Ok(Some(Item::Dynamic(Action::ParamExpr { param, expr })));
             }
             // The others are read once (at start, for a subnet or the whole server), or
@@ -2576,6 +2552,24 @@ impl Parser {
 
     /// The data expression that makes up the rest of the statement (`option NAME = EXPR;`,
     /// `option SPACE.NAME = EXPR;`): anything after it is "expected ';'".
+    /// The expression of `PARAMETER = EXPR;` (a server parameter set for each client),
+    /// read to the end of the statement, with where a `lease-time` in it stands (refused
+    /// by the callers whose value dhcpd computes once the lease is extended).
+    fn parameter_expr<'s>(
+        &self,
+        s: &'s RawStmt,
+        c: &mut Cursor<'s>,
+    ) -> Result<(crate::expr::DataExpr, Option<Span>), ConfigError> {
+        let tokens = s.tokens.get(2..).unwrap_or_default();
+        let mut p = ExprParser::new(tokens, &s.end, &self.options)
+            .with_spaces(&self.space_refs)
+            .with_funcs(&self.funcs, self.hostname.as_deref());
+        let expr = p.data_arg()?;
+        c.pos = 2 + p.position();
+        c.end()?;
+        Ok((expr, p.lease_time_at().cloned()))
+    }
+
     fn data_expr_to_end(&self, c: &mut Cursor<'_>) -> Result<crate::expr::DataExpr, ConfigError> {
         let stmt = c.stmt;
         let tokens = c.rest();
