@@ -96,6 +96,11 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Room for the records of the file at `path` (none if it cannot be read).
+fn expected_records(path: &Path) -> usize {
+    fs::metadata(path).map(|m| crate::parse::records_in(m.len() as usize)).unwrap_or(0)
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -119,8 +124,9 @@ impl JournalFile {
     /// - A leftover `path.tmp` from an interrupted compaction is removed (the file at
     ///   `path` is then the complete old one).
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Parsed), JournalError> {
-        let mut entries = Vec::new();
-        let (file, mut parsed) = Self::open_each(path.as_ref(), &mut |e| entries.push(e))?;
+        let path = path.as_ref();
+        let mut entries = Vec::with_capacity(expected_records(path));
+        let (file, mut parsed) = Self::open_each(path, &mut |e| entries.push(e))?;
         parsed.entries = entries;
         Ok((file, parsed))
     }
@@ -131,9 +137,7 @@ impl JournalFile {
     /// [`Parsed`] has the warnings and the torn offset; its `entries` is empty.
     pub fn open_folded(path: impl AsRef<Path>) -> Result<(Self, State, Parsed), JournalError> {
         let path = path.as_ref();
-        // Sized from the file (~200 bytes per record) so the table does not grow by copying.
-        let expected = fs::metadata(path).map(|m| m.len() as usize / 200).unwrap_or(0);
-        let mut state = State::with_capacity(expected);
+        let mut state = State::with_capacity(expected_records(path));
         let (file, parsed) = Self::open_each(path, &mut |e| state.apply(e))?;
         Ok((file, state, parsed))
     }

@@ -98,9 +98,15 @@ impl fmt::Display for Warning {
 /// Parse a whole lease file. Never fails and never panics; see the module docs for the
 /// recovery policy. A lease without `binding state` gets ACTIVE when it has an `ends`
 /// (dhcpd decides against the clock, which a pure reader does not have), else FREE.
+/// Room for the records of a lease file of `len` bytes (a record is ~200 bytes; generous,
+/// since untouched capacity costs address space, not memory): what a reader reserves so
+/// that a large file is not collected by repeated doubling and copying.
+pub(crate) fn records_in(len: usize) -> usize {
+    len / 180 + 16
+}
+
 pub fn parse(bytes: &[u8]) -> Parsed {
-    // Generous: untouched capacity costs address space, not memory.
-    let mut entries = Vec::with_capacity(bytes.len() / 180 + 16);
+    let mut entries = Vec::with_capacity(records_in(bytes.len()));
     let mut parsed = parse_each(bytes, &mut |e| entries.push(e));
     parsed.entries = entries;
     parsed
